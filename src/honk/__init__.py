@@ -1,0 +1,1 @@
+"""Honk: a self-hosted background coding agent."""

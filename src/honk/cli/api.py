@@ -1,0 +1,55 @@
+"""The CLI's HTTP client: every command goes through the same API as the other front doors."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+
+from honk.errors import UserFacingError
+from honk.events import StoredEvent
+
+
+class ApiClient:
+    def __init__(self, base_url: str, user: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        headers = {"X-Honk-User": user} if user else {}
+        self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=60.0)
+
+    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        try:
+            r = self.http.request(method, path, json=body, params=params)
+        except httpx.ConnectError as e:
+            raise UserFacingError(
+                f"Honk is not running at {self.base_url} ({e}). Start it with `make up` or set HONK_URL.") from e
+        if r.status_code >= 400:
+            try:
+                detail = r.json().get("detail", r.text)
+            except ValueError:
+                detail = r.text
+            raise UserFacingError(str(detail))
+        return r.json()
+
+    def events(self, task_id: str, follow: bool, after: int = 0) -> Iterator[StoredEvent]:
+        params = {"follow": str(follow).lower(), "after": after}
+        try:
+            with self.http.stream("GET", f"/api/tasks/{task_id}/events", params=params, timeout=None) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise UserFacingError(str(r.json().get("detail", r.text)))
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        yield StoredEvent.model_validate(json.loads(line[5:].strip()))
+        except httpx.ConnectError as e:
+            raise UserFacingError(f"Honk is not running at {self.base_url} ({e}).") from e
+
+
+def default_url() -> str:
+    if url := os.environ.get("HONK_URL"):
+        return url
+    from honk.settings import Settings
+
+    return Settings().base_url

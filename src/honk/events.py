@@ -1,0 +1,244 @@
+"""Frozen, past-tense progress events. Every step emits them; every front door renders them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from honk.domain import Artifact, TaskState
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    #: The state a task is in once this event happened; None leaves the state as it was.
+    moves_to: ClassVar[TaskState | None] = None
+
+    def line(self) -> str:
+        """One human line, used by the CLI and as fallback text elsewhere."""
+        return self.kind.replace("_", " ")  # type: ignore[attr-defined]
+
+
+class TaskAccepted(Event):
+    kind: Literal["task_accepted"] = "task_accepted"
+    moves_to: ClassVar = TaskState.queued
+    repo: str
+    text: str
+    requested_by: str
+    agent: str
+
+    def line(self) -> str:
+        return f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent})"
+
+
+class WorkspacePreparing(Event):
+    kind: Literal["workspace_preparing"] = "workspace_preparing"
+    moves_to: ClassVar = TaskState.provisioning
+
+    def line(self) -> str:
+        return "preparing the workspace"
+
+
+class WorkspaceReady(Event):
+    kind: Literal["workspace_ready"] = "workspace_ready"
+    branch: str
+    base_commit: str
+    seconds: float
+
+    def line(self) -> str:
+        return f"workspace ready on {self.branch} from {self.base_commit[:10]} in {self.seconds:.2f}s"
+
+
+class AgentStarted(Event):
+    kind: Literal["agent_started"] = "agent_started"
+    moves_to: ClassVar = TaskState.working
+    round: int
+    reason: Literal["request", "check_feedback", "follow_up", "main_moved"]
+
+    def line(self) -> str:
+        return f"agent working (round {self.round}, {self.reason.replace('_', ' ')})"
+
+
+class AgentSaid(Event):
+    kind: Literal["agent_said"] = "agent_said"
+    text: str
+
+    def line(self) -> str:
+        return f"agent: {self.text}"
+
+
+class AgentRanCommand(Event):
+    kind: Literal["agent_ran_command"] = "agent_ran_command"
+    command: str
+    exit_code: int | None
+    output: str = ""  # truncated
+
+    def line(self) -> str:
+        return f"agent ran `{self.command}` → exit {self.exit_code}"
+
+
+class AgentFinished(Event):
+    kind: Literal["agent_finished"] = "agent_finished"
+    round: int
+    summary: str
+    changed_files: list[str]
+    commit: str | None
+    model: str | None = None
+    cost_usd: float | None = None
+
+    def line(self) -> str:
+        files = ", ".join(self.changed_files[:5]) or "no files"
+        return f"agent finished round {self.round}: changed {files}"
+
+
+class ChecksStarted(Event):
+    kind: Literal["checks_started"] = "checks_started"
+    moves_to: ClassVar = TaskState.verifying
+    round: int
+    names: list[str]
+
+    def line(self) -> str:
+        return f"running checks: {', '.join(self.names) or 'none configured'}"
+
+
+class CheckFinished(Event):
+    kind: Literal["check_finished"] = "check_finished"
+    name: str
+    passed: bool
+    duration_s: float
+    distilled: str
+
+    def line(self) -> str:
+        verdict = "passed" if self.passed else "FAILED"
+        first = self.distilled.splitlines()[0] if self.distilled else ""
+        return f"check {self.name} {verdict} ({self.duration_s:.1f}s) {first}"
+
+
+class ChecksFailed(Event):
+    kind: Literal["checks_failed"] = "checks_failed"
+    round: int
+    feedback: str
+    giving_up: bool
+
+    def line(self) -> str:
+        then = "giving up" if self.giving_up else "sending the errors back to the agent"
+        return f"checks failed in round {self.round}; {then}"
+
+
+class BuildStarted(Event):
+    kind: Literal["build_started"] = "build_started"
+    moves_to: ClassVar = TaskState.building
+
+    def line(self) -> str:
+        return "building"
+
+
+class BuildReady(Event):
+    kind: Literal["build_ready"] = "build_ready"
+    artifacts: list[Artifact]
+    preview_url: str | None
+
+    def line(self) -> str:
+        names = ", ".join(a.name for a in self.artifacts) or "no artifacts"
+        return f"built: {names}" + (f"; preview {self.preview_url}" if self.preview_url else "")
+
+
+class TaskReady(Event):
+    kind: Literal["task_ready"] = "task_ready"
+    moves_to: ClassVar = TaskState.ready
+    commit: str
+    summary: str
+    diffstat: str
+
+    def line(self) -> str:
+        return f"ready for review at {self.commit[:10]}: {self.summary[:120]}"
+
+
+class FollowUpReceived(Event):
+    kind: Literal["follow_up_received"] = "follow_up_received"
+    text: str
+    by: str
+
+    def line(self) -> str:
+        return f"follow-up from {self.by}: {self.text[:80]!r}"
+
+
+class MergeRequested(Event):
+    kind: Literal["merge_requested"] = "merge_requested"
+    moves_to: ClassVar = TaskState.merging
+    by: str
+
+    def line(self) -> str:
+        return f"merge requested by {self.by}"
+
+
+class MainMoved(Event):
+    kind: Literal["main_moved"] = "main_moved"
+    target: str
+    verified_base: str
+    new_base: str
+
+    def line(self) -> str:
+        return f"{self.target} moved since verification ({self.verified_base[:10]} → {self.new_base[:10]}); bringing it in and re-verifying"
+
+
+class MergeHeld(Event):
+    """The merge did not happen; the task is back to the agent or to review. Says why."""
+
+    kind: Literal["merge_held"] = "merge_held"
+    reason: str
+
+    def line(self) -> str:
+        return f"merge held: {self.reason}"
+
+
+class Merged(Event):
+    kind: Literal["merged"] = "merged"
+    moves_to: ClassVar = TaskState.merged
+    commit: str
+    target: str
+    approved_by: str
+
+    def line(self) -> str:
+        return f"merged into {self.target} as {self.commit[:10]}, approved by {self.approved_by}"
+
+
+class TaskFailed(Event):
+    kind: Literal["task_failed"] = "task_failed"
+    moves_to: ClassVar = TaskState.failed
+    reason: str
+
+    def line(self) -> str:
+        return f"failed: {self.reason}"
+
+
+class TaskCancelled(Event):
+    kind: Literal["task_cancelled"] = "task_cancelled"
+    moves_to: ClassVar = TaskState.cancelled
+    by: str
+
+    def line(self) -> str:
+        return f"cancelled by {self.by}"
+
+
+AnyEvent = Annotated[
+    Union[
+        TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
+        AgentRanCommand, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed,
+        BuildStarted, BuildReady, TaskReady, FollowUpReceived, MergeRequested, MainMoved,
+        MergeHeld, Merged, TaskFailed, TaskCancelled,
+    ],
+    Field(discriminator="kind"),
+]
+EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+class StoredEvent(BaseModel):
+    """An event as kept in Honk's store: its position, time and task."""
+
+    model_config = ConfigDict(frozen=True)
+    id: int
+    task_id: str
+    at: datetime
+    event: AnyEvent

@@ -1,0 +1,155 @@
+"""What every front door (HTTP API, CLI through it, later Slack and the web app) asks of Honk.
+
+Checks happen here, before anything is started, so bad input leaves no half-made task behind.
+Status is served from Honk's store; the workflow is only signalled or updated.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from honk.agents import AGENTS
+from honk.domain import MAX_REQUEST_CHARS, RepoRef, TaskRequest, TaskState, TaskView
+from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
+from honk.events import FollowUpReceived, TaskAccepted
+from honk.settings import Settings
+from honk.store import Store
+from honk.workflow.policy import task_id_for
+from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
+from honk.workflow.task_workflow import TaskWorkflow
+from honk.workspace.git import GitError, git, git_ok
+from honk.workspace.worktrees import task_branch
+
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class TaskService:
+    def __init__(self, settings: Settings, store: Store, client: Client) -> None:
+        self.settings, self.store, self.client = settings, store, client
+
+    # -- repos --------------------------------------------------------------------------
+    async def add_repo(self, name: str, url: str, branch: str = "main") -> RepoRef:
+        if not REPO_NAME_RE.fullmatch(name) or ".." in name:
+            raise UserFacingError(f"Repo name {name!r} is not allowed: use letters, digits, '.', '_' and '-'.")
+        if not await git_ok("check-ref-format", "--branch", branch):
+            raise UserFacingError(f"{branch!r} is not a valid branch name.")
+        if not url.strip() or url.startswith("-"):
+            raise UserFacingError(f"{url!r} is not a git URL or path.")
+        url = _normalise_url(url)
+        try:
+            heads = await git("ls-remote", "--heads", url, f"refs/heads/{branch}", timeout_s=60)
+        except GitError as e:
+            last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
+            raise UserFacingError(f"Cannot reach {url}: {last[0]}") from e
+        if not heads:
+            raise UserFacingError(f"{url} has no branch {branch!r}; pass --branch with an existing one.")
+        repo = RepoRef(name=name, url=url, branch=branch)
+        if not await self.store.add_repo(repo):
+            raise Conflict(f"A repo named {name!r} already exists.")
+        return repo
+
+    async def repo(self, name: str) -> RepoRef:
+        repo = await self.store.get_repo(name)
+        if repo is None:
+            known = ", ".join(r.name for r in await self.store.list_repos()) or "none yet (honk repo add NAME URL)"
+            raise NotFound(f"Unknown repo {name!r}. Known repos: {known}.")
+        return repo
+
+    # -- tasks --------------------------------------------------------------------------
+    async def submit(self, repo: str, text: str, requested_by: str, agent: str | None = None,
+                     model: str | None = None, request_id: str | None = None,
+                     front_door: str = "api") -> tuple[TaskView, bool]:
+        text = text.strip()
+        if not text:
+            raise UserFacingError("The request is empty: say what should change.")
+        if len(text) > MAX_REQUEST_CHARS:
+            raise UserFacingError(
+                f"The request is {len(text):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
+                "Put long context in a file in the repo and refer to it.")
+        if agent is not None and agent not in AGENTS:
+            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(sorted(AGENTS))}.")
+        ref = await self.repo(repo)
+        request_id = request_id or uuid.uuid4().hex
+        if len(request_id) > 200:
+            raise UserFacingError("request_id is too long (200 characters at most).")
+        task_id = task_id_for(request_id)
+        req = TaskRequest(task_id=task_id, request_id=request_id, repo=ref, text=text,
+                          requested_by=requested_by, agent=agent, model=model, front_door=front_door)  # type: ignore[arg-type]
+        view, created = await self.store.create_task(req, task_branch(task_id))
+        if not created:
+            return view, False
+        await self.store.append(task_id, TaskAccepted(
+            repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"))
+        try:
+            await self.client.start_workflow(
+                TaskWorkflow.run, TaskInput(request=req, heartbeat_timeout_s=self.settings.heartbeat_timeout_s),
+                id=task_id, task_queue=self.settings.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass
+        except RPCError as e:
+            await self.store.delete_task(task_id)  # nothing half-made stays behind
+            raise Unavailable(f"Temporal did not accept the task ({e}); nothing was started. Try again.") from e
+        return (await self.task(task_id)), True
+
+    async def task(self, task_id: str) -> TaskView:
+        view = await self.store.get_task(task_id)
+        if view is None:
+            raise NotFound(f"No task {task_id!r}.")
+        return view
+
+    async def follow_up(self, task_id: str, text: str, by: str) -> TaskView:
+        text = text.strip()
+        if not text:
+            raise UserFacingError("The follow-up is empty: say what should change.")
+        if len(text) > MAX_REQUEST_CHARS:
+            raise UserFacingError(f"The follow-up is longer than {MAX_REQUEST_CHARS:,} characters.")
+        view = await self.task(task_id)
+        if view.state.terminal:
+            raise Conflict(f"Task {task_id} is {view.state.value}; a follow-up cannot change it. Start a new request.")
+        if view.state == TaskState.merging:
+            raise Conflict(f"Task {task_id} is being merged; start a new request for further changes.")
+        await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, FollowUp(text=text, by=by))
+        await self.store.append(task_id, FollowUpReceived(text=text, by=by))
+        return await self.task(task_id)
+
+    async def merge(self, task_id: str, by: str) -> TaskView:
+        view = await self.task(task_id)
+        if view.state == TaskState.merged:
+            raise Conflict(f"Task {task_id} is already merged as {view.merged_commit}.")
+        if view.state != TaskState.ready:
+            raise Conflict(f"Task {task_id} is {view.state.value}; it can be merged only when ready.")
+        try:
+            await self.client.get_workflow_handle(task_id).execute_update(
+                TaskWorkflow.merge, MergeDecision(by=by))
+        except WorkflowUpdateFailedError as e:
+            raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
+        except RPCError as e:
+            now = await self.task(task_id)
+            raise Conflict(f"Task {task_id} is {now.state.value}; it can no longer be merged.") from e
+        return await self.task(task_id)
+
+    async def cancel(self, task_id: str, by: str) -> TaskView:
+        view = await self.task(task_id)
+        if view.state.terminal:
+            raise Conflict(f"Task {task_id} is already {view.state.value}.")
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=by))
+        except RPCError as e:
+            raise Conflict(f"Task {task_id} has already finished.") from e
+        return await self.task(task_id)
+
+
+def _normalise_url(url: str) -> str:
+    """Local paths become absolute, so workers started elsewhere find them."""
+    if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
+        return url
+    return str(Path(url).expanduser().resolve())

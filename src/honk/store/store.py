@@ -1,0 +1,171 @@
+"""Queries over Honk's records. Every write of an event updates the task summary in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from honk.domain import Artifact, RepoRef, TaskRequest, TaskState, TaskView
+from honk.events import EVENT_ADAPTER, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed, AgentFinished
+from honk.store.models import Base, EventRow, RepoRow, TaskRow
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+    # WAL lets the web server read while a worker writes; busy_timeout waits out short locks.
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
+        if self.engine.dialect.name == "sqlite":
+            sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._session = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # -- repos --------------------------------------------------------------------------
+    async def add_repo(self, repo: RepoRef) -> bool:
+        """Adds the repo; returns False when one with the same name already exists."""
+        async with self._session() as s:
+            s.add(RepoRow(name=repo.name, url=repo.url, branch=repo.branch, created_at=_now()))
+            try:
+                await s.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    async def get_repo(self, name: str) -> RepoRef | None:
+        async with self._session() as s:
+            row = await s.get(RepoRow, name)
+        return RepoRef(name=row.name, url=row.url, branch=row.branch) if row else None
+
+    async def list_repos(self) -> list[RepoRef]:
+        async with self._session() as s:
+            rows = (await s.scalars(select(RepoRow).order_by(RepoRow.name))).all()
+        return [RepoRef(name=r.name, url=r.url, branch=r.branch) for r in rows]
+
+    # -- tasks --------------------------------------------------------------------------
+    async def create_task(self, req: TaskRequest, branch: str) -> tuple[TaskView, bool]:
+        """Records a new task; an existing one with the same id is returned instead (created=False)."""
+        existing = await self.get_task(req.task_id)
+        if existing:
+            return existing, False
+        now = _now()
+        row = TaskRow(
+            id=req.task_id, request_id=req.request_id, repo=req.repo.name, text=req.text,
+            state=TaskState.queued.value, requested_by=req.requested_by, front_door=req.front_door,
+            agent=req.agent, model=req.model, branch=branch, created_at=now, updated_at=now,
+            artifacts=[],
+        )
+        async with self._session() as s:
+            s.add(row)
+            try:
+                await s.commit()
+            except IntegrityError:
+                # Lost a race with an identical submission: that one is the task.
+                again = await self.get_task(req.task_id)
+                assert again is not None
+                return again, False
+        return _view(row), True
+
+    async def delete_task(self, task_id: str) -> None:
+        async with self._session() as s:
+            row = await s.get(TaskRow, task_id)
+            if row:
+                await s.delete(row)
+                await s.commit()
+
+    async def get_task(self, task_id: str) -> TaskView | None:
+        async with self._session() as s:
+            row = await s.get(TaskRow, task_id)
+        return _view(row) if row else None
+
+    async def list_tasks(
+        self, repo: str | None = None, state: TaskState | None = None,
+        requested_by: str | None = None, limit: int = 100,
+    ) -> list[TaskView]:
+        q = select(TaskRow).order_by(TaskRow.created_at.desc()).limit(limit)
+        if repo:
+            q = q.where(TaskRow.repo == repo)
+        if state:
+            q = q.where(TaskRow.state == state.value)
+        if requested_by:
+            q = q.where(TaskRow.requested_by == requested_by)
+        async with self._session() as s:
+            rows = (await s.scalars(q)).all()
+        return [_view(r) for r in rows]
+
+    # -- events -------------------------------------------------------------------------
+    async def append(self, task_id: str, *events: AnyEvent) -> None:
+        async with self._session() as s:
+            row = await s.get(TaskRow, task_id)
+            if row is None:
+                raise LookupError(f"no task {task_id}")
+            now = _now()
+            for ev in events:
+                s.add(EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")))
+                _apply(row, ev)
+            row.updated_at = now
+            await s.commit()
+
+    async def events(self, task_id: str, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        q = (
+            select(EventRow)
+            .where(EventRow.task_id == task_id, EventRow.id > after_id)
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        async with self._session() as s:
+            rows: Sequence[EventRow] = (await s.scalars(q)).all()
+        return [
+            StoredEvent(id=r.id, task_id=r.task_id, at=r.at, event=EVENT_ADAPTER.validate_python(r.data))
+            for r in rows
+        ]
+
+
+def _apply(row: TaskRow, ev: AnyEvent) -> None:
+    """Keeps the task summary in step with its history (the one place that maps events to fields)."""
+    if ev.moves_to is not None and not TaskState(row.state).terminal:
+        row.state = ev.moves_to.value
+    if isinstance(ev, TaskFailed):
+        row.reason = ev.reason
+    elif isinstance(ev, Merged):
+        row.merged_commit, row.approved_by = ev.commit, ev.approved_by
+    elif isinstance(ev, BuildReady):
+        row.preview_url = ev.preview_url
+        row.artifacts = [a.model_dump() for a in ev.artifacts]
+    elif isinstance(ev, AgentFinished):
+        if ev.cost_usd is not None:
+            row.cost_usd = (row.cost_usd or 0.0) + ev.cost_usd
+        if ev.model:
+            row.model = ev.model
+
+
+def _view(row: TaskRow) -> TaskView:
+    return TaskView(
+        id=row.id, repo=row.repo, text=row.text, state=TaskState(row.state),
+        requested_by=row.requested_by, agent=row.agent, model=row.model, branch=row.branch,
+        created_at=row.created_at, updated_at=row.updated_at, reason=row.reason,
+        merged_commit=row.merged_commit, approved_by=row.approved_by, cost_usd=row.cost_usd,
+        preview_url=row.preview_url, artifacts=[Artifact(**a) for a in row.artifacts or []],
+    )

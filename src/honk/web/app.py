@@ -1,0 +1,156 @@
+"""The ASGI app. Routes translate HTTP to TaskService calls and back; nothing else happens here."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Header, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from sse_starlette.sse import EventSourceResponse
+
+from honk.domain import RepoRef, TaskState, TaskView
+from honk.errors import NotFound, UserFacingError
+from honk.service import TaskService
+from honk.settings import Settings
+from honk.store import Store
+from honk.web import pages
+from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
+from honk.workflow.client import connect
+
+POLL_S = 0.25
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.db_url)
+        await store.create_schema()
+        app.state.service = TaskService(settings, store, await connect(settings))
+        yield
+        await store.close()
+
+    app = FastAPI(title="Honk", version="0.1.0", lifespan=lifespan,
+                  description="A self-hosted background coding agent: request, verify, preview, merge.")
+
+    def svc(request: Request) -> TaskService:
+        return request.app.state.service
+
+    def actor(by: str | None, header: str | None) -> str:
+        return by or header or settings.default_user
+
+    @app.exception_handler(UserFacingError)
+    async def user_facing(_: Request, e: UserFacingError) -> JSONResponse:
+        return JSONResponse({"detail": e.message}, status_code=e.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}" for err in e.errors())
+        return JSONResponse({"detail": f"Invalid request: {problems}"}, status_code=422)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> str:
+        return pages.home(await svc(request).store.list_tasks(limit=50), await svc(request).store.list_repos())
+
+    @app.get("/api/repos")
+    async def list_repos(request: Request) -> list[RepoRef]:
+        return await svc(request).store.list_repos()
+
+    @app.post("/api/repos", status_code=201)
+    async def add_repo(body: RepoIn, request: Request) -> RepoRef:
+        return await svc(request).add_repo(body.name, body.url, body.branch)
+
+    @app.post("/api/tasks", status_code=201)
+    async def submit(body: TaskIn, request: Request, response: Response,
+                     x_honk_user: str | None = Header(default=None)) -> TaskView:
+        view, created = await svc(request).submit(
+            body.repo, body.text, actor(body.requested_by, x_honk_user), body.agent, body.model,
+            body.request_id, front_door="api")
+        if not created:
+            response.status_code = 200
+        return view
+
+    @app.get("/api/tasks")
+    async def list_tasks(request: Request, repo: str | None = None, state: TaskState | None = None,
+                         limit: int = 100) -> list[TaskView]:
+        return await svc(request).store.list_tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
+
+    @app.get("/api/tasks/{task_id}")
+    async def get_task(task_id: str, request: Request) -> TaskView:
+        return await svc(request).task(task_id)
+
+    @app.post("/api/tasks/{task_id}/followup", status_code=202)
+    async def follow_up(task_id: str, body: FollowUpIn, request: Request,
+                        x_honk_user: str | None = Header(default=None)) -> TaskView:
+        return await svc(request).follow_up(task_id, body.text, actor(body.by, x_honk_user))
+
+    @app.post("/api/tasks/{task_id}/merge", status_code=202)
+    async def merge(task_id: str, request: Request, body: ActorIn | None = None,
+                    x_honk_user: str | None = Header(default=None)) -> TaskView:
+        return await svc(request).merge(task_id, actor(body.by if body else None, x_honk_user))
+
+    @app.post("/api/tasks/{task_id}/cancel", status_code=202)
+    async def cancel(task_id: str, request: Request, body: ActorIn | None = None,
+                     x_honk_user: str | None = Header(default=None)) -> TaskView:
+        return await svc(request).cancel(task_id, actor(body.by if body else None, x_honk_user))
+
+    @app.get("/api/tasks/{task_id}/events", response_class=EventSourceResponse,
+             responses={200: {"content": {"text/event-stream": {}}}})
+    async def events(task_id: str, request: Request, after: int = 0, follow: bool = True,
+                     last_event_id: str | None = Header(default=None)) -> EventSourceResponse:
+        """Server-sent events: every stored event of the task, then live ones until the task ends."""
+        service = svc(request)
+        await service.task(task_id)
+        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+
+        async def stream() -> AsyncIterator[dict[str, str]]:
+            last = start
+            while True:
+                batch = await service.store.events(task_id, after_id=last)
+                for ev in batch:
+                    last = ev.id
+                    yield {"id": str(ev.id), "event": ev.event.kind, "data": ev.model_dump_json()}
+                if batch:
+                    continue
+                task = await service.task(task_id)
+                if not follow or task.state.terminal:
+                    # One more read: events written just before the state turned terminal.
+                    if not await service.store.events(task_id, after_id=last):
+                        return
+                    continue
+                if await request.is_disconnected():
+                    return
+                await asyncio.sleep(POLL_S)
+
+        return EventSourceResponse(stream(), ping=15)
+
+    @app.get("/previews/{task_id}/{path:path}", include_in_schema=False)
+    async def preview(task_id: str, path: str = "") -> FileResponse:
+        return FileResponse(_inside(settings.previews_dir / task_id, path or "index.html", index=True))
+
+    @app.get("/artifacts/{task_id}/{name}")
+    async def artifact(task_id: str, name: str) -> FileResponse:
+        file = _inside(settings.artifacts_dir / task_id, name)
+        return FileResponse(file, filename=file.name)
+
+    return app
+
+
+def _inside(root: Path, rel: str, index: bool = False) -> Path:
+    """The file `rel` under `root`, refusing anything (`..`, symlinks) that resolves outside it."""
+    base = root.resolve()
+    path = (base / rel).resolve()
+    if index and path.is_dir():
+        path = path / "index.html"
+    if not path.is_relative_to(base) or not path.is_file():
+        raise NotFound(f"No such file: {rel}")
+    return path

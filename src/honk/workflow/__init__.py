@@ -1,0 +1,1 @@
+"""Durable orchestration of a task on Temporal: one workflow per task, thin activities, pure policy."""

@@ -1,0 +1,263 @@
+"""The task's steps as Temporal activities: thin, each one record in and one record out.
+
+A UserFacingError becomes a non-retryable ApplicationError whose message the workflow shows as the
+task's failure reason; any other exception is a bug and is retried by Temporal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from honk.agents import make_agent
+from honk.build import builder
+from honk.domain import RepoConfig, TaskRequest
+from honk.errors import UserFacingError
+from honk.events import (
+    AgentFinished, AgentStarted, AnyEvent, BuildReady, BuildStarted, ChecksStarted, MainMoved,
+    TaskReady, WorkspaceReady,
+)
+from honk.store import Store
+from honk.verify.config import load_repo_config
+from honk.verify.runner import feedback, run_checks
+from honk.workflow import policy
+from honk.workflow.records import (
+    AgentRunInput, AgentRunResult, BuildResult, MergeInput, MergeResult, ProvisionInput,
+    ProvisionResult, RecordInput, StepInput, VerifyResult,
+)
+from honk.workspace import proc
+from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
+from honk.workspace.worktrees import Workspace, WorktreeWorkspaces
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except UserFacingError as e:
+            raise ApplicationError(e.message, type="UserFacingError", non_retryable=True) from e
+
+    return wrapper
+
+
+@asynccontextmanager
+async def heartbeating() -> AsyncIterator[None]:
+    """Heartbeats while a long step runs, so a dead worker is noticed and cancellation arrives."""
+    timeout = activity.info().heartbeat_timeout
+    every = max(0.5, timeout.total_seconds() / 4) if timeout else 10.0
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(every)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+
+
+@dataclass
+class ActivityDeps:
+    store: Store
+    workspaces: WorktreeWorkspaces
+    artifacts_dir: Path
+    previews_dir: Path
+    logs_dir: Path
+    base_url: str
+    default_agent: str
+    max_rounds: int
+
+
+class TaskActivities:
+    def __init__(self, deps: ActivityDeps) -> None:
+        self.d = deps
+
+    def _emitter(self, task_id: str) -> Callable[..., Awaitable[None]]:
+        async def emit(*events: AnyEvent) -> None:
+            await self.d.store.append(task_id, *events)
+
+        return emit
+
+    async def _workspace(self, req: TaskRequest) -> Workspace:
+        return await self.d.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+
+    def _logs(self, task_id: str) -> Path:
+        return self.d.logs_dir / task_id
+
+    async def _base(self, ws: Workspace, req: TaskRequest, config: RepoConfig) -> str:
+        target = policy.merge_target(req.repo, config)
+        return await git("merge-base", "HEAD", f"refs/remotes/origin/{target}", cwd=ws.path)
+
+    @activity.defn
+    @user_facing
+    async def record(self, inp: RecordInput) -> None:
+        await self.d.store.append(inp.task_id, *inp.events)
+
+    @activity.defn
+    @user_facing
+    async def provision(self, inp: ProvisionInput) -> ProvisionResult:
+        req, started = inp.request, time.monotonic()
+        async with heartbeating():
+            await self.d.workspaces.fetch(req.repo)
+            await self.d.workspaces.remote_head(req.repo, req.repo.branch)
+            ws = await self._workspace(req)
+            await self.d.workspaces.reset(ws)
+            config = load_repo_config(ws.path)
+            await self.d.workspaces.remote_head(req.repo, policy.merge_target(req.repo, config))
+            agent = req.agent or config.agent.name or self.d.default_agent
+            make_agent(agent)  # an unknown agent fails here, before any work
+            if config.setup:
+                res = await proc.run(["bash", "-c", config.setup], cwd=ws.path, timeout_s=config.setup_timeout_s,
+                                     log_path=self._logs(req.task_id) / "setup.log")
+                if not res.ok:
+                    tail = "\n".join(res.output.strip().splitlines()[-10:])
+                    raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")
+            base = await self._base(ws, req, config)
+        await self._emitter(req.task_id)(WorkspaceReady(
+            branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3)))
+        return ProvisionResult(branch=ws.branch, base_commit=base, config=config,
+                               max_rounds=config.max_rounds or self.d.max_rounds, agent=agent)
+
+    @activity.defn
+    @user_facing
+    async def run_agent(self, inp: AgentRunInput) -> AgentRunResult:
+        req, emit = inp.request, self._emitter(inp.request.task_id)
+        async with heartbeating():
+            ws = await self._workspace(req)
+            await self.d.workspaces.reset(ws)  # a retried run starts from what was committed
+            await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason))
+            job = inp.job.model_copy(update={"workspace": str(ws.path)})
+            outcome = await make_agent(inp.agent).run(job, emit)
+            trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
+            if outcome.model or job.model:
+                trailers["Model"] = outcome.model or job.model or ""
+            title = req.text.strip().splitlines()[0][:72]
+            body = outcome.summary.strip()
+            commit, changed = await self.d.workspaces.commit_all(
+                ws, f"{title}\n\n{body}".strip(), trailers)
+        await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed,
+                                 commit=commit, model=outcome.model, cost_usd=outcome.cost_usd))
+        return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
+
+    @activity.defn
+    @user_facing
+    async def verify(self, inp: StepInput) -> VerifyResult:
+        req, emit = inp.request, self._emitter(inp.request.task_id)
+        async with heartbeating():
+            ws = await self._workspace(req)
+            await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
+            results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
+                                       f"round{inp.round}", emit)
+            base, head = await self._base(ws, req, inp.config), await self.d.workspaces.head(ws)
+        return VerifyResult(passed=all(r.passed for r in results), feedback=feedback(results),
+                            base_commit=base, head_commit=head)
+
+    @activity.defn
+    @user_facing
+    async def build(self, inp: StepInput) -> BuildResult:
+        req, spec = inp.request, inp.config.build
+        if spec is None:
+            return BuildResult(ok=True)
+        emit = self._emitter(req.task_id)
+        await emit(BuildStarted())
+        async with heartbeating():
+            ws = await self._workspace(req)
+            out = await builder.build(spec, ws.path, self.d.artifacts_dir / req.task_id,
+                                      self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log")
+        if not out.ok:
+            return BuildResult(ok=False, failure=out.failure)
+        preview = f"{self.d.base_url}/previews/{req.task_id}/" if out.has_preview else None
+        await emit(BuildReady(artifacts=out.artifacts, preview_url=preview))
+        return BuildResult(ok=True, artifacts=out.artifacts, preview_url=preview)
+
+    @activity.defn
+    @user_facing
+    async def deliver(self, inp: StepInput) -> None:
+        req = inp.request
+        ws = await self._workspace(req)
+        base = await self._base(ws, req, inp.config)
+        await self._emitter(req.task_id)(TaskReady(
+            commit=await self.d.workspaces.head(ws), summary=inp.summary,
+            diffstat=await self.d.workspaces.diffstat(ws, base)))
+
+    @activity.defn
+    @user_facing
+    async def merge(self, inp: MergeInput) -> MergeResult:
+        """Brings the latest target into the branch and re-verifies when it moved, then pushes.
+
+        One merge at a time per repo on this machine (a lock); across machines the remote's
+        refusal of a non-fast-forward push makes a racing merge go round again.
+        """
+        req, emit, wss = inp.request, self._emitter(inp.request.task_id), self.d.workspaces
+        target = policy.merge_target(req.repo, inp.config)
+        async with heartbeating(), file_lock(wss.mirrors_dir / f"{req.repo.name}.merge.lock"):
+            verified = inp.verified_base
+            for attempt in range(inp.max_attempts):
+                await wss.fetch(req.repo)
+                head_of_target = await wss.remote_head(req.repo, target)
+                ws = await self._workspace(req)
+                if not await _is_ancestor(ws, head_of_target):
+                    await emit(MainMoved(target=target, verified_base=verified, new_base=head_of_target))
+                    conflicts = await wss.merge_in(ws, f"refs/remotes/origin/{target}",
+                                                   f"Merge latest {target} into {ws.branch}", {"Honk-Task": req.task_id})
+                    if conflicts:
+                        return MergeResult(status="conflict", target=target, conflicts=conflicts)
+                    results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
+                                               f"merge{attempt}", emit)
+                    if not all(r.passed for r in results):
+                        return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
+                    verified = head_of_target
+                commit = await self._merge_commit(ws, inp, target, head_of_target)
+                if await _push(ws, commit, target):
+                    await wss.fetch(req.repo)
+                    return MergeResult(status="merged", commit=commit, target=target, base_commit=head_of_target)
+        return MergeResult(status="kept_moving", target=target)
+
+    async def _merge_commit(self, ws: Workspace, inp: MergeInput, target: str, target_head: str) -> str:
+        head = await self.d.workspaces.head(ws)
+        if inp.config.merge_mode == "fast-forward":
+            return head
+        req = inp.request
+        trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Approved-by": inp.approved_by}
+        title = req.text.strip().splitlines()[0][:72]
+        message = (f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
+                   + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n")
+        # The branch already contains the target, so the merge's tree is the branch's tree.
+        return await git("commit-tree", f"{head}^{{tree}}", "-p", target_head, "-p", head, "-F", "-",
+                         cwd=ws.path, env=git_env(self.d.workspaces.author), stdin=message)
+
+    @activity.defn
+    @user_facing
+    async def cleanup(self, inp: ProvisionInput) -> None:
+        await self.d.workspaces.remove(inp.request.task_id, inp.request.repo)
+
+
+async def _is_ancestor(ws: Workspace, commit: str) -> bool:
+    return await git_ok("merge-base", "--is-ancestor", commit, "HEAD", cwd=ws.path)
+
+
+async def _push(ws: Workspace, commit: str, target: str) -> bool:
+    """Pushes without force; False when the remote moved meanwhile (another merge won the race)."""
+    try:
+        await git("push", "--quiet", "origin", f"{commit}:refs/heads/{target}", cwd=ws.path)
+    except GitError as e:
+        if any(s in e.stderr for s in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
+            return False
+        last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
+        raise UserFacingError(f"The remote refused the merge into {target}: {last[0]}") from e
+    return True

@@ -1,0 +1,62 @@
+"""Pure decisions and texts of the task route: no I/O, safe to call from workflow code."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+
+from honk.domain import RepoConfig, RepoRef
+
+TASK_ID_RE = re.compile(r"^t-[a-z2-7]{12}$")
+
+
+def task_id_for(request_id: str) -> str:
+    """Derived from the request id, so a retried submission maps to the same task (and workflow)."""
+    digest = hashlib.sha256(request_id.encode()).digest()
+    return "t-" + base64.b32encode(digest).decode().lower()[:12]
+
+
+def merge_target(repo: RepoRef, config: RepoConfig) -> str:
+    return config.merge_target or repo.branch
+
+
+def first_prompt(request: str) -> str:
+    return request
+
+
+def feedback_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:
+    text = (
+        "The repository's checks failed on your change. Fix the causes below; do not weaken, skip or "
+        f"delete tests.\n\n{feedback}\n\nThe original request was:\n{request}"
+    )
+    return text + _follow_up_block(follow_ups)
+
+
+def follow_up_prompt(request: str, follow_ups: list[str]) -> str:
+    return (
+        "Follow-up instructions on the same branch (apply them in order):\n"
+        + "\n".join(f"- {f}" for f in follow_ups)
+        + f"\n\nThe original request was:\n{request}"
+    )
+
+
+def main_moved_prompt(request: str, target: str, feedback: str) -> str:
+    return (
+        f"The latest {target} was merged into your branch and the checks now fail. Make the change "
+        f"work on top of it.\n\n{feedback}\n\nThe original request was:\n{request}"
+    )
+
+
+def _follow_up_block(follow_ups: list[str]) -> str:
+    if not follow_ups:
+        return ""
+    return "\n\nAlso apply these follow-up instructions, in order:\n" + "\n".join(f"- {f}" for f in follow_ups)
+
+
+def gave_up_reason(rounds: int, feedback: str, branch: str) -> str:
+    first = next((line for line in feedback.splitlines() if line.strip() and not line.startswith("#")), "")
+    return (
+        f"Checks still fail after {rounds} round{'s' * (rounds != 1)} ({first.strip()[:200]}). "
+        f"The last attempt is kept on branch {branch}; ask again with more guidance, or raise max_rounds."
+    )

@@ -1,0 +1,106 @@
+"""One input record and one result record per activity, so fields can be added without breaking
+running workflows. Large things (logs, diffs, artifacts) stay on disk or in the store."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from honk.agents.job import AgentJob
+from honk.domain import AgentOutcome, Artifact, Record, RepoConfig, TaskRequest, TaskState
+from honk.events import AnyEvent
+
+AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved"]
+
+
+class TaskInput(Record):
+    request: TaskRequest
+    heartbeat_timeout_s: float = 30.0
+
+
+class FollowUp(Record):
+    text: str
+    by: str
+
+
+class MergeDecision(Record):
+    by: str
+
+
+class CancelRequest(Record):
+    by: str
+
+
+class TaskStatus(Record):
+    state: TaskState
+    round: int
+    pending_followups: int
+
+
+class RecordInput(Record):
+    task_id: str
+    events: list[AnyEvent]
+
+
+class ProvisionInput(Record):
+    request: TaskRequest
+
+
+class ProvisionResult(Record):
+    branch: str
+    base_commit: str
+    config: RepoConfig
+    max_rounds: int
+    agent: str
+
+
+class AgentRunInput(Record):
+    request: TaskRequest
+    job: AgentJob
+    agent: str
+
+
+class AgentRunResult(Record):
+    outcome: AgentOutcome
+    commit: str | None
+    changed_files: list[str]
+
+
+class StepInput(Record):
+    """For steps that need only the task and its repo config (verify, build, deliver, cleanup)."""
+
+    request: TaskRequest
+    config: RepoConfig
+    round: int = 0
+    summary: str = ""
+
+
+class VerifyResult(Record):
+    passed: bool
+    feedback: str
+    base_commit: str
+    head_commit: str
+
+
+class BuildResult(Record):
+    ok: bool
+    artifacts: list[Artifact] = []
+    preview_url: str | None = None
+    failure: str = ""
+
+
+class MergeInput(Record):
+    request: TaskRequest
+    config: RepoConfig
+    verified_base: str
+    approved_by: str
+    summary: str
+    max_attempts: int = 3
+
+
+class MergeResult(Record):
+    status: Literal["merged", "conflict", "checks_failed", "kept_moving"]
+    commit: str = ""
+    target: str = ""
+    feedback: str = ""
+    conflicts: list[str] = []
+    base_commit: str = ""

@@ -1,0 +1,245 @@
+"""The task route, top to bottom: provision → agent ⇄ checks → build → deliver → wait for a person.
+
+Workflow code must be deterministic: no clocks, randomness, files or environment here; every
+effect is an activity. Reordering activities breaks replay of running tasks: use workflow.patched().
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from honk.agents.job import AgentJob
+    from honk.domain import TaskState
+    from honk.events import (
+        AnyEvent, ChecksFailed, MergeHeld, MergeRequested, Merged, TaskCancelled, TaskFailed,
+        WorkspacePreparing,
+    )
+    from honk.workflow.activities import TaskActivities as acts
+    from honk.workflow import policy
+    from honk.workflow.records import (
+        AgentReason, AgentRunInput, BuildResult, CancelRequest, FollowUp, MergeDecision, MergeInput,
+        ProvisionInput, ProvisionResult, RecordInput, StepInput, TaskInput, TaskStatus,
+    )
+
+USER_FACING = "UserFacingError"
+
+
+class _Stop(Exception):
+    """Ends the route with a failure a person can act on (already worded)."""
+
+
+@workflow.defn(name="HonkTask")
+class TaskWorkflow:
+    @workflow.init
+    def __init__(self, inp: TaskInput) -> None:
+        self.req = inp.request
+        self.heartbeat = timedelta(seconds=inp.heartbeat_timeout_s)
+        self.state = TaskState.queued
+        self.follow_ups: list[FollowUp] = []
+        self.merge_by: str | None = None
+        self.cancel_by: str | None = None
+        self.round = 0
+        self.agent_runs = 0
+        self.session_id: str | None = None
+        self.summaries: list[str] = []
+        self.verified_base = ""
+        self.prov: ProvisionResult | None = None
+
+    # -- what people can do while the task runs --------------------------------------------
+    @workflow.signal
+    def follow_up(self, f: FollowUp) -> None:
+        self.follow_ups.append(f)
+
+    @workflow.signal
+    def cancel(self, c: CancelRequest) -> None:
+        if self.cancel_by is None:
+            self.cancel_by = c.by
+
+    @workflow.update
+    def merge(self, d: MergeDecision) -> str:
+        self.merge_by = d.by
+        self.state = TaskState.merging
+        return "merging"
+
+    @merge.validator
+    def _validate_merge(self, d: MergeDecision) -> None:
+        if self.state != TaskState.ready or self.merge_by is not None:
+            raise ApplicationError(f"The task is {self.state.value}; it can be merged only when ready.")
+        if self.follow_ups:
+            raise ApplicationError("A follow-up is still being applied; merge once the task is ready again.")
+
+    @workflow.query
+    def status(self) -> TaskStatus:
+        return TaskStatus(state=self.state, round=self.round, pending_followups=len(self.follow_ups))
+
+    # -- the route --------------------------------------------------------------------------
+    @workflow.run
+    async def run(self, inp: TaskInput) -> TaskState:
+        route = asyncio.create_task(self._route())
+        await workflow.wait_condition(lambda: route.done() or self.cancel_by is not None)
+        if not route.done():
+            route.cancel()
+            try:
+                await route
+            except (asyncio.CancelledError, ActivityError):
+                pass
+        if self.cancel_by is not None and not self.state.terminal:
+            await self._cleanup()
+            await self._record(TaskCancelled(by=self.cancel_by))
+            self.state = TaskState.cancelled
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.state
+
+    async def _route(self) -> None:
+        try:
+            await self._record(WorkspacePreparing())
+            self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+            prompt, reason = policy.first_prompt(self.req.text), "request"
+            while True:
+                await self._work(prompt, reason)
+                self.state = TaskState.ready
+                await self._act(acts.deliver, self._step(summary=self._summary()))
+                await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
+                if self.follow_ups:
+                    prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
+                    continue
+                rework = await self._merge()
+                if self.state == TaskState.merged:
+                    return
+                prompt, reason = rework or (prompt, reason)
+        except _Stop as stop:
+            await self._fail(str(stop))
+
+    async def _work(self, prompt: str, reason: AgentReason) -> None:
+        """Agent and checks in rounds until the checks and the build pass, or the budget is spent."""
+        assert self.prov is not None
+        for attempt in range(1, self.prov.max_rounds + 1):
+            self.round += 1
+            self.state = TaskState.working
+            result = await self._act(acts.run_agent, AgentRunInput(
+                request=self.req, agent=self.prov.agent, job=self._job(prompt, reason)), minutes=self._agent_minutes())
+            self.agent_runs += 1
+            self.session_id = result.outcome.session_id or self.session_id
+            if result.outcome.summary:
+                self.summaries.append(result.outcome.summary)
+            self.state = TaskState.verifying
+            report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
+            feedback = report.feedback
+            if report.passed:
+                self.state = TaskState.building
+                build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
+                if build.ok:
+                    self.verified_base = report.base_commit
+                    return
+                feedback = build.failure
+            giving_up = attempt == self.prov.max_rounds
+            await self._record(ChecksFailed(round=self.round, feedback=feedback, giving_up=giving_up))
+            if giving_up:
+                raise _Stop(policy.gave_up_reason(attempt, feedback, self.prov.branch))
+            prompt = policy.feedback_prompt(self.req.text, feedback, self._take_follow_ups())
+            reason = "check_feedback"
+
+    async def _merge(self) -> tuple[str, AgentReason] | None:
+        """Merges, or says why not; returns the agent's next instructions when main broke the checks."""
+        assert self.prov is not None and self.merge_by is not None
+        await self._record(MergeRequested(by=self.merge_by))
+        result = await self._act(acts.merge, MergeInput(
+            request=self.req, config=self.prov.config, verified_base=self.verified_base,
+            approved_by=self.merge_by, summary=self._summary()), minutes=self._verify_minutes() * 3)
+        approved_by, self.merge_by = self.merge_by, None
+        if result.status == "merged":
+            await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
+            self.state = TaskState.merged
+            await self._cleanup()
+            return None
+        if result.status == "checks_failed":
+            await self._record(MergeHeld(reason=f"after bringing in the latest {result.target}, checks fail; "
+                                         "the agent is fixing it — merge again when the task is ready"))
+            return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
+        if result.status == "conflict":
+            reason = (f"{result.target} has changes that conflict with this branch in "
+                      f"{', '.join(result.conflicts[:5])}; send a follow-up asking to resolve them")
+        else:
+            reason = f"{result.target} kept moving during the merge; try Merge again"
+        await self._record(MergeHeld(reason=reason))
+        self.state = TaskState.ready
+        await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
+        if self.follow_ups:
+            return policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
+        return await self._merge()
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _take_follow_ups(self) -> list[str]:
+        taken, self.follow_ups = self.follow_ups, []
+        return [f.text for f in taken]
+
+    def _summary(self) -> str:
+        return "\n".join(dict.fromkeys(self.summaries)) or "No summary from the agent."
+
+    def _job(self, prompt: str, reason: AgentReason) -> AgentJob:
+        assert self.prov is not None
+        return AgentJob(
+            task_id=self.req.task_id, workspace="", prompt=prompt, request=self.req.text, reason=reason,
+            round=self.round, invocation=self.agent_runs, model=self.req.model or self.prov.config.agent.model,
+            settings=self.prov.config.agent, session_id=self.session_id,
+        )
+
+    def _step(self, summary: str = "") -> StepInput:
+        assert self.prov is not None
+        return StepInput(request=self.req, config=self.prov.config, round=self.round, summary=summary)
+
+    def _agent_minutes(self) -> float:
+        assert self.prov is not None
+        return self.prov.config.agent.timeout_s / 60 + 5
+
+    def _verify_minutes(self) -> float:
+        assert self.prov is not None
+        return sum(c.timeout_s for c in self.prov.config.verify) / 60 + 5
+
+    def _build_minutes(self) -> float:
+        assert self.prov is not None
+        build = self.prov.config.build
+        return (build.timeout_s / 60 if build else 0) + 5
+
+    async def _record(self, *events: AnyEvent) -> None:
+        await workflow.execute_activity_method(
+            acts.record, RecordInput(task_id=self.req.task_id, events=list(events)),
+            start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+        )
+
+    async def _cleanup(self) -> None:
+        await workflow.execute_activity_method(
+            acts.cleanup, ProvisionInput(request=self.req), start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+        )
+
+    async def _fail(self, reason: str) -> None:
+        self.state = TaskState.failed
+        await self._cleanup()
+        await self._record(TaskFailed(reason=reason))
+
+    async def _act(self, fn, arg, minutes: float = 10):  # noqa: ANN001, ANN202 - typed by the activity
+        """Runs one step; a failure a person must act on stops the route with its message."""
+        try:
+            return await workflow.execute_activity_method(
+                fn, arg,
+                start_to_close_timeout=timedelta(minutes=minutes),
+                heartbeat_timeout=self.heartbeat,
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[USER_FACING]),
+                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+            )
+        except ActivityError as e:
+            if self.cancel_by is not None:
+                raise
+            cause = e.cause
+            if isinstance(cause, ApplicationError) and cause.type == USER_FACING:
+                raise _Stop(cause.message) from e
+            detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            raise _Stop(f"Honk hit an internal error in step {fn.__name__} ({detail}); "
+                        "the worker's log has the details.") from e

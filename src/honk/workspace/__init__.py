@@ -1,0 +1,1 @@
+"""Mirrors, per-task worktrees and the processes that run inside them."""

@@ -1,0 +1,104 @@
+"""Run a command in its own process group, bounded in time, output kept on disk and in a short tail.
+
+Agent and check processes get their own session so that a timeout, a cancellation or the death
+of the worker never leaves children running (see shared notes on Temporal activities).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+TAIL_BYTES = 64_000
+
+# Variables a child process may see. Everything else (tokens, HONK_* settings) stays out.
+ENV_ALLOW = (
+    "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME",
+    "SHELL", "TMPDIR", "GOPATH", "GOCACHE", "GOMODCACHE", "CARGO_HOME", "RUSTUP_HOME",
+    "JAVA_HOME", "MAVEN_OPTS", "GRADLE_USER_HOME", "PYENV_ROOT", "VIRTUAL_ENV", "NODE_PATH",
+)
+
+
+def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k in ENV_ALLOW or k.startswith("LC_")}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env["CI"] = "true"
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class ProcResult:
+    exit_code: int | None
+    output: str  # the tail of combined stdout/stderr
+    timed_out: bool
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+async def run(
+    argv: list[str], cwd: Path, timeout_s: float, log_path: Path | None = None,
+    env: dict[str, str] | None = None, stdin: bytes | None = None,
+) -> ProcResult:
+    started = time.monotonic()
+    proc = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env if env is not None else child_env(),
+        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    tail = bytearray()
+    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed in finally
+
+    async def pump() -> None:
+        assert proc.stdout is not None
+        if stdin is not None and proc.stdin is not None:
+            proc.stdin.write(stdin)
+            await proc.stdin.drain()
+            proc.stdin.close()
+        while chunk := await proc.stdout.read(65536):
+            if log:
+                log.write(chunk)
+            tail.extend(chunk)
+            del tail[:-TAIL_BYTES]
+        await proc.wait()
+
+    timed_out = False
+    try:
+        await asyncio.wait_for(pump(), timeout_s)
+    except TimeoutError:
+        timed_out = True
+    finally:
+        # Also runs on cancellation: the whole group goes, not just the direct child.
+        await _kill_group(proc)
+        if log:
+            log.close()
+    return ProcResult(
+        exit_code=None if timed_out else proc.returncode,
+        output=tail.decode("utf-8", "replace"),
+        timed_out=timed_out,
+        duration_s=time.monotonic() - started,
+    )
+
+
+async def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        if proc.returncode is not None and sig == signal.SIGTERM:
+            # The leader exited; stragglers in its group still get the signal above.
+            continue
+        try:
+            await asyncio.wait_for(proc.wait(), 2.0)
+        except TimeoutError:
+            continue
