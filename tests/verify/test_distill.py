@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -48,16 +49,14 @@ class TestCalc(unittest.TestCase):
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, cwd=cwd, capture_output=True, text=True, timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1"},
-    )
+    # The outer pytest's own variables must not steer the inner run.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=120, env=env)
 
 
 def pytest_run(tmp_path: Path, source: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "test_calc.py").write_text(source)
-    # Without a config file of its own the temp dir would pick up no rootdir settings; -p no:cacheprovider
-    # keeps the run from writing .pytest_cache next to the test.
     return run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_calc.py"], tmp_path)
 
 
@@ -89,7 +88,7 @@ def test_real_pytest_success_is_one_line_with_the_count(tmp_path: Path) -> None:
 
 def test_real_unittest_failure_keeps_last_frames_and_exceptions(tmp_path: Path) -> None:
     (tmp_path / "test_calc.py").write_text(FAILING_UNITTEST)
-    proc = run(["python3", "-m", "unittest", "discover"], tmp_path)
+    proc = run([sys.executable, "-m", "unittest", "discover"], tmp_path)
     assert proc.returncode == 1
     out = distill(proc.stdout + proc.stderr, proc.returncode)
     lines = out.splitlines()
@@ -109,7 +108,7 @@ def test_real_unittest_success(tmp_path: Path) -> None:
     (tmp_path / "test_ok.py").write_text(
         "import unittest\n\nclass T(unittest.TestCase):\n    def test_a(self):\n        pass\n"
     )
-    proc = run(["python3", "-m", "unittest", "discover"], tmp_path)
+    proc = run([sys.executable, "-m", "unittest", "discover"], tmp_path)
     assert proc.returncode == 0
     out = distill(proc.stdout + proc.stderr, 0)
     assert out.startswith("passed: Ran 1 test in ")

@@ -97,17 +97,19 @@ class _Lines:
                 self.sections[-1][3].setdefault(key.group(1), number)
 
     def find(self, table: str | None, index: int, key: str | None) -> int:
+        own_header = None
         for name, occurrence, header_line, keys in self.sections:
             if name == table and occurrence == index:
                 if key in keys:
                     return keys[key]
-                if table is not None:
-                    return header_line
-        # The thing may be a table of its own (`[verfy]`, `[build.extra]`) ...
-        wanted = {key} if table is None else {table, f"{table}.{key}"}
-        headers = [(s[0] == f"{table}.{key}", s[2]) for s in self.sections if s[0] in wanted]
-        if headers:
-            return max(headers)[1]
+                own_header = header_line if table is not None else None
+        # The key may be a table of its own (`[verfy]`, `[build.extra]`) ...
+        nested = key if table is None else f"{table}.{key}"
+        for name, _, header_line, _ in self.sections:
+            if name == nested:
+                return header_line
+        if own_header is not None:
+            return own_header
         # ... or written inline at the top (`build = { ... }`, `build.run = ...`).
         top_keys = self.sections[0][3]
         return top_keys.get(table or "", top_keys.get(key or "", 1))
@@ -134,7 +136,9 @@ class _Parser:
                 self.fail(table, index, key, f"unknown key {_label(table, index, key)} (known keys: {known})")
         return data
 
-    def text(self, tbl: dict, table: str | None, key: str, index: int | None = None, required: bool = False) -> Any:
+    def text(
+        self, tbl: dict, table: str | None, key: str, index: int | None = None, required: bool = False
+    ) -> Any:
         value = tbl.get(key)
         if value is None and required:
             self.fail(table, index, None, f"{_label(table, index, key)} is required")
@@ -142,7 +146,9 @@ class _Parser:
             self.bad(table, index, key, "a non-empty string", value)
         return value
 
-    def seconds(self, tbl: dict, table: str | None, key: str, default: float, index: int | None = None) -> float:
+    def seconds(
+        self, tbl: dict, table: str | None, key: str, default: float, index: int | None = None
+    ) -> float:
         value = tbl.get(key, default)
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
             self.bad(table, index, key, "a positive number", value)
@@ -152,7 +158,8 @@ class _Parser:
         # Absolute, home-relative, drive-letter and `..` paths could reach outside the checkout.
         escapes = not isinstance(value, str) or re.match(r"^([/\\~]|[A-Za-z]:)", value)
         if escapes or not value.strip() or ".." in re.split(r"[/\\]", value):
-            self.fail(table, None, key, f"{label} must be a relative path inside the repo (got {_show(value)})")
+            problem = f"{label} must be a relative path inside the repo (got {_show(value)})"
+            self.fail(table, None, key, problem)
         return value
 
     def config(self, data: dict, workspace: Path) -> RepoConfig:
@@ -182,7 +189,8 @@ class _Parser:
                 self.bad("verify", i, "name", "made of a-z, 0-9, _ and - only", name)
             for j, earlier in enumerate(commands):
                 if earlier.name == name:
-                    self.fail("verify", i, "name", f"verify[{i}].name {_show(name)} is already used by verify[{j}]")
+                    problem = f"verify[{i}].name {_show(name)} is already used by verify[{j}]"
+                    self.fail("verify", i, "name", problem)
             run = self.text(tbl, "verify", "run", i, required=True)
             timeout = self.seconds(tbl, "verify", "timeout", 600.0, i)
             commands.append(VerifyCommand(name=name, run=run, timeout_s=timeout))
@@ -196,7 +204,10 @@ class _Parser:
         preview = tbl.get("preview")
         return BuildSpec(
             run=self.text(tbl, "build", "run", required=True),
-            artifacts=[self.path(a, "build", "artifacts", f"build.artifacts[{i}]") for i, a in enumerate(artifacts)],
+            artifacts=[
+                self.path(glob, "build", "artifacts", f"build.artifacts[{i}]")
+                for i, glob in enumerate(artifacts)
+            ],
             preview_dir=None if preview is None else self.path(preview, "build", "preview", "build.preview"),
             timeout_s=self.seconds(tbl, "build", "timeout", 900.0),
         )
@@ -219,7 +230,8 @@ class _Parser:
         tbl = self.table(data, "agent", _AGENT_KEYS)
         command = self.text(tbl, "agent", "command")
         if command is not None and "{prompt}" not in command:
-            self.fail("agent", None, "command", "agent.command must contain {prompt}, where the instructions go")
+            problem = "agent.command must contain {prompt}, where the instructions go"
+            self.fail("agent", None, "command", problem)
         scenario = tbl.get("scenario")
         return AgentSettings(
             name=self.text(tbl, "agent", "name"),

@@ -17,7 +17,7 @@ _NPM_PLACEHOLDER = "no test specified"
 _MAKEFILES = ("GNUmakefile", "makefile", "Makefile")
 _MAKE_TARGETS = ("test", "lint")
 # A rule line `a b: deps`, but not a `VAR := value` / `VAR ::= value` assignment.
-_MAKE_RULE = re.compile(r"^([A-Za-z0-9_.\- ]+?)\s*::?(?!=)")
+_MAKE_RULE = re.compile(r"^([A-Za-z0-9_.\- ]+?)\s*::?(?![:=])")
 # Directories that never hold the repo's own tests; skipping them keeps the scan fast.
 _SKIP_DIRS = {"node_modules", "venv", "__pycache__", "build", "dist", "target", "site-packages"}
 _MAX_SCANNED_FILES = 5000

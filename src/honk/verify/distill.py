@@ -165,7 +165,9 @@ def _traceback(rows: list[str], i: int, picked: _Picked) -> int:
 
 def _success_summary(lines: list[str]) -> str:
     text = "\n".join(lines)
-    pytest = re.findall(r"^=*\s*(\d+ (?:passed|skipped|xfailed|xpassed|deselected)\b.*? in [\d.]+s\b.*?)\s*=*$", text, re.M)
+    pytest = re.findall(
+        r"^=*\s*(\d+ (?:passed|skipped|xfailed|xpassed|deselected)\b.*? in [\d.]+s\b.*?)\s*=*$", text, re.M
+    )
     if pytest:
         return pytest[-1]
     unittest = re.search(r"^(Ran \d+ tests? in [\d.]+s)\n+(OK.*)$", text, re.M)

@@ -1,0 +1,135 @@
+"""Real Honk processes for tests: a Temporal dev server, workers and a web server on loopback."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from honk.domain import TaskState, TaskView
+from honk.embedded import free_port, temporal_argv, temporal_binary, wait_for_http, wait_for_port
+from honk.events import StoredEvent
+
+
+class TemporalDevServer:
+    def __init__(self, root: Path) -> None:
+        root.mkdir(parents=True, exist_ok=True)
+        self.port, self.log = free_port(), root / "temporal.log"
+        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
+        self.proc = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_for_port(self.port, self.proc, "Temporal dev server", self.log)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+
+def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_s: float = 0.1) -> None:
+    """A bounded wait for a condition (not a sleep standing in for synchronisation)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+class HonkStack:
+    """`honk server` plus `honk worker` processes sharing one data dir and a private task queue."""
+
+    def __init__(self, root: Path, temporal_address: str, **settings: str) -> None:
+        self.root, self.port = root, free_port()
+        self.env = {
+            **os.environ, "HONK_DATA_DIR": str(root / "data"), "HONK_TEMPORAL_ADDRESS": temporal_address,
+            "HONK_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "HONK_PORT": str(self.port),
+            "HONK_HOST": "127.0.0.1", "HONK_HEARTBEAT_TIMEOUT_S": "3",
+            **{f"HONK_{k.upper()}": v for k, v in settings.items()},
+        }
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.workers: list[subprocess.Popen[bytes]] = []
+        self.server = self._spawn("server")
+        wait_for_http(f"{self.url}/healthz", self.server, "honk server", self.logs / "server.log")
+        self.start_worker()
+        self.http = httpx.Client(base_url=self.url, timeout=30.0)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _spawn(self, role: str) -> subprocess.Popen[bytes]:
+        log = open(self.logs / f"{role}.log", "ab")
+        return subprocess.Popen([sys.executable, "-m", "honk.cli.main", role], env=self.env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+    def start_worker(self) -> subprocess.Popen[bytes]:
+        self.workers.append(self._spawn("worker"))
+        return self.workers[-1]
+
+    def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
+        _stop(worker, signal.SIGKILL)
+
+    def honk(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Runs the real `honk` CLI against this stack."""
+        env = {**self.env, "HONK_URL": self.url}
+        return subprocess.run([sys.executable, "-m", "honk.cli.main", *args], env=env, capture_output=True,
+                              text=True, timeout=timeout, check=check)
+
+    def add_repo(self, name: str, url: str, branch: str = "main") -> None:
+        r = self.http.post("/api/repos", json={"name": name, "url": url, "branch": branch})
+        assert r.status_code == 201, r.text
+
+    def ask(self, repo: str, text: str, **extra: str) -> TaskView:
+        r = self.http.post("/api/tasks", json={"repo": repo, "text": text, **extra})
+        assert r.status_code in (200, 201), r.text
+        return TaskView.model_validate(r.json())
+
+    def task(self, task_id: str) -> TaskView:
+        r = self.http.get(f"/api/tasks/{task_id}")
+        assert r.status_code == 200, r.text
+        return TaskView.model_validate(r.json())
+
+    def wait_for(self, task_id: str, *states: TaskState, timeout_s: float = 90) -> TaskView:
+        wait_until(lambda: self.task(task_id).state in states, timeout_s,
+                   f"task {task_id} to reach {[s.value for s in states]} (now {self.task(task_id).state.value}; "
+                   f"logs in {self.logs})")
+        return self.task(task_id)
+
+    def events(self, task_id: str) -> list[StoredEvent]:
+        import json
+
+        out = []
+        with self.http.stream("GET", f"/api/tasks/{task_id}/events", params={"follow": "false"}) as r:
+            for line in r.iter_lines():
+                if line.startswith("data:"):
+                    out.append(StoredEvent.model_validate(json.loads(line[5:])))
+        return out
+
+    def kinds(self, task_id: str) -> list[str]:
+        return [e.event.kind for e in self.events(task_id)]
+
+    def stop(self) -> None:
+        for proc in [*self.workers, self.server]:
+            _stop(proc)
+        self.http.close()
