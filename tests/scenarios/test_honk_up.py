@@ -1,0 +1,87 @@
+"""`honk up` on the embedded default: the sample's whole route, Ctrl-C, and a restart that loses nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from honk.embedded import free_port, port_free
+from honk.testing.gitrepo import run_git
+from honk.testing.processes import wait_until
+
+
+def _up(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "honk.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        env={**os.environ, **env})
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _honk(port: int, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "honk.cli.main", *args], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HONK_URL": f"http://127.0.0.1:{port}"})
+
+
+def _ctrl_c(proc: subprocess.Popen[str]) -> str:
+    os.kill(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_up_runs_the_sample_route_and_survives_a_restart(tmp_path):
+    data, port = tmp_path / "data", free_port()
+    up = _up(data, port)
+    try:
+        wait_until(lambda: _healthy(port) or up.poll() is not None, 60, "honk up")
+        asked = _honk(port, "ask", "sample", "fix the crash when a playlist is empty", "--wait")
+        assert asked.returncode == 0, asked.stderr
+        task_id = asked.stdout.splitlines()[0]
+        preview = httpx.get(f"http://127.0.0.1:{port}/previews/{task_id}/")
+        assert preview.status_code == 200 and "<html" in preview.text
+    finally:
+        out = _ctrl_c(up)
+    assert up.returncode == 0 and "Honk stopped" in out
+    assert port_free("127.0.0.1", port), "the web server stopped with honk up"
+    branches = run_git("--git-dir", str(data / "sample-remote.git"), "for-each-ref", "--format=%(refname)")
+    assert branches == "refs/heads/main", "task branches stay in Honk's mirror; nothing was pushed yet"
+
+    again = _up(data, port)
+    try:
+        wait_until(lambda: _healthy(port) or again.poll() is not None, 60, "honk up, second run")
+        status = _honk(port, "status", task_id)
+        assert "[ready]" in status.stdout, status.stdout + status.stderr
+        merged = _honk(port, "merge", task_id)  # the workflow waited through the restart
+        assert merged.returncode == 0, merged.stdout + merged.stderr
+    finally:
+        _ctrl_c(again)
+    log = run_git("--git-dir", str(data / "sample-remote.git"), "log", "-1", "--format=%B", "main")
+    assert f"Honk-Task: {task_id}" in log
+
+
+def test_up_refuses_a_busy_port_and_a_missing_binary_in_one_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        res = _up(tmp_path / "a", port)
+        _, err = res.communicate(timeout=60)
+    assert res.returncode == 1
+    assert err.strip().count("\n") == 0 and f"Port {port}" in err and "--port" in err
+
+    res = _up(tmp_path / "b", free_port(), HONK_TEMPORAL_BIN=str(tmp_path / "nowhere" / "temporal"))
+    _, err = res.communicate(timeout=60)
+    assert res.returncode == 1
+    assert err.strip().count("\n") == 0 and "Temporal dev server binary is missing" in err
