@@ -24,11 +24,11 @@ def test_request_becomes_merged_commit_with_trailers(stack, make_remote):
 
     assert remote.head() == merged.merged_commit
     assert "return a + b" in remote.show("calc.py")
-    message = remote.log(fmt="%B")
+    message = remote.message()  # the merge commit itself
     assert f"Honk-Task: {task.id}" in message
     assert "Requested-by: ana@example.com" in message
     assert "Approved-by: bo@example.com" in message
-    assert "Agent: scripted" in message
+    assert "Agent: scripted" in message and "Model: scripted" in message and "Honk-Cost: $0.0000" in message
     kinds = stack.kinds(task.id)
     assert kinds.index("checks_started") < kinds.index("task_ready") < kinds.index("merged")
     assert not (stack.root / "data" / "workspaces" / task.id).exists(), "workspace cleaned after merge"

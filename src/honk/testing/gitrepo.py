@@ -56,6 +56,9 @@ class RemoteRepo:
     def log(self, ref: str | None = None, fmt: str = "%H%n%B%n----") -> str:
         return run_git("--git-dir", str(self.bare), "log", f"--format={fmt}", ref or self.branch)
 
+    def message(self, ref: str | None = None) -> str:
+        return run_git("--git-dir", str(self.bare), "log", "-1", "--format=%B", ref or self.branch)
+
     def show(self, path: str, ref: str | None = None) -> str:
         return run_git("--git-dir", str(self.bare), "show", f"{ref or self.branch}:{path}")
 

@@ -233,7 +233,12 @@ class TaskActivities:
         if inp.config.merge_mode == "fast-forward":
             return head
         req = inp.request
-        trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Approved-by": inp.approved_by}
+        trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
+        if inp.model:
+            trailers["Model"] = inp.model
+        if inp.cost_usd is not None:
+            trailers["Honk-Cost"] = f"${inp.cost_usd:.4f}"
+        trailers["Approved-by"] = inp.approved_by
         title = req.text.strip().splitlines()[0][:72]
         message = (f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
                    + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n")

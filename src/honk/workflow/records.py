@@ -95,6 +95,9 @@ class MergeInput(Record):
     approved_by: str
     summary: str
     max_attempts: int = 3
+    agent: str = ""
+    model: str | None = None
+    cost_usd: float | None = None
 
 
 class MergeResult(Record):

@@ -48,6 +48,8 @@ class TaskWorkflow:
         self.agent_runs = 0
         self.session_id: str | None = None
         self.summaries: list[str] = []
+        self.model: str | None = None
+        self.cost_usd: float | None = None
         self.verified_base = ""
         self.prov: ProvisionResult | None = None
 
@@ -126,6 +128,9 @@ class TaskWorkflow:
                 request=self.req, agent=self.prov.agent, job=self._job(prompt, reason)), minutes=self._agent_minutes())
             self.agent_runs += 1
             self.session_id = result.outcome.session_id or self.session_id
+            self.model = result.outcome.model or self.model
+            if result.outcome.cost_usd is not None:
+                self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
             if result.outcome.summary:
                 self.summaries.append(result.outcome.summary)
             self.state = TaskState.verifying
@@ -151,7 +156,8 @@ class TaskWorkflow:
         await self._record(MergeRequested(by=self.merge_by))
         result = await self._act(acts.merge, MergeInput(
             request=self.req, config=self.prov.config, verified_base=self.verified_base,
-            approved_by=self.merge_by, summary=self._summary()), minutes=self._verify_minutes() * 3)
+            approved_by=self.merge_by, summary=self._summary(), agent=self.prov.agent,
+            model=self.model or self.req.model, cost_usd=self.cost_usd), minutes=self._verify_minutes() * 3)
         approved_by, self.merge_by = self.merge_by, None
         if result.status == "merged":
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
