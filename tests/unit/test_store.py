@@ -1,0 +1,64 @@
+"""Honk's store keeps each task's summary in step with its events."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from honk.domain import RepoRef, TaskRequest, TaskState
+from honk.events import AgentFinished, Merged, TaskAccepted, TaskFailed, TaskReady, WorkspacePreparing
+from honk.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}")
+    await s.create_schema()
+    yield s
+    await s.close()
+
+
+def _req(task_id: str = "t-abc") -> TaskRequest:
+    return TaskRequest(task_id=task_id, request_id=f"r-{task_id}", repo=RepoRef(name="r", url="/x"),
+                       text="do it", requested_by="ana")
+
+
+async def test_events_move_the_state_and_fill_the_summary(store: Store):
+    view, created = await store.create_task(_req(), "honk/t-abc")
+    assert created and view.state == TaskState.queued
+    await store.append("t-abc", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="scripted"),
+                       WorkspacePreparing())
+    assert (await store.get_task("t-abc")).state == TaskState.provisioning
+    await store.append("t-abc", AgentFinished(round=1, summary="s", changed_files=["a"], commit="c",
+                                              model="m1", cost_usd=0.25))
+    await store.append("t-abc", AgentFinished(round=2, summary="s", changed_files=["a"], commit="c",
+                                              cost_usd=0.5))
+    await store.append("t-abc", TaskReady(commit="c", summary="s", diffstat=""))
+    await store.append("t-abc", Merged(commit="m", target="main", approved_by="bo"))
+    view = await store.get_task("t-abc")
+    assert (view.state, view.cost_usd, view.model, view.merged_commit, view.approved_by) == (
+        TaskState.merged, 0.75, "m1", "m", "bo")
+    await store.append("t-abc", TaskFailed(reason="late"))
+    assert (await store.get_task("t-abc")).state == TaskState.merged, "a terminal state is final"
+
+
+async def test_same_task_id_is_created_once(store: Store):
+    assert (await store.create_task(_req(), "honk/t-abc"))[1] is True
+    again, created = await store.create_task(_req(), "honk/t-abc")
+    assert created is False and again.id == "t-abc"
+    assert len(await store.list_tasks()) == 1
+
+
+async def test_events_after_an_id_in_order(store: Store):
+    await store.create_task(_req(), "b")
+    await store.append("t-abc", WorkspacePreparing(), TaskReady(commit="c", summary="", diffstat=""))
+    evs = await store.events("t-abc")
+    assert [e.event.kind for e in evs] == ["workspace_preparing", "task_ready"]
+    assert [e.event.kind for e in await store.events("t-abc", after_id=evs[0].id)] == ["task_ready"]
+
+
+async def test_repos_are_unique_by_name(store: Store):
+    assert await store.add_repo(RepoRef(name="r", url="/a"))
+    assert not await store.add_repo(RepoRef(name="r", url="/b"))
+    assert [r.url for r in await store.list_repos()] == ["/a"]
