@@ -164,6 +164,17 @@ class FollowUpReceived(Event):
         return f"follow-up from {self.by}: {self.text[:80]!r}"
 
 
+class FollowUpsNotApplied(Event):
+    """Follow-ups that arrived too late to be applied (the task ended first), said out loud."""
+
+    kind: Literal["follow_ups_not_applied"] = "follow_ups_not_applied"
+    texts: list[str]
+    reason: str
+
+    def line(self) -> str:
+        return f"{len(self.texts)} follow-up(s) not applied: {self.reason}"
+
+
 class MergeRequested(Event):
     kind: Literal["merge_requested"] = "merge_requested"
     moves_to: ClassVar = TaskState.merging
@@ -226,7 +237,7 @@ AnyEvent = Annotated[
     Union[
         TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
         AgentRanCommand, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed,
-        BuildStarted, BuildReady, TaskReady, FollowUpReceived, MergeRequested, MainMoved,
+        BuildStarted, BuildReady, TaskReady, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
         MergeHeld, Merged, TaskFailed, TaskCancelled,
     ],
     Field(discriminator="kind"),

@@ -90,3 +90,13 @@ def test_preview_and_artifact_paths_cannot_escape(stack):
                  "/artifacts/t-x/..%2f..%2fhonk.db"):
         r = stack.http.get(path)
         assert r.status_code == 404, path
+
+
+def test_an_agent_that_changes_nothing_fails_the_task_with_its_words(stack, make_remote):
+    files = calc_files('[[step]]\nmessage = "I could not find add()."\n')
+    remote = make_remote(files | {"calc.py": "def add(a, b):\n    return a + b\n"})  # checks pass
+    stack.add_repo("calc", remote.url)
+    task = stack.ask("calc", "make add() add")
+    done = stack.wait_for(task.id, TaskState.failed, TaskState.ready)
+    assert done.state == TaskState.failed
+    assert "without changing any file" in done.reason and "I could not find add()." in done.reason

@@ -211,6 +211,10 @@ class TaskActivities:
                 await wss.fetch(req.repo)
                 head_of_target = await wss.remote_head(req.repo, target)
                 ws = await self._workspace(req)
+                if await git_ok("merge-base", "--is-ancestor", "HEAD", head_of_target, cwd=ws.path):
+                    # Already on the target: a retry after a push whose result was lost.
+                    return MergeResult(status="merged", commit=head_of_target, target=target,
+                                       base_commit=head_of_target)
                 if not await _is_ancestor(ws, head_of_target):
                     await emit(MainMoved(target=target, verified_base=verified, new_base=head_of_target))
                     conflicts = await wss.merge_in(ws, f"refs/remotes/origin/{target}",

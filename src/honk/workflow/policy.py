@@ -60,3 +60,9 @@ def gave_up_reason(rounds: int, feedback: str, branch: str) -> str:
         f"Checks still fail after {rounds} round{'s' * (rounds != 1)} ({first.strip()[:200]}). "
         f"The last attempt is kept on branch {branch}; ask again with more guidance, or raise max_rounds."
     )
+
+
+def no_change_reason(summary: str) -> str:
+    said = f" The agent said: {summary.strip()[:300]}" if summary.strip() else ""
+    return f"The agent finished without changing any file, so there is nothing to review.{said} " \
+           "Rephrase the request with more detail."

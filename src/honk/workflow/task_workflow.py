@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from honk.agents.job import AgentJob
     from honk.domain import TaskState
     from honk.events import (
-        AnyEvent, ChecksFailed, MergeHeld, MergeRequested, Merged, TaskCancelled, TaskFailed,
+        AnyEvent, ChecksFailed, FollowUpsNotApplied, MergeHeld, MergeRequested, Merged, TaskCancelled, TaskFailed,
         WorkspacePreparing,
     )
     from honk.workflow.activities import TaskActivities as acts
@@ -51,6 +51,7 @@ class TaskWorkflow:
         self.model: str | None = None
         self.cost_usd: float | None = None
         self.verified_base = ""
+        self.changed = False
         self.prov: ProvisionResult | None = None
 
     # -- what people can do while the task runs --------------------------------------------
@@ -95,6 +96,10 @@ class TaskWorkflow:
             await self._cleanup()
             await self._record(TaskCancelled(by=self.cancel_by))
             self.state = TaskState.cancelled
+        if self.follow_ups:  # arrived while the task was ending: never dropped silently
+            await self._record(FollowUpsNotApplied(
+                texts=self._take_follow_ups(),
+                reason=f"the task was already {self.state.value} when they arrived; start a new request"))
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
@@ -127,6 +132,7 @@ class TaskWorkflow:
             result = await self._act(acts.run_agent, AgentRunInput(
                 request=self.req, agent=self.prov.agent, job=self._job(prompt, reason)), minutes=self._agent_minutes())
             self.agent_runs += 1
+            self.changed = self.changed or result.commit is not None
             self.session_id = result.outcome.session_id or self.session_id
             self.model = result.outcome.model or self.model
             if result.outcome.cost_usd is not None:
@@ -136,6 +142,8 @@ class TaskWorkflow:
             self.state = TaskState.verifying
             report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
             feedback = report.feedback
+            if report.passed and not self.changed:
+                raise _Stop(policy.no_change_reason(result.outcome.summary))
             if report.passed:
                 self.state = TaskState.building
                 build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
