@@ -44,3 +44,30 @@ def test_main_moved_before_merge_is_brought_in_and_reverified(stack, make_remote
     parents = remote.log(fmt="%P").splitlines()[0].split()
     assert moved in parents, "the merge sits on top of the moved main"
     assert remote.show("NOTES.md") and "return a + b" in remote.show("calc.py")
+
+
+SLOW_THEN_DOC = '''[[step]]
+message = "Fixed add() slowly."
+commands = ["sleep 3"]
+[[step.edit]]
+path = "calc.py"
+replace = "return a - b"
+with = "return a + b"
+''' + FOLLOW_UP_STEP
+
+
+def test_follow_ups_sent_while_busy_or_before_the_workspace_exists_are_applied_in_order(stack, make_remote):
+    remote = make_remote(calc_files(SLOW_THEN_DOC))
+    stack.add_repo("calc", remote.url)
+    task = stack.ask("calc", "make add() add")
+    # Straight away: the workspace is not even prepared yet.
+    r = stack.http.post(f"/api/tasks/{task.id}/followup", json={"text": "add a docstring", "by": "ana"})
+    assert r.status_code == 202, r.text
+    wait_until(lambda: stack.kinds(task.id).count("task_ready") >= 1, 60, "ready")
+    wait_until(lambda: stack.kinds(task.id).count("agent_finished") == 2
+               and stack.task(task.id).state == TaskState.ready, 60, "the follow-up applied")
+    reasons = [e.event.reason for e in stack.events(task.id) if e.event.kind == "agent_started"]
+    assert reasons == ["request", "follow_up"]
+    assert stack.http.post(f"/api/tasks/{task.id}/merge", json={}).status_code == 202
+    assert stack.wait_for(task.id, TaskState.merged, TaskState.failed).state == TaskState.merged
+    assert "Adds two numbers." in remote.show("calc.py")
