@@ -1,0 +1,1 @@
+"""Honk's benchmarks: `python -m bench` (see docs/benchmarks.md)."""

@@ -73,6 +73,9 @@ class Section:
     setup: list[str] = field(default_factory=list)  # how it was measured, one line each
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # An optional second table: (step, value per column), with the columns' labels.
+    breakdown: list[tuple[str, list[float]]] = field(default_factory=list)
+    breakdown_labels: list[str] = field(default_factory=list)
     seconds: float = 0.0  # how long the benchmark itself took
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from honk.agents.job import AgentJob
 from honk.domain import AgentOutcome
 from honk.events import AnyEvent
-from honk.agents.job import AgentJob
 
 
 class EventSink(Protocol):

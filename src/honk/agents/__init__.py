@@ -7,7 +7,7 @@ from honk.agents.scripted import ScriptedAgent
 from honk.errors import UserFacingError
 from honk.protocols import Agent
 
-AGENTS = {"scripted": ScriptedAgent, "command": CommandAgent}
+AGENTS: dict[str, type[Agent]] = {"scripted": ScriptedAgent, "command": CommandAgent}
 
 
 def make_agent(name: str) -> Agent:

@@ -34,7 +34,7 @@ class ApiClient:
         return r.json()
 
     def events(self, task_id: str, follow: bool, after: int = 0) -> Iterator[StoredEvent]:
-        params = {"follow": str(follow).lower(), "after": after}
+        params: dict[str, str | int] = {"follow": str(follow).lower(), "after": after}
         try:
             with self.http.stream("GET", f"/api/tasks/{task_id}/events", params=params, timeout=None) as r:
                 if r.status_code >= 400:

@@ -62,8 +62,9 @@ def up(port: int | None, data_dir: Path | None) -> None:
     """Run everything on this machine: Temporal dev server, a worker and the web server."""
     from honk.embedded import run_up
 
-    overrides = {k: v for k, v in {"port": port, "data_dir": data_dir}.items() if v is not None}
-    raise SystemExit(run_up(Settings(**overrides)))
+    settings = Settings()
+    settings = settings.model_copy(update={"port": port or settings.port, "data_dir": data_dir or settings.data_dir})
+    raise SystemExit(run_up(settings))
 
 
 @cli.command()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 from honk.domain import Artifact, RepoRef, TaskRequest, TaskState, TaskView
-from honk.events import EVENT_ADAPTER, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed, AgentFinished
+from honk.events import EVENT_ADAPTER, AgentFinished, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed
 from honk.store.models import Base, EventRow, RepoRow, TaskRow
 
 

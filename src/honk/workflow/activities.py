@@ -23,16 +23,32 @@ from honk.build import builder
 from honk.domain import RepoConfig, TaskRequest
 from honk.errors import UserFacingError
 from honk.events import (
-    AgentFinished, AgentStarted, AnyEvent, BuildReady, BuildStarted, ChecksStarted, MainMoved,
-    TaskReady, WorkspaceReady,
+    AgentFinished,
+    AgentStarted,
+    AnyEvent,
+    BuildReady,
+    BuildStarted,
+    ChecksStarted,
+    MainMoved,
+    TaskReady,
+    WorkspaceReady,
 )
+from honk.protocols import EventSink
 from honk.store import Store
 from honk.verify.config import load_repo_config
 from honk.verify.runner import feedback, run_checks
 from honk.workflow import policy
 from honk.workflow.records import (
-    AgentRunInput, AgentRunResult, BuildResult, MergeInput, MergeResult, ProvisionInput,
-    ProvisionResult, RecordInput, StepInput, VerifyResult,
+    AgentRunInput,
+    AgentRunResult,
+    BuildResult,
+    MergeInput,
+    MergeResult,
+    ProvisionInput,
+    ProvisionResult,
+    RecordInput,
+    StepInput,
+    VerifyResult,
 )
 from honk.workspace import proc
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
@@ -87,7 +103,7 @@ class TaskActivities:
     def __init__(self, deps: ActivityDeps) -> None:
         self.d = deps
 
-    def _emitter(self, task_id: str) -> Callable[..., Awaitable[None]]:
+    def _emitter(self, task_id: str) -> EventSink:
         async def emit(*events: AnyEvent) -> None:
             await self.d.store.append(task_id, *events)
 

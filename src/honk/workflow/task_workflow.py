@@ -17,14 +17,32 @@ with workflow.unsafe.imports_passed_through():
     from honk.agents.job import AgentJob
     from honk.domain import TaskState
     from honk.events import (
-        AnyEvent, ChecksFailed, FollowUpsNotApplied, MergeHeld, MergeRequested, Merged, TaskCancelled, TaskFailed,
+        AnyEvent,
+        ChecksFailed,
+        FollowUpsNotApplied,
+        Merged,
+        MergeHeld,
+        MergeRequested,
+        TaskCancelled,
+        TaskFailed,
         WorkspacePreparing,
     )
-    from honk.workflow.activities import TaskActivities as acts
     from honk.workflow import policy
+    from honk.workflow.activities import TaskActivities as acts
     from honk.workflow.records import (
-        AgentReason, AgentRunInput, BuildResult, CancelRequest, FollowUp, MergeDecision, MergeInput,
-        ProvisionInput, ProvisionResult, RecordInput, StepInput, TaskInput, TaskStatus,
+        AgentReason,
+        AgentRunInput,
+        BuildResult,
+        CancelRequest,
+        FollowUp,
+        MergeDecision,
+        MergeInput,
+        ProvisionInput,
+        ProvisionResult,
+        RecordInput,
+        StepInput,
+        TaskInput,
+        TaskStatus,
     )
 
 USER_FACING = "UserFacingError"
@@ -107,7 +125,8 @@ class TaskWorkflow:
         try:
             await self._record(WorkspacePreparing())
             self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
-            prompt, reason = policy.first_prompt(self.req.text), "request"
+            prompt: str = policy.first_prompt(self.req.text)
+            reason: AgentReason = "request"
             while True:
                 await self._work(prompt, reason)
                 self.state = TaskState.ready

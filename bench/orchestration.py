@@ -1,0 +1,188 @@
+"""Orchestration benchmark: request → ready latency and 1-vs-N concurrency on a real stack.
+
+A real Temporal dev server, a real `honk server` and one `honk worker` (spawned processes, loopback
+only), the scripted agent on the tests' tiny calc repo (one edit, one unittest check, no build).
+Everything measured here is Honk's own overhead: the agent and the check take a few tens of ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+from bench.common import REPO_ROOT, Row, Section, fmt_s, median, percentile, scratch
+from honk.domain import TaskState, TaskView
+from honk.testing.gitrepo import RemoteRepo
+from honk.testing.processes import HonkStack, TemporalDevServer
+
+TARGET_P50_S = 3.0
+TARGET_CONCURRENCY_RATIO = 2.0
+POLL_S = 0.02
+# What `honk up` runs with: the Settings defaults (HonkStack's test-only 3 s heartbeat is undone).
+DEPLOYMENT_SETTINGS = {"max_concurrent_tasks": "20", "heartbeat_timeout_s": "30", "max_rounds": "3"}
+
+# Consecutive events of one task and the step each gap stands for.
+PHASES = [
+    ("task_accepted", "workspace_preparing", "start workflow → first activity"),
+    ("workspace_preparing", "workspace_ready", "provision (fetch + worktree + config)"),
+    ("workspace_ready", "agent_started", "provision → agent activity"),
+    ("agent_started", "agent_finished", "agent edit + commit"),
+    ("agent_finished", "checks_started", "agent → verify activity"),
+    ("checks_started", "check_finished", "unittest check"),
+    ("check_finished", "task_ready", "verify → build (none) → deliver"),
+]
+
+
+def _calc_fixture() -> tuple[dict[str, str], str]:
+    """`calc_files(DIRECT_FIX)` from tests/conftest.py, loaded by path (tests/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("honk_tests_conftest", REPO_ROOT / "tests" / "conftest.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.calc_files(mod.DIRECT_FIX), "make add() add"
+
+
+def _wait_ready(stack: HonkStack, task_id: str, timeout_s: float = 120) -> TaskView:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        view = stack.task(task_id)
+        if view.state == TaskState.ready:
+            return view
+        if view.state.terminal:
+            raise RuntimeError(f"task {task_id} ended {view.state.value}: {view.reason} (logs in {stack.logs})")
+        time.sleep(POLL_S)
+    raise RuntimeError(f"task {task_id} not ready after {timeout_s}s (logs in {stack.logs})")
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
+
+
+def _phases(stack: HonkStack, task_ids: list[str]) -> dict[str, list[float]]:
+    out: dict[str, list[float]] = defaultdict(list)
+    for tid in task_ids:
+        first: dict[str, datetime] = {}
+        for e in stack.events(tid):
+            first.setdefault(e.event.kind, e.at)
+        for a, b, name in PHASES:
+            if a in first and b in first:
+                out[name].append((first[b] - first[a]).total_seconds())
+    return out
+
+
+def _sequential(stack: HonkStack, text: str, runs: int) -> tuple[list[float], list[float], list[str]]:
+    submit, ready, ids = [], [], []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        task = stack.ask("calc", text)
+        t1 = time.perf_counter()
+        _wait_ready(stack, task.id)
+        ready.append(time.perf_counter() - t1)
+        submit.append(t1 - t0)
+        ids.append(task.id)
+    return submit, ready, ids
+
+
+async def _batch(stack: HonkStack, text: str, n: int, timeout_s: float = 600) -> tuple[float, float, list[float], list[str]]:
+    """Submits n requests at once; returns (submit wall, ready wall, per-task latencies, ids).
+
+    Ready times are the tasks' own `updated_at` (written with the task_ready event), so the wall time
+    does not depend on how often this loop polls.
+    """
+    async with httpx.AsyncClient(base_url=stack.url, timeout=120,
+                                 limits=httpx.Limits(max_connections=n)) as http:
+        start_wall = datetime.now(UTC)
+        t0 = time.perf_counter()
+        rs = await asyncio.gather(*[http.post("/api/tasks", json={"repo": "calc", "text": text})
+                                    for _ in range(n)])
+        submit_wall = time.perf_counter() - t0
+        for r in rs:
+            assert r.status_code == 201, r.text
+        ids = {r.json()["id"] for r in rs}
+        deadline = time.monotonic() + timeout_s
+        while True:
+            tasks = [TaskView.model_validate(t) for t in
+                     (await http.get("/api/tasks", params={"repo": "calc", "limit": 500})).json()]
+            mine = [t for t in tasks if t.id in ids]
+            bad = [t for t in mine if t.state.terminal]
+            if bad:
+                raise RuntimeError(f"{len(bad)} task(s) ended {bad[0].state.value}: {bad[0].reason} "
+                                   f"(logs in {stack.logs})")
+            if len(mine) == n and all(t.state == TaskState.ready for t in mine):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"not all {n} tasks ready after {timeout_s}s (logs in {stack.logs})")
+            await asyncio.sleep(0.25)
+    lat = [(_utc(t.updated_at) - start_wall).total_seconds() for t in mine]
+    return submit_wall, max(lat), lat, sorted(ids)
+
+
+def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-like callable
+    seq_runs, n_conc, singles = (5, 10, 3) if quick else (20, 100, 3)
+    sec = Section("orchestration", "Orchestration overhead (real Temporal + Honk processes)")
+    started = time.perf_counter()
+    files, text = _calc_fixture()
+    with scratch("orchestration") as root:
+        temporal = TemporalDevServer(root / "temporal")
+        try:
+            stack = HonkStack(root / "honk", temporal.address, **DEPLOYMENT_SETTINGS)
+            try:
+                remote = RemoteRepo(root / "remote", files)
+                stack.add_repo("calc", remote.url)
+                t = time.perf_counter()
+                warm = stack.ask("calc", text)
+                _wait_ready(stack, warm.id)
+                log(f"  warm-up task (creates the mirror, warms the worker) ready in {fmt_s(time.perf_counter() - t)}")
+
+                submit, ready, seq_ids = _sequential(stack, text, seq_runs)
+                log("  request → ready: " + ", ".join(fmt_s(x) for x in ready))
+                seq_phases = _phases(stack, seq_ids)
+
+                one = [asyncio.run(_batch(stack, text, 1))[1] for _ in range(singles)]
+                log("  1 task wall: " + ", ".join(fmt_s(x) for x in one))
+                sub_n, wall_n, lat_n, batch_ids = asyncio.run(_batch(stack, text, n_conc))
+                log(f"  {n_conc} tasks wall: {fmt_s(wall_n)} (submitting took {fmt_s(sub_n)})")
+                batch_phases = _phases(stack, batch_ids)
+                worker_log = (stack.logs / "worker.log").read_text(errors="replace")
+            finally:
+                stack.stop()
+        finally:
+            temporal.stop()
+
+    p50, p90, one_m = median(ready), percentile(ready, 90), median(one)
+    ratio = wall_n / one_m
+    settings = ", ".join(f"HONK_{k.upper()}={v}" for k, v in DEPLOYMENT_SETTINGS.items())
+    sec.setup = [
+        "One Temporal dev server (`temporal server start-dev`, SQLite), one `honk server`, one `honk worker`, "
+        f"all on loopback; settings as `honk up` ships them: {settings}.",
+        "Repo: `calc_files(DIRECT_FIX)` from tests/conftest.py (scripted agent, one edit, one `python3 -m "
+        "unittest` check, no build); one warm-up task first (creates the mirror), untimed.",
+        f"Request → ready: {seq_runs} sequential requests; time from `POST /api/tasks` returning to the "
+        f"task reading `ready` (polled every {POLL_S * 1000:.0f} ms).",
+        f"Concurrency: {n_conc} `POST /api/tasks` sent at once vs 1 (median of {singles}); wall time from the "
+        "first submission to the last task's ready time (its `updated_at`).",
+    ]
+    sec.rows = [
+        Row("Request → ready, p50", fmt_s(p50), target=f"< {fmt_s(TARGET_P50_S)}", passed=p50 < TARGET_P50_S),
+        Row("Request → ready, p90", fmt_s(p90)),
+        Row("Submit (`POST /api/tasks`), p50", fmt_s(median(submit))),
+        Row(f"{n_conc} tasks at once vs 1 task (wall)", fmt_s(wall_n), fmt_s(one_m), f"{ratio:.1f}×",
+            f"< {TARGET_CONCURRENCY_RATIO:.0f}×", ratio < TARGET_CONCURRENCY_RATIO),
+        Row(f"… per-task latency in the {n_conc}-batch, p50 / p90",
+            f"{fmt_s(median(lat_n))} / {fmt_s(percentile(lat_n, 90))}"),
+        Row(f"… submitting all {n_conc}", fmt_s(sub_n)),
+    ]
+    sec.breakdown = [(name, [median(seq_phases.get(name, [0.0])), median(batch_phases.get(name, [0.0])),
+                             max(batch_phases.get(name, [0.0]))]) for _, _, name in PHASES]
+    sec.breakdown_labels = ["sequential, p50", f"{n_conc} at once, p50", f"{n_conc} at once, max"]
+    warnings = [line for line in worker_log.splitlines() if "WARN" in line or "Error" in line]
+    if warnings:
+        sec.notes.append(f"The worker logged {len(warnings)} warning/error line(s); first: `{warnings[0][:200]}`")
+    sec.seconds = time.perf_counter() - started
+    return sec
