@@ -1,0 +1,114 @@
+"""What the coding agent may do with its tools: a pure decision per tool call, with a reason it sees.
+
+The agent edits files inside its workspace and runs the repo's verifiers through Honk's `verify`
+tool. Shell access is limited to the commands the repo allow-lists; git that rewrites or leaves
+the branch, pushing, and network tools are refused whatever the allow-list says.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+VERIFY_TOOL = "mcp__honk__verify"
+FILE_TOOLS = {"Read": "file_path", "Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
+              "NotebookEdit": "notebook_path", "Glob": "path", "Grep": "path"}
+TOOLS = ["Read", "Edit", "Write", "Glob", "Grep", "Bash"]
+READ_ONLY_GIT = {"status", "diff", "log", "show", "blame", "grep", "ls-files", "rev-parse", "shortlog"}
+NETWORK = {"curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "ftp", "telnet", "socat",
+           "http", "https", "aria2c", "lynx", "w3m"}
+SEPARATORS = re.compile(r"\|\||&&|[;|&\n]")
+
+
+@dataclass(frozen=True)
+class Decision:
+    allow: bool
+    reason: str = ""
+
+
+ALLOW = Decision(True)
+
+
+def decide(tool: str, tool_input: dict[str, object], workspace: Path, allowed_commands: list[str]) -> Decision:
+    if tool == VERIFY_TOOL:
+        return ALLOW
+    if tool in FILE_TOOLS:
+        return _file_tool(tool, tool_input, workspace)
+    if tool == "Bash":
+        return _bash(str(tool_input.get("command", "")), workspace, allowed_commands)
+    return Decision(False, f"The {tool} tool is not available in Honk; use Read/Edit/Write/Glob/Grep and verify.")
+
+
+def _file_tool(tool: str, tool_input: dict[str, object], workspace: Path) -> Decision:
+    raw = tool_input.get(FILE_TOOLS[tool])
+    pattern = str(tool_input.get("pattern", "")) if tool == "Glob" else ""
+    if pattern.startswith(("/", "~")) or ".." in Path(pattern).parts:
+        return Decision(False, "Glob patterns must stay inside the workspace.")
+    if raw in (None, ""):
+        return ALLOW  # Glob/Grep default to the workspace
+    if not _inside(str(raw), workspace):
+        return Decision(False, f"{raw} is outside the workspace; only files under {workspace} may be used.")
+    if tool not in ("Read", "Glob", "Grep") and ".git" in Path(str(raw)).parts:
+        return Decision(False, "Honk manages git itself; files under .git cannot be changed.")
+    return ALLOW
+
+
+def _inside(raw: str, workspace: Path) -> bool:
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else workspace / path
+    return path.resolve().is_relative_to(workspace.resolve())
+
+
+def _bash(command: str, workspace: Path, allowed: list[str]) -> Decision:
+    if not command.strip():
+        return Decision(False, "Empty command.")
+    if "$(" in command or "`" in command or "<(" in command or ">(" in command:
+        return Decision(False, "Command substitution is not allowed; run one plain command at a time.")
+    for segment in (s.strip() for s in SEPARATORS.split(command)):
+        if not segment:
+            continue
+        verdict = _segment(segment, workspace, allowed)
+        if not verdict.allow:
+            return verdict
+    return ALLOW
+
+
+def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
+    try:
+        words = shlex.split(segment)
+    except ValueError:
+        return Decision(False, f"Cannot parse `{segment}`.")
+    words = [w for w in words if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w)] or words  # VAR=x cmd
+    program = Path(words[0]).name
+    if program == "git":
+        sub = words[1] if len(words) > 1 else ""
+        if sub.startswith("-") or any(w.startswith(("--output", "--ext-diff")) for w in words):
+            return Decision(False, "git options that change where git reads or writes are not allowed.")
+        if sub not in READ_ONLY_GIT:
+            return Decision(False, f"`git {sub}` is not allowed: Honk commits, pushes and merges for you; "
+                                   "the branch must stay as it is.")
+        return ALLOW
+    if program in NETWORK or program in ("sudo", "su"):
+        return Decision(False, f"`{program}` is not available to the agent (no network, no privilege change).")
+    for target in _redirect_targets(segment):
+        if not _inside(target, workspace):
+            return Decision(False, f"Writing to {target} is outside the workspace.")
+    if program == "cd":
+        return ALLOW if len(words) < 2 or _inside(words[1], workspace) else Decision(
+            False, "cd outside the workspace is not allowed.")
+    if any(_matches(segment, words, rule) for rule in allowed):
+        return ALLOW
+    listed = ", ".join(f"`{a}`" for a in allowed) or "none"
+    return Decision(False, f"`{segment[:80]}` is not an allowed command (allowed: {listed}). "
+                           "Use the verify tool to run the repo's checks.")
+
+
+def _matches(segment: str, words: list[str], rule: str) -> bool:
+    rule_words = shlex.split(rule)
+    return bool(rule_words) and words[: len(rule_words)] == rule_words or segment == rule
+
+
+def _redirect_targets(segment: str) -> list[str]:
+    return [m.group(1) for m in re.finditer(r"\d?>>?\s*([^\s;&|]+)", segment) if not m.group(1).startswith("&")]
