@@ -8,7 +8,7 @@ import sys
 import time
 
 from bench import orchestration, workspace
-from bench.common import REPO_ROOT, Section, fmt_s, machine
+from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run}
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
@@ -70,6 +70,8 @@ def print_section(sec: Section) -> None:
         print("  where the time goes (" + " | ".join(sec.breakdown_labels) + "):")
         for name, vals in sec.breakdown:
             print(f"    {name:<40} " + " | ".join(f"{fmt_s(v):>8}" for v in vals))
+    for note in sec.notes:
+        print("  note: " + note)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,13 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Machine: {info['nproc']} CPUs, {info['memory']}, git {info['git']}, {info['date']}")
     started = time.perf_counter()
     sections = []
-    for key, fn in BENCHMARKS.items():
-        if args.only and key != args.only:
-            continue
-        print(f"\n-- {key}{' (quick)' if args.quick else ''}", flush=True)
-        sec = fn(quick=args.quick, log=lambda m: print(m, flush=True))
-        print_section(sec)
-        sections.append(sec)
+    try:
+        for key, fn in BENCHMARKS.items():
+            if args.only and key != args.only:
+                continue
+            print(f"\n-- {key}{' (quick)' if args.quick else ''}", flush=True)
+            sec = fn(quick=args.quick, log=lambda m: print(m, flush=True))
+            print_section(sec)
+            sections.append(sec)
+    finally:
+        remove_scratch()
     total = time.perf_counter() - started
     print(f"\nTotal: {total / 60:.1f} min")
     if not args.no_write:

@@ -19,20 +19,31 @@ REPO_ROOT = BENCH_DIR.parent
 WORK_DIR = BENCH_DIR / ".work"  # gitignored scratch space
 
 
+_to_remove: list[Path] = []
+
+
 @contextmanager
 def scratch(name: str) -> Iterator[Path]:
-    """A fresh scratch directory under bench/.work/, removed afterwards (even on failure)."""
+    """A fresh scratch directory under bench/.work/, removed by `remove_scratch()` at the end of the run.
+
+    Removal waits until every benchmark has run: deleting ~100,000 files makes file creation slow for
+    the next minutes on this machine's filesystem (see the workspace benchmark's note), which would
+    leak into the next benchmark's numbers.
+    """
     path = WORK_DIR / f"{name}-{os.getpid()}"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
+    _to_remove.append(path)
+    yield path
+
+
+def remove_scratch() -> None:
+    while _to_remove:
+        shutil.rmtree(_to_remove.pop(), ignore_errors=True)
     try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-        try:
-            WORK_DIR.rmdir()  # only when no other run is using it
-        except OSError:
-            pass
+        WORK_DIR.rmdir()  # only when no other run is using it
+    except OSError:
+        pass
 
 
 def median(xs: list[float]) -> float:

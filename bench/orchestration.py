@@ -8,6 +8,7 @@ Everything measured here is Honk's own overhead: the agent and the check take a 
 from __future__ import annotations
 
 import asyncio
+import os
 import importlib.util
 import time
 from collections import defaultdict
@@ -60,20 +61,37 @@ def _wait_ready(stack: HonkStack, task_id: str, timeout_s: float = 120) -> TaskV
     raise RuntimeError(f"task {task_id} not ready after {timeout_s}s (logs in {stack.logs})")
 
 
+def _cpu(pid: int) -> tuple[float, float]:
+    """(own CPU s, CPU s of its reaped children: git, bash, the checks) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
+def _cpu_all(stack: HonkStack, temporal: TemporalDevServer) -> dict[str, tuple[float, float]]:
+    procs = {"Temporal dev server": temporal.proc, "honk server": stack.server, "honk worker": stack.workers[0]}
+    return {name: _cpu(p.pid) for name, p in procs.items()}
+
+
 def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=UTC)  # SQLite hands back naive UTC
 
 
-def _phases(stack: HonkStack, task_ids: list[str]) -> dict[str, list[float]]:
+def _phases(stack: HonkStack, task_ids: list[str]) -> tuple[dict[str, list[float]], dict[str, list[datetime]]]:
+    """Per step, its durations over the tasks; per event kind, when each task first recorded it."""
     out: dict[str, list[float]] = defaultdict(list)
+    when: dict[str, list[datetime]] = defaultdict(list)
     for tid in task_ids:
         first: dict[str, datetime] = {}
         for e in stack.events(tid):
-            first.setdefault(e.event.kind, e.at)
+            first.setdefault(e.event.kind, _utc(e.at))
+        for kind, at in first.items():
+            when[kind].append(at)
         for a, b, name in PHASES:
             if a in first and b in first:
                 out[name].append((first[b] - first[a]).total_seconds())
-    return out
+    return out, when
 
 
 def _sequential(stack: HonkStack, text: str, runs: int) -> tuple[list[float], list[float], list[str]]:
@@ -142,13 +160,15 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
 
                 submit, ready, seq_ids = _sequential(stack, text, seq_runs)
                 log("  request → ready: " + ", ".join(fmt_s(x) for x in ready))
-                seq_phases = _phases(stack, seq_ids)
+                seq_phases, _ = _phases(stack, seq_ids)
 
                 one = [asyncio.run(_batch(stack, text, 1))[1] for _ in range(singles)]
                 log("  1 task wall: " + ", ".join(fmt_s(x) for x in one))
+                cpu0 = _cpu_all(stack, temporal)
                 sub_n, wall_n, lat_n, batch_ids = asyncio.run(_batch(stack, text, n_conc))
+                cpu1 = _cpu_all(stack, temporal)
                 log(f"  {n_conc} tasks wall: {fmt_s(wall_n)} (submitting took {fmt_s(sub_n)})")
-                batch_phases = _phases(stack, batch_ids)
+                batch_phases, when = _phases(stack, batch_ids)
                 worker_log = (stack.logs / "worker.log").read_text(errors="replace")
             finally:
                 stack.stop()
@@ -181,6 +201,26 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     sec.breakdown = [(name, [median(seq_phases.get(name, [0.0])), median(batch_phases.get(name, [0.0])),
                              max(batch_phases.get(name, [0.0]))]) for _, _, name in PHASES]
     sec.breakdown_labels = ["sequential, p50", f"{n_conc} at once, p50", f"{n_conc} at once, max"]
+    cpu = {k: (cpu1[k][0] - cpu0[k][0], cpu1[k][1] - cpu0[k][1]) for k in cpu0}
+    total_cpu = sum(a + b for a, b in cpu.values())
+    cores = os.cpu_count() or 1
+    parts = [f"{name} {own:.1f} s" + (f" (+ {kids:.1f} s in its git/check subprocesses)" if kids else "")
+             for name, (own, kids) in cpu.items()]
+    sec.notes.append(
+        f"CPU used during the {n_conc}-task batch: {'; '.join(parts)} — {total_cpu:.1f} CPU-s in all, "
+        f"{total_cpu / n_conc * 1000:.0f} ms per task, i.e. {total_cpu / (wall_n * cores):.0%} of {cores} cores "
+        f"over the {fmt_s(wall_n)} wall. At that cost the batch cannot finish in less than "
+        f"{fmt_s(total_cpu / cores)} on this machine ({total_cpu / cores / one_m:.0f}× one task), whatever the "
+        "scheduling.")
+    ws_ready, done = sorted(when["workspace_ready"]), sorted(when["task_ready"])
+    if len(ws_ready) == n_conc and len(done) == n_conc:
+        q = n_conc // 4
+        rate = (ws_ready[-1] - ws_ready[q]).total_seconds() / max(1, n_conc - 1 - q)
+        sec.notes.append(
+            f"Provisioning paces the batch: the {n_conc} `workspace_ready` events are spread over "
+            f"{(ws_ready[-1] - ws_ready[0]).total_seconds():.1f} s, one every {rate * 1000:.0f} ms from the first "
+            f"quarter on (the per-repo lock serialises every task's `git fetch` and `git worktree add`), and "
+            f"the last task is ready {(done[-1] - ws_ready[-1]).total_seconds():.2f} s after the last workspace.")
     warnings = [line for line in worker_log.splitlines() if "WARN" in line or "Error" in line]
     if warnings:
         sec.notes.append(f"The worker logged {len(warnings)} warning/error line(s); first: `{warnings[0][:200]}`")

@@ -21,12 +21,12 @@ from honk.workspace.worktrees import WorktreeWorkspaces
 WORDS = ("alpha beta gamma delta value result index count items total config parser token buffer "
          "handler request response client server cache queue worker task state event record").split()
 TARGET_RATIO = 20.0
-# Nothing is deleted between timed runs: on ext4 without a journal (this VM's root filesystem) the
-# inode allocator skips inodes freed in the last 60-300 s (`recently_deleted()` in fs/ext4/ialloc.c),
-# re-reading the inode table for each, so creating 10,000 files right after deleting 10,000 costs
-# seconds of system time. Deleting between runs would measure that, not git or Honk.
-NO_DELETE_BETWEEN_RUNS = True
 TARGET_READY_S = 1.0
+# Nothing is deleted between timed runs (nor until every benchmark has run): on ext4 without a
+# journal (this VM's root filesystem) the inode allocator skips inodes freed in the last 60-300 s
+# (`recently_deleted()` in fs/ext4/ialloc.c), re-reading the inode table for each, so creating
+# 10,000 files right after deleting 10,000 costs seconds of system time. Deleting between runs
+# would measure that, not git or Honk.
 
 
 def _line(rng: random.Random) -> str:
@@ -113,8 +113,7 @@ async def _honk_runs(ws: WorktreeWorkspaces, repo: RepoRef, runs: int) -> list[t
         await ws.ensure(task_id, repo, "main")
         done = time.perf_counter()
         out.append((fetched - t, done - fetched))
-    for i in range(runs):  # untimed, and only after every run (see NO_DELETE_BETWEEN_RUNS)
-        await ws.remove(f"t-bench{i:05d}", repo)
+    # No `ws.remove()` here: the scratch directory goes at the very end of the run (see the note).
     return out
 
 
@@ -152,7 +151,9 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"median of {runs}.",
         f"Honk: `WorktreeWorkspaces.fetch(repo)` (per-task fetch, remote unchanged, mirror warmed once "
         f"untimed) + `ensure(task_id, repo, \"main\")` for a fresh task id, median of {runs}. Clones and "
-        "workspaces are removed after all runs (untimed), not between them: see the note.",
+        "workspaces are deleted once, after every benchmark has run (untimed), not between runs: see the note.",
+        "Individual runs — clone: " + ", ".join(fmt_s(x) for x in clones) + "; Honk: "
+        + ", ".join(fmt_s(x) for x in ready) + ".",
     ]
     sec.notes = [
         "Why nothing is deleted between runs: this machine's root filesystem is ext4 *without a journal*, "

@@ -73,7 +73,12 @@ class AgentSettings(Record):
     command: str | None = None
     # `scripted` agent: path (inside the repo) of the scenario file.
     scenario: str | None = None
-    timeout_s: float = 1800.0
+    # Budgets; None means the server's default.
+    timeout_s: float | None = None
+    max_turns: int | None = None
+    max_cost_usd: float | None = None
+    # Shell commands (prefixes) the agent may run besides Honk's verify tool.
+    allow: list[str] = []
 
 
 class RepoConfig(Record):
@@ -118,6 +123,9 @@ class VerifyReport(Record):
 class Artifact(Record):
     name: str
     size: int
+
+
+DEFAULT_AGENT_TIMEOUT_S = 1800.0
 
 
 class AgentOutcome(Record):

@@ -78,6 +78,50 @@ class AgentRanCommand(Event):
         return f"agent ran `{self.command}` → exit {self.exit_code}"
 
 
+class AgentToolCalled(Event):
+    kind: Literal["agent_tool_called"] = "agent_tool_called"
+    tool: str
+    input: str  # a short rendering of the call's input
+
+    def line(self) -> str:
+        return f"agent → {self.tool} {self.input[:100]}"
+
+
+class AgentToolResult(Event):
+    kind: Literal["agent_tool_result"] = "agent_tool_result"
+    tool: str
+    output: str  # truncated
+    is_error: bool = False
+
+    def line(self) -> str:
+        first = self.output.strip().splitlines()[0][:100] if self.output.strip() else ""
+        return f"agent ← {self.tool}{' (error)' if self.is_error else ''}: {first}"
+
+
+class AgentToolDenied(Event):
+    kind: Literal["agent_tool_denied"] = "agent_tool_denied"
+    tool: str
+    input: str
+    reason: str
+
+    def line(self) -> str:
+        return f"denied {self.tool} {self.input[:80]}: {self.reason}"
+
+
+class AgentUsage(Event):
+    """Running totals for the current agent run; cost is final when the run ends."""
+
+    kind: Literal["agent_usage"] = "agent_usage"
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = None
+    turns: int = 0
+
+    def line(self) -> str:
+        cost = f", ${self.cost_usd:.4f}" if self.cost_usd is not None else ""
+        return f"usage: {self.input_tokens} in / {self.output_tokens} out tokens{cost}"
+
+
 class AgentFinished(Event):
     kind: Literal["agent_finished"] = "agent_finished"
     round: int
@@ -236,7 +280,7 @@ class TaskCancelled(Event):
 AnyEvent = Annotated[
     Union[
         TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
-        AgentRanCommand, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed,
+        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed,
         BuildStarted, BuildReady, TaskReady, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
         MergeHeld, Merged, TaskFailed, TaskCancelled,
     ],

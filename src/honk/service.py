@@ -15,7 +15,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
-from honk.agents import AGENTS
+from honk.agents import AGENT_NAMES
 from honk.domain import MAX_REQUEST_CHARS, RepoRef, TaskRequest, TaskState, TaskView
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import FollowUpReceived, TaskAccepted
@@ -73,8 +73,8 @@ class TaskService:
             raise UserFacingError(
                 f"The request is {len(text):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
                 "Put long context in a file in the repo and refer to it.")
-        if agent is not None and agent not in AGENTS:
-            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(sorted(AGENTS))}.")
+        if agent is not None and agent not in AGENT_NAMES:
+            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
         ref = await self.repo(repo)
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 200:

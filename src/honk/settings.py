@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,7 +31,29 @@ class Settings(BaseSettings):
     # SQLAlchemy URL; defaults to a SQLite file in the data dir.
     database_url: str | None = None
 
-    default_agent: str = "scripted"
+    # None: `claude` when model credentials are configured, else `scripted`.
+    default_agent: str | None = None
+
+    # -- Claude Code (the `claude` agent) and the judge -------------------------------------
+    anthropic_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"))
+    use_bedrock: bool = Field(default=False, validation_alias=AliasChoices(
+        "HONK_USE_BEDROCK", "CLAUDE_CODE_USE_BEDROCK"))
+    use_vertex: bool = Field(default=False, validation_alias=AliasChoices(
+        "HONK_USE_VERTEX", "CLAUDE_CODE_USE_VERTEX"))
+    claude_model: str = "claude-sonnet-4-5"
+    judge_model: str | None = None  # default: claude_model
+    judge: bool = True
+    # Per-task budgets, unless a repo's `[agent]` table sets its own.
+    agent_max_turns: int = Field(default=60, ge=1)
+    agent_max_cost_usd: float = Field(default=5.0, gt=0)
+    agent_timeout_s: float = Field(default=1800.0, gt=0)
+    # Claude Code's own API retries (its default is generous; tests use 1).
+    claude_max_retries: int | None = None
+    # `honk up --demo-model`: the bundled fake model plays a demo, so the real agent path runs offline.
+    demo_model: bool = False
     max_rounds: int = Field(default=3, ge=1, le=50)
     max_concurrent_tasks: int = Field(default=20, ge=1)
     # How long a worker may go silent before Temporal hands its activity to another worker.
@@ -51,6 +73,14 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @property
+    def model_credentials(self) -> bool:
+        return bool(self.anthropic_api_key or self.use_bedrock or self.use_vertex)
+
+    @property
+    def agent_default(self) -> str:
+        return self.default_agent or ("claude" if self.model_credentials else "scripted")
 
     @property
     def db_url(self) -> str:
@@ -81,3 +111,7 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def agent_homes_dir(self) -> Path:
+        return self.data_dir / "agent-homes"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from conftest import DIRECT_FIX, FOLLOW_UP_STEP, calc_files  # noqa: E402
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files  # noqa: E402
 
 from honk.domain import TaskState  # noqa: E402
 from honk.settings import Settings  # noqa: E402

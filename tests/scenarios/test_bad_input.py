@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import DIRECT_FIX, calc_files
+from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 

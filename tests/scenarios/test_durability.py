@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import calc_files
+from repos import calc_files
 
 from honk.domain import TaskState
 from honk.testing.processes import wait_until

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DIRECT_FIX, FOLLOW_UP_STEP, calc_files
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files
 
 from honk.domain import TaskState
 from honk.testing.processes import wait_until

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import DIRECT_FIX, RIGHT_FIX, WRONG_FIX, calc_files
+from repos import DIRECT_FIX, RIGHT_FIX, WRONG_FIX, calc_files
 
 
 def test_event_stream_delivers_steps_live_until_ready(stack, make_remote):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 
-from conftest import calc_files
+from repos import calc_files
 
 from honk.domain import TaskState
 from honk.testing.gitrepo import run_git

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import DIRECT_FIX, calc_files
+from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import RIGHT_FIX, WRONG_FIX, calc_files
+from repos import RIGHT_FIX, WRONG_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.events import AgentStarted, ChecksFailed

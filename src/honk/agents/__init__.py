@@ -1,19 +1,31 @@
-"""Coding agents behind one small Protocol (`honk.protocols.Agent`)."""
+"""Coding agents behind one small Protocol (`honk.protocols.Agent`), built by the worker's registry."""
 
 from __future__ import annotations
 
+from honk.agents.claude_env import ClaudeConfig
 from honk.agents.command import CommandAgent
 from honk.agents.scripted import ScriptedAgent
 from honk.errors import UserFacingError
 from honk.protocols import Agent
 
-AGENTS: dict[str, type[Agent]] = {"scripted": ScriptedAgent, "command": CommandAgent}
+AGENT_NAMES = ("claude", "command", "scripted")
 
 
-def make_agent(name: str) -> Agent:
-    try:
-        return AGENTS[name]()
-    except KeyError:
-        raise UserFacingError(
-            f"Unknown agent {name!r}; available: {', '.join(sorted(AGENTS))}."
-        ) from None
+class AgentRegistry:
+    """The agents a worker can run; `claude` needs its config (credentials, budgets, homes)."""
+
+    def __init__(self, claude: ClaudeConfig | None = None) -> None:
+        self.claude = claude
+
+    def get(self, name: str) -> Agent:
+        if name == "scripted":
+            return ScriptedAgent()
+        if name == "command":
+            return CommandAgent()
+        if name == "claude":
+            if self.claude is None:
+                raise UserFacingError("The claude agent is not configured on this worker.")
+            from honk.agents.claude_code import ClaudeCodeAgent  # the SDK loads only when used
+
+            return ClaudeCodeAgent(self.claude)
+        raise UserFacingError(f"Unknown agent {name!r}; available: {', '.join(AGENT_NAMES)}.")

@@ -23,12 +23,12 @@ class CommandAgent:
                 "The command agent needs `[agent] command = \"…{prompt}…\"` in the repo's .honk.toml."
             )
         argv = build_argv(template, job.prompt, job.model)
-        res = await proc.run(argv, cwd=Path(job.workspace), timeout_s=job.settings.timeout_s)
+        res = await proc.run(argv, cwd=Path(job.workspace), timeout_s=job.timeout_s)
         tail = "\n".join(res.output.strip().splitlines()[-20:])
         if tail:
             await emit(AgentSaid(text=tail))
         if res.timed_out:
-            raise UserFacingError(f"The agent command did not finish within {job.settings.timeout_s:.0f}s.")
+            raise UserFacingError(f"The agent command did not finish within {job.timeout_s:.0f}s.")
         if res.exit_code != 0:
             raise UserFacingError(f"The agent command `{argv[0]}` exited with {res.exit_code}: {tail[-500:]}")
         return AgentOutcome(summary=tail.splitlines()[-1] if tail else "", model=job.model, turns=1)

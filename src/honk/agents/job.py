@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from honk.domain import AgentSettings, Record
+from honk.domain import DEFAULT_AGENT_TIMEOUT_S, AgentSettings, Record, VerifyCommand
 
 
 class AgentJob(Record):
@@ -18,3 +18,10 @@ class AgentJob(Record):
     model: str | None = None
     settings: AgentSettings = AgentSettings()
     session_id: str | None = None  # to resume the agent's own session on follow-ups
+    checks: list[VerifyCommand] = []  # the repo's verifiers, for agents that run them themselves
+    log_dir: str = ""
+    max_gate_rounds: int = 3  # how often a failing check may send the agent back before it stops
+
+    @property
+    def timeout_s(self) -> float:
+        return self.settings.timeout_s or DEFAULT_AGENT_TIMEOUT_S

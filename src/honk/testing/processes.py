@@ -58,9 +58,11 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_
 class HonkStack:
     """`honk server` plus `honk worker` processes sharing one data dir and a private task queue."""
 
-    def __init__(self, root: Path, temporal_address: str, **settings: str) -> None:
+    def __init__(self, root: Path, temporal_address: str, extra_env: dict[str, str] | None = None,
+                 **settings: str) -> None:
         self.root, self.port = root, free_port()
         self.env = {
+            **(extra_env or {}),
             **os.environ, "HONK_DATA_DIR": str(root / "data"), "HONK_TEMPORAL_ADDRESS": temporal_address,
             "HONK_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "HONK_PORT": str(self.port),
             "HONK_HOST": "127.0.0.1", "HONK_HEARTBEAT_TIMEOUT_S": "3",

@@ -19,7 +19,7 @@ _TOP_KEYS = {"setup", "setup_timeout", "max_rounds", "verify", "build", "merge",
 _VERIFY_KEYS = {"name", "run", "timeout"}
 _BUILD_KEYS = {"run", "artifacts", "preview", "timeout"}
 _MERGE_KEYS = {"target", "mode"}
-_AGENT_KEYS = {"name", "model", "command", "scenario", "timeout"}
+_AGENT_KEYS = {"name", "model", "command", "scenario", "timeout", "allow", "max_turns", "max_cost_usd"}
 _CHECK_NAME = re.compile(r"[a-z0-9_-]+")
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)\s*$")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
@@ -238,8 +238,22 @@ class _Parser:
             model=self.text(tbl, "agent", "model"),
             command=command,
             scenario=None if scenario is None else self.path(scenario, "agent", "scenario", "agent.scenario"),
-            timeout_s=self.seconds(tbl, "agent", "timeout", 1800.0),
+            timeout_s=None if "timeout" not in tbl else self.seconds(tbl, "agent", "timeout", 0),
+            allow=self.commands(tbl.get("allow", [])),
+            max_turns=self.whole(tbl, "agent", "max_turns"),
+            max_cost_usd=None if "max_cost_usd" not in tbl else self.seconds(tbl, "agent", "max_cost_usd", 0),
         )
+
+    def commands(self, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            self.bad("agent", None, "allow", "a list of command prefixes", value)
+        return [v.strip() for v in value]
+
+    def whole(self, tbl: dict, table: str, key: str) -> int | None:
+        value = tbl.get(key)
+        if value is not None and (type(value) is not int or value < 1):
+            self.bad(table, None, key, "a whole number of at least 1", value)
+        return value
 
 
 def _label(table: str | None, index: int | None, key: str) -> str:

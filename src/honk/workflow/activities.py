@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,9 +19,10 @@ from typing import ParamSpec, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from honk.agents import make_agent
+from honk.agents import AgentRegistry
+from honk.agents.claude_errors import AgentStopped
 from honk.build import builder
-from honk.domain import RepoConfig, TaskRequest
+from honk.domain import AgentSettings, RepoConfig, TaskRequest
 from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
@@ -97,6 +99,9 @@ class ActivityDeps:
     base_url: str
     default_agent: str
     max_rounds: int
+    agents: AgentRegistry
+    agent_homes_dir: Path
+    agent_defaults: AgentSettings
 
 
 class TaskActivities:
@@ -133,10 +138,10 @@ class TaskActivities:
             await self.d.workspaces.remote_head(req.repo, req.repo.branch)
             ws = await self._workspace(req)
             await self.d.workspaces.reset(ws)
-            config = load_repo_config(ws.path)
+            config = self._with_defaults(load_repo_config(ws.path))
             await self.d.workspaces.remote_head(req.repo, policy.merge_target(req.repo, config))
             agent = req.agent or config.agent.name or self.d.default_agent
-            make_agent(agent)  # an unknown agent fails here, before any work
+            self.d.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
             if config.setup:
                 res = await proc.run(["bash", "-c", config.setup], cwd=ws.path, timeout_s=config.setup_timeout_s,
                                      log_path=self._logs(req.task_id) / "setup.log")
@@ -157,15 +162,21 @@ class TaskActivities:
             ws = await self._workspace(req)
             await self.d.workspaces.reset(ws)  # a retried run starts from what was committed
             await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason))
-            job = inp.job.model_copy(update={"workspace": str(ws.path)})
-            outcome = await make_agent(inp.agent).run(job, emit)
+            job = inp.job.model_copy(update={"workspace": str(ws.path), "log_dir": str(self._logs(req.task_id))})
             trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
+            title = req.text.strip().splitlines()[0][:72]
+            try:
+                outcome = await self.d.agents.get(inp.agent).run(job, emit)
+            except AgentStopped as stopped:
+                # A budget ended the run: keep what was done on the branch, then say so.
+                commit, _ = await self.d.workspaces.commit_all(
+                    ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
+                where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
+                raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
             if outcome.model or job.model:
                 trailers["Model"] = outcome.model or job.model or ""
-            title = req.text.strip().splitlines()[0][:72]
-            body = outcome.summary.strip()
             commit, changed = await self.d.workspaces.commit_all(
-                ws, f"{title}\n\n{body}".strip(), trailers)
+                ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
         await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed,
                                  commit=commit, model=outcome.model, cost_usd=outcome.cost_usd))
         return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
@@ -270,6 +281,15 @@ class TaskActivities:
     @user_facing
     async def cleanup(self, inp: ProvisionInput) -> None:
         await self.d.workspaces.remove(inp.request.task_id, inp.request.repo)
+        shutil.rmtree(self.d.agent_homes_dir / inp.request.task_id, ignore_errors=True)
+
+    def _with_defaults(self, config: RepoConfig) -> RepoConfig:
+        """The repo's agent budgets, with the server's defaults where the repo sets none."""
+        a, d = config.agent, self.d.agent_defaults
+        agent = a.model_copy(update={
+            "timeout_s": a.timeout_s or d.timeout_s, "max_turns": a.max_turns or d.max_turns,
+            "max_cost_usd": a.max_cost_usd or d.max_cost_usd})
+        return config.model_copy(update={"agent": agent})
 
 
 async def _is_ancestor(ws: Workspace, commit: str) -> bool:

@@ -15,7 +15,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from honk.agents.job import AgentJob
-    from honk.domain import TaskState
+    from honk.domain import DEFAULT_AGENT_TIMEOUT_S, TaskState
     from honk.events import (
         AnyEvent,
         ChecksFailed,
@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 USER_FACING = "UserFacingError"
+MODEL_UNAVAILABLE = "ModelUnavailable"  # retried by Temporal; its message is shown once retries are spent
 
 
 class _Stop(Exception):
@@ -221,6 +222,7 @@ class TaskWorkflow:
             task_id=self.req.task_id, workspace="", prompt=prompt, request=self.req.text, reason=reason,
             round=self.round, invocation=self.agent_runs, model=self.req.model or self.prov.config.agent.model,
             settings=self.prov.config.agent, session_id=self.session_id,
+            checks=self.prov.config.verify, max_gate_rounds=self.prov.max_rounds,
         )
 
     def _step(self, summary: str = "") -> StepInput:
@@ -229,7 +231,7 @@ class TaskWorkflow:
 
     def _agent_minutes(self) -> float:
         assert self.prov is not None
-        return self.prov.config.agent.timeout_s / 60 + 5
+        return (self.prov.config.agent.timeout_s or DEFAULT_AGENT_TIMEOUT_S) / 60 + 5
 
     def _verify_minutes(self) -> float:
         assert self.prov is not None
@@ -271,7 +273,7 @@ class TaskWorkflow:
             if self.cancel_by is not None:
                 raise
             cause = e.cause
-            if isinstance(cause, ApplicationError) and cause.type == USER_FACING:
+            if isinstance(cause, ApplicationError) and cause.type in (USER_FACING, MODEL_UNAVAILABLE):
                 raise _Stop(cause.message) from e
             detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
             raise _Stop(f"Honk hit an internal error in step {fn.__name__} ({detail}); "

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from honk.agents import AgentRegistry
+from honk.agents.claude_env import ClaudeConfig
+from honk.domain import AgentSettings
 from honk.settings import Settings
 from honk.store import Store
 from honk.workflow.activities import ActivityDeps, TaskActivities
@@ -19,6 +23,22 @@ from honk.workspace.worktrees import WorktreeWorkspaces
 log = logging.getLogger("honk.worker")
 
 
+CLOUD_ENV_PREFIXES = ("AWS_", "CLOUD_ML_", "ANTHROPIC_VERTEX_", "GOOGLE_", "VERTEX_", "ANTHROPIC_BEDROCK_")
+
+
+def claude_config(settings: Settings) -> ClaudeConfig:
+    cloud: dict[str, str] = {}
+    if settings.use_bedrock or settings.use_vertex:
+        cloud = {k: v for k, v in os.environ.items() if k.startswith(CLOUD_ENV_PREFIXES)}
+        cloud["CLAUDE_CODE_USE_BEDROCK" if settings.use_bedrock else "CLAUDE_CODE_USE_VERTEX"] = "1"
+    return ClaudeConfig(
+        homes_dir=settings.agent_homes_dir.resolve(), model=settings.claude_model,
+        api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url, cloud_env=cloud,
+        max_turns=settings.agent_max_turns, max_cost_usd=settings.agent_max_cost_usd,
+        timeout_s=settings.agent_timeout_s, max_retries=settings.claude_max_retries,
+    )
+
+
 def build_activities(settings: Settings, store: Store) -> TaskActivities:
     return TaskActivities(ActivityDeps(
         store=store,
@@ -26,7 +46,11 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
                                       settings.git_author_name, settings.git_author_email),
         artifacts_dir=settings.artifacts_dir.resolve(), previews_dir=settings.previews_dir.resolve(),
         logs_dir=settings.logs_dir.resolve(), base_url=settings.base_url,
-        default_agent=settings.default_agent, max_rounds=settings.max_rounds,
+        default_agent=settings.agent_default, max_rounds=settings.max_rounds,
+        agents=AgentRegistry(claude_config(settings) if settings.model_credentials else None),
+        agent_homes_dir=settings.agent_homes_dir.resolve(),
+        agent_defaults=AgentSettings(timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns,
+                                     max_cost_usd=settings.agent_max_cost_usd),
     ))
 
 

@@ -1,0 +1,40 @@
+"""Honk's own instructions to the coding agent: a versioned template plus the repo's agent notes."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+from honk.agents.job import AgentJob
+
+VERSION = "v1"
+REPO_NOTES = ("CLAUDE.md", "AGENTS.md")
+MAX_NOTES_CHARS = 20_000
+
+
+def _template(name: str) -> Template:
+    return Template((resources.files("honk.agents") / "prompts" / f"{name}_{VERSION}.md").read_text())
+
+
+def repo_notes(workspace: Path) -> str:
+    """The repo's own instructions for agents (CLAUDE.md / AGENTS.md), bounded in size."""
+    parts = []
+    for name in REPO_NOTES:
+        path = workspace / name
+        if path.is_file() and not path.is_symlink():
+            parts.append(f"\n## From the repo's {name}\n\n{path.read_text(errors='replace')[:MAX_NOTES_CHARS]}")
+    return "".join(parts)
+
+
+def render(job: AgentJob, repo: str, branch: str) -> str:
+    """The first run of a task gets the full brief; later runs resume the session with the new text."""
+    if job.session_id and job.reason != "request":
+        return _template("follow_up").substitute(request=job.prompt)
+    workspace = Path(job.workspace)
+    checks = ", ".join(f"{c.name} (`{c.run}`)" for c in job.checks) or "none configured"
+    allowed = ", ".join(f"`{a}`" for a in job.settings.allow) or "none (use the tools and `verify`)"
+    return _template("task").substitute(
+        request=job.prompt, workspace=workspace, branch=branch, repo=repo, checks=checks,
+        allowed=allowed, repo_notes=repo_notes(workspace),
+    )

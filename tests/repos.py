@@ -1,0 +1,59 @@
+"""Small real repos for scenario tests: a calc module, its test and scripted agent steps."""
+
+from __future__ import annotations
+
+CALC_TEST = '''import unittest
+from calc import add
+
+class AddTests(unittest.TestCase):
+    def test_add(self):
+        self.assertEqual(add(2, 3), 5)
+
+if __name__ == "__main__":
+    unittest.main()
+'''
+
+
+def scenario(*steps: str) -> str:
+    return "\n".join(steps)
+
+
+WRONG_FIX = '''[[step]]
+message = "Tried multiplying."
+[[step.edit]]
+path = "calc.py"
+replace = "return a - b"
+with = "return a * b"
+'''
+RIGHT_FIX = '''[[step]]
+message = "Fixed add()."
+[[step.edit]]
+path = "calc.py"
+replace = "return a * b"
+with = "return a + b"
+'''
+DIRECT_FIX = '''[[step]]
+message = "Fixed add() directly."
+[[step.edit]]
+path = "calc.py"
+replace = "return a - b"
+with = "return a + b"
+'''
+FOLLOW_UP_STEP = '''[[step]]
+message = "Added a docstring as asked."
+[[step.edit]]
+path = "calc.py"
+replace = "def add(a, b):"
+with = "def add(a, b):\\n    \\"\\"\\"Adds two numbers.\\"\\"\\""
+'''
+
+
+def calc_files(steps: str, honk_toml_extra: str = "") -> dict[str, str]:
+    return {
+        ".honk.toml": '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n'
+                      '[agent]\nname = "scripted"\n' + honk_toml_extra,
+        "calc.py": "def add(a, b):\n    return a - b\n",
+        "test_calc.py": CALC_TEST,
+        "README.md": "# calc\n",
+        ".honk/scenario.toml": steps,
+    }
