@@ -57,7 +57,9 @@ def percentile(xs: list[float], p: float) -> float:
     return s[int(k) - 1]
 
 
-def fmt_s(seconds: float) -> str:
+def fmt_s(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     return f"{seconds:.2f} s"
@@ -85,7 +87,7 @@ class Section:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     # An optional second table: (step, value per column), with the columns' labels.
-    breakdown: list[tuple[str, list[float]]] = field(default_factory=list)
+    breakdown: list[tuple[str, list[float | None]]] = field(default_factory=list)
     breakdown_labels: list[str] = field(default_factory=list)
     seconds: float = 0.0  # how long the benchmark itself took
 

@@ -54,7 +54,7 @@ class AgentStarted(Event):
     kind: Literal["agent_started"] = "agent_started"
     moves_to: ClassVar = TaskState.working
     round: int
-    reason: Literal["request", "check_feedback", "follow_up", "main_moved"]
+    reason: Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
 
     def line(self) -> str:
         return f"agent working (round {self.round}, {self.reason.replace('_', ' ')})"
@@ -170,6 +170,20 @@ class ChecksFailed(Event):
         return f"checks failed in round {self.round}; {then}"
 
 
+class ChangeReviewed(Event):
+    """The test guard's findings and the scope judge's verdict on the diff."""
+
+    kind: Literal["change_reviewed"] = "change_reviewed"
+    judge_ok: bool
+    judge_reason: str
+    guard_findings: list[str]
+
+    def line(self) -> str:
+        parts = [f"judge {'ok' if self.judge_ok else 'VETO'}: {self.judge_reason}"]
+        parts += [f"guard: {f}" for f in self.guard_findings]
+        return "; ".join(parts)
+
+
 class BuildStarted(Event):
     kind: Literal["build_started"] = "build_started"
     moves_to: ClassVar = TaskState.building
@@ -194,9 +208,12 @@ class TaskReady(Event):
     commit: str
     summary: str
     diffstat: str
+    # Test-guard findings and judge concerns the agent did not resolve: shown prominently.
+    warnings: list[str] = []
 
     def line(self) -> str:
-        return f"ready for review at {self.commit[:10]}: {self.summary[:120]}"
+        warn = f" — WARNINGS: {'; '.join(self.warnings)}" if self.warnings else ""
+        return f"ready for review at {self.commit[:10]}: {self.summary[:120]}{warn}"
 
 
 class FollowUpReceived(Event):
@@ -280,7 +297,7 @@ class TaskCancelled(Event):
 AnyEvent = Annotated[
     Union[
         TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
-        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed,
+        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed, ChangeReviewed,
         BuildStarted, BuildReady, TaskReady, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
         MergeHeld, Merged, TaskFailed, TaskCancelled,
     ],

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from conftest import SECRETS
 from repos import calc_files
 
 from honk.domain import TaskState
-from honk.testing.fake_model import Scenario, ToolCall, Turn
+from honk.testing.fake_model import InjectedError, JudgeVerdict, Scenario, ToolCall, Turn
+from honk.testing.gitrepo import run_git
+from honk.testing.processes import wait_until
 
 CLAUDE_TOML = '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n[agent]\nname = "claude"\n'
 
@@ -48,3 +51,143 @@ def test_edit_verify_fail_fix_pass_and_deliver(claude_stack, model, make_remote)
     first = model.agent_requests()[0].body
     assert first["model"] == "claude-sonnet-4-5"
     assert "make add() add" in str(first["messages"]) and "verify" in str(first["messages"])
+
+
+def claude_repo_with(extra: str) -> dict[str, str]:
+    return calc_files("") | {".honk.toml": CLAUDE_TOML + extra}
+
+
+FIX = [read("calc.py"), edit("calc.py", "return a - b", "return a + b")]  # Edit needs a Read first
+
+
+def test_follow_up_resumes_the_same_session(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[
+        *FIX, Turn(text="Fixed add()."),
+        edit("calc.py", "def add(a, b):", 'def add(a, b):\n    """Adds."""'), Turn(text="Added a docstring."),
+    ]))
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    assert claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120).state == TaskState.ready
+    first_session = [r for r in model.agent_requests()]
+    claude_stack.http.post(f"/api/tasks/{task.id}/followup", json={"text": "add a docstring"})
+    wait_until(lambda: claude_stack.kinds(task.id).count("task_ready") == 2, 120, "the follow-up delivered")
+
+    follow = model.agent_requests()[len(first_session)].body
+    history = str(follow["messages"])
+    assert "make add() add" in history and "Fixed add()." in history, "the earlier conversation was resumed"
+    assert "add a docstring" in history
+    ended = [e.event for e in claude_stack.events(task.id) if e.event.kind == "agent_finished"]
+    assert len(ended) == 2 and "Added a docstring." in ended[1].summary
+
+
+def test_a_denied_git_push_is_reported_and_nothing_is_pushed(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[
+        *FIX, Turn(tools=[ToolCall(name="Bash", input={"command": "git push origin HEAD:main",
+                                                       "description": "ship it"})]),
+        Turn(text="Fixed add(); I could not push, Honk will."),
+    ]))
+    remote = make_remote(claude_repo())
+    before = remote.head()
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add and push it")
+    assert claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120).state == TaskState.ready
+    denied = [e.event for e in claude_stack.events(task.id) if e.event.kind == "agent_tool_denied"]
+    assert len(denied) == 1 and "git push" in denied[0].input and "Honk commits, pushes" in denied[0].reason
+    tool_results = str(model.agent_requests()[2].body["messages"])
+    assert "Honk commits, pushes" in tool_results, "the model saw why"
+    assert remote.head() == before and remote.branches() == ["main"]
+
+
+def test_crossing_the_cost_budget_stops_the_run_and_keeps_the_work(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[*FIX, read("calc.py"), read("calc.py"), read("calc.py"), Turn(text="done")]))
+    remote = make_remote(claude_repo_with("max_cost_usd = 0.015\n"))
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=120)
+    assert done.state == TaskState.failed
+    assert "cost budget" in done.reason and f"honk/{task.id}" in done.reason
+    mirror = claude_stack.root / "data" / "mirrors" / "calc.git"
+    assert "return a + b" in run_git("--git-dir", str(mirror), "show", f"honk/{task.id}:calc.py")
+
+
+def test_the_judge_vetoes_scope_creep_and_the_agent_corrects_it(claude_stack, model, make_remote):
+    model.play(Scenario(
+        turns=[*FIX, read("README.md"), edit("README.md", "# calc", "# calc — now with a new logo and roadmap"), Turn(text="Fixed."),
+               edit("README.md", "# calc — now with a new logo and roadmap", "# calc"), Turn(text="Reverted README.")],
+        judge=[JudgeVerdict(ok=False, reason="The README rewrite is unrelated to fixing add()."), JudgeVerdict()],
+    ))
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120)
+    assert done.state == TaskState.ready, done.reason
+    events = [e.event for e in claude_stack.events(task.id)]
+    reviews = [e for e in events if e.kind == "change_reviewed"]
+    assert [r.judge_ok for r in reviews] == [False, True]
+    assert [e.reason for e in events if e.kind == "agent_started"] == ["request", "review"]
+    judge_call = [r for r in model.requests if r.kind == "judge"][0].body
+    assert "make add() add" in str(judge_call["messages"]) and "README.md" in str(judge_call["messages"])
+    ready = [e for e in events if e.kind == "task_ready"][-1]
+    assert ready.warnings == []
+
+
+def test_the_test_guard_flags_a_deleted_test_and_it_is_shown_at_delivery(claude_stack, model, make_remote):
+    files = claude_repo()
+    files["test_calc.py"] = files["test_calc.py"].replace(
+        "    def test_add(self):", "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n\n    def test_add(self):")
+    model.play(Scenario(turns=[
+        read("test_calc.py"), edit("test_calc.py", "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n", ""),
+        Turn(text="The tests pass now."),
+    ]))
+    remote = make_remote(files)
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make the tests pass")
+    done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)
+    assert done.state == TaskState.ready, done.reason
+    events = [e.event for e in claude_stack.events(task.id)]
+    reviews = [e for e in events if e.kind == "change_reviewed"]
+    assert reviews and all(any("test_add was removed" in f for f in r.guard_findings) for r in reviews)
+    review_prompt = str(model.agent_requests()[-1].body["messages"])
+    assert "test_add was removed" in review_prompt, "the findings went back to the agent"
+    ready = [e for e in events if e.kind == "task_ready"][-1]
+    assert any("test_add was removed" in w for w in ready.warnings), "shown prominently at delivery"
+
+
+def test_invalid_api_key_fails_at_once_with_what_to_do(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[Turn(text="hi", error=InjectedError(
+        status=401, type="authentication_error", message="invalid x-api-key", times=99))]))
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=120)
+    assert "invalid API key" in done.reason and "ANTHROPIC_API_KEY" in done.reason
+    assert claude_stack.kinds(task.id).count("agent_started") == 1, "not retried: retrying cannot help"
+
+
+def test_an_overloaded_api_is_retried_then_reported(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[Turn(text="hi", error=InjectedError(
+        status=529, type="overloaded_error", message="Overloaded", times=99))]))
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=180)
+    assert "overloaded" in done.reason and "529" in done.reason
+    assert claude_stack.kinds(task.id).count("agent_started") == 3, "retried by Temporal before giving up"
+
+
+def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[
+        Turn(tools=[ToolCall(name="Bash", input={"command": "printenv", "description": "look around"})]),
+        *FIX, Turn(text="Fixed."),
+    ]))
+    remote = make_remote(claude_repo_with('allow = ["printenv"]\n'))
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    assert claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120).state == TaskState.ready
+    printed = [e.event.output for e in claude_stack.events(task.id)
+               if e.event.kind == "agent_tool_result" and e.event.tool == "Bash"][0]
+    assert "HOME=" in printed and "agent-homes" in printed, printed
+    for name, value in SECRETS.items():
+        assert value not in printed and name not in printed
+    assert "HONK_" not in printed

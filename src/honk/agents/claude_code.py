@@ -14,8 +14,18 @@ from typing import Any
 
 import claude_agent_sdk as sdk
 from claude_agent_sdk import (
-    AssistantMessage, ClaudeAgentOptions, ClaudeSDKClient, HookMatcher, PermissionResultAllow,
-    PermissionResultDeny, ResultMessage, SystemMessage, TextBlock, ToolResultBlock, ToolUseBlock, UserMessage,
+    AssistantMessage,
+    ClaudeAgentOptions,
+    ClaudeSDKClient,
+    HookMatcher,
+    PermissionResultAllow,
+    PermissionResultDeny,
+    ResultMessage,
+    SystemMessage,
+    TextBlock,
+    ToolResultBlock,
+    ToolUseBlock,
+    UserMessage,
 )
 
 from honk.agents import claude_env, prompt
@@ -25,7 +35,11 @@ from honk.agents.tool_policy import TOOLS, decide
 from honk.domain import AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import (
-    AgentSaid, AgentToolCalled, AgentToolDenied, AgentToolResult, AgentUsage,
+    AgentSaid,
+    AgentToolCalled,
+    AgentToolDenied,
+    AgentToolResult,
+    AgentUsage,
 )
 from honk.protocols import EventSink
 from honk.verify.runner import feedback, run_checks

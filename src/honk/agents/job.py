@@ -12,7 +12,7 @@ class AgentJob(Record):
     workspace: str
     prompt: str  # the full instructions for this run
     request: str  # the original request, for agents that keep their own context
-    reason: Literal["request", "check_feedback", "follow_up", "main_moved"]
+    reason: Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
     round: int
     invocation: int  # how many agent runs this task had before this one
     model: str | None = None

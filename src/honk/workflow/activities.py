@@ -30,6 +30,7 @@ from honk.events import (
     AnyEvent,
     BuildReady,
     BuildStarted,
+    ChangeReviewed,
     ChecksStarted,
     MainMoved,
     TaskReady,
@@ -37,7 +38,9 @@ from honk.events import (
 )
 from honk.protocols import EventSink
 from honk.store import Store
+from honk.verify import guard
 from honk.verify.config import load_repo_config
+from honk.verify.judge import Judge
 from honk.verify.runner import feedback, run_checks
 from honk.workflow import policy
 from honk.workflow.records import (
@@ -49,6 +52,8 @@ from honk.workflow.records import (
     ProvisionInput,
     ProvisionResult,
     RecordInput,
+    ReviewInput,
+    ReviewResult,
     StepInput,
     VerifyResult,
 )
@@ -102,6 +107,7 @@ class ActivityDeps:
     agents: AgentRegistry
     agent_homes_dir: Path
     agent_defaults: AgentSettings
+    judge: Judge | None = None
 
 
 class TaskActivities:
@@ -196,6 +202,26 @@ class TaskActivities:
 
     @activity.defn
     @user_facing
+    async def review(self, inp: ReviewInput) -> ReviewResult:
+        """The test guard (always) and the scope judge (when configured) read the whole diff."""
+        req = inp.request
+        async with heartbeating():
+            ws = await self._workspace(req)
+            diff = await self.d.workspaces.diff(ws, await self._base(ws, req, inp.config))
+            findings = [f.line() for f in guard.inspect(diff)]
+            verdict = await self.d.judge.review(req.text, inp.follow_ups, diff) if self.d.judge else None
+        judge_ok = verdict.ok if verdict else True
+        judge_reason = verdict.reason if verdict else "no judge configured"
+        await self._emitter(req.task_id)(ChangeReviewed(
+            judge_ok=judge_ok, judge_reason=judge_reason, guard_findings=findings))
+        problems = [f"- test guard: {f}" for f in findings]
+        if not judge_ok:
+            problems.insert(0, f"- scope judge: {judge_reason}")
+        return ReviewResult(ok=not problems, feedback="\n".join(problems),
+                            warnings=[p[2:] for p in problems])
+
+    @activity.defn
+    @user_facing
     async def build(self, inp: StepInput) -> BuildResult:
         req, spec = inp.request, inp.config.build
         if spec is None:
@@ -220,7 +246,7 @@ class TaskActivities:
         base = await self._base(ws, req, inp.config)
         await self._emitter(req.task_id)(TaskReady(
             commit=await self.d.workspaces.head(ws), summary=inp.summary,
-            diffstat=await self.d.workspaces.diffstat(ws, base)))
+            diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings))
 
     @activity.defn
     @user_facing

@@ -66,3 +66,11 @@ def no_change_reason(summary: str) -> str:
     said = f" The agent said: {summary.strip()[:300]}" if summary.strip() else ""
     return f"The agent finished without changing any file, so there is nothing to review.{said} " \
            "Rephrase the request with more detail."
+
+
+def review_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:
+    text = (
+        "Your change passes the checks but a review found problems. Address them, keep the change to "
+        f"what was asked, and run verify again.\n\n{feedback}\n\nThe original request was:\n{request}"
+    )
+    return text + _follow_up_block(follow_ups)

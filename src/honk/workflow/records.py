@@ -9,7 +9,7 @@ from honk.agents.job import AgentJob
 from honk.domain import AgentOutcome, Artifact, Record, RepoConfig, TaskRequest, TaskState
 from honk.events import AnyEvent
 
-AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved"]
+AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
 
 
 class TaskInput(Record):
@@ -72,6 +72,7 @@ class StepInput(Record):
     config: RepoConfig
     round: int = 0
     summary: str = ""
+    warnings: list[str] = []
 
 
 class VerifyResult(Record):
@@ -79,6 +80,18 @@ class VerifyResult(Record):
     feedback: str
     base_commit: str
     head_commit: str
+
+
+class ReviewInput(Record):
+    request: TaskRequest
+    config: RepoConfig
+    follow_ups: list[str] = []
+
+
+class ReviewResult(Record):
+    ok: bool
+    feedback: str = ""
+    warnings: list[str] = []
 
 
 class BuildResult(Record):

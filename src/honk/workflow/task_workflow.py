@@ -40,6 +40,7 @@ with workflow.unsafe.imports_passed_through():
         ProvisionInput,
         ProvisionResult,
         RecordInput,
+        ReviewInput,
         StepInput,
         TaskInput,
         TaskStatus,
@@ -71,6 +72,8 @@ class TaskWorkflow:
         self.cost_usd: float | None = None
         self.verified_base = ""
         self.changed = False
+        self.asked: list[str] = []  # every follow-up applied, for the judge
+        self.warnings: list[str] = []
         self.prov: ProvisionResult | None = None
 
     # -- what people can do while the task runs --------------------------------------------
@@ -131,7 +134,7 @@ class TaskWorkflow:
             while True:
                 await self._work(prompt, reason)
                 self.state = TaskState.ready
-                await self._act(acts.deliver, self._step(summary=self._summary()))
+                await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
                 await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
                 if self.follow_ups:
                     prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
@@ -164,6 +167,14 @@ class TaskWorkflow:
             feedback = report.feedback
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
+            if report.passed and workflow.patched("review-v1"):
+                review = await self._act(acts.review, ReviewInput(
+                    request=self.req, config=self.prov.config, follow_ups=self.asked), minutes=10)
+                self.warnings = review.warnings
+                if not review.ok and attempt < self.prov.max_rounds:
+                    prompt = policy.review_prompt(self.req.text, review.feedback, self._take_follow_ups())
+                    reason = "review"
+                    continue
             if report.passed:
                 self.state = TaskState.building
                 build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
@@ -211,6 +222,7 @@ class TaskWorkflow:
     # -- helpers ----------------------------------------------------------------------------
     def _take_follow_ups(self) -> list[str]:
         taken, self.follow_ups = self.follow_ups, []
+        self.asked += [f.text for f in taken]
         return [f.text for f in taken]
 
     def _summary(self) -> str:
@@ -225,9 +237,10 @@ class TaskWorkflow:
             checks=self.prov.config.verify, max_gate_rounds=self.prov.max_rounds,
         )
 
-    def _step(self, summary: str = "") -> StepInput:
+    def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
         assert self.prov is not None
-        return StepInput(request=self.req, config=self.prov.config, round=self.round, summary=summary)
+        return StepInput(request=self.req, config=self.prov.config, round=self.round, summary=summary,
+                         warnings=warnings or [])
 
     def _agent_minutes(self) -> float:
         assert self.prov is not None

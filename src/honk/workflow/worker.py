@@ -15,6 +15,7 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
 from honk.settings import Settings
 from honk.store import Store
+from honk.verify.judge import Judge
 from honk.workflow.activities import ActivityDeps, TaskActivities
 from honk.workflow.client import connect
 from honk.workflow.task_workflow import TaskWorkflow
@@ -51,7 +52,16 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         agent_homes_dir=settings.agent_homes_dir.resolve(),
         agent_defaults=AgentSettings(timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns,
                                      max_cost_usd=settings.agent_max_cost_usd),
+        judge=judge(settings),
     ))
+
+
+def judge(settings: Settings) -> Judge | None:
+    """The scope judge speaks the Messages API directly, so it needs an API key (not Bedrock/Vertex)."""
+    if not settings.judge or settings.anthropic_api_key is None:
+        return None
+    return Judge(settings.anthropic_base_url or "https://api.anthropic.com", settings.anthropic_api_key,
+                 settings.judge_model or settings.claude_model)
 
 
 async def run_worker(settings: Settings) -> None:
@@ -62,7 +72,7 @@ async def run_worker(settings: Settings) -> None:
     acts = build_activities(settings, store)
     worker = Worker(
         client, task_queue=settings.task_queue, workflows=[TaskWorkflow],
-        activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.build,
+        activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.review, acts.build,
                     acts.deliver, acts.merge, acts.cleanup],
         max_concurrent_activities=settings.max_concurrent_tasks * 2,
         graceful_shutdown_timeout=timedelta(seconds=5),
