@@ -40,7 +40,8 @@ def render(sections: list[Section], info: dict[str, str], quick: bool, only: str
         f"took {total_s / 60:.1f} min.",
         "",
         f"Machine: {info['nproc']} CPUs (`nproc`; {info['cpu']}), {info['memory']} memory, git {info['git']}, "
-        f"Python {info['python']}, {info['os']}; {info['date']}.",
+        f"Python {info['python']}, {info['os']}; {info['date']}. Load average (1/5/15 min) before the run: "
+        f"{info['load']} — the numbers are only meaningful when nothing else was running.",
         "",
     ]
     for sec in sections:
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     info = machine()
-    print(f"Machine: {info['nproc']} CPUs, {info['memory']}, git {info['git']}, {info['date']}")
+    print(f"Machine: {info['nproc']} CPUs, {info['memory']}, git {info['git']}, {info['date']}, load {info['load']}")
+    if float(info["load"].split(" / ")[0]) > 0.5:
+        print("warning: the machine is busy (1-min load > 0.5); the numbers will be noisy", flush=True)
     started = time.perf_counter()
     sections = []
     try:

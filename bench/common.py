@@ -117,6 +117,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "os": f"{platform.system()} {platform.release()}",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load": " / ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 

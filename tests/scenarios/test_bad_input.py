@@ -23,7 +23,7 @@ def test_requests_that_cannot_start_are_refused_and_leave_no_task(stack, make_re
     missing = post("/api/tasks", json={"repo": "calc"})
     assert missing.status_code == 422 and "text" in missing.json()["detail"]
     agent = post("/api/tasks", json={"repo": "calc", "text": "x", "agent": "skynet"})
-    assert agent.status_code == 400 and "available: command, scripted" in agent.json()["detail"]
+    assert agent.status_code == 400 and "available: claude, command, scripted" in agent.json()["detail"]
     assert stack.http.get("/api/tasks").json() == []
     assert stack.http.get("/api/tasks/t-doesnotexist").status_code == 404
 
