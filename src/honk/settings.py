@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     use_vertex: bool = Field(default=False, validation_alias=AliasChoices(
         "HONK_USE_VERTEX", "CLAUDE_CODE_USE_VERTEX"))
     claude_model: str = "claude-sonnet-4-5"
+    claude_binary: Path | None = None  # default: the binary bundled in claude-agent-sdk
     judge_model: str | None = None  # default: claude_model
     judge: bool = True
     # Per-task budgets, unless a repo's `[agent]` table sets its own.

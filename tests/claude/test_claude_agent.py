@@ -209,3 +209,44 @@ def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, mode
     verifies = [e.event.output for e in claude_stack.events(task.id)
                 if e.event.kind == "agent_tool_result" and e.event.tool == "mcp__honk__verify"]
     assert "test_empty_playlist_summary" in verifies[0] and "All checks pass" in verifies[-1]
+
+
+def test_an_unreachable_api_is_retried_then_reported(tmp_path, temporal, make_remote):
+    from honk.ports import free_port
+    from honk.testing.processes import HonkStack
+
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    stack = HonkStack(tmp_path / "honk", temporal.address, anthropic_base_url=closed,
+                      anthropic_api_key="sk-ant-test-key", claude_max_retries="0")
+    try:
+        remote = make_remote(claude_repo())
+        stack.add_repo("calc", remote.url)
+        task = stack.ask("calc", "make add() add")
+        done = stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=240)
+        assert "cannot reach the model API" in done.reason and closed in done.reason
+    finally:
+        stack.stop()
+
+
+def test_a_missing_binary_fails_the_task_with_what_to_do(tmp_path, temporal, model, make_remote):
+    from honk.testing.processes import HonkStack
+
+    stack = HonkStack(tmp_path / "honk", temporal.address, anthropic_base_url=model.url,
+                      anthropic_api_key="sk-ant-test-key", claude_binary=str(tmp_path / "no" / "claude"))
+    try:
+        remote = make_remote(claude_repo())
+        stack.add_repo("calc", remote.url)
+        task = stack.ask("calc", "make add() add")
+        done = stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=60)
+        assert "Claude Code binary is missing" in done.reason and "make install" in done.reason
+        assert model.requests == []
+    finally:
+        stack.stop()
+
+
+def test_without_credentials_the_claude_agent_is_refused_clearly(stack, make_remote):
+    remote = make_remote(claude_repo())
+    stack.add_repo("calc", remote.url)
+    task = stack.ask("calc", "make add() add")
+    done = stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=60)
+    assert "needs model credentials" in done.reason and "ANTHROPIC_API_KEY" in done.reason

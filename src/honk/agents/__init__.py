@@ -24,7 +24,9 @@ class AgentRegistry:
             return CommandAgent()
         if name == "claude":
             if self.claude is None:
-                raise UserFacingError("The claude agent is not configured on this worker.")
+                raise UserFacingError("The claude agent needs model credentials on the worker: set "
+                                      "ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / CLAUDE_CODE_USE_VERTEX) "
+                                      "and restart it, or ask with --agent scripted / command.")
             from honk.agents.claude_code import ClaudeCodeAgent  # the SDK loads only when used
 
             return ClaudeCodeAgent(self.claude)

@@ -36,12 +36,12 @@ def classify(result: Any, error_kind: str | None, text: str, base_url: str | Non
     if error_kind == "rate_limit" or status == 429:
         return _retry("The model API is rate-limiting Honk (429); Honk retries with backoff. "
                       "If it persists, lower the number of concurrent tasks.")
+    if status is None and any(s in text.lower() for s in ("connect", "econnrefused", "fetch failed", "network")):
+        where = base_url or "the Anthropic API"
+        return _retry(f"Honk cannot reach the model API at {where}; check the network or ANTHROPIC_BASE_URL.")
     if status in (500, 502, 503, 529) or error_kind == "server_error":
         return _retry(f"The model API is overloaded or failing ({status or 'server error'}); Honk retries. "
                       "If it persists, try again later.")
-    if "connect" in text.lower() or "ECONNREFUSED" in text or error_kind == "unknown":
-        where = base_url or "the Anthropic API"
-        return _retry(f"Honk cannot reach the model API at {where}; check the network or ANTHROPIC_BASE_URL.")
     if error_kind == "invalid_request":
         return UserFacingError(f"The model API refused the request as invalid: {text[-300:]}")
     return _retry(f"Claude Code failed: {text[-300:] or 'no detail'}")

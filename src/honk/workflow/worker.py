@@ -37,6 +37,7 @@ def claude_config(settings: Settings) -> ClaudeConfig:
         api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url, cloud_env=cloud,
         max_turns=settings.agent_max_turns, max_cost_usd=settings.agent_max_cost_usd,
         timeout_s=settings.agent_timeout_s, max_retries=settings.claude_max_retries,
+        binary=settings.claude_binary,
     )
 
 
