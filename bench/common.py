@@ -89,6 +89,8 @@ class Section:
     # An optional second table: (step, value per column), with the columns' labels.
     breakdown: list[tuple[str, list[float | None]]] = field(default_factory=list)
     breakdown_labels: list[str] = field(default_factory=list)
+    # Further tables: (the sentence introducing it, header, rows of already formatted cells).
+    tables: list[tuple[str, list[str], list[list[str]]]] = field(default_factory=list)
     seconds: float = 0.0  # how long the benchmark itself took
 
 

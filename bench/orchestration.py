@@ -8,8 +8,8 @@ Everything measured here is Honk's own overhead: the agent and the check take a 
 from __future__ import annotations
 
 import asyncio
-import os
 import importlib.util
+import os
 import time
 from collections import defaultdict
 from datetime import UTC, datetime

@@ -57,6 +57,8 @@ class Settings(BaseSettings):
     demo_model: bool = False
     max_rounds: int = Field(default=3, ge=1, le=50)
     max_concurrent_tasks: int = Field(default=20, ge=1)
+    # Checked-out spare worktrees kept per repo, so a new task's workspace is ready at once.
+    warm_workspaces: int = Field(default=2, ge=0)
     # How long a worker may go silent before Temporal hands its activity to another worker.
     heartbeat_timeout_s: float = Field(default=30.0, gt=0)
     git_author_name: str = "Honk"

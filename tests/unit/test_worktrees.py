@@ -65,3 +65,39 @@ async def test_unreachable_remote_is_a_user_facing_error(tmp_path: Path):
     wss = WorktreeWorkspaces(tmp_path / "m", tmp_path / "w", "Honk", "honk@localhost")
     with pytest.raises(UserFacingError, match="Could not fetch repo 'gone'"):
         await wss.fetch(RepoRef(name="gone", url=str(tmp_path / "nowhere")))
+
+
+async def test_a_warm_spare_becomes_the_next_workspace(tmp_path: Path):
+    remote = RemoteRepo(tmp_path / "remote", {f"d{i}/f{j}.txt": f"{i}.{j}\n" for i in range(5) for j in range(20)})
+    wss = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws", "Honk", "honk@localhost", warm=1)
+    repo = RepoRef(name="r", url=remote.url)
+    await wss.fetch(repo)
+    await asyncio.gather(*wss._refills)
+    spares = tmp_path / "ws" / ".spare" / "r"
+    assert len(list(spares.glob("*.ready"))) == 1
+
+    ws = await wss.ensure("t-w1", repo, "main")
+    assert run_git("symbolic-ref", "HEAD", cwd=ws.path) == "refs/heads/honk/t-w1"
+    assert run_git("rev-parse", "HEAD", cwd=ws.path) == remote.head()
+    assert run_git("status", "--porcelain", cwd=ws.path) == "" and (ws.path / "d4" / "f19.txt").exists()
+    await asyncio.gather(*wss._refills)
+    assert len(list(spares.glob("*.ready"))) == 1, "refilled after the claim"
+
+    moved = remote.push_change({"d0/f0.txt": "changed upstream\n"})  # the spare is now behind main
+    await wss.fetch(repo)
+    ws2 = await wss.ensure("t-w2", repo, "main")
+    assert run_git("rev-parse", "HEAD", cwd=ws2.path) == moved
+    assert (ws2.path / "d0" / "f0.txt").read_text() == "changed upstream\n"
+    assert run_git("status", "--porcelain", cwd=ws2.path) == ""
+    await asyncio.gather(*wss._refills)
+
+
+async def test_concurrent_fetches_see_the_remote_and_a_later_ask_fetches_again(setup):
+    remote, wss, repo = setup
+    await wss.fetch(repo)
+    remote.push_change({"c.txt": "c\n"})
+    await asyncio.gather(*(wss.fetch(repo) for _ in range(5)))
+    stamp = float((wss.mirrors_dir / "r.fetched").read_text())
+    await wss.fetch(repo)  # asked after the last fetch began: fetches again
+    assert float((wss.mirrors_dir / "r.fetched").read_text()) > stamp
+    assert run_git("--git-dir", str(wss.mirror_path(repo)), "rev-parse", "refs/remotes/origin/main") == remote.head()

@@ -45,7 +45,8 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
     return TaskActivities(ActivityDeps(
         store=store,
         workspaces=WorktreeWorkspaces(settings.mirrors_dir, settings.workspaces_dir,
-                                      settings.git_author_name, settings.git_author_email),
+                                      settings.git_author_name, settings.git_author_email,
+                                      warm=settings.warm_workspaces),
         artifacts_dir=settings.artifacts_dir.resolve(), previews_dir=settings.previews_dir.resolve(),
         logs_dir=settings.logs_dir.resolve(), base_url=settings.base_url,
         default_agent=settings.agent_default, max_rounds=settings.max_rounds,
@@ -85,4 +86,5 @@ async def run_worker(settings: Settings) -> None:
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()
+    await acts.d.workspaces.close()
     await store.close()

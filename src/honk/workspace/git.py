@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 from collections.abc import AsyncIterator
@@ -45,8 +46,11 @@ async def git(*args: str, cwd: Path | None = None, git_dir: Path | None = None,
         out, err = await asyncio.wait_for(
             proc.communicate(stdin.encode() if stdin is not None else None), timeout_s)
     except (TimeoutError, asyncio.CancelledError):
-        proc.kill()
-        await proc.wait()
+        # Bounded: once communicate() is cancelled its transport is closed and wait() may never return.
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(proc.wait(), 5)
         raise
     if check and proc.returncode != 0:
         raise GitError(list(args), proc.returncode, err.decode("utf-8", "replace"))
@@ -73,7 +77,7 @@ async def file_lock(path: Path) -> AsyncIterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.01)
         yield
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)

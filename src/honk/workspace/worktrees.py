@@ -7,7 +7,10 @@ A workspace is a cache of its branch: any step can recreate it, on any worker sh
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,18 +26,25 @@ class Workspace:
     mirror: Path
 
 
+STALE_SPARE_S = 600.0
+
+
 def task_branch(task_id: str) -> str:
     return f"honk/{task_id}"
 
 
 class WorktreeWorkspaces:
-    def __init__(self, mirrors_dir: Path, workspaces_dir: Path, author_name: str, author_email: str) -> None:
+    def __init__(self, mirrors_dir: Path, workspaces_dir: Path, author_name: str, author_email: str,
+                 warm: int = 0) -> None:
         self.mirrors_dir = mirrors_dir.resolve()
         self.workspaces_dir = workspaces_dir.resolve()
         self.author = {
             "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
             "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email,
         }
+        # How many checked-out spare worktrees to keep per repo, so a task's workspace is a rename.
+        self.warm = warm
+        self._refills: set[asyncio.Task[None]] = set()
 
     def mirror_path(self, repo: RepoRef) -> Path:
         return self.mirrors_dir / f"{repo.name}.git"
@@ -42,9 +52,17 @@ class WorktreeWorkspaces:
     def _lock(self, repo: RepoRef) -> Path:
         return self.mirrors_dir / f"{repo.name}.lock"
 
+    def _spares(self, repo: RepoRef) -> Path:
+        return self.workspaces_dir / ".spare" / repo.name
+
     async def fetch(self, repo: RepoRef) -> None:
-        """Creates the mirror on first use, then brings it up to date with the remote."""
-        mirror = self.mirror_path(repo)
+        """Creates the mirror on first use, then brings it up to date with the remote.
+
+        Tasks that asked while another fetch of the same mirror was already under way, and which
+        started after they asked, share that fetch: it saw everything they would have seen.
+        """
+        mirror, asked = self.mirror_path(repo), time.time()
+        stamp = self.mirrors_dir / f"{repo.name}.fetched"
         async with file_lock(self._lock(repo)):
             if not (mirror / "HEAD").exists():
                 mirror.mkdir(parents=True, exist_ok=True)
@@ -52,6 +70,10 @@ class WorktreeWorkspaces:
                 await git("remote", "add", "origin", repo.url, git_dir=mirror)
             elif await git("remote", "get-url", "origin", git_dir=mirror) != repo.url:
                 await git("remote", "set-url", "origin", repo.url, git_dir=mirror)
+                stamp.unlink(missing_ok=True)
+            elif stamp.exists() and float(stamp.read_text() or 0) >= asked:
+                return
+            started = time.time()
             try:
                 await git("fetch", "--quiet", "--prune", "origin", git_dir=mirror, timeout_s=900)
             except GitError as e:
@@ -60,6 +82,8 @@ class WorktreeWorkspaces:
                     f"Could not fetch repo {repo.name!r} from {repo.url}: {last[0]} "
                     "— check the URL and that this machine can reach it."
                 ) from e
+            stamp.write_text(repr(started))
+        self._schedule_refill(repo, repo.branch)
 
     async def remote_head(self, repo: RepoRef, branch: str) -> str:
         try:
@@ -72,10 +96,14 @@ class WorktreeWorkspaces:
         return self.workspaces_dir / task_id
 
     async def ensure(self, task_id: str, repo: RepoRef, base_branch: str) -> Workspace:
-        """The task's worktree, made from the branch if it exists, else from the remote's base branch."""
+        """The task's worktree, made from the branch if it exists, else from the remote's base branch.
+
+        Only git's bookkeeping happens under the mirror's lock; checking files out happens outside it.
+        """
         mirror, path, branch = self.mirror_path(repo), self.path(task_id), task_branch(task_id)
         if (path / ".git").exists():
             return Workspace(path, branch, mirror)
+        base = f"refs/remotes/origin/{base_branch}"
         async with file_lock(self._lock(repo)):
             if path.exists():  # a half-made directory from a worker that died
                 shutil.rmtree(path)
@@ -83,12 +111,78 @@ class WorktreeWorkspaces:
             path.parent.mkdir(parents=True, exist_ok=True)
             exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
                                git_dir=mirror, check=False)
+            spare = None if exists else await self._claim_spare(repo, path)
             if exists:
-                await git("worktree", "add", "--quiet", str(path), branch, git_dir=mirror)
-            else:
-                await git("worktree", "add", "--quiet", "-b", branch, str(path),
-                          f"refs/remotes/origin/{base_branch}", git_dir=mirror)
+                await git("worktree", "add", "--quiet", "--no-checkout", str(path), branch, git_dir=mirror)
+            elif spare is None:
+                await git("worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base,
+                          git_dir=mirror)
+        if spare is not None:
+            await self._start_branch(path, branch, base, mirror)
+        else:
+            await git("reset", "--quiet", "--hard", cwd=path)
+        self._schedule_refill(repo, base_branch)
         return Workspace(path, branch, mirror)
+
+    async def _claim_spare(self, repo: RepoRef, path: Path) -> Path | None:
+        """Moves a ready spare worktree to `path` (caller holds the lock); None when there is none."""
+        for ready in sorted(self._spares(repo).glob("*.ready")):
+            spare = ready.with_suffix("")
+            ready.unlink()
+            if (spare / ".git").exists():
+                await git("worktree", "move", str(spare), str(path), git_dir=self.mirror_path(repo))
+                return path
+        return None
+
+    async def _start_branch(self, path: Path, branch: str, base: str, mirror: Path) -> None:
+        target = await git("rev-parse", base, git_dir=mirror)
+        if await git("rev-parse", "HEAD", cwd=path) == target:
+            # Already at the base: name the branch and point HEAD at it, no file is touched.
+            await git("branch", branch, target, cwd=path)
+            await git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
+        else:
+            await git("checkout", "--quiet", "--force", "-B", branch, target, cwd=path)
+
+    def _schedule_refill(self, repo: RepoRef, base_branch: str) -> None:
+        if self.warm <= 0:
+            return
+        task = asyncio.get_running_loop().create_task(self.refill(repo, base_branch))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+
+    async def close(self) -> None:
+        """Stops background refills (a half-made spare is cleaned up by a later refill)."""
+        for task in list(self._refills):
+            task.cancel()
+        if self._refills:
+            await asyncio.wait(list(self._refills), timeout=10)
+
+    async def refill(self, repo: RepoRef, base_branch: str) -> None:
+        """Tops up the repo's spare worktrees, checked out at the remote's base branch."""
+        spares, mirror = self._spares(repo), self.mirror_path(repo)
+        for stale in spares.glob("*.making"):  # left by a worker that died while making a spare
+            if time.time() - stale.stat().st_mtime > STALE_SPARE_S:
+                shutil.rmtree(stale.with_suffix(""), ignore_errors=True)
+                stale.unlink(missing_ok=True)
+        while len(list(spares.glob("*.ready"))) + len(list(spares.glob("*.making"))) < self.warm:
+            spare = spares / uuid.uuid4().hex[:12]
+            making = spare.with_suffix(".making")
+            async with file_lock(self._lock(repo)):
+                spares.mkdir(parents=True, exist_ok=True)
+                making.touch()
+                try:
+                    await git("worktree", "add", "--quiet", "--no-checkout", "--detach", str(spare),
+                              f"refs/remotes/origin/{base_branch}", git_dir=mirror)
+                except GitError:
+                    making.unlink(missing_ok=True)
+                    return
+            try:
+                await git("reset", "--quiet", "--hard", cwd=spare)
+            except (GitError, asyncio.CancelledError):
+                shutil.rmtree(spare, ignore_errors=True)  # `worktree prune` drops its record later
+                making.unlink(missing_ok=True)
+                raise
+            making.rename(spare.with_suffix(".ready"))
 
     async def remove(self, task_id: str, repo: RepoRef) -> None:
         """Deletes the working files; the branch stays in the mirror."""
