@@ -109,16 +109,17 @@ class AgentToolDenied(Event):
 
 
 class AgentUsage(Event):
-    """Running totals for the current agent run; cost is final when the run ends."""
+    """Running totals for the current agent run: cost is an estimate until `final` (the CLI's figure)."""
 
     kind: Literal["agent_usage"] = "agent_usage"
     input_tokens: int
     output_tokens: int
     cost_usd: float | None = None
     turns: int = 0
+    final: bool = True
 
     def line(self) -> str:
-        cost = f", ${self.cost_usd:.4f}" if self.cost_usd is not None else ""
+        cost = f", {'' if self.final else '~'}${self.cost_usd:.4f}" if self.cost_usd is not None else ""
         return f"usage: {self.input_tokens} in / {self.output_tokens} out tokens{cost}"
 
 

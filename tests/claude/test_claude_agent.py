@@ -45,8 +45,10 @@ def test_edit_verify_fail_fix_pass_and_deliver(claude_stack, model, make_remote)
     results = [e for e in events if e.kind == "agent_tool_result" and e.tool == "mcp__honk__verify"]
     assert len(results) == 2 and "6 != 5" in results[0].output and "All checks pass" in results[1].output
     assert any(e.kind == "agent_said" and "subtracted" in e.text for e in events)
-    usage = [e for e in events if e.kind == "agent_usage" and e.cost_usd is not None]
-    assert usage and usage[-1].cost_usd > 0
+    live = [e for e in events if e.kind == "agent_usage" and not e.final]
+    assert len(live) == 6 and live[-1].cost_usd > live[0].cost_usd > 0, "usage and estimated cost, live"
+    final = [e for e in events if e.kind == "agent_usage" and e.final]
+    assert final and final[-1].cost_usd > 0
     assert done.cost_usd and done.cost_usd > 0 and done.model
     first = model.agent_requests()[0].body
     assert first["model"] == "claude-sonnet-4-5"
@@ -109,6 +111,16 @@ def test_crossing_the_cost_budget_stops_the_run_and_keeps_the_work(claude_stack,
     assert "cost budget" in done.reason and f"honk/{task.id}" in done.reason
     mirror = claude_stack.root / "data" / "mirrors" / "calc.git"
     assert "return a + b" in run_git("--git-dir", str(mirror), "show", f"honk/{task.id}:calc.py")
+
+
+def test_crossing_the_turn_budget_stops_the_run_and_says_so(claude_stack, model, make_remote):
+    model.play(Scenario(turns=[*FIX, *[read("calc.py")] * 6, Turn(text="done")]))
+    remote = make_remote(claude_repo_with("max_turns = 3\n"))
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=120)
+    assert "turn budget" in done.reason and f"honk/{task.id}" in done.reason
+    assert len(model.agent_requests()) <= 4, "stopped promptly"
 
 
 def test_the_judge_vetoes_scope_creep_and_the_agent_corrects_it(claude_stack, model, make_remote):

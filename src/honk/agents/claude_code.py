@@ -28,7 +28,7 @@ from claude_agent_sdk import (
     UserMessage,
 )
 
-from honk.agents import claude_env, prompt
+from honk.agents import claude_env, pricing, prompt
 from honk.agents.claude_errors import AgentStopped, classify
 from honk.agents.job import AgentJob
 from honk.agents.tool_policy import TOOLS, decide
@@ -192,7 +192,9 @@ class _Run:
             elif isinstance(block, ToolUseBlock):
                 self.tools_by_id[block.id] = block.name
                 await self.emit(AgentToolCalled(tool=block.name, input=_short(block.input)))
-        await self.emit(AgentUsage(input_tokens=self.tokens_in, output_tokens=self.tokens_out, turns=self.turns))
+        estimate = pricing.estimate(message.model, self.tokens_in, self.tokens_out)
+        await self.emit(AgentUsage(input_tokens=self.tokens_in, output_tokens=self.tokens_out, turns=self.turns,
+                                   cost_usd=estimate, final=False))
 
 
 def _short(value: Any) -> str:
