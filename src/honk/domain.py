@@ -38,6 +38,14 @@ class RepoRef(Record):
     branch: str = "main"
 
 
+class SlackThread(Record):
+    """Where a task talks back in Slack: its thread, and the status message updated in place."""
+
+    channel: str
+    thread_ts: str
+    status_ts: str | None = None
+
+
 class TaskRequest(Record):
     """What a front door hands to the workflow: who asked what of which repo."""
 
@@ -49,6 +57,7 @@ class TaskRequest(Record):
     agent: str | None = None
     model: str | None = None
     front_door: Literal["api", "cli", "web", "slack"] = "api"
+    slack: SlackThread | None = None
 
 
 class VerifyCommand(Record):

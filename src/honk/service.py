@@ -16,7 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from honk.agents import AGENT_NAMES
-from honk.domain import MAX_REQUEST_CHARS, RepoRef, TaskRequest, TaskState, TaskView
+from honk.domain import MAX_REQUEST_CHARS, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import FollowUpReceived, TaskAccepted
 from honk.settings import Settings
@@ -65,7 +65,7 @@ class TaskService:
     # -- tasks --------------------------------------------------------------------------
     async def submit(self, repo: str, text: str, requested_by: str, agent: str | None = None,
                      model: str | None = None, request_id: str | None = None,
-                     front_door: str = "api") -> tuple[TaskView, bool]:
+                     front_door: str = "api", slack: SlackThread | None = None) -> tuple[TaskView, bool]:
         text = text.strip()
         if not text:
             raise UserFacingError("The request is empty: say what should change.")
@@ -81,7 +81,8 @@ class TaskService:
             raise UserFacingError("request_id is too long (200 characters at most).")
         task_id = task_id_for(request_id)
         req = TaskRequest(task_id=task_id, request_id=request_id, repo=ref, text=text,
-                          requested_by=requested_by, agent=agent, model=model, front_door=front_door)  # type: ignore[arg-type]
+                          requested_by=requested_by, agent=agent, model=model, front_door=front_door,  # type: ignore[arg-type]
+                          slack=slack)
         view, created = await self.store.create_task(req, task_branch(task_id))
         if not created:
             return view, False

@@ -77,6 +77,26 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    # -- Slack ------------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HONK_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"))
+    slack_signing_secret: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HONK_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"))
+    # An app-level token (xapp-…) switches the server to Socket Mode: no public URL needed.
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("HONK_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"))
+    slack_api_url: str | None = None  # tests point the client at a loopback fake
+    # Thread replies starting with this are people talking among themselves, not instructions.
+    slack_aside_marker: str = "//"
+    # Who may merge from Slack (emails or Slack user ids); empty: anyone who may instruct.
+    slack_mergers: list[str] = []
+    # The least time between two in-place updates of a task's status message.
+    slack_status_interval_s: float = 2.0
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack_bot_token is not None
+
     @property
     def model_credentials(self) -> bool:
         return bool(self.anthropic_api_key or self.use_bedrock or self.use_vertex)

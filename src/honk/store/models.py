@@ -52,3 +52,35 @@ class EventRow(Base):
     data: Mapped[dict] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_events_task_id_id", "task_id", "id"),)
+
+
+class SlackThreadRow(Base):
+    """A task's Slack thread (one thread, one task)."""
+
+    __tablename__ = "slack_threads"
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    thread_ts: Mapped[str] = mapped_column(String(40), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    status_ts: Mapped[str | None] = mapped_column(String(40))
+    status_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class SlackChannelRow(Base):
+    __tablename__ = "slack_channels"
+    channel: Mapped[str] = mapped_column(String(40), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(100))
+
+
+class SlackSeenEventRow(Base):
+    """Event ids already handled: Slack's retries must not start or say anything twice."""
+
+    __tablename__ = "slack_seen_events"
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SlackUserRow(Base):
+    __tablename__ = "slack_users"
+    user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(200))

@@ -31,7 +31,15 @@ def create_app(settings: Settings) -> FastAPI:
         store = Store(settings.db_url)
         await store.create_schema()
         app.state.service = TaskService(settings, store, await connect(settings))
+        app.state.slack = None
+        socket_mode = None
+        if settings.slack_enabled:
+            from honk.slack.server import start_slack
+
+            app.state.slack, socket_mode = await start_slack(settings, app.state.service)
         yield
+        if socket_mode is not None:
+            await socket_mode.close_async()
         await store.close()
 
     app = FastAPI(title="Honk", version="0.1.0", lifespan=lifespan,
@@ -56,6 +64,13 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/healthz")
     async def healthz() -> dict[str, bool]:
         return {"ok": True}
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events(request: Request) -> Response:
+        """Slack's Events API and interactivity (HTTP mode); bolt checks the signature and timestamp."""
+        if request.app.state.slack is None:
+            raise NotFound("Slack is not configured on this server (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET).")
+        return await request.app.state.slack.handle(request)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> str:

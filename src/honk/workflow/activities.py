@@ -37,6 +37,7 @@ from honk.events import (
     WorkspaceReady,
 )
 from honk.protocols import EventSink
+from honk.slack.notifier import SlackNotifier
 from honk.store import Store
 from honk.verify import guard
 from honk.verify.config import load_repo_config
@@ -51,6 +52,7 @@ from honk.workflow.records import (
     MergeResult,
     ProvisionInput,
     ProvisionResult,
+    NotifyInput,
     RecordInput,
     ReviewInput,
     ReviewResult,
@@ -108,6 +110,7 @@ class ActivityDeps:
     agent_homes_dir: Path
     agent_defaults: AgentSettings
     judge: Judge | None = None
+    notifier: SlackNotifier | None = None
 
 
 class TaskActivities:
@@ -117,8 +120,17 @@ class TaskActivities:
     def _emitter(self, task_id: str) -> EventSink:
         async def emit(*events: AnyEvent) -> None:
             await self.d.store.append(task_id, *events)
+            if self.d.notifier and any(e.moves_to is not None or isinstance(e, AgentStarted) for e in events):
+                await self.d.notifier.status(task_id)  # best-effort and throttled
 
         return emit
+
+    @activity.defn
+    @user_facing
+    async def notify(self, inp: NotifyInput) -> None:
+        if self.d.notifier is None or inp.request.slack is None:
+            return
+        await self.d.notifier.milestone(inp.request.task_id, inp.request.slack, inp.detail)
 
     async def _workspace(self, req: TaskRequest) -> Workspace:
         return await self.d.workspaces.ensure(req.task_id, req.repo, req.repo.branch)

@@ -120,3 +120,10 @@ class MergeResult(Record):
     feedback: str = ""
     conflicts: list[str] = []
     base_commit: str = ""
+
+
+class NotifyInput(Record):
+    """A milestone to say in the task's chat thread (the message is built from Honk's store)."""
+
+    request: TaskRequest
+    detail: str = ""

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
         MergeInput,
         ProvisionInput,
         ProvisionResult,
+        NotifyInput,
         RecordInput,
         ReviewInput,
         StepInput,
@@ -118,6 +119,7 @@ class TaskWorkflow:
             await self._cleanup()
             await self._record(TaskCancelled(by=self.cancel_by))
             self.state = TaskState.cancelled
+            await self._notify()
         if self.follow_ups:  # arrived while the task was ending: never dropped silently
             await self._record(FollowUpsNotApplied(
                 texts=self._take_follow_ups(),
@@ -135,6 +137,7 @@ class TaskWorkflow:
                 await self._work(prompt, reason)
                 self.state = TaskState.ready
                 await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
+                await self._notify()
                 await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
                 if self.follow_ups:
                     prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
@@ -202,10 +205,13 @@ class TaskWorkflow:
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
             self.state = TaskState.merged
             await self._cleanup()
+            await self._notify()
             return None
         if result.status == "checks_failed":
-            await self._record(MergeHeld(reason=f"after bringing in the latest {result.target}, checks fail; "
-                                         "the agent is fixing it — merge again when the task is ready"))
+            held = (f"after bringing in the latest {result.target}, checks fail; "
+                    "the agent is fixing it — merge again when the task is ready")
+            await self._record(MergeHeld(reason=held))
+            await self._notify(f"Merge held: {held}")
             return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
         if result.status == "conflict":
             reason = (f"{result.target} has changes that conflict with this branch in "
@@ -213,6 +219,7 @@ class TaskWorkflow:
         else:
             reason = f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
+        await self._notify(f"Merge held: {reason}")
         self.state = TaskState.ready
         await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
         if self.follow_ups:
@@ -271,6 +278,17 @@ class TaskWorkflow:
         self.state = TaskState.failed
         await self._cleanup()
         await self._record(TaskFailed(reason=reason))
+        await self._notify()
+
+    async def _notify(self, detail: str = "") -> None:
+        """Says the milestone in the task's chat thread; only tasks that came from Slack have one."""
+        if self.req.slack is None:
+            return
+        await workflow.execute_activity_method(
+            acts.notify, NotifyInput(request=self.req, detail=detail),
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
+        )
 
     async def _act(self, fn, arg, minutes: float = 10):  # noqa: ANN001, ANN202 - typed by the activity
         """Runs one step; a failure a person must act on stops the route with its message."""

@@ -14,6 +14,8 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
 from honk.settings import Settings
+from honk.slack.client import slack_client
+from honk.slack.notifier import SlackNotifier
 from honk.store import Store
 from honk.verify.judge import Judge
 from honk.workflow.activities import ActivityDeps, TaskActivities
@@ -55,7 +57,15 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         agent_defaults=AgentSettings(timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns,
                                      max_cost_usd=settings.agent_max_cost_usd),
         judge=judge(settings),
+        notifier=notifier(settings, store),
     ))
+
+
+def notifier(settings: Settings, store: Store) -> SlackNotifier | None:
+    if settings.slack_bot_token is None:
+        return None
+    return SlackNotifier(slack_client(settings), store, settings.base_url, str(settings.artifacts_dir.resolve()),
+                         settings.slack_status_interval_s)
 
 
 def judge(settings: Settings) -> Judge | None:
@@ -75,7 +85,7 @@ async def run_worker(settings: Settings) -> None:
     worker = Worker(
         client, task_queue=settings.task_queue, workflows=[TaskWorkflow],
         activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.review, acts.build,
-                    acts.deliver, acts.merge, acts.cleanup],
+                    acts.deliver, acts.merge, acts.cleanup, acts.notify],
         max_concurrent_activities=settings.max_concurrent_tasks * 2,
         graceful_shutdown_timeout=timedelta(seconds=5),
     )

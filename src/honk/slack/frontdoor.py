@@ -1,0 +1,193 @@
+"""Slack events in, TaskService calls out. Acks come first (Slack's 3-second deadline); the work follows.
+
+One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures checked by bolt)
+and Socket Mode. Identity comes from `users.info`; who may merge comes from settings.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from honk.domain import SlackThread
+from honk.errors import UserFacingError
+from honk.service import TaskService
+from honk.slack import blocks, intake
+from honk.store.slack import SlackStore, SlackUser
+
+log = logging.getLogger("honk.slack")
+
+
+class SlackFrontDoor:
+    def __init__(self, service: TaskService, client: AsyncWebClient, signing_secret: str | None,
+                 aside_marker: str, mergers: list[str], base_url: str) -> None:
+        self.service, self.client = service, client
+        self.slack = SlackStore(service.store)
+        self.aside, self.mergers, self.base_url = aside_marker, set(mergers), base_url
+        self.app = AsyncApp(client=client, signing_secret=signing_secret or "unused-in-socket-mode",
+                            request_verification_enabled=signing_secret is not None,
+                            token_verification_enabled=False, ignoring_self_events_enabled=True)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("message")(self._on_message)
+        self.app.action("merge")(self._on_merge)
+        self.app.action("cancel")(self._on_cancel)
+        self.app.action("request_changes")(self._on_request_changes)
+        self.app.action("open")(self._ack_only)
+        self.app.view("request_changes")(self._on_changes_submitted)
+
+    # -- events -------------------------------------------------------------------------
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if not await self.slack.first_time(body.get("event_id") or f"{event['channel']}:{event['ts']}"):
+            return
+        thread_ts = event.get("thread_ts")
+        task_id = await self.slack.task_of(event["channel"], thread_ts) if thread_ts else None
+        if task_id:  # a mention inside a task's thread is a follow-up
+            await self._follow_up(task_id, event)
+            return
+        await self._intake(event)
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+            return  # bots (Honk included), edits and joins are not instructions
+        if f"<@{body.get('authorizations', [{}])[0].get('user_id', '')}>" in event.get("text", "") \
+                and event.get("channel_type") != "im":
+            return  # handled as app_mention
+        if not await self.slack.first_time(body.get("event_id") or f"{event['channel']}:{event['ts']}"):
+            return
+        thread_ts = event.get("thread_ts")
+        if thread_ts:
+            task_id = await self.slack.task_of(event["channel"], thread_ts)
+            if task_id:
+                await self._follow_up(task_id, event)
+            return
+        if event.get("channel_type") == "im":
+            await self._intake(event)
+
+    async def _intake(self, event: dict[str, Any]) -> None:
+        channel, ts = event["channel"], event["ts"]
+        parsed = intake.parse(event.get("text", ""))
+        if isinstance(parsed, intake.Problem):
+            await self._reply(channel, ts, parsed.message)
+        elif isinstance(parsed, intake.Command):
+            await self._command(parsed, event)
+        else:
+            await self._ask(parsed, event)
+
+    async def _ask(self, ask: intake.Ask, event: dict[str, Any]) -> None:
+        channel, ts = event["channel"], event["ts"]
+        repo = ask.repo or await self.slack.default_repo(channel)
+        if repo is None:
+            await self._reply(channel, ts, "Which repo? Add `repo=NAME`, or set this channel's default with "
+                                           f"`@honk use NAME`. Repos: {await self._repo_names()}.")
+            return
+        user = await self._user(event["user"])
+        thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
+        try:
+            task, created = await self.service.submit(
+                repo, ask.text, user.identity, ask.agent, ask.model,
+                request_id=f"slack:{channel}:{ts}", front_door="slack", slack=thread)
+        except UserFacingError as e:
+            await self._reply(channel, thread.thread_ts, e.message)
+            return
+        if not created:
+            return
+        text, body = blocks.on_it(task, self.base_url)
+        posted = await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text,
+                                                    blocks=body)
+        await self.slack.link(task.id, thread.model_copy(update={"status_ts": posted["ts"]}))
+
+    async def _follow_up(self, task_id: str, event: dict[str, Any]) -> None:
+        text = intake.MENTION.sub(" ", event.get("text", "")).strip()
+        if not text or text.startswith(self.aside):
+            return
+        await self.client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
+        user = await self._user(event["user"])
+        try:
+            await self.service.follow_up(task_id, text, user.identity)
+        except UserFacingError as e:
+            await self._reply(event["channel"], event.get("thread_ts") or event["ts"], e.message)
+
+    async def _command(self, command: intake.Command, event: dict[str, Any]) -> None:
+        channel, ts = event["channel"], event["ts"]
+        if command.name == "help":
+            await self._reply(channel, ts, intake.HELP.format(aside=self.aside))
+        elif command.name == "use":
+            try:
+                repo = await self.service.repo(command.argument or "")
+            except UserFacingError as e:
+                await self._reply(channel, ts, f"{e.message}")
+                return
+            await self.slack.set_default_repo(channel, repo.name)
+            await self._reply(channel, ts, f"This channel's default repo is now *{repo.name}*.")
+        else:
+            user = await self._user(event["user"])
+            mine = command.name == "list"
+            tasks = await self.service.store.list_tasks(requested_by=user.identity if mine else None, limit=10)
+            lines = [f"• `{t.id}` {blocks.STATE_LINE[t.state]} — {t.repo}: {t.text[:60]}" for t in tasks]
+            await self._reply(channel, ts, "\n".join(lines) or "No tasks yet.")
+
+    # -- buttons and the modal ----------------------------------------------------------
+    async def _ack_only(self, ack: Any) -> None:
+        await ack()
+
+    async def _on_merge(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = await self._user(body["user"]["id"])
+        if self.mergers and not ({user.user_id, user.email} & self.mergers):
+            await self._ephemeral(body, "You are not allowed to merge here; ask someone who is.")
+            return
+        await self._act(body, lambda: self.service.merge(action["value"], user.identity))
+
+    async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        user = await self._user(body["user"]["id"])
+        await self._act(body, lambda: self.service.cancel(action["value"], user.identity))
+
+    async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.follow_up_modal(action["value"]))
+
+    async def _on_changes_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = view["state"]["values"]["changes"]["text"]["value"] or ""
+        if not text.strip():
+            await ack(response_action="errors", errors={"changes": "Say what should change."})
+            return
+        await ack()
+        user = await self._user(body["user"]["id"])
+        try:
+            await self.service.follow_up(view["private_metadata"], text, user.identity)
+        except UserFacingError as e:
+            thread = await self.slack.thread_of(view["private_metadata"])
+            if thread:
+                await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
+
+    async def _act(self, body: dict[str, Any], call: Any) -> None:
+        try:
+            await call()
+        except UserFacingError as e:
+            await self._ephemeral(body, e.message)
+
+    # -- helpers ------------------------------------------------------------------------
+    async def _user(self, user_id: str) -> SlackUser:
+        known = await self.slack.user(user_id)
+        if known:
+            return known
+        info = await self.client.users_info(user=user_id)
+        profile = info["user"].get("profile", {})
+        user = SlackUser(user_id=user_id, email=profile.get("email"),
+                         name=profile.get("real_name") or info["user"].get("name", user_id))
+        await self.slack.remember_user(user)
+        return user
+
+    async def _reply(self, channel: str, thread_ts: str, text: str) -> None:
+        await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
+
+    async def _ephemeral(self, body: dict[str, Any], text: str) -> None:
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        await self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+
+    async def _repo_names(self) -> str:
+        return ", ".join(f"`{r.name}`" for r in await self.service.store.list_repos()) or "none yet"

@@ -1,0 +1,75 @@
+"""What a Slack message asks of Honk, parsed without I/O (so it can be fuzzed).
+
+`@honk fix the crash repo=player model=claude-opus-4-6` asks for a change; `@honk help`,
+`@honk list`, `@honk status`, `@honk use REPO` are commands. Options may stand anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from honk.domain import MAX_REQUEST_CHARS, Record
+
+MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
+OPTION = re.compile(r"(?<!\S)(repo|agent|model)=([A-Za-z0-9._/:-]+)(?!\S)")
+COMMANDS = ("help", "list", "status", "use")
+
+
+class Ask(Record):
+    text: str
+    repo: str | None = None
+    agent: str | None = None
+    model: str | None = None
+
+
+class Command(Record):
+    name: Literal["help", "list", "status", "use"]
+    argument: str | None = None
+
+
+class Problem(Record):
+    """Input that cannot be acted on, with what to say back."""
+
+    message: str
+
+
+Intake = Ask | Command | Problem
+
+
+def parse(text: str) -> Intake:
+    body = _clean(MENTION.sub(" ", text or ""))
+    words = body.split()
+    if words and words[0].lower() in COMMANDS and (len(words) <= 2):
+        name = words[0].lower()
+        argument = words[1] if len(words) == 2 else None
+        if name == "use" and not argument:
+            return Problem(message="Say which repo: `@honk use REPO`.")
+        if name != "use" and argument is not None and name != "status":
+            return _ask(body)
+        return Command(name=name, argument=argument)  # type: ignore[arg-type]
+    return _ask(body)
+
+
+def _ask(body: str) -> Intake:
+    options = {m.group(1): m.group(2) for m in OPTION.finditer(body)}
+    text = _clean(OPTION.sub(" ", body))
+    if not text:
+        return Problem(message="Say what should change, e.g. `@honk fix the crash when a playlist is empty`.")
+    if len(text) > MAX_REQUEST_CHARS:
+        return Problem(message=f"That request is longer than {MAX_REQUEST_CHARS:,} characters; "
+                               "put the details in a file in the repo and refer to it.")
+    return Ask(text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"))
+
+
+def _clean(text: str) -> str:
+    # Slack escapes &, < and > in message text.
+    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return re.sub(r"[ \t]+", " ", text).strip()
+
+
+HELP = """*Honk* makes code changes from a message, checks them, and merges when you say so.
+• `@honk <what should change>` — start a task (options: `repo=NAME`, `agent=NAME`, `model=NAME`)
+• reply in a task's thread — a follow-up on the same branch (start with `{aside}` to talk without instructing)
+• `@honk use REPO` — this channel's default repo
+• `@honk list` — your tasks · `@honk status` — this channel's tasks · `@honk help` — this message"""

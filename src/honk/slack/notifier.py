@@ -1,0 +1,90 @@
+"""What the workflow says in a task's Slack thread: the status message kept current, and milestones.
+
+Milestones (ready, failed, merged, cancelled, merge held) are posted by workflow activities, so no
+outcome depends on anyone choosing to speak. Status updates are best-effort and throttled across
+workers, so Slack's rate limits are never reached.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+
+import qrcode
+import qrcode.image.pure
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from honk.domain import SlackThread, TaskState
+from honk.slack import blocks
+from honk.store import Store
+from honk.store.slack import SlackStore
+
+log = logging.getLogger("honk.slack")
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024
+
+
+def qr_png(url: str) -> bytes:
+    image = qrcode.make(url, image_factory=qrcode.image.pure.PyPNGImage, box_size=8, border=2)
+    out = io.BytesIO()
+    image.save(out)
+    return out.getvalue()
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, store: Store, base_url: str, artifacts_dir: str,
+                 status_interval_s: float = 2.0) -> None:
+        self.client, self.store, self.slack = client, store, SlackStore(store)
+        self.base_url, self.artifacts_dir, self.interval = base_url, artifacts_dir, status_interval_s
+
+    async def status(self, task_id: str, detail: str = "", force: bool = False) -> None:
+        """Updates the status message in place; skipped when updated less than an interval ago."""
+        thread = await self.slack.thread_of(task_id)
+        if thread is None or thread.status_ts is None:
+            return
+        if not await self.slack.claim_status_update(task_id, time.time(), 0 if force else self.interval):
+            return
+        task = await self.store.get_task(task_id)
+        if task is None:
+            return
+        text, body = blocks.status(task, self.base_url, detail)
+        try:
+            await self.client.chat_update(channel=thread.channel, ts=thread.status_ts, text=text, blocks=body)
+        except SlackApiError as e:
+            log.warning("status update of %s failed: %s", task_id, e.response.get("error"))
+
+    async def milestone(self, task_id: str, thread: SlackThread, detail: str = "") -> None:
+        """Posts the task's current milestone as a new thread message (errors propagate: Temporal retries)."""
+        task = await self.store.get_task(task_id)
+        if task is None:
+            return
+        if task.state == TaskState.ready:
+            text, body = blocks.ready(task, await self.store.events(task_id), self.base_url)
+        elif task.state == TaskState.failed:
+            text, body = blocks.failed(task)
+        elif task.state == TaskState.merged:
+            text, body = blocks.merged(task)
+        elif task.state == TaskState.cancelled:
+            text, body = blocks.cancelled(task)
+        else:
+            text, body = f"`{task.id}`: {detail}", [{"type": "section", "text": {"type": "mrkdwn",
+                                                                              "text": f"`{task.id}`: {detail}"}}]
+        await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
+        if task.state == TaskState.ready:
+            await self._uploads(task.id, task.preview_url, [a.name for a in task.artifacts
+                                                            if a.size <= MAX_UPLOAD_BYTES], thread)
+        await self.status(task_id, force=True)
+
+    async def _uploads(self, task_id: str, preview_url: str | None, artifacts: list[str], thread: SlackThread) -> None:
+        link = preview_url or (f"{self.base_url}/artifacts/{task_id}/{artifacts[0]}" if artifacts else None)
+        if link:
+            await self.client.files_upload_v2(
+                channel=thread.channel, thread_ts=thread.thread_ts, content=qr_png(link),
+                filename=f"{task_id}-qr.png", title="Open on your phone",
+                initial_comment=f"Scan to open the new version on your phone: {link}")
+        for name in artifacts:
+            path = f"{self.artifacts_dir}/{task_id}/{name}"
+            with open(path, "rb") as f:
+                await self.client.files_upload_v2(channel=thread.channel, thread_ts=thread.thread_ts,
+                                                  content=f.read(), filename=name, title=name)

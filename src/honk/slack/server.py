@@ -1,0 +1,23 @@
+"""Starts the Slack front door in the web server: HTTP events always, Socket Mode when an app token is set."""
+
+from __future__ import annotations
+
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+
+from honk.service import TaskService
+from honk.settings import Settings
+from honk.slack.client import slack_client
+from honk.slack.frontdoor import SlackFrontDoor
+
+
+async def start_slack(settings: Settings, service: TaskService) -> tuple[AsyncSlackRequestHandler,
+                                                                        AsyncSocketModeHandler | None]:
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    door = SlackFrontDoor(service, slack_client(settings), secret, settings.slack_aside_marker,
+                          settings.slack_mergers, settings.base_url)
+    socket_mode = None
+    if settings.slack_app_token is not None:
+        socket_mode = AsyncSocketModeHandler(door.app, settings.slack_app_token.get_secret_value())
+        await socket_mode.connect_async()
+    return AsyncSlackRequestHandler(door.app), socket_mode

@@ -1,0 +1,92 @@
+"""Slack's records in Honk's store: threads of tasks, channel defaults, seen events, known users."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from honk.domain import Record, SlackThread
+from honk.store.models import SlackChannelRow, SlackSeenEventRow, SlackThreadRow, SlackUserRow
+from honk.store.store import Store
+
+
+class SlackUser(Record):
+    user_id: str
+    email: str | None
+    name: str
+
+    @property
+    def identity(self) -> str:
+        """How the person appears in trailers and the audit trail."""
+        return self.email or f"slack:{self.user_id}"
+
+
+class SlackStore:
+    def __init__(self, store: Store) -> None:
+        self._session = store._session  # one engine, one session factory
+
+    async def first_time(self, event_id: str) -> bool:
+        """True the first time an event id is seen; Slack's retries then get False."""
+        async with self._session() as s:
+            s.add(SlackSeenEventRow(event_id=event_id, at=datetime.now(UTC)))
+            try:
+                await s.commit()
+            except IntegrityError:
+                return False
+        return True
+
+    async def link(self, task_id: str, thread: SlackThread) -> None:
+        async with self._session() as s:
+            if await s.get(SlackThreadRow, (thread.channel, thread.thread_ts)) is None:
+                s.add(SlackThreadRow(channel=thread.channel, thread_ts=thread.thread_ts, task_id=task_id,
+                                     status_ts=thread.status_ts, status_at=0.0))
+                try:
+                    await s.commit()
+                except IntegrityError:
+                    pass
+
+    async def task_of(self, channel: str, thread_ts: str) -> str | None:
+        async with self._session() as s:
+            row = await s.get(SlackThreadRow, (channel, thread_ts))
+        return row.task_id if row else None
+
+    async def thread_of(self, task_id: str) -> SlackThread | None:
+        async with self._session() as s:
+            row = (await s.scalars(select(SlackThreadRow).where(SlackThreadRow.task_id == task_id))).first()
+        return SlackThread(channel=row.channel, thread_ts=row.thread_ts, status_ts=row.status_ts) if row else None
+
+    async def claim_status_update(self, task_id: str, now: float, interval_s: float) -> bool:
+        """Whether the status message may be updated now (at most once per interval, across workers)."""
+        async with self._session() as s:
+            result = await s.execute(
+                update(SlackThreadRow)
+                .where(SlackThreadRow.task_id == task_id, SlackThreadRow.status_at <= now - interval_s)
+                .values(status_at=now))
+            await s.commit()
+        return bool(result.rowcount)
+
+    async def set_default_repo(self, channel: str, repo: str) -> None:
+        async with self._session() as s:
+            row = await s.get(SlackChannelRow, channel)
+            if row:
+                row.repo = repo
+            else:
+                s.add(SlackChannelRow(channel=channel, repo=repo))
+            await s.commit()
+
+    async def default_repo(self, channel: str) -> str | None:
+        async with self._session() as s:
+            row = await s.get(SlackChannelRow, channel)
+        return row.repo if row else None
+
+    async def remember_user(self, user: SlackUser) -> None:
+        async with self._session() as s:
+            await s.merge(SlackUserRow(user_id=user.user_id, email=user.email, name=user.name))
+            await s.commit()
+
+    async def user(self, user_id: str) -> SlackUser | None:
+        async with self._session() as s:
+            row = await s.get(SlackUserRow, user_id)
+        return SlackUser(user_id=row.user_id, email=row.email, name=row.name) if row else None

@@ -1,0 +1,567 @@
+"""A loopback Slack Web API, answering the real `slack_sdk` clients as Slack does, for tests.
+
+Point `AsyncWebClient(token=..., base_url=fake.url + "/api/")` (or the sync `WebClient`) at it.
+Every call to `/api/<method>` is recorded as a `SlackCall`, whether the sdk sent it as a query
+string, a form body or JSON; form fields the sdk sends JSON-encoded (`blocks`, `view`, `files`...)
+are decoded. It answers `{"ok": true, ...}` with Slack's shapes for the methods Honk uses, and
+`{"ok": true}` for any other; `fail()` injects errors. File uploads go the way `files_upload_v2`
+does them: an upload URL on this server, the bytes POSTed there, then files.completeUploadExternal.
+
+The module also builds what Slack sends *to* an app: signed request headers (`sign`), Events API
+envelopes (`mention_event`, `message_event`) and interactivity payloads (`block_action`,
+`view_submission`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import itertools
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import uvicorn
+from pydantic import BaseModel, ConfigDict
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from honk.ports import free_port
+
+# Fields the sdk sends as JSON strings inside a form body or query string.
+JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks",
+                         "outputs", "profile"})
+
+
+class SlackCall(BaseModel):
+    """One call of a Web API method, as the fake received it (the token is taken out of `args`)."""
+
+    method: str
+    args: dict[str, Any]
+    token: str | None
+    at: float
+
+
+class Failure(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    error: str = "ratelimited"
+    status: int = 429
+    times: int = 1
+    retry_after: int | None = 1
+
+
+class SlackUser(BaseModel):
+    id: str
+    email: str
+    name: str
+    real_name: str
+
+
+class SlackFile(BaseModel):
+    """A file uploaded the files_upload_v2 way; `data` is None until its bytes arrive."""
+
+    id: str
+    filename: str
+    length: int | None
+    title: str | None = None
+    data: bytes | None = None
+    completed: bool = False
+    channel_id: str | None = None
+    thread_ts: str | None = None
+    initial_comment: str | None = None
+
+
+class FakeSlack:
+    """Runs on a background thread, so sync tests, async tests and child processes can all reach it."""
+
+    def __init__(self, bot_user_id: str = "UHONK", team_id: str = "T1", bot_id: str = "BHONK",
+                 host: str = "127.0.0.1", port: int | None = None, require_token: bool = True) -> None:
+        self.bot_user_id, self.team_id, self.bot_id = bot_user_id, team_id, bot_id
+        self.require_token = require_token  # a call without a token answers not_authed, as Slack does
+        self.users: dict[str, SlackUser] = {}
+        self.calls: list[SlackCall] = []
+        self.uploads: dict[str, bytes] = {}  # file id -> the bytes POSTed to its upload URL
+        self.files: dict[str, SlackFile] = {}  # file id -> what was said about it
+        self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as last opened or updated
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages posted and updated
+        self._failures: dict[str, list[Failure]] = {}
+        self._overrides: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self._seq = itertools.count(1)
+        self.host, self.port = host, port or free_port(host)
+        app = Starlette(routes=[
+            Route("/api/{method}", self._api, methods=["GET", "POST"]),
+            Route("/upload/{file_id}", self._upload, methods=["POST"]),
+            Route("/response/{name}", self._response_url, methods=["POST"]),
+        ])
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
+                                                     lifespan="off"))
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    # -- lifecycle -----------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api/"
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        for _ in range(500):
+            if self._server.started:
+                return self
+            threading.Event().wait(0.01)
+        raise RuntimeError("fake Slack server did not start")
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- set-up --------------------------------------------------------------------------
+    def add_user(self, user_id: str, email: str, name: str, real_name: str | None = None) -> SlackUser:
+        user = SlackUser(id=user_id, email=email, name=name, real_name=real_name or name)
+        self.users[user_id] = user
+        return user
+
+    def fail(self, method: str, error: str = "ratelimited", status: int = 429, times: int = 1,
+             retry_after: int | None = 1) -> None:
+        """The next `times` calls of `method` answer `{"ok": false, "error": error}` with `status`."""
+        with self._lock:
+            self._failures.setdefault(method, []).append(
+                Failure(error=error, status=status, times=times, retry_after=retry_after))
+
+    def override(self, method: str, response: dict[str, Any]) -> None:
+        """From now on `method` answers `response` (with `"ok": true` unless it says otherwise)."""
+        self._overrides[method] = {"ok": True, **response}
+
+    def response_url(self, name: str = "r1") -> str:
+        """A response_url for interactivity payloads; POSTs to it are recorded as method "response_url"."""
+        return f"{self.url}/response/{name}"
+
+    def reset(self) -> None:
+        """Forget calls, uploads, views, messages, pending failures and overrides; users stay."""
+        with self._lock:
+            self.calls.clear()
+            self.uploads.clear()
+            self.files.clear()
+            self.views.clear()
+            self.messages.clear()
+            self._failures.clear()
+            self._overrides.clear()
+
+    # -- what was called -----------------------------------------------------------------
+    def calls_to(self, method: str) -> list[SlackCall]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method]
+
+    def _matching(self, method: str, where: Callable[[SlackCall], bool] | None) -> list[SlackCall]:
+        return [c for c in self.calls_to(method) if where is None or where(c)]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0,
+                 where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
+        """Blocks until `count` calls of `method` (matching `where`) were made; returns them all.
+
+        It blocks the calling thread: from a coroutine whose own event loop makes the calls, use
+        `wait_for_async`.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self._matching(method, where)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(self._timeout_message(method, count, len(found), timeout))
+            time.sleep(0.02)
+
+    async def wait_for_async(self, method: str, count: int = 1, timeout: float = 10.0,
+                             where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self._matching(method, where)
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise TimeoutError(self._timeout_message(method, count, len(found), timeout))
+            await asyncio.sleep(0.02)
+
+    def _timeout_message(self, method: str, count: int, found: int, timeout: float) -> str:
+        with self._lock:
+            seen = [c.method for c in self.calls]
+        return f"{found} of {count} {method} calls within {timeout}s; calls made: {seen}"
+
+    # -- the API -------------------------------------------------------------------------
+    async def _api(self, request: Request) -> Response:
+        method = request.path_params["method"]
+        args = await _arguments(request)
+        token = _bearer(request.headers.get("authorization")) or _pop_str(args, "token")
+        args.pop("token", None)
+        with self._lock:
+            self.calls.append(SlackCall(method=method, args=args, token=token, at=time.time()))
+            failure = self._next_failure(method)
+        if failure is not None:
+            headers = {"Retry-After": str(failure.retry_after)} \
+                if failure.status == 429 and failure.retry_after is not None else {}
+            return JSONResponse({"ok": False, "error": failure.error}, status_code=failure.status, headers=headers)
+        if token is None and self.require_token and not method.startswith("oauth."):
+            return JSONResponse({"ok": False, "error": "not_authed"})
+        if method in self._overrides:
+            return JSONResponse(self._overrides[method])
+        handler = self._handlers().get(method)
+        with self._lock:
+            return JSONResponse(handler(args) if handler else {"ok": True})
+
+    def _next_failure(self, method: str) -> Failure | None:
+        queue = self._failures.get(method)
+        if not queue:
+            return None
+        failure = queue[0]
+        failure.times -= 1
+        if failure.times <= 0:
+            queue.pop(0)
+        return failure
+
+    def _handlers(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
+        return {
+            "auth.test": self._auth_test,
+            "chat.postMessage": self._post_message,
+            "chat.update": self._update,
+            "chat.postEphemeral": lambda a: {"ok": True, "message_ts": self._ts()},
+            "chat.delete": lambda a: {"ok": True, "channel": a.get("channel"), "ts": a.get("ts")},
+            "reactions.add": lambda a: {"ok": True},
+            "views.open": self._view,
+            "views.push": self._view,
+            "views.update": self._view,
+            "views.publish": self._view,
+            "users.info": self._user_info,
+            "users.lookupByEmail": self._lookup_by_email,
+            "conversations.info": self._conversation_info,
+            "conversations.replies": self._replies,
+            "files.getUploadURLExternal": self._upload_url,
+            "files.completeUploadExternal": self._complete_upload,
+        }
+
+    def _ts(self) -> str:
+        n = next(self._seq) * 100
+        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": "https://honk-test.slack.com/", "team": "Honk Test", "user": "honk",
+                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
+                "is_enterprise_install": False}
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel"), self._ts()
+        message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
+                                   "text": args.get("text", ""), "ts": ts, "team": self.team_id}
+        for key in ("thread_ts", "blocks", "attachments", "metadata"):
+            if args.get(key) is not None:
+                message[key] = args[key]
+        self.messages.setdefault(str(channel), []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = args.get("channel"), args.get("ts")
+        for message in self.messages.get(str(channel), []):
+            if message["ts"] == ts:
+                message.update({k: args[k] for k in ("text", "blocks", "attachments") if k in args})
+        answer = {"ok": True, "channel": channel, "ts": ts, "text": args.get("text", "")}
+        if "blocks" in args:
+            answer["message"] = {"text": args.get("text", ""), "blocks": args["blocks"]}
+        return answer
+
+    def _view(self, args: dict[str, Any]) -> dict[str, Any]:
+        given = args.get("view")
+        view = dict(given) if isinstance(given, dict) else {}
+        view_id = args.get("view_id") or next(
+            (i for i, v in self.views.items() if args.get("external_id") and v.get("external_id") == args.get(
+                "external_id")), None) or f"V{next(self._seq):08d}"
+        view.update({"id": view_id, "team_id": self.team_id, "app_id": "AHONK", "bot_id": self.bot_id,
+                     "hash": uuid.uuid4().hex[:16], "root_view_id": view_id, "state": {"values": {}}})
+        view.setdefault("private_metadata", "")
+        view.setdefault("callback_id", "")
+        self.views[view_id] = view
+        return {"ok": True, "view": view}
+
+    def _user_json(self, user: SlackUser) -> dict[str, Any]:
+        return {"id": user.id, "team_id": self.team_id, "name": user.name, "real_name": user.real_name,
+                "deleted": False, "is_bot": False,
+                "profile": {"email": user.email, "real_name": user.real_name, "display_name": user.name}}
+
+    def _user_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = self.users.get(str(args.get("user")))
+        return {"ok": True, "user": self._user_json(user)} if user else {"ok": False, "error": "user_not_found"}
+
+    def _lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
+        user = next((u for u in self.users.values() if u.email == args.get("email")), None)
+        return {"ok": True, "user": self._user_json(user)} if user else {"ok": False, "error": "users_not_found"}
+
+    def _conversation_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = str(args.get("channel", ""))
+        im = channel.startswith("D")
+        return {"ok": True, "channel": {"id": channel, "name": None if im else channel.lower(),
+                                        "is_channel": not im, "is_im": im, "is_private": channel.startswith("G"),
+                                        "is_member": True, "is_archived": False}}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        ts = args.get("ts")
+        thread = [m for m in self.messages.get(str(args.get("channel")), [])
+                  if m["ts"] == ts or m.get("thread_ts") == ts]
+        return {"ok": True, "messages": thread, "has_more": False, "response_metadata": {"next_cursor": ""}}
+
+    def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._seq):08d}"
+        length = args.get("length")
+        self.files[file_id] = SlackFile(id=file_id, filename=str(args.get("filename", "")),
+                                        length=int(length) if length is not None else None)
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
+        listed = args.get("files")
+        if not isinstance(listed, list) or not listed:
+            return {"ok": False, "error": "invalid_arguments"}
+        done = []
+        for item in listed:
+            f = self.files.get(str(item.get("id")))
+            if f is None or f.data is None:
+                return {"ok": False, "error": "file_not_found"}
+            f.title = item.get("title") or f.filename
+            f.completed = True
+            f.channel_id, f.thread_ts = args.get("channel_id"), args.get("thread_ts")
+            f.initial_comment = args.get("initial_comment")
+            done.append({"id": f.id, "title": f.title, "name": f.filename, "size": len(f.data),
+                         "permalink": f"https://honk-test.slack.com/files/{self.bot_user_id}/{f.id}/{f.filename}"})
+        return {"ok": True, "files": done}
+
+    async def _upload(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            form = await request.form()
+            part = form.get("file")
+            data = await part.read() if hasattr(part, "read") else str(part or "").encode()
+        else:
+            data = await request.body()
+        with self._lock:
+            f = self.files.get(file_id)
+            if f is None:
+                return PlainTextResponse("Not Found", status_code=404)
+            f.data = data
+            self.uploads[file_id] = data
+        return PlainTextResponse(f"OK - {len(data)}")
+
+    async def _response_url(self, request: Request) -> Response:
+        body = await request.body()
+        try:
+            args = json.loads(body) if body else {}
+        except ValueError:
+            args = {"body": body.decode(errors="replace")}
+        args = {**args, "response_url": str(request.url)} if isinstance(args, dict) else {"body": args}
+        with self._lock:
+            self.calls.append(SlackCall(method="response_url", args=args, token=None, at=time.time()))
+        return PlainTextResponse("ok")
+
+
+async def _arguments(request: Request) -> dict[str, Any]:
+    """Query string, then the body (form or JSON) over it; JSON-encoded form fields decoded."""
+    args: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        form = await request.form()
+        for key, value in form.items():
+            args[key] = await value.read() if hasattr(value, "read") else value
+    elif body:
+        text = body.decode(errors="replace")
+        if content_type.startswith("application/json") or text.lstrip().startswith("{"):
+            try:
+                parsed = json.loads(text)
+            except ValueError:
+                parsed = None
+            if isinstance(parsed, dict):
+                args.update(parsed)
+            else:
+                args.update(parse_qsl(text, keep_blank_values=True))
+        else:
+            args.update(parse_qsl(text, keep_blank_values=True))
+    for key in JSON_FIELDS & args.keys():
+        if isinstance(args[key], str) and args[key].lstrip()[:1] in ("[", "{"):
+            try:
+                args[key] = json.loads(args[key])
+            except ValueError:
+                pass
+    return args
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return None
+
+
+def _pop_str(args: dict[str, Any], key: str) -> str | None:
+    value = args.pop(key, None)
+    return str(value) if value else None
+
+
+# -- what Slack sends to an app ---------------------------------------------------------------
+
+_event_seq = itertools.count(1)
+
+
+def _event_ts() -> str:
+    """Timestamps of incoming messages: unique, increasing, and earlier than any the fake answers."""
+    n = next(_event_seq) * 100
+    return f"{1690000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+
+
+def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -> dict[str, str]:
+    """The headers Slack signs a request with: v0 HMAC-SHA256 of `v0:{timestamp}:{body}`."""
+    ts = int(time.time()) if timestamp is None else timestamp
+    raw = body.encode() if isinstance(body, str) else body
+    digest = hmac.new(signing_secret.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256).hexdigest()
+    return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
+
+
+def event_body(envelope: dict[str, Any]) -> bytes:
+    """An Events API request body."""
+    return json.dumps(envelope).encode()
+
+
+def interaction_body(payload: dict[str, Any]) -> bytes:
+    """An interactivity request body: the payload form-encoded as `payload=<json>`."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
+
+
+def _envelope(event: dict[str, Any], event_id: str | None, team_id: str, api_app_id: str,
+              bot_user_id: str) -> dict[str, Any]:
+    return {
+        "token": "fake-verification-token",
+        "team_id": team_id,
+        "api_app_id": api_app_id,
+        "event": event,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": bot_user_id, "is_bot": True,
+                            "is_enterprise_install": False}],
+        "is_ext_shared_channel": False,
+        "event_context": f"4-{uuid.uuid4().hex}",
+    }
+
+
+def mention_event(text: str, user: str = "U1", channel: str = "C1", ts: str | None = None,
+                  thread_ts: str | None = None, event_id: str | None = None, team_id: str = "T1",
+                  api_app_id: str = "AHONK", bot_user_id: str = "UHONK") -> dict[str, Any]:
+    """An `event_callback` envelope with an `app_mention` event; text like `<@UHONK> fix it`."""
+    ts = ts or _event_ts()
+    event: dict[str, Any] = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel,
+                             "event_ts": ts, "team": team_id, "client_msg_id": str(uuid.uuid4())}
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
+
+
+def message_event(text: str, user: str = "U1", channel: str = "C1", ts: str | None = None,
+                  thread_ts: str | None = None, channel_type: str = "channel", bot_id: str | None = None,
+                  subtype: str | None = None, event_id: str | None = None, team_id: str = "T1",
+                  api_app_id: str = "AHONK", bot_user_id: str = "UHONK") -> dict[str, Any]:
+    """An `event_callback` envelope with a `message` event (channel_type "channel" or "im")."""
+    ts = ts or _event_ts()
+    event: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
+                             "event_ts": ts, "channel_type": channel_type, "team": team_id}
+    if bot_id:
+        event.update({"bot_id": bot_id, "app_id": api_app_id,
+                      "bot_profile": {"id": bot_id, "app_id": api_app_id, "name": "honk", "team_id": team_id}})
+    else:
+        event["client_msg_id"] = str(uuid.uuid4())
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    if subtype:
+        event["subtype"] = subtype
+    return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
+
+
+def _team_user(user: str, team_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return ({"id": team_id, "domain": "honk-test"},
+            {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id})
+
+
+def block_action(action_id: str, value: str, user: str = "U1", channel: str = "C1",
+                 message_ts: str | None = None, trigger_id: str | None = None, block_id: str = "actions",
+                 thread_ts: str | None = None, response_url: str | None = None, team_id: str = "T1",
+                 api_app_id: str = "AHONK", bot_user_id: str = "UHONK", bot_id: str = "BHONK") -> dict[str, Any]:
+    """A `block_actions` payload: a button in a message the bot posted was clicked."""
+    message_ts = message_ts or _event_ts()
+    team, who = _team_user(user, team_id)
+    message: dict[str, Any] = {"type": "message", "user": bot_user_id, "bot_id": bot_id, "text": "",
+                               "ts": message_ts, "team": team_id, "blocks": []}
+    container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": channel,
+                                 "is_ephemeral": False}
+    if thread_ts:
+        message["thread_ts"] = container["thread_ts"] = thread_ts
+    return {
+        "type": "block_actions",
+        "user": who,
+        "api_app_id": api_app_id,
+        "token": "fake-verification-token",
+        "container": container,
+        "trigger_id": trigger_id or _trigger_id(),
+        "team": team,
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel, "name": channel.lower()},
+        "message": message,
+        "state": {"values": {}},
+        "response_url": response_url or f"https://hooks.slack.com/actions/{team_id}/0/fake",
+        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
+                     "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                     "action_ts": f"{time.time():.6f}"}],
+    }
+
+
+def view_submission(callback_id: str, private_metadata: str, values: dict[str, dict[str, Any]],
+                    user: str = "U1", view_id: str | None = None, trigger_id: str | None = None,
+                    team_id: str = "T1", api_app_id: str = "AHONK", bot_id: str = "BHONK") -> dict[str, Any]:
+    """A `view_submission` payload. `values` is `{block_id: {action_id: state}}` as Slack sends it;
+    a plain string state stands for a plain_text_input holding that value."""
+    view_id = view_id or f"V{uuid.uuid4().hex[:10].upper()}"
+    team, who = _team_user(user, team_id)
+    state = {block: {action: {"type": "plain_text_input", "value": v} if isinstance(v, str) else v
+                     for action, v in actions.items()} for block, actions in values.items()}
+    return {
+        "type": "view_submission",
+        "team": team,
+        "user": who,
+        "api_app_id": api_app_id,
+        "token": "fake-verification-token",
+        "trigger_id": trigger_id or _trigger_id(),
+        "view": {"id": view_id, "team_id": team_id, "type": "modal", "blocks": [],
+                 "private_metadata": private_metadata, "callback_id": callback_id, "state": {"values": state},
+                 "hash": uuid.uuid4().hex[:16], "title": {"type": "plain_text", "text": "Honk"},
+                 "clear_on_close": False, "notify_on_close": False, "close": None,
+                 "submit": {"type": "plain_text", "text": "Submit"}, "previous_view_id": None,
+                 "root_view_id": view_id, "app_id": api_app_id, "external_id": "",
+                 "app_installed_team_id": team_id, "bot_id": bot_id},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+
+
+def _trigger_id() -> str:
+    return f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
