@@ -57,3 +57,12 @@ def calc_files(steps: str, honk_toml_extra: str = "") -> dict[str, str]:
         "README.md": "# calc\n",
         ".honk/scenario.toml": steps,
     }
+
+
+def sample_files() -> dict[str, str]:
+    """The bundled sample app (a build with a preview page), as files for a test remote."""
+    from honk.sample import sample_repo_dir
+
+    root = sample_repo_dir()
+    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from conftest import SECRETS
-from repos import calc_files
+from repos import calc_files, sample_files
 
 from honk.domain import TaskState
 from honk.testing.fake_model import InjectedError, JudgeVerdict, Scenario, ToolCall, Turn
@@ -206,13 +206,10 @@ def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, 
 
 
 def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, model, make_remote):
-    from honk.sample import sample_repo_dir
     from honk.testing.demo import demo_scenario
 
-    files = {str(p.relative_to(sample_repo_dir())): p.read_text() for p in sample_repo_dir().rglob("*")
-             if p.is_file() and "__pycache__" not in p.parts}
     model.play(demo_scenario())
-    remote = make_remote(files)
+    remote = make_remote(sample_files())
     claude_stack.add_repo("sample", remote.url)
     task = claude_stack.ask("sample", "fix the crash when a playlist is empty", agent="claude")
     done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)

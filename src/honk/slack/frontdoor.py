@@ -29,7 +29,7 @@ class SlackFrontDoor:
         self.aside, self.mergers, self.base_url = aside_marker, set(mergers), base_url
         self.app = AsyncApp(client=client, signing_secret=signing_secret or "unused-in-socket-mode",
                             request_verification_enabled=signing_secret is not None,
-                            token_verification_enabled=False, ignoring_self_events_enabled=True)
+                            ignoring_self_events_enabled=True)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.action("merge")(self._on_merge)

@@ -1,0 +1,165 @@
+"""From a phone in a Slack thread to a merged change: signed requests to the real endpoint, a
+loopback fake Slack Web API recording what Honk says, real Temporal, workers and git."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files
+
+from honk.domain import TaskState
+from honk.testing.fake_slack import (
+    FakeSlack, block_action, event_body, interaction_body, mention_event, message_event, sign,
+)
+from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+
+SECRET = "test-signing-secret"
+SLOW_FIX = DIRECT_FIX.replace('message = "Fixed add() directly."', 'message = "Fixed add()."\ncommands = ["sleep 3"]')
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    fake.add_user("U1", "ana@example.com", "Ana")
+    fake.add_user("U2", "bo@example.com", "Bo")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
+    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
+                      slack_signing_secret=SECRET, slack_api_url=slack.api_url,
+                      slack_mergers='["bo@example.com"]', slack_status_interval_s="0.5")
+    yield stack
+    stack.stop()
+
+
+def post_event(stack: HonkStack, envelope: dict, retry: int | None = None, secret: str = SECRET,
+               timestamp: int | None = None):
+    body = event_body(envelope)
+    headers = {"Content-Type": "application/json", **sign(secret, body, timestamp)}
+    if retry is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
+    return stack.http.post("/slack/events", content=body, headers=headers)
+
+
+def post_action(stack: HonkStack, payload: dict):
+    body = interaction_body(payload)
+    return stack.http.post("/slack/events", content=body, headers={
+        "Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)})
+
+
+def thread_posts(slack: FakeSlack, thread_ts: str) -> list[dict]:
+    return [c.args for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == thread_ts]
+
+
+def task_in(stack: HonkStack) -> str:
+    tasks = stack.http.get("/api/tasks").json()
+    assert len(tasks) == 1, tasks
+    return tasks[0]["id"]
+
+
+def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, make_remote):
+    remote = make_remote(sample_files())
+    slack_stack.add_repo("sample", remote.url)
+    mention = mention_event("<@UHONK> fix the crash when a playlist is empty repo=sample", user="U1")
+    ts = mention["event"]["ts"]
+    started = time.monotonic()
+    assert post_event(slack_stack, mention).status_code == 200
+    on_it = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)[0]
+    assert time.monotonic() - started < 3 and "On it" in on_it.args["text"]
+    task_id = task_in(slack_stack)
+    assert task_id in on_it.args["text"]
+
+    assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+    ready = slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))[0]
+    actions = [b for b in ready.args["blocks"] if b["type"] == "actions"][0]["elements"]
+    assert [a["action_id"] for a in actions] == ["merge", "request_changes", "cancel", "open"]
+    assert actions[0]["confirm"], "Merge asks for confirmation"
+    rendered = json.dumps(ready.args["blocks"], ensure_ascii=False)
+    assert "✅ test" in rendered and "/previews/" in rendered
+    slack.wait_for("files.completeUploadExternal", count=2)  # the QR code and the small artifact
+    assert any(f.data and f.data.startswith(b"\x89PNG") for f in slack.files.values()), "a QR code image"
+    assert slack.calls_to("chat.update"), "the status message is updated in place"
+
+    assert post_action(slack_stack, block_action("merge", task_id, user="U2", message_ts=ts)).status_code == 200
+    merged = slack_stack.wait_for(task_id, TaskState.merged, TaskState.failed)
+    assert merged.state == TaskState.merged, merged.reason
+    slack.wait_for("chat.postMessage", where=lambda c: "Merged" in c.args.get("text", ""))
+    message = remote.message()
+    assert "Requested-by: ana@example.com" in message and "Approved-by: bo@example.com" in message
+
+
+def test_follow_ups_before_the_workspace_and_while_busy_are_applied(slack_stack, slack, make_remote):
+    remote = make_remote(calc_files(SLOW_FIX + FOLLOW_UP_STEP))
+    slack_stack.add_repo("calc", remote.url)
+    mention = mention_event("<@UHONK> make add() add repo=calc")
+    ts = mention["event"]["ts"]
+    post_event(slack_stack, mention)
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)
+    task_id = task_in(slack_stack)
+    early = message_event("add a docstring", user="U1", thread_ts=ts)
+    assert post_event(slack_stack, early).status_code == 200
+    aside = message_event("// ana, is this the right repo?", user="U2", thread_ts=ts)
+    post_event(slack_stack, aside)
+    slack.wait_for("reactions.add", where=lambda c: c.args.get("timestamp") == early["event"]["ts"])
+
+    wait_until(lambda: slack_stack.kinds(task_id).count("agent_finished") == 2
+               and slack_stack.task(task_id).state == TaskState.ready, 90, "the follow-up applied")
+    follow_ups = [e.event for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
+    assert [(f.text, f.by) for f in follow_ups] == [("add a docstring", "ana@example.com")]
+    assert not [c for c in slack.calls_to("reactions.add") if c.args.get("timestamp") == aside["event"]["ts"]]
+
+
+def test_a_retried_event_creates_one_task_and_one_reply(slack_stack, slack, make_remote):
+    remote = make_remote(calc_files(DIRECT_FIX))
+    slack_stack.add_repo("calc", remote.url)
+    mention = mention_event("<@UHONK> make add() add repo=calc")
+    assert post_event(slack_stack, mention).status_code == 200
+    assert post_event(slack_stack, mention, retry=1).status_code == 200
+    ts = mention["event"]["ts"]
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)
+    task_id = task_in(slack_stack)
+    slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed)
+    on_its = [p for p in thread_posts(slack, ts) if p["text"].startswith("On it")]
+    assert len(on_its) == 1
+
+
+def test_forged_or_stale_signatures_get_401_and_start_nothing(slack_stack, slack, make_remote):
+    remote = make_remote(calc_files(DIRECT_FIX))
+    slack_stack.add_repo("calc", remote.url)
+    forged = post_event(slack_stack, mention_event("<@UHONK> make add() add repo=calc"), secret="wrong")
+    stale = post_event(slack_stack, mention_event("<@UHONK> make add() add repo=calc"),
+                       timestamp=int(time.time()) - 3600)
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    assert slack_stack.http.get("/api/tasks").json() == []
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_no_repo_lists_the_choices_and_starts_nothing(slack_stack, slack, make_remote):
+    slack_stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+    mention = mention_event("<@UHONK> make add() add")
+    post_event(slack_stack, mention)
+    reply = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])[0]
+    assert "Which repo?" in reply.args["text"] and "`calc`" in reply.args["text"]
+    assert slack_stack.http.get("/api/tasks").json() == []
+
+
+def test_an_unauthorized_merge_is_refused_in_private_and_changes_nothing(slack_stack, slack, make_remote):
+    remote = make_remote(calc_files(DIRECT_FIX))
+    slack_stack.add_repo("calc", remote.url)
+    mention = mention_event("<@UHONK> make add() add repo=calc")
+    post_event(slack_stack, mention)
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
+    task_id = task_in(slack_stack)
+    slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed)
+    before = remote.head()
+    post_action(slack_stack, block_action("merge", task_id, user="U1"))
+    refusal = slack.wait_for("chat.postEphemeral")[0]
+    assert refusal.args["user"] == "U1" and "not allowed to merge" in refusal.args["text"]
+    assert slack_stack.task(task_id).state == TaskState.ready and remote.head() == before
