@@ -230,7 +230,9 @@ async def honk_run(agent: Any, task_id: str, ws: Path, logs: Path, cpu: bool = T
     total = time.perf_counter() - t0
     cpu1 = _cpu_now() if cpu else (0.0, 0.0)
     first = next((t for t, e in events if e.kind == "agent_tool_called"), None)
-    result = next((t for t, e in events if e.kind == "agent_usage" and e.cost_usd is not None), None)
+    # The usage event of the result message: the final one (earlier ones carry running estimates).
+    result = next((t for t, e in events if e.kind == "agent_usage" and e.cost_usd is not None
+                   and getattr(e, "final", True)), None)
     checks = [e for _, e in events if e.kind == "check_finished"]
     if first is None or result is None or outcome.turns != 3 or len(checks) != 1 or not checks[0].passed:
         raise RuntimeError(f"Honk's claude run {task_id} did not go as scripted: turns {outcome.turns}, "
@@ -609,7 +611,8 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         Row("One agent run, p50: Honk vs bare CLI with Honk's flags", fmt_s(honk_m), fmt_s(same_m),
             f"{honk_m / same_m:.2f}×", f"< {TARGET_OVERHEAD}×", honk_m / same_m < TARGET_OVERHEAD),
         Row("… Honk's added time per run (vs same flags)", fmt_s(honk_m - same_m)),
-        Row("… CPU per run, claude process (vs bare / vs same flags)", cpu("honk"), f"{cpu('plain')} / {cpu('same')}"),
+        Row("… CPU per run, claude process (vs bare / vs same flags)", cpu("honk"),
+            f"{cpu('plain')} / {cpu('same')}"),
         Row("… CPU per run, worker Python", f"{med('honk', 'cpu_self') * 1000:.0f} ms"),
         Row("Peak memory per running agent task", _mb(per_task), target=f"≤ {TARGET_MEMORY_MB:.0f} MB",
             passed=per_task <= TARGET_MEMORY_MB * 1e6),
@@ -631,9 +634,9 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
               ("first assistant message → result", "first_reply", "result"),
               ("result → exit / return", "result", "total"), ("whole run", None, "total")]
     sec.tables.append((
-        "Where one run's time goes (medians per phase; bare: stream-json lines as they arrive; Honk: its emitted "
-        "events — the first `agent_tool_called`, the `agent_usage` carrying the cost — so Honk's second phase "
-        "includes its permission callbacks and the stop gate's check):",
+        "Where one run's time goes (medians per phase; bare: stream-json lines as they arrive; Honk: its "
+        "emitted events — the first `agent_tool_called`, the final `agent_usage` (the result's cost) — so "
+        "Honk's second phase includes its permission callbacks and the stop gate's check):",
         ["Phase", "Bare CLI", "Bare, same flags", "Honk", "Honk − same flags"],
         [[label, fmt_s(phase("plain", a, z)), fmt_s(phase("same", a, z)), fmt_s(phase("honk", a, z)),
           fmt_s(phase("honk", a, z) - phase("same", a, z))] for label, a, z in phases]))
@@ -672,12 +675,14 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"So on {cores} CPUs about {max(1, round(cores / (cpu1 / base)))} run(s) fit before they queue for CPU: "
         "the number of runs a worker holds scales with its cores, not its memory"
         + (f" (k runs' peak PSS was at most {_mb(pss_step)} per run; this machine's "
-           f"{machine_mem() / 1e9:.0f} GB would hold ~{int(machine_mem() / pss_step)} such runs)." if pss_step else "."),
+           f"{machine_mem() / 1e9:.0f} GB would hold ~{int(machine_mem() / pss_step)} such runs)."
+           if pss_step else "."),
     ]
     close = [lv for lv in levels if abs(lv.p50 / base - SLOWDOWN) <= 0.15 * SLOWDOWN]
     if close:
         sec.notes.append(
-            "Close to the line: " + ", ".join(f"k = {lv.k} ran at {lv.p50 / base:.2f}× the single-run p50" for lv in close)
+            "Close to the line: "
+            + ", ".join(f"k = {lv.k} ran at {lv.p50 / base:.2f}× the single-run p50" for lv in close)
             + f", within 15 % of {SLOWDOWN:.0f}×, so repeated runs can put the answer one step either side.")
     sec.notes += [
         f"Load average (1 min) {load0[0]:.2f} before this benchmark, {load1[0]:.2f} after; {cores} CPUs. The fake "

@@ -41,9 +41,23 @@ def test_allowed(tool, inp):
     ("Bash", {"command": "python3 -m pytest $(cat /etc/passwd)"}, "Command substitution"),
     ("Bash", {"command": "npm test > /tmp/out"}, "outside the workspace"),
     ("Bash", {"command": "rm -rf /"}, "not an allowed command"),
-    ("Bash", {"command": "env"}, "not an allowed command"),
+    ("Bash", {"command": "env"}, "runs other commands"),
     ("WebFetch", {"url": "https://example.com"}, "not available in Honk"),
+    ("Bash", {"command": 'GIT_EXTERNAL_DIFF="git push origin HEAD:main #" git diff'}, "environment variables"),
+    ("Bash", {"command": "git grep -Otouch x"}, "run programs"),
+    ("Bash", {"command": "git grep --open-files-in-pager=sh x"}, "run programs"),
+    ("Bash", {"command": "git diff --no-index /etc/passwd /dev/null"}, "outside the workspace"),
+    ("Bash", {"command": 'npm test > "/tmp/x"'}, "outside the workspace"),
+    ("Bash", {"command": "env git push"}, "runs other commands"),
+    ("Bash", {"command": "bash -c 'git push'"}, "runs other commands"),
 ])
 def test_denied_with_a_reason(tool, inp, why):
     decision = decide(tool, inp, WS, ALLOWED)
     assert not decision.allow and why in decision.reason
+
+
+def test_a_symlink_to_git_counts_as_git(tmp_path: Path):
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "innocent").symlink_to(tmp_path / ".git")
+    decision = decide("Write", {"file_path": str(tmp_path / "innocent" / "config"), "content": "x"}, tmp_path, [])
+    assert not decision.allow and "Honk manages git" in decision.reason

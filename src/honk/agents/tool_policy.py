@@ -20,6 +20,9 @@ READ_ONLY_GIT = {"status", "diff", "log", "show", "blame", "grep", "ls-files", "
 NETWORK = {"curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "ftp", "telnet", "socat",
            "http", "https", "aria2c", "lynx", "w3m"}
 SEPARATORS = re.compile(r"\|\||&&|[;|&\n]")
+# git options that run a program, write files, or read outside the work tree.
+GIT_RISKY = ("--output", "--ext-diff", "--textconv", "-O", "--open-files-in-pager", "--no-index",
+             "--exec", "--upload-pack", "--receive-pack", "--git-dir", "--work-tree", "-c")
 
 
 @dataclass(frozen=True)
@@ -50,9 +53,17 @@ def _file_tool(tool: str, tool_input: dict[str, object], workspace: Path) -> Dec
         return ALLOW  # Glob/Grep default to the workspace
     if not _inside(str(raw), workspace):
         return Decision(False, f"{raw} is outside the workspace; only files under {workspace} may be used.")
-    if tool not in ("Read", "Glob", "Grep") and ".git" in Path(str(raw)).parts:
+    if tool not in ("Read", "Glob", "Grep") and _touches_git(str(raw), workspace):
         return Decision(False, "Honk manages git itself; files under .git cannot be changed.")
     return ALLOW
+
+
+def _touches_git(raw: str, workspace: Path) -> bool:
+    path = Path(raw).expanduser()
+    path = path if path.is_absolute() else workspace / path
+    resolved = path.resolve()  # a committed symlink to .git counts as .git
+    return ".git" in path.parts or ".git" in resolved.relative_to(workspace.resolve()).parts or \
+        resolved == (workspace / ".git").resolve()
 
 
 def _inside(raw: str, workspace: Path) -> bool:
@@ -80,12 +91,18 @@ def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
         words = shlex.split(segment)
     except ValueError:
         return Decision(False, f"Cannot parse `{segment}`.")
-    words = [w for w in words if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", w)] or words  # VAR=x cmd
+    if not words:
+        return ALLOW
+    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", words[0]):
+        # VAR=value before a command can redirect what the command runs (GIT_EXTERNAL_DIFF, LD_PRELOAD…).
+        return Decision(False, "Setting environment variables for a command is not allowed.")
     program = Path(words[0]).name
+    if program in ("env", "command", "exec", "xargs", "eval", "nohup", "timeout", "nice", "bash", "sh", "zsh"):
+        return Decision(False, f"`{program}` runs other commands; run the command itself.")
     if program == "git":
         sub = words[1] if len(words) > 1 else ""
-        if sub.startswith("-") or any(w.startswith(("--output", "--ext-diff")) for w in words):
-            return Decision(False, "git options that change where git reads or writes are not allowed.")
+        if sub.startswith("-") or any(w.startswith(GIT_RISKY) for w in words[2:]):
+            return Decision(False, "git options that run programs or reach outside the workspace are not allowed.")
         if sub not in READ_ONLY_GIT:
             return Decision(False, f"`git {sub}` is not allowed: Honk commits, pushes and merges for you; "
                                    "the branch must stay as it is.")
@@ -111,4 +128,13 @@ def _matches(segment: str, words: list[str], rule: str) -> bool:
 
 
 def _redirect_targets(segment: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"\d?>>?\s*([^\s;&|]+)", segment) if not m.group(1).startswith("&")]
+    targets = []
+    for m in re.finditer(r"\d?>>?\s*(\"[^\"]*\"|'[^']*'|[^\s;&|]+)", segment):
+        raw = m.group(1)
+        if raw.startswith("&"):
+            continue
+        try:
+            targets.append(shlex.split(raw)[0] if raw.strip("\"'") else raw)
+        except (ValueError, IndexError):
+            targets.append("/")  # unparseable: treat as outside
+    return targets

@@ -20,8 +20,10 @@ from honk.store import Store
 from honk.web import pages
 from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
 from honk.workflow.client import connect
+from honk.workflow.policy import TASK_ID_RE
 
 POLL_S = 0.25
+PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -150,19 +152,35 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/previews/{task_id}/{path:path}", include_in_schema=False)
     async def preview(task_id: str, path: str = "") -> FileResponse:
-        return FileResponse(_inside(settings.previews_dir / task_id, path or "index.html", index=True))
+        file = _inside(settings.previews_dir, task_id, path or "index.html", index=True)
+        # The preview is code the agent wrote: give it an opaque origin, never Honk's own.
+        return FileResponse(file, headers={"Content-Security-Policy": PREVIEW_CSP})
 
     @app.get("/artifacts/{task_id}/{name}")
     async def artifact(task_id: str, name: str) -> FileResponse:
-        file = _inside(settings.artifacts_dir / task_id, name)
-        return FileResponse(file, filename=file.name)
+        file = _inside(settings.artifacts_dir, task_id, name)
+        return FileResponse(file, filename=file.name, headers={"Content-Security-Policy": PREVIEW_CSP})
+
+    @app.middleware("http")
+    async def json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
+        """State changes need a JSON body: a page (a preview, another site) cannot send one without a
+        CORS preflight, which Honk never grants, so it cannot act for whoever is looking at it."""
+        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/"):
+            if not request.headers.get("content-type", "").startswith("application/json"):
+                return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."},
+                                    status_code=415)
+        return await call_next(request)
 
     return app
 
 
-def _inside(root: Path, rel: str, index: bool = False) -> Path:
-    """The file `rel` under `root`, refusing anything (`..`, symlinks) that resolves outside it."""
-    base = root.resolve()
+def _inside(area: Path, task_id: str, rel: str, index: bool = False) -> Path:
+    """The file `rel` of a task's area, refusing anything (`..`, links) that resolves outside it."""
+    if not TASK_ID_RE.fullmatch(task_id):
+        raise NotFound(f"No such file: {rel}")
+    base = (area / task_id).resolve()
+    if not base.is_relative_to(area.resolve()):
+        raise NotFound(f"No such file: {rel}")
     path = (base / rel).resolve()
     if index and path.is_dir():
         path = path / "index.html"

@@ -292,7 +292,7 @@ class TaskActivities:
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = head_of_target
                 commit = await self._merge_commit(ws, inp, target, head_of_target)
-                if await _push(ws, commit, target):
+                if await _push(ws, req.repo.url, commit, target):
                     await wss.fetch(req.repo)
                     return MergeResult(status="merged", commit=commit, target=target, base_commit=head_of_target)
         return MergeResult(status="kept_moving", target=target)
@@ -334,10 +334,10 @@ async def _is_ancestor(ws: Workspace, commit: str) -> bool:
     return await git_ok("merge-base", "--is-ancestor", commit, "HEAD", cwd=ws.path)
 
 
-async def _push(ws: Workspace, commit: str, target: str) -> bool:
+async def _push(ws: Workspace, url: str, commit: str, target: str) -> bool:
     """Pushes without force; False when the remote moved meanwhile (another merge won the race)."""
     try:
-        await git("push", "--quiet", "origin", f"{commit}:refs/heads/{target}", cwd=ws.path)
+        await git("push", "--quiet", url, f"{commit}:refs/heads/{target}", cwd=ws.path)
     except GitError as e:
         if any(s in e.stderr for s in ("non-fast-forward", "fetch first", "[rejected]", "stale info")):
             return False

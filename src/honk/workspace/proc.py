@@ -7,6 +7,8 @@ of the worker never leaves children running (see shared notes on Temporal activi
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import os
 import signal
 import time
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TAIL_BYTES = 64_000
+DRAIN_S = 1.0
 
 # Variables a child process may see. Everything else (tokens, HONK_* settings) stays out.
 ENV_ALLOW = (
@@ -46,19 +49,34 @@ class ProcResult:
         return self.exit_code == 0 and not self.timed_out
 
 
+def _own_group_dying_with_worker() -> None:
+    # A new session (so the whole group can be killed) that also dies if the worker is killed -9.
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
 async def run(
     argv: list[str], cwd: Path, timeout_s: float, log_path: Path | None = None,
     env: dict[str, str] | None = None, stdin: bytes | None = None,
 ) -> ProcResult:
     started = time.monotonic()
-    proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=cwd, env=env if env is not None else child_env(),
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        start_new_session=True,
-    )
+    log = None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "ab")  # noqa: SIM115 - closed in finally
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv, cwd=cwd, env=env if env is not None else child_env(),
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            preexec_fn=_own_group_dying_with_worker,  # noqa: PLW1509 - no threads touched before exec
+        )
+    except BaseException:
+        if log:
+            log.close()
+        raise
     tail = bytearray()
-    log = open(log_path, "ab") if log_path else None  # noqa: SIM115 - closed in finally
 
     async def pump() -> None:
         assert proc.stdout is not None
@@ -71,16 +89,22 @@ async def run(
                 log.write(chunk)
             tail.extend(chunk)
             del tail[:-TAIL_BYTES]
-        await proc.wait()
 
+    reader = asyncio.ensure_future(pump())
     timed_out = False
     try:
-        await asyncio.wait_for(pump(), timeout_s)
+        await asyncio.wait_for(proc.wait(), timeout_s)
+        # A background grandchild may hold the pipe open: read what is there, then stop waiting.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(reader), DRAIN_S)
     except TimeoutError:
         timed_out = True
     finally:
         # Also runs on cancellation: the whole group goes, not just the direct child.
         await _kill_group(proc)
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await reader
         if log:
             log.close()
     return ProcResult(

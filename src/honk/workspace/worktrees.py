@@ -68,8 +68,10 @@ class WorktreeWorkspaces:
                 mirror.mkdir(parents=True, exist_ok=True)
                 await git("init", "--quiet", "--bare", str(mirror))
                 await git("remote", "add", "origin", repo.url, git_dir=mirror)
+                await self._no_push(mirror)
             elif await git("remote", "get-url", "origin", git_dir=mirror) != repo.url:
                 await git("remote", "set-url", "origin", repo.url, git_dir=mirror)
+                await self._no_push(mirror)
                 stamp.unlink(missing_ok=True)
             elif stamp.exists() and float(stamp.read_text() or 0) >= asked:
                 return
@@ -84,6 +86,12 @@ class WorktreeWorkspaces:
                 ) from e
             stamp.write_text(repr(started))
         self._schedule_refill(repo, repo.branch)
+
+    @staticmethod
+    async def _no_push(mirror: Path) -> None:
+        """Workspaces share the mirror's config: `git push origin` from one goes nowhere. Honk's own
+        merges push to the repo's URL explicitly."""
+        await git("config", "remote.origin.pushurl", "honk-pushes-for-you:", git_dir=mirror)
 
     async def remote_head(self, repo: RepoRef, branch: str) -> str:
         try:
