@@ -260,6 +260,7 @@ class MergeHeld(Event):
     """The merge did not happen; the task is back to the agent or to review. Says why."""
 
     kind: Literal["merge_held"] = "merge_held"
+    moves_to: ClassVar = TaskState.ready
     reason: str
 
     def line(self) -> str:

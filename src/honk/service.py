@@ -24,7 +24,7 @@ from honk.store import Store
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
 from honk.workflow.task_workflow import TaskWorkflow
-from honk.workspace.git import GitError, git, git_ok
+from honk.workspace.git import GitError, git, git_ok, redact_url
 from honk.workspace.worktrees import task_branch
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -47,9 +47,9 @@ class TaskService:
             heads = await git("ls-remote", "--heads", url, f"refs/heads/{branch}", timeout_s=60)
         except GitError as e:
             last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
-            raise UserFacingError(f"Cannot reach {url}: {last[0]}") from e
+            raise UserFacingError(f"Cannot reach {redact_url(url)}: {redact_url(last[0])}") from e
         if not heads:
-            raise UserFacingError(f"{url} has no branch {branch!r}; pass --branch with an existing one.")
+            raise UserFacingError(f"{redact_url(url)} has no branch {branch!r}; pass --branch with an existing one.")
         repo = RepoRef(name=name, url=url, branch=branch)
         if not await self.store.add_repo(repo):
             raise Conflict(f"A repo named {name!r} already exists.")
@@ -84,22 +84,30 @@ class TaskService:
                           requested_by=requested_by, agent=agent, model=model, front_door=front_door,  # type: ignore[arg-type]
                           slack=slack)
         view, created = await self.store.create_task(req, task_branch(task_id))
-        if not created:
-            return view, False
-        await self.store.append(task_id, TaskAccepted(
-            repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"))
+        if created:
+            await self.store.append(task_id, TaskAccepted(
+                repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"))
+        # Also on a retry: a submission that died between the record and the start is completed now.
+        await self._start(req)
+        return (await self.task(task_id)), created
+
+    async def _start(self, req: TaskRequest) -> None:
         try:
             await self.client.start_workflow(
                 TaskWorkflow.run, TaskInput(request=req, heartbeat_timeout_s=self.settings.heartbeat_timeout_s),
-                id=task_id, task_queue=self.settings.task_queue,
+                id=req.task_id, task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
-            pass
+            return
         except RPCError as e:
-            await self.store.delete_task(task_id)  # nothing half-made stays behind
+            try:  # an answer may have been lost although the start happened
+                await self.client.get_workflow_handle(req.task_id).describe()
+                return
+            except RPCError:
+                pass
+            await self.store.delete_task(req.task_id)  # nothing half-made stays behind
             raise Unavailable(f"Temporal did not accept the task ({e}); nothing was started. Try again.") from e
-        return (await self.task(task_id)), True
 
     async def task(self, task_id: str) -> TaskView:
         view = await self.store.get_task(task_id)
@@ -118,7 +126,10 @@ class TaskService:
             raise Conflict(f"Task {task_id} is {view.state.value}; a follow-up cannot change it. Start a new request.")
         if view.state == TaskState.merging:
             raise Conflict(f"Task {task_id} is being merged; start a new request for further changes.")
-        await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, FollowUp(text=text, by=by))
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, FollowUp(text=text, by=by))
+        except RPCError as e:
+            raise Conflict(f"Task {task_id} has already finished; start a new request.") from e
         await self.store.append(task_id, FollowUpReceived(text=text, by=by))
         return await self.task(task_id)
 
@@ -142,6 +153,8 @@ class TaskService:
         view = await self.task(task_id)
         if view.state.terminal:
             raise Conflict(f"Task {task_id} is already {view.state.value}.")
+        if view.state == TaskState.merging:
+            raise Conflict(f"Task {task_id} is being merged and cannot be cancelled now.")
         try:
             await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=by))
         except RPCError as e:

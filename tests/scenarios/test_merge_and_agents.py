@@ -69,3 +69,5 @@ def test_fast_forward_mode_puts_the_branch_itself_on_main(stack, make_remote):
     assert merged.state == TaskState.merged, merged.reason
     assert len(run_git("--git-dir", remote.url, "log", "-1", "--format=%P", "main").split()) == 1, "no merge commit"
     assert f"Honk-Task: {task.id}" in remote.message()
+    note = run_git("--git-dir", remote.url, "notes", "--ref=honk", "show", "main")
+    assert "Approved-by: local" in note, "the approval is recorded in a note"

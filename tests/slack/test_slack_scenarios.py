@@ -13,7 +13,13 @@ from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files
 
 from honk.domain import TaskState
 from honk.testing.fake_slack import (
-    FakeSlack, block_action, event_body, interaction_body, mention_event, message_event, sign,
+    FakeSlack,
+    block_action,
+    event_body,
+    interaction_body,
+    mention_event,
+    message_event,
+    sign,
 )
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 

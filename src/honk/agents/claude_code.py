@@ -43,6 +43,7 @@ from honk.events import (
 )
 from honk.protocols import EventSink
 from honk.verify.runner import feedback, run_checks
+from honk.workspace.proc import task_env
 
 MAX_TOOL_OUTPUT = 2000
 
@@ -62,20 +63,22 @@ class ClaudeCodeAgent:
         if not binary.is_file():
             raise UserFacingError(f"The Claude Code binary is missing at {binary}: reinstall Honk "
                                   "(`make install`, which installs claude-agent-sdk).")
-        run = _Run(job, emit)
+        run = _Run(job, emit, task_env(claude_env.task_area(self.config, job.task_id)))
         env = claude_env.environment(self.config, job.task_id)
         options = ClaudeAgentOptions(
             cwd=job.workspace, model=job.model or self.config.model, tools=TOOLS,
             permission_mode="default", can_use_tool=run.can_use_tool,
             mcp_servers={"honk": sdk.create_sdk_mcp_server("honk", tools=[run.verify_tool()])},
-            hooks={"Stop": [HookMatcher(hooks=[run.on_stop])]},
+            # The gate runs every check: give it their whole time limit, not the SDK's 60 s default.
+            hooks={"Stop": [HookMatcher(hooks=[run.on_stop],
+                                        timeout=sum(c.timeout_s for c in job.checks) + 60)]},
             setting_sources=[], env=env, resume=job.session_id,
             cli_path=claude_env.launcher(self.config, job.task_id, binary, list(env)),
             max_turns=job.settings.max_turns or self.config.max_turns,
             max_budget_usd=job.settings.max_cost_usd or self.config.max_cost_usd,
             stderr=run.stderr,
         )
-        text = prompt.render(job, repo=Path(job.workspace).name, branch=f"honk/{job.task_id}")
+        text = prompt.render(job, repo=job.repo or Path(job.workspace).name, branch=f"honk/{job.task_id}")
         timeout = job.settings.timeout_s or self.config.timeout_s
         try:
             async with asyncio.timeout(timeout):
@@ -103,8 +106,8 @@ class ClaudeCodeAgent:
 class _Run:
     """The state of one agent run: what it said, used and tried, and the stop gate's rounds."""
 
-    def __init__(self, job: AgentJob, emit: EventSink) -> None:
-        self.job, self.emit = job, emit
+    def __init__(self, job: AgentJob, emit: EventSink, check_env: dict[str, str]) -> None:
+        self.job, self.emit, self.check_env = job, emit, check_env
         self.workspace = Path(job.workspace)
         self.result: ResultMessage | None = None
         self.last_error: str | None = None
@@ -140,7 +143,7 @@ class _Run:
     async def check(self) -> tuple[bool, str]:
         self.checks_run += 1
         results = await run_checks(self.job.checks, self.workspace, Path(self.job.log_dir),
-                                   f"round{self.job.round}-agent{self.checks_run}", self.emit)
+                                   f"round{self.job.round}-agent{self.checks_run}", self.emit, env=self.check_env)
         if all(r.passed for r in results):
             names = ", ".join(r.name for r in results) or "no checks configured"
             return True, f"All checks pass ({names})."

@@ -14,20 +14,20 @@ RETRYABLE_TYPE = "ModelUnavailable"
 class AgentStopped(UserFacingError):
     """A budget stopped the agent; its work so far is committed to the branch before this is reported."""
 
-    def __init__(self, which: str) -> None:
+    def __init__(self, which: str, cost_usd: float | None = None) -> None:
         super().__init__(f"The agent was stopped: {which}.")
-        self.which = which
+        self.which, self.cost_usd = which, cost_usd
 
 
 def classify(result: Any, error_kind: str | None, text: str, base_url: str | None) -> Exception:
     """Maps the CLI's outcome to a UserFacingError (final) or a retryable ApplicationError."""
     subtype = getattr(result, "subtype", None)
     status = getattr(result, "api_error_status", None)
+    cost = getattr(result, "total_cost_usd", None)
     if subtype == "error_max_turns":
-        return AgentStopped(f"the turn budget ({getattr(result, 'num_turns', '?')} turns) was hit")
+        return AgentStopped(f"the turn budget ({getattr(result, 'num_turns', '?')} turns) was hit", cost)
     if subtype == "error_max_budget_usd":
-        cost = getattr(result, "total_cost_usd", None)
-        return AgentStopped(f"the cost budget was hit (${cost:.2f} spent)" if cost else "the cost budget was hit")
+        return AgentStopped(f"the cost budget was hit (${cost:.2f} spent)" if cost else "the cost budget was hit", cost)
     if error_kind == "authentication_failed" or status in (401, 403):
         return UserFacingError("The model API rejected Honk's credentials (invalid API key). Set a valid "
                                "ANTHROPIC_API_KEY for the worker and restart it.")

@@ -21,6 +21,10 @@ class AgentJob(Record):
     checks: list[VerifyCommand] = []  # the repo's verifiers, for agents that run them themselves
     log_dir: str = ""
     max_gate_rounds: int = 3  # how often a failing check may send the agent back before it stops
+    repo: str = ""
+    # Set when the target branch conflicts with the task branch: Honk starts that merge, leaving the
+    # conflict markers for the agent to resolve; Honk then commits the merge.
+    merge_from: str | None = None
 
     @property
     def timeout_s(self) -> float:

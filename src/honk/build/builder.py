@@ -25,9 +25,9 @@ class BuildOutput:
     failure: str
 
 
-async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path) -> BuildOutput:
-    log.parent.mkdir(parents=True, exist_ok=True)
-    res = await proc.run(["bash", "-c", spec.run], cwd=workspace, timeout_s=spec.timeout_s, log_path=log)
+async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path,
+                env: dict[str, str] | None = None) -> BuildOutput:
+    res = await proc.run(["bash", "-c", spec.run], cwd=workspace, timeout_s=spec.timeout_s, log_path=log, env=env)
     if not res.ok:
         detail = distill(res.output, res.exit_code, res.timed_out)
         return BuildOutput(False, [], False, f"## build failed (`{spec.run}`)\n{detail}")

@@ -65,7 +65,7 @@ class SlackStore:
                 .where(SlackThreadRow.task_id == task_id, SlackThreadRow.status_at <= now - interval_s)
                 .values(status_at=now))
             await s.commit()
-        return bool(result.rowcount)
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
     async def set_default_repo(self, channel: str, repo: str) -> None:
         async with self._session() as s:

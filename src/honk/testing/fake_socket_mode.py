@@ -86,6 +86,7 @@ class FakeSocketMode:
     def stop(self) -> None:
         loop = self._loop
         if loop is None or not self._thread.is_alive():
+            self._sock.close()
             return
         try:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
@@ -121,7 +122,7 @@ class FakeSocketMode:
         app = web.Application()
         app.router.add_get("/link/", self._link)
         app.router.add_get("/link", self._link)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, self._sock).start()
 

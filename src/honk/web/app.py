@@ -21,6 +21,7 @@ from honk.web import pages
 from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
 from honk.workflow.client import connect
 from honk.workflow.policy import TASK_ID_RE
+from honk.workspace.git import redact_url
 
 POLL_S = 0.25
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
@@ -80,11 +81,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
-        return await svc(request).store.list_repos()
+        return [_shown(r) for r in await svc(request).store.list_repos()]
 
     @app.post("/api/repos", status_code=201)
     async def add_repo(body: RepoIn, request: Request) -> RepoRef:
-        return await svc(request).add_repo(body.name, body.url, body.branch)
+        return _shown(await svc(request).add_repo(body.name, body.url, body.branch))
 
     @app.post("/api/tasks", status_code=201)
     async def submit(body: TaskIn, request: Request, response: Response,
@@ -172,6 +173,10 @@ def create_app(settings: Settings) -> FastAPI:
         return await call_next(request)
 
     return app
+
+
+def _shown(repo: RepoRef) -> RepoRef:
+    return repo.model_copy(update={"url": redact_url(repo.url)})
 
 
 def _inside(area: Path, task_id: str, rel: str, index: bool = False) -> Path:

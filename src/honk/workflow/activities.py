@@ -50,9 +50,9 @@ from honk.workflow.records import (
     BuildResult,
     MergeInput,
     MergeResult,
+    NotifyInput,
     ProvisionInput,
     ProvisionResult,
-    NotifyInput,
     RecordInput,
     ReviewInput,
     ReviewResult,
@@ -61,6 +61,7 @@ from honk.workflow.records import (
 )
 from honk.workspace import proc
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
+from honk.workspace.proc import task_env
 from honk.workspace.worktrees import Workspace, WorktreeWorkspaces
 
 P = ParamSpec("P")
@@ -138,6 +139,10 @@ class TaskActivities:
     def _logs(self, task_id: str) -> Path:
         return self.d.logs_dir / task_id
 
+    def _check_env(self, task_id: str) -> dict[str, str]:
+        """Repo code runs with the task's own HOME and temp dir, never the worker's (credentials live there)."""
+        return task_env(self.d.agent_homes_dir / task_id)
+
     async def _base(self, ws: Workspace, req: TaskRequest, config: RepoConfig) -> str:
         target = policy.merge_target(req.repo, config)
         return await git("merge-base", "HEAD", f"refs/remotes/origin/{target}", cwd=ws.path)
@@ -162,7 +167,7 @@ class TaskActivities:
             self.d.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
             if config.setup:
                 res = await proc.run(["bash", "-c", config.setup], cwd=ws.path, timeout_s=config.setup_timeout_s,
-                                     log_path=self._logs(req.task_id) / "setup.log")
+                                     log_path=self._logs(req.task_id) / "setup.log", env=self._check_env(req.task_id))
                 if not res.ok:
                     tail = "\n".join(res.output.strip().splitlines()[-10:])
                     raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")
@@ -183,12 +188,16 @@ class TaskActivities:
             job = inp.job.model_copy(update={"workspace": str(ws.path), "log_dir": str(self._logs(req.task_id))})
             trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
             title = req.text.strip().splitlines()[0][:72]
+            if job.merge_from:
+                await self.d.workspaces.start_merge(ws, job.merge_from)
             try:
                 outcome = await self.d.agents.get(inp.agent).run(job, emit)
             except AgentStopped as stopped:
                 # A budget ended the run: keep what was done on the branch, then say so.
-                commit, _ = await self.d.workspaces.commit_all(
+                commit, changed = await self.d.workspaces.commit_all(
                     ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
+                await emit(AgentFinished(round=job.round, summary=stopped.message, changed_files=changed,
+                                         commit=commit, cost_usd=stopped.cost_usd))
                 where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
                 raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
             if outcome.model or job.model:
@@ -207,7 +216,7 @@ class TaskActivities:
             ws = await self._workspace(req)
             await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
             results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                       f"round{inp.round}", emit)
+                                       f"round{inp.round}", emit, env=self._check_env(req.task_id))
             base, head = await self._base(ws, req, inp.config), await self.d.workspaces.head(ws)
         return VerifyResult(passed=all(r.passed for r in results), feedback=feedback(results),
                             base_commit=base, head_commit=head)
@@ -229,8 +238,9 @@ class TaskActivities:
         problems = [f"- test guard: {f}" for f in findings]
         if not judge_ok:
             problems.insert(0, f"- scope judge: {judge_reason}")
+        unjudged = [f"scope judge unavailable: {judge_reason}"] if verdict and not verdict.available else []
         return ReviewResult(ok=not problems, feedback="\n".join(problems),
-                            warnings=[p[2:] for p in problems])
+                            warnings=[p[2:] for p in problems] + unjudged)
 
     @activity.defn
     @user_facing
@@ -243,7 +253,8 @@ class TaskActivities:
         async with heartbeating():
             ws = await self._workspace(req)
             out = await builder.build(spec, ws.path, self.d.artifacts_dir / req.task_id,
-                                      self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log")
+                                      self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log",
+                                      env=self._check_env(req.task_id))
         if not out.ok:
             return BuildResult(ok=False, failure=out.failure)
         preview = f"{self.d.base_url}/previews/{req.task_id}/" if out.has_preview else None
@@ -282,20 +293,31 @@ class TaskActivities:
                                        base_commit=head_of_target)
                 if not await _is_ancestor(ws, head_of_target):
                     await emit(MainMoved(target=target, verified_base=verified, new_base=head_of_target))
-                    conflicts = await wss.merge_in(ws, f"refs/remotes/origin/{target}",
-                                                   f"Merge latest {target} into {ws.branch}", {"Honk-Task": req.task_id})
+                    conflicts = await wss.merge_in(
+                        ws, f"refs/remotes/origin/{target}", f"Merge latest {target} into {ws.branch}",
+                        {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent,
+                         "Approved-by": inp.approved_by})
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
                     results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                               f"merge{attempt}", emit)
+                                               f"merge{attempt}", emit, env=self._check_env(req.task_id))
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = head_of_target
                 commit = await self._merge_commit(ws, inp, target, head_of_target)
                 if await _push(ws, req.repo.url, commit, target):
+                    if inp.config.merge_mode == "fast-forward":
+                        await self._approval_note(ws, req.repo.url, commit, inp)
                     await wss.fetch(req.repo)
                     return MergeResult(status="merged", commit=commit, target=target, base_commit=head_of_target)
         return MergeResult(status="kept_moving", target=target)
+
+    async def _approval_note(self, ws: Workspace, url: str, commit: str, inp: MergeInput) -> None:
+        """A fast-forward makes no commit to carry Approved-by: a git note (refs/notes/honk) does."""
+        note = f"Honk-Task: {inp.request.task_id}\nRequested-by: {inp.request.requested_by}\nApproved-by: {inp.approved_by}"
+        env = git_env(self.d.workspaces.author)
+        await git("notes", "--ref=honk", "add", "-f", "-m", note, commit, cwd=ws.path, env=env)
+        await git("push", "--quiet", url, "refs/notes/honk", cwd=ws.path, check=False)
 
     async def _merge_commit(self, ws: Workspace, inp: MergeInput, target: str, target_head: str) -> str:
         head = await self.d.workspaces.head(ws)

@@ -74,3 +74,12 @@ def review_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:
         f"what was asked, and run verify again.\n\n{feedback}\n\nThe original request was:\n{request}"
     )
     return text + _follow_up_block(follow_ups)
+
+
+def conflict_prompt(request: str, target: str, conflicts: list[str]) -> str:
+    files = "\n".join(f"- {f}" for f in conflicts[:20])
+    return (
+        f"The latest {target} conflicts with your branch. Honk has started merging it: resolve the "
+        f"conflict markers in these files, keeping both sides' intent, then run verify.\n{files}\n\n"
+        f"The original request was:\n{request}"
+    )

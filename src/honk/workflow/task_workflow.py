@@ -37,9 +37,9 @@ with workflow.unsafe.imports_passed_through():
         FollowUp,
         MergeDecision,
         MergeInput,
+        NotifyInput,
         ProvisionInput,
         ProvisionResult,
-        NotifyInput,
         RecordInput,
         ReviewInput,
         StepInput,
@@ -74,6 +74,9 @@ class TaskWorkflow:
         self.verified_base = ""
         self.changed = False
         self.asked: list[str] = []  # every follow-up applied, for the judge
+        self.merge_from: str | None = None
+        self.turns_used = 0
+        self.agent_seconds = 0.0
         self.warnings: list[str] = []
         self.prov: ProvisionResult | None = None
 
@@ -84,7 +87,8 @@ class TaskWorkflow:
 
     @workflow.signal
     def cancel(self, c: CancelRequest) -> None:
-        if self.cancel_by is None:
+        # A merge in flight is not interrupted: half a merge could land on main with the task "cancelled".
+        if self.cancel_by is None and self.state != TaskState.merging:
             self.cancel_by = c.by
 
     @workflow.update
@@ -108,18 +112,20 @@ class TaskWorkflow:
     @workflow.run
     async def run(self, inp: TaskInput) -> TaskState:
         route = asyncio.create_task(self._route())
-        await workflow.wait_condition(lambda: route.done() or self.cancel_by is not None)
-        if not route.done():
+        await workflow.wait_condition(lambda: route.done() or (self.cancel_by is not None and not self.state.terminal))
+        if route.done():
+            await route  # a bug in the route surfaces here (the workflow task retries) instead of vanishing
+        else:
             route.cancel()
             try:
                 await route
             except (asyncio.CancelledError, ActivityError):
                 pass
         if self.cancel_by is not None and not self.state.terminal:
-            await self._cleanup()
-            await self._record(TaskCancelled(by=self.cancel_by))
             self.state = TaskState.cancelled
+            await self._record(TaskCancelled(by=self.cancel_by))
             await self._notify()
+            await self._cleanup()
         if self.follow_ups:  # arrived while the task was ending: never dropped silently
             await self._record(FollowUpsNotApplied(
                 texts=self._take_follow_ups(),
@@ -155,8 +161,13 @@ class TaskWorkflow:
         for attempt in range(1, self.prov.max_rounds + 1):
             self.round += 1
             self.state = TaskState.working
+            job = self._job(prompt, reason)
+            started = workflow.now()
             result = await self._act(acts.run_agent, AgentRunInput(
-                request=self.req, agent=self.prov.agent, job=self._job(prompt, reason)), minutes=self._agent_minutes())
+                request=self.req, agent=self.prov.agent, job=job), minutes=self._agent_minutes())
+            self.agent_seconds += (workflow.now() - started).total_seconds()
+            self.turns_used += result.outcome.turns
+            self.merge_from = None
             self.agent_runs += 1
             self.changed = self.changed or result.commit is not None
             self.session_id = result.outcome.session_id or self.session_id
@@ -214,8 +225,12 @@ class TaskWorkflow:
             await self._notify(f"Merge held: {held}")
             return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
         if result.status == "conflict":
-            reason = (f"{result.target} has changes that conflict with this branch in "
-                      f"{', '.join(result.conflicts[:5])}; send a follow-up asking to resolve them")
+            held = (f"{result.target} has changes that conflict with this branch in "
+                    f"{', '.join(result.conflicts[:5])}; the agent is resolving them — merge again when ready")
+            await self._record(MergeHeld(reason=held))
+            await self._notify(f"Merge held: {held}")
+            self.merge_from = f"refs/remotes/origin/{result.target}"
+            return policy.conflict_prompt(self.req.text, result.target, result.conflicts), "main_moved"
         else:
             reason = f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
@@ -236,12 +251,24 @@ class TaskWorkflow:
         return "\n".join(dict.fromkeys(self.summaries)) or "No summary from the agent."
 
     def _job(self, prompt: str, reason: AgentReason) -> AgentJob:
+        """The next run's instructions, with what is left of the task's budgets (they are per task)."""
         assert self.prov is not None
+        budget = self.prov.config.agent
+        left = budget.model_copy(update={
+            "max_turns": (budget.max_turns - self.turns_used) if budget.max_turns else None,
+            "max_cost_usd": (budget.max_cost_usd - (self.cost_usd or 0.0)) if budget.max_cost_usd else None,
+            "timeout_s": (budget.timeout_s - self.agent_seconds) if budget.timeout_s else None,
+        })
+        spent = [name for name, value in (("turn", left.max_turns), ("cost", left.max_cost_usd),
+                                          ("time", left.timeout_s)) if value is not None and value <= 0]
+        if spent:
+            raise _Stop(f"The agent was stopped: the task's {spent[0]} budget is used up; the work so far "
+                        f"is on branch {self.prov.branch}.")
         return AgentJob(
             task_id=self.req.task_id, workspace="", prompt=prompt, request=self.req.text, reason=reason,
             round=self.round, invocation=self.agent_runs, model=self.req.model or self.prov.config.agent.model,
-            settings=self.prov.config.agent, session_id=self.session_id,
-            checks=self.prov.config.verify, max_gate_rounds=self.prov.max_rounds,
+            settings=left, session_id=self.session_id, repo=self.req.repo.name,
+            checks=self.prov.config.verify, max_gate_rounds=self.prov.max_rounds, merge_from=self.merge_from,
         )
 
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
@@ -276,9 +303,9 @@ class TaskWorkflow:
 
     async def _fail(self, reason: str) -> None:
         self.state = TaskState.failed
-        await self._cleanup()
-        await self._record(TaskFailed(reason=reason))
+        await self._record(TaskFailed(reason=reason))  # said first: cleanup trouble cannot hide it
         await self._notify()
+        await self._cleanup()
 
     async def _notify(self, detail: str = "") -> None:
         """Says the milestone in the task's chat thread; only tasks that came from Slack have one."""

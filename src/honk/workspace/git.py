@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,9 +16,14 @@ from honk.workspace.proc import child_env
 GIT_TIMEOUT_S = 600.0
 
 
+def redact_url(text: str) -> str:
+    """Hides credentials written into URLs (https://user:token@host/…) wherever text is shown."""
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+
+
 class GitError(Exception):
     def __init__(self, args: list[str], code: int | None, stderr: str) -> None:
-        super().__init__(f"git {' '.join(args)} failed ({code}): {stderr.strip()[-2000:]}")
+        super().__init__(redact_url(f"git {' '.join(args)} failed ({code}): {stderr.strip()[-2000:]}"))
         self.code = code
         self.stderr = stderr
 

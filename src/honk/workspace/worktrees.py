@@ -16,7 +16,7 @@ from pathlib import Path
 
 from honk.domain import RepoRef
 from honk.errors import UserFacingError
-from honk.workspace.git import GitError, file_lock, git, git_env
+from honk.workspace.git import GitError, file_lock, git, git_env, redact_url
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class WorktreeWorkspaces:
             except GitError as e:
                 last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
                 raise UserFacingError(
-                    f"Could not fetch repo {repo.name!r} from {repo.url}: {last[0]} "
+                    f"Could not fetch repo {repo.name!r} from {redact_url(repo.url)}: {redact_url(last[0])} "
                     "— check the URL and that this machine can reach it."
                 ) from e
             stamp.write_text(repr(started))
@@ -234,8 +234,15 @@ class WorktreeWorkspaces:
             return conflicts or ["(merge failed)"]
         return []
 
+    async def start_merge(self, ws: Workspace, ref: str) -> list[str]:
+        """Starts merging `ref` without committing; conflicting files keep their markers. Returns them."""
+        await git("merge", "--quiet", "--no-ff", "--no-commit", ref, cwd=ws.path, env=git_env(self.author),
+                  check=False)
+        return (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
+
     async def diffstat(self, ws: Workspace, base: str) -> str:
         return await git("diff", "--stat", f"{base}...HEAD", cwd=ws.path)
 
     async def diff(self, ws: Workspace, base: str) -> str:
-        return await git("diff", f"{base}...HEAD", cwd=ws.path)
+        # --no-renames: a test file moved out of the test tree reads as the deletion it is.
+        return await git("diff", "--no-renames", f"{base}...HEAD", cwd=ws.path)
