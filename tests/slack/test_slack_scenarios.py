@@ -169,3 +169,31 @@ def test_an_unauthorized_merge_is_refused_in_private_and_changes_nothing(slack_s
     refusal = slack.wait_for("chat.postEphemeral")[0]
     assert refusal.args["user"] == "U1" and "not allowed to merge" in refusal.args["text"]
     assert slack_stack.task(task_id).state == TaskState.ready and remote.head() == before
+
+
+def test_socket_mode_delivers_the_same_story(tmp_path, temporal, slack, make_remote):
+    from honk.testing.fake_socket_mode import FakeSocketMode
+
+    socket = FakeSocketMode(slack).start()
+    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
+                      slack_app_token="xapp-test-token", slack_api_url=slack.api_url,
+                      slack_mergers='["bo@example.com"]')
+    try:
+        socket.wait_connected(timeout=20)
+        remote = make_remote(calc_files(DIRECT_FIX))
+        stack.add_repo("calc", remote.url)
+        mention = mention_event("<@UHONK> make add() add repo=calc", user="U1")
+        socket.wait_ack(socket.push_event(mention), timeout=5)
+        ts = mention["event"]["ts"]
+        slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)
+        task_id = task_in(stack)
+        assert stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+        slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))
+        socket.wait_ack(socket.push_interaction(block_action("merge", task_id, user="U2", message_ts=ts)))
+        assert stack.wait_for(task_id, TaskState.merged, TaskState.failed).state == TaskState.merged
+        assert "Approved-by: bo@example.com" in remote.message()
+        unsigned = stack.http.post("/slack/events", json=mention)
+        assert unsigned.status_code == 404, "without a signing secret there is no HTTP endpoint to forge"
+    finally:
+        stack.stop()
+        socket.stop()

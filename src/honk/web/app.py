@@ -72,7 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     async def slack_events(request: Request) -> Response:
         """Slack's Events API and interactivity (HTTP mode); bolt checks the signature and timestamp."""
         if request.app.state.slack is None:
-            raise NotFound("Slack is not configured on this server (set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET).")
+            raise NotFound("Slack HTTP events are not enabled on this server (set SLACK_BOT_TOKEN and "
+                           "SLACK_SIGNING_SECRET; Socket Mode needs no public endpoint).")
         return await request.app.state.slack.handle(request)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
