@@ -197,3 +197,60 @@ def test_socket_mode_delivers_the_same_story(tmp_path, temporal, slack, make_rem
     finally:
         stack.stop()
         socket.stop()
+
+
+def test_commands_help_use_list_and_status(slack_stack, slack, make_remote):
+    slack_stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+
+    def say(text: str) -> str:
+        event = mention_event(f"<@UHONK> {text}", channel="C9")
+        post_event(slack_stack, event)
+        return slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == event["event"]["ts"])[0] \
+            .args["text"]
+
+    assert "@honk use REPO" in say("help") and "//" in say("help")
+    assert "Unknown repo 'nope'" in say("use nope")
+    assert "default repo is now *calc*" in say("use calc")
+    assert say("list") == "No tasks yet."
+    say("make add() add")  # the channel's default repo: no repo= needed
+    task_id = task_in(slack_stack)
+    assert task_id in say("list") and task_id in say("status")
+
+
+def test_request_changes_opens_a_modal_and_its_text_becomes_a_follow_up(slack_stack, slack, make_remote):
+    from honk.testing.fake_slack import view_submission
+
+    remote = make_remote(calc_files(DIRECT_FIX + FOLLOW_UP_STEP))
+    slack_stack.add_repo("calc", remote.url)
+    mention = mention_event("<@UHONK> make add() add repo=calc")
+    post_event(slack_stack, mention)
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
+    task_id = task_in(slack_stack)
+    slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed)
+
+    post_action(slack_stack, block_action("request_changes", task_id, user="U1", trigger_id="trig-1"))
+    modal = slack.wait_for("views.open")[0].args
+    assert modal["trigger_id"] == "trig-1" and modal["view"]["private_metadata"] == task_id
+    empty = post_action(slack_stack, view_submission("request_changes", task_id, {"changes": {"text": " "}}))
+    assert empty.status_code == 200 and "errors" in empty.json()
+    post_action(slack_stack, view_submission("request_changes", task_id, {"changes": {"text": "add a docstring"}}))
+    wait_until(lambda: slack_stack.kinds(task_id).count("task_ready") == 2, 60, "the change applied")
+    received = [e.event for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
+    assert [(r.text, r.by) for r in received] == [("add a docstring", "ana@example.com")]
+
+
+def test_cancel_button_and_a_button_on_a_finished_task(slack_stack, slack, make_remote):
+    remote = make_remote(calc_files(SLOW_FIX.replace("sleep 3", "sleep 30")))
+    slack_stack.add_repo("calc", remote.url)
+    mention = mention_event("<@UHONK> make add() add repo=calc")
+    post_event(slack_stack, mention)
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
+    task_id = task_in(slack_stack)
+    wait_until(lambda: "agent_started" in slack_stack.kinds(task_id), 30, "the agent to start")
+    post_action(slack_stack, block_action("cancel", task_id, user="U1"))
+    assert slack_stack.wait_for(task_id, TaskState.cancelled, TaskState.failed).state == TaskState.cancelled
+    slack.wait_for("chat.postMessage", where=lambda c: "Cancelled" in c.args.get("text", ""))
+
+    post_action(slack_stack, block_action("merge", task_id, user="U2"))
+    stale = slack.wait_for("chat.postEphemeral")[0]
+    assert stale.args["user"] == "U2" and "cancelled" in stale.args["text"]
