@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files
 
+from honk.build.screenshot import browser
 from honk.domain import TaskState
 from honk.testing.fake_slack import (
     FakeSlack,
@@ -89,8 +90,12 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
     assert actions[0]["confirm"], "Merge asks for confirmation"
     rendered = json.dumps(ready.args["blocks"], ensure_ascii=False)
     assert "✅ test" in rendered and "/previews/" in rendered
-    slack.wait_for("files.completeUploadExternal", count=2)  # the QR code and the small artifact
-    assert any(f.data and f.data.startswith(b"\x89PNG") for f in slack.files.values()), "a QR code image"
+    shots = 1 if browser() else 0  # .ci/run installs Chromium; a bare machine may not have it
+    slack.wait_for("files.completeUploadExternal", count=2 + shots)  # QR code, [screenshot], small artifact
+    pngs = {f.filename: f.data for f in slack.files.values() if f.data and f.data.startswith(b"\x89PNG")}
+    assert f"{task_id}-qr.png" in pngs, "a QR code image"
+    if shots:
+        assert len(pngs[f"{task_id}-screenshot.png"]) > 5000, "a screenshot of the preview"
     assert slack.calls_to("chat.update"), "the status message is updated in place"
 
     assert post_action(slack_stack, block_action("merge", task_id, user="U2", message_ts=ts)).status_code == 200

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
 import time
+from pathlib import Path
 
 import qrcode
 import qrcode.image.pure
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from honk.build.screenshot import screenshot
 from honk.domain import SlackThread, TaskState
 from honk.slack import blocks
 from honk.store import Store
@@ -83,6 +86,13 @@ class SlackNotifier:
                 channel=thread.channel, thread_ts=thread.thread_ts, content=qr_png(link),
                 filename=f"{task_id}-qr.png", title="Open on your phone",
                 initial_comment=f"Scan to open the new version on your phone: {link}")
+        if preview_url:
+            with tempfile.TemporaryDirectory(prefix="honk-shot-") as tmp:
+                shot = Path(tmp) / f"{task_id}-screenshot.png"
+                if await screenshot(preview_url, shot):
+                    await self.client.files_upload_v2(channel=thread.channel, thread_ts=thread.thread_ts,
+                                                      content=shot.read_bytes(), filename=shot.name,
+                                                      title="The new version on a phone")
         for name in artifacts:
             path = f"{self.artifacts_dir}/{task_id}/{name}"
             with open(path, "rb") as f:
