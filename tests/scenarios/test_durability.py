@@ -52,7 +52,8 @@ def test_cancel_stops_the_agent_keeps_the_branch_and_cleans_the_workspace(stack,
     assert stack.http.post(f"/api/tasks/{task.id}/cancel", json={"by": "ana"}).status_code == 202
     done = stack.wait_for(task.id, TaskState.cancelled, TaskState.failed, timeout_s=30)
     assert done.state == TaskState.cancelled
-    assert not (stack.root / "data" / "workspaces" / task.id).exists()
+    workspace = stack.root / "data" / "workspaces" / task.id
+    wait_until(lambda: not workspace.exists(), 15, "the workspace to be cleaned")
     again = stack.http.post(f"/api/tasks/{task.id}/cancel", json={})
     assert again.status_code == 409 and "already cancelled" in again.json()["detail"]
     follow = stack.http.post(f"/api/tasks/{task.id}/followup", json={"text": "more"})

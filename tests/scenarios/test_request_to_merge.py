@@ -5,6 +5,7 @@ from __future__ import annotations
 from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
+from honk.testing.processes import wait_until
 
 
 def test_request_becomes_merged_commit_with_trailers(stack, make_remote):
@@ -31,7 +32,8 @@ def test_request_becomes_merged_commit_with_trailers(stack, make_remote):
     assert "Agent: scripted" in message and "Model: scripted" in message and "Honk-Cost: $0.0000" in message
     kinds = stack.kinds(task.id)
     assert kinds.index("checks_started") < kinds.index("task_ready") < kinds.index("merged")
-    assert not (stack.root / "data" / "workspaces" / task.id).exists(), "workspace cleaned after merge"
+    workspace = stack.root / "data" / "workspaces" / task.id
+    wait_until(lambda: not workspace.exists(), 15, "the workspace to be cleaned after the merge")
 
 
 def test_cli_ask_wait_then_merge(stack, make_remote):

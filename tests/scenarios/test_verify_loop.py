@@ -7,6 +7,7 @@ from repos import RIGHT_FIX, WRONG_FIX, calc_files
 from honk.domain import TaskState
 from honk.events import AgentStarted, ChecksFailed
 from honk.testing.gitrepo import run_git
+from honk.testing.processes import wait_until
 
 
 def test_failing_check_is_fed_back_and_fixed_in_round_two(stack, make_remote):
@@ -37,6 +38,7 @@ def test_gives_up_after_the_round_budget_with_a_clear_reason(stack, make_remote)
     assert f"honk/{task.id}" in (done.reason or ""), "the reason says where the work is kept"
     rounds = [e.event for e in stack.events(task.id) if isinstance(e.event, ChecksFailed)]
     assert [r.giving_up for r in rounds] == [False, False, True]
-    assert not (stack.root / "data" / "workspaces" / task.id).exists(), "workspace cleaned on failure"
+    workspace = stack.root / "data" / "workspaces" / task.id
+    wait_until(lambda: not workspace.exists(), 15, "the workspace to be cleaned on failure")
     mirror = stack.root / "data" / "mirrors" / "calc.git"
     assert "return a * b" in run_git("--git-dir", str(mirror), "show", f"honk/{task.id}:calc.py"), "branch kept"

@@ -193,6 +193,7 @@ def test_blocking_waits_from_a_plain_thread(slack: FakeSlack, socket_mode: FakeS
                                    APP_TOKEN, web_client=AsyncWebClient(base_url=slack.api_url))
         h.app.action("go")(_ack_only)
         await h.connect_async()
+        await socket_mode.wait_connected_async()  # the client's handshake can finish before the server's
         try:
             envelope_id = await asyncio.to_thread(lambda: socket_mode.push_interaction(block_action("go", "1")))
             assert await asyncio.to_thread(socket_mode.wait_ack, envelope_id, 2) == {"envelope_id": envelope_id}
