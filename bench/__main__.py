@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent]`: runs the benchmarks, prints the results
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack]`: runs the benchmarks, prints the results
 and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section)."""
 
 from __future__ import annotations
@@ -7,10 +7,11 @@ import argparse
 import sys
 import time
 
-from bench import agent, orchestration, workspace
+from bench import agent, orchestration, slack, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
-BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run, "agent": agent.run}
+BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run, "agent": agent.run,
+              "slack": slack.run}
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 
@@ -64,7 +65,7 @@ def render(sections: list[Section], info: dict[str, str], quick: bool, only: str
         "```",
         "cd /work/main && .venv/bin/python -m bench            # or: make bench",
         ".venv/bin/python -m bench --quick                    # smaller sizes, a smoke run",
-        ".venv/bin/python -m bench --only workspace           # or: --only orchestration, --only agent",
+        ".venv/bin/python -m bench --only workspace           # or: --only orchestration, agent, slack",
         "```",
         "",
         "Each benchmark measures its baseline in the same run, on the same machine, so the ratios do not",
