@@ -55,15 +55,15 @@ class SlackFrontDoor:
         if f"<@{body.get('authorizations', [{}])[0].get('user_id', '')}>" in event.get("text", "") \
                 and event.get("channel_type") != "im":
             return  # handled as app_mention
+        thread_ts = event.get("thread_ts")
+        task_id = await self.slack.task_of(event["channel"], thread_ts) if thread_ts else None
+        if not task_id and event.get("channel_type") != "im":
+            return  # ordinary channel talk: nothing to do, nothing to remember
         if not await self.slack.first_time(body.get("event_id") or f"{event['channel']}:{event['ts']}"):
             return
-        thread_ts = event.get("thread_ts")
-        if thread_ts:
-            task_id = await self.slack.task_of(event["channel"], thread_ts)
-            if task_id:
-                await self._follow_up(task_id, event)
-            return
-        if event.get("channel_type") == "im":
+        if task_id:
+            await self._follow_up(task_id, event)
+        elif not thread_ts:
             await self._intake(event)
 
     async def _intake(self, event: dict[str, Any]) -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from honk.domain import Record, SlackThread
 from honk.store.models import SlackChannelRow, SlackSeenEventRow, SlackThreadRow, SlackUserRow
 from honk.store.store import Store
+
+SEEN_FOR = timedelta(days=2)
+PRUNE_EVERY = 500
 
 
 class SlackUser(Record):
@@ -26,15 +29,21 @@ class SlackUser(Record):
 class SlackStore:
     def __init__(self, store: Store) -> None:
         self._session = store._session  # one engine, one session factory
+        self._inserts = 0
 
     async def first_time(self, event_id: str) -> bool:
-        """True the first time an event id is seen; Slack's retries then get False."""
+        """True the first time an event id is seen; Slack's retries (minutes apart at most) then get False."""
+        now = datetime.now(UTC)
         async with self._session() as s:
-            s.add(SlackSeenEventRow(event_id=event_id, at=datetime.now(UTC)))
+            s.add(SlackSeenEventRow(event_id=event_id, at=now))
             try:
                 await s.commit()
             except IntegrityError:
                 return False
+            self._inserts += 1
+            if self._inserts % PRUNE_EVERY == 0:  # keep the table small: old ids cannot come back
+                await s.execute(delete(SlackSeenEventRow).where(SlackSeenEventRow.at < now - SEEN_FOR))
+                await s.commit()
         return True
 
     async def link(self, task_id: str, thread: SlackThread) -> None:

@@ -14,6 +14,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from honk.domain import RepoRef, TaskState, TaskView
 from honk.errors import NotFound, UserFacingError
+from honk.heap import settle_heap
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import Store
@@ -24,6 +25,7 @@ from honk.workflow.policy import TASK_ID_RE
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
+
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
 
@@ -40,6 +42,7 @@ def create_app(settings: Settings) -> FastAPI:
             from honk.slack.server import start_slack
 
             app.state.slack, socket_mode = await start_slack(settings, app.state.service)
+        settle_heap()
         yield
         if socket_mode is not None:
             await socket_mode.close_async()

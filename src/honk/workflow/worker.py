@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
+from honk.heap import settle_heap
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
@@ -93,6 +94,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    settle_heap()
     log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()
