@@ -111,6 +111,13 @@ class ModelProcess:
             self.proc.wait()
 
 
+def machine_busy() -> float:
+    """CPU seconds used by everything on the machine so far (`/proc/stat`, all but idle and iowait)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 def _proc_cpu(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
@@ -256,6 +263,13 @@ def _status(pid: int | str) -> dict[str, Any]:
     return out
 
 
+def _exe(pid: int | str) -> str:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
 def _pss(pid: int | str) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -325,10 +339,11 @@ class TreeSampler:
         p = self.peak
         by_pid = {str(pid): s for pid in descendants(me) if pid not in self.exclude and (s := _status(pid))}
         # Claude Code forks before it execs git: until the exec, the child is a copy-on-write image of
-        # the claude process with the same RSS (pages shared, not new). Such a child (same name as its
-        # parent, below a child of ours) is skipped, so a run is not counted twice.
+        # the claude process, its RSS the parent's pages (shared, not new), and its name that of the
+        # forking thread. Such a child (the same executable as its parent, below a child of ours) is
+        # skipped, so a run is not counted twice.
         counted = {pid: s for pid, s in by_pid.items()
-                   if s.get("PPid") == str(me) or s.get("Name") != by_pid.get(s.get("PPid", ""), {}).get("Name")}
+                   if s.get("PPid") == str(me) or _exe(pid) != _exe(s.get("PPid", ""))}
         stats = list(counted.values())
         rss = sum(s.get("VmRSS", 0) for s in stats)
         anon = sum(s.get("RssAnon", 0) for s in stats)
@@ -404,6 +419,7 @@ class Level:
     cpu_model: float = 0.0
     cpu_self: float = 0.0
     cpu_child: float = 0.0
+    cpu_other: float = 0.0  # CPU the machine's other processes used meanwhile
 
     @property
     def p50(self) -> float:
@@ -425,16 +441,17 @@ def concurrency(agent: Any, ks: list[int], base_p50: float, min_samples: int, te
         batches = math.ceil(min_samples / k)
         gc.collect()
         own_before = _status("self")["VmRSS"]
-        cpu0, model0 = _cpu_now(), model.cpu_s()
+        cpu0, model0, busy0 = _cpu_now(), model.cpu_s(), machine_busy()
         times, walls = [], []
         with TreeSampler(0.05, exclude={model.proc.pid}, pss=True) as sampler:
             for b in range(batches):
                 t, w = asyncio.run(_batch(agent, k, f"c{k}b{b}", template, root))
                 times += t
                 walls.append(w)
-        cpu1 = _cpu_now()
-        lv = Level(k, times, walls, sampler.peak, own_before, model.cpu_s() - model0,
-                   cpu1[1] - cpu0[1], cpu1[0] - cpu0[0])
+        cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
+        ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (model1 - model0)
+        lv = Level(k, times, walls, sampler.peak, own_before, model1 - model0, cpu1[1] - cpu0[1],
+                   cpu1[0] - cpu0[0], max(0.0, busy1 - busy0 - ours))
         levels.append(lv)
         log(f"  k={k}: p50 {fmt_s(lv.p50)} ({lv.p50 / base_p50:.1f}× k=1), max {fmt_s(max(times))}, "
             f"{len(times)} runs in {batches} batch(es); claude processes' RSS at peak {_mb(lv.peak.tree_rss)}")
@@ -524,12 +541,18 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             do = {"plain": lambda i: bare(f"plain{i}", PLAIN), "same": lambda i: bare(f"same{i}", SAME_FLAGS),
                   "honk": lambda i: honk(f"honk{i}")}
             order = list(do)
+            cpu0, model0, busy0, t0 = _cpu_now(), model.cpu_s(), machine_busy(), time.perf_counter()
             for i in range(n):  # interleaved, the order rotating, so drift hits all three alike
                 for name in order[i % 3:] + order[:i % 3]:
                     runs[name].append(do[name](i))
                 model.requests()  # the model process forgets them
+            cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
+            ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (model1 - model0)
+            other_seq, seq_wall = max(0.0, busy1 - busy0 - ours), time.perf_counter() - t0
             for name, rs in runs.items():
                 log(f"  {name}: " + ", ".join(fmt_s(r.total) for r in rs))
+            if other_seq > 0.1 * seq_wall:
+                log(f"  warning: other processes used {other_seq / seq_wall:.0%} of a CPU meanwhile")
 
             # 2. Memory, in a fresh process that is one worker running one agent.
             mem = run_probe(model.url, template, root / "probe")
@@ -641,20 +664,23 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         [[label, fmt_s(phase("plain", a, z)), fmt_s(phase("same", a, z)), fmt_s(phase("honk", a, z)),
           fmt_s(phase("honk", a, z) - phase("same", a, z))] for label, a, z in phases]))
     conc_rows = [["1", fmt_s(base), "1.0×", fmt_s(max(r.total for r in runs["honk"])), str(n),
-                  _mb(h["tree_rss"]), "—", _mb1(py_run), f"{cpu1:.2f} s ({cpu1 / (base * cores):.0%})"]]
+                  _mb(h["tree_rss"]), "—", _mb1(py_run), f"{cpu1:.2f} s ({cpu1 / (base * cores):.0%})",
+                  f"{other_seq / seq_wall:.0%}"]]
     for lv in levels:
         total_cpu = lv.cpu_self + lv.cpu_child + lv.cpu_model
         conc_rows.append([str(lv.k), fmt_s(lv.p50), f"{lv.p50 / base:.1f}×", fmt_s(max(lv.times)),
                           str(len(lv.times)), _mb(lv.peak.tree_rss), _mb(lv.peak.pss),
                           _mb1(max(0, lv.peak.own_rss - lv.own_before)),
-                          f"{total_cpu / len(lv.times):.2f} s ({total_cpu / (sum(lv.walls) * cores):.0%})"])
+                          f"{total_cpu / len(lv.times):.2f} s ({total_cpu / (sum(lv.walls) * cores):.0%})",
+                          f"{lv.cpu_other / sum(lv.walls):.0%}"])
     sec.tables.append((
         "Concurrent runs in one worker process (k = 1: the sequential runs and the memory probe; memory: the "
         "claude processes' peak summed RSS and peak summed PSS — PSS splits the binary's shared file pages "
         "between them — and the worker's own RSS growth; CPU: worker + claude (+ fake model for k > 1) per "
-        f"run, and as a share of {cores} cores over the wall time):",
+        f"run, and as a share of {cores} cores over the wall time; other load: the CPU the machine's other "
+        "processes used meanwhile, in cores — anything above a few % makes the row pessimistic):",
         ["k", "p50", "vs k = 1", "max", "runs", "claude RSS (sum)", "claude PSS (sum)", "worker growth",
-         "CPU per run (busy)"], conc_rows))
+         "CPU per run (busy)", "other load"], conc_rows))
     sec.notes += [
         f"What \"peak memory per running agent task\" counts: the Claude Code process's peak RSS during the run "
         f"({_mb(h['single_hwm'])} VmHWM; `getrusage(RUSAGE_CHILDREN).ru_maxrss` agrees: "
@@ -685,8 +711,10 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             + ", ".join(f"k = {lv.k} ran at {lv.p50 / base:.2f}× the single-run p50" for lv in close)
             + f", within 15 % of {SLOWDOWN:.0f}×, so repeated runs can put the answer one step either side.")
     sec.notes += [
-        f"Load average (1 min) {load0[0]:.2f} before this benchmark, {load1[0]:.2f} after; {cores} CPUs. The fake "
-        "model's process shares those CPUs (its CPU is in the concurrency table's CPU column).",
+        f"Load average (1 min) {load0[0]:.2f} before this benchmark, {load1[0]:.2f} after; {cores} CPUs. While "
+        f"the single runs were timed, other processes on the machine used {other_seq / seq_wall:.0%} of a CPU "
+        "(`/proc/stat` minus this benchmark's own processes). The fake model's process shares the CPUs too (its "
+        "CPU is in the concurrency table's CPU column).",
     ]
     sec.seconds = time.perf_counter() - started
     return sec

@@ -72,6 +72,8 @@ class ClaudeCodeAgent:
             # The gate runs every check: give it their whole time limit, not the SDK's 60 s default.
             hooks={"Stop": [HookMatcher(hooks=[run.on_stop],
                                         timeout=sum(c.timeout_s for c in job.checks) + 60)]},
+            # Claude Code's own system prompt (how to use its tools well); Honk's brief is the user prompt.
+            system_prompt={"type": "preset", "preset": "claude_code"},
             setting_sources=[], env=env, resume=job.session_id,
             cli_path=claude_env.launcher(self.config, job.task_id, binary, list(env)),
             max_turns=job.settings.max_turns or self.config.max_turns,
