@@ -82,6 +82,8 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
     assert time.monotonic() - started < 3 and "On it" in on_it.args["text"]
     task_id = task_in(slack_stack)
     assert task_id in on_it.args["text"]
+    page = slack_stack.http.get(f"/tasks/{task_id}")  # the link in the reply
+    assert page.status_code == 200 and "fix the crash when a playlist is empty" in page.text
 
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
     ready = slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))[0]
@@ -98,7 +100,11 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
         assert len(pngs[f"{task_id}-screenshot.png"]) > 5000, "a screenshot of the preview"
     assert slack.calls_to("chat.update"), "the status message is updated in place"
 
-    assert post_action(slack_stack, block_action("merge", task_id, user="U2", message_ts=ts)).status_code == 200
+    ready_ts = "1700000099.000100"
+    assert post_action(slack_stack, block_action("merge", task_id, user="U2", message_ts=ready_ts)).status_code == 200
+    settled = slack.wait_for("chat.update", where=lambda c: c.args.get("ts") == ready_ts)[0]
+    assert not [b for b in settled.args["blocks"] if b["type"] == "actions"], "the buttons are gone"
+    assert "Merge requested by Bo" in json.dumps(settled.args["blocks"])
     merged = slack_stack.wait_for(task_id, TaskState.merged, TaskState.failed)
     assert merged.state == TaskState.merged, merged.reason
     slack.wait_for("chat.postMessage", where=lambda c: "Merged" in c.args.get("text", ""))

@@ -139,12 +139,14 @@ class SlackFrontDoor:
         if self.mergers and not ({user.user_id, user.email} & self.mergers):
             await self._ephemeral(body, "You are not allowed to merge here; ask someone who is.")
             return
-        await self._act(body, lambda: self.service.merge(action["value"], user.identity))
+        if await self._act(body, lambda: self.service.merge(action["value"], user.identity)):
+            await self._settle_buttons(body, f"🔀 Merge requested by {user.name}")
 
     async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = await self._user(body["user"]["id"])
-        await self._act(body, lambda: self.service.cancel(action["value"], user.identity))
+        if await self._act(body, lambda: self.service.cancel(action["value"], user.identity)):
+            await self._settle_buttons(body, f"🛑 Cancelled by {user.name}")
 
     async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -164,11 +166,22 @@ class SlackFrontDoor:
             if thread:
                 await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
 
-    async def _act(self, body: dict[str, Any], call: Any) -> None:
+    async def _act(self, body: dict[str, Any], call: Any) -> bool:
         try:
             await call()
         except UserFacingError as e:
             await self._ephemeral(body, e.message)
+            return False
+        return True
+
+    async def _settle_buttons(self, body: dict[str, Any], note: str) -> None:
+        """The ready message loses its buttons once one was acted on, and says who did what."""
+        message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
+        if not message.get("ts") or not channel:
+            return
+        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
+        await self.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", note), blocks=kept)
 
     # -- helpers ------------------------------------------------------------------------
     async def _user(self, user_id: str) -> SlackUser:

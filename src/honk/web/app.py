@@ -83,6 +83,11 @@ def create_app(settings: Settings) -> FastAPI:
     async def home(request: Request) -> str:
         return pages.home(await svc(request).store.list_tasks(limit=50), await svc(request).store.list_repos())
 
+    @app.get("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
+    async def task_page(task_id: str, request: Request) -> str:
+        service = svc(request)
+        return pages.task_page(await service.task(task_id), await service.store.events(task_id))
+
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
         return [_shown(r) for r in await svc(request).store.list_repos()]
