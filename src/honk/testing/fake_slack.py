@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode
 import uvicorn
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -353,7 +354,7 @@ class FakeSlack:
         if content_type.startswith("multipart/form-data"):
             form = await request.form()
             part = form.get("file")
-            data = await part.read() if hasattr(part, "read") else str(part or "").encode()
+            data = await part.read() if isinstance(part, UploadFile) else str(part or "").encode()
         else:
             data = await request.body()
         with self._lock:
