@@ -12,19 +12,17 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import threading
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from honk.ports import free_port
+from honk.testing.loopback import LoopbackServer
 
 JUDGE_MARKER = "You are Honk's scope judge"
 
@@ -75,7 +73,7 @@ class RecordedRequest(BaseModel):
     kind: Literal["agent", "judge"]
 
 
-class FakeModelServer:
+class FakeModelServer(LoopbackServer):
     """Runs on a background thread so that both sync tests and child processes can reach it."""
 
     def __init__(self, scenario: Scenario | None = None, host: str = "127.0.0.1", port: int | None = None) -> None:
@@ -83,27 +81,7 @@ class FakeModelServer:
         self.requests: list[RecordedRequest] = []
         self._failures: dict[int, int] = {}
         self._judged = 0
-        self.host, self.port = host, port or free_port(host)
-        app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                     lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FakeModelServer:
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            threading.Event().wait(0.01)
-        raise RuntimeError("fake model server did not start")
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        super().__init__(Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])]), host, port)
 
     def play(self, scenario: Scenario) -> None:
         self.scenario, self._failures, self._judged = scenario, {}, 0

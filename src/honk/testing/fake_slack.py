@@ -26,7 +26,6 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-import uvicorn
 from pydantic import BaseModel, ConfigDict
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -34,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from honk.ports import free_port
+from honk.testing.loopback import LoopbackServer
 
 # Fields the sdk sends as JSON strings inside a form body or query string.
 JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks",
@@ -79,7 +78,7 @@ class SlackFile(BaseModel):
     initial_comment: str | None = None
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Runs on a background thread, so sync tests, async tests and child processes can all reach it."""
 
     def __init__(self, bot_user_id: str = "UHONK", team_id: str = "T1", bot_id: str = "BHONK",
@@ -96,42 +95,15 @@ class FakeSlack:
         self._overrides: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
-        self.host, self.port = host, port or free_port(host)
-        app = Starlette(routes=[
+        super().__init__(Starlette(routes=[
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
             Route("/upload/{file_id}", self._upload, methods=["POST"]),
             Route("/response/{name}", self._response_url, methods=["POST"]),
-        ])
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                                     lifespan="off"))
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
-
-    # -- lifecycle -----------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        ]), host, port)
 
     @property
     def api_url(self) -> str:
         return self.url + "/api/"
-
-    def start(self) -> FakeSlack:
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            threading.Event().wait(0.01)
-        raise RuntimeError("fake Slack server did not start")
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-
-    def __enter__(self) -> FakeSlack:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- set-up --------------------------------------------------------------------------
     def add_user(self, user_id: str, email: str, name: str, real_name: str | None = None) -> SlackUser:
