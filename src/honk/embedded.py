@@ -139,6 +139,8 @@ def run_up(settings: Settings) -> int:
     env = {**os.environ, "HONK_DATA_DIR": str(data), "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
            "HONK_PORT": str(settings.port), "HONK_HOST": settings.host}
     demo = _start_demo_model(settings, env) if settings.demo_model else None
+    if "HONK_ANONYMOUS" not in os.environ and settings.host in ("127.0.0.1", "localhost", "::1"):
+        env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
@@ -188,6 +190,10 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
         print(f"Try the sample repo {SAMPLE_REPO!r}:")
         extra = " --agent claude" if demo else ""
         print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty"{extra} --wait')
+    if os.environ.get("HONK_ANONYMOUS", "true" if settings.host in ("127.0.0.1", "localhost", "::1") else "").lower() \
+            in ("1", "true", "yes"):
+        print("Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "
+              "and `honk user add EMAIL --role admin`.")
     print("Press Ctrl-C to stop.", flush=True)
 
 

@@ -37,3 +37,11 @@ class Unavailable(UserFacingError):
     """A service Honk depends on (Temporal, a git remote) cannot be reached right now."""
 
     status_code = 503
+
+
+class Unauthorized(UserFacingError):
+    status_code = 401
+
+
+class Forbidden(UserFacingError):
+    status_code = 403

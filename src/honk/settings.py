@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     git_author_email: str = "honk@localhost"
     # Who a request is attributed to when a front door does not say (the CLI on this machine).
     default_user: str = "local"
+    # Requests without an account act as an admin named "local". Only for the loopback demo:
+    # `honk up` turns it on for 127.0.0.1 unless HONK_ANONYMOUS says otherwise.
+    anonymous: bool = False
 
     @classmethod
     def settings_customise_sources(
@@ -134,6 +137,10 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
+
+    @property
+    def secret_key_file(self) -> Path:
+        return self.data_dir / "secret.key"
 
     @property
     def agent_homes_dir(self) -> Path:

@@ -14,9 +14,11 @@ from honk.events import StoredEvent
 
 
 class ApiClient:
-    def __init__(self, base_url: str, user: str | None = None) -> None:
+    def __init__(self, base_url: str, user: str | None = None, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         headers = {"X-Honk-User": user} if user else {}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=60.0)
 
     def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:

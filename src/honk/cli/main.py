@@ -43,15 +43,16 @@ def main() -> None:  # noqa: D103
 
 @click.group()
 @click.option("--url", envvar="HONK_URL", default=None, help="Honk's web server (default: from settings).")
-@click.option("--user", envvar="HONK_USER", default=None, help="Who you are to Honk.")
+@click.option("--user", envvar="HONK_USER", default=None, help="Who you are to Honk (anonymous demo only).")
+@click.option("--token", envvar="HONK_TOKEN", default=None, help="Your API token (honk_…).")
 @click.pass_context
-def cli(ctx: click.Context, url: str | None, user: str | None) -> None:
+def cli(ctx: click.Context, url: str | None, user: str | None, token: str | None) -> None:
     """Honk: a self-hosted background coding agent."""
-    ctx.obj = {"url": url, "user": user}
+    ctx.obj = {"url": url, "user": user, "token": token}
 
 
 def _api(ctx: click.Context) -> ApiClient:
-    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"])
+    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"], ctx.obj["token"])
 
 
 # -- running Honk ------------------------------------------------------------------------------
@@ -93,6 +94,52 @@ def worker() -> None:
 def _logging() -> None:
     logging.basicConfig(level=os.environ.get("HONK_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+# -- people ------------------------------------------------------------------------------------
+@cli.group()
+def user() -> None:
+    """Accounts (run on the server: it uses Honk's database directly)."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", default="")
+@click.option("--role", type=click.Choice(["requester", "merger", "admin"]), default="requester", show_default=True)
+def user_add(email: str, name: str, role: str) -> None:
+    """Create an account; prints a one-time sign-in link and an API token."""
+    from honk.accounts import Role
+
+    async def go(accounts, settings) -> None:  # noqa: ANN001
+        person = await accounts.add_user(email, name, Role(role))
+        click.echo(f"added {person.email} ({person.role.value})")
+        click.echo(f"sign-in link (one use, 15 minutes): {await accounts.login_link(person.email, settings.base_url)}")
+        click.echo(f"API token (HONK_TOKEN): {await accounts.api_token(person.email)}")
+
+    asyncio.run(_with_accounts(go))
+
+
+@user.command("link")
+@click.argument("email")
+def user_link(email: str) -> None:
+    """A new one-time sign-in link for an existing account."""
+    async def go(accounts, settings) -> None:  # noqa: ANN001
+        click.echo(await accounts.login_link(email, settings.base_url))
+
+    asyncio.run(_with_accounts(go))
+
+
+async def _with_accounts(work) -> None:  # noqa: ANN001
+    from honk.accounts import Accounts, secret_key
+    from honk.store import Store
+
+    settings = Settings()
+    store = Store(settings.db_url)
+    await store.create_schema()
+    try:
+        await work(Accounts(store, secret_key(settings.secret_key_file)), settings)
+    finally:
+        await store.close()
 
 
 # -- repos -------------------------------------------------------------------------------------

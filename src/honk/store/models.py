@@ -84,3 +84,22 @@ class SlackUserRow(Base):
     user_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     email: Mapped[str | None] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(200))
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+    email: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TokenRow(Base):
+    """Sign-in links (one use, short-lived) and API tokens; only a hash of the secret is kept."""
+
+    __tablename__ = "tokens"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(ForeignKey("users.email", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "login" | "api"
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,11 +9,12 @@ from pathlib import Path
 
 from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sse_starlette.sse import EventSourceResponse
 
+from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User, secret_key
 from honk.domain import RepoRef, TaskState, TaskView
-from honk.errors import NotFound, UserFacingError
+from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
 from honk.heap import settle_heap
 from honk.service import TaskService
 from honk.settings import Settings
@@ -25,6 +26,8 @@ from honk.workflow.policy import TASK_ID_RE
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
+SESSION_COOKIE = "honk_session"
+CSRF_HEADER = "x-csrf-token"
 
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
 
@@ -36,6 +39,7 @@ def create_app(settings: Settings) -> FastAPI:
         store = Store(settings.db_url)
         await store.create_schema()
         app.state.service = TaskService(settings, store, await connect(settings))
+        app.state.accounts = Accounts(store, secret_key(settings.secret_key_file))
         app.state.slack = None
         socket_mode = None
         if settings.slack_enabled:
@@ -54,8 +58,35 @@ def create_app(settings: Settings) -> FastAPI:
     def svc(request: Request) -> TaskService:
         return request.app.state.service
 
-    def actor(by: str | None, header: str | None) -> str:
-        return by or header or settings.default_user
+    async def user_of(request: Request) -> User:
+        """Who is asking: an API token, else a session cookie (with CSRF on writes), else the demo's anonymous."""
+        accounts: Accounts = request.app.state.accounts
+        auth = request.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            user = await accounts.by_api_token(auth[7:].strip())
+            if user is None:
+                raise Unauthorized("That API token is not valid.")
+            return user
+        cookie = request.cookies.get(SESSION_COOKIE)
+        user = await accounts.from_session(cookie)
+        if user is not None:
+            if request.method not in ("GET", "HEAD") and not accounts.csrf_ok(cookie, request.headers.get(CSRF_HEADER)):
+                raise Forbidden("This request is missing its CSRF token; reload the page and try again.")
+            return user
+        if settings.anonymous:
+            return ANONYMOUS
+        raise Unauthorized("Sign in first: ask an admin for a sign-in link (`honk user link EMAIL`), "
+                           "or send an API token (`Authorization: Bearer honk_…`).")
+
+    async def need(request: Request, role: Role) -> User:
+        user = await user_of(request)
+        if not user.role.allows(role):
+            raise Forbidden(f"{user.email} is a {user.role.value}; this needs a {role.value}.")
+        return user
+
+    def actor(user: User, by: str | None, header: str | None) -> str:
+        """The demo's anonymous caller may name who it speaks for (the CLI does); people are themselves."""
+        return (by or header or settings.default_user) if user is ANONYMOUS else user.email
 
     @app.exception_handler(UserFacingError)
     async def user_facing(_: Request, e: UserFacingError) -> JSONResponse:
@@ -81,26 +112,52 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def home(request: Request) -> str:
+        await user_of(request)
         return pages.home(await svc(request).store.list_tasks(limit=50), await svc(request).store.list_repos())
+
+    @app.get("/login/{token}", include_in_schema=False)
+    async def login(token: str, request: Request) -> Response:
+        """A one-time sign-in link: sets an HTTP-only session cookie, then goes home."""
+        accounts: Accounts = request.app.state.accounts
+        user = await accounts.redeem(token)
+        if user is None:
+            return HTMLResponse(pages.message("This sign-in link was already used or has expired.",
+                                              "Ask for a new one: honk user link YOUR-EMAIL"), status_code=400)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, accounts.session_cookie(user), max_age=SESSION_TTL_S, httponly=True,
+                            secure=settings.base_url.startswith("https://"), samesite="lax")
+        return response
+
+    @app.get("/api/me")
+    async def me(request: Request) -> dict[str, str]:
+        """Who this request is, and (for a browser session) the CSRF token its writes must carry."""
+        user = await user_of(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        csrf = request.app.state.accounts.csrf_token(cookie) if cookie else ""
+        return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
 
     @app.get("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
     async def task_page(task_id: str, request: Request) -> str:
+        await user_of(request)
         service = svc(request)
         return pages.task_page(await service.task(task_id), await service.store.events(task_id))
 
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
+        await user_of(request)
         return [_shown(r) for r in await svc(request).store.list_repos()]
 
     @app.post("/api/repos", status_code=201)
     async def add_repo(body: RepoIn, request: Request) -> RepoRef:
+        await need(request, Role.admin)
         return _shown(await svc(request).add_repo(body.name, body.url, body.branch))
 
     @app.post("/api/tasks", status_code=201)
     async def submit(body: TaskIn, request: Request, response: Response,
                      x_honk_user: str | None = Header(default=None)) -> TaskView:
+        user = await need(request, Role.requester)
         view, created = await svc(request).submit(
-            body.repo, body.text, actor(body.requested_by, x_honk_user), body.agent, body.model,
+            body.repo, body.text, actor(user, body.requested_by, x_honk_user), body.agent, body.model,
             body.request_id, front_door="api")
         if not created:
             response.status_code = 200
@@ -109,26 +166,31 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/tasks")
     async def list_tasks(request: Request, repo: str | None = None, state: TaskState | None = None,
                          limit: int = 100) -> list[TaskView]:
+        await user_of(request)
         return await svc(request).store.list_tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
 
     @app.get("/api/tasks/{task_id}")
     async def get_task(task_id: str, request: Request) -> TaskView:
+        await user_of(request)
         return await svc(request).task(task_id)
 
     @app.post("/api/tasks/{task_id}/followup", status_code=202)
     async def follow_up(task_id: str, body: FollowUpIn, request: Request,
                         x_honk_user: str | None = Header(default=None)) -> TaskView:
-        return await svc(request).follow_up(task_id, body.text, actor(body.by, x_honk_user))
+        user = await need(request, Role.requester)
+        return await svc(request).follow_up(task_id, body.text, actor(user, body.by, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/merge", status_code=202)
     async def merge(task_id: str, request: Request, body: ActorIn | None = None,
                     x_honk_user: str | None = Header(default=None)) -> TaskView:
-        return await svc(request).merge(task_id, actor(body.by if body else None, x_honk_user))
+        user = await need(request, Role.merger)
+        return await svc(request).merge(task_id, actor(user, body.by if body else None, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/cancel", status_code=202)
     async def cancel(task_id: str, request: Request, body: ActorIn | None = None,
                      x_honk_user: str | None = Header(default=None)) -> TaskView:
-        return await svc(request).cancel(task_id, actor(body.by if body else None, x_honk_user))
+        user = await need(request, Role.requester)
+        return await svc(request).cancel(task_id, actor(user, body.by if body else None, x_honk_user))
 
     @app.get("/api/tasks/{task_id}/events", response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
@@ -136,6 +198,7 @@ def create_app(settings: Settings) -> FastAPI:
                      last_event_id: str | None = Header(default=None)) -> EventSourceResponse:
         """Server-sent events: every stored event of the task, then live ones until the task ends."""
         service = svc(request)
+        await user_of(request)
         await service.task(task_id)
         start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
 

@@ -46,3 +46,9 @@ dd{{margin:0 0 .5rem}}li{{margin:.25rem 0;overflow-wrap:anywhere}}time{{color:#8
 @media (prefers-color-scheme:dark){{body{{background:#111;color:#eee}}a{{color:#8cf}}}}</style></head>
 <body><p><a href="/">Honk</a></p><h1>{escape(task.text[:120])}</h1><dl>{dl}</dl>
 <p>{" · ".join(links)}</p><h2>Timeline</h2><ol>{rows}</ol></body></html>"""
+
+
+def message(title: str, detail: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1"><title>Honk</title></head>
+<body style="font-family:system-ui,sans-serif;margin:1rem"><h1>{escape(title)}</h1><p>{escape(detail)}</p></body></html>"""
