@@ -1,4 +1,6 @@
-"""Records workflow histories for the replay test: `python tests/histories/record.py`.
+"""Records workflow histories for the replay test: `python tests/histories/record.py [VERSION]`.
+
+Keep the older files: each one proves that tasks started under that version still replay.
 
 Run it after a deliberate, replay-compatible change to the workflow (or when adding a path worth
 covering); never to paper over a replay failure — that failure means running tasks would break.
@@ -39,7 +41,8 @@ def main() -> None:
             remote.push_change({"NOTES.md": "moved\n"})
             stack.http.post(f"/api/tasks/{task.id}/merge", json={"by": "bo"})
             stack.wait_for(task.id, TaskState.merged)
-            asyncio.run(_save(temporal.address, task.id, "follow_up_main_moved_merge"))
+            name = f"follow_up_main_moved_merge-{sys.argv[1]}" if len(sys.argv) > 1 else "follow_up_main_moved_merge"
+            asyncio.run(_save(temporal.address, task.id, name))
         finally:
             stack.stop()
             temporal.stop()
