@@ -211,6 +211,8 @@ class TaskReady(Event):
     diffstat: str
     # Test-guard findings and judge concerns the agent did not resolve: shown prominently.
     warnings: list[str] = []
+    diff: str = ""  # the whole change against its base, capped (see `diff_truncated`)
+    diff_truncated: bool = False
 
     def line(self) -> str:
         warn = f" — WARNINGS: {'; '.join(self.warnings)}" if self.warnings else ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +20,7 @@ from honk.heap import settle_heap
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import Store
-from honk.web import pages
+from honk.web import pages, ui
 from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
 from honk.workflow.client import connect
 from honk.workflow.policy import TASK_ID_RE
@@ -110,11 +111,6 @@ def create_app(settings: Settings) -> FastAPI:
                            "SLACK_SIGNING_SECRET; Socket Mode needs no public endpoint).")
         return await request.app.state.slack.handle(request)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request) -> str:
-        await user_of(request)
-        return pages.home(await svc(request).store.list_tasks(limit=50), await svc(request).store.list_repos())
-
     @app.get("/login/{token}", include_in_schema=False)
     async def login(token: str, request: Request) -> Response:
         """A one-time sign-in link: sets an HTTP-only session cookie, then goes home."""
@@ -136,11 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
         csrf = request.app.state.accounts.csrf_token(cookie) if cookie else ""
         return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
 
-    @app.get("/tasks/{task_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def task_page(task_id: str, request: Request) -> str:
-        await user_of(request)
-        service = svc(request)
-        return pages.task_page(await service.task(task_id), await service.store.events(task_id))
+    app.include_router(ui.router(user_of))  # the web app's pages: /, /new, /repos, /tasks/{id}
 
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
@@ -208,7 +200,8 @@ def create_app(settings: Settings) -> FastAPI:
                 batch = await service.store.events(task_id, after_id=last)
                 for ev in batch:
                     last = ev.id
-                    yield {"id": str(ev.id), "event": ev.event.kind, "data": ev.model_dump_json()}
+                    data = ev.model_dump(mode="json") | {"line": ev.event.line()}
+                    yield {"id": str(ev.id), "event": ev.event.kind, "data": json.dumps(data)}
                 if batch:
                     continue
                 task = await service.task(task_id)

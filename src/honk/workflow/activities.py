@@ -65,6 +65,7 @@ from honk.workspace.proc import task_env
 from honk.workspace.worktrees import Workspace, WorktreeWorkspaces
 
 P = ParamSpec("P")
+MAX_DIFF_CHARS = 200_000  # kept with the task for its page; the branch has the rest
 R = TypeVar("R")
 
 
@@ -267,9 +268,11 @@ class TaskActivities:
         req = inp.request
         ws = await self._workspace(req)
         base = await self._base(ws, req, inp.config)
+        diff = await self.d.workspaces.diff(ws, base)
         await self._emitter(req.task_id)(TaskReady(
             commit=await self.d.workspaces.head(ws), summary=inp.summary,
-            diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings))
+            diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings,
+            diff=diff[:MAX_DIFF_CHARS], diff_truncated=len(diff) > MAX_DIFF_CHARS))
 
     @activity.defn
     @user_facing

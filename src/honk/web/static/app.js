@@ -1,0 +1,176 @@
+// Honk's web app: forms that speak the JSON API (with the CSRF token), and a task page kept live by
+// server-sent events. No framework, no external assets.
+"use strict";
+
+const honk = (() => {
+  let csrf = null;
+
+  async function token() {
+    if (csrf === null) {
+      const r = await fetch("/api/me", { credentials: "same-origin" });
+      csrf = r.ok ? (await r.json()).csrf || "" : "";
+    }
+    return csrf;
+  }
+
+  /** POSTs JSON with the CSRF header; always resolves with {ok, status, data}. */
+  async function send(url, body) {
+    try {
+      const r = await fetch(url, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": await token() },
+        body: JSON.stringify(body || {}),
+      });
+      let data = null;
+      try { data = await r.json(); } catch (_) { data = null; }
+      return { ok: r.ok, status: r.status, data };
+    } catch (e) {
+      return { ok: false, status: 0, data: { detail: "Honk could not be reached: " + e.message } };
+    }
+  }
+
+  function flash(text, kind) {
+    const el = document.getElementById("flash");
+    if (!el) return;
+    el.className = "flash " + (kind || "info");
+    el.textContent = text;
+    el.scrollIntoView({ block: "nearest" });
+  }
+
+  function detail(res) {
+    const d = res.data && res.data.detail;
+    if (typeof d === "string") return d;
+    if (d) return JSON.stringify(d);
+    return "Honk answered " + res.status + ".";
+  }
+
+  // ---- generic API forms: <form data-api="/api/..." data-then="task|reload|panel" data-done="...">
+  function formBody(form) {
+    const body = {};
+    for (const [k, v] of new FormData(form).entries()) {
+      if (typeof v === "string" && v.trim() !== "") body[k] = v.trim();
+    }
+    return body;
+  }
+
+  async function submitForm(form, submitter) {
+    const confirmText = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
+    if (confirmText && !window.confirm(confirmText)) return;
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => (b.disabled = true));
+    const res = await send(form.dataset.api, formBody(form));
+    buttons.forEach((b) => (b.disabled = false));
+    if (!res.ok) {
+      flash(detail(res), "err");
+      if (form.dataset.then === "panel") live.refresh();
+      return;
+    }
+    const then = form.dataset.then;
+    if (then === "task") { window.location.href = "/tasks/" + res.data.id; return; }
+    if (then === "reload") { window.location.reload(); return; }
+    flash(form.dataset.done || "Done.", "ok");
+    form.reset();
+    if (then === "panel") live.refresh();
+  }
+
+  document.addEventListener("submit", (ev) => {
+    const form = ev.target.closest("form[data-api]");
+    if (!form) return;
+    ev.preventDefault();
+    submitForm(form, ev.submitter);
+  });
+
+  // Filters on the task list apply as soon as they change.
+  document.addEventListener("change", (ev) => {
+    const form = ev.target.closest("form[data-autosubmit]");
+    if (form) form.submit();
+  });
+
+  // ---- the task page: a live timeline --------------------------------------------------------
+  const TRANSCRIPT = new Set(["agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result",
+    "agent_tool_denied", "agent_usage"]);
+  const TERMINAL = new Set(["merged", "task_failed", "task_cancelled"]);
+
+
+  const live = {
+    stream: null, last: 0, taskId: null, refreshing: null, again: false,
+
+    start() {
+      const main = document.querySelector("main[data-task]");
+      if (!main) return;
+      this.taskId = main.dataset.task;
+      this.last = Number(main.dataset.last || 0);
+      if (main.dataset.terminal === "1") return;
+      const kinds = JSON.parse(main.dataset.kinds || "[]");
+      this.stream = new EventSource(`/api/tasks/${this.taskId}/events?after=${this.last}`);
+      for (const kind of kinds) this.stream.addEventListener(kind, (m) => this.onEvent(m));
+      this.stream.addEventListener("open", () => document.body.classList.add("live"));
+    },
+
+    close() {
+      if (this.stream) this.stream.close();
+      this.stream = null;
+      document.body.classList.remove("live");
+    },
+
+    onEvent(message) {
+      const stored = JSON.parse(message.data);
+      if (stored.id <= this.last) return;
+      this.last = stored.id;
+      const e = stored.event;
+      const li = document.createElement("li");
+      li.className = "k-" + e.kind;
+      li.dataset.id = stored.id;
+      const t = document.createElement("time");
+      t.dateTime = stored.at;
+      t.textContent = new Date(stored.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+      const span = document.createElement("span");
+      span.textContent = stored.line;  // worded by the server (Event.line), the same as everywhere else
+      li.append(t, span);
+      const transcript = TRANSCRIPT.has(e.kind);
+      document.getElementById(transcript ? "transcript" : "timeline").append(li);
+      if (transcript) {
+        const count = document.getElementById("transcript-count");
+        if (count) count.textContent = String(document.getElementById("transcript").children.length);
+      } else {
+        this.refresh();
+      }
+      if (TERMINAL.has(e.kind)) this.close();
+    },
+
+    /** Re-renders the server-side panel (state, checks, diffstat, preview, actions). */
+    async refresh() {
+      if (!this.taskId) return;
+      if (this.refreshing) { this.again = true; return; }
+      const panel = document.getElementById("panel");
+      this.refreshing = (async () => {
+        try {
+          const r = await fetch(`/tasks/${this.taskId}/panel`, { credentials: "same-origin" });
+          if (!r.ok) return;
+          const html = await r.text();
+          // Keep what someone is typing, and a preview that already loaded.
+          const typed = panel.querySelector("textarea") ? panel.querySelector("textarea").value : "";
+          const oldFrame = panel.querySelector(".preview iframe");
+          const tmp = document.createElement("div");
+          tmp.innerHTML = html;
+          const newFrame = tmp.querySelector(".preview iframe");
+          if (oldFrame && newFrame && oldFrame.getAttribute("src") === newFrame.getAttribute("src")) {
+            newFrame.replaceWith(oldFrame);
+          }
+          panel.replaceChildren(...tmp.childNodes);
+          const ta = panel.querySelector("textarea");
+          if (ta && typed) ta.value = typed;
+          const state = panel.querySelector("[data-state]");
+          if (state) document.body.dataset.state = state.dataset.state;
+        } finally {
+          this.refreshing = null;
+          if (this.again) { this.again = false; this.refresh(); }
+        }
+      })();
+    },
+  };
+
+  document.addEventListener("DOMContentLoaded", () => live.start());
+  return { send, token, flash, live };
+})();
+window.honk = honk;

@@ -1,0 +1,430 @@
+"""The mobile-first web app: server-rendered pages over the same store and API the other front doors use.
+
+Pages only read; every change goes through the JSON API (`/api/...`) by `fetch` with the session's CSRF
+token (static/app.js), so the web app has no write path of its own. Every asset is served from here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from html import escape
+from pathlib import Path
+from typing import get_args
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import DiffLexer
+
+from honk.accounts import ANONYMOUS, Role, User
+from honk.agents import AGENT_NAMES
+from honk.domain import RepoRef, TaskState, TaskView
+from honk.errors import NotFound, Unauthorized
+from honk.events import (
+    AnyEvent,
+    BuildReady,
+    ChangeReviewed,
+    CheckFinished,
+    ChecksStarted,
+    StoredEvent,
+    TaskReady,
+)
+from honk.workspace.git import redact_url
+
+STATIC = Path(__file__).parent / "static"
+ASSET_VERSION = "3"
+THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
+TRANSCRIPT_KINDS = frozenset({"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result",
+                              "agent_tool_denied", "agent_usage"})
+EVENT_KINDS = [t.model_fields["kind"].default for t in get_args(get_args(AnyEvent)[0])]
+STATE_WORDS = {
+    TaskState.queued: "Queued", TaskState.provisioning: "Preparing", TaskState.working: "Agent working",
+    TaskState.verifying: "Checking", TaskState.building: "Building", TaskState.ready: "Ready for review",
+    TaskState.merging: "Merging", TaskState.merged: "Merged", TaskState.failed: "Failed",
+    TaskState.cancelled: "Cancelled",
+}
+
+UserOf = Callable[[Request], Awaitable[User]]
+
+
+def router(user_of: UserOf) -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    async def person(request: Request) -> User | Response:
+        """The signed-in user, or the friendly sign-in page (HTML routes never show a JSON 401)."""
+        try:
+            return await user_of(request)
+        except Unauthorized:
+            return HTMLResponse(signin_page(), status_code=401)
+
+    @r.get("/", response_class=HTMLResponse)
+    async def home(request: Request, scope: str = "all", repo: str = "", state: str = "") -> Response:
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        store = request.app.state.service.store
+        wanted = TaskState(state) if state in TaskState.__members__ else None
+        mine = scope == "mine" and user is not ANONYMOUS
+        tasks = await store.list_tasks(repo=repo or None, state=wanted, limit=100,
+                                       requested_by=user.email if mine else None)
+        return HTMLResponse(list_page(user, tasks, await store.list_repos(), "mine" if mine else "all", repo,
+                                      wanted))
+
+    @r.get("/new", response_class=HTMLResponse)
+    async def new(request: Request, repo: str = "") -> Response:
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        return HTMLResponse(new_page(user, await request.app.state.service.store.list_repos(), repo))
+
+    @r.get("/repos", response_class=HTMLResponse)
+    async def repos(request: Request) -> Response:
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        return HTMLResponse(repos_page(user, await request.app.state.service.store.list_repos()))
+
+    @r.get("/tasks/{task_id}", response_class=HTMLResponse)
+    async def task(task_id: str, request: Request) -> Response:
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        service = request.app.state.service
+        try:
+            view = await service.task(task_id)
+        except NotFound as e:
+            return HTMLResponse(layout(user, "Not found", f"<h1>Not found</h1><p>{escape(e.message)}</p>"
+                                       "<p><a class='btn' href='/'>All tasks</a></p>", ""), status_code=404)
+        return HTMLResponse(task_page(user, view, await service.store.events(task_id, limit=100_000)))
+
+    @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
+    async def task_panel(task_id: str, request: Request) -> Response:
+        """The task page's live part, re-rendered when the timeline says something changed."""
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        service = request.app.state.service
+        view = await service.task(task_id)
+        return HTMLResponse(panel(user, view, await service.store.events(task_id, limit=100_000)))
+
+    @r.get("/manifest.webmanifest")
+    async def manifest() -> Response:
+        body = {
+            "name": "Honk", "short_name": "Honk", "description": "Request, watch, preview and merge code changes.",
+            "start_url": "/", "scope": "/", "display": "standalone", "background_color": THEME_DARK,
+            "theme_color": THEME_LIGHT,
+            "icons": [{"src": f"/static/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png",
+                       "purpose": "any maskable"} for n in (192, 512)],
+        }
+        return JSONResponse(body, media_type="application/manifest+json")
+
+    @r.get("/static/icon-{size}.png")
+    async def icon_png(size: int) -> Response:
+        if size not in (32, 180, 192, 512):
+            raise NotFound("No such icon.")
+        return Response(icon(size), media_type="image/png", headers={"Cache-Control": "public, max-age=86400"})
+
+    @r.get("/static/{name}")
+    async def static(name: str) -> Response:
+        if name not in ("app.css", "app.js"):
+            raise NotFound(f"No such file: {name}")
+        return FileResponse(STATIC / name, headers={"Cache-Control": "public, max-age=300"})
+
+    return r
+
+
+# ---------------------------------------------------------------------------------------------- layout
+def layout(user: User | None, title: str, body: str, current: str, main_attrs: str = "") -> str:
+    def nav(href: str, label: str, key: str) -> str:
+        here = ' aria-current="page"' if key == current else ""
+        return f'<a href="{href}"{here}>{label}</a>'
+
+    links = (nav("/", "Tasks", "tasks") + nav("/new", "New", "new") + nav("/repos", "Repos", "repos")) if user else ""
+    who = (f'<p class="muted small" id="who">Signed in as {escape(user.email)} ({user.role.value})</p>'
+           if user and user is not ANONYMOUS else "")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
+<title>{escape(title)} · Honk</title>
+<meta name="theme-color" content="{THEME_LIGHT}" media="(prefers-color-scheme: light)">
+<meta name="theme-color" content="{THEME_DARK}" media="(prefers-color-scheme: dark)">
+<meta name="color-scheme" content="light dark">
+<link rel="manifest" href="/manifest.webmanifest">
+<link rel="icon" type="image/png" href="/static/icon-32.png">
+<link rel="apple-touch-icon" href="/static/icon-180.png">
+<link rel="stylesheet" href="/static/app.css?v={ASSET_VERSION}">
+<script src="/static/app.js?v={ASSET_VERSION}" defer></script>
+</head><body>
+<header class="bar"><div class="bar-in"><a class="brand" href="/"><img src="/static/icon-192.png" alt="">Honk</a>
+<nav class="nav">{links}</nav></div></header>
+<main{main_attrs}>{body}{who}</main>
+</body></html>"""
+
+
+def signin_page() -> str:
+    body = """<h1>Sign in to Honk</h1>
+<div class="card signin"><p>Honk signs people in with a <strong>one-time link</strong>; there is no password.</p>
+<ol><li>Ask a Honk admin for a link. They run <code>honk user link YOUR-EMAIL</code>
+(or <code>honk user add YOUR-EMAIL</code> for a new account).</li>
+<li>If your team uses Honk in Slack, the link can arrive as a direct message.</li>
+<li>Open the link on this device within 15 minutes. It works once, and keeps you signed in for two weeks.</li></ol>
+<p class="muted small">Scripts use an API token instead: <code>Authorization: Bearer honk_…</code></p></div>"""
+    return layout(None, "Sign in", body, "")
+
+
+def badge(state: TaskState) -> str:
+    return f'<span class="badge s-{state.value}" data-state="{state.value}">{STATE_WORDS[state]}</span>'
+
+
+def _ago(task: TaskView) -> str:
+    return f'<time class="muted small" datetime="{task.updated_at.isoformat()}">{task.updated_at:%b %d %H:%M}</time>'
+
+
+# ---------------------------------------------------------------------------------------------- list
+def list_page(user: User, tasks: list[TaskView], repos: list[RepoRef], scope: str, repo: str,
+              state: TaskState | None) -> str:
+    def link(**changes: str) -> str:
+        q = {"scope": scope, "repo": repo, "state": state.value if state else "", **changes}
+        return "/?" + urlencode({k: v for k, v in q.items() if v and not (k == "scope" and v == "all")})
+
+    seg = "".join(f'<a href="{escape(link(scope=s))}" aria-current="{str(s == scope).lower()}">{label}</a>'
+                  for s, label in (("mine", "Mine"), ("all", "All")))
+    repo_opts = "".join(f'<option value="{escape(r.name)}"{" selected" if r.name == repo else ""}>{escape(r.name)}</option>'
+                        for r in repos)
+    state_opts = "".join(f'<option value="{s.value}"{" selected" if s == state else ""}>{STATE_WORDS[s]}</option>'
+                         for s in TaskState)
+    cards = "".join(
+        f"""<li class="card"><a class="task-link" href="/tasks/{t.id}">
+<div class="row">{badge(t.state)}<span class="spacer"></span>{_ago(t)}</div>
+<div class="text">{escape(t.text[:160])}</div>
+<div class="row muted small"><span>{escape(t.repo)}</span><span>{escape(t.requested_by)}</span>
+{f'<span>${t.cost_usd:.2f}</span>' if t.cost_usd is not None else ''}</div></a></li>"""
+        for t in tasks)
+    empty = ('<div class="card"><p>No tasks here yet.</p><a class="btn primary" href="/new">Ask for a change</a></div>'
+             if not tasks else "")
+    body = f"""<div class="row"><h1>Tasks</h1><span class="spacer"></span><a class="btn primary" href="/new">New request</a></div>
+<div class="row"><nav class="seg" aria-label="Whose tasks">{seg}</nav></div>
+<form class="filters" method="get" action="/" data-autosubmit>
+<input type="hidden" name="scope" value="{scope}">
+<select name="repo" aria-label="Repo"><option value="">All repos</option>{repo_opts}</select>
+<select name="state" aria-label="State"><option value="">Any state</option>{state_opts}</select>
+<noscript><button class="btn" type="submit">Filter</button></noscript></form>
+<ul class="tasks" id="tasks">{cards}</ul>{empty}"""
+    return layout(user, "Tasks", body, "tasks")
+
+
+# ---------------------------------------------------------------------------------------------- new
+def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
+    if not repos:
+        body = ("<h1>New request</h1><div class='card'><p>No repos yet: an admin adds one first.</p>"
+                "<a class='btn primary' href='/repos'>Repos</a></div>")
+        return layout(user, "New request", body, "new")
+    opts = "".join(f'<option value="{escape(r.name)}"{" selected" if r.name == chosen else ""}>{escape(r.name)}'
+                   f' ({escape(r.branch)})</option>' for r in repos)
+    agents = "".join(f'<option value="{a}">{a}</option>' for a in AGENT_NAMES)
+    body = f"""<h1>New request</h1>
+<div id="flash" class="flash" role="status" aria-live="polite"></div>
+<form class="card" id="new-task" data-api="/api/tasks" data-then="task">
+<label for="repo">Repo</label><select id="repo" name="repo" required>{opts}</select>
+<label for="text">What should change?</label>
+<textarea id="text" name="text" required maxlength="20000"
+ placeholder="e.g. The app crashes when a playlist is empty; fix it and add a test."></textarea>
+<details><summary>Agent and model (optional)</summary>
+<label for="agent">Agent</label><select id="agent" name="agent"><option value="">Repo default</option>{agents}</select>
+<label for="model">Model</label><input type="text" id="model" name="model" placeholder="Repo default" maxlength="100">
+</details>
+<p><button class="btn primary block" type="submit">Send to Honk</button></p></form>"""
+    return layout(user, "New request", body, "new")
+
+
+# ---------------------------------------------------------------------------------------------- repos
+def repos_page(user: User, repos: list[RepoRef]) -> str:
+    items = "".join(
+        f"""<li class="card"><div class="row"><strong>{escape(r.name)}</strong><span class="spacer"></span>
+<span class="muted small">default branch <code>{escape(r.branch)}</code></span></div>
+<div class="muted small"><code>{escape(redact_url(r.url))}</code></div>
+<div class="row"><a class="btn" href="/new?repo={escape(r.name)}">Ask</a>
+<a class="btn" href="/?repo={escape(r.name)}">Tasks</a></div></li>""" for r in repos)
+    add = ""
+    if user.role.allows(Role.admin):
+        add = """<h2>Add a repo</h2>
+<form class="card" id="add-repo" data-api="/api/repos" data-then="reload">
+<label for="name">Name</label><input type="text" id="name" name="name" required maxlength="100" placeholder="sample">
+<label for="url">Git URL</label><input type="text" id="url" name="url" required placeholder="https://… or git@… or /path">
+<label for="branch">Default branch</label><input type="text" id="branch" name="branch" placeholder="main">
+<p class="muted small">Honk checks that it can reach the branch. Its <code>.honk.toml</code> (checks, build, agent) is
+read for each task; problems in it are reported on the task.</p>
+<p><button class="btn primary block" type="submit">Add repo</button></p></form>"""
+    body = f"""<h1>Repos</h1><div id="flash" class="flash" role="status" aria-live="polite"></div>
+<ul class="tasks" id="repos">{items or '<li class="card">No repos yet.</li>'}</ul>{add}"""
+    return layout(user, "Repos", body, "repos")
+
+
+# ---------------------------------------------------------------------------------------------- task
+def _time(e: StoredEvent) -> str:
+    return f'<time datetime="{e.at.isoformat()}">{e.at:%H:%M:%S}</time>'
+
+
+def _li(e: StoredEvent) -> str:
+    return f'<li class="k-{e.event.kind}" data-id="{e.id}">{_time(e)}<span>{escape(e.event.line())}</span></li>'
+
+
+def task_page(user: User, task: TaskView, history: list[StoredEvent]) -> str:
+    steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
+    said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
+    last = history[-1].id if history else 0
+    attrs = (f' data-task="{task.id}" data-last="{last}" data-terminal="{int(task.state.terminal)}"'
+             f" data-kinds='{escape(json.dumps(EVENT_KINDS))}'")
+    body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
+<div id="flash" class="flash" role="status" aria-live="polite"></div>
+<div id="panel">{panel(user, task, history)}</div>
+<section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
+<section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
+<ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
+    return layout(user, task.id, body, "", attrs)
+
+
+def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
+    """Where the task stands and what can be done: re-rendered whole on each step of the timeline."""
+    events = [e.event for e in history]
+    ready = next((e for e in reversed(events) if isinstance(e, TaskReady)), None)
+    review = next((e for e in reversed(events) if isinstance(e, ChangeReviewed)), None)
+    built = next((e for e in reversed(events) if isinstance(e, BuildReady)), None)
+    last_checks = max((i for i, e in enumerate(events) if isinstance(e, ChecksStarted)), default=None)
+    checks = [e for e in events[last_checks or 0:] if isinstance(e, CheckFinished)] if last_checks is not None else []
+
+    facts = [("Task", task.id), ("Repo", task.repo), ("Branch", task.branch), ("Asked by", task.requested_by),
+             ("Agent", " · ".join(x for x in (task.agent, task.model) if x)),
+             ("Cost", f"${task.cost_usd:.2f}" if task.cost_usd is not None else ""),
+             ("Approved by", task.approved_by or ""), ("Merged as", (task.merged_commit or "")[:12])]
+    dl = "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
+    parts = [f"""<section class="card" id="status"><div class="row">{badge(task.state)}<span class="spacer"></span>
+{_ago(task)}</div>{f'<p id="reason"><strong>{escape(task.reason)}</strong></p>' if task.reason else ''}
+<dl class="facts">{dl}</dl></section>"""]
+
+    parts.append(actions(user, task))
+
+    if ready:
+        warn = ""
+        if ready.warnings:
+            warn = ('<div class="warnings"><strong>⚠ Warnings</strong><ul>'
+                    + "".join(f"<li>{escape(w)}</li>" for w in ready.warnings) + "</ul></div>")
+        parts.append(f"""<section class="card" id="summary"><h2>What changed</h2>{warn}
+<p class="prose">{escape(ready.summary)}</p>{_diffstat(ready.diffstat)}{_diff(ready.diff, ready.diff_truncated)}
+<p class="muted small">Commit <code>{ready.commit[:12]}</code></p></section>""")
+
+    if checks:
+        rows = "".join(
+            f"""<li><details{' open' if not c.passed else ''}><summary><span class="{'pass' if c.passed else 'fail'}">
+{'✓' if c.passed else '✗'} {escape(c.name)}</span>&nbsp;<span class="muted small">{c.duration_s:.1f}s</span></summary>
+<pre class="wrap">{escape(c.distilled or ('passed' if c.passed else 'failed'))}</pre></details></li>""" for c in checks)
+        parts.append(f'<section class="card" id="checks"><h2>Checks</h2><ul class="checks">{rows}</ul></section>')
+
+    if review:
+        guard = "".join(f"<li>{escape(f)}</li>" for f in review.guard_findings)
+        parts.append(f"""<section class="card" id="review"><h2>Review</h2>
+<p><span class="{'pass' if review.judge_ok else 'fail'}">Scope judge: {'ok' if review.judge_ok else 'veto'}</span>
+— {escape(review.judge_reason)}</p>
+{f'<p><strong>Test guard</strong></p><ul class="warnings">{guard}</ul>' if guard else '<p class="muted small">Test guard: no findings.</p>'}</section>""")
+
+    preview = task.preview_url or (built.preview_url if built else None)
+    if preview:
+        parts.append(f"""<section class="card preview" id="preview"><h2>Preview</h2>
+<iframe src="{escape(preview)}" sandbox="allow-scripts" title="Preview of {task.id}"></iframe>
+<div class="qr">{qr_svg(preview)}<div><p class="small">Scan to open the preview on another device.</p>
+<a class="btn" href="{escape(preview)}" target="_blank" rel="noopener">Open preview</a></div></div></section>""")
+
+    if task.artifacts:
+        items = "".join(f'<li><a href="/artifacts/{task.id}/{escape(a.name)}" download>{escape(a.name)}</a> '
+                        f'<span class="muted small">{_size(a.size)}</span></li>' for a in task.artifacts)
+        parts.append(f'<section class="card" id="artifacts"><h2>Artifacts</h2><ul class="artifacts">{items}</ul></section>')
+    return "\n".join(parts)
+
+
+def actions(user: User, task: TaskView) -> str:
+    s = task.state
+    if s.terminal or s == TaskState.merging:
+        return ""
+    out = []
+    if s == TaskState.ready:
+        if user.role.allows(Role.merger):
+            out.append(f"""<form data-api="/api/tasks/{task.id}/merge" data-then="panel"
+ data-done="Merge requested: Honk re-checks the branch against its target, then merges.">
+<button class="btn primary block" id="merge" type="submit" data-confirm="Merge this change?">Merge</button></form>""")
+        else:
+            out.append(f'<p class="muted small">A merger or admin merges; you are a {user.role.value}.</p>')
+    out.append(f"""<form data-api="/api/tasks/{task.id}/followup" data-then="panel"
+ data-done="Sent to the agent: it works on your changes, then everything is checked again.">
+<details><summary>Request changes</summary><label for="followup">What should be different?</label>
+<textarea id="followup" name="text" required maxlength="20000"></textarea>
+<p><button class="btn block" type="submit" id="request-changes">Send to the agent</button></p></details></form>""")
+    out.append(f"""<form data-api="/api/tasks/{task.id}/cancel" data-then="panel" data-done="Cancelled.">
+<button class="btn danger block" id="cancel" type="submit" data-confirm="Cancel this task?">Cancel task</button></form>""")
+    return f'<section class="card actions" id="actions"><h2>Actions</h2>{"".join(out)}</section>'
+
+
+def _diff(text: str, truncated: bool) -> str:
+    """The change itself, highlighted on the server (Pygments), folded away until asked for."""
+    if not text.strip():
+        return ""
+    body = highlight(text, DiffLexer(), HtmlFormatter(nowrap=True))
+    more = '<p class="muted small">Cut short: the branch has the whole change.</p>' if truncated else ""
+    return f'<details class="diff" id="diff"><summary>Diff</summary><pre class="highlight">{body}</pre>{more}</details>'
+
+
+def _diffstat(text: str) -> str:
+    if not text.strip():
+        return ""
+    lines = []
+    for ln in escape(text.rstrip()).splitlines():
+        ln = re.sub(r"(\++)(-*)$", lambda m: f'<span class="add">{m.group(1)}</span><span class="del">{m.group(2)}</span>', ln)
+        ln = re.sub(r"(?<!\+)(-+)$", r'<span class="del">\1</span>', ln)
+        lines.append(ln)
+    return f'<pre class="diffstat" id="diffstat">{chr(10).join(lines)}</pre>'
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.1f} GB"
+
+
+@lru_cache(maxsize=256)
+def qr_svg(url: str) -> str:
+    """A QR code of `url` as inline SVG (black modules on a white tile, readable in dark mode too)."""
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    svg = qrcode.make(url, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
+    svg = re.sub(r"^<\?xml[^>]*>\s*", "", svg)
+    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg, count=2)
+    return svg.replace("<svg ", f'<svg role="img" aria-label="QR code for {escape(url)}" ', 1)
+
+
+# ---------------------------------------------------------------------------------------------- icons
+@lru_cache(maxsize=8)
+def icon(size: int) -> bytes:
+    """Honk's app icon, drawn at runtime: a white "H" on the brand orange, inside the maskable safe zone."""
+    import png
+
+    bg, fg = bytes((0xC2, 0x41, 0x0C)), bytes((0xFF, 0xFF, 0xFF))
+    bars = [(30, 28, 42, 72), (58, 28, 70, 72), (30, 45, 70, 55)]  # on a 100×100 grid
+    rows = []
+    for y in range(size):
+        row = bytearray(bg * size)
+        for x0, y0, x1, y1 in bars:
+            if y0 * size // 100 <= y < y1 * size // 100:
+                a, b = x0 * size // 100, x1 * size // 100
+                row[a * 3:b * 3] = fg * (b - a)
+        rows.append(row)
+    out = io.BytesIO()
+    png.Writer(size, size, greyscale=False).write(out, rows)
+    return out.getvalue()

@@ -1,0 +1,222 @@
+"""The web app in a real browser (Debian's Chromium driven by Playwright) at a phone's viewport.
+
+Against a real stack with accounts: sign in with a one-time link, ask for a change to the sample repo,
+watch the timeline reach ready without reloading, open the preview, merge, see merged; a stale page's
+merge shows what happened; a write without the CSRF token is refused. Screenshots of every step go to
+test-artifacts/web/ and are copied to docs/screenshots/ for the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from repos import sample_files
+
+from honk.testing.processes import HonkStack
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+CHROMIUM = os.environ.get("HONK_CHROMIUM", "/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "web"
+DOCS_SHOTS = ROOT / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+
+
+@pytest.fixture
+def web_stack(tmp_path, temporal):
+    stack = HonkStack(tmp_path / "honk", temporal.address, anonymous="false")
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync"])
+        yield b
+        b.close()
+
+
+def add_user(stack: HonkStack, email: str, role: str) -> tuple[str, str]:
+    out = stack.honk("user", "add", email, "--role", role)
+    assert out.returncode == 0, out.stderr
+    return re.search(r"(http\S+/login/\S+)", out.stdout).group(1), re.search(r"(honk_\S+)", out.stdout).group(1)
+
+
+class Phone:
+    """Steps on a page: screenshots numbered in order, and the phone-first checks on every page."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        shutil.rmtree(SHOTS, ignore_errors=True)
+        SHOTS.mkdir(parents=True)
+
+    def shot(self, page, name: str, full: bool = True) -> None:
+        self.n += 1
+        page.screenshot(path=str(SHOTS / f"{self.n:02d}-{name}.png"), full_page=full)
+
+    @staticmethod
+    def fits(page) -> None:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], f"{page.url} scrolls sideways ({width}px wide)"
+        small = page.evaluate("""() => [...document.querySelectorAll('button, .btn, select, .nav a, .seg a, summary')]
+            .filter(e => e.offsetParent !== null)
+            .map(e => [e.textContent.trim().slice(0, 30), e.getBoundingClientRect().height])
+            .filter(([, h]) => h < 44)""")
+        assert not small, f"touch targets under 44px on {page.url}: {small}"
+
+
+def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remote):
+    stack = web_stack
+    link, token = add_user(stack, "ada@example.com", "admin")
+    stack.http.headers["Authorization"] = f"Bearer {token}"
+    stack.add_repo("sample", make_remote(sample_files()).url)
+    phone = Phone()
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.on("dialog", lambda d: d.accept())
+
+    # Not signed in: a friendly page about sign-in links, for every page.
+    for path in ("/", "/new", "/repos", "/tasks/t-aaaaaaaaaaaa"):
+        answer = page.goto(stack.url + path)
+        assert answer.status == 401 and "one-time link" in page.inner_text("main"), path
+    phone.fits(page)
+    phone.shot(page, "sign-in")
+
+    # The one-time link signs in (an HTTP-only cookie) and lands on the task list.
+    page.goto(link)
+    assert page.url == stack.url + "/"
+    assert "ada@example.com" in page.inner_text("#who")
+    assert not page.evaluate("document.cookie"), "the session cookie is HTTP-only"
+    manifest = page.request.get(stack.url + "/manifest.webmanifest").json()
+    assert {i["sizes"] for i in manifest["icons"]} == {"192x192", "512x512"}
+    for i in manifest["icons"]:
+        icon = page.request.get(stack.url + i["src"])
+        assert icon.ok and icon.body().startswith(b"\x89PNG")
+    assert page.locator("link[rel=manifest]").count() == 1 and page.locator("meta[name=theme-color]").count() == 2
+    phone.fits(page)
+
+    # Repos: listed with their default branch; an admin sees the add form.
+    page.goto(stack.url + "/repos")
+    assert "sample" in page.inner_text("#repos") and "main" in page.inner_text("#repos")
+    assert page.locator("#add-repo").is_visible()
+    phone.fits(page)
+    phone.shot(page, "repos")
+
+    # A new request from the phone.
+    page.goto(stack.url + "/new")
+    page.select_option("#repo", "sample")
+    page.fill("#text", "The app crashes when a playlist is empty: fix it and add a test.")
+    phone.fits(page)
+    phone.shot(page, "new-request")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/tasks/t-[a-z0-9]+$"))
+    task_id = page.url.rsplit("/", 1)[1]
+    page.evaluate("window.__samePage = true")  # gone if anything reloads the page
+    page.wait_for_selector("#timeline li.k-agent_started")
+    phone.fits(page)
+    phone.shot(page, "working", full=False)
+
+    # The timeline reaches ready live: no reload, the panel follows (checks, diffstat, preview, actions).
+    page.wait_for_selector("#timeline li.k-task_ready", timeout=90_000)
+    page.wait_for_selector("#merge")
+    assert page.evaluate("window.__samePage") is True, "the page was not reloaded"
+    assert "Ready for review" in page.inner_text("#status")
+    assert "FAILED" in page.inner_text("#timeline"), "round 1's failing check is on the timeline"
+    assert page.locator("#checks .pass").count() >= 2 and page.locator("#checks .fail").count() == 0
+    assert page.inner_text("#diffstat").strip()
+    page.click("#diff summary")  # the diff itself, highlighted: added lines carry Pygments' `gi` class
+    assert page.locator("#diff .gi").count() > 0 and "average_duration" in page.inner_text("#diff")
+    assert not page.locator("#transcript-box").get_attribute("open"), "the transcript starts collapsed"
+    assert page.locator("#transcript li").count() > 0
+    frame_el = page.locator("#preview iframe")
+    assert frame_el.get_attribute("sandbox") == "allow-scripts"
+    assert frame_el.get_attribute("src") == f"{stack.url}/previews/{task_id}/"
+    assert page.locator("#preview svg path").count() == 1, "a QR code, drawn server-side"
+    frame_el.scroll_into_view_if_needed()
+    frame = page.frame_locator("#preview iframe")
+    frame.locator("body").wait_for()
+    assert frame.locator("body").inner_text().strip(), "the preview loaded in the frame"
+    phone.fits(page)
+    page.evaluate("window.scrollTo(0, 0)")
+    phone.shot(page, "ready", full=False)
+    page.locator("#preview").scroll_into_view_if_needed()
+    phone.shot(page, "preview", full=False)
+    page.click("#transcript-box summary")
+    page.locator("#timeline li.k-checks_failed").scroll_into_view_if_needed()
+    phone.shot(page, "timeline-and-transcript", full=False)
+
+    # Request changes: the agent takes another round and the task is ready again, still live.
+    page.evaluate("window.scrollTo(0, 0)")
+    page.click("#actions summary")
+    page.fill("#followup", "Also show 'No tracks yet' on the page when a playlist is empty.")
+    phone.fits(page)
+    page.click("#request-changes")
+    page.wait_for_selector("#flash.ok")
+    assert "Sent to the agent" in page.inner_text("#flash")
+    phone.shot(page, "request-changes", full=False)
+    page.wait_for_function("document.querySelectorAll('#timeline li.k-task_ready').length === 2", timeout=60_000)
+    page.wait_for_selector("#merge")
+    assert "follow-up from ada@example.com" in page.inner_text("#timeline")
+    assert page.evaluate("window.__samePage") is True
+
+    # A second page, opened before the merge and left asleep (its live stream stopped, as a phone does).
+    stale = context.new_page()
+    stale.on("dialog", lambda d: d.accept())
+    stale.goto(f"{stack.url}/tasks/{task_id}")
+    stale.evaluate("honk.live.close()")
+
+    page.click("#merge")
+    page.wait_for_selector("#timeline li.k-merged", timeout=60_000)
+    page.wait_for_selector("#status [data-state=merged]")
+    assert page.locator("#merge").count() == 0 and page.locator("#cancel").count() == 0
+    assert page.evaluate("window.__samePage") is True
+    page.evaluate("window.scrollTo(0, 0)")
+    phone.fits(page)
+    phone.shot(page, "merged", full=False)
+    page.emulate_media(color_scheme="dark")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(15, 17, 21)"
+    phone.shot(page, "merged-dark", full=False)
+    page.emulate_media(color_scheme="light")
+
+    # The stale page's Merge says what happened, in the page, and catches up.
+    stale.click("#merge")
+    stale.wait_for_selector("#flash.err")
+    assert f"Task {task_id} is already merged" in stale.inner_text("#flash")
+    stale.wait_for_selector("#status [data-state=merged]")
+    phone.fits(stale)
+    phone.shot(stale, "stale-merge", full=False)
+
+    # Writes from a session without the CSRF token are refused.
+    refused = page.evaluate("""async (id) => {
+        const r = await fetch(`/api/tasks/${id}/cancel`, {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                                        body: '{}'});
+        return [r.status, (await r.json()).detail];
+    }""", task_id)
+    assert refused[0] == 403 and "CSRF" in refused[1]
+
+    # The list: mine / all, filters, state at a glance.
+    page.goto(stack.url + "/?scope=mine&state=merged")
+    assert page.locator("#tasks li").count() == 1 and "Merged" in page.inner_text("#tasks")
+    page.goto(stack.url + "/?state=failed")
+    assert page.locator("#tasks li").count() == 0
+    page.goto(stack.url + "/")
+    phone.fits(page)
+    phone.shot(page, "task-list")
+    context.close()
+
+    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in DOCS_SHOTS.glob("web-*.png"):
+        old.unlink()
+    for shot in sorted(SHOTS.glob("*.png")):
+        shutil.copy(shot, DOCS_SHOTS / f"web-{shot.name}")
