@@ -57,6 +57,7 @@ def test_invalid_repo_config_fails_the_task_at_once_with_file_and_line(stack, ma
     assert done.state == TaskState.failed
     assert ".honk.toml line 4" in done.reason and "timeout" in done.reason
     assert "agent_started" not in stack.kinds(task.id)
+    assert ".honk.toml line 4" in stack.http.get("/repos").text, "the repos page shows the problem"
 
 
 def test_unreachable_remote_fails_the_task_with_what_to_check(stack, make_remote):

@@ -265,3 +265,13 @@ def test_cancel_button_and_a_button_on_a_finished_task(slack_stack, slack, make_
     post_action(slack_stack, block_action("merge", task_id, user="U2"))
     stale = slack.wait_for("chat.postEphemeral")[0]
     assert stale.args["user"] == "U2" and "cancelled" in stale.args["text"]
+
+
+def test_a_sign_in_link_can_be_sent_as_a_slack_dm(slack_stack, slack):
+    assert slack_stack.honk("user", "add", "ana@example.com").returncode == 0
+    sent = slack_stack.honk("user", "link", "ana@example.com", "--slack")
+    assert sent.returncode == 0, sent.stderr
+    dm = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("channel") == "U1")[0]
+    assert "/login/" in dm.args["text"] and "/login/" not in sent.stdout, "the link went to Slack only"
+    unknown = slack_stack.honk("user", "link", "nobody@example.com", "--slack")
+    assert unknown.returncode == 1 and "no account" in unknown.stderr

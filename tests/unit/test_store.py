@@ -62,3 +62,11 @@ async def test_repos_are_unique_by_name(store: Store):
     assert await store.add_repo(RepoRef(name="r", url="/a"))
     assert not await store.add_repo(RepoRef(name="r", url="/b"))
     assert [r.url for r in await store.list_repos()] == ["/a"]
+
+
+async def test_a_repos_config_problem_is_its_latest_tasks_config_failure(store: Store):
+    await store.create_task(_req("t-old"), "b")
+    await store.append("t-old", TaskFailed(reason=".honk.toml line 4: verify[0].timeout must be a positive number"))
+    assert (await store.config_problem("r")).startswith(".honk.toml line 4")
+    await store.create_task(_req("t-new"), "b")  # a newer task that did not fail on its config
+    assert await store.config_problem("r") is None

@@ -121,10 +121,18 @@ def user_add(email: str, name: str, role: str) -> None:
 
 @user.command("link")
 @click.argument("email")
-def user_link(email: str) -> None:
+@click.option("--slack", "by_slack", is_flag=True, help="Send it as a Slack DM instead of printing it.")
+def user_link(email: str, by_slack: bool) -> None:
     """A new one-time sign-in link for an existing account."""
     async def go(accounts, settings) -> None:  # noqa: ANN001
-        click.echo(await accounts.login_link(email, settings.base_url))
+        link = await accounts.login_link(email, settings.base_url)
+        if not by_slack:
+            click.echo(link)
+            return
+        from honk.slack.dm import send_dm
+
+        await send_dm(settings, email, f"Your Honk sign-in link (one use, 15 minutes): {link}")
+        click.echo(f"sent {email} a sign-in link on Slack")
 
     asyncio.run(_with_accounts(go))
 

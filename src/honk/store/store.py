@@ -115,6 +115,15 @@ class Store:
             rows = (await s.scalars(q)).all()
         return [_view(r) for r in rows]
 
+    async def config_problem(self, repo: str) -> str | None:
+        """The `.honk.toml` problem that failed the repo's latest task, if its latest task failed on one."""
+        q = select(TaskRow).where(TaskRow.repo == repo).order_by(TaskRow.created_at.desc()).limit(1)
+        async with self._session() as s:
+            latest = (await s.scalars(q)).first()
+        if latest and latest.state == TaskState.failed.value and (latest.reason or "").startswith(".honk.toml"):
+            return latest.reason
+        return None
+
     # -- events -------------------------------------------------------------------------
     async def append(self, task_id: str, *events: AnyEvent) -> None:
         async with self._session() as s:

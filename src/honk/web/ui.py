@@ -88,7 +88,10 @@ def router(user_of: UserOf) -> APIRouter:
         user = await person(request)
         if isinstance(user, Response):
             return user
-        return HTMLResponse(repos_page(user, await request.app.state.service.store.list_repos()))
+        store = request.app.state.service.store
+        repos = await store.list_repos()
+        problems = {r.name: p for r in repos if (p := await store.config_problem(r.name))}
+        return HTMLResponse(repos_page(user, repos, problems))
 
     @r.get("/tasks/{task_id}", response_class=HTMLResponse)
     async def task(task_id: str, request: Request) -> Response:
@@ -244,10 +247,10 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- repos
-def repos_page(user: User, repos: list[RepoRef]) -> str:
+def repos_page(user: User, repos: list[RepoRef], problems: dict[str, str] | None = None) -> str:
     items = "".join(
         f"""<li class="card"><div class="row"><strong>{escape(r.name)}</strong><span class="spacer"></span>
-<span class="muted small">default branch <code>{escape(r.branch)}</code></span></div>
+<span class="muted small">default branch <code>{escape(r.branch)}</code></span>{_problem((problems or {}).get(r.name))}</div>
 <div class="muted small"><code>{escape(redact_url(r.url))}</code></div>
 <div class="row"><a class="btn" href="/new?repo={escape(r.name)}">Ask</a>
 <a class="btn" href="/?repo={escape(r.name)}">Tasks</a></div></li>""" for r in repos)
@@ -367,6 +370,11 @@ def actions(user: User, task: TaskView) -> str:
     out.append(f"""<form data-api="/api/tasks/{task.id}/cancel" data-then="panel" data-done="Cancelled.">
 <button class="btn danger block" id="cancel" type="submit" data-confirm="Cancel this task?">Cancel task</button></form>""")
     return f'<section class="card actions" id="actions"><h2>Actions</h2>{"".join(out)}</section>'
+
+
+def _problem(text: str | None) -> str:
+    """The repo's configuration problem, as the latest task that read it found it."""
+    return f'<p class="config-problem">⚠ {escape(text)}</p>' if text else ""
 
 
 def _diff(text: str, truncated: bool) -> str:
