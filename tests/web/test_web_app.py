@@ -3,7 +3,7 @@
 Against a real stack with accounts: sign in with a one-time link, ask for a change to the sample repo,
 watch the timeline reach ready without reloading, open the preview, merge, see merged; a stale page's
 merge shows what happened; a write without the CSRF token is refused. Screenshots of every step go to
-test-artifacts/web/ and are copied to docs/screenshots/ for the README.
+test-artifacts/web/; with HONK_UPDATE_SCREENSHOTS=1 they also replace docs/screenshots/ (the README's).
 """
 
 from __future__ import annotations
@@ -215,8 +215,9 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     phone.shot(page, "task-list")
     context.close()
 
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in DOCS_SHOTS.glob("web-*.png"):
-        old.unlink()
-    for shot in sorted(SHOTS.glob("*.png")):
-        shutil.copy(shot, DOCS_SHOTS / f"web-{shot.name}")
+    if os.environ.get("HONK_UPDATE_SCREENSHOTS"):  # refresh the README's pictures on purpose only
+        DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
+        for old in DOCS_SHOTS.glob("web-*.png"):
+            old.unlink()
+        for shot in sorted(SHOTS.glob("*.png")):
+            shutil.copy(shot, DOCS_SHOTS / f"web-{shot.name}")
