@@ -39,6 +39,12 @@ path = "calc.py"
 replace = "return a - b"
 with = "return a + b"
 '''
+def slow_fix(seconds: int) -> str:
+    """DIRECT_FIX after a pause: the agent is busy long enough to be interrupted or talked to."""
+    return DIRECT_FIX.replace('message = "Fixed add() directly."',
+                              f'message = "Fixed add() after a think."\ncommands = ["sleep {seconds}"]')
+
+
 FOLLOW_UP_STEP = '''[[step]]
 message = "Added a docstring as asked."
 [[step.edit]]

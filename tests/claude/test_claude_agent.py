@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from conftest import SECRETS
 from repos import calc_files, sample_files
 
@@ -166,26 +167,20 @@ def test_the_test_guard_flags_a_deleted_test_and_it_is_shown_at_delivery(claude_
     assert any("test_add was removed" in w for w in ready.warnings), "shown prominently at delivery"
 
 
-def test_invalid_api_key_fails_at_once_with_what_to_do(claude_stack, model, make_remote):
+@pytest.mark.parametrize("status,kind,message,says,runs", [
+    (401, "authentication_error", "invalid x-api-key", ("invalid API key", "ANTHROPIC_API_KEY"), 1),  # final
+    (529, "overloaded_error", "Overloaded", ("overloaded", "529"), 3),  # retried by Temporal, then reported
+], ids=["invalid-key", "overloaded"])
+def test_api_errors_become_messages_and_retry_only_when_it_can_help(
+        claude_stack, model, make_remote, status, kind, message, says, runs):
     model.play(Scenario(turns=[Turn(text="hi", error=InjectedError(
-        status=401, type="authentication_error", message="invalid x-api-key", times=99))]))
-    remote = make_remote(claude_repo())
-    claude_stack.add_repo("calc", remote.url)
-    task = claude_stack.ask("calc", "make add() add")
-    done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=120)
-    assert "invalid API key" in done.reason and "ANTHROPIC_API_KEY" in done.reason
-    assert claude_stack.kinds(task.id).count("agent_started") == 1, "not retried: retrying cannot help"
-
-
-def test_an_overloaded_api_is_retried_then_reported(claude_stack, model, make_remote):
-    model.play(Scenario(turns=[Turn(text="hi", error=InjectedError(
-        status=529, type="overloaded_error", message="Overloaded", times=99))]))
+        status=status, type=kind, message=message, times=99))]))
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
     done = claude_stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=180)
-    assert "overloaded" in done.reason and "529" in done.reason
-    assert claude_stack.kinds(task.id).count("agent_started") == 3, "retried by Temporal before giving up"
+    assert all(part in done.reason for part in says), done.reason
+    assert claude_stack.kinds(task.id).count("agent_started") == runs
 
 
 def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, make_remote):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 
-from repos import DIRECT_FIX, calc_files
+from repos import DIRECT_FIX, calc_files, slow_fix
 
 from honk.domain import TaskState
 
@@ -70,8 +70,7 @@ def test_unreachable_remote_fails_the_task_with_what_to_check(stack, make_remote
 
 
 def test_merge_and_follow_up_in_the_wrong_state_are_refused(stack, make_remote):
-    slow = DIRECT_FIX.replace('message = "Fixed add() directly."', 'message = "slow"\ncommands = ["sleep 3"]')
-    remote = make_remote(calc_files(slow))
+    remote = make_remote(calc_files(slow_fix(3)))
     stack.add_repo("calc", remote.url)
     task = stack.ask("calc", "make add() add")
     early = stack.http.post(f"/api/tasks/{task.id}/merge", json={})

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from repos import calc_files
+from repos import calc_files, slow_fix
 
 from honk.domain import TaskState
 from honk.testing.processes import wait_until
 
-SLOW_FIX = '''[[step]]
-message = "Fixed add() after a long think."
-commands = ["sleep 4"]
-[[step.edit]]
-path = "calc.py"
-replace = "return a - b"
-with = "return a + b"
-'''
-
 
 def test_worker_killed_mid_agent_and_a_new_worker_finishes_the_task(stack, make_remote):
-    remote = make_remote(calc_files(SLOW_FIX))
+    remote = make_remote(calc_files(slow_fix(4)))
     stack.add_repo("calc", remote.url)
     task = stack.ask("calc", "make add() add")
     wait_until(lambda: "agent_started" in stack.kinds(task.id), 30, "the agent to start")
@@ -32,7 +23,7 @@ def test_worker_killed_mid_agent_and_a_new_worker_finishes_the_task(stack, make_
 
 
 def test_retried_submission_with_the_same_request_id_is_one_task(stack, make_remote):
-    remote = make_remote(calc_files(SLOW_FIX))
+    remote = make_remote(calc_files(slow_fix(4)))
     stack.add_repo("calc", remote.url)
     body = {"repo": "calc", "text": "make add() add", "request_id": "slack:C123:1700000000.000100"}
     first = stack.http.post("/api/tasks", json=body)
@@ -44,7 +35,7 @@ def test_retried_submission_with_the_same_request_id_is_one_task(stack, make_rem
 
 
 def test_cancel_stops_the_agent_keeps_the_branch_and_cleans_the_workspace(stack, make_remote):
-    remote = make_remote(calc_files(SLOW_FIX.replace("sleep 4", "sleep 60")))
+    remote = make_remote(calc_files(slow_fix(60)))
     stack.add_repo("calc", remote.url)
     task = stack.ask("calc", "make add() add")
     wait_until(lambda: "agent_started" in stack.kinds(task.id), 30, "the agent to start")

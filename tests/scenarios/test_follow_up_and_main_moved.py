@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, slow_fix
 
 from honk.domain import TaskState
 from honk.testing.processes import wait_until
@@ -46,18 +46,9 @@ def test_main_moved_before_merge_is_brought_in_and_reverified(stack, make_remote
     assert remote.show("NOTES.md") and "return a + b" in remote.show("calc.py")
 
 
-SLOW_THEN_DOC = '''[[step]]
-message = "Fixed add() slowly."
-commands = ["sleep 3"]
-[[step.edit]]
-path = "calc.py"
-replace = "return a - b"
-with = "return a + b"
-''' + FOLLOW_UP_STEP
-
 
 def test_follow_ups_sent_while_busy_or_before_the_workspace_exists_are_applied_in_order(stack, make_remote):
-    remote = make_remote(calc_files(SLOW_THEN_DOC))
+    remote = make_remote(calc_files(slow_fix(3) + FOLLOW_UP_STEP))
     stack.add_repo("calc", remote.url)
     task = stack.ask("calc", "make add() add")
     # Straight away: the workspace is not even prepared yet.

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files, slow_fix
 
 from honk.build.screenshot import browser
 from honk.domain import TaskState
@@ -25,7 +25,6 @@ from honk.testing.fake_slack import (
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 
 SECRET = "test-signing-secret"
-SLOW_FIX = DIRECT_FIX.replace('message = "Fixed add() directly."', 'message = "Fixed add()."\ncommands = ["sleep 3"]')
 
 
 @pytest.fixture
@@ -63,6 +62,15 @@ def post_action(stack: HonkStack, payload: dict):
 
 def thread_posts(slack: FakeSlack, thread_ts: str) -> list[dict]:
     return [c.args for c in slack.calls_to("chat.postMessage") if c.args.get("thread_ts") == thread_ts]
+
+
+def start_task(stack: HonkStack, slack: FakeSlack, text: str = "<@UHONK> make add() add repo=calc") -> tuple[str, str]:
+    """A mention that starts a task: returns its thread ts and the task id, once Honk has answered."""
+    mention = mention_event(text)
+    post_event(stack, mention)
+    ts = mention["event"]["ts"]
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)
+    return ts, task_in(stack)
 
 
 def task_in(stack: HonkStack) -> str:
@@ -113,7 +121,7 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
 
 
 def test_follow_ups_before_the_workspace_and_while_busy_are_applied(slack_stack, slack, make_remote):
-    remote = make_remote(calc_files(SLOW_FIX + FOLLOW_UP_STEP))
+    remote = make_remote(calc_files(slow_fix(3) + FOLLOW_UP_STEP))
     slack_stack.add_repo("calc", remote.url)
     mention = mention_event("<@UHONK> make add() add repo=calc")
     ts = mention["event"]["ts"]
@@ -170,10 +178,7 @@ def test_no_repo_lists_the_choices_and_starts_nothing(slack_stack, slack, make_r
 def test_an_unauthorized_merge_is_refused_in_private_and_changes_nothing(slack_stack, slack, make_remote):
     remote = make_remote(calc_files(DIRECT_FIX))
     slack_stack.add_repo("calc", remote.url)
-    mention = mention_event("<@UHONK> make add() add repo=calc")
-    post_event(slack_stack, mention)
-    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
-    task_id = task_in(slack_stack)
+    _, task_id = start_task(slack_stack, slack)
     slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed)
     before = remote.head()
     post_action(slack_stack, block_action("merge", task_id, user="U1"))
@@ -233,10 +238,7 @@ def test_request_changes_opens_a_modal_and_its_text_becomes_a_follow_up(slack_st
 
     remote = make_remote(calc_files(DIRECT_FIX + FOLLOW_UP_STEP))
     slack_stack.add_repo("calc", remote.url)
-    mention = mention_event("<@UHONK> make add() add repo=calc")
-    post_event(slack_stack, mention)
-    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
-    task_id = task_in(slack_stack)
+    _, task_id = start_task(slack_stack, slack)
     slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed)
 
     post_action(slack_stack, block_action("request_changes", task_id, user="U1", trigger_id="trig-1"))
@@ -251,12 +253,9 @@ def test_request_changes_opens_a_modal_and_its_text_becomes_a_follow_up(slack_st
 
 
 def test_cancel_button_and_a_button_on_a_finished_task(slack_stack, slack, make_remote):
-    remote = make_remote(calc_files(SLOW_FIX.replace("sleep 3", "sleep 30")))
+    remote = make_remote(calc_files(slow_fix(30)))
     slack_stack.add_repo("calc", remote.url)
-    mention = mention_event("<@UHONK> make add() add repo=calc")
-    post_event(slack_stack, mention)
-    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == mention["event"]["ts"])
-    task_id = task_in(slack_stack)
+    _, task_id = start_task(slack_stack, slack)
     wait_until(lambda: "agent_started" in slack_stack.kinds(task_id), 30, "the agent to start")
     post_action(slack_stack, block_action("cancel", task_id, user="U1"))
     assert slack_stack.wait_for(task_id, TaskState.cancelled, TaskState.failed).state == TaskState.cancelled

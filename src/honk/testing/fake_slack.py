@@ -153,24 +153,26 @@ class FakeSlack(LoopbackServer):
         `wait_for_async`.
         """
         deadline = time.monotonic() + timeout
-        while True:
-            found = self._matching(method, where)
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(self._timeout_message(method, count, len(found), timeout))
+        while (found := self._enough(method, count, where, deadline, timeout)) is None:
             time.sleep(0.02)
+        return found
 
     async def wait_for_async(self, method: str, count: int = 1, timeout: float = 10.0,
                              where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
         deadline = time.monotonic() + timeout
-        while True:
-            found = self._matching(method, where)
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise TimeoutError(self._timeout_message(method, count, len(found), timeout))
+        while (found := self._enough(method, count, where, deadline, timeout)) is None:
             await asyncio.sleep(0.02)
+        return found
+
+    def _enough(self, method: str, count: int, where: Callable[[SlackCall], bool] | None, deadline: float,
+                timeout: float) -> list[SlackCall] | None:
+        """The matching calls once there are `count`; None to keep waiting; TimeoutError past the deadline."""
+        found = self._matching(method, where)
+        if len(found) >= count:
+            return found
+        if time.monotonic() > deadline:
+            raise TimeoutError(self._timeout_message(method, count, len(found), timeout))
+        return None
 
     def _timeout_message(self, method: str, count: int, found: int, timeout: float) -> str:
         with self._lock:
