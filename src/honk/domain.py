@@ -95,6 +95,8 @@ class RepoConfig(Record):
     build: BuildSpec | None = None
     setup: str | None = None
     setup_timeout_s: float = 900.0
+    # Hosts the setup phase may reach; recorded in the audit log. Every other phase is offline.
+    setup_network: list[str] = []
     merge_target: str | None = None
     merge_mode: Literal["merge", "fast-forward"] = "merge"
     max_rounds: int | None = Field(default=None, ge=1, le=50)

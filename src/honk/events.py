@@ -108,6 +108,27 @@ class AgentToolDenied(Event):
         return f"denied {self.tool} {self.input[:80]}: {self.reason}"
 
 
+class SandboxRefused(Event):
+    """The sandbox stopped repo code or an agent command from doing something (also in the audit log)."""
+
+    kind: Literal["sandbox_refused"] = "sandbox_refused"
+    what: str  # write_outside, hidden_path, network, process_limit, memory_limit, time_limit
+    detail: str
+    command: str
+    source: str  # setup, check, build, agent
+
+    def line(self) -> str:
+        return f"sandbox refused ({self.what}) in {self.source} `{self.command[:60]}`: {self.detail[:120]}"
+
+
+class SafetyWarning(Event):
+    kind: Literal["safety_warning"] = "safety_warning"
+    text: str
+
+    def line(self) -> str:
+        return f"⚠ {self.text}"
+
+
 class AgentUsage(Event):
     """Running totals for the current agent run: cost is an estimate until `final` (the CLI's figure)."""
 
@@ -301,7 +322,7 @@ class TaskCancelled(Event):
 AnyEvent = Annotated[
     Union[
         TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
-        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed, ChangeReviewed,
+        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, SandboxRefused, SafetyWarning, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed, ChangeReviewed,
         BuildStarted, BuildReady, TaskReady, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
         MergeHeld, Merged, TaskFailed, TaskCancelled,
     ],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
@@ -68,6 +69,19 @@ class Settings(BaseSettings):
     # Requests without an account act as an admin named "local". Only for the loopback demo:
     # `honk up` turns it on for 127.0.0.1 unless HONK_ANONYMOUS says otherwise.
     anonymous: bool = False
+
+    # -- Safety -----------------------------------------------------------------------------
+    # Repo code and agent commands run under bubblewrap. "off" runs them unsandboxed (every task
+    # then carries a warning); without bubblewrap and without "off", Honk refuses to run repo code.
+    sandbox: Literal["bwrap", "off"] = "bwrap"
+    sandbox_memory_mb: int = Field(default=4096, ge=64)
+    sandbox_max_processes: int = Field(default=512, ge=16)
+    # More paths the sandbox may read (tool chains outside the usual places); never one with secrets.
+    sandbox_read_only: list[Path] = []
+    # More paths the sandbox must never see, besides Honk's own (data dir, settings, policy, database).
+    sandbox_hidden: list[Path] = []
+    # The access policy (who may request and merge where, limits, budgets); none: everyone may.
+    policy_file: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -145,3 +159,14 @@ class Settings(BaseSettings):
     @property
     def agent_homes_dir(self) -> Path:
         return self.data_dir / "agent-homes"
+
+    def secret_paths(self) -> list[Path]:
+        """Files and directories holding Honk's secrets, which repo code must never see."""
+        paths = [self.data_dir, Path("honk.toml"), *self.sandbox_hidden]
+        if self.policy_file is not None:
+            paths.append(self.policy_file)
+        url = self.db_url
+        if url.startswith("sqlite") and ":///" in url:
+            db = url.split(":///", 1)[1]
+            paths += [Path(db), Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")]
+        return [p.expanduser().resolve() for p in paths]

@@ -43,7 +43,6 @@ from honk.events import (
 )
 from honk.protocols import EventSink
 from honk.verify.runner import feedback, run_checks
-from honk.workspace.proc import task_env
 
 MAX_TOOL_OUTPUT = 2000
 
@@ -63,7 +62,7 @@ class ClaudeCodeAgent:
         if not binary.is_file():
             raise UserFacingError(f"The Claude Code binary is missing at {binary}: reinstall Honk "
                                   "(`make install`, which installs claude-agent-sdk).")
-        run = _Run(job, emit, task_env(claude_env.task_area(self.config, job.task_id)))
+        run = _Run(job, emit)
         env = claude_env.environment(self.config, job.task_id)
         options = ClaudeAgentOptions(
             cwd=job.workspace, model=job.model or self.config.model, tools=TOOLS,
@@ -108,8 +107,8 @@ class ClaudeCodeAgent:
 class _Run:
     """The state of one agent run: what it said, used and tried, and the stop gate's rounds."""
 
-    def __init__(self, job: AgentJob, emit: EventSink, check_env: dict[str, str]) -> None:
-        self.job, self.emit, self.check_env = job, emit, check_env
+    def __init__(self, job: AgentJob, emit: EventSink) -> None:
+        self.job, self.emit = job, emit
         self.workspace = Path(job.workspace)
         self.result: ResultMessage | None = None
         self.last_error: str | None = None
@@ -127,6 +126,10 @@ class _Run:
 
     async def can_use_tool(self, tool: str, tool_input: dict[str, Any], _ctx: Any) -> Any:
         decision = decide(tool, tool_input, self.workspace, self.job.settings.allow)
+        if decision.allow and tool == "Bash":
+            # Allowed by the policy, and still run in the sandbox: an allowed command is repo code.
+            command = str(tool_input.get("command", ""))
+            return PermissionResultAllow(updated_input={**tool_input, "command": self.job.shell_box.shell(command)})
         if decision.allow:
             return PermissionResultAllow()
         await self.emit(AgentToolDenied(tool=tool, input=_short(tool_input), reason=decision.reason))
@@ -145,7 +148,7 @@ class _Run:
     async def check(self) -> tuple[bool, str]:
         self.checks_run += 1
         results = await run_checks(self.job.checks, self.workspace, Path(self.job.log_dir),
-                                   f"round{self.job.round}-agent{self.checks_run}", self.emit, env=self.check_env)
+                                   f"round{self.job.round}-agent{self.checks_run}", self.emit, self.job.checks_box)
         if all(r.passed for r in results):
             names = ", ".join(r.name for r in results) or "no checks configured"
             return True, f"All checks pass ({names})."

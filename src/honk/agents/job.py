@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from honk.domain import DEFAULT_AGENT_TIMEOUT_S, AgentSettings, Record, VerifyCommand
+from honk.sandbox import Confined
 
 
 class AgentJob(Record):
@@ -25,6 +26,9 @@ class AgentJob(Record):
     # Set when the target branch conflicts with the task branch: Honk starts that merge, leaving the
     # conflict markers for the agent to resolve; Honk then commits the merge.
     merge_from: str | None = None
+    # Filled in by the worker: how the repo's checks and the agent's own commands are sandboxed.
+    checks_box: Confined = Confined()
+    shell_box: Confined = Confined()
 
     @property
     def timeout_s(self) -> float:

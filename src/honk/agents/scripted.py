@@ -55,7 +55,7 @@ class ScriptedAgent:
         for edit in step.edit:
             apply_edit(root, edit)
         for command in step.commands:
-            res = await proc.run(["bash", "-c", command], cwd=root, timeout_s=job.timeout_s)
+            res = await proc.run(job.shell_box.argv(command), cwd=root, timeout_s=job.timeout_s, env=job.shell_box.env)
             await emit(AgentRanCommand(command=command, exit_code=res.exit_code, output=res.output[-2000:]))
         if step.message:
             await emit(AgentSaid(text=step.message))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from honk.domain import Artifact, BuildSpec
+from honk.sandbox import Confined
 from honk.verify.distill import distill
 from honk.workspace import proc
 
@@ -26,8 +27,9 @@ class BuildOutput:
 
 
 async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path,
-                env: dict[str, str] | None = None) -> BuildOutput:
-    res = await proc.run(["bash", "-c", spec.run], cwd=workspace, timeout_s=spec.timeout_s, log_path=log, env=env)
+                box: Confined | None = None) -> BuildOutput:
+    box = box or Confined()
+    res = await proc.run(box.argv(spec.run), cwd=workspace, timeout_s=spec.timeout_s, log_path=log, env=box.env)
     if not res.ok:
         detail = distill(res.output, res.exit_code, res.timed_out)
         return BuildOutput(False, [], False, f"## build failed (`{spec.run}`)\n{detail}")

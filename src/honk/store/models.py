@@ -103,3 +103,20 @@ class TokenRow(Base):
     kind: Mapped[str] = mapped_column(String(10))  # "login" | "api"
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditRow(Base):
+    """Who did (or was refused) what, when, through which front door. Rows are only ever added:
+    triggers in the database refuse updates and deletes (see honk.store.audit)."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    actor: Mapped[str] = mapped_column(String(200), index=True)
+    front_door: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(30), index=True)
+    outcome: Mapped[str] = mapped_column(String(20))
+    repo: Mapped[str | None] = mapped_column(String(100))
+    task_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    rule: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str] = mapped_column(Text, default="")

@@ -15,7 +15,7 @@ from honk.verify.detect import detect_verifiers
 
 CONFIG_FILE = ".honk.toml"
 
-_TOP_KEYS = {"setup", "setup_timeout", "max_rounds", "verify", "build", "merge", "agent"}
+_TOP_KEYS = {"setup", "setup_timeout", "setup_network", "max_rounds", "verify", "build", "merge", "agent"}
 _VERIFY_KEYS = {"name", "run", "timeout"}
 _BUILD_KEYS = {"run", "artifacts", "preview", "timeout"}
 _MERGE_KEYS = {"target", "mode"}
@@ -172,6 +172,7 @@ class _Parser:
             build=self.build(data["build"]) if "build" in data else None,
             setup=self.text(data, None, "setup"),
             setup_timeout_s=self.seconds(data, None, "setup_timeout", 900.0),
+            setup_network=self.hosts(data.get("setup_network", [])),
             max_rounds=rounds,
             agent=self.agent(data.get("agent", {})),
             source="file",
@@ -249,11 +250,20 @@ class _Parser:
             self.bad("agent", None, "allow", "a list of command prefixes", value)
         return [v.strip() for v in value]
 
+    def hosts(self, value: Any) -> list[str]:
+        """Hosts the setup phase may reach (dependency installs); every other phase has no network."""
+        if not isinstance(value, list) or not all(isinstance(v, str) and _HOST.fullmatch(v) for v in value):
+            self.bad(None, None, "setup_network", "a list of host names, like [\"pypi.org\"]", value)
+        return [v.lower() for v in value]
+
     def whole(self, tbl: dict, table: str, key: str) -> int | None:
         value = tbl.get(key)
         if value is not None and (type(value) is not int or value < 1):
             self.bad(table, None, key, "a whole number of at least 1", value)
         return value
+
+
+_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 
 def _label(table: str | None, index: int | None, key: str) -> str:

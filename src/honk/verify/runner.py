@@ -8,6 +8,7 @@ from pathlib import Path
 from honk.domain import CheckResult, VerifyCommand
 from honk.events import CheckFinished
 from honk.protocols import EventSink
+from honk.sandbox import Confined
 from honk.verify.distill import distill
 from honk.workspace import proc
 
@@ -17,10 +18,11 @@ def _log_name(name: str) -> str:
 
 
 async def run_check(check: VerifyCommand, workspace: Path, logs_dir: Path, tag: str,
-                    env: dict[str, str] | None = None) -> CheckResult:
+                    box: Confined | None = None) -> CheckResult:
+    box = box or Confined()
     logs_dir.mkdir(parents=True, exist_ok=True)
     log = logs_dir / f"{tag}-{_log_name(check.name)}.log"
-    res = await proc.run(["bash", "-c", check.run], cwd=workspace, timeout_s=check.timeout_s, log_path=log, env=env)
+    res = await proc.run(box.argv(check.run), cwd=workspace, timeout_s=check.timeout_s, log_path=log, env=box.env)
     return CheckResult(
         name=check.name, command=check.run, passed=res.ok, exit_code=res.exit_code,
         timed_out=res.timed_out, duration_s=round(res.duration_s, 3),
@@ -30,12 +32,12 @@ async def run_check(check: VerifyCommand, workspace: Path, logs_dir: Path, tag: 
 
 async def run_checks(
     checks: list[VerifyCommand], workspace: Path, logs_dir: Path, tag: str, emit: EventSink,
-    env: dict[str, str] | None = None,
+    box: Confined | None = None,
 ) -> list[CheckResult]:
     """Every check runs (not just up to the first failure): the agent gets all problems in one round."""
     results = []
     for check in checks:
-        result = await run_check(check, workspace, logs_dir, tag, env)
+        result = await run_check(check, workspace, logs_dir, tag, box)
         await emit(CheckFinished(name=result.name, passed=result.passed,
                                  duration_s=result.duration_s, distilled=result.distilled))
         results.append(result)

@@ -27,18 +27,22 @@ from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
     AgentStarted,
+    AgentToolDenied,
     AnyEvent,
     BuildReady,
     BuildStarted,
     ChangeReviewed,
     ChecksStarted,
     MainMoved,
+    SafetyWarning,
+    SandboxRefused,
     TaskReady,
     WorkspaceReady,
 )
 from honk.protocols import EventSink
+from honk.sandbox import Confined, Sandbox
 from honk.slack.notifier import SlackNotifier
-from honk.store import Store
+from honk.store import AuditEntry, AuditLog, Store
 from honk.verify import guard
 from honk.verify.config import load_repo_config
 from honk.verify.judge import Judge
@@ -61,7 +65,6 @@ from honk.workflow.records import (
 )
 from honk.workspace import proc
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
-from honk.workspace.proc import task_env
 from honk.workspace.worktrees import Workspace, WorktreeWorkspaces
 
 P = ParamSpec("P")
@@ -111,6 +114,8 @@ class ActivityDeps:
     agents: AgentRegistry
     agent_homes_dir: Path
     agent_defaults: AgentSettings
+    sandbox: Sandbox
+    audit: AuditLog
     judge: Judge | None = None
     notifier: SlackNotifier | None = None
 
@@ -140,9 +145,34 @@ class TaskActivities:
     def _logs(self, task_id: str) -> Path:
         return self.d.logs_dir / task_id
 
-    def _check_env(self, task_id: str) -> dict[str, str]:
-        """Repo code runs with the task's own HOME and temp dir, never the worker's (credentials live there)."""
-        return task_env(self.d.agent_homes_dir / task_id)
+    def _confine(self, req: TaskRequest, ws: Workspace, source: str, network: bool = False) -> Confined:
+        """Repo code runs in the sandbox, with the task's own HOME and temp dir, never the worker's."""
+        return self.d.sandbox.confine(self.d.agent_homes_dir / req.task_id, ws.path, [ws.mirror], source, network)
+
+    async def _refusals(self, req: TaskRequest, *denied: AgentToolDenied) -> list[str]:
+        """What the sandboxes of this step refused (and the agent's denied tool calls): into the
+        timeline and the audit log; returned as lines for the task's warnings."""
+        found = Sandbox.violations(self.d.agent_homes_dir / req.task_id)
+        if not found and not denied:
+            return []
+        await self._emitter(req.task_id)(*(SandboxRefused(what=v.kind, detail=v.detail, command=v.command,
+                                                          source=v.source) for v in found))
+        await self.d.audit.add(
+            *(AuditEntry(actor=f"{v.source} of {req.task_id}", front_door="worker", action="sandbox",
+                         outcome="violation", repo=req.repo.name, task_id=req.task_id, rule=f"sandbox.{v.kind}",
+                         detail=f"{v.detail} — in `{v.command}`") for v in found),
+            *(AuditEntry(actor=f"agent of {req.task_id}", front_door="worker", action="agent_tool",
+                         outcome="refused", repo=req.repo.name, task_id=req.task_id, rule="tool_policy",
+                         detail=f"{d.tool} {d.input}: {d.reason}") for d in denied))
+        return [f"sandbox refused {v.kind.replace('_', ' ')} in {v.source}: {v.detail[:150]}" for v in found]
+
+    @staticmethod
+    def _collecting(emit: EventSink, denied: list[AgentToolDenied]) -> EventSink:
+        async def collect(*events: AnyEvent) -> None:
+            denied.extend(e for e in events if isinstance(e, AgentToolDenied))
+            await emit(*events)
+
+        return collect
 
     async def _base(self, ws: Workspace, req: TaskRequest, config: RepoConfig) -> str:
         target = policy.merge_target(req.repo, config)
@@ -166,9 +196,20 @@ class TaskActivities:
             await self.d.workspaces.remote_head(req.repo, policy.merge_target(req.repo, config))
             agent = req.agent or config.agent.name or self.d.default_agent
             self.d.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
+            if (warning := self.d.sandbox.warning()) is not None:
+                await self._emitter(req.task_id)(SafetyWarning(text=warning))
             if config.setup:
-                res = await proc.run(["bash", "-c", config.setup], cwd=ws.path, timeout_s=config.setup_timeout_s,
-                                     log_path=self._logs(req.task_id) / "setup.log", env=self._check_env(req.task_id))
+                box = self._confine(req, ws, "setup", network=bool(config.setup_network))
+                if config.setup_network:
+                    await self.d.audit.add(AuditEntry(
+                        actor=f"setup of {req.task_id}", front_door="worker", action="setup_network",
+                        outcome="allowed", repo=req.repo.name, task_id=req.task_id, rule="setup_network",
+                        detail="network for the setup command, to: " + ", ".join(config.setup_network)))
+                try:
+                    res = await proc.run(box.argv(config.setup), cwd=ws.path, timeout_s=config.setup_timeout_s,
+                                         log_path=self._logs(req.task_id) / "setup.log", env=box.env)
+                finally:
+                    await self._refusals(req)
                 if not res.ok:
                     tail = "\n".join(res.output.strip().splitlines()[-10:])
                     raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")
@@ -186,7 +227,11 @@ class TaskActivities:
             ws = await self._workspace(req)
             await self.d.workspaces.reset(ws)  # a retried run starts from what was committed
             await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason))
-            job = inp.job.model_copy(update={"workspace": str(ws.path), "log_dir": str(self._logs(req.task_id))})
+            job = inp.job.model_copy(update={
+                "workspace": str(ws.path), "log_dir": str(self._logs(req.task_id)),
+                "checks_box": self._confine(req, ws, "check"), "shell_box": self._confine(req, ws, "agent")})
+            denied: list[AgentToolDenied] = []
+            emit = self._collecting(emit, denied)
             trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
             title = req.text.strip().splitlines()[0][:72]
             if job.merge_from:
@@ -201,6 +246,8 @@ class TaskActivities:
                                          commit=commit, cost_usd=stopped.cost_usd))
                 where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
                 raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
+            finally:
+                await self._refusals(req, *denied)
             if outcome.model or job.model:
                 trailers["Model"] = outcome.model or job.model or ""
             commit, changed = await self.d.workspaces.commit_all(
@@ -216,8 +263,11 @@ class TaskActivities:
         async with heartbeating():
             ws = await self._workspace(req)
             await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
-            results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                       f"round{inp.round}", emit, env=self._check_env(req.task_id))
+            try:
+                results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
+                                           f"round{inp.round}", emit, self._confine(req, ws, "check"))
+            finally:
+                await self._refusals(req)
             base, head = await self._base(ws, req, inp.config), await self.d.workspaces.head(ws)
         return VerifyResult(passed=all(r.passed for r in results), feedback=feedback(results),
                             base_commit=base, head_commit=head)
@@ -241,7 +291,17 @@ class TaskActivities:
             problems.insert(0, f"- scope judge: {judge_reason}")
         unjudged = [f"scope judge unavailable: {judge_reason}"] if verdict and not verdict.available else []
         return ReviewResult(ok=not problems, feedback="\n".join(problems),
-                            warnings=[p[2:] for p in problems] + unjudged)
+                            warnings=[p[2:] for p in problems] + unjudged + await self._safety_warnings(req))
+
+    async def _safety_warnings(self, req: TaskRequest) -> list[str]:
+        refused = [e.event for e in await self.d.store.events(req.task_id, after_id=0)
+                   if isinstance(e.event, SandboxRefused)]
+        lines = [w for w in [self.d.sandbox.warning()] if w]
+        if refused:
+            kinds = sorted({r.what.replace("_", " ") for r in refused})
+            lines.append(f"the sandbox refused {len(refused)} action(s) of the agent or the repo's code "
+                         f"({', '.join(kinds)}); see the audit log")
+        return lines
 
     @activity.defn
     @user_facing
@@ -253,9 +313,12 @@ class TaskActivities:
         await emit(BuildStarted())
         async with heartbeating():
             ws = await self._workspace(req)
-            out = await builder.build(spec, ws.path, self.d.artifacts_dir / req.task_id,
-                                      self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log",
-                                      env=self._check_env(req.task_id))
+            try:
+                out = await builder.build(spec, ws.path, self.d.artifacts_dir / req.task_id,
+                                          self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log",
+                                          self._confine(req, ws, "build"))
+            finally:
+                await self._refusals(req)
         if not out.ok:
             return BuildResult(ok=False, failure=out.failure)
         preview = f"{self.d.base_url}/previews/{req.task_id}/" if out.has_preview else None
@@ -302,8 +365,11 @@ class TaskActivities:
                          "Approved-by": inp.approved_by})
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
-                    results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                               f"merge{attempt}", emit, env=self._check_env(req.task_id))
+                    try:
+                        results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
+                                                   f"merge{attempt}", emit, self._confine(req, ws, "check"))
+                    finally:
+                        await self._refusals(req)
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = head_of_target

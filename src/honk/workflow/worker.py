@@ -14,10 +14,11 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
 from honk.heap import settle_heap
+from honk.sandbox import Sandbox, SandboxConfig
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.store import Store
+from honk.store import AuditLog, Store
 from honk.verify.judge import Judge
 from honk.workflow.activities import ActivityDeps, TaskActivities
 from honk.workflow.client import connect
@@ -57,9 +58,23 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         agent_homes_dir=settings.agent_homes_dir.resolve(),
         agent_defaults=AgentSettings(timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns,
                                      max_cost_usd=settings.agent_max_cost_usd),
+        sandbox=sandbox(settings),
+        audit=AuditLog(store),
         judge=judge(settings),
         notifier=notifier(settings, store),
     ))
+
+
+def sandbox(settings: Settings) -> Sandbox:
+    box = Sandbox(SandboxConfig(
+        mode=settings.sandbox, memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_max_processes,
+        hidden=tuple(settings.secret_paths()), read_only=tuple(p.resolve() for p in settings.sandbox_read_only)))
+    if not box.enabled:
+        log.warning("HONK_SANDBOX=off: repo code and agent commands run WITHOUT a sandbox; every task says so")
+    elif (problem := box.problem()) is not None:
+        log.error("bubblewrap cannot run (%s): tasks will fail before running repo code "
+                  "until it is installed or HONK_SANDBOX=off is set", problem)
+    return box
 
 
 def notifier(settings: Settings, store: Store) -> SlackNotifier | None:

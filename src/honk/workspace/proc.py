@@ -37,15 +37,6 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def task_env(area: Path) -> dict[str, str]:
-    """The environment for a task's repo code: allow-listed variables, and HOME/TMPDIR in the task's area."""
-    home, tmp = area / "home", area / "tmp"
-    home.mkdir(parents=True, exist_ok=True)
-    tmp.mkdir(parents=True, exist_ok=True)
-    return child_env({"HOME": str(home), "TMPDIR": str(tmp), "XDG_CACHE_HOME": str(home / ".cache"),
-                      "XDG_CONFIG_HOME": str(home / ".config")})
-
-
 @dataclass(frozen=True)
 class ProcResult:
     exit_code: int | None

@@ -1,0 +1,209 @@
+"""Starts one command in the sandbox: limits, then bubblewrap, then a record of what was refused.
+
+Run as `python -I -S launch.py SPEC -- COMMAND...` by checks, builds and the agent's shell tool alike,
+so this file imports only the standard library (it is not run with Honk's packages on the path).
+SPEC is a JSON file Honk wrote for the task: the bubblewrap arguments, the limits, the paths that
+are hidden, and where to append violations (one JSON object per line).
+
+The limits live in a fresh cgroup per command when the machine lets us make one (process count and
+memory, v1 or v2); otherwise in rlimits (memory always; processes only when not root, since the
+kernel does not count root's processes). The command's stderr passes through here so that refusals
+the sandbox caused (a read-only file system, a hidden path, no network) are written down as well.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+NETWORK_ERRORS = re.compile(
+    r"Network is unreachable|Connection refused|Temporary failure in name resolution|"
+    r"Name or service not known|Could not resolve host|getaddrinfo failed|No address associated")
+DENIED = re.compile(r"No such file|Permission denied|cannot access|cannot open|not found|Operation not permitted")
+READ_ONLY = "Read-only file system"
+
+
+def main(argv: list[str]) -> int:
+    spec_path, command = argv[1], argv[argv.index("--") + 1:]
+    spec = json.loads(Path(spec_path).read_text())
+    log = Violations(Path(spec["violations"]), " ".join(command)[:300], spec.get("source", "sandbox"))
+    groups = Cgroups.make(spec["limits"])
+    child = subprocess.Popen(
+        [spec["bwrap"], *spec["args"], "--", *command], stderr=subprocess.PIPE,
+        preexec_fn=lambda: _limit(spec["limits"], groups), close_fds=True)  # noqa: PLW1509
+    stopped: list[str] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signal.Signals(signum).name)
+        child.kill()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    _relay(child, spec, log)
+    code = child.wait()
+    if stopped:
+        log.add("time_limit", f"stopped by {stopped[0]} before it finished (time limit or cancellation)")
+    for kind, detail in groups.hits():
+        log.add(kind, detail)
+    groups.remove()
+    return code if code >= 0 else 128 - code
+
+
+def _relay(child: subprocess.Popen[bytes], spec: dict[str, list[str]], log: Violations) -> None:
+    """Pass stderr through unchanged, noting the lines that show the sandbox refusing something."""
+    assert child.stderr is not None
+    hidden = [p for p in spec.get("hidden", []) if p != "/run"]
+    shown = sorted(spec.get("shown", []), key=len, reverse=True)  # inside hidden ones: tool chains, the workspace
+    offline = not spec.get("network")
+    noted = 0
+    for raw in iter(child.stderr.readline, b""):
+        sys.stderr.buffer.write(raw)
+        sys.stderr.buffer.flush()
+        if noted >= 20:
+            continue
+        line = raw.decode("utf-8", "replace").strip()
+        kind = None
+        if READ_ONLY in line:
+            kind = "write_outside"
+        elif DENIED.search(line) and _mentions(line, hidden, shown):
+            kind = "hidden_path"
+        elif offline and NETWORK_ERRORS.search(line):
+            kind = "network"
+        if kind:
+            noted += 1
+            log.add(kind, line[:300])
+
+
+def _mentions(line: str, hidden: list[str], shown: list[str]) -> bool:
+    for path in shown:
+        line = line.replace(path, "")
+    return any(h in line for h in hidden)
+
+
+def _limit(limits: dict[str, int], groups: Cgroups) -> None:
+    groups.join(os.getpid())
+    memory = limits["memory_mb"] * 1024 * 1024
+    if not groups.memory:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if not groups.pids and os.getuid() != 0:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits["pids"], limits["pids"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+class Violations:
+    def __init__(self, path: Path, command: str, source: str) -> None:
+        self.path, self.command, self.source = path, command, source
+
+    def add(self, kind: str, detail: str) -> None:
+        record = {"at": time.time(), "kind": kind, "detail": detail, "command": self.command, "source": self.source}
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+
+class Cgroups:
+    """One new cgroup per command under the launcher's own, in each controller that can hold a limit."""
+
+    def __init__(self, pids: Path | None, memory: Path | None, limits: dict[str, int]) -> None:
+        self.pids, self.memory, self.limits = pids, memory, limits
+
+    @classmethod
+    def make(cls, limits: dict[str, int]) -> Cgroups:
+        if not limits.get("cgroups", 1):
+            return cls(None, None, limits)
+        name = f"honk-{os.getpid()}-{secrets.token_hex(3)}"
+        v2 = _own_cgroup("")
+        if v2 is not None and (CGROUP_ROOT / "cgroup.controllers").exists():
+            group = _mkdir(CGROUP_ROOT / v2.lstrip("/") / name)
+            if group is None:
+                return cls(None, None, limits)
+            pids = group if _write(group / "pids.max", limits["pids"]) else None
+            memory = group if _write(group / "memory.max", limits["memory_mb"] * 1024 * 1024) else None
+            _write(group / "memory.swap.max", 0)
+            return cls(pids, memory, limits)
+        pids = memory = None
+        if (own := _own_cgroup("pids")) is not None and (group := _mkdir(CGROUP_ROOT / "pids" / own.lstrip("/") / name)):
+            pids = group if _write(group / "pids.max", limits["pids"]) else None
+        if (own := _own_cgroup("memory")) is not None and (
+                group := _mkdir(CGROUP_ROOT / "memory" / own.lstrip("/") / name)):
+            memory = group if _write(group / "memory.limit_in_bytes", limits["memory_mb"] * 1024 * 1024) else None
+        return cls(pids, memory, limits)
+
+    def join(self, pid: int) -> None:
+        for group in {g for g in (self.pids, self.memory) if g is not None}:
+            _write(group / "cgroup.procs", pid)
+
+    def hits(self) -> list[tuple[str, str]]:
+        found = []
+        if self.pids is not None and _count(self.pids / "pids.events", "max") > 0:
+            found.append(("process_limit", f"reached the limit of {self.limits['pids']} processes"))
+        if self.memory is not None and (
+                _count(self.memory / "memory.events", "oom_kill") > 0
+                or _count(self.memory / "memory.oom_control", "oom_kill") > 0):
+            found.append(("memory_limit", f"reached the memory limit of {self.limits['memory_mb']} MB"))
+        return found
+
+    def remove(self) -> None:
+        for group in {g for g in (self.pids, self.memory) if g is not None}:
+            for _ in range(50):  # the last processes may take a moment to be reaped after the kill
+                try:
+                    group.rmdir()
+                    break
+                except OSError:
+                    for pid in _read(group / "cgroup.procs").split():
+                        try:
+                            os.kill(int(pid), signal.SIGKILL)
+                        except (ProcessLookupError, ValueError):
+                            pass
+                    time.sleep(0.02)
+
+
+def _own_cgroup(controller: str) -> str | None:
+    for line in _read(Path("/proc/self/cgroup")).splitlines():
+        _, names, path = line.split(":", 2)
+        if (controller == "" and names == "") or controller in names.split(","):
+            return path
+    return None
+
+
+def _mkdir(path: Path) -> Path | None:
+    try:
+        path.mkdir()
+        return path
+    except OSError:
+        return None
+
+
+def _write(path: Path, value: int) -> bool:
+    try:
+        path.write_text(str(value))
+        return True
+    except OSError:
+        return False
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+def _count(path: Path, key: str) -> int:
+    for line in _read(path).splitlines():
+        name, _, value = line.partition(" ")
+        if name == key and value.strip().isdigit():
+            return int(value)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

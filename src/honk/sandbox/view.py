@@ -1,0 +1,129 @@
+"""What a sandboxed command sees of the machine, as bubblewrap arguments.
+
+The system is visible read-only; the workspace and the task's own home are writable; /tmp is
+private; everything that holds a secret (Honk's data dir, settings, policy and database, every
+home directory, host keys, password hashes, service sockets) is covered up. Tool chains that live
+under a covered directory (pyenv, nvm, a venv in a home) are put back read-only, one prefix each,
+unless that prefix would uncover a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Covered on every machine. Files get /dev/null on top; directories an empty tmpfs.
+SYSTEM_SECRETS = (Path("/etc/shadow"), Path("/etc/gshadow"), Path("/etc/ssh"), Path("/etc/honk"), Path("/run"),
+                  Path("/var/log"), Path("/var/lib/postgresql"), Path("/root"), Path("/home"))
+# Names inside a home that must never come back with a tool chain.
+HOME_SECRETS = (".ssh", ".git-credentials", ".gitconfig", ".netrc", ".config", ".aws", ".docker", ".gnupg", ".kube",
+                ".claude", ".claude.json", ".honk", ".pgpass", ".npmrc", ".pypirc")
+
+
+@dataclass(frozen=True)
+class View:
+    workspace: Path
+    home: Path  # the sandbox's HOME, in the task's area
+    git_dirs: tuple[Path, ...] = ()  # the mirror the workspace's .git points into: read-only
+    hidden: tuple[Path, ...] = ()  # Honk's own secrets (data dir, settings, policy, database)
+    tool_paths: tuple[Path, ...] = ()  # PATH entries, so their tool chains stay usable
+    read_only: tuple[Path, ...] = ()  # more to show read-only, from the operator
+    network: bool = False
+    env: dict[str, str] = field(default_factory=dict)
+
+    def covered(self) -> list[Path]:
+        home = Path(os.path.expanduser("~"))
+        paths = [*SYSTEM_SECRETS, home, *(p.resolve() for p in self.hidden)]
+        return _unique([p for p in paths if p.exists()])
+
+    def args(self) -> list[str]:
+        args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
+        covered = self.covered()
+        for path in covered:
+            args += ["--ro-bind", "/dev/null", str(path)] if path.is_file() else ["--tmpfs", str(path)]
+        for prefix in self._tool_chains(covered):
+            args += ["--ro-bind", str(prefix), str(prefix)]
+        for path in self.read_only:
+            if path.exists() and not _reveals(path, covered):
+                args += ["--ro-bind", str(path), str(path)]
+        for path in self.git_dirs:
+            args += ["--ro-bind", str(path), str(path)]
+        self.home.mkdir(parents=True, exist_ok=True)
+        args += ["--bind", str(self.workspace), str(self.workspace), "--bind", str(self.home), str(self.home)]
+        dotgit = self.workspace / ".git"
+        if dotgit.exists():  # the agent may not point the workspace at another repository
+            args += ["--ro-bind", str(dotgit), str(dotgit)]
+        if self.network:
+            args += _resolver_binds()
+        args += ["--unshare-all", "--unshare-user", *(["--share-net"] if self.network else []),
+                 "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+                 "--chdir", str(self.workspace), "--clearenv"]
+        for name, value in sorted(self.env.items()):
+            args += ["--setenv", name, value]
+        return args
+
+    def shown(self) -> list[Path]:
+        """What is visible although it lies inside a covered path."""
+        return [*self._tool_chains(self.covered()), *self.git_dirs, self.workspace, self.home]
+
+    def _tool_chains(self, covered: list[Path]) -> list[Path]:
+        found: list[Path] = []
+        for entry in self.tool_paths:
+            for prefix in (_prefix(entry), _venv_home(entry)):
+                if prefix is None or not prefix.exists() or not any(_under(prefix, c) for c in covered):
+                    continue
+                if _reveals(prefix, covered) or prefix in found:
+                    continue
+                found.append(prefix)
+        return found
+
+
+def _prefix(entry: Path) -> Path:
+    entry = entry.resolve()
+    return entry.parent if entry.name in ("bin", "sbin", "shims") else entry
+
+
+def _venv_home(entry: Path) -> Path | None:
+    """A venv's interpreter is a link into its base installation, which must be visible too."""
+    cfg = _prefix(entry) / "pyvenv.cfg"
+    if not cfg.is_file():
+        return None
+    for line in cfg.read_text(errors="replace").splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "home" and value.strip():
+            return _prefix(Path(value.strip()))
+    return None
+
+
+def _homes() -> set[Path]:
+    return {Path("/root"), Path("/home"), Path(os.path.expanduser("~")).resolve()}
+
+
+def _reveals(path: Path, covered: list[Path]) -> bool:
+    """Would showing `path` show a secret: a home as a whole, a covered path inside it, or credentials?"""
+    path, homes = path.resolve(), _homes()
+    if any(_under(h, path) for h in homes):
+        return True
+    if any(_under(c, path) for c in covered if c not in homes):
+        return True
+    return any((path / name).exists() for name in HOME_SECRETS)
+
+
+def _under(path: Path, parent: Path) -> bool:
+    return path == parent or path.is_relative_to(parent)
+
+
+def _resolver_binds() -> list[str]:
+    """With the network on, name resolution may need a file under the covered /run."""
+    conf = Path("/etc/resolv.conf")
+    real = conf.resolve()
+    return ["--ro-bind", str(real), str(real)] if real != conf and real.is_relative_to("/run") else []
+
+
+def _unique(paths: list[Path]) -> list[Path]:
+    seen: list[Path] = []
+    for p in paths:
+        if p not in seen:
+            seen.append(p)
+    return seen

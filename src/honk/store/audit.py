@@ -1,0 +1,87 @@
+"""The audit log: an append-only record of every request, follow-up, merge, cancel, refusal and
+sandbox violation — who, when, what, through which front door.
+
+Append-only is the database's job, not only this module's: triggers refuse UPDATE and DELETE on
+the table, so a bug (or a person with the database open) cannot quietly rewrite history.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import DDL, event, select
+
+from honk.domain import Record
+from honk.store.models import AuditRow
+from honk.store.store import Store
+
+Action = Literal["request", "follow_up", "merge", "cancel", "sandbox", "setup_network", "agent_tool"]
+Outcome = Literal["ok", "refused", "violation", "allowed"]
+FrontDoor = Literal["api", "cli", "web", "slack", "worker"]
+
+_SQLITE_GUARD = """CREATE TRIGGER IF NOT EXISTS audit_append_only_{op} BEFORE {op} ON audit
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"""
+_PG_FUNCTION = """CREATE OR REPLACE FUNCTION honk_audit_append_only() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql"""
+_PG_TRIGGER = """CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
+FOR EACH STATEMENT EXECUTE FUNCTION honk_audit_append_only()"""
+
+for _op in ("UPDATE", "DELETE"):
+    event.listen(AuditRow.__table__, "after_create", DDL(_SQLITE_GUARD.format(op=_op)).execute_if(dialect="sqlite"))
+event.listen(AuditRow.__table__, "after_create", DDL(_PG_FUNCTION).execute_if(dialect="postgresql"))
+event.listen(AuditRow.__table__, "after_create", DDL(_PG_TRIGGER).execute_if(dialect="postgresql"))
+
+
+class AuditEntry(Record):
+    id: int | None = None
+    at: datetime | None = None
+    actor: str
+    front_door: FrontDoor
+    action: Action
+    outcome: Outcome
+    repo: str | None = None
+    task_id: str | None = None
+    rule: str | None = None
+    detail: str = ""
+
+
+class AuditQuery(Record):
+    actor: str | None = None
+    action: Action | None = None
+    outcome: Outcome | None = None
+    repo: str | None = None
+    task_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 200
+
+
+class AuditLog:
+    def __init__(self, store: Store) -> None:
+        self._session = store._session
+
+    async def add(self, *entries: AuditEntry) -> None:
+        now = datetime.now(UTC)
+        async with self._session() as s:
+            for e in entries:
+                s.add(AuditRow(at=e.at or now, actor=e.actor[:200], front_door=e.front_door, action=e.action,
+                               outcome=e.outcome, repo=e.repo, task_id=e.task_id, rule=e.rule,
+                               detail=e.detail[:4000]))
+            await s.commit()
+
+    async def find(self, q: AuditQuery) -> list[AuditEntry]:
+        stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(q.limit, 10_000)))
+        for column, value in ((AuditRow.actor, q.actor), (AuditRow.action, q.action),
+                              (AuditRow.outcome, q.outcome), (AuditRow.repo, q.repo), (AuditRow.task_id, q.task_id)):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if q.since is not None:
+            stmt = stmt.where(AuditRow.at >= q.since)
+        if q.until is not None:
+            stmt = stmt.where(AuditRow.at < q.until)
+        async with self._session() as s:
+            rows = (await s.scalars(stmt)).all()
+        return [AuditEntry(id=r.id, at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC), actor=r.actor,
+                           front_door=r.front_door, action=r.action, outcome=r.outcome,  # type: ignore[arg-type]
+                           repo=r.repo, task_id=r.task_id, rule=r.rule, detail=r.detail) for r in rows]
