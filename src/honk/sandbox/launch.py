@@ -27,7 +27,8 @@ from pathlib import Path
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 NETWORK_ERRORS = re.compile(
     r"Network is unreachable|Connection refused|Temporary failure in name resolution|"
-    r"Name or service not known|Could not resolve host|getaddrinfo failed|No address associated")
+    r"Name or service not known|Could not resolve host|getaddrinfo failed|No address associated|"
+    r"Could not read from remote repository")
 DENIED = re.compile(r"No such file|Permission denied|cannot access|cannot open|not found|Operation not permitted")
 READ_ONLY = "Read-only file system"
 

@@ -62,8 +62,7 @@ class HonkStack:
                  **settings: str) -> None:
         self.root, self.port = root, free_port()
         self.env = {
-            **(extra_env or {}),
-            **os.environ, "HONK_DATA_DIR": str(root / "data"), "HONK_TEMPORAL_ADDRESS": temporal_address,
+            **os.environ, **(extra_env or {}), "HONK_DATA_DIR": str(root / "data"), "HONK_TEMPORAL_ADDRESS": temporal_address,
             "HONK_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "HONK_PORT": str(self.port),
             "HONK_HOST": "127.0.0.1", "HONK_HEARTBEAT_TIMEOUT_S": "3", "HONK_ANONYMOUS": "true",
             **{f"HONK_{k.upper()}": v for k, v in settings.items()},
