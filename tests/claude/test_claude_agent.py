@@ -198,6 +198,8 @@ def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, 
     for name, value in SECRETS.items():
         assert value not in printed and name not in printed
     assert "HONK_" not in printed
+    # The model API key stays with Honk's loopback key proxy; the shell (sandboxed) sees no token either.
+    assert "sk-ant-test-key" not in printed and "ANTHROPIC_API_KEY" not in printed
 
 
 def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, model, make_remote):

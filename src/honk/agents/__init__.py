@@ -16,6 +16,7 @@ class AgentRegistry:
 
     def __init__(self, claude: ClaudeConfig | None = None) -> None:
         self.claude = claude
+        self._claude_agent: Agent | None = None  # one per worker: it owns the loopback key proxy
 
     def get(self, name: str) -> Agent:
         if name == "scripted":
@@ -29,5 +30,7 @@ class AgentRegistry:
                                       "and restart it, or ask with --agent scripted / command.")
             from honk.agents.claude_code import ClaudeCodeAgent  # the SDK loads only when used
 
-            return ClaudeCodeAgent(self.claude)
+            if self._claude_agent is None:
+                self._claude_agent = ClaudeCodeAgent(self.claude)
+            return self._claude_agent
         raise UserFacingError(f"Unknown agent {name!r}; available: {', '.join(AGENT_NAMES)}.")

@@ -31,6 +31,7 @@ from claude_agent_sdk import (
 from honk.agents import claude_env, pricing, prompt
 from honk.agents.claude_errors import AgentStopped, classify
 from honk.agents.job import AgentJob
+from honk.agents.key_proxy import KeyProxy
 from honk.agents.tool_policy import TOOLS, decide
 from honk.domain import AgentOutcome
 from honk.errors import UserFacingError
@@ -56,6 +57,17 @@ class ClaudeCodeAgent:
 
     def __init__(self, config: claude_env.ClaudeConfig) -> None:
         self.config = config
+        self._proxy: KeyProxy | None = None
+
+    async def _key_proxy(self) -> KeyProxy | None:
+        """Started on first use, in the worker's event loop; None when the model is reached without a key."""
+        if self.config.api_key is None:
+            return None
+        if self._proxy is None:
+            proxy = KeyProxy(self.config.base_url or "https://api.anthropic.com", api_key=self.config.api_key)
+            await proxy.start()
+            self._proxy = proxy
+        return self._proxy
 
     async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
         binary = self.config.binary or bundled_binary()
@@ -63,7 +75,22 @@ class ClaudeCodeAgent:
             raise UserFacingError(f"The Claude Code binary is missing at {binary}: reinstall Honk "
                                   "(`make install`, which installs claude-agent-sdk).")
         run = _Run(job, emit)
-        env = claude_env.environment(self.config, job.task_id)
+        proxy = await self._key_proxy()
+        if proxy is None:
+            return await self._run(job, emit, binary, run, None)
+        token = proxy.issue()
+        try:
+            return await self._run(job, emit, binary, run, (proxy.base_url, token))
+        except Exception as e:
+            if proxy.unreachable(token) is not None:  # the agent saw the proxy's 502; say what it means
+                raise classify(None, None, "connect failed", self.config.base_url) from e
+            raise
+        finally:
+            proxy.revoke(token)
+
+    async def _run(self, job: AgentJob, emit: EventSink, binary: Path, run: _Run,
+                   via: tuple[str, str] | None) -> AgentOutcome:
+        env = claude_env.environment(self.config, job.task_id, via)
         options = ClaudeAgentOptions(
             cwd=job.workspace, model=job.model or self.config.model, tools=TOOLS,
             permission_mode="default", can_use_tool=run.can_use_tool,

@@ -44,7 +44,9 @@ def task_area(config: ClaudeConfig, task_id: str) -> Path:
     return config.homes_dir / task_id
 
 
-def environment(config: ClaudeConfig, task_id: str) -> dict[str, str]:
+def environment(config: ClaudeConfig, task_id: str, via: tuple[str, str] | None = None) -> dict[str, str]:
+    """`via` is (proxy URL, run token): the agent then holds a token that works only through Honk's
+    loopback key proxy, only during its run, instead of the API key itself."""
     area = task_area(config, task_id)
     home, tmp = area / "home", area / "tmp"
     home.mkdir(parents=True, exist_ok=True)
@@ -54,9 +56,9 @@ def environment(config: ClaudeConfig, task_id: str) -> dict[str, str]:
     env.update({"HOME": str(home), "TMPDIR": str(tmp), "CLAUDE_CODE_TMPDIR": str(tmp),
                 "XDG_RUNTIME_DIR": str(tmp), "XDG_CONFIG_HOME": str(home / ".config"),
                 "XDG_CACHE_HOME": str(home / ".cache")})
-    if config.api_key is not None:
-        env["ANTHROPIC_API_KEY"] = config.api_key.get_secret_value()
-    if config.base_url:
+    if via is not None:
+        env["ANTHROPIC_BASE_URL"], env["ANTHROPIC_API_KEY"] = via
+    elif config.base_url:
         env["ANTHROPIC_BASE_URL"] = config.base_url
     if config.max_retries is not None:
         env["CLAUDE_CODE_MAX_RETRIES"] = str(config.max_retries)
