@@ -1,6 +1,8 @@
-"""What every front door (HTTP API, CLI through it, later Slack and the web app) asks of Honk.
+"""What every front door (HTTP API, CLI through it, Slack and the web app) asks of Honk.
 
-Checks happen here, before anything is started, so bad input leaves no half-made task behind.
+Checks happen here, before anything is started, so bad input leaves no half-made task behind; who
+may do what is the Gate's decision (honk.gate), asked here and nowhere else, and every request,
+follow-up, merge and cancel — done or refused — is written to the audit log.
 Status is served from Honk's store; the workflow is only signalled or updated.
 """
 
@@ -19,6 +21,7 @@ from honk.agents import AGENT_NAMES
 from honk.domain import MAX_REQUEST_CHARS, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import FollowUpReceived, TaskAccepted
+from honk.gate import Actor, Gate
 from honk.settings import Settings
 from honk.store import Store
 from honk.workflow.policy import task_id_for
@@ -31,8 +34,8 @@ REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class TaskService:
-    def __init__(self, settings: Settings, store: Store, client: Client) -> None:
-        self.settings, self.store, self.client = settings, store, client
+    def __init__(self, settings: Settings, store: Store, client: Client, gate: Gate) -> None:
+        self.settings, self.store, self.client, self.gate = settings, store, client, gate
 
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, name: str, url: str, branch: str = "main") -> RepoRef:
@@ -63,9 +66,14 @@ class TaskService:
         return repo
 
     # -- tasks --------------------------------------------------------------------------
-    async def submit(self, repo: str, text: str, requested_by: str, agent: str | None = None,
+    async def submit(self, repo: str, text: str, actor: Actor, agent: str | None = None,
                      model: str | None = None, request_id: str | None = None,
-                     front_door: str = "api", slack: SlackThread | None = None) -> tuple[TaskView, bool]:
+                     slack: SlackThread | None = None) -> tuple[TaskView, bool]:
+        return await self.gate.recorded("request", actor, repo, lambda: self._submit(
+            repo, text, actor, agent, model, request_id, slack))
+
+    async def _submit(self, repo: str, text: str, actor: Actor, agent: str | None, model: str | None,
+                      request_id: str | None, slack: SlackThread | None) -> tuple[TaskView, bool]:
         text = text.strip()
         if not text:
             raise UserFacingError("The request is empty: say what should change.")
@@ -80,13 +88,17 @@ class TaskService:
         if len(request_id) > 200:
             raise UserFacingError("request_id is too long (200 characters at most).")
         task_id = task_id_for(request_id)
+        requested_by = actor.identity
+        if await self.store.get_task(task_id) is None:  # a retried submission was allowed the first time
+            await self.gate.check("request", actor, ref.name, agent=agent, model=model)
         req = TaskRequest(task_id=task_id, request_id=request_id, repo=ref, text=text,
-                          requested_by=requested_by, agent=agent, model=model, front_door=front_door,  # type: ignore[arg-type]
+                          requested_by=requested_by, agent=agent, model=model, front_door=actor.front_door,
                           slack=slack)
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
             await self.store.append(task_id, TaskAccepted(
                 repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"))
+            await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
         # Also on a retry: a submission that died between the record and the start is completed now.
         await self._start(req)
         return (await self.task(task_id)), created
@@ -115,13 +127,18 @@ class TaskService:
             raise NotFound(f"No task {task_id!r}.")
         return view
 
-    async def follow_up(self, task_id: str, text: str, by: str) -> TaskView:
+    async def follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
+        return await self.gate.recorded("follow_up", actor, None, lambda: self._follow_up(task_id, text, actor), task_id)
+
+    async def _follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
+        by = actor.identity
         text = text.strip()
         if not text:
             raise UserFacingError("The follow-up is empty: say what should change.")
         if len(text) > MAX_REQUEST_CHARS:
             raise UserFacingError(f"The follow-up is longer than {MAX_REQUEST_CHARS:,} characters.")
         view = await self.task(task_id)
+        await self.gate.check("follow_up", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
         if view.state.terminal:
             raise Conflict(f"Task {task_id} is {view.state.value}; a follow-up cannot change it. Start a new request.")
         if view.state == TaskState.merging:
@@ -131,34 +148,45 @@ class TaskService:
         except RPCError as e:
             raise Conflict(f"Task {task_id} has already finished; start a new request.") from e
         await self.store.append(task_id, FollowUpReceived(text=text, by=by))
+        await self.gate.record("follow_up", actor, view.repo, "ok", text[:200], task_id)
         return await self.task(task_id)
 
-    async def merge(self, task_id: str, by: str) -> TaskView:
+    async def merge(self, task_id: str, actor: Actor) -> TaskView:
+        return await self.gate.recorded("merge", actor, None, lambda: self._merge(task_id, actor), task_id)
+
+    async def _merge(self, task_id: str, actor: Actor) -> TaskView:
         view = await self.task(task_id)
+        await self.gate.check("merge", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
         if view.state == TaskState.merged:
             raise Conflict(f"Task {task_id} is already merged as {view.merged_commit}.")
         if view.state != TaskState.ready:
             raise Conflict(f"Task {task_id} is {view.state.value}; it can be merged only when ready.")
         try:
             await self.client.get_workflow_handle(task_id).execute_update(
-                TaskWorkflow.merge, MergeDecision(by=by))
+                TaskWorkflow.merge, MergeDecision(by=actor.identity))
         except WorkflowUpdateFailedError as e:
             raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
         except RPCError as e:
             now = await self.task(task_id)
             raise Conflict(f"Task {task_id} is {now.state.value}; it can no longer be merged.") from e
+        await self.gate.record("merge", actor, view.repo, "ok", f"approved {view.branch}", task_id)
         return await self.task(task_id)
 
-    async def cancel(self, task_id: str, by: str) -> TaskView:
+    async def cancel(self, task_id: str, actor: Actor) -> TaskView:
+        return await self.gate.recorded("cancel", actor, None, lambda: self._cancel(task_id, actor), task_id)
+
+    async def _cancel(self, task_id: str, actor: Actor) -> TaskView:
         view = await self.task(task_id)
+        await self.gate.check("cancel", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
         if view.state.terminal:
             raise Conflict(f"Task {task_id} is already {view.state.value}.")
         if view.state == TaskState.merging:
             raise Conflict(f"Task {task_id} is being merged and cannot be cancelled now.")
         try:
-            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=by))
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=actor.identity))
         except RPCError as e:
             raise Conflict(f"Task {task_id} has already finished.") from e
+        await self.gate.record("cancel", actor, view.repo, "ok", "cancel", task_id)
         return await self.task(task_id)
 
 

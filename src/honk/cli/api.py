@@ -16,7 +16,9 @@ from honk.events import StoredEvent
 class ApiClient:
     def __init__(self, base_url: str, user: str | None = None, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        headers = {"X-Honk-User": user} if user else {}
+        headers = {"X-Honk-Client": "cli"}
+        if user:
+            headers["X-Honk-User"] = user
         if token:
             headers["Authorization"] = f"Bearer {token}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=60.0)

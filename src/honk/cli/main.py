@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
 import click
 
@@ -16,6 +17,9 @@ from honk.domain import TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import StoredEvent
 from honk.settings import Settings
+from honk.store.audit import Action as AuditAction
+from honk.store.audit import AuditEntry
+from honk.store.audit import Outcome as AuditOutcome
 
 
 def _exit(code: int) -> None:
@@ -212,6 +216,34 @@ def list_(ctx: click.Context, repo_name: str | None, state: str | None, as_json:
         return
     for t in map(TaskView.model_validate, tasks):
         click.echo(f"{t.id}  {t.state.value:<12} {t.repo:<14} {t.text[:60]}")
+
+
+@cli.command()
+@click.option("--actor", default=None, help="Who acted (an email, slack:U…, or `agent of TASK`).")
+@click.option("--action", default=None, type=click.Choice(list(get_args(AuditAction))))
+@click.option("--outcome", default=None, type=click.Choice(list(get_args(AuditOutcome))))
+@click.option("--repo", "repo_name", default=None)
+@click.option("--task", "task_id", default=None)
+@click.option("--since", default=None, help="ISO date or time, UTC unless it says otherwise.")
+@click.option("--until", default=None, help="ISO date or time (exclusive).")
+@click.option("--limit", default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, oldest first: for export.")
+@click.pass_context
+def audit(ctx: click.Context, actor: str | None, action: str | None, outcome: str | None, repo_name: str | None,
+          task_id: str | None, since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+    """The audit log: every request, follow-up, merge, cancel, refusal and sandbox violation (admins)."""
+    params = {"actor": actor, "action": action, "outcome": outcome, "repo": repo_name, "task": task_id,
+              "since": since, "until": until, "limit": limit}
+    entries = [AuditEntry.model_validate(e) for e in _api(ctx).call(
+        "GET", "/api/audit", params={k: v for k, v in params.items() if v is not None})]
+    for e in reversed(entries):
+        if as_json:
+            click.echo(e.model_dump_json())
+            continue
+        at = e.at.strftime("%Y-%m-%d %H:%M:%S") if e.at else "?"
+        rule = f" [{e.rule}]" if e.rule else ""
+        where = " ".join(x for x in (e.repo, e.task_id) if x)
+        click.echo(f"{at}  {e.outcome:<9} {e.action:<13} {e.actor:<28} {e.front_door:<6} {where}{rule}  {e.detail[:100]}")
 
 
 @cli.command()

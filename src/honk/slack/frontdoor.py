@@ -12,8 +12,10 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from honk.access import Who
 from honk.domain import SlackThread
 from honk.errors import UserFacingError
+from honk.gate import Actor
 from honk.service import TaskService
 from honk.slack import blocks, intake
 from honk.store.slack import SlackStore, SlackUser
@@ -87,8 +89,7 @@ class SlackFrontDoor:
         thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
         try:
             task, created = await self.service.submit(
-                repo, ask.text, user.identity, ask.agent, ask.model,
-                request_id=f"slack:{channel}:{ts}", front_door="slack", slack=thread)
+                repo, ask.text, _actor(user), ask.agent, ask.model, request_id=f"slack:{channel}:{ts}", slack=thread)
         except UserFacingError as e:
             await self._reply(channel, thread.thread_ts, e.message)
             return
@@ -106,7 +107,7 @@ class SlackFrontDoor:
         await self.client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
         user = await self._user(event["user"])
         try:
-            await self.service.follow_up(task_id, text, user.identity)
+            await self.service.follow_up(task_id, text, _actor(user))
         except UserFacingError as e:
             await self._reply(event["channel"], event.get("thread_ts") or event["ts"], e.message)
 
@@ -137,15 +138,18 @@ class SlackFrontDoor:
         await ack()
         user = await self._user(body["user"]["id"])
         if self.mergers and not ({user.user_id, user.email} & self.mergers):
-            await self._ephemeral(body, "You are not allowed to merge here; ask someone who is.")
+            refusal = "Refused by setting slack_mergers: you are not allowed to merge here; ask someone who is."
+            await self.service.gate.record("merge", _actor(user), None, "refused", refusal, action["value"],
+                                           "settings.slack_mergers")
+            await self._ephemeral(body, refusal)
             return
-        if await self._act(body, lambda: self.service.merge(action["value"], user.identity)):
+        if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
             await self._settle_buttons(body, f"🔀 Merge requested by {user.name}")
 
     async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = await self._user(body["user"]["id"])
-        if await self._act(body, lambda: self.service.cancel(action["value"], user.identity)):
+        if await self._act(body, lambda: self.service.cancel(action["value"], _actor(user))):
             await self._settle_buttons(body, f"🛑 Cancelled by {user.name}")
 
     async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -160,7 +164,7 @@ class SlackFrontDoor:
         await ack()
         user = await self._user(body["user"]["id"])
         try:
-            await self.service.follow_up(view["private_metadata"], text, user.identity)
+            await self.service.follow_up(view["private_metadata"], text, _actor(user))
         except UserFacingError as e:
             thread = await self.slack.thread_of(view["private_metadata"])
             if thread:
@@ -204,3 +208,7 @@ class SlackFrontDoor:
 
     async def _repo_names(self) -> str:
         return ", ".join(f"`{r.name}`" for r in await self.service.store.list_repos()) or "none yet"
+
+
+def _actor(user: SlackUser) -> Actor:
+    return Actor(who=Who(identity=user.identity, email=user.email, slack_id=user.user_id), front_door="slack")

@@ -77,11 +77,15 @@ class AuditLog:
             if value is not None:
                 stmt = stmt.where(column == value)
         if q.since is not None:
-            stmt = stmt.where(AuditRow.at >= q.since)
+            stmt = stmt.where(AuditRow.at >= _utc(q.since))
         if q.until is not None:
-            stmt = stmt.where(AuditRow.at < q.until)
+            stmt = stmt.where(AuditRow.at < _utc(q.until))
         async with self._session() as s:
             rows = (await s.scalars(stmt)).all()
         return [AuditEntry(id=r.id, at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC), actor=r.actor,
                            front_door=r.front_door, action=r.action, outcome=r.outcome,  # type: ignore[arg-type]
                            repo=r.repo, task_id=r.task_id, rule=r.rule, detail=r.detail) for r in rows]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -114,6 +114,18 @@ class Store:
         async with self._session() as s:
             rows = (await s.scalars(q)).all()
         return [_view(r) for r in rows]
+
+    async def tasks_of(self, requested_by: str, since: datetime) -> list[TaskView]:
+        q = select(TaskRow).where(TaskRow.requested_by == requested_by, TaskRow.created_at >= since)
+        async with self._session() as s:
+            return [_view(r) for r in (await s.scalars(q)).all()]
+
+    async def count_active(self, requested_by: str) -> int:
+        ended = [s.value for s in TaskState if s.terminal]
+        q = select(func.count()).select_from(TaskRow).where(
+            TaskRow.requested_by == requested_by, TaskRow.state.not_in(ended))
+        async with self._session() as s:
+            return int(await s.scalar(q) or 0)
 
     async def config_problem(self, repo: str) -> str | None:
         """The `.honk.toml` problem that failed the repo's latest task, if its latest task failed on one."""

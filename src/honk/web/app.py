@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Header, Request, Response
@@ -13,15 +14,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sse_starlette.sse import EventSourceResponse
 
+from honk.access import Policy, Who
 from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User, secret_key
 from honk.domain import RepoRef, TaskState, TaskView
 from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
+from honk.gate import Actor, FrontDoor, Gate
 from honk.heap import settle_heap
 from honk.service import TaskService
 from honk.settings import Settings
-from honk.store import Store
-from honk.web import pages, ui
-from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
+from honk.store import AuditEntry, AuditLog, AuditQuery, Store
+from honk.store.audit import Action as AuditAction
+from honk.store.audit import Outcome as AuditOutcome
+from honk.web import audit_page, pages, ui
+from honk.web.schemas import ActorIn, FollowUpIn, Refusal, RepoIn, TaskIn
 from honk.workflow.client import connect
 from honk.workflow.policy import TASK_ID_RE
 from honk.workspace.git import redact_url
@@ -39,7 +44,9 @@ def create_app(settings: Settings) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.db_url)
         await store.create_schema()
-        app.state.service = TaskService(settings, store, await connect(settings))
+        policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.open()
+        app.state.audit = AuditLog(store)
+        app.state.service = TaskService(settings, store, await connect(settings), Gate(policy, store, app.state.audit))
         app.state.accounts = Accounts(store, secret_key(settings.secret_key_file))
         app.state.slack = None
         socket_mode = None
@@ -54,7 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
         await store.close()
 
     app = FastAPI(title="Honk", version="0.1.0", lifespan=lifespan,
-                  description="A self-hosted background coding agent: request, verify, preview, merge.")
+                  description="A self-hosted background coding agent: request, verify, preview, merge.",
+                  responses={"4XX": {"model": Refusal, "description": "Refused: `detail` says why."}})
 
     def svc(request: Request) -> TaskService:
         return request.app.state.service
@@ -85,9 +93,17 @@ def create_app(settings: Settings) -> FastAPI:
             raise Forbidden(f"{user.email} is a {user.role.value}; this needs a {role.value}.")
         return user
 
-    def actor(user: User, by: str | None, header: str | None) -> str:
+    def actor(request: Request, user: User, by: str | None, header: str | None) -> Actor:
         """The demo's anonymous caller may name who it speaks for (the CLI does); people are themselves."""
-        return (by or header or settings.default_user) if user is ANONYMOUS else user.email
+        door: FrontDoor = "api"
+        if request.headers.get("x-honk-client") == "cli":
+            door = "cli"
+        elif SESSION_COOKIE in request.cookies and not request.headers.get("authorization"):
+            door = "web"
+        if user is ANONYMOUS:
+            name = by or header or settings.default_user
+            return Actor(who=Who(identity=name, email=name if "@" in name else None), front_door=door, role=user.role)
+        return Actor(who=Who(identity=user.email, email=user.email), front_door=door, role=user.role)
 
     @app.exception_handler(UserFacingError)
     async def user_facing(_: Request, e: UserFacingError) -> JSONResponse:
@@ -133,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
         return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
 
     app.include_router(ui.router(user_of))  # the web app's pages: /, /new, /repos, /tasks/{id}
+    app.include_router(audit_page.router(user_of))  # /audit, for admins
 
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
@@ -147,10 +164,10 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/tasks", status_code=201)
     async def submit(body: TaskIn, request: Request, response: Response,
                      x_honk_user: str | None = Header(default=None)) -> TaskView:
-        user = await need(request, Role.requester)
+        user = await user_of(request)
         view, created = await svc(request).submit(
-            body.repo, body.text, actor(user, body.requested_by, x_honk_user), body.agent, body.model,
-            body.request_id, front_door="api")
+            body.repo, body.text, actor(request, user, body.requested_by, x_honk_user), body.agent, body.model,
+            body.request_id)
         if not created:
             response.status_code = 200
         return view
@@ -169,20 +186,31 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/tasks/{task_id}/followup", status_code=202)
     async def follow_up(task_id: str, body: FollowUpIn, request: Request,
                         x_honk_user: str | None = Header(default=None)) -> TaskView:
-        user = await need(request, Role.requester)
-        return await svc(request).follow_up(task_id, body.text, actor(user, body.by, x_honk_user))
+        user = await user_of(request)
+        return await svc(request).follow_up(task_id, body.text, actor(request, user, body.by, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/merge", status_code=202)
     async def merge(task_id: str, request: Request, body: ActorIn | None = None,
                     x_honk_user: str | None = Header(default=None)) -> TaskView:
-        user = await need(request, Role.merger)
-        return await svc(request).merge(task_id, actor(user, body.by if body else None, x_honk_user))
+        user = await user_of(request)
+        return await svc(request).merge(task_id, actor(request, user, body.by if body else None, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/cancel", status_code=202)
     async def cancel(task_id: str, request: Request, body: ActorIn | None = None,
                      x_honk_user: str | None = Header(default=None)) -> TaskView:
-        user = await need(request, Role.requester)
-        return await svc(request).cancel(task_id, actor(user, body.by if body else None, x_honk_user))
+        user = await user_of(request)
+        return await svc(request).cancel(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @app.get("/api/audit")
+    async def audit(request: Request, actor: str | None = None, action: AuditAction | None = None,
+                    outcome: AuditOutcome | None = None, repo: str | None = None, task: str | None = None,
+                    since: datetime | None = None, until: datetime | None = None,
+                    limit: int = 200) -> list[AuditEntry]:
+        """The audit log, newest first (admins only)."""
+        await need(request, Role.admin)
+        query = AuditQuery(actor=actor, action=action, outcome=outcome, repo=repo, task_id=task,
+                           since=since, until=until, limit=min(max(limit, 1), 10_000))
+        return await request.app.state.audit.find(query)
 
     @app.get("/api/tasks/{task_id}/events", response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}}}})

@@ -33,3 +33,9 @@ class FollowUpIn(Body):
 
 class ActorIn(Body):
     by: str | None = Field(default=None, max_length=200)
+
+
+class Refusal(BaseModel):
+    """Every 4xx answer: why the request was refused, in words a person can act on."""
+
+    detail: str = Field(description="What is wrong with the request and what to do instead.")

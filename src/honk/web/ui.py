@@ -38,7 +38,7 @@ from honk.events import (
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
-ASSET_VERSION = "3"
+ASSET_VERSION = "4"
 THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
 TRANSCRIPT_KINDS = frozenset({"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result",
                               "agent_tool_denied", "agent_usage"})
@@ -149,6 +149,8 @@ def layout(user: User | None, title: str, body: str, current: str, main_attrs: s
         return f'<a href="{href}"{here}>{label}</a>'
 
     links = (nav("/", "Tasks", "tasks") + nav("/new", "New", "new") + nav("/repos", "Repos", "repos")) if user else ""
+    if user and user.role.allows(Role.admin):
+        links += nav("/audit", "Audit", "audit")
     who = (f'<p class="muted small" id="who">Signed in as {escape(user.email)} ({user.role.value})</p>'
            if user and user is not ANONYMOUS else "")
     return f"""<!doctype html>

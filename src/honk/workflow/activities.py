@@ -19,6 +19,7 @@ from typing import ParamSpec, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from honk.access import Budget, Policy, Refused
 from honk.agents import AgentRegistry
 from honk.agents.claude_errors import AgentStopped
 from honk.build import builder
@@ -116,6 +117,7 @@ class ActivityDeps:
     agent_defaults: AgentSettings
     sandbox: Sandbox
     audit: AuditLog
+    policy: Policy
     judge: Judge | None = None
     notifier: SlackNotifier | None = None
 
@@ -196,6 +198,8 @@ class TaskActivities:
             await self.d.workspaces.remote_head(req.repo, policy.merge_target(req.repo, config))
             agent = req.agent or config.agent.name or self.d.default_agent
             self.d.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
+            await self._allowed(req, agent, req.model or config.agent.model)
+            config = self._budgeted(req, config)
             if (warning := self.d.sandbox.warning()) is not None:
                 await self._emitter(req.task_id)(SafetyWarning(text=warning))
             if config.setup:
@@ -411,6 +415,24 @@ class TaskActivities:
     async def cleanup(self, inp: ProvisionInput) -> None:
         await self.d.workspaces.remove(inp.request.task_id, inp.request.repo)
         shutil.rmtree(self.d.agent_homes_dir / inp.request.task_id, ignore_errors=True)
+
+    async def _allowed(self, req: TaskRequest, agent: str, model: str | None) -> None:
+        """The repo's own config chose the agent and model: the policy may still refuse them."""
+        try:
+            self.d.policy.check_agent(req.repo.name, agent, model)
+        except Refused as refused:
+            await self.d.audit.add(AuditEntry(
+                actor=req.requested_by, front_door=req.front_door, action="request", outcome="refused",
+                repo=req.repo.name, task_id=req.task_id, rule=refused.rule, detail=refused.message))
+            raise
+
+    def _budgeted(self, req: TaskRequest, config: RepoConfig) -> RepoConfig:
+        """The policy's budget caps what the repo asks for."""
+        a = config.agent
+        capped = self.d.policy.budget(req.repo.name, Budget(max_turns=a.max_turns, max_cost_usd=a.max_cost_usd,
+                                                            timeout_s=a.timeout_s))
+        return config.model_copy(update={"agent": a.model_copy(update={
+            "max_turns": capped.max_turns, "max_cost_usd": capped.max_cost_usd, "timeout_s": capped.timeout_s})})
 
     def _with_defaults(self, config: RepoConfig) -> RepoConfig:
         """The repo's agent budgets, with the server's defaults where the repo sets none."""

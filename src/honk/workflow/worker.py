@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from temporalio.worker import Worker
 
+from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
@@ -60,6 +61,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
                                      max_cost_usd=settings.agent_max_cost_usd),
         sandbox=sandbox(settings),
         audit=AuditLog(store),
+        policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
         judge=judge(settings),
         notifier=notifier(settings, store),
     ))

@@ -1,0 +1,86 @@
+"""The one place where Honk decides whether someone may do something, and writes it down.
+
+Every front door (HTTP API, CLI through it, web app, Slack) reaches Honk through TaskService, and
+TaskService asks the Gate before it acts: the account's role (where the front door has accounts),
+then the server's access policy. Allowed actions and refusals alike go to the audit log; a refusal
+says which rule refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, time
+from typing import Literal, TypeVar
+
+from honk.access import Policy, Refused, Usage, Who
+from honk.accounts import Role
+from honk.domain import Record
+from honk.errors import UserFacingError
+from honk.store import AuditEntry, AuditLog, Store
+
+FrontDoor = Literal["api", "cli", "web", "slack"]
+Action = Literal["request", "follow_up", "merge", "cancel"]
+T = TypeVar("T")
+
+# The least account role each action needs, where the front door has accounts.
+ROLE_NEEDED: dict[Action, Role] = {"request": Role.requester, "follow_up": Role.requester,
+                                   "merge": Role.merger, "cancel": Role.requester}
+
+
+class Actor(Record):
+    """Who is acting, and through which front door. `role` is None where there are no accounts (Slack)."""
+
+    who: Who
+    front_door: FrontDoor
+    role: Role | None = None
+
+    @property
+    def identity(self) -> str:
+        return self.who.identity
+
+
+class Gate:
+    def __init__(self, policy: Policy, store: Store, audit: AuditLog) -> None:
+        self.policy, self.store, self.audit = policy, store, audit
+
+    async def check(self, action: Action, actor: Actor, repo: str, *, requested_by: str | None = None,
+                    agent: str | None = None, model: str | None = None, task_id: str | None = None) -> None:
+        """Raises Refused (and records it) when `actor` may not take `action`."""
+        try:
+            needed = ROLE_NEEDED[action]
+            if actor.role is not None and not actor.role.allows(needed):
+                raise Refused("accounts.role", f"{actor.identity} is a {actor.role.value}; "
+                                               f"{action.replace('_', ' ')} needs a {needed.value}.")
+            if action == "request":
+                self.policy.check_request(actor.who, repo, agent, model, await self.usage(actor.identity))
+            elif action == "follow_up":
+                self.policy.check_follow_up(actor.who, repo, requested_by or "")
+            elif action == "merge":
+                self.policy.check_merge(actor.who, repo, requested_by or "")
+            else:
+                self.policy.check_cancel(actor.who, repo, requested_by or "")
+        except Refused as refused:
+            await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)
+            raise
+
+    async def record(self, action: Action, actor: Actor, repo: str | None, outcome: Literal["ok", "refused"],
+                     detail: str, task_id: str | None = None, rule: str | None = None) -> None:
+        await self.audit.add(AuditEntry(actor=actor.identity, front_door=actor.front_door, action=action,
+                                        outcome=outcome, repo=repo, task_id=task_id, rule=rule, detail=detail))
+
+    async def recorded(self, action: Action, actor: Actor, repo: str | None, call: Callable[[], Awaitable[T]],
+                       task_id: str | None = None) -> T:
+        """Runs `call`; a refusal it raises (bad state, bad input) is recorded too, then re-raised."""
+        try:
+            return await call()
+        except UserFacingError as e:
+            if not isinstance(e, Refused):
+                await self.record(action, actor, repo, "refused", e.message, task_id)
+            raise
+
+    async def usage(self, identity: str) -> Usage:
+        midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
+        tasks = await self.store.tasks_of(identity, since=midnight)
+        active = await self.store.count_active(identity)
+        return Usage(active_tasks=active, tasks_today=len(tasks),
+                     usd_today=sum(t.cost_usd or 0.0 for t in tasks))
