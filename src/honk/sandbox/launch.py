@@ -176,11 +176,35 @@ def _own_cgroup(controller: str) -> str | None:
 
 
 def _mkdir(path: Path) -> Path | None:
+    _sweep(path.parent)
     try:
         path.mkdir()
         return path
     except OSError:
         return None
+
+
+def _sweep(parent: Path) -> None:
+    """Removes cgroups left by launchers that were killed outright (their pid in the name is gone)."""
+    try:
+        stale = [p for p in parent.glob("honk-*-*") if not _alive(int(p.name.split("-")[1]))]
+    except (OSError, ValueError):
+        return
+    for group in stale:
+        try:
+            group.rmdir()
+        except OSError:
+            pass  # still has processes: its own launcher's kill or the next sweep takes it
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _write(path: Path, value: int) -> bool:
