@@ -36,7 +36,13 @@ READ_ONLY = "Read-only file system"
 def main(argv: list[str]) -> int:
     spec_path, command = argv[1], argv[argv.index("--") + 1:]
     spec = json.loads(Path(spec_path).read_text())
+    _die_with_parent()
     log = Violations(Path(spec["violations"]), " ".join(command)[:300], spec.get("source", "sandbox"))
+    # If this launcher is killed outright (an agent's own timeout sends SIGKILL), the marker outlives
+    # it and Honk records the stop when it next reads the violations.
+    marker = log.path.parent / "running" / str(os.getpid())
+    marker.parent.mkdir(exist_ok=True)
+    marker.write_text(json.dumps({"command": log.command, "source": log.source}))
     groups = Cgroups.make(spec["limits"])
     child = subprocess.Popen(
         [spec["bwrap"], *spec["args"], "--", *command], stderr=subprocess.PIPE,
@@ -56,7 +62,18 @@ def main(argv: list[str]) -> int:
     for kind, detail in groups.hits():
         log.add(kind, detail)
     groups.remove()
+    marker.unlink(missing_ok=True)
     return code if code >= 0 else 128 - code
+
+
+def _die_with_parent() -> None:
+    """When whoever started this (a check, the agent's shell) goes away, stop the command too."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _relay(child: subprocess.Popen[bytes], spec: dict[str, list[str]], log: Violations) -> None:

@@ -121,21 +121,52 @@ class Sandbox:
     @staticmethod
     def violations(area: Path) -> list[Violation]:
         """What the sandbox refused since the last call (the file is taken, so nothing is read twice)."""
+        found = _killed(area)
         path = area / "violations.jsonl"
         taken = path.with_suffix(f".{os.getpid()}.taken")
         try:
             path.rename(taken)
         except FileNotFoundError:
-            return []
+            return found
         lines = taken.read_text(encoding="utf-8", errors="replace").splitlines()
         taken.unlink()
-        found = []
         for line in lines:
             try:
                 found.append(Violation.model_validate_json(line))
             except ValueError:
                 continue
         return found
+
+
+def _killed(area: Path) -> list[Violation]:
+    """Launchers that were killed outright (SIGKILL from an agent's own command timeout) left a marker."""
+    found = []
+    for marker in (area / "running").glob("*"):
+        if not marker.name.isdigit() or _alive(int(marker.name)):
+            continue
+        try:
+            info = json.loads(marker.read_text())
+        except (OSError, ValueError):
+            info = {}
+        marker.unlink(missing_ok=True)
+        found.append(Violation(kind="time_limit", detail="stopped from outside before it finished "
+                               "(the agent's command timeout, or a cancellation)",
+                               command=str(info.get("command", "?")), source=str(info.get("source", "agent"))))
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")  # a zombie answers kill(0) but is gone
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _probe(bwrap: str) -> str | None:
