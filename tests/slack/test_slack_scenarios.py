@@ -274,3 +274,31 @@ def test_a_sign_in_link_can_be_sent_as_a_slack_dm(slack_stack, slack):
     assert "/login/" in dm.args["text"] and "/login/" not in sent.stdout, "the link went to Slack only"
     unknown = slack_stack.honk("user", "link", "nobody@example.com", "--slack")
     assert unknown.returncode == 1 and "no account" in unknown.stderr
+
+
+def test_the_access_policy_holds_in_slack_too(tmp_path, temporal, slack, make_remote):
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[users."ana@example.com"]\nslack = "U1"\n[repos."*"]\nrequesters = ["*"]\n'
+                      'mergers = ["*"]\ntwo_person = true\n')
+    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
+                      slack_signing_secret=SECRET, slack_api_url=slack.api_url, policy_file=str(policy))
+    try:
+        stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+        stranger = mention_event("<@UHONK> make add() add repo=calc", user="U2")
+        post_event(stack, stranger)
+        reply = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == stranger["event"]["ts"])
+        assert reply[0].args["text"].startswith("Refused by policy rule users:")
+        assert stack.http.get("/api/tasks").json() == []
+
+        _, task_id = start_task(stack, slack)  # Ana may ask…
+        stack.wait_for(task_id, TaskState.ready, TaskState.failed)
+        post_action(stack, block_action("merge", task_id, user="U1"))  # …but not approve her own change
+        refusal = slack.wait_for("chat.postEphemeral")[0]
+        assert refusal.args["text"].startswith('Refused by policy rule repos."*".two_person:')
+        assert stack.task(task_id).state == TaskState.ready
+        audit = stack.http.get("/api/audit", params={"outcome": "refused"}).json()
+        assert {(a["actor"], a["action"], a["rule"], a["front_door"]) for a in audit} == {
+            ("bo@example.com", "request", "users", "slack"),
+            ("ana@example.com", "merge", 'repos."*".two_person', "slack")}
+    finally:
+        stack.stop()
