@@ -14,6 +14,16 @@ from pydantic_settings import (
 )
 
 
+def make_url_password(url: str) -> str | None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password  # type: ignore[return-value]
+    except ArgumentError:
+        return None
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HONK_", toml_file="honk.toml", extra="ignore")
 
@@ -159,6 +169,14 @@ class Settings(BaseSettings):
     @property
     def agent_homes_dir(self) -> Path:
         return self.data_dir / "agent-homes"
+
+    def secret_values(self) -> list[str]:
+        """Every credential this process holds, so that logs and commits can be kept free of them."""
+        values = [s.get_secret_value() for s in (self.anthropic_api_key, self.slack_bot_token,
+                                                 self.slack_signing_secret, self.slack_app_token) if s]
+        if self.database_url and (password := make_url_password(self.database_url)):
+            values.append(password)
+        return values
 
     def secret_paths(self) -> list[Path]:
         """Files and directories holding Honk's secrets, which repo code must never see."""

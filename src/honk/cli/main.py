@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -82,7 +81,7 @@ def server() -> None:
     from honk.web.app import create_app
 
     settings = Settings()
-    _logging()
+    _logging(settings)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
 
 
@@ -91,13 +90,15 @@ def worker() -> None:
     """Run a worker: it polls Temporal's task queue and does the work."""
     from honk.workflow.worker import run_worker
 
-    _logging()
-    asyncio.run(run_worker(Settings()))
+    settings = Settings()
+    _logging(settings)
+    asyncio.run(run_worker(settings))
 
 
-def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("HONK_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(settings: Settings) -> None:
+    from honk.logs import configure
+
+    configure(settings)
 
 
 # -- people ------------------------------------------------------------------------------------

@@ -66,7 +66,7 @@ from honk.workflow.records import (
 )
 from honk.workspace import proc
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
-from honk.workspace.worktrees import Workspace, WorktreeWorkspaces
+from honk.workspace.worktrees import SecretInChange, Workspace, WorktreeWorkspaces
 
 P = ParamSpec("P")
 MAX_DIFF_CHARS = 200_000  # kept with the task for its page; the branch has the rest
@@ -118,6 +118,7 @@ class ActivityDeps:
     sandbox: Sandbox
     audit: AuditLog
     policy: Policy
+    secrets: tuple[str, ...] = ()  # Honk's credentials: never committed
     judge: Judge | None = None
     notifier: SlackNotifier | None = None
 
@@ -167,6 +168,17 @@ class TaskActivities:
                          outcome="refused", repo=req.repo.name, task_id=req.task_id, rule="tool_policy",
                          detail=f"{d.tool} {d.input}: {d.reason}") for d in denied))
         return [f"sandbox refused {v.kind.replace('_', ' ')} in {v.source}: {v.detail[:150]}" for v in found]
+
+    async def _commit(self, req: TaskRequest, ws: Workspace, message: str,
+                      trailers: dict[str, str]) -> tuple[str | None, list[str]]:
+        try:
+            return await self.d.workspaces.commit_all(ws, message, trailers, refuse=self.d.secrets)
+        except SecretInChange as e:
+            await self.d.audit.add(AuditEntry(
+                actor=f"agent of {req.task_id}", front_door="worker", action="sandbox", outcome="violation",
+                repo=req.repo.name, task_id=req.task_id, rule="secrets.commit",
+                detail=f"a change adding one of Honk's credentials was not committed ({', '.join(e.files)})"))
+            raise
 
     @staticmethod
     def _collecting(emit: EventSink, denied: list[AgentToolDenied]) -> EventSink:
@@ -244,8 +256,7 @@ class TaskActivities:
                 outcome = await self.d.agents.get(inp.agent).run(job, emit)
             except AgentStopped as stopped:
                 # A budget ended the run: keep what was done on the branch, then say so.
-                commit, changed = await self.d.workspaces.commit_all(
-                    ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
+                commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
                 await emit(AgentFinished(round=job.round, summary=stopped.message, changed_files=changed,
                                          commit=commit, cost_usd=stopped.cost_usd))
                 where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
@@ -254,8 +265,7 @@ class TaskActivities:
                 await self._refusals(req, *denied)
             if outcome.model or job.model:
                 trailers["Model"] = outcome.model or job.model or ""
-            commit, changed = await self.d.workspaces.commit_all(
-                ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
+            commit, changed = await self._commit(req, ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
         await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed,
                                  commit=commit, model=outcome.model, cost_usd=outcome.cost_usd))
         return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)

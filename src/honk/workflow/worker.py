@@ -62,6 +62,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         sandbox=sandbox(settings),
         audit=AuditLog(store),
         policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
+        secrets=tuple(settings.secret_values()),
         judge=judge(settings),
         notifier=notifier(settings, store),
     ))

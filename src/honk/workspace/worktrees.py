@@ -11,6 +11,7 @@ import asyncio
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,24 @@ class Workspace:
 
 
 STALE_SPARE_S = 600.0
+
+
+class SecretInChange(UserFacingError):
+    def __init__(self, files: list[str]) -> None:
+        super().__init__(f"The change adds a credential that Honk holds (in {', '.join(files)}); nothing was "
+                         "committed. Credentials never go into a commit: ask for the change without it.")
+        self.files = files
+
+
+def _files_adding(diff: str, values: Sequence[str]) -> list[str]:
+    files: list[str] = []
+    current = ""
+    for line in diff.splitlines():
+        if line.startswith("+++ "):
+            current = line[6:] if line.startswith("+++ b/") else line[4:]
+        elif line.startswith("+") and current not in files and any(v in line for v in values):
+            files.append(current)
+    return files
 
 
 def task_branch(task_id: str) -> str:
@@ -210,12 +229,18 @@ class WorktreeWorkspaces:
     async def head(self, ws: Workspace) -> str:
         return await git("rev-parse", "HEAD", cwd=ws.path)
 
-    async def commit_all(self, ws: Workspace, message: str, trailers: dict[str, str]) -> tuple[str | None, list[str]]:
-        """Commits every change in the worktree; returns (commit or None when clean, changed files)."""
+    async def commit_all(self, ws: Workspace, message: str, trailers: dict[str, str],
+                         refuse: Sequence[str] = ()) -> tuple[str | None, list[str]]:
+        """Commits every change in the worktree; returns (commit or None when clean, changed files).
+        A change that adds any of the `refuse` values (Honk's own credentials) is not committed."""
         await git("add", "--all", cwd=ws.path)
         changed = (await git("diff", "--cached", "--name-only", cwd=ws.path)).splitlines()
         if not changed:
             return None, []
+        if refuse and (leaked := _files_adding(await git("diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
+                                                         "--no-textconv", cwd=ws.path), refuse)):
+            await git("reset", "--quiet", cwd=ws.path)
+            raise SecretInChange(leaked)
         args = ["commit", "--quiet", "--no-verify", "-m", message]
         for key, value in trailers.items():
             args += ["--trailer", f"{key}: {value}"]

@@ -1,0 +1,58 @@
+"""Logging for Honk's processes: one format, and no secret in any line, whoever logs it.
+
+Redaction happens where records are made (a record factory), not in one handler, so lines from
+libraries with their own handlers (uvicorn, slack_sdk, httpx, temporalio) are covered too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+
+from honk.settings import Settings
+
+MASK = "[redacted]"
+_secrets: tuple[str, ...] = ()
+
+
+def configure(settings: Settings) -> None:
+    logging.basicConfig(level=os.environ.get("HONK_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    redact_secrets(settings.secret_values())
+
+
+def redact(text: str) -> str:
+    for secret in _secrets:
+        text = text.replace(secret, MASK)
+    return text
+
+
+def redact_secrets(values: Iterable[str]) -> None:
+    """From now on, these values never reach a log line (short values are skipped: they would mask
+    ordinary words, and no real credential is that short)."""
+    global _secrets
+    first = not _secrets
+    _secrets = tuple(sorted({v for v in (*_secrets, *values) if len(v) >= 8}, key=len, reverse=True))
+    if first:
+        _install()
+
+
+def _install() -> None:
+    make = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = make(*args, **kwargs)  # type: ignore[arg-type]
+        if not _secrets:
+            return record
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and record.exc_info[1] is not None:
+            # Tracebacks are formatted later, by the handler: format (and clean) them now.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return record
+
+    logging.setLogRecordFactory(factory)
