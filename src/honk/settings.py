@@ -84,6 +84,7 @@ class Settings(BaseSettings):
     # Repo code and agent commands run under bubblewrap. "off" runs them unsandboxed (every task
     # then carries a warning); without bubblewrap and without "off", Honk refuses to run repo code.
     sandbox: Literal["bwrap", "off"] = "bwrap"
+    sandbox_bwrap: str = "bwrap"  # the bubblewrap binary (a name on PATH, or a path)
     sandbox_memory_mb: int = Field(default=4096, ge=64)
     sandbox_max_processes: int = Field(default=512, ge=16)
     # More paths the sandbox may read (tool chains outside the usual places); never one with secrets.

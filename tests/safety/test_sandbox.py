@@ -138,3 +138,31 @@ async def test_cgroups_of_killed_launchers_are_swept(world):
     res, _ = await run(world, "true")
     assert res.ok and not stale.exists()
     assert [p for p in (base / own.lstrip("/")).glob("honk-*") if not (p / "cgroup.procs").read_text().strip()] == []
+
+
+def test_a_worker_without_bubblewrap_refuses_repo_code_and_off_warns_on_every_task(tmp_path, temporal, make_remote):
+    from repos import DIRECT_FIX, calc_files
+
+    from honk.domain import TaskState
+    from honk.testing.processes import HonkStack
+
+    url = make_remote(calc_files(DIRECT_FIX)).url
+    missing = HonkStack(tmp_path / "missing", temporal.address, sandbox_bwrap="/nonexistent/bwrap")
+    try:
+        missing.add_repo("calc", url)
+        done = missing.wait_for(missing.ask("calc", "make add() add").id, TaskState.failed, TaskState.ready)
+        assert done.state == TaskState.failed
+        assert "will not run repo code without its sandbox" in done.reason and "HONK_SANDBOX=off" in done.reason
+    finally:
+        missing.stop()
+    off = HonkStack(tmp_path / "off", temporal.address, sandbox="off")
+    try:
+        off.add_repo("calc", url)
+        task = off.ask("calc", "make add() add")
+        assert off.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
+        events = [e.event for e in off.events(task.id)]
+        assert any(e.kind == "safety_warning" and "WITHOUT a sandbox" in e.text for e in events)
+        ready = next(e for e in events if e.kind == "task_ready")
+        assert any("WITHOUT a sandbox" in w for w in ready.warnings), ready.warnings
+    finally:
+        off.stop()

@@ -70,7 +70,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
 
 def sandbox(settings: Settings) -> Sandbox:
     box = Sandbox(SandboxConfig(
-        mode=settings.sandbox, memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_max_processes,
+        mode=settings.sandbox, bwrap=settings.sandbox_bwrap, memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_max_processes,
         hidden=tuple(settings.secret_paths()), read_only=tuple(p.resolve() for p in settings.sandbox_read_only)))
     if not box.enabled:
         log.warning("HONK_SANDBOX=off: repo code and agent commands run WITHOUT a sandbox; every task says so")
