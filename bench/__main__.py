@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack]`: runs the benchmarks, prints the results
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox]`: runs the benchmarks, prints the results
 and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ import argparse
 import sys
 import time
 
-from bench import agent, orchestration, slack, workspace
+from bench import agent, orchestration, sandbox, slack, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run, "agent": agent.run,
-              "slack": slack.run}
+              "slack": slack.run, "sandbox": sandbox.run}
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 

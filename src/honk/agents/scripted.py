@@ -16,7 +16,6 @@ from honk.domain import AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import AgentRanCommand, AgentSaid
 from honk.protocols import EventSink
-from honk.workspace import proc
 
 DEFAULT_SCENARIO = ".honk/scenario.toml"
 
@@ -55,7 +54,7 @@ class ScriptedAgent:
         for edit in step.edit:
             apply_edit(root, edit)
         for command in step.commands:
-            res = await proc.run(job.shell_box.argv(command), cwd=root, timeout_s=job.timeout_s, env=job.shell_box.env)
+            res = await job.shell_box.run(command, root, job.timeout_s)
             await emit(AgentRanCommand(command=command, exit_code=res.exit_code, output=res.output[-2000:]))
         if step.message:
             await emit(AgentSaid(text=step.message))

@@ -13,7 +13,6 @@ from pathlib import Path
 from honk.domain import Artifact, BuildSpec
 from honk.sandbox import Confined
 from honk.verify.distill import distill
-from honk.workspace import proc
 
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 
@@ -29,7 +28,7 @@ class BuildOutput:
 async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path,
                 box: Confined | None = None) -> BuildOutput:
     box = box or Confined()
-    res = await proc.run(box.argv(spec.run), cwd=workspace, timeout_s=spec.timeout_s, log_path=log, env=box.env)
+    res = await box.run(spec.run, workspace, spec.timeout_s, log)
     if not res.ok:
         detail = distill(res.output, res.exit_code, res.timed_out)
         return BuildOutput(False, [], False, f"## build failed (`{spec.run}`)\n{detail}")

@@ -1,36 +1,59 @@
-"""Starts one command in the sandbox: limits, then bubblewrap, then a record of what was refused.
+"""One sandboxed command: limits, then bubblewrap, then a record of what was refused.
 
-Run as `python -I -S launch.py SPEC -- COMMAND...` by checks, builds and the agent's shell tool alike,
-so this file imports only the standard library (it is not run with Honk's packages on the path).
+Honk's worker runs checks, builds and setup through `honk.sandbox.Confined.run`, which uses the
+pieces below in-process. The agent's shell tool is started by Claude Code, not by Honk, so its
+commands go through this file as a program: `python -I -S launch.py SPEC -- COMMAND...`; that is
+why it imports only the standard library (it runs without Honk's packages on the path) and as
+little of it as it can (it starts once per command).
 SPEC is a JSON file Honk wrote for the task: the bubblewrap arguments, the limits, the paths that
 are hidden, and where to append violations (one JSON object per line).
 
 The limits live in a fresh cgroup per command when the machine lets us make one (process count and
 memory, v1 or v2); otherwise in rlimits (memory always; processes only when not root, since the
-kernel does not count root's processes). The command's stderr passes through here so that refusals
-the sandbox caused (a read-only file system, a hidden path, no network) are written down as well.
+kernel does not count root's processes). The command's stderr is read here so that refusals the
+sandbox caused (a read-only file system, a hidden path, no network) are written down as well.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import resource
-import secrets
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-NETWORK_ERRORS = re.compile(
-    r"Network is unreachable|Connection refused|Temporary failure in name resolution|"
-    r"Name or service not known|Could not resolve host|getaddrinfo failed|No address associated|"
-    r"Could not read from remote repository")
-DENIED = re.compile(r"No such file|Permission denied|cannot access|cannot open|not found|Operation not permitted")
+NETWORK_ERRORS = ("Network is unreachable", "Connection refused", "Temporary failure in name resolution",
+                  "Name or service not known", "Could not resolve host", "getaddrinfo failed",
+                  "No address associated", "Could not read from remote repository")
+DENIED = ("No such file", "Permission denied", "cannot access", "cannot open", "not found",
+          "Operation not permitted")
 READ_ONLY = "Read-only file system"
+
+
+class Watch:
+    """What in a command's output shows the sandbox refusing something."""
+
+    def __init__(self, spec: dict[str, list[str]]) -> None:
+        self.hidden = [p for p in spec.get("hidden", []) if p != "/run"]
+        self.shown = sorted(spec.get("shown", []), key=len, reverse=True)  # inside hidden ones: tool chains…
+        self.offline = not spec.get("network")
+
+    def kind(self, line: str) -> str | None:
+        if READ_ONLY in line:
+            return "write_outside"
+        if any(d in line for d in DENIED) and self._mentions_hidden(line):
+            return "hidden_path"
+        if self.offline and any(n in line for n in NETWORK_ERRORS):
+            return "network"
+        return None
+
+    def _mentions_hidden(self, line: str) -> bool:
+        for path in self.shown:
+            line = line.replace(path, "")
+        return any(h in line for h in self.hidden)
 
 
 def main(argv: list[str]) -> int:
@@ -44,19 +67,31 @@ def main(argv: list[str]) -> int:
     marker.parent.mkdir(exist_ok=True)
     marker.write_text(json.dumps({"command": log.command, "source": log.source}))
     groups = Cgroups.make(spec["limits"])
-    child = subprocess.Popen(
-        [spec["bwrap"], *spec["args"], "--", *command], stderr=subprocess.PIPE,
-        preexec_fn=lambda: _limit(spec["limits"], groups), close_fds=True)  # noqa: PLW1509
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: into the limits, stderr into our pipe, then bubblewrap
+        try:
+            os.close(read_end)
+            os.dup2(write_end, 2)
+            limit(spec["limits"], groups)
+            os.execv(spec["bwrap"], [spec["bwrap"], *spec["args"], "--", *command])
+        finally:
+            os._exit(127)
+    os.close(write_end)
     stopped: list[str] = []
 
     def stop(signum: int, _frame: object) -> None:
         stopped.append(signal.Signals(signum).name)
-        child.kill()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    _relay(child, spec, log)
-    code = child.wait()
+    _relay(read_end, Watch(spec), log)
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
     if stopped:
         log.add("time_limit", f"stopped by {stopped[0]} before it finished (time limit or cancellation)")
     for kind, detail in groups.hits():
@@ -76,38 +111,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _relay(child: subprocess.Popen[bytes], spec: dict[str, list[str]], log: Violations) -> None:
+def _relay(fd: int, watch: Watch, log: Violations) -> None:
     """Pass stderr through unchanged, noting the lines that show the sandbox refusing something."""
-    assert child.stderr is not None
-    hidden = [p for p in spec.get("hidden", []) if p != "/run"]
-    shown = sorted(spec.get("shown", []), key=len, reverse=True)  # inside hidden ones: tool chains, the workspace
-    offline = not spec.get("network")
-    noted = 0
-    for raw in iter(child.stderr.readline, b""):
-        sys.stderr.buffer.write(raw)
-        sys.stderr.buffer.flush()
+    noted, pending = 0, b""
+    while chunk := os.read(fd, 65536):
+        os.write(2, chunk)
         if noted >= 20:
             continue
-        line = raw.decode("utf-8", "replace").strip()
-        kind = None
-        if READ_ONLY in line:
-            kind = "write_outside"
-        elif DENIED.search(line) and _mentions(line, hidden, shown):
-            kind = "hidden_path"
-        elif offline and NETWORK_ERRORS.search(line):
-            kind = "network"
-        if kind:
-            noted += 1
-            log.add(kind, line[:300])
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            kind = watch.kind(raw.decode("utf-8", "replace").strip())
+            if kind and noted < 20:
+                noted += 1
+                log.add(kind, raw.decode("utf-8", "replace").strip()[:300])
+    os.close(fd)
 
 
-def _mentions(line: str, hidden: list[str], shown: list[str]) -> bool:
-    for path in shown:
-        line = line.replace(path, "")
-    return any(h in line for h in hidden)
-
-
-def _limit(limits: dict[str, int], groups: Cgroups) -> None:
+def limit(limits: dict[str, int], groups: Cgroups) -> None:
+    """In the child, before bubblewrap starts: join the cgroup, or fall back to rlimits."""
     groups.join(os.getpid())
     memory = limits["memory_mb"] * 1024 * 1024
     if not groups.memory:
@@ -137,7 +158,7 @@ class Cgroups:
     def make(cls, limits: dict[str, int]) -> Cgroups:
         if not limits.get("cgroups", 1):
             return cls(None, None, limits)
-        name = f"honk-{os.getpid()}-{secrets.token_hex(3)}"
+        name = f"honk-{os.getpid()}-{os.urandom(3).hex()}"
         v2 = _own_cgroup("")
         if v2 is not None and (CGROUP_ROOT / "cgroup.controllers").exists():
             group = _mkdir(CGROUP_ROOT / v2.lstrip("/") / name)
@@ -171,7 +192,7 @@ class Cgroups:
 
     def remove(self) -> None:
         for group in {g for g in (self.pids, self.memory) if g is not None}:
-            for _ in range(50):  # the last processes may take a moment to be reaped after the kill
+            for attempt in range(60):  # the last processes may take a moment to be reaped after the kill
                 try:
                     group.rmdir()
                     break
@@ -181,7 +202,7 @@ class Cgroups:
                             os.kill(int(pid), signal.SIGKILL)
                         except (ProcessLookupError, ValueError):
                             pass
-                    time.sleep(0.02)
+                    time.sleep(min(0.05, 0.0005 * 2 ** attempt))  # usually gone within a millisecond
 
 
 def _own_cgroup(controller: str) -> str | None:

@@ -21,8 +21,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from honk.errors import UserFacingError
+from honk.sandbox import launch
 from honk.sandbox.view import View
-from honk.workspace.proc import child_env
+from honk.workspace import proc
+from honk.workspace.proc import ProcResult, child_env
 
 LAUNCHER = Path(__file__).with_name("launch.py")
 Mode = Literal["bwrap", "off"]
@@ -62,6 +64,32 @@ class Confined(BaseModel):
     def shell(self, command: str) -> str:
         """The agent's shell tool runs this line instead of the command it asked for."""
         return shlex.join(self.argv(command)) if self.spec is not None else command
+
+    async def run(self, command: str, cwd: Path, timeout_s: float, log_path: Path | None = None) -> ProcResult:
+        """Runs `bash -c command` here, in the worker: the launcher's pieces in-process, without its
+        interpreter start-up (checks run often; see bench/sandbox.py)."""
+        if self.spec is None:
+            return await proc.run(["bash", "-c", command], cwd=cwd, timeout_s=timeout_s, log_path=log_path,
+                                  env=self.env)
+        spec = json.loads(Path(self.spec).read_text())
+        groups = launch.Cgroups.make(spec["limits"])
+        try:
+            res = await proc.run([spec["bwrap"], *spec["args"], "--", "bash", "-c", command], cwd=cwd,
+                                 timeout_s=timeout_s, log_path=log_path, env=self.env,
+                                 preexec=lambda: launch.limit(spec["limits"], groups))
+        finally:
+            hits = groups.hits()
+            groups.remove()
+        log = launch.Violations(Path(spec["violations"]), f"bash -c {command}"[:300], spec["source"])
+        watch = launch.Watch(spec)
+        noted = [(kind, line.strip()[:300]) for line in res.output.splitlines() if (kind := watch.kind(line))]
+        for kind, line in noted[:20]:
+            log.add(kind, line)
+        if res.timed_out:
+            log.add("time_limit", f"stopped after {timeout_s:.0f}s, its time limit")
+        for kind, detail in hits:
+            log.add(kind, detail)
+        return res
 
 
 class SandboxUnavailable(UserFacingError):

@@ -10,7 +10,6 @@ from honk.events import CheckFinished
 from honk.protocols import EventSink
 from honk.sandbox import Confined
 from honk.verify.distill import distill
-from honk.workspace import proc
 
 
 def _log_name(name: str) -> str:
@@ -22,7 +21,7 @@ async def run_check(check: VerifyCommand, workspace: Path, logs_dir: Path, tag: 
     box = box or Confined()
     logs_dir.mkdir(parents=True, exist_ok=True)
     log = logs_dir / f"{tag}-{_log_name(check.name)}.log"
-    res = await proc.run(box.argv(check.run), cwd=workspace, timeout_s=check.timeout_s, log_path=log, env=box.env)
+    res = await box.run(check.run, workspace, check.timeout_s, log)
     return CheckResult(
         name=check.name, command=check.run, passed=res.ok, exit_code=res.exit_code,
         timed_out=res.timed_out, duration_s=round(res.duration_s, 3),

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 
-from fastapi import FastAPI, Header, Request, Response
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from sse_starlette.sse import EventSourceResponse
@@ -36,6 +36,7 @@ SESSION_COOKIE = "honk_session"
 CSRF_HEADER = "x-csrf-token"
 
 PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow-downloads"
+MAX_EVENT_ID = 2**63 - 1  # the store's ids are SQLite integers
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -214,13 +215,14 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/api/tasks/{task_id}/events", response_class=EventSourceResponse,
              responses={200: {"content": {"text/event-stream": {}}}})
-    async def events(task_id: str, request: Request, after: int = 0, follow: bool = True,
-                     last_event_id: str | None = Header(default=None)) -> EventSourceResponse:
+    async def events(task_id: str, request: Request, after: int = Query(default=0, ge=0, le=MAX_EVENT_ID),
+                     follow: bool = True, last_event_id: str | None = Header(default=None)) -> EventSourceResponse:
         """Server-sent events: every stored event of the task, then live ones until the task ends."""
         service = svc(request)
         await user_of(request)
         await service.task(task_id)
-        start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        resume = last_event_id or ""
+        start = int(resume) if resume.isascii() and resume.isdigit() and int(resume) <= MAX_EVENT_ID else after
 
         async def stream() -> AsyncIterator[dict[str, str]]:
             last = start
@@ -279,9 +281,13 @@ def _inside(area: Path, task_id: str, rel: str, index: bool = False) -> Path:
     base = (area / task_id).resolve()
     if not base.is_relative_to(area.resolve()):
         raise NotFound(f"No such file: {rel}")
-    path = (base / rel).resolve()
-    if index and path.is_dir():
-        path = path / "index.html"
-    if not path.is_relative_to(base) or not path.is_file():
+    try:
+        path = (base / rel).resolve()
+        if index and path.is_dir():
+            path = path / "index.html"
+        found = path.is_relative_to(base) and path.is_file()
+    except (OSError, ValueError):  # a name too long for the file system, or with a NUL in it
+        found = False
+    if not found:
         raise NotFound(f"No such file: {rel}")
     return path

@@ -64,7 +64,6 @@ from honk.workflow.records import (
     StepInput,
     VerifyResult,
 )
-from honk.workspace import proc
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok
 from honk.workspace.worktrees import SecretInChange, Workspace, WorktreeWorkspaces
 
@@ -222,8 +221,7 @@ class TaskActivities:
                         outcome="allowed", repo=req.repo.name, task_id=req.task_id, rule="setup_network",
                         detail="network for the setup command, to: " + ", ".join(config.setup_network)))
                 try:
-                    res = await proc.run(box.argv(config.setup), cwd=ws.path, timeout_s=config.setup_timeout_s,
-                                         log_path=self._logs(req.task_id) / "setup.log", env=box.env)
+                    res = await box.run(config.setup, ws.path, config.setup_timeout_s, self._logs(req.task_id) / "setup.log")
                 finally:
                     await self._refusals(req)
                 if not res.ok:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,10 +58,18 @@ def _own_group_dying_with_worker() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
+def _in_child(then: Callable[[], None] | None) -> None:
+    _own_group_dying_with_worker()
+    if then is not None:
+        then()
+
+
 async def run(
     argv: list[str], cwd: Path, timeout_s: float, log_path: Path | None = None,
     env: dict[str, str] | None = None, stdin: bytes | None = None,
+    preexec: Callable[[], None] | None = None,
 ) -> ProcResult:
+    """`preexec` runs in the child just before exec (after it got its own group): limits, a cgroup."""
     started = time.monotonic()
     log = None
     if log_path is not None:
@@ -70,7 +80,7 @@ async def run(
             *argv, cwd=cwd, env=env if env is not None else child_env(),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=_own_group_dying_with_worker,  # noqa: PLW1509 - no threads touched before exec
+            preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
         )
     except BaseException:
         if log:
