@@ -13,6 +13,7 @@ import re
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 from repos import sample_files
 
@@ -213,7 +214,23 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     page.goto(stack.url + "/")
     phone.fits(page)
     phone.shot(page, "task-list")
+
+    # The audit log (admins): what was asked, changed and merged, by whom, through which door.
+    page.click(".nav a[href='/audit']")
+    entries = page.inner_text("#audit")
+    assert "request" in entries and "merge" in entries and "follow up" in entries
+    assert "ada@example.com · via web" in entries
+    page.select_option("select[name=action]", "merge")
+    page.click("form.filters button[type=submit]")
+    # the merge, and the stale page's second try, refused
+    assert page.locator("#audit li.o-ok").count() == 1 and page.locator("#audit li.o-refused").count() == 1
+    assert "already merged" in page.inner_text("#audit li.o-refused")
+    phone.fits(page)
+    phone.shot(page, "audit")
     context.close()
+    _, requester = add_user(stack, "rob@example.com", "requester")
+    refused = httpx.get(f"{stack.url}/api/audit", headers={"Authorization": f"Bearer {requester}"})
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
 
     if os.environ.get("HONK_UPDATE_SCREENSHOTS"):  # refresh the README's pictures on purpose only
         DOCS_SHOTS.mkdir(parents=True, exist_ok=True)

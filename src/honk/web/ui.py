@@ -38,7 +38,7 @@ from honk.events import (
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
-ASSET_VERSION = "4"
+ASSET_VERSION = "5"
 THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
 TRANSCRIPT_KINDS = frozenset({"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result",
                               "agent_tool_denied", "agent_usage"})
