@@ -194,7 +194,20 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
             in ("1", "true", "yes"):
         print("Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "
               "and `honk user add EMAIL --role admin`.")
+    print(_sandbox_line(settings))
     print("Press Ctrl-C to stop.", flush=True)
+
+
+def _sandbox_line(settings: Settings) -> str:
+    from honk.workflow.worker import sandbox
+
+    box = sandbox(settings)
+    if not box.enabled:
+        return "Sandbox: OFF (HONK_SANDBOX=off) — repo code runs unsandboxed; every task says so."
+    if (problem := box.problem()) is not None:
+        return (f"Sandbox: bubblewrap cannot run ({problem}). Tasks will fail before running repo code: "
+                "install it (apt-get install bubblewrap) or set HONK_SANDBOX=off.")
+    return "Sandbox: bubblewrap (repo code and agent commands: no network, no view of Honk's files)."
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
