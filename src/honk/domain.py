@@ -101,6 +101,9 @@ class RepoConfig(Record):
     merge_mode: Literal["merge", "fast-forward"] = "merge"
     max_rounds: int | None = Field(default=None, ge=1, le=50)
     agent: AgentSettings = AgentSettings()
+    # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
+    # build); None: the server's default queue.
+    queue: str | None = None
     # "file" when read from .honk.toml, "detected" when inferred from the repo's contents.
     source: Literal["file", "detected"] = "detected"
 

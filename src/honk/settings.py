@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     temporal_bin: Path | None = None
     temporal_namespace: str = "default"
     task_queue: str = "honk"
+    # The queues this worker serves (`honk worker --queue`); empty: just `task_queue`. Only a worker
+    # serving `task_queue` runs workflows; the others run the steps of repos whose `.honk.toml` names
+    # their queue (`queue = "macos"`).
+    worker_queues: list[str] = []
 
     # SQLAlchemy URL; defaults to a SQLite file in the data dir.
     database_url: str | None = None

@@ -86,11 +86,15 @@ def server() -> None:
 
 
 @cli.command()
-def worker() -> None:
-    """Run a worker: it polls Temporal's task queue and does the work."""
+@click.option("--queue", "queues", multiple=True,
+              help="A task queue to serve (repeatable; default: HONK_TASK_QUEUE). Only the main queue runs workflows.")
+def worker(queues: tuple[str, ...]) -> None:
+    """Run a worker: it polls Temporal's task queue(s) and does the work."""
     from honk.workflow.worker import run_worker
 
     settings = Settings()
+    if queues:
+        settings = settings.model_copy(update={"worker_queues": list(queues)})
     _logging(settings)
     asyncio.run(run_worker(settings))
 

@@ -15,7 +15,7 @@ from honk.verify.detect import detect_verifiers
 
 CONFIG_FILE = ".honk.toml"
 
-_TOP_KEYS = {"setup", "setup_timeout", "setup_network", "max_rounds", "verify", "build", "merge", "agent"}
+_TOP_KEYS = {"setup", "setup_timeout", "setup_network", "max_rounds", "queue", "verify", "build", "merge", "agent"}
 _VERIFY_KEYS = {"name", "run", "timeout"}
 _BUILD_KEYS = {"run", "artifacts", "preview", "timeout"}
 _MERGE_KEYS = {"target", "mode"}
@@ -174,6 +174,7 @@ class _Parser:
             setup_timeout_s=self.seconds(data, None, "setup_timeout", 900.0),
             setup_network=self.hosts(data.get("setup_network", [])),
             max_rounds=rounds,
+            queue=self.queue(data.get("queue")),
             agent=self.agent(data.get("agent", {})),
             source="file",
             **self.merge(data.get("merge", {})),
@@ -250,6 +251,11 @@ class _Parser:
             self.bad("agent", None, "allow", "a list of command prefixes", value)
         return [v.strip() for v in value]
 
+    def queue(self, value: Any) -> str | None:
+        if value is not None and (not isinstance(value, str) or not _QUEUE.fullmatch(value)):
+            self.bad(None, None, "queue", "a task queue name (letters, digits, '.', '_', '-')", value)
+        return value
+
     def hosts(self, value: Any) -> list[str]:
         """Hosts the setup phase may reach (dependency installs); every other phase has no network."""
         if not isinstance(value, list) or not all(isinstance(v, str) and _HOST.fullmatch(v) for v in value):
@@ -263,6 +269,7 @@ class _Parser:
         return value
 
 
+_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
 
 

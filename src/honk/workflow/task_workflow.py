@@ -78,6 +78,7 @@ class TaskWorkflow:
         self.turns_used = 0
         self.agent_seconds = 0.0
         self.warnings: list[str] = []
+        self.queue: str | None = None  # the repo's own task queue, once its config named one
         self.prov: ProvisionResult | None = None
 
     # -- what people can do while the task runs --------------------------------------------
@@ -137,6 +138,13 @@ class TaskWorkflow:
         try:
             await self._record(WorkspacePreparing())
             self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+            wanted = self.prov.config.queue
+            if wanted and wanted != workflow.info().task_queue and workflow.patched("queue-v1"):
+                # The repo's work belongs to other machines: set the workspace up again there, and
+                # do every further step there (workspaces are per machine).
+                await self._cleanup()
+                self.queue = wanted
+                self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
             prompt: str = policy.first_prompt(self.req.text)
             reason: AgentReason = "request"
             while True:
@@ -298,7 +306,7 @@ class TaskWorkflow:
     async def _cleanup(self) -> None:
         await workflow.execute_activity_method(
             acts.cleanup, ProvisionInput(request=self.req), start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_attempts=5),
+            retry_policy=RetryPolicy(maximum_attempts=5), task_queue=self.queue,
         )
 
     async def _fail(self, reason: str) -> None:
@@ -321,7 +329,7 @@ class TaskWorkflow:
         """Runs one step; a failure a person must act on stops the route with its message."""
         try:
             return await workflow.execute_activity_method(
-                fn, arg,
+                fn, arg, task_queue=self.queue,
                 start_to_close_timeout=timedelta(minutes=minutes),
                 heartbeat_timeout=self.heartbeat,
                 retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[USER_FACING]),

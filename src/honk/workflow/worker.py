@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -101,20 +102,23 @@ async def run_worker(settings: Settings) -> None:
     await store.create_schema()
     client = await connect(settings)
     acts = build_activities(settings, store)
-    worker = Worker(
-        client, task_queue=settings.task_queue, workflows=[TaskWorkflow],
+    queues = settings.worker_queues or [settings.task_queue]
+    workers = [Worker(
+        client, task_queue=queue, workflows=[TaskWorkflow] if queue == settings.task_queue else [],
         activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.review, acts.build,
                     acts.deliver, acts.merge, acts.cleanup, acts.notify],
         max_concurrent_activities=settings.max_concurrent_tasks * 2,
         graceful_shutdown_timeout=timedelta(seconds=5),
-    )
+    ) for queue in queues]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     settle_heap()
-    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-    async with worker:
+    log.info("worker polling %s on %s", ", ".join(queues), settings.temporal_address)
+    async with contextlib.AsyncExitStack() as running:
+        for worker in workers:
+            await running.enter_async_context(worker)
         await stop.wait()
     await acts.d.workspaces.close()
     await store.close()
