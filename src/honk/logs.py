@@ -6,8 +6,10 @@ libraries with their own handlers (uvicorn, slack_sdk, httpx, temporalio) are co
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+from datetime import UTC, datetime
 from collections.abc import Iterable
 
 from honk.settings import Settings
@@ -17,9 +19,29 @@ _secrets: tuple[str, ...] = ()
 
 
 def configure(settings: Settings) -> None:
-    logging.basicConfig(level=os.environ.get("HONK_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    level = os.environ.get("HONK_LOG_LEVEL", "INFO")
+    if settings.log_format == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logging.basicConfig(level=level, handlers=[handler])
+    else:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     redact_secrets(settings.secret_values())
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, process, and the
+    traceback when there is one — what log collectors (Loki, Elasticsearch, CloudWatch) index."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
+                 "process": record.process}
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["error"] = record.exc_text
+        return json.dumps(entry, ensure_ascii=False)
 
 
 def redact(text: str) -> str:

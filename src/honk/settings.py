@@ -98,6 +98,13 @@ class Settings(BaseSettings):
     # The access policy (who may request and merge where, limits, budgets); none: everyone may.
     policy_file: Path | None = None
 
+    # -- Operations -------------------------------------------------------------------------
+    # A worker's Prometheus /metrics port (0: none). The web server always serves /metrics.
+    metrics_port: int = 0
+    metrics_host: str = "127.0.0.1"
+    # "text" for people, "json" (one object per line) for log collectors.
+    log_format: Literal["text", "json"] = "text"
+
     @classmethod
     def settings_customise_sources(
         cls,

@@ -82,7 +82,8 @@ def server() -> None:
 
     settings = Settings()
     _logging(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    # Honk's logging (format, redaction) for uvicorn's loggers too; its access log stays off.
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", log_config=None)
 
 
 @cli.command()

@@ -120,6 +120,15 @@ class Store:
         async with self._session() as s:
             return [_view(r) for r in (await s.scalars(q)).all()]
 
+    async def state_counts(self) -> dict[str, int]:
+        q = select(TaskRow.state, func.count()).group_by(TaskRow.state)
+        async with self._session() as s:
+            return {state: int(n) for state, n in (await s.execute(q)).all()}
+
+    async def total_cost(self) -> float:
+        async with self._session() as s:
+            return float(await s.scalar(select(func.coalesce(func.sum(TaskRow.cost_usd), 0.0))) or 0.0)
+
     async def count_active(self, requested_by: str) -> int:
         ended = [s.value for s in TaskState if s.terminal]
         q = select(func.count()).select_from(TaskRow).where(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 
 from honk.access import Policy, Who
@@ -20,6 +22,7 @@ from honk.domain import RepoRef, TaskState, TaskView
 from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
 from honk.gate import Actor, FrontDoor, Gate
 from honk.heap import settle_heap
+from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditEntry, AuditLog, AuditQuery, Store
@@ -50,6 +53,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.service = TaskService(settings, store, await connect(settings), Gate(policy, store, app.state.audit))
         app.state.accounts = Accounts(store, secret_key(settings.secret_key_file))
         app.state.slack = None
+        app.state.store_snapshot = StoreSnapshot()
+        app.state.metrics.watch_store(app.state.store_snapshot)
         socket_mode = None
         if settings.slack_enabled:
             from honk.slack.server import start_slack
@@ -64,6 +69,17 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Honk", version="0.1.0", lifespan=lifespan,
                   description="A self-hosted background coding agent: request, verify, preview, merge.",
                   responses={"4XX": {"model": Refusal, "description": "Refused: `detail` says why."}})
+    app.state.metrics = ServerMetrics()
+
+    @app.middleware("http")
+    async def timed(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        if path not in ("/metrics", "/slack/events"):
+            request.app.state.metrics.http.labels(path, request.method).observe(time.perf_counter() - started)
+        return response
 
     def svc(request: Request) -> TaskService:
         return request.app.state.service
@@ -126,7 +142,14 @@ def create_app(settings: Settings) -> FastAPI:
         if request.app.state.slack is None:
             raise NotFound("Slack HTTP events are not enabled on this server (set SLACK_BOT_TOKEN and "
                            "SLACK_SIGNING_SECRET; Socket Mode needs no public endpoint).")
-        return await request.app.state.slack.handle(request)
+        with request.app.state.metrics.slack_ack.time():
+            return await request.app.state.slack.handle(request)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        """Prometheus: tasks by state, queue depth, agent cost (from the store), Slack ack and HTTP latency."""
+        await request.app.state.store_snapshot.refresh(svc(request).store)
+        return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/login/{token}", include_in_schema=False)
     async def login(token: str, request: Request) -> Response:
@@ -162,7 +185,8 @@ def create_app(settings: Settings) -> FastAPI:
         await need(request, Role.admin)
         return _shown(await svc(request).add_repo(body.name, body.url, body.branch))
 
-    @app.post("/api/tasks", status_code=201)
+    @app.post("/api/tasks", status_code=201, responses={200: {
+        "model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}})
     async def submit(body: TaskIn, request: Request, response: Response,
                      x_honk_user: str | None = Header(default=None)) -> TaskView:
         user = await user_of(request)

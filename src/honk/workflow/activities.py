@@ -40,6 +40,7 @@ from honk.events import (
     TaskReady,
     WorkspaceReady,
 )
+from honk.metrics import WorkerMetrics
 from honk.protocols import EventSink
 from honk.sandbox import Confined, Sandbox
 from honk.slack.notifier import SlackNotifier
@@ -75,10 +76,18 @@ R = TypeVar("R")
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        started, outcome = time.monotonic(), "error"
         try:
-            return await fn(*args, **kwargs)
+            result = await fn(*args, **kwargs)
+            outcome = "ok"
+            return result
         except UserFacingError as e:
+            outcome = "refused"
             raise ApplicationError(e.message, type="UserFacingError", non_retryable=True) from e
+        finally:
+            metrics = getattr(getattr(args[0], "d", None), "metrics", None) if args else None
+            if isinstance(metrics, WorkerMetrics):
+                metrics.steps.labels(fn.__name__, outcome).observe(time.monotonic() - started)
 
     return wrapper
 
@@ -118,6 +127,7 @@ class ActivityDeps:
     audit: AuditLog
     policy: Policy
     secrets: tuple[str, ...] = ()  # Honk's credentials: never committed
+    metrics: WorkerMetrics | None = None
     judge: Judge | None = None
     notifier: SlackNotifier | None = None
 
@@ -157,6 +167,9 @@ class TaskActivities:
         found = Sandbox.violations(self.d.agent_homes_dir / req.task_id)
         if not found and not denied:
             return []
+        if self.d.metrics is not None:
+            for v in found:
+                self.d.metrics.refusals.labels(v.kind).inc()
         await self._emitter(req.task_id)(*(SandboxRefused(what=v.kind, detail=v.detail, command=v.command,
                                                           source=v.source) for v in found))
         await self.d.audit.add(
@@ -266,6 +279,8 @@ class TaskActivities:
             commit, changed = await self._commit(req, ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
         await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed,
                                  commit=commit, model=outcome.model, cost_usd=outcome.cost_usd))
+        if self.d.metrics is not None and outcome.cost_usd:
+            self.d.metrics.agent_cost.labels(inp.agent).inc(outcome.cost_usd)
         return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
 
     @activity.defn

@@ -16,6 +16,7 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
 from honk.heap import settle_heap
+from honk.metrics import WorkerMetrics, serve
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.settings import Settings
 from honk.slack.client import slack_client
@@ -64,6 +65,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         audit=AuditLog(store),
         policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
         secrets=tuple(settings.secret_values()),
+        metrics=WorkerMetrics(),
         judge=judge(settings),
         notifier=notifier(settings, store),
     ))
@@ -102,6 +104,9 @@ async def run_worker(settings: Settings) -> None:
     await store.create_schema()
     client = await connect(settings)
     acts = build_activities(settings, store)
+    if settings.metrics_port and acts.d.metrics is not None:
+        serve(acts.d.metrics.registry, settings.metrics_port, settings.metrics_host)
+        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     queues = settings.worker_queues or [settings.task_queue]
     workers = [Worker(
         client, task_queue=queue, workflows=[TaskWorkflow] if queue == settings.task_queue else [],
