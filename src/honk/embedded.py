@@ -141,6 +141,8 @@ def run_up(settings: Settings) -> int:
     demo = _start_demo_model(settings, env) if settings.demo_model else None
     if "HONK_ANONYMOUS" not in os.environ and settings.host in ("127.0.0.1", "localhost", "::1"):
         env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
+    # One machine: its own worker continues every task, so task branches stay off the remote.
+    env.setdefault("HONK_SHARE_TASK_BRANCHES", "false")
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))

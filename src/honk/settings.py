@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     max_concurrent_tasks: int = Field(default=20, ge=1)
     # Checked-out spare worktrees kept per repo, so a new task's workspace is ready at once.
     warm_workspaces: int = Field(default=2, ge=0)
+    # Push each task's branch to its remote (refs/honk/tasks/<id>, removed when the task ends) so a
+    # worker on another machine can continue it. `honk up` (one machine) turns it off.
+    share_task_branches: bool = True
     # How long a worker may go silent before Temporal hands its activity to another worker.
     heartbeat_timeout_s: float = Field(default=30.0, gt=0)
     git_author_name: str = "Honk"

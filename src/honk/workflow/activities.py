@@ -184,7 +184,11 @@ class TaskActivities:
     async def _commit(self, req: TaskRequest, ws: Workspace, message: str,
                       trailers: dict[str, str]) -> tuple[str | None, list[str]]:
         try:
-            return await self.d.workspaces.commit_all(ws, message, trailers, refuse=self.d.secrets)
+            commit, changed = await self.d.workspaces.commit_all(ws, message, trailers, refuse=self.d.secrets)
+            if commit is not None and not await self.d.workspaces.publish(ws, req.repo, req.task_id):
+                activity.logger.warning("could not publish %s's branch to its remote: only this machine "
+                                        "can continue it", req.task_id)
+            return commit, changed
         except SecretInChange as e:
             await self.d.audit.add(AuditEntry(
                 actor=f"agent of {req.task_id}", front_door="worker", action="sandbox", outcome="violation",
@@ -437,6 +441,7 @@ class TaskActivities:
     @user_facing
     async def cleanup(self, inp: ProvisionInput) -> None:
         await self.d.workspaces.remove(inp.request.task_id, inp.request.repo)
+        await self.d.workspaces.unpublish(inp.request.repo, inp.request.task_id)
         shutil.rmtree(self.d.agent_homes_dir / inp.request.task_id, ignore_errors=True)
 
     async def _allowed(self, req: TaskRequest, agent: str, model: str | None) -> None:

@@ -53,7 +53,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         store=store,
         workspaces=WorktreeWorkspaces(settings.mirrors_dir, settings.workspaces_dir,
                                       settings.git_author_name, settings.git_author_email,
-                                      warm=settings.warm_workspaces),
+                                      warm=settings.warm_workspaces, share=settings.share_task_branches),
         artifacts_dir=settings.artifacts_dir.resolve(), previews_dir=settings.previews_dir.resolve(),
         logs_dir=settings.logs_dir.resolve(), base_url=settings.base_url,
         default_agent=settings.agent_default, max_rounds=settings.max_rounds,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from honk.domain import RepoRef
 from honk.errors import UserFacingError
-from honk.workspace.git import GitError, file_lock, git, git_env, redact_url
+from honk.workspace.git import GitError, file_lock, git, git_env, git_ok, redact_url
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,17 @@ def _files_adding(diff: str, values: Sequence[str]) -> list[str]:
     return files
 
 
+def task_ref(task_id: str) -> str:
+    return f"refs/honk/tasks/{task_id}"
+
+
 def task_branch(task_id: str) -> str:
     return f"honk/{task_id}"
 
 
 class WorktreeWorkspaces:
     def __init__(self, mirrors_dir: Path, workspaces_dir: Path, author_name: str, author_email: str,
+                 share: bool = False,
                  warm: int = 0) -> None:
         self.mirrors_dir = mirrors_dir.resolve()
         self.workspaces_dir = workspaces_dir.resolve()
@@ -63,6 +68,9 @@ class WorktreeWorkspaces:
         }
         # How many checked-out spare worktrees to keep per repo, so a task's workspace is a rename.
         self.warm = warm
+        # Workers on other machines continue a task from its branch as published on the remote
+        # (refs/honk/tasks/<id>); see publish() and ensure().
+        self.share = share
         self._refills: set[asyncio.Task[None]] = set()
 
     def mirror_path(self, repo: RepoRef) -> Path:
@@ -128,10 +136,17 @@ class WorktreeWorkspaces:
         Only git's bookkeeping happens under the mirror's lock; checking files out happens outside it.
         """
         mirror, path, branch = self.mirror_path(repo), self.path(task_id), task_branch(task_id)
+        if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
+            await self.fetch(repo)
+        published = await self._published(repo, task_id) if self.share else None
         if (path / ".git").exists():
-            return Workspace(path, branch, mirror)
+            ws = Workspace(path, branch, mirror)
+            await self._catch_up(ws, repo, task_id, published)
+            return ws
         base = f"refs/remotes/origin/{base_branch}"
         async with file_lock(self._lock(repo)):
+            if published is not None:
+                await self._take_published(repo, task_id, published)
             if path.exists():  # a half-made directory from a worker that died
                 shutil.rmtree(path)
             await git("worktree", "prune", git_dir=mirror)
@@ -150,6 +165,47 @@ class WorktreeWorkspaces:
             await git("reset", "--quiet", "--hard", cwd=path)
         self._schedule_refill(repo, base_branch)
         return Workspace(path, branch, mirror)
+
+    # -- a task's branch across machines -----------------------------------------------------
+    async def publish(self, ws: Workspace, repo: RepoRef, task_id: str) -> bool:
+        """Pushes the task's branch to the remote's refs/honk/tasks/<id> (not a branch: clones and
+        branch lists do not see it), so a worker on another machine can continue the task."""
+        if not self.share:
+            return True
+        return await git_ok("push", "--quiet", "--force", repo.url, f"HEAD:{task_ref(task_id)}", cwd=ws.path)
+
+    async def unpublish(self, repo: RepoRef, task_id: str) -> None:
+        if self.share and self.mirror_path(repo).exists():
+            await git("push", "--quiet", repo.url, f":{task_ref(task_id)}", git_dir=self.mirror_path(repo),
+                      check=False)
+
+    async def _published(self, repo: RepoRef, task_id: str) -> str | None:
+        try:
+            out = await git("ls-remote", repo.url, task_ref(task_id), timeout_s=60)
+        except GitError:
+            return None  # unreachable now: this machine's copy is the best there is
+        return out.split()[0] if out.strip() else None
+
+    async def _take_published(self, repo: RepoRef, task_id: str, sha: str) -> None:
+        """Makes the mirror's task branch the published commit, unless it already has it (or more)."""
+        mirror, branch = self.mirror_path(repo), task_branch(task_id)
+        local = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", git_dir=mirror, check=False)
+        if local and (local == sha or await git_ok("merge-base", "--is-ancestor", sha, local, git_dir=mirror)):
+            return
+        await git("fetch", "--quiet", repo.url, f"+{task_ref(task_id)}:{task_ref(task_id)}", git_dir=mirror)
+        await git("update-ref", f"refs/heads/{branch}", sha, git_dir=mirror)
+
+    async def _catch_up(self, ws: Workspace, repo: RepoRef, task_id: str, sha: str | None) -> None:
+        """A worktree this machine made earlier, while another machine took the task further."""
+        if sha is None:
+            return
+        head = await self.head(ws)
+        if head == sha or await git_ok("merge-base", "--is-ancestor", sha, head, cwd=ws.path):
+            return
+        async with file_lock(self._lock(repo)):
+            await git("fetch", "--quiet", repo.url, f"+{task_ref(task_id)}:{task_ref(task_id)}",
+                      git_dir=ws.mirror)
+        await git("reset", "--quiet", "--hard", sha, cwd=ws.path)
 
     async def _claim_spare(self, repo: RepoRef, path: Path) -> Path | None:
         """Moves a ready spare worktree to `path` (caller holds the lock); None when there is none."""
