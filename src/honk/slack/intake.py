@@ -53,7 +53,7 @@ def parse(text: str) -> Intake:
 
 def _ask(body: str) -> Intake:
     options = {m.group(1): m.group(2) for m in OPTION.finditer(body)}
-    text = _clean(OPTION.sub(" ", body))
+    text = _squash(OPTION.sub(" ", body))  # `body` is unescaped already: `&amp;lt;` typed stays `&lt;`
     if not text:
         return Problem(message="Say what should change, e.g. `@honk fix the crash when a playlist is empty`.")
     if len(text) > MAX_REQUEST_CHARS:
@@ -65,6 +65,10 @@ def _ask(body: str) -> Intake:
 def _clean(text: str) -> str:
     # Slack escapes &, < and > in message text.
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return _squash(text)
+
+
+def _squash(text: str) -> str:
     return re.sub(r"[ \t]+", " ", text).strip()
 
 

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _plain_text(cls, value: object) -> object:
+        """Text every later step can carry: paths, git arguments and the store take no NUL or lone surrogate."""
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ValueError("must not contain a NUL character")
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("must be valid Unicode text (it has a lone surrogate)") from None
+        return value
 
 
 class RepoIn(Body):
