@@ -1,0 +1,146 @@
+"""The forge layer's records and the interface each forge (GitHub, GitLab) implements.
+
+Plain git remotes stay the default: a repo without a forge is merged by Honk's own push. With a
+forge, the infrastructure (never the agent) pushes the task branch, keeps one pull request per task
+up to date, and merges through the forge's API so that its required checks and approvals hold.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Protocol, Self
+
+from pydantic import SecretStr, model_validator
+
+from honk.domain import CheckResult, Record
+from honk.errors import Forbidden, NotFound, Unauthorized, Unavailable, UserFacingError
+
+ForgeKind = Literal["github", "gitlab"]
+MergeMethod = Literal["merge", "squash", "rebase"]
+# Why a forge refused a merge, for a workflow that wants to react (wait for checks, re-push...).
+RefusalReason = Literal["checks", "review", "head_changed", "conflict", "draft", "closed", "other"]
+
+
+class ForgeConfig(Record):
+    """Where a repo's forge is and how Honk signs in to it."""
+
+    kind: ForgeKind
+    api_url: str  # https://api.github.com, https://ghe.example/api/v3, https://gitlab.example
+    project: str  # GitHub "owner/name"; GitLab "group/sub/name" or the numeric project id
+    token: SecretStr | None = None
+    # GitHub App (instead of a token): the app signs a JWT and exchanges it for installation tokens.
+    app_id: int | None = None
+    private_key: SecretStr | None = None
+    installation_id: int | None = None
+
+    @model_validator(mode="after")
+    def _credentials(self) -> Self:
+        app = (self.app_id, self.private_key, self.installation_id)
+        if self.kind == "github" and self.token is None and None in app:
+            raise ValueError("a GitHub forge needs a token, or app_id, private_key and installation_id")
+        if self.kind == "gitlab" and self.token is None:
+            raise ValueError("a GitLab forge needs a token")
+        if self.kind == "github" and "/" not in self.project:
+            raise ValueError(f"a GitHub project is 'owner/name', not {self.project!r}")
+        return self
+
+
+class CheckLine(Record):
+    name: str
+    passed: bool
+    detail: str = ""
+
+    @classmethod
+    def of(cls, result: CheckResult) -> CheckLine:
+        detail = "timed out" if result.timed_out else result.distilled
+        return cls(name=result.name, passed=result.passed, detail=detail)
+
+
+class PullRequestBody(Record):
+    """What the pull request's description tells a reviewer; rendered by `honk.forge.body.render_body`."""
+
+    task_id: str
+    title: str
+    request: str
+    requested_by: str
+    summary: str = ""
+    checks: list[CheckLine] = []
+    guard_findings: list[str] = []
+    warnings: list[str] = []
+    cost_usd: float | None = None
+    task_url: str
+    preview_url: str | None = None
+
+
+class PullRequest(Record):
+    number: int  # GitHub's number, GitLab's iid: what the forge's web page shows
+    url: str
+    state: Literal["open", "closed", "merged"]
+    draft: bool
+    head_sha: str | None
+    merge_commit: str | None = None  # set once merged (by Honk or by a person on the forge)
+
+
+class MergeOutcome(Record):
+    merged: bool
+    sha: str | None = None  # the commit now on the target branch
+    refusal: str | None = None  # a sentence a person can act on
+    reason: RefusalReason | None = None
+
+    @classmethod
+    def done(cls, sha: str | None) -> MergeOutcome:
+        return cls(merged=True, sha=sha)
+
+    @classmethod
+    def refused(cls, reason: RefusalReason, refusal: str) -> MergeOutcome:
+        return cls(merged=False, refusal=refusal, reason=reason)
+
+
+class PushTarget(Record):
+    """The forge's git remote for the repo and the credentials a push presents to it."""
+
+    url: str
+    username: str
+    token: SecretStr | None
+
+
+class Forge(Protocol):
+    kind: ForgeKind
+
+    async def push_target(self) -> PushTarget:
+        """The repo's HTTPS git URL and a token to push with (a fresh one for a GitHub App)."""
+        ...
+
+    async def open_or_update(self, branch: str, base: str, body: PullRequestBody) -> PullRequest:
+        """Updates the open pull request of `branch` (title, description, base), else opens a draft one."""
+        ...
+
+    async def ready_for_review(self, number: int) -> PullRequest:
+        """Draft -> ready for review; a no-op when it already is."""
+        ...
+
+    async def state(self, number: int) -> PullRequest:
+        ...
+
+    async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
+        """Merges through the forge's API, only if the head is still `sha`. The forge's refusals
+        (checks, reviews, conflicts, a moved head) come back as a MergeOutcome, not an exception."""
+        ...
+
+    async def aclose(self) -> None:
+        ...
+
+
+def api_error(forge: str, status: int | None, message: str, doing: str) -> UserFacingError:
+    """A forge's refusal of anything but a merge, as an error a person can act on."""
+    detail = f" ({message})" if message else ""
+    if status == 401:
+        return Unauthorized(f"{forge} rejected Honk's credentials while {doing}{detail}: check the forge token.")
+    if status == 403:
+        return Forbidden(f"{forge} did not let Honk finish {doing}{detail}: the token or app lacks a permission "
+                         "(pull requests and contents: write).")
+    if status == 404:
+        return NotFound(f"{forge} found nothing while {doing}{detail}: check the forge project name and that "
+                        "Honk's token can see it.")
+    if status is None or status >= 500:
+        return Unavailable(f"{forge} could not be reached while {doing}{detail}.")
+    return UserFacingError(f"{forge} refused {doing} ({status}{': ' + message if message else ''}).")

@@ -1,0 +1,62 @@
+"""The pull request description: what a reviewer on the forge needs to judge Honk's change."""
+
+from __future__ import annotations
+
+from honk.forge.base import CheckLine, PullRequestBody
+
+# GitHub refuses a description over 65,536 characters; GitLab allows more. One limit for both.
+MAX_BODY_CHARS = 60_000
+MAX_DETAIL_CHARS = 200
+MARKER = "<!-- honk-task: {} -->"
+
+
+def _quiet(text: str) -> str:
+    # Quoting a request must not notify the people it names: a zero-width space after "@" stops
+    # the forge from turning "@name" into a mention.
+    return text.replace("@", "@\u200b")
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f"> {line}" if line else ">" for line in _quiet(text.strip()).splitlines()) or "> (empty)"
+
+
+def _cell(text: str) -> str:
+    one_line = " ".join(text.split())
+    if len(one_line) > MAX_DETAIL_CHARS:
+        one_line = one_line[: MAX_DETAIL_CHARS - 1] + "…"
+    return _quiet(one_line).replace("|", "\\|") or " "
+
+
+def _checks(checks: list[CheckLine]) -> str:
+    if not checks:
+        return "No checks are configured for this repo."
+    rows = [f"| {'✅ passed' if c.passed else '❌ failed'} | `{_cell(c.name)}` | {_cell(c.detail)} |" for c in checks]
+    return "\n".join(["| Result | Check | Detail |", "| --- | --- | --- |", *rows])
+
+
+def _list(items: list[str], empty: str) -> str:
+    return "\n".join(f"- {_cell(i)}" for i in items) if items else empty
+
+
+def render_body(body: PullRequestBody, max_chars: int = MAX_BODY_CHARS) -> str:
+    links = [f"- Task: {body.task_url}"]
+    if body.preview_url:
+        links.append(f"- Preview: {body.preview_url}")
+    cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
+    head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}\n\n## Summary\n\n"
+    tail = "\n\n".join([
+        "## Checks\n\n" + _checks(body.checks),
+        "## Test guard\n\n" + _list(body.guard_findings, "No findings."),
+        *(["## Warnings\n\n" + _list(body.warnings, "")] if body.warnings else []),
+        f"## Cost\n\nAgent cost: {cost}",
+        "## Links\n\n" + "\n".join(links),
+        "_Opened by Honk. Merge from Slack or the task page; the branch is Honk's own._",
+        MARKER.format(body.task_id.replace("--", "")),
+    ])
+    summary = _quiet(body.summary.strip()) or "(The agent gave no summary.)"
+    room = max_chars - len(head) - len(tail) - 4
+    if len(summary) > room:
+        # The summary is the only open-ended part (the request is bounded): trim it, say where the rest is.
+        note = "\n\n(Trimmed: the full summary is on the task page.)"
+        summary = summary[: max(room - len(note), 0)] + note
+    return f"{head}{summary}\n\n{tail}"

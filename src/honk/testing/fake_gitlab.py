@@ -1,0 +1,288 @@
+"""A loopback GitLab: the REST v4 endpoints Honk's GitLab forge uses, and a git remote.
+
+Point `GitLabForge` at `fake.url`. Projects are `RemoteRepo`s registered with `add_project`
+("group/name"; reachable by that path or by their numeric id); their bare repos are served over
+git's smart HTTP at `<url>/<group>/<name>.git` (the project's `http_url_to_repo`). Merge requests
+live in memory; their head is read from the bare repo and merging really merges there.
+
+Knobs: `require_pipeline` with `set_pipeline` ("running", "success", "failed"), `require_approvals`
+with `approve`, and `close`. Like GitLab, a refused merge answers 405 (closed or draft), 422
+"Branch cannot be merged" or 409 (the sha moved), and the reason is in the merge request's
+`detailed_merge_status`. Auth is the `PRIVATE-TOKEN` header; git takes the token as a password.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, conflicts, merge_in_bare, record
+from honk.testing.gitrepo import RemoteRepo
+from honk.testing.loopback import LoopbackServer
+
+Pipeline = Literal["none", "running", "success", "failed"]
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@dataclass
+class FakeMergeRequest:
+    id: int
+    iid: int
+    title: str
+    description: str
+    source_branch: str
+    target_branch: str
+    state: Literal["opened", "closed", "merged"] = "opened"
+    merge_commit_sha: str | None = None
+    squash_commit_sha: str | None = None
+    approvals: int = 0
+    created_at: str = field(default_factory=_now)
+    updated_at: str = field(default_factory=_now)
+
+    @property
+    def draft(self) -> bool:
+        return self.title.lower().startswith(("draft:", "[draft]", "(draft)"))
+
+
+@dataclass
+class FakeProject:
+    id: int
+    path: str
+    remote: RemoteRepo
+    pipeline_required: bool = False
+    pipeline: Pipeline = "none"
+    approvals_required: int = 0
+    merge_requests: dict[int, FakeMergeRequest] = field(default_factory=dict)
+
+    @property
+    def bare(self) -> Path:
+        return self.remote.bare
+
+
+def _message(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status)
+
+
+class FakeGitLab(LoopbackServer):
+    def __init__(self, tokens: tuple[str, ...] = (), host: str = "127.0.0.1", port: int | None = None) -> None:
+        self.tokens: set[str] = set(tokens)
+        self.log = CallLog()
+        self.projects: dict[str, FakeProject] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.RLock()
+        self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
+        base = "/api/v4/projects/{project:path}"
+        # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
+        super().__init__(Starlette(routes=[
+            Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
+            Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
+            Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
+            Route(base, self._project, methods=["GET"]),
+            Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+        ]), host, port)
+
+    # -- set-up and knobs ------------------------------------------------------------------
+    def add_project(self, path: str, remote: RemoteRepo) -> FakeProject:
+        project = FakeProject(next(self._ids), path, remote)
+        self.projects[path] = project
+        self.git.repos[path] = remote.bare
+        return project
+
+    def reset(self) -> None:
+        """Forget calls and projects; the server and `tokens` stay."""
+        with self._lock:
+            self.log.clear()
+            self.projects.clear()
+            self.git.repos.clear()
+
+    def require_pipeline(self, path: str, state: Pipeline = "running") -> None:
+        """"Pipelines must succeed": the merge waits for a green pipeline, now in `state`."""
+        with self._lock:
+            self.projects[path].pipeline_required, self.projects[path].pipeline = True, state
+
+    def set_pipeline(self, path: str, state: Pipeline) -> None:
+        with self._lock:
+            self.projects[path].pipeline = state
+
+    def require_approvals(self, path: str, count: int) -> None:
+        with self._lock:
+            self.projects[path].approvals_required = count
+
+    def approve(self, path: str, iid: int) -> None:
+        with self._lock:
+            self.projects[path].merge_requests[iid].approvals += 1
+
+    def close(self, path: str, iid: int) -> None:
+        """Closes the merge request as a person on GitLab would."""
+        with self._lock:
+            mr = self.projects[path].merge_requests[iid]
+            mr.state, mr.updated_at = "closed", _now()
+
+    def merge_request(self, path: str, iid: int) -> FakeMergeRequest:
+        with self._lock:
+            return self.projects[path].merge_requests[iid]
+
+    @property
+    def calls(self) -> list[ForgeCall]:
+        return self.log.snapshot()
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _find(self, ref: str) -> FakeProject | None:
+        if ref.isdigit():
+            return next((p for p in self.projects.values() if p.id == int(ref)), None)
+        return self.projects.get(ref)
+
+    async def _begin(self, request: Request) -> tuple[ForgeCall, FakeProject] | Response:
+        call = await record(self.log, request)
+        if call.auth != "private-token" or call.credential not in self.tokens:
+            return self._answer(call, _message(401, "401 Unauthorized"))
+        project = self._find(request.path_params["project"])
+        if project is None:
+            return self._answer(call, _message(404, "404 Project Not Found"))
+        return call, project
+
+    def _answer(self, call: ForgeCall, response: Response) -> Response:
+        call.status = response.status_code
+        return response
+
+    # -- REST ------------------------------------------------------------------------------
+    async def _project(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        name = project.path.rsplit("/", 1)[-1]
+        return self._answer(call, JSONResponse({
+            "id": project.id, "name": name, "path": name, "path_with_namespace": project.path,
+            "default_branch": project.remote.branch, "web_url": f"{self.url}/{project.path}",
+            "http_url_to_repo": f"{self.url}/{project.path}.git",
+            "ssh_url_to_repo": f"git@127.0.0.1:{project.path}.git",
+            "only_allow_merge_if_pipeline_succeeds": project.pipeline_required,
+        }))
+
+    async def _merge_requests(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            if request.method == "GET":
+                q = request.query_params
+                found = [m for m in project.merge_requests.values()
+                         if q.get("state", "all") in ("all", m.state)
+                         and q.get("source_branch", m.source_branch) == m.source_branch]
+                return self._answer(call, JSONResponse([self._json(project, m) for m in found]))
+            return self._answer(call, self._create(project, call.body or {}))
+
+    def _create(self, project: FakeProject, body: dict[str, Any]) -> Response:
+        source, target = str(body.get("source_branch", "")), str(body.get("target_branch", ""))
+        if branch_head(project.bare, source) is None or branch_head(project.bare, target) is None:
+            return _message(400, "400 Bad request - Source branch or target branch does not exist")
+        if any(m.source_branch == source and m.state == "opened" for m in project.merge_requests.values()):
+            taken = f"Another open merge request already exists for this source branch: !{source}"
+            return JSONResponse({"message": [taken]}, status_code=409)
+        iid = len(project.merge_requests) + 1
+        mr = FakeMergeRequest(id=1000 * project.id + iid, iid=iid, title=str(body.get("title", "")),
+                              description=str(body.get("description") or ""), source_branch=source,
+                              target_branch=target)
+        project.merge_requests[iid] = mr
+        return JSONResponse(self._json(project, mr), status_code=201)
+
+    async def _merge_request(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            mr = project.merge_requests.get(request.path_params["iid"])
+            if mr is None:
+                return self._answer(call, _message(404, "404 Not found"))
+            if request.method == "PUT":
+                body = call.body or {}
+                mr.title = str(body.get("title", mr.title))
+                mr.description = str(body.get("description", mr.description))
+                mr.target_branch = str(body.get("target_branch", mr.target_branch))
+                if body.get("state_event") == "close" and mr.state == "opened":
+                    mr.state = "closed"
+                mr.updated_at = _now()
+            return self._answer(call, JSONResponse(self._json(project, mr)))
+
+    async def _merge(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            mr = project.merge_requests.get(request.path_params["iid"])
+            if mr is None:
+                return self._answer(call, _message(404, "404 Not found"))
+            # python-gitlab sends the merge's options as query parameters; other clients as a body.
+            options = {**call.query, **(call.body or {})}
+            return self._answer(call, self._do_merge(project, mr, options))
+
+    def _do_merge(self, project: FakeProject, mr: FakeMergeRequest, options: dict[str, Any]) -> Response:
+        """GitLab's order: not open or draft 405; not mergeable 422; sha moved 409; else merge."""
+        if mr.state != "opened" or mr.draft:
+            return _message(405, "405 Method Not Allowed")
+        if self._status(project, mr) != "mergeable":
+            return _message(422, "Branch cannot be merged")
+        if options.get("sha") and options["sha"] != branch_head(project.bare, mr.source_branch):
+            return _message(409, "SHA does not match HEAD of source branch: "
+                                 f"{branch_head(project.bare, mr.source_branch)}")
+        squash = str(options.get("squash", "")).lower() == "true"
+        message = str(options.get("merge_commit_message") or
+                      f"Merge branch '{mr.source_branch}' into '{mr.target_branch}'\n\nSee merge request !{mr.iid}")
+        sha = merge_in_bare(project.bare, mr.target_branch, mr.source_branch, message, squash=squash)
+        if sha is None:
+            return _message(422, "Branch cannot be merged")
+        mr.state, mr.updated_at = "merged", _now()
+        if squash:
+            mr.squash_commit_sha = sha
+        else:
+            mr.merge_commit_sha = sha
+        return JSONResponse(self._json(project, mr))
+
+    # -- shapes ----------------------------------------------------------------------------
+    def _status(self, project: FakeProject, mr: FakeMergeRequest) -> str:
+        """`detailed_merge_status`, in the order GitLab checks."""
+        if mr.state != "opened":
+            return "not_open"
+        if mr.draft:
+            return "draft_status"
+        if project.pipeline_required and project.pipeline != "success":
+            return "ci_still_running" if project.pipeline == "running" else "ci_must_pass"
+        if mr.approvals < project.approvals_required:
+            return "not_approved"
+        if conflicts(project.bare, mr.target_branch, mr.source_branch):
+            return "conflict"
+        return "mergeable"
+
+    def _json(self, project: FakeProject, mr: FakeMergeRequest) -> dict[str, Any]:
+        status = self._status(project, mr)
+        return {
+            "id": mr.id, "iid": mr.iid, "project_id": project.id, "title": mr.title, "description": mr.description,
+            "state": mr.state, "draft": mr.draft, "work_in_progress": mr.draft,
+            "source_branch": mr.source_branch, "target_branch": mr.target_branch,
+            "source_project_id": project.id, "target_project_id": project.id,
+            "sha": branch_head(project.bare, mr.source_branch), "merge_commit_sha": mr.merge_commit_sha,
+            "squash_commit_sha": mr.squash_commit_sha, "detailed_merge_status": status,
+            "merge_status": "cannot_be_merged" if status == "conflict" else "can_be_merged",
+            "has_conflicts": status == "conflict", "web_url": f"{self.url}/{project.path}/-/merge_requests/{mr.iid}",
+            "references": {"short": f"!{mr.iid}", "full": f"{project.path}!{mr.iid}"},
+            "author": {"id": 1, "username": "honk-bot", "name": "Honk"},
+            "created_at": mr.created_at, "updated_at": mr.updated_at,
+            "merged_at": mr.updated_at if mr.state == "merged" else None,
+            "closed_at": mr.updated_at if mr.state == "closed" else None,
+        }
