@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from honk.testing.gitrepo import RemoteRepo
+from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer
 
 
@@ -33,3 +34,19 @@ def make_remote(tmp_path: Path):  # noqa: ANN201 - a factory
         return RemoteRepo(tmp_path / f"remote{next(counter)}", files)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real, private PostgreSQL server for the session (started only when a test asks for it)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database for Honk's store, on each backend it runs on: the embedded default and production's."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}"
+    return request.getfixturevalue("postgres").new_database()

@@ -1,8 +1,6 @@
-"""Honk's store keeps each task's summary in step with its events."""
+"""Honk's store keeps each task's summary in step with its events, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
@@ -12,8 +10,8 @@ from honk.store import Store
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = Store(f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}")
+async def store(store_url: str):
+    s = Store(store_url)
     await s.create_schema()
     yield s
     await s.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import DDL, event, select
+from sqlalchemy import select
 
 from honk.domain import Record
 from honk.store.models import AuditRow
@@ -20,17 +20,24 @@ Action = Literal["request", "follow_up", "merge", "cancel", "sandbox", "setup_ne
 Outcome = Literal["ok", "refused", "violation", "allowed"]
 FrontDoor = Literal["api", "cli", "web", "slack", "worker"]
 
+# The triggers that make the table append-only, per dialect. Revision 0002 (honk.store.migrations)
+# installs them with the table; this is their one definition. They are frozen with that revision:
+# changing them means a new revision that replaces them, never an edit here.
 _SQLITE_GUARD = """CREATE TRIGGER IF NOT EXISTS audit_append_only_{op} BEFORE {op} ON audit
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END"""
 _PG_FUNCTION = """CREATE OR REPLACE FUNCTION honk_audit_append_only() RETURNS trigger AS $$
 BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$ LANGUAGE plpgsql"""
 _PG_TRIGGER = """CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE OR TRUNCATE ON audit
 FOR EACH STATEMENT EXECUTE FUNCTION honk_audit_append_only()"""
-
-for _op in ("UPDATE", "DELETE"):
-    event.listen(AuditRow.__table__, "after_create", DDL(_SQLITE_GUARD.format(op=_op)).execute_if(dialect="sqlite"))
-event.listen(AuditRow.__table__, "after_create", DDL(_PG_FUNCTION).execute_if(dialect="postgresql"))
-event.listen(AuditRow.__table__, "after_create", DDL(_PG_TRIGGER).execute_if(dialect="postgresql"))
+APPEND_ONLY_DDL: dict[str, list[str]] = {
+    "sqlite": [_SQLITE_GUARD.format(op=op) for op in ("UPDATE", "DELETE")],
+    "postgresql": [_PG_FUNCTION, _PG_TRIGGER],
+}
+# What undoes them (a downgrade); on both dialects dropping the table drops its triggers.
+APPEND_ONLY_DROP: dict[str, list[str]] = {
+    "sqlite": [],
+    "postgresql": ["DROP FUNCTION IF EXISTS honk_audit_append_only()"],
+}
 
 
 class AuditEntry(Record):
