@@ -7,11 +7,11 @@ import argparse
 import sys
 import time
 
-from bench import agent, orchestration, sandbox, slack, workspace
+from bench import agent, load, orchestration, sandbox, slack, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run, "agent": agent.run,
-              "slack": slack.run, "sandbox": sandbox.run}
+              "slack": slack.run, "sandbox": sandbox.run, "load": load.run}
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 

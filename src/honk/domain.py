@@ -32,10 +32,19 @@ class TaskState(StrEnum):
         return self in (TaskState.merged, TaskState.failed, TaskState.cancelled)
 
 
+class ForgeRef(Record):
+    """Where a repo lives on a forge; the credentials are the workers' settings, never stored."""
+
+    kind: Literal["github", "gitlab"]
+    project: str  # GitHub "owner/name"; GitLab "group/name" or its numeric id
+    api_url: str | None = None  # None: github.com's or gitlab.com's API
+
+
 class RepoRef(Record):
     name: str
     url: str
     branch: str = "main"
+    forge: ForgeRef | None = None  # None: a plain git remote, merged by Honk's own push
 
 
 class SlackThread(Record):

@@ -55,6 +55,10 @@ class AgentStarted(Event):
     moves_to: ClassVar = TaskState.working
     round: int
     reason: Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
+    # Which of the task's agent runs, and the branch head it started from: a retried run finds here
+    # whether an earlier attempt already committed (see run_agent).
+    invocation: int | None = None
+    head: str | None = None
 
     def line(self) -> str:
         return f"agent working (round {self.round}, {self.reason.replace('_', ' ')})"
@@ -240,6 +244,19 @@ class TaskReady(Event):
         return f"ready for review at {self.commit[:10]}: {self.summary[:120]}{warn}"
 
 
+class PullRequestUpdated(Event):
+    """The task's pull (merge) request on its forge, opened or brought up to date."""
+
+    kind: Literal["pull_request_updated"] = "pull_request_updated"
+    number: int
+    url: str
+    draft: bool
+    opened: bool  # True the first time
+
+    def line(self) -> str:
+        return f"{'opened' if self.opened else 'updated'} {'draft ' if self.draft else ''}pull request #{self.number}: {self.url}"
+
+
 class FollowUpReceived(Event):
     kind: Literal["follow_up_received"] = "follow_up_received"
     text: str
@@ -323,7 +340,7 @@ AnyEvent = Annotated[
     Union[
         TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
         AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, SandboxRefused, SafetyWarning, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed, ChangeReviewed,
-        BuildStarted, BuildReady, TaskReady, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
+        BuildStarted, BuildReady, TaskReady, PullRequestUpdated, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
         MergeHeld, Merged, TaskFailed, TaskCancelled,
     ],
     Field(discriminator="kind"),

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, datetime
 from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from honk.settings import Settings
 

@@ -18,7 +18,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from honk.agents import AGENT_NAMES
-from honk.domain import MAX_REQUEST_CHARS, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
+from honk.domain import MAX_REQUEST_CHARS, ForgeRef, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import FollowUpReceived, TaskAccepted
 from honk.gate import Actor, Gate
@@ -38,7 +38,7 @@ class TaskService:
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
 
     # -- repos --------------------------------------------------------------------------
-    async def add_repo(self, name: str, url: str, branch: str = "main") -> RepoRef:
+    async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
         if not REPO_NAME_RE.fullmatch(name) or ".." in name:
             raise UserFacingError(f"Repo name {name!r} is not allowed: use letters, digits, '.', '_' and '-'.")
         if not await git_ok("check-ref-format", "--branch", branch):
@@ -53,7 +53,7 @@ class TaskService:
             raise UserFacingError(f"Cannot reach {redact_url(url)}: {redact_url(last[0])}") from e
         if not heads:
             raise UserFacingError(f"{redact_url(url)} has no branch {branch!r}; pass --branch with an existing one.")
-        repo = RepoRef(name=name, url=url, branch=branch)
+        repo = RepoRef(name=name, url=url, branch=branch, forge=forge)
         if not await self.store.add_repo(repo):
             raise Conflict(f"A repo named {name!r} already exists.")
         return repo
@@ -106,7 +106,8 @@ class TaskService:
     async def _start(self, req: TaskRequest) -> None:
         try:
             await self.client.start_workflow(
-                TaskWorkflow.run, TaskInput(request=req, heartbeat_timeout_s=self.settings.heartbeat_timeout_s),
+                TaskWorkflow.run, TaskInput(request=req, heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
+                                          forge_poll_s=self.settings.forge_poll_s),
                 id=req.task_id, task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )

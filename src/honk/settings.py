@@ -125,6 +125,16 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
+    # -- Forges (repos added with --forge) ----------------------------------------------------
+    github_token: SecretStr | None = None
+    # A GitHub App instead of a token: its id, private key (PEM) and the installation's id.
+    github_app_id: int | None = None
+    github_app_private_key: SecretStr | None = None
+    github_app_installation_id: int | None = None
+    gitlab_token: SecretStr | None = None
+    # How often a task waiting for review asks the forge whether its pull request was closed.
+    forge_poll_s: float = Field(default=120.0, gt=0)
+
     # -- Slack ------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("HONK_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"))
@@ -193,8 +203,9 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every credential this process holds, so that logs and commits can be kept free of them."""
-        values = [s.get_secret_value() for s in (self.anthropic_api_key, self.slack_bot_token, self.slack_signing_secret,
-                                                 self.slack_app_token, self.temporal_api_key) if s]
+        values = [s.get_secret_value() for s in (
+            self.anthropic_api_key, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
+            self.temporal_api_key, self.github_token, self.github_app_private_key, self.gitlab_token) if s]
         if self.database_url and (password := make_url_password(self.database_url)):
             values.append(password)
         return values

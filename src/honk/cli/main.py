@@ -160,6 +160,39 @@ async def _with_accounts(work) -> None:  # noqa: ANN001
         await store.close()
 
 
+# -- the database ------------------------------------------------------------------------------
+@cli.group()
+def db() -> None:
+    """Honk's database (run where the server runs: it uses the database directly)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the database to this version's schema.
+
+    The server and workers also do this at start-up; running it first lets a rollout start on a
+    migrated database (and shows any problem before the rollout does)."""
+    from sqlalchemy import make_url
+
+    from honk.store import Store
+
+    async def go() -> None:
+        url = Settings().db_url
+        store = Store(url)
+        try:
+            v = await store.create_schema()
+        finally:
+            await store.close()
+        where = make_url(url).render_as_string(hide_password=True)
+        if v.before == v.after:
+            click.echo(f"{where}: schema at {v.after}, nothing to do")
+        else:
+            adopted = " (a database from before migrations, kept in place)" if v.adopted else ""
+            click.echo(f"{where}: schema upgraded from {v.before or 'empty'} to {v.after}{adopted}")
+
+    asyncio.run(go())
+
+
 # -- repos -------------------------------------------------------------------------------------
 @cli.group()
 def repo() -> None:
@@ -170,11 +203,21 @@ def repo() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option("--branch", default="main", show_default=True)
+@click.option("--forge", "forge", default=None, metavar="KIND:PROJECT",
+              help="github:owner/name or gitlab:group/name — pull requests and merges through the forge's API.")
+@click.option("--forge-api", default=None, help="The forge's API URL (GitHub Enterprise, self-hosted GitLab).")
 @click.pass_context
-def repo_add(ctx: click.Context, name: str, url: str, branch: str) -> None:
+def repo_add(ctx: click.Context, name: str, url: str, branch: str, forge: str | None, forge_api: str | None) -> None:
     """Register a repo by any git URL or local path."""
-    r = _api(ctx).call("POST", "/api/repos", {"name": name, "url": url, "branch": branch})
-    click.echo(f"added {r['name']} → {r['url']} ({r['branch']})")
+    body: dict[str, object] = {"name": name, "url": url, "branch": branch}
+    if forge:
+        kind, _, project = forge.partition(":")
+        if kind not in ("github", "gitlab") or not project:
+            raise click.BadParameter("use github:owner/name or gitlab:group/name", param_hint="--forge")
+        body["forge"] = {"kind": kind, "project": project, "api_url": forge_api}
+    r = _api(ctx).call("POST", "/api/repos", body)
+    on = f", {r['forge']['kind']}:{r['forge']['project']}" if r.get("forge") else ""
+    click.echo(f"added {r['name']} → {r['url']} ({r['branch']}{on})")
 
 
 @repo.command("list")

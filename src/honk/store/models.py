@@ -18,6 +18,7 @@ class RepoRow(Base):
     url: Mapped[str] = mapped_column(Text)
     branch: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    forge: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # a ForgeRef; NULL: plain git remote
 
 
 class TaskRow(Base):

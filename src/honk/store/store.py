@@ -10,9 +10,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from honk.domain import Artifact, RepoRef, TaskRequest, TaskState, TaskView
+from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView
 from honk.events import EVENT_ADAPTER, AgentFinished, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed
-from honk.store.models import Base, EventRow, RepoRow, TaskRow
+from honk.store import migrations
+from honk.store.migrations import SchemaVersion
+from honk.store.models import EventRow, RepoRow, TaskRow
 
 
 def _now() -> datetime:
@@ -20,13 +22,20 @@ def _now() -> datetime:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
-    # WAL lets the web server read while a worker writes; busy_timeout waits out short locks.
+    # WAL lets the web server read while a worker writes; busy_timeout waits out short locks. It
+    # comes first: switching a new database to WAL needs a lock that processes starting together
+    # (and migrating: honk.store.migrations.runner) contend for.
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _repo(row: RepoRow) -> RepoRef:
+    forge = ForgeRef.model_validate(row.forge) if row.forge else None
+    return RepoRef(name=row.name, url=row.url, branch=row.branch, forge=forge)
 
 
 class Store:
@@ -36,9 +45,11 @@ class Store:
             sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._session = async_sessionmaker(self.engine, expire_on_commit=False)
 
-    async def create_schema(self) -> None:
-        async with self.engine.begin() as conn:
-            await conn.run_sync(Base.metadata.create_all)
+    async def create_schema(self) -> SchemaVersion:
+        """Upgrades the database to this version's schema, in place (honk.store.migrations.runner):
+        all revisions for a new one, the missing ones for an old one, nothing when it is current.
+        Safe to call from the server and every worker at once."""
+        return await migrations.upgrade(self.engine)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -47,7 +58,8 @@ class Store:
     async def add_repo(self, repo: RepoRef) -> bool:
         """Adds the repo; returns False when one with the same name already exists."""
         async with self._session() as s:
-            s.add(RepoRow(name=repo.name, url=repo.url, branch=repo.branch, created_at=_now()))
+            s.add(RepoRow(name=repo.name, url=repo.url, branch=repo.branch, created_at=_now(),
+                          forge=repo.forge.model_dump() if repo.forge else None))
             try:
                 await s.commit()
             except IntegrityError:
@@ -57,12 +69,12 @@ class Store:
     async def get_repo(self, name: str) -> RepoRef | None:
         async with self._session() as s:
             row = await s.get(RepoRow, name)
-        return RepoRef(name=row.name, url=row.url, branch=row.branch) if row else None
+        return _repo(row) if row else None
 
     async def list_repos(self) -> list[RepoRef]:
         async with self._session() as s:
             rows = (await s.scalars(select(RepoRow).order_by(RepoRow.name))).all()
-        return [RepoRef(name=r.name, url=r.url, branch=r.branch) for r in rows]
+        return [_repo(r) for r in rows]
 
     # -- tasks --------------------------------------------------------------------------
     async def create_task(self, req: TaskRequest, branch: str) -> tuple[TaskView, bool]:
@@ -168,7 +180,7 @@ class Store:
         async with self._session() as s:
             rows: Sequence[EventRow] = (await s.scalars(q)).all()
         return [
-            StoredEvent(id=r.id, task_id=r.task_id, at=r.at, event=EVENT_ADAPTER.validate_python(r.data))
+            StoredEvent(id=r.id, task_id=r.task_id, at=_utc(r.at), event=EVENT_ADAPTER.validate_python(r.data))
             for r in rows
         ]
 
@@ -191,11 +203,16 @@ def _apply(row: TaskRow, ev: AnyEvent) -> None:
             row.model = ev.model
 
 
+def _utc(moment: datetime) -> datetime:
+    """SQLite gives back what it stored without the offset; every time Honk stores is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _view(row: TaskRow) -> TaskView:
     return TaskView(
         id=row.id, repo=row.repo, text=row.text, state=TaskState(row.state),
         requested_by=row.requested_by, agent=row.agent, model=row.model, branch=row.branch,
-        created_at=row.created_at, updated_at=row.updated_at, reason=row.reason,
+        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at), reason=row.reason,
         merged_commit=row.merged_commit, approved_by=row.approved_by, cost_usd=row.cost_usd,
         preview_url=row.preview_url, artifacts=[Artifact(**a) for a in row.artifacts or []],
     )

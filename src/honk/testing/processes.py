@@ -34,6 +34,14 @@ class TemporalDevServer:
     def stop(self) -> None:
         _stop(self.proc)
 
+    def start_again(self) -> None:
+        """After `stop()`: the server again on the same address and SQLite file (workflows persist in it)."""
+        root = self.log.parent
+        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
+        self.proc = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        wait_for_port(self.port, self.proc, "Temporal dev server (restarted)", self.log)
+
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
     if proc.poll() is None:

@@ -18,7 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from honk.access import Policy, Who
 from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User, secret_key
-from honk.domain import RepoRef, TaskState, TaskView
+from honk.domain import ForgeRef, RepoRef, TaskState, TaskView
 from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
 from honk.gate import Actor, FrontDoor, Gate
 from honk.heap import settle_heap
@@ -183,7 +183,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/api/repos", status_code=201)
     async def add_repo(body: RepoIn, request: Request) -> RepoRef:
         await need(request, Role.admin)
-        return _shown(await svc(request).add_repo(body.name, body.url, body.branch))
+        forge = ForgeRef(**body.forge.model_dump()) if body.forge else None
+        return _shown(await svc(request).add_repo(body.name, body.url, body.branch, forge))
 
     @app.post("/api/tasks", status_code=201, responses={200: {
         "model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
@@ -22,10 +24,20 @@ class Body(BaseModel):
         return value
 
 
+class ForgeIn(Body):
+    kind: Literal["github", "gitlab"]
+    project: str = Field(max_length=300, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+                         description='GitHub "owner/name"; GitLab "group/name" or the project id')
+    api_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://",
+                                description="GitHub Enterprise / self-hosted GitLab API (default: the public one)")
+
+
 class RepoIn(Body):
     name: str = Field(max_length=100)
     url: str = Field(max_length=2000)
     branch: str = Field(default="main", max_length=255)
+    forge: ForgeIn | None = Field(default=None, description="The repo's forge: Honk then pushes task branches, "
+                                  "keeps a pull request per task and merges through the forge's API.")
 
 
 class TaskIn(Body):

@@ -23,7 +23,7 @@ from honk.access import Budget, Policy, Refused
 from honk.agents import AgentRegistry
 from honk.agents.claude_errors import AgentStopped
 from honk.build import builder
-from honk.domain import AgentSettings, RepoConfig, TaskRequest
+from honk.domain import AgentOutcome, AgentSettings, RepoConfig, TaskRequest
 from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
@@ -50,6 +50,7 @@ from honk.verify.config import load_repo_config
 from honk.verify.judge import Judge
 from honk.verify.runner import feedback, run_checks
 from honk.workflow import policy
+from honk.workflow.forge_steps import ForgeSteps
 from honk.workflow.records import (
     AgentRunInput,
     AgentRunResult,
@@ -59,6 +60,7 @@ from honk.workflow.records import (
     NotifyInput,
     ProvisionInput,
     ProvisionResult,
+    PullRequestState,
     RecordInput,
     ReviewInput,
     ReviewResult,
@@ -128,6 +130,7 @@ class ActivityDeps:
     policy: Policy
     secrets: tuple[str, ...] = ()  # Honk's credentials: never committed
     metrics: WorkerMetrics | None = None
+    forge_steps: ForgeSteps | None = None
     judge: Judge | None = None
     notifier: SlackNotifier | None = None
 
@@ -180,6 +183,24 @@ class TaskActivities:
                          outcome="refused", repo=req.repo.name, task_id=req.task_id, rule="tool_policy",
                          detail=f"{d.tool} {d.input}: {d.reason}") for d in denied))
         return [f"sandbox refused {v.kind.replace('_', ' ')} in {v.source}: {v.detail[:150]}" for v in found]
+
+    async def _committed_before(self, req: TaskRequest, ws: Workspace, inp: AgentRunInput,
+                                head: str) -> AgentRunResult | None:
+        """An earlier attempt of this run committed the agent's work, then its worker died (or lost
+        Temporal) before reporting: the work stands, the agent is not run again."""
+        history = [e.event for e in await self.d.store.events(req.task_id, after_id=0, limit=100_000)]
+        starts = [e for e in history if isinstance(e, AgentStarted) and e.invocation == inp.job.invocation]
+        first = starts[0].head if starts else None
+        if first is None or first == head or not await git_ok("merge-base", "--is-ancestor", first, head,
+                                                              cwd=ws.path):
+            return None
+        changed = (await git("diff", "--name-only", f"{first}..{head}", cwd=ws.path)).splitlines()
+        summary = (await git("log", "-1", "--format=%b", head, cwd=ws.path)).split("\n\n")[0].strip()
+        outcome = AgentOutcome(summary=summary or "The agent's change (committed by an earlier attempt).")
+        if not any(isinstance(e, AgentFinished) and e.commit == head for e in history):
+            await self._emitter(req.task_id)(AgentFinished(round=inp.job.round, summary=outcome.summary,
+                                                           changed_files=changed, commit=head))
+        return AgentRunResult(outcome=outcome, commit=head, changed_files=changed)
 
     async def _commit(self, req: TaskRequest, ws: Workspace, message: str,
                       trailers: dict[str, str]) -> tuple[str | None, list[str]]:
@@ -257,7 +278,11 @@ class TaskActivities:
         async with heartbeating():
             ws = await self._workspace(req)
             await self.d.workspaces.reset(ws)  # a retried run starts from what was committed
-            await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason))
+            head = await self.d.workspaces.head(ws)
+            if activity.info().attempt > 1 and (done := await self._committed_before(req, ws, inp, head)):
+                return done
+            await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason, invocation=inp.job.invocation,
+                                    head=head))
             job = inp.job.model_copy(update={
                 "workspace": str(ws.path), "log_dir": str(self._logs(req.task_id)),
                 "checks_box": self._confine(req, ws, "check"), "shell_box": self._confine(req, ws, "agent")})
@@ -363,10 +388,23 @@ class TaskActivities:
         ws = await self._workspace(req)
         base = await self._base(ws, req, inp.config)
         diff = await self.d.workspaces.diff(ws, base)
-        await self._emitter(req.task_id)(TaskReady(
+        emit = self._emitter(req.task_id)
+        if self.d.forge_steps is not None and (forge := self.d.forge_steps.of(req)) is not None:
+            # Before "ready": whoever is told the task is ready finds its pull request there.
+            await self.d.forge_steps.update_pull_request(forge, req, ws, policy.merge_target(req.repo, inp.config),
+                                                         emit, inp.summary, inp.warnings)
+        await emit(TaskReady(
             commit=await self.d.workspaces.head(ws), summary=inp.summary,
             diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings,
             diff=diff[:MAX_DIFF_CHARS], diff_truncated=len(diff) > MAX_DIFF_CHARS))
+
+    @activity.defn
+    @user_facing
+    async def pull_request(self, inp: ProvisionInput) -> PullRequestState:
+        """Whether the task's pull request is still open on its forge (someone may close or merge it there)."""
+        if self.d.forge_steps is None:
+            return PullRequestState(state="none")
+        return await self.d.forge_steps.state(inp.request)
 
     @activity.defn
     @user_facing
@@ -404,6 +442,13 @@ class TaskActivities:
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = head_of_target
+                forge = self.d.forge_steps.of(req) if self.d.forge_steps else None
+                if forge is not None and self.d.forge_steps is not None:
+                    result = await self.d.forge_steps.merge(forge, req, ws, target,
+                                                            self._merge_message(ws, inp), head_of_target)
+                    if result.status == "merged":
+                        await wss.fetch(req.repo)
+                    return result
                 commit = await self._merge_commit(ws, inp, target, head_of_target)
                 if await _push(ws, req.repo.url, commit, target):
                     if inp.config.merge_mode == "fast-forward":
@@ -419,10 +464,8 @@ class TaskActivities:
         await git("notes", "--ref=honk", "add", "-f", "-m", note, commit, cwd=ws.path, env=env)
         await git("push", "--quiet", url, "refs/notes/honk", cwd=ws.path, check=False)
 
-    async def _merge_commit(self, ws: Workspace, inp: MergeInput, target: str, target_head: str) -> str:
-        head = await self.d.workspaces.head(ws)
-        if inp.config.merge_mode == "fast-forward":
-            return head
+    @staticmethod
+    def _merge_message(ws: Workspace, inp: MergeInput) -> str:
         req = inp.request
         trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
         if inp.model:
@@ -431,8 +474,14 @@ class TaskActivities:
             trailers["Honk-Cost"] = f"${inp.cost_usd:.4f}"
         trailers["Approved-by"] = inp.approved_by
         title = req.text.strip().splitlines()[0][:72]
-        message = (f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
-                   + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n")
+        return (f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
+                + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n")
+
+    async def _merge_commit(self, ws: Workspace, inp: MergeInput, target: str, target_head: str) -> str:
+        head = await self.d.workspaces.head(ws)
+        if inp.config.merge_mode == "fast-forward":
+            return head
+        message = self._merge_message(ws, inp)
         # The branch already contains the target, so the merge's tree is the branch's tree.
         return await git("commit-tree", f"{head}^{{tree}}", "-p", target_head, "-p", head, "-F", "-",
                          cwd=ws.path, env=git_env(self.d.workspaces.author), stdin=message)

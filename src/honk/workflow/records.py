@@ -15,6 +15,7 @@ AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved", "r
 class TaskInput(Record):
     request: TaskRequest
     heartbeat_timeout_s: float = 30.0
+    forge_poll_s: float = 120.0  # how often a task waiting for people checks its pull request
 
 
 class FollowUp(Record):
@@ -114,12 +115,22 @@ class MergeInput(Record):
 
 
 class MergeResult(Record):
-    status: Literal["merged", "conflict", "checks_failed", "kept_moving"]
+    # "refused": the forge said no (checks pending, review required …); `feedback` says why.
+    status: Literal["merged", "conflict", "checks_failed", "kept_moving", "refused"]
     commit: str = ""
     target: str = ""
     feedback: str = ""
     conflicts: list[str] = []
     base_commit: str = ""
+
+
+class PullRequestState(Record):
+    """What the forge says of the task's pull request (`none`: the repo has no forge, or no PR yet)."""
+
+    state: Literal["none", "open", "closed", "merged"]
+    number: int = 0
+    url: str = ""
+    merge_commit: str | None = None
 
 
 class NotifyInput(Record):

@@ -61,6 +61,7 @@ class TaskWorkflow:
     def __init__(self, inp: TaskInput) -> None:
         self.req = inp.request
         self.heartbeat = timedelta(seconds=inp.heartbeat_timeout_s)
+        self.forge_poll = timedelta(seconds=inp.forge_poll_s)
         self.state = TaskState.queued
         self.follow_ups: list[FollowUp] = []
         self.merge_by: str | None = None
@@ -152,12 +153,13 @@ class TaskWorkflow:
                 self.state = TaskState.ready
                 await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
                 await self._notify()
-                await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
+                if await self._wait_for_people():
+                    return  # the pull request was closed or merged on the forge
                 if self.follow_ups:
                     prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
                     continue
                 rework = await self._merge()
-                if self.state == TaskState.merged:
+                if self.state == TaskState.merged or self.cancel_by is not None:
                     return
                 prompt, reason = rework or (prompt, reason)
         except _Stop as stop:
@@ -239,15 +241,48 @@ class TaskWorkflow:
             await self._notify(f"Merge held: {held}")
             self.merge_from = f"refs/remotes/origin/{result.target}"
             return policy.conflict_prompt(self.req.text, result.target, result.conflicts), "main_moved"
+        elif result.status == "refused":
+            reason = result.feedback
         else:
             reason = f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
         await self._notify(f"Merge held: {reason}")
         self.state = TaskState.ready
-        await workflow.wait_condition(lambda: bool(self.follow_ups) or self.merge_by is not None)
+        if await self._wait_for_people():
+            return None
         if self.follow_ups:
             return policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
         return await self._merge()
+
+    async def _wait_for_people(self) -> bool:
+        """Waits for a follow-up or a merge. A task with a pull request also looks at it now and then:
+        closed on the forge ends the task (cancelled), merged there ends it merged. True when ended."""
+        wanted = lambda: bool(self.follow_ups) or self.merge_by is not None  # noqa: E731
+        if self.req.repo.forge is None or not workflow.patched("forge-v1"):
+            await workflow.wait_condition(wanted)
+            return False
+        while True:
+            try:
+                await workflow.wait_condition(wanted, timeout=self.forge_poll)
+                return False
+            except TimeoutError:
+                pass
+            pr = await self._act(acts.pull_request, ProvisionInput(request=self.req))
+            where = f"{self.req.repo.forge.kind} (pull request #{pr.number})"
+            if pr.state == "closed":
+                self.cancel_by = f"closed on {where}"
+                return True
+            if pr.state == "merged":
+                self.state = TaskState.merged
+                await self._record(Merged(commit=pr.merge_commit or "", target=self._target(),
+                                          approved_by=f"merged on {where}"))
+                await self._cleanup()
+                await self._notify()
+                return True
+
+    def _target(self) -> str:
+        assert self.prov is not None
+        return policy.merge_target(self.req.repo, self.prov.config)
 
     # -- helpers ----------------------------------------------------------------------------
     def _take_follow_ups(self) -> list[str]:

@@ -15,6 +15,7 @@ from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
+from honk.forge.registry import Forges
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
 from honk.sandbox import Sandbox, SandboxConfig
@@ -25,6 +26,7 @@ from honk.store import AuditLog, Store
 from honk.verify.judge import Judge
 from honk.workflow.activities import ActivityDeps, TaskActivities
 from honk.workflow.client import connect
+from honk.workflow.forge_steps import ForgeSteps
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.worktrees import WorktreeWorkspaces
 
@@ -66,6 +68,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
         secrets=tuple(settings.secret_values()),
         metrics=WorkerMetrics(),
+        forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
         judge=judge(settings),
         notifier=notifier(settings, store),
     ))
@@ -111,7 +114,7 @@ async def run_worker(settings: Settings) -> None:
     workers = [Worker(
         client, task_queue=queue, workflows=[TaskWorkflow] if queue == settings.task_queue else [],
         activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.review, acts.build,
-                    acts.deliver, acts.merge, acts.cleanup, acts.notify],
+                    acts.deliver, acts.merge, acts.cleanup, acts.notify, acts.pull_request],
         max_concurrent_activities=settings.max_concurrent_tasks * 2,
         graceful_shutdown_timeout=timedelta(seconds=5),
     ) for queue in queues]
@@ -126,4 +129,6 @@ async def run_worker(settings: Settings) -> None:
             await running.enter_async_context(worker)
         await stop.wait()
     await acts.d.workspaces.close()
+    if acts.d.forge_steps is not None:
+        await acts.d.forge_steps.forges.close()
     await store.close()

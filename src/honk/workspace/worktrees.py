@@ -139,11 +139,13 @@ class WorktreeWorkspaces:
         if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
             await self.fetch(repo)
         published = await self._published(repo, task_id) if self.share else None
+        base = f"refs/remotes/origin/{base_branch}"
         if (path / ".git").exists():
             ws = Workspace(path, branch, mirror)
+            if await git("symbolic-ref", "--quiet", "HEAD", cwd=path, check=False) != f"refs/heads/{branch}":
+                await self._name_branch(ws, base)
             await self._catch_up(ws, repo, task_id, published)
             return ws
-        base = f"refs/remotes/origin/{base_branch}"
         async with file_lock(self._lock(repo)):
             if published is not None:
                 await self._take_published(repo, task_id, published)
@@ -206,6 +208,13 @@ class WorktreeWorkspaces:
             await git("fetch", "--quiet", repo.url, f"+{task_ref(task_id)}:{task_ref(task_id)}",
                       git_dir=ws.mirror)
         await git("reset", "--quiet", "--hard", sha, cwd=ws.path)
+
+    async def _name_branch(self, ws: Workspace, base: str) -> None:
+        """A worker died between claiming a spare worktree and naming the task's branch on it: finish."""
+        if await git_ok("rev-parse", "--verify", "--quiet", f"refs/heads/{ws.branch}", git_dir=ws.mirror):
+            await git("checkout", "--quiet", "--force", ws.branch, cwd=ws.path)
+        else:
+            await self._start_branch(ws.path, ws.branch, base, ws.mirror)
 
     async def _claim_spare(self, repo: RepoRef, path: Path) -> Path | None:
         """Moves a ready spare worktree to `path` (caller holds the lock); None when there is none."""

@@ -1,0 +1,48 @@
+"""The forge of each repo, for a worker: the repo's registration says where, the worker's settings
+hold the credentials. One client per repo, kept for the worker's life."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from honk.domain import RepoRef
+from honk.errors import UserFacingError
+from honk.forge.base import Forge, ForgeConfig
+from honk.settings import Settings
+
+DEFAULT_API = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
+SETTING = {"github": "HONK_GITHUB_TOKEN (or the HONK_GITHUB_APP_* settings)", "gitlab": "HONK_GITLAB_TOKEN"}
+
+
+class Forges:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._made: dict[str, Forge] = {}
+
+    def of(self, repo: RepoRef) -> Forge | None:
+        if repo.forge is None:
+            return None
+        if (known := self._made.get(repo.name)) is not None:
+            return known
+        from honk.forge import make_forge
+
+        ref, s = repo.forge, self.settings
+        github = ref.kind == "github"
+        try:
+            config = ForgeConfig(
+                kind=ref.kind, api_url=ref.api_url or DEFAULT_API[ref.kind], project=ref.project,
+                token=s.github_token if github else s.gitlab_token,
+                app_id=s.github_app_id if github else None,
+                private_key=s.github_app_private_key if github else None,
+                installation_id=s.github_app_installation_id if github else None)
+        except ValidationError as e:
+            problem = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
+            raise UserFacingError(f"Repo {repo.name!r} is on {ref.kind}, but this worker cannot sign in there "
+                                  f"({problem}): set {SETTING[ref.kind]} and restart it.") from e
+        self._made[repo.name] = forge = make_forge(config)
+        return forge
+
+    async def close(self) -> None:
+        for forge in self._made.values():
+            await forge.aclose()
+        self._made.clear()
