@@ -209,7 +209,13 @@ def _sandbox_line(settings: Settings) -> str:
     if (problem := box.problem()) is not None:
         return (f"Sandbox: bubblewrap cannot run ({problem}). Tasks will fail before running repo code: "
                 "install it (apt-get install bubblewrap) or set HONK_SANDBOX=off.")
-    return "Sandbox: bubblewrap (repo code and agent commands: no network, no view of Honk's files)."
+    from honk.sandbox import process_limit_enforced
+
+    line = "Sandbox: bubblewrap (repo code and agent commands: no network, no view of Honk's files)."
+    if not process_limit_enforced():
+        line += (" No process-count limit: running as root without a writable pids cgroup (run as a "
+                 "user, or give Honk a delegated cgroup).")
+    return line
 
 
 def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:

@@ -18,13 +18,16 @@ import pytest
 from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
+from honk.sandbox import process_limit_enforced
 from honk.testing.fake_model import FakeModelServer, Scenario, ToolCall, Turn
 from honk.testing.processes import HonkStack, TemporalDevServer
 
 SECRETS = {"HONK_SLACK_BOT_TOKEN": "xoxb-attack-secret", "GITHUB_TOKEN": "ghp_attack_secret",
            "HONK_SLACK_SIGNING_SECRET": "signing-attack-secret"}
 API_KEY = "sk-ant-attack-key"
-VICTIM = Path("/etc/honk-pwned")  # outside every workspace; visible (read-only) inside the sandbox
+VICTIM = Path("/etc/honk-pwned")
+KINDS = ("write_outside", "hidden_path", "network", "time_limit",
+         *(("process_limit",) if process_limit_enforced() else ()))  # outside every workspace; visible (read-only) inside the sandbox
 
 
 class World:
@@ -72,7 +75,7 @@ def attacks(world: World, data_dir: Path) -> dict[str, str]:
     def py(code: str) -> str:
         return "python3 -c " + shlex.quote(code)
 
-    return {
+    found = {
         "write_outside": py(f"open({str(VICTIM)!r}, 'w').write('pwned')"),
         "read_database": py(f"print(open({str(data_dir / 'honk.db')!r}, 'rb').read(64))"),
         "read_secret_key": py(f"print(open({str(data_dir / 'secret.key')!r}).read())"),
@@ -82,6 +85,9 @@ def attacks(world: World, data_dir: Path) -> dict[str, str]:
         "connect_loopback": py(f"__import__('socket').create_connection(('127.0.0.1', {world.port}))"),
         "fork_bomb": py("[__import__('os').fork() for _ in iter(int, 1)]"),
     }
+    if not process_limit_enforced():  # root without a pids cgroup: a fork bomb would take the machine
+        del found["fork_bomb"]
+    return found
 
 
 def audit(stack: HonkStack, task_id: str) -> list[dict[str, str]]:
@@ -119,7 +125,7 @@ def test_attacks_from_verifier_commands_are_blocked_and_recorded(tmp_path, tempo
 
         refused = {e.event.what for e in stack.events(task.id) if e.event.kind == "sandbox_refused"}
         recorded = {(a["rule"], a["outcome"]) for a in audit(stack, task.id)}
-        for kind in ("write_outside", "hidden_path", "network", "process_limit", "time_limit"):
+        for kind in KINDS:
             assert kind in refused, (kind, refused)
             assert (f"sandbox.{kind}", "violation") in recorded, (kind, recorded)
         hidden = [a["detail"] for a in audit(stack, task.id) if a["rule"] == "sandbox.hidden_path"]
@@ -178,7 +184,7 @@ def test_attacks_from_the_agents_shell_are_blocked_and_recorded(tmp_path, tempor
         refused = {e.event.what for e in events if e.event.kind == "sandbox_refused"}
         entries = audit(stack, task.id)
         recorded = {(a["rule"], a["outcome"]) for a in entries}
-        for kind in ("write_outside", "hidden_path", "network", "process_limit", "time_limit"):
+        for kind in KINDS:
             assert kind in refused, (kind, refused)
             assert (f"sandbox.{kind}", "violation") in recorded, (kind, recorded)
         assert any(a["rule"] == "tool_policy" and "git push" in a["detail"] for a in entries), entries

@@ -166,6 +166,16 @@ class Sandbox:
         return found
 
 
+def process_limit_enforced() -> bool:
+    """Whether a sandboxed command's process count can be limited here: a pids cgroup can be made,
+    or Honk is not root (root's processes are not counted by RLIMIT_NPROC)."""
+    groups = launch.Cgroups.make({"pids": 64, "memory_mb": 4096, "cgroups": 1})
+    try:
+        return groups.pids is not None or os.getuid() != 0
+    finally:
+        groups.remove()
+
+
 def _killed(area: Path) -> list[Violation]:
     """Launchers that were killed outright (SIGKILL from an agent's own command timeout) left a marker."""
     found = []
