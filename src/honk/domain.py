@@ -104,7 +104,8 @@ class RepoConfig(Record):
     build: BuildSpec | None = None
     setup: str | None = None
     setup_timeout_s: float = 900.0
-    # Hosts the setup phase may reach; recorded in the audit log. Every other phase is offline.
+    # Hosts the setup phase needs (dependency installs). It gets the network only where the operator
+    # allows it (HONK_SANDBOX_SETUP_NETWORK); the hosts are recorded, not enforced. Every other phase is offline.
     setup_network: list[str] = []
     merge_target: str | None = None
     merge_mode: Literal["merge", "fast-forward"] = "merge"

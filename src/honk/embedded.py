@@ -213,8 +213,8 @@ def _sandbox_line(settings: Settings) -> str:
 
     line = "Sandbox: bubblewrap (repo code and agent commands: no network, no view of Honk's files)."
     if not process_limit_enforced():
-        line += (" No process-count limit: running as root without a writable pids cgroup (run as a "
-                 "user, or give Honk a delegated cgroup).")
+        line += (" No process-count limit: no writable pids cgroup (give Honk a delegated cgroup, e.g. "
+                 "systemd's Delegate=yes).")
     return line
 
 

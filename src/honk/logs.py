@@ -50,12 +50,21 @@ def redact(text: str) -> str:
     return text
 
 
+def secret_needles(values: Iterable[str]) -> list[str]:
+    """What to look for so that none of `values` gets out: each value, and each long line of a
+    multi-line one (a PEM key is printed line by line). Short ones are skipped: they would match
+    ordinary words, and no real credential is that short."""
+    found: set[str] = set()
+    for value in values:
+        found |= {part for part in (value, *value.splitlines()) if len(part.strip()) >= 8}
+    return sorted(found, key=len, reverse=True)
+
+
 def redact_secrets(values: Iterable[str]) -> None:
-    """From now on, these values never reach a log line (short values are skipped: they would mask
-    ordinary words, and no real credential is that short)."""
+    """From now on, these values never reach a log line."""
     global _secrets
     first = not _secrets
-    _secrets = tuple(sorted({v for v in (*_secrets, *values) if len(v) >= 8}, key=len, reverse=True))
+    _secrets = tuple(secret_needles([*_secrets, *values]))
     if first:
         _install()
 
@@ -67,7 +76,10 @@ def _install() -> None:
         record = make(*args, **kwargs)  # type: ignore[arg-type]
         if not _secrets:
             return record
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad log call is logging's to report, not the caller's crash
+            return record
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None

@@ -89,8 +89,18 @@ class TaskService:
             raise UserFacingError("request_id is too long (200 characters at most).")
         task_id = task_id_for(request_id)
         requested_by = actor.identity
-        if await self.store.get_task(task_id) is None:  # a retried submission was allowed the first time
-            await self.gate.check("request", actor, ref.name, agent=agent, model=model)
+        if (known := await self.store.get_task(task_id)) is not None:
+            # A retried submission: the same task, as first asked (never this call's text), and only
+            # its own requester may revive one whose start was lost.
+            if known.requested_by != requested_by:
+                raise Conflict(f"request_id {request_id!r} was already used by {known.requested_by}'s request.")
+            if known.state == TaskState.queued:
+                await self._start(TaskRequest(
+                    task_id=task_id, request_id=request_id, repo=await self.repo(known.repo), text=known.text,
+                    requested_by=known.requested_by, agent=known.agent, model=known.model,
+                    front_door=actor.front_door, slack=slack))
+            return known, False
+        await self.gate.check("request", actor, ref.name, agent=agent, model=model)
         req = TaskRequest(task_id=task_id, request_id=request_id, repo=ref, text=text,
                           requested_by=requested_by, agent=agent, model=model, front_door=actor.front_door,
                           slack=slack)

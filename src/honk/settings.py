@@ -104,6 +104,10 @@ class Settings(BaseSettings):
     sandbox_read_only: list[Path] = []
     # More paths the sandbox must never see, besides Honk's own (data dir, settings, policy, database).
     sandbox_hidden: list[Path] = []
+    # Whether a repo's setup command may have the network when its `.honk.toml` asks (`setup_network`).
+    # The hosts it names are recorded, not enforced: the setup then shares the worker's network
+    # (loopback included), so turn this on only where workers' networks hold nothing to protect.
+    sandbox_setup_network: bool = False
     # The access policy (who may request and merge where, limits, budgets); none: everyone may.
     policy_file: Path | None = None
 
@@ -213,6 +217,7 @@ class Settings(BaseSettings):
     def secret_paths(self) -> list[Path]:
         """Files and directories holding Honk's secrets, which repo code must never see."""
         paths = [self.data_dir, Path("honk.toml"), *self.sandbox_hidden]
+        paths += [p for p in (self.temporal_tls_key, self.temporal_tls_cert) if p is not None]
         if self.policy_file is not None:
             paths.append(self.policy_file)
         url = self.db_url

@@ -49,7 +49,7 @@ async def test_the_workspace_is_writable_and_the_tool_chain_runs(world):
 
 
 async def test_writing_outside_the_workspace_is_refused_and_recorded(world, tmp_path):
-    target = Path(__file__).parent / "pwned.txt"  # the project's own tree: visible, but read-only
+    target = Path("/etc/honk-sandbox-pwned.txt")  # the system: visible, but read-only
     res, refused = await run(world, f"echo x > {target}")
     assert not res.ok and not target.exists()
     assert refused == ["write_outside"]
@@ -91,7 +91,7 @@ async def test_no_network_not_even_a_loopback_listener_outside(world):
     assert refused == ["network"]
 
 
-@pytest.mark.skipif(not process_limit_enforced(), reason="root without a pids cgroup: no process limit to test "
+@pytest.mark.skipif(not process_limit_enforced(), reason="no pids cgroup here: no process limit to test "
                     "(and a fork bomb would take the machine)")
 async def test_a_fork_bomb_hits_the_process_limit(world):
     res, refused = await run(world, "python3 -c 'import os\nwhile True: os.fork()'", timeout_s=30)

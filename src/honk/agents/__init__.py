@@ -34,3 +34,9 @@ class AgentRegistry:
                 self._claude_agent = ClaudeCodeAgent(self.claude)
             return self._claude_agent
         raise UserFacingError(f"Unknown agent {name!r}; available: {', '.join(AGENT_NAMES)}.")
+
+    async def aclose(self) -> None:
+        """Stops what the agents keep running between runs (the Claude agent's key proxy)."""
+        close = getattr(self._claude_agent, "aclose", None)
+        if close is not None:
+            await close()

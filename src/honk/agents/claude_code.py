@@ -58,16 +58,23 @@ class ClaudeCodeAgent:
     def __init__(self, config: claude_env.ClaudeConfig) -> None:
         self.config = config
         self._proxy: KeyProxy | None = None
+        self._starting = asyncio.Lock()  # concurrent first runs share one proxy
 
     async def _key_proxy(self) -> KeyProxy | None:
         """Started on first use, in the worker's event loop; None when the model is reached without a key."""
         if self.config.api_key is None:
             return None
-        if self._proxy is None:
-            proxy = KeyProxy(self.config.base_url or "https://api.anthropic.com", api_key=self.config.api_key)
-            await proxy.start()
-            self._proxy = proxy
+        async with self._starting:
+            if self._proxy is None:
+                proxy = KeyProxy(self.config.base_url or "https://api.anthropic.com", api_key=self.config.api_key)
+                await proxy.start()
+                self._proxy = proxy
         return self._proxy
+
+    async def aclose(self) -> None:
+        if self._proxy is not None:
+            await self._proxy.stop()
+            self._proxy = None
 
     async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
         binary = self.config.binary or bundled_binary()

@@ -9,8 +9,9 @@ SPEC is a JSON file Honk wrote for the task: the bubblewrap arguments, the limit
 are hidden, and where to append violations (one JSON object per line).
 
 The limits live in a fresh cgroup per command when the machine lets us make one (process count and
-memory, v1 or v2); otherwise in rlimits (memory always; processes only when not root, since the
-kernel does not count root's processes). The command's stderr is read here so that refusals the
+memory, v1 or v2). Without one, memory is capped by RLIMIT_DATA and there is no process limit:
+RLIMIT_NPROC counts every process of the user (the worker's own and other tasks' too), so it
+cannot limit one command. The command's stderr is read here so that refusals the
 sandbox caused (a read-only file system, a hidden path, no network) are written down as well.
 """
 
@@ -131,10 +132,8 @@ def limit(limits: dict[str, int], groups: Cgroups) -> None:
     """In the child, before bubblewrap starts: join the cgroup, or fall back to rlimits."""
     groups.join(os.getpid())
     memory = limits["memory_mb"] * 1024 * 1024
-    if not groups.memory:
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    if not groups.pids and os.getuid() != 0:
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits["pids"], limits["pids"]))
+    if not groups.memory:  # DATA, not AS: runtimes reserve far more address space than they use (JVM, V8)
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
@@ -167,13 +166,19 @@ class Cgroups:
             pids = group if _write(group / "pids.max", limits["pids"]) else None
             memory = group if _write(group / "memory.max", limits["memory_mb"] * 1024 * 1024) else None
             _write(group / "memory.swap.max", 0)
+            if pids is None and memory is None:  # a delegated group without the controllers: no use
+                _rmdir(group)
             return cls(pids, memory, limits)
         pids = memory = None
         if (own := _own_cgroup("pids")) is not None and (group := _mkdir(CGROUP_ROOT / "pids" / own.lstrip("/") / name)):
             pids = group if _write(group / "pids.max", limits["pids"]) else None
+            if pids is None:
+                _rmdir(group)
         if (own := _own_cgroup("memory")) is not None and (
                 group := _mkdir(CGROUP_ROOT / "memory" / own.lstrip("/") / name)):
             memory = group if _write(group / "memory.limit_in_bytes", limits["memory_mb"] * 1024 * 1024) else None
+            if memory is None:
+                _rmdir(group)
         return cls(pids, memory, limits)
 
     def join(self, pid: int) -> None:
@@ -220,6 +225,13 @@ def _mkdir(path: Path) -> Path | None:
         return path
     except OSError:
         return None
+
+
+def _rmdir(path: Path) -> None:
+    try:
+        path.rmdir()
+    except OSError:
+        pass
 
 
 def _sweep(parent: Path) -> None:

@@ -24,6 +24,7 @@ from honk.errors import UserFacingError
 from honk.sandbox import launch
 from honk.sandbox.view import View
 from honk.workspace import proc
+from honk.workspace.git import redact_url
 from honk.workspace.proc import ProcResult, child_env
 
 LAUNCHER = Path(__file__).with_name("launch.py")
@@ -131,8 +132,10 @@ class Sandbox:
                 "at your own risk.")
         env = child_env({"HOME": str(home), "TMPDIR": "/tmp", "XDG_CACHE_HOME": str(home / ".cache"),
                          "XDG_CONFIG_HOME": str(home / ".config")})
+        area.mkdir(parents=True, exist_ok=True)
         view = View(workspace=workspace.resolve(), home=home.resolve(),
-                    git_dirs=tuple(p.resolve() for p in git_dirs), hidden=self.config.hidden,
+                    git_dirs=tuple(p.resolve() for p in git_dirs), masks=_clean_git_configs(git_dirs, area),
+                    hidden=self.config.hidden,
                     tool_paths=tuple(Path(p) for p in env["PATH"].split(os.pathsep) if p),
                     read_only=self.config.read_only, network=network, env=env)
         area.mkdir(parents=True, exist_ok=True)
@@ -166,12 +169,23 @@ class Sandbox:
         return found
 
 
+def _clean_git_configs(git_dirs: list[Path], area: Path) -> tuple[tuple[Path, Path], ...]:
+    """A mirror's config names its remote; a URL with a password or token in it must not be readable."""
+    masks = []
+    for i, git_dir in enumerate(git_dirs):
+        config = git_dir / "config"
+        if config.is_file():
+            clean = area / f"git-config-{i}"
+            clean.write_text("\n".join(redact_url(line) for line in config.read_text().splitlines()) + "\n")
+            masks.append((clean.resolve(), config.resolve()))
+    return tuple(masks)
+
+
 def process_limit_enforced() -> bool:
-    """Whether a sandboxed command's process count can be limited here: a pids cgroup can be made,
-    or Honk is not root (root's processes are not counted by RLIMIT_NPROC)."""
+    """Whether a sandboxed command's process count can be limited here (a pids cgroup can be made)."""
     groups = launch.Cgroups.make({"pids": 64, "memory_mb": 4096, "cgroups": 1})
     try:
-        return groups.pids is not None or os.getuid() != 0
+        return groups.pids is not None
     finally:
         groups.remove()
 

@@ -16,9 +16,12 @@ from pathlib import Path
 # Covered on every machine. Files get /dev/null on top; directories an empty tmpfs.
 SYSTEM_SECRETS = (Path("/etc/shadow"), Path("/etc/gshadow"), Path("/etc/ssh"), Path("/etc/honk"), Path("/run"),
                   Path("/var/log"), Path("/var/lib/postgresql"), Path("/root"), Path("/home"))
+TMP = Path("/tmp")
 # Names inside a home that must never come back with a tool chain.
 HOME_SECRETS = (".ssh", ".git-credentials", ".gitconfig", ".netrc", ".config", ".aws", ".docker", ".gnupg", ".kube",
-                ".claude", ".claude.json", ".honk", ".pgpass", ".npmrc", ".pypirc")
+                ".claude", ".claude.json", ".honk", ".pgpass", ".npmrc", ".pypirc",
+                # inside tool chains' own directories, e.g. ~/.cargo/credentials.toml
+                "credentials", "credentials.toml", ".credentials.json")
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,9 @@ class View:
     hidden: tuple[Path, ...] = ()  # Honk's own secrets (data dir, settings, policy, database)
     tool_paths: tuple[Path, ...] = ()  # PATH entries, so their tool chains stay usable
     read_only: tuple[Path, ...] = ()  # more to show read-only, from the operator
+    # (what to show, where): files shown in place of the real ones, e.g. a mirror's config with the
+    # credentials cut out of its remote URL.
+    masks: tuple[tuple[Path, Path], ...] = ()
     network: bool = False
     env: dict[str, str] = field(default_factory=dict)
 
@@ -49,6 +55,8 @@ class View:
                 args += ["--ro-bind", str(path), str(path)]
         for path in self.git_dirs:
             args += ["--ro-bind", str(path), str(path)]
+        for shown, real in self.masks:
+            args += ["--ro-bind", str(shown), str(real)]
         self.home.mkdir(parents=True, exist_ok=True)
         args += ["--bind", str(self.workspace), str(self.workspace), "--bind", str(self.home), str(self.home)]
         dotgit = self.workspace / ".git"
@@ -71,7 +79,8 @@ class View:
         found: list[Path] = []
         for entry in self.tool_paths:
             for prefix in (_prefix(entry), _venv_home(entry)):
-                if prefix is None or not prefix.exists() or not any(_under(prefix, c) for c in covered):
+                # Under a covered path, or under /tmp, which the sandbox replaces with its own.
+                if prefix is None or not prefix.exists() or not any(_under(prefix, c) for c in [*covered, TMP]):
                     continue
                 if _reveals(prefix, covered) or prefix in found:
                     continue
@@ -106,6 +115,8 @@ def _reveals(path: Path, covered: list[Path]) -> bool:
     if any(_under(h, path) for h in homes):
         return True
     if any(_under(c, path) for c in covered if c not in homes):
+        return True
+    if path.name == ".local" and path.parent in homes:  # ~/.local/share holds keyrings and app data
         return True
     return any((path / name).exists() for name in HOME_SECRETS)
 

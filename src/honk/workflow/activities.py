@@ -129,6 +129,7 @@ class ActivityDeps:
     audit: AuditLog
     policy: Policy
     secrets: tuple[str, ...] = ()  # Honk's credentials: never committed
+    setup_network: bool = False  # the operator lets setup commands have the network when repos ask
     metrics: WorkerMetrics | None = None
     forge_steps: ForgeSteps | None = None
     judge: Judge | None = None
@@ -251,13 +252,17 @@ class TaskActivities:
             config = self._budgeted(req, config)
             if (warning := self.d.sandbox.warning()) is not None:
                 await self._emitter(req.task_id)(SafetyWarning(text=warning))
-            if config.setup:
-                box = self._confine(req, ws, "setup", network=bool(config.setup_network))
+            elsewhere = config.queue and config.queue != activity.info().task_queue
+            if config.setup and not elsewhere:  # a repo with its own queue is set up on its own machines
+                network = bool(config.setup_network) and self.d.setup_network
+                box = self._confine(req, ws, "setup", network=network)
                 if config.setup_network:
+                    granted = "full network (hosts not enforced)" if network else "no network (not allowed here)"
                     await self.d.audit.add(AuditEntry(
                         actor=f"setup of {req.task_id}", front_door="worker", action="setup_network",
-                        outcome="allowed", repo=req.repo.name, task_id=req.task_id, rule="setup_network",
-                        detail="network for the setup command, to: " + ", ".join(config.setup_network)))
+                        outcome="allowed" if network else "refused", repo=req.repo.name, task_id=req.task_id,
+                        rule="setup_network" if network else "settings.sandbox_setup_network",
+                        detail=f"asked for {', '.join(config.setup_network)}; got {granted}"))
                 try:
                     res = await box.run(config.setup, ws.path, config.setup_timeout_s, self._logs(req.task_id) / "setup.log")
                 finally:
@@ -385,14 +390,15 @@ class TaskActivities:
     @user_facing
     async def deliver(self, inp: StepInput) -> None:
         req = inp.request
-        ws = await self._workspace(req)
-        base = await self._base(ws, req, inp.config)
-        diff = await self.d.workspaces.diff(ws, base)
-        emit = self._emitter(req.task_id)
-        if self.d.forge_steps is not None and (forge := self.d.forge_steps.of(req)) is not None:
-            # Before "ready": whoever is told the task is ready finds its pull request there.
-            await self.d.forge_steps.update_pull_request(forge, req, ws, policy.merge_target(req.repo, inp.config),
-                                                         emit, inp.summary, inp.warnings)
+        async with heartbeating():  # pushes and forge calls can take a while
+            ws = await self._workspace(req)
+            base = await self._base(ws, req, inp.config)
+            diff = await self.d.workspaces.diff(ws, base)
+            emit = self._emitter(req.task_id)
+            if self.d.forge_steps is not None and (forge := self.d.forge_steps.of(req)) is not None:
+                # Before "ready": whoever is told the task is ready finds its pull request there.
+                await self.d.forge_steps.update_pull_request(
+                    forge, req, ws, policy.merge_target(req.repo, inp.config), emit, inp.summary, inp.warnings)
         await emit(TaskReady(
             commit=await self.d.workspaces.head(ws), summary=inp.summary,
             diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings,
@@ -404,7 +410,8 @@ class TaskActivities:
         """Whether the task's pull request is still open on its forge (someone may close or merge it there)."""
         if self.d.forge_steps is None:
             return PullRequestState(state="none")
-        return await self.d.forge_steps.state(inp.request)
+        async with heartbeating():
+            return await self.d.forge_steps.state(inp.request)
 
     @activity.defn
     @user_facing
@@ -434,6 +441,7 @@ class TaskActivities:
                          "Approved-by": inp.approved_by})
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
+                    await wss.publish(ws, req.repo, req.task_id)  # another machine may take the next step
                     try:
                         results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
                                                    f"merge{attempt}", emit, self._confine(req, ws, "check"))

@@ -267,7 +267,10 @@ class TaskWorkflow:
                 return False
             except TimeoutError:
                 pass
-            pr = await self._act(acts.pull_request, ProvisionInput(request=self.req))
+            try:
+                pr = await self._act(acts.pull_request, ProvisionInput(request=self.req))
+            except _Stop:
+                continue  # the forge did not answer this time: a waiting task is not failed for that
             where = f"{self.req.repo.forge.kind} (pull request #{pr.number})"
             if pr.state == "closed":
                 self.cancel_by = f"closed on {where}"

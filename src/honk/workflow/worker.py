@@ -17,6 +17,7 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.domain import AgentSettings
 from honk.forge.registry import Forges
 from honk.heap import settle_heap
+from honk.logs import secret_needles
 from honk.metrics import WorkerMetrics, serve
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.settings import Settings
@@ -66,7 +67,8 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
         sandbox=sandbox(settings),
         audit=AuditLog(store),
         policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
-        secrets=tuple(settings.secret_values()),
+        secrets=tuple(secret_needles(settings.secret_values())),
+        setup_network=settings.sandbox_setup_network,
         metrics=WorkerMetrics(),
         forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
         judge=judge(settings),
@@ -129,6 +131,7 @@ async def run_worker(settings: Settings) -> None:
             await running.enter_async_context(worker)
         await stop.wait()
     await acts.d.workspaces.close()
+    await acts.d.agents.aclose()
     if acts.d.forge_steps is not None:
         await acts.d.forge_steps.forges.close()
     await store.close()
