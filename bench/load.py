@@ -20,12 +20,10 @@ from pathlib import Path
 import httpx
 
 from bench.common import Row, Section, fmt_s, median, percentile, scratch
-from bench.orchestration import DEPLOYMENT_SETTINGS, _calc_fixture
-from honk.testing.fake_slack import FakeSlack, event_body, message_event, sign
-from honk.testing.gitrepo import RemoteRepo
-from honk.testing.processes import HonkStack, TemporalDevServer
+from bench.orchestration import _calc_fixture
+from bench.slack import SECRET, slack_stack
+from honk.testing.fake_slack import event_body, message_event, sign
 
-SECRET = "bench-load-signing-secret"
 CONCURRENCY = 8
 REQUEST_TIMEOUT_S = 30.0  # longer than the store's 10 s SQLite busy timeout: its errors show as answers
 SEED = 7
@@ -134,48 +132,35 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     files, text = _calc_fixture()
     rng = random.Random(SEED)
     with scratch("load") as root:
-        fake = FakeSlack().start()
-        fake.add_user("U2", "bo@example.com", "Bo")
-        temporal = TemporalDevServer(root / "temporal")
-        try:
-            stack = HonkStack(root / "honk", temporal.address, slack_bot_token="xoxb-bench-token",
-                              slack_signing_secret=SECRET, slack_api_url=fake.api_url, **DEPLOYMENT_SETTINGS)
-            try:
-                remote = RemoteRepo(root / "remote", files)
-                stack.add_repo("calc", remote.url)
-                seeded = [stack.ask("calc", text, request_id=f"load-seed-{i}").id for i in range(5)]  # to read back
-                warm = [Req("healthz", lambda: ("GET", "/healthz", None, None, None)),
-                        Req("slack", lambda: _thread_reply(-1)),
-                        Req("list", lambda: ("GET", "/api/tasks", None, None, None)),
-                        Req("get", lambda: ("GET", f"/api/tasks/{seeded[0]}", None, None, None))] * 3
-                asyncio.run(_closed_loop(stack.url, warm, time.monotonic() + 30))  # connections, code paths
-                _, path, body, headers, _ = _thread_reply(-2)
-                forged = stack.http.post(path, content=body, headers={**headers, **sign("not-the-secret", body)})
-                if forged.status_code != 401:  # the load below would not be exercising the signature check
-                    raise RuntimeError(f"a wrongly signed event was answered {forged.status_code}, not 401")
-                deadline = time.monotonic() + bound_s
+        with slack_stack(root, files) as (stack, fake):
+            seeded = [stack.ask("calc", text, request_id=f"load-seed-{i}").id for i in range(5)]  # to read back
+            warm = [Req("healthz", lambda: ("GET", "/healthz", None, None, None)),
+                    Req("slack", lambda: _thread_reply(-1)),
+                    Req("list", lambda: ("GET", "/api/tasks", None, None, None)),
+                    Req("get", lambda: ("GET", f"/api/tasks/{seeded[0]}", None, None, None))] * 3
+            asyncio.run(_closed_loop(stack.url, warm, time.monotonic() + 30))  # connections, code paths
+            _, path, body, headers, _ = _thread_reply(-2)
+            forged = stack.http.post(path, content=body, headers={**headers, **sign("not-the-secret", body)})
+            if forged.status_code != 401:  # the load below would not be exercising the signature check
+                raise RuntimeError(f"a wrongly signed event was answered {forged.status_code}, not 401")
+            deadline = time.monotonic() + bound_s
 
-                health = [Req("healthz", lambda: ("GET", "/healthz", None, None, None)) for _ in range(total)]
-                cpu0 = _cpu_s(stack.server.pid)
-                h_res, h_wall = asyncio.run(_closed_loop(stack.url, health, deadline))
-                h_cpu = _cpu_s(stack.server.pid) - cpu0
-                log(f"  GET /healthz x{len(h_res)} at concurrency {CONCURRENCY}: {len(h_res) / h_wall:.0f} req/s")
+            health = [Req("healthz", lambda: ("GET", "/healthz", None, None, None)) for _ in range(total)]
+            cpu0 = _cpu_s(stack.server.pid)
+            h_res, h_wall = asyncio.run(_closed_loop(stack.url, health, deadline))
+            h_cpu = _cpu_s(stack.server.pid) - cpu0
+            log(f"  GET /healthz x{len(h_res)} at concurrency {CONCURRENCY}: {len(h_res) / h_wall:.0f} req/s")
 
-                calls_before = len(fake.calls)
-                mix = _mix(total, creations, seeded, rng)
-                cpu0 = _cpu_s(stack.server.pid)
-                m_res, m_wall = asyncio.run(_closed_loop(stack.url, mix, deadline))
-                m_cpu = _cpu_s(stack.server.pid) - cpu0
-                log(f"  mixed x{len(m_res)} at concurrency {CONCURRENCY}: {len(m_res) / m_wall:.0f} req/s, "
-                    f"errors {sum(not r.ok for r in m_res)}")
-                slack_calls = Counter(c.method for c in fake.calls[calls_before:])
-                tasks_now = len(stack.http.get("/api/tasks", params={"limit": 500}).json())
-                server_log = (stack.logs / "server.log").read_text(errors="replace")
-            finally:
-                stack.stop()
-        finally:
-            temporal.stop()
-            fake.stop()
+            calls_before = len(fake.calls)
+            mix = _mix(total, creations, seeded, rng)
+            cpu0 = _cpu_s(stack.server.pid)
+            m_res, m_wall = asyncio.run(_closed_loop(stack.url, mix, deadline))
+            m_cpu = _cpu_s(stack.server.pid) - cpu0
+            log(f"  mixed x{len(m_res)} at concurrency {CONCURRENCY}: {len(m_res) / m_wall:.0f} req/s, "
+                f"errors {sum(not r.ok for r in m_res)}")
+            slack_calls = Counter(c.method for c in fake.calls[calls_before:])
+            tasks_now = len(stack.http.get("/api/tasks", params={"limit": 500}).json())
+            server_log = (stack.logs / "server.log").read_text(errors="replace")
 
     by_kind: dict[str, list[Result]] = {k: [] for k in ("slack", "list", "get", "create")}
     for r in m_res:

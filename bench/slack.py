@@ -11,6 +11,8 @@ import asyncio
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -184,61 +186,68 @@ def _stretches(results: list[Result], over: float) -> list[tuple[int, int, float
     return runs
 
 
+@contextmanager
+def slack_stack(root: Path, files: dict[str, str]) -> Iterator[tuple[HonkStack, FakeSlack]]:
+    """A real Honk (Temporal dev server, server, worker) with Slack pointed at a fake Slack API and the
+    calc repo added: what the Slack and load benchmarks measure."""
+    fake = FakeSlack().start()
+    fake.add_user("U1", "ana@example.com", "Ana")
+    fake.add_user("U2", "bo@example.com", "Bo")
+    temporal = TemporalDevServer(root / "temporal")
+    try:
+        stack = HonkStack(root / "honk", temporal.address, slack_bot_token="xoxb-bench-token",
+                          slack_signing_secret=SECRET, slack_api_url=fake.api_url, **DEPLOYMENT_SETTINGS)
+        try:
+            stack.add_repo("calc", RemoteRepo(root / "remote", files).url)
+            yield stack, fake
+        finally:
+            stack.stop()
+    finally:
+        temporal.stop()
+        fake.stop()
+
+
 def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-like callable
     n_events, n_mentions = (100, 3) if quick else (500, 10)
     sec = Section("slack", "Slack front door: event ack and first reply (real stack, fake Slack API)")
     started = time.perf_counter()
     files, text = _calc_fixture()
     with scratch("slack") as root:
-        fake = FakeSlack().start()
-        fake.add_user("U1", "ana@example.com", "Ana")
-        fake.add_user("U2", "bo@example.com", "Bo")
-        temporal = TemporalDevServer(root / "temporal")
-        try:
-            stack = HonkStack(root / "honk", temporal.address, slack_bot_token="xoxb-bench-token",
-                              slack_signing_secret=SECRET, slack_api_url=fake.api_url, **DEPLOYMENT_SETTINGS)
-            try:
-                remote = RemoteRepo(root / "remote", files)
-                stack.add_repo("calc", remote.url)
+        with slack_stack(root, files) as (stack, fake):
 
-                # 1. Ack latency at a steady 50 req/s: /healthz first (the baseline), then signed events.
-                help_mention = mention_event("<@UHONK> help", user="U2", channel="C2")
-                health = [Req("GET", "/healthz") for _ in range(n_events)]
-                h_res, h_wall, h_cpu = _burst(stack, health, health[:10])
-                log(f"  GET /healthz x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(_summary(h_res)[0]))}, "
-                    f"p99 {fmt_s(percentile(_summary(h_res)[0], 99))}")
-                kinds, events = zip(*_event_stream(n_events, help_mention), strict=True)
-                warm = [_signed(help_mention)] + [r for _, r in _event_stream(4, help_mention)]
-                calls_before = len(fake.calls)
-                e_res, e_wall, e_cpu = _burst(stack, list(events), warm)
-                e_ok, e_err, e_bad = _summary(e_res)
-                log(f"  signed events x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(e_ok) if e_ok else None)}, "
-                    f"p99 {fmt_s(percentile(e_ok, 99) if e_ok else None)}, errors {e_err}")
-                # The listeners run after the ack; let the last ones finish before reading what they did.
-                quiet = time.monotonic() + 2.0
-                while time.monotonic() < quiet:
-                    time.sleep(0.1)
-                burst_calls = Counter(c.method for c in fake.calls[calls_before:])
-                help_replies = [c for c in fake.calls_to("chat.postMessage")
-                                if c.args.get("thread_ts") == help_mention["event"]["ts"]]
+            # 1. Ack latency at a steady 50 req/s: /healthz first (the baseline), then signed events.
+            help_mention = mention_event("<@UHONK> help", user="U2", channel="C2")
+            health = [Req("GET", "/healthz") for _ in range(n_events)]
+            h_res, h_wall, h_cpu = _burst(stack, health, health[:10])
+            log(f"  GET /healthz x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(_summary(h_res)[0]))}, "
+                f"p99 {fmt_s(percentile(_summary(h_res)[0], 99))}")
+            kinds, events = zip(*_event_stream(n_events, help_mention), strict=True)
+            warm = [_signed(help_mention)] + [r for _, r in _event_stream(4, help_mention)]
+            calls_before = len(fake.calls)
+            e_res, e_wall, e_cpu = _burst(stack, list(events), warm)
+            e_ok, e_err, e_bad = _summary(e_res)
+            log(f"  signed events x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(e_ok) if e_ok else None)}, "
+                f"p99 {fmt_s(percentile(e_ok, 99) if e_ok else None)}, errors {e_err}")
+            # The listeners run after the ack; let the last ones finish before reading what they did.
+            quiet = time.monotonic() + 2.0
+            while time.monotonic() < quiet:
+                time.sleep(0.1)
+            burst_calls = Counter(c.method for c in fake.calls[calls_before:])
+            help_replies = [c for c in fake.calls_to("chat.postMessage")
+                            if c.args.get("thread_ts") == help_mention["event"]["ts"]]
 
-                # 2. Mention → first thread reply, each fresh mention starting a real task; the
-                #    baseline, `POST /api/tasks` (the same submission without Slack), interleaved.
-                cold = _mention_reply(stack, fake, text)  # first users.info, first workflow start
-                log(f"  first mention (cold): ack {fmt_s(cold.ack)}, reply {fmt_s(cold.reply)}")
-                mentions, submits = [], []
-                for _ in range(n_mentions):
-                    mentions.append(_mention_reply(stack, fake, text))
-                    submits.append(_api_submit(stack, text))
-                replies = [m.reply for m in mentions]
-                log("  mention → reply: " + ", ".join(fmt_s(x) for x in replies))
-                log("  POST /api/tasks: " + ", ".join(fmt_s(x) for x in submits))
-                server_log = (stack.logs / "server.log").read_text(errors="replace")
-            finally:
-                stack.stop()
-        finally:
-            temporal.stop()
-            fake.stop()
+            # 2. Mention → first thread reply, each fresh mention starting a real task; the
+            #    baseline, `POST /api/tasks` (the same submission without Slack), interleaved.
+            cold = _mention_reply(stack, fake, text)  # first users.info, first workflow start
+            log(f"  first mention (cold): ack {fmt_s(cold.ack)}, reply {fmt_s(cold.reply)}")
+            mentions, submits = [], []
+            for _ in range(n_mentions):
+                mentions.append(_mention_reply(stack, fake, text))
+                submits.append(_api_submit(stack, text))
+            replies = [m.reply for m in mentions]
+            log("  mention → reply: " + ", ".join(fmt_s(x) for x in replies))
+            log("  POST /api/tasks: " + ", ".join(fmt_s(x) for x in submits))
+            server_log = (stack.logs / "server.log").read_text(errors="replace")
 
     h_ok, h_err, _ = _summary(h_res)
     h50, h99 = median(h_ok), percentile(h_ok, 99)
