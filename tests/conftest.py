@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from honk.testing.fake_model import FakeModelServer
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer
@@ -24,6 +25,14 @@ def stack(tmp_path: Path, temporal: TemporalDevServer) -> Iterator[HonkStack]:
     s = HonkStack(tmp_path / "honk", temporal.address, max_rounds="3")
     yield s
     s.stop()
+
+
+@pytest.fixture
+def model() -> Iterator[FakeModelServer]:
+    """The scripted fake Messages API on loopback, for the real Claude Code binary and the key proxy."""
+    server = FakeModelServer().start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

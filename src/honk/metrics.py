@@ -7,12 +7,16 @@ Scrape the server and every worker.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from honk.domain import TaskState
+
+if TYPE_CHECKING:
+    from honk.store import Store
 
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -37,10 +41,7 @@ class StoreSnapshot(Collector):
         self.by_state: dict[str, int] = {}
         self.cost_usd = 0.0
 
-    async def refresh(self, store: object) -> None:
-        from honk.store import Store
-
-        assert isinstance(store, Store)
+    async def refresh(self, store: Store) -> None:
         self.by_state, self.cost_usd = await store.state_counts(), await store.total_cost()
 
     def collect(self) -> Iterator[Metric]:

@@ -76,13 +76,6 @@ class Upstream(LoopbackServer):
 
 
 @pytest.fixture
-def model() -> Iterator[FakeModelServer]:
-    server = FakeModelServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def upstream() -> Iterator[Upstream]:
     server = Upstream().start()
     yield server

@@ -15,13 +15,6 @@ SECRETS = {"HONK_SLACK_BOT_TOKEN": "xoxb-slack-secret", "GITHUB_TOKEN": "ghp_git
 
 
 @pytest.fixture
-def model() -> Iterator[FakeModelServer]:
-    server = FakeModelServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def claude_stack(tmp_path: Path, temporal: TemporalDevServer, model: FakeModelServer) -> Iterator[HonkStack]:
     stack = HonkStack(tmp_path / "honk", temporal.address, max_rounds="3",
                       anthropic_base_url=model.url, anthropic_api_key="sk-ant-test-key",

@@ -122,6 +122,6 @@ def test_a_worker_without_forge_credentials_says_which_setting_is_missing(tmp_pa
         task = stack.ask("calc", "make add() add")
         failed = stack.wait_for(task.id, TaskState.failed, TaskState.ready)
         assert failed.state == TaskState.failed and "HONK_GITHUB_TOKEN" in failed.reason, failed.reason
-        assert github.calls == [] or all(c.status < 500 for c in github.calls)
+        assert github.calls == []  # refused before anything reached GitHub
     finally:
         stack.stop()

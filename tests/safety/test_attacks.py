@@ -19,7 +19,7 @@ from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.sandbox import process_limit_enforced
-from honk.testing.fake_model import FakeModelServer, Scenario, ToolCall, Turn
+from honk.testing.fake_model import Scenario, ToolCall, Turn
 from honk.testing.processes import HonkStack, TemporalDevServer
 
 SECRETS = {"HONK_SLACK_BOT_TOKEN": "xoxb-attack-secret", "GITHUB_TOKEN": "ghp_attack_secret",
@@ -133,13 +133,6 @@ def test_attacks_from_verifier_commands_are_blocked_and_recorded(tmp_path, tempo
             assert any(target in d for d in hidden), (target, hidden)
     finally:
         stack.stop()
-
-
-@pytest.fixture
-def model() -> Iterator[FakeModelServer]:
-    server = FakeModelServer().start()
-    yield server
-    server.stop()
 
 
 def bash(command: str, timeout_ms: int | None = None) -> Turn:

@@ -237,7 +237,7 @@ def _rmdir(path: Path) -> None:
 def _sweep(parent: Path) -> None:
     """Removes cgroups left by launchers that were killed outright (their pid in the name is gone)."""
     try:
-        stale = [p for p in parent.glob("honk-*-*") if not _alive(int(p.name.split("-")[1]))]
+        stale = [p for p in parent.glob("honk-*-*") if not alive(int(p.name.split("-")[1]))]
     except (OSError, ValueError):
         return
     for group in stale:
@@ -247,14 +247,18 @@ def _sweep(parent: Path) -> None:
             pass  # still has processes: its own launcher's kill or the next sweep takes it
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    stat = Path(f"/proc/{pid}/stat")  # a zombie answers kill(0) but is gone
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def _write(path: Path, value: int) -> bool:

@@ -194,7 +194,7 @@ def _killed(area: Path) -> list[Violation]:
     """Launchers that were killed outright (SIGKILL from an agent's own command timeout) left a marker."""
     found = []
     for marker in (area / "running").glob("*"):
-        if not marker.name.isdigit() or _alive(int(marker.name)):
+        if not marker.name.isdigit() or launch.alive(int(marker.name)):
             continue
         try:
             info = json.loads(marker.read_text())
@@ -205,20 +205,6 @@ def _killed(area: Path) -> list[Violation]:
                                "(the agent's command timeout, or a cancellation)",
                                command=str(info.get("command", "?")), source=str(info.get("source", "agent"))))
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")  # a zombie answers kill(0) but is gone
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _probe(bwrap: str) -> str | None:

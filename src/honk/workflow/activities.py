@@ -165,12 +165,12 @@ class TaskActivities:
         """Repo code runs in the sandbox, with the task's own HOME and temp dir, never the worker's."""
         return self.d.sandbox.confine(self.d.agent_homes_dir / req.task_id, ws.path, [ws.mirror], source, network)
 
-    async def _refusals(self, req: TaskRequest, *denied: AgentToolDenied) -> list[str]:
+    async def _refusals(self, req: TaskRequest, *denied: AgentToolDenied) -> None:
         """What the sandboxes of this step refused (and the agent's denied tool calls): into the
-        timeline and the audit log; returned as lines for the task's warnings."""
+        timeline and the audit log (the warnings at delivery are made from the timeline)."""
         found = Sandbox.violations(self.d.agent_homes_dir / req.task_id)
         if not found and not denied:
-            return []
+            return
         if self.d.metrics is not None:
             for v in found:
                 self.d.metrics.refusals.labels(v.kind).inc()
@@ -183,7 +183,6 @@ class TaskActivities:
             *(AuditEntry(actor=f"agent of {req.task_id}", front_door="worker", action="agent_tool",
                          outcome="refused", repo=req.repo.name, task_id=req.task_id, rule="tool_policy",
                          detail=f"{d.tool} {d.input}: {d.reason}") for d in denied))
-        return [f"sandbox refused {v.kind.replace('_', ' ')} in {v.source}: {v.detail[:150]}" for v in found]
 
     async def _committed_before(self, req: TaskRequest, ws: Workspace, inp: AgentRunInput,
                                 head: str) -> AgentRunResult | None:
