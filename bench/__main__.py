@@ -10,8 +10,14 @@ import time
 from bench import agent, load, orchestration, sandbox, slack, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
-BENCHMARKS = {"workspace": workspace.run, "orchestration": orchestration.run, "agent": agent.run,
-              "slack": slack.run, "sandbox": sandbox.run, "load": load.run}
+BENCHMARKS = {
+    "workspace": workspace.run,
+    "orchestration": orchestration.run,
+    "agent": agent.run,
+    "slack": slack.run,
+    "sandbox": sandbox.run,
+    "load": load.run,
+}
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
 
@@ -38,12 +44,15 @@ def _section(sec: Section, footer: str) -> list[str]:
     lines = [f"## {sec.title}", ""]
     lines += [f"- {s}" for s in sec.setup]
     lines += [""]
-    lines += _table(["Measure", "Honk", "Baseline", "Ratio", "Target", "Result"],
-                    [[r.measure, r.honk, r.baseline, r.ratio, r.target, r.verdict] for r in sec.rows])
+    lines += _table(
+        ["Measure", "Honk", "Baseline", "Ratio", "Target", "Result"],
+        [[r.measure, r.honk, r.baseline, r.ratio, r.target, r.verdict] for r in sec.rows],
+    )
     if sec.breakdown:
         lines += ["", "Where a task's time goes (gaps between its recorded events):", ""]
-        lines += _table(["Step", *sec.breakdown_labels],
-                        [[name, *(fmt_s(v) for v in vals)] for name, vals in sec.breakdown])
+        lines += _table(
+            ["Step", *sec.breakdown_labels], [[name, *(fmt_s(v) for v in vals)] for name, vals in sec.breakdown]
+        )
     for intro, header, rows in sec.tables:
         lines += ["", intro, ""]
         lines += _table(header, rows)
@@ -52,8 +61,9 @@ def _section(sec: Section, footer: str) -> list[str]:
     return lines + ["", footer, ""]
 
 
-def render(sections: list[Section], info: dict[str, str], quick: bool, only: str | None, total_s: float,
-           previous: str = "") -> str:
+def render(
+    sections: list[Section], info: dict[str, str], quick: bool, only: str | None, total_s: float, previous: str = ""
+) -> str:
     cmd = ".venv/bin/python -m bench" + (" --quick" if quick else "") + (f" --only {only}" if only else "")
     parts: list[Section | list[str]] = _merge(previous, sections) if only else list(sections)
     kept = any(not isinstance(p, Section) for p in parts)
@@ -74,8 +84,12 @@ def render(sections: list[Section], info: dict[str, str], quick: bool, only: str
         "",
         f"This run: `{cmd}`{' (**quick: smaller sizes, not the reference numbers**)' if quick else ''}, "
         f"took {total_s / 60:.1f} min."
-        + (" Sections it did not run are kept from earlier runs; each section's last line says which run "
-           "it comes from." if kept else ""),
+        + (
+            " Sections it did not run are kept from earlier runs; each section's last line says which run "
+            "it comes from."
+            if kept
+            else ""
+        ),
         "",
         f"Machine: {info['nproc']} CPUs (`nproc`; {info['cpu']}), {info['memory']} memory, git {info['git']}, "
         f"Python {info['python']}, {info['os']}; {info['date']}. Load average (1/5/15 min) before the run: "

@@ -36,12 +36,21 @@ FILES = {
     "README.md": "# tiny\n\nA tiny repository for Honk's agent benchmark.\n",
     ".honk.toml": '[[verify]]\nname = "noop"\nrun = "true"\ntimeout = 60\n[agent]\nname = "claude"\n',
 }
-GIT_ID = {"GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@localhost",
-          "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@localhost"}
+GIT_ID = {
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@localhost",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@localhost",
+}
 # The variables Honk's launcher passes besides the base URL and key (claude_env.QUIET and the dirs);
 # the baseline gets the same ones so that only Honk's machinery differs between the two.
-QUIET = {"CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1",
-         "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1"}
+QUIET = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_DISABLE_TERMINAL_TITLE": "1",
+}
 # The baseline the issue names: the CLI with its defaults (Claude Code's own system prompt, its default
 # tool set, the machine's setting sources), allowed to Read and Edit.
 PLAIN = ["--permission-mode", "acceptEdits", "--allowedTools", "Read,Edit"]
@@ -55,11 +64,15 @@ def scenario_json() -> str:
     from honk.testing.fake_model import Scenario, ToolCall, Turn
 
     path = "{cwd}/a.txt"
-    return Scenario(turns=[
-        Turn(tools=[ToolCall(name="Read", input={"file_path": path})]),  # Edit needs a Read first
-        Turn(tools=[ToolCall(name="Edit", input={"file_path": path, "old_string": "hello", "new_string": "goodbye"})]),
-        Turn(text="Changed hello to goodbye in a.txt."),
-    ]).model_dump_json()
+    return Scenario(
+        turns=[
+            Turn(tools=[ToolCall(name="Read", input={"file_path": path})]),  # Edit needs a Read first
+            Turn(
+                tools=[ToolCall(name="Edit", input={"file_path": path, "old_string": "hello", "new_string": "goodbye"})]
+            ),
+            Turn(text="Changed hello to goodbye in a.txt."),
+        ]
+    ).model_dump_json()
 
 
 # -- the fake model, in its own process --------------------------------------------------------------
@@ -67,22 +80,28 @@ class ModelProcess:
     """`FakeModelServer` in a child process; a `stats` line on its stdin answers with the sizes of the
     requests since the last one (and forgets them)."""
 
-    CODE = ("import json, sys\nfrom honk.testing.fake_model import FakeModelServer, Scenario\n"
-            "s = FakeModelServer(Scenario.model_validate_json(sys.argv[1]), port=int(sys.argv[2])).start()\n"
-            "print('ready', flush=True)\n"
-            "for line in sys.stdin:\n"
-            "    reqs, s.requests[:] = list(s.requests), []\n"
-            "    print(json.dumps([{'bytes': len(json.dumps(r.body)), 'tools': len(r.body.get('tools', [])),\n"
-            "                       'system': len(json.dumps(r.body.get('system', '')))} for r in reqs]), flush=True)\n"
-            "s.stop()\n")
+    CODE = (
+        "import json, sys\nfrom honk.testing.fake_model import FakeModelServer, Scenario\n"
+        "s = FakeModelServer(Scenario.model_validate_json(sys.argv[1]), port=int(sys.argv[2])).start()\n"
+        "print('ready', flush=True)\n"
+        "for line in sys.stdin:\n"
+        "    reqs, s.requests[:] = list(s.requests), []\n"
+        "    print(json.dumps([{'bytes': len(json.dumps(r.body)), 'tools': len(r.body.get('tools', [])),\n"
+        "                       'system': len(json.dumps(r.body.get('system', '')))} for r in reqs]), flush=True)\n"
+        "s.stop()\n"
+    )
 
     def __init__(self, log: Path) -> None:
         from honk.ports import free_port
 
         self.port = free_port("127.0.0.1")
-        self.proc = subprocess.Popen([sys.executable, "-c", self.CODE, scenario_json(), str(self.port)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=open(log, "ab"),
-                                     cwd=REPO_ROOT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", self.CODE, scenario_json(), str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=open(log, "ab"),  # noqa: SIM115 - handed to the child
+            cwd=REPO_ROOT,
+        )
         assert self.proc.stdout is not None
         if self.proc.stdout.readline().strip() != b"ready":
             raise RuntimeError(f"the fake model server did not start (log: {log})")
@@ -114,7 +133,8 @@ class ModelProcess:
 def machine_busy() -> float:
     """CPU seconds used by everything on the machine so far (`/proc/stat`, all but idle and iowait)."""
     user, nice, system, _idle, _iowait, irq, softirq, steal = (
-        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9])
+        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
@@ -173,11 +193,17 @@ def bare_run(ws: Path, area: Path, url: str, prompt: str, flags: list[str] = PLA
     home, tmp = area / "home", area / "tmp"
     home.mkdir(parents=True)
     tmp.mkdir(parents=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home), "TMPDIR": str(tmp),
-           "CLAUDE_CODE_TMPDIR": str(tmp), "XDG_RUNTIME_DIR": str(tmp), "ANTHROPIC_BASE_URL": url,
-           "ANTHROPIC_API_KEY": "sk-ant-bench", **QUIET}
-    argv = [str(bare_binary()), "-p", prompt, "--output-format", "stream-json", "--verbose", "--model", MODEL,
-            *flags]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "CLAUDE_CODE_TMPDIR": str(tmp),
+        "XDG_RUNTIME_DIR": str(tmp),
+        "ANTHROPIC_BASE_URL": url,
+        "ANTHROPIC_API_KEY": "sk-ant-bench",
+        **QUIET,
+    }
+    argv = [str(bare_binary()), "-p", prompt, "--output-format", "stream-json", "--verbose", "--model", MODEL, *flags]
     cpu0 = _cpu_now()
     t0 = time.perf_counter()
     first = result = None
@@ -212,9 +238,17 @@ def honk_job(task_id: str, ws: Path, logs: Path) -> Any:
     from honk.agents.job import AgentJob
     from honk.domain import VerifyCommand
 
-    return AgentJob(task_id=task_id, workspace=str(ws), prompt=REQUEST, request=REQUEST, reason="request",
-                    round=1, invocation=0, checks=[VerifyCommand(name="noop", run="true", timeout_s=60)],
-                    log_dir=str(logs))
+    return AgentJob(
+        task_id=task_id,
+        workspace=str(ws),
+        prompt=REQUEST,
+        request=REQUEST,
+        reason="request",
+        round=1,
+        invocation=0,
+        checks=[VerifyCommand(name="noop", run="true", timeout_s=60)],
+        log_dir=str(logs),
+    )
 
 
 def rendered_prompt(ws: Path) -> str:
@@ -238,12 +272,15 @@ async def honk_run(agent: Any, task_id: str, ws: Path, logs: Path, cpu: bool = T
     cpu1 = _cpu_now() if cpu else (0.0, 0.0)
     first = next((t for t, e in events if e.kind == "agent_tool_called"), None)
     # The usage event of the result message: the final one (earlier ones carry running estimates).
-    result = next((t for t, e in events if e.kind == "agent_usage" and e.cost_usd is not None
-                   and getattr(e, "final", True)), None)
+    result = next(
+        (t for t, e in events if e.kind == "agent_usage" and e.cost_usd is not None and getattr(e, "final", True)), None
+    )
     checks = [e for _, e in events if e.kind == "check_finished"]
     if first is None or result is None or outcome.turns != 3 or len(checks) != 1 or not checks[0].passed:
-        raise RuntimeError(f"Honk's claude run {task_id} did not go as scripted: turns {outcome.turns}, "
-                           f"events {[e.kind for _, e in events]}")
+        raise RuntimeError(
+            f"Honk's claude run {task_id} did not go as scripted: turns {outcome.turns}, "
+            f"events {[e.kind for _, e in events]}"
+        )
     _edited(ws)
     return RunTimes(total, first - t0, result - t0, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
 
@@ -342,8 +379,9 @@ class TreeSampler:
         # the claude process, its RSS the parent's pages (shared, not new), and its name that of the
         # forking thread. Such a child (the same executable as its parent, below a child of ours) is
         # skipped, so a run is not counted twice.
-        counted = {pid: s for pid, s in by_pid.items()
-                   if s.get("PPid") == str(me) or _exe(pid) != _exe(s.get("PPid", ""))}
+        counted = {
+            pid: s for pid, s in by_pid.items() if s.get("PPid") == str(me) or _exe(pid) != _exe(s.get("PPid", ""))
+        }
         stats = list(counted.values())
         rss = sum(s.get("VmRSS", 0) for s in stats)
         anon = sum(s.get("RssAnon", 0) for s in stats)
@@ -395,14 +433,26 @@ def probe(url: str, template: str, root: str) -> dict[str, Any]:
         with TreeSampler() as tree:
             bare_run(ws, area / f"{name}-area", url, rendered_prompt(ws), flags)
         bare[name] = tree.peak.__dict__
-    return {"rss_imports": rss_imports, "rss_before": rss_before, "hwm": hwm, "rss_after": rss_after,
-            "maxrss_children": maxrss_children, "honk": honk_tree.peak.__dict__, **bare}
+    return {
+        "rss_imports": rss_imports,
+        "rss_before": rss_before,
+        "hwm": hwm,
+        "rss_after": rss_after,
+        "maxrss_children": maxrss_children,
+        "honk": honk_tree.peak.__dict__,
+        **bare,
+    }
 
 
 def run_probe(url: str, template: Path, root: Path) -> dict[str, Any]:
     root.mkdir(parents=True)
-    out = subprocess.run([sys.executable, "-m", "bench.agent", "probe", url, str(template), str(root)],
-                         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.agent", "probe", url, str(template), str(root)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"the memory probe failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -429,13 +479,22 @@ class Level:
 async def _batch(agent: Any, k: int, tag: str, template: Path, root: Path) -> tuple[list[float], float]:
     wss = [fresh_copy(template, root / f"{tag}-{i}") for i in range(k)]
     t0 = time.perf_counter()
-    runs = await asyncio.gather(*[honk_run(agent, f"t-{tag}-{i}", ws, root / "logs", cpu=False)
-                                  for i, ws in enumerate(wss)])
+    runs = await asyncio.gather(
+        *[honk_run(agent, f"t-{tag}-{i}", ws, root / "logs", cpu=False) for i, ws in enumerate(wss)]
+    )
     return [r.total for r in runs], time.perf_counter() - t0
 
 
-def concurrency(agent: Any, ks: list[int], base_p50: float, min_samples: int, template: Path, root: Path,
-                model: ModelProcess, log: Any) -> list[Level]:
+def concurrency(
+    agent: Any,
+    ks: list[int],
+    base_p50: float,
+    min_samples: int,
+    template: Path,
+    root: Path,
+    model: ModelProcess,
+    log: Any,
+) -> list[Level]:
     levels = []
     for k in ks:
         batches = math.ceil(min_samples / k)
@@ -450,11 +509,22 @@ def concurrency(agent: Any, ks: list[int], base_p50: float, min_samples: int, te
                 walls.append(w)
         cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
         ours = (cpu1[0] - cpu0[0]) + (cpu1[1] - cpu0[1]) + (model1 - model0)
-        lv = Level(k, times, walls, sampler.peak, own_before, model1 - model0, cpu1[1] - cpu0[1],
-                   cpu1[0] - cpu0[0], max(0.0, busy1 - busy0 - ours))
+        lv = Level(
+            k,
+            times,
+            walls,
+            sampler.peak,
+            own_before,
+            model1 - model0,
+            cpu1[1] - cpu0[1],
+            cpu1[0] - cpu0[0],
+            max(0.0, busy1 - busy0 - ours),
+        )
         levels.append(lv)
-        log(f"  k={k}: p50 {fmt_s(lv.p50)} ({lv.p50 / base_p50:.1f}× k=1), max {fmt_s(max(times))}, "
-            f"{len(times)} runs in {batches} batch(es); claude processes' RSS at peak {_mb(lv.peak.tree_rss)}")
+        log(
+            f"  k={k}: p50 {fmt_s(lv.p50)} ({lv.p50 / base_p50:.1f}× k=1), max {fmt_s(max(times))}, "
+            f"{len(times)} runs in {batches} batch(es); claude processes' RSS at peak {_mb(lv.peak.tree_rss)}"
+        )
         if lv.p50 > SLOWDOWN * base_p50:
             break
     return levels
@@ -468,8 +538,14 @@ def stack_path(root: Path, url: str, runs: int, log: Any) -> tuple[list[float], 
 
     temporal = TemporalDevServer(root / "temporal")
     try:
-        stack = HonkStack(root / "honk", temporal.address, anthropic_base_url=url, anthropic_api_key="sk-ant-bench",
-                          claude_model=MODEL, **DEPLOYMENT_SETTINGS)
+        stack = HonkStack(
+            root / "honk",
+            temporal.address,
+            anthropic_base_url=url,
+            anthropic_api_key="sk-ant-bench",
+            claude_model=MODEL,
+            **DEPLOYMENT_SETTINGS,
+        )
         try:
             stack.add_repo("tiny", RemoteRepo(root / "remote", FILES).url)
             t = time.perf_counter()
@@ -501,8 +577,10 @@ def _req(reqs: list[dict[str, int]]) -> str:
     if not reqs:
         return "no requests"
     first = reqs[0]
-    return (f"{len(reqs)} requests, the first {first['bytes'] / 1000:.0f} KB ({first['tools']} tool definitions, "
-            f"system prompt {first['system'] / 1000:.1f} KB)")
+    return (
+        f"{len(reqs)} requests, the first {first['bytes'] / 1000:.0f} KB ({first['tools']} tool definitions, "
+        f"system prompt {first['system'] / 1000:.1f} KB)"
+    )
 
 
 def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-like callable
@@ -538,12 +616,15 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             for name, reqs in sizes.items():
                 log(f"  {name}: {_req(reqs)}")
             runs: dict[str, list[RunTimes]] = {"plain": [], "same": [], "honk": []}
-            do = {"plain": lambda i: bare(f"plain{i}", PLAIN), "same": lambda i: bare(f"same{i}", SAME_FLAGS),
-                  "honk": lambda i: honk(f"honk{i}")}
+            do = {
+                "plain": lambda i: bare(f"plain{i}", PLAIN),
+                "same": lambda i: bare(f"same{i}", SAME_FLAGS),
+                "honk": lambda i: honk(f"honk{i}"),
+            }
             order = list(do)
             cpu0, model0, busy0, t0 = _cpu_now(), model.cpu_s(), machine_busy(), time.perf_counter()
             for i in range(n):  # interleaved, the order rotating, so drift hits all three alike
-                for name in order[i % 3:] + order[:i % 3]:
+                for name in order[i % 3 :] + order[: i % 3]:
                     runs[name].append(do[name](i))
                 model.requests()  # the model process forgets them
             cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
@@ -556,8 +637,10 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
 
             # 2. Memory, in a fresh process that is one worker running one agent.
             mem = run_probe(model.url, template, root / "probe")
-            log(f"  memory: claude peak RSS {_mb(mem['honk']['single_hwm'])}, worker Python "
-                f"+{_mb1(mem['hwm'] - mem['rss_before'])} during a run")
+            log(
+                f"  memory: claude peak RSS {_mb(mem['honk']['single_hwm'])}, worker Python "
+                f"+{_mb1(mem['hwm'] - mem['rss_before'])} during a run"
+            )
 
             # 3. Concurrency: k = 1 is the sequential Honk runs above.
             base = median([r.total for r in runs["honk"]])
@@ -597,7 +680,7 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "HOME/TMPDIR/CLAUDE_CODE_TMPDIR/XDG_RUNTIME_DIR, ANTHROPIC_BASE_URL, ANTHROPIC_API_KEY and the quiet "
         "variables Honk sets (CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1 …); PROMPT is the text Honk renders "
         "for the same job. Timed from spawn to exit.",
-        "Second baseline, same flags as Honk: the same command plus `--system-prompt \"\" --tools "
+        'Second baseline, same flags as Honk: the same command plus `--system-prompt "" --tools '
         "Read,Edit,Write,Glob,Grep,Bash --setting-sources=`, which is how the SDK starts the binary for Honk "
         "(see the note on requests), so that only Honk's machinery differs.",
         "Honk: `ClaudeCodeAgent(config).run(job, emit)` in-process, as the worker's agent activity calls it "
@@ -618,34 +701,60 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"p50 exceeds {SLOWDOWN:.0f}× the k = 1 p50.",
         "For reference, the whole task path: Temporal dev server + `honk server` + `honk worker` "
         "(`HonkStack`, the orchestration benchmark's deployment settings), the same repo with `.honk.toml` "
-        f"`[agent] name = \"claude\"` and a `true` check; one warm-up task, then {stack_runs} sequential "
+        f'`[agent] name = "claude"` and a `true` check; one warm-up task, then {stack_runs} sequential '
         "request → ready (includes the workspace, the run, the checks, the scope judge's call and delivery).",
-        "Individual runs — bare: " + ", ".join(fmt_s(r.total) for r in runs["plain"]) + "; bare, same flags: "
-        + ", ".join(fmt_s(r.total) for r in runs["same"]) + "; Honk: "
-        + ", ".join(fmt_s(r.total) for r in runs["honk"]) + ".",
+        "Individual runs — bare: "
+        + ", ".join(fmt_s(r.total) for r in runs["plain"])
+        + "; bare, same flags: "
+        + ", ".join(fmt_s(r.total) for r in runs["same"])
+        + "; Honk: "
+        + ", ".join(fmt_s(r.total) for r in runs["honk"])
+        + ".",
     ]
 
     def cpu(name: str) -> str:
         return f"{med(name, 'cpu_child'):.2f} s"
 
     sec.rows = [
-        Row("One agent run, p50: Honk vs bare CLI", fmt_s(honk_m), fmt_s(plain_m), f"{honk_m / plain_m:.2f}×",
-            f"< {TARGET_OVERHEAD}×", honk_m / plain_m < TARGET_OVERHEAD),
-        Row("One agent run, p50: Honk vs bare CLI with Honk's flags", fmt_s(honk_m), fmt_s(same_m),
-            f"{honk_m / same_m:.2f}×", f"< {TARGET_OVERHEAD}×", honk_m / same_m < TARGET_OVERHEAD),
+        Row(
+            "One agent run, p50: Honk vs bare CLI",
+            fmt_s(honk_m),
+            fmt_s(plain_m),
+            f"{honk_m / plain_m:.2f}×",
+            f"< {TARGET_OVERHEAD}×",
+            honk_m / plain_m < TARGET_OVERHEAD,
+        ),
+        Row(
+            "One agent run, p50: Honk vs bare CLI with Honk's flags",
+            fmt_s(honk_m),
+            fmt_s(same_m),
+            f"{honk_m / same_m:.2f}×",
+            f"< {TARGET_OVERHEAD}×",
+            honk_m / same_m < TARGET_OVERHEAD,
+        ),
         Row("… Honk's added time per run (vs same flags)", fmt_s(honk_m - same_m)),
-        Row("… CPU per run, claude process (vs bare / vs same flags)", cpu("honk"),
-            f"{cpu('plain')} / {cpu('same')}"),
+        Row("… CPU per run, claude process (vs bare / vs same flags)", cpu("honk"), f"{cpu('plain')} / {cpu('same')}"),
         Row("… CPU per run, worker Python", f"{med('honk', 'cpu_self') * 1000:.0f} ms"),
-        Row("Peak memory per running agent task", _mb(per_task), target=f"≤ {TARGET_MEMORY_MB:.0f} MB",
-            passed=per_task <= TARGET_MEMORY_MB * 1e6),
-        Row("… Claude Code process, peak RSS (anon + file-backed) (vs bare / vs same flags)",
+        Row(
+            "Peak memory per running agent task",
+            _mb(per_task),
+            target=f"≤ {TARGET_MEMORY_MB:.0f} MB",
+            passed=per_task <= TARGET_MEMORY_MB * 1e6,
+        ),
+        Row(
+            "… Claude Code process, peak RSS (anon + file-backed) (vs bare / vs same flags)",
             f"{_mb(h['tree_rss'])} ({_mb(h['tree_anon'])} + {_mb(h['tree_file'])})",
-            f"{_mb(b['tree_rss'])} / {_mb(sf['tree_rss'])}"),
-        Row("… worker Python, peak growth during one run (still held after it)",
-            f"{_mb1(py_run)} ({_mb1(max(0, mem['rss_after'] - mem['rss_before']))})"),
-        Row(f"Concurrent runs one worker holds with p50 ≤ {SLOWDOWN:.0f}× the single-run p50", most_txt,
-            f"{fmt_s(base)} (k = 1)"),
+            f"{_mb(b['tree_rss'])} / {_mb(sf['tree_rss'])}",
+        ),
+        Row(
+            "… worker Python, peak growth during one run (still held after it)",
+            f"{_mb1(py_run)} ({_mb1(max(0, mem['rss_after'] - mem['rss_before']))})",
+        ),
+        Row(
+            f"Concurrent runs one worker holds with p50 ≤ {SLOWDOWN:.0f}× the single-run p50",
+            most_txt,
+            f"{fmt_s(base)} (k = 1)",
+        ),
         Row("For reference: request → ready through a real stack, p50", fmt_s(median(stack_ready))),
         Row("… of which the agent activity (agent_started → agent_finished), p50", fmt_s(median(stack_agent))),
     ]
@@ -653,63 +762,120 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     def phase(name: str, a: str | None, z: str) -> float:
         return med(name, z) - (med(name, a) if a else 0.0)
 
-    phases = [("start → first assistant message", None, "first_reply"),
-              ("first assistant message → result", "first_reply", "result"),
-              ("result → exit / return", "result", "total"), ("whole run", None, "total")]
-    sec.tables.append((
-        "Where one run's time goes (medians per phase; bare: stream-json lines as they arrive; Honk: its "
-        "emitted events — the first `agent_tool_called`, the final `agent_usage` (the result's cost) — so "
-        "Honk's second phase includes its permission callbacks and the stop gate's check):",
-        ["Phase", "Bare CLI", "Bare, same flags", "Honk", "Honk − same flags"],
-        [[label, fmt_s(phase("plain", a, z)), fmt_s(phase("same", a, z)), fmt_s(phase("honk", a, z)),
-          fmt_s(phase("honk", a, z) - phase("same", a, z))] for label, a, z in phases]))
-    conc_rows = [["1", fmt_s(base), "1.0×", fmt_s(max(r.total for r in runs["honk"])), str(n),
-                  _mb(h["tree_rss"]), "—", _mb1(py_run), f"{cpu1:.2f} s ({cpu1 / (base * cores):.0%})",
-                  f"{other_seq / seq_wall:.0%}"]]
+    phases = [
+        ("start → first assistant message", None, "first_reply"),
+        ("first assistant message → result", "first_reply", "result"),
+        ("result → exit / return", "result", "total"),
+        ("whole run", None, "total"),
+    ]
+    sec.tables.append(
+        (
+            "Where one run's time goes (medians per phase; bare: stream-json lines as they arrive; Honk: its "
+            "emitted events — the first `agent_tool_called`, the final `agent_usage` (the result's cost) — so "
+            "Honk's second phase includes its permission callbacks and the stop gate's check):",
+            ["Phase", "Bare CLI", "Bare, same flags", "Honk", "Honk − same flags"],
+            [
+                [
+                    label,
+                    fmt_s(phase("plain", a, z)),
+                    fmt_s(phase("same", a, z)),
+                    fmt_s(phase("honk", a, z)),
+                    fmt_s(phase("honk", a, z) - phase("same", a, z)),
+                ]
+                for label, a, z in phases
+            ],
+        )
+    )
+    conc_rows = [
+        [
+            "1",
+            fmt_s(base),
+            "1.0×",
+            fmt_s(max(r.total for r in runs["honk"])),
+            str(n),
+            _mb(h["tree_rss"]),
+            "—",
+            _mb1(py_run),
+            f"{cpu1:.2f} s ({cpu1 / (base * cores):.0%})",
+            f"{other_seq / seq_wall:.0%}",
+        ]
+    ]
     for lv in levels:
         total_cpu = lv.cpu_self + lv.cpu_child + lv.cpu_model
-        conc_rows.append([str(lv.k), fmt_s(lv.p50), f"{lv.p50 / base:.1f}×", fmt_s(max(lv.times)),
-                          str(len(lv.times)), _mb(lv.peak.tree_rss), _mb(lv.peak.pss),
-                          _mb1(max(0, lv.peak.own_rss - lv.own_before)),
-                          f"{total_cpu / len(lv.times):.2f} s ({total_cpu / (sum(lv.walls) * cores):.0%})",
-                          f"{lv.cpu_other / sum(lv.walls):.0%}"])
-    sec.tables.append((
-        "Concurrent runs in one worker process (k = 1: the sequential runs and the memory probe; memory: the "
-        "claude processes' peak summed RSS and peak summed PSS — PSS splits the binary's shared file pages "
-        "between them — and the worker's own RSS growth; CPU: worker + claude (+ fake model for k > 1) per "
-        f"run, and as a share of {cores} cores over the wall time; other load: the CPU the machine's other "
-        "processes used meanwhile, in cores — anything above a few % makes the row pessimistic):",
-        ["k", "p50", "vs k = 1", "max", "runs", "claude RSS (sum)", "claude PSS (sum)", "worker growth",
-         "CPU per run (busy)", "other load"], conc_rows))
+        conc_rows.append(
+            [
+                str(lv.k),
+                fmt_s(lv.p50),
+                f"{lv.p50 / base:.1f}×",
+                fmt_s(max(lv.times)),
+                str(len(lv.times)),
+                _mb(lv.peak.tree_rss),
+                _mb(lv.peak.pss),
+                _mb1(max(0, lv.peak.own_rss - lv.own_before)),
+                f"{total_cpu / len(lv.times):.2f} s ({total_cpu / (sum(lv.walls) * cores):.0%})",
+                f"{lv.cpu_other / sum(lv.walls):.0%}",
+            ]
+        )
+    sec.tables.append(
+        (
+            "Concurrent runs in one worker process (k = 1: the sequential runs and the memory probe; memory: the "
+            "claude processes' peak summed RSS and peak summed PSS — PSS splits the binary's shared file pages "
+            "between them — and the worker's own RSS growth; CPU: worker + claude (+ fake model for k > 1) per "
+            f"run, and as a share of {cores} cores over the wall time; other load: the CPU the machine's other "
+            "processes used meanwhile, in cores — anything above a few % makes the row pessimistic):",
+            [
+                "k",
+                "p50",
+                "vs k = 1",
+                "max",
+                "runs",
+                "claude RSS (sum)",
+                "claude PSS (sum)",
+                "worker growth",
+                "CPU per run (busy)",
+                "other load",
+            ],
+            conc_rows,
+        )
+    )
     sec.notes += [
-        f"What \"peak memory per running agent task\" counts: the Claude Code process's peak RSS during the run "
+        f'What "peak memory per running agent task" counts: the Claude Code process\'s peak RSS during the run '
         f"({_mb(h['single_hwm'])} VmHWM; `getrusage(RUSAGE_CHILDREN).ru_maxrss` agrees: "
         f"{_mb(mem['maxrss_children'])}) plus the worker's peak growth ({_mb1(py_run)}). Not counted: the "
         f"worker's fixed cost, {_mb(mem['rss_imports'])} RSS after importing Honk and the SDK, paid once per "
         f"worker process. Of the claude RSS, {_mb(h['tree_file'])} is file-backed (the binary's pages, shared by "
         f"every claude on the machine through the page cache), {_mb(h['tree_anon'])} anonymous (private to "
         "the run): k concurrent runs cost about k × the anonymous part plus the file-backed part once.",
-        "Requests (first run of each kind): bare CLI " + _req(sizes["plain"]) + "; bare with Honk's flags "
-        + _req(sizes["same"]) + "; Honk " + _req(sizes["honk"]) + ". Honk's runs carry no Claude Code system "
-        "prompt: `ClaudeAgentOptions` without `system_prompt` makes the SDK pass `--system-prompt \"\"` (its "
+        "Requests (first run of each kind): bare CLI "
+        + _req(sizes["plain"])
+        + "; bare with Honk's flags "
+        + _req(sizes["same"])
+        + "; Honk "
+        + _req(sizes["honk"])
+        + ". Honk's runs carry no Claude Code system "
+        'prompt: `ClaudeAgentOptions` without `system_prompt` makes the SDK pass `--system-prompt ""` (its '
         "`_build_command`), leaving only the SDK's one-line identity; Claude Code's own prompt (tool-use and "
-        "editing guidance) would need `system_prompt={\"type\": \"preset\", \"preset\": \"claude_code\", "
+        'editing guidance) would need `system_prompt={"type": "preset", "preset": "claude_code", '
         "\"append\": …}`. The issue's baseline therefore does more work per run than Honk's.",
         f"A run is CPU-bound: the claude process uses {med('honk', 'cpu_child'):.2f} CPU-s in a {fmt_s(honk_m)} "
         f"run, {cpu1 / base:.1f} cores on average (the binary runs JIT and GC threads beside its main one), and "
         f"{med('honk', 'first_reply') / honk_m:.0%} of the run is its start-up before the first model reply. "
         f"So on {cores} CPUs about {max(1, round(cores / (cpu1 / base)))} run(s) fit before they queue for CPU: "
         "the number of runs a worker holds scales with its cores, not its memory"
-        + (f" (k runs' peak PSS was at most {_mb(pss_step)} per run; this machine's "
-           f"{machine_mem() / 1e9:.0f} GB would hold ~{int(machine_mem() / pss_step)} such runs)."
-           if pss_step else "."),
+        + (
+            f" (k runs' peak PSS was at most {_mb(pss_step)} per run; this machine's "
+            f"{machine_mem() / 1e9:.0f} GB would hold ~{int(machine_mem() / pss_step)} such runs)."
+            if pss_step
+            else "."
+        ),
     ]
     close = [lv for lv in levels if abs(lv.p50 / base - SLOWDOWN) <= 0.15 * SLOWDOWN]
     if close:
         sec.notes.append(
             "Close to the line: "
             + ", ".join(f"k = {lv.k} ran at {lv.p50 / base:.2f}× the single-run p50" for lv in close)
-            + f", within 15 % of {SLOWDOWN:.0f}×, so repeated runs can put the answer one step either side.")
+            + f", within 15 % of {SLOWDOWN:.0f}×, so repeated runs can put the answer one step either side."
+        )
     sec.notes += [
         f"Load average (1 min) {load0[0]:.2f} before this benchmark, {load1[0]:.2f} after; {cores} CPUs. While "
         f"the single runs were timed, other processes on the machine used {other_seq / seq_wall:.0%} of a CPU "

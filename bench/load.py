@@ -90,6 +90,7 @@ async def _closed_loop(url: str, reqs: list[Req], deadline: float) -> tuple[list
     queue = iter(reqs)
     results: list[Result] = []
     async with httpx.AsyncClient(base_url=url, timeout=REQUEST_TIMEOUT_S, limits=limits) as http:
+
         async def client() -> None:
             for req in queue:
                 if time.monotonic() > deadline:
@@ -97,8 +98,9 @@ async def _closed_loop(url: str, reqs: list[Req], deadline: float) -> tuple[list
                 method, path, content, headers, body = req.make()
                 t0 = time.perf_counter()
                 try:
-                    status: int | str = (await http.request(method, path, content=content, headers=headers,
-                                                            json=body)).status_code
+                    status: int | str = (
+                        await http.request(method, path, content=content, headers=headers, json=body)
+                    ).status_code
                 except httpx.HTTPError as e:
                     status = type(e).__name__
                 results.append(Result(req.kind, time.perf_counter() - t0, status))
@@ -134,10 +136,12 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     with scratch("load") as root:
         with slack_stack(root, files) as (stack, fake):
             seeded = [stack.ask("calc", text, request_id=f"load-seed-{i}").id for i in range(5)]  # to read back
-            warm = [Req("healthz", lambda: ("GET", "/healthz", None, None, None)),
-                    Req("slack", lambda: _thread_reply(-1)),
-                    Req("list", lambda: ("GET", "/api/tasks", None, None, None)),
-                    Req("get", lambda: ("GET", f"/api/tasks/{seeded[0]}", None, None, None))] * 3
+            warm = [
+                Req("healthz", lambda: ("GET", "/healthz", None, None, None)),
+                Req("slack", lambda: _thread_reply(-1)),
+                Req("list", lambda: ("GET", "/api/tasks", None, None, None)),
+                Req("get", lambda: ("GET", f"/api/tasks/{seeded[0]}", None, None, None)),
+            ] * 3
             asyncio.run(_closed_loop(stack.url, warm, time.monotonic() + 30))  # connections, code paths
             _, path, body, headers, _ = _thread_reply(-2)
             forged = stack.http.post(path, content=body, headers={**headers, **sign("not-the-secret", body)})
@@ -156,8 +160,10 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             cpu0 = _cpu_s(stack.server.pid)
             m_res, m_wall = asyncio.run(_closed_loop(stack.url, mix, deadline))
             m_cpu = _cpu_s(stack.server.pid) - cpu0
-            log(f"  mixed x{len(m_res)} at concurrency {CONCURRENCY}: {len(m_res) / m_wall:.0f} req/s, "
-                f"errors {sum(not r.ok for r in m_res)}")
+            log(
+                f"  mixed x{len(m_res)} at concurrency {CONCURRENCY}: {len(m_res) / m_wall:.0f} req/s, "
+                f"errors {sum(not r.ok for r in m_res)}"
+            )
             slack_calls = Counter(c.method for c in fake.calls[calls_before:])
             tasks_now = len(stack.http.get("/api/tasks", params={"limit": 500}).json())
             server_log = (stack.logs / "server.log").read_text(errors="replace")
@@ -177,7 +183,8 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "complete response; an error is any non-2xx answer or no answer.",
         f"Baseline: {total} `GET /healthz` (no store, no Temporal) under the same load, just before the mixed run.",
         "Mixed run, shuffled with a fixed seed: "
-        + ", ".join(f"{ENDPOINTS[k]} {planned[k]}" for k in ("slack", "list", "get", "create")) + ". "
+        + ", ".join(f"{ENDPOINTS[k]} {planned[k]}" for k in ("slack", "list", "get", "create"))
+        + ". "
         "Slack events are channel-thread replies in a thread that is not a task's, signed as Slack signs them "
         "(fresh timestamp and event_id each; one signed with a wrong secret is answered 401 before the run): "
         "the real signature and timestamp check, bolt's dispatch and the "
@@ -192,24 +199,43 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         p50, p99, pmax, err = _stats(rs)
         name = ENDPOINTS[kind]
         rows += [
-            Row(f"{name}, p50 / p99", f"{fmt_s(p50)} / {fmt_s(p99)}", f"{fmt_s(h50)} / {fmt_s(h99)}",
-                f"{_ratio(p50, h50)} / {_ratio(p99, h99)}"),
+            Row(
+                f"{name}, p50 / p99",
+                f"{fmt_s(p50)} / {fmt_s(p99)}",
+                f"{fmt_s(h50)} / {fmt_s(h99)}",
+                f"{_ratio(p50, h50)} / {_ratio(p99, h99)}",
+            ),
             Row(f"… errors of {len(rs)}", str(err), str(h_err), "—", "0", err == 0),
         ]
     m_err = sum(not r.ok for r in m_res)
     rows += [
-        Row("Mixed run: throughput", f"{len(m_res) / m_wall:.0f} req/s", f"{len(h_res) / h_wall:.0f} req/s",
-            _ratio(len(h_res) / h_wall, len(m_res) / m_wall) + " slower"),
+        Row(
+            "Mixed run: throughput",
+            f"{len(m_res) / m_wall:.0f} req/s",
+            f"{len(h_res) / h_wall:.0f} req/s",
+            _ratio(len(h_res) / h_wall, len(m_res) / m_wall) + " slower",
+        ),
         Row(f"Mixed run: errors of {len(m_res)}", str(m_err), str(h_err), "—", "0", m_err == 0),
-        Row(f"Requests sent within the {bound_s:.0f} s bound", f"{len(m_res)} of {len(mix)}",
-            f"{len(h_res)} of {len(health)}"),
-        Row("honk server CPU per request", f"{m_cpu / max(1, len(m_res)) * 1000:.1f} ms",
-            f"{h_cpu / max(1, len(h_res)) * 1000:.1f} ms", _ratio(m_cpu / max(1, len(m_res)), h_cpu / max(1, len(h_res)))),
+        Row(
+            f"Requests sent within the {bound_s:.0f} s bound",
+            f"{len(m_res)} of {len(mix)}",
+            f"{len(h_res)} of {len(health)}",
+        ),
+        Row(
+            "honk server CPU per request",
+            f"{m_cpu / max(1, len(m_res)) * 1000:.1f} ms",
+            f"{h_cpu / max(1, len(h_res)) * 1000:.1f} ms",
+            _ratio(m_cpu / max(1, len(m_res)), h_cpu / max(1, len(h_res))),
+        ),
     ]
     sec.rows = rows
-    sec.tables.append(("By endpoint (mixed run; baseline run last):", ["Endpoint", "n", "p50", "p90", "p99", "max",
-                                                                         "errors"],
-                       [[ENDPOINTS[k], str(len(rs)), *_cells(rs)] for k, rs in [*by_kind.items(), ("healthz", h_res)]]))
+    sec.tables.append(
+        (
+            "By endpoint (mixed run; baseline run last):",
+            ["Endpoint", "n", "p50", "p90", "p99", "max", "errors"],
+            [[ENDPOINTS[k], str(len(rs)), *_cells(rs)] for k, rs in [*by_kind.items(), ("healthz", h_res)]],
+        )
+    )
     bad = Counter(str(r.status) for r in m_res + h_res if not r.ok)
     sec.notes.append(
         f"The mixed run took {m_wall:.1f} s, the baseline run {h_wall:.1f} s. "
@@ -218,15 +244,18 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         + (", ".join(f"{m} ×{n}" for m, n in slack_calls.most_common()) or "none")
         + f" (none is right: Honk ignores replies in threads that are not a task's). Tasks in the store afterwards: "
         f"{tasks_now} (5 made before the run + {planned['create']} created; the creations' tasks were left "
-        "running when the stack stopped).")
+        "running when the stack stopped)."
+    )
     lines = server_log.splitlines()
     errors = [i for i, line in enumerate(lines) if line.startswith("Traceback") or " ERROR " in line]
     if errors:
         # The exception itself: the first line after the first traceback that is not indented.
         after = next((i for i in errors if lines[i].startswith("Traceback")), errors[0])
-        raised = next((line for line in lines[after + 1:] if line and not line.startswith(" ")), "")
-        sec.notes.append(f"The server logged {len(errors)} error line(s); first: `{lines[errors[0]][:200]}`"
-                         + (f", raising `{raised[:300]}`" if raised else ""))
+        raised = next((line for line in lines[after + 1 :] if line and not line.startswith(" ")), "")
+        sec.notes.append(
+            f"The server logged {len(errors)} error line(s); first: `{lines[errors[0]][:200]}`"
+            + (f", raising `{raised[:300]}`" if raised else "")
+        )
     sec.seconds = time.perf_counter() - started
     return sec
 
@@ -235,5 +264,10 @@ def _cells(rs: list[Result]) -> list[str]:
     ok = [r.latency for r in rs if r.ok]
     if not ok:
         return ["—"] * 4 + [str(len(rs))]
-    return [fmt_s(median(ok)), fmt_s(percentile(ok, 90)), fmt_s(percentile(ok, 99)), fmt_s(max(ok)),
-            str(sum(not r.ok for r in rs))]
+    return [
+        fmt_s(median(ok)),
+        fmt_s(percentile(ok, 90)),
+        fmt_s(percentile(ok, 99)),
+        fmt_s(max(ok)),
+        str(sum(not r.ok for r in rs)),
+    ]

@@ -116,31 +116,34 @@ def _sequential(stack: HonkStack, text: str, runs: int) -> tuple[list[float], li
     return submit, ready, ids
 
 
-async def _batch(stack: HonkStack, text: str, n: int, timeout_s: float = 600) -> tuple[float, float, list[float], list[str]]:
+async def _batch(
+    stack: HonkStack, text: str, n: int, timeout_s: float = 600
+) -> tuple[float, float, list[float], list[str]]:
     """Submits n requests at once; returns (submit wall, ready wall, per-task latencies, ids).
 
     Ready times are the tasks' own `updated_at` (written with the task_ready event), so the wall time
     does not depend on how often this loop polls.
     """
-    async with httpx.AsyncClient(base_url=stack.url, timeout=120,
-                                 limits=httpx.Limits(max_connections=n)) as http:
+    async with httpx.AsyncClient(base_url=stack.url, timeout=120, limits=httpx.Limits(max_connections=n)) as http:
         start_wall = datetime.now(UTC)
         t0 = time.perf_counter()
-        rs = await asyncio.gather(*[http.post("/api/tasks", json={"repo": "calc", "text": text})
-                                    for _ in range(n)])
+        rs = await asyncio.gather(*[http.post("/api/tasks", json={"repo": "calc", "text": text}) for _ in range(n)])
         submit_wall = time.perf_counter() - t0
         for r in rs:
             assert r.status_code == 201, r.text
         ids = {r.json()["id"] for r in rs}
         deadline = time.monotonic() + timeout_s
         while True:
-            tasks = [TaskView.model_validate(t) for t in
-                     (await http.get("/api/tasks", params={"repo": "calc", "limit": 500})).json()]
+            tasks = [
+                TaskView.model_validate(t)
+                for t in (await http.get("/api/tasks", params={"repo": "calc", "limit": 500})).json()
+            ]
             mine = [t for t in tasks if t.id in ids]
             bad = [t for t in mine if t.state.terminal]
             if bad:
-                raise RuntimeError(f"{len(bad)} task(s) ended {bad[0].state.value}: {bad[0].reason} "
-                                   f"(logs in {stack.logs})")
+                raise RuntimeError(
+                    f"{len(bad)} task(s) ended {bad[0].state.value}: {bad[0].reason} (logs in {stack.logs})"
+                )
             if len(mine) == n and all(t.state == TaskState.ready for t in mine):
                 break
             if time.monotonic() > deadline:
@@ -201,28 +204,46 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         Row("Request → ready, p50", fmt_s(p50), target=f"< {fmt_s(TARGET_P50_S)}", passed=p50 < TARGET_P50_S),
         Row("Request → ready, p90", fmt_s(p90)),
         Row("Submit (`POST /api/tasks`), p50", fmt_s(median(submit))),
-        Row(f"{n_conc} tasks at once vs 1 task (wall)", fmt_s(wall_n), fmt_s(one_m), f"{ratio:.1f}×",
-            f"< {TARGET_CONCURRENCY_RATIO:.0f}×", ratio < TARGET_CONCURRENCY_RATIO),
-        Row(f"… per-task latency in the {n_conc}-batch, p50 / p90",
-            f"{fmt_s(median(lat_n))} / {fmt_s(percentile(lat_n, 90))}"),
+        Row(
+            f"{n_conc} tasks at once vs 1 task (wall)",
+            fmt_s(wall_n),
+            fmt_s(one_m),
+            f"{ratio:.1f}×",
+            f"< {TARGET_CONCURRENCY_RATIO:.0f}×",
+            ratio < TARGET_CONCURRENCY_RATIO,
+        ),
+        Row(
+            f"… per-task latency in the {n_conc}-batch, p50 / p90",
+            f"{fmt_s(median(lat_n))} / {fmt_s(percentile(lat_n, 90))}",
+        ),
         Row(f"… submitting all {n_conc}", fmt_s(sub_n)),
     ]
-    sec.breakdown = [(name, [median(seq_phases[name]) if seq_phases.get(name) else None,
-                             median(batch_phases[name]) if batch_phases.get(name) else None,
-                             max(batch_phases[name]) if batch_phases.get(name) else None])
-                     for _, _, name in PHASES]
+    sec.breakdown = [
+        (
+            name,
+            [
+                median(seq_phases[name]) if seq_phases.get(name) else None,
+                median(batch_phases[name]) if batch_phases.get(name) else None,
+                max(batch_phases[name]) if batch_phases.get(name) else None,
+            ],
+        )
+        for _, _, name in PHASES
+    ]
     sec.breakdown_labels = ["sequential, p50", f"{n_conc} at once, p50", f"{n_conc} at once, max"]
     cpu = {k: (cpu1[k][0] - cpu0[k][0], cpu1[k][1] - cpu0[k][1]) for k in cpu0}
     total_cpu = sum(a + b for a, b in cpu.values())
     cores = os.cpu_count() or 1
-    parts = [f"{name} {own:.1f} s" + (f" (+ {kids:.1f} s in its git/check subprocesses)" if kids else "")
-             for name, (own, kids) in cpu.items()]
+    parts = [
+        f"{name} {own:.1f} s" + (f" (+ {kids:.1f} s in its git/check subprocesses)" if kids else "")
+        for name, (own, kids) in cpu.items()
+    ]
     sec.notes.append(
         f"CPU used during the {n_conc}-task batch: {'; '.join(parts)} — {total_cpu:.1f} CPU-s in all, "
         f"{total_cpu / n_conc * 1000:.0f} ms per task, i.e. {total_cpu / (wall_n * cores):.0%} of {cores} cores "
         f"over the {fmt_s(wall_n)} wall. At that cost the batch cannot finish in less than "
         f"{fmt_s(total_cpu / cores)} on this machine ({total_cpu / cores / one_m:.0f}× one task), whatever the "
-        "scheduling.")
+        "scheduling."
+    )
     ws_ready, done = sorted(when["workspace_ready"]), sorted(when["task_ready"])
     if len(ws_ready) == n_conc and len(done) == n_conc:
         q = n_conc // 4
@@ -231,7 +252,8 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             f"Provisioning paces the batch: the {n_conc} `workspace_ready` events are spread over "
             f"{(ws_ready[-1] - ws_ready[0]).total_seconds():.1f} s, one every {rate * 1000:.0f} ms from the first "
             f"quarter on (the per-repo lock serialises every task's `git fetch` and `git worktree add`), and "
-            f"the last task is ready {(done[-1] - ws_ready[-1]).total_seconds():.2f} s after the last workspace.")
+            f"the last task is ready {(done[-1] - ws_ready[-1]).total_seconds():.2f} s after the last workspace."
+        )
     warnings = [line for line in worker_log.splitlines() if "WARN" in line or "Error" in line]
     if warnings:
         sec.notes.append(f"The worker logged {len(warnings)} warning/error line(s); first: `{warnings[0][:200]}`")

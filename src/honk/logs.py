@@ -34,9 +34,13 @@ class JsonFormatter(logging.Formatter):
     traceback when there is one — what log collectors (Loki, Elasticsearch, CloudWatch) index."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage(),
-                 "process": record.process}
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "process": record.process,
+        }
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         elif record.exc_text:

@@ -25,10 +25,19 @@ ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 class ServerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.slack_ack = Histogram("honk_slack_ack_seconds", "Time to answer a Slack event or interaction (Slack "
-                                   "retries after 3 s)", registry=self.registry, buckets=ACK_BUCKETS)
-        self.http = Histogram("honk_http_request_seconds", "HTTP API and page latency", ["route", "method"],
-                              registry=self.registry, buckets=ACK_BUCKETS)
+        self.slack_ack = Histogram(
+            "honk_slack_ack_seconds",
+            "Time to answer a Slack event or interaction (Slack retries after 3 s)",
+            registry=self.registry,
+            buckets=ACK_BUCKETS,
+        )
+        self.http = Histogram(
+            "honk_http_request_seconds",
+            "HTTP API and page latency",
+            ["route", "method"],
+            registry=self.registry,
+            buckets=ACK_BUCKETS,
+        )
 
     def watch_store(self, snapshot: StoreSnapshot) -> None:
         self.registry.register(snapshot)
@@ -49,18 +58,27 @@ class StoreSnapshot(Collector):
         for state in TaskState:
             tasks.add_metric([state.value], self.by_state.get(state.value, 0))
         yield tasks
-        yield GaugeMetricFamily("honk_queue_depth", "Tasks accepted and waiting for a worker to start them",
-                                value=self.by_state.get(TaskState.queued.value, 0))
+        yield GaugeMetricFamily(
+            "honk_queue_depth",
+            "Tasks accepted and waiting for a worker to start them",
+            value=self.by_state.get(TaskState.queued.value, 0),
+        )
         yield CounterMetricFamily("honk_agent_cost_usd", "Agent cost of all tasks so far", value=self.cost_usd)
 
 
 class WorkerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.steps = Histogram("honk_step_seconds", "Duration of each task step on this worker", ["step", "outcome"],
-                               registry=self.registry, buckets=STEP_BUCKETS)
-        self.agent_cost = Counter("honk_agent_run_cost_usd", "Cost of the agent runs on this worker", ["agent"],
-                                  registry=self.registry)
+        self.steps = Histogram(
+            "honk_step_seconds",
+            "Duration of each task step on this worker",
+            ["step", "outcome"],
+            registry=self.registry,
+            buckets=STEP_BUCKETS,
+        )
+        self.agent_cost = Counter(
+            "honk_agent_run_cost_usd", "Cost of the agent runs on this worker", ["agent"], registry=self.registry
+        )
         self.refusals = Counter("honk_sandbox_refusals", "What the sandbox refused", ["kind"], registry=self.registry)
 
 

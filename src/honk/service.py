@@ -66,21 +66,38 @@ class TaskService:
         return repo
 
     # -- tasks --------------------------------------------------------------------------
-    async def submit(self, repo: str, text: str, actor: Actor, agent: str | None = None,
-                     model: str | None = None, request_id: str | None = None,
-                     slack: SlackThread | None = None) -> tuple[TaskView, bool]:
-        return await self.gate.recorded("request", actor, repo, lambda: self._submit(
-            repo, text, actor, agent, model, request_id, slack))
+    async def submit(
+        self,
+        repo: str,
+        text: str,
+        actor: Actor,
+        agent: str | None = None,
+        model: str | None = None,
+        request_id: str | None = None,
+        slack: SlackThread | None = None,
+    ) -> tuple[TaskView, bool]:
+        return await self.gate.recorded(
+            "request", actor, repo, lambda: self._submit(repo, text, actor, agent, model, request_id, slack)
+        )
 
-    async def _submit(self, repo: str, text: str, actor: Actor, agent: str | None, model: str | None,
-                      request_id: str | None, slack: SlackThread | None) -> tuple[TaskView, bool]:
+    async def _submit(
+        self,
+        repo: str,
+        text: str,
+        actor: Actor,
+        agent: str | None,
+        model: str | None,
+        request_id: str | None,
+        slack: SlackThread | None,
+    ) -> tuple[TaskView, bool]:
         text = text.strip()
         if not text:
             raise UserFacingError("The request is empty: say what should change.")
         if len(text) > MAX_REQUEST_CHARS:
             raise UserFacingError(
                 f"The request is {len(text):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
-                "Put long context in a file in the repo and refer to it.")
+                "Put long context in a file in the repo and refer to it."
+            )
         if agent is not None and agent not in AGENT_NAMES:
             raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
         ref = await self.repo(repo)
@@ -95,19 +112,38 @@ class TaskService:
             if known.requested_by != requested_by:
                 raise Conflict(f"request_id {request_id!r} was already used by {known.requested_by}'s request.")
             if known.state == TaskState.queued:
-                await self._start(TaskRequest(
-                    task_id=task_id, request_id=request_id, repo=await self.repo(known.repo), text=known.text,
-                    requested_by=known.requested_by, agent=known.agent, model=known.model,
-                    front_door=actor.front_door, slack=slack))
+                await self._start(
+                    TaskRequest(
+                        task_id=task_id,
+                        request_id=request_id,
+                        repo=await self.repo(known.repo),
+                        text=known.text,
+                        requested_by=known.requested_by,
+                        agent=known.agent,
+                        model=known.model,
+                        front_door=actor.front_door,
+                        slack=slack,
+                    )
+                )
             return known, False
         await self.gate.check("request", actor, ref.name, agent=agent, model=model)
-        req = TaskRequest(task_id=task_id, request_id=request_id, repo=ref, text=text,
-                          requested_by=requested_by, agent=agent, model=model, front_door=actor.front_door,
-                          slack=slack)
+        req = TaskRequest(
+            task_id=task_id,
+            request_id=request_id,
+            repo=ref,
+            text=text,
+            requested_by=requested_by,
+            agent=agent,
+            model=model,
+            front_door=actor.front_door,
+            slack=slack,
+        )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
-            await self.store.append(task_id, TaskAccepted(
-                repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"))
+            await self.store.append(
+                task_id,
+                TaskAccepted(repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"),
+            )
             await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
         # Also on a retry: a submission that died between the record and the start is completed now.
         await self._start(req)
@@ -116,9 +152,14 @@ class TaskService:
     async def _start(self, req: TaskRequest) -> None:
         try:
             await self.client.start_workflow(
-                TaskWorkflow.run, TaskInput(request=req, heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
-                                          forge_poll_s=self.settings.forge_poll_s),
-                id=req.task_id, task_queue=self.settings.task_queue,
+                TaskWorkflow.run,
+                TaskInput(
+                    request=req,
+                    heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
+                    forge_poll_s=self.settings.forge_poll_s,
+                ),
+                id=req.task_id,
+                task_queue=self.settings.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:
@@ -139,7 +180,9 @@ class TaskService:
         return view
 
     async def follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
-        return await self.gate.recorded("follow_up", actor, None, lambda: self._follow_up(task_id, text, actor), task_id)
+        return await self.gate.recorded(
+            "follow_up", actor, None, lambda: self._follow_up(task_id, text, actor), task_id
+        )
 
     async def _follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
         by = actor.identity
@@ -174,7 +217,8 @@ class TaskService:
             raise Conflict(f"Task {task_id} is {view.state.value}; it can be merged only when ready.")
         try:
             await self.client.get_workflow_handle(task_id).execute_update(
-                TaskWorkflow.merge, MergeDecision(by=actor.identity))
+                TaskWorkflow.merge, MergeDecision(by=actor.identity)
+            )
         except WorkflowUpdateFailedError as e:
             raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
         except RPCError as e:

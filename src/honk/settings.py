@@ -57,13 +57,15 @@ class Settings(BaseSettings):
 
     # -- Claude Code (the `claude` agent) and the judge -------------------------------------
     anthropic_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY"))
+        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    )
     anthropic_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL"))
-    use_bedrock: bool = Field(default=False, validation_alias=AliasChoices(
-        "HONK_USE_BEDROCK", "CLAUDE_CODE_USE_BEDROCK"))
-    use_vertex: bool = Field(default=False, validation_alias=AliasChoices(
-        "HONK_USE_VERTEX", "CLAUDE_CODE_USE_VERTEX"))
+        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL")
+    )
+    use_bedrock: bool = Field(
+        default=False, validation_alias=AliasChoices("HONK_USE_BEDROCK", "CLAUDE_CODE_USE_BEDROCK")
+    )
+    use_vertex: bool = Field(default=False, validation_alias=AliasChoices("HONK_USE_VERTEX", "CLAUDE_CODE_USE_VERTEX"))
     claude_model: str = "claude-sonnet-4-5"
     claude_binary: Path | None = None  # default: the binary bundled in claude-agent-sdk
     judge_model: str | None = None  # default: claude_model
@@ -141,12 +143,15 @@ class Settings(BaseSettings):
 
     # -- Slack ------------------------------------------------------------------------------
     slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"))
+        default=None, validation_alias=AliasChoices("HONK_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+    )
     slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"))
+        default=None, validation_alias=AliasChoices("HONK_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+    )
     # An app-level token (xapp-…) switches the server to Socket Mode: no public URL needed.
     slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"))
+        default=None, validation_alias=AliasChoices("HONK_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+    )
     slack_api_url: str | None = None  # tests point the client at a loopback fake
     # Thread replies starting with this are people talking among themselves, not instructions.
     slack_aside_marker: str = "//"
@@ -207,9 +212,20 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every credential this process holds, so that logs and commits can be kept free of them."""
-        values = [s.get_secret_value() for s in (
-            self.anthropic_api_key, self.slack_bot_token, self.slack_signing_secret, self.slack_app_token,
-            self.temporal_api_key, self.github_token, self.github_app_private_key, self.gitlab_token) if s]
+        values = [
+            s.get_secret_value()
+            for s in (
+                self.anthropic_api_key,
+                self.slack_bot_token,
+                self.slack_signing_secret,
+                self.slack_app_token,
+                self.temporal_api_key,
+                self.github_token,
+                self.github_app_private_key,
+                self.gitlab_token,
+            )
+            if s
+        ]
         if self.database_url and (password := make_url_password(self.database_url)):
             values.append(password)
         return values

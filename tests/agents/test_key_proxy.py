@@ -41,13 +41,26 @@ class Upstream(LoopbackServer):
         self.seen: list[dict[str, Any]] = []
         self.gate = threading.Event()
         self.stream_ended = threading.Event()  # the /sse stream finished or was dropped
-        super().__init__(Starlette(routes=[Route("/sse", self._sse, methods=["POST"]),
-                                           Route("/broken", self._broken, methods=["POST"]),
-                                           Route("/{rest:path}", self._echo, methods=["GET", "POST", "DELETE"])]))
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route("/sse", self._sse, methods=["POST"]),
+                    Route("/broken", self._broken, methods=["POST"]),
+                    Route("/{rest:path}", self._echo, methods=["GET", "POST", "DELETE"]),
+                ]
+            )
+        )
 
     async def _record(self, request: Request) -> None:
-        self.seen.append({"method": request.method, "path": request.url.path, "query": request.url.query,
-                          "headers": dict(request.headers), "body": (await request.body()).decode()})
+        self.seen.append(
+            {
+                "method": request.method,
+                "path": request.url.path,
+                "query": request.url.query,
+                "headers": dict(request.headers),
+                "body": (await request.body()).decode(),
+            }
+        )
 
     async def _echo(self, request: Request) -> Response:
         await self._record(request)
@@ -90,7 +103,7 @@ async def proxy(model: FakeModelServer) -> AsyncIterator[KeyProxy]:
 
 
 def sse_events(raw: str) -> list[dict[str, Any]]:
-    return [json.loads(line[len("data: "):]) for line in raw.splitlines() if line.startswith("data: ")]
+    return [json.loads(line[len("data: ") :]) for line in raw.splitlines() if line.startswith("data: ")]
 
 
 async def test_a_live_token_reaches_the_model_with_the_real_key_and_not_the_token(model, proxy):
@@ -111,16 +124,27 @@ async def test_method_path_query_and_body_are_forwarded_and_hop_by_hop_headers_d
     async with KeyProxy(upstream.url + "/prefix/", api_key=SecretStr(REAL_KEY)) as proxy:
         token = proxy.issue()
         async with httpx.AsyncClient(base_url=proxy.base_url) as http:
-            r = await http.post("/v1/messages/count_tokens?beta=true&x=a%20b", content=b'{"a": 1}',
-                                headers={"authorization": f"Bearer {token}", "content-type": "application/json",
-                                         "connection": "keep-alive, x-private", "x-private": "hop",
-                                         "te": "trailers", "anthropic-beta": "tools-2024"})
+            r = await http.post(
+                "/v1/messages/count_tokens?beta=true&x=a%20b",
+                content=b'{"a": 1}',
+                headers={
+                    "authorization": f"Bearer {token}",
+                    "content-type": "application/json",
+                    "connection": "keep-alive, x-private",
+                    "x-private": "hop",
+                    "te": "trailers",
+                    "anthropic-beta": "tools-2024",
+                },
+            )
             deleted = await http.delete("/v1/files/f1", headers={"x-api-key": token})
     assert r.status_code == 201 and r.json() == {"ok": True} and r.headers["x-echo"] == "yes"
     assert deleted.status_code == 201
     post, delete = upstream.seen
-    assert (post["method"], post["path"], post["query"]) == ("POST", "/prefix/v1/messages/count_tokens",
-                                                             "beta=true&x=a%20b")
+    assert (post["method"], post["path"], post["query"]) == (
+        "POST",
+        "/prefix/v1/messages/count_tokens",
+        "beta=true&x=a%20b",
+    )
     assert post["body"] == '{"a": 1}' and post["headers"]["content-type"] == "application/json"
     assert post["headers"]["anthropic-beta"] == "tools-2024"
     assert post["headers"]["x-api-key"] == REAL_KEY and "authorization" not in post["headers"]
@@ -134,8 +158,7 @@ async def test_b_a_stream_flows_event_by_event(upstream):
     async with KeyProxy(upstream.url, api_key=SecretStr(REAL_KEY)) as proxy:
         token = proxy.issue()
         async with httpx.AsyncClient(base_url=proxy.base_url) as http:
-            async with http.stream("POST", "/sse", json={**BODY, "stream": True},
-                                   headers={"x-api-key": token}) as r:
+            async with http.stream("POST", "/sse", json={**BODY, "stream": True}, headers={"x-api-key": token}) as r:
                 assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
                 chunks = r.aiter_raw()
                 first = await asyncio.wait_for(anext(chunks), 5)
@@ -170,23 +193,33 @@ async def test_b_a_streamed_message_from_the_fake_model_arrives_whole(model, pro
     model.play(Scenario(turns=[Turn(text="A streamed answer, long enough to come in several deltas.")]))
     token = proxy.issue()
     async with httpx.AsyncClient(base_url=proxy.base_url) as http:
-        async with http.stream("POST", "/v1/messages", json={**BODY, "stream": True},
-                               headers={"x-api-key": token, **VERSION}) as r:
+        async with http.stream(
+            "POST", "/v1/messages", json={**BODY, "stream": True}, headers={"x-api-key": token, **VERSION}
+        ) as r:
             assert r.status_code == 200
             raw = (await r.aread()).decode()
     events = sse_events(raw)
     kinds = [e["type"] for e in events]
     assert kinds[:2] == ["message_start", "content_block_start"] and kinds[-3:] == [
-        "content_block_stop", "message_delta", "message_stop"]
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
     text = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
     assert text == "A streamed answer, long enough to come in several deltas."
     assert model.requests[0].headers["x-api-key"] == REAL_KEY
 
 
-@pytest.mark.parametrize("credential", [
-    {}, {"x-api-key": "not-a-token"}, {"authorization": "Bearer not-a-token"}, {"x-api-key": REAL_KEY},
-    {"authorization": "Basic Zm9vOmJhcg=="},
-])
+@pytest.mark.parametrize(
+    "credential",
+    [
+        {},
+        {"x-api-key": "not-a-token"},
+        {"authorization": "Bearer not-a-token"},
+        {"x-api-key": REAL_KEY},
+        {"authorization": "Basic Zm9vOmJhcg=="},
+    ],
+)
 async def test_c_without_a_live_token_nothing_is_forwarded(model, proxy, credential):
     proxy.issue()
     async with httpx.AsyncClient(base_url=proxy.base_url) as http:
@@ -236,8 +269,15 @@ async def test_e_bearer_mode_sends_the_real_auth_token(model):
 
 
 async def test_the_model_api_errors_reach_the_agent_as_sent(model, proxy):
-    model.play(Scenario(turns=[Turn(error=InjectedError(status=529, type="overloaded_error", message="busy",
-                                                        retry=True, retry_after=3))]))
+    model.play(
+        Scenario(
+            turns=[
+                Turn(
+                    error=InjectedError(status=529, type="overloaded_error", message="busy", retry=True, retry_after=3)
+                )
+            ]
+        )
+    )
     token = proxy.issue()
     async with httpx.AsyncClient(base_url=proxy.base_url) as http:
         r = await http.post("/v1/messages", json=BODY, headers={"x-api-key": token})
@@ -275,30 +315,57 @@ BINARY = Path(sdk.__file__).parent / "_bundled" / "claude"
 
 @pytest.mark.skipif(not BINARY.is_file(), reason="the bundled Claude Code binary is missing")
 async def test_the_real_claude_code_works_through_the_proxy_and_its_shell_sees_only_the_token(
-        model, proxy, tmp_path: Path):
-    model.play(Scenario(turns=[
-        Turn(tools=[ToolCall(name="Bash", input={"command": "echo KEY=${ANTHROPIC_API_KEY:-unset}",
-                                                  "description": "look at the key"})]),
-        Turn(text="All done."),
-    ]))
+    model, proxy, tmp_path: Path
+):
+    model.play(
+        Scenario(
+            turns=[
+                Turn(
+                    tools=[
+                        ToolCall(
+                            name="Bash",
+                            input={"command": "echo KEY=${ANTHROPIC_API_KEY:-unset}", "description": "look at the key"},
+                        )
+                    ]
+                ),
+                Turn(text="All done."),
+            ]
+        )
+    )
     token = proxy.issue()
     (home := tmp_path / "home").mkdir()
     (work := tmp_path / "work").mkdir()
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(tmp_path),
-           "ANTHROPIC_BASE_URL": proxy.base_url, "ANTHROPIC_API_KEY": token,
-           "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_AUTOUPDATER": "1",
-           "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_MAX_RETRIES": "0"}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "TMPDIR": str(tmp_path),
+        "ANTHROPIC_BASE_URL": proxy.base_url,
+        "ANTHROPIC_API_KEY": token,
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "CLAUDE_CODE_MAX_RETRIES": "0",
+    }
     # The SDK adds the test runner's environment; start the binary with only `env`, as Honk does.
     launcher = tmp_path / "claude"
     keep = " ".join(f'{n}="${{{n}}}"' for n in env)
-    launcher.write_text(f"#!/bin/sh\nexec /usr/bin/env -i {keep} {shlex.quote(str(BINARY))} \"$@\"\n")
+    launcher.write_text(f'#!/bin/sh\nexec /usr/bin/env -i {keep} {shlex.quote(str(BINARY))} "$@"\n')
     launcher.chmod(0o700)
 
     async def allow(_tool: str, _input: dict[str, Any], _ctx: Any) -> Any:
         return sdk.PermissionResultAllow()
 
-    options = sdk.ClaudeAgentOptions(cwd=work, model="claude-sonnet-4-5", tools=["Bash"], can_use_tool=allow,
-                                     setting_sources=[], env=env, cli_path=launcher, max_turns=5)
+    options = sdk.ClaudeAgentOptions(
+        cwd=work,
+        model="claude-sonnet-4-5",
+        tools=["Bash"],
+        can_use_tool=allow,
+        setting_sources=[],
+        env=env,
+        cli_path=launcher,
+        max_turns=5,
+    )
     messages = []
     async with asyncio.timeout(120):
         async with sdk.ClaudeSDKClient(options) as client:

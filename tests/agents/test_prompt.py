@@ -10,10 +10,17 @@ from honk.domain import AgentSettings, VerifyCommand
 
 
 def _job(ws: Path, **kw) -> AgentJob:
-    base = dict(task_id="t-1", workspace=str(ws), prompt="fix the crash when a playlist is empty",
-                request="fix the crash when a playlist is empty", reason="request", round=1, invocation=0,
-                settings=AgentSettings(allow=["python3 -m pytest"]),
-                checks=[VerifyCommand(name="test", run="python3 -m unittest")])
+    base = dict(
+        task_id="t-1",
+        workspace=str(ws),
+        prompt="fix the crash when a playlist is empty",
+        request="fix the crash when a playlist is empty",
+        reason="request",
+        round=1,
+        invocation=0,
+        settings=AgentSettings(allow=["python3 -m pytest"]),
+        checks=[VerifyCommand(name="test", run="python3 -m unittest")],
+    )
     return AgentJob(**(base | kw))
 
 
@@ -23,16 +30,27 @@ def test_first_run_states_the_goal_the_rules_and_the_repo_notes(tmp_path: Path):
     text = prompt.render(_job(tmp_path), repo="sample", branch="honk/t-1")
     assert prompt.VERSION == "v1"
     assert text.startswith("# Task\n\nfix the crash when a playlist is empty")
-    for must in ("`verify` tool", "Never delete,\n  skip or weaken a test", "one small change at a time",
-                 "honk/t-1", "test (`python3 -m unittest`)", "`python3 -m pytest`", "explain what you changed",
-                 "Use tabs. Run make lint.", "Never touch vendor/."):
+    for must in (
+        "`verify` tool",
+        "Never delete,\n  skip or weaken a test",
+        "one small change at a time",
+        "honk/t-1",
+        "test (`python3 -m unittest`)",
+        "`python3 -m pytest`",
+        "explain what you changed",
+        "Use tabs. Run make lint.",
+        "Never touch vendor/.",
+    ):
         assert must in text, must
     assert "$" not in text.replace("$ ", ""), "every placeholder was filled"
 
 
 def test_a_resumed_session_gets_only_the_new_instructions(tmp_path: Path):
-    text = prompt.render(_job(tmp_path, session_id="s-1", reason="follow_up", prompt="also show 'No tracks yet'"),
-                         repo="sample", branch="honk/t-1")
+    text = prompt.render(
+        _job(tmp_path, session_id="s-1", reason="follow_up", prompt="also show 'No tracks yet'"),
+        repo="sample",
+        branch="honk/t-1",
+    )
     assert text.startswith("# Follow-up on the same branch") and "No tracks yet" in text
     assert "# Task" not in text
 

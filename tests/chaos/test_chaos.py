@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from repos import CALC_TEST
 
 from honk.domain import TaskState, TaskView
 from honk.testing.gitrepo import RemoteRepo, run_git
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 from honk.workflow.policy import task_id_for
+from repos import CALC_TEST
 
 SEED = int(os.environ.get("HONK_CHAOS_SEED", "20261124"))
 CHECK = ["python3", "-m", "unittest", "-q"]  # the repo's one check, as its .honk.toml says
@@ -33,7 +33,7 @@ CHECK = ["python3", "-m", "unittest", "-q"]  # the repo's one check, as its .hon
 # The agent: a real process given the prompt as one argument. It thinks for a while (so kills land
 # mid-work), then writes notes/<task id>.txt, named after the task's branch so a retried or reworked
 # run rewrites the same file instead of adding another.
-NOTE_TOOL = '''import pathlib, subprocess, sys, time
+NOTE_TOOL = """import pathlib, subprocess, sys, time
 time.sleep({pause})
 branch = subprocess.run(["git", "branch", "--show-current"], capture_output=True, text=True,
                         check=True).stdout.strip()
@@ -41,10 +41,10 @@ name = branch.rsplit("/", 1)[-1]
 pathlib.Path("notes").mkdir(exist_ok=True)
 pathlib.Path("notes", name + ".txt").write_text("task: " + branch + "\\nasked: " + sys.argv[1].splitlines()[0][:80] + "\\n")
 print("wrote notes/" + name + ".txt")
-'''
+"""
 
 # A check that a bad merge would break: every note whole, named after the branch inside it.
-NOTES_TEST = '''import pathlib
+NOTES_TEST = """import pathlib
 import unittest
 
 
@@ -60,13 +60,13 @@ class NotesTests(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
-'''
+"""
 
 
 def notes_repo(pause: float) -> dict[str, str]:
     return {
         ".honk.toml": '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n'
-                      '[agent]\nname = "command"\ncommand = "python3 tools/note.py {prompt}"\n',
+        '[agent]\nname = "command"\ncommand = "python3 tools/note.py {prompt}"\n',
         "calc.py": "def add(a, b):\n    return a + b\n",
         "test_calc.py": CALC_TEST,
         "test_notes.py": NOTES_TEST,
@@ -76,9 +76,18 @@ def notes_repo(pause: float) -> dict[str, str]:
 
 
 # -- observing the stack ------------------------------------------------------------------------
-RANK = {TaskState.queued: 0, TaskState.provisioning: 1, TaskState.working: 2, TaskState.verifying: 3,
-        TaskState.building: 4, TaskState.ready: 5, TaskState.failed: 5, TaskState.cancelled: 5,
-        TaskState.merging: 5, TaskState.merged: 5}
+RANK = {
+    TaskState.queued: 0,
+    TaskState.provisioning: 1,
+    TaskState.working: 2,
+    TaskState.verifying: 3,
+    TaskState.building: 4,
+    TaskState.ready: 5,
+    TaskState.failed: 5,
+    TaskState.cancelled: 5,
+    TaskState.merging: 5,
+    TaskState.merged: 5,
+}
 SETTLED = (TaskState.ready, TaskState.failed, TaskState.cancelled, TaskState.merged)
 FINAL = (TaskState.merged, TaskState.failed, TaskState.cancelled)
 
@@ -126,8 +135,14 @@ def merge_at_once(url: str, task_ids: list[str]) -> list[int]:
 # -- reading the remote ---------------------------------------------------------------------------
 def first_parent_trailers(remote: RemoteRepo) -> list[tuple[str, str]]:
     """(commit, Honk-Task trailer or "") for each commit on main's first-parent line, newest first."""
-    out = run_git("--git-dir", remote.url, "log", "--first-parent",
-                  "--format=%H %(trailers:key=Honk-Task,valueonly,separator=%x2C)", "main")
+    out = run_git(
+        "--git-dir",
+        remote.url,
+        "log",
+        "--first-parent",
+        "--format=%H %(trailers:key=Honk-Task,valueonly,separator=%x2C)",
+        "main",
+    )
     return [(line.split(" ", 1) + [""])[:2] for line in out.splitlines()]  # type: ignore[misc]
 
 
@@ -145,8 +160,7 @@ def assert_each_merge_landed_once(remote: RemoteRepo, merged: dict[str, TaskView
     on_main = Counter(t for _, t in line if t)
     twice = {t: n for t, n in on_main.items() if n > 1}
     assert not twice, f"merges applied more than once on main: {twice}"
-    assert set(on_main) == set(merged), (f"main's merges {sorted(on_main)} are not the merged tasks "
-                                         f"{sorted(merged)}")
+    assert set(on_main) == set(merged), f"main's merges {sorted(on_main)} are not the merged tasks {sorted(merged)}"
     commits = {c for c, _ in line}
     for tid, v in merged.items():
         assert v.merged_commit in commits, f"{tid}'s merged commit {v.merged_commit} is not on main"
@@ -155,8 +169,14 @@ def assert_each_merge_landed_once(remote: RemoteRepo, merged: dict[str, TaskView
     assert notes == set(merged), f"main holds notes of {sorted(notes)}, merged tasks are {sorted(merged)}"
 
 
-def merge_until_final(stack: HonkStack, ids: list[str], rng: random.Random, log: list[str],
-                      kill_after_merged: int | None, timeout_s: float) -> tuple[dict[str, TaskView], list[int]]:
+def merge_until_final(
+    stack: HonkStack,
+    ids: list[str],
+    rng: random.Random,
+    log: list[str],
+    kill_after_merged: int | None,
+    timeout_s: float,
+) -> tuple[dict[str, TaskView], list[int]]:
     """Merges every ready task, in waves of concurrent requests (wave sizes from `rng`); a task the
     merge handed back (held) is asked again. Kills a worker once `kill_after_merged` tasks merged."""
     asked: Counter[str] = Counter()
@@ -179,8 +199,12 @@ def merge_until_final(stack: HonkStack, ids: list[str], rng: random.Random, log:
             statuses.extend(merge_at_once(stack.url, wave) if len(wave) > 1 else [post_merge(stack.url, wave[0])])
         return all(vs[t].state in FINAL for t in ids)
 
-    wait_until(step, timeout_s, f"every task merged or failed (now {census(views(stack))}; logs in {stack.logs})",
-               interval_s=0.1)
+    wait_until(
+        step,
+        timeout_s,
+        f"every task merged or failed (now {census(views(stack))}; logs in {stack.logs})",
+        interval_s=0.1,
+    )
     return {t: v for t, v in views(stack).items() if t in ids}, statuses
 
 
@@ -201,7 +225,7 @@ def test_twenty_tasks_survive_workers_killed_at_random(stack, make_remote, tmp_p
     # Work phase: three kills, each when the summed progress of the 20 tasks (queued 0 … ready 5, of
     # 100) passes a threshold drawn from the seeded generator.
     thresholds = sorted(rng.sample(range(10, 90), 3))
-    while min(b - a for a, b in zip(thresholds, thresholds[1:])) < 12:  # spread over the run
+    while min(b - a for a, b in zip(thresholds, thresholds[1:], strict=False)) < 12:  # spread over the run
         thresholds = sorted(rng.sample(range(10, 90), 3))
     log.append(f"kill thresholds (progress of 100): {thresholds}")
     resubmitted: list[TaskView] = []
@@ -213,8 +237,9 @@ def test_twenty_tasks_survive_workers_killed_at_random(stack, make_remote, tmp_p
             kill_one(stack, rng, log, f"at progress {progress} (threshold {thresholds.pop(0)})")
             if not resubmitted:  # a front door retrying every request after the crash: no second task
                 with ThreadPoolExecutor(4) as pool:
-                    resubmitted.extend(pool.map(
-                        lambda rid: stack.ask(requests[rid], f"note {rid}", request_id=rid), requests))
+                    resubmitted.extend(
+                        pool.map(lambda rid: stack.ask(requests[rid], f"note {rid}", request_id=rid), requests)
+                    )
         return not thresholds and all(vs[t].state in SETTLED for t in ids)
 
     wait_until(work_step, 150, f"20 tasks ready or failed (logs in {stack.logs})", interval_s=0.1)
@@ -234,9 +259,14 @@ def test_twenty_tasks_survive_workers_killed_at_random(stack, make_remote, tmp_p
         assert v.state in FINAL, f"{tid} is stuck in {v.state.value}"
         if v.state != TaskState.merged:
             assert v.state == TaskState.failed and v.reason, f"{tid} ended {v.state.value} without a reason"
-            print(f"{tid} failed: {v.reason}\n  events: {' '.join(stack.kinds(tid))}\n  checks said: "
-                  + " | ".join(e.event.distilled[:300] for e in stack.events(tid)  # type: ignore[union-attr]
-                               if e.event.kind == "check_finished" and not e.event.passed))  # type: ignore[union-attr]
+            print(
+                f"{tid} failed: {v.reason}\n  events: {' '.join(stack.kinds(tid))}\n  checks said: "
+                + " | ".join(
+                    e.event.distilled[:300]
+                    for e in stack.events(tid)  # type: ignore[union-attr]
+                    if e.event.kind == "check_finished" and not e.event.passed
+                )
+            )  # type: ignore[union-attr]
         assert stack.kinds(tid).count("task_accepted") == 1, f"{tid} was accepted more than once"
     for name, remote in remotes.items():
         merged = {t: v for t, v in final.items() if v.repo == name and v.state == TaskState.merged}
@@ -257,8 +287,9 @@ def test_a_temporal_restart_mid_run_loses_nothing(tmp_path, make_remote):
         remote = make_remote(notes_repo(pause=2))
         stack.add_repo("notes", remote.url)
         ids = [stack.ask("notes", f"note {i}", request_id=f"restart-{i}").id for i in range(6)]
-        wait_until(lambda: sum(v.state == TaskState.working for v in views(stack).values()) >= 2, 60,
-                   "two agents at work")
+        wait_until(
+            lambda: sum(v.state == TaskState.working for v in views(stack).values()) >= 2, 60, "two agents at work"
+        )
         before = views(stack)
 
         temporal.stop()  # SIGTERM: the dev server persists to its SQLite file
@@ -266,11 +297,17 @@ def test_a_temporal_restart_mid_run_loses_nothing(tmp_path, make_remote):
         # While it is down: an agent finishes (its result has nowhere to go yet) and a request arrives.
         sender = ThreadPoolExecutor(1)
         pending = sender.submit(
-            lambda: httpx.post(f"{stack.url}/api/tasks", timeout=90,
-                               json={"repo": "notes", "text": "note during", "request_id": "restart-during"}))
-        wait_until(lambda: any("agent_finished" in stack.kinds(t) for t in ids
-                               if before[t].state == TaskState.working), 30,
-                   "an agent to finish while Temporal is down")
+            lambda: httpx.post(
+                f"{stack.url}/api/tasks",
+                timeout=90,
+                json={"repo": "notes", "text": "note during", "request_id": "restart-during"},
+            )
+        )
+        wait_until(
+            lambda: any("agent_finished" in stack.kinds(t) for t in ids if before[t].state == TaskState.working),
+            30,
+            "an agent to finish while Temporal is down",
+        )
         down_census = census(views(stack))
         temporal.start_again()  # same address, same file
 
@@ -284,8 +321,9 @@ def test_a_temporal_restart_mid_run_loses_nothing(tmp_path, make_remote):
         for t in ids:
             done = stack.wait_for(t, TaskState.ready, TaskState.failed, timeout_s=120)
             assert done.state == TaskState.ready, f"{t} failed after the restart: {done.reason}"
-        assert stack.server.poll() is None and all(w.poll() is None for w in stack.workers), \
+        assert stack.server.poll() is None and all(w.poll() is None for w in stack.workers), (
             "the server and worker reconnected by themselves"
+        )
         statuses = merge_at_once(stack.url, ids[:3]) + [post_merge(stack.url, t) for t in ids[3:]]
         assert statuses == [202] * len(ids), statuses
         for t in ids:
@@ -295,8 +333,10 @@ def test_a_temporal_restart_mid_run_loses_nothing(tmp_path, make_remote):
         final = {t: stack.task(t) for t in ids}
         assert_each_merge_landed_once(remote, final, tmp_path / "check")
         runs = {t: stack.kinds(t).count("agent_started") for t in ids}
-        print(f"stopped Temporal at: {census(before)}; restarted at: {down_census}; "
-              f"request while down answered {answered.status_code}; agent runs per task: {runs}")
+        print(
+            f"stopped Temporal at: {census(before)}; restarted at: {down_census}; "
+            f"request while down answered {answered.status_code}; agent runs per task: {runs}"
+        )
     finally:
         stack.stop()
         temporal.stop()

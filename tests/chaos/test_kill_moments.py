@@ -36,8 +36,9 @@ async def test_a_worker_killed_while_naming_the_branch_leaves_the_retry_on_the_b
     fresh = workspaces(tmp_path)  # the new worker; the activity is retried
     ws = await fresh.ensure(TASK, repo, "main")
     await fresh.close()
-    assert run_git("branch", "--show-current", cwd=ws.path) == task_branch(TASK), \
+    assert run_git("branch", "--show-current", cwd=ws.path) == task_branch(TASK), (
         "the retried provision left the task on a detached HEAD"
+    )
 
 
 def test_a_worker_dying_after_its_agent_committed_keeps_the_change(tmp_path, make_remote):

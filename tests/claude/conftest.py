@@ -10,14 +10,24 @@ import pytest
 from honk.testing.fake_model import FakeModelServer
 from honk.testing.processes import HonkStack, TemporalDevServer
 
-SECRETS = {"HONK_SLACK_BOT_TOKEN": "xoxb-slack-secret", "GITHUB_TOKEN": "ghp_github_secret",
-           "HONK_DATABASE_PASSWORD": "db-secret"}
+SECRETS = {
+    "HONK_SLACK_BOT_TOKEN": "xoxb-slack-secret",
+    "GITHUB_TOKEN": "ghp_github_secret",
+    "HONK_DATABASE_PASSWORD": "db-secret",
+}
 
 
 @pytest.fixture
 def claude_stack(tmp_path: Path, temporal: TemporalDevServer, model: FakeModelServer) -> Iterator[HonkStack]:
-    stack = HonkStack(tmp_path / "honk", temporal.address, max_rounds="3",
-                      anthropic_base_url=model.url, anthropic_api_key="sk-ant-test-key",
-                      claude_max_retries="0", claude_model="claude-sonnet-4-5", extra_env=SECRETS)
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        max_rounds="3",
+        anthropic_base_url=model.url,
+        anthropic_api_key="sk-ant-test-key",
+        claude_max_retries="0",
+        claude_model="claude-sonnet-4-5",
+        extra_env=SECRETS,
+    )
     yield stack
     stack.stop()

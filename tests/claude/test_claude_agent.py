@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from conftest import SECRETS
-from repos import calc_files, sample_files
 
+from conftest import SECRETS
 from honk.domain import TaskState
 from honk.testing.fake_model import InjectedError, JudgeVerdict, Scenario, ToolCall, Turn
 from honk.testing.gitrepo import run_git
 from honk.testing.processes import wait_until
+from repos import calc_files, sample_files
 
 CLAUDE_TOML = '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n[agent]\nname = "claude"\n'
 
@@ -19,8 +19,9 @@ def read(path: str) -> Turn:
 
 
 def edit(path: str, old: str, new: str) -> Turn:
-    return Turn(tools=[ToolCall(name="Edit", input={"file_path": "{cwd}/" + path, "old_string": old,
-                                                     "new_string": new})])
+    return Turn(
+        tools=[ToolCall(name="Edit", input={"file_path": "{cwd}/" + path, "old_string": old, "new_string": new})]
+    )
 
 
 VERIFY = Turn(tools=[ToolCall(name="mcp__honk__verify", input={})])
@@ -31,11 +32,18 @@ def claude_repo() -> dict[str, str]:
 
 
 def test_edit_verify_fail_fix_pass_and_deliver(claude_stack, model, make_remote):
-    model.play(Scenario(turns=[
-        read("calc.py"), edit("calc.py", "return a - b", "return a * b"), VERIFY,
-        edit("calc.py", "return a * b", "return a + b"), VERIFY,
-        Turn(text="Fixed add(): it subtracted instead of adding."),
-    ]))
+    model.play(
+        Scenario(
+            turns=[
+                read("calc.py"),
+                edit("calc.py", "return a - b", "return a * b"),
+                VERIFY,
+                edit("calc.py", "return a * b", "return a + b"),
+                VERIFY,
+                Turn(text="Fixed add(): it subtracted instead of adding."),
+            ]
+        )
+    )
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
@@ -64,10 +72,16 @@ FIX = [read("calc.py"), edit("calc.py", "return a - b", "return a + b")]  # Edit
 
 
 def test_follow_up_resumes_the_same_session(claude_stack, model, make_remote):
-    model.play(Scenario(turns=[
-        *FIX, Turn(text="Fixed add()."),
-        edit("calc.py", "def add(a, b):", 'def add(a, b):\n    """Adds."""'), Turn(text="Added a docstring."),
-    ]))
+    model.play(
+        Scenario(
+            turns=[
+                *FIX,
+                Turn(text="Fixed add()."),
+                edit("calc.py", "def add(a, b):", 'def add(a, b):\n    """Adds."""'),
+                Turn(text="Added a docstring."),
+            ]
+        )
+    )
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
@@ -85,11 +99,19 @@ def test_follow_up_resumes_the_same_session(claude_stack, model, make_remote):
 
 
 def test_a_denied_git_push_is_reported_and_nothing_is_pushed(claude_stack, model, make_remote):
-    model.play(Scenario(turns=[
-        *FIX, Turn(tools=[ToolCall(name="Bash", input={"command": "git push origin HEAD:main",
-                                                       "description": "ship it"})]),
-        Turn(text="Fixed add(); I could not push, Honk will."),
-    ]))
+    model.play(
+        Scenario(
+            turns=[
+                *FIX,
+                Turn(
+                    tools=[
+                        ToolCall(name="Bash", input={"command": "git push origin HEAD:main", "description": "ship it"})
+                    ]
+                ),
+                Turn(text="Fixed add(); I could not push, Honk will."),
+            ]
+        )
+    )
     remote = make_remote(claude_repo())
     before = remote.head()
     claude_stack.add_repo("calc", remote.url)
@@ -125,11 +147,19 @@ def test_crossing_the_turn_budget_stops_the_run_and_says_so(claude_stack, model,
 
 
 def test_the_judge_vetoes_scope_creep_and_the_agent_corrects_it(claude_stack, model, make_remote):
-    model.play(Scenario(
-        turns=[*FIX, read("README.md"), edit("README.md", "# calc", "# calc — now with a new logo and roadmap"), Turn(text="Fixed."),
-               edit("README.md", "# calc — now with a new logo and roadmap", "# calc"), Turn(text="Reverted README.")],
-        judge=[JudgeVerdict(ok=False, reason="The README rewrite is unrelated to fixing add()."), JudgeVerdict()],
-    ))
+    model.play(
+        Scenario(
+            turns=[
+                *FIX,
+                read("README.md"),
+                edit("README.md", "# calc", "# calc — now with a new logo and roadmap"),
+                Turn(text="Fixed."),
+                edit("README.md", "# calc — now with a new logo and roadmap", "# calc"),
+                Turn(text="Reverted README."),
+            ],
+            judge=[JudgeVerdict(ok=False, reason="The README rewrite is unrelated to fixing add()."), JudgeVerdict()],
+        )
+    )
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
@@ -148,11 +178,18 @@ def test_the_judge_vetoes_scope_creep_and_the_agent_corrects_it(claude_stack, mo
 def test_the_test_guard_flags_a_deleted_test_and_it_is_shown_at_delivery(claude_stack, model, make_remote):
     files = claude_repo()
     files["test_calc.py"] = files["test_calc.py"].replace(
-        "    def test_add(self):", "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n\n    def test_add(self):")
-    model.play(Scenario(turns=[
-        read("test_calc.py"), edit("test_calc.py", "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n", ""),
-        Turn(text="The tests pass now."),
-    ]))
+        "    def test_add(self):",
+        "    def test_zero(self):\n        self.assertEqual(add(0, 0), 0)\n\n    def test_add(self):",
+    )
+    model.play(
+        Scenario(
+            turns=[
+                read("test_calc.py"),
+                edit("test_calc.py", "    def test_add(self):\n        self.assertEqual(add(2, 3), 5)\n", ""),
+                Turn(text="The tests pass now."),
+            ]
+        )
+    )
     remote = make_remote(files)
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make the tests pass")
@@ -167,14 +204,20 @@ def test_the_test_guard_flags_a_deleted_test_and_it_is_shown_at_delivery(claude_
     assert any("test_add was removed" in w for w in ready.warnings), "shown prominently at delivery"
 
 
-@pytest.mark.parametrize("status,kind,message,says,runs", [
-    (401, "authentication_error", "invalid x-api-key", ("invalid API key", "ANTHROPIC_API_KEY"), 1),  # final
-    (529, "overloaded_error", "Overloaded", ("overloaded", "529"), 3),  # retried by Temporal, then reported
-], ids=["invalid-key", "overloaded"])
+@pytest.mark.parametrize(
+    "status,kind,message,says,runs",
+    [
+        (401, "authentication_error", "invalid x-api-key", ("invalid API key", "ANTHROPIC_API_KEY"), 1),  # final
+        (529, "overloaded_error", "Overloaded", ("overloaded", "529"), 3),  # retried by Temporal, then reported
+    ],
+    ids=["invalid-key", "overloaded"],
+)
 def test_api_errors_become_messages_and_retry_only_when_it_can_help(
-        claude_stack, model, make_remote, status, kind, message, says, runs):
-    model.play(Scenario(turns=[Turn(text="hi", error=InjectedError(
-        status=status, type=kind, message=message, times=99))]))
+    claude_stack, model, make_remote, status, kind, message, says, runs
+):
+    model.play(
+        Scenario(turns=[Turn(text="hi", error=InjectedError(status=status, type=kind, message=message, times=99))])
+    )
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
@@ -184,16 +227,24 @@ def test_api_errors_become_messages_and_retry_only_when_it_can_help(
 
 
 def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, make_remote):
-    model.play(Scenario(turns=[
-        Turn(tools=[ToolCall(name="Bash", input={"command": "printenv", "description": "look around"})]),
-        *FIX, Turn(text="Fixed."),
-    ]))
+    model.play(
+        Scenario(
+            turns=[
+                Turn(tools=[ToolCall(name="Bash", input={"command": "printenv", "description": "look around"})]),
+                *FIX,
+                Turn(text="Fixed."),
+            ]
+        )
+    )
     remote = make_remote(claude_repo_with('allow = ["printenv"]\n'))
     claude_stack.add_repo("calc", remote.url)
     task = claude_stack.ask("calc", "make add() add")
     assert claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120).state == TaskState.ready
-    printed = [e.event.output for e in claude_stack.events(task.id)
-               if e.event.kind == "agent_tool_result" and e.event.tool == "Bash"][0]
+    printed = [
+        e.event.output
+        for e in claude_stack.events(task.id)
+        if e.event.kind == "agent_tool_result" and e.event.tool == "Bash"
+    ][0]
     assert "HOME=" in printed and "agent-homes" in printed, printed
     for name, value in SECRETS.items():
         assert value not in printed and name not in printed
@@ -212,8 +263,11 @@ def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, mode
     done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)
     assert done.state == TaskState.ready, done.reason
     assert done.preview_url and claude_stack.http.get(done.preview_url).status_code == 200
-    verifies = [e.event.output for e in claude_stack.events(task.id)
-                if e.event.kind == "agent_tool_result" and e.event.tool == "mcp__honk__verify"]
+    verifies = [
+        e.event.output
+        for e in claude_stack.events(task.id)
+        if e.event.kind == "agent_tool_result" and e.event.tool == "mcp__honk__verify"
+    ]
     assert "test_empty_playlist_summary" in verifies[0] and "All checks pass" in verifies[-1]
 
 
@@ -222,8 +276,13 @@ def test_an_unreachable_api_is_retried_then_reported(tmp_path, temporal, make_re
     from honk.testing.processes import HonkStack
 
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    stack = HonkStack(tmp_path / "honk", temporal.address, anthropic_base_url=closed,
-                      anthropic_api_key="sk-ant-test-key", claude_max_retries="0")
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        anthropic_base_url=closed,
+        anthropic_api_key="sk-ant-test-key",
+        claude_max_retries="0",
+    )
     try:
         remote = make_remote(claude_repo())
         stack.add_repo("calc", remote.url)
@@ -237,8 +296,13 @@ def test_an_unreachable_api_is_retried_then_reported(tmp_path, temporal, make_re
 def test_a_missing_binary_fails_the_task_with_what_to_do(tmp_path, temporal, model, make_remote):
     from honk.testing.processes import HonkStack
 
-    stack = HonkStack(tmp_path / "honk", temporal.address, anthropic_base_url=model.url,
-                      anthropic_api_key="sk-ant-test-key", claude_binary=str(tmp_path / "no" / "claude"))
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        anthropic_base_url=model.url,
+        anthropic_api_key="sk-ant-test-key",
+        claude_binary=str(tmp_path / "no" / "claude"),
+    )
     try:
         remote = make_remote(claude_repo())
         stack.add_repo("calc", remote.url)

@@ -21,12 +21,19 @@ def commit(workspace: Path, files: dict[str, str], message: str) -> str:
 
 def body(summary: str = "Fixed add(): it subtracted.", **changes: object) -> PullRequestBody:
     fields: dict[str, object] = {
-        "task_id": "t1", "title": "Fix add() in calc", "request": "add() is wrong, @bob saw it\nplease fix",
-        "requested_by": "alice@example.com", "summary": summary,
-        "checks": [CheckLine(name="unit tests", passed=True, detail="12 passed"),
-                   CheckLine(name="lint", passed=False, detail="calc.py:2 E501 | line too long")],
+        "task_id": "t1",
+        "title": "Fix add() in calc",
+        "request": "add() is wrong, @bob saw it\nplease fix",
+        "requested_by": "alice@example.com",
+        "summary": summary,
+        "checks": [
+            CheckLine(name="unit tests", passed=True, detail="12 passed"),
+            CheckLine(name="lint", passed=False, detail="calc.py:2 E501 | line too long"),
+        ],
         "guard_findings": ["tests/test_calc.py: an assertion was removed"],
-        "warnings": ["The change touches no test."], "cost_usd": 0.4213,
-        "task_url": "https://honk.example/tasks/t1", "preview_url": "https://honk.example/tasks/t1/preview/",
+        "warnings": ["The change touches no test."],
+        "cost_usd": 0.4213,
+        "task_url": "https://honk.example/tasks/t1",
+        "preview_url": "https://honk.example/tasks/t1/preview/",
     }
     return PullRequestBody.model_validate({**fields, **changes})

@@ -26,8 +26,14 @@ def test_missing_parts_say_so_instead_of_leaving_holes() -> None:
 
 
 def test_a_check_line_is_made_from_a_check_result_and_stays_on_one_table_row() -> None:
-    failed = CheckResult(name="tests", command="pytest", passed=False, exit_code=1, duration_s=1.0,
-                         distilled="FAILED test_calc.py::test_add\nassert 1 == 5")
+    failed = CheckResult(
+        name="tests",
+        command="pytest",
+        passed=False,
+        exit_code=1,
+        duration_s=1.0,
+        distilled="FAILED test_calc.py::test_add\nassert 1 == 5",
+    )
     slow = CheckResult(name="e2e", command="make e2e", passed=False, exit_code=None, timed_out=True, duration_s=600)
 
     text = render_body(body(checks=[CheckLine.of(failed), CheckLine.of(slow)]))

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files
 
 from honk.domain import TaskState
 from honk.testing.fake_github import FakeGitHub
 from honk.testing.fake_gitlab import FakeGitLab
 from honk.testing.processes import HonkStack, wait_until
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files
 
 TOKEN = "ghp_forge_task_0123456789"
 GL_TOKEN = "glpat-forge-task-0123456789"
@@ -36,8 +36,9 @@ def test_a_github_task_keeps_one_pull_request_and_merges_through_the_api(tmp_pat
     github.require_checks("acme/calc", "ci")
     stack = HonkStack(tmp_path / "honk", temporal.address, github_token=TOKEN)
     try:
-        added = stack.honk("repo", "add", "calc", remote.url, "--forge", "github:acme/calc",
-                           "--forge-api", github.url, check=True)
+        added = stack.honk(
+            "repo", "add", "calc", remote.url, "--forge", "github:acme/calc", "--forge-api", github.url, check=True
+        )
         assert "github:acme/calc" in added.stdout
         task = stack.ask("calc", "make add() add")
         assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
@@ -80,8 +81,14 @@ def test_a_pull_request_closed_on_github_ends_the_task(tmp_path, temporal, make_
     github.add_repo("acme/calc", remote)
     stack = HonkStack(tmp_path / "honk", temporal.address, github_token=TOKEN, forge_poll_s="0.5")
     try:
-        r = stack.http.post("/api/repos", json={"name": "calc", "url": remote.url, "forge": {
-            "kind": "github", "project": "acme/calc", "api_url": github.url}})
+        r = stack.http.post(
+            "/api/repos",
+            json={
+                "name": "calc",
+                "url": remote.url,
+                "forge": {"kind": "github", "project": "acme/calc", "api_url": github.url},
+            },
+        )
         assert r.status_code == 201, r.text
         task = stack.ask("calc", "make add() add")
         assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
@@ -99,8 +106,9 @@ def test_a_gitlab_task_opens_a_draft_merge_request_and_merges_it(tmp_path, tempo
         gitlab.add_project("acme/calc", remote)
         stack = HonkStack(tmp_path / "honk", temporal.address, gitlab_token=GL_TOKEN)
         try:
-            stack.honk("repo", "add", "calc", remote.url, "--forge", "gitlab:acme/calc", "--forge-api", gitlab.url,
-                       check=True)
+            stack.honk(
+                "repo", "add", "calc", remote.url, "--forge", "gitlab:acme/calc", "--forge-api", gitlab.url, check=True
+            )
             task = stack.ask("calc", "make add() add")
             assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
             mr = gitlab.merge_request("acme/calc", 1)
@@ -117,8 +125,9 @@ def test_a_worker_without_forge_credentials_says_which_setting_is_missing(tmp_pa
     github.add_repo("acme/calc", remote)
     stack = HonkStack(tmp_path / "honk", temporal.address)
     try:
-        stack.honk("repo", "add", "calc", remote.url, "--forge", "github:acme/calc", "--forge-api", github.url,
-                   check=True)
+        stack.honk(
+            "repo", "add", "calc", remote.url, "--forge", "github:acme/calc", "--forge-api", github.url, check=True
+        )
         task = stack.ask("calc", "make add() add")
         failed = stack.wait_for(task.id, TaskState.failed, TaskState.ready)
         assert failed.state == TaskState.failed and "HONK_GITHUB_TOKEN" in failed.reason, failed.reason

@@ -57,7 +57,8 @@ def assert_no_secret_in_urls(calls: list[ForgeCall], *secrets: str) -> None:
 
 
 async def test_opens_a_draft_pull_request_whose_description_tells_the_whole_story(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path
+) -> None:
     sha = await publish(forge, workspace)
     pr = await forge.open_or_update(BRANCH, "main", body())
 
@@ -66,21 +67,31 @@ async def test_opens_a_draft_pull_request_whose_description_tells_the_whole_stor
     [create] = github.log.to("POST", "/pulls")
     assert create.auth == "token" and create.status == 201
     assert {k: create.body[k] for k in ("title", "head", "base", "draft")} == {
-        "title": "Fix add() in calc", "head": BRANCH, "base": "main", "draft": True}
+        "title": "Fix add() in calc",
+        "head": BRANCH,
+        "base": "main",
+        "draft": True,
+    }
     text = github.pull(REPO, 1).body
-    for part in ("**Requested by** alice@\u200bexample.com", "> add() is wrong, @\u200bbob saw it\n> please fix",
-                 "## Summary\n\nFixed add(): it subtracted.",
-                 "| ✅ passed | `unit tests` | 12 passed |",
-                 "| ❌ failed | `lint` | calc.py:2 E501 \\| line too long |",
-                 "## Test guard\n\n- tests/test_calc.py: an assertion was removed",
-                 "## Warnings\n\n- The change touches no test.", "Agent cost: $0.42",
-                 "- Task: https://honk.example/tasks/t1", "- Preview: https://honk.example/tasks/t1/preview/",
-                 "<!-- honk-task: t1 -->"):
+    for part in (
+        "**Requested by** alice@\u200bexample.com",
+        "> add() is wrong, @\u200bbob saw it\n> please fix",
+        "## Summary\n\nFixed add(): it subtracted.",
+        "| ✅ passed | `unit tests` | 12 passed |",
+        "| ❌ failed | `lint` | calc.py:2 E501 \\| line too long |",
+        "## Test guard\n\n- tests/test_calc.py: an assertion was removed",
+        "## Warnings\n\n- The change touches no test.",
+        "Agent cost: $0.42",
+        "- Task: https://honk.example/tasks/t1",
+        "- Preview: https://honk.example/tasks/t1/preview/",
+        "<!-- honk-task: t1 -->",
+    ):
         assert part in text
 
 
 async def test_a_follow_up_updates_the_same_pull_request(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path
+) -> None:
     await publish(forge, workspace)
     first = await forge.open_or_update(BRANCH, "main", body())
     commit(workspace, {"calc.py": "def add(a, b):\n    return b + a\n"}, "Follow-up: swap operands")
@@ -96,7 +107,8 @@ async def test_a_follow_up_updates_the_same_pull_request(
 
 
 async def test_ready_for_review_takes_it_out_of_draft_through_graphql(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path
+) -> None:
     await publish(forge, workspace)
     pr = await forge.open_or_update(BRANCH, "main", body())
 
@@ -118,7 +130,8 @@ async def ready_pull(forge: GitHubForge, workspace: Path) -> tuple[int, str]:
 
 
 async def test_merge_through_the_api_moves_main_to_a_merge_of_the_verified_commit(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_pull(forge, workspace)
     old_main = remote.head()
 
@@ -129,8 +142,12 @@ async def test_merge_through_the_api_moves_main_to_a_merge_of_the_verified_commi
     assert remote.message() == "Fix add() in calc\n\nHonk-Task: t1\nApproved-by: carol"
     assert remote.show("calc.py") == FIXED.strip()  # run_git strips the newline
     [put] = github.log.to("PUT", "/merge")
-    assert put.body == {"sha": sha, "commit_title": "Fix add() in calc",
-                        "commit_message": "Honk-Task: t1\nApproved-by: carol", "merge_method": "merge"}
+    assert put.body == {
+        "sha": sha,
+        "commit_title": "Fix add() in calc",
+        "commit_message": "Honk-Task: t1\nApproved-by: carol",
+        "merge_method": "merge",
+    }
     state = await forge.state(number)
     assert (state.state, state.merge_commit) == ("merged", remote.head())
     # A retried merge (its answer lost) finds the work done and does not merge again.
@@ -140,7 +157,8 @@ async def test_merge_through_the_api_moves_main_to_a_merge_of_the_verified_commi
 
 
 async def test_merge_waits_for_required_checks(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_pull(forge, workspace)
     github.require_checks(REPO, "ci/build")
     main = remote.head()
@@ -150,15 +168,18 @@ async def test_merge_waits_for_required_checks(
     failing = await forge.merge(number, sha, "Fix add()")
 
     assert not pending.merged and pending.reason == "checks" and remote.head() == main
-    assert pending.refusal == ('GitHub refused the merge: required checks have not passed yet (Required status '
-                               'check "ci/build" is expected.). Merge again once they are green on the pull request.')
+    assert pending.refusal == (
+        "GitHub refused the merge: required checks have not passed yet (Required status "
+        'check "ci/build" is expected.). Merge again once they are green on the pull request.'
+    )
     assert failing.reason == "checks" and "is failing" in (failing.refusal or "")
     github.set_check(REPO, "ci/build", "success")
     assert (await forge.merge(number, sha, "Fix add()")).merged
 
 
 async def test_merge_needs_an_approving_review_when_the_branch_requires_one(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_pull(forge, workspace)
     github.require_approvals(REPO, 1)
 
@@ -166,14 +187,16 @@ async def test_merge_needs_an_approving_review_when_the_branch_requires_one(
 
     assert refused.reason == "review" and not refused.merged
     assert refused.refusal is not None and refused.refusal.startswith(
-        "GitHub refused the merge: the pull request needs an approving review (At least 1 approving review")
+        "GitHub refused the merge: the pull request needs an approving review (At least 1 approving review"
+    )
     assert "Ask a reviewer to approve it on GitHub" in refused.refusal
     github.approve(REPO, number)
     assert (await forge.merge(number, sha, "Fix add()")).sha == remote.head()
 
 
 async def test_merge_refuses_when_the_branch_moved_after_verification(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, verified = await ready_pull(forge, workspace)
     commit(workspace, {"extra.py": "x = 1\n"}, "Someone else's commit")
     await publish(forge, workspace)
@@ -182,21 +205,26 @@ async def test_merge_refuses_when_the_branch_moved_after_verification(
     refused = await forge.merge(number, verified, "Fix add()")
 
     assert refused.reason == "head_changed" and remote.head() == main
-    assert refused.refusal == ("GitHub refused the merge: the branch changed after Honk checked it (Head branch was "
-                               "modified. Review and try the merge again.). Review the new commits, then merge again.")
+    assert refused.refusal == (
+        "GitHub refused the merge: the branch changed after Honk checked it (Head branch was "
+        "modified. Review and try the merge again.). Review the new commits, then merge again."
+    )
     assert github.log.to("PUT", "/merge")[0].status == 409
 
 
 async def test_merge_refuses_a_branch_that_conflicts_with_main(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_pull(forge, workspace)
     main = remote.push_change({"calc.py": "def add(a, b):\n    return sum([a, b])\n"})
 
     refused = await forge.merge(number, sha, "Fix add()")
 
     assert refused.reason == "conflict" and remote.head() == main
-    assert refused.refusal == ("GitHub refused the merge: the branch conflicts with main (Pull Request is not "
-                               "mergeable). Ask Honk to bring in the latest main, then merge again.")
+    assert refused.refusal == (
+        "GitHub refused the merge: the branch conflicts with main (Pull Request is not "
+        "mergeable). Ask Honk to bring in the latest main, then merge again."
+    )
 
 
 async def test_merge_refuses_a_draft(github: FakeGitHub, forge: GitHubForge, workspace: Path) -> None:
@@ -209,7 +237,8 @@ async def test_merge_refuses_a_draft(github: FakeGitHub, forge: GitHubForge, wor
 
 
 async def test_a_pull_request_closed_on_github_reads_closed_and_is_not_merged(
-        github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, forge: GitHubForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_pull(forge, workspace)
     github.close(REPO, number)
 
@@ -230,11 +259,20 @@ def app_key() -> tuple[str, bytes]:
 
 
 async def test_a_github_app_signs_in_with_an_rs256_jwt_and_works_with_installation_tokens(
-        github: FakeGitHub, workspace: Path, remote: RemoteRepo) -> None:
+    github: FakeGitHub, workspace: Path, remote: RemoteRepo
+) -> None:
     private, public = app_key()
     github.add_app(4242, public, installation_id=77)
-    forge = GitHubForge(ForgeConfig(kind="github", api_url=github.url, project=REPO, app_id=4242,
-                                    private_key=SecretStr(private), installation_id=77))
+    forge = GitHubForge(
+        ForgeConfig(
+            kind="github",
+            api_url=github.url,
+            project=REPO,
+            app_id=4242,
+            private_key=SecretStr(private),
+            installation_id=77,
+        )
+    )
 
     target = await forge.push_target()
     sha = await push_branch(workspace, target.url, BRANCH, target.token, username=target.username)
@@ -258,8 +296,16 @@ async def test_a_jwt_signed_with_another_key_is_refused_clearly(github: FakeGitH
     _, public = app_key()
     wrong, _ = app_key()
     github.add_app(4242, public, installation_id=77)
-    forge = GitHubForge(ForgeConfig(kind="github", api_url=github.url, project=REPO, app_id=4242,
-                                    private_key=SecretStr(wrong), installation_id=77))
+    forge = GitHubForge(
+        ForgeConfig(
+            kind="github",
+            api_url=github.url,
+            project=REPO,
+            app_id=4242,
+            private_key=SecretStr(wrong),
+            installation_id=77,
+        )
+    )
 
     with pytest.raises(Unauthorized, match="GitHub rejected Honk's credentials while reading pull request #1"):
         await forge.state(1)
@@ -279,13 +325,22 @@ def test_a_config_without_credentials_or_with_a_bad_project_is_refused() -> None
         ForgeConfig(kind="github", api_url="https://api.github.com", project="acme/widgets")
     with pytest.raises(ValidationError, match="'owner/name'"):
         ForgeConfig(kind="github", api_url="https://api.github.com", project="widgets", token=SecretStr("t"))
-    assert "ghp_secret" not in repr(ForgeConfig(kind="github", api_url="u", project="a/b",
-                                                token=SecretStr("ghp_secret")))
+    assert "ghp_secret" not in repr(
+        ForgeConfig(kind="github", api_url="u", project="a/b", token=SecretStr("ghp_secret"))
+    )
 
 
 async def test_an_unusable_app_key_is_a_clear_error(github: FakeGitHub) -> None:
-    forge = GitHubForge(ForgeConfig(kind="github", api_url=github.url, project=REPO, app_id=4242,
-                                    private_key=SecretStr("not a key"), installation_id=77))
+    forge = GitHubForge(
+        ForgeConfig(
+            kind="github",
+            api_url=github.url,
+            project=REPO,
+            app_id=4242,
+            private_key=SecretStr("not a key"),
+            installation_id=77,
+        )
+    )
 
     with pytest.raises(UserFacingError, match="check the GitHub App's id and private key"):
         await forge.state(1)

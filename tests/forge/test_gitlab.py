@@ -53,7 +53,8 @@ async def ready_merge_request(forge: GitLabForge, workspace: Path) -> tuple[int,
 
 
 async def test_opens_a_draft_merge_request_with_the_whole_description(
-        gitlab: FakeGitLab, forge: GitLabForge, workspace: Path) -> None:
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path
+) -> None:
     sha = await publish(forge, workspace)
     mr = await forge.open_or_update(BRANCH, "main", body())
 
@@ -62,11 +63,21 @@ async def test_opens_a_draft_merge_request_with_the_whole_description(
     [create] = gitlab.log.to("POST", "/merge_requests")
     assert create.path == f"/api/v4/projects/{PROJECT}/merge_requests" and create.auth == "private-token"
     assert {k: create.body[k] for k in ("source_branch", "target_branch", "title")} == {
-        "source_branch": BRANCH, "target_branch": "main", "title": "Draft: Fix add() in calc"}
+        "source_branch": BRANCH,
+        "target_branch": "main",
+        "title": "Draft: Fix add() in calc",
+    }
     text = gitlab.merge_request(PROJECT, 1).description
-    for part in ("> add() is wrong, @\u200bbob saw it", "Fixed add(): it subtracted.", "| ❌ failed | `lint` |",
-                 "an assertion was removed", "The change touches no test.", "Agent cost: $0.42",
-                 "https://honk.example/tasks/t1/preview/", "<!-- honk-task: t1 -->"):
+    for part in (
+        "> add() is wrong, @\u200bbob saw it",
+        "Fixed add(): it subtracted.",
+        "| ❌ failed | `lint` |",
+        "an assertion was removed",
+        "The change touches no test.",
+        "Agent cost: $0.42",
+        "https://honk.example/tasks/t1/preview/",
+        "<!-- honk-task: t1 -->",
+    ):
         assert part in text
     # The branch got there over HTTP with the token as a password, never in a URL.
     pushes = [c for c in gitlab.calls if c.path.endswith("/git-receive-pack")]
@@ -75,7 +86,8 @@ async def test_opens_a_draft_merge_request_with_the_whole_description(
 
 
 async def test_a_follow_up_updates_the_same_merge_request_and_keeps_it_a_draft(
-        gitlab: FakeGitLab, forge: GitLabForge, workspace: Path) -> None:
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path
+) -> None:
     await publish(forge, workspace)
     first = await forge.open_or_update(BRANCH, "main", body())
     commit(workspace, {"calc.py": "def add(a, b):\n    return b + a\n"}, "Follow-up")
@@ -91,8 +103,7 @@ async def test_a_follow_up_updates_the_same_merge_request_and_keeps_it_a_draft(
     assert update.body["target_branch"] == "main"
 
 
-async def test_ready_for_review_drops_the_draft_prefix(gitlab: FakeGitLab, forge: GitLabForge,
-                                                      workspace: Path) -> None:
+async def test_ready_for_review_drops_the_draft_prefix(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path) -> None:
     await publish(forge, workspace)
     mr = await forge.open_or_update(BRANCH, "main", body())
 
@@ -103,8 +114,9 @@ async def test_ready_for_review_drops_the_draft_prefix(gitlab: FakeGitLab, forge
     assert not (await forge.open_or_update(BRANCH, "main", body(summary="More."))).draft
 
 
-async def test_merge_through_the_api_moves_main(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path,
-                                               remote: RemoteRepo) -> None:
+async def test_merge_through_the_api_moves_main(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_merge_request(forge, workspace)
     old_main = remote.head()
 
@@ -122,8 +134,9 @@ async def test_merge_through_the_api_moves_main(gitlab: FakeGitLab, forge: GitLa
     assert len(gitlab.log.to("PUT", "/merge")) == 1
 
 
-async def test_squash_makes_one_commit_on_main(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path,
-                                              remote: RemoteRepo) -> None:
+async def test_squash_makes_one_commit_on_main(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_merge_request(forge, workspace)
     old_main = remote.head()
 
@@ -133,8 +146,9 @@ async def test_squash_makes_one_commit_on_main(gitlab: FakeGitLab, forge: GitLab
     assert run_git("--git-dir", str(remote.bare), "rev-list", "--parents", "-n1", "main").split()[1:] == [old_main]
 
 
-async def test_merge_waits_for_the_pipeline(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path,
-                                           remote: RemoteRepo) -> None:
+async def test_merge_waits_for_the_pipeline(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_merge_request(forge, workspace)
     gitlab.require_pipeline(PROJECT, "running")
     main = remote.head()
@@ -144,10 +158,13 @@ async def test_merge_waits_for_the_pipeline(gitlab: FakeGitLab, forge: GitLabFor
     failed = await forge.merge(number, sha, "Fix add()")
 
     assert running.reason == "checks" and remote.head() == main
-    assert running.refusal == ("GitLab refused the merge: the pipeline is still running. Merge again once it is "
-                               "green (ci_still_running).")
-    assert failed.refusal == "GitLab refused the merge: the pipeline must pass first. Merge again once it is green " \
-                             "(ci_must_pass)."
+    assert running.refusal == (
+        "GitLab refused the merge: the pipeline is still running. Merge again once it is green (ci_still_running)."
+    )
+    assert (
+        failed.refusal == "GitLab refused the merge: the pipeline must pass first. Merge again once it is green "
+        "(ci_must_pass)."
+    )
     assert gitlab.log.to("PUT", "/merge")[0].status == 422
     gitlab.set_pipeline(PROJECT, "success")
     assert (await forge.merge(number, sha, "Fix add()")).merged
@@ -160,14 +177,17 @@ async def test_merge_needs_approval(gitlab: FakeGitLab, forge: GitLabForge, work
     refused = await forge.merge(number, sha, "Fix add()")
 
     assert refused.reason == "review"
-    assert refused.refusal == ("GitLab refused the merge: the merge request needs approval. Ask a reviewer to "
-                               "approve it on GitLab, then merge again (not_approved).")
+    assert refused.refusal == (
+        "GitLab refused the merge: the merge request needs approval. Ask a reviewer to "
+        "approve it on GitLab, then merge again (not_approved)."
+    )
     gitlab.approve(PROJECT, number)
     assert (await forge.merge(number, sha, "Fix add()")).merged
 
 
-async def test_merge_refuses_when_the_branch_moved(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path,
-                                                  remote: RemoteRepo) -> None:
+async def test_merge_refuses_when_the_branch_moved(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, verified = await ready_merge_request(forge, workspace)
     commit(workspace, {"extra.py": "x = 1\n"}, "Another commit")
     moved = await publish(forge, workspace)
@@ -175,21 +195,26 @@ async def test_merge_refuses_when_the_branch_moved(gitlab: FakeGitLab, forge: Gi
     refused = await forge.merge(number, verified, "Fix add()")
 
     assert refused.reason == "head_changed" and not refused.merged
-    assert refused.refusal == ("GitLab refused the merge: the branch changed after Honk checked it (SHA does not "
-                               f"match HEAD of source branch: {moved}). Review the new commits, then merge again.")
+    assert refused.refusal == (
+        "GitLab refused the merge: the branch changed after Honk checked it (SHA does not "
+        f"match HEAD of source branch: {moved}). Review the new commits, then merge again."
+    )
     assert "extra.py" not in run_git("--git-dir", str(remote.bare), "ls-tree", "--name-only", "main")
 
 
-async def test_merge_refuses_a_conflict(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path,
-                                       remote: RemoteRepo) -> None:
+async def test_merge_refuses_a_conflict(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path, remote: RemoteRepo
+) -> None:
     number, sha = await ready_merge_request(forge, workspace)
     main = remote.push_change({"calc.py": "def add(a, b):\n    return sum([a, b])\n"})
 
     refused = await forge.merge(number, sha, "Fix add()")
 
     assert refused.reason == "conflict" and remote.head() == main
-    assert refused.refusal == ("GitLab refused the merge: the branch conflicts with main. Ask Honk to bring in the "
-                               "latest main, then merge again (conflict).")
+    assert refused.refusal == (
+        "GitLab refused the merge: the branch conflicts with main. Ask Honk to bring in the "
+        "latest main, then merge again (conflict)."
+    )
 
 
 async def test_merge_refuses_a_draft(gitlab: FakeGitLab, forge: GitLabForge, workspace: Path) -> None:
@@ -202,8 +227,9 @@ async def test_merge_refuses_a_draft(gitlab: FakeGitLab, forge: GitLabForge, wor
     assert gitlab.log.to("PUT", "/merge")[0].status == 405
 
 
-async def test_a_merge_request_closed_on_gitlab_reads_closed(gitlab: FakeGitLab, forge: GitLabForge,
-                                                             workspace: Path) -> None:
+async def test_a_merge_request_closed_on_gitlab_reads_closed(
+    gitlab: FakeGitLab, forge: GitLabForge, workspace: Path
+) -> None:
     number, sha = await ready_merge_request(forge, workspace)
     gitlab.close(PROJECT, number)
 
@@ -221,15 +247,17 @@ async def test_the_project_can_be_named_by_its_numeric_id(gitlab: FakeGitLab, wo
     await publish(forge, workspace)
     mr = await forge.open_or_update(BRANCH, "main", body())
 
-    assert mr.number == 1 and gitlab.log.to("POST", "/merge_requests")[0].path == \
-        f"/api/v4/projects/{numeric}/merge_requests"
+    assert (
+        mr.number == 1
+        and gitlab.log.to("POST", "/merge_requests")[0].path == f"/api/v4/projects/{numeric}/merge_requests"
+    )
 
 
 async def test_a_bad_token_and_a_missing_project_are_clear_errors(gitlab: FakeGitLab) -> None:
-    wrong = GitLabForge(ForgeConfig(kind="gitlab", api_url=gitlab.url, project=PROJECT,
-                                    token=SecretStr("glpat-wrong")))
-    missing = GitLabForge(ForgeConfig(kind="gitlab", api_url=gitlab.url, project="acme/nothing",
-                                      token=SecretStr(TOKEN)))
+    wrong = GitLabForge(ForgeConfig(kind="gitlab", api_url=gitlab.url, project=PROJECT, token=SecretStr("glpat-wrong")))
+    missing = GitLabForge(
+        ForgeConfig(kind="gitlab", api_url=gitlab.url, project="acme/nothing", token=SecretStr(TOKEN))
+    )
 
     with pytest.raises(Unauthorized) as raised:
         await wrong.state(1)

@@ -57,7 +57,8 @@ def files_under(root: Path) -> Iterator[Path]:
 
 
 async def test_pushes_over_https_with_the_token_in_the_environment_only(
-        workspace: Path, remote: RemoteRepo, forge_remote: str, spied_git: Path, tmp_path: Path) -> None:
+    workspace: Path, remote: RemoteRepo, forge_remote: str, spied_git: Path, tmp_path: Path
+) -> None:
     sha = await push_branch(workspace, forge_remote, BRANCH, SecretStr(TOKEN))
 
     assert BRANCH in remote.branches() and remote.head(BRANCH) == sha
@@ -72,7 +73,8 @@ async def test_pushes_over_https_with_the_token_in_the_environment_only(
 
 
 async def test_the_forge_saw_basic_auth_and_no_token_in_any_url(
-        workspace: Path, forge: FakeGitHub, forge_remote: str) -> None:
+    workspace: Path, forge: FakeGitHub, forge_remote: str
+) -> None:
     await push_branch(workspace, forge_remote, BRANCH, SecretStr(TOKEN), username="honk-bot")
 
     answered = [c for c in forge.calls if c.status == 200]
@@ -90,7 +92,8 @@ async def test_a_wrong_token_is_a_clear_error_that_does_not_show_it(workspace: P
 
 
 async def test_commits_someone_else_pushed_to_the_branch_are_never_overwritten(
-        workspace: Path, remote: RemoteRepo, forge_remote: str, tmp_path: Path) -> None:
+    workspace: Path, remote: RemoteRepo, forge_remote: str, tmp_path: Path
+) -> None:
     pushed = await push_branch(workspace, forge_remote, BRANCH, SecretStr(TOKEN))
     reviewer = tmp_path / "reviewer"
     run_git("clone", "--quiet", "--branch", BRANCH, remote.url, str(reviewer))
@@ -105,8 +108,7 @@ async def test_commits_someone_else_pushed_to_the_branch_are_never_overwritten(
     assert remote.head(BRANCH) == theirs
 
 
-async def test_honk_may_replace_what_it_pushed_itself(workspace: Path, remote: RemoteRepo,
-                                                      forge_remote: str) -> None:
+async def test_honk_may_replace_what_it_pushed_itself(workspace: Path, remote: RemoteRepo, forge_remote: str) -> None:
     pushed = await push_branch(workspace, forge_remote, BRANCH, SecretStr(TOKEN))
     run_git("commit", "--quiet", "--amend", "-m", "Fix add() (reworded)", cwd=workspace)
 

@@ -29,7 +29,6 @@ from urllib.parse import unquote
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from repos import DIRECT_FIX, calc_files
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -39,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from honk.domain import TaskState
+from repos import DIRECT_FIX, calc_files
 
 REQUEST_TIMEOUT_S = 20
 EVENTS = "/api/tasks/{task_id}/events"
@@ -49,13 +49,43 @@ FEWER = {("POST", "/api/tasks"): 10}
 MAX_REPORTED = 3  # distinct failures reported per operation and phase
 
 # Values that break servers. Hooks swap one of them into a generated parameter or body field now and then.
-HOSTILE = ["\x00", "a\x00b", "main\x00", "-1", "²", "٣", "1e3", "../..", "..", "/", "%00", "%2e%2e%2f", "\\",
-           " ", "\n", "-x", "--upload-pack=touch /tmp/x", "🦆", "\u202e", "x" * 5000,
-           2**63, 10**30, -(2**63) - 1, "99999999999999999999999"]
+HOSTILE = [
+    "\x00",
+    "a\x00b",
+    "main\x00",
+    "-1",
+    "²",
+    "٣",
+    "1e3",
+    "../..",
+    "..",
+    "/",
+    "%00",
+    "%2e%2e%2f",
+    "\\",
+    " ",
+    "\n",
+    "-x",
+    "--upload-pack=touch /tmp/x",
+    "🦆",
+    "\u202e",
+    "x" * 5000,
+    2**63,
+    10**30,
+    -(2**63) - 1,
+    "99999999999999999999999",
+]
 HOSTILE_PATH = [v for v in HOSTILE if "/" not in str(v)]  # a `/` addresses another route (see below)
 HOSTILE_BODY = [*HOSTILE, "\ud800"]  # a lone surrogate: JSON can carry it (escaped), a URL cannot
-HOSTILE_HEADERS = [v for v in HOSTILE if isinstance(v, str) and v.isprintable() and len(v) < 100
-                   and not v.startswith(" ") and v.encode("latin-1", "ignore").decode("latin-1") == v]
+HOSTILE_HEADERS = [
+    v
+    for v in HOSTILE
+    if isinstance(v, str)
+    and v.isprintable()
+    and len(v) < 100
+    and not v.startswith(" ")
+    and v.encode("latin-1", "ignore").decode("latin-1") == v
+]
 EXCEPTION_LINE = re.compile(r"[\w.]+(Error|Exception|Group|Exit|Interrupt)\b")
 ANSWERS: defaultdict[str, Counter[int]] = defaultdict(Counter)  # operation -> status -> count
 
@@ -74,12 +104,18 @@ def refusal_is_clear(ctx, response, case):  # noqa: ANN001, ANN201 - schemathesi
         raise AssertionError(f"{response.status_code} refusal is not JSON: {short(repr(response.content))}") from None
     detail = body.get("detail") if isinstance(body, dict) else None
     assert isinstance(detail, str) and detail.strip(), (
-        f"{response.status_code} refusal without a readable `detail`: {short(repr(response.content))}")
+        f"{response.status_code} refusal without a readable `detail`: {short(repr(response.content))}"
+    )
     return None
 
 
-CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,
-          refusal_is_clear]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    refusal_is_clear,
+]
 
 
 def server_crashes(server_log: Path) -> list[str]:
@@ -104,8 +140,14 @@ class Real:
         # the fixed request_id makes a resubmission return the same task.
         self.good_bodies = {
             "/api/repos": {"name": "fuzzed", "url": remote_url, "branch": "main"},
-            "/api/tasks": {"repo": "broken", "text": "make add() add", "agent": "scripted", "model": "m",
-                           "request_id": "fuzz-1", "requested_by": "fuzz@example.com"},
+            "/api/tasks": {
+                "repo": "broken",
+                "text": "make add() add",
+                "agent": "scripted",
+                "model": "m",
+                "request_id": "fuzz-1",
+                "requested_by": "fuzz@example.com",
+            },
         }
         # Which of their fields to swap into a generated body together (the others stay generated).
         self.overlays = {"/api/repos": [{"name"}, {"name", "url"}, {"name", "branch"}], "/api/tasks": [{"repo"}]}
@@ -117,8 +159,10 @@ class Real:
             out.append(_derive(case, path_parameters={**case.path_parameters, "task_id": self.task_id}))
         if case.method.upper() == "POST" == case.operation.method.upper() and isinstance(case.body, dict):
             good = self.good_bodies.get(case.operation.path, {})
-            out += [_derive(case, body={**case.body, **{k: good[k] for k in keys}})
-                    for keys in self.overlays.get(case.operation.path, [])]
+            out += [
+                _derive(case, body={**case.body, **{k: good[k] for k in keys}})
+                for keys in self.overlays.get(case.operation.path, [])
+            ]
         return out
 
 
@@ -137,7 +181,8 @@ def send(case: schemathesis.Case) -> None:
     ANSWERS[f"{case.operation.method.upper()} {case.operation.path}"][response.status_code] += 1
     what = f"{case.method} {short(case.formatted_path, 150)} answered {response.status_code}"
     assert response.status_code < 500, (
-        f"{what}: {short(response.text)}\nreproduce: {short(case.as_curl_command(), 600)}")
+        f"{what}: {short(response.text)}\nreproduce: {short(case.as_curl_command(), 600)}"
+    )
     try:
         case.validate_response(response, checks=CHECKS)
     except BaseExceptionGroup as e:  # schemathesis' FailureGroup: an assertion, so Hypothesis shrinks it
@@ -148,12 +193,14 @@ def mix_in(values: list[object]) -> Callable:
     """A schemathesis flatmap hook: the generated container, or it with one field swapped for a hostile value."""
 
     def flatmap(context, container):  # noqa: ANN001, ANN202 - schemathesis' hook
-        keys = sorted(k for k, v in (container.items() if isinstance(container, Mapping) else ())
-                      if isinstance(v, str | int) and not isinstance(v, bool))
+        keys = sorted(
+            k
+            for k, v in (container.items() if isinstance(container, Mapping) else ())
+            if isinstance(v, str | int) and not isinstance(v, bool)
+        )
         if not keys:
             return st.just(container)
-        swapped = st.tuples(st.sampled_from(keys), st.sampled_from(values)).map(
-            lambda kv: {**container, kv[0]: kv[1]})
+        swapped = st.tuples(st.sampled_from(keys), st.sampled_from(values)).map(lambda kv: {**container, kv[0]: kv[1]})
         return st.one_of(st.just(container), swapped)
 
     return flatmap
@@ -181,8 +228,7 @@ def coverage_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: 
 
     def run() -> None:
         config = schema.config.generation_for(operation=operation, phase="coverage")
-        cases = schema.iter_coverage_cases(operation, generation_modes=list(GenerationMode),
-                                           generation_config=config)
+        cases = schema.iter_coverage_cases(operation, generation_modes=list(GenerationMode), generation_config=config)
         seen: dict[str, str] = {}
         for case in cases:
             for variant in real.variants(case):
@@ -202,15 +248,25 @@ def hostile_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: A
 
     def run() -> None:
         config = schema.config.generation_for(operation=operation, phase="coverage")
-        base = next(iter(schema.iter_coverage_cases(operation, generation_modes=[GenerationMode.POSITIVE],
-                                                    generation_config=config)), None)
+        base = next(
+            iter(
+                schema.iter_coverage_cases(
+                    operation, generation_modes=[GenerationMode.POSITIVE], generation_config=config
+                )
+            ),
+            None,
+        )
         if base is None:
             return
         if operation.path in real.good_bodies:  # a request that would succeed, so each hostile value is the
             base = _derive(base, body=dict(real.good_bodies[operation.path]))  # only thing wrong with it
         seen: dict[str, str] = {}
-        for location, values in (("path_parameters", HOSTILE_PATH), ("query", HOSTILE), ("headers", HOSTILE_HEADERS),
-                                 ("body", HOSTILE_BODY)):
+        for location, values in (
+            ("path_parameters", HOSTILE_PATH),
+            ("query", HOSTILE),
+            ("headers", HOSTILE_HEADERS),
+            ("body", HOSTILE_BODY),
+        ):
             container = getattr(base, location)
             for key in sorted(container) if isinstance(container, Mapping) else ():
                 for value in values:
@@ -227,11 +283,19 @@ def hostile_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: A
 
 def fuzz_run(operation, real: Real, examples: int) -> Callable[[], None]:  # noqa: ANN001
     """Hypothesis-generated cases, valid and invalid, each also aimed at the real task / repo."""
-    strategy = st.one_of(operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
-                         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE))
+    strategy = st.one_of(
+        operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
+        operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
+    )
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, print_blob=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        database=None,
+        print_blob=False,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
         for variant in real.variants(case):
@@ -252,7 +316,7 @@ def test_every_operation_answers_without_5xx_and_every_refusal_is_clear(stack, m
     remote = make_remote(calc_files(DIRECT_FIX))
     stack.add_repo("calc", remote.url)
     broken = calc_files(DIRECT_FIX)
-    broken[".honk.toml"] = "[[verify]]\nname = \"test\"\nrun = \"true\"\ntimeout = -3\n"  # tasks fail at once
+    broken[".honk.toml"] = '[[verify]]\nname = "test"\nrun = "true"\ntimeout = -3\n'  # tasks fail at once
     stack.add_repo("broken", make_remote(broken).url)
     task = stack.ask("calc", "make add() add")
     stack.wait_for(task.id, TaskState.ready, TaskState.failed)
@@ -271,6 +335,11 @@ def test_every_operation_answers_without_5xx_and_every_refusal_is_clear(stack, m
     failures += [f"unhandled exception in the server, {c}" for c in server_crashes(stack.logs / "server.log")]
     failures = [f for f in failures if f]
     assert not failures, f"{len(failures)} runs failed:\n\n" + "\n\n".join(failures)
-    for op in ("GET /api/tasks/{task_id}", "GET /api/tasks/{task_id}/events", "POST /api/tasks",
-               "POST /api/tasks/{task_id}/followup", "POST /api/repos"):
+    for op in (
+        "GET /api/tasks/{task_id}",
+        "GET /api/tasks/{task_id}/events",
+        "POST /api/tasks",
+        "POST /api/tasks/{task_id}/followup",
+        "POST /api/repos",
+    ):
         assert any(200 <= status < 300 for status in ANSWERS[op]), f"{op} never got past its refusals"

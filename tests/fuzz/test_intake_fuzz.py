@@ -19,16 +19,61 @@ from honk.slack.intake import COMMANDS, OPTION, Ask, Command, Problem, parse
 
 SLACK_MAX_CHARS = 40_000  # Slack truncates longer messages
 
-FAST = settings(max_examples=300, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=300, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
-MARKUP = ["<@U123>", "<@UHONK>", "<@U0LAN0Z89|honk>", "<#C1|general>", "<#C024BE7LR>", "<!here>",
-          "<!channel>", "<https://example.com>", "<https://example.com/a?b=c&amp;d=e|a link>",
-          "<mailto:ada@example.com|Ada>", "<!subteam^S123|@team>"]
-TYPED = ["help", "HELP", "list", "status", "use", "Use", "repo=", "=calc", "repo=calc", "agent=scripted",
-         "model=claude-opus-4-6", "repo=a=b", "xrepo=a", "&", "<", ">", "&amp;", "&lt;", "&gt;", "&amp;lt;",
-         "\n", "\t", "  ", "\u00a0", "\u200b", "\u202e", "é", "İ", "ﬃ", "🦆", "日本語", "`code`", "*bold*",
-         "t-abcdefghijkl", "\x00", "\ud800"]
+MARKUP = [
+    "<@U123>",
+    "<@UHONK>",
+    "<@U0LAN0Z89|honk>",
+    "<#C1|general>",
+    "<#C024BE7LR>",
+    "<!here>",
+    "<!channel>",
+    "<https://example.com>",
+    "<https://example.com/a?b=c&amp;d=e|a link>",
+    "<mailto:ada@example.com|Ada>",
+    "<!subteam^S123|@team>",
+]
+TYPED = [
+    "help",
+    "HELP",
+    "list",
+    "status",
+    "use",
+    "Use",
+    "repo=",
+    "=calc",
+    "repo=calc",
+    "agent=scripted",
+    "model=claude-opus-4-6",
+    "repo=a=b",
+    "xrepo=a",
+    "&",
+    "<",
+    ">",
+    "&amp;",
+    "&lt;",
+    "&gt;",
+    "&amp;lt;",
+    "\n",
+    "\t",
+    "  ",
+    "\u00a0",
+    "\u200b",
+    "\u202e",
+    "é",
+    "İ",
+    "ﬃ",
+    "🦆",
+    "日本語",
+    "`code`",
+    "*bold*",
+    "t-abcdefghijkl",
+    "\x00",
+    "\ud800",
+]
 
 typed_word = st.one_of(st.sampled_from(TYPED), st.text(max_size=12))
 typed_text = st.lists(typed_word, max_size=25).map(" ".join)
@@ -49,8 +94,12 @@ def squash(text: str) -> str:
 @st.composite
 def messages(draw: st.DrawFn) -> str:
     """A message as Slack delivers it: typed text escaped, markup raw, options anywhere, words glued or spaced."""
-    parts = draw(st.lists(st.one_of(typed_text.map(slack_escape), st.sampled_from(MARKUP),
-                                    option.map(lambda o: f"{o[0]}={o[1]}")), max_size=12))
+    parts = draw(
+        st.lists(
+            st.one_of(typed_text.map(slack_escape), st.sampled_from(MARKUP), option.map(lambda o: f"{o[0]}={o[1]}")),
+            max_size=12,
+        )
+    )
     return draw(st.sampled_from([" ", "", "\n", " \t "])).join(parts)
 
 
@@ -86,8 +135,10 @@ def test_any_message_gets_a_clear_outcome(text):
 
 
 @settings(FAST, max_examples=40)
-@given(st.lists(st.one_of(st.sampled_from(TYPED + MARKUP), st.text(min_size=1, max_size=40)), min_size=1,
-                max_size=20), st.integers(min_value=1, max_value=3000))
+@given(
+    st.lists(st.one_of(st.sampled_from(TYPED + MARKUP), st.text(min_size=1, max_size=40)), min_size=1, max_size=20),
+    st.integers(min_value=1, max_value=3000),
+)
 def test_very_long_messages_get_a_clear_outcome(pieces, times):
     text = (" ".join(pieces) * times)[:SLACK_MAX_CHARS]
     got = outcome(text)
@@ -141,9 +192,12 @@ def test_parsing_an_asks_text_again_gives_the_same_ask(typed):
 
 
 @FAST
-@given(st.sampled_from(COMMANDS), st.sampled_from(["", "<@UHONK> ", "<@U0LAN0Z89|honk>  ", "\t"]),
-       st.sampled_from([str.lower, str.upper, str.title]), st.one_of(st.none(), st.from_regex(r"[a-z0-9._-]{1,20}",
-                                                                                            fullmatch=True)))
+@given(
+    st.sampled_from(COMMANDS),
+    st.sampled_from(["", "<@UHONK> ", "<@U0LAN0Z89|honk>  ", "\t"]),
+    st.sampled_from([str.lower, str.upper, str.title]),
+    st.one_of(st.none(), st.from_regex(r"[a-z0-9._-]{1,20}", fullmatch=True)),
+)
 def test_commands_are_recognised_in_any_case_after_a_mention(name, mention, case, argument):
     text = f"{mention}{case(name)}" + (f" {argument}" if argument else "")
     got = outcome(text)

@@ -15,13 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files  # noqa: E402
-
 from honk.domain import TaskState  # noqa: E402
 from honk.settings import Settings  # noqa: E402
 from honk.testing.gitrepo import RemoteRepo  # noqa: E402
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until  # noqa: E402
 from honk.workflow.client import connect  # noqa: E402
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files  # noqa: E402
 
 HERE = Path(__file__).parent
 

@@ -15,19 +15,27 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.sandbox import process_limit_enforced
 from honk.testing.fake_model import Scenario, ToolCall, Turn
 from honk.testing.processes import HonkStack, TemporalDevServer
+from repos import DIRECT_FIX, calc_files
 
-SECRETS = {"HONK_SLACK_BOT_TOKEN": "xoxb-attack-secret", "GITHUB_TOKEN": "ghp_attack_secret",
-           "HONK_SLACK_SIGNING_SECRET": "signing-attack-secret"}
+SECRETS = {
+    "HONK_SLACK_BOT_TOKEN": "xoxb-attack-secret",
+    "GITHUB_TOKEN": "ghp_attack_secret",
+    "HONK_SLACK_SIGNING_SECRET": "signing-attack-secret",
+}
 API_KEY = "sk-ant-attack-key"
 VICTIM = Path("/etc/honk-pwned")
-KINDS = ("write_outside", "hidden_path", "network", "time_limit",
-         *(("process_limit",) if process_limit_enforced() else ()))  # outside every workspace; visible (read-only) inside the sandbox
+KINDS = (
+    "write_outside",
+    "hidden_path",
+    "network",
+    "time_limit",
+    *(("process_limit",) if process_limit_enforced() else ()),
+)  # outside every workspace; visible (read-only) inside the sandbox
 
 
 class World:
@@ -38,7 +46,7 @@ class World:
         (self.home / ".ssh").mkdir(parents=True)
         (self.home / ".ssh" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY----- attack-target")
         self.policy = root / "policy.toml"
-        self.policy.write_text('allow_unknown = true\n# policy-file-marker\n')
+        self.policy.write_text("allow_unknown = true\n# policy-file-marker\n")
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
         self.listener.listen()
@@ -46,8 +54,14 @@ class World:
         self.port = self.listener.getsockname()[1]
 
     def stack(self, root: Path, temporal: TemporalDevServer, **settings: str) -> HonkStack:
-        return HonkStack(root / "honk", temporal.address, extra_env={**SECRETS, "HOME": str(self.home)},
-                         policy_file=str(self.policy), sandbox_max_processes="64", **settings)
+        return HonkStack(
+            root / "honk",
+            temporal.address,
+            extra_env={**SECRETS, "HOME": str(self.home)},
+            policy_file=str(self.policy),
+            sandbox_max_processes="64",
+            **settings,
+        )
 
     def nobody_connected(self) -> bool:
         try:
@@ -105,11 +119,12 @@ def test_attacks_from_verifier_commands_are_blocked_and_recorded(tmp_path, tempo
     stack = world.stack(tmp_path, temporal)
     try:
         data_dir = tmp_path / "honk" / "data"
-        checks = {**attacks(world, data_dir), "git_push": "git push origin HEAD:main",
-                  "never_ends": "sleep 600"}
-        toml = "max_rounds = 1\n[agent]\nname = \"scripted\"\n" + "".join(
+        checks = {**attacks(world, data_dir), "git_push": "git push origin HEAD:main", "never_ends": "sleep 600"}
+        toml = 'max_rounds = 1\n[agent]\nname = "scripted"\n' + "".join(
             f'[[verify]]\nname = "{name.replace("_", "-")}"\nrun = {json.dumps(cmd)}\n'
-            f'timeout = {3 if name == "never_ends" else 60}\n' for name, cmd in checks.items())
+            f"timeout = {3 if name == 'never_ends' else 60}\n"
+            for name, cmd in checks.items()
+        )
         remote = make_remote(calc_files(DIRECT_FIX) | {".honk.toml": toml})
         main_before = remote.head("main")
         stack.add_repo("calc", remote.url)
@@ -143,22 +158,39 @@ def bash(command: str, timeout_ms: int | None = None) -> Turn:
 
 
 def test_attacks_from_the_agents_shell_are_blocked_and_recorded(tmp_path, temporal, world, model, make_remote):
-    stack = world.stack(tmp_path, temporal, anthropic_base_url=model.url, anthropic_api_key=API_KEY,
-                        claude_max_retries="0")
+    stack = world.stack(
+        tmp_path, temporal, anthropic_base_url=model.url, anthropic_api_key=API_KEY, claude_max_retries="0"
+    )
     try:
         data_dir = tmp_path / "honk" / "data"
         tried = attacks(world, data_dir)
-        model.play(Scenario(turns=[
-            *(bash(cmd) for cmd in tried.values()),
-            bash("git push origin HEAD:main"),
-            bash("python3 -c '__import__(\"time\").sleep(600)'", timeout_ms=3000),
-            Turn(tools=[ToolCall(name="Read", input={"file_path": "{cwd}/calc.py"})]),
-            Turn(tools=[ToolCall(name="Edit", input={"file_path": "{cwd}/calc.py", "old_string": "return a - b",
-                                                     "new_string": "return a + b"})]),
-            Turn(text="Fixed add()."),
-        ]))
-        toml = ('[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n'
-                '[agent]\nname = "claude"\nallow = ["python3"]\n')
+        model.play(
+            Scenario(
+                turns=[
+                    *(bash(cmd) for cmd in tried.values()),
+                    bash("git push origin HEAD:main"),
+                    bash("python3 -c '__import__(\"time\").sleep(600)'", timeout_ms=3000),
+                    Turn(tools=[ToolCall(name="Read", input={"file_path": "{cwd}/calc.py"})]),
+                    Turn(
+                        tools=[
+                            ToolCall(
+                                name="Edit",
+                                input={
+                                    "file_path": "{cwd}/calc.py",
+                                    "old_string": "return a - b",
+                                    "new_string": "return a + b",
+                                },
+                            )
+                        ]
+                    ),
+                    Turn(text="Fixed add()."),
+                ]
+            )
+        )
+        toml = (
+            '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\ntimeout = 60\n'
+            '[agent]\nname = "claude"\nallow = ["python3"]\n'
+        )
         remote = make_remote(calc_files("") | {".honk.toml": toml})
         main_before = remote.head("main")
         stack.add_repo("calc", remote.url)

@@ -11,10 +11,10 @@ import json
 
 import httpx
 import pytest
-from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.testing.processes import HonkStack
+from repos import DIRECT_FIX, calc_files
 
 POLICY = """
 [groups]
@@ -78,8 +78,10 @@ def test_every_refusal_names_its_rule_starts_nothing_and_is_audited(stack, make_
 
     # Over a daily budget (before anything is merged: the fix is a one-off).
     ready_task(stack, "cy@example.com")
-    detail = refused(as_(stack, "cy@example.com", "/api/tasks", {"repo": "calc", "text": "and another"}),
-                     'users."cy@example.com".tasks_per_day')
+    detail = refused(
+        as_(stack, "cy@example.com", "/api/tasks", {"repo": "calc", "text": "and another"}),
+        'users."cy@example.com".tasks_per_day',
+    )
     assert "00:00 UTC" in detail
 
     # A developer may ask but not merge; a lead may not approve their own change (two-person rule).
@@ -92,8 +94,10 @@ def test_every_refusal_names_its_rule_starts_nothing_and_is_audited(stack, make_
     assert stack.wait_for(adas, TaskState.merged).approved_by == "bob@example.com"
 
     # A repo whose own config asks for an agent the policy does not allow: the task fails, saying so.
-    toml = '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\n[agent]\nname = "command"\n' \
-           'command = "true {prompt}"\n'
+    toml = (
+        '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\n[agent]\nname = "command"\n'
+        'command = "true {prompt}"\n'
+    )
     stack.add_repo("other", make_remote(calc_files(DIRECT_FIX) | {".honk.toml": toml}).url)
     r = as_(stack, "ada@example.com", "/api/tasks", {"repo": "other", "text": "make add() add"})
     failed = stack.wait_for(r.json()["id"], TaskState.failed, TaskState.ready)

@@ -62,8 +62,12 @@ async def test_writes_to_tmp_stay_in_a_private_tmp(world, tmp_path):
 
 
 async def test_honks_data_dir_settings_and_home_are_invisible(world):
-    for path in (world["data"] / "secret" / "key", world["settings"], Path.home() / ".ssh" / "id_rsa",
-                 Path("/etc/shadow")):
+    for path in (
+        world["data"] / "secret" / "key",
+        world["settings"],
+        Path.home() / ".ssh" / "id_rsa",
+        Path("/etc/shadow"),
+    ):
         res, refused = await run(world, f"cat {path}")
         assert not res.ok and "TOPSECRET" not in res.output and "xoxb" not in res.output
         assert refused == ["hidden_path"], (path, res.output)
@@ -84,15 +88,19 @@ async def test_no_network_not_even_a_loopback_listener_outside(world):
         listener.listen()
         listener.settimeout(0.5)
         port = listener.getsockname()[1]
-        res, refused = await run(world, f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'")
+        res, refused = await run(
+            world, f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'"
+        )
         with pytest.raises(TimeoutError):
             listener.accept()
     assert not res.ok and "Connection refused" in res.output
     assert refused == ["network"]
 
 
-@pytest.mark.skipif(not process_limit_enforced(), reason="no pids cgroup here: no process limit to test "
-                    "(and a fork bomb would take the machine)")
+@pytest.mark.skipif(
+    not process_limit_enforced(),
+    reason="no pids cgroup here: no process limit to test (and a fork bomb would take the machine)",
+)
 async def test_a_fork_bomb_hits_the_process_limit(world):
     res, refused = await run(world, "python3 -c 'import os\nwhile True: os.fork()'", timeout_s=30)
     assert "process_limit" in refused, (refused, res.output[-500:])
@@ -133,8 +141,11 @@ async def test_cgroups_of_killed_launchers_are_swept(world):
     base = Path("/sys/fs/cgroup/pids")
     if not base.is_dir() or not os.access(base, os.W_OK):
         pytest.skip("no writable cgroup v1 pids controller on this machine")
-    own = next(line.split(":", 2)[2] for line in Path("/proc/self/cgroup").read_text().splitlines()
-               if "pids" in line.split(":")[1].split(","))
+    own = next(
+        line.split(":", 2)[2]
+        for line in Path("/proc/self/cgroup").read_text().splitlines()
+        if "pids" in line.split(":")[1].split(",")
+    )
     stale = base / own.lstrip("/") / "honk-999999999-dead"  # no such pid: its launcher is gone
     stale.mkdir()
     res, _ = await run(world, "true")
@@ -143,10 +154,9 @@ async def test_cgroups_of_killed_launchers_are_swept(world):
 
 
 def test_a_worker_without_bubblewrap_refuses_repo_code_and_off_warns_on_every_task(tmp_path, temporal, make_remote):
-    from repos import DIRECT_FIX, calc_files
-
     from honk.domain import TaskState
     from honk.testing.processes import HonkStack
+    from repos import DIRECT_FIX, calc_files
 
     url = make_remote(calc_files(DIRECT_FIX)).url
     missing = HonkStack(tmp_path / "missing", temporal.address, sandbox_bwrap="/nonexistent/bwrap")

@@ -7,10 +7,9 @@ import subprocess
 import sys
 import textwrap
 
-from repos import calc_files
-
 from honk.domain import TaskState
 from honk.testing.processes import HonkStack
+from repos import calc_files
 
 KEY = "sk-ant-never-commit-me-0123456789"
 BOT = "xoxb-never-log-me-0123456789"
@@ -43,8 +42,14 @@ def test_no_log_line_carries_a_secret_whoever_writes_it(tmp_path):
 def test_a_full_run_at_debug_level_logs_no_secret(tmp_path, temporal, make_remote):
     from repos import DIRECT_FIX
 
-    stack = HonkStack(tmp_path / "honk", temporal.address, extra_env={"HONK_LOG_LEVEL": "DEBUG"},
-                      anthropic_api_key=KEY, slack_signing_secret=SIGNING, judge="false")
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        extra_env={"HONK_LOG_LEVEL": "DEBUG"},
+        anthropic_api_key=KEY,
+        slack_signing_secret=SIGNING,
+        judge="false",
+    )
     try:
         stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
         task = stack.ask("calc", "make add() add", agent="scripted")
@@ -57,12 +62,12 @@ def test_a_full_run_at_debug_level_logs_no_secret(tmp_path, temporal, make_remot
 
 
 def test_a_change_carrying_a_credential_is_never_committed(tmp_path, temporal, make_remote):
-    leak = f'''[[step]]
+    leak = f"""[[step]]
 message = "Configured the client."
 [[step.edit]]
 path = "settings.py"
 content = "API_KEY = '{KEY}'\\n"
-'''
+"""
     stack = HonkStack(tmp_path / "honk", temporal.address, anthropic_api_key=KEY, judge="false")
     try:
         remote = make_remote(calc_files(leak))
@@ -73,8 +78,12 @@ content = "API_KEY = '{KEY}'\\n"
         assert "credential" in done.reason and "settings.py" in done.reason and KEY not in done.reason
         mirror = tmp_path / "honk" / "data" / "mirrors" / "calc.git"
         # (the scenario file in the repo holds the key, by construction: look at what Honk committed)
-        made = subprocess.run(["git", "log", "--all", "--name-only", "--format=%H", "--not", "refs/remotes/origin/main"],
-                              cwd=mirror, capture_output=True, text=True).stdout
+        made = subprocess.run(
+            ["git", "log", "--all", "--name-only", "--format=%H", "--not", "refs/remotes/origin/main"],
+            cwd=mirror,
+            capture_output=True,
+            text=True,
+        ).stdout
         assert "settings.py" not in made, made
         audit = stack.http.get("/api/audit", params={"task": task.id}).json()
         assert any(a["rule"] == "secrets.commit" and a["outcome"] == "violation" for a in audit), audit

@@ -6,10 +6,10 @@ import re
 
 import httpx
 import pytest
-from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.testing.processes import HonkStack
+from repos import DIRECT_FIX, calc_files
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from repos import DIRECT_FIX, calc_files, slow_fix
-
 from honk.domain import TaskState
+from repos import DIRECT_FIX, calc_files, slow_fix
 
 
 def test_requests_that_cannot_start_are_refused_and_leave_no_task(stack, make_remote):
@@ -86,16 +85,24 @@ def test_merge_and_follow_up_in_the_wrong_state_are_refused(stack, make_remote):
 
 
 def test_preview_and_artifact_paths_cannot_escape(stack):
-    for path in ("/previews/t-x/../../honk.db", "/previews/t-x/%2e%2e/%2e%2e/honk.db",
-                 "/artifacts/t-x/..%2f..%2fhonk.db", "/previews/%2e%2e/honk.db", "/artifacts/%2e%2e/honk.db",
-                 "/previews/%2e%2e/logs/server.log"):
+    for path in (
+        "/previews/t-x/../../honk.db",
+        "/previews/t-x/%2e%2e/%2e%2e/honk.db",
+        "/artifacts/t-x/..%2f..%2fhonk.db",
+        "/previews/%2e%2e/honk.db",
+        "/artifacts/%2e%2e/honk.db",
+        "/previews/%2e%2e/logs/server.log",
+    ):
         r = stack.http.get(path)
         assert r.status_code == 404, path
 
 
 def test_state_changes_need_a_json_body_so_pages_cannot_forge_them(stack):
-    forged = stack.http.post("/api/tasks/t-aaaaaaaaaaaa/merge", content=b"by=mallory",
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    forged = stack.http.post(
+        "/api/tasks/t-aaaaaaaaaaaa/merge",
+        content=b"by=mallory",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
     assert forged.status_code == 415 and "JSON" in forged.json()["detail"]
     bare = stack.http.post("/api/tasks/t-aaaaaaaaaaaa/cancel")
     assert bare.status_code == 415

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from repos import calc_files, slow_fix
-
 from honk.domain import TaskState
 from honk.testing.processes import wait_until
+from repos import calc_files, slow_fix
 
 
 def test_worker_killed_mid_agent_and_a_new_worker_finishes_the_task(stack, make_remote):

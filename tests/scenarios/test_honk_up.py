@@ -19,8 +19,12 @@ from honk.testing.processes import wait_until
 def _up(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "honk.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        env={**os.environ, **env})
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, **env},
+    )
 
 
 def _healthy(port: int) -> bool:
@@ -31,8 +35,13 @@ def _healthy(port: int) -> bool:
 
 
 def _honk(port: int, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "honk.cli.main", *args], capture_output=True, text=True,
-                          timeout=120, env={**os.environ, "HONK_URL": f"http://127.0.0.1:{port}"})
+    return subprocess.run(
+        [sys.executable, "-m", "honk.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "HONK_URL": f"http://127.0.0.1:{port}"},
+    )
 
 
 def _ctrl_c(proc: subprocess.Popen[str]) -> str:

@@ -25,8 +25,9 @@ def test_event_stream_delivers_steps_live_until_ready(stack, make_remote):
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
     assert kinds.count("check_finished") == 2 and "checks_failed" in kinds
 
-    resumed = stack.http.get(f"/api/tasks/{task.id}/events", params={"follow": "false"},
-                             headers={"Last-Event-ID": str(ids[-2])})
+    resumed = stack.http.get(
+        f"/api/tasks/{task.id}/events", params={"follow": "false"}, headers={"Last-Event-ID": str(ids[-2])}
+    )
     assert '"task_ready"' in resumed.text and '"task_accepted"' not in resumed.text
 
 
@@ -44,7 +45,14 @@ def test_cli_events_and_json_reads(stack, make_remote):
 
 def test_openapi_document_is_served(stack):
     doc = stack.http.get("/openapi.json").json()
-    for path in ("/api/tasks", "/api/tasks/{task_id}", "/api/tasks/{task_id}/merge",
-                 "/api/tasks/{task_id}/followup", "/api/tasks/{task_id}/cancel",
-                 "/api/tasks/{task_id}/events", "/api/repos", "/healthz"):
+    for path in (
+        "/api/tasks",
+        "/api/tasks/{task_id}",
+        "/api/tasks/{task_id}/merge",
+        "/api/tasks/{task_id}/followup",
+        "/api/tasks/{task_id}/cancel",
+        "/api/tasks/{task_id}/events",
+        "/api/repos",
+        "/healthz",
+    ):
         assert path in doc["paths"], path

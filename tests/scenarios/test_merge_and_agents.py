@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
-from repos import calc_files
-
 from honk.domain import TaskState
 from honk.testing.gitrepo import run_git
+from repos import calc_files
 
 # A stand-in for a CLI coding agent (aider, codex exec…): a real process given the prompt as argv.
-FIXER = '''import pathlib, re, sys
+FIXER = """import pathlib, re, sys
 prompt = sys.argv[1]
 slug = re.sub(r"[^a-z0-9]+", "-", prompt.splitlines()[0].lower()).strip("-")[:40]
 pathlib.Path("notes").mkdir(exist_ok=True)
@@ -18,13 +17,15 @@ pathlib.Path("notes", slug + ".txt").write_text(prompt + "\\n")
 calc = pathlib.Path("calc.py")
 calc.write_text(calc.read_text().replace("a - b", "a + b"))
 print("wrote notes/" + slug + ".txt")
-'''
+"""
 
 
 def command_repo(extra_toml: str = "") -> dict[str, str]:
     files = calc_files("")
-    files[".honk.toml"] = ('[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\n'
-                           '[agent]\nname = "command"\ncommand = "python3 tools/fixer.py {prompt}"\n' + extra_toml)
+    files[".honk.toml"] = (
+        '[[verify]]\nname = "test"\nrun = "python3 -m unittest -q"\n'
+        '[agent]\nname = "command"\ncommand = "python3 tools/fixer.py {prompt}"\n' + extra_toml
+    )
     files["tools/fixer.py"] = FIXER
     return files
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import httpx
-from repos import DIRECT_FIX, calc_files
 
 from honk.domain import TaskState
 from honk.ports import free_port
 from honk.testing.fake_slack import FakeSlack, event_body
 from honk.testing.processes import HonkStack
+from repos import DIRECT_FIX, calc_files
 
 
 def samples(text: str, name: str) -> dict[str, float]:
@@ -19,22 +19,31 @@ def samples(text: str, name: str) -> dict[str, float]:
     for line in text.splitlines():
         if line.startswith(name) and not line.startswith("#"):
             key, _, value = line.rpartition(" ")
-            found[key[len(name):]] = float(value)
+            found[key[len(name) :]] = float(value)
     return found
 
 
 def test_metrics_and_json_logs(tmp_path, temporal, make_remote):
     slack = FakeSlack().start()
     port = free_port()
-    stack = HonkStack(tmp_path / "honk", temporal.address, log_format="json", metrics_port=str(port),
-                      slack_bot_token="xoxb-ops-test", slack_signing_secret="ops-signing-secret",
-                      slack_api_url=slack.api_url)
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        log_format="json",
+        metrics_port=str(port),
+        slack_bot_token="xoxb-ops-test",
+        slack_signing_secret="ops-signing-secret",
+        slack_api_url=slack.api_url,
+    )
     try:
         stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
         task = stack.ask("calc", "make add() add")
         assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
-        unsigned = stack.http.post("/slack/events", content=event_body({"type": "url_verification"}),
-                                   headers={"Content-Type": "application/json"})
+        unsigned = stack.http.post(
+            "/slack/events",
+            content=event_body({"type": "url_verification"}),
+            headers={"Content-Type": "application/json"},
+        )
         assert unsigned.status_code == 401
 
         page = stack.http.get("/metrics")

@@ -7,21 +7,30 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from repos import DIRECT_FIX, calc_files
-
 from honk.domain import TaskState
 from honk.testing.processes import HonkStack
+from repos import DIRECT_FIX, calc_files
 
 
 def test_a_repo_that_names_a_queue_is_worked_on_by_that_queues_workers(tmp_path, temporal, make_remote):
     stack = HonkStack(tmp_path / "honk", temporal.address)
     mac_data = tmp_path / "mac-machine"
-    log = open(tmp_path / "mac-worker.log", "ab")
-    mac = subprocess.Popen([sys.executable, "-m", "honk.cli.main", "worker", "--queue", "mac"],
-                           env={**stack.env, "HONK_DATA_DIR": str(mac_data), "HONK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/honk/data/honk.db"},
-                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(tmp_path / "mac-worker.log", "ab")  # noqa: SIM115 - handed to the child
+    mac = subprocess.Popen(
+        [sys.executable, "-m", "honk.cli.main", "worker", "--queue", "mac"],
+        env={
+            **stack.env,
+            "HONK_DATA_DIR": str(mac_data),
+            "HONK_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/honk/data/honk.db",
+        },
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
-        mac_repo = make_remote(calc_files(DIRECT_FIX) | {".honk.toml": 'queue = "mac"\n' + calc_files("")[".honk.toml"]})
+        mac_repo = make_remote(
+            calc_files(DIRECT_FIX) | {".honk.toml": 'queue = "mac"\n' + calc_files("")[".honk.toml"]}
+        )
         plain_repo = make_remote(calc_files(DIRECT_FIX))
         stack.add_repo("app", mac_repo.url)
         stack.add_repo("lib", plain_repo.url)

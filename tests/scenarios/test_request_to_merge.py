@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from repos import DIRECT_FIX, calc_files
-
 from honk.domain import TaskState
 from honk.testing.processes import wait_until
+from repos import DIRECT_FIX, calc_files
 
 
 def test_request_becomes_merged_commit_with_trailers(stack, make_remote):

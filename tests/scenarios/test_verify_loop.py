@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from repos import RIGHT_FIX, WRONG_FIX, calc_files
-
 from honk.domain import TaskState
 from honk.events import AgentStarted, ChecksFailed
 from honk.testing.gitrepo import run_git
 from honk.testing.processes import wait_until
+from repos import RIGHT_FIX, WRONG_FIX, calc_files
 
 
 def test_failing_check_is_fed_back_and_fixed_in_round_two(stack, make_remote):

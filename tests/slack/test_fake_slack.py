@@ -39,6 +39,7 @@ def make_client(kind: str, fake: FakeSlack, **kwargs: Any) -> Any:
     if kind == "async":
         pytest.importorskip("aiohttp", reason="AsyncWebClient needs aiohttp")
         from slack_sdk.web.async_client import AsyncWebClient
+
         return AsyncWebClient(token=TOKEN, base_url=fake.api_url, **kwargs)
     return WebClient(token=TOKEN, base_url=fake.api_url, **kwargs)
 
@@ -62,8 +63,9 @@ async def test_auth_test_answers_as_the_bot(client: Any, fake: FakeSlack) -> Non
 
 async def test_post_message_then_update(client: Any, fake: FakeSlack) -> None:
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*working*"}}]
-    first = await call(client, "chat_postMessage", channel="C1", text="working", thread_ts="1690000000.000100",
-                       blocks=blocks)
+    first = await call(
+        client, "chat_postMessage", channel="C1", text="working", thread_ts="1690000000.000100", blocks=blocks
+    )
     second = await call(client, "chat_postMessage", channel="C1", text="again")
     assert first["ok"] and first["channel"] == "C1"
     assert first["message"]["thread_ts"] == "1690000000.000100" and first["message"]["blocks"] == blocks
@@ -82,15 +84,18 @@ async def test_post_message_then_update(client: Any, fake: FakeSlack) -> None:
 
 async def test_form_encoded_and_query_calls_are_decoded(client: Any, fake: FakeSlack) -> None:
     blocks = [{"type": "divider"}]
-    await call(client, "api_call", api_method="chat.postMessage",
-               data={"channel": "C9", "text": "form", "blocks": json.dumps(blocks)})
+    await call(
+        client,
+        "api_call",
+        api_method="chat.postMessage",
+        data={"channel": "C9", "text": "form", "blocks": json.dumps(blocks)},
+    )
     await call(client, "api_call", api_method="conversations.info", http_verb="GET", params={"channel": "D1"})
     await call(client, "reactions_add", channel="C9", name="eyes", timestamp="1690000000.000100")
     form = fake.calls_to("chat.postMessage")[0]
     assert form.args == {"channel": "C9", "text": "form", "blocks": blocks} and form.token == TOKEN
     assert fake.calls_to("conversations.info")[0].args == {"channel": "D1"}
-    assert fake.calls_to("reactions.add")[0].args == {"channel": "C9", "name": "eyes",
-                                                      "timestamp": "1690000000.000100"}
+    assert fake.calls_to("reactions.add")[0].args == {"channel": "C9", "name": "eyes", "timestamp": "1690000000.000100"}
 
 
 async def test_users_info_known_and_unknown(client: Any, fake: FakeSlack) -> None:
@@ -114,8 +119,15 @@ async def test_views_open_then_update_keeps_the_view_id(client: Any, fake: FakeS
 
 async def test_files_upload_v2_stores_the_bytes(client: Any, fake: FakeSlack) -> None:
     png = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
-    r = await call(client, "files_upload_v2", content=png, filename="qr.png", channel="C1",
-                   thread_ts="1690000000.000100", initial_comment="scan me")
+    r = await call(
+        client,
+        "files_upload_v2",
+        content=png,
+        filename="qr.png",
+        channel="C1",
+        thread_ts="1690000000.000100",
+        initial_comment="scan me",
+    )
     file_id = r["file"]["id"]
     assert fake.uploads[file_id] == png
     assert fake.files[file_id].filename == "qr.png" and fake.files[file_id].length == len(png)
@@ -123,7 +135,10 @@ async def test_files_upload_v2_stores_the_bytes(client: Any, fake: FakeSlack) ->
     done = fake.wait_for("files.completeUploadExternal")[0]
     assert done.args["files"][0]["id"] == file_id
     assert (done.args["channel_id"], done.args["thread_ts"], done.args["initial_comment"]) == (
-        "C1", "1690000000.000100", "scan me")
+        "C1",
+        "1690000000.000100",
+        "scan me",
+    )
     f = fake.files[file_id]
     assert f.completed and (f.channel_id, f.thread_ts, f.initial_comment) == ("C1", "1690000000.000100", "scan me")
 
@@ -185,6 +200,7 @@ async def test_wait_for_async_lets_the_loop_make_the_call(fake: FakeSlack) -> No
     import asyncio
 
     from slack_sdk.web.async_client import AsyncWebClient
+
     client = AsyncWebClient(token=TOKEN, base_url=fake.api_url)
     task = asyncio.create_task(client.chat_postMessage(channel="C1", text="later"))
     calls = await fake.wait_for_async("chat.postMessage", timeout=5)
@@ -203,14 +219,17 @@ def test_sign_matches_slack_sdk_verifier() -> None:
     assert not SignatureVerifier(SECRET).is_valid_request(body, stale)
     fixed = sign(SECRET, b"x", timestamp=1531420618)
     assert fixed["X-Slack-Request-Timestamp"] == "1531420618"
-    assert fixed["X-Slack-Signature"] == SignatureVerifier(SECRET).generate_signature(timestamp="1531420618",
-                                                                                     body="x")
+    assert fixed["X-Slack-Signature"] == SignatureVerifier(SECRET).generate_signature(timestamp="1531420618", body="x")
 
 
 def test_payload_helpers_have_slacks_shape() -> None:
     m = mention_event("<@UHONK> hi", user="U2", channel="C3", thread_ts="1690000000.000100", event_id="Ev1")
-    assert (m["type"], m["team_id"], m["event_id"], m["event"]["type"]) == ("event_callback", "T1", "Ev1",
-                                                                             "app_mention")
+    assert (m["type"], m["team_id"], m["event_id"], m["event"]["type"]) == (
+        "event_callback",
+        "T1",
+        "Ev1",
+        "app_mention",
+    )
     assert m["event"]["thread_ts"] == "1690000000.000100" and isinstance(m["event_time"], int)
     a, b = mention_event("x"), mention_event("y")
     assert a["event"]["ts"] < b["event"]["ts"] and a["event_id"] != b["event_id"]

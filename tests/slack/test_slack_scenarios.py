@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files, slow_fix
 
 from honk.build.screenshot import browser
 from honk.domain import TaskState
@@ -23,6 +22,7 @@ from honk.testing.fake_slack import (
     sign,
 )
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files, slow_fix
 
 SECRET = "test-signing-secret"
 
@@ -38,15 +38,22 @@ def slack() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
-    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
-                      slack_signing_secret=SECRET, slack_api_url=slack.api_url,
-                      slack_mergers='["bo@example.com"]', slack_status_interval_s="0.5")
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        slack_mergers='["bo@example.com"]',
+        slack_status_interval_s="0.5",
+    )
     yield stack
     stack.stop()
 
 
-def post_event(stack: HonkStack, envelope: dict, retry: int | None = None, secret: str = SECRET,
-               timestamp: int | None = None):
+def post_event(
+    stack: HonkStack, envelope: dict, retry: int | None = None, secret: str = SECRET, timestamp: int | None = None
+):
     body = event_body(envelope)
     headers = {"Content-Type": "application/json", **sign(secret, body, timestamp)}
     if retry is not None:
@@ -56,8 +63,11 @@ def post_event(stack: HonkStack, envelope: dict, retry: int | None = None, secre
 
 def post_action(stack: HonkStack, payload: dict):
     body = interaction_body(payload)
-    return stack.http.post("/slack/events", content=body, headers={
-        "Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)})
+    return stack.http.post(
+        "/slack/events",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **sign(SECRET, body)},
+    )
 
 
 def thread_posts(slack: FakeSlack, thread_ts: str) -> list[dict]:
@@ -134,8 +144,14 @@ def test_follow_ups_before_the_workspace_and_while_busy_are_applied(slack_stack,
     post_event(slack_stack, aside)
     slack.wait_for("reactions.add", where=lambda c: c.args.get("timestamp") == early["event"]["ts"])
 
-    wait_until(lambda: slack_stack.kinds(task_id).count("agent_finished") == 2
-               and slack_stack.task(task_id).state == TaskState.ready, 90, "the follow-up applied")
+    wait_until(
+        lambda: (
+            slack_stack.kinds(task_id).count("agent_finished") == 2
+            and slack_stack.task(task_id).state == TaskState.ready
+        ),
+        90,
+        "the follow-up applied",
+    )
     follow_ups = [e.event for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
     assert [(f.text, f.by) for f in follow_ups] == [("add a docstring", "ana@example.com")]
     assert not [c for c in slack.calls_to("reactions.add") if c.args.get("timestamp") == aside["event"]["ts"]]
@@ -159,8 +175,9 @@ def test_forged_or_stale_signatures_get_401_and_start_nothing(slack_stack, slack
     remote = make_remote(calc_files(DIRECT_FIX))
     slack_stack.add_repo("calc", remote.url)
     forged = post_event(slack_stack, mention_event("<@UHONK> make add() add repo=calc"), secret="wrong")
-    stale = post_event(slack_stack, mention_event("<@UHONK> make add() add repo=calc"),
-                       timestamp=int(time.time()) - 3600)
+    stale = post_event(
+        slack_stack, mention_event("<@UHONK> make add() add repo=calc"), timestamp=int(time.time()) - 3600
+    )
     assert (forged.status_code, stale.status_code) == (401, 401)
     assert slack_stack.http.get("/api/tasks").json() == []
     assert slack.calls_to("chat.postMessage") == []
@@ -191,9 +208,14 @@ def test_socket_mode_delivers_the_same_story(tmp_path, temporal, slack, make_rem
     from honk.testing.fake_socket_mode import FakeSocketMode
 
     socket = FakeSocketMode(slack).start()
-    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
-                      slack_app_token="xapp-test-token", slack_api_url=slack.api_url,
-                      slack_mergers='["bo@example.com"]')
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        slack_bot_token="xoxb-test-token",
+        slack_app_token="xapp-test-token",
+        slack_api_url=slack.api_url,
+        slack_mergers='["bo@example.com"]',
+    )
     try:
         socket.wait_connected(timeout=20)
         remote = make_remote(calc_files(DIRECT_FIX))
@@ -221,8 +243,9 @@ def test_commands_help_use_list_and_status(slack_stack, slack, make_remote):
     def say(text: str) -> str:
         event = mention_event(f"<@UHONK> {text}", channel="C9")
         post_event(slack_stack, event)
-        return slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == event["event"]["ts"])[0] \
-            .args["text"]
+        return slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == event["event"]["ts"])[
+            0
+        ].args["text"]
 
     assert "@honk use REPO" in say("help") and "//" in say("help")
     assert "Unknown repo 'nope'" in say("use nope")
@@ -278,10 +301,17 @@ def test_a_sign_in_link_can_be_sent_as_a_slack_dm(slack_stack, slack):
 
 def test_the_access_policy_holds_in_slack_too(tmp_path, temporal, slack, make_remote):
     policy = tmp_path / "policy.toml"
-    policy.write_text('[users."ana@example.com"]\nslack = "U1"\n[repos."*"]\nrequesters = ["*"]\n'
-                      'mergers = ["*"]\ntwo_person = true\n')
-    stack = HonkStack(tmp_path / "honk", temporal.address, slack_bot_token="xoxb-test-token",
-                      slack_signing_secret=SECRET, slack_api_url=slack.api_url, policy_file=str(policy))
+    policy.write_text(
+        '[users."ana@example.com"]\nslack = "U1"\n[repos."*"]\nrequesters = ["*"]\nmergers = ["*"]\ntwo_person = true\n'
+    )
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        policy_file=str(policy),
+    )
     try:
         stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
         stranger = mention_event("<@UHONK> make add() add repo=calc", user="U2")
@@ -299,6 +329,7 @@ def test_the_access_policy_holds_in_slack_too(tmp_path, temporal, slack, make_re
         audit = stack.http.get("/api/audit", params={"outcome": "refused"}).json()
         assert {(a["actor"], a["action"], a["rule"], a["front_door"]) for a in audit} == {
             ("bo@example.com", "request", "users", "slack"),
-            ("ana@example.com", "merge", 'repos."*".two_person', "slack")}
+            ("ana@example.com", "merge", 'repos."*".two_person', "slack"),
+        }
     finally:
         stack.stop()

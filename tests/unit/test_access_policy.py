@@ -119,8 +119,10 @@ def test_follow_up_is_for_the_requester_and_whoever_may_request(policy: Policy) 
 def test_only_listed_mergers_may_merge(policy: Policy) -> None:
     with refusal("repos.internal.mergers") as e:
         policy.check_merge(CAROL, "internal", "bob@example.com")
-    assert e.value.message == ("Refused by policy rule repos.internal.mergers: slack:U0CAROL may not merge "
-                               "in internal; ask one of: ada@example.com.")
+    assert e.value.message == (
+        "Refused by policy rule repos.internal.mergers: slack:U0CAROL may not merge "
+        "in internal; ask one of: ada@example.com."
+    )
     with refusal(r'repos\."\*"\.mergers'):  # a repo without its own table uses [repos."*"]
         policy.check_merge(BOB, "docs", "ada@example.com")
     with refusal(r'repos\."\*"\.mergers'):  # playlist sets no mergers: "*"'s apply
@@ -143,8 +145,7 @@ def test_cancel_is_for_the_requester_and_whoever_may_merge(policy: Policy) -> No
     policy.check_cancel(CAROL, "docs", "bob@example.com")
     with refusal(r'repos\."\*"\.mergers') as e:
         policy.check_cancel(BOB, "docs", "ada@example.com")
-    assert "may not cancel ada@example.com's task in docs; ask one of: ada@example.com, group:leads." \
-        in e.value.message
+    assert "may not cancel ada@example.com's task in docs; ask one of: ada@example.com, group:leads." in e.value.message
 
 
 # -- agents and models ----------------------------------------------------------------------
@@ -205,8 +206,9 @@ def test_a_zero_limit_stops_requests() -> None:
 def test_budget_takes_the_least_of_request_and_policy_per_field(policy: Policy) -> None:
     # playlist: its own cost cap, "*"'s turns, [budget]'s timeout.
     assert policy.budget("playlist", Budget()) == Budget(max_turns=30, max_cost_usd=2.0, timeout_s=1200)
-    assert policy.budget("playlist", Budget(max_turns=100, max_cost_usd=1.0, timeout_s=9000)) == \
-        Budget(max_turns=30, max_cost_usd=1.0, timeout_s=1200)
+    assert policy.budget("playlist", Budget(max_turns=100, max_cost_usd=1.0, timeout_s=9000)) == Budget(
+        max_turns=30, max_cost_usd=1.0, timeout_s=1200
+    )
     # Any other repo: "*"'s turns over [budget]'s, [budget]'s cost.
     assert policy.budget("docs", Budget(max_cost_usd=10.0)) == Budget(max_turns=30, max_cost_usd=4.0, timeout_s=1200)
 

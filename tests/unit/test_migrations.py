@@ -77,8 +77,12 @@ async def test_foreign_keys_still_hold_after_migrating(store_url: str):
     store = Store(store_url)
     try:
         await store.create_schema()
-        await store.create_task(TaskRequest(task_id="t-1", request_id="r-1", repo=RepoRef(name="calc", url="/x"),
-                                            text="go", requested_by="ana@x"), "honk/t-1")
+        await store.create_task(
+            TaskRequest(
+                task_id="t-1", request_id="r-1", repo=RepoRef(name="calc", url="/x"), text="go", requested_by="ana@x"
+            ),
+            "honk/t-1",
+        )
         await store.append("t-1", WorkspacePreparing())
         await store.delete_task("t-1")
         async with store.engine.connect() as conn:
@@ -108,9 +112,11 @@ def _made_before_migrations(revision: str):  # noqa: ANN202 - a run_sync callabl
     exactly the schema of revision 0001 (before the audit log) or 0002 (the last version without
     migrations), with no alembic_version. Built from the revision, not from today's models, so later
     revisions (new columns) do not leak into the "old" database."""
+
     def build(conn: Connection) -> None:
         command.upgrade(config(conn), revision)
         conn.exec_driver_sql("DROP TABLE alembic_version")
+
     return build
 
 
@@ -150,8 +156,12 @@ async def test_a_database_from_before_migrations_with_the_audit_log_is_only_stam
             await conn.run_sync(_made_before_migrations("0002"))
             for row in _OLD_ROWS:
                 await conn.execute(text(row))
-            await conn.execute(text("INSERT INTO audit (at, actor, front_door, action, outcome, detail) "
-                                    "VALUES ('2026-01-02 03:04:05', 'bo@x', 'web', 'request', 'ok', '')"))
+            await conn.execute(
+                text(
+                    "INSERT INTO audit (at, actor, front_door, action, outcome, detail) "
+                    "VALUES ('2026-01-02 03:04:05', 'bo@x', 'web', 'request', 'ok', '')"
+                )
+            )
 
         version = await store.create_schema()
 
@@ -169,8 +179,10 @@ async def test_concurrent_start_ups_migrate_once(store_url: str, tmp_path: Path)
     """Like a server and workers starting together: three processes upgrade one new database."""
     env = {**os.environ, "HONK_DATABASE_URL": store_url, "HONK_DATA_DIR": str(tmp_path / "data")}
     honk = [sys.executable, "-c", "from honk.cli.main import main; main()", "db", "upgrade"]
-    procs = [subprocess.Popen(honk, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen(honk, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], outputs
     assert sum("upgraded from empty" in out for out in outputs) == 1, outputs

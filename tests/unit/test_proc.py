@@ -51,8 +51,9 @@ async def test_cancellation_kills_the_group(tmp_path: Path):
 
 async def test_output_goes_to_the_log_and_a_tail_is_kept(tmp_path: Path):
     log = tmp_path / "out.log"
-    res = await proc.run(["bash", "-c", "seq 1 200000; echo done >&2; exit 3"], cwd=tmp_path,
-                         timeout_s=30, log_path=log)
+    res = await proc.run(
+        ["bash", "-c", "seq 1 200000; echo done >&2; exit 3"], cwd=tmp_path, timeout_s=30, log_path=log
+    )
     assert res.exit_code == 3 and not res.ok
     assert res.output.rstrip().endswith("done") and len(res.output) <= proc.TAIL_BYTES
     assert log.read_text().startswith("1\n2\n")

@@ -18,25 +18,32 @@ async def store(store_url: str):
 
 
 def _req(task_id: str = "t-abc") -> TaskRequest:
-    return TaskRequest(task_id=task_id, request_id=f"r-{task_id}", repo=RepoRef(name="r", url="/x"),
-                       text="do it", requested_by="ana")
+    return TaskRequest(
+        task_id=task_id, request_id=f"r-{task_id}", repo=RepoRef(name="r", url="/x"), text="do it", requested_by="ana"
+    )
 
 
 async def test_events_move_the_state_and_fill_the_summary(store: Store):
     view, created = await store.create_task(_req(), "honk/t-abc")
     assert created and view.state == TaskState.queued
-    await store.append("t-abc", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="scripted"),
-                       WorkspacePreparing())
+    await store.append(
+        "t-abc", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="scripted"), WorkspacePreparing()
+    )
     assert (await store.get_task("t-abc")).state == TaskState.provisioning
-    await store.append("t-abc", AgentFinished(round=1, summary="s", changed_files=["a"], commit="c",
-                                              model="m1", cost_usd=0.25))
-    await store.append("t-abc", AgentFinished(round=2, summary="s", changed_files=["a"], commit="c",
-                                              cost_usd=0.5))
+    await store.append(
+        "t-abc", AgentFinished(round=1, summary="s", changed_files=["a"], commit="c", model="m1", cost_usd=0.25)
+    )
+    await store.append("t-abc", AgentFinished(round=2, summary="s", changed_files=["a"], commit="c", cost_usd=0.5))
     await store.append("t-abc", TaskReady(commit="c", summary="s", diffstat=""))
     await store.append("t-abc", Merged(commit="m", target="main", approved_by="bo"))
     view = await store.get_task("t-abc")
     assert (view.state, view.cost_usd, view.model, view.merged_commit, view.approved_by) == (
-        TaskState.merged, 0.75, "m1", "m", "bo")
+        TaskState.merged,
+        0.75,
+        "m1",
+        "m",
+        "bo",
+    )
     await store.append("t-abc", TaskFailed(reason="late"))
     assert (await store.get_task("t-abc")).state == TaskState.merged, "a terminal state is final"
 

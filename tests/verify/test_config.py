@@ -106,7 +106,9 @@ def test_explicit_empty_verify_list_turns_detection_off(tmp_path: Path) -> None:
 
 
 def test_inline_tables_work_too(tmp_path: Path) -> None:
-    result = config(tmp_path, 'build = { run = "make", artifacts = ["a.txt"] }\nverify = [{ name = "t", run = "true" }]\n')
+    result = config(
+        tmp_path, 'build = { run = "make", artifacts = ["a.txt"] }\nverify = [{ name = "t", run = "true" }]\n'
+    )
     assert result.build == BuildSpec(run="make", artifacts=["a.txt"])
     assert result.verify == [VerifyCommand(name="t", run="true")]
 
@@ -129,12 +131,18 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
         ),
         ('[[verify]]\nname = "a"\n', ".honk.toml line 1: verify[0].run is required"),
         ('[[verify]]\nrun = "x"\n', ".honk.toml line 1: verify[0].name is required"),
-        ('\n[[verify]]\nname = "Unit Tests"\nrun = "x"\n', '.honk.toml line 3: verify[0].name must be made of a-z, 0-9, _ and - only (got "Unit Tests")'),
+        (
+            '\n[[verify]]\nname = "Unit Tests"\nrun = "x"\n',
+            '.honk.toml line 3: verify[0].name must be made of a-z, 0-9, _ and - only (got "Unit Tests")',
+        ),
         (
             '[[verify]]\nname = "t"\nrun = "a"\n[[verify]]\nname = "t"\nrun = "b"\n',
             '.honk.toml line 5: verify[1].name "t" is already used by verify[0]',
         ),
-        ('[[verify]]\nname = "t"\nrun = "  "\n', '.honk.toml line 3: verify[0].run must be a non-empty string (got "  ")'),
+        (
+            '[[verify]]\nname = "t"\nrun = "  "\n',
+            '.honk.toml line 3: verify[0].run must be a non-empty string (got "  ")',
+        ),
         ('[[verify]]\nname = "t"\nrun = "x"\ntimout = 5\n', ".honk.toml line 4: unknown key verify[0].timout"),
         ('max_rounds = 3\n[verfy]\nname = "t"\n', ".honk.toml line 2: unknown key verfy"),
         ('setup = "x"\nmax_rounds = 0\n', ".honk.toml line 2: max_rounds must be a whole number from 1 to 50 (got 0)"),
@@ -142,21 +150,45 @@ def test_toml_syntax_error_names_the_line(tmp_path: Path) -> None:
         ("max_rounds = 2.5\n", ".honk.toml line 1: max_rounds must be a whole number from 1 to 50 (got 2.5)"),
         ("setup_timeout = true\n", ".honk.toml line 1: setup_timeout must be a positive number (got true)"),
         ('setup = ""\n', '.honk.toml line 1: setup must be a non-empty string (got "")'),
-        ('[verify]\nname = "t"\n', ".honk.toml line 1: verify must be an array of tables, written [[verify]] (got a table)"),
+        (
+            '[verify]\nname = "t"\n',
+            ".honk.toml line 1: verify must be an array of tables, written [[verify]] (got a table)",
+        ),
         ('setup = "x"\n\n[build]\nartifacts = ["a"]\n', ".honk.toml line 3: build.run is required"),
-        ('[build]\nrun = "x"\n\nartifacts = ["dist/*", "../secrets/*"]\n', '.honk.toml line 4: build.artifacts[1] must be a relative path inside the repo (got "../secrets/*")'),
-        ('[build]\nrun = "x"\npreview = "/var/www"\n', '.honk.toml line 3: build.preview must be a relative path inside the repo (got "/var/www")'),
+        (
+            '[build]\nrun = "x"\n\nartifacts = ["dist/*", "../secrets/*"]\n',
+            '.honk.toml line 4: build.artifacts[1] must be a relative path inside the repo (got "../secrets/*")',
+        ),
+        (
+            '[build]\nrun = "x"\npreview = "/var/www"\n',
+            '.honk.toml line 3: build.preview must be a relative path inside the repo (got "/var/www")',
+        ),
         ('[build]\nrun = "x"\npreview = "site/../../x"\n', ".honk.toml line 3: build.preview must be a relative path"),
-        ('[build]\nrun = "x"\nartifacts = "dist/*"\n', '.honk.toml line 3: build.artifacts must be an array of globs (got "dist/*")'),
+        (
+            '[build]\nrun = "x"\nartifacts = "dist/*"\n',
+            '.honk.toml line 3: build.artifacts must be an array of globs (got "dist/*")',
+        ),
         ('[build]\nrun = "x"\n[build.extra]\nk = 1\n', ".honk.toml line 3: unknown key build.extra"),
         ('build = "make"\n', '.honk.toml line 1: build must be a table (got "make")'),
-        ('[merge]\ntarget = "main"\nmode = "rebase"\n', '.honk.toml line 3: merge.mode must be "merge" or "fast-forward" (got "rebase")'),
-        ('[merge]\n\ntarget = "feature..x"\n', '.honk.toml line 3: merge.target must be a valid git branch name (got "feature..x")'),
+        (
+            '[merge]\ntarget = "main"\nmode = "rebase"\n',
+            '.honk.toml line 3: merge.mode must be "merge" or "fast-forward" (got "rebase")',
+        ),
+        (
+            '[merge]\n\ntarget = "feature..x"\n',
+            '.honk.toml line 3: merge.target must be a valid git branch name (got "feature..x")',
+        ),
         ('[agent]\ncommand = "aider --yes"\n', ".honk.toml line 2: agent.command must contain {prompt}"),
-        ('[agent]\nscenario = "C:\\\\x.toml"\n', ".honk.toml line 2: agent.scenario must be a relative path inside the repo"),
-        ('[agent]\ntimeout = 0\n', ".honk.toml line 2: agent.timeout must be a positive number (got 0)"),
-        ('[agent]\ntimeout = inf\n', ".honk.toml line 2: agent.timeout must be a positive number (got inf)"),
-        ('verify = [{ name = "t", run = "x", timeout = -1 }]\n', ".honk.toml line 1: verify[0].timeout must be a positive number (got -1)"),
+        (
+            '[agent]\nscenario = "C:\\\\x.toml"\n',
+            ".honk.toml line 2: agent.scenario must be a relative path inside the repo",
+        ),
+        ("[agent]\ntimeout = 0\n", ".honk.toml line 2: agent.timeout must be a positive number (got 0)"),
+        ("[agent]\ntimeout = inf\n", ".honk.toml line 2: agent.timeout must be a positive number (got inf)"),
+        (
+            'verify = [{ name = "t", run = "x", timeout = -1 }]\n',
+            ".honk.toml line 1: verify[0].timeout must be a positive number (got -1)",
+        ),
     ],
 )
 def test_schema_errors_name_line_and_problem(tmp_path: Path, text: str, expected: str) -> None:
@@ -190,9 +222,36 @@ def test_symlink_out_of_the_repo_is_refused(tmp_path: Path) -> None:
 
 
 BRANCHES = [
-    "main", "release/1.x", "feature/a-b_c", "v1.2", "a@b", "ü-unicode",
-    "", "-x", "HEAD", "@", "a..b", "a b", "a~1", "a^", "a:b", "a?", "a*", "a[b", "a\\b",
-    "/a", "a/", "a//b", ".a", "a/.b", "a.lock", "a/b.lock/c", "a.", "a@{1}", "a\x7fb", "a\tb",
+    "main",
+    "release/1.x",
+    "feature/a-b_c",
+    "v1.2",
+    "a@b",
+    "ü-unicode",
+    "",
+    "-x",
+    "HEAD",
+    "@",
+    "a..b",
+    "a b",
+    "a~1",
+    "a^",
+    "a:b",
+    "a?",
+    "a*",
+    "a[b",
+    "a\\b",
+    "/a",
+    "a/",
+    "a//b",
+    ".a",
+    "a/.b",
+    "a.lock",
+    "a/b.lock/c",
+    "a.",
+    "a@{1}",
+    "a\x7fb",
+    "a\tb",
 ]
 
 

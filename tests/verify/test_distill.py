@@ -11,7 +11,7 @@ import pytest
 
 from honk.verify.distill import TIMED_OUT, distill
 
-FAILING_PYTEST = '''
+FAILING_PYTEST = """
 def add(a, b):
     return a + b
 
@@ -27,9 +27,9 @@ def test_boom():
 def test_warns():
     import warnings
     warnings.warn("old api", DeprecationWarning)
-'''
+"""
 
-FAILING_UNITTEST = '''
+FAILING_UNITTEST = """
 import json
 import unittest
 
@@ -45,7 +45,7 @@ class TestCalc(unittest.TestCase):
 
     def test_parse(self):
         parse("{bad")
-'''
+"""
 
 
 def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -97,7 +97,7 @@ def test_real_unittest_failure_keeps_last_frames_and_exceptions(tmp_path: Path) 
     assert "AssertionError: 3 != 4" in lines
     assert any(line.startswith("json.decoder.JSONDecodeError: Expecting property name") for line in lines)
     # The repo's own frame is kept, the stdlib frames in between are not (only the very last one).
-    assert any(line.startswith('File "') and "test_calc.py\", line 6, in parse" in line for line in lines)
+    assert any(line.startswith('File "') and 'test_calc.py", line 6, in parse' in line for line in lines)
     assert not any("json/__init__.py" in line for line in lines)
     assert "self.assertEqual(1 + 2, 4)" in lines
     assert "FAILED (failures=1, errors=1)" in lines
@@ -166,7 +166,7 @@ def test_go_test_failures() -> None:
 def test_go_build_errors_and_panics() -> None:
     build = distill(GO_BUILD, 1).splitlines()
     assert build[0] == "./calc.go:10:2: undefined: foo"
-    assert build[1].startswith("./calc.go:14:9: cannot use \"x\"")
+    assert build[1].startswith('./calc.go:14:9: cannot use "x"')
     assert build[2] == "FAIL\texample.com/calc [build failed]"
     panic = distill(GO_PANIC, 2)
     assert "panic: runtime error: index out of range [5] with length 3 [recovered]" in panic

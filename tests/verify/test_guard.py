@@ -40,12 +40,15 @@ def test_gaming_the_checks_is_flagged(tmp_path: Path):
         "@pytest.mark.skip(reason='flaky')\ndef test_add():\n    assert add(2, 3) == 5\n\n"
         "def test_ratio():\n    assert ratio(1, 3) == pytest.approx(0.333, abs=0.1)\n"
     )
-    diff = _diff(tmp_path, {
-        "tests/test_calc.py": weakened,
-        "tests/test_old.py": None,
-        "requirements.txt": "requests==2.20.0\nflask>=3.0.0\n",
-        "calc.py": "def add(a, b):  # noqa: E501\n    return a + b\n",
-    })
+    diff = _diff(
+        tmp_path,
+        {
+            "tests/test_calc.py": weakened,
+            "tests/test_old.py": None,
+            "requirements.txt": "requests==2.20.0\nflask>=3.0.0\n",
+            "calc.py": "def add(a, b):  # noqa: E501\n    return a + b\n",
+        },
+    )
     kinds = {(f.kind, f.file) for f in inspect(diff)}
     assert ("deleted_test_file", "tests/test_old.py") in kinds
     assert ("removed_test", "tests/test_calc.py") in kinds  # test_negative
@@ -57,9 +60,12 @@ def test_gaming_the_checks_is_flagged(tmp_path: Path):
 
 
 def test_an_honest_change_with_new_tests_is_clean(tmp_path: Path):
-    diff = _diff(tmp_path, {
-        "calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
-        "tests/test_calc.py": BEFORE["tests/test_calc.py"] + "\ndef test_sub():\n    assert 1 == 1\n",
-        "requirements.txt": "requests==2.32.0\nflask>=3.0.0\n",
-    })
+    diff = _diff(
+        tmp_path,
+        {
+            "calc.py": "def add(a, b):\n    return a + b\n\n\ndef sub(a, b):\n    return a - b\n",
+            "tests/test_calc.py": BEFORE["tests/test_calc.py"] + "\ndef test_sub():\n    assert 1 == 1\n",
+            "requirements.txt": "requests==2.32.0\nflask>=3.0.0\n",
+        },
+    )
     assert inspect(diff) == []

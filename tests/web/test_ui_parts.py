@@ -25,9 +25,19 @@ def test_the_qr_code_is_inline_svg():
 
 def test_what_people_wrote_is_escaped_and_actions_follow_state_and_role():
     now = datetime.now(UTC)
-    task = TaskView(id="t-aaaaaaaaaaaa", repo="r", text="<script>alert(1)</script>", state=TaskState.ready,
-                    requested_by="a@x", agent="scripted", model=None, branch="honk/t-aaaaaaaaaaaa",
-                    created_at=now, updated_at=now, preview_url="http://h/previews/t-aaaaaaaaaaaa/\"><b>")
+    task = TaskView(
+        id="t-aaaaaaaaaaaa",
+        repo="r",
+        text="<script>alert(1)</script>",
+        state=TaskState.ready,
+        requested_by="a@x",
+        agent="scripted",
+        model=None,
+        branch="honk/t-aaaaaaaaaaaa",
+        created_at=now,
+        updated_at=now,
+        preview_url='http://h/previews/t-aaaaaaaaaaaa/"><b>',
+    )
     merger = User(email="m@x", name="m", role=Role.merger)
     asker = User(email="r@x", name="r", role=Role.requester)
     page = ui.task_page(merger, task, [])

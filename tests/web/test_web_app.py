@@ -15,9 +15,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from repos import sample_files
 
 from honk.testing.processes import HonkStack
+from repos import sample_files
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -40,9 +40,16 @@ def web_stack(tmp_path, temporal):
 @pytest.fixture
 def browser():
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield b
         b.close()
 
@@ -199,11 +206,14 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     phone.shot(stale, "stale-merge", full=False)
 
     # Writes from a session without the CSRF token are refused.
-    refused = page.evaluate("""async (id) => {
+    refused = page.evaluate(
+        """async (id) => {
         const r = await fetch(`/api/tasks/${id}/cancel`, {method: 'POST', headers: {'Content-Type': 'application/json'},
                                                         body: '{}'});
         return [r.status, (await r.json()).detail];
-    }""", task_id)
+    }""",
+        task_id,
+    )
     assert refused[0] == 403 and "CSRF" in refused[1]
 
     # The list: mine / all, filters, state at a glance.

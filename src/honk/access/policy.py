@@ -91,8 +91,10 @@ class Policy:
         person, (principals, rule) = self._known(who), self._principals(repo, "requesters")
         if self._is_requester(person, requested_by) or self._any(person, principals):
             return
-        raise Refused(rule, f"{person.name} may not follow up on {requested_by}'s task in {repo}; "
-                            f"{_ask([requested_by, *principals])}.")
+        raise Refused(
+            rule,
+            f"{person.name} may not follow up on {requested_by}'s task in {repo}; {_ask([requested_by, *principals])}.",
+        )
 
     def check_merge(self, who: Who, repo: str, requested_by: str) -> None:
         person, (principals, rule) = self._known(who), self._principals(repo, "mergers")
@@ -101,15 +103,19 @@ class Policy:
         two_person, rule = self._setting(repo, "two_person", lambda r: r.two_person, False)
         if two_person and self._is_requester(person, requested_by):
             others = [p for p in principals if not self._is_requester(self._person(_who(p)), requested_by)]
-            raise Refused(rule, f"{person.name} requested this task, and {repo} needs a second person "
-                                f"to approve the merge; {_ask(others)}.")
+            raise Refused(
+                rule,
+                f"{person.name} requested this task, and {repo} needs a second person "
+                f"to approve the merge; {_ask(others)}.",
+            )
 
     def check_cancel(self, who: Who, repo: str, requested_by: str) -> None:
         person, (principals, rule) = self._known(who), self._principals(repo, "mergers")
         if self._is_requester(person, requested_by) or self._any(person, principals):
             return
-        raise Refused(rule, f"{person.name} may not cancel {requested_by}'s task in {repo}; "
-                            f"{_ask([requested_by, *principals])}.")
+        raise Refused(
+            rule, f"{person.name} may not cancel {requested_by}'s task in {repo}; {_ask([requested_by, *principals])}."
+        )
 
     def check_agent(self, repo: str, agent: str, model: str | None) -> None:
         """For the agent and model the repo's config (or the server's default) chose after the request."""
@@ -150,15 +156,18 @@ class Policy:
     def _known(self, who: Who) -> _Person:
         person = self._person(who)
         if not person.known and not self._file.allow_unknown:
-            raise Refused("users", f"{person.name} is not listed in the access policy; ask an admin to add "
-                                   "you under [users] or to a group.")
+            raise Refused(
+                "users",
+                f"{person.name} is not listed in the access policy; ask an admin to add "
+                "you under [users] or to a group.",
+            )
         return person
 
     def _matches(self, person: _Person, principal: str) -> bool:
         if principal == ANYONE:
             return person.known or self._file.allow_unknown
         if principal.startswith(GROUP):
-            return principal[len(GROUP):] in person.groups
+            return principal[len(GROUP) :] in person.groups
         return principal.lower() in person.handles
 
     def _is_requester(self, person: _Person, requested_by: str) -> bool:
@@ -200,21 +209,30 @@ class Policy:
     def _check_limits(self, person: _Person, usage: Usage) -> None:
         limit, rule = self._limit(person, "max_concurrent", lambda lim: lim.max_concurrent)
         if limit is not None and usage.active_tasks >= limit:
-            raise Refused(rule, f"{person.name} has {_tasks(usage.active_tasks)} going and may have at most "
-                                f"{limit} at a time; wait for one to finish or cancel one.")
+            raise Refused(
+                rule,
+                f"{person.name} has {_tasks(usage.active_tasks)} going and may have at most "
+                f"{limit} at a time; wait for one to finish or cancel one.",
+            )
         limit, rule = self._limit(person, "tasks_per_day", lambda lim: lim.tasks_per_day)
         if limit is not None and usage.tasks_today >= limit:
-            raise Refused(rule, f"{person.name} has requested {_tasks(usage.tasks_today)} today and may request "
-                                f"at most {limit} a day; {DAILY_RESET}.")
+            raise Refused(
+                rule,
+                f"{person.name} has requested {_tasks(usage.tasks_today)} today and may request "
+                f"at most {limit} a day; {DAILY_RESET}.",
+            )
         usd, rule = self._limit(person, "usd_per_day", lambda lim: lim.usd_per_day)
         if usd is not None and usage.usd_today >= usd:
-            raise Refused(rule, f"{person.name}'s tasks today have cost ${usage.usd_today:.2f} and may cost at "
-                                f"most ${usd:.2f} a day; {DAILY_RESET}.")
+            raise Refused(
+                rule,
+                f"{person.name}'s tasks today have cost ${usage.usd_today:.2f} and may cost at "
+                f"most ${usd:.2f} a day; {DAILY_RESET}.",
+            )
 
 
 def _who(identity: str) -> Who:
     """A Who from an identity as tasks record it (`requested_by`): an email, slack:ID or a name."""
-    slack = identity[len(SLACK):] if identity.lower().startswith(SLACK) else None
+    slack = identity[len(SLACK) :] if identity.lower().startswith(SLACK) else None
     return Who(identity=identity, email=identity if "@" in identity else None, slack_id=slack)
 
 
@@ -244,4 +262,3 @@ def _first(values: Iterable[N | None]) -> N | None:
 def _least(a: N | None, b: N | None) -> N | None:
     """The smaller of two caps; None has no opinion."""
     return b if a is None else a if b is None else min(a, b)
-

@@ -118,8 +118,9 @@ def parse_file(text: str, source: str) -> PolicyFile:
     try:
         policy = PolicyFile.model_validate(raw)
     except ValidationError as e:
-        raise InvalidPolicy(_listed(source, [
-            f"{dotted(*err['loc'])}: {_explain(err['type'], err['msg'])}" for err in e.errors()])) from e
+        raise InvalidPolicy(
+            _listed(source, [f"{dotted(*err['loc'])}: {_explain(err['type'], err['msg'])}" for err in e.errors()])
+        ) from e
     problems = list(_reference_problems(policy))
     if problems:
         raise InvalidPolicy(_listed(source, problems))
@@ -148,19 +149,25 @@ def _reference_problems(policy: PolicyFile) -> Iterator[str]:
     for name, members in policy.groups.items():
         for i, member in enumerate(members):
             if member == ANYONE or member.startswith(GROUP):
-                yield f"{dotted('groups', name, i)}: {member!r}: a group lists people (emails, slack:U…), " \
-                      "not '*' or other groups"
+                yield (
+                    f"{dotted('groups', name, i)}: {member!r}: a group lists people (emails, slack:U…), "
+                    "not '*' or other groups"
+                )
     for email, user in policy.users.items():
         for i, group in enumerate(user.groups):
             if group not in known:
-                yield f"{dotted('users', email, 'groups', i)}: group {group!r} is not defined in [groups]" \
-                      f"{_defined(known)}"
+                yield (
+                    f"{dotted('users', email, 'groups', i)}: group {group!r} is not defined in [groups]"
+                    f"{_defined(known)}"
+                )
     for repo, rule in policy.repos.items():
         for field, principals in (("requesters", rule.requesters), ("mergers", rule.mergers)):
             for i, principal in enumerate(principals or []):
-                if principal.startswith(GROUP) and principal[len(GROUP):] not in known:
-                    yield f"{dotted('repos', repo, field, i)}: group {principal[len(GROUP):]!r} is not " \
-                          f"defined in [groups]{_defined(known)}"
+                if principal.startswith(GROUP) and principal[len(GROUP) :] not in known:
+                    yield (
+                        f"{dotted('repos', repo, field, i)}: group {principal[len(GROUP) :]!r} is not "
+                        f"defined in [groups]{_defined(known)}"
+                    )
 
 
 def _defined(known: set[str]) -> str:

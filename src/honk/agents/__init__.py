@@ -25,9 +25,11 @@ class AgentRegistry:
             return CommandAgent()
         if name == "claude":
             if self.claude is None:
-                raise UserFacingError("The claude agent needs model credentials on the worker: set "
-                                      "ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / CLAUDE_CODE_USE_VERTEX) "
-                                      "and restart it, or ask with --agent scripted / command.")
+                raise UserFacingError(
+                    "The claude agent needs model credentials on the worker: set "
+                    "ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / CLAUDE_CODE_USE_VERTEX) "
+                    "and restart it, or ask with --agent scripted / command."
+                )
             from honk.agents.claude_code import ClaudeCodeAgent  # the SDK loads only when used
 
             if self._claude_agent is None:

@@ -79,8 +79,10 @@ class ClaudeCodeAgent:
     async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
         binary = self.config.binary or bundled_binary()
         if not binary.is_file():
-            raise UserFacingError(f"The Claude Code binary is missing at {binary}: reinstall Honk "
-                                  "(`make install`, which installs claude-agent-sdk).")
+            raise UserFacingError(
+                f"The Claude Code binary is missing at {binary}: reinstall Honk "
+                "(`make install`, which installs claude-agent-sdk)."
+            )
         run = _Run(job, emit)
         proxy = await self._key_proxy()
         if proxy is None:
@@ -95,19 +97,24 @@ class ClaudeCodeAgent:
         finally:
             proxy.revoke(token)
 
-    async def _run(self, job: AgentJob, emit: EventSink, binary: Path, run: _Run,
-                   via: tuple[str, str] | None) -> AgentOutcome:
+    async def _run(
+        self, job: AgentJob, emit: EventSink, binary: Path, run: _Run, via: tuple[str, str] | None
+    ) -> AgentOutcome:
         env = claude_env.environment(self.config, job.task_id, via)
         options = ClaudeAgentOptions(
-            cwd=job.workspace, model=job.model or self.config.model, tools=TOOLS,
-            permission_mode="default", can_use_tool=run.can_use_tool,
+            cwd=job.workspace,
+            model=job.model or self.config.model,
+            tools=TOOLS,
+            permission_mode="default",
+            can_use_tool=run.can_use_tool,
             mcp_servers={"honk": sdk.create_sdk_mcp_server("honk", tools=[run.verify_tool()])},
             # The gate runs every check: give it their whole time limit, not the SDK's 60 s default.
-            hooks={"Stop": [HookMatcher(hooks=[run.on_stop],
-                                        timeout=sum(c.timeout_s for c in job.checks) + 60)]},
+            hooks={"Stop": [HookMatcher(hooks=[run.on_stop], timeout=sum(c.timeout_s for c in job.checks) + 60)]},
             # Claude Code's own system prompt (how to use its tools well); Honk's brief is the user prompt.
             system_prompt={"type": "preset", "preset": "claude_code"},
-            setting_sources=[], env=env, resume=job.session_id,
+            setting_sources=[],
+            env=env,
+            resume=job.session_id,
             cli_path=claude_env.launcher(self.config, job.task_id, binary, list(env)),
             max_turns=job.settings.max_turns or self.config.max_turns,
             max_budget_usd=job.settings.max_cost_usd or self.config.max_cost_usd,
@@ -133,9 +140,13 @@ class ClaudeCodeAgent:
             raise classify(run.result, run.last_error, run.result.result or "", self.config.base_url)
         if run.gate_gave_up:
             await emit(AgentSaid(text=f"Stopped with failing checks after {job.max_gate_rounds} tries."))
-        return AgentOutcome(summary=run.final_text, model=run.model or options.model,
-                            cost_usd=run.result.total_cost_usd, turns=run.result.num_turns,
-                            session_id=run.result.session_id)
+        return AgentOutcome(
+            summary=run.final_text,
+            model=run.model or options.model,
+            cost_usd=run.result.total_cost_usd,
+            turns=run.result.num_turns,
+            session_id=run.result.session_id,
+        )
 
 
 class _Run:
@@ -170,9 +181,13 @@ class _Run:
         return PermissionResultDeny(message=decision.reason)
 
     def verify_tool(self) -> Any:
-        @sdk.tool("verify", "Run the repository's checks (format, lint, build, tests) in the workspace. "
-                  "Returns one line when they pass, else the failing tests, file:line locations and "
-                  "error lines.", {})
+        @sdk.tool(
+            "verify",
+            "Run the repository's checks (format, lint, build, tests) in the workspace. "
+            "Returns one line when they pass, else the failing tests, file:line locations and "
+            "error lines.",
+            {},
+        )
         async def verify(_args: dict[str, Any]) -> dict[str, Any]:
             passed, text = await self.check()
             return {"content": [{"type": "text", "text": text}]}
@@ -181,14 +196,20 @@ class _Run:
 
     async def check(self) -> tuple[bool, str]:
         self.checks_run += 1
-        results = await run_checks(self.job.checks, self.workspace, Path(self.job.log_dir),
-                                   f"round{self.job.round}-agent{self.checks_run}", self.emit, self.job.checks_box)
+        results = await run_checks(
+            self.job.checks,
+            self.workspace,
+            Path(self.job.log_dir),
+            f"round{self.job.round}-agent{self.checks_run}",
+            self.emit,
+            self.job.checks_box,
+        )
         if all(r.passed for r in results):
             names = ", ".join(r.name for r in results) or "no checks configured"
             return True, f"All checks pass ({names})."
         return False, feedback(results)
 
-    async def on_stop(self, _input: Any, _tool_use_id: str | None, _ctx: Any) -> dict[str, Any]:
+    async def on_stop(self, _input: Any, _tool_use_id: str | None, _ctx: Any) -> sdk.types.SyncHookJSONOutput:
         """The stop gate: the agent may finish only when the checks pass (within the round budget)."""
         passed, text = await self.check()
         if passed:
@@ -197,9 +218,11 @@ class _Run:
             self.gate_gave_up = True
             return {}
         self.gate_rounds += 1
-        return {"decision": "block",
-                "reason": f"You cannot finish yet: the repository's checks fail.\n\n{text}\n\n"
-                          "Fix the causes (never by weakening tests), run verify, then finish."}
+        return {
+            "decision": "block",
+            "reason": f"You cannot finish yet: the repository's checks fail.\n\n{text}\n\n"
+            "Fix the causes (never by weakening tests), run verify, then finish.",
+        }
 
     async def observe(self, message: Any) -> None:
         if isinstance(message, AssistantMessage):
@@ -207,15 +230,24 @@ class _Run:
         elif isinstance(message, UserMessage) and isinstance(message.content, list):
             for block in message.content:
                 if isinstance(block, ToolResultBlock):
-                    await self.emit(AgentToolResult(
-                        tool=self.tools_by_id.get(block.tool_use_id, "tool"),
-                        output=_text(block.content)[:MAX_TOOL_OUTPUT], is_error=bool(block.is_error)))
+                    await self.emit(
+                        AgentToolResult(
+                            tool=self.tools_by_id.get(block.tool_use_id, "tool"),
+                            output=_text(block.content)[:MAX_TOOL_OUTPUT],
+                            is_error=bool(block.is_error),
+                        )
+                    )
         elif isinstance(message, ResultMessage):
             self.result = message
             usage = message.usage or {}
-            await self.emit(AgentUsage(input_tokens=int(usage.get("input_tokens", self.tokens_in)),
-                                       output_tokens=int(usage.get("output_tokens", self.tokens_out)),
-                                       cost_usd=message.total_cost_usd, turns=message.num_turns))
+            await self.emit(
+                AgentUsage(
+                    input_tokens=int(usage.get("input_tokens", self.tokens_in)),
+                    output_tokens=int(usage.get("output_tokens", self.tokens_out)),
+                    cost_usd=message.total_cost_usd,
+                    turns=message.num_turns,
+                )
+            )
         elif isinstance(message, SystemMessage) and message.subtype == "init":
             self.model = message.data.get("model") or self.model
 
@@ -235,8 +267,15 @@ class _Run:
                 self.tools_by_id[block.id] = block.name
                 await self.emit(AgentToolCalled(tool=block.name, input=_short(block.input)))
         estimate = pricing.estimate(message.model, self.tokens_in, self.tokens_out)
-        await self.emit(AgentUsage(input_tokens=self.tokens_in, output_tokens=self.tokens_out, turns=self.turns,
-                                   cost_usd=estimate, final=False))
+        await self.emit(
+            AgentUsage(
+                input_tokens=self.tokens_in,
+                output_tokens=self.tokens_out,
+                turns=self.turns,
+                cost_usd=estimate,
+                final=False,
+            )
+        )
 
 
 def _short(value: Any) -> str:

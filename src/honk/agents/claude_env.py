@@ -53,9 +53,16 @@ def environment(config: ClaudeConfig, task_id: str, via: tuple[str, str] | None 
     tmp.mkdir(parents=True, exist_ok=True)
     env = child_env()
     env.update(QUIET)
-    env.update({"HOME": str(home), "TMPDIR": str(tmp), "CLAUDE_CODE_TMPDIR": str(tmp),
-                "XDG_RUNTIME_DIR": str(tmp), "XDG_CONFIG_HOME": str(home / ".config"),
-                "XDG_CACHE_HOME": str(home / ".cache")})
+    env.update(
+        {
+            "HOME": str(home),
+            "TMPDIR": str(tmp),
+            "CLAUDE_CODE_TMPDIR": str(tmp),
+            "XDG_RUNTIME_DIR": str(tmp),
+            "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_CACHE_HOME": str(home / ".cache"),
+        }
+    )
     if via is not None:
         env["ANTHROPIC_BASE_URL"], env["ANTHROPIC_API_KEY"] = via
     elif config.base_url:
@@ -70,6 +77,6 @@ def launcher(config: ClaudeConfig, task_id: str, binary: Path, names: list[str])
     """A script that starts `binary` with only the variables in `names` (their values from its caller)."""
     keep = " ".join(f'{n}="${{{n}}}"' for n in sorted(names) if n.replace("_", "").isalnum())
     path = task_area(config, task_id) / "claude"
-    path.write_text(f"#!/bin/sh\nexec /usr/bin/env -i {keep} {shlex.quote(str(binary))} \"$@\"\n")
+    path.write_text(f'#!/bin/sh\nexec /usr/bin/env -i {keep} {shlex.quote(str(binary))} "$@"\n')
     path.chmod(0o700)
     return path

@@ -19,9 +19,7 @@ class CommandAgent:
     async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
         template = job.settings.command
         if not template:
-            raise UserFacingError(
-                "The command agent needs `[agent] command = \"…{prompt}…\"` in the repo's .honk.toml."
-            )
+            raise UserFacingError('The command agent needs `[agent] command = "…{prompt}…"` in the repo\'s .honk.toml.')
         argv = build_argv(template, job.prompt, job.model)
         res = await proc.run(argv, cwd=Path(job.workspace), timeout_s=job.timeout_s)
         tail = "\n".join(res.output.strip().splitlines()[-20:])

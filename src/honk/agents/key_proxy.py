@@ -25,9 +25,21 @@ from yarl import URL
 log = logging.getLogger(__name__)
 
 # RFC 9110 §7.6.1, plus the proxy-era names that are still sent, and Expect (answered by this hop).
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "proxy-authenticate",
-                        "proxy-authorization", "te", "trailer", "trailers", "transfer-encoding", "upgrade",
-                        "expect"})
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "expect",
+    }
+)
 CREDENTIALS = frozenset({"x-api-key", "authorization"})
 MAX_BODY = 64 * 2**20  # the Messages API takes up to 32 MB
 CONNECT_TIMEOUT_S = 30.0
@@ -73,8 +85,9 @@ class KeyProxy:
         app = web.Application(client_max_size=MAX_BODY)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         # handler_cancellation: when the agent drops a request, the upstream one is dropped too (and billed no more).
-        runner = web.AppRunner(app, handle_signals=False, access_log=None, handler_cancellation=True,
-                               shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, handler_cancellation=True, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
         self._session = session
         try:
             await runner.setup()
@@ -130,8 +143,12 @@ class KeyProxy:
         token = next((t for t in _presented(request.headers) if t in self._tokens), None)
         if token is None:
             log.warning("key proxy refused %s %s: no live run token", request.method, request.path)
-            return _error(401, "authentication_error", "Invalid run token: this proxy accepts only the token "
-                          "Honk issued for the current run, and only while it runs.")
+            return _error(
+                401,
+                "authentication_error",
+                "Invalid run token: this proxy accepts only the token "
+                "Honk issued for the current run, and only while it runs.",
+            )
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
@@ -142,24 +159,31 @@ class KeyProxy:
         url = URL(self.upstream + request.rel_url.raw_path_qs, encoded=True)
         assert self._session is not None
         try:
-            upstream = await self._session.request(request.method, url, headers=headers, data=body or None,
-                                                   allow_redirects=False)
+            upstream = await self._session.request(
+                request.method, url, headers=headers, data=body or None, allow_redirects=False
+            )
         except (aiohttp.ClientError, TimeoutError) as e:
             reason = self._scrub(f"{type(e).__name__}: {e}")
             log.warning("key proxy: the model API at %s cannot be reached (%s)", self._shown, reason)
             self._unreachable[token] = reason
             return _error(502, "api_error", f"The model API at {self._shown} cannot be reached ({reason}).")
         async with upstream:
-            response = web.StreamResponse(status=upstream.status, reason=upstream.reason,
-                                          headers=_without(upstream.headers, HOP_BY_HOP | {"content-length"}))
+            response = web.StreamResponse(
+                status=upstream.status,
+                reason=upstream.reason,
+                headers=_without(upstream.headers, HOP_BY_HOP | {"content-length"}),
+            )
             await response.prepare(request)
             try:
                 async for chunk in upstream.content.iter_any():
                     await response.write(chunk)
             except (aiohttp.ClientError, TimeoutError) as e:
                 # The status is sent: all that is left is to cut the agent off, so that it sees a broken stream.
-                log.warning("key proxy: the model API at %s broke off a response (%s)", self._shown,
-                            self._scrub(f"{type(e).__name__}: {e}"))
+                log.warning(
+                    "key proxy: the model API at %s broke off a response (%s)",
+                    self._shown,
+                    self._scrub(f"{type(e).__name__}: {e}"),
+                )
                 upstream.close()
                 if request.transport is not None:
                     request.transport.close()

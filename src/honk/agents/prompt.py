@@ -35,6 +35,11 @@ def render(job: AgentJob, repo: str, branch: str) -> str:
     checks = ", ".join(f"{c.name} (`{c.run}`)" for c in job.checks) or "none configured"
     allowed = ", ".join(f"`{a}`" for a in job.settings.allow) or "none (use the tools and `verify`)"
     return _template("task").substitute(
-        request=job.prompt, workspace=workspace, branch=branch, repo=repo, checks=checks,
-        allowed=allowed, repo_notes=repo_notes(workspace),
+        request=job.prompt,
+        workspace=workspace,
+        branch=branch,
+        repo=repo,
+        checks=checks,
+        allowed=allowed,
+        repo_notes=repo_notes(workspace),
     )

@@ -13,16 +13,52 @@ from dataclasses import dataclass
 from pathlib import Path
 
 VERIFY_TOOL = "mcp__honk__verify"
-FILE_TOOLS = {"Read": "file_path", "Edit": "file_path", "Write": "file_path", "MultiEdit": "file_path",
-              "NotebookEdit": "notebook_path", "Glob": "path", "Grep": "path"}
+FILE_TOOLS = {
+    "Read": "file_path",
+    "Edit": "file_path",
+    "Write": "file_path",
+    "MultiEdit": "file_path",
+    "NotebookEdit": "notebook_path",
+    "Glob": "path",
+    "Grep": "path",
+}
 TOOLS = ["Read", "Edit", "Write", "Glob", "Grep", "Bash"]
 READ_ONLY_GIT = {"status", "diff", "log", "show", "blame", "grep", "ls-files", "rev-parse", "shortlog"}
-NETWORK = {"curl", "wget", "nc", "ncat", "netcat", "ssh", "scp", "sftp", "rsync", "ftp", "telnet", "socat",
-           "http", "https", "aria2c", "lynx", "w3m"}
+NETWORK = {
+    "curl",
+    "wget",
+    "nc",
+    "ncat",
+    "netcat",
+    "ssh",
+    "scp",
+    "sftp",
+    "rsync",
+    "ftp",
+    "telnet",
+    "socat",
+    "http",
+    "https",
+    "aria2c",
+    "lynx",
+    "w3m",
+}
 SEPARATORS = re.compile(r"\|\||&&|[;|&\n]")
 # git options that run a program, write files, or read outside the work tree.
-GIT_RISKY = ("--output", "--ext-diff", "--textconv", "-O", "--open-files-in-pager", "--no-index",
-             "--exec", "--upload-pack", "--receive-pack", "--git-dir", "--work-tree", "-c")
+GIT_RISKY = (
+    "--output",
+    "--ext-diff",
+    "--textconv",
+    "-O",
+    "--open-files-in-pager",
+    "--no-index",
+    "--exec",
+    "--upload-pack",
+    "--receive-pack",
+    "--git-dir",
+    "--work-tree",
+    "-c",
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +98,11 @@ def _touches_git(raw: str, workspace: Path) -> bool:
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else workspace / path
     resolved = path.resolve()  # a committed symlink to .git counts as .git
-    return ".git" in path.parts or ".git" in resolved.relative_to(workspace.resolve()).parts or \
-        resolved == (workspace / ".git").resolve()
+    return (
+        ".git" in path.parts
+        or ".git" in resolved.relative_to(workspace.resolve()).parts
+        or resolved == (workspace / ".git").resolve()
+    )
 
 
 def _inside(raw: str, workspace: Path) -> bool:
@@ -104,8 +143,10 @@ def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
         if sub.startswith("-") or any(w.startswith(GIT_RISKY) for w in words[2:]):
             return Decision(False, "git options that run programs or reach outside the workspace are not allowed.")
         if sub not in READ_ONLY_GIT:
-            return Decision(False, f"`git {sub}` is not allowed: Honk commits, pushes and merges for you; "
-                                   "the branch must stay as it is.")
+            return Decision(
+                False,
+                f"`git {sub}` is not allowed: Honk commits, pushes and merges for you; the branch must stay as it is.",
+            )
         return ALLOW
     if program in NETWORK or program in ("sudo", "su"):
         return Decision(False, f"`{program}` is not available to the agent (no network, no privilege change).")
@@ -113,13 +154,19 @@ def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
         if not _inside(target, workspace):
             return Decision(False, f"Writing to {target} is outside the workspace.")
     if program == "cd":
-        return ALLOW if len(words) < 2 or _inside(words[1], workspace) else Decision(
-            False, "cd outside the workspace is not allowed.")
+        return (
+            ALLOW
+            if len(words) < 2 or _inside(words[1], workspace)
+            else Decision(False, "cd outside the workspace is not allowed.")
+        )
     if any(_matches(segment, words, rule) for rule in allowed):
         return ALLOW
     listed = ", ".join(f"`{a}`" for a in allowed) or "none"
-    return Decision(False, f"`{segment[:80]}` is not an allowed command (allowed: {listed}). "
-                           "Use the verify tool to run the repo's checks.")
+    return Decision(
+        False,
+        f"`{segment[:80]}` is not an allowed command (allowed: {listed}). "
+        "Use the verify tool to run the repo's checks.",
+    )
 
 
 def _matches(segment: str, words: list[str], rule: str) -> bool:

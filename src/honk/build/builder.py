@@ -25,8 +25,9 @@ class BuildOutput:
     failure: str
 
 
-async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path,
-                box: Confined | None = None) -> BuildOutput:
+async def build(
+    spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path, box: Confined | None = None
+) -> BuildOutput:
     box = box or Confined()
     res = await box.run(spec.run, workspace, spec.timeout_s, log)
     if not res.ok:
@@ -35,8 +36,12 @@ async def build(spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_d
     artifacts = _collect(spec.artifacts, workspace, artifacts_dir)
     has_preview = _publish_preview(spec.preview_dir, workspace, preview_dir)
     if spec.preview_dir and not has_preview:
-        return BuildOutput(False, artifacts, False,
-                           f"## build failed\nThe build succeeded but left no preview directory {spec.preview_dir}/.")
+        return BuildOutput(
+            False,
+            artifacts,
+            False,
+            f"## build failed\nThe build succeeded but left no preview directory {spec.preview_dir}/.",
+        )
     return BuildOutput(True, artifacts, has_preview, "")
 
 

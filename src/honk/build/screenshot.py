@@ -23,11 +23,20 @@ async def screenshot(url: str, out: Path, timeout_s: float = 60.0) -> bool:
         return False
     with tempfile.TemporaryDirectory(prefix="honk-shot-") as profile:
         argv = [
-            binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+            binary,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--no-first-run",
             # Without these Chromium reaches for outside hosts at start.
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", f"--window-size={PHONE[0]},{PHONE[1]}", f"--screenshot={out}", url,
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--window-size={PHONE[0]},{PHONE[1]}",
+            f"--screenshot={out}",
+            url,
         ]
-        res = await proc.run(argv, cwd=Path(profile), timeout_s=timeout_s,
-                             env=proc.child_env({"HOME": profile}))
+        res = await proc.run(argv, cwd=Path(profile), timeout_s=timeout_s, env=proc.child_env({"HOME": profile}))
     return res.exit_code == 0 and out.is_file() and out.stat().st_size > 0

@@ -28,7 +28,8 @@ class ApiClient:
             r = self.http.request(method, path, json=body, params=params)
         except httpx.ConnectError as e:
             raise UserFacingError(
-                f"Honk is not running at {self.base_url} ({e}). Start it with `make up` or set HONK_URL.") from e
+                f"Honk is not running at {self.base_url} ({e}). Start it with `make up` or set HONK_URL."
+            ) from e
         if r.status_code >= 400:
             try:
                 detail = r.json().get("detail", r.text)

@@ -68,8 +68,13 @@ def up(port: int | None, data_dir: Path | None, demo_model: bool) -> None:
     from honk.embedded import run_up
 
     settings = Settings()
-    settings = settings.model_copy(update={"port": port or settings.port, "data_dir": data_dir or settings.data_dir,
-                                           "demo_model": demo_model or settings.demo_model})
+    settings = settings.model_copy(
+        update={
+            "port": port or settings.port,
+            "data_dir": data_dir or settings.data_dir,
+            "demo_model": demo_model or settings.demo_model,
+        }
+    )
     raise SystemExit(run_up(settings))
 
 
@@ -87,8 +92,12 @@ def server() -> None:
 
 
 @cli.command()
-@click.option("--queue", "queues", multiple=True,
-              help="A task queue to serve (repeatable; default: HONK_TASK_QUEUE). Only the main queue runs workflows.")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    help="A task queue to serve (repeatable; default: HONK_TASK_QUEUE). Only the main queue runs workflows.",
+)
 def worker(queues: tuple[str, ...]) -> None:
     """Run a worker: it polls Temporal's task queue(s) and does the work."""
     from honk.workflow.worker import run_worker
@@ -134,6 +143,7 @@ def user_add(email: str, name: str, role: str) -> None:
 @click.option("--slack", "by_slack", is_flag=True, help="Send it as a Slack DM instead of printing it.")
 def user_link(email: str, by_slack: bool) -> None:
     """A new one-time sign-in link for an existing account."""
+
     async def go(accounts, settings) -> None:  # noqa: ANN001
         link = await accounts.login_link(email, settings.base_url)
         if not by_slack:
@@ -203,8 +213,13 @@ def repo() -> None:
 @click.argument("name")
 @click.argument("url")
 @click.option("--branch", default="main", show_default=True)
-@click.option("--forge", "forge", default=None, metavar="KIND:PROJECT",
-              help="github:owner/name or gitlab:group/name — pull requests and merges through the forge's API.")
+@click.option(
+    "--forge",
+    "forge",
+    default=None,
+    metavar="KIND:PROJECT",
+    help="github:owner/name or gitlab:group/name — pull requests and merges through the forge's API.",
+)
 @click.option("--forge-api", default=None, help="The forge's API URL (GitHub Enterprise, self-hosted GitLab).")
 @click.pass_context
 def repo_add(ctx: click.Context, name: str, url: str, branch: str, forge: str | None, forge_api: str | None) -> None:
@@ -241,8 +256,15 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--request-id", default=None, help="Idempotency key (a retry with the same id is the same task).")
 @click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
 @click.pass_context
-def ask(ctx: click.Context, repo_name: str, text: str, agent: str | None, model: str | None,
-        request_id: str | None, wait: bool) -> None:
+def ask(
+    ctx: click.Context,
+    repo_name: str,
+    text: str,
+    agent: str | None,
+    model: str | None,
+    request_id: str | None,
+    wait: bool,
+) -> None:
     """Ask Honk for a change; prints the task id."""
     api = _api(ctx)
     body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id}
@@ -259,7 +281,9 @@ def ask(ctx: click.Context, repo_name: str, text: str, agent: str | None, model:
 @click.pass_context
 def list_(ctx: click.Context, repo_name: str | None, state: str | None, as_json: bool) -> None:
     """List tasks, newest first."""
-    tasks = _api(ctx).call("GET", "/api/tasks", params={k: v for k, v in {"repo": repo_name, "state": state}.items() if v})
+    tasks = _api(ctx).call(
+        "GET", "/api/tasks", params={k: v for k, v in {"repo": repo_name, "state": state}.items() if v}
+    )
     if as_json:
         click.echo(json.dumps(tasks, indent=2))
         return
@@ -278,13 +302,33 @@ def list_(ctx: click.Context, repo_name: str | None, state: str | None, as_json:
 @click.option("--limit", default=200, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, oldest first: for export.")
 @click.pass_context
-def audit(ctx: click.Context, actor: str | None, action: str | None, outcome: str | None, repo_name: str | None,
-          task_id: str | None, since: str | None, until: str | None, limit: int, as_json: bool) -> None:
+def audit(
+    ctx: click.Context,
+    actor: str | None,
+    action: str | None,
+    outcome: str | None,
+    repo_name: str | None,
+    task_id: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
     """The audit log: every request, follow-up, merge, cancel, refusal and sandbox violation (admins)."""
-    params = {"actor": actor, "action": action, "outcome": outcome, "repo": repo_name, "task": task_id,
-              "since": since, "until": until, "limit": limit}
-    entries = [AuditEntry.model_validate(e) for e in _api(ctx).call(
-        "GET", "/api/audit", params={k: v for k, v in params.items() if v is not None})]
+    params = {
+        "actor": actor,
+        "action": action,
+        "outcome": outcome,
+        "repo": repo_name,
+        "task": task_id,
+        "since": since,
+        "until": until,
+        "limit": limit,
+    }
+    entries = [
+        AuditEntry.model_validate(e)
+        for e in _api(ctx).call("GET", "/api/audit", params={k: v for k, v in params.items() if v is not None})
+    ]
     for e in reversed(entries):
         if as_json:
             click.echo(e.model_dump_json())
@@ -292,7 +336,9 @@ def audit(ctx: click.Context, actor: str | None, action: str | None, outcome: st
         at = e.at.strftime("%Y-%m-%d %H:%M:%S") if e.at else "?"
         rule = f" [{e.rule}]" if e.rule else ""
         where = " ".join(x for x in (e.repo, e.task_id) if x)
-        click.echo(f"{at}  {e.outcome:<9} {e.action:<13} {e.actor:<28} {e.front_door:<6} {where}{rule}  {e.detail[:100]}")
+        click.echo(
+            f"{at}  {e.outcome:<9} {e.action:<13} {e.actor:<28} {e.front_door:<6} {where}{rule}  {e.detail[:100]}"
+        )
 
 
 @cli.command()
@@ -307,8 +353,12 @@ def status(ctx: click.Context, task_id: str, as_json: bool) -> None:
         return
     t = TaskView.model_validate(raw)
     click.echo(f"{t.id} [{t.state.value}] {t.repo} on {t.branch}\n  {t.text}")
-    for label, value in (("reason", t.reason), ("preview", t.preview_url), ("merged", t.merged_commit),
-                         ("approved by", t.approved_by)):
+    for label, value in (
+        ("reason", t.reason),
+        ("preview", t.preview_url),
+        ("merged", t.merged_commit),
+        ("approved by", t.approved_by),
+    ):
         if value:
             click.echo(f"  {label}: {value}")
 
@@ -366,16 +416,19 @@ def _line(ev: StoredEvent) -> str:
     return f"{ev.at:%H:%M:%S}  {ev.event.line()}"
 
 
-def _follow(api: ApiClient, task_id: str, until: set[TaskState], after: int = 0,
-            want: TaskState = TaskState.ready) -> None:
+def _follow(
+    api: ApiClient, task_id: str, until: set[TaskState], after: int = 0, want: TaskState = TaskState.ready
+) -> None:
     """Prints events live until the task reaches one of `until`; exits non-zero unless it is `want`."""
     for ev in api.events(task_id, follow=True, after=after):
         click.echo(_line(ev))
         moved = ev.event.moves_to
-        if moved in until and ev.event.kind != "task_accepted":
+        if moved is not None and moved in until and ev.event.kind != "task_accepted":
             if moved != want:
-                raise UserFacingError(f"task {task_id} is {moved.value}" + (
-                    "" if moved != TaskState.ready else " again: the merge was held (see above)"))
+                raise UserFacingError(
+                    f"task {task_id} is {moved.value}"
+                    + ("" if moved != TaskState.ready else " again: the merge was held (see above)")
+                )
             return
     final = TaskView.model_validate(api.call("GET", f"/api/tasks/{task_id}"))
     if final.state != want:

@@ -14,8 +14,18 @@ from honk.forge.base import (
 from honk.forge.body import render_body
 from honk.forge.push import push_branch
 
-__all__ = ["CheckLine", "Forge", "ForgeConfig", "MergeOutcome", "PullRequest", "PullRequestBody", "PushTarget",
-           "make_forge", "push_branch", "render_body"]
+__all__ = [
+    "CheckLine",
+    "Forge",
+    "ForgeConfig",
+    "MergeOutcome",
+    "PullRequest",
+    "PullRequestBody",
+    "PushTarget",
+    "make_forge",
+    "push_branch",
+    "render_body",
+]
 
 
 def make_forge(config: ForgeConfig) -> Forge:

@@ -118,16 +118,14 @@ class Forge(Protocol):
         """Draft -> ready for review; a no-op when it already is."""
         ...
 
-    async def state(self, number: int) -> PullRequest:
-        ...
+    async def state(self, number: int) -> PullRequest: ...
 
     async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
         """Merges through the forge's API, only if the head is still `sha`. The forge's refusals
         (checks, reviews, conflicts, a moved head) come back as a MergeOutcome, not an exception."""
         ...
 
-    async def aclose(self) -> None:
-        ...
+    async def aclose(self) -> None: ...
 
 
 def api_error(forge: str, status: int | None, message: str, doing: str) -> UserFacingError:
@@ -136,11 +134,15 @@ def api_error(forge: str, status: int | None, message: str, doing: str) -> UserF
     if status == 401:
         return Unauthorized(f"{forge} rejected Honk's credentials while {doing}{detail}: check the forge token.")
     if status == 403:
-        return Forbidden(f"{forge} did not let Honk finish {doing}{detail}: the token or app lacks a permission "
-                         "(pull requests and contents: write).")
+        return Forbidden(
+            f"{forge} did not let Honk finish {doing}{detail}: the token or app lacks a permission "
+            "(pull requests and contents: write)."
+        )
     if status == 404:
-        return NotFound(f"{forge} found nothing while {doing}{detail}: check the forge project name and that "
-                        "Honk's token can see it.")
+        return NotFound(
+            f"{forge} found nothing while {doing}{detail}: check the forge project name and that "
+            "Honk's token can see it."
+        )
     if status is None or status >= 500:
         return Unavailable(f"{forge} could not be reached while {doing}{detail}.")
     return UserFacingError(f"{forge} refused {doing} ({status}{': ' + message if message else ''}).")

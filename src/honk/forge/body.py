@@ -44,15 +44,17 @@ def render_body(body: PullRequestBody, max_chars: int = MAX_BODY_CHARS) -> str:
         links.append(f"- Preview: {body.preview_url}")
     cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
     head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}\n\n## Summary\n\n"
-    tail = "\n\n".join([
-        "## Checks\n\n" + _checks(body.checks),
-        "## Test guard\n\n" + _list(body.guard_findings, "No findings."),
-        *(["## Warnings\n\n" + _list(body.warnings, "")] if body.warnings else []),
-        f"## Cost\n\nAgent cost: {cost}",
-        "## Links\n\n" + "\n".join(links),
-        "_Opened by Honk. Merge from Slack or the task page; the branch is Honk's own._",
-        MARKER.format(body.task_id.replace("--", "")),
-    ])
+    tail = "\n\n".join(
+        [
+            "## Checks\n\n" + _checks(body.checks),
+            "## Test guard\n\n" + _list(body.guard_findings, "No findings."),
+            *(["## Warnings\n\n" + _list(body.warnings, "")] if body.warnings else []),
+            f"## Cost\n\nAgent cost: {cost}",
+            "## Links\n\n" + "\n".join(links),
+            "_Opened by Honk. Merge from Slack or the task page; the branch is Honk's own._",
+            MARKER.format(body.task_id.replace("--", "")),
+        ]
+    )
     summary = _quiet(body.summary.strip()) or "(The agent gave no summary.)"
     room = max_chars - len(head) - len(tail) - 4
     if len(summary) > room:

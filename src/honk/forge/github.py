@@ -57,8 +57,14 @@ class _Pull(BaseModel):
 
     def record(self) -> PullRequest:
         state = "merged" if self.merged_at else self.state
-        return PullRequest(number=self.number, url=self.html_url, state=state, draft=self.draft,
-                           head_sha=self.head.sha, merge_commit=self.merge_commit_sha if self.merged_at else None)
+        return PullRequest(
+            number=self.number,
+            url=self.html_url,
+            state=state,
+            draft=self.draft,
+            head_sha=self.head.sha,
+            merge_commit=self.merge_commit_sha if self.merged_at else None,
+        )
 
 
 class _Repo(BaseModel):
@@ -108,28 +114,45 @@ def _translate(e: RequestError[Any], doing: str) -> UserFacingError:
     if isinstance(e.exc, httpx.HTTPError):
         return api_error("GitHub", None, "", doing)
     # Anything else failed before a request went out: signing the App's JWT with its key.
-    return UserFacingError(f"Honk could not sign in to GitHub while {doing} ({type(e.exc).__name__}): "
-                           "check the GitHub App's id and private key.")
+    return UserFacingError(
+        f"Honk could not sign in to GitHub while {doing} ({type(e.exc).__name__}): "
+        "check the GitHub App's id and private key."
+    )
 
 
 def refusal(status: int, message: str, base: str) -> MergeOutcome:
     """GitHub's answer to a merge it would not do, as a sentence a person can act on."""
     low, said = message.lower(), f" ({message})" if message else ""
     if status == 409 or "head branch was modified" in low:
-        return MergeOutcome.refused("head_changed", "GitHub refused the merge: the branch changed after Honk "
-                                    f"checked it{said}. Review the new commits, then merge again.")
+        return MergeOutcome.refused(
+            "head_changed",
+            "GitHub refused the merge: the branch changed after Honk "
+            f"checked it{said}. Review the new commits, then merge again.",
+        )
     if "status check" in low:
-        return MergeOutcome.refused("checks", f"GitHub refused the merge: required checks have not passed yet{said}. "
-                                    "Merge again once they are green on the pull request.")
+        return MergeOutcome.refused(
+            "checks",
+            f"GitHub refused the merge: required checks have not passed yet{said}. "
+            "Merge again once they are green on the pull request.",
+        )
     if "review" in low or "approv" in low:
-        return MergeOutcome.refused("review", f"GitHub refused the merge: the pull request needs an approving "
-                                    f"review{said}. Ask a reviewer to approve it on GitHub, then merge again.")
+        return MergeOutcome.refused(
+            "review",
+            f"GitHub refused the merge: the pull request needs an approving "
+            f"review{said}. Ask a reviewer to approve it on GitHub, then merge again.",
+        )
     if "draft" in low:
-        return MergeOutcome.refused("draft", f"GitHub refused the merge: the pull request is still a draft{said}. "
-                                    "Mark it ready for review, then merge again.")
+        return MergeOutcome.refused(
+            "draft",
+            f"GitHub refused the merge: the pull request is still a draft{said}. "
+            "Mark it ready for review, then merge again.",
+        )
     if "not mergeable" in low or "conflict" in low:
-        return MergeOutcome.refused("conflict", f"GitHub refused the merge: the branch conflicts with {base}{said}. "
-                                    f"Ask Honk to bring in the latest {base}, then merge again.")
+        return MergeOutcome.refused(
+            "conflict",
+            f"GitHub refused the merge: the branch conflicts with {base}{said}. "
+            f"Ask Honk to bring in the latest {base}, then merge again.",
+        )
     return MergeOutcome.refused("other", f"GitHub refused the merge ({status}{': ' + message if message else ''}).")
 
 
@@ -144,12 +167,20 @@ class GitHubForge:
             auth = TokenAuthStrategy(config.token.get_secret_value())
         else:
             assert config.app_id and config.private_key and config.installation_id  # ForgeConfig checked
-            auth = AppInstallationAuthStrategy(config.app_id, config.private_key.get_secret_value(),
-                                               config.installation_id)
+            auth = AppInstallationAuthStrategy(
+                config.app_id, config.private_key.get_secret_value(), config.installation_id
+            )
         # An own cache per forge: githubkit's default is process-wide, and would hand one app's cached
         # JWT or installation token to another forge with the same app id.
-        self.gh = GitHub(auth, base_url=config.api_url, user_agent="honk", timeout=30.0, http_cache=False,
-                         cache_strategy=MemCacheStrategy(), ssl_verify=_tls())
+        self.gh = GitHub(
+            auth,
+            base_url=config.api_url,
+            user_agent="honk",
+            timeout=30.0,
+            http_cache=False,
+            cache_strategy=MemCacheStrategy(),
+            ssl_verify=_tls(),
+        )
 
     async def _api(self, doing: str, call: Awaitable[R]) -> R:
         try:
@@ -159,24 +190,33 @@ class GitHubForge:
 
     async def push_target(self) -> PushTarget:
         rest = self.gh.rest
-        repo = _Repo.model_validate((await self._api(f"reading repo {self.config.project}",
-                                                     rest.repos.async_get(self.owner, self.repo))).json())
+        repo = _Repo.model_validate(
+            (await self._api(f"reading repo {self.config.project}", rest.repos.async_get(self.owner, self.repo))).json()
+        )
         if self.config.token is not None:
             return PushTarget(url=repo.clone_url, username="x-access-token", token=self.config.token)
         assert self.config.installation_id is not None
-        minted = await self._api("getting an installation token",
-                                 rest.apps.async_create_installation_access_token(self.config.installation_id))
+        minted = await self._api(
+            "getting an installation token",
+            rest.apps.async_create_installation_access_token(self.config.installation_id),
+        )
         # GitHub takes an installation token as the password of the user "x-access-token".
-        return PushTarget(url=repo.clone_url, username="x-access-token", token=_Token.model_validate(minted.json()).token)
+        return PushTarget(
+            url=repo.clone_url, username="x-access-token", token=_Token.model_validate(minted.json()).token
+        )
 
     async def open_or_update(self, branch: str, base: str, body: PullRequestBody) -> PullRequest:
         pulls, text = self.gh.rest.pulls, render_body(body)
-        listed = await self._api(f"listing pull requests of {branch}", pulls.async_list(
-            self.owner, self.repo, state="open", head=f"{self.owner}:{branch}", per_page=10))
+        listed = await self._api(
+            f"listing pull requests of {branch}",
+            pulls.async_list(self.owner, self.repo, state="open", head=f"{self.owner}:{branch}", per_page=10),
+        )
         found = [p for p in _PULLS.validate_python(listed.json()) if p.head.ref == branch]
         if found:
-            resp: Response[Any] = await self._api(f"updating pull request #{found[0].number}", pulls.async_update(
-                self.owner, self.repo, found[0].number, title=body.title, body=text, base=base))
+            resp: Response[Any] = await self._api(
+                f"updating pull request #{found[0].number}",
+                pulls.async_update(self.owner, self.repo, found[0].number, title=body.title, body=text, base=base),
+            )
         else:
             resp = await self._create(branch, base, body.title, text)
         return _Pull.model_validate(resp.json()).record()
@@ -184,20 +224,23 @@ class GitHubForge:
     async def _create(self, branch: str, base: str, title: str, text: str) -> Response[Any]:
         pulls, doing = self.gh.rest.pulls, f"opening a pull request for {branch}"
         try:
-            return await pulls.async_create(self.owner, self.repo, title=title, head=branch, base=base, body=text,
-                                            draft=True)
+            return await pulls.async_create(
+                self.owner, self.repo, title=title, head=branch, base=base, body=text, draft=True
+            )
         except RequestFailed as e:
             # Repos on plans without draft pull requests refuse draft=True: open a ready one instead.
             if e.response.status_code != 422 or "draft" not in _message(e).lower():
                 raise _translate(e, doing) from e
         except RequestError as e:
             raise _translate(e, doing) from e
-        return await self._api(doing, pulls.async_create(self.owner, self.repo, title=title, head=branch, base=base,
-                                                         body=text))
+        return await self._api(
+            doing, pulls.async_create(self.owner, self.repo, title=title, head=branch, base=base, body=text)
+        )
 
     async def _pull(self, number: int) -> _Pull:
-        resp = await self._api(f"reading pull request #{number}",
-                               self.gh.rest.pulls.async_get(self.owner, self.repo, number))
+        resp = await self._api(
+            f"reading pull request #{number}", self.gh.rest.pulls.async_get(self.owner, self.repo, number)
+        )
         return _Pull.model_validate(resp.json())
 
     async def state(self, number: int) -> PullRequest:
@@ -209,8 +252,10 @@ class GitHubForge:
             return pull.record()
         # The REST API cannot take a pull request out of draft; GraphQL can.
         try:
-            await self._api(f"marking pull request #{number} ready for review",
-                            self.gh.async_graphql(READY_FOR_REVIEW, {"id": pull.node_id}))
+            await self._api(
+                f"marking pull request #{number} ready for review",
+                self.gh.async_graphql(READY_FOR_REVIEW, {"id": pull.node_id}),
+            )
         except GraphQLFailed as e:
             errors = "; ".join(err.message for err in e.response.errors or [])
             raise UserFacingError(f"GitHub did not mark pull request #{number} ready for review: {errors}") from e
@@ -221,12 +266,22 @@ class GitHubForge:
         if pull.merged_at:  # a retry after a merge whose answer was lost, or a person merged it
             return MergeOutcome.done(pull.merge_commit_sha)
         if pull.state == "closed":
-            return MergeOutcome.refused("closed", f"GitHub refused the merge: pull request #{number} was closed "
-                                        "on GitHub. Reopen it there, or ask Honk again.")
+            return MergeOutcome.refused(
+                "closed",
+                f"GitHub refused the merge: pull request #{number} was closed "
+                "on GitHub. Reopen it there, or ask Honk again.",
+            )
         title, _, rest = message.strip().partition("\n")
         try:
-            resp = await self.gh.rest.pulls.async_merge(self.owner, self.repo, number, sha=sha, commit_title=title,
-                                                        commit_message=rest.strip(), merge_method=method)
+            resp = await self.gh.rest.pulls.async_merge(
+                self.owner,
+                self.repo,
+                number,
+                sha=sha,
+                commit_title=title,
+                commit_message=rest.strip(),
+                merge_method=method,
+            )
         except RequestFailed as e:
             if e.response.status_code in (405, 409, 422):
                 return refusal(e.response.status_code, _message(e), pull.base.ref)

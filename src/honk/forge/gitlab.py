@@ -38,14 +38,23 @@ STATUSES: dict[str, tuple[RefusalReason, str]] = {
     "ci_must_pass": ("checks", "the pipeline must pass first. Merge again once it is green"),
     "ci_still_running": ("checks", "the pipeline is still running. Merge again once it is green"),
     "status_checks_must_pass": ("checks", "external status checks must pass first. Merge again once they do"),
-    "not_approved": ("review", ("the merge request needs approval. Ask a reviewer to approve it on GitLab, "
-                                "then merge again")),
+    "not_approved": (
+        "review",
+        ("the merge request needs approval. Ask a reviewer to approve it on GitLab, then merge again"),
+    ),
     "requested_changes": ("review", "a reviewer requested changes. Resolve them on GitLab, then merge again"),
     "discussions_not_resolved": ("review", "open threads must be resolved first. Resolve them, then merge again"),
-    "conflict": ("conflict", ("the branch conflicts with {target}. Ask Honk to bring in the latest {target}, "
-                              "then merge again")),
-    "need_rebase": ("conflict", ("the project only fast-forwards and the branch is behind {target}. Ask Honk to "
-                                 "bring in the latest {target}, then merge again")),
+    "conflict": (
+        "conflict",
+        ("the branch conflicts with {target}. Ask Honk to bring in the latest {target}, then merge again"),
+    ),
+    "need_rebase": (
+        "conflict",
+        (
+            "the project only fast-forwards and the branch is behind {target}. Ask Honk to "
+            "bring in the latest {target}, then merge again"
+        ),
+    ),
     "draft_status": ("draft", "the merge request is still a draft. Mark it ready, then merge again"),
     "not_open": ("closed", "the merge request is not open any more"),
     "merge_request_blocked": ("other", "another merge request blocks it"),
@@ -59,7 +68,11 @@ STATUSES: dict[str, tuple[RefusalReason, str]] = {
 
 # "locked" is GitLab's state while a merge is under way: still open as far as a task can tell.
 STATES: dict[str, Literal["open", "closed", "merged"]] = {
-    "opened": "open", "locked": "open", "closed": "closed", "merged": "merged"}
+    "opened": "open",
+    "locked": "open",
+    "closed": "closed",
+    "merged": "merged",
+}
 
 
 class _MergeRequest(BaseModel):
@@ -78,8 +91,14 @@ class _MergeRequest(BaseModel):
     def record(self) -> PullRequest:
         state = STATES[self.state]
         merged_as = self.merge_commit_sha or self.squash_commit_sha
-        return PullRequest(number=self.iid, url=self.web_url, state=state, draft=self.draft or is_draft(self.title),
-                           head_sha=self.sha, merge_commit=merged_as if self.state == "merged" else None)
+        return PullRequest(
+            number=self.iid,
+            url=self.web_url,
+            state=state,
+            draft=self.draft or is_draft(self.title),
+            head_sha=self.sha,
+            merge_commit=merged_as if self.state == "merged" else None,
+        )
 
 
 class _Project(BaseModel):
@@ -94,20 +113,24 @@ def undraft(title: str) -> str:
     low = title.lower()
     for prefix in DRAFT_PREFIXES:
         if low.startswith(prefix):
-            return title[len(prefix):].lstrip()
+            return title[len(prefix) :].lstrip()
     return title
 
 
 def refusal(status: int | None, message: str, mr: _MergeRequest) -> MergeOutcome:
     """GitLab's answer to a merge it would not do, as a sentence a person can act on."""
     if status == 409:
-        return MergeOutcome.refused("head_changed", f"GitLab refused the merge: the branch changed after Honk "
-                                    f"checked it ({message}). Review the new commits, then merge again.")
+        return MergeOutcome.refused(
+            "head_changed",
+            f"GitLab refused the merge: the branch changed after Honk "
+            f"checked it ({message}). Review the new commits, then merge again.",
+        )
     detailed = mr.detailed_merge_status or ""
     if detailed in STATUSES:
         reason, why = STATUSES[detailed]
-        return MergeOutcome.refused(reason, f"GitLab refused the merge: {why.format(target=mr.target_branch)} "
-                                    f"({detailed}).")
+        return MergeOutcome.refused(
+            reason, f"GitLab refused the merge: {why.format(target=mr.target_branch)} ({detailed})."
+        )
     if mr.merge_status == "cannot_be_merged":
         return refusal(status, message, mr.model_copy(update={"detailed_merge_status": "conflict"}))
     said = f"{status}: {message}" if message else str(status)
@@ -120,8 +143,9 @@ class GitLabForge:
     def __init__(self, config: ForgeConfig) -> None:
         assert config.token is not None  # ForgeConfig checked
         self.config = config
-        self.gl = gitlab.Gitlab(config.api_url, private_token=config.token.get_secret_value(), timeout=30,
-                                user_agent="honk")
+        self.gl = gitlab.Gitlab(
+            config.api_url, private_token=config.token.get_secret_value(), timeout=30, user_agent="honk"
+        )
         # Lazy: no request until a call needs one; the id may be a path ("group/name") or a number.
         self.project = self.gl.projects.get(config.project, lazy=True)
 
@@ -145,17 +169,25 @@ class GitLabForge:
 
     async def open_or_update(self, branch: str, base: str, body: PullRequestBody) -> PullRequest:
         mrs, text = self.project.mergerequests, render_body(body)
-        listed = await self._api(f"listing merge requests of {branch}", mrs.list, source_branch=branch,
-                                 state="opened", get_all=False)
+        listed = await self._api(
+            f"listing merge requests of {branch}", mrs.list, source_branch=branch, state="opened", get_all=False
+        )
         found = [_MergeRequest.model_validate(m.attributes) for m in listed]
         if found:
             # Updating keeps the draft state as it is: the title's prefix is what makes a draft.
             title = DRAFT + body.title if found[0].draft or is_draft(found[0].title) else body.title
-            changed = await self._api(f"updating merge request !{found[0].iid}", mrs.update, found[0].iid,
-                                      {"title": title, "description": text, "target_branch": base})
+            changed = await self._api(
+                f"updating merge request !{found[0].iid}",
+                mrs.update,
+                found[0].iid,
+                {"title": title, "description": text, "target_branch": base},
+            )
             return _MergeRequest.model_validate(changed).record()
-        created = await self._api(f"opening a merge request for {branch}", mrs.create, {
-            "source_branch": branch, "target_branch": base, "title": DRAFT + body.title, "description": text})
+        created = await self._api(
+            f"opening a merge request for {branch}",
+            mrs.create,
+            {"source_branch": branch, "target_branch": base, "title": DRAFT + body.title, "description": text},
+        )
         return _MergeRequest.model_validate(created.attributes).record()
 
     async def state(self, number: int) -> PullRequest:
@@ -165,8 +197,12 @@ class GitLabForge:
         mr = await self._get(number)
         if mr.state != "opened" or not (mr.draft or is_draft(mr.title)):
             return mr.record()
-        changed = await self._api(f"marking merge request !{number} ready", self.project.mergerequests.update,
-                                  number, {"title": undraft(mr.title)})
+        changed = await self._api(
+            f"marking merge request !{number} ready",
+            self.project.mergerequests.update,
+            number,
+            {"title": undraft(mr.title)},
+        )
         return _MergeRequest.model_validate(changed).record()
 
     async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
@@ -176,8 +212,11 @@ class GitLabForge:
         if mr.state == "merged":  # a retry after a merge whose answer was lost, or a person merged it
             return MergeOutcome.done(mr.merge_commit_sha or mr.squash_commit_sha)
         if mr.state == "closed":
-            return MergeOutcome.refused("closed", f"GitLab refused the merge: merge request !{number} was closed on "
-                                        "GitLab. Reopen it there, or ask Honk again.")
+            return MergeOutcome.refused(
+                "closed",
+                f"GitLab refused the merge: merge request !{number} was closed on "
+                "GitLab. Reopen it there, or ask Honk again.",
+            )
         handle = self.project.mergerequests.get(number, lazy=True)
         options: dict[str, Any] = {"sha": sha, **({"squash": True} if method == "squash" else {})}
         try:

@@ -18,16 +18,30 @@ from honk.workspace.git import GitError, git, git_env, redact_url
 USER_VAR, TOKEN_VAR = "HONK_FORGE_USERNAME", "HONK_FORGE_TOKEN"
 # Answers `get` with the variables' values and ignores `store` and `erase`. The shell that git
 # starts for the helper expands the variables: only their names are on any command line.
-HELPER = ('!f() { cat >/dev/null; test "$1" = get || exit 0; '
-          f'echo "username=${USER_VAR}"; echo "password=${TOKEN_VAR}"; }}; f')
+HELPER = (
+    '!f() { cat >/dev/null; test "$1" = get || exit 0; '
+    f'echo "username=${USER_VAR}"; echo "password=${TOKEN_VAR}"; }}; f'
+)
 
 REJECTED = ("[rejected]", "non-fast-forward", "fetch first", "stale info")
-AUTH_FAILED = ("authentication failed", "could not read username", "could not read password",
-               "returned error: 401", "returned error: 403")
+AUTH_FAILED = (
+    "authentication failed",
+    "could not read username",
+    "could not read password",
+    "returned error: 401",
+    "returned error: 403",
+)
 
 
-async def push_branch(workspace: Path, url: str, branch: str, token: SecretStr | None, *,
-                      username: str = "x-access-token", expect: str | None = None) -> str:
+async def push_branch(
+    workspace: Path,
+    url: str,
+    branch: str,
+    token: SecretStr | None,
+    *,
+    username: str = "x-access-token",
+    expect: str | None = None,
+) -> str:
     """Pushes the workspace's `branch` to `url` and returns the commit pushed.
 
     `expect` is the commit Honk last pushed there: given, the push may replace it (Honk rewrote its
@@ -53,10 +67,14 @@ async def push_branch(workspace: Path, url: str, branch: str, token: SecretStr |
 def _push_error(e: GitError, url: str, branch: str) -> UserFacingError:
     where, low = redact_url(url), e.stderr.lower()
     if any(s in e.stderr for s in REJECTED):
-        return Conflict(f"The forge's branch {branch} has commits Honk did not push, so Honk did not overwrite "
-                        f"it ({where}). Look at the pull request's new commits, then ask Honk again.")
+        return Conflict(
+            f"The forge's branch {branch} has commits Honk did not push, so Honk did not overwrite "
+            f"it ({where}). Look at the pull request's new commits, then ask Honk again."
+        )
     if any(s in low for s in AUTH_FAILED):
-        return Unauthorized(f"The forge refused Honk's credentials when pushing {branch} to {where}: check the "
-                            "forge token (it needs write access to the repository's contents).")
+        return Unauthorized(
+            f"The forge refused Honk's credentials when pushing {branch} to {where}: check the "
+            "forge token (it needs write access to the repository's contents)."
+        )
     last = redact_url((e.stderr.strip().splitlines() or ["no detail"])[-1])
     return UserFacingError(f"Honk could not push {branch} to {where}: {last}")

@@ -30,15 +30,20 @@ class Forges:
         github = ref.kind == "github"
         try:
             config = ForgeConfig(
-                kind=ref.kind, api_url=ref.api_url or DEFAULT_API[ref.kind], project=ref.project,
+                kind=ref.kind,
+                api_url=ref.api_url or DEFAULT_API[ref.kind],
+                project=ref.project,
                 token=s.github_token if github else s.gitlab_token,
                 app_id=s.github_app_id if github else None,
                 private_key=s.github_app_private_key if github else None,
-                installation_id=s.github_app_installation_id if github else None)
+                installation_id=s.github_app_installation_id if github else None,
+            )
         except ValidationError as e:
             problem = "; ".join(err["msg"].removeprefix("Value error, ") for err in e.errors())
-            raise UserFacingError(f"Repo {repo.name!r} is on {ref.kind}, but this worker cannot sign in there "
-                                  f"({problem}): set {SETTING[ref.kind]} and restart it.") from e
+            raise UserFacingError(
+                f"Repo {repo.name!r} is on {ref.kind}, but this worker cannot sign in there "
+                f"({problem}): set {SETTING[ref.kind]} and restart it."
+            ) from e
         self._made[repo.name] = forge = make_forge(config)
         return forge
 

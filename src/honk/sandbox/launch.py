@@ -26,11 +26,17 @@ import time
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
-NETWORK_ERRORS = ("Network is unreachable", "Connection refused", "Temporary failure in name resolution",
-                  "Name or service not known", "Could not resolve host", "getaddrinfo failed",
-                  "No address associated", "Could not read from remote repository")
-DENIED = ("No such file", "Permission denied", "cannot access", "cannot open", "not found",
-          "Operation not permitted")
+NETWORK_ERRORS = (
+    "Network is unreachable",
+    "Connection refused",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Could not resolve host",
+    "getaddrinfo failed",
+    "No address associated",
+    "Could not read from remote repository",
+)
+DENIED = ("No such file", "Permission denied", "cannot access", "cannot open", "not found", "Operation not permitted")
 READ_ONLY = "Read-only file system"
 
 
@@ -58,7 +64,7 @@ class Watch:
 
 
 def main(argv: list[str]) -> int:
-    spec_path, command = argv[1], argv[argv.index("--") + 1:]
+    spec_path, command = argv[1], argv[argv.index("--") + 1 :]
     spec = json.loads(Path(spec_path).read_text())
     _die_with_parent()
     log = Violations(Path(spec["violations"]), " ".join(command)[:300], spec.get("source", "sandbox"))
@@ -170,12 +176,15 @@ class Cgroups:
                 _rmdir(group)
             return cls(pids, memory, limits)
         pids = memory = None
-        if (own := _own_cgroup("pids")) is not None and (group := _mkdir(CGROUP_ROOT / "pids" / own.lstrip("/") / name)):
+        if (own := _own_cgroup("pids")) is not None and (
+            group := _mkdir(CGROUP_ROOT / "pids" / own.lstrip("/") / name)
+        ):
             pids = group if _write(group / "pids.max", limits["pids"]) else None
             if pids is None:
                 _rmdir(group)
         if (own := _own_cgroup("memory")) is not None and (
-                group := _mkdir(CGROUP_ROOT / "memory" / own.lstrip("/") / name)):
+            group := _mkdir(CGROUP_ROOT / "memory" / own.lstrip("/") / name)
+        ):
             memory = group if _write(group / "memory.limit_in_bytes", limits["memory_mb"] * 1024 * 1024) else None
             if memory is None:
                 _rmdir(group)
@@ -190,8 +199,9 @@ class Cgroups:
         if self.pids is not None and _count(self.pids / "pids.events", "max") > 0:
             found.append(("process_limit", f"reached the limit of {self.limits['pids']} processes"))
         if self.memory is not None and (
-                _count(self.memory / "memory.events", "oom_kill") > 0
-                or _count(self.memory / "memory.oom_control", "oom_kill") > 0):
+            _count(self.memory / "memory.events", "oom_kill") > 0
+            or _count(self.memory / "memory.oom_control", "oom_kill") > 0
+        ):
             found.append(("memory_limit", f"reached the memory limit of {self.limits['memory_mb']} MB"))
         return found
 
@@ -207,7 +217,7 @@ class Cgroups:
                             os.kill(int(pid), signal.SIGKILL)
                         except (ProcessLookupError, ValueError):
                             pass
-                    time.sleep(min(0.05, 0.0005 * 2 ** attempt))  # usually gone within a millisecond
+                    time.sleep(min(0.05, 0.0005 * 2**attempt))  # usually gone within a millisecond
 
 
 def _own_cgroup(controller: str) -> str | None:

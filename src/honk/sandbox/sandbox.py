@@ -70,14 +70,20 @@ class Confined(BaseModel):
         """Runs `bash -c command` here, in the worker: the launcher's pieces in-process, without its
         interpreter start-up (checks run often; see bench/sandbox.py)."""
         if self.spec is None:
-            return await proc.run(["bash", "-c", command], cwd=cwd, timeout_s=timeout_s, log_path=log_path,
-                                  env=self.env)
+            return await proc.run(
+                ["bash", "-c", command], cwd=cwd, timeout_s=timeout_s, log_path=log_path, env=self.env
+            )
         spec = json.loads(Path(self.spec).read_text())
         groups = launch.Cgroups.make(spec["limits"])
         try:
-            res = await proc.run([spec["bwrap"], *spec["args"], "--", "bash", "-c", command], cwd=cwd,
-                                 timeout_s=timeout_s, log_path=log_path, env=self.env,
-                                 preexec=lambda: launch.limit(spec["limits"], groups))
+            res = await proc.run(
+                [spec["bwrap"], *spec["args"], "--", "bash", "-c", command],
+                cwd=cwd,
+                timeout_s=timeout_s,
+                log_path=log_path,
+                env=self.env,
+                preexec=lambda: launch.limit(spec["limits"], groups),
+            )
         finally:
             hits = groups.hits()
             groups.remove()
@@ -115,11 +121,14 @@ class Sandbox:
     def warning(self) -> str | None:
         if self.enabled:
             return None
-        return ("Repo code and agent commands ran WITHOUT a sandbox (HONK_SANDBOX=off): they could read "
-                "this worker's files and reach the network.")
+        return (
+            "Repo code and agent commands ran WITHOUT a sandbox (HONK_SANDBOX=off): they could read "
+            "this worker's files and reach the network."
+        )
 
-    def confine(self, area: Path, workspace: Path, git_dirs: list[Path], source: str,
-                network: bool = False) -> Confined:
+    def confine(
+        self, area: Path, workspace: Path, git_dirs: list[Path], source: str, network: bool = False
+    ) -> Confined:
         home, tmp = area / "sandbox-home", area / "tmp"
         if not self.enabled:
             home.mkdir(parents=True, exist_ok=True)
@@ -129,24 +138,48 @@ class Sandbox:
             raise SandboxUnavailable(
                 f"Honk will not run repo code without its sandbox, and bubblewrap cannot run here: {problem}. "
                 "Install it (Debian: apt-get install bubblewrap), or set HONK_SANDBOX=off to run unsandboxed "
-                "at your own risk.")
-        env = child_env({"HOME": str(home), "TMPDIR": "/tmp", "XDG_CACHE_HOME": str(home / ".cache"),
-                         "XDG_CONFIG_HOME": str(home / ".config")})
+                "at your own risk."
+            )
+        env = child_env(
+            {
+                "HOME": str(home),
+                "TMPDIR": "/tmp",
+                "XDG_CACHE_HOME": str(home / ".cache"),
+                "XDG_CONFIG_HOME": str(home / ".config"),
+            }
+        )
         area.mkdir(parents=True, exist_ok=True)
-        view = View(workspace=workspace.resolve(), home=home.resolve(),
-                    git_dirs=tuple(p.resolve() for p in git_dirs), masks=_clean_git_configs(git_dirs, area),
-                    hidden=self.config.hidden,
-                    tool_paths=tuple(Path(p) for p in env["PATH"].split(os.pathsep) if p),
-                    read_only=self.config.read_only, network=network, env=env)
+        view = View(
+            workspace=workspace.resolve(),
+            home=home.resolve(),
+            git_dirs=tuple(p.resolve() for p in git_dirs),
+            masks=_clean_git_configs(git_dirs, area),
+            hidden=self.config.hidden,
+            tool_paths=tuple(Path(p) for p in env["PATH"].split(os.pathsep) if p),
+            read_only=self.config.read_only,
+            network=network,
+            env=env,
+        )
         area.mkdir(parents=True, exist_ok=True)
         spec = area / f"sandbox-{source}.json"
-        spec.write_text(json.dumps({
-            "bwrap": shutil.which(self.config.bwrap) or self.config.bwrap, "args": view.args(),
-            "limits": {"memory_mb": self.config.memory_mb, "pids": self.config.pids,
-                       "cgroups": int(self.config.cgroups)},
-            "hidden": [str(p) for p in view.covered()], "shown": [str(p) for p in view.shown()], "network": network,
-            "violations": str((area / "violations.jsonl").resolve()), "source": source,
-        }))
+        spec.write_text(
+            json.dumps(
+                {
+                    "bwrap": shutil.which(self.config.bwrap) or self.config.bwrap,
+                    "args": view.args(),
+                    "limits": {
+                        "memory_mb": self.config.memory_mb,
+                        "pids": self.config.pids,
+                        "cgroups": int(self.config.cgroups),
+                    },
+                    "hidden": [str(p) for p in view.covered()],
+                    "shown": [str(p) for p in view.shown()],
+                    "network": network,
+                    "violations": str((area / "violations.jsonl").resolve()),
+                    "source": source,
+                }
+            )
+        )
         return Confined(spec=str(spec), env=env)
 
     @staticmethod
@@ -201,9 +234,14 @@ def _killed(area: Path) -> list[Violation]:
         except (OSError, ValueError):
             info = {}
         marker.unlink(missing_ok=True)
-        found.append(Violation(kind="time_limit", detail="stopped from outside before it finished "
-                               "(the agent's command timeout, or a cancellation)",
-                               command=str(info.get("command", "?")), source=str(info.get("source", "agent"))))
+        found.append(
+            Violation(
+                kind="time_limit",
+                detail="stopped from outside before it finished (the agent's command timeout, or a cancellation)",
+                command=str(info.get("command", "?")),
+                source=str(info.get("source", "agent")),
+            )
+        )
     return found
 
 
@@ -212,9 +250,28 @@ def _probe(bwrap: str) -> str | None:
     if path is None:
         return f"{bwrap} is not installed"
     try:
-        res = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-all",
-                              "--unshare-user", "--cap-drop", "ALL", "--die-with-parent", "--", "true"],
-                             capture_output=True, text=True, timeout=20)
+        res = subprocess.run(
+            [
+                path,
+                "--ro-bind",
+                "/",
+                "/",
+                "--dev",
+                "/dev",
+                "--proc",
+                "/proc",
+                "--unshare-all",
+                "--unshare-user",
+                "--cap-drop",
+                "ALL",
+                "--die-with-parent",
+                "--",
+                "true",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"{path} did not start ({e})"
     if res.returncode != 0:

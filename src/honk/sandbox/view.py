@@ -14,14 +14,40 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 # Covered on every machine. Files get /dev/null on top; directories an empty tmpfs.
-SYSTEM_SECRETS = (Path("/etc/shadow"), Path("/etc/gshadow"), Path("/etc/ssh"), Path("/etc/honk"), Path("/run"),
-                  Path("/var/log"), Path("/var/lib/postgresql"), Path("/root"), Path("/home"))
+SYSTEM_SECRETS = (
+    Path("/etc/shadow"),
+    Path("/etc/gshadow"),
+    Path("/etc/ssh"),
+    Path("/etc/honk"),
+    Path("/run"),
+    Path("/var/log"),
+    Path("/var/lib/postgresql"),
+    Path("/root"),
+    Path("/home"),
+)
 TMP = Path("/tmp")
 # Names inside a home that must never come back with a tool chain.
-HOME_SECRETS = (".ssh", ".git-credentials", ".gitconfig", ".netrc", ".config", ".aws", ".docker", ".gnupg", ".kube",
-                ".claude", ".claude.json", ".honk", ".pgpass", ".npmrc", ".pypirc",
-                # inside tool chains' own directories, e.g. ~/.cargo/credentials.toml
-                "credentials", "credentials.toml", ".credentials.json")
+HOME_SECRETS = (
+    ".ssh",
+    ".git-credentials",
+    ".gitconfig",
+    ".netrc",
+    ".config",
+    ".aws",
+    ".docker",
+    ".gnupg",
+    ".kube",
+    ".claude",
+    ".claude.json",
+    ".honk",
+    ".pgpass",
+    ".npmrc",
+    ".pypirc",
+    # inside tool chains' own directories, e.g. ~/.cargo/credentials.toml
+    "credentials",
+    "credentials.toml",
+    ".credentials.json",
+)
 
 
 @dataclass(frozen=True)
@@ -64,9 +90,20 @@ class View:
             args += ["--ro-bind", str(dotgit), str(dotgit)]
         if self.network:
             args += _resolver_binds()
-        args += ["--unshare-all", "--unshare-user", *(["--share-net"] if self.network else []),
-                 "--cap-drop", "ALL", "--die-with-parent", "--new-session", "--hostname", "sandbox",
-                 "--chdir", str(self.workspace), "--clearenv"]
+        args += [
+            "--unshare-all",
+            "--unshare-user",
+            *(["--share-net"] if self.network else []),
+            "--cap-drop",
+            "ALL",
+            "--die-with-parent",
+            "--new-session",
+            "--hostname",
+            "sandbox",
+            "--chdir",
+            str(self.workspace),
+            "--clearenv",
+        ]
         for name, value in sorted(self.env.items()):
             args += ["--setenv", name, value]
         return args

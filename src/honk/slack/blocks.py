@@ -52,15 +52,35 @@ def ready(task: TaskView, history: list[StoredEvent], base_url: str) -> tuple[st
         lines.append(f"Cost: ${task.cost_usd:.2f}")
     if task.preview_url:
         lines.append(f"Preview: <{task.preview_url}|open the new version>")
-    blocks = [_section("\n".join(lines)), {"type": "actions", "block_id": f"task:{task.id}", "elements": [
-        _button("Merge", "merge", task.id, style="primary", confirm=(
-            "Merge this change?", f"Honk merges `{task.branch}` into the target branch, re-verifying first "
-            "if it moved.", "Merge")),
-        _button("Request changes", "request_changes", task.id),
-        _button("Cancel", "cancel", task.id, style="danger", confirm=(
-            "Cancel this task?", "The agent stops; the branch is kept.", "Cancel task")),
-        {"type": "button", "action_id": "open", "text": _plain("Open"), "url": task_url(base_url, task.id)},
-    ]}]
+    blocks = [
+        _section("\n".join(lines)),
+        {
+            "type": "actions",
+            "block_id": f"task:{task.id}",
+            "elements": [
+                _button(
+                    "Merge",
+                    "merge",
+                    task.id,
+                    style="primary",
+                    confirm=(
+                        "Merge this change?",
+                        f"Honk merges `{task.branch}` into the target branch, re-verifying first if it moved.",
+                        "Merge",
+                    ),
+                ),
+                _button("Request changes", "request_changes", task.id),
+                _button(
+                    "Cancel",
+                    "cancel",
+                    task.id,
+                    style="danger",
+                    confirm=("Cancel this task?", "The agent stops; the branch is kept.", "Cancel task"),
+                ),
+                {"type": "button", "action_id": "open", "text": _plain("Open"), "url": task_url(base_url, task.id)},
+            ],
+        },
+    ]
     return f"Ready for review: {task.id} on {task.repo}", blocks
 
 
@@ -70,8 +90,10 @@ def failed(task: TaskView) -> tuple[str, Blocks]:
 
 
 def merged(task: TaskView) -> tuple[str, Blocks]:
-    text = (f"🎉 *Merged* — `{task.id}` on *{task.repo}* as `{(task.merged_commit or '')[:10]}`, "
-            f"approved by {task.approved_by}")
+    text = (
+        f"🎉 *Merged* — `{task.id}` on *{task.repo}* as `{(task.merged_commit or '')[:10]}`, "
+        f"approved by {task.approved_by}"
+    )
     return text, [_section(text)]
 
 
@@ -82,10 +104,20 @@ def cancelled(task: TaskView) -> tuple[str, Blocks]:
 
 def follow_up_modal(task_id: str) -> dict[str, Any]:
     return {
-        "type": "modal", "callback_id": "request_changes", "private_metadata": task_id,
-        "title": _plain("Request changes"), "submit": _plain("Send"), "close": _plain("Cancel"),
-        "blocks": [{"type": "input", "block_id": "changes", "label": _plain("What should change?"),
-                    "element": {"type": "plain_text_input", "action_id": "text", "multiline": True}}],
+        "type": "modal",
+        "callback_id": "request_changes",
+        "private_metadata": task_id,
+        "title": _plain("Request changes"),
+        "submit": _plain("Send"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "changes",
+                "label": _plain("What should change?"),
+                "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
+            }
+        ],
     }
 
 
@@ -105,13 +137,18 @@ def _plain(text: str) -> dict[str, str]:
     return {"type": "plain_text", "text": text}
 
 
-def _button(label: str, action: str, task_id: str, style: str | None = None,
-            confirm: tuple[str, str, str] | None = None) -> dict[str, Any]:
+def _button(
+    label: str, action: str, task_id: str, style: str | None = None, confirm: tuple[str, str, str] | None = None
+) -> dict[str, Any]:
     button: dict[str, Any] = {"type": "button", "action_id": action, "text": _plain(label), "value": task_id}
     if style:
         button["style"] = style
     if confirm:
         title, body, yes = confirm
-        button["confirm"] = {"title": _plain(title), "text": {"type": "mrkdwn", "text": body},
-                             "confirm": _plain(yes), "deny": _plain("Not now")}
+        button["confirm"] = {
+            "title": _plain(title),
+            "text": {"type": "mrkdwn", "text": body},
+            "confirm": _plain(yes),
+            "deny": _plain("Not now"),
+        }
     return button

@@ -10,8 +10,9 @@ from honk.settings import Settings
 
 def slack_client(settings: Settings) -> AsyncWebClient:
     assert settings.slack_bot_token is not None
-    client = AsyncWebClient(token=settings.slack_bot_token.get_secret_value(),
-                            base_url=settings.slack_api_url or "https://slack.com/api/")
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url or "https://slack.com/api/"
+    )
     # Slack answers 429 with Retry-After: wait and retry rather than lose a message.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))
     return client

@@ -15,6 +15,6 @@ async def send_dm(settings: Settings, email: str, text: str) -> None:
     client = slack_client(settings)
     try:
         found = await client.users_lookupByEmail(email=email)
-        await client.chat_postMessage(channel=found["user"]["id"], text=text)
+        await client.chat_postMessage(channel=str((found.get("user") or {}).get("id")), text=text)
     except SlackApiError as e:
         raise UserFacingError(f"Slack could not deliver the message to {email}: {e.response.get('error')}.") from e

@@ -24,14 +24,24 @@ log = logging.getLogger("honk.slack")
 
 
 class SlackFrontDoor:
-    def __init__(self, service: TaskService, client: AsyncWebClient, signing_secret: str | None,
-                 aside_marker: str, mergers: list[str], base_url: str) -> None:
+    def __init__(
+        self,
+        service: TaskService,
+        client: AsyncWebClient,
+        signing_secret: str | None,
+        aside_marker: str,
+        mergers: list[str],
+        base_url: str,
+    ) -> None:
         self.service, self.client = service, client
         self.slack = SlackStore(service.store)
         self.aside, self.mergers, self.base_url = aside_marker, set(mergers), base_url
-        self.app = AsyncApp(client=client, signing_secret=signing_secret or "unused-in-socket-mode",
-                            request_verification_enabled=signing_secret is not None,
-                            ignoring_self_events_enabled=True)
+        self.app = AsyncApp(
+            client=client,
+            signing_secret=signing_secret or "unused-in-socket-mode",
+            request_verification_enabled=signing_secret is not None,
+            ignoring_self_events_enabled=True,
+        )
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
         self.app.action("merge")(self._on_merge)
@@ -54,8 +64,10 @@ class SlackFrontDoor:
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("bot_id") or event.get("subtype") or not event.get("user"):
             return  # bots (Honk included), edits and joins are not instructions
-        if f"<@{body.get('authorizations', [{}])[0].get('user_id', '')}>" in event.get("text", "") \
-                and event.get("channel_type") != "im":
+        if (
+            f"<@{body.get('authorizations', [{}])[0].get('user_id', '')}>" in event.get("text", "")
+            and event.get("channel_type") != "im"
+        ):
             return  # handled as app_mention
         thread_ts = event.get("thread_ts")
         task_id = await self.slack.task_of(event["channel"], thread_ts) if thread_ts else None
@@ -82,22 +94,26 @@ class SlackFrontDoor:
         channel, ts = event["channel"], event["ts"]
         repo = ask.repo or await self.slack.default_repo(channel)
         if repo is None:
-            await self._reply(channel, ts, "Which repo? Add `repo=NAME`, or set this channel's default with "
-                                           f"`@honk use NAME`. Repos: {await self._repo_names()}.")
+            await self._reply(
+                channel,
+                ts,
+                "Which repo? Add `repo=NAME`, or set this channel's default with "
+                f"`@honk use NAME`. Repos: {await self._repo_names()}.",
+            )
             return
         user = await self._user(event["user"])
         thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
         try:
             task, created = await self.service.submit(
-                repo, ask.text, _actor(user), ask.agent, ask.model, request_id=f"slack:{channel}:{ts}", slack=thread)
+                repo, ask.text, _actor(user), ask.agent, ask.model, request_id=f"slack:{channel}:{ts}", slack=thread
+            )
         except UserFacingError as e:
             await self._reply(channel, thread.thread_ts, e.message)
             return
         if not created:
             return
         text, body = blocks.on_it(task, self.base_url)
-        posted = await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text,
-                                                    blocks=body)
+        posted = await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text, blocks=body)
         await self.slack.link(task.id, thread.model_copy(update={"status_ts": posted["ts"]}))
 
     async def _follow_up(self, task_id: str, event: dict[str, Any]) -> None:
@@ -139,8 +155,9 @@ class SlackFrontDoor:
         user = await self._user(body["user"]["id"])
         if self.mergers and not ({user.user_id, user.email} & self.mergers):
             refusal = "Refused by setting slack_mergers: you are not allowed to merge here; ask someone who is."
-            await self.service.gate.record("merge", _actor(user), None, "refused", refusal, action["value"],
-                                           "settings.slack_mergers")
+            await self.service.gate.record(
+                "merge", _actor(user), None, "refused", refusal, action["value"], "settings.slack_mergers"
+            )
             await self._ephemeral(body, refusal)
             return
         if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
@@ -192,10 +209,13 @@ class SlackFrontDoor:
         known = await self.slack.user(user_id)
         if known:
             return known
-        info = await self.client.users_info(user=user_id)
-        profile = info["user"].get("profile", {})
-        user = SlackUser(user_id=user_id, email=profile.get("email"),
-                         name=profile.get("real_name") or info["user"].get("name", user_id))
+        info = (await self.client.users_info(user=user_id)).get("user") or {}
+        profile = info.get("profile", {})
+        user = SlackUser(
+            user_id=user_id,
+            email=profile.get("email"),
+            name=profile.get("real_name") or info.get("name", user_id),
+        )
         await self.slack.remember_user(user)
         return user
 
@@ -203,7 +223,7 @@ class SlackFrontDoor:
         await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
 
     async def _ephemeral(self, body: dict[str, Any], text: str) -> None:
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
         await self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
     async def _repo_names(self) -> str:

@@ -57,8 +57,10 @@ def _ask(body: str) -> Intake:
     if not text:
         return Problem(message="Say what should change, e.g. `@honk fix the crash when a playlist is empty`.")
     if len(text) > MAX_REQUEST_CHARS:
-        return Problem(message=f"That request is longer than {MAX_REQUEST_CHARS:,} characters; "
-                               "put the details in a file in the repo and refer to it.")
+        return Problem(
+            message=f"That request is longer than {MAX_REQUEST_CHARS:,} characters; "
+            "put the details in a file in the repo and refer to it."
+        )
     return Ask(text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"))
 
 

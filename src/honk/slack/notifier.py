@@ -36,8 +36,9 @@ def qr_png(url: str) -> bytes:
 
 
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, store: Store, base_url: str, artifacts_dir: str,
-                 status_interval_s: float = 2.0) -> None:
+    def __init__(
+        self, client: AsyncWebClient, store: Store, base_url: str, artifacts_dir: str, status_interval_s: float = 2.0
+    ) -> None:
         self.client, self.store, self.slack = client, store, SlackStore(store)
         self.base_url, self.artifacts_dir, self.interval = base_url, artifacts_dir, status_interval_s
 
@@ -71,30 +72,42 @@ class SlackNotifier:
         elif task.state == TaskState.cancelled:
             text, body = blocks.cancelled(task)
         else:
-            text, body = f"`{task.id}`: {detail}", [{"type": "section", "text": {"type": "mrkdwn",
-                                                                              "text": f"`{task.id}`: {detail}"}}]
+            text, body = (
+                f"`{task.id}`: {detail}",
+                [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{task.id}`: {detail}"}}],
+            )
         await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
         if task.state == TaskState.ready:
-            await self._uploads(task.id, task.preview_url, [a.name for a in task.artifacts
-                                                            if a.size <= MAX_UPLOAD_BYTES], thread)
+            await self._uploads(
+                task.id, task.preview_url, [a.name for a in task.artifacts if a.size <= MAX_UPLOAD_BYTES], thread
+            )
         await self.status(task_id, force=True)
 
     async def _uploads(self, task_id: str, preview_url: str | None, artifacts: list[str], thread: SlackThread) -> None:
         link = preview_url or (f"{self.base_url}/artifacts/{task_id}/{artifacts[0]}" if artifacts else None)
         if link:
             await self.client.files_upload_v2(
-                channel=thread.channel, thread_ts=thread.thread_ts, content=qr_png(link),
-                filename=f"{task_id}-qr.png", title="Open on your phone",
-                initial_comment=f"Scan to open the new version on your phone: {link}")
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                content=qr_png(link),
+                filename=f"{task_id}-qr.png",
+                title="Open on your phone",
+                initial_comment=f"Scan to open the new version on your phone: {link}",
+            )
         if preview_url:
             with tempfile.TemporaryDirectory(prefix="honk-shot-") as tmp:
                 shot = Path(tmp) / f"{task_id}-screenshot.png"
                 if await screenshot(preview_url, shot):
-                    await self.client.files_upload_v2(channel=thread.channel, thread_ts=thread.thread_ts,
-                                                      content=shot.read_bytes(), filename=shot.name,
-                                                      title="The new version on a phone")
+                    await self.client.files_upload_v2(
+                        channel=thread.channel,
+                        thread_ts=thread.thread_ts,
+                        content=shot.read_bytes(),
+                        filename=shot.name,
+                        title="The new version on a phone",
+                    )
         for name in artifacts:
             path = f"{self.artifacts_dir}/{task_id}/{name}"
             with open(path, "rb") as f:
-                await self.client.files_upload_v2(channel=thread.channel, thread_ts=thread.thread_ts,
-                                                  content=f.read(), filename=name, title=name)
+                await self.client.files_upload_v2(
+                    channel=thread.channel, thread_ts=thread.thread_ts, content=f.read(), filename=name, title=name
+                )

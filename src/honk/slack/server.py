@@ -11,12 +11,14 @@ from honk.slack.client import slack_client
 from honk.slack.frontdoor import SlackFrontDoor
 
 
-async def start_slack(settings: Settings, service: TaskService) -> tuple[AsyncSlackRequestHandler | None,
-                                                                        AsyncSocketModeHandler | None]:
+async def start_slack(
+    settings: Settings, service: TaskService
+) -> tuple[AsyncSlackRequestHandler | None, AsyncSocketModeHandler | None]:
     """The HTTP handler exists only with a signing secret: without one nothing could be verified."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
-    door = SlackFrontDoor(service, slack_client(settings), secret, settings.slack_aside_marker,
-                          settings.slack_mergers, settings.base_url)
+    door = SlackFrontDoor(
+        service, slack_client(settings), secret, settings.slack_aside_marker, settings.slack_mergers, settings.base_url
+    )
     socket_mode = None
     if settings.slack_app_token is not None:
         socket_mode = AsyncSocketModeHandler(door.app, settings.slack_app_token.get_secret_value())

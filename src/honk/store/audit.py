@@ -72,15 +72,30 @@ class AuditLog:
         now = datetime.now(UTC)
         async with self._session() as s:
             for e in entries:
-                s.add(AuditRow(at=e.at or now, actor=e.actor[:200], front_door=e.front_door, action=e.action,
-                               outcome=e.outcome, repo=e.repo, task_id=e.task_id, rule=e.rule,
-                               detail=e.detail[:4000]))
+                s.add(
+                    AuditRow(
+                        at=e.at or now,
+                        actor=e.actor[:200],
+                        front_door=e.front_door,
+                        action=e.action,
+                        outcome=e.outcome,
+                        repo=e.repo,
+                        task_id=e.task_id,
+                        rule=e.rule,
+                        detail=e.detail[:4000],
+                    )
+                )
             await s.commit()
 
     async def find(self, q: AuditQuery) -> list[AuditEntry]:
         stmt = select(AuditRow).order_by(AuditRow.id.desc()).limit(max(1, min(q.limit, 10_000)))
-        for column, value in ((AuditRow.actor, q.actor), (AuditRow.action, q.action),
-                              (AuditRow.outcome, q.outcome), (AuditRow.repo, q.repo), (AuditRow.task_id, q.task_id)):
+        for column, value in (
+            (AuditRow.actor, q.actor),
+            (AuditRow.action, q.action),
+            (AuditRow.outcome, q.outcome),
+            (AuditRow.repo, q.repo),
+            (AuditRow.task_id, q.task_id),
+        ):
             if value is not None:
                 stmt = stmt.where(column == value)
         if q.since is not None:
@@ -89,9 +104,21 @@ class AuditLog:
             stmt = stmt.where(AuditRow.at < _utc(q.until))
         async with self._session() as s:
             rows = (await s.scalars(stmt)).all()
-        return [AuditEntry(id=r.id, at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC), actor=r.actor,
-                           front_door=r.front_door, action=r.action, outcome=r.outcome,  # type: ignore[arg-type]
-                           repo=r.repo, task_id=r.task_id, rule=r.rule, detail=r.detail) for r in rows]
+        return [
+            AuditEntry(
+                id=r.id,
+                at=r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC),
+                actor=r.actor,
+                front_door=r.front_door,  # pyright: ignore[reportArgumentType] - validated by the model
+                action=r.action,  # pyright: ignore[reportArgumentType]
+                outcome=r.outcome,  # pyright: ignore[reportArgumentType]
+                repo=r.repo,
+                task_id=r.task_id,
+                rule=r.rule,
+                detail=r.detail,
+            )
+            for r in rows
+        ]
 
 
 def _utc(moment: datetime) -> datetime:

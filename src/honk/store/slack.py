@@ -49,8 +49,15 @@ class SlackStore:
     async def link(self, task_id: str, thread: SlackThread) -> None:
         async with self._session() as s:
             if await s.get(SlackThreadRow, (thread.channel, thread.thread_ts)) is None:
-                s.add(SlackThreadRow(channel=thread.channel, thread_ts=thread.thread_ts, task_id=task_id,
-                                     status_ts=thread.status_ts, status_at=0.0))
+                s.add(
+                    SlackThreadRow(
+                        channel=thread.channel,
+                        thread_ts=thread.thread_ts,
+                        task_id=task_id,
+                        status_ts=thread.status_ts,
+                        status_at=0.0,
+                    )
+                )
                 try:
                     await s.commit()
                 except IntegrityError:
@@ -72,7 +79,8 @@ class SlackStore:
             result = await s.execute(
                 update(SlackThreadRow)
                 .where(SlackThreadRow.task_id == task_id, SlackThreadRow.status_at <= now - interval_s)
-                .values(status_at=now))
+                .values(status_at=now)
+            )
             await s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 

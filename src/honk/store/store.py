@@ -58,8 +58,15 @@ class Store:
     async def add_repo(self, repo: RepoRef) -> bool:
         """Adds the repo; returns False when one with the same name already exists."""
         async with self._session() as s:
-            s.add(RepoRow(name=repo.name, url=repo.url, branch=repo.branch, created_at=_now(),
-                          forge=repo.forge.model_dump() if repo.forge else None))
+            s.add(
+                RepoRow(
+                    name=repo.name,
+                    url=repo.url,
+                    branch=repo.branch,
+                    created_at=_now(),
+                    forge=repo.forge.model_dump() if repo.forge else None,
+                )
+            )
             try:
                 await s.commit()
             except IntegrityError:
@@ -84,9 +91,18 @@ class Store:
             return existing, False
         now = _now()
         row = TaskRow(
-            id=req.task_id, request_id=req.request_id, repo=req.repo.name, text=req.text,
-            state=TaskState.queued.value, requested_by=req.requested_by, front_door=req.front_door,
-            agent=req.agent, model=req.model, branch=branch, created_at=now, updated_at=now,
+            id=req.task_id,
+            request_id=req.request_id,
+            repo=req.repo.name,
+            text=req.text,
+            state=TaskState.queued.value,
+            requested_by=req.requested_by,
+            front_door=req.front_door,
+            agent=req.agent,
+            model=req.model,
+            branch=branch,
+            created_at=now,
+            updated_at=now,
             artifacts=[],
         )
         async with self._session() as s:
@@ -113,8 +129,11 @@ class Store:
         return _view(row) if row else None
 
     async def list_tasks(
-        self, repo: str | None = None, state: TaskState | None = None,
-        requested_by: str | None = None, limit: int = 100,
+        self,
+        repo: str | None = None,
+        state: TaskState | None = None,
+        requested_by: str | None = None,
+        limit: int = 100,
     ) -> list[TaskView]:
         q = select(TaskRow).order_by(TaskRow.created_at.desc()).limit(limit)
         if repo:
@@ -143,8 +162,11 @@ class Store:
 
     async def count_active(self, requested_by: str) -> int:
         ended = [s.value for s in TaskState if s.terminal]
-        q = select(func.count()).select_from(TaskRow).where(
-            TaskRow.requested_by == requested_by, TaskRow.state.not_in(ended))
+        q = (
+            select(func.count())
+            .select_from(TaskRow)
+            .where(TaskRow.requested_by == requested_by, TaskRow.state.not_in(ended))
+        )
         async with self._session() as s:
             return int(await s.scalar(q) or 0)
 
@@ -210,9 +232,20 @@ def _utc(moment: datetime) -> datetime:
 
 def _view(row: TaskRow) -> TaskView:
     return TaskView(
-        id=row.id, repo=row.repo, text=row.text, state=TaskState(row.state),
-        requested_by=row.requested_by, agent=row.agent, model=row.model, branch=row.branch,
-        created_at=_utc(row.created_at), updated_at=_utc(row.updated_at), reason=row.reason,
-        merged_commit=row.merged_commit, approved_by=row.approved_by, cost_usd=row.cost_usd,
-        preview_url=row.preview_url, artifacts=[Artifact(**a) for a in row.artifacts or []],
+        id=row.id,
+        repo=row.repo,
+        text=row.text,
+        state=TaskState(row.state),
+        requested_by=row.requested_by,
+        agent=row.agent,
+        model=row.model,
+        branch=row.branch,
+        created_at=_utc(row.created_at),
+        updated_at=_utc(row.updated_at),
+        reason=row.reason,
+        merged_commit=row.merged_commit,
+        approved_by=row.approved_by,
+        cost_usd=row.cost_usd,
+        preview_url=row.preview_url,
+        artifacts=[Artifact(**a) for a in row.artifacts or []],
     )

@@ -77,8 +77,9 @@ def _now() -> str:
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"message": message, "documentation_url": "https://docs.github.com/rest", **extra},
-                        status_code=status)
+    return JSONResponse(
+        {"message": message, "documentation_url": "https://docs.github.com/rest", **extra}, status_code=status
+    )
 
 
 class FakeGitHub(LoopbackServer):
@@ -91,15 +92,21 @@ class FakeGitHub(LoopbackServer):
         self._lock = threading.RLock()
         self.git = GitHttp(self.log, lambda user, password: password in self.tokens or password in self.minted)
         repo = "/repos/{owner}/{name}"
-        super().__init__(Starlette(routes=[
-            Route("/app/installations/{installation:int}/access_tokens", self._access_token, methods=["POST"]),
-            Route(repo, self._repo, methods=["GET"]),
-            Route(repo + "/pulls", self._pulls, methods=["GET", "POST"]),
-            Route(repo + "/pulls/{number:int}", self._pull, methods=["GET", "PATCH"]),
-            Route(repo + "/pulls/{number:int}/merge", self._merge, methods=["PUT"]),
-            Route("/graphql", self._graphql, methods=["POST"]),
-            Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
-        ]), host, port)
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route("/app/installations/{installation:int}/access_tokens", self._access_token, methods=["POST"]),
+                    Route(repo, self._repo, methods=["GET"]),
+                    Route(repo + "/pulls", self._pulls, methods=["GET", "POST"]),
+                    Route(repo + "/pulls/{number:int}", self._pull, methods=["GET", "PATCH"]),
+                    Route(repo + "/pulls/{number:int}/merge", self._merge, methods=["PUT"]),
+                    Route("/graphql", self._graphql, methods=["POST"]),
+                    Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+                ]
+            ),
+            host,
+            port,
+        )
 
     # -- set-up and knobs ------------------------------------------------------------------
     def add_repo(self, full_name: str, remote: RemoteRepo) -> FakeRepo:
@@ -163,8 +170,12 @@ class FakeGitHub(LoopbackServer):
         if call.auth != "jwt" or app is None:
             return self._answer(call, _error(401, "A JSON web token could not be decoded"))
         try:
-            claims = jwt.decode(call.credential or "", app.public_key_pem, algorithms=["RS256"],
-                                options={"require": ["iss", "iat", "exp"]})
+            claims = jwt.decode(
+                call.credential or "",
+                app.public_key_pem,
+                algorithms=["RS256"],
+                options={"require": ["iss", "iat", "exp"]},
+            )
         except jwt.PyJWTError as e:
             return self._answer(call, _error(401, f"A JSON web token could not be decoded ({e})"))
         if str(claims["iss"]) != str(app.app_id):
@@ -172,9 +183,18 @@ class FakeGitHub(LoopbackServer):
         token = "ghs_" + secrets.token_hex(18)
         self.minted[token] = installation
         expires = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return self._answer(call, JSONResponse({"token": token, "expires_at": expires,
-                                                "permissions": {"contents": "write", "pull_requests": "write"},
-                                                "repository_selection": "all"}, status_code=201))
+        return self._answer(
+            call,
+            JSONResponse(
+                {
+                    "token": token,
+                    "expires_at": expires,
+                    "permissions": {"contents": "write", "pull_requests": "write"},
+                    "repository_selection": "all",
+                },
+                status_code=201,
+            ),
+        )
 
     def _answer(self, call: ForgeCall, response: Response) -> Response:
         call.status = response.status_code
@@ -206,23 +226,42 @@ class FakeGitHub(LoopbackServer):
         with self._lock:
             if request.method == "GET":
                 state, head = request.query_params.get("state", "open"), request.query_params.get("head")
-                found = [p for p in repo.pulls.values()
-                         if state in ("all", p.state) and (head is None or head == f"{repo.owner}:{p.head}")]
+                found = [
+                    p
+                    for p in repo.pulls.values()
+                    if state in ("all", p.state) and (head is None or head == f"{repo.owner}:{p.head}")
+                ]
                 return self._answer(call, JSONResponse([self._pull_json(repo, p) for p in found]))
             return self._answer(call, self._create(repo, call.body or {}))
 
     def _create(self, repo: FakeRepo, body: dict[str, Any]) -> Response:
         head, base = str(body.get("head", "")), str(body.get("base", ""))
         if branch_head(repo.bare, head) is None or branch_head(repo.bare, base) is None:
-            return _error(422, "Validation Failed", errors=[{"resource": "PullRequest", "field": "head",
-                                                             "code": "invalid"}])
+            return _error(
+                422, "Validation Failed", errors=[{"resource": "PullRequest", "field": "head", "code": "invalid"}]
+            )
         if any(p.head == head and p.state == "open" for p in repo.pulls.values()):
-            return _error(422, "Validation Failed", errors=[{
-                "resource": "PullRequest", "code": "custom",
-                "message": f"A pull request already exists for {repo.owner}:{head}."}])
+            return _error(
+                422,
+                "Validation Failed",
+                errors=[
+                    {
+                        "resource": "PullRequest",
+                        "code": "custom",
+                        "message": f"A pull request already exists for {repo.owner}:{head}.",
+                    }
+                ],
+            )
         number = len(repo.pulls) + 1  # numbered per repo, as on GitHub (issues aside)
-        pull = FakePull(number=number, node_id=f"PR_kw{number:08d}", title=str(body.get("title", "")),
-                        body=str(body.get("body") or ""), head=head, base=base, draft=bool(body.get("draft")))
+        pull = FakePull(
+            number=number,
+            node_id=f"PR_kw{number:08d}",
+            title=str(body.get("title", "")),
+            body=str(body.get("body") or ""),
+            head=head,
+            base=base,
+            draft=bool(body.get("draft")),
+        )
         repo.pulls[number] = pull
         return JSONResponse(self._pull_json(repo, pull), status_code=201)
 
@@ -269,8 +308,9 @@ class FakeGitHub(LoopbackServer):
                 verb = "is expected" if state == "pending" else "is failing"
                 return _error(405, f'Required status check "{name}" {verb}.')
         if pull.approvals < repo.required_approvals:
-            return _error(405, f"At least {repo.required_approvals} approving review is required by reviewers "
-                               "with write access.")
+            return _error(
+                405, f"At least {repo.required_approvals} approving review is required by reviewers with write access."
+            )
         method = body.get("merge_method", "merge")
         if method == "rebase":
             return _error(405, "Rebase merges are not allowed on this repository.")
@@ -290,48 +330,108 @@ class FakeGitHub(LoopbackServer):
         body = call.body or {}
         query, variables = str(body.get("query", "")), body.get("variables") or {}
         if "markPullRequestReadyForReview" not in query:
-            return self._answer(call, JSONResponse({"errors": [{"message": "The fake serves only "
-                                                                           "markPullRequestReadyForReview"}]}))
+            return self._answer(
+                call, JSONResponse({"errors": [{"message": "The fake serves only markPullRequestReadyForReview"}]})
+            )
         with self._lock:
-            found = [p for r in self.repos.values() for p in r.pulls.values()
-                     if p.node_id == variables.get("id")]
+            found = [p for r in self.repos.values() for p in r.pulls.values() if p.node_id == variables.get("id")]
             if not found:
-                return self._answer(call, JSONResponse({"data": {"markPullRequestReadyForReview": None}, "errors": [{
-                    "type": "NOT_FOUND", "path": ["markPullRequestReadyForReview"],
-                    "message": f"Could not resolve to a node with the global id of '{variables.get('id')}'"}]}))
+                return self._answer(
+                    call,
+                    JSONResponse(
+                        {
+                            "data": {"markPullRequestReadyForReview": None},
+                            "errors": [
+                                {
+                                    "type": "NOT_FOUND",
+                                    "path": ["markPullRequestReadyForReview"],
+                                    "message": f"Could not resolve to a node with the global id of '{variables.get('id')}'",
+                                }
+                            ],
+                        }
+                    ),
+                )
             found[0].draft = False
-        return self._answer(call, JSONResponse({"data": {"markPullRequestReadyForReview": {
-            "pullRequest": {"isDraft": False, "number": found[0].number}}}}))
+        return self._answer(
+            call,
+            JSONResponse(
+                {
+                    "data": {
+                        "markPullRequestReadyForReview": {"pullRequest": {"isDraft": False, "number": found[0].number}}
+                    }
+                }
+            ),
+        )
 
     # -- shapes ----------------------------------------------------------------------------
     def _user_json(self, login: str) -> dict[str, Any]:
-        return {"login": login, "id": 1, "node_id": "U_1", "type": "User", "site_admin": False,
-                "url": f"{self.url}/users/{login}", "html_url": f"{self.url}/{login}"}
+        return {
+            "login": login,
+            "id": 1,
+            "node_id": "U_1",
+            "type": "User",
+            "site_admin": False,
+            "url": f"{self.url}/users/{login}",
+            "html_url": f"{self.url}/{login}",
+        }
 
     def _repo_json(self, repo: FakeRepo) -> dict[str, Any]:
         full = f"{repo.owner}/{repo.name}"
-        return {"id": abs(hash(full)) % 10**8, "node_id": f"R_{repo.name}", "name": repo.name, "full_name": full,
-                "owner": self._user_json(repo.owner), "private": True, "fork": False,
-                "html_url": f"{self.url}/{full}", "url": f"{self.url}/repos/{full}",
-                "clone_url": f"{self.url}/{full}.git", "git_url": f"git://127.0.0.1/{full}.git",
-                "ssh_url": f"git@127.0.0.1:{full}.git", "default_branch": repo.remote.branch}
+        return {
+            "id": abs(hash(full)) % 10**8,
+            "node_id": f"R_{repo.name}",
+            "name": repo.name,
+            "full_name": full,
+            "owner": self._user_json(repo.owner),
+            "private": True,
+            "fork": False,
+            "html_url": f"{self.url}/{full}",
+            "url": f"{self.url}/repos/{full}",
+            "clone_url": f"{self.url}/{full}.git",
+            "git_url": f"git://127.0.0.1/{full}.git",
+            "ssh_url": f"git@127.0.0.1:{full}.git",
+            "default_branch": repo.remote.branch,
+        }
 
     def _pull_json(self, repo: FakeRepo, pull: FakePull) -> dict[str, Any]:
         full = f"{repo.owner}/{repo.name}"
         head_sha = branch_head(repo.bare, pull.head)
         mergeable = None if pull.state != "open" else not conflicts(repo.bare, pull.base, pull.head)
         return {
-            "url": f"{self.url}/repos/{full}/pulls/{pull.number}", "id": 1000 + pull.number,
-            "node_id": pull.node_id, "html_url": f"{self.url}/{full}/pull/{pull.number}",
-            "number": pull.number, "state": pull.state, "locked": False, "title": pull.title, "body": pull.body,
-            "user": self._user_json("honk[bot]"), "draft": pull.draft, "labels": [], "milestone": None,
-            "created_at": pull.created_at, "updated_at": pull.updated_at,
+            "url": f"{self.url}/repos/{full}/pulls/{pull.number}",
+            "id": 1000 + pull.number,
+            "node_id": pull.node_id,
+            "html_url": f"{self.url}/{full}/pull/{pull.number}",
+            "number": pull.number,
+            "state": pull.state,
+            "locked": False,
+            "title": pull.title,
+            "body": pull.body,
+            "user": self._user_json("honk[bot]"),
+            "draft": pull.draft,
+            "labels": [],
+            "milestone": None,
+            "created_at": pull.created_at,
+            "updated_at": pull.updated_at,
             "closed_at": pull.updated_at if pull.state == "closed" else None,
-            "merged_at": pull.updated_at if pull.merged else None, "merge_commit_sha": pull.merge_commit_sha,
-            "head": {"label": f"{repo.owner}:{pull.head}", "ref": pull.head, "sha": head_sha,
-                     "user": self._user_json(repo.owner), "repo": self._repo_json(repo)},
-            "base": {"label": f"{repo.owner}:{pull.base}", "ref": pull.base,
-                     "sha": branch_head(repo.bare, pull.base), "user": self._user_json(repo.owner),
-                     "repo": self._repo_json(repo)},
-            "merged": pull.merged, "mergeable": mergeable, "author_association": "NONE", "auto_merge": None,
+            "merged_at": pull.updated_at if pull.merged else None,
+            "merge_commit_sha": pull.merge_commit_sha,
+            "head": {
+                "label": f"{repo.owner}:{pull.head}",
+                "ref": pull.head,
+                "sha": head_sha,
+                "user": self._user_json(repo.owner),
+                "repo": self._repo_json(repo),
+            },
+            "base": {
+                "label": f"{repo.owner}:{pull.base}",
+                "ref": pull.base,
+                "sha": branch_head(repo.bare, pull.base),
+                "user": self._user_json(repo.owner),
+                "repo": self._repo_json(repo),
+            },
+            "merged": pull.merged,
+            "mergeable": mergeable,
+            "author_association": "NONE",
+            "auto_merge": None,
         }

@@ -85,13 +85,19 @@ class FakeGitLab(LoopbackServer):
         self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
         base = "/api/v4/projects/{project:path}"
         # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
-        super().__init__(Starlette(routes=[
-            Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
-            Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
-            Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
-            Route(base, self._project, methods=["GET"]),
-            Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
-        ]), host, port)
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
+                    Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
+                    Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
+                    Route(base, self._project, methods=["GET"]),
+                    Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+                ]
+            ),
+            host,
+            port,
+        )
 
     # -- set-up and knobs ------------------------------------------------------------------
     def add_project(self, path: str, remote: RemoteRepo) -> FakeProject:
@@ -108,7 +114,7 @@ class FakeGitLab(LoopbackServer):
             self.git.repos.clear()
 
     def require_pipeline(self, path: str, state: Pipeline = "running") -> None:
-        """"Pipelines must succeed": the merge waits for a green pipeline, now in `state`."""
+        """ "Pipelines must succeed": the merge waits for a green pipeline, now in `state`."""
         with self._lock:
             self.projects[path].pipeline_required, self.projects[path].pipeline = True, state
 
@@ -164,13 +170,22 @@ class FakeGitLab(LoopbackServer):
             return begun
         call, project = begun
         name = project.path.rsplit("/", 1)[-1]
-        return self._answer(call, JSONResponse({
-            "id": project.id, "name": name, "path": name, "path_with_namespace": project.path,
-            "default_branch": project.remote.branch, "web_url": f"{self.url}/{project.path}",
-            "http_url_to_repo": f"{self.url}/{project.path}.git",
-            "ssh_url_to_repo": f"git@127.0.0.1:{project.path}.git",
-            "only_allow_merge_if_pipeline_succeeds": project.pipeline_required,
-        }))
+        return self._answer(
+            call,
+            JSONResponse(
+                {
+                    "id": project.id,
+                    "name": name,
+                    "path": name,
+                    "path_with_namespace": project.path,
+                    "default_branch": project.remote.branch,
+                    "web_url": f"{self.url}/{project.path}",
+                    "http_url_to_repo": f"{self.url}/{project.path}.git",
+                    "ssh_url_to_repo": f"git@127.0.0.1:{project.path}.git",
+                    "only_allow_merge_if_pipeline_succeeds": project.pipeline_required,
+                }
+            ),
+        )
 
     async def _merge_requests(self, request: Request) -> Response:
         begun = await self._begin(request)
@@ -180,9 +195,12 @@ class FakeGitLab(LoopbackServer):
         with self._lock:
             if request.method == "GET":
                 q = request.query_params
-                found = [m for m in project.merge_requests.values()
-                         if q.get("state", "all") in ("all", m.state)
-                         and q.get("source_branch", m.source_branch) == m.source_branch]
+                found = [
+                    m
+                    for m in project.merge_requests.values()
+                    if q.get("state", "all") in ("all", m.state)
+                    and q.get("source_branch", m.source_branch) == m.source_branch
+                ]
                 return self._answer(call, JSONResponse([self._json(project, m) for m in found]))
             return self._answer(call, self._create(project, call.body or {}))
 
@@ -194,9 +212,14 @@ class FakeGitLab(LoopbackServer):
             taken = f"Another open merge request already exists for this source branch: !{source}"
             return JSONResponse({"message": [taken]}, status_code=409)
         iid = len(project.merge_requests) + 1
-        mr = FakeMergeRequest(id=1000 * project.id + iid, iid=iid, title=str(body.get("title", "")),
-                              description=str(body.get("description") or ""), source_branch=source,
-                              target_branch=target)
+        mr = FakeMergeRequest(
+            id=1000 * project.id + iid,
+            iid=iid,
+            title=str(body.get("title", "")),
+            description=str(body.get("description") or ""),
+            source_branch=source,
+            target_branch=target,
+        )
         project.merge_requests[iid] = mr
         return JSONResponse(self._json(project, mr), status_code=201)
 
@@ -239,11 +262,14 @@ class FakeGitLab(LoopbackServer):
         if self._status(project, mr) != "mergeable":
             return _message(422, "Branch cannot be merged")
         if options.get("sha") and options["sha"] != branch_head(project.bare, mr.source_branch):
-            return _message(409, "SHA does not match HEAD of source branch: "
-                                 f"{branch_head(project.bare, mr.source_branch)}")
+            return _message(
+                409, f"SHA does not match HEAD of source branch: {branch_head(project.bare, mr.source_branch)}"
+            )
         squash = str(options.get("squash", "")).lower() == "true"
-        message = str(options.get("merge_commit_message") or
-                      f"Merge branch '{mr.source_branch}' into '{mr.target_branch}'\n\nSee merge request !{mr.iid}")
+        message = str(
+            options.get("merge_commit_message")
+            or f"Merge branch '{mr.source_branch}' into '{mr.target_branch}'\n\nSee merge request !{mr.iid}"
+        )
         sha = merge_in_bare(project.bare, mr.target_branch, mr.source_branch, message, squash=squash)
         if sha is None:
             return _message(422, "Branch cannot be merged")
@@ -272,17 +298,29 @@ class FakeGitLab(LoopbackServer):
     def _json(self, project: FakeProject, mr: FakeMergeRequest) -> dict[str, Any]:
         status = self._status(project, mr)
         return {
-            "id": mr.id, "iid": mr.iid, "project_id": project.id, "title": mr.title, "description": mr.description,
-            "state": mr.state, "draft": mr.draft, "work_in_progress": mr.draft,
-            "source_branch": mr.source_branch, "target_branch": mr.target_branch,
-            "source_project_id": project.id, "target_project_id": project.id,
-            "sha": branch_head(project.bare, mr.source_branch), "merge_commit_sha": mr.merge_commit_sha,
-            "squash_commit_sha": mr.squash_commit_sha, "detailed_merge_status": status,
+            "id": mr.id,
+            "iid": mr.iid,
+            "project_id": project.id,
+            "title": mr.title,
+            "description": mr.description,
+            "state": mr.state,
+            "draft": mr.draft,
+            "work_in_progress": mr.draft,
+            "source_branch": mr.source_branch,
+            "target_branch": mr.target_branch,
+            "source_project_id": project.id,
+            "target_project_id": project.id,
+            "sha": branch_head(project.bare, mr.source_branch),
+            "merge_commit_sha": mr.merge_commit_sha,
+            "squash_commit_sha": mr.squash_commit_sha,
+            "detailed_merge_status": status,
             "merge_status": "cannot_be_merged" if status == "conflict" else "can_be_merged",
-            "has_conflicts": status == "conflict", "web_url": f"{self.url}/{project.path}/-/merge_requests/{mr.iid}",
+            "has_conflicts": status == "conflict",
+            "web_url": f"{self.url}/{project.path}/-/merge_requests/{mr.iid}",
             "references": {"short": f"!{mr.iid}", "full": f"{project.path}!{mr.iid}"},
             "author": {"id": 1, "username": "honk-bot", "name": "Honk"},
-            "created_at": mr.created_at, "updated_at": mr.updated_at,
+            "created_at": mr.created_at,
+            "updated_at": mr.updated_at,
             "merged_at": mr.updated_at if mr.state == "merged" else None,
             "closed_at": mr.updated_at if mr.state == "closed" else None,
         }

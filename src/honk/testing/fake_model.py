@@ -95,8 +95,9 @@ class FakeModelServer(LoopbackServer):
         body = await request.json()
         system = _system_text(body)
         kind: Literal["agent", "judge"] = "judge" if JUDGE_MARKER in system else "agent"
-        self.requests.append(RecordedRequest(path=str(request.url.path), body=body,
-                                             headers=dict(request.headers), kind=kind))
+        self.requests.append(
+            RecordedRequest(path=str(request.url.path), body=body, headers=dict(request.headers), kind=kind)
+        )
         if kind == "judge":
             verdicts = self.scenario.judge
             verdict = verdicts[min(self._judged, len(verdicts) - 1)]
@@ -141,16 +142,29 @@ def _blocks(turn: Turn, cwd: str) -> list[dict[str, Any]]:
     if turn.text:
         blocks.append({"type": "text", "text": _fill(turn.text, cwd)})
     for call in turn.tools:
-        blocks.append({"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:20]}", "name": call.name,
-                       "input": _fill(call.input, cwd)})
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_{uuid.uuid4().hex[:20]}",
+                "name": call.name,
+                "input": _fill(call.input, cwd),
+            }
+        )
     return blocks or [{"type": "text", "text": "..."}]
 
 
 def _message(blocks: list[dict[str, Any]], body: dict[str, Any], tin: int, tout: int) -> dict[str, Any]:
     stop = "tool_use" if any(b["type"] == "tool_use" for b in blocks) else "end_turn"
-    return {"id": f"msg_{uuid.uuid4().hex[:20]}", "type": "message", "role": "assistant",
-            "model": body.get("model", "fake"), "content": blocks, "stop_reason": stop, "stop_sequence": None,
-            "usage": {"input_tokens": tin, "output_tokens": tout}}
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:20]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "fake"),
+        "content": blocks,
+        "stop_reason": stop,
+        "stop_sequence": None,
+        "usage": {"input_tokens": tin, "output_tokens": tout},
+    }
 
 
 def _sse(event: str, data: dict[str, Any]) -> bytes:
@@ -159,30 +173,55 @@ def _sse(event: str, data: dict[str, Any]) -> bytes:
 
 async def _stream(blocks: list[dict[str, Any]], body: dict[str, Any], turn: Turn) -> AsyncIterator[bytes]:
     msg = _message(blocks, body, turn.input_tokens, turn.output_tokens)
-    start = {**msg, "content": [], "stop_reason": None,
-             "usage": {"input_tokens": turn.input_tokens, "output_tokens": 1}}
+    start = {
+        **msg,
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": turn.input_tokens, "output_tokens": 1},
+    }
     yield _sse("message_start", {"type": "message_start", "message": start})
     for i, block in enumerate(blocks):
         if block["type"] == "text":
-            yield _sse("content_block_start", {"type": "content_block_start", "index": i,
-                                               "content_block": {"type": "text", "text": ""}})
+            yield _sse(
+                "content_block_start",
+                {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}},
+            )
             text = block["text"]
-            for chunk in (text[j:j + 40] for j in range(0, len(text), 40)):
-                yield _sse("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                   "delta": {"type": "text_delta", "text": chunk}})
+            for chunk in (text[j : j + 40] for j in range(0, len(text), 40)):
+                yield _sse(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": chunk}},
+                )
         else:
             # Tool input must arrive as input_json_delta chunks; in the start event it would be ignored.
-            yield _sse("content_block_start", {"type": "content_block_start", "index": i, "content_block": {
-                "type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}})
+            yield _sse(
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": i,
+                    "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}},
+                },
+            )
             raw = json.dumps(block["input"])
-            for chunk in (raw[j:j + 64] for j in range(0, len(raw), 64)):
-                yield _sse("content_block_delta", {"type": "content_block_delta", "index": i,
-                                                   "delta": {"type": "input_json_delta", "partial_json": chunk}})
+            for chunk in (raw[j : j + 64] for j in range(0, len(raw), 64)):
+                yield _sse(
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "input_json_delta", "partial_json": chunk},
+                    },
+                )
         yield _sse("content_block_stop", {"type": "content_block_stop", "index": i})
         await asyncio.sleep(0)
-    yield _sse("message_delta", {"type": "message_delta",
-                                 "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
-                                 "usage": {"output_tokens": turn.output_tokens}})
+    yield _sse(
+        "message_delta",
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": msg["stop_reason"], "stop_sequence": None},
+            "usage": {"output_tokens": turn.output_tokens},
+        },
+    )
     yield _sse("message_stop", {"type": "message_stop"})
 
 

@@ -36,8 +36,9 @@ from starlette.routing import Route
 from honk.testing.loopback import LoopbackServer
 
 # Fields the sdk sends as JSON strings inside a form body or query string.
-JSON_FIELDS = frozenset({"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks",
-                         "outputs", "profile"})
+JSON_FIELDS = frozenset(
+    {"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks", "outputs", "profile"}
+)
 
 
 class SlackCall(BaseModel):
@@ -81,8 +82,15 @@ class SlackFile(BaseModel):
 class FakeSlack(LoopbackServer):
     """Runs on a background thread, so sync tests, async tests and child processes can all reach it."""
 
-    def __init__(self, bot_user_id: str = "UHONK", team_id: str = "T1", bot_id: str = "BHONK",
-                 host: str = "127.0.0.1", port: int | None = None, require_token: bool = True) -> None:
+    def __init__(
+        self,
+        bot_user_id: str = "UHONK",
+        team_id: str = "T1",
+        bot_id: str = "BHONK",
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        require_token: bool = True,
+    ) -> None:
         self.bot_user_id, self.team_id, self.bot_id = bot_user_id, team_id, bot_id
         self.require_token = require_token  # a call without a token answers not_authed, as Slack does
         self.users: dict[str, SlackUser] = {}
@@ -95,11 +103,17 @@ class FakeSlack(LoopbackServer):
         self._overrides: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._seq = itertools.count(1)
-        super().__init__(Starlette(routes=[
-            Route("/api/{method}", self._api, methods=["GET", "POST"]),
-            Route("/upload/{file_id}", self._upload, methods=["POST"]),
-            Route("/response/{name}", self._response_url, methods=["POST"]),
-        ]), host, port)
+        super().__init__(
+            Starlette(
+                routes=[
+                    Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                    Route("/upload/{file_id}", self._upload, methods=["POST"]),
+                    Route("/response/{name}", self._response_url, methods=["POST"]),
+                ]
+            ),
+            host,
+            port,
+        )
 
     @property
     def api_url(self) -> str:
@@ -111,12 +125,14 @@ class FakeSlack(LoopbackServer):
         self.users[user_id] = user
         return user
 
-    def fail(self, method: str, error: str = "ratelimited", status: int = 429, times: int = 1,
-             retry_after: int | None = 1) -> None:
+    def fail(
+        self, method: str, error: str = "ratelimited", status: int = 429, times: int = 1, retry_after: int | None = 1
+    ) -> None:
         """The next `times` calls of `method` answer `{"ok": false, "error": error}` with `status`."""
         with self._lock:
             self._failures.setdefault(method, []).append(
-                Failure(error=error, status=status, times=times, retry_after=retry_after))
+                Failure(error=error, status=status, times=times, retry_after=retry_after)
+            )
 
     def override(self, method: str, response: dict[str, Any]) -> None:
         """From now on `method` answers `response` (with `"ok": true` unless it says otherwise)."""
@@ -145,8 +161,9 @@ class FakeSlack(LoopbackServer):
     def _matching(self, method: str, where: Callable[[SlackCall], bool] | None) -> list[SlackCall]:
         return [c for c in self.calls_to(method) if where is None or where(c)]
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0,
-                 where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
+    def wait_for(
+        self, method: str, count: int = 1, timeout: float = 10.0, where: Callable[[SlackCall], bool] | None = None
+    ) -> list[SlackCall]:
         """Blocks until `count` calls of `method` (matching `where`) were made; returns them all.
 
         It blocks the calling thread: from a coroutine whose own event loop makes the calls, use
@@ -157,15 +174,17 @@ class FakeSlack(LoopbackServer):
             time.sleep(0.02)
         return found
 
-    async def wait_for_async(self, method: str, count: int = 1, timeout: float = 10.0,
-                             where: Callable[[SlackCall], bool] | None = None) -> list[SlackCall]:
+    async def wait_for_async(
+        self, method: str, count: int = 1, timeout: float = 10.0, where: Callable[[SlackCall], bool] | None = None
+    ) -> list[SlackCall]:
         deadline = time.monotonic() + timeout
         while (found := self._enough(method, count, where, deadline, timeout)) is None:
             await asyncio.sleep(0.02)
         return found
 
-    def _enough(self, method: str, count: int, where: Callable[[SlackCall], bool] | None, deadline: float,
-                timeout: float) -> list[SlackCall] | None:
+    def _enough(
+        self, method: str, count: int, where: Callable[[SlackCall], bool] | None, deadline: float, timeout: float
+    ) -> list[SlackCall] | None:
         """The matching calls once there are `count`; None to keep waiting; TimeoutError past the deadline."""
         found = self._matching(method, where)
         if len(found) >= count:
@@ -189,8 +208,11 @@ class FakeSlack(LoopbackServer):
             self.calls.append(SlackCall(method=method, args=args, token=token, at=time.time()))
             failure = self._next_failure(method)
         if failure is not None:
-            headers = {"Retry-After": str(failure.retry_after)} \
-                if failure.status == 429 and failure.retry_after is not None else {}
+            headers = (
+                {"Retry-After": str(failure.retry_after)}
+                if failure.status == 429 and failure.retry_after is not None
+                else {}
+            )
             return JSONResponse({"ok": False, "error": failure.error}, status_code=failure.status, headers=headers)
         if token is None and self.require_token and not method.startswith("oauth."):
             return JSONResponse({"ok": False, "error": "not_authed"})
@@ -235,14 +257,27 @@ class FakeSlack(LoopbackServer):
         return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://honk-test.slack.com/", "team": "Honk Test", "user": "honk",
-                "team_id": self.team_id, "user_id": self.bot_user_id, "bot_id": self.bot_id,
-                "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://honk-test.slack.com/",
+            "team": "Honk Test",
+            "user": "honk",
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, ts = args.get("channel"), self._ts()
-        message: dict[str, Any] = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id,
-                                   "text": args.get("text", ""), "ts": ts, "team": self.team_id}
+        message: dict[str, Any] = {
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "text": args.get("text", ""),
+            "ts": ts,
+            "team": self.team_id,
+        }
         for key in ("thread_ts", "blocks", "attachments", "metadata"):
             if args.get(key) is not None:
                 message[key] = args[key]
@@ -262,20 +297,44 @@ class FakeSlack(LoopbackServer):
     def _view(self, args: dict[str, Any]) -> dict[str, Any]:
         given = args.get("view")
         view = dict(given) if isinstance(given, dict) else {}
-        view_id = args.get("view_id") or next(
-            (i for i, v in self.views.items() if args.get("external_id") and v.get("external_id") == args.get(
-                "external_id")), None) or f"V{next(self._seq):08d}"
-        view.update({"id": view_id, "team_id": self.team_id, "app_id": "AHONK", "bot_id": self.bot_id,
-                     "hash": uuid.uuid4().hex[:16], "root_view_id": view_id, "state": {"values": {}}})
+        view_id = (
+            args.get("view_id")
+            or next(
+                (
+                    i
+                    for i, v in self.views.items()
+                    if args.get("external_id") and v.get("external_id") == args.get("external_id")
+                ),
+                None,
+            )
+            or f"V{next(self._seq):08d}"
+        )
+        view.update(
+            {
+                "id": view_id,
+                "team_id": self.team_id,
+                "app_id": "AHONK",
+                "bot_id": self.bot_id,
+                "hash": uuid.uuid4().hex[:16],
+                "root_view_id": view_id,
+                "state": {"values": {}},
+            }
+        )
         view.setdefault("private_metadata", "")
         view.setdefault("callback_id", "")
         self.views[view_id] = view
         return {"ok": True, "view": view}
 
     def _user_json(self, user: SlackUser) -> dict[str, Any]:
-        return {"id": user.id, "team_id": self.team_id, "name": user.name, "real_name": user.real_name,
-                "deleted": False, "is_bot": False,
-                "profile": {"email": user.email, "real_name": user.real_name, "display_name": user.name}}
+        return {
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "real_name": user.real_name,
+            "deleted": False,
+            "is_bot": False,
+            "profile": {"email": user.email, "real_name": user.real_name, "display_name": user.name},
+        }
 
     def _user_info(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.users.get(str(args.get("user")))
@@ -288,21 +347,32 @@ class FakeSlack(LoopbackServer):
     def _conversation_info(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = str(args.get("channel", ""))
         im = channel.startswith("D")
-        return {"ok": True, "channel": {"id": channel, "name": None if im else channel.lower(),
-                                        "is_channel": not im, "is_im": im, "is_private": channel.startswith("G"),
-                                        "is_member": True, "is_archived": False}}
+        return {
+            "ok": True,
+            "channel": {
+                "id": channel,
+                "name": None if im else channel.lower(),
+                "is_channel": not im,
+                "is_im": im,
+                "is_private": channel.startswith("G"),
+                "is_member": True,
+                "is_archived": False,
+            },
+        }
 
     def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = args.get("ts")
-        thread = [m for m in self.messages.get(str(args.get("channel")), [])
-                  if m["ts"] == ts or m.get("thread_ts") == ts]
+        thread = [
+            m for m in self.messages.get(str(args.get("channel")), []) if m["ts"] == ts or m.get("thread_ts") == ts
+        ]
         return {"ok": True, "messages": thread, "has_more": False, "response_metadata": {"next_cursor": ""}}
 
     def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._seq):08d}"
         length = args.get("length")
-        self.files[file_id] = SlackFile(id=file_id, filename=str(args.get("filename", "")),
-                                        length=int(length) if length is not None else None)
+        self.files[file_id] = SlackFile(
+            id=file_id, filename=str(args.get("filename", "")), length=int(length) if length is not None else None
+        )
         return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
 
     def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -318,8 +388,15 @@ class FakeSlack(LoopbackServer):
             f.completed = True
             f.channel_id, f.thread_ts = args.get("channel_id"), args.get("thread_ts")
             f.initial_comment = args.get("initial_comment")
-            done.append({"id": f.id, "title": f.title, "name": f.filename, "size": len(f.data),
-                         "permalink": f"https://honk-test.slack.com/files/{self.bot_user_id}/{f.id}/{f.filename}"})
+            done.append(
+                {
+                    "id": f.id,
+                    "title": f.title,
+                    "name": f.filename,
+                    "size": len(f.data),
+                    "permalink": f"https://honk-test.slack.com/files/{self.bot_user_id}/{f.id}/{f.filename}",
+                }
+            )
         return {"ok": True, "files": done}
 
     async def _upload(self, request: Request) -> Response:
@@ -359,7 +436,7 @@ async def _arguments(request: Request) -> dict[str, Any]:
     if content_type.startswith("multipart/form-data"):
         form = await request.form()
         for key, value in form.items():
-            args[key] = await value.read() if hasattr(value, "read") else value
+            args[key] = value if isinstance(value, str) else await value.read()
     elif body:
         text = body.decode(errors="replace")
         if content_type.startswith("application/json") or text.lstrip().startswith("{"):
@@ -422,8 +499,9 @@ def interaction_body(payload: dict[str, Any]) -> bytes:
     return urlencode({"payload": json.dumps(payload)}).encode()
 
 
-def _envelope(event: dict[str, Any], event_id: str | None, team_id: str, api_app_id: str,
-              bot_user_id: str) -> dict[str, Any]:
+def _envelope(
+    event: dict[str, Any], event_id: str | None, team_id: str, api_app_id: str, bot_user_id: str
+) -> dict[str, Any]:
     return {
         "token": "fake-verification-token",
         "team_id": team_id,
@@ -432,36 +510,82 @@ def _envelope(event: dict[str, Any], event_id: str | None, team_id: str, api_app
         "type": "event_callback",
         "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
         "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": team_id, "user_id": bot_user_id, "is_bot": True,
-                            "is_enterprise_install": False}],
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
         "is_ext_shared_channel": False,
         "event_context": f"4-{uuid.uuid4().hex}",
     }
 
 
-def mention_event(text: str, user: str = "U1", channel: str = "C1", ts: str | None = None,
-                  thread_ts: str | None = None, event_id: str | None = None, team_id: str = "T1",
-                  api_app_id: str = "AHONK", bot_user_id: str = "UHONK") -> dict[str, Any]:
+def mention_event(
+    text: str,
+    user: str = "U1",
+    channel: str = "C1",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    event_id: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+    bot_user_id: str = "UHONK",
+) -> dict[str, Any]:
     """An `event_callback` envelope with an `app_mention` event; text like `<@UHONK> fix it`."""
     ts = ts or _event_ts()
-    event: dict[str, Any] = {"type": "app_mention", "user": user, "text": text, "ts": ts, "channel": channel,
-                             "event_ts": ts, "team": team_id, "client_msg_id": str(uuid.uuid4())}
+    event: dict[str, Any] = {
+        "type": "app_mention",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        "team": team_id,
+        "client_msg_id": str(uuid.uuid4()),
+    }
     if thread_ts:
         event["thread_ts"] = thread_ts
     return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
 
 
-def message_event(text: str, user: str = "U1", channel: str = "C1", ts: str | None = None,
-                  thread_ts: str | None = None, channel_type: str = "channel", bot_id: str | None = None,
-                  subtype: str | None = None, event_id: str | None = None, team_id: str = "T1",
-                  api_app_id: str = "AHONK", bot_user_id: str = "UHONK") -> dict[str, Any]:
+def message_event(
+    text: str,
+    user: str = "U1",
+    channel: str = "C1",
+    ts: str | None = None,
+    thread_ts: str | None = None,
+    channel_type: str = "channel",
+    bot_id: str | None = None,
+    subtype: str | None = None,
+    event_id: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+    bot_user_id: str = "UHONK",
+) -> dict[str, Any]:
     """An `event_callback` envelope with a `message` event (channel_type "channel" or "im")."""
     ts = ts or _event_ts()
-    event: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts, "channel": channel,
-                             "event_ts": ts, "channel_type": channel_type, "team": team_id}
+    event: dict[str, Any] = {
+        "type": "message",
+        "user": user,
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        "channel_type": channel_type,
+        "team": team_id,
+    }
     if bot_id:
-        event.update({"bot_id": bot_id, "app_id": api_app_id,
-                      "bot_profile": {"id": bot_id, "app_id": api_app_id, "name": "honk", "team_id": team_id}})
+        event.update(
+            {
+                "bot_id": bot_id,
+                "app_id": api_app_id,
+                "bot_profile": {"id": bot_id, "app_id": api_app_id, "name": "honk", "team_id": team_id},
+            }
+        )
     else:
         event["client_msg_id"] = str(uuid.uuid4())
     if thread_ts:
@@ -472,21 +596,45 @@ def message_event(text: str, user: str = "U1", channel: str = "C1", ts: str | No
 
 
 def _team_user(user: str, team_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    return ({"id": team_id, "domain": "honk-test"},
-            {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id})
+    return (
+        {"id": team_id, "domain": "honk-test"},
+        {"id": user, "username": user.lower(), "name": user.lower(), "team_id": team_id},
+    )
 
 
-def block_action(action_id: str, value: str, user: str = "U1", channel: str = "C1",
-                 message_ts: str | None = None, trigger_id: str | None = None, block_id: str = "actions",
-                 thread_ts: str | None = None, response_url: str | None = None, team_id: str = "T1",
-                 api_app_id: str = "AHONK", bot_user_id: str = "UHONK", bot_id: str = "BHONK") -> dict[str, Any]:
+def block_action(
+    action_id: str,
+    value: str,
+    user: str = "U1",
+    channel: str = "C1",
+    message_ts: str | None = None,
+    trigger_id: str | None = None,
+    block_id: str = "actions",
+    thread_ts: str | None = None,
+    response_url: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+    bot_user_id: str = "UHONK",
+    bot_id: str = "BHONK",
+) -> dict[str, Any]:
     """A `block_actions` payload: a button in a message the bot posted was clicked."""
     message_ts = message_ts or _event_ts()
     team, who = _team_user(user, team_id)
-    message: dict[str, Any] = {"type": "message", "user": bot_user_id, "bot_id": bot_id, "text": "",
-                               "ts": message_ts, "team": team_id, "blocks": []}
-    container: dict[str, Any] = {"type": "message", "message_ts": message_ts, "channel_id": channel,
-                                 "is_ephemeral": False}
+    message: dict[str, Any] = {
+        "type": "message",
+        "user": bot_user_id,
+        "bot_id": bot_id,
+        "text": "",
+        "ts": message_ts,
+        "team": team_id,
+        "blocks": [],
+    }
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message_ts,
+        "channel_id": channel,
+        "is_ephemeral": False,
+    }
     if thread_ts:
         message["thread_ts"] = container["thread_ts"] = thread_ts
     return {
@@ -503,21 +651,41 @@ def block_action(action_id: str, value: str, user: str = "U1", channel: str = "C
         "message": message,
         "state": {"values": {}},
         "response_url": response_url or f"https://hooks.slack.com/actions/{team_id}/0/fake",
-        "actions": [{"action_id": action_id, "block_id": block_id, "value": value, "type": "button",
-                     "text": {"type": "plain_text", "text": action_id, "emoji": True},
-                     "action_ts": f"{time.time():.6f}"}],
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "type": "button",
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
     }
 
 
-def view_submission(callback_id: str, private_metadata: str, values: dict[str, dict[str, Any]],
-                    user: str = "U1", view_id: str | None = None, trigger_id: str | None = None,
-                    team_id: str = "T1", api_app_id: str = "AHONK", bot_id: str = "BHONK") -> dict[str, Any]:
+def view_submission(
+    callback_id: str,
+    private_metadata: str,
+    values: dict[str, dict[str, Any]],
+    user: str = "U1",
+    view_id: str | None = None,
+    trigger_id: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+    bot_id: str = "BHONK",
+) -> dict[str, Any]:
     """A `view_submission` payload. `values` is `{block_id: {action_id: state}}` as Slack sends it;
     a plain string state stands for a plain_text_input holding that value."""
     view_id = view_id or f"V{uuid.uuid4().hex[:10].upper()}"
     team, who = _team_user(user, team_id)
-    state = {block: {action: {"type": "plain_text_input", "value": v} if isinstance(v, str) else v
-                     for action, v in actions.items()} for block, actions in values.items()}
+    state = {
+        block: {
+            action: {"type": "plain_text_input", "value": v} if isinstance(v, str) else v
+            for action, v in actions.items()
+        }
+        for block, actions in values.items()
+    }
     return {
         "type": "view_submission",
         "team": team,
@@ -525,13 +693,27 @@ def view_submission(callback_id: str, private_metadata: str, values: dict[str, d
         "api_app_id": api_app_id,
         "token": "fake-verification-token",
         "trigger_id": trigger_id or _trigger_id(),
-        "view": {"id": view_id, "team_id": team_id, "type": "modal", "blocks": [],
-                 "private_metadata": private_metadata, "callback_id": callback_id, "state": {"values": state},
-                 "hash": uuid.uuid4().hex[:16], "title": {"type": "plain_text", "text": "Honk"},
-                 "clear_on_close": False, "notify_on_close": False, "close": None,
-                 "submit": {"type": "plain_text", "text": "Submit"}, "previous_view_id": None,
-                 "root_view_id": view_id, "app_id": api_app_id, "external_id": "",
-                 "app_installed_team_id": team_id, "bot_id": bot_id},
+        "view": {
+            "id": view_id,
+            "team_id": team_id,
+            "type": "modal",
+            "blocks": [],
+            "private_metadata": private_metadata,
+            "callback_id": callback_id,
+            "state": {"values": state},
+            "hash": uuid.uuid4().hex[:16],
+            "title": {"type": "plain_text", "text": "Honk"},
+            "clear_on_close": False,
+            "notify_on_close": False,
+            "close": None,
+            "submit": {"type": "plain_text", "text": "Submit"},
+            "previous_view_id": None,
+            "root_view_id": view_id,
+            "app_id": api_app_id,
+            "external_id": "",
+            "app_installed_team_id": team_id,
+            "bot_id": bot_id,
+        },
         "response_urls": [],
         "is_enterprise_install": False,
         "enterprise": None,

@@ -42,8 +42,9 @@ _RESPONDING_INTERACTIONS = frozenset({"view_submission", "block_suggestion"})
 class FakeSocketMode:
     """Slack's Socket Mode websocket endpoint, on 127.0.0.1, wired into a `FakeSlack`."""
 
-    def __init__(self, slack: FakeSlack, app_id: str = "AHONK", host: str = "127.0.0.1",
-                 port: int | None = None) -> None:
+    def __init__(
+        self, slack: FakeSlack, app_id: str = "AHONK", host: str = "127.0.0.1", port: int | None = None
+    ) -> None:
         self.slack, self.app_id, self.host = slack, app_id, host
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -132,7 +133,7 @@ class FakeSocketMode:
         for ws in sockets:
             try:
                 await asyncio.wait_for(ws.close(code=1001, message=b"server stopping"), timeout=2)
-            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+            except (TimeoutError, ConnectionError, RuntimeError):
                 pass
         if self._runner is not None:
             await self._runner.cleanup()
@@ -145,10 +146,18 @@ class FakeSocketMode:
             self._sockets.append(ws)
             self.connections += 1
             number = self.connections
-        await ws.send_json({"type": "hello", "num_connections": self.connected,
-                            "debug_info": {"host": f"applink-fake-{number}", "build_number": 1,
-                                           "approximate_connection_time": 18060},
-                            "connection_info": {"app_id": self.app_id}})
+        await ws.send_json(
+            {
+                "type": "hello",
+                "num_connections": self.connected,
+                "debug_info": {
+                    "host": f"applink-fake-{number}",
+                    "build_number": 1,
+                    "approximate_connection_time": 18060,
+                },
+                "connection_info": {"app_id": self.app_id},
+            }
+        )
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
@@ -189,14 +198,25 @@ class FakeSocketMode:
         asyncio.run_coroutine_threadsafe(open_sockets[-1].send_json(message), loop).result(timeout=timeout)
 
     # -- what Slack sends ----------------------------------------------------------------
-    def push(self, payload_type: str, payload: dict[str, Any], accepts_response_payload: bool = False,
-             retry_attempt: int = 0, retry_reason: str = "", timeout: float = 5.0) -> str:
+    def push(
+        self,
+        payload_type: str,
+        payload: dict[str, Any],
+        accepts_response_payload: bool = False,
+        retry_attempt: int = 0,
+        retry_reason: str = "",
+        timeout: float = 5.0,
+    ) -> str:
         """Sends an envelope of `payload_type` to the newest connection; returns its envelope id."""
         if payload_type not in PAYLOAD_TYPES:
             raise ValueError(f"payload_type must be one of {sorted(PAYLOAD_TYPES)}, not {payload_type!r}")
         envelope_id = str(uuid.uuid4())
-        envelope: dict[str, Any] = {"envelope_id": envelope_id, "type": payload_type, "payload": payload,
-                                    "accepts_response_payload": accepts_response_payload}
+        envelope: dict[str, Any] = {
+            "envelope_id": envelope_id,
+            "type": payload_type,
+            "payload": payload,
+            "accepts_response_payload": accepts_response_payload,
+        }
         if payload_type == "events_api":
             envelope.update({"retry_attempt": retry_attempt, "retry_reason": retry_reason})
         with self._lock:
@@ -215,21 +235,32 @@ class FakeSocketMode:
             accepts_response_payload = payload.get("type") in _RESPONDING_INTERACTIONS
         return self.push("interactive", payload, accepts_response_payload=accepts_response_payload)
 
-    def push_command(self, command: str, text: str = "", user: str = "U1", channel: str = "C1",
-                     team_id: str = "T1", **fields: Any) -> str:
+    def push_command(
+        self, command: str, text: str = "", user: str = "U1", channel: str = "C1", team_id: str = "T1", **fields: Any
+    ) -> str:
         """Sends a slash command the way Socket Mode does: the form fields as a JSON payload."""
-        payload = {"token": "fake-verification-token", "team_id": team_id, "team_domain": "honk-test",
-                   "channel_id": channel, "channel_name": channel.lower(), "user_id": user,
-                   "user_name": user.lower(), "command": command, "text": text, "api_app_id": self.app_id,
-                   "is_enterprise_install": "false", "response_url": self.slack.response_url("command"),
-                   "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}", **fields}
+        payload = {
+            "token": "fake-verification-token",
+            "team_id": team_id,
+            "team_domain": "honk-test",
+            "channel_id": channel,
+            "channel_name": channel.lower(),
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": command,
+            "text": text,
+            "api_app_id": self.app_id,
+            "is_enterprise_install": "false",
+            "response_url": self.slack.response_url("command"),
+            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
+            **fields,
+        }
         return self.push("slash_commands", payload, accepts_response_payload=True)
 
     def disconnect(self, reason: str = "refresh_requested", timeout: float = 5.0) -> None:
         """Sends the `disconnect` message Slack sends before it closes a connection; the sdk then opens
         a new one through apps.connections.open (see `connections`)."""
-        self._send({"type": "disconnect", "reason": reason,
-                    "debug_info": {"host": "applink-fake"}}, timeout)
+        self._send({"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}, timeout)
 
     # -- waiting -------------------------------------------------------------------------
     def wait_connected(self, timeout: float = 10.0, count: int = 1) -> int:
@@ -271,5 +302,7 @@ class FakeSocketMode:
         connected = self.connected
         with self._lock:
             kind = self.envelopes.get(envelope_id, {}).get("type", "unknown")
-            return (f"no ack for {kind} envelope {envelope_id} within {timeout}s; "
-                    f"{connected} connected, acked: {list(self.acks)}")
+            return (
+                f"no ack for {kind} envelope {envelope_id} within {timeout}s; "
+                f"{connected} connected, acked: {list(self.acks)}"
+            )

@@ -74,8 +74,18 @@ async def record(log: CallLog, request: Request) -> ForgeCall:
     if raw and "json" in request.headers.get("content-type", ""):
         body = json.loads(raw)
     auth, credential, username = auth_of(request)
-    return log.add(ForgeCall(method=request.method, path=request.url.path, query=dict(request.query_params),
-                             body=body, auth=auth, credential=credential, username=username, at=time.time()))
+    return log.add(
+        ForgeCall(
+            method=request.method,
+            path=request.url.path,
+            query=dict(request.query_params),
+            body=body,
+            auth=auth,
+            credential=credential,
+            username=username,
+            at=time.time(),
+        )
+    )
 
 
 def auth_of(request: Request) -> tuple[AuthKind, str | None, str | None]:
@@ -102,9 +112,15 @@ def auth_of(request: Request) -> tuple[AuthKind, str | None, str | None]:
 
 # -- the bare repo as the forge sees it ---------------------------------------------------------
 
+
 def _git(bare: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", f"--git-dir={bare}", *args], env={**os.environ, **AUTHOR_ENV},
-                          capture_output=True, text=True, check=check)
+    return subprocess.run(
+        ["git", f"--git-dir={bare}", *args],
+        env={**os.environ, **AUTHOR_ENV},
+        capture_output=True,
+        text=True,
+        check=check,
+    )
 
 
 def branch_head(bare: Path, branch: str) -> str | None:
@@ -136,6 +152,7 @@ def merge_in_bare(bare: Path, base: str, head: str, message: str, squash: bool =
 
 # -- git's smart HTTP protocol ------------------------------------------------------------------
 
+
 class GitHttp:
     """Serves bare repos at `/<name>.git/...` through `git http-backend`, behind Basic auth.
 
@@ -156,8 +173,9 @@ class GitHttp:
         if call.auth != "basic" or not self.allow(call.username, call.credential):
             # Git sends no credentials until asked: a 401 with a challenge makes it ask its helper.
             call.status = 401
-            return Response("Authentication required\n", status_code=401,
-                            headers={"WWW-Authenticate": 'Basic realm="fake forge"'})
+            return Response(
+                "Authentication required\n", status_code=401, headers={"WWW-Authenticate": 'Basic realm="fake forge"'}
+            )
         status, headers, body = await self._backend(request, bare, call.username or "git")
         call.status = status
         return Response(body, status_code=status, headers=headers)
@@ -181,15 +199,20 @@ class GitHttp:
         if protocol := request.headers.get("git-protocol"):
             env["GIT_PROTOCOL"] = protocol
         proc = await asyncio.create_subprocess_exec(
-            "git", "http-backend", env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            "git",
+            "http-backend",
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         out, _ = await proc.communicate(data)
         return _cgi_response(out)
 
 
 def _cgi_response(out: bytes) -> tuple[int, dict[str, str], bytes]:
     split = out.find(b"\r\n\r\n")
-    head, body = (out[:split], out[split + 4:]) if split >= 0 else out.split(b"\n\n", 1)
+    head, body = (out[:split], out[split + 4 :]) if split >= 0 else out.split(b"\n\n", 1)
     status, headers = 200, {}
     for line in head.decode("latin-1").splitlines():
         name, _, value = line.partition(":")

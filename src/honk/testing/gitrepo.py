@@ -6,13 +6,18 @@ import os
 import subprocess
 from pathlib import Path
 
-AUTHOR_ENV = {"GIT_AUTHOR_NAME": "Tester", "GIT_AUTHOR_EMAIL": "tester@localhost",
-              "GIT_COMMITTER_NAME": "Tester", "GIT_COMMITTER_EMAIL": "tester@localhost"}
+AUTHOR_ENV = {
+    "GIT_AUTHOR_NAME": "Tester",
+    "GIT_AUTHOR_EMAIL": "tester@localhost",
+    "GIT_COMMITTER_NAME": "Tester",
+    "GIT_COMMITTER_EMAIL": "tester@localhost",
+}
 
 
 def run_git(*args: str, cwd: Path | None = None) -> str:
-    out = subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **AUTHOR_ENV}, check=True,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env={**os.environ, **AUTHOR_ENV}, check=True, capture_output=True, text=True
+    )
     return out.stdout.strip()
 
 

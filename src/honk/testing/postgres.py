@@ -40,8 +40,9 @@ def postgres_bindir() -> Path:
     for bindir in candidates:
         if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
             return bindir
-    raise RuntimeError("PostgreSQL's server binaries (initdb, pg_ctl) were not found: "
-                       "`apt-get install postgresql` (.ci/run does).")
+    raise RuntimeError(
+        "PostgreSQL's server binaries (initdb, pg_ctl) were not found: `apt-get install postgresql` (.ci/run does)."
+    )
 
 
 def _version(name: str) -> tuple[int, ...]:
@@ -79,24 +80,51 @@ class PostgresServer:
             try:
                 owner = pwd.getpwnam(USER)
             except KeyError:
-                raise RuntimeError("PostgreSQL will not run as root, and there is no `postgres` user to run it "
-                                   "as (Debian's postgresql package creates one).") from None
+                raise RuntimeError(
+                    "PostgreSQL will not run as root, and there is no `postgres` user to run it "
+                    "as (Debian's postgresql package creates one)."
+                ) from None
             for path in (self.root, self.sockets, pwfile):
                 os.chown(path, owner.pw_uid, owner.pw_gid)
         # Password auth over TCP (what Honk's URL uses); the socket dir is private to the owner.
-        self._run("initdb", "-D", str(self.data), "-U", USER, f"--pwfile={pwfile}", "--auth-host=scram-sha-256",
-                  "--auth-local=trust", "--no-locale", "--encoding=UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            USER,
+            f"--pwfile={pwfile}",
+            "--auth-host=scram-sha-256",
+            "--auth-local=trust",
+            "--no-locale",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
         pwfile.unlink()
 
     def _start(self) -> None:
         # Durability is not what these tests are about: skipping fsyncs keeps them fast.
-        options = ("-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   f"-c max_connections=200 -k {self.sockets} -h 127.0.0.1")
+        options = (
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            f"-c max_connections=200 -k {self.sockets} -h 127.0.0.1"
+        )
         for attempt in range(PORT_ATTEMPTS):
             self.port = free_port()
             # -w -t: pg_ctl itself waits, bounded, until the server accepts connections.
-            done = self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(START_TIMEOUT_S),
-                             "-o", f"{options} -p {self.port}", "start", check=False)
+            done = self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "-o",
+                f"{options} -p {self.port}",
+                "start",
+                check=False,
+            )
             if done.returncode == 0:
                 self._running = True
                 self._wait_ready()
@@ -122,17 +150,23 @@ class PostgresServer:
     def stop(self) -> None:
         if self._running:
             self._running = False
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", str(START_TIMEOUT_S), "stop",
-                      check=False)
+            self._run(
+                "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", str(START_TIMEOUT_S), "stop", check=False
+            )
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _run(self, tool: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         # Only the server's own tools need its OS user; clients connect over TCP with the password.
         as_owner = self._as if tool in ("initdb", "pg_ctl") else []
-        done = subprocess.run([*as_owner, str(self.bindir / tool), *args], capture_output=True, text=True,
-                              cwd=self.root,  # the postgres user may not be allowed into ours
-                              env={**os.environ, "PGPASSWORD": self.password}, timeout=START_TIMEOUT_S + 10,
-                              check=False)
+        done = subprocess.run(
+            [*as_owner, str(self.bindir / tool), *args],
+            capture_output=True,
+            text=True,
+            cwd=self.root,  # the postgres user may not be allowed into ours
+            env={**os.environ, "PGPASSWORD": self.password},
+            timeout=START_TIMEOUT_S + 10,
+            check=False,
+        )
         if check and done.returncode != 0:
             raise RuntimeError(f"{tool} failed ({done.returncode}): {done.stdout}{done.stderr}\n{self._log_tail()}")
         return done

@@ -23,8 +23,12 @@ class TemporalDevServer:
         root.mkdir(parents=True, exist_ok=True)
         self.port, self.log = free_port(), root / "temporal.log"
         argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
-        self.proc = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, self.proc, "Temporal dev server", self.log)
 
     @property
@@ -38,8 +42,12 @@ class TemporalDevServer:
         """After `stop()`: the server again on the same address and SQLite file (workflows persist in it)."""
         root = self.log.parent
         argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
-        self.proc = subprocess.Popen(argv, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            argv,
+            stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         wait_for_port(self.port, self.proc, "Temporal dev server (restarted)", self.log)
 
 
@@ -66,13 +74,20 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str, interval_
 class HonkStack:
     """`honk server` plus `honk worker` processes sharing one data dir and a private task queue."""
 
-    def __init__(self, root: Path, temporal_address: str, extra_env: dict[str, str] | None = None,
-                 **settings: str) -> None:
+    def __init__(
+        self, root: Path, temporal_address: str, extra_env: dict[str, str] | None = None, **settings: str
+    ) -> None:
         self.root, self.port = root, free_port()
         self.env = {
-            **os.environ, **(extra_env or {}), "HONK_DATA_DIR": str(root / "data"), "HONK_TEMPORAL_ADDRESS": temporal_address,
-            "HONK_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}", "HONK_PORT": str(self.port),
-            "HONK_HOST": "127.0.0.1", "HONK_HEARTBEAT_TIMEOUT_S": "3", "HONK_ANONYMOUS": "true",
+            **os.environ,
+            **(extra_env or {}),
+            "HONK_DATA_DIR": str(root / "data"),
+            "HONK_TEMPORAL_ADDRESS": temporal_address,
+            "HONK_TASK_QUEUE": f"test-{uuid.uuid4().hex[:8]}",
+            "HONK_PORT": str(self.port),
+            "HONK_HOST": "127.0.0.1",
+            "HONK_HEARTBEAT_TIMEOUT_S": "3",
+            "HONK_ANONYMOUS": "true",
             **{f"HONK_{k.upper()}": v for k, v in settings.items()},
         }
         self.logs = root / "logs"
@@ -88,9 +103,14 @@ class HonkStack:
         return f"http://127.0.0.1:{self.port}"
 
     def _spawn(self, role: str) -> subprocess.Popen[bytes]:
-        log = open(self.logs / f"{role}.log", "ab")
-        return subprocess.Popen([sys.executable, "-m", "honk.cli.main", role], env=self.env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
+        return subprocess.Popen(
+            [sys.executable, "-m", "honk.cli.main", role],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_worker(self) -> subprocess.Popen[bytes]:
         self.workers.append(self._spawn("worker"))
@@ -102,8 +122,14 @@ class HonkStack:
     def honk(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         """Runs the real `honk` CLI against this stack."""
         env = {**self.env, "HONK_URL": self.url}
-        return subprocess.run([sys.executable, "-m", "honk.cli.main", *args], env=env, capture_output=True,
-                              text=True, timeout=timeout, check=check)
+        return subprocess.run(
+            [sys.executable, "-m", "honk.cli.main", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+        )
 
     def add_repo(self, name: str, url: str, branch: str = "main") -> None:
         r = self.http.post("/api/repos", json={"name": name, "url": url, "branch": branch})
@@ -120,9 +146,12 @@ class HonkStack:
         return TaskView.model_validate(r.json())
 
     def wait_for(self, task_id: str, *states: TaskState, timeout_s: float = 90) -> TaskView:
-        wait_until(lambda: self.task(task_id).state in states, timeout_s,
-                   f"task {task_id} to reach {[s.value for s in states]} (now {self.task(task_id).state.value}; "
-                   f"logs in {self.logs})")
+        wait_until(
+            lambda: self.task(task_id).state in states,
+            timeout_s,
+            f"task {task_id} to reach {[s.value for s in states]} (now {self.task(task_id).state.value}; "
+            f"logs in {self.logs})",
+        )
         return self.task(task_id)
 
     def events(self, task_id: str) -> list[StoredEvent]:

@@ -136,9 +136,7 @@ class _Parser:
                 self.fail(table, index, key, f"unknown key {_label(table, index, key)} (known keys: {known})")
         return data
 
-    def text(
-        self, tbl: dict, table: str | None, key: str, index: int | None = None, required: bool = False
-    ) -> Any:
+    def text(self, tbl: dict, table: str | None, key: str, index: int | None = None, required: bool = False) -> Any:
         value = tbl.get(key)
         if value is None and required:
             self.fail(table, index, None, f"{_label(table, index, key)} is required")
@@ -146,9 +144,7 @@ class _Parser:
             self.bad(table, index, key, "a non-empty string", value)
         return value
 
-    def seconds(
-        self, tbl: dict, table: str | None, key: str, default: float, index: int | None = None
-    ) -> float:
+    def seconds(self, tbl: dict, table: str | None, key: str, default: float, index: int | None = None) -> float:
         value = tbl.get(key, default)
         if not _is_number(value) or not math.isfinite(value) or value <= 0:
             self.bad(table, index, key, "a positive number", value)
@@ -207,8 +203,7 @@ class _Parser:
         return BuildSpec(
             run=self.text(tbl, "build", "run", required=True),
             artifacts=[
-                self.path(glob, "build", "artifacts", f"build.artifacts[{i}]")
-                for i, glob in enumerate(artifacts)
+                self.path(glob, "build", "artifacts", f"build.artifacts[{i}]") for i, glob in enumerate(artifacts)
             ],
             preview_dir=None if preview is None else self.path(preview, "build", "preview", "build.preview"),
             timeout_s=self.seconds(tbl, "build", "timeout", 900.0),
@@ -259,7 +254,7 @@ class _Parser:
     def hosts(self, value: Any) -> list[str]:
         """Hosts the setup phase may reach (dependency installs); every other phase has no network."""
         if not isinstance(value, list) or not all(isinstance(v, str) and _HOST.fullmatch(v) for v in value):
-            self.bad(None, None, "setup_network", "a list of host names, like [\"pypi.org\"]", value)
+            self.bad(None, None, "setup_network", 'a list of host names, like ["pypi.org"]', value)
         return [v.lower() for v in value]
 
     def whole(self, tbl: dict, table: str, key: str) -> int | None:

@@ -100,9 +100,7 @@ def _python(ws: Path) -> list[_Candidate]:
     if not tests:
         return []
     sources = [_read(p) for p in tests]
-    uses_pytest = "pytest" in pyproject or any(
-        "pytest" in src or re.search(r"^def test", src, re.M) for src in sources
-    )
+    uses_pytest = "pytest" in pyproject or any("pytest" in src or re.search(r"^def test", src, re.M) for src in sources)
     if uses_pytest or not all("unittest" in src for src in sources):
         return pytest_cmd
     # Without an `__init__.py`, discovery from the root skips tests/ since Python 3.11.

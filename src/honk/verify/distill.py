@@ -209,4 +209,4 @@ def _fits(lines: list[str], max_lines: int, max_chars: int) -> bool:
 
 def _fit(lines: list[str], max_lines: int, max_chars: int) -> str:
     # Last resort for absurdly small limits: never exceed what the caller asked for.
-    return "\n".join(lines[-max(1, max_lines):] if len(lines) > max_lines else lines)[:max_chars]
+    return "\n".join(lines[-max(1, max_lines) :] if len(lines) > max_lines else lines)[:max_chars]

@@ -13,12 +13,18 @@ from dataclasses import dataclass, field
 from honk.domain import Record
 
 TEST_PATH = re.compile(r"(^|/)(tests?|__tests__|spec)(/|$)|(^|/)test_[^/]*$|_test\.\w+$|\.(test|spec)\.\w+$")
-TEST_DEF = re.compile(r"^\s*(async\s+def|def)\s+(test\w*)|^\s*(it|test)\s*\(\s*['\"]|^\s*func\s+(Test\w+)|^\s*#\[test\]")
-SKIP = re.compile(r"@pytest\.mark\.(skip|xfail)|@unittest\.skip|\bself\.skipTest\(|\b(it|describe|test)\.skip\(|"
-                  r"\bx(it|describe)\(|\bt\.Skip\(|#\[ignore\]|@Disabled\b|@Ignore\b|pytest\.skip\(")
+TEST_DEF = re.compile(
+    r"^\s*(async\s+def|def)\s+(test\w*)|^\s*(it|test)\s*\(\s*['\"]|^\s*func\s+(Test\w+)|^\s*#\[test\]"
+)
+SKIP = re.compile(
+    r"@pytest\.mark\.(skip|xfail)|@unittest\.skip|\bself\.skipTest\(|\b(it|describe|test)\.skip\(|"
+    r"\bx(it|describe)\(|\bt\.Skip\(|#\[ignore\]|@Disabled\b|@Ignore\b|pytest\.skip\("
+)
 ASSERT = re.compile(r"\bassert\w*\b|\bexpect\(|\bself\.assert\w+\(|\bt\.(Error|Fatal)f?\(|assert_eq!|assert!")
-DISABLE = re.compile(r"#\s*noqa|#\s*type:\s*ignore|eslint-disable|@ts-ignore|@ts-nocheck|#\s*pragma:\s*no cover|"
-                     r"\|\|\s*true\b|continue-on-error:\s*true|--no-verify|allow_failure:\s*true")
+DISABLE = re.compile(
+    r"#\s*noqa|#\s*type:\s*ignore|eslint-disable|@ts-ignore|@ts-nocheck|#\s*pragma:\s*no cover|"
+    r"\|\|\s*true\b|continue-on-error:\s*true|--no-verify|allow_failure:\s*true"
+)
 NUMBER = re.compile(r"\d+(?:\.\d+)?")
 DEP_FILES = re.compile(r"(^|/)(requirements[^/]*\.txt|pyproject\.toml|package\.json|Cargo\.toml|go\.mod|setup\.cfg)$")
 DEP_LINE = re.compile(r"""^\s*["']?([A-Za-z0-9_.@/-]+)["']?\s*(?:[:=]=?|>=|~=|\s)\s*["'^~>=v]*(\d+(?:\.\d+)*)""")
@@ -73,14 +79,21 @@ def _inspect_file(f: _FileDiff) -> list[Finding]:
         return [Finding(kind="deleted_test_file", file=f.path, detail="the whole test file was deleted")]
     if is_test:
         removed_tests = _names(f.removed) - _names(f.added)
-        out += [Finding(kind="removed_test", file=f.path, detail=f"{name} was removed") for name in sorted(removed_tests)]
-        out += [Finding(kind="added_skip", file=f.path, detail=line.strip()[:120]) for line in f.added if SKIP.search(line)]
+        out += [
+            Finding(kind="removed_test", file=f.path, detail=f"{name} was removed") for name in sorted(removed_tests)
+        ]
+        out += [
+            Finding(kind="added_skip", file=f.path, detail=line.strip()[:120]) for line in f.added if SKIP.search(line)
+        ]
         lost = _count(f.removed, ASSERT) - _count(f.added, ASSERT)
         if lost > 0:
             out.append(Finding(kind="removed_assertion", file=f.path, detail=f"{lost} fewer assertion(s)"))
         out += _loosened(f)
-    out += [Finding(kind="disabled_check", file=f.path, detail=line.strip()[:120])
-            for line in f.added if DISABLE.search(line) and not any(DISABLE.search(r) for r in f.removed)]
+    out += [
+        Finding(kind="disabled_check", file=f.path, detail=line.strip()[:120])
+        for line in f.added
+        if DISABLE.search(line) and not any(DISABLE.search(r) for r in f.removed)
+    ]
     if DEP_FILES.search(f.path):
         out += _downgrades(f)
     return out
@@ -105,9 +118,18 @@ def _loosened(f: _FileDiff) -> list[Finding]:
     removed = {NUMBER.sub("#", line.strip()): line for line in f.removed if ASSERT.search(line) and NUMBER.search(line)}
     for line in f.added:
         shape = NUMBER.sub("#", line.strip())
-        if shape in removed and removed[shape].strip() != line.strip() and re.search(r"tol|delta|places|<|>|approx|within", shape):
-            out.append(Finding(kind="loosened_threshold", file=f.path,
-                               detail=f"{removed[shape].strip()[:60]} → {line.strip()[:60]}"))
+        if (
+            shape in removed
+            and removed[shape].strip() != line.strip()
+            and re.search(r"tol|delta|places|<|>|approx|within", shape)
+        ):
+            out.append(
+                Finding(
+                    kind="loosened_threshold",
+                    file=f.path,
+                    detail=f"{removed[shape].strip()[:60]} → {line.strip()[:60]}",
+                )
+            )
     return out
 
 

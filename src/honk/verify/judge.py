@@ -37,7 +37,9 @@ class Judge:
     async def review(self, request: str, follow_ups: list[str], diff: str) -> Verdict:
         asked = request + "".join(f"\nFollow-up: {f}" for f in follow_ups)
         body = {
-            "model": self.model, "max_tokens": 400, "system": SYSTEM,
+            "model": self.model,
+            "max_tokens": 400,
+            "system": SYSTEM,
             "messages": [{"role": "user", "content": f"Request:\n{asked}\n\nDiff:\n{diff[:MAX_DIFF_CHARS]}"}],
         }
         headers = {"x-api-key": self.api_key.get_secret_value(), "anthropic-version": "2023-06-01"}
@@ -48,8 +50,9 @@ class Judge:
             text = "".join(b.get("text", "") for b in r.json().get("content", []) if b.get("type") == "text")
             return _parse(text)
         except (httpx.HTTPError, ValueError) as e:
-            return Verdict(ok=True, reason=f"The judge could not be reached ({type(e).__name__}); not judged.",
-                           available=False)
+            return Verdict(
+                ok=True, reason=f"The judge could not be reached ({type(e).__name__}); not judged.", available=False
+            )
 
 
 def _parse(text: str) -> Verdict:

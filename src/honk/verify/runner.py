@@ -16,29 +16,42 @@ def _log_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "_", name)
 
 
-async def run_check(check: VerifyCommand, workspace: Path, logs_dir: Path, tag: str,
-                    box: Confined | None = None) -> CheckResult:
+async def run_check(
+    check: VerifyCommand, workspace: Path, logs_dir: Path, tag: str, box: Confined | None = None
+) -> CheckResult:
     box = box or Confined()
     logs_dir.mkdir(parents=True, exist_ok=True)
     log = logs_dir / f"{tag}-{_log_name(check.name)}.log"
     res = await box.run(check.run, workspace, check.timeout_s, log)
     return CheckResult(
-        name=check.name, command=check.run, passed=res.ok, exit_code=res.exit_code,
-        timed_out=res.timed_out, duration_s=round(res.duration_s, 3),
-        distilled=distill(res.output, res.exit_code, res.timed_out), log_path=str(log),
+        name=check.name,
+        command=check.run,
+        passed=res.ok,
+        exit_code=res.exit_code,
+        timed_out=res.timed_out,
+        duration_s=round(res.duration_s, 3),
+        distilled=distill(res.output, res.exit_code, res.timed_out),
+        log_path=str(log),
     )
 
 
 async def run_checks(
-    checks: list[VerifyCommand], workspace: Path, logs_dir: Path, tag: str, emit: EventSink,
+    checks: list[VerifyCommand],
+    workspace: Path,
+    logs_dir: Path,
+    tag: str,
+    emit: EventSink,
     box: Confined | None = None,
 ) -> list[CheckResult]:
     """Every check runs (not just up to the first failure): the agent gets all problems in one round."""
     results = []
     for check in checks:
         result = await run_check(check, workspace, logs_dir, tag, box)
-        await emit(CheckFinished(name=result.name, passed=result.passed,
-                                 duration_s=result.duration_s, distilled=result.distilled))
+        await emit(
+            CheckFinished(
+                name=result.name, passed=result.passed, duration_s=result.duration_s, distilled=result.distilled
+            )
+        )
         results.append(result)
     return results
 

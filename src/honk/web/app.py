@@ -66,9 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
             await socket_mode.close_async()
         await store.close()
 
-    app = FastAPI(title="Honk", version="0.1.0", lifespan=lifespan,
-                  description="A self-hosted background coding agent: request, verify, preview, merge.",
-                  responses={"4XX": {"model": Refusal, "description": "Refused: `detail` says why."}})
+    app = FastAPI(
+        title="Honk",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="A self-hosted background coding agent: request, verify, preview, merge.",
+        responses={"4XX": {"model": Refusal, "description": "Refused: `detail` says why."}},
+    )
     app.state.metrics = ServerMetrics()
 
     @app.middleware("http")
@@ -101,8 +105,10 @@ def create_app(settings: Settings) -> FastAPI:
             return user
         if settings.anonymous:
             return ANONYMOUS
-        raise Unauthorized("Sign in first: ask an admin for a sign-in link (`honk user link EMAIL`), "
-                           "or send an API token (`Authorization: Bearer honk_…`).")
+        raise Unauthorized(
+            "Sign in first: ask an admin for a sign-in link (`honk user link EMAIL`), "
+            "or send an API token (`Authorization: Bearer honk_…`)."
+        )
 
     async def need(request: Request, role: Role) -> User:
         user = await user_of(request)
@@ -129,7 +135,8 @@ def create_app(settings: Settings) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, e: RequestValidationError) -> JSONResponse:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}" for err in e.errors())
+            f"{'.'.join(str(p) for p in err['loc'] if p != 'body') or 'body'}: {err['msg']}" for err in e.errors()
+        )
         return JSONResponse({"detail": f"Invalid request: {problems}"}, status_code=422)
 
     @app.get("/healthz")
@@ -140,8 +147,10 @@ def create_app(settings: Settings) -> FastAPI:
     async def slack_events(request: Request) -> Response:
         """Slack's Events API and interactivity (HTTP mode); bolt checks the signature and timestamp."""
         if request.app.state.slack is None:
-            raise NotFound("Slack HTTP events are not enabled on this server (set SLACK_BOT_TOKEN and "
-                           "SLACK_SIGNING_SECRET; Socket Mode needs no public endpoint).")
+            raise NotFound(
+                "Slack HTTP events are not enabled on this server (set SLACK_BOT_TOKEN and "
+                "SLACK_SIGNING_SECRET; Socket Mode needs no public endpoint)."
+            )
         with request.app.state.metrics.slack_ack.time():
             return await request.app.state.slack.handle(request)
 
@@ -157,11 +166,21 @@ def create_app(settings: Settings) -> FastAPI:
         accounts: Accounts = request.app.state.accounts
         user = await accounts.redeem(token)
         if user is None:
-            return HTMLResponse(pages.message("This sign-in link was already used or has expired.",
-                                              "Ask for a new one: honk user link YOUR-EMAIL"), status_code=400)
+            return HTMLResponse(
+                pages.message(
+                    "This sign-in link was already used or has expired.", "Ask for a new one: honk user link YOUR-EMAIL"
+                ),
+                status_code=400,
+            )
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(SESSION_COOKIE, accounts.session_cookie(user), max_age=SESSION_TTL_S, httponly=True,
-                            secure=settings.base_url.startswith("https://"), samesite="lax")
+        response.set_cookie(
+            SESSION_COOKIE,
+            accounts.session_cookie(user),
+            max_age=SESSION_TTL_S,
+            httponly=True,
+            secure=settings.base_url.startswith("https://"),
+            samesite="lax",
+        )
         return response
 
     @app.get("/api/me")
@@ -186,21 +205,33 @@ def create_app(settings: Settings) -> FastAPI:
         forge = ForgeRef(**body.forge.model_dump()) if body.forge else None
         return _shown(await svc(request).add_repo(body.name, body.url, body.branch, forge))
 
-    @app.post("/api/tasks", status_code=201, responses={200: {
-        "model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}})
-    async def submit(body: TaskIn, request: Request, response: Response,
-                     x_honk_user: str | None = Header(default=None)) -> TaskView:
+    @app.post(
+        "/api/tasks",
+        status_code=201,
+        responses={
+            200: {"model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}
+        },
+    )
+    async def submit(
+        body: TaskIn, request: Request, response: Response, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
         user = await user_of(request)
         view, created = await svc(request).submit(
-            body.repo, body.text, actor(request, user, body.requested_by, x_honk_user), body.agent, body.model,
-            body.request_id)
+            body.repo,
+            body.text,
+            actor(request, user, body.requested_by, x_honk_user),
+            body.agent,
+            body.model,
+            body.request_id,
+        )
         if not created:
             response.status_code = 200
         return view
 
     @app.get("/api/tasks")
-    async def list_tasks(request: Request, repo: str | None = None, state: TaskState | None = None,
-                         limit: int = 100) -> list[TaskView]:
+    async def list_tasks(
+        request: Request, repo: str | None = None, state: TaskState | None = None, limit: int = 100
+    ) -> list[TaskView]:
         await user_of(request)
         return await svc(request).store.list_tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
 
@@ -210,38 +241,64 @@ def create_app(settings: Settings) -> FastAPI:
         return await svc(request).task(task_id)
 
     @app.post("/api/tasks/{task_id}/followup", status_code=202)
-    async def follow_up(task_id: str, body: FollowUpIn, request: Request,
-                        x_honk_user: str | None = Header(default=None)) -> TaskView:
+    async def follow_up(
+        task_id: str, body: FollowUpIn, request: Request, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
         user = await user_of(request)
         return await svc(request).follow_up(task_id, body.text, actor(request, user, body.by, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/merge", status_code=202)
-    async def merge(task_id: str, request: Request, body: ActorIn | None = None,
-                    x_honk_user: str | None = Header(default=None)) -> TaskView:
+    async def merge(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
         user = await user_of(request)
         return await svc(request).merge(task_id, actor(request, user, body.by if body else None, x_honk_user))
 
     @app.post("/api/tasks/{task_id}/cancel", status_code=202)
-    async def cancel(task_id: str, request: Request, body: ActorIn | None = None,
-                     x_honk_user: str | None = Header(default=None)) -> TaskView:
+    async def cancel(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
         user = await user_of(request)
         return await svc(request).cancel(task_id, actor(request, user, body.by if body else None, x_honk_user))
 
     @app.get("/api/audit")
-    async def audit(request: Request, actor: str | None = None, action: AuditAction | None = None,
-                    outcome: AuditOutcome | None = None, repo: str | None = None, task: str | None = None,
-                    since: datetime | None = None, until: datetime | None = None,
-                    limit: int = 200) -> list[AuditEntry]:
+    async def audit(
+        request: Request,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+        outcome: AuditOutcome | None = None,
+        repo: str | None = None,
+        task: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
         """The audit log, newest first (admins only)."""
         await need(request, Role.admin)
-        query = AuditQuery(actor=actor, action=action, outcome=outcome, repo=repo, task_id=task,
-                           since=since, until=until, limit=min(max(limit, 1), 10_000))
+        query = AuditQuery(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            repo=repo,
+            task_id=task,
+            since=since,
+            until=until,
+            limit=min(max(limit, 1), 10_000),
+        )
         return await request.app.state.audit.find(query)
 
-    @app.get("/api/tasks/{task_id}/events", response_class=EventSourceResponse,
-             responses={200: {"content": {"text/event-stream": {}}}})
-    async def events(task_id: str, request: Request, after: int = Query(default=0, ge=0, le=MAX_EVENT_ID),
-                     follow: bool = True, last_event_id: str | None = Header(default=None)) -> EventSourceResponse:
+    @app.get(
+        "/api/tasks/{task_id}/events",
+        response_class=EventSourceResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(
+        task_id: str,
+        request: Request,
+        after: int = Query(default=0, ge=0, le=MAX_EVENT_ID),
+        follow: bool = True,
+        last_event_id: str | None = Header(default=None),
+    ) -> EventSourceResponse:
         """Server-sent events: every stored event of the task, then live ones until the task ends."""
         service = svc(request)
         await user_of(request)
@@ -286,10 +343,9 @@ def create_app(settings: Settings) -> FastAPI:
     async def json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
         """State changes need a JSON body: a page (a preview, another site) cannot send one without a
         CORS preflight, which Honk never grants, so it cannot act for whoever is looking at it."""
-        if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/"):
-            if not request.headers.get("content-type", "").startswith("application/json"):
-                return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."},
-                                    status_code=415)
+        writes = request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/")
+        if writes and not request.headers.get("content-type", "").startswith("application/json"):
+            return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."}, status_code=415)
         return await call_next(request)
 
     return app

@@ -24,8 +24,15 @@ def router(user_of: UserOf) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     @r.get("/audit", response_class=HTMLResponse)
-    async def audit(request: Request, actor: str = "", action: str = "", outcome: str = "", repo: str = "",
-                    task: str = "", since: str = "") -> Response:
+    async def audit(
+        request: Request,
+        actor: str = "",
+        action: str = "",
+        outcome: str = "",
+        repo: str = "",
+        task: str = "",
+        since: str = "",
+    ) -> Response:
         try:
             user = await user_of(request)
         except Unauthorized:
@@ -34,9 +41,15 @@ def router(user_of: UserOf) -> APIRouter:
             body = "<h1>Audit log</h1><div class='card'><p>Only admins can read the audit log.</p></div>"
             return HTMLResponse(layout(user, "Audit log", body, "audit"), status_code=403)
         start = _day(since)
-        query = AuditQuery(actor=actor or None, action=action if action in get_args(Action) else None,  # type: ignore[arg-type]
-                           outcome=outcome if outcome in get_args(Outcome) else None,  # type: ignore[arg-type]
-                           repo=repo or None, task_id=task or None, since=start, limit=300)
+        query = AuditQuery(
+            actor=actor or None,
+            action=action if action in get_args(Action) else None,  # type: ignore[arg-type]
+            outcome=outcome if outcome in get_args(Outcome) else None,  # type: ignore[arg-type]
+            repo=repo or None,
+            task_id=task or None,
+            since=start,
+            limit=300,
+        )
         entries = await request.app.state.audit.find(query)
         return HTMLResponse(page(user, entries, query, since if start else ""))
 
@@ -52,26 +65,40 @@ def _day(text: str) -> datetime | None:
 
 def page(user: User, entries: list[AuditEntry], q: AuditQuery, since: str) -> str:
     def options(values: tuple[str, ...], chosen: str | None, label: str) -> str:
-        opts = "".join(f'<option value="{v}"{" selected" if v == chosen else ""}>{v.replace("_", " ")}</option>'
-                       for v in values)
+        opts = "".join(
+            f'<option value="{v}"{" selected" if v == chosen else ""}>{v.replace("_", " ")}</option>' for v in values
+        )
         return f'<option value="">{label}</option>{opts}'
 
     rows = "".join(
         f"""<li class="card audit o-{e.outcome}"><div class="row"><strong>{escape(e.action.replace("_", " "))}</strong>
 <span class="badge">{escape(e.outcome)}</span><span class="spacer"></span>
-<time class="muted small" datetime="{e.at.isoformat() if e.at else ''}">{f"{e.at:%b %d %H:%M:%S}" if e.at else ""}</time></div>
+<time class="muted small" datetime="{e.at.isoformat() if e.at else ""}">{f"{e.at:%b %d %H:%M:%S}" if e.at else ""}</time></div>
 <div class="small">{escape(e.actor)} · via {escape(e.front_door)}{_where(e)}</div>
-{f'<div class="small">rule <code>{escape(e.rule)}</code></div>' if e.rule else ''}
-<div class="text small">{escape(e.detail[:500])}</div></li>""" for e in entries)
-    export = "/api/audit?" + urlencode({k: v for k, v in {
-        "actor": q.actor, "action": q.action, "outcome": q.outcome, "repo": q.repo, "task": q.task_id,
-        "since": since}.items() if v})
+{f'<div class="small">rule <code>{escape(e.rule)}</code></div>' if e.rule else ""}
+<div class="text small">{escape(e.detail[:500])}</div></li>"""
+        for e in entries
+    )
+    export = "/api/audit?" + urlencode(
+        {
+            k: v
+            for k, v in {
+                "actor": q.actor,
+                "action": q.action,
+                "outcome": q.outcome,
+                "repo": q.repo,
+                "task": q.task_id,
+                "since": since,
+            }.items()
+            if v
+        }
+    )
     body = f"""<h1>Audit log</h1>
 <form class="filters" method="get" action="/audit">
 <select name="action" aria-label="Action">{options(get_args(Action), q.action, "Any action")}</select>
 <select name="outcome" aria-label="Outcome">{options(get_args(Outcome), q.outcome, "Any outcome")}</select>
-<input type="text" name="actor" aria-label="Who" placeholder="who" value="{escape(q.actor or '')}">
-<input type="text" name="repo" aria-label="Repo" placeholder="repo" value="{escape(q.repo or '')}">
+<input type="text" name="actor" aria-label="Who" placeholder="who" value="{escape(q.actor or "")}">
+<input type="text" name="repo" aria-label="Repo" placeholder="repo" value="{escape(q.repo or "")}">
 <input type="date" name="since" aria-label="Since" value="{escape(since)}">
 <button class="btn" type="submit">Filter</button></form>
 <p class="muted small">Newest first; append-only. Export as JSON: <a href="{escape(export)}">this view</a>,

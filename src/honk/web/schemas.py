@@ -26,18 +26,28 @@ class Body(BaseModel):
 
 class ForgeIn(Body):
     kind: Literal["github", "gitlab"]
-    project: str = Field(max_length=300, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
-                         description='GitHub "owner/name"; GitLab "group/name" or the project id')
-    api_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://",
-                                description="GitHub Enterprise / self-hosted GitLab API (default: the public one)")
+    project: str = Field(
+        max_length=300,
+        pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$",
+        description='GitHub "owner/name"; GitLab "group/name" or the project id',
+    )
+    api_url: str | None = Field(
+        default=None,
+        max_length=500,
+        pattern=r"^https?://",
+        description="GitHub Enterprise / self-hosted GitLab API (default: the public one)",
+    )
 
 
 class RepoIn(Body):
     name: str = Field(max_length=100)
     url: str = Field(max_length=2000)
     branch: str = Field(default="main", max_length=255)
-    forge: ForgeIn | None = Field(default=None, description="The repo's forge: Honk then pushes task branches, "
-                                  "keeps a pull request per task and merges through the forge's API.")
+    forge: ForgeIn | None = Field(
+        default=None,
+        description="The repo's forge: Honk then pushes task branches, "
+        "keeps a pull request per task and merges through the forge's API.",
+    )
 
 
 class TaskIn(Body):
@@ -46,8 +56,10 @@ class TaskIn(Body):
     text: str
     agent: str | None = Field(default=None, max_length=50)
     model: str | None = Field(default=None, max_length=100)
-    request_id: str | None = Field(default=None, description="Idempotency key: a retried submission with "
-                                   "the same request_id returns the same task.")
+    request_id: str | None = Field(
+        default=None,
+        description="Idempotency key: a retried submission with the same request_id returns the same task.",
+    )
     requested_by: str | None = Field(default=None, max_length=200)
 
 

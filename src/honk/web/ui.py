@@ -40,13 +40,20 @@ from honk.workspace.git import redact_url
 STATIC = Path(__file__).parent / "static"
 ASSET_VERSION = "5"
 THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
-TRANSCRIPT_KINDS = frozenset({"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result",
-                              "agent_tool_denied", "agent_usage"})
+TRANSCRIPT_KINDS = frozenset(
+    {"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result", "agent_tool_denied", "agent_usage"}
+)
 EVENT_KINDS = [t.model_fields["kind"].default for t in get_args(get_args(AnyEvent)[0])]
 STATE_WORDS = {
-    TaskState.queued: "Queued", TaskState.provisioning: "Preparing", TaskState.working: "Agent working",
-    TaskState.verifying: "Checking", TaskState.building: "Building", TaskState.ready: "Ready for review",
-    TaskState.merging: "Merging", TaskState.merged: "Merged", TaskState.failed: "Failed",
+    TaskState.queued: "Queued",
+    TaskState.provisioning: "Preparing",
+    TaskState.working: "Agent working",
+    TaskState.verifying: "Checking",
+    TaskState.building: "Building",
+    TaskState.ready: "Ready for review",
+    TaskState.merging: "Merging",
+    TaskState.merged: "Merged",
+    TaskState.failed: "Failed",
     TaskState.cancelled: "Cancelled",
 }
 
@@ -71,10 +78,10 @@ def router(user_of: UserOf) -> APIRouter:
         store = request.app.state.service.store
         wanted = TaskState(state) if state in TaskState.__members__ else None
         mine = scope == "mine" and user is not ANONYMOUS
-        tasks = await store.list_tasks(repo=repo or None, state=wanted, limit=100,
-                                       requested_by=user.email if mine else None)
-        return HTMLResponse(list_page(user, tasks, await store.list_repos(), "mine" if mine else "all", repo,
-                                      wanted))
+        tasks = await store.list_tasks(
+            repo=repo or None, state=wanted, limit=100, requested_by=user.email if mine else None
+        )
+        return HTMLResponse(list_page(user, tasks, await store.list_repos(), "mine" if mine else "all", repo, wanted))
 
     @r.get("/new", response_class=HTMLResponse)
     async def new(request: Request, repo: str = "") -> Response:
@@ -102,8 +109,15 @@ def router(user_of: UserOf) -> APIRouter:
         try:
             view = await service.task(task_id)
         except NotFound as e:
-            return HTMLResponse(layout(user, "Not found", f"<h1>Not found</h1><p>{escape(e.message)}</p>"
-                                       "<p><a class='btn' href='/'>All tasks</a></p>", ""), status_code=404)
+            return HTMLResponse(
+                layout(
+                    user,
+                    "Not found",
+                    f"<h1>Not found</h1><p>{escape(e.message)}</p><p><a class='btn' href='/'>All tasks</a></p>",
+                    "",
+                ),
+                status_code=404,
+            )
         return HTMLResponse(task_page(user, view, await service.store.events(task_id, limit=100_000)))
 
     @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
@@ -119,11 +133,18 @@ def router(user_of: UserOf) -> APIRouter:
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
         body = {
-            "name": "Honk", "short_name": "Honk", "description": "Request, watch, preview and merge code changes.",
-            "start_url": "/", "scope": "/", "display": "standalone", "background_color": THEME_DARK,
+            "name": "Honk",
+            "short_name": "Honk",
+            "description": "Request, watch, preview and merge code changes.",
+            "start_url": "/",
+            "scope": "/",
+            "display": "standalone",
+            "background_color": THEME_DARK,
             "theme_color": THEME_LIGHT,
-            "icons": [{"src": f"/static/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png",
-                       "purpose": "any maskable"} for n in (192, 512)],
+            "icons": [
+                {"src": f"/static/icon-{n}.png", "sizes": f"{n}x{n}", "type": "image/png", "purpose": "any maskable"}
+                for n in (192, 512)
+            ],
         }
         return JSONResponse(body, media_type="application/manifest+json")
 
@@ -151,8 +172,11 @@ def layout(user: User | None, title: str, body: str, current: str, main_attrs: s
     links = (nav("/", "Tasks", "tasks") + nav("/new", "New", "new") + nav("/repos", "Repos", "repos")) if user else ""
     if user and user.role.allows(Role.admin):
         links += nav("/audit", "Audit", "audit")
-    who = (f'<p class="muted small" id="who">Signed in as {escape(user.email)} ({user.role.value})</p>'
-           if user and user is not ANONYMOUS else "")
+    who = (
+        f'<p class="muted small" id="who">Signed in as {escape(user.email)} ({user.role.value})</p>'
+        if user and user is not ANONYMOUS
+        else ""
+    )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, viewport-fit=cover">
@@ -192,27 +216,37 @@ def _ago(task: TaskView) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- list
-def list_page(user: User, tasks: list[TaskView], repos: list[RepoRef], scope: str, repo: str,
-              state: TaskState | None) -> str:
+def list_page(
+    user: User, tasks: list[TaskView], repos: list[RepoRef], scope: str, repo: str, state: TaskState | None
+) -> str:
     def link(**changes: str) -> str:
         q = {"scope": scope, "repo": repo, "state": state.value if state else "", **changes}
         return "/?" + urlencode({k: v for k, v in q.items() if v and not (k == "scope" and v == "all")})
 
-    seg = "".join(f'<a href="{escape(link(scope=s))}" aria-current="{str(s == scope).lower()}">{label}</a>'
-                  for s, label in (("mine", "Mine"), ("all", "All")))
-    repo_opts = "".join(f'<option value="{escape(r.name)}"{" selected" if r.name == repo else ""}>{escape(r.name)}</option>'
-                        for r in repos)
-    state_opts = "".join(f'<option value="{s.value}"{" selected" if s == state else ""}>{STATE_WORDS[s]}</option>'
-                         for s in TaskState)
+    seg = "".join(
+        f'<a href="{escape(link(scope=s))}" aria-current="{str(s == scope).lower()}">{label}</a>'
+        for s, label in (("mine", "Mine"), ("all", "All"))
+    )
+    repo_opts = "".join(
+        f'<option value="{escape(r.name)}"{" selected" if r.name == repo else ""}>{escape(r.name)}</option>'
+        for r in repos
+    )
+    state_opts = "".join(
+        f'<option value="{s.value}"{" selected" if s == state else ""}>{STATE_WORDS[s]}</option>' for s in TaskState
+    )
     cards = "".join(
         f"""<li class="card"><a class="task-link" href="/tasks/{t.id}">
 <div class="row">{badge(t.state)}<span class="spacer"></span>{_ago(t)}</div>
 <div class="text">{escape(t.text[:160])}</div>
 <div class="row muted small"><span>{escape(t.repo)}</span><span>{escape(t.requested_by)}</span>
-{f'<span>${t.cost_usd:.2f}</span>' if t.cost_usd is not None else ''}</div></a></li>"""
-        for t in tasks)
-    empty = ('<div class="card"><p>No tasks here yet.</p><a class="btn primary" href="/new">Ask for a change</a></div>'
-             if not tasks else "")
+{f"<span>${t.cost_usd:.2f}</span>" if t.cost_usd is not None else ""}</div></a></li>"""
+        for t in tasks
+    )
+    empty = (
+        '<div class="card"><p>No tasks here yet.</p><a class="btn primary" href="/new">Ask for a change</a></div>'
+        if not tasks
+        else ""
+    )
     body = f"""<div class="row"><h1>Tasks</h1><span class="spacer"></span><a class="btn primary" href="/new">New request</a></div>
 <div class="row"><nav class="seg" aria-label="Whose tasks">{seg}</nav></div>
 <form class="filters" method="get" action="/" data-autosubmit>
@@ -227,11 +261,16 @@ def list_page(user: User, tasks: list[TaskView], repos: list[RepoRef], scope: st
 # ---------------------------------------------------------------------------------------------- new
 def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
     if not repos:
-        body = ("<h1>New request</h1><div class='card'><p>No repos yet: an admin adds one first.</p>"
-                "<a class='btn primary' href='/repos'>Repos</a></div>")
+        body = (
+            "<h1>New request</h1><div class='card'><p>No repos yet: an admin adds one first.</p>"
+            "<a class='btn primary' href='/repos'>Repos</a></div>"
+        )
         return layout(user, "New request", body, "new")
-    opts = "".join(f'<option value="{escape(r.name)}"{" selected" if r.name == chosen else ""}>{escape(r.name)}'
-                   f' ({escape(r.branch)})</option>' for r in repos)
+    opts = "".join(
+        f'<option value="{escape(r.name)}"{" selected" if r.name == chosen else ""}>{escape(r.name)}'
+        f" ({escape(r.branch)})</option>"
+        for r in repos
+    )
     agents = "".join(f'<option value="{a}">{a}</option>' for a in AGENT_NAMES)
     body = f"""<h1>New request</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
@@ -255,7 +294,9 @@ def repos_page(user: User, repos: list[RepoRef], problems: dict[str, str] | None
 <span class="muted small">default branch <code>{escape(r.branch)}</code></span>{_problem((problems or {}).get(r.name))}</div>
 <div class="muted small"><code>{escape(redact_url(r.url))}</code></div>
 <div class="row"><a class="btn" href="/new?repo={escape(r.name)}">Ask</a>
-<a class="btn" href="/?repo={escape(r.name)}">Tasks</a></div></li>""" for r in repos)
+<a class="btn" href="/?repo={escape(r.name)}">Tasks</a></div></li>"""
+        for r in repos
+    )
     add = ""
     if user.role.allows(Role.admin):
         add = """<h2>Add a repo</h2>
@@ -284,8 +325,10 @@ def task_page(user: User, task: TaskView, history: list[StoredEvent]) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
     last = history[-1].id if history else 0
-    attrs = (f' data-task="{task.id}" data-last="{last}" data-terminal="{int(task.state.terminal)}"'
-             f" data-kinds='{escape(json.dumps(EVENT_KINDS))}'")
+    attrs = (
+        f' data-task="{task.id}" data-last="{last}" data-terminal="{int(task.state.terminal)}"'
+        f" data-kinds='{escape(json.dumps(EVENT_KINDS))}'"
+    )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
 <div id="panel">{panel(user, task, history)}</div>
@@ -302,39 +345,52 @@ def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
     review = next((e for e in reversed(events) if isinstance(e, ChangeReviewed)), None)
     built = next((e for e in reversed(events) if isinstance(e, BuildReady)), None)
     last_checks = max((i for i, e in enumerate(events) if isinstance(e, ChecksStarted)), default=None)
-    checks = [e for e in events[last_checks or 0:] if isinstance(e, CheckFinished)] if last_checks is not None else []
+    checks = [e for e in events[last_checks or 0 :] if isinstance(e, CheckFinished)] if last_checks is not None else []
 
-    facts = [("Task", task.id), ("Repo", task.repo), ("Branch", task.branch), ("Asked by", task.requested_by),
-             ("Agent", " · ".join(x for x in (task.agent, task.model) if x)),
-             ("Cost", f"${task.cost_usd:.2f}" if task.cost_usd is not None else ""),
-             ("Approved by", task.approved_by or ""), ("Merged as", (task.merged_commit or "")[:12])]
+    facts = [
+        ("Task", task.id),
+        ("Repo", task.repo),
+        ("Branch", task.branch),
+        ("Asked by", task.requested_by),
+        ("Agent", " · ".join(x for x in (task.agent, task.model) if x)),
+        ("Cost", f"${task.cost_usd:.2f}" if task.cost_usd is not None else ""),
+        ("Approved by", task.approved_by or ""),
+        ("Merged as", (task.merged_commit or "")[:12]),
+    ]
     dl = "".join(f"<dt>{k}</dt><dd>{escape(v)}</dd>" for k, v in facts if v)
-    parts = [f"""<section class="card" id="status"><div class="row">{badge(task.state)}<span class="spacer"></span>
-{_ago(task)}</div>{f'<p id="reason"><strong>{escape(task.reason)}</strong></p>' if task.reason else ''}
-<dl class="facts">{dl}</dl></section>"""]
+    parts = [
+        f"""<section class="card" id="status"><div class="row">{badge(task.state)}<span class="spacer"></span>
+{_ago(task)}</div>{f'<p id="reason"><strong>{escape(task.reason)}</strong></p>' if task.reason else ""}
+<dl class="facts">{dl}</dl></section>"""
+    ]
 
     parts.append(actions(user, task))
 
     if ready:
         warn = ""
         if ready.warnings:
-            warn = ('<div class="warnings"><strong>⚠ Warnings</strong><ul>'
-                    + "".join(f"<li>{escape(w)}</li>" for w in ready.warnings) + "</ul></div>")
+            warn = (
+                '<div class="warnings"><strong>⚠ Warnings</strong><ul>'
+                + "".join(f"<li>{escape(w)}</li>" for w in ready.warnings)
+                + "</ul></div>"
+            )
         parts.append(f"""<section class="card" id="summary"><h2>What changed</h2>{warn}
 <p class="prose">{escape(ready.summary)}</p>{_diffstat(ready.diffstat)}{_diff(ready.diff, ready.diff_truncated)}
 <p class="muted small">Commit <code>{ready.commit[:12]}</code></p></section>""")
 
     if checks:
         rows = "".join(
-            f"""<li><details{' open' if not c.passed else ''}><summary><span class="{'pass' if c.passed else 'fail'}">
-{'✓' if c.passed else '✗'} {escape(c.name)}</span>&nbsp;<span class="muted small">{c.duration_s:.1f}s</span></summary>
-<pre class="wrap">{escape(c.distilled or ('passed' if c.passed else 'failed'))}</pre></details></li>""" for c in checks)
+            f"""<li><details{" open" if not c.passed else ""}><summary><span class="{"pass" if c.passed else "fail"}">
+{"✓" if c.passed else "✗"} {escape(c.name)}</span>&nbsp;<span class="muted small">{c.duration_s:.1f}s</span></summary>
+<pre class="wrap">{escape(c.distilled or ("passed" if c.passed else "failed"))}</pre></details></li>"""
+            for c in checks
+        )
         parts.append(f'<section class="card" id="checks"><h2>Checks</h2><ul class="checks">{rows}</ul></section>')
 
     if review:
         guard = "".join(f"<li>{escape(f)}</li>" for f in review.guard_findings)
         parts.append(f"""<section class="card" id="review"><h2>Review</h2>
-<p><span class="{'pass' if review.judge_ok else 'fail'}">Scope judge: {'ok' if review.judge_ok else 'veto'}</span>
+<p><span class="{"pass" if review.judge_ok else "fail"}">Scope judge: {"ok" if review.judge_ok else "veto"}</span>
 — {escape(review.judge_reason)}</p>
 {f'<p><strong>Test guard</strong></p><ul class="warnings">{guard}</ul>' if guard else '<p class="muted small">Test guard: no findings.</p>'}</section>""")
 
@@ -346,9 +402,14 @@ def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
 <a class="btn" href="{escape(preview)}" target="_blank" rel="noopener">Open preview</a></div></div></section>""")
 
     if task.artifacts:
-        items = "".join(f'<li><a href="/artifacts/{task.id}/{escape(a.name)}" download>{escape(a.name)}</a> '
-                        f'<span class="muted small">{_size(a.size)}</span></li>' for a in task.artifacts)
-        parts.append(f'<section class="card" id="artifacts"><h2>Artifacts</h2><ul class="artifacts">{items}</ul></section>')
+        items = "".join(
+            f'<li><a href="/artifacts/{task.id}/{escape(a.name)}" download>{escape(a.name)}</a> '
+            f'<span class="muted small">{_size(a.size)}</span></li>'
+            for a in task.artifacts
+        )
+        parts.append(
+            f'<section class="card" id="artifacts"><h2>Artifacts</h2><ul class="artifacts">{items}</ul></section>'
+        )
     return "\n".join(parts)
 
 
@@ -393,7 +454,9 @@ def _diffstat(text: str) -> str:
         return ""
     lines = []
     for ln in escape(text.rstrip()).splitlines():
-        ln = re.sub(r"(\++)(-*)$", lambda m: f'<span class="add">{m.group(1)}</span><span class="del">{m.group(2)}</span>', ln)
+        ln = re.sub(
+            r"(\++)(-*)$", lambda m: f'<span class="add">{m.group(1)}</span><span class="del">{m.group(2)}</span>', ln
+        )
         ln = re.sub(r"(?<!\+)(-+)$", r'<span class="del">\1</span>', ln)
         lines.append(ln)
     return f'<pre class="diffstat" id="diffstat">{chr(10).join(lines)}</pre>'
@@ -433,8 +496,8 @@ def icon(size: int) -> bytes:
         for x0, y0, x1, y1 in bars:
             if y0 * size // 100 <= y < y1 * size // 100:
                 a, b = x0 * size // 100, x1 * size // 100
-                row[a * 3:b * 3] = fg * (b - a)
+                row[a * 3 : b * 3] = fg * (b - a)
         rows.append(row)
     out = io.BytesIO()
-    png.Writer(size, size, greyscale=False).write(out, rows)
+    png.Writer(size, size, greyscale=False).write(out, rows)  # pyright: ignore[reportArgumentType] - pypng's stub
     return out.getvalue()

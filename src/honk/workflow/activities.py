@@ -174,47 +174,80 @@ class TaskActivities:
         if self.d.metrics is not None:
             for v in found:
                 self.d.metrics.refusals.labels(v.kind).inc()
-        await self._emitter(req.task_id)(*(SandboxRefused(what=v.kind, detail=v.detail, command=v.command,
-                                                          source=v.source) for v in found))
+        await self._emitter(req.task_id)(
+            *(SandboxRefused(what=v.kind, detail=v.detail, command=v.command, source=v.source) for v in found)
+        )
         await self.d.audit.add(
-            *(AuditEntry(actor=f"{v.source} of {req.task_id}", front_door="worker", action="sandbox",
-                         outcome="violation", repo=req.repo.name, task_id=req.task_id, rule=f"sandbox.{v.kind}",
-                         detail=f"{v.detail} — in `{v.command}`") for v in found),
-            *(AuditEntry(actor=f"agent of {req.task_id}", front_door="worker", action="agent_tool",
-                         outcome="refused", repo=req.repo.name, task_id=req.task_id, rule="tool_policy",
-                         detail=f"{d.tool} {d.input}: {d.reason}") for d in denied))
+            *(
+                AuditEntry(
+                    actor=f"{v.source} of {req.task_id}",
+                    front_door="worker",
+                    action="sandbox",
+                    outcome="violation",
+                    repo=req.repo.name,
+                    task_id=req.task_id,
+                    rule=f"sandbox.{v.kind}",
+                    detail=f"{v.detail} — in `{v.command}`",
+                )
+                for v in found
+            ),
+            *(
+                AuditEntry(
+                    actor=f"agent of {req.task_id}",
+                    front_door="worker",
+                    action="agent_tool",
+                    outcome="refused",
+                    repo=req.repo.name,
+                    task_id=req.task_id,
+                    rule="tool_policy",
+                    detail=f"{d.tool} {d.input}: {d.reason}",
+                )
+                for d in denied
+            ),
+        )
 
-    async def _committed_before(self, req: TaskRequest, ws: Workspace, inp: AgentRunInput,
-                                head: str) -> AgentRunResult | None:
+    async def _committed_before(
+        self, req: TaskRequest, ws: Workspace, inp: AgentRunInput, head: str
+    ) -> AgentRunResult | None:
         """An earlier attempt of this run committed the agent's work, then its worker died (or lost
         Temporal) before reporting: the work stands, the agent is not run again."""
         history = [e.event for e in await self.d.store.events(req.task_id, after_id=0, limit=100_000)]
         starts = [e for e in history if isinstance(e, AgentStarted) and e.invocation == inp.job.invocation]
         first = starts[0].head if starts else None
-        if first is None or first == head or not await git_ok("merge-base", "--is-ancestor", first, head,
-                                                              cwd=ws.path):
+        if first is None or first == head or not await git_ok("merge-base", "--is-ancestor", first, head, cwd=ws.path):
             return None
         changed = (await git("diff", "--name-only", f"{first}..{head}", cwd=ws.path)).splitlines()
         summary = (await git("log", "-1", "--format=%b", head, cwd=ws.path)).split("\n\n")[0].strip()
         outcome = AgentOutcome(summary=summary or "The agent's change (committed by an earlier attempt).")
         if not any(isinstance(e, AgentFinished) and e.commit == head for e in history):
-            await self._emitter(req.task_id)(AgentFinished(round=inp.job.round, summary=outcome.summary,
-                                                           changed_files=changed, commit=head))
+            await self._emitter(req.task_id)(
+                AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed, commit=head)
+            )
         return AgentRunResult(outcome=outcome, commit=head, changed_files=changed)
 
-    async def _commit(self, req: TaskRequest, ws: Workspace, message: str,
-                      trailers: dict[str, str]) -> tuple[str | None, list[str]]:
+    async def _commit(
+        self, req: TaskRequest, ws: Workspace, message: str, trailers: dict[str, str]
+    ) -> tuple[str | None, list[str]]:
         try:
             commit, changed = await self.d.workspaces.commit_all(ws, message, trailers, refuse=self.d.secrets)
             if commit is not None and not await self.d.workspaces.publish(ws, req.repo, req.task_id):
-                activity.logger.warning("could not publish %s's branch to its remote: only this machine "
-                                        "can continue it", req.task_id)
+                activity.logger.warning(
+                    "could not publish %s's branch to its remote: only this machine can continue it", req.task_id
+                )
             return commit, changed
         except SecretInChange as e:
-            await self.d.audit.add(AuditEntry(
-                actor=f"agent of {req.task_id}", front_door="worker", action="sandbox", outcome="violation",
-                repo=req.repo.name, task_id=req.task_id, rule="secrets.commit",
-                detail=f"a change adding one of Honk's credentials was not committed ({', '.join(e.files)})"))
+            await self.d.audit.add(
+                AuditEntry(
+                    actor=f"agent of {req.task_id}",
+                    front_door="worker",
+                    action="sandbox",
+                    outcome="violation",
+                    repo=req.repo.name,
+                    task_id=req.task_id,
+                    rule="secrets.commit",
+                    detail=f"a change adding one of Honk's credentials was not committed ({', '.join(e.files)})",
+                )
+            )
             raise
 
     @staticmethod
@@ -257,23 +290,38 @@ class TaskActivities:
                 box = self._confine(req, ws, "setup", network=network)
                 if config.setup_network:
                     granted = "full network (hosts not enforced)" if network else "no network (not allowed here)"
-                    await self.d.audit.add(AuditEntry(
-                        actor=f"setup of {req.task_id}", front_door="worker", action="setup_network",
-                        outcome="allowed" if network else "refused", repo=req.repo.name, task_id=req.task_id,
-                        rule="setup_network" if network else "settings.sandbox_setup_network",
-                        detail=f"asked for {', '.join(config.setup_network)}; got {granted}"))
+                    await self.d.audit.add(
+                        AuditEntry(
+                            actor=f"setup of {req.task_id}",
+                            front_door="worker",
+                            action="setup_network",
+                            outcome="allowed" if network else "refused",
+                            repo=req.repo.name,
+                            task_id=req.task_id,
+                            rule="setup_network" if network else "settings.sandbox_setup_network",
+                            detail=f"asked for {', '.join(config.setup_network)}; got {granted}",
+                        )
+                    )
                 try:
-                    res = await box.run(config.setup, ws.path, config.setup_timeout_s, self._logs(req.task_id) / "setup.log")
+                    res = await box.run(
+                        config.setup, ws.path, config.setup_timeout_s, self._logs(req.task_id) / "setup.log"
+                    )
                 finally:
                     await self._refusals(req)
                 if not res.ok:
                     tail = "\n".join(res.output.strip().splitlines()[-10:])
                     raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")
             base = await self._base(ws, req, config)
-        await self._emitter(req.task_id)(WorkspaceReady(
-            branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3)))
-        return ProvisionResult(branch=ws.branch, base_commit=base, config=config,
-                               max_rounds=config.max_rounds or self.d.max_rounds, agent=agent)
+        await self._emitter(req.task_id)(
+            WorkspaceReady(branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3))
+        )
+        return ProvisionResult(
+            branch=ws.branch,
+            base_commit=base,
+            config=config,
+            max_rounds=config.max_rounds or self.d.max_rounds,
+            agent=agent,
+        )
 
     @activity.defn
     @user_facing
@@ -285,11 +333,17 @@ class TaskActivities:
             head = await self.d.workspaces.head(ws)
             if activity.info().attempt > 1 and (done := await self._committed_before(req, ws, inp, head)):
                 return done
-            await emit(AgentStarted(round=inp.job.round, reason=inp.job.reason, invocation=inp.job.invocation,
-                                    head=head))
-            job = inp.job.model_copy(update={
-                "workspace": str(ws.path), "log_dir": str(self._logs(req.task_id)),
-                "checks_box": self._confine(req, ws, "check"), "shell_box": self._confine(req, ws, "agent")})
+            await emit(
+                AgentStarted(round=inp.job.round, reason=inp.job.reason, invocation=inp.job.invocation, head=head)
+            )
+            job = inp.job.model_copy(
+                update={
+                    "workspace": str(ws.path),
+                    "log_dir": str(self._logs(req.task_id)),
+                    "checks_box": self._confine(req, ws, "check"),
+                    "shell_box": self._confine(req, ws, "agent"),
+                }
+            )
             denied: list[AgentToolDenied] = []
             emit = self._collecting(emit, denied)
             trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
@@ -301,8 +355,15 @@ class TaskActivities:
             except AgentStopped as stopped:
                 # A budget ended the run: keep what was done on the branch, then say so.
                 commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
-                await emit(AgentFinished(round=job.round, summary=stopped.message, changed_files=changed,
-                                         commit=commit, cost_usd=stopped.cost_usd))
+                await emit(
+                    AgentFinished(
+                        round=job.round,
+                        summary=stopped.message,
+                        changed_files=changed,
+                        commit=commit,
+                        cost_usd=stopped.cost_usd,
+                    )
+                )
                 where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
                 raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
             finally:
@@ -310,8 +371,16 @@ class TaskActivities:
             if outcome.model or job.model:
                 trailers["Model"] = outcome.model or job.model or ""
             commit, changed = await self._commit(req, ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
-        await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed,
-                                 commit=commit, model=outcome.model, cost_usd=outcome.cost_usd))
+        await emit(
+            AgentFinished(
+                round=inp.job.round,
+                summary=outcome.summary,
+                changed_files=changed,
+                commit=commit,
+                model=outcome.model,
+                cost_usd=outcome.cost_usd,
+            )
+        )
         if self.d.metrics is not None and outcome.cost_usd:
             self.d.metrics.agent_cost.labels(inp.agent).inc(outcome.cost_usd)
         return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
@@ -324,13 +393,20 @@ class TaskActivities:
             ws = await self._workspace(req)
             await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
             try:
-                results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                           f"round{inp.round}", emit, self._confine(req, ws, "check"))
+                results = await run_checks(
+                    inp.config.verify,
+                    ws.path,
+                    self._logs(req.task_id),
+                    f"round{inp.round}",
+                    emit,
+                    self._confine(req, ws, "check"),
+                )
             finally:
                 await self._refusals(req)
             base, head = await self._base(ws, req, inp.config), await self.d.workspaces.head(ws)
-        return VerifyResult(passed=all(r.passed for r in results), feedback=feedback(results),
-                            base_commit=base, head_commit=head)
+        return VerifyResult(
+            passed=all(r.passed for r in results), feedback=feedback(results), base_commit=base, head_commit=head
+        )
 
     @activity.defn
     @user_facing
@@ -344,23 +420,30 @@ class TaskActivities:
             verdict = await self.d.judge.review(req.text, inp.follow_ups, diff) if self.d.judge else None
         judge_ok = verdict.ok if verdict else True
         judge_reason = verdict.reason if verdict else "no judge configured"
-        await self._emitter(req.task_id)(ChangeReviewed(
-            judge_ok=judge_ok, judge_reason=judge_reason, guard_findings=findings))
+        await self._emitter(req.task_id)(
+            ChangeReviewed(judge_ok=judge_ok, judge_reason=judge_reason, guard_findings=findings)
+        )
         problems = [f"- test guard: {f}" for f in findings]
         if not judge_ok:
             problems.insert(0, f"- scope judge: {judge_reason}")
         unjudged = [f"scope judge unavailable: {judge_reason}"] if verdict and not verdict.available else []
-        return ReviewResult(ok=not problems, feedback="\n".join(problems),
-                            warnings=[p[2:] for p in problems] + unjudged + await self._safety_warnings(req))
+        return ReviewResult(
+            ok=not problems,
+            feedback="\n".join(problems),
+            warnings=[p[2:] for p in problems] + unjudged + await self._safety_warnings(req),
+        )
 
     async def _safety_warnings(self, req: TaskRequest) -> list[str]:
-        refused = [e.event for e in await self.d.store.events(req.task_id, after_id=0)
-                   if isinstance(e.event, SandboxRefused)]
+        refused = [
+            e.event for e in await self.d.store.events(req.task_id, after_id=0) if isinstance(e.event, SandboxRefused)
+        ]
         lines = [w for w in [self.d.sandbox.warning()] if w]
         if refused:
             kinds = sorted({r.what.replace("_", " ") for r in refused})
-            lines.append(f"the sandbox refused {len(refused)} action(s) of the agent or the repo's code "
-                         f"({', '.join(kinds)}); see the audit log")
+            lines.append(
+                f"the sandbox refused {len(refused)} action(s) of the agent or the repo's code "
+                f"({', '.join(kinds)}); see the audit log"
+            )
         return lines
 
     @activity.defn
@@ -374,9 +457,14 @@ class TaskActivities:
         async with heartbeating():
             ws = await self._workspace(req)
             try:
-                out = await builder.build(spec, ws.path, self.d.artifacts_dir / req.task_id,
-                                          self.d.previews_dir / req.task_id, self._logs(req.task_id) / "build.log",
-                                          self._confine(req, ws, "build"))
+                out = await builder.build(
+                    spec,
+                    ws.path,
+                    self.d.artifacts_dir / req.task_id,
+                    self.d.previews_dir / req.task_id,
+                    self._logs(req.task_id) / "build.log",
+                    self._confine(req, ws, "build"),
+                )
             finally:
                 await self._refusals(req)
         if not out.ok:
@@ -397,11 +485,18 @@ class TaskActivities:
             if self.d.forge_steps is not None and (forge := self.d.forge_steps.of(req)) is not None:
                 # Before "ready": whoever is told the task is ready finds its pull request there.
                 await self.d.forge_steps.update_pull_request(
-                    forge, req, ws, policy.merge_target(req.repo, inp.config), emit, inp.summary, inp.warnings)
-        await emit(TaskReady(
-            commit=await self.d.workspaces.head(ws), summary=inp.summary,
-            diffstat=await self.d.workspaces.diffstat(ws, base), warnings=inp.warnings,
-            diff=diff[:MAX_DIFF_CHARS], diff_truncated=len(diff) > MAX_DIFF_CHARS))
+                    forge, req, ws, policy.merge_target(req.repo, inp.config), emit, inp.summary, inp.warnings
+                )
+        await emit(
+            TaskReady(
+                commit=await self.d.workspaces.head(ws),
+                summary=inp.summary,
+                diffstat=await self.d.workspaces.diffstat(ws, base),
+                warnings=inp.warnings,
+                diff=diff[:MAX_DIFF_CHARS],
+                diff_truncated=len(diff) > MAX_DIFF_CHARS,
+            )
+        )
 
     @activity.defn
     @user_facing
@@ -430,20 +525,34 @@ class TaskActivities:
                 ws = await self._workspace(req)
                 if await git_ok("merge-base", "--is-ancestor", "HEAD", head_of_target, cwd=ws.path):
                     # Already on the target: a retry after a push whose result was lost.
-                    return MergeResult(status="merged", commit=head_of_target, target=target,
-                                       base_commit=head_of_target)
+                    return MergeResult(
+                        status="merged", commit=head_of_target, target=target, base_commit=head_of_target
+                    )
                 if not await _is_ancestor(ws, head_of_target):
                     await emit(MainMoved(target=target, verified_base=verified, new_base=head_of_target))
                     conflicts = await wss.merge_in(
-                        ws, f"refs/remotes/origin/{target}", f"Merge latest {target} into {ws.branch}",
-                        {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent,
-                         "Approved-by": inp.approved_by})
+                        ws,
+                        f"refs/remotes/origin/{target}",
+                        f"Merge latest {target} into {ws.branch}",
+                        {
+                            "Honk-Task": req.task_id,
+                            "Requested-by": req.requested_by,
+                            "Agent": inp.agent,
+                            "Approved-by": inp.approved_by,
+                        },
+                    )
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
                     await wss.publish(ws, req.repo, req.task_id)  # another machine may take the next step
                     try:
-                        results = await run_checks(inp.config.verify, ws.path, self._logs(req.task_id),
-                                                   f"merge{attempt}", emit, self._confine(req, ws, "check"))
+                        results = await run_checks(
+                            inp.config.verify,
+                            ws.path,
+                            self._logs(req.task_id),
+                            f"merge{attempt}",
+                            emit,
+                            self._confine(req, ws, "check"),
+                        )
                     finally:
                         await self._refusals(req)
                     if not all(r.passed for r in results):
@@ -451,8 +560,9 @@ class TaskActivities:
                     verified = head_of_target
                 forge = self.d.forge_steps.of(req) if self.d.forge_steps else None
                 if forge is not None and self.d.forge_steps is not None:
-                    result = await self.d.forge_steps.merge(forge, req, ws, target,
-                                                            self._merge_message(ws, inp), head_of_target)
+                    result = await self.d.forge_steps.merge(
+                        forge, req, ws, target, self._merge_message(ws, inp), head_of_target
+                    )
                     if result.status == "merged":
                         await wss.fetch(req.repo)
                     return result
@@ -481,8 +591,11 @@ class TaskActivities:
             trailers["Honk-Cost"] = f"${inp.cost_usd:.4f}"
         trailers["Approved-by"] = inp.approved_by
         title = req.text.strip().splitlines()[0][:72]
-        return (f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
-                + "\n".join(f"{k}: {v}" for k, v in trailers.items()) + "\n")
+        return (
+            f"Merge {ws.branch}: {title}\n\n{inp.summary}\n\n"
+            + "\n".join(f"{k}: {v}" for k, v in trailers.items())
+            + "\n"
+        )
 
     async def _merge_commit(self, ws: Workspace, inp: MergeInput, target: str, target_head: str) -> str:
         head = await self.d.workspaces.head(ws)
@@ -490,8 +603,19 @@ class TaskActivities:
             return head
         message = self._merge_message(ws, inp)
         # The branch already contains the target, so the merge's tree is the branch's tree.
-        return await git("commit-tree", f"{head}^{{tree}}", "-p", target_head, "-p", head, "-F", "-",
-                         cwd=ws.path, env=git_env(self.d.workspaces.author), stdin=message)
+        return await git(
+            "commit-tree",
+            f"{head}^{{tree}}",
+            "-p",
+            target_head,
+            "-p",
+            head,
+            "-F",
+            "-",
+            cwd=ws.path,
+            env=git_env(self.d.workspaces.author),
+            stdin=message,
+        )
 
     @activity.defn
     @user_facing
@@ -505,25 +629,48 @@ class TaskActivities:
         try:
             self.d.policy.check_agent(req.repo.name, agent, model)
         except Refused as refused:
-            await self.d.audit.add(AuditEntry(
-                actor=req.requested_by, front_door=req.front_door, action="request", outcome="refused",
-                repo=req.repo.name, task_id=req.task_id, rule=refused.rule, detail=refused.message))
+            await self.d.audit.add(
+                AuditEntry(
+                    actor=req.requested_by,
+                    front_door=req.front_door,
+                    action="request",
+                    outcome="refused",
+                    repo=req.repo.name,
+                    task_id=req.task_id,
+                    rule=refused.rule,
+                    detail=refused.message,
+                )
+            )
             raise
 
     def _budgeted(self, req: TaskRequest, config: RepoConfig) -> RepoConfig:
         """The policy's budget caps what the repo asks for."""
         a = config.agent
-        capped = self.d.policy.budget(req.repo.name, Budget(max_turns=a.max_turns, max_cost_usd=a.max_cost_usd,
-                                                            timeout_s=a.timeout_s))
-        return config.model_copy(update={"agent": a.model_copy(update={
-            "max_turns": capped.max_turns, "max_cost_usd": capped.max_cost_usd, "timeout_s": capped.timeout_s})})
+        capped = self.d.policy.budget(
+            req.repo.name, Budget(max_turns=a.max_turns, max_cost_usd=a.max_cost_usd, timeout_s=a.timeout_s)
+        )
+        return config.model_copy(
+            update={
+                "agent": a.model_copy(
+                    update={
+                        "max_turns": capped.max_turns,
+                        "max_cost_usd": capped.max_cost_usd,
+                        "timeout_s": capped.timeout_s,
+                    }
+                )
+            }
+        )
 
     def _with_defaults(self, config: RepoConfig) -> RepoConfig:
         """The repo's agent budgets, with the server's defaults where the repo sets none."""
         a, d = config.agent, self.d.agent_defaults
-        agent = a.model_copy(update={
-            "timeout_s": a.timeout_s or d.timeout_s, "max_turns": a.max_turns or d.max_turns,
-            "max_cost_usd": a.max_cost_usd or d.max_cost_usd})
+        agent = a.model_copy(
+            update={
+                "timeout_s": a.timeout_s or d.timeout_s,
+                "max_turns": a.max_turns or d.max_turns,
+                "max_cost_usd": a.max_cost_usd or d.max_cost_usd,
+            }
+        )
         return config.model_copy(update={"agent": agent})
 
 

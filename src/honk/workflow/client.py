@@ -13,8 +13,10 @@ from honk.settings import Settings
 async def connect(settings: Settings) -> Client:
     try:
         return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace,
-            data_converter=pydantic_data_converter, tls=_tls(settings),
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=pydantic_data_converter,
+            tls=_tls(settings),
             api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
         )
     except RuntimeError as e:

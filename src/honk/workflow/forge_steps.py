@@ -28,21 +28,33 @@ class ForgeSteps:
         target = await forge.push_target()  # a GitHub App's token lasts an hour: ask each time
         return await push_branch(ws.path, target.url, ws.branch, target.token, username=target.username)
 
-    async def update_pull_request(self, forge: Forge, req: TaskRequest, ws: Workspace, target: str,
-                                  emit: EventSink, summary: str, warnings: list[str]) -> None:
+    async def update_pull_request(
+        self,
+        forge: Forge,
+        req: TaskRequest,
+        ws: Workspace,
+        target: str,
+        emit: EventSink,
+        summary: str,
+        warnings: list[str],
+    ) -> None:
         """Pushes the branch and opens (first time, as a draft) or updates the task's pull request."""
         await self._push(forge, ws)
         known = await self._last(req.task_id)
         pr = await forge.open_or_update(ws.branch, target, await self._body(req, summary, warnings))
         await emit(PullRequestUpdated(number=pr.number, url=pr.url, draft=pr.draft, opened=known is None))
 
-    async def merge(self, forge: Forge, req: TaskRequest, ws: Workspace, target: str, message: str,
-                    target_head: str) -> MergeResult:
+    async def merge(
+        self, forge: Forge, req: TaskRequest, ws: Workspace, target: str, message: str, target_head: str
+    ) -> MergeResult:
         """Through the forge's API, so its required checks and approvals hold; a refusal is returned."""
         known = await self._last(req.task_id)
         if known is None:
-            return MergeResult(status="refused", target=target,
-                               feedback=f"The task has no pull request on {forge.kind} yet; try again when it is ready.")
+            return MergeResult(
+                status="refused",
+                target=target,
+                feedback=f"The task has no pull request on {forge.kind} yet; try again when it is ready.",
+            )
         head = await self._push(forge, ws)
         pr = await forge.state(known.number)
         if pr.state == "open" and pr.draft:
@@ -60,8 +72,11 @@ class ForgeSteps:
         return PullRequestState(state=pr.state, number=pr.number, url=pr.url, merge_commit=pr.merge_commit)
 
     async def _last(self, task_id: str) -> PullRequestUpdated | None:
-        found = [e.event for e in await self.store.events(task_id, after_id=0, limit=100_000)
-                 if isinstance(e.event, PullRequestUpdated)]
+        found = [
+            e.event
+            for e in await self.store.events(task_id, after_id=0, limit=100_000)
+            if isinstance(e.event, PullRequestUpdated)
+        ]
         return found[-1] if found else None
 
     async def _body(self, req: TaskRequest, summary: str, warnings: list[str]) -> PullRequestBody:
@@ -74,8 +89,15 @@ class ForgeSteps:
                 checks[e.name] = CheckLine(name=e.name, passed=e.passed, detail=e.distilled)
         view = await self.store.get_task(req.task_id)
         return PullRequestBody(
-            task_id=req.task_id, title=req.text.strip().splitlines()[0][:72], request=req.text,
-            requested_by=req.requested_by, summary=summary,
-            checks=list(checks.values()), guard_findings=review.guard_findings if review else [],
-            warnings=warnings, cost_usd=view.cost_usd if view else None,
-            task_url=f"{self.base_url}/tasks/{req.task_id}", preview_url=view.preview_url if view else None)
+            task_id=req.task_id,
+            title=req.text.strip().splitlines()[0][:72],
+            request=req.text,
+            requested_by=req.requested_by,
+            summary=summary,
+            checks=list(checks.values()),
+            guard_findings=review.guard_findings if review else [],
+            warnings=warnings,
+            cost_usd=view.cost_usd if view else None,
+            task_url=f"{self.base_url}/tasks/{req.task_id}",
+            preview_url=view.preview_url if view else None,
+        )

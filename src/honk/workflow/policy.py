@@ -64,8 +64,10 @@ def gave_up_reason(rounds: int, feedback: str, branch: str) -> str:
 
 def no_change_reason(summary: str) -> str:
     said = f" The agent said: {summary.strip()[:300]}" if summary.strip() else ""
-    return f"The agent finished without changing any file, so there is nothing to review.{said} " \
-           "Rephrase the request with more detail."
+    return (
+        f"The agent finished without changing any file, so there is nothing to review.{said} "
+        "Rephrase the request with more detail."
+    )
 
 
 def review_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:

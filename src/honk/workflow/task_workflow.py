@@ -129,17 +129,20 @@ class TaskWorkflow:
             await self._notify()
             await self._cleanup()
         if self.follow_ups:  # arrived while the task was ending: never dropped silently
-            await self._record(FollowUpsNotApplied(
-                texts=self._take_follow_ups(),
-                reason=f"the task was already {self.state.value} when they arrived; start a new request"))
+            await self._record(
+                FollowUpsNotApplied(
+                    texts=self._take_follow_ups(),
+                    reason=f"the task was already {self.state.value} when they arrived; start a new request",
+                )
+            )
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self.state
 
     async def _route(self) -> None:
         try:
             await self._record(WorkspacePreparing())
-            self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
-            wanted = self.prov.config.queue
+            prov: ProvisionResult = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+            self.prov, wanted = prov, prov.config.queue
             if wanted and wanted != workflow.info().task_queue and workflow.patched("queue-v1"):
                 # The repo's work belongs to other machines: set the workspace up again there, and
                 # do every further step there (workspaces are per machine).
@@ -173,8 +176,11 @@ class TaskWorkflow:
             self.state = TaskState.working
             job = self._job(prompt, reason)
             started = workflow.now()
-            result = await self._act(acts.run_agent, AgentRunInput(
-                request=self.req, agent=self.prov.agent, job=job), minutes=self._agent_minutes())
+            result = await self._act(
+                acts.run_agent,
+                AgentRunInput(request=self.req, agent=self.prov.agent, job=job),
+                minutes=self._agent_minutes(),
+            )
             self.agent_seconds += (workflow.now() - started).total_seconds()
             self.turns_used += result.outcome.turns
             self.merge_from = None
@@ -192,8 +198,11 @@ class TaskWorkflow:
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
             if report.passed and workflow.patched("review-v1"):
-                review = await self._act(acts.review, ReviewInput(
-                    request=self.req, config=self.prov.config, follow_ups=self.asked), minutes=10)
+                review = await self._act(
+                    acts.review,
+                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked),
+                    minutes=10,
+                )
                 self.warnings = review.warnings
                 if not review.ok and attempt < self.prov.max_rounds:
                     prompt = policy.review_prompt(self.req.text, review.feedback, self._take_follow_ups())
@@ -217,10 +226,20 @@ class TaskWorkflow:
         """Merges, or says why not; returns the agent's next instructions when main broke the checks."""
         assert self.prov is not None and self.merge_by is not None
         await self._record(MergeRequested(by=self.merge_by))
-        result = await self._act(acts.merge, MergeInput(
-            request=self.req, config=self.prov.config, verified_base=self.verified_base,
-            approved_by=self.merge_by, summary=self._summary(), agent=self.prov.agent,
-            model=self.model or self.req.model, cost_usd=self.cost_usd), minutes=self._verify_minutes() * 3)
+        result = await self._act(
+            acts.merge,
+            MergeInput(
+                request=self.req,
+                config=self.prov.config,
+                verified_base=self.verified_base,
+                approved_by=self.merge_by,
+                summary=self._summary(),
+                agent=self.prov.agent,
+                model=self.model or self.req.model,
+                cost_usd=self.cost_usd,
+            ),
+            minutes=self._verify_minutes() * 3,
+        )
         approved_by, self.merge_by = self.merge_by, None
         if result.status == "merged":
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
@@ -229,14 +248,18 @@ class TaskWorkflow:
             await self._notify()
             return None
         if result.status == "checks_failed":
-            held = (f"after bringing in the latest {result.target}, checks fail; "
-                    "the agent is fixing it — merge again when the task is ready")
+            held = (
+                f"after bringing in the latest {result.target}, checks fail; "
+                "the agent is fixing it — merge again when the task is ready"
+            )
             await self._record(MergeHeld(reason=held))
             await self._notify(f"Merge held: {held}")
             return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
         if result.status == "conflict":
-            held = (f"{result.target} has changes that conflict with this branch in "
-                    f"{', '.join(result.conflicts[:5])}; the agent is resolving them — merge again when ready")
+            held = (
+                f"{result.target} has changes that conflict with this branch in "
+                f"{', '.join(result.conflicts[:5])}; the agent is resolving them — merge again when ready"
+            )
             await self._record(MergeHeld(reason=held))
             await self._notify(f"Merge held: {held}")
             self.merge_from = f"refs/remotes/origin/{result.target}"
@@ -277,8 +300,9 @@ class TaskWorkflow:
                 return True
             if pr.state == "merged":
                 self.state = TaskState.merged
-                await self._record(Merged(commit=pr.merge_commit or "", target=self._target(),
-                                          approved_by=f"merged on {where}"))
+                await self._record(
+                    Merged(commit=pr.merge_commit or "", target=self._target(), approved_by=f"merged on {where}")
+                )
                 await self._cleanup()
                 await self._notify()
                 return True
@@ -300,27 +324,45 @@ class TaskWorkflow:
         """The next run's instructions, with what is left of the task's budgets (they are per task)."""
         assert self.prov is not None
         budget = self.prov.config.agent
-        left = budget.model_copy(update={
-            "max_turns": (budget.max_turns - self.turns_used) if budget.max_turns else None,
-            "max_cost_usd": (budget.max_cost_usd - (self.cost_usd or 0.0)) if budget.max_cost_usd else None,
-            "timeout_s": (budget.timeout_s - self.agent_seconds) if budget.timeout_s else None,
-        })
-        spent = [name for name, value in (("turn", left.max_turns), ("cost", left.max_cost_usd),
-                                          ("time", left.timeout_s)) if value is not None and value <= 0]
+        left = budget.model_copy(
+            update={
+                "max_turns": (budget.max_turns - self.turns_used) if budget.max_turns else None,
+                "max_cost_usd": (budget.max_cost_usd - (self.cost_usd or 0.0)) if budget.max_cost_usd else None,
+                "timeout_s": (budget.timeout_s - self.agent_seconds) if budget.timeout_s else None,
+            }
+        )
+        spent = [
+            name
+            for name, value in (("turn", left.max_turns), ("cost", left.max_cost_usd), ("time", left.timeout_s))
+            if value is not None and value <= 0
+        ]
         if spent:
-            raise _Stop(f"The agent was stopped: the task's {spent[0]} budget is used up; the work so far "
-                        f"is on branch {self.prov.branch}.")
+            raise _Stop(
+                f"The agent was stopped: the task's {spent[0]} budget is used up; the work so far "
+                f"is on branch {self.prov.branch}."
+            )
         return AgentJob(
-            task_id=self.req.task_id, workspace="", prompt=prompt, request=self.req.text, reason=reason,
-            round=self.round, invocation=self.agent_runs, model=self.req.model or self.prov.config.agent.model,
-            settings=left, session_id=self.session_id, repo=self.req.repo.name,
-            checks=self.prov.config.verify, max_gate_rounds=self.prov.max_rounds, merge_from=self.merge_from,
+            task_id=self.req.task_id,
+            workspace="",
+            prompt=prompt,
+            request=self.req.text,
+            reason=reason,
+            round=self.round,
+            invocation=self.agent_runs,
+            model=self.req.model or self.prov.config.agent.model,
+            settings=left,
+            session_id=self.session_id,
+            repo=self.req.repo.name,
+            checks=self.prov.config.verify,
+            max_gate_rounds=self.prov.max_rounds,
+            merge_from=self.merge_from,
         )
 
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
         assert self.prov is not None
-        return StepInput(request=self.req, config=self.prov.config, round=self.round, summary=summary,
-                         warnings=warnings or [])
+        return StepInput(
+            request=self.req, config=self.prov.config, round=self.round, summary=summary, warnings=warnings or []
+        )
 
     def _agent_minutes(self) -> float:
         assert self.prov is not None
@@ -337,14 +379,19 @@ class TaskWorkflow:
 
     async def _record(self, *events: AnyEvent) -> None:
         await workflow.execute_activity_method(
-            acts.record, RecordInput(task_id=self.req.task_id, events=list(events)),
-            start_to_close_timeout=timedelta(seconds=30), retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+            acts.record,
+            RecordInput(task_id=self.req.task_id, events=list(events)),
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
         )
 
     async def _cleanup(self) -> None:
         await workflow.execute_activity_method(
-            acts.cleanup, ProvisionInput(request=self.req), start_to_close_timeout=timedelta(minutes=5),
-            retry_policy=RetryPolicy(maximum_attempts=5), task_queue=self.queue,
+            acts.cleanup,
+            ProvisionInput(request=self.req),
+            start_to_close_timeout=timedelta(minutes=5),
+            retry_policy=RetryPolicy(maximum_attempts=5),
+            task_queue=self.queue,
         )
 
     async def _fail(self, reason: str) -> None:
@@ -358,7 +405,8 @@ class TaskWorkflow:
         if self.req.slack is None:
             return
         await workflow.execute_activity_method(
-            acts.notify, NotifyInput(request=self.req, detail=detail),
+            acts.notify,
+            NotifyInput(request=self.req, detail=detail),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
         )
@@ -367,7 +415,9 @@ class TaskWorkflow:
         """Runs one step; a failure a person must act on stops the route with its message."""
         try:
             return await workflow.execute_activity_method(
-                fn, arg, task_queue=self.queue,
+                fn,
+                arg,
+                task_queue=self.queue,
                 start_to_close_timeout=timedelta(minutes=minutes),
                 heartbeat_timeout=self.heartbeat,
                 retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[USER_FACING]),
@@ -380,5 +430,6 @@ class TaskWorkflow:
             if isinstance(cause, ApplicationError) and cause.type in (USER_FACING, MODEL_UNAVAILABLE):
                 raise _Stop(cause.message) from e
             detail = cause.message if isinstance(cause, ApplicationError) else str(cause)
-            raise _Stop(f"Honk hit an internal error in step {fn.__name__} ({detail}); "
-                        "the worker's log has the details.") from e
+            raise _Stop(
+                f"Honk hit an internal error in step {fn.__name__} ({detail}); the worker's log has the details."
+            ) from e

@@ -43,64 +43,100 @@ def claude_config(settings: Settings) -> ClaudeConfig:
         cloud = {k: v for k, v in os.environ.items() if k.startswith(CLOUD_ENV_PREFIXES)}
         cloud["CLAUDE_CODE_USE_BEDROCK" if settings.use_bedrock else "CLAUDE_CODE_USE_VERTEX"] = "1"
     return ClaudeConfig(
-        homes_dir=settings.agent_homes_dir.resolve(), model=settings.claude_model,
-        api_key=settings.anthropic_api_key, base_url=settings.anthropic_base_url, cloud_env=cloud,
-        max_turns=settings.agent_max_turns, max_cost_usd=settings.agent_max_cost_usd,
-        timeout_s=settings.agent_timeout_s, max_retries=settings.claude_max_retries,
+        homes_dir=settings.agent_homes_dir.resolve(),
+        model=settings.claude_model,
+        api_key=settings.anthropic_api_key,
+        base_url=settings.anthropic_base_url,
+        cloud_env=cloud,
+        max_turns=settings.agent_max_turns,
+        max_cost_usd=settings.agent_max_cost_usd,
+        timeout_s=settings.agent_timeout_s,
+        max_retries=settings.claude_max_retries,
         binary=settings.claude_binary,
     )
 
 
 def build_activities(settings: Settings, store: Store) -> TaskActivities:
-    return TaskActivities(ActivityDeps(
-        store=store,
-        workspaces=WorktreeWorkspaces(settings.mirrors_dir, settings.workspaces_dir,
-                                      settings.git_author_name, settings.git_author_email,
-                                      warm=settings.warm_workspaces, share=settings.share_task_branches),
-        artifacts_dir=settings.artifacts_dir.resolve(), previews_dir=settings.previews_dir.resolve(),
-        logs_dir=settings.logs_dir.resolve(), base_url=settings.base_url,
-        default_agent=settings.agent_default, max_rounds=settings.max_rounds,
-        agents=AgentRegistry(claude_config(settings) if settings.model_credentials else None),
-        agent_homes_dir=settings.agent_homes_dir.resolve(),
-        agent_defaults=AgentSettings(timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns,
-                                     max_cost_usd=settings.agent_max_cost_usd),
-        sandbox=sandbox(settings),
-        audit=AuditLog(store),
-        policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
-        secrets=tuple(secret_needles(settings.secret_values())),
-        setup_network=settings.sandbox_setup_network,
-        metrics=WorkerMetrics(),
-        forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
-        judge=judge(settings),
-        notifier=notifier(settings, store),
-    ))
+    return TaskActivities(
+        ActivityDeps(
+            store=store,
+            workspaces=WorktreeWorkspaces(
+                settings.mirrors_dir,
+                settings.workspaces_dir,
+                settings.git_author_name,
+                settings.git_author_email,
+                warm=settings.warm_workspaces,
+                share=settings.share_task_branches,
+            ),
+            artifacts_dir=settings.artifacts_dir.resolve(),
+            previews_dir=settings.previews_dir.resolve(),
+            logs_dir=settings.logs_dir.resolve(),
+            base_url=settings.base_url,
+            default_agent=settings.agent_default,
+            max_rounds=settings.max_rounds,
+            agents=AgentRegistry(claude_config(settings) if settings.model_credentials else None),
+            agent_homes_dir=settings.agent_homes_dir.resolve(),
+            agent_defaults=AgentSettings(
+                timeout_s=settings.agent_timeout_s,
+                max_turns=settings.agent_max_turns,
+                max_cost_usd=settings.agent_max_cost_usd,
+            ),
+            sandbox=sandbox(settings),
+            audit=AuditLog(store),
+            policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
+            secrets=tuple(secret_needles(settings.secret_values())),
+            setup_network=settings.sandbox_setup_network,
+            metrics=WorkerMetrics(),
+            forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
+            judge=judge(settings),
+            notifier=notifier(settings, store),
+        )
+    )
 
 
 def sandbox(settings: Settings) -> Sandbox:
-    box = Sandbox(SandboxConfig(
-        mode=settings.sandbox, bwrap=settings.sandbox_bwrap, memory_mb=settings.sandbox_memory_mb, pids=settings.sandbox_max_processes,
-        hidden=tuple(settings.secret_paths()), read_only=tuple(p.resolve() for p in settings.sandbox_read_only)))
+    box = Sandbox(
+        SandboxConfig(
+            mode=settings.sandbox,
+            bwrap=settings.sandbox_bwrap,
+            memory_mb=settings.sandbox_memory_mb,
+            pids=settings.sandbox_max_processes,
+            hidden=tuple(settings.secret_paths()),
+            read_only=tuple(p.resolve() for p in settings.sandbox_read_only),
+        )
+    )
     if not box.enabled:
         log.warning("HONK_SANDBOX=off: repo code and agent commands run WITHOUT a sandbox; every task says so")
     elif (problem := box.problem()) is not None:
-        log.error("bubblewrap cannot run (%s): tasks will fail before running repo code "
-                  "until it is installed or HONK_SANDBOX=off is set", problem)
+        log.error(
+            "bubblewrap cannot run (%s): tasks will fail before running repo code "
+            "until it is installed or HONK_SANDBOX=off is set",
+            problem,
+        )
     return box
 
 
 def notifier(settings: Settings, store: Store) -> SlackNotifier | None:
     if settings.slack_bot_token is None:
         return None
-    return SlackNotifier(slack_client(settings), store, settings.base_url, str(settings.artifacts_dir.resolve()),
-                         settings.slack_status_interval_s)
+    return SlackNotifier(
+        slack_client(settings),
+        store,
+        settings.base_url,
+        str(settings.artifacts_dir.resolve()),
+        settings.slack_status_interval_s,
+    )
 
 
 def judge(settings: Settings) -> Judge | None:
     """The scope judge speaks the Messages API directly, so it needs an API key (not Bedrock/Vertex)."""
     if not settings.judge or settings.anthropic_api_key is None:
         return None
-    return Judge(settings.anthropic_base_url or "https://api.anthropic.com", settings.anthropic_api_key,
-                 settings.judge_model or settings.claude_model)
+    return Judge(
+        settings.anthropic_base_url or "https://api.anthropic.com",
+        settings.anthropic_api_key,
+        settings.judge_model or settings.claude_model,
+    )
 
 
 async def run_worker(settings: Settings) -> None:
@@ -113,13 +149,29 @@ async def run_worker(settings: Settings) -> None:
         serve(acts.d.metrics.registry, settings.metrics_port, settings.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     queues = settings.worker_queues or [settings.task_queue]
-    workers = [Worker(
-        client, task_queue=queue, workflows=[TaskWorkflow] if queue == settings.task_queue else [],
-        activities=[acts.record, acts.provision, acts.run_agent, acts.verify, acts.review, acts.build,
-                    acts.deliver, acts.merge, acts.cleanup, acts.notify, acts.pull_request],
-        max_concurrent_activities=settings.max_concurrent_tasks * 2,
-        graceful_shutdown_timeout=timedelta(seconds=5),
-    ) for queue in queues]
+    workers = [
+        Worker(
+            client,
+            task_queue=queue,
+            workflows=[TaskWorkflow] if queue == settings.task_queue else [],
+            activities=[
+                acts.record,
+                acts.provision,
+                acts.run_agent,
+                acts.verify,
+                acts.review,
+                acts.build,
+                acts.deliver,
+                acts.merge,
+                acts.cleanup,
+                acts.notify,
+                acts.pull_request,
+            ],
+            max_concurrent_activities=settings.max_concurrent_tasks * 2,
+            graceful_shutdown_timeout=timedelta(seconds=5),
+        )
+        for queue in queues
+    ]
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

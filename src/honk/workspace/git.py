@@ -31,26 +31,40 @@ class GitError(Exception):
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = child_env(extra)
     # Never stop to ask for a password or open an editor in a background worker.
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_EDITOR": "true", "GIT_SSH_COMMAND": os.environ.get(
-        "GIT_SSH_COMMAND", "ssh -o BatchMode=yes")})
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_EDITOR": "true",
+            "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+        }
+    )
     return env
 
 
-async def git(*args: str, cwd: Path | None = None, git_dir: Path | None = None,
-              env: dict[str, str] | None = None, timeout_s: float = GIT_TIMEOUT_S,
-              check: bool = True, stdin: str | None = None) -> str:
+async def git(
+    *args: str,
+    cwd: Path | None = None,
+    git_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout_s: float = GIT_TIMEOUT_S,
+    check: bool = True,
+    stdin: str | None = None,
+) -> str:
     argv = ["git"]
     if git_dir is not None:
         argv.append(f"--git-dir={git_dir}")
     argv += list(args)
     proc = await asyncio.create_subprocess_exec(
-        *argv, cwd=cwd, env=env or git_env(),
+        *argv,
+        cwd=cwd,
+        env=env or git_env(),
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
     )
     try:
-        out, err = await asyncio.wait_for(
-            proc.communicate(stdin.encode() if stdin is not None else None), timeout_s)
+        out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), timeout_s)
     except (TimeoutError, asyncio.CancelledError):
         # Bounded: once communicate() is cancelled its transport is closed and wait() may never return.
         with contextlib.suppress(ProcessLookupError):

@@ -22,9 +22,29 @@ DRAIN_S = 1.0
 
 # Variables a child process may see. Everything else (tokens, HONK_* settings) stays out.
 ENV_ALLOW = (
-    "PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "USER", "LOGNAME",
-    "SHELL", "TMPDIR", "GOPATH", "GOCACHE", "GOMODCACHE", "CARGO_HOME", "RUSTUP_HOME",
-    "JAVA_HOME", "MAVEN_OPTS", "GRADLE_USER_HOME", "PYENV_ROOT", "VIRTUAL_ENV", "NODE_PATH",
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TERM",
+    "TZ",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "JAVA_HOME",
+    "MAVEN_OPTS",
+    "GRADLE_USER_HOME",
+    "PYENV_ROOT",
+    "VIRTUAL_ENV",
+    "NODE_PATH",
 )
 
 
@@ -65,8 +85,12 @@ def _in_child(then: Callable[[], None] | None) -> None:
 
 
 async def run(
-    argv: list[str], cwd: Path, timeout_s: float, log_path: Path | None = None,
-    env: dict[str, str] | None = None, stdin: bytes | None = None,
+    argv: list[str],
+    cwd: Path,
+    timeout_s: float,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+    stdin: bytes | None = None,
     preexec: Callable[[], None] | None = None,
 ) -> ProcResult:
     """`preexec` runs in the child just before exec (after it got its own group): limits, a cgroup."""
@@ -77,9 +101,12 @@ async def run(
         log = open(log_path, "ab")  # noqa: SIM115 - closed in finally
     try:
         proc = await asyncio.create_subprocess_exec(
-            *argv, cwd=cwd, env=env if env is not None else child_env(),
+            *argv,
+            cwd=cwd,
+            env=env if env is not None else child_env(),
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
             preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
         )
     except BaseException:

@@ -32,8 +32,10 @@ STALE_SPARE_S = 600.0
 
 class SecretInChange(UserFacingError):
     def __init__(self, files: list[str]) -> None:
-        super().__init__(f"The change adds a credential that Honk holds (in {', '.join(files)}); nothing was "
-                         "committed. Credentials never go into a commit: ask for the change without it.")
+        super().__init__(
+            f"The change adds a credential that Honk holds (in {', '.join(files)}); nothing was "
+            "committed. Credentials never go into a commit: ask for the change without it."
+        )
         self.files = files
 
 
@@ -57,14 +59,22 @@ def task_branch(task_id: str) -> str:
 
 
 class WorktreeWorkspaces:
-    def __init__(self, mirrors_dir: Path, workspaces_dir: Path, author_name: str, author_email: str,
-                 share: bool = False,
-                 warm: int = 0) -> None:
+    def __init__(
+        self,
+        mirrors_dir: Path,
+        workspaces_dir: Path,
+        author_name: str,
+        author_email: str,
+        share: bool = False,
+        warm: int = 0,
+    ) -> None:
         self.mirrors_dir = mirrors_dir.resolve()
         self.workspaces_dir = workspaces_dir.resolve()
         self.author = {
-            "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,
-            "GIT_COMMITTER_NAME": author_name, "GIT_COMMITTER_EMAIL": author_email,
+            "GIT_AUTHOR_NAME": author_name,
+            "GIT_AUTHOR_EMAIL": author_email,
+            "GIT_COMMITTER_NAME": author_name,
+            "GIT_COMMITTER_EMAIL": author_email,
         }
         # How many checked-out spare worktrees to keep per repo, so a task's workspace is a rename.
         self.warm = warm
@@ -122,8 +132,9 @@ class WorktreeWorkspaces:
 
     async def remote_head(self, repo: RepoRef, branch: str) -> str:
         try:
-            return await git("rev-parse", "--verify", f"refs/remotes/origin/{branch}^{{commit}}",
-                             git_dir=self.mirror_path(repo))
+            return await git(
+                "rev-parse", "--verify", f"refs/remotes/origin/{branch}^{{commit}}", git_dir=self.mirror_path(repo)
+            )
         except GitError as e:
             raise UserFacingError(f"Repo {repo.name!r} has no branch {branch!r} on its remote.") from e
 
@@ -153,14 +164,12 @@ class WorktreeWorkspaces:
                 shutil.rmtree(path)
             await git("worktree", "prune", git_dir=mirror)
             path.parent.mkdir(parents=True, exist_ok=True)
-            exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}",
-                               git_dir=mirror, check=False)
+            exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", git_dir=mirror, check=False)
             spare = None if exists else await self._claim_spare(repo, path)
             if exists:
                 await git("worktree", "add", "--quiet", "--no-checkout", str(path), branch, git_dir=mirror)
             elif spare is None:
-                await git("worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base,
-                          git_dir=mirror)
+                await git("worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base, git_dir=mirror)
         if spare is not None:
             await self._start_branch(path, branch, base, mirror)
         else:
@@ -178,8 +187,7 @@ class WorktreeWorkspaces:
 
     async def unpublish(self, repo: RepoRef, task_id: str) -> None:
         if self.share and self.mirror_path(repo).exists():
-            await git("push", "--quiet", repo.url, f":{task_ref(task_id)}", git_dir=self.mirror_path(repo),
-                      check=False)
+            await git("push", "--quiet", repo.url, f":{task_ref(task_id)}", git_dir=self.mirror_path(repo), check=False)
 
     async def _published(self, repo: RepoRef, task_id: str) -> str | None:
         try:
@@ -205,8 +213,7 @@ class WorktreeWorkspaces:
         if head == sha or await git_ok("merge-base", "--is-ancestor", sha, head, cwd=ws.path):
             return
         async with file_lock(self._lock(repo)):
-            await git("fetch", "--quiet", repo.url, f"+{task_ref(task_id)}:{task_ref(task_id)}",
-                      git_dir=ws.mirror)
+            await git("fetch", "--quiet", repo.url, f"+{task_ref(task_id)}:{task_ref(task_id)}", git_dir=ws.mirror)
         await git("reset", "--quiet", "--hard", sha, cwd=ws.path)
 
     async def _name_branch(self, ws: Workspace, base: str) -> None:
@@ -263,8 +270,16 @@ class WorktreeWorkspaces:
                 spares.mkdir(parents=True, exist_ok=True)
                 making.touch()
                 try:
-                    await git("worktree", "add", "--quiet", "--no-checkout", "--detach", str(spare),
-                              f"refs/remotes/origin/{base_branch}", git_dir=mirror)
+                    await git(
+                        "worktree",
+                        "add",
+                        "--quiet",
+                        "--no-checkout",
+                        "--detach",
+                        str(spare),
+                        f"refs/remotes/origin/{base_branch}",
+                        git_dir=mirror,
+                    )
                 except GitError:
                     making.unlink(missing_ok=True)
                     return
@@ -294,16 +309,21 @@ class WorktreeWorkspaces:
     async def head(self, ws: Workspace) -> str:
         return await git("rev-parse", "HEAD", cwd=ws.path)
 
-    async def commit_all(self, ws: Workspace, message: str, trailers: dict[str, str],
-                         refuse: Sequence[str] = ()) -> tuple[str | None, list[str]]:
+    async def commit_all(
+        self, ws: Workspace, message: str, trailers: dict[str, str], refuse: Sequence[str] = ()
+    ) -> tuple[str | None, list[str]]:
         """Commits every change in the worktree; returns (commit or None when clean, changed files).
         A change that adds any of the `refuse` values (Honk's own credentials) is not committed."""
         await git("add", "--all", cwd=ws.path)
         changed = (await git("diff", "--cached", "--name-only", cwd=ws.path)).splitlines()
         if not changed:
             return None, []
-        if refuse and (leaked := _files_adding(await git("diff", "--cached", "-U0", "--no-color", "--no-ext-diff",
-                                                         "--no-textconv", cwd=ws.path), refuse)):
+        if refuse and (
+            leaked := _files_adding(
+                await git("diff", "--cached", "-U0", "--no-color", "--no-ext-diff", "--no-textconv", cwd=ws.path),
+                refuse,
+            )
+        ):
             await git("reset", "--quiet", cwd=ws.path)
             raise SecretInChange(leaked)
         args = ["commit", "--quiet", "--no-verify", "-m", message]
@@ -316,8 +336,7 @@ class WorktreeWorkspaces:
         """Merges `ref` into the task branch; returns the conflicting files (merge aborted) or []."""
         msg = message + "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items())
         try:
-            await git("merge", "--quiet", "--no-ff", "--no-edit", "-m", msg, ref,
-                      cwd=ws.path, env=git_env(self.author))
+            await git("merge", "--quiet", "--no-ff", "--no-edit", "-m", msg, ref, cwd=ws.path, env=git_env(self.author))
         except GitError:
             conflicts = (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
             await git("merge", "--abort", cwd=ws.path, check=False)
@@ -326,8 +345,7 @@ class WorktreeWorkspaces:
 
     async def start_merge(self, ws: Workspace, ref: str) -> list[str]:
         """Starts merging `ref` without committing; conflicting files keep their markers. Returns them."""
-        await git("merge", "--quiet", "--no-ff", "--no-commit", ref, cwd=ws.path, env=git_env(self.author),
-                  check=False)
+        await git("merge", "--quiet", "--no-ff", "--no-commit", ref, cwd=ws.path, env=git_env(self.author), check=False)
         return (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
 
     async def diffstat(self, ws: Workspace, base: str) -> str:

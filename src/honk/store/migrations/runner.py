@@ -23,8 +23,19 @@ HERE = Path(__file__).parent
 
 # The tables `create_all` made before Honk had migrations. A database holding them but no
 # alembic_version was made that way; it has revision 0001's schema, and 0002's if it has `audit`.
-PRE_MIGRATION_TABLES = frozenset({"repos", "tasks", "events", "slack_threads", "slack_channels",
-                                  "slack_seen_events", "slack_users", "users", "tokens"})
+PRE_MIGRATION_TABLES = frozenset(
+    {
+        "repos",
+        "tasks",
+        "events",
+        "slack_threads",
+        "slack_channels",
+        "slack_seen_events",
+        "slack_users",
+        "users",
+        "tokens",
+    }
+)
 
 # Any fixed 64-bit number works; every Honk process must use the same one ("honkmigr" in ASCII).
 ADVISORY_LOCK_KEY = 0x686F6E6B6D696772
@@ -88,8 +99,10 @@ def _upgrade(conn: Connection) -> SchemaVersion:
             found, adopted = ("0002" if "audit" in tables else "0001"), True
             command.stamp(config(conn), found)
     if found is not None and found not in {s.revision for s in scripts.walk_revisions()}:
-        raise UserFacingError(f"The database is at schema revision {found}, which this version of Honk does not "
-                              "know: a newer Honk has migrated it. Run that version, or restore a backup.")
+        raise UserFacingError(
+            f"The database is at schema revision {found}, which this version of Honk does not "
+            "know: a newer Honk has migrated it. Run that version, or restore a backup."
+        )
     command.upgrade(config(conn), "head")
     if conn.dialect.name == "sqlite" and (broken := conn.exec_driver_sql("PRAGMA foreign_key_check").first()):
         raise RuntimeError(f"a migration left a row whose foreign key points nowhere: {tuple(broken)}")

@@ -117,6 +117,15 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     # Children before the tables their foreign keys point at; indexes go with their tables.
-    for table in ("tokens", "users", "slack_users", "slack_seen_events", "slack_channels", "slack_threads",
-                  "events", "tasks", "repos"):
+    for table in (
+        "tokens",
+        "users",
+        "slack_users",
+        "slack_seen_events",
+        "slack_channels",
+        "slack_threads",
+        "events",
+        "tasks",
+        "repos",
+    ):
         op.drop_table(table)
