@@ -1,18 +1,58 @@
-"""Typed records that cross Honk's boundaries: front doors, workflow, activities, store."""
+"""Typed records that cross Honk's boundaries (front doors, workflow, activities, store), and the
+vocabulary they speak: every name a boundary shares is defined here, once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_REQUEST_CHARS = 20_000
+_T = TypeVar("_T")
+_N = TypeVar("_N", int, float)
+
+# -- vocabulary ---------------------------------------------------------------------------------
+FrontDoor = Literal["api", "cli", "web", "slack"]
+# Who an audit entry speaks for: a front door, or the worker acting on a task.
+Door = Literal["api", "cli", "web", "slack", "worker"]
+# Why an agent runs: the request, the checks' feedback, a follow-up, main moving under it, a review.
+AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
+# What people ask of a task.
+Action = Literal["request", "follow_up", "merge", "cancel"]
+AuditAction = Literal["request", "follow_up", "merge", "cancel", "sandbox", "setup_network", "agent_tool"]
+AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
+# What the sandbox refused, and which kind of process it was running.
+ViolationKind = Literal["write_outside", "hidden_path", "network", "process_limit", "memory_limit", "time_limit"]
+SandboxMode = Literal["bwrap", "off"]
+LogFormat = Literal["text", "json"]
+ForgeKind = Literal["github", "gitlab"]
+MergeMode = Literal["merge", "fast-forward"]
+MergeMethod = Literal["merge", "squash", "rebase"]
+# Why a forge refused a merge, for a workflow that wants to react (wait for checks, re-push...).
+RefusalReason = Literal["checks", "review", "head_changed", "conflict", "draft", "closed", "other"]
+# A task's pull request as the forge shows it ("none": the repo has no forge, or no pull request yet).
+PullRequestStatus = Literal["none", "open", "closed", "merged"]
+# What a merge came to: landed, or why not (the task goes back to the agent or to review).
+LandStatus = Literal["merged", "conflict", "checks_failed", "kept_moving", "refused"]
+SlackCommandName = Literal["help", "list", "status", "use"]
+PolicyPeople = Literal["requesters", "mergers"]
 
 
 class Record(BaseModel):
+    """A typed record that crosses a boundary: frozen, and unknown fields are refused."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Carried(Record):
+    """A record that travels in workflow history (a step's input or result, or part of one). Tasks
+    wait for days, across deploys: a field a later version dropped is ignored when an older task's
+    history replays (fields are only ever added with defaults)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
 
 
 class TaskState(StrEnum):
@@ -32,22 +72,40 @@ class TaskState(StrEnum):
         return self in (TaskState.merged, TaskState.failed, TaskState.cancelled)
 
 
-class ForgeRef(Record):
+def next_state(state: TaskState, event: object) -> TaskState:
+    """The one way a task's state changes, in the workflow and in the store. `event` is an event of
+    `honk.events` (or, in the workflow, the class of one a step is about to record): its `moves_to`
+    says where the task is once it happened, None leaving it where it was. An ended task stays ended."""
+    moves_to = getattr(event, "moves_to", None)
+    if state.terminal or moves_to is None:
+        return state
+    if not isinstance(moves_to, TaskState):
+        raise TypeError(f"{event!r} names no task state to move to")
+    return moves_to
+
+
+def fold_states(events: Iterable[object], state: TaskState = TaskState.queued) -> TaskState:
+    for event in events:
+        state = next_state(state, event)
+    return state
+
+
+class ForgeRef(Carried):
     """Where a repo lives on a forge; the credentials are the workers' settings, never stored."""
 
-    kind: Literal["github", "gitlab"]
+    kind: ForgeKind
     project: str  # GitHub "owner/name"; GitLab "group/name" or its numeric id
     api_url: str | None = None  # None: github.com's or gitlab.com's API
 
 
-class RepoRef(Record):
+class RepoRef(Carried):
     name: str
     url: str
     branch: str = "main"
     forge: ForgeRef | None = None  # None: a plain git remote, merged by Honk's own push
 
 
-class SlackThread(Record):
+class SlackThread(Carried):
     """Where a task talks back in Slack: its thread, and the status message updated in place."""
 
     channel: str
@@ -55,7 +113,7 @@ class SlackThread(Record):
     status_ts: str | None = None
 
 
-class TaskRequest(Record):
+class TaskRequest(Carried):
     """What a front door hands to the workflow: who asked what of which repo."""
 
     task_id: str
@@ -65,24 +123,24 @@ class TaskRequest(Record):
     requested_by: str
     agent: str | None = None
     model: str | None = None
-    front_door: Literal["api", "cli", "web", "slack"] = "api"
+    front_door: FrontDoor = "api"
     slack: SlackThread | None = None
 
 
-class VerifyCommand(Record):
+class VerifyCommand(Carried):
     name: str
     run: str
     timeout_s: float = 600.0
 
 
-class BuildSpec(Record):
+class BuildSpec(Carried):
     run: str
     artifacts: list[str] = []
     preview_dir: str | None = None
     timeout_s: float = 900.0
 
 
-class AgentSettings(Record):
+class AgentSettings(Carried):
     """The `[agent]` table of `.honk.toml`: which agent a repo uses by default, and its inputs."""
 
     name: str | None = None
@@ -95,11 +153,16 @@ class AgentSettings(Record):
     timeout_s: float | None = None
     max_turns: int | None = None
     max_cost_usd: float | None = None
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(max_turns=self.max_turns, max_cost_usd=self.max_cost_usd, timeout_s=self.timeout_s)
+
     # Shell commands (prefixes) the agent may run besides Honk's verify tool.
     allow: list[str] = []
 
 
-class RepoConfig(Record):
+class RepoConfig(Carried):
     verify: list[VerifyCommand] = []
     build: BuildSpec | None = None
     setup: str | None = None
@@ -108,7 +171,7 @@ class RepoConfig(Record):
     # allows it (HONK_SANDBOX_SETUP_NETWORK); the hosts are recorded, not enforced. Every other phase is offline.
     setup_network: list[str] = []
     merge_target: str | None = None
-    merge_mode: Literal["merge", "fast-forward"] = "merge"
+    merge_mode: MergeMode = "merge"
     max_rounds: int | None = Field(default=None, ge=1, le=50)
     agent: AgentSettings = AgentSettings()
     # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
@@ -118,7 +181,7 @@ class RepoConfig(Record):
     source: Literal["file", "detected"] = "detected"
 
 
-class CheckResult(Record):
+class CheckResult(Carried):
     name: str
     command: str
     passed: bool
@@ -144,7 +207,7 @@ class VerifyReport(Record):
         return "\n\n".join(f"## {c.name} failed (`{c.command}`)\n{c.distilled}" for c in failed)
 
 
-class Artifact(Record):
+class Artifact(Carried):
     name: str
     size: int
 
@@ -152,7 +215,75 @@ class Artifact(Record):
 DEFAULT_AGENT_TIMEOUT_S = 1800.0
 
 
-class AgentOutcome(Record):
+class Budget(Carried):
+    """What a task's agent runs may spend, all runs together; None: no limit of that kind."""
+
+    max_turns: int | None = None
+    max_cost_usd: float | None = None
+    timeout_s: float | None = None
+
+    def or_else(self, fallback: Budget) -> Budget:
+        """This budget, with `fallback`'s limit wherever this one sets none."""
+        return Budget(
+            max_turns=_first(self.max_turns, fallback.max_turns),
+            max_cost_usd=_first(self.max_cost_usd, fallback.max_cost_usd),
+            timeout_s=_first(self.timeout_s, fallback.timeout_s),
+        )
+
+    def capped(self, cap: Budget) -> Budget:
+        """The smaller limit of each kind; a cap of None has no opinion."""
+        return Budget(
+            max_turns=_least(self.max_turns, cap.max_turns),
+            max_cost_usd=_least(self.max_cost_usd, cap.max_cost_usd),
+            timeout_s=_least(self.timeout_s, cap.timeout_s),
+        )
+
+
+class Spent(Carried):
+    """What a task's agent runs have used so far."""
+
+    turns: int = 0
+    cost_usd: float = 0.0
+    seconds: float = 0.0
+
+    def plus(self, turns: int = 0, cost_usd: float | None = None, seconds: float = 0.0) -> Spent:
+        return Spent(
+            turns=self.turns + turns, cost_usd=self.cost_usd + (cost_usd or 0.0), seconds=self.seconds + seconds
+        )
+
+
+def effective_budget(server: Budget, repo: Budget, cap: Budget, request: Budget | None = None) -> Budget:
+    """A task's budget, decided once when it starts: what the request asks, else the repo's
+    `.honk.toml`, else the server's defaults — capped by the access policy."""
+    return (request or Budget()).or_else(repo).or_else(server).capped(cap)
+
+
+def remaining(budget: Budget, spent: Spent) -> Budget:
+    """What is left for the next agent run (a limit of None stays None)."""
+    return Budget(
+        max_turns=None if budget.max_turns is None else budget.max_turns - spent.turns,
+        max_cost_usd=None if budget.max_cost_usd is None else budget.max_cost_usd - spent.cost_usd,
+        timeout_s=None if budget.timeout_s is None else budget.timeout_s - spent.seconds,
+    )
+
+
+def exhausted(left: Budget) -> str | None:
+    """Which limit is used up ("turn", "cost", "time"), or None while every one has room."""
+    for name, value in (("turn", left.max_turns), ("cost", left.max_cost_usd), ("time", left.timeout_s)):
+        if value is not None and value <= 0:
+            return name
+    return None
+
+
+def _first(value: _T | None, fallback: _T | None) -> _T | None:
+    return fallback if value is None else value
+
+
+def _least(a: _N | None, b: _N | None) -> _N | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+class AgentOutcome(Carried):
     summary: str = ""
     model: str | None = None
     cost_usd: float | None = None

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from honk.domain import Artifact, TaskState
+from honk.domain import AgentReason, Artifact, TaskState, ViolationKind
 
 
 class Event(BaseModel):
@@ -54,7 +54,7 @@ class AgentStarted(Event):
     kind: Literal["agent_started"] = "agent_started"
     moves_to: ClassVar = TaskState.working
     round: int
-    reason: Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
+    reason: AgentReason
     # Which of the task's agent runs, and the branch head it started from: a retried run finds here
     # whether an earlier attempt already committed (see run_agent).
     invocation: int | None = None
@@ -116,7 +116,7 @@ class SandboxRefused(Event):
     """The sandbox stopped repo code or an agent command from doing something (also in the audit log)."""
 
     kind: Literal["sandbox_refused"] = "sandbox_refused"
-    what: str  # write_outside, hidden_path, network, process_limit, memory_limit, time_limit
+    what: ViolationKind
     detail: str
     command: str
     source: str  # setup, check, build, agent
@@ -297,11 +297,16 @@ class MainMoved(Event):
 
 
 class MergeHeld(Event):
-    """The merge did not happen; the task is back to the agent or to review. Says why."""
+    """The merge did not happen, and says why: the task is back to review, or (`rework`) back to the
+    agent, when the latest target broke the checks or conflicts with the branch."""
 
     kind: Literal["merge_held"] = "merge_held"
-    moves_to: ClassVar = TaskState.ready
     reason: str
+    rework: bool = False
+
+    @property
+    def moves_to(self) -> TaskState:  # pyright: ignore[reportIncompatibleVariableOverride] - per instance
+        return TaskState.working if self.rework else TaskState.ready
 
     def line(self) -> str:
         return f"merge held: {self.reason}"

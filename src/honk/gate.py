@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, time
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import Record
+from honk.domain import Action, AuditOutcome, FrontDoor, Record
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
-FrontDoor = Literal["api", "cli", "web", "slack"]
-Action = Literal["request", "follow_up", "merge", "cancel"]
 T = TypeVar("T")
 
 # The least account role each action needs, where the front door has accounts.
@@ -83,7 +81,7 @@ class Gate:
         action: Action,
         actor: Actor,
         repo: str | None,
-        outcome: Literal["ok", "refused"],
+        outcome: AuditOutcome,
         detail: str,
         task_id: str | None = None,
         rule: str | None = None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import (
@@ -12,6 +11,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from honk.domain import LogFormat, SandboxMode
 
 
 def make_url_password(url: str) -> str | None:
@@ -98,7 +99,7 @@ class Settings(BaseSettings):
     # -- Safety -----------------------------------------------------------------------------
     # Repo code and agent commands run under bubblewrap. "off" runs them unsandboxed (every task
     # then carries a warning); without bubblewrap and without "off", Honk refuses to run repo code.
-    sandbox: Literal["bwrap", "off"] = "bwrap"
+    sandbox: SandboxMode = "bwrap"
     sandbox_bwrap: str = "bwrap"  # the bubblewrap binary (a name on PATH, or a path)
     sandbox_memory_mb: int = Field(default=4096, ge=64)
     sandbox_max_processes: int = Field(default=512, ge=16)
@@ -118,7 +119,7 @@ class Settings(BaseSettings):
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"
     # "text" for people, "json" (one object per line) for log collectors.
-    log_format: Literal["text", "json"] = "text"
+    log_format: LogFormat = "text"
 
     @classmethod
     def settings_customise_sources(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from honk.access import Budget, InvalidPolicy, Policy, Refused, Usage, Who
+from honk.access import InvalidPolicy, Policy, Refused, Usage, Who
+from honk.domain import Budget
 from honk.errors import Forbidden
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "policy.example.toml"
@@ -205,19 +206,21 @@ def test_a_zero_limit_stops_requests() -> None:
 
 def test_budget_takes_the_least_of_request_and_policy_per_field(policy: Policy) -> None:
     # playlist: its own cost cap, "*"'s turns, [budget]'s timeout.
-    assert policy.budget("playlist", Budget()) == Budget(max_turns=30, max_cost_usd=2.0, timeout_s=1200)
-    assert policy.budget("playlist", Budget(max_turns=100, max_cost_usd=1.0, timeout_s=9000)) == Budget(
+    assert Budget().capped(policy.budget_cap("playlist")) == Budget(max_turns=30, max_cost_usd=2.0, timeout_s=1200)
+    assert Budget(max_turns=100, max_cost_usd=1.0, timeout_s=9000).capped(policy.budget_cap("playlist")) == Budget(
         max_turns=30, max_cost_usd=1.0, timeout_s=1200
     )
     # Any other repo: "*"'s turns over [budget]'s, [budget]'s cost.
-    assert policy.budget("docs", Budget(max_cost_usd=10.0)) == Budget(max_turns=30, max_cost_usd=4.0, timeout_s=1200)
+    assert Budget(max_cost_usd=10.0).capped(policy.budget_cap("docs")) == Budget(
+        max_turns=30, max_cost_usd=4.0, timeout_s=1200
+    )
 
 
 def test_budget_without_a_policy_opinion_keeps_the_request() -> None:
     policy = Policy.parse('[users."bob@example.com"]')
     asked = Budget(max_turns=80, max_cost_usd=None, timeout_s=60)
-    assert policy.budget("docs", asked) == asked
-    assert Policy.open().budget("docs", asked) == asked
+    assert asked.capped(policy.budget_cap("docs")) == asked
+    assert asked.capped(Policy.open().budget_cap("docs")) == asked
 
 
 # -- no policy ------------------------------------------------------------------------------
@@ -293,4 +296,4 @@ def test_the_example_policy_loads_and_means_what_it_says() -> None:
         policy.check_merge(grace, "api", "ada@example.com")
     policy.check_merge(boss, "api", "ada@example.com")
     policy.check_merge(grace, "docs", "ada@example.com")
-    assert policy.budget("playlist", Budget()) == Budget(max_turns=60, max_cost_usd=2.0, timeout_s=1800)
+    assert Budget().capped(policy.budget_cap("playlist")) == Budget(max_turns=60, max_cost_usd=2.0, timeout_s=1800)

@@ -22,7 +22,7 @@ def _alive(pid: int) -> bool:
 
 
 async def _wait_gone(pid: int) -> bool:
-    for _ in range(100):
+    for _ in range(500):  # up to 10 s: a loaded machine (CI on 2 cores) can take seconds to deliver the kill
         if not _alive(pid):
             return True
         await asyncio.sleep(0.02)

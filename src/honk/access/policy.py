@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from honk.access.rules import (
     ANYONE,
     GROUP,
     SLACK,
-    Budget,
     Limits,
     PolicyFile,
     RepoRule,
@@ -26,11 +25,11 @@ from honk.access.rules import (
     load_file,
     parse_file,
 )
+from honk.domain import Budget, PolicyPeople
 from honk.errors import Forbidden
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
-People = Literal["requesters", "mergers"]
 
 DAILY_RESET = "it resets at 00:00 UTC"
 
@@ -121,13 +120,13 @@ class Policy:
         """For the agent and model the repo's config (or the server's default) chose after the request."""
         self._check_agent(repo, agent, model)
 
-    def budget(self, repo: str, requested: Budget) -> Budget:
-        """The task's budget: what was requested, capped per field by the repo's, `*`'s or the default budget."""
+    def budget_cap(self, repo: str) -> Budget:
+        """The most a task in `repo` may spend: per kind, the repo's table, else `*`'s, else the default."""
         tables = [r.budget for r in (self._file.repos.get(k) for k in (repo, ANYONE)) if r] + [self._file.budget]
         return Budget(
-            max_turns=_least(requested.max_turns, _first(t.max_turns for t in tables)),
-            max_cost_usd=_least(requested.max_cost_usd, _first(t.max_cost_usd for t in tables)),
-            timeout_s=_least(requested.timeout_s, _first(t.timeout_s for t in tables)),
+            max_turns=_first(t.max_turns for t in tables),
+            max_cost_usd=_first(t.max_cost_usd for t in tables),
+            timeout_s=_first(t.timeout_s for t in tables),
         )
 
     # -- people -------------------------------------------------------------------------------
@@ -183,7 +182,7 @@ class Policy:
                 return value, dotted("repos", key, field)
         return default, dotted("repos", ANYONE, field)
 
-    def _principals(self, repo: str, field: People) -> tuple[list[str], str]:
+    def _principals(self, repo: str, field: PolicyPeople) -> tuple[list[str], str]:
         if field == "requesters":
             return self._setting(repo, field, lambda r: r.requesters, [ANYONE])
         return self._setting(repo, field, lambda r: r.mergers, [ANYONE])
@@ -257,8 +256,3 @@ def _tasks(n: int) -> str:
 
 def _first(values: Iterable[N | None]) -> N | None:
     return next((v for v in values if v is not None), None)
-
-
-def _least(a: N | None, b: N | None) -> N | None:
-    """The smaller of two caps; None has no opinion."""
-    return b if a is None else a if b is None else min(a, b)

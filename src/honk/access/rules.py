@@ -11,9 +11,9 @@ import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
-from honk.domain import Record
+from honk.domain import Budget, Record
 from honk.errors import UserFacingError
 
 ANYONE = "*"  # a principal: any person the policy knows (or anyone at all, with allow_unknown)
@@ -46,16 +46,9 @@ class Usage(Record):
     usd_today: float = 0.0  # agent cost of tasks created since 00:00 UTC
 
 
-class Budget(Record):
-    """A task's agent budget; None has no opinion. Unconstrained: it also carries what a repo asks for."""
-
-    max_turns: int | None = None
-    max_cost_usd: float | None = None
-    timeout_s: float | None = None
-
-
 class BudgetTable(Budget):
     # A zero budget could only fail every task, so the file's budgets must be positive.
+    model_config = ConfigDict(frozen=True, extra="forbid")
     max_turns: int | None = Field(default=None, ge=1)
     max_cost_usd: float | None = Field(default=None, gt=0)
     timeout_s: float | None = Field(default=None, gt=0)

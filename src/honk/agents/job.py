@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-from honk.domain import DEFAULT_AGENT_TIMEOUT_S, AgentSettings, Record, VerifyCommand
+from honk.domain import DEFAULT_AGENT_TIMEOUT_S, AgentReason, AgentSettings, Record, VerifyCommand
 from honk.sandbox import Confined
 
 
@@ -13,7 +11,7 @@ class AgentJob(Record):
     workspace: str
     prompt: str  # the full instructions for this run
     request: str  # the original request, for agents that keep their own context
-    reason: Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
+    reason: AgentReason
     round: int
     invocation: int  # how many agent runs this task had before this one
     model: str | None = None

@@ -12,13 +12,11 @@ from typing import get_args
 import click
 
 from honk.cli.api import ApiClient, default_url
-from honk.domain import TaskState, TaskView
+from honk.domain import AuditAction, AuditOutcome, TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import StoredEvent
 from honk.settings import Settings
-from honk.store.audit import Action as AuditAction
 from honk.store.audit import AuditEntry
-from honk.store.audit import Outcome as AuditOutcome
 
 
 def _exit(code: int) -> None:

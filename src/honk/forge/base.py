@@ -7,17 +7,12 @@ up to date, and merges through the forge's API so that its required checks and a
 
 from __future__ import annotations
 
-from typing import Literal, Protocol, Self
+from typing import Protocol, Self
 
 from pydantic import SecretStr, model_validator
 
-from honk.domain import CheckResult, Record
+from honk.domain import CheckResult, ForgeKind, MergeMethod, PullRequestStatus, Record, RefusalReason
 from honk.errors import Forbidden, NotFound, Unauthorized, Unavailable, UserFacingError
-
-ForgeKind = Literal["github", "gitlab"]
-MergeMethod = Literal["merge", "squash", "rebase"]
-# Why a forge refused a merge, for a workflow that wants to react (wait for checks, re-push...).
-RefusalReason = Literal["checks", "review", "head_changed", "conflict", "draft", "closed", "other"]
 
 
 class ForgeConfig(Record):
@@ -74,7 +69,7 @@ class PullRequestBody(Record):
 class PullRequest(Record):
     number: int  # GitHub's number, GitLab's iid: what the forge's web page shows
     url: str
-    state: Literal["open", "closed", "merged"]
+    state: PullRequestStatus
     draft: bool
     head_sha: str | None
     merge_commit: str | None = None  # set once merged (by Honk or by a person on the forge)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ssl
 from collections.abc import Awaitable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from githubkit import AppInstallationAuthStrategy, GitHub, TokenAuthStrategy
@@ -19,6 +19,7 @@ from githubkit.exception import GraphQLFailed, RequestError, RequestFailed
 from githubkit.response import Response
 from pydantic import BaseModel, SecretStr, TypeAdapter
 
+from honk.domain import PullRequestStatus
 from honk.errors import UserFacingError
 from honk.forge.base import (
     ForgeConfig,
@@ -48,7 +49,7 @@ class _Pull(BaseModel):
     number: int
     node_id: str
     html_url: str
-    state: Literal["open", "closed"]
+    state: str  # "open" or "closed" (merged ones are closed with merged_at)
     draft: bool = False
     merged_at: str | None = None
     merge_commit_sha: str | None = None
@@ -56,7 +57,7 @@ class _Pull(BaseModel):
     base: _Ref
 
     def record(self) -> PullRequest:
-        state = "merged" if self.merged_at else self.state
+        state: PullRequestStatus = "merged" if self.merged_at else "open" if self.state == "open" else "closed"
         return PullRequest(
             number=self.number,
             url=self.html_url,

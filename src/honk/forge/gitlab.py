@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabError
 from pydantic import BaseModel
 
+from honk.domain import PullRequestStatus
 from honk.forge.base import (
     ForgeConfig,
     ForgeKind,
@@ -67,7 +68,7 @@ STATUSES: dict[str, tuple[RefusalReason, str]] = {
 
 
 # "locked" is GitLab's state while a merge is under way: still open as far as a task can tell.
-STATES: dict[str, Literal["open", "closed", "merged"]] = {
+STATES: dict[str, PullRequestStatus] = {
     "opened": "open",
     "locked": "open",
     "closed": "closed",
@@ -79,7 +80,7 @@ class _MergeRequest(BaseModel):
     iid: int
     web_url: str
     title: str
-    state: Literal["opened", "closed", "merged", "locked"]
+    state: str  # a key of STATES
     draft: bool = False
     sha: str | None = None
     target_branch: str

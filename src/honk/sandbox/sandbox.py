@@ -16,10 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from honk.domain import SandboxMode, ViolationKind
 from honk.errors import UserFacingError
 from honk.sandbox import launch
 from honk.sandbox.view import View
@@ -28,12 +28,11 @@ from honk.workspace.git import redact_url
 from honk.workspace.proc import ProcResult, child_env
 
 LAUNCHER = Path(__file__).with_name("launch.py")
-Mode = Literal["bwrap", "off"]
 
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    mode: Mode = "bwrap"
+    mode: SandboxMode = "bwrap"
     bwrap: str = "bwrap"
     memory_mb: int = 4096
     pids: int = 512
@@ -43,7 +42,7 @@ class SandboxConfig:
 
 
 class Violation(BaseModel):
-    kind: str  # write_outside, hidden_path, network, process_limit, memory_limit, time_limit
+    kind: ViolationKind
     detail: str
     command: str
     source: str  # check, build, setup, agent

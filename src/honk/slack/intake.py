@@ -7,9 +7,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
 
-from honk.domain import MAX_REQUEST_CHARS, Record
+from honk.domain import MAX_REQUEST_CHARS, Record, SlackCommandName
 
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 OPTION = re.compile(r"(?<!\S)(repo|agent|model)=([A-Za-z0-9._/:-]+)(?!\S)")
@@ -24,7 +23,7 @@ class Ask(Record):
 
 
 class Command(Record):
-    name: Literal["help", "list", "status", "use"]
+    name: SlackCommandName
     argument: str | None = None
 
 

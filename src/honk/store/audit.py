@@ -8,17 +8,12 @@ the table, so a bug (or a person with the database open) cannot quietly rewrite 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal
 
 from sqlalchemy import select
 
-from honk.domain import Record
+from honk.domain import AuditAction, AuditOutcome, Door, Record
 from honk.store.models import AuditRow
 from honk.store.store import Store
-
-Action = Literal["request", "follow_up", "merge", "cancel", "sandbox", "setup_network", "agent_tool"]
-Outcome = Literal["ok", "refused", "violation", "allowed"]
-FrontDoor = Literal["api", "cli", "web", "slack", "worker"]
 
 # The triggers that make the table append-only, per dialect. Revision 0002 (honk.store.migrations)
 # installs them with the table; this is their one definition. They are frozen with that revision:
@@ -44,9 +39,9 @@ class AuditEntry(Record):
     id: int | None = None
     at: datetime | None = None
     actor: str
-    front_door: FrontDoor
-    action: Action
-    outcome: Outcome
+    front_door: Door
+    action: AuditAction
+    outcome: AuditOutcome
     repo: str | None = None
     task_id: str | None = None
     rule: str | None = None
@@ -55,8 +50,8 @@ class AuditEntry(Record):
 
 class AuditQuery(Record):
     actor: str | None = None
-    action: Action | None = None
-    outcome: Outcome | None = None
+    action: AuditAction | None = None
+    outcome: AuditOutcome | None = None
     repo: str | None = None
     task_id: str | None = None
     since: datetime | None = None

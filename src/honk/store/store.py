@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView
+from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView, next_state
 from honk.events import EVENT_ADAPTER, AgentFinished, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed
 from honk.store import migrations
 from honk.store.migrations import SchemaVersion
@@ -209,8 +209,7 @@ class Store:
 
 def _apply(row: TaskRow, ev: AnyEvent) -> None:
     """Keeps the task summary in step with its history (the one place that maps events to fields)."""
-    if ev.moves_to is not None and not TaskState(row.state).terminal:
-        row.state = ev.moves_to.value
+    row.state = next_state(TaskState(row.state), ev).value
     if isinstance(ev, TaskFailed):
         row.reason = ev.reason
     elif isinstance(ev, Merged):

@@ -18,7 +18,7 @@ from sse_starlette.sse import EventSourceResponse
 
 from honk.access import Policy, Who
 from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User, secret_key
-from honk.domain import ForgeRef, RepoRef, TaskState, TaskView
+from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState, TaskView
 from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
 from honk.gate import Actor, FrontDoor, Gate
 from honk.heap import settle_heap
@@ -26,8 +26,6 @@ from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditEntry, AuditLog, AuditQuery, Store
-from honk.store.audit import Action as AuditAction
-from honk.store.audit import Outcome as AuditOutcome
 from honk.web import audit_page, pages, ui
 from honk.web.schemas import ActorIn, FollowUpIn, Refusal, RepoIn, TaskIn
 from honk.workflow.client import connect

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from honk.accounts import Role, User
+from honk.domain import AuditAction, AuditOutcome
 from honk.errors import Unauthorized
 from honk.store import AuditEntry, AuditQuery
-from honk.store.audit import Action, Outcome
 from honk.web.ui import layout, signin_page
 
 UserOf = Callable[[Request], Awaitable[User]]
@@ -43,8 +43,8 @@ def router(user_of: UserOf) -> APIRouter:
         start = _day(since)
         query = AuditQuery(
             actor=actor or None,
-            action=action if action in get_args(Action) else None,  # type: ignore[arg-type]
-            outcome=outcome if outcome in get_args(Outcome) else None,  # type: ignore[arg-type]
+            action=action if action in get_args(AuditAction) else None,  # type: ignore[arg-type]
+            outcome=outcome if outcome in get_args(AuditOutcome) else None,  # type: ignore[arg-type]
             repo=repo or None,
             task_id=task or None,
             since=start,
@@ -95,8 +95,8 @@ def page(user: User, entries: list[AuditEntry], q: AuditQuery, since: str) -> st
     )
     body = f"""<h1>Audit log</h1>
 <form class="filters" method="get" action="/audit">
-<select name="action" aria-label="Action">{options(get_args(Action), q.action, "Any action")}</select>
-<select name="outcome" aria-label="Outcome">{options(get_args(Outcome), q.outcome, "Any outcome")}</select>
+<select name="action" aria-label="Action">{options(get_args(AuditAction), q.action, "Any action")}</select>
+<select name="outcome" aria-label="Outcome">{options(get_args(AuditOutcome), q.outcome, "Any outcome")}</select>
 <input type="text" name="actor" aria-label="Who" placeholder="who" value="{escape(q.actor or "")}">
 <input type="text" name="repo" aria-label="Repo" placeholder="repo" value="{escape(q.repo or "")}">
 <input type="date" name="since" aria-label="Since" value="{escape(since)}">

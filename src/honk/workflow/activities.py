@@ -19,11 +19,11 @@ from typing import ParamSpec, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from honk.access import Budget, Policy, Refused
+from honk.access import Policy, Refused
 from honk.agents import AgentRegistry
 from honk.agents.claude_errors import AgentStopped
 from honk.build import builder
-from honk.domain import AgentOutcome, AgentSettings, RepoConfig, TaskRequest
+from honk.domain import AgentOutcome, Budget, RepoConfig, TaskRequest, effective_budget
 from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
@@ -124,7 +124,7 @@ class ActivityDeps:
     max_rounds: int
     agents: AgentRegistry
     agent_homes_dir: Path
-    agent_defaults: AgentSettings
+    budget_defaults: Budget  # the server's, where a repo sets none
     sandbox: Sandbox
     audit: AuditLog
     policy: Policy
@@ -276,7 +276,7 @@ class TaskActivities:
             await self.d.workspaces.remote_head(req.repo, req.repo.branch)
             ws = await self._workspace(req)
             await self.d.workspaces.reset(ws)
-            config = self._with_defaults(load_repo_config(ws.path))
+            config = load_repo_config(ws.path)
             await self.d.workspaces.remote_head(req.repo, policy.merge_target(req.repo, config))
             agent = req.agent or config.agent.name or self.d.default_agent
             self.d.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
@@ -644,34 +644,9 @@ class TaskActivities:
             raise
 
     def _budgeted(self, req: TaskRequest, config: RepoConfig) -> RepoConfig:
-        """The policy's budget caps what the repo asks for."""
-        a = config.agent
-        capped = self.d.policy.budget(
-            req.repo.name, Budget(max_turns=a.max_turns, max_cost_usd=a.max_cost_usd, timeout_s=a.timeout_s)
-        )
-        return config.model_copy(
-            update={
-                "agent": a.model_copy(
-                    update={
-                        "max_turns": capped.max_turns,
-                        "max_cost_usd": capped.max_cost_usd,
-                        "timeout_s": capped.timeout_s,
-                    }
-                )
-            }
-        )
-
-    def _with_defaults(self, config: RepoConfig) -> RepoConfig:
-        """The repo's agent budgets, with the server's defaults where the repo sets none."""
-        a, d = config.agent, self.d.agent_defaults
-        agent = a.model_copy(
-            update={
-                "timeout_s": a.timeout_s or d.timeout_s,
-                "max_turns": a.max_turns or d.max_turns,
-                "max_cost_usd": a.max_cost_usd or d.max_cost_usd,
-            }
-        )
-        return config.model_copy(update={"agent": agent})
+        """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy."""
+        budget = effective_budget(self.d.budget_defaults, config.agent.budget, self.d.policy.budget_cap(req.repo.name))
+        return config.model_copy(update={"agent": config.agent.model_copy(update=budget.model_dump())})
 
 
 async def _is_ancestor(ws: Workspace, commit: str) -> bool:

@@ -3,50 +3,55 @@ running workflows. Large things (logs, diffs, artifacts) stay on disk or in the 
 
 from __future__ import annotations
 
-from typing import Literal
-
 from honk.agents.job import AgentJob
-from honk.domain import AgentOutcome, Artifact, Record, RepoConfig, TaskRequest, TaskState
+from honk.domain import (
+    AgentOutcome,
+    Artifact,
+    Carried,
+    LandStatus,
+    PullRequestStatus,
+    RepoConfig,
+    TaskRequest,
+    TaskState,
+)
 from honk.events import AnyEvent
 
-AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
 
-
-class TaskInput(Record):
+class TaskInput(Carried):
     request: TaskRequest
     heartbeat_timeout_s: float = 30.0
     forge_poll_s: float = 120.0  # how often a task waiting for people checks its pull request
 
 
-class FollowUp(Record):
+class FollowUp(Carried):
     text: str
     by: str
 
 
-class MergeDecision(Record):
+class MergeDecision(Carried):
     by: str
 
 
-class CancelRequest(Record):
+class CancelRequest(Carried):
     by: str
 
 
-class TaskStatus(Record):
+class TaskStatus(Carried):
     state: TaskState
     round: int
     pending_followups: int
 
 
-class RecordInput(Record):
+class RecordInput(Carried):
     task_id: str
     events: list[AnyEvent]
 
 
-class ProvisionInput(Record):
+class ProvisionInput(Carried):
     request: TaskRequest
 
 
-class ProvisionResult(Record):
+class ProvisionResult(Carried):
     branch: str
     base_commit: str
     config: RepoConfig
@@ -54,19 +59,19 @@ class ProvisionResult(Record):
     agent: str
 
 
-class AgentRunInput(Record):
+class AgentRunInput(Carried):
     request: TaskRequest
     job: AgentJob
     agent: str
 
 
-class AgentRunResult(Record):
+class AgentRunResult(Carried):
     outcome: AgentOutcome
     commit: str | None
     changed_files: list[str]
 
 
-class StepInput(Record):
+class StepInput(Carried):
     """For steps that need only the task and its repo config (verify, build, deliver, cleanup)."""
 
     request: TaskRequest
@@ -76,33 +81,33 @@ class StepInput(Record):
     warnings: list[str] = []
 
 
-class VerifyResult(Record):
+class VerifyResult(Carried):
     passed: bool
     feedback: str
     base_commit: str
     head_commit: str
 
 
-class ReviewInput(Record):
+class ReviewInput(Carried):
     request: TaskRequest
     config: RepoConfig
     follow_ups: list[str] = []
 
 
-class ReviewResult(Record):
+class ReviewResult(Carried):
     ok: bool
     feedback: str = ""
     warnings: list[str] = []
 
 
-class BuildResult(Record):
+class BuildResult(Carried):
     ok: bool
     artifacts: list[Artifact] = []
     preview_url: str | None = None
     failure: str = ""
 
 
-class MergeInput(Record):
+class MergeInput(Carried):
     request: TaskRequest
     config: RepoConfig
     verified_base: str
@@ -114,9 +119,9 @@ class MergeInput(Record):
     cost_usd: float | None = None
 
 
-class MergeResult(Record):
+class MergeResult(Carried):
     # "refused": the forge said no (checks pending, review required …); `feedback` says why.
-    status: Literal["merged", "conflict", "checks_failed", "kept_moving", "refused"]
+    status: LandStatus
     commit: str = ""
     target: str = ""
     feedback: str = ""
@@ -124,16 +129,16 @@ class MergeResult(Record):
     base_commit: str = ""
 
 
-class PullRequestState(Record):
+class PullRequestState(Carried):
     """What the forge says of the task's pull request (`none`: the repo has no forge, or no PR yet)."""
 
-    state: Literal["none", "open", "closed", "merged"]
+    state: PullRequestStatus
     number: int = 0
     url: str = ""
     merge_commit: str | None = None
 
 
-class NotifyInput(Record):
+class NotifyInput(Carried):
     """A milestone to say in the task's chat thread (the message is built from Honk's store)."""
 
     request: TaskRequest

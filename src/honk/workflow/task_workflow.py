@@ -15,22 +15,33 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from honk.agents.job import AgentJob
-    from honk.domain import DEFAULT_AGENT_TIMEOUT_S, TaskState
+    from honk.domain import (
+        DEFAULT_AGENT_TIMEOUT_S,
+        AgentReason,
+        Spent,
+        TaskState,
+        exhausted,
+        next_state,
+        remaining,
+    )
     from honk.events import (
+        AgentStarted,
         AnyEvent,
+        BuildStarted,
         ChecksFailed,
+        ChecksStarted,
         FollowUpsNotApplied,
         Merged,
         MergeHeld,
         MergeRequested,
         TaskCancelled,
         TaskFailed,
+        TaskReady,
         WorkspacePreparing,
     )
     from honk.workflow import policy
     from honk.workflow.activities import TaskActivities as acts
     from honk.workflow.records import (
-        AgentReason,
         AgentRunInput,
         BuildResult,
         CancelRequest,
@@ -76,8 +87,7 @@ class TaskWorkflow:
         self.changed = False
         self.asked: list[str] = []  # every follow-up applied, for the judge
         self.merge_from: str | None = None
-        self.turns_used = 0
-        self.agent_seconds = 0.0
+        self.spent = Spent()  # by every agent run of the task so far
         self.warnings: list[str] = []
         self.queue: str | None = None  # the repo's own task queue, once its config named one
         self.prov: ProvisionResult | None = None
@@ -96,7 +106,7 @@ class TaskWorkflow:
     @workflow.update
     def merge(self, d: MergeDecision) -> str:
         self.merge_by = d.by
-        self.state = TaskState.merging
+        self._move(MergeRequested)
         return "merging"
 
     @merge.validator
@@ -124,7 +134,6 @@ class TaskWorkflow:
             except (asyncio.CancelledError, ActivityError):
                 pass
         if self.cancel_by is not None and not self.state.terminal:
-            self.state = TaskState.cancelled
             await self._record(TaskCancelled(by=self.cancel_by))
             await self._notify()
             await self._cleanup()
@@ -153,7 +162,7 @@ class TaskWorkflow:
             reason: AgentReason = "request"
             while True:
                 await self._work(prompt, reason)
-                self.state = TaskState.ready
+                self._move(TaskReady)
                 await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
                 await self._notify()
                 if await self._wait_for_people():
@@ -173,7 +182,7 @@ class TaskWorkflow:
         assert self.prov is not None
         for attempt in range(1, self.prov.max_rounds + 1):
             self.round += 1
-            self.state = TaskState.working
+            self._move(AgentStarted)
             job = self._job(prompt, reason)
             started = workflow.now()
             result = await self._act(
@@ -181,8 +190,8 @@ class TaskWorkflow:
                 AgentRunInput(request=self.req, agent=self.prov.agent, job=job),
                 minutes=self._agent_minutes(),
             )
-            self.agent_seconds += (workflow.now() - started).total_seconds()
-            self.turns_used += result.outcome.turns
+            seconds = (workflow.now() - started).total_seconds()
+            self.spent = self.spent.plus(result.outcome.turns, result.outcome.cost_usd, seconds)
             self.merge_from = None
             self.agent_runs += 1
             self.changed = self.changed or result.commit is not None
@@ -192,7 +201,7 @@ class TaskWorkflow:
                 self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
             if result.outcome.summary:
                 self.summaries.append(result.outcome.summary)
-            self.state = TaskState.verifying
+            self._move(ChecksStarted)
             report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
             feedback = report.feedback
             if report.passed and not self.changed:
@@ -209,7 +218,7 @@ class TaskWorkflow:
                     reason = "review"
                     continue
             if report.passed:
-                self.state = TaskState.building
+                self._move(BuildStarted)
                 build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
                 if build.ok:
                     self.verified_base = report.base_commit
@@ -243,7 +252,6 @@ class TaskWorkflow:
         approved_by, self.merge_by = self.merge_by, None
         if result.status == "merged":
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
-            self.state = TaskState.merged
             await self._cleanup()
             await self._notify()
             return None
@@ -252,7 +260,7 @@ class TaskWorkflow:
                 f"after bringing in the latest {result.target}, checks fail; "
                 "the agent is fixing it — merge again when the task is ready"
             )
-            await self._record(MergeHeld(reason=held))
+            await self._record(MergeHeld(reason=held, rework=True))
             await self._notify(f"Merge held: {held}")
             return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
         if result.status == "conflict":
@@ -260,7 +268,7 @@ class TaskWorkflow:
                 f"{result.target} has changes that conflict with this branch in "
                 f"{', '.join(result.conflicts[:5])}; the agent is resolving them — merge again when ready"
             )
-            await self._record(MergeHeld(reason=held))
+            await self._record(MergeHeld(reason=held, rework=True))
             await self._notify(f"Merge held: {held}")
             self.merge_from = f"refs/remotes/origin/{result.target}"
             return policy.conflict_prompt(self.req.text, result.target, result.conflicts), "main_moved"
@@ -270,7 +278,6 @@ class TaskWorkflow:
             reason = f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
         await self._notify(f"Merge held: {reason}")
-        self.state = TaskState.ready
         if await self._wait_for_people():
             return None
         if self.follow_ups:
@@ -299,7 +306,6 @@ class TaskWorkflow:
                 self.cancel_by = f"closed on {where}"
                 return True
             if pr.state == "merged":
-                self.state = TaskState.merged
                 await self._record(
                     Merged(commit=pr.merge_commit or "", target=self._target(), approved_by=f"merged on {where}")
                 )
@@ -323,22 +329,10 @@ class TaskWorkflow:
     def _job(self, prompt: str, reason: AgentReason) -> AgentJob:
         """The next run's instructions, with what is left of the task's budgets (they are per task)."""
         assert self.prov is not None
-        budget = self.prov.config.agent
-        left = budget.model_copy(
-            update={
-                "max_turns": (budget.max_turns - self.turns_used) if budget.max_turns else None,
-                "max_cost_usd": (budget.max_cost_usd - (self.cost_usd or 0.0)) if budget.max_cost_usd else None,
-                "timeout_s": (budget.timeout_s - self.agent_seconds) if budget.timeout_s else None,
-            }
-        )
-        spent = [
-            name
-            for name, value in (("turn", left.max_turns), ("cost", left.max_cost_usd), ("time", left.timeout_s))
-            if value is not None and value <= 0
-        ]
-        if spent:
+        left = remaining(self.prov.config.agent.budget, self.spent)
+        if (used_up := exhausted(left)) is not None:
             raise _Stop(
-                f"The agent was stopped: the task's {spent[0]} budget is used up; the work so far "
+                f"The agent was stopped: the task's {used_up} budget is used up; the work so far "
                 f"is on branch {self.prov.branch}."
             )
         return AgentJob(
@@ -350,7 +344,7 @@ class TaskWorkflow:
             round=self.round,
             invocation=self.agent_runs,
             model=self.req.model or self.prov.config.agent.model,
-            settings=left,
+            settings=self.prov.config.agent.model_copy(update=left.model_dump()),
             session_id=self.session_id,
             repo=self.req.repo.name,
             checks=self.prov.config.verify,
@@ -377,7 +371,14 @@ class TaskWorkflow:
         build = self.prov.config.build
         return (build.timeout_s / 60 if build else 0) + 5
 
+    def _move(self, event: object) -> None:
+        """Where the task is now that `event` (an event, or an event class an activity will record)
+        happened: the same rule the store applies to what it records."""
+        self.state = next_state(self.state, event)
+
     async def _record(self, *events: AnyEvent) -> None:
+        for event in events:
+            self._move(event)
         await workflow.execute_activity_method(
             acts.record,
             RecordInput(task_id=self.req.task_id, events=list(events)),
@@ -395,7 +396,6 @@ class TaskWorkflow:
         )
 
     async def _fail(self, reason: str) -> None:
-        self.state = TaskState.failed
         await self._record(TaskFailed(reason=reason))  # said first: cleanup trouble cannot hide it
         await self._notify()
         await self._cleanup()

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
-from honk.domain import AgentSettings
+from honk.domain import Budget
 from honk.forge.registry import Forges
 from honk.heap import settle_heap
 from honk.logs import secret_needles
@@ -76,7 +76,7 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
             max_rounds=settings.max_rounds,
             agents=AgentRegistry(claude_config(settings) if settings.model_credentials else None),
             agent_homes_dir=settings.agent_homes_dir.resolve(),
-            agent_defaults=AgentSettings(
+            budget_defaults=Budget(
                 timeout_s=settings.agent_timeout_s,
                 max_turns=settings.agent_max_turns,
                 max_cost_usd=settings.agent_max_cost_usd,
