@@ -18,6 +18,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from typing import Any
 from bench.common import REPO_ROOT, Row, Section, fmt_s, median, scratch
 
 TARGET_OVERHEAD = 1.5  # Honk's run / the bare CLI run
+TARGET_CONFINED = 1.15  # a confined run / the same run unconfined
 TARGET_MEMORY_MB = 300.0  # per running agent task
 SLOWDOWN = 2.0  # "the p50 task time doubles"
 MODEL = "claude-sonnet-4-5"
@@ -226,28 +228,23 @@ def bare_run(ws: Path, area: Path, url: str, prompt: str, flags: list[str] = PLA
     return RunTimes(total, first, result, cpu1[0] - cpu0[0], cpu1[1] - cpu0[1])
 
 
-def honk_config(homes: Path, url: str) -> Any:
-    from pydantic import SecretStr
-
+def honk_config(url: str) -> Any:
     from honk.agents.claude_env import ClaudeConfig
 
-    return ClaudeConfig(homes_dir=homes, model=MODEL, api_key=SecretStr("sk-ant-bench"), base_url=url)
+    return ClaudeConfig(model=MODEL, base_url=url)
 
 
-def honk_job(task_id: str, ws: Path, logs: Path) -> Any:
-    from honk.agents.job import AgentJob
-    from honk.domain import VerifyCommand
+def honk_job(task_id: str) -> Any:
+    from honk.domain import AgentJob, VerifyCommand
 
     return AgentJob(
         task_id=task_id,
-        workspace=str(ws),
         prompt=REQUEST,
         request=REQUEST,
         reason="request",
         round=1,
         invocation=0,
         checks=[VerifyCommand(name="noop", run="true", timeout_s=60)],
-        log_dir=str(logs),
     )
 
 
@@ -255,19 +252,77 @@ def rendered_prompt(ws: Path) -> str:
     """The text Honk sends as the first user message, so the bare run's requests are the same size."""
     from honk.agents import prompt
 
-    return prompt.render(honk_job("t-bench", ws, ws), repo=ws.name, branch="honk/t-bench")
+    return prompt.render(honk_job("t-bench"), ws, repo=ws.name, branch="honk/t-bench")
 
 
-async def honk_run(agent: Any, task_id: str, ws: Path, logs: Path, cpu: bool = True) -> RunTimes:
-    """`ClaudeCodeAgent.run(job, emit)` as the worker's agent activity calls it; `emit` keeps the events."""
+class MemoryTranscripts:
+    """Honk's `Transcripts`, kept in memory: the benchmark has no store."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, list[dict[str, Any]]] = {}
+
+    async def append(self, session: str, entries: list[dict[str, Any]]) -> None:
+        self.sessions.setdefault(session, []).extend(entries)
+
+    async def load(self, session: str) -> list[dict[str, Any]] | None:
+        return self.sessions.get(session)
+
+
+class Worker:
+    """What a worker gives an agent run: the key proxy in front of the model (in a thread with its own
+    event loop, as in the worker process: the runs come and go with their own loops), and the tools
+    for a run, confined (bubblewrap, the model through the socket bridge) or not (HONK_SANDBOX=off)."""
+
+    def __init__(self, url: str, root: Path) -> None:
+        from pydantic import SecretStr
+
+        from honk.sandbox import Sandbox, SandboxConfig
+        from honk.sandbox.key_proxy import KeyProxy
+        from honk.steps.tools import ToolsForRuns
+
+        self.sockets = Path(tempfile.mkdtemp(prefix="honk-bench-"))
+        self.proxy = KeyProxy(url, api_key=SecretStr("sk-ant-bench"))
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.proxy.start(socket=self.sockets / "model.sock"), self.loop).result(30)
+        transcripts = MemoryTranscripts()
+        confined = Sandbox(SandboxConfig(model_socket_dir=self.sockets))
+        if (problem := confined.problem()) is not None:
+            raise RuntimeError(f"bubblewrap cannot run here: {problem}")
+        self.tools = {
+            True: ToolsForRuns(confined, transcripts, root / "areas", root / "logs", self.proxy),  # type: ignore[arg-type]
+            False: ToolsForRuns(
+                Sandbox(SandboxConfig(mode="off")),
+                transcripts,
+                root / "areas",
+                root / "logs",  # type: ignore[arg-type]
+                self.proxy,
+            ),
+        }
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        shutil.rmtree(self.sockets, ignore_errors=True)
+
+
+async def honk_run(
+    agent: Any, worker: Worker, task_id: str, ws: Path, cpu: bool = True, confined: bool = True
+) -> RunTimes:
+    """`ClaudeCodeAgent.run(job, tools, emit)` as the worker's agent activity calls it, with the tools the
+    worker builds for a run; `emit` keeps the events."""
     events: list[tuple[float, Any]] = []
 
-    async def emit(event: Any) -> None:
-        events.append((time.perf_counter(), event))
+    async def emit(*evs: Any) -> None:
+        events.extend((time.perf_counter(), e) for e in evs)
 
+    job = honk_job(task_id)
     cpu0 = _cpu_now() if cpu else (0.0, 0.0)
     t0 = time.perf_counter()
-    outcome = await agent.run(honk_job(task_id, ws, logs), emit)
+    async with worker.tools[confined].run(task_id, ws, [], job.checks, emit) as tools:
+        outcome = await agent.run(job, tools, emit)
     total = time.perf_counter() - t0
     cpu1 = _cpu_now() if cpu else (0.0, 0.0)
     first = next((t for t, e in events if e.kind == "agent_tool_called"), None)
@@ -416,17 +471,19 @@ def probe(url: str, template: str, root: str) -> dict[str, Any]:
     area, tpl = Path(root), Path(template)
     gc.collect()
     rss_imports = _status("self")["VmRSS"]
-    agent = ClaudeCodeAgent(honk_config(area / "homes", url))
-    asyncio.run(honk_run(agent, "t-probe-warm", fresh_copy(tpl, area / "warm"), area / "logs"))
+    agent = ClaudeCodeAgent(honk_config(url))
+    worker = Worker(url, area)
+    asyncio.run(honk_run(agent, worker, "t-probe-warm", fresh_copy(tpl, area / "warm")))
     gc.collect()
     rss_before = _status("self")["VmRSS"]
     Path("/proc/self/clear_refs").write_text("5")  # resets this process's VmHWM to its current RSS
     with TreeSampler() as honk_tree:
-        asyncio.run(honk_run(agent, "t-probe", fresh_copy(tpl, area / "honk"), area / "logs"))
+        asyncio.run(honk_run(agent, worker, "t-probe", fresh_copy(tpl, area / "honk")))
     hwm = _status("self")["VmHWM"]
     gc.collect()
     rss_after = _status("self")["VmRSS"]
     maxrss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    worker.stop()
     bare = {}
     for name, flags in (("bare", PLAIN), ("same", SAME_FLAGS)):
         ws = fresh_copy(tpl, area / name)
@@ -476,17 +533,16 @@ class Level:
         return median(self.times)
 
 
-async def _batch(agent: Any, k: int, tag: str, template: Path, root: Path) -> tuple[list[float], float]:
+async def _batch(agent: Any, worker: Worker, k: int, tag: str, template: Path, root: Path) -> tuple[list[float], float]:
     wss = [fresh_copy(template, root / f"{tag}-{i}") for i in range(k)]
     t0 = time.perf_counter()
-    runs = await asyncio.gather(
-        *[honk_run(agent, f"t-{tag}-{i}", ws, root / "logs", cpu=False) for i, ws in enumerate(wss)]
-    )
+    runs = await asyncio.gather(*[honk_run(agent, worker, f"t-{tag}-{i}", ws, cpu=False) for i, ws in enumerate(wss)])
     return [r.total for r in runs], time.perf_counter() - t0
 
 
 def concurrency(
     agent: Any,
+    worker: Worker,
     ks: list[int],
     base_p50: float,
     min_samples: int,
@@ -504,7 +560,7 @@ def concurrency(
         times, walls = [], []
         with TreeSampler(0.05, exclude={model.proc.pid}, pss=True) as sampler:
             for b in range(batches):
-                t, w = asyncio.run(_batch(agent, k, f"c{k}b{b}", template, root))
+                t, w = asyncio.run(_batch(agent, worker, k, f"c{k}b{b}", template, root))
                 times += t
                 walls.append(w)
         cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
@@ -596,14 +652,16 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         model = ModelProcess(root / "model.log")
         try:
             template = make_template(root)
-            agent = ClaudeCodeAgent(honk_config(root / "homes", model.url))
+            agent = ClaudeCodeAgent(honk_config(model.url))
+            worker = Worker(model.url, root)
 
             def bare(tag: str, flags: list[str]) -> RunTimes:
                 ws = fresh_copy(template, root / tag)
                 return bare_run(ws, root / f"{tag}-area", model.url, rendered_prompt(ws), flags)
 
-            def honk(tag: str) -> RunTimes:
-                return asyncio.run(honk_run(agent, f"t-{tag}", fresh_copy(template, root / tag), root / "logs"))
+            def honk(tag: str, confined: bool = True) -> RunTimes:
+                ws = fresh_copy(template, root / tag)
+                return asyncio.run(honk_run(agent, worker, f"t-{tag}", ws, confined=confined))
 
             # 1. Overhead. One untimed warm-up of each (page cache, imports), which also shows the requests.
             model.requests()
@@ -613,18 +671,21 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             sizes["same"] = model.requests()
             honk("warm-honk")
             sizes["honk"] = model.requests()
+            honk("warm-open", confined=False)
+            model.requests()
             for name, reqs in sizes.items():
                 log(f"  {name}: {_req(reqs)}")
-            runs: dict[str, list[RunTimes]] = {"plain": [], "same": [], "honk": []}
+            runs: dict[str, list[RunTimes]] = {"plain": [], "same": [], "honk": [], "open": []}
             do = {
                 "plain": lambda i: bare(f"plain{i}", PLAIN),
                 "same": lambda i: bare(f"same{i}", SAME_FLAGS),
                 "honk": lambda i: honk(f"honk{i}"),
+                "open": lambda i: honk(f"open{i}", confined=False),
             }
             order = list(do)
             cpu0, model0, busy0, t0 = _cpu_now(), model.cpu_s(), machine_busy(), time.perf_counter()
-            for i in range(n):  # interleaved, the order rotating, so drift hits all three alike
-                for name in order[i % 3 :] + order[: i % 3]:
+            for i in range(n):  # interleaved, the order rotating, so drift hits all four alike
+                for name in order[i % 4 :] + order[: i % 4]:
                     runs[name].append(do[name](i))
                 model.requests()  # the model process forgets them
             cpu1, model1, busy1 = _cpu_now(), model.cpu_s(), machine_busy()
@@ -644,20 +705,21 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
 
             # 3. Concurrency: k = 1 is the sequential Honk runs above.
             base = median([r.total for r in runs["honk"]])
-            levels = concurrency(agent, ks, base, min_samples, template, root, model, log)
+            levels = concurrency(agent, worker, ks, base, min_samples, template, root, model, log)
             model.requests()
 
             # 4. The whole task path through a real stack, for reference.
             stack_ready, stack_agent = stack_path(root / "stack", model.url, stack_runs, log)
             log("  stack request → ready: " + ", ".join(fmt_s(x) for x in stack_ready))
         finally:
+            worker.stop()
             model.stop()
     load1 = os.getloadavg()
 
     def med(name: str, attr: str = "total") -> float:
         return median([getattr(r, attr) for r in runs[name]])
 
-    plain_m, same_m, honk_m = med("plain"), med("same"), med("honk")
+    plain_m, same_m, honk_m, open_m = med("plain"), med("same"), med("honk"), med("open")
     h, b, sf = mem["honk"], mem["bare"], mem["same"]
     py_run = max(0, mem["hwm"] - mem["rss_before"])
     per_task = h["tree_rss"] + py_run
@@ -683,11 +745,16 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         'Second baseline, same flags as Honk: the same command plus `--system-prompt "" --tools '
         "Read,Edit,Write,Glob,Grep,Bash --setting-sources=`, which is how the SDK starts the binary for Honk "
         "(see the note on requests), so that only Honk's machinery differs.",
-        "Honk: `ClaudeCodeAgent(config).run(job, emit)` in-process, as the worker's agent activity calls it "
-        "(launcher under `env -i`, SDK control protocol, `can_use_tool` on every tool call, the in-process "
-        "`verify` MCP server, the Stop-hook gate running the job's one check, `true`); `emit` appends to a list. "
-        "Timed from the call to its return.",
-        f"Overhead: {n} runs of each, the three interleaved (order rotating), after one untimed warm-up of "
+        "Honk: `ClaudeCodeAgent(config).run(job, tools, emit)` in-process, as the worker's agent activity calls "
+        "it, with the tools the worker builds for a run: Claude Code confined by the launcher (the stand-alone "
+        "launcher, a fresh cgroup, bubblewrap with its own pid and network namespaces, the model reached through "
+        "the key proxy's unix socket and the bridge inside), the SDK control protocol, `can_use_tool` on every "
+        "tool call, the in-process `verify` MCP server, the Stop-hook gate running the job's one check (`true`, "
+        "in its own confinement), the transcript mirrored to a session store; `emit` appends to a list. Timed "
+        "from the call to its return.",
+        "Before the confinement (for the ratio the confinement issue names): the same runs with the tools of an "
+        "unsandboxed worker (`HONK_SANDBOX=off`: the binary under `env -i`, the key proxy over loopback TCP).",
+        f"Overhead: {n} runs of each, the four interleaved (order rotating), after one untimed warm-up of "
         "each; medians. CPU per run from `getrusage` (children reaped during the run; this process).",
         "Memory: a fresh Python process (one worker) imports Honk, does one warm-up agent run, resets its "
         "peak-RSS counter (`/proc/self/clear_refs`), then does one run while a thread samples every 20 ms "
@@ -709,6 +776,8 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         + ", ".join(fmt_s(r.total) for r in runs["same"])
         + "; Honk: "
         + ", ".join(fmt_s(r.total) for r in runs["honk"])
+        + "; Honk unconfined: "
+        + ", ".join(fmt_s(r.total) for r in runs["open"])
         + ".",
     ]
 
@@ -716,6 +785,14 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         return f"{med(name, 'cpu_child'):.2f} s"
 
     sec.rows = [
+        Row(
+            "One agent run, p50: confined (bubblewrap, model through the socket bridge) vs unconfined",
+            fmt_s(honk_m),
+            fmt_s(open_m),
+            f"{honk_m / open_m:.2f}×",
+            f"≤ {TARGET_CONFINED}×",
+            honk_m / open_m <= TARGET_CONFINED,
+        ),
         Row(
             "One agent run, p50: Honk vs bare CLI",
             fmt_s(honk_m),

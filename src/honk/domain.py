@@ -27,6 +27,9 @@ AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
 # What the sandbox refused, and which kind of process it was running.
 ViolationKind = Literal["write_outside", "hidden_path", "network", "process_limit", "memory_limit", "time_limit"]
 SandboxMode = Literal["bwrap", "off"]
+# What a confined process may reach: nothing, the model API (through the key proxy Honk binds in),
+# or the worker's whole network (a repo's setup, when the operator allows it).
+Network = Literal["none", "model", "full"]
 LogFormat = Literal["text", "json"]
 ForgeKind = Literal["github", "gitlab"]
 MergeMode = Literal["merge", "fast-forward"]
@@ -281,6 +284,49 @@ def _first(value: _T | None, fallback: _T | None) -> _T | None:
 
 def _least(a: _N | None, b: _N | None) -> _N | None:
     return b if a is None else a if b is None else min(a, b)
+
+
+class ProcResult(Record):
+    """How a program Honk ran ended: its exit code (None when it was stopped), its output's tail."""
+
+    exit_code: int | None
+    output: str  # the tail of combined stdout/stderr
+    timed_out: bool
+    duration_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+class AgentJob(Carried):
+    """What an agent is asked to do in one run. How it may act (its launcher, checks, workspace, the
+    model) is not part of the job: the worker hands it over as `AgentTools` for the run."""
+
+    task_id: str
+    prompt: str  # the full instructions for this run
+    request: str  # the original request, for agents that keep their own context
+    reason: AgentReason
+    round: int
+    invocation: int  # how many agent runs this task had before this one
+    model: str | None = None
+    # The repo's `[agent]` table, its budget fields holding what is left of the task's budget.
+    settings: AgentSettings = AgentSettings()
+    session_id: str | None = None  # to resume the agent's own session on follow-ups
+    checks: list[VerifyCommand] = []  # the repo's verifiers, named in the agent's brief
+    max_gate_rounds: int = 3  # how often a failing check may send the agent back before it stops
+    repo: str = ""
+    # Set when the target branch conflicts with the task branch: Honk starts that merge, leaving the
+    # conflict markers for the agent to resolve; Honk then commits the merge.
+    merge_from: str | None = None
+
+    @property
+    def timeout_s(self) -> float:
+        return self.settings.timeout_s or DEFAULT_AGENT_TIMEOUT_S
+
+    @property
+    def budget(self) -> Budget:
+        return self.settings.budget
 
 
 class AgentOutcome(Carried):

@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from honk import redaction
 from honk.settings import Settings
 
-MASK = "[redacted]"
-_secrets: tuple[str, ...] = ()
+_installed = False
 
 
 def configure(settings: Settings) -> None:
@@ -48,28 +48,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-def redact(text: str) -> str:
-    for secret in _secrets:
-        text = text.replace(secret, MASK)
-    return text
-
-
-def secret_needles(values: Iterable[str]) -> list[str]:
-    """What to look for so that none of `values` gets out: each value, and each long line of a
-    multi-line one (a PEM key is printed line by line). Short ones are skipped: they would match
-    ordinary words, and no real credential is that short."""
-    found: set[str] = set()
-    for value in values:
-        found |= {part for part in (value, *value.splitlines()) if len(part.strip()) >= 8}
-    return sorted(found, key=len, reverse=True)
-
-
 def redact_secrets(values: Iterable[str]) -> None:
-    """From now on, these values never reach a log line."""
-    global _secrets
-    first = not _secrets
-    _secrets = tuple(secret_needles([*_secrets, *values]))
-    if first:
+    """From now on, these values never reach a log line (nor anything else this process writes)."""
+    redaction.configure(values)
+    global _installed
+    if not _installed:
+        _installed = True
         _install()
 
 
@@ -78,18 +62,16 @@ def _install() -> None:
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = make(*args, **kwargs)  # type: ignore[arg-type]
-        if not _secrets:
-            return record
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a bad log call is logging's to report, not the caller's crash
             return record
-        clean = redact(message)
+        clean = redaction.redact(message)
         if clean != message:
             record.msg, record.args = clean, None
         if record.exc_info and record.exc_info[1] is not None:
             # Tracebacks are formatted later, by the handler: format (and clean) them now.
-            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = redaction.redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return record
 

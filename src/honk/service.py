@@ -22,6 +22,7 @@ from honk.domain import MAX_REQUEST_CHARS, ForgeRef, RepoRef, SlackThread, TaskR
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import FollowUpReceived, TaskAccepted
 from honk.gate import Actor, Gate
+from honk.redaction import redact
 from honk.settings import Settings
 from honk.store import Store
 from honk.workflow.policy import task_id_for
@@ -90,7 +91,7 @@ class TaskService:
         request_id: str | None,
         slack: SlackThread | None,
     ) -> tuple[TaskView, bool]:
-        text = text.strip()
+        text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
             raise UserFacingError("The request is empty: say what should change.")
         if len(text) > MAX_REQUEST_CHARS:
@@ -186,7 +187,7 @@ class TaskService:
 
     async def _follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
         by = actor.identity
-        text = text.strip()
+        text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
             raise UserFacingError("The follow-up is empty: say what should change.")
         if len(text) > MAX_REQUEST_CHARS:

@@ -5,14 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from honk.agents import prompt
-from honk.agents.job import AgentJob
-from honk.domain import AgentSettings, VerifyCommand
+from honk.domain import AgentJob, AgentSettings, VerifyCommand
 
 
-def _job(ws: Path, **kw) -> AgentJob:
+def _job(**kw) -> AgentJob:
     base = dict(
         task_id="t-1",
-        workspace=str(ws),
         prompt="fix the crash when a playlist is empty",
         request="fix the crash when a playlist is empty",
         reason="request",
@@ -27,7 +25,7 @@ def _job(ws: Path, **kw) -> AgentJob:
 def test_first_run_states_the_goal_the_rules_and_the_repo_notes(tmp_path: Path):
     (tmp_path / "CLAUDE.md").write_text("Use tabs. Run make lint.")
     (tmp_path / "AGENTS.md").write_text("Never touch vendor/.")
-    text = prompt.render(_job(tmp_path), repo="sample", branch="honk/t-1")
+    text = prompt.render(_job(), tmp_path, repo="sample", branch="honk/t-1")
     assert prompt.VERSION == "v1"
     assert text.startswith("# Task\n\nfix the crash when a playlist is empty")
     for must in (
@@ -47,7 +45,8 @@ def test_first_run_states_the_goal_the_rules_and_the_repo_notes(tmp_path: Path):
 
 def test_a_resumed_session_gets_only_the_new_instructions(tmp_path: Path):
     text = prompt.render(
-        _job(tmp_path, session_id="s-1", reason="follow_up", prompt="also show 'No tracks yet'"),
+        _job(session_id="s-1", reason="follow_up", prompt="also show 'No tracks yet'"),
+        tmp_path,
         repo="sample",
         branch="honk/t-1",
     )

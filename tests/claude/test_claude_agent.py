@@ -249,8 +249,12 @@ def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, 
     for name, value in SECRETS.items():
         assert value not in printed and name not in printed
     assert "HONK_" not in printed
-    # The model API key stays with Honk's loopback key proxy; the shell (sandboxed) sees no token either.
-    assert "sk-ant-test-key" not in printed and "ANTHROPIC_API_KEY" not in printed
+    # The model API key stays with Honk's key proxy: the agent (and its shell, in the same sandbox)
+    # holds a per-run token in its place, which the proxy swaps for the key on the way out.
+    assert "sk-ant-test-key" not in printed
+    token = next(line.split("=", 1)[1] for line in printed.splitlines() if line.startswith("ANTHROPIC_API_KEY="))
+    sent = [r.headers.get("x-api-key") for r in model.agent_requests()]
+    assert sent and set(sent) == {"sk-ant-test-key"} and token not in sent
 
 
 def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, model, make_remote):

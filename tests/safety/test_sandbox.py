@@ -6,14 +6,18 @@ sandbox's own contract with one command each, so a regression names the exact ho
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
 
-from honk.sandbox import Confined, Sandbox, SandboxConfig, SandboxUnavailable, process_limit_enforced
+from honk.domain import ProcResult
+from honk.sandbox import Sandbox, SandboxConfig, SandboxLauncher, SandboxUnavailable, process_limit_enforced
 from honk.workspace import proc
 
 
@@ -30,66 +34,100 @@ def world(tmp_path: Path) -> dict[str, Path]:
     return {"data": data, "ws": ws, "area": tmp_path / "data" / "agent-homes" / "t1", "settings": settings}
 
 
-def box(world: dict[str, Path]) -> tuple[Sandbox, Confined]:
-    sandbox = Sandbox(SandboxConfig(hidden=(world["data"], world["settings"]), pids=64, memory_mb=256))
-    return sandbox, sandbox.confine(world["area"], world["ws"], [], "check")
+def box(world: dict[str, Path], **config: object) -> tuple[Sandbox, SandboxLauncher]:
+    sandbox = Sandbox(SandboxConfig(hidden=(world["data"], world["settings"]), pids=64, memory_mb=256, **config))
+    network = "model" if config.get("model_socket_dir") else "none"
+    return sandbox, sandbox.launcher(world["area"], world["ws"], [], "check", network)
 
 
-async def run(world: dict[str, Path], command: str, timeout_s: float = 20) -> tuple[proc.ProcResult, list[str]]:
-    sandbox, confined = box(world)
-    res = await proc.run(confined.argv(command), cwd=world["ws"], timeout_s=timeout_s, env=confined.env)
+# Both ways a confined process starts: in the worker (checks, builds, setup, the command agent) and
+# through the stand-alone launcher a library starts itself (the Claude Agent SDK's cli_path).
+@pytest.fixture(params=["in-worker", "stand-alone"])
+def via(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+async def launched(
+    launcher: SandboxLauncher, via: str, command: str, timeout_s: float = 20, pass_env: tuple[str, ...] = ()
+) -> ProcResult:
+    if via == "in-worker":
+        return await launcher.shell(command, timeout_s=timeout_s)
+    script = launcher.program(Path("/bin/bash"), pass_env)
+    return await proc.run(
+        [str(script), "-c", command],
+        cwd=launcher.workspace,
+        timeout_s=timeout_s,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},
+    )
+
+
+async def run(
+    world: dict[str, Path], command: str, timeout_s: float = 20, via: str = "in-worker", pass_env: tuple[str, ...] = ()
+) -> tuple[ProcResult, list[str]]:
+    sandbox, launcher = box(world)
+    res = await launched(launcher, via, command, timeout_s, pass_env)
     return res, [v.kind for v in sandbox.violations(world["area"])]
 
 
-async def test_the_workspace_is_writable_and_the_tool_chain_runs(world):
-    res, refused = await run(world, "python3 -c 'print(6*7)' > answer.txt && cat answer.txt")
+async def test_the_workspace_is_writable_and_the_tool_chain_runs(world, via):
+    res, refused = await run(world, "python3 -c 'print(6*7)' > answer.txt && cat answer.txt", via=via)
     assert res.ok and "42" in res.output, res.output
     assert (world["ws"] / "answer.txt").read_text().strip() == "42"
     assert refused == []
 
 
-async def test_writing_outside_the_workspace_is_refused_and_recorded(world, tmp_path):
+async def test_writing_outside_the_workspace_is_refused_and_recorded(world, via):
     target = Path("/etc/honk-sandbox-pwned.txt")  # the system: visible, but read-only
-    res, refused = await run(world, f"echo x > {target}")
+    res, refused = await run(world, f"echo x > {target}", via=via)
     assert not res.ok and not target.exists()
     assert refused == ["write_outside"]
 
 
-async def test_writes_to_tmp_stay_in_a_private_tmp(world, tmp_path):
-    res, _ = await run(world, f"echo x > /tmp/leak.txt && echo x > {tmp_path}/leak.txt && ls /tmp")
+async def test_writes_to_tmp_stay_in_a_private_tmp(world, tmp_path, via):
+    res, _ = await run(world, f"echo x > /tmp/leak.txt && echo x > {tmp_path}/leak.txt && ls /tmp", via=via)
     assert res.ok, res.output
     assert not (tmp_path / "leak.txt").exists() and not Path("/tmp/leak.txt").exists()
 
 
-async def test_honks_data_dir_settings_and_home_are_invisible(world):
+async def test_honks_data_dir_settings_and_home_are_invisible(world, via):
     for path in (
         world["data"] / "secret" / "key",
         world["settings"],
         Path.home() / ".ssh" / "id_rsa",
         Path("/etc/shadow"),
     ):
-        res, refused = await run(world, f"cat {path}")
+        res, refused = await run(world, f"cat {path}", via=via)
         assert not res.ok and "TOPSECRET" not in res.output and "xoxb" not in res.output
         assert refused == ["hidden_path"], (path, res.output)
 
 
-async def test_the_environment_is_the_allow_list_only(world, monkeypatch):
+async def test_the_environment_is_the_allow_list_only(world, monkeypatch, via):
     monkeypatch.setenv("HONK_SLACK_BOT_TOKEN", "xoxb-secret-in-env")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-secret")
-    res, _ = await run(world, "env")
+    monkeypatch.setenv("HONK_RUN_TOKEN", "passed-on-by-name")
+    res, _ = await run(world, "env; cat /proc/1/environ", via=via, pass_env=("HONK_RUN_TOKEN",))
     assert res.ok
     assert "xoxb-secret-in-env" not in res.output and "sk-ant-secret" not in res.output
     assert f"HOME={world['area'].resolve()}/sandbox-home" in res.output
+    # A program started by a library gets the variables it names, from its caller: never written down.
+    assert ("passed-on-by-name" in res.output) == (via == "stand-alone")
+    assert "passed-on-by-name" not in "".join(p.read_text() for p in world["area"].glob("*") if p.is_file())
 
 
-async def test_no_network_not_even_a_loopback_listener_outside(world):
+async def test_no_other_process_of_the_machine_is_visible(world, via):
+    res, _ = await run(world, f"ls /proc | grep -c '^[0-9]'; cat /proc/{os.getpid()}/environ", via=via)
+    assert int(res.output.split()[0]) < 10, res.output  # the sandbox's own few, not the machine's
+    assert "No such file" in res.output
+
+
+async def test_no_network_not_even_a_loopback_listener_outside(world, via):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen()
         listener.settimeout(0.5)
         port = listener.getsockname()[1]
         res, refused = await run(
-            world, f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'"
+            world, f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}))'", via=via
         )
         with pytest.raises(TimeoutError):
             listener.accept()
@@ -97,17 +135,47 @@ async def test_no_network_not_even_a_loopback_listener_outside(world):
     assert refused == ["network"]
 
 
+async def test_the_model_socket_is_the_only_way_out(world, via):
+    """With network "model", the key proxy's socket (bound in) answers on the sandbox's own loopback
+    through the bridge; a listener on the machine's loopback stays out of reach."""
+    sockets = Path(tempfile.mkdtemp(prefix="honk-test-"))
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nfrom-key")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_unix_server(answer, str(sockets / "model.sock"))
+    outside = socket.socket()
+    outside.bind(("127.0.0.1", 0))
+    outside.listen()
+    try:
+        _, launcher = box(world, model_socket_dir=sockets)
+        assert launcher.model_url == "http://127.0.0.1:47000"
+        code = (
+            f"import urllib.request, socket; print(urllib.request.urlopen('{launcher.model_url}/v1').read()); "
+            f"socket.create_connection(('127.0.0.1', {outside.getsockname()[1]}))"
+        )
+        res = await launched(launcher, via, f'python3 -c "{code}"')
+        assert "b'from-key'" in res.output and "Connection refused" in res.output, res.output
+    finally:
+        server.close()
+        outside.close()
+        shutil.rmtree(sockets)
+
+
 @pytest.mark.skipif(
     not process_limit_enforced(),
     reason="no pids cgroup here: no process limit to test (and a fork bomb would take the machine)",
 )
-async def test_a_fork_bomb_hits_the_process_limit(world):
-    res, refused = await run(world, "python3 -c 'import os\nwhile True: os.fork()'", timeout_s=30)
+async def test_a_fork_bomb_hits_the_process_limit(world, via):
+    res, refused = await run(world, "python3 -c 'import os\nwhile True: os.fork()'", timeout_s=30, via=via)
     assert "process_limit" in refused, (refused, res.output[-500:])
 
 
-async def test_memory_beyond_the_limit_is_refused(world):
-    res, refused = await run(world, "python3 -c 'x = bytearray(1024**3); print(len(x))'")
+async def test_memory_beyond_the_limit_is_refused(world, via):
+    res, refused = await run(world, "python3 -c 'x = bytearray(1024**3); print(len(x))'", via=via)
     assert not res.ok
     assert "memory_limit" in refused or "MemoryError" in res.output
 
@@ -119,20 +187,44 @@ async def test_a_command_that_never_ends_is_stopped_with_everything_it_started(w
     assert out.stdout.strip() == ""
 
 
-async def test_without_bubblewrap_honk_refuses_unless_told_otherwise(world):
+async def test_a_session_directory_the_sdk_lays_out_is_writable_and_nothing_else_is(world):
+    """The Claude Agent SDK lays a session to resume out in a fresh temp dir (CLAUDE_CONFIG_DIR):
+    bound in writable; a variable naming any other directory binds nothing."""
+    _, launcher = box(world)
+    fresh = Path(tempfile.mkdtemp(prefix="claude-resume-"))
+    script = launcher.program(Path("/bin/bash"), ["CLAUDE_CONFIG_DIR"])
+    try:
+        for target, writable in ((fresh, True), (world["data"] / "secret", False)):
+            env = {"PATH": "/usr/bin:/bin", "CLAUDE_CONFIG_DIR": str(target)}
+            res = await proc.run(
+                [str(script), "-c", 'echo hi > "$CLAUDE_CONFIG_DIR/x" && echo wrote'],
+                cwd=world["ws"],
+                timeout_s=20,
+                env=env,
+            )
+            assert ("wrote" in res.output) == writable, res.output
+            assert (target / "x").exists() == writable
+    finally:
+        shutil.rmtree(fresh)
+
+
+async def test_without_bubblewrap_honk_refuses_unless_told_otherwise(world, monkeypatch):
     sandbox = Sandbox(SandboxConfig(bwrap="/nonexistent/bwrap"))
     with pytest.raises(SandboxUnavailable, match="HONK_SANDBOX=off"):
-        sandbox.confine(world["area"], world["ws"], [], "check")
+        sandbox.launcher(world["area"], world["ws"], [], "check")
     off = Sandbox(SandboxConfig(mode="off", bwrap="/nonexistent/bwrap"))
-    confined = off.confine(world["area"], world["ws"], [], "check")
-    assert confined.spec is None and "WITHOUT a sandbox" in (off.warning() or "")
-    res = await proc.run(confined.argv("echo unsandboxed"), cwd=world["ws"], timeout_s=10, env=confined.env)
+    launcher = off.launcher(world["area"], world["ws"], [], "check")
+    assert launcher.spec is None and "WITHOUT a sandbox" in (off.warning() or "")
+    res = await launcher.shell("echo unsandboxed", timeout_s=10)
     assert res.ok and "unsandboxed" in res.output
+    monkeypatch.setenv("HONK_SLACK_BOT_TOKEN", "xoxb-secret-in-env")
+    res = await launched(launcher, "stand-alone", "env")  # even unsandboxed: the named variables only
+    assert res.ok and "xoxb-secret-in-env" not in res.output
 
 
 async def test_violations_are_read_once(world):
-    sandbox, confined = box(world)
-    await proc.run(confined.argv("touch /usr/x"), cwd=world["ws"], timeout_s=10, env=confined.env)
+    sandbox, launcher = box(world)
+    await launcher.shell("touch /usr/x", timeout_s=10)
     assert [v.kind for v in sandbox.violations(world["area"])] == ["write_outside"]
     assert sandbox.violations(world["area"]) == []
 

@@ -11,6 +11,7 @@ from honk.agents.scripted import Edit, apply_edit
 from honk.errors import UserFacingError
 from honk.settings import Settings
 from honk.workflow import policy
+from honk.workspace.files import WorkspaceFiles
 
 
 def test_task_id_is_derived_from_the_request_id():
@@ -26,14 +27,23 @@ def test_feedback_prompt_carries_errors_request_and_queued_follow_ups():
 
 
 def test_scripted_edits_stay_inside_the_workspace(tmp_path: Path):
-    (tmp_path / "a.py").write_text("x = 1\n")
-    apply_edit(tmp_path, Edit(path="a.py", replace="x = 1", **{"with": "x = 2"}))
-    apply_edit(tmp_path, Edit(path="a.py", replace="x = 1", **{"with": "x = 2"}))  # a retry: already applied
-    assert (tmp_path / "a.py").read_text() == "x = 2\n"
-    with pytest.raises(UserFacingError, match="leaves the workspace"):
-        apply_edit(tmp_path, Edit(path="../outside.txt", content="no"))
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "a.py").write_text("x = 1\n")
+    (tmp_path / "honk-data").mkdir()
+    (root / "data").symlink_to(tmp_path / "honk-data")  # planted by the repo, pointing at Honk's files
+    ws = WorkspaceFiles(root)
+    apply_edit(ws, Edit(path="a.py", replace="x = 1", **{"with": "x = 2"}))
+    apply_edit(ws, Edit(path="a.py", replace="x = 1", **{"with": "x = 2"}))  # a retry: already applied
+    assert (root / "a.py").read_text() == "x = 2\n"
+    for escape in ("../outside.txt", "data/canary"):
+        with pytest.raises(UserFacingError, match="leaves the workspace"):
+            apply_edit(ws, Edit(path=escape, content="no"))
+    assert not (tmp_path / "outside.txt").exists() and not (tmp_path / "honk-data" / "canary").exists()
+    with pytest.raises(UserFacingError, match="inside .git"):
+        apply_edit(ws, Edit(path=".git/config", content="no"))
     with pytest.raises(UserFacingError, match="not found"):
-        apply_edit(tmp_path, Edit(path="a.py", replace="nope", **{"with": "z"}))
+        apply_edit(ws, Edit(path="a.py", replace="nope", **{"with": "z"}))
 
 
 def test_command_template_substitutes_the_prompt_as_one_argument():

@@ -1,22 +1,28 @@
-"""Coding agents behind one small Protocol (`honk.protocols.Agent`), built by the worker's registry."""
+"""Coding agents behind one small Protocol (`honk.protocols.Agent`), built by the worker's registry.
+
+An agent gets its job and the tools the worker built for the run (`honk.protocols.AgentTools`); it
+never starts a process itself (an import-linter contract and tests/unit/test_architecture.py say so).
+"""
 
 from __future__ import annotations
 
 from honk.agents.claude_env import ClaudeConfig
+from honk.agents.claude_errors import AgentStopped
 from honk.agents.command import CommandAgent
 from honk.agents.scripted import ScriptedAgent
 from honk.errors import UserFacingError
 from honk.protocols import Agent
 
 AGENT_NAMES = ("claude", "command", "scripted")
+__all__ = ["AGENT_NAMES", "AgentRegistry", "AgentStopped", "ClaudeConfig"]
 
 
 class AgentRegistry:
-    """The agents a worker can run; `claude` needs its config (credentials, budgets, homes)."""
+    """The agents a worker can run; `claude` needs its config (None: no model credentials here)."""
 
     def __init__(self, claude: ClaudeConfig | None = None) -> None:
         self.claude = claude
-        self._claude_agent: Agent | None = None  # one per worker: it owns the loopback key proxy
+        self._claude_agent: Agent | None = None
 
     def get(self, name: str) -> Agent:
         if name == "scripted":
@@ -36,9 +42,3 @@ class AgentRegistry:
                 self._claude_agent = ClaudeCodeAgent(self.claude)
             return self._claude_agent
         raise UserFacingError(f"Unknown agent {name!r}; available: {', '.join(AGENT_NAMES)}.")
-
-    async def aclose(self) -> None:
-        """Stops what the agents keep running between runs (the Claude agent's key proxy)."""
-        close = getattr(self._claude_agent, "aclose", None)
-        if close is not None:
-            await close()

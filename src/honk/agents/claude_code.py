@@ -1,8 +1,12 @@
 """Claude Code, through the Claude Agent SDK, as Honk's default agent. The only module importing the SDK.
 
-Small tool set (Read/Edit/Write/Glob/Grep, allow-listed Bash) plus an in-process `verify` tool;
-every tool call passes Honk's tool policy; a Stop hook keeps the agent working while a check fails;
-turns, cost and wall-clock are budgeted; the transcript and usage are emitted as events.
+The Claude Code process runs confined, started by the launcher the worker hands over (the SDK's
+`cli_path` is the launcher's wrapper): the workspace writable, its own HOME and /tmp, no view of Honk's
+files or other processes, no network but the model API through Honk's key proxy (a per-run token in
+place of the key). Small tool set (Read/Edit/Write/Glob/Grep, allow-listed Bash) plus an in-process
+`verify` tool; every tool call also passes Honk's tool policy; a Stop hook keeps the agent working
+while a check fails; turns, cost and wall-clock are budgeted; the transcript and usage are emitted as
+events and the conversation is kept in Honk's store.
 """
 
 from __future__ import annotations
@@ -30,10 +34,8 @@ from claude_agent_sdk import (
 
 from honk.agents import claude_env, pricing, prompt
 from honk.agents.claude_errors import AgentStopped, classify
-from honk.agents.job import AgentJob
-from honk.agents.key_proxy import KeyProxy
 from honk.agents.tool_policy import TOOLS, decide
-from honk.domain import AgentOutcome
+from honk.domain import AgentJob, AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import (
     AgentSaid,
@@ -42,8 +44,7 @@ from honk.events import (
     AgentToolResult,
     AgentUsage,
 )
-from honk.protocols import EventSink
-from honk.verify.runner import feedback, run_checks
+from honk.protocols import AgentTools, EventSink, Transcripts
 
 MAX_TOOL_OUTPUT = 2000
 
@@ -57,79 +58,58 @@ class ClaudeCodeAgent:
 
     def __init__(self, config: claude_env.ClaudeConfig) -> None:
         self.config = config
-        self._proxy: KeyProxy | None = None
-        self._starting = asyncio.Lock()  # concurrent first runs share one proxy
 
-    async def _key_proxy(self) -> KeyProxy | None:
-        """Started on first use, in the worker's event loop; None when the model is reached without a key."""
-        if self.config.api_key is None:
-            return None
-        async with self._starting:
-            if self._proxy is None:
-                proxy = KeyProxy(self.config.base_url or "https://api.anthropic.com", api_key=self.config.api_key)
-                await proxy.start()
-                self._proxy = proxy
-        return self._proxy
-
-    async def aclose(self) -> None:
-        if self._proxy is not None:
-            await self._proxy.stop()
-            self._proxy = None
-
-    async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
+    async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
         binary = self.config.binary or bundled_binary()
         if not binary.is_file():
             raise UserFacingError(
                 f"The Claude Code binary is missing at {binary}: reinstall Honk "
                 "(`make install`, which installs claude-agent-sdk)."
             )
-        run = _Run(job, emit)
-        proxy = await self._key_proxy()
-        if proxy is None:
-            return await self._run(job, emit, binary, run, None)
-        token = proxy.issue()
         try:
-            return await self._run(job, emit, binary, run, (proxy.base_url, token))
+            return await self._run(job, tools, emit, binary)
         except Exception as e:
-            if proxy.unreachable(token) is not None:  # the agent saw the proxy's 502; say what it means
+            if tools.model is not None and tools.model.unreachable() is not None:
+                # The agent saw only the key proxy's 502: say what it means.
                 raise classify(None, None, "connect failed", self.config.base_url) from e
             raise
-        finally:
-            proxy.revoke(token)
 
-    async def _run(
-        self, job: AgentJob, emit: EventSink, binary: Path, run: _Run, via: tuple[str, str] | None
-    ) -> AgentOutcome:
-        env = claude_env.environment(self.config, job.task_id, via)
+    async def _run(self, job: AgentJob, tools: AgentTools, emit: EventSink, binary: Path) -> AgentOutcome:
+        run = _Run(job, tools, emit)
+        env = claude_env.environment(self.config, tools.model, tools.launcher.home / ".claude")
         options = ClaudeAgentOptions(
-            cwd=job.workspace,
+            cwd=str(tools.workspace.root),
             model=job.model or self.config.model,
             tools=TOOLS,
             permission_mode="default",
             can_use_tool=run.can_use_tool,
             mcp_servers={"honk": sdk.create_sdk_mcp_server("honk", tools=[run.verify_tool()])},
             # The gate runs every check: give it their whole time limit, not the SDK's 60 s default.
-            hooks={"Stop": [HookMatcher(hooks=[run.on_stop], timeout=sum(c.timeout_s for c in job.checks) + 60)]},
+            hooks={"Stop": [HookMatcher(hooks=[run.on_stop], timeout=tools.checks.timeout_s + 60)]},
             # Claude Code's own system prompt (how to use its tools well); Honk's brief is the user prompt.
             system_prompt={"type": "preset", "preset": "claude_code"},
             setting_sources=[],
             env=env,
             resume=job.session_id,
-            cli_path=claude_env.launcher(self.config, job.task_id, binary, list(env)),
-            max_turns=job.settings.max_turns or self.config.max_turns,
-            max_budget_usd=job.settings.max_cost_usd or self.config.max_cost_usd,
+            # The conversation is kept in Honk's store, so a follow-up resumes it on any worker.
+            session_store=_SessionStore(tools.transcripts),  # pyright: ignore[reportAbstractUsage] - the SDK's optional methods
+            # The SDK starts the binary; the launcher's wrapper confines it, with only these variables.
+            cli_path=tools.launcher.program(binary, list(env)),
+            max_turns=job.budget.max_turns,
+            max_budget_usd=job.budget.max_cost_usd,
             stderr=run.stderr,
         )
-        text = prompt.render(job, repo=job.repo or Path(job.workspace).name, branch=f"honk/{job.task_id}")
-        timeout = job.settings.timeout_s or self.config.timeout_s
+        text = prompt.render(
+            job, tools.workspace.root, repo=job.repo or tools.workspace.root.name, branch=f"honk/{job.task_id}"
+        )
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(job.timeout_s):
                 async with ClaudeSDKClient(options) as client:
                     await client.query(text)
                     async for message in client.receive_response():
                         await run.observe(message)
         except TimeoutError:
-            raise AgentStopped(f"the time budget ({timeout:.0f}s) was hit") from None
+            raise AgentStopped(f"the time budget ({job.timeout_s:.0f}s) was hit") from None
         except sdk.CLINotFoundError as e:
             raise UserFacingError(f"The Claude Code binary could not be started: {e}") from e
         except sdk.ClaudeSDKError as e:
@@ -149,12 +129,31 @@ class ClaudeCodeAgent:
         )
 
 
+class _SessionStore(sdk.SessionStore):
+    """The SDK's session store, over Honk's transcripts: the CLI mirrors every transcript line here
+    as it writes it, and a resumed run is laid out from here, whichever worker ran the session."""
+
+    def __init__(self, transcripts: Transcripts) -> None:
+        self.transcripts = transcripts
+
+    async def append(self, key: sdk.SessionKey, entries: list[Any]) -> None:
+        await self.transcripts.append(_session(key), list(entries))
+
+    async def load(self, key: sdk.SessionKey) -> list[Any] | None:
+        return await self.transcripts.load(_session(key))
+
+
+def _session(key: Any) -> str:
+    # Keyed by session id alone: the project key is the workspace path, which differs between workers.
+    return str(key["session_id"]) + (f"/{key['subpath']}" if key.get("subpath") else "")
+
+
 class _Run:
     """The state of one agent run: what it said, used and tried, and the stop gate's rounds."""
 
-    def __init__(self, job: AgentJob, emit: EventSink) -> None:
-        self.job, self.emit = job, emit
-        self.workspace = Path(job.workspace)
+    def __init__(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> None:
+        self.job, self.tools, self.emit = job, tools, emit
+        self.workspace = tools.workspace.root
         self.result: ResultMessage | None = None
         self.last_error: str | None = None
         self.model: str | None = None
@@ -164,17 +163,16 @@ class _Run:
         self.gate_gave_up = False
         self.checks_run = 0
         self.tools_by_id: dict[str, str] = {}
+        self.commands_by_id: dict[str, str] = {}
         self.stderr_tail: list[str] = []
 
     def stderr(self, line: str) -> None:
         self.stderr_tail = [*self.stderr_tail[-20:], line]
 
     async def can_use_tool(self, tool: str, tool_input: dict[str, Any], _ctx: Any) -> Any:
+        # Everything runs inside the agent's confinement already; the policy keeps the agent to its job
+        # (and a confinement bug one policy away from mattering).
         decision = decide(tool, tool_input, self.workspace, self.job.settings.allow)
-        if decision.allow and tool == "Bash":
-            # Allowed by the policy, and still run in the sandbox: an allowed command is repo code.
-            command = str(tool_input.get("command", ""))
-            return PermissionResultAllow(updated_input={**tool_input, "command": self.job.shell_box.shell(command)})
         if decision.allow:
             return PermissionResultAllow()
         await self.emit(AgentToolDenied(tool=tool, input=_short(tool_input), reason=decision.reason))
@@ -196,18 +194,7 @@ class _Run:
 
     async def check(self) -> tuple[bool, str]:
         self.checks_run += 1
-        results = await run_checks(
-            self.job.checks,
-            self.workspace,
-            Path(self.job.log_dir),
-            f"round{self.job.round}-agent{self.checks_run}",
-            self.emit,
-            self.job.checks_box,
-        )
-        if all(r.passed for r in results):
-            names = ", ".join(r.name for r in results) or "no checks configured"
-            return True, f"All checks pass ({names})."
-        return False, feedback(results)
+        return await self.tools.checks.run(f"round{self.job.round}-agent{self.checks_run}")
 
     async def on_stop(self, _input: Any, _tool_use_id: str | None, _ctx: Any) -> sdk.types.SyncHookJSONOutput:
         """The stop gate: the agent may finish only when the checks pass (within the round budget)."""
@@ -230,12 +217,12 @@ class _Run:
         elif isinstance(message, UserMessage) and isinstance(message.content, list):
             for block in message.content:
                 if isinstance(block, ToolResultBlock):
+                    output = _text(block.content)
+                    if (command := self.commands_by_id.get(block.tool_use_id)) is not None:
+                        self.tools.launcher.noticed(output, command)  # what the confinement refused
+                    tool = self.tools_by_id.get(block.tool_use_id, "tool")
                     await self.emit(
-                        AgentToolResult(
-                            tool=self.tools_by_id.get(block.tool_use_id, "tool"),
-                            output=_text(block.content)[:MAX_TOOL_OUTPUT],
-                            is_error=bool(block.is_error),
-                        )
+                        AgentToolResult(tool=tool, output=output[:MAX_TOOL_OUTPUT], is_error=bool(block.is_error))
                     )
         elif isinstance(message, ResultMessage):
             self.result = message
@@ -265,6 +252,8 @@ class _Run:
                 await self.emit(AgentSaid(text=block.text.strip()[:4000]))
             elif isinstance(block, ToolUseBlock):
                 self.tools_by_id[block.id] = block.name
+                if block.name == "Bash":
+                    self.commands_by_id[block.id] = str(block.input.get("command", ""))
                 await self.emit(AgentToolCalled(tool=block.name, input=_short(block.input)))
         estimate = pricing.estimate(message.model, self.tokens_in, self.tokens_out)
         await self.emit(

@@ -1,27 +1,28 @@
-"""Any command-line coding agent (aider, codex exec, …) given a command template from the repo config."""
+"""Any command-line coding agent (aider, codex exec, …) given a command template from the repo config.
+
+It runs confined, like everything of the repo's: through the launcher the worker hands over, with
+the model reachable through Honk's key proxy (a per-run token as its key) and nothing else.
+"""
 
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
-from honk.agents.job import AgentJob
-from honk.domain import AgentOutcome
+from honk.domain import AgentJob, AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import AgentSaid
-from honk.protocols import EventSink
-from honk.workspace import proc
+from honk.protocols import AgentTools, EventSink, ModelAccess
 
 
 class CommandAgent:
     name = "command"
 
-    async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
+    async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
         template = job.settings.command
         if not template:
             raise UserFacingError('The command agent needs `[agent] command = "…{prompt}…"` in the repo\'s .honk.toml.')
         argv = build_argv(template, job.prompt, job.model)
-        res = await proc.run(argv, cwd=Path(job.workspace), timeout_s=job.timeout_s)
+        res = await tools.launcher.run(argv, timeout_s=job.timeout_s, env=model_env(tools.model))
         tail = "\n".join(res.output.strip().splitlines()[-20:])
         if tail:
             await emit(AgentSaid(text=tail))
@@ -39,3 +40,10 @@ def build_argv(template: str, prompt: str, model: str | None) -> list[str]:
     except ValueError as e:
         raise UserFacingError(f"The agent command template cannot be parsed: {e}") from e
     return [t.replace("{prompt}", prompt).replace("{model}", model or "") for t in tokens]
+
+
+def model_env(model: ModelAccess | None) -> dict[str, str]:
+    """Where Anthropic-speaking CLIs find the model: Honk's key proxy, with this run's token."""
+    if model is None:
+        return {}
+    return {"ANTHROPIC_BASE_URL": model.base_url, "ANTHROPIC_API_KEY": model.api_key}

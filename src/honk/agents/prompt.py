@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from honk.agents.job import AgentJob
+from honk.domain import AgentJob
 
 VERSION = "v1"
 REPO_NOTES = ("CLAUDE.md", "AGENTS.md")
@@ -27,11 +27,10 @@ def repo_notes(workspace: Path) -> str:
     return "".join(parts)
 
 
-def render(job: AgentJob, repo: str, branch: str) -> str:
+def render(job: AgentJob, workspace: Path, repo: str, branch: str) -> str:
     """The first run of a task gets the full brief; later runs resume the session with the new text."""
     if job.session_id and job.reason != "request":
         return _template("follow_up").substitute(request=job.prompt)
-    workspace = Path(job.workspace)
     checks = ", ".join(f"{c.name} (`{c.run}`)" for c in job.checks) or "none configured"
     allowed = ", ".join(f"`{a}`" for a in job.settings.allow) or "none (use the tools and `verify`)"
     return _template("task").substitute(

@@ -7,15 +7,13 @@ script "wrong fix, then right fix after the checks fail" without a model.
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from honk.agents.job import AgentJob
-from honk.domain import AgentOutcome
+from honk.domain import AgentJob, AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import AgentRanCommand, AgentSaid
-from honk.protocols import EventSink
+from honk.protocols import AgentTools, EventSink, WorkspaceView
 
 DEFAULT_SCENARIO = ".honk/scenario.toml"
 
@@ -44,52 +42,42 @@ class Scenario(BaseModel):
 class ScriptedAgent:
     name = "scripted"
 
-    async def run(self, job: AgentJob, emit: EventSink) -> AgentOutcome:
-        root = Path(job.workspace)
-        scenario = load_scenario(root, job.settings.scenario or DEFAULT_SCENARIO)
+    async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
+        scenario = load_scenario(tools.workspace, job.settings.scenario or DEFAULT_SCENARIO)
         if job.invocation >= len(scenario.step):
             await emit(AgentSaid(text="The scenario has no further steps; nothing changed."))
             return AgentOutcome(summary="no change (scenario exhausted)", model="scripted")
         step = scenario.step[job.invocation]
         for edit in step.edit:
-            apply_edit(root, edit)
+            apply_edit(tools.workspace, edit)
         for command in step.commands:
-            res = await job.shell_box.run(command, root, job.timeout_s)
+            res = await tools.launcher.shell(command, timeout_s=job.timeout_s)
             await emit(AgentRanCommand(command=command, exit_code=res.exit_code, output=res.output[-2000:]))
         if step.message:
             await emit(AgentSaid(text=step.message))
         return AgentOutcome(summary=step.message, model="scripted", cost_usd=0.0, turns=1)
 
 
-def load_scenario(root: Path, rel: str) -> Scenario:
-    path = _inside(root, rel)
-    if not path.is_file():
+def load_scenario(workspace: WorkspaceView, rel: str) -> Scenario:
+    text = workspace.read(rel)
+    if text is None:
         raise UserFacingError(f"The scripted agent needs a scenario file at {rel} in the repo.")
     try:
-        return Scenario.model_validate(tomllib.loads(path.read_text()))
+        return Scenario.model_validate(tomllib.loads(text))
     except (tomllib.TOMLDecodeError, ValidationError) as e:
         raise UserFacingError(f"Scenario {rel} is invalid: {e}") from e
 
 
-def apply_edit(root: Path, edit: Edit) -> None:
-    path = _inside(root, edit.path)
+def apply_edit(workspace: WorkspaceView, edit: Edit) -> None:
     if edit.delete:
-        path.unlink(missing_ok=True)
+        workspace.delete(edit.path)
     elif edit.content is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(edit.content)
+        workspace.write(edit.path, edit.content)
     elif edit.replace is not None and edit.with_ is not None:
-        text = path.read_text() if path.exists() else ""
+        text = workspace.read(edit.path) or ""
         if edit.replace in text:
-            path.write_text(text.replace(edit.replace, edit.with_, 1))
+            workspace.write(edit.path, text.replace(edit.replace, edit.with_, 1))
         elif edit.with_ not in text:  # already applied by an earlier attempt of this run is fine
             raise UserFacingError(f"Scenario edit of {edit.path}: text to replace not found.")
     else:
         raise UserFacingError(f"Scenario edit of {edit.path} needs content, replace+with, or delete.")
-
-
-def _inside(root: Path, rel: str) -> Path:
-    path = (root / rel).resolve()
-    if not path.is_relative_to(root.resolve()):
-        raise UserFacingError(f"Path {rel!r} leaves the workspace.")
-    return path

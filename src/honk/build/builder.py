@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from honk.domain import Artifact, BuildSpec
-from honk.sandbox import Confined
+from honk.protocols import Launcher
 from honk.verify.distill import distill
 
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
@@ -26,10 +26,9 @@ class BuildOutput:
 
 
 async def build(
-    spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path, box: Confined | None = None
+    spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path, launcher: Launcher
 ) -> BuildOutput:
-    box = box or Confined()
-    res = await box.run(spec.run, workspace, spec.timeout_s, log)
+    res = await launcher.shell(spec.run, timeout_s=spec.timeout_s, log=log)
     if not res.ok:
         detail = distill(res.output, res.exit_code, res.timed_out)
         return BuildOutput(False, [], False, f"## build failed (`{spec.run}`)\n{detail}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from honk.forge.base import CheckLine, PullRequestBody
+from honk.redaction import redact
 
 # GitHub refuses a description over 65,536 characters; GitLab allows more. One limit for both.
 MAX_BODY_CHARS = 60_000
@@ -39,6 +40,10 @@ def _list(items: list[str], empty: str) -> str:
 
 
 def render_body(body: PullRequestBody, max_chars: int = MAX_BODY_CHARS) -> str:
+    return redact(_render(body, max_chars))
+
+
+def _render(body: PullRequestBody, max_chars: int) -> str:
     links = [f"- Task: {body.task_url}"]
     if body.preview_url:
         links.append(f"- Preview: {body.preview_url}")

@@ -1,12 +1,12 @@
-"""Bubblewrap around repo code and agent commands."""
+"""Bubblewrap around repo code and agents: the worker's `Launcher` (honk.protocols)."""
 
 from honk.sandbox.sandbox import (
-    Confined,
     Sandbox,
     SandboxConfig,
+    SandboxLauncher,
     SandboxUnavailable,
     Violation,
     process_limit_enforced,
 )
 
-__all__ = ["Confined", "Sandbox", "SandboxConfig", "SandboxUnavailable", "Violation", "process_limit_enforced"]
+__all__ = ["Sandbox", "SandboxConfig", "SandboxLauncher", "SandboxUnavailable", "Violation", "process_limit_enforced"]

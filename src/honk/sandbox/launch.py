@@ -23,6 +23,7 @@ import resource
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -64,7 +65,10 @@ class Watch:
 
 
 def main(argv: list[str]) -> int:
+    """`launch.py SPEC [--pass NAME,NAME] -- COMMAND...`: COMMAND confined as SPEC says, with the
+    named variables of this process's own environment (their values are never written anywhere)."""
     spec_path, command = argv[1], argv[argv.index("--") + 1 :]
+    passed = argv[argv.index("--pass") + 1].split(",") if "--pass" in argv[: argv.index("--")] else []
     spec = json.loads(Path(spec_path).read_text())
     _die_with_parent()
     log = Violations(Path(spec["violations"]), " ".join(command)[:300], spec.get("source", "sandbox"))
@@ -73,6 +77,8 @@ def main(argv: list[str]) -> int:
     marker = log.path.parent / "running" / str(os.getpid())
     marker.parent.mkdir(exist_ok=True)
     marker.write_text(json.dumps({"command": log.command, "source": log.source}))
+    env = environment(spec, passed, os.environ)
+    args = [*spec["args"], *writable_dirs(spec, passed, os.environ), "--", *spec.get("prefix", []), *command]
     groups = Cgroups.make(spec["limits"])
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -81,7 +87,9 @@ def main(argv: list[str]) -> int:
             os.close(read_end)
             os.dup2(write_end, 2)
             limit(spec["limits"], groups)
-            os.execv(spec["bwrap"], [spec["bwrap"], *spec["args"], "--", *command])
+            # bubblewrap gets exactly this environment, never the caller's (a library that starts us
+            # merges the whole worker's environment into ours): inside, /proc/1/environ is bubblewrap's.
+            os.execve(spec["bwrap"], [spec["bwrap"], *args], env)
         finally:
             os._exit(127)
     os.close(write_end)
@@ -106,6 +114,28 @@ def main(argv: list[str]) -> int:
     groups.remove()
     marker.unlink(missing_ok=True)
     return code if code >= 0 else 128 - code
+
+
+def environment(spec: dict, passed: list[str], own: Mapping[str, str]) -> dict[str, str]:
+    """The spec's fixed variables, plus the named ones from `own` (names only ever reach disk)."""
+    env = dict(spec["env"])
+    env.update({name: own[name] for name in passed if name in own})
+    return env
+
+
+def writable_dirs(spec: dict, passed: list[str], own: Mapping[str, str]) -> list[str]:
+    """Directories a passed variable names that the program must write, bound in at the same path —
+    only a fresh directory under the worker's own temp dir (e.g. where the Claude Agent SDK lays out
+    a session to resume), never anything Honk keeps."""
+    args = []
+    for name in spec.get("dir_env", []):
+        value = own.get(name)
+        if name not in passed or not value:
+            continue
+        path = Path(value).resolve()
+        if path.is_dir() and path.parent == Path(spec["tmp_root"]) and not path.is_symlink():
+            args += ["--bind", str(path), str(path)]
+    return args
 
 
 def _die_with_parent() -> None:

@@ -10,8 +10,10 @@ unless that prefix would uncover a secret.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+
+from honk.domain import Network
 
 # Covered on every machine. Files get /dev/null on top; directories an empty tmpfs.
 SYSTEM_SECRETS = (
@@ -61,8 +63,9 @@ class View:
     # (what to show, where): files shown in place of the real ones, e.g. a mirror's config with the
     # credentials cut out of its remote URL.
     masks: tuple[tuple[Path, Path], ...] = ()
-    network: bool = False
-    env: dict[str, str] = field(default_factory=dict)
+    network: Network = "none"
+    # (what to show, where) read-only: Honk's own ways out, e.g. the model proxy's socket and its bridge.
+    binds: tuple[tuple[Path, Path], ...] = ()
 
     def covered(self) -> list[Path]:
         home = Path(os.path.expanduser("~"))
@@ -88,12 +91,17 @@ class View:
         dotgit = self.workspace / ".git"
         if dotgit.exists():  # the agent may not point the workspace at another repository
             args += ["--ro-bind", str(dotgit), str(dotgit)]
-        if self.network:
+        for shown, where in self.binds:
+            args += ["--ro-bind", str(shown), str(where)]
+        if self.network == "full":
             args += _resolver_binds()
-        args += [
+        # The environment is bubblewrap's own (Honk starts it with exactly the allowed variables), so
+        # no value is ever on its command line, which /proc/1/cmdline shows inside the namespace.
+        return [
+            *args,
             "--unshare-all",
             "--unshare-user",
-            *(["--share-net"] if self.network else []),
+            *(["--share-net"] if self.network == "full" else []),
             "--cap-drop",
             "ALL",
             "--die-with-parent",
@@ -102,11 +110,7 @@ class View:
             "sandbox",
             "--chdir",
             str(self.workspace),
-            "--clearenv",
         ]
-        for name, value in sorted(self.env.items()):
-            args += ["--setenv", name, value]
-        return args
 
     def shown(self) -> list[Path]:
         """What is visible although it lies inside a covered path."""

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from honk.domain import AuditAction, AuditOutcome, Door, Record
+from honk.redaction import redactor
 from honk.store.models import AuditRow
 from honk.store.store import Store
 
@@ -66,7 +67,7 @@ class AuditLog:
     async def add(self, *entries: AuditEntry) -> None:
         now = datetime.now(UTC)
         async with self._session() as s:
-            for e in entries:
+            for e in map(redactor().record, entries):
                 s.add(
                     AuditRow(
                         at=e.at or now,

@@ -121,3 +121,16 @@ class AuditRow(Base):
     task_id: Mapped[str | None] = mapped_column(String(40), index=True)
     rule: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class TranscriptRow(Base):
+    """One line of an agent's own session transcript (opaque JSON), kept so any worker can resume it."""
+
+    __tablename__ = "agent_transcripts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session: Mapped[str] = mapped_column(String(200))
+    uuid: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    entry: Mapped[dict] = mapped_column(JSON)
+
+    __table_args__ = (Index("ix_agent_transcripts_session_id", "session", "id"),)

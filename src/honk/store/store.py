@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView, next_state
 from honk.events import EVENT_ADAPTER, AgentFinished, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed
+from honk.redaction import redactor
 from honk.store import migrations
 from honk.store.migrations import SchemaVersion
 from honk.store.models import EventRow, RepoRow, TaskRow
@@ -186,7 +187,8 @@ class Store:
             if row is None:
                 raise LookupError(f"no task {task_id}")
             now = _now()
-            for ev in events:
+            for raw in events:
+                ev = redactor().record(raw)  # nothing the store keeps shows a secret
                 s.add(EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")))
                 _apply(row, ev)
             row.updated_at = now

@@ -1,4 +1,4 @@
-"""Runs a repo's verify commands in a workspace and reports each as a distilled CheckResult."""
+"""Runs a repo's verify commands, each confined, and reports each as a distilled CheckResult."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from pathlib import Path
 
 from honk.domain import CheckResult, VerifyCommand
 from honk.events import CheckFinished
-from honk.protocols import EventSink
-from honk.sandbox import Confined
+from honk.protocols import EventSink, Launcher
 from honk.verify.distill import distill
 
 
@@ -16,13 +15,10 @@ def _log_name(name: str) -> str:
     return re.sub(r"[^a-zA-Z0-9_.-]", "_", name)
 
 
-async def run_check(
-    check: VerifyCommand, workspace: Path, logs_dir: Path, tag: str, box: Confined | None = None
-) -> CheckResult:
-    box = box or Confined()
+async def run_check(check: VerifyCommand, launcher: Launcher, logs_dir: Path, tag: str) -> CheckResult:
     logs_dir.mkdir(parents=True, exist_ok=True)
     log = logs_dir / f"{tag}-{_log_name(check.name)}.log"
-    res = await box.run(check.run, workspace, check.timeout_s, log)
+    res = await launcher.shell(check.run, timeout_s=check.timeout_s, log=log)
     return CheckResult(
         name=check.name,
         command=check.run,
@@ -36,17 +32,12 @@ async def run_check(
 
 
 async def run_checks(
-    checks: list[VerifyCommand],
-    workspace: Path,
-    logs_dir: Path,
-    tag: str,
-    emit: EventSink,
-    box: Confined | None = None,
+    checks: list[VerifyCommand], launcher: Launcher, logs_dir: Path, tag: str, emit: EventSink
 ) -> list[CheckResult]:
     """Every check runs (not just up to the first failure): the agent gets all problems in one round."""
     results = []
     for check in checks:
-        result = await run_check(check, workspace, logs_dir, tag, box)
+        result = await run_check(check, launcher, logs_dir, tag)
         await emit(
             CheckFinished(
                 name=result.name, passed=result.passed, duration_s=result.duration_s, distilled=result.distilled
@@ -58,3 +49,20 @@ async def run_checks(
 
 def feedback(results: list[CheckResult]) -> str:
     return "\n\n".join(f"## {r.name} failed (`{r.command}`)\n{r.distilled}" for r in results if not r.passed)
+
+
+class AgentChecks:
+    """The repo's checks as an agent's `verify` tool and stop gate use them (Honk's `CheckRunner`)."""
+
+    def __init__(self, checks: list[VerifyCommand], launcher: Launcher, logs_dir: Path, emit: EventSink) -> None:
+        self.checks, self.launcher, self.logs_dir, self.emit = checks, launcher, logs_dir, emit
+
+    @property
+    def timeout_s(self) -> float:
+        return sum(c.timeout_s for c in self.checks)
+
+    async def run(self, tag: str) -> tuple[bool, str]:
+        results = await run_checks(self.checks, self.launcher, self.logs_dir, tag, self.emit)
+        if all(r.passed for r in results):
+            return True, f"All checks pass ({', '.join(r.name for r in results) or 'no checks configured'})."
+        return False, feedback(results)

@@ -20,8 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from honk.access import Policy, Refused
-from honk.agents import AgentRegistry
-from honk.agents.claude_errors import AgentStopped
+from honk.agents import AgentRegistry, AgentStopped
 from honk.build import builder
 from honk.domain import AgentOutcome, Budget, RepoConfig, TaskRequest, effective_budget
 from honk.errors import UserFacingError
@@ -42,8 +41,9 @@ from honk.events import (
 )
 from honk.metrics import WorkerMetrics
 from honk.protocols import EventSink
-from honk.sandbox import Confined, Sandbox
+from honk.sandbox import Sandbox, SandboxLauncher
 from honk.slack.notifier import SlackNotifier
+from honk.steps.tools import ToolsForRuns
 from honk.store import AuditEntry, AuditLog, Store
 from honk.verify import guard
 from honk.verify.config import load_repo_config
@@ -126,6 +126,7 @@ class ActivityDeps:
     agent_homes_dir: Path
     budget_defaults: Budget  # the server's, where a repo sets none
     sandbox: Sandbox
+    tools: ToolsForRuns  # what each agent run gets
     audit: AuditLog
     policy: Policy
     secrets: tuple[str, ...] = ()  # Honk's credentials: never committed
@@ -161,9 +162,10 @@ class TaskActivities:
     def _logs(self, task_id: str) -> Path:
         return self.d.logs_dir / task_id
 
-    def _confine(self, req: TaskRequest, ws: Workspace, source: str, network: bool = False) -> Confined:
+    def _confine(self, req: TaskRequest, ws: Workspace, source: str, network: bool = False) -> SandboxLauncher:
         """Repo code runs in the sandbox, with the task's own HOME and temp dir, never the worker's."""
-        return self.d.sandbox.confine(self.d.agent_homes_dir / req.task_id, ws.path, [ws.mirror], source, network)
+        area = self.d.agent_homes_dir / req.task_id
+        return self.d.sandbox.launcher(area, ws.path, [ws.mirror], source, "full" if network else "none")
 
     async def _refusals(self, req: TaskRequest, *denied: AgentToolDenied) -> None:
         """What the sandboxes of this step refused (and the agent's denied tool calls): into the
@@ -303,8 +305,8 @@ class TaskActivities:
                         )
                     )
                 try:
-                    res = await box.run(
-                        config.setup, ws.path, config.setup_timeout_s, self._logs(req.task_id) / "setup.log"
+                    res = await box.shell(
+                        config.setup, timeout_s=config.setup_timeout_s, log=self._logs(req.task_id) / "setup.log"
                     )
                 finally:
                     await self._refusals(req)
@@ -336,14 +338,7 @@ class TaskActivities:
             await emit(
                 AgentStarted(round=inp.job.round, reason=inp.job.reason, invocation=inp.job.invocation, head=head)
             )
-            job = inp.job.model_copy(
-                update={
-                    "workspace": str(ws.path),
-                    "log_dir": str(self._logs(req.task_id)),
-                    "checks_box": self._confine(req, ws, "check"),
-                    "shell_box": self._confine(req, ws, "agent"),
-                }
-            )
+            job = inp.job
             denied: list[AgentToolDenied] = []
             emit = self._collecting(emit, denied)
             trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
@@ -351,7 +346,8 @@ class TaskActivities:
             if job.merge_from:
                 await self.d.workspaces.start_merge(ws, job.merge_from)
             try:
-                outcome = await self.d.agents.get(inp.agent).run(job, emit)
+                async with self.d.tools.run(req.task_id, ws.path, [ws.mirror], job.checks, emit) as tools:
+                    outcome = await self.d.agents.get(inp.agent).run(job, tools, emit)
             except AgentStopped as stopped:
                 # A budget ended the run: keep what was done on the branch, then say so.
                 commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
@@ -395,11 +391,10 @@ class TaskActivities:
             try:
                 results = await run_checks(
                     inp.config.verify,
-                    ws.path,
+                    self._confine(req, ws, "check"),
                     self._logs(req.task_id),
                     f"round{inp.round}",
                     emit,
-                    self._confine(req, ws, "check"),
                 )
             finally:
                 await self._refusals(req)
@@ -547,11 +542,10 @@ class TaskActivities:
                     try:
                         results = await run_checks(
                             inp.config.verify,
-                            ws.path,
+                            self._confine(req, ws, "check"),
                             self._logs(req.task_id),
                             f"merge{attempt}",
                             emit,
-                            self._confine(req, ws, "check"),
                         )
                     finally:
                         await self._refusals(req)

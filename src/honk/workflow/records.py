@@ -3,8 +3,8 @@ running workflows. Large things (logs, diffs, artifacts) stay on disk or in the 
 
 from __future__ import annotations
 
-from honk.agents.job import AgentJob
 from honk.domain import (
+    AgentJob,
     AgentOutcome,
     Artifact,
     Carried,

@@ -14,9 +14,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from honk.agents.job import AgentJob
     from honk.domain import (
         DEFAULT_AGENT_TIMEOUT_S,
+        AgentJob,
         AgentReason,
         Spent,
         TaskState,
@@ -337,7 +337,6 @@ class TaskWorkflow:
             )
         return AgentJob(
             task_id=self.req.task_id,
-            workspace="",
             prompt=prompt,
             request=self.req.text,
             reason=reason,

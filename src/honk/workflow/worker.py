@@ -6,8 +6,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import tempfile
 from datetime import timedelta
+from pathlib import Path
 
 from temporalio.worker import Worker
 
@@ -17,13 +20,16 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.domain import Budget
 from honk.forge.registry import Forges
 from honk.heap import settle_heap
-from honk.logs import secret_needles
 from honk.metrics import WorkerMetrics, serve
+from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
+from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
+from honk.steps.tools import ToolsForRuns
 from honk.store import AuditLog, Store
+from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.workflow.activities import ActivityDeps, TaskActivities
 from honk.workflow.client import connect
@@ -43,20 +49,26 @@ def claude_config(settings: Settings) -> ClaudeConfig:
         cloud = {k: v for k, v in os.environ.items() if k.startswith(CLOUD_ENV_PREFIXES)}
         cloud["CLAUDE_CODE_USE_BEDROCK" if settings.use_bedrock else "CLAUDE_CODE_USE_VERTEX"] = "1"
     return ClaudeConfig(
-        homes_dir=settings.agent_homes_dir.resolve(),
         model=settings.claude_model,
-        api_key=settings.anthropic_api_key,
         base_url=settings.anthropic_base_url,
         cloud_env=cloud,
-        max_turns=settings.agent_max_turns,
-        max_cost_usd=settings.agent_max_cost_usd,
-        timeout_s=settings.agent_timeout_s,
         max_retries=settings.claude_max_retries,
         binary=settings.claude_binary,
     )
 
 
-def build_activities(settings: Settings, store: Store) -> TaskActivities:
+def build_activities(
+    settings: Settings, store: Store, key_proxy: KeyProxy | None = None, socket_dir: Path | None = None
+) -> TaskActivities:
+    box = sandbox(settings, socket_dir)
+    tools = ToolsForRuns(
+        box,
+        TranscriptStore(store),
+        settings.agent_homes_dir.resolve(),
+        settings.logs_dir.resolve(),
+        key_proxy,
+        cloud_model=settings.use_bedrock or settings.use_vertex,
+    )
     return TaskActivities(
         ActivityDeps(
             store=store,
@@ -81,10 +93,11 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
                 max_turns=settings.agent_max_turns,
                 max_cost_usd=settings.agent_max_cost_usd,
             ),
-            sandbox=sandbox(settings),
+            sandbox=box,
+            tools=tools,
             audit=AuditLog(store),
             policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
-            secrets=tuple(secret_needles(settings.secret_values())),
+            secrets=tuple(needles(settings.secret_values())),
             setup_network=settings.sandbox_setup_network,
             metrics=WorkerMetrics(),
             forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
@@ -94,9 +107,10 @@ def build_activities(settings: Settings, store: Store) -> TaskActivities:
     )
 
 
-def sandbox(settings: Settings) -> Sandbox:
+def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox:
     box = Sandbox(
         SandboxConfig(
+            model_socket_dir=model_socket_dir,
             mode=settings.sandbox,
             bwrap=settings.sandbox_bwrap,
             memory_mb=settings.sandbox_memory_mb,
@@ -139,12 +153,24 @@ def judge(settings: Settings) -> Judge | None:
     )
 
 
+async def start_key_proxy(settings: Settings) -> tuple[KeyProxy | None, Path | None]:
+    """The model API key stays in this process: agents reach the API through this proxy, on a unix
+    socket bound into their sandboxes (in a short private directory: socket paths are limited)."""
+    if settings.anthropic_api_key is None:
+        return None, None
+    socket_dir = Path(tempfile.mkdtemp(prefix="honk-model-"))
+    proxy = KeyProxy(settings.anthropic_base_url or "https://api.anthropic.com", api_key=settings.anthropic_api_key)
+    await proxy.start(socket=socket_dir / "model.sock")
+    return proxy, socket_dir
+
+
 async def run_worker(settings: Settings) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     await store.create_schema()
     client = await connect(settings)
-    acts = build_activities(settings, store)
+    key_proxy, socket_dir = await start_key_proxy(settings)
+    acts = build_activities(settings, store, key_proxy, socket_dir)
     if settings.metrics_port and acts.d.metrics is not None:
         serve(acts.d.metrics.registry, settings.metrics_port, settings.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
@@ -183,7 +209,9 @@ async def run_worker(settings: Settings) -> None:
             await running.enter_async_context(worker)
         await stop.wait()
     await acts.d.workspaces.close()
-    await acts.d.agents.aclose()
+    if key_proxy is not None and socket_dir is not None:
+        await key_proxy.stop()
+        shutil.rmtree(socket_dir, ignore_errors=True)
     if acts.d.forge_steps is not None:
         await acts.d.forge_steps.forges.close()
     await store.close()

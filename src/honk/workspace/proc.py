@@ -14,8 +14,9 @@ import os
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+
+from honk.domain import ProcResult
 
 TAIL_BYTES = 64_000
 DRAIN_S = 1.0
@@ -57,18 +58,6 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(extra or {})
     return env
-
-
-@dataclass(frozen=True)
-class ProcResult:
-    exit_code: int | None
-    output: str  # the tail of combined stdout/stderr
-    timed_out: bool
-    duration_s: float
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
 
 
 def _own_group_dying_with_worker() -> None:

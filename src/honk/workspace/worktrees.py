@@ -17,6 +17,7 @@ from pathlib import Path
 
 from honk.domain import RepoRef
 from honk.errors import UserFacingError
+from honk.redaction import redact
 from honk.workspace.git import GitError, file_lock, git, git_env, git_ok, redact_url
 
 
@@ -326,15 +327,15 @@ class WorktreeWorkspaces:
         ):
             await git("reset", "--quiet", cwd=ws.path)
             raise SecretInChange(leaked)
-        args = ["commit", "--quiet", "--no-verify", "-m", message]
+        args = ["commit", "--quiet", "--no-verify", "-m", redact(message)]
         for key, value in trailers.items():
-            args += ["--trailer", f"{key}: {value}"]
+            args += ["--trailer", redact(f"{key}: {value}")]
         await git(*args, cwd=ws.path, env=git_env(self.author))
         return await self.head(ws), changed
 
     async def merge_in(self, ws: Workspace, ref: str, message: str, trailers: dict[str, str]) -> list[str]:
         """Merges `ref` into the task branch; returns the conflicting files (merge aborted) or []."""
-        msg = message + "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items())
+        msg = redact(message + "\n\n" + "\n".join(f"{k}: {v}" for k, v in trailers.items()))
         try:
             await git("merge", "--quiet", "--no-ff", "--no-edit", "-m", msg, ref, cwd=ws.path, env=git_env(self.author))
         except GitError:

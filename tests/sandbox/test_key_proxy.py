@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from honk.agents.key_proxy import KeyProxy
 from honk.ports import free_port
+from honk.sandbox.key_proxy import KeyProxy
 from honk.testing.fake_model import FakeModelServer, InjectedError, Scenario, ToolCall, Turn
 from honk.testing.loopback import LoopbackServer
 

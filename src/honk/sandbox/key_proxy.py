@@ -1,6 +1,8 @@
 """A loopback proxy in front of the model API, so that the agent never holds the real key.
 
-Claude Code gets `ANTHROPIC_BASE_URL=<proxy>` and a per-run token as its key; the proxy lets a request
+A confined agent reaches it through a unix socket bound into its sandbox (and the bridge there,
+`honk.sandbox.bridge`); an unconfined one (HONK_SANDBOX=off) on loopback TCP. Claude Code gets
+`ANTHROPIC_BASE_URL=<proxy>` and a per-run token as its key; the proxy lets a request
 through only with a live token, swaps the token for the real credential and streams the answer back
 chunk by chunk. Whatever the agent's shell commands read from its environment is worth nothing once
 the run's token is revoked, and worth nothing off this host even before.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Self
 
 import aiohttp
@@ -21,6 +24,8 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import SecretStr
 from yarl import URL
+
+from honk.redaction import redact
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +77,8 @@ class KeyProxy:
         self._port: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, socket: Path | None = None) -> None:
+        """Listens on loopback TCP and, given `socket`, on that unix socket too (made only for us)."""
         if self._runner is not None:
             raise RuntimeError("The key proxy is already running")
         session = aiohttp.ClientSession(
@@ -92,12 +98,17 @@ class KeyProxy:
         try:
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
+            if socket is not None:
+                socket.parent.mkdir(parents=True, exist_ok=True)
+                socket.unlink(missing_ok=True)
+                await web.UnixSite(runner, str(socket)).start()
+                socket.chmod(0o600)
         except BaseException:
             await runner.cleanup()
             await session.close()
             self._session = None
             raise
-        self._port = runner.addresses[0][1]
+        self._port = next(a[1] for a in runner.addresses if isinstance(a, tuple))
         self._runner = runner
         log.info("key proxy for %s listening on %s", self._shown, self.base_url)
 
@@ -153,6 +164,7 @@ class KeyProxy:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             return _error(413, "request_too_large", f"The request is larger than {MAX_BODY // 2**20} MB.")
+        body = _redacted(body)
         headers = _without(request.headers, HOP_BY_HOP | CREDENTIALS | {"host", "content-length"})
         headers[self._credential[0]] = self._credential[1]
         # rel_url's path always starts with "/", so the request cannot change the upstream host.
@@ -213,6 +225,16 @@ def _without(headers: CIMultiDictProxy[str], names: frozenset[str]) -> CIMultiDi
     """The headers but `names` and those the Connection header names as this hop's own."""
     drop = names | {n.strip().lower() for v in headers.getall("connection", []) for n in v.split(",")}
     return CIMultiDict((k, v) for k, v in headers.items() if k.lower() not in drop)
+
+
+def _redacted(body: bytes) -> bytes:
+    """What the agent sends the model passes the one redaction path too (a tool's output it saw)."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    clean = redact(text)
+    return body if clean == text else clean.encode("utf-8")
 
 
 def _error(status: int, kind: str, message: str) -> web.Response:

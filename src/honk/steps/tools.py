@@ -1,0 +1,93 @@
+"""The tools an agent gets for one run (Honk's `AgentTools`), built by the worker for that run.
+
+The agent's launcher confines everything it starts (the agent's own CLI included) with the network
+this worker can give an agent: the model API through the key proxy (and nothing else), or, with a
+cloud provider Honk holds no key for, the worker's network; its checks run each in their own
+confinement; a per-run token stands in for the model key and is revoked when the run ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from honk.domain import Network, VerifyCommand
+from honk.protocols import EventSink
+from honk.sandbox import Sandbox, SandboxLauncher
+from honk.sandbox.key_proxy import KeyProxy
+from honk.store.transcripts import TranscriptStore
+from honk.verify.runner import AgentChecks
+from honk.workspace.files import WorkspaceFiles
+
+
+@dataclass(frozen=True)
+class ModelGrant:
+    """Honk's `ModelAccess`: this run's token for the key proxy, and where the agent finds the proxy."""
+
+    proxy: KeyProxy
+    token: str
+    base_url: str
+
+    @property
+    def api_key(self) -> str:
+        return self.token
+
+    def unreachable(self) -> str | None:
+        return self.proxy.unreachable(self.token)
+
+
+@dataclass(frozen=True)
+class RunTools:
+    """Honk's `AgentTools` for one run."""
+
+    workspace: WorkspaceFiles
+    launcher: SandboxLauncher
+    checks: AgentChecks
+    model: ModelGrant | None
+    transcripts: TranscriptStore
+
+
+class ToolsForRuns:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        transcripts: TranscriptStore,
+        areas: Path,
+        logs: Path,
+        key_proxy: KeyProxy | None = None,
+        cloud_model: bool = False,
+    ) -> None:
+        self.sandbox, self.transcripts, self.areas, self.logs = sandbox, transcripts, areas, logs
+        self.key_proxy, self.cloud_model = key_proxy, cloud_model
+
+    @property
+    def network(self) -> Network:
+        if self.key_proxy is not None:
+            return "model"
+        return "full" if self.cloud_model else "none"
+
+    @asynccontextmanager
+    async def run(
+        self, task_id: str, workspace: Path, git_dirs: list[Path], checks: list[VerifyCommand], emit: EventSink
+    ) -> AsyncIterator[RunTools]:
+        area, logs = self.areas / task_id, self.logs / task_id
+        launcher = self.sandbox.launcher(area, workspace, git_dirs, "agent", self.network)
+        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check")
+        proxy = self.key_proxy
+        token = proxy.issue() if proxy is not None else None
+        model = None
+        if proxy is not None and token is not None:
+            model = ModelGrant(proxy, token, launcher.model_url or proxy.base_url)
+        try:
+            yield RunTools(
+                workspace=WorkspaceFiles(workspace),
+                launcher=launcher,
+                checks=AgentChecks(checks, check_launcher, logs, emit),
+                model=model,
+                transcripts=self.transcripts,
+            )
+        finally:
+            if proxy is not None and token is not None:
+                proxy.revoke(token)
