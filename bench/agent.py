@@ -362,6 +362,13 @@ def _exe(pid: int | str) -> str:
         return ""
 
 
+def _cmdline(pid: int | str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _pss(pid: int | str) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
@@ -430,13 +437,10 @@ class TreeSampler:
     def sample(self, me: int) -> None:
         p = self.peak
         by_pid = {str(pid): s for pid in descendants(me) if pid not in self.exclude and (s := _status(pid))}
-        # Claude Code forks before it execs git: until the exec, the child is a copy-on-write image of
-        # the claude process, its RSS the parent's pages (shared, not new), and its name that of the
-        # forking thread. Such a child (the same executable as its parent, below a child of ours) is
-        # skipped, so a run is not counted twice.
-        counted = {
-            pid: s for pid, s in by_pid.items() if s.get("PPid") == str(me) or _exe(pid) != _exe(s.get("PPid", ""))
-        }
+        # A process forks before it execs (Claude Code before git, the worker before bubblewrap): until
+        # the exec, the child is a copy-on-write image of its parent, its RSS the parent's pages (shared,
+        # not new) and its command line the parent's. Such a child is skipped, so nothing is counted twice.
+        counted = {pid: s for pid, s in by_pid.items() if _cmdline(pid) != _cmdline(s.get("PPid", ""))}
         stats = list(counted.values())
         rss = sum(s.get("VmRSS", 0) for s in stats)
         anon = sum(s.get("RssAnon", 0) for s in stats)

@@ -53,12 +53,17 @@ async def launched(
     if via == "in-worker":
         return await launcher.shell(command, timeout_s=timeout_s)
     script = launcher.program(Path("/bin/bash"), pass_env)
-    return await proc.run(
+    res = await proc.run(
         [str(script), "-c", command],
         cwd=launcher.workspace,
         timeout_s=timeout_s,
         env={**os.environ, "PATH": "/usr/bin:/bin"},
     )
+    # As an agent run ends: what its tools saw is reported (the Claude agent does this for its shell
+    # commands), then the run's limits are read and its cgroup goes.
+    launcher.noticed(res.output, command)
+    launcher.close()
+    return res
 
 
 async def run(
@@ -111,7 +116,7 @@ async def test_the_environment_is_the_allow_list_only(world, monkeypatch, via):
     assert f"HOME={world['area'].resolve()}/sandbox-home" in res.output
     # A program started by a library gets the variables it names, from its caller: never written down.
     assert ("passed-on-by-name" in res.output) == (via == "stand-alone")
-    assert "passed-on-by-name" not in "".join(p.read_text() for p in world["area"].glob("*") if p.is_file())
+    assert b"passed-on-by-name" not in b"".join(p.read_bytes() for p in world["area"].glob("*") if p.is_file())
 
 
 async def test_no_other_process_of_the_machine_is_visible(world, via):
@@ -205,6 +210,7 @@ async def test_a_session_directory_the_sdk_lays_out_is_writable_and_nothing_else
             assert ("wrote" in res.output) == writable, res.output
             assert (target / "x").exists() == writable
     finally:
+        launcher.close()
         shutil.rmtree(fresh)
 
 
@@ -270,3 +276,19 @@ def test_a_worker_without_bubblewrap_refuses_repo_code_and_off_warns_on_every_ta
         assert any("WITHOUT a sandbox" in w for w in ready.warnings), ready.warnings
     finally:
         off.stop()
+
+
+def test_a_machine_without_a_network_namespace_is_named_and_refused(world, tmp_path):
+    """Where bubblewrap cannot make one of the namespaces (a container that forbids it), Honk refuses
+    to run anything confined — agents included — and says which namespace is missing."""
+    fake = tmp_path / "bwrap"
+    fake.write_text(
+        '#!/bin/sh\nfor a in "$@"; do case "$a" in --unshare-all|--unshare-net)\n'
+        '  echo "bwrap: Creating new namespace failed: Operation not permitted" >&2; exit 1;; esac; done\n'
+        'exec bwrap "$@"\n'
+    )
+    fake.chmod(0o755)
+    sandbox = Sandbox(SandboxConfig(bwrap=str(fake)))
+    assert "cannot make a new network namespace" in (sandbox.problem() or "")
+    with pytest.raises(SandboxUnavailable, match="network namespace.*HONK_SANDBOX=off"):
+        sandbox.launcher(world["area"], world["ws"], [], "agent", "model")

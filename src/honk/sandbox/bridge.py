@@ -4,49 +4,76 @@
 (127.0.0.1:PORT), passes every connection through to SOCKET — Honk's key proxy, a unix socket bound
 in from outside — and runs COMMAND as its child, exiting as it exits. Programs that only speak TCP
 (Claude Code's `ANTHROPIC_BASE_URL`) reach the proxy that way; nothing else leaves the namespace.
-Standard library only, and as little of it as possible: it starts once per agent run.
+
+It stands between an agent run and its start, so it imports nothing that is not built in: the C
+modules behind `socket`, `threading` and `signal` (their Python wrappers, or asyncio, would add
+10-70 ms to every run; see bench/agent.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-import signal
+import _signal  # pyright: ignore[reportMissingImports] - the C module behind signal (no enum import)
+import _socket
+import _thread
+import os
 import sys
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+def _pipe(src: _socket.socket, dst: _socket.socket, done: _thread.LockType) -> None:
     try:
-        while data := await reader.read(65536):
-            writer.write(data)
-            await writer.drain()
-    except (ConnectionError, asyncio.CancelledError):
+        while data := src.recv(65536):
+            dst.sendall(data)
+    except OSError:
         pass
-    finally:
-        writer.close()
+    try:
+        dst.shutdown(_socket.SHUT_WR)  # the other side reads the end, then answers or closes
+    except OSError:
+        pass
+    done.release()
 
 
-async def _serve(port: int, socket_path: str, argv: list[str]) -> int:
-    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_unix_connection(socket_path)
-        except OSError:
-            writer.close()  # the agent sees a refused request, as if the API were down
-            return
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+def _relay(fd: int, path: str) -> None:
+    client = _socket.socket(fileno=fd)
+    upstream = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        upstream.connect(path)
+    except OSError:
+        client.close()  # the agent sees a refused request, as if the API were down
+        upstream.close()
+        return
+    back = _thread.allocate_lock()
+    back.acquire()
+    _thread.start_new_thread(_pipe, (upstream, client, back))
+    _pipe(client, upstream, _thread.allocate_lock())
+    back.acquire()  # the other direction is done too
+    client.close()
+    upstream.close()
 
-    server = await asyncio.start_server(relay, "127.0.0.1", port)
-    child = await asyncio.create_subprocess_exec(*argv)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        loop.add_signal_handler(sig, child.send_signal, sig)
-    code = await child.wait()
-    server.close()
-    return code if code >= 0 else 128 - code
+
+def _serve(listener: _socket.socket, path: str) -> None:
+    while True:
+        fd, _ = listener._accept()  # pyright: ignore[reportAttributeAccessIssue] - _socket returns the fd
+        _thread.start_new_thread(_relay, (fd, path))
 
 
 def main(argv: list[str]) -> int:
-    port, socket_path, command = int(argv[1]), argv[2], argv[argv.index("--") + 1 :]
-    return asyncio.run(_serve(port, socket_path, command))
+    port, path, command = int(argv[1]), argv[2], argv[argv.index("--") + 1 :]
+    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(64)  # listening before the command starts, so its first request finds us
+    pid = os.fork()  # before any thread exists; the listener does not survive the exec (PEP 446)
+    if pid == 0:
+        try:
+            os.execvp(command[0], command)
+        finally:
+            os._exit(127)
+    for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
+        _signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
+    _thread.start_new_thread(_serve, (listener, path))
+    _, status = os.waitpid(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
 
 
 if __name__ == "__main__":

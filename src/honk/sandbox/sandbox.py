@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -23,14 +24,17 @@ from pydantic import BaseModel
 
 from honk.domain import Network, ProcResult, SandboxMode, ViolationKind
 from honk.errors import UserFacingError
-from honk.sandbox import launch
+from honk.sandbox import limits
 from honk.sandbox.view import View
 from honk.workspace import proc
 from honk.workspace.git import redact_url
 from honk.workspace.proc import child_env
 
-LAUNCHER = Path(__file__).with_name("launch.py")
 BRIDGE = Path(__file__).with_name("bridge.py")
+# How Claude Code's shell tool reports a command that hit its time limit (stopped, or moved to the
+# background: the sandbox then stops it when the run ends).
+AGENT_TIMEOUT = ("Command timed out after", "Command did not complete within its")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Inside a confinement with the model reachable: the bridge's port on the namespace's own loopback,
 # and where Honk's ways out are bound.
 BRIDGE_PORT = 47000
@@ -71,6 +75,7 @@ class SandboxLauncher:
         area: Path | None = None,
     ) -> None:
         self.workspace, self.env, self.spec, self.network, self.area = workspace, env, spec, network, area
+        self._groups: list[limits.Cgroups] = []
 
     @property
     def home(self) -> Path:
@@ -98,7 +103,7 @@ class SandboxLauncher:
                 list(argv), cwd=self.workspace, timeout_s=timeout_s, log_path=log, env=full_env, stdin=stdin
             )
         spec = json.loads(self.spec.read_text())
-        groups = launch.Cgroups.make(spec["limits"])
+        groups = limits.Cgroups.make(spec["limits"])
         try:
             res = await proc.run(
                 [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv],
@@ -107,12 +112,12 @@ class SandboxLauncher:
                 log_path=log,
                 env=full_env,
                 stdin=stdin,
-                preexec=lambda: launch.limit(spec["limits"], groups),
+                preexec=lambda: limits.limit(spec["limits"], groups),
             )
         finally:
             hits = groups.hits()
             groups.remove()
-        violations = launch.Violations(Path(spec["violations"]), shlex.join(argv)[:300], spec["source"])
+        violations = limits.Violations(spec["violations"], shlex.join(argv)[:300], spec["source"])
         self._watch(spec, res.output, violations)
         if res.timed_out:
             violations.add("time_limit", f"stopped after {timeout_s:.0f}s, its time limit")
@@ -124,31 +129,78 @@ class SandboxLauncher:
         return await self.run(["bash", "-c", command], timeout_s=timeout_s, log=log)
 
     def program(self, executable: Path, pass_env: Sequence[str]) -> Path:
-        """A shell script running `executable` through launch.py (the stand-alone launcher) with this
-        launcher's spec; unsandboxed, under `env -i` with only the named variables."""
-        names = sorted({n for n in pass_env if n.replace("_", "").isalnum()})
-        area = self.area or self.workspace
-        script = area / f"run-{executable.name}"
+        """A POSIX shell script that runs `executable`, confined as this launcher's spec says: it joins
+        a cgroup made for it (removed by `close`), and starts bubblewrap through `env -i` with the
+        spec's variables and, of its own environment, only those named in `pass_env` (so their values
+        are never written down, and nothing the library that starts it merged in gets through). A
+        directory a `dir_env` variable names is bound in writable when it is a fresh one under the
+        worker's temp dir (where the Claude Agent SDK lays out a session to resume). No interpreter
+        starts between the library and bubblewrap: see bench/agent.py."""
+        names = sorted({n for n in pass_env if _VARIABLE.fullmatch(n)})
+        script = (self.area or self.workspace) / f"run-{executable.name}"
+        passed = " ".join(f'${{{n}+"{n}=${n}"}}' for n in names)
+        env = shutil.which("env") or "/usr/bin/env"
         if self.spec is None:
-            keep = " ".join(f'{n}="${{{n}}}"' for n in names)
-            body = f'exec /usr/bin/env -i {keep} {shlex.quote(str(executable))} "$@"'
+            fixed = " ".join(shlex.quote(f"{k}={v}") for k, v in self.env.items())
+            body = [f'exec {env} -i {fixed} {passed} {shlex.quote(str(executable))} "$@"']
         else:
-            launcher = [sys.executable, "-I", "-S", str(LAUNCHER), str(self.spec), "--pass", ",".join(names), "--"]
-            body = f'exec {shlex.join(launcher)} {shlex.quote(str(executable))} "$@"'
-        script.write_text(f"#!/bin/sh\n{body}\n")
+            spec = json.loads(self.spec.read_text())
+            groups = limits.Cgroups.make(spec["limits"])
+            self._groups.append(groups)
+            fixed = " ".join(shlex.quote(f"{k}={v}") for k, v in spec["env"].items())
+            bwrap = shlex.join([spec["bwrap"], *spec["args"]])
+            run = f'-- {shlex.join([*spec["prefix"], str(executable)])} "$@"'
+            start = f"exec {env} -i {fixed} {passed} {bwrap}"
+            body = [f"echo $$ > {shlex.quote(group + '/cgroup.procs')} 2>/dev/null" for group in groups.groups]
+            if not groups.memory:  # DATA, not AS: runtimes reserve far more address space than they use
+                body.append(f"ulimit -d {spec['limits']['memory_mb'] * 1024} 2>/dev/null")
+            body.append("ulimit -c 0")
+            for name in (n for n in spec.get("dir_env", []) if n in names):
+                fresh = f"{shlex.quote(spec['tmp_root'])}/claude-resume-"
+                body += [
+                    f'case "${{{name}:-}}" in',
+                    f"  {fresh}*/* | *..*) ;;",
+                    f'  {fresh}*) if [ -d "${name}" ] && [ ! -L "${name}" ]; then',
+                    f'    {start} --bind "${name}" "${name}" {run}',
+                    "  fi ;;",
+                    "esac",
+                ]
+            body.append(f"{start} {run}")
+        script.write_text(
+            f"#!/bin/sh\n# Written by Honk for one run: {executable.name}, confined (honk.sandbox).\n"
+            + "\n".join(body)
+            + "\n"
+        )
         script.chmod(0o700)
         return script
+
+    def close(self) -> None:
+        """The programs `program` wrote wrappers for have ended: the limits they hit are recorded, and
+        their cgroups removed (with anything still in them)."""
+        if self.spec is None or not self._groups:
+            return
+        spec = json.loads(self.spec.read_text())
+        for groups in self._groups:
+            for kind, detail in groups.hits():
+                limits.Violations(spec["violations"], "the agent's processes", spec["source"]).add(kind, detail)
+            groups.remove()
+        self._groups.clear()
 
     def noticed(self, output: str, command: str) -> None:
         if self.spec is None:
             return
         spec = json.loads(self.spec.read_text())
-        self._watch(spec, output, launch.Violations(Path(spec["violations"]), command[:300], spec["source"]))
+        violations = limits.Violations(spec["violations"], command[:300], spec["source"])
+        self._watch(spec, output, violations)
+        if (said := next((s for s in AGENT_TIMEOUT if s in output), None)) is not None:
+            # The agent's shell tool hit its time limit: it stopped the command, or sent it to the
+            # background, where the sandbox stops it when the run ends.
+            violations.add("time_limit", output[output.index(said) :].splitlines()[0][:300])
 
     @staticmethod
-    def _watch(spec: dict, output: str, violations: launch.Violations) -> None:
-        watch = launch.Watch(spec)
-        noted = [(kind, line.strip()[:300]) for line in output.splitlines() if (kind := watch.kind(line))]
+    def _watch(spec: dict, output: str, violations: limits.Violations) -> None:
+        watch = limits.Watch(spec)
+        noted = [(kind, line.strip()[:300]) for line in output.splitlines() for kind in watch.kinds(line)]
         for kind, line in noted[:20]:
             violations.add(kind, line)
 
@@ -181,9 +233,16 @@ class Sandbox:
         )
 
     def launcher(
-        self, area: Path, workspace: Path, git_dirs: list[Path], source: str, network: Network = "none"
+        self,
+        area: Path,
+        workspace: Path,
+        git_dirs: list[Path],
+        source: str,
+        network: Network = "none",
+        show: tuple[tuple[Path, Path], ...] = (),
     ) -> SandboxLauncher:
-        """A launcher for one task (`area`: its own directory under Honk's data dir) and purpose."""
+        """A launcher for one task (`area`: its own directory under Honk's data dir) and purpose; `show`
+        binds more in, read-only: (what, where inside)."""
         home, tmp = area / "sandbox-home", area / "tmp"
         if not self.enabled:
             home.mkdir(parents=True, exist_ok=True)
@@ -217,7 +276,7 @@ class Sandbox:
             tool_paths=(*(Path(p) for p in env["PATH"].split(os.pathsep) if p), interpreter.parent),
             read_only=self.config.read_only,
             network=network,
-            binds=binds,
+            binds=(*binds, *show),
         )
         spec = area / f"sandbox-{source}.json"
         spec.write_text(
@@ -228,7 +287,7 @@ class Sandbox:
                     "env": env,
                     "prefix": prefix,
                     "dir_env": ["CLAUDE_CONFIG_DIR"],
-                    "tmp_root": str(Path(tempfile.gettempdir()).resolve()),
+                    "tmp_root": os.path.realpath(tempfile.gettempdir()),
                     "limits": {
                         "memory_mb": self.config.memory_mb,
                         "pids": self.config.pids,
@@ -265,7 +324,7 @@ class Sandbox:
     @staticmethod
     def violations(area: Path) -> list[Violation]:
         """What the sandbox refused since the last call (the file is taken, so nothing is read twice)."""
-        found = _killed(area)
+        found: list[Violation] = []
         path = area / "violations.jsonl"
         taken = path.with_suffix(f".{os.getpid()}.taken")
         try:
@@ -296,64 +355,56 @@ def _clean_git_configs(git_dirs: list[Path], area: Path) -> tuple[tuple[Path, Pa
 
 def process_limit_enforced() -> bool:
     """Whether a sandboxed command's process count can be limited here (a pids cgroup can be made)."""
-    groups = launch.Cgroups.make({"pids": 64, "memory_mb": 4096, "cgroups": 1})
+    groups = limits.Cgroups.make({"pids": 64, "memory_mb": 4096, "cgroups": 1})
     try:
         return groups.pids is not None
     finally:
         groups.remove()
 
 
-def _killed(area: Path) -> list[Violation]:
-    """Launchers that were killed outright (SIGKILL from an agent's own command timeout) left a marker."""
-    found = []
-    for marker in (area / "running").glob("*"):
-        if not marker.name.isdigit() or launch.alive(int(marker.name)):
-            continue
-        try:
-            info = json.loads(marker.read_text())
-        except (OSError, ValueError):
-            info = {}
-        marker.unlink(missing_ok=True)
-        found.append(
-            Violation(
-                kind="time_limit",
-                detail="stopped from outside before it finished (the agent's command timeout, or a cancellation)",
-                command=str(info.get("command", "?")),
-                source=str(info.get("source", "agent")),
-            )
-        )
-    return found
+NAMESPACES = {
+    "--unshare-user": "user",
+    "--unshare-pid": "pid",
+    "--unshare-net": "network",
+    "--unshare-ipc": "IPC",
+    "--unshare-uts": "UTS",
+    "--unshare-cgroup": "cgroup",
+}
 
 
 def _probe(bwrap: str) -> str | None:
+    """Why bubblewrap cannot confine here, naming the namespaces it cannot make, or None when it can."""
     path = shutil.which(bwrap)
     if path is None:
         return f"{bwrap} is not installed"
+    failed = _try(path, ["--unshare-all", "--unshare-user"])
+    if failed is None:
+        return None
+    missing = [name for flag, name in NAMESPACES.items() if _try(path, [flag]) is not None]
+    if missing:
+        return f"{path} cannot make a new {', '.join(missing)} namespace here ({failed})"
+    return f"{path} failed: {failed}"
+
+
+def _try(path: str, unshare: list[str]) -> str | None:
+    argv = [
+        path,
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        *unshare,
+        "--cap-drop",
+        "ALL",
+        "--die-with-parent",
+        "--",
+        "true",
+    ]
     try:
-        res = subprocess.run(
-            [
-                path,
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--unshare-all",
-                "--unshare-user",
-                "--cap-drop",
-                "ALL",
-                "--die-with-parent",
-                "--",
-                "true",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
+        res = subprocess.run(argv, capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{path} did not start ({e})"
-    if res.returncode != 0:
-        return f"{path} failed: {res.stderr.strip()[:300] or res.returncode}"
-    return None
+        return f"it did not start ({e})"
+    return None if res.returncode == 0 else (res.stderr.strip()[:300] or f"exit {res.returncode}")

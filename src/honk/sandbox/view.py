@@ -95,6 +95,11 @@ class View:
             args += ["--ro-bind", str(shown), str(where)]
         if self.network == "full":
             args += _resolver_binds()
+        # What covers a secret is empty and read-only: a write there fails (and is reported) instead of
+        # vanishing with the sandbox. What is shown inside (the workspace, tool chains) keeps its mount.
+        for path in covered:
+            if not path.is_file():
+                args += ["--remount-ro", str(path)]
         # The environment is bubblewrap's own (Honk starts it with exactly the allowed variables), so
         # no value is ever on its command line, which /proc/1/cmdline shows inside the namespace.
         return [

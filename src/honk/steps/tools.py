@@ -89,5 +89,6 @@ class ToolsForRuns:
                 transcripts=self.transcripts,
             )
         finally:
+            launcher.close()
             if proxy is not None and token is not None:
                 proxy.revoke(token)
