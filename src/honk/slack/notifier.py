@@ -18,7 +18,7 @@ import qrcode.image.pure
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from honk.build.screenshot import screenshot
+from honk.build.screenshot import Screenshots
 from honk.domain import SlackThread, TaskState
 from honk.slack import blocks
 from honk.store import Store
@@ -37,10 +37,17 @@ def qr_png(url: str) -> bytes:
 
 class SlackNotifier:
     def __init__(
-        self, client: AsyncWebClient, store: Store, base_url: str, artifacts_dir: str, status_interval_s: float = 2.0
+        self,
+        client: AsyncWebClient,
+        store: Store,
+        base_url: str,
+        artifacts_dir: str,
+        status_interval_s: float = 2.0,
+        screenshots: Screenshots | None = None,
     ) -> None:
         self.client, self.store, self.slack = client, store, SlackStore(store)
         self.base_url, self.artifacts_dir, self.interval = base_url, artifacts_dir, status_interval_s
+        self.screenshots = screenshots
 
     async def status(self, task_id: str, detail: str = "", force: bool = False) -> None:
         """Updates the status message in place; skipped when updated less than an interval ago."""
@@ -97,7 +104,7 @@ class SlackNotifier:
         if preview_url:
             with tempfile.TemporaryDirectory(prefix="honk-shot-") as tmp:
                 shot = Path(tmp) / f"{task_id}-screenshot.png"
-                if await screenshot(preview_url, shot):
+                if self.screenshots is not None and await self.screenshots.take(task_id, shot):
                     await self.client.files_upload_v2(
                         channel=thread.channel,
                         thread_ts=thread.thread_ts,

@@ -17,6 +17,7 @@ from temporalio.worker import Worker
 from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
+from honk.build.screenshot import Screenshots
 from honk.domain import Budget
 from honk.forge.registry import Forges
 from honk.heap import settle_heap
@@ -102,7 +103,7 @@ def build_activities(
             metrics=WorkerMetrics(),
             forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
             judge=judge(settings),
-            notifier=notifier(settings, store),
+            notifier=notifier(settings, store, box),
         )
     )
 
@@ -130,15 +131,17 @@ def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox
     return box
 
 
-def notifier(settings: Settings, store: Store) -> SlackNotifier | None:
+def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | None:
     if settings.slack_bot_token is None:
         return None
+    shots = Screenshots(box, settings.agent_homes_dir.resolve(), settings.previews_dir.resolve())
     return SlackNotifier(
         slack_client(settings),
         store,
         settings.base_url,
         str(settings.artifacts_dir.resolve()),
         settings.slack_status_interval_s,
+        shots,
     )
 
 
