@@ -98,6 +98,37 @@ def test_follow_up_resumes_the_same_session(claude_stack, model, make_remote):
     assert len(ended) == 2 and "Added a docstring." in ended[1].summary
 
 
+def test_a_follow_up_resumes_the_conversation_on_another_worker(claude_stack, model, make_remote, tmp_path):
+    """Machine one ran the request; machine two (a data dir of its own, the same database) takes the
+    follow-up: the session comes from Honk's store, not machine one's disk, and the model sees the
+    earlier conversation."""
+    model.play(
+        Scenario(
+            turns=[
+                *FIX,
+                Turn(text="Fixed add()."),
+                edit("calc.py", "def add(a, b):", 'def add(a, b):\n    """Adds."""'),
+                Turn(text="Added a docstring."),
+            ]
+        )
+    )
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    task = claude_stack.ask("calc", "make add() add")
+    assert claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120).state == TaskState.ready
+    first_session = len(model.agent_requests())
+    claude_stack.kill_worker(claude_stack.workers[0])  # machine one is gone, with its disk
+    machine_two = tmp_path / "machine-two"
+    claude_stack.start_worker(HONK_DATA_DIR=str(machine_two), HONK_DATABASE_URL=claude_stack.db_url)
+
+    claude_stack.http.post(f"/api/tasks/{task.id}/followup", json={"text": "add a docstring"})
+    wait_until(lambda: claude_stack.kinds(task.id).count("task_ready") == 2, 120, "the follow-up delivered")
+    assert (machine_two / "workspaces" / task.id).is_dir(), "machine two ran the follow-up"
+    history = str(model.agent_requests()[first_session].body["messages"])
+    assert "make add() add" in history and "Fixed add()." in history, "the earlier conversation was resumed"
+    assert "add a docstring" in history
+
+
 def test_a_denied_git_push_is_reported_and_nothing_is_pushed(claude_stack, model, make_remote):
     model.play(
         Scenario(

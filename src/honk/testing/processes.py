@@ -102,19 +102,24 @@ class HonkStack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def _spawn(self, role: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, role: str, **env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
         return subprocess.Popen(
             [sys.executable, "-m", "honk.cli.main", role],
-            env=self.env,
+            env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
 
-    def start_worker(self) -> subprocess.Popen[bytes]:
-        self.workers.append(self._spawn("worker"))
+    def start_worker(self, **env: str) -> subprocess.Popen[bytes]:
+        """Another worker; `env` overrides its environment (HONK_DATA_DIR: a machine of its own)."""
+        self.workers.append(self._spawn("worker", **env))
         return self.workers[-1]
+
+    @property
+    def db_url(self) -> str:
+        return f"sqlite+aiosqlite:///{self.root / 'data' / 'honk.db'}"
 
     def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
         _stop(worker, signal.SIGKILL)
