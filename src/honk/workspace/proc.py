@@ -88,8 +88,8 @@ async def run(
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log = open(log_path, "ab")  # noqa: SIM115 - closed in finally
-    try:
-        proc = await asyncio.create_subprocess_exec(
+    starting = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
             *argv,
             cwd=cwd,
             env=env if env is not None else child_env(),
@@ -98,6 +98,17 @@ async def run(
             stderr=asyncio.subprocess.STDOUT,
             preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
         )
+    )
+    try:
+        # Shielded: the program may already run when a cancellation arrives, and asyncio would then
+        # kill only the direct child; this way its whole group goes (below), whatever it started.
+        proc = await asyncio.shield(starting)
+    except asyncio.CancelledError:
+        if log:
+            log.close()
+        with contextlib.suppress(Exception):
+            await _kill_group(await starting)
+        raise
     except BaseException:
         if log:
             log.close()
