@@ -9,6 +9,7 @@ import png
 
 from honk.accounts import Role, User
 from honk.domain import TaskState, TaskView
+from honk.timeline import Timeline
 from honk.web import ui
 
 
@@ -40,9 +41,11 @@ def test_what_people_wrote_is_escaped_and_actions_follow_state_and_role():
     )
     merger = User(email="m@x", name="m", role=Role.merger)
     asker = User(email="r@x", name="r", role=Role.requester)
-    page = ui.task_page(merger, task, [])
+    page = ui.task_page(merger, task, [], Timeline(), "")
     assert "<script>alert" not in page and "&lt;script&gt;" in page and '"><b>' not in page
     assert 'id="merge"' in page and 'id="cancel"' in page
-    assert 'id="merge"' not in ui.panel(asker, task, []) and "needs" not in ui.panel(asker, task, [])
+    assert 'id="merge"' not in ui.panel(asker, task, Timeline()) and "needs" not in ui.panel(asker, task, Timeline())
     done = task.model_copy(update={"state": TaskState.merged})
-    assert 'id="merge"' not in ui.panel(merger, done, []) and 'id="cancel"' not in ui.panel(merger, done, [])
+    assert 'id="merge"' not in ui.panel(merger, done, Timeline()) and 'id="cancel"' not in ui.panel(
+        merger, done, Timeline()
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from honk.domain import TaskState, TaskView
-from honk.events import CheckFinished, StoredEvent, TaskReady
+from honk.timeline import Timeline
 
 Blocks = list[dict[str, Any]]
 MAX_SUMMARY_LINES = 6
@@ -39,15 +39,15 @@ def status(task: TaskView, base_url: str, detail: str = "") -> tuple[str, Blocks
     return text, [_section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
 
 
-def ready(task: TaskView, history: list[StoredEvent], base_url: str) -> tuple[str, Blocks]:
-    done = [e.event for e in history if isinstance(e.event, TaskReady)][-1:]
-    summary = "\n".join((done[0].summary if done else "").splitlines()[:MAX_SUMMARY_LINES]) or "No summary."
-    checks = _last_checks(history)
+def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
+    done = timeline.ready
+    summary = "\n".join((done.summary if done else "").splitlines()[:MAX_SUMMARY_LINES]) or "No summary."
+    checks = {c.name: c.passed for c in timeline.checks.values()}
     lines = [f"*Ready for review* — `{task.id}` on *{task.repo}*", summary]
     if checks:
         lines.append("Checks: " + " · ".join(f"{'✅' if ok else '❌'} {name}" for name, ok in checks.items()))
-    if done and done[0].warnings:
-        lines.append("⚠️ *Warnings:*\n" + "\n".join(f"• {w}" for w in done[0].warnings))
+    if done and done.warnings:
+        lines.append("⚠️ *Warnings:*\n" + "\n".join(f"• {w}" for w in done.warnings))
     if task.cost_usd is not None:
         lines.append(f"Cost: ${task.cost_usd:.2f}")
     if task.preview_url:
@@ -119,14 +119,6 @@ def follow_up_modal(task_id: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def _last_checks(history: list[StoredEvent]) -> dict[str, bool]:
-    checks: dict[str, bool] = {}
-    for e in history:
-        if isinstance(e.event, CheckFinished):
-            checks[e.event.name] = e.event.passed
-    return checks
 
 
 def _section(text: str) -> dict[str, Any]:

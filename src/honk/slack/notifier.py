@@ -23,6 +23,7 @@ from honk.domain import SlackThread, TaskState
 from honk.slack import blocks
 from honk.store import Store
 from honk.store.slack import SlackStore
+from honk.timeline import Timeline
 
 log = logging.getLogger("honk.slack")
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024
@@ -71,7 +72,7 @@ class SlackNotifier:
         if task is None:
             return
         if task.state == TaskState.ready:
-            text, body = blocks.ready(task, await self.store.events(task_id), self.base_url)
+            text, body = blocks.ready(task, await self.store.timeline(task_id) or Timeline(), self.base_url)
         elif task.state == TaskState.failed:
             text, body = blocks.failed(task)
         elif task.state == TaskState.merged:

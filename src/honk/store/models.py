@@ -41,6 +41,8 @@ class TaskRow(Base):
     cost_usd: Mapped[float | None] = mapped_column(Float)
     preview_url: Mapped[str | None] = mapped_column(Text)
     artifacts: Mapped[list] = mapped_column(JSON, default=list)
+    # The task's Timeline (honk.timeline), folded as events arrive; NULL for a task written before it.
+    timeline: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class EventRow(Base):

@@ -1,4 +1,5 @@
-"""Queries over Honk's records. Every write of an event updates the task summary in the same transaction."""
+"""Queries over Honk's records. Every write of an event folds it into the task's timeline (and the summary
+columns lists are queried by) in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from datetime import UTC, datetime
 from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView, next_state
-from honk.events import EVENT_ADAPTER, AgentFinished, AnyEvent, BuildReady, Merged, StoredEvent, TaskFailed
+from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView
+from honk.events import EVENT_ADAPTER, AnyEvent, StoredEvent
 from honk.redaction import redactor
 from honk.store import migrations
 from honk.store.migrations import SchemaVersion
 from honk.store.models import EventRow, RepoRow, TaskRow
+from honk.timeline import Timeline
 
 
 def _now() -> datetime:
@@ -182,17 +184,50 @@ class Store:
 
     # -- events -------------------------------------------------------------------------
     async def append(self, task_id: str, *events: AnyEvent) -> None:
+        """Adds events to the task's history and folds them into its timeline, in one transaction."""
+        now = _now()
+        clean = [redactor().record(ev) for ev in events]  # nothing the store keeps shows a secret
         async with self._session() as s:
-            row = await s.get(TaskRow, task_id)
-            if row is None:
+            rows = [EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")) for ev in clean]
+            s.add_all(rows)
+            try:
+                # The inserts first: SQLite's write lock is then held before the task is read, and on
+                # PostgreSQL the row lock below makes concurrent writers of one task fold in turn.
+                await s.flush()
+            except IntegrityError:
+                raise LookupError(f"no task {task_id}") from None
+            task = await s.get(TaskRow, task_id, with_for_update=True)
+            if task is None:
                 raise LookupError(f"no task {task_id}")
-            now = _now()
-            for raw in events:
-                ev = redactor().record(raw)  # nothing the store keeps shows a secret
-                s.add(EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")))
-                _apply(row, ev)
-            row.updated_at = now
+            if task.timeline is None:  # written before timelines: its whole history, these events included
+                timeline = Timeline.of(await self._history(s, task_id))
+            else:
+                timeline = Timeline.model_validate(task.timeline)
+                for row, ev in zip(rows, clean, strict=True):
+                    timeline = timeline.fold(ev, row.id)
+            _summarize(task, timeline)
+            task.updated_at = now
             await s.commit()
+
+    async def timeline(self, task_id: str) -> Timeline | None:
+        """The task's one reading of its events (None: no such task)."""
+        async with self._session() as s:
+            task = await s.get(TaskRow, task_id)
+            if task is None:
+                return None
+            if task.timeline is not None:
+                return Timeline.model_validate(task.timeline)
+            return Timeline.of(await self._history(s, task_id))
+
+    async def event(self, event_id: int) -> StoredEvent | None:
+        async with self._session() as s:
+            row = await s.get(EventRow, event_id)
+        return _stored(row) if row is not None else None
+
+    @staticmethod
+    async def _history(s: AsyncSession, task_id: str) -> list[StoredEvent]:
+        q = select(EventRow).where(EventRow.task_id == task_id).order_by(EventRow.id)
+        return [_stored(r) for r in (await s.scalars(q)).all()]
 
     async def events(self, task_id: str, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         q = (
@@ -203,27 +238,21 @@ class Store:
         )
         async with self._session() as s:
             rows: Sequence[EventRow] = (await s.scalars(q)).all()
-        return [
-            StoredEvent(id=r.id, task_id=r.task_id, at=_utc(r.at), event=EVENT_ADAPTER.validate_python(r.data))
-            for r in rows
-        ]
+        return [_stored(r) for r in rows]
 
 
-def _apply(row: TaskRow, ev: AnyEvent) -> None:
-    """Keeps the task summary in step with its history (the one place that maps events to fields)."""
-    row.state = next_state(TaskState(row.state), ev).value
-    if isinstance(ev, TaskFailed):
-        row.reason = ev.reason
-    elif isinstance(ev, Merged):
-        row.merged_commit, row.approved_by = ev.commit, ev.approved_by
-    elif isinstance(ev, BuildReady):
-        row.preview_url = ev.preview_url
-        row.artifacts = [a.model_dump() for a in ev.artifacts]
-    elif isinstance(ev, AgentFinished):
-        if ev.cost_usd is not None:
-            row.cost_usd = (row.cost_usd or 0.0) + ev.cost_usd
-        if ev.model:
-            row.model = ev.model
+def _stored(row: EventRow) -> StoredEvent:
+    return StoredEvent(id=row.id, task_id=row.task_id, at=_utc(row.at), event=EVENT_ADAPTER.validate_python(row.data))
+
+
+def _summarize(row: TaskRow, timeline: Timeline) -> None:
+    """The task's summary columns (what lists and counts query) and its timeline, kept as one."""
+    row.timeline = timeline.model_dump(mode="json")
+    row.state = timeline.state.value
+    row.reason, row.merged_commit, row.approved_by = timeline.reason, timeline.merged_commit, timeline.approved_by
+    row.cost_usd, row.preview_url = timeline.cost_usd, timeline.preview_url
+    row.artifacts = [a.model_dump() for a in timeline.artifacts]
+    row.model = timeline.model or row.model
 
 
 def _utc(moment: datetime) -> datetime:

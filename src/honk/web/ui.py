@@ -28,13 +28,11 @@ from honk.domain import RepoRef, TaskState, TaskView
 from honk.errors import NotFound, Unauthorized
 from honk.events import (
     AnyEvent,
-    BuildReady,
-    ChangeReviewed,
-    CheckFinished,
-    ChecksStarted,
     StoredEvent,
     TaskReady,
 )
+from honk.store import Store
+from honk.timeline import Timeline
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
@@ -118,7 +116,8 @@ def router(user_of: UserOf) -> APIRouter:
                 ),
                 status_code=404,
             )
-        return HTMLResponse(task_page(user, view, await service.store.events(task_id, limit=100_000)))
+        history = await service.store.events(task_id, limit=100_000)
+        return HTMLResponse(task_page(user, view, history, *await _reading(service.store, task_id)))
 
     @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
     async def task_panel(task_id: str, request: Request) -> Response:
@@ -128,7 +127,7 @@ def router(user_of: UserOf) -> APIRouter:
             return user
         service = request.app.state.service
         view = await service.task(task_id)
-        return HTMLResponse(panel(user, view, await service.store.events(task_id, limit=100_000)))
+        return HTMLResponse(panel(user, view, *await _reading(service.store, task_id)))
 
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
@@ -321,7 +320,14 @@ def _li(e: StoredEvent) -> str:
     return f'<li class="k-{e.event.kind}" data-id="{e.id}">{_time(e)}<span>{escape(e.event.line())}</span></li>'
 
 
-def task_page(user: User, task: TaskView, history: list[StoredEvent]) -> str:
+async def _reading(store: Store, task_id: str) -> tuple[Timeline, str]:
+    """The task's timeline, and the diff of its latest delivery (kept in that event, not the timeline)."""
+    timeline = await store.timeline(task_id) or Timeline()
+    ready = await store.event(timeline.ready.event_id) if timeline.ready else None
+    return timeline, ready.event.diff if ready is not None and isinstance(ready.event, TaskReady) else ""
+
+
+def task_page(user: User, task: TaskView, history: list[StoredEvent], timeline: Timeline, diff: str) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
     last = history[-1].id if history else 0
@@ -331,21 +337,16 @@ def task_page(user: User, task: TaskView, history: list[StoredEvent]) -> str:
     )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<div id="panel">{panel(user, task, history)}</div>
+<div id="panel">{panel(user, task, timeline, diff)}</div>
 <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
 <section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
 <ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
     return layout(user, task.id, body, "", attrs)
 
 
-def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
+def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "") -> str:
     """Where the task stands and what can be done: re-rendered whole on each step of the timeline."""
-    events = [e.event for e in history]
-    ready = next((e for e in reversed(events) if isinstance(e, TaskReady)), None)
-    review = next((e for e in reversed(events) if isinstance(e, ChangeReviewed)), None)
-    built = next((e for e in reversed(events) if isinstance(e, BuildReady)), None)
-    last_checks = max((i for i, e in enumerate(events) if isinstance(e, ChecksStarted)), default=None)
-    checks = [e for e in events[last_checks or 0 :] if isinstance(e, CheckFinished)] if last_checks is not None else []
+    ready, review, checks = timeline.ready, timeline.review, list(timeline.checks.values())
 
     facts = [
         ("Task", task.id),
@@ -375,14 +376,14 @@ def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
                 + "</ul></div>"
             )
         parts.append(f"""<section class="card" id="summary"><h2>What changed</h2>{warn}
-<p class="prose">{escape(ready.summary)}</p>{_diffstat(ready.diffstat)}{_diff(ready.diff, ready.diff_truncated)}
+<p class="prose">{escape(ready.summary)}</p>{_diffstat(ready.diffstat)}{_diff(diff, ready.diff_truncated)}
 <p class="muted small">Commit <code>{ready.commit[:12]}</code></p></section>""")
 
     if checks:
         rows = "".join(
             f"""<li><details{" open" if not c.passed else ""}><summary><span class="{"pass" if c.passed else "fail"}">
 {"✓" if c.passed else "✗"} {escape(c.name)}</span>&nbsp;<span class="muted small">{c.duration_s:.1f}s</span></summary>
-<pre class="wrap">{escape(c.distilled or ("passed" if c.passed else "failed"))}</pre></details></li>"""
+<pre class="wrap">{escape(c.detail or ("passed" if c.passed else "failed"))}</pre></details></li>"""
             for c in checks
         )
         parts.append(f'<section class="card" id="checks"><h2>Checks</h2><ul class="checks">{rows}</ul></section>')
@@ -394,7 +395,7 @@ def panel(user: User, task: TaskView, history: list[StoredEvent]) -> str:
 — {escape(review.judge_reason)}</p>
 {f'<p><strong>Test guard</strong></p><ul class="warnings">{guard}</ul>' if guard else '<p class="muted small">Test guard: no findings.</p>'}</section>""")
 
-    preview = task.preview_url or (built.preview_url if built else None)
+    preview = task.preview_url or timeline.preview_url
     if preview:
         parts.append(f"""<section class="card preview" id="preview"><h2>Preview</h2>
 <iframe src="{escape(preview)}" sandbox="allow-scripts" title="Preview of {task.id}"></iframe>

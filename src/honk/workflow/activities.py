@@ -45,6 +45,7 @@ from honk.sandbox import Sandbox, SandboxLauncher
 from honk.slack.notifier import SlackNotifier
 from honk.steps.tools import ToolsForRuns
 from honk.store import AuditEntry, AuditLog, Store
+from honk.timeline import Timeline
 from honk.verify import guard
 from honk.verify.config import load_repo_config
 from honk.verify.judge import Judge
@@ -213,15 +214,14 @@ class TaskActivities:
     ) -> AgentRunResult | None:
         """An earlier attempt of this run committed the agent's work, then its worker died (or lost
         Temporal) before reporting: the work stands, the agent is not run again."""
-        history = [e.event for e in await self.d.store.events(req.task_id, after_id=0, limit=100_000)]
-        starts = [e for e in history if isinstance(e, AgentStarted) and e.invocation == inp.job.invocation]
-        first = starts[0].head if starts else None
-        if first is None or first == head or not await git_ok("merge-base", "--is-ancestor", first, head, cwd=ws.path):
+        timeline = await self.d.store.timeline(req.task_id) or Timeline()
+        first = timeline.committed_by(inp.job.invocation, head)
+        if first is None or not await git_ok("merge-base", "--is-ancestor", first, head, cwd=ws.path):
             return None
         changed = (await git("diff", "--name-only", f"{first}..{head}", cwd=ws.path)).splitlines()
         summary = (await git("log", "-1", "--format=%b", head, cwd=ws.path)).split("\n\n")[0].strip()
         outcome = AgentOutcome(summary=summary or "The agent's change (committed by an earlier attempt).")
-        if not any(isinstance(e, AgentFinished) and e.commit == head for e in history):
+        if head not in timeline.agent_commits:
             await self._emitter(req.task_id)(
                 AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed, commit=head)
             )
@@ -429,17 +429,8 @@ class TaskActivities:
         )
 
     async def _safety_warnings(self, req: TaskRequest) -> list[str]:
-        refused = [
-            e.event for e in await self.d.store.events(req.task_id, after_id=0) if isinstance(e.event, SandboxRefused)
-        ]
-        lines = [w for w in [self.d.sandbox.warning()] if w]
-        if refused:
-            kinds = sorted({r.what.replace("_", " ") for r in refused})
-            lines.append(
-                f"the sandbox refused {len(refused)} action(s) of the agent or the repo's code "
-                f"({', '.join(kinds)}); see the audit log"
-            )
-        return lines
+        timeline = await self.d.store.timeline(req.task_id) or Timeline()
+        return [w for w in (self.d.sandbox.warning(), timeline.refusal_warning()) if w]
 
     @activity.defn
     @user_facing

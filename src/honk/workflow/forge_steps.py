@@ -8,11 +8,12 @@ pull request's number is remembered as an event in Honk's store, so any worker f
 from __future__ import annotations
 
 from honk.domain import TaskRequest
-from honk.events import ChangeReviewed, CheckFinished, PullRequestUpdated
+from honk.events import PullRequestUpdated
 from honk.forge import CheckLine, Forge, PullRequestBody, push_branch
 from honk.forge.registry import Forges
 from honk.protocols import EventSink
 from honk.store import Store
+from honk.timeline import Timeline
 from honk.workflow.records import MergeResult, PullRequestState
 from honk.workspace.worktrees import Workspace
 
@@ -72,32 +73,22 @@ class ForgeSteps:
         return PullRequestState(state=pr.state, number=pr.number, url=pr.url, merge_commit=pr.merge_commit)
 
     async def _last(self, task_id: str) -> PullRequestUpdated | None:
-        found = [
-            e.event
-            for e in await self.store.events(task_id, after_id=0, limit=100_000)
-            if isinstance(e.event, PullRequestUpdated)
-        ]
-        return found[-1] if found else None
+        timeline = await self.store.timeline(task_id)
+        return timeline.pull_request if timeline else None
 
     async def _body(self, req: TaskRequest, summary: str, warnings: list[str]) -> PullRequestBody:
-        """The description from the task's record: request, summary, latest checks, findings, cost, links."""
-        events = [e.event for e in await self.store.events(req.task_id, after_id=0, limit=100_000)]
-        review = next((e for e in reversed(events) if isinstance(e, ChangeReviewed)), None)
-        checks: dict[str, CheckLine] = {}
-        for e in events:  # the latest result of each check
-            if isinstance(e, CheckFinished):
-                checks[e.name] = CheckLine(name=e.name, passed=e.passed, detail=e.distilled)
-        view = await self.store.get_task(req.task_id)
+        """The description from the task's timeline: request, summary, latest checks, findings, cost, links."""
+        timeline = await self.store.timeline(req.task_id) or Timeline()
         return PullRequestBody(
             task_id=req.task_id,
             title=req.text.strip().splitlines()[0][:72],
             request=req.text,
             requested_by=req.requested_by,
             summary=summary,
-            checks=list(checks.values()),
-            guard_findings=review.guard_findings if review else [],
+            checks=[CheckLine(name=c.name, passed=c.passed, detail=c.detail) for c in timeline.checks.values()],
+            guard_findings=timeline.review.guard_findings if timeline.review else [],
             warnings=warnings,
-            cost_usd=view.cost_usd if view else None,
+            cost_usd=timeline.cost_usd,
             task_url=f"{self.base_url}/tasks/{req.task_id}",
-            preview_url=view.preview_url if view else None,
+            preview_url=timeline.preview_url,
         )

@@ -1,0 +1,150 @@
+"""One reading of a task's events: the Timeline every front door shows and every step asks about.
+
+It folds events as they arrive — an update costs the new event, never a re-read of the task's
+history — and is kept with the task in Honk's store, so a task with a long history (fleets are
+coming) reads in one row. Big payloads stay in their event (the diff of a `TaskReady`): the timeline
+keeps the event's id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pydantic import Field
+
+from honk.domain import Artifact, Carried, TaskState, next_state
+from honk.events import (
+    AgentFinished,
+    AgentStarted,
+    AnyEvent,
+    BuildReady,
+    ChangeReviewed,
+    CheckFinished,
+    Merged,
+    PullRequestUpdated,
+    SafetyWarning,
+    SandboxRefused,
+    StoredEvent,
+    TaskFailed,
+    TaskReady,
+)
+
+MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
+
+
+class CheckLine(Carried):
+    """A check's latest result, as a reviewer reads it."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+    duration_s: float = 0.0
+
+
+class Ready(Carried):
+    """The latest delivery, without its diff (that stays in the event, `event_id`)."""
+
+    event_id: int = 0
+    commit: str
+    summary: str
+    diffstat: str = ""
+    warnings: list[str] = []
+    diff_truncated: bool = False
+
+
+class Timeline(Carried):
+    state: TaskState = TaskState.queued
+    last_event_id: int = 0
+    events: int = 0
+    reason: str | None = None  # why it failed
+    merged_commit: str | None = None
+    approved_by: str | None = None
+    cost_usd: float | None = None
+    model: str | None = None
+    rounds: int = 0
+    preview_url: str | None = None
+    artifacts: list[Artifact] = []
+    # The latest result of each check, in the order they first ran.
+    checks: dict[str, CheckLine] = {}
+    ready: Ready | None = None
+    review: ChangeReviewed | None = None
+    pull_request: PullRequestUpdated | None = None
+    refusals: list[SandboxRefused] = []
+    refused: int = 0
+    safety_warnings: list[str] = []
+    # Each agent run's head when it started, by invocation; and every commit an agent run made: a
+    # retried run finds here whether an earlier attempt already committed.
+    agent_heads: dict[int, str] = Field(default_factory=dict)
+    agent_commits: list[str] = []
+
+    def fold(self, event: AnyEvent, event_id: int = 0) -> Timeline:
+        """The timeline once `event` (stored with `event_id`) happened too."""
+        changes: dict[str, object] = {
+            "state": next_state(self.state, event),
+            "last_event_id": max(self.last_event_id, event_id),
+            "events": self.events + 1,
+        }
+        if isinstance(event, TaskFailed):
+            changes["reason"] = event.reason
+        elif isinstance(event, Merged):
+            changes |= {"merged_commit": event.commit, "approved_by": event.approved_by}
+        elif isinstance(event, BuildReady):
+            changes |= {"preview_url": event.preview_url, "artifacts": event.artifacts}
+        elif isinstance(event, AgentStarted):
+            changes["rounds"] = max(self.rounds, event.round)
+            if event.invocation is not None and event.head is not None and event.invocation not in self.agent_heads:
+                changes["agent_heads"] = {**self.agent_heads, event.invocation: event.head}  # the first attempt's
+        elif isinstance(event, AgentFinished):
+            if event.cost_usd is not None:
+                changes["cost_usd"] = (self.cost_usd or 0.0) + event.cost_usd
+            if event.model:
+                changes["model"] = event.model
+            if event.commit:
+                changes["agent_commits"] = [*self.agent_commits, event.commit]
+        elif isinstance(event, CheckFinished):
+            line = CheckLine(name=event.name, passed=event.passed, detail=event.distilled, duration_s=event.duration_s)
+            changes["checks"] = {**self.checks, event.name: line}
+        elif isinstance(event, TaskReady):
+            changes["ready"] = Ready(
+                event_id=event_id,
+                commit=event.commit,
+                summary=event.summary,
+                diffstat=event.diffstat,
+                warnings=event.warnings,
+                diff_truncated=event.diff_truncated,
+            )
+        elif isinstance(event, ChangeReviewed):
+            changes["review"] = event
+        elif isinstance(event, PullRequestUpdated):
+            changes["pull_request"] = event
+        elif isinstance(event, SandboxRefused):
+            changes |= {"refusals": [*self.refusals, event][-MAX_REFUSALS_KEPT:], "refused": self.refused + 1}
+        elif isinstance(event, SafetyWarning):
+            changes["safety_warnings"] = [*self.safety_warnings, event.text]
+        return self.model_copy(update=changes)
+
+    def folded(self, stored: Iterable[StoredEvent]) -> Timeline:
+        timeline = self
+        for e in stored:
+            timeline = timeline.fold(e.event, e.id)
+        return timeline
+
+    @classmethod
+    def of(cls, stored: Iterable[StoredEvent]) -> Timeline:
+        return cls().folded(stored)
+
+    def committed_by(self, invocation: int, head: str) -> str | None:
+        """The head an earlier attempt of agent run `invocation` started from, when `head` (the branch
+        now) is not it: that attempt committed, then its worker went before reporting."""
+        first = self.agent_heads.get(invocation)
+        return first if first is not None and first != head else None
+
+    def refusal_warning(self) -> str | None:
+        """What the sandbox refused, in one line for the warnings on delivery."""
+        if not self.refused:
+            return None
+        kinds = sorted({r.what.replace("_", " ") for r in self.refusals})
+        return (
+            f"the sandbox refused {self.refused} action(s) of the agent or the repo's code "
+            f"({', '.join(kinds)}); see the audit log"
+        )

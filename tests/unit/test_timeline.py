@@ -1,0 +1,74 @@
+"""The one reading of a task's events: folded as they arrive, the same as folding the whole history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from honk.domain import Artifact, TaskState, fold_states
+from honk.events import (
+    AgentFinished,
+    AgentStarted,
+    BuildReady,
+    ChangeReviewed,
+    CheckFinished,
+    ChecksStarted,
+    MergeHeld,
+    MergeRequested,
+    PullRequestUpdated,
+    SandboxRefused,
+    StoredEvent,
+    TaskAccepted,
+    TaskReady,
+    WorkspacePreparing,
+)
+from honk.timeline import Timeline
+
+STORY = [
+    TaskAccepted(repo="calc", text="make add() add", requested_by="ana", agent="scripted"),
+    WorkspacePreparing(),
+    AgentStarted(round=1, reason="request", invocation=0, head="h0"),
+    CheckFinished(name="lint", passed=True, duration_s=0.1, distilled="ok"),
+    AgentFinished(round=1, summary="tried", changed_files=["calc.py"], commit="c1", cost_usd=0.25, model="m"),
+    ChecksStarted(round=1, names=["lint", "test"]),
+    CheckFinished(name="lint", passed=True, duration_s=0.1, distilled="ok"),
+    CheckFinished(name="test", passed=False, duration_s=1.0, distilled="test_add failed"),
+    SandboxRefused(what="network", detail="refused", command="curl", source="check"),
+    AgentStarted(round=2, reason="check_feedback", invocation=1, head="c1"),
+    AgentStarted(round=2, reason="check_feedback", invocation=1, head="c9"),  # a retried attempt
+    AgentFinished(round=2, summary="fixed", changed_files=["calc.py"], commit="c2", cost_usd=0.5),
+    CheckFinished(name="test", passed=True, duration_s=1.0, distilled="ok"),
+    ChangeReviewed(judge_ok=True, judge_reason="fine", guard_findings=["removed assertion in t.py"]),
+    BuildReady(artifacts=[Artifact(name="app.zip", size=3)], preview_url="http://p/"),
+    PullRequestUpdated(number=7, url="http://pr/7", draft=True, opened=True),
+    TaskReady(commit="c2", summary="Fixed add().", diffstat="1 file", warnings=["w"], diff="-a\n+b"),
+    MergeRequested(by="bo"),
+    MergeHeld(reason="main moved and the checks fail", rework=True),
+]
+
+
+def stored(events: list) -> list[StoredEvent]:
+    return [StoredEvent(id=i + 1, task_id="t", at=datetime.now(UTC), event=e) for i, e in enumerate(events)]
+
+
+def test_the_timeline_reads_what_every_front_door_shows():
+    t = Timeline.of(stored(STORY))
+    assert t.state == TaskState.working == fold_states(STORY)  # held for rework: back to the agent
+    assert [(c.name, c.passed) for c in t.checks.values()] == [("lint", True), ("test", True)]
+    assert t.cost_usd == 0.75 and t.model == "m" and t.rounds == 2
+    assert t.review is not None and t.review.guard_findings == ["removed assertion in t.py"]
+    assert t.pull_request is not None and t.pull_request.number == 7
+    assert t.ready is not None and t.ready.summary == "Fixed add()." and t.ready.event_id == 17
+    assert t.preview_url == "http://p/" and [a.name for a in t.artifacts] == ["app.zip"]
+    assert t.refused == 1 and "network" in (t.refusal_warning() or "")
+    assert t.committed_by(1, "c2") == "c1", "the first attempt's head, not a retry's"
+    assert t.committed_by(1, "c1") is None and t.committed_by(5, "c2") is None
+    assert t.agent_commits == ["c1", "c2"] and t.last_event_id == len(STORY)
+
+
+def test_folding_as_events_arrive_equals_folding_the_history_and_survives_storage():
+    whole = Timeline.of(stored(STORY))
+    live = Timeline()
+    for e in stored(STORY):
+        live = Timeline.model_validate(live.model_dump(mode="json")).fold(e.event, e.id)  # stored between events
+    assert live == whole
+    assert "-a\n+b" not in whole.model_dump_json(), "the diff stays in its event"
