@@ -63,7 +63,7 @@ SAME_FLAGS = [*PLAIN, "--system-prompt", "", "--tools", "Read,Edit,Write,Glob,Gr
 
 
 def scenario_json() -> str:
-    from honk.testing.fake_model import Scenario, ToolCall, Turn
+    from honk.demo.fake_model import Scenario, ToolCall, Turn
 
     path = "{cwd}/a.txt"
     return Scenario(
@@ -83,7 +83,7 @@ class ModelProcess:
     requests since the last one (and forgets them)."""
 
     CODE = (
-        "import json, sys\nfrom honk.testing.fake_model import FakeModelServer, Scenario\n"
+        "import json, sys\nfrom honk.demo.fake_model import FakeModelServer, Scenario\n"
         "s = FakeModelServer(Scenario.model_validate_json(sys.argv[1]), port=int(sys.argv[2])).start()\n"
         "print('ready', flush=True)\n"
         "for line in sys.stdin:\n"
@@ -278,7 +278,7 @@ class Worker:
 
         from honk.sandbox import Sandbox, SandboxConfig
         from honk.sandbox.key_proxy import KeyProxy
-        from honk.steps.tools import ToolsForRuns
+        from honk.workflow.steps.tools import ToolsForRuns
 
         self.sockets = Path(tempfile.mkdtemp(prefix="honk-bench-"))
         self.proxy = KeyProxy(url, api_key=SecretStr("sk-ant-bench"))
@@ -738,7 +738,7 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
 
     sec.setup = [
         "Scenario: the real bundled Claude Code binary (`claude_agent_sdk/_bundled/claude`) against Honk's fake "
-        "Messages API (`honk.testing.fake_model`, in its own process on loopback): turn 1 Read a.txt, turn 2 "
+        "Messages API (`honk.demo.fake_model`, in its own process on loopback): turn 1 Read a.txt, turn 2 "
         "Edit hello → goodbye, turn 3 a line of text. Each run: a fresh copy (untimed) of a tiny committed git "
         "repo (3 files) and a fresh HOME; the edit is checked after every run.",
         f"Baseline (the issue's): the binary run directly, `-p PROMPT --output-format stream-json --verbose "

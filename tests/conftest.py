@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from honk.testing.fake_model import FakeModelServer
+from honk.demo.fake_model import FakeModelServer
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -335,6 +336,89 @@ class AgentOutcome(Carried):
     cost_usd: float | None = None
     turns: int = 0
     session_id: str | None = None
+
+
+class CheckLine(Carried):
+    """A check's latest result, as a reviewer reads it (the task page, Slack, a pull request)."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+    duration_s: float = 0.0
+
+    @classmethod
+    def of(cls, result: CheckResult) -> CheckLine:
+        detail = "timed out" if result.timed_out else result.distilled
+        return cls(name=result.name, passed=result.passed, detail=detail, duration_s=result.duration_s)
+
+
+class Workspace(Carried):
+    """A task's working copy on this worker: a worktree of the repo's mirror, on the task's branch."""
+
+    path: Path
+    branch: str
+    mirror: Path
+
+
+class BuildOutcome(Carried):
+    ok: bool
+    artifacts: list[Artifact] = []
+    has_preview: bool = False
+    failure: str = ""  # the distilled build log, as the agent is shown it
+
+
+class Review(Carried):
+    """What the test guard found in a change, and the scope judge's verdict on it."""
+
+    guard_findings: list[str] = []
+    judge_ok: bool = True
+    judge_reason: str = "no judge configured"
+    judge_available: bool = True
+
+
+class PullRequestBody(Record):
+    """What a pull request's description tells a reviewer; rendered by `honk.forge.body.render_body`."""
+
+    task_id: str
+    title: str
+    request: str
+    requested_by: str
+    summary: str = ""
+    checks: list[CheckLine] = []
+    guard_findings: list[str] = []
+    warnings: list[str] = []
+    cost_usd: float | None = None
+    task_url: str
+    preview_url: str | None = None
+
+
+class Change(Record):
+    """A task's branch as a forge takes it: where it is, where it goes, and how it lands."""
+
+    task_id: str
+    repo: RepoRef
+    workspace: Workspace
+    target: str
+    mode: MergeMode = "merge"
+
+
+class PullRequestState(Carried):
+    """What the forge says of the task's pull request (`none`: the repo has no forge, or no PR yet)."""
+
+    state: PullRequestStatus
+    number: int = 0
+    url: str = ""
+    merge_commit: str | None = None
+
+
+class MergeResult(Carried):
+    # "refused": the forge said no (checks pending, review required …); `feedback` says why.
+    status: LandStatus
+    commit: str = ""
+    target: str = ""
+    feedback: str = ""
+    conflicts: list[str] = []
+    base_commit: str = ""
 
 
 class TaskView(Record):

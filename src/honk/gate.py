@@ -8,13 +8,13 @@ says which rule refused.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, time
 from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import Action, AuditOutcome, FrontDoor, Record
+from honk.domain import Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
@@ -42,8 +42,20 @@ class Actor(Record):
 
 
 class Gate:
-    def __init__(self, policy: Policy, store: Store, audit: AuditLog) -> None:
+    def __init__(self, policy: Policy, store: Store, audit: AuditLog, slack_mergers: Sequence[str] = ()) -> None:
         self.policy, self.store, self.audit = policy, store, audit
+        self.slack_mergers = {m.lower() for m in slack_mergers}  # the server's setting: who may merge from Slack
+
+    def _check_slack_merger(self, actor: Actor) -> None:
+        """HONK_SLACK_MERGERS narrows who may press Merge in Slack (emails or Slack ids), on top of the policy."""
+        if actor.front_door != "slack" or not self.slack_mergers:
+            return
+        handles = {h.lower() for h in (actor.who.identity, actor.who.email, actor.who.slack_id) if h}
+        if handles.isdisjoint(self.slack_mergers):
+            raise Refused(
+                "settings.slack_mergers",
+                f"{actor.identity} is not allowed to merge from Slack here; ask someone who is.",
+            )
 
     async def check(
         self,
@@ -69,6 +81,7 @@ class Gate:
             elif action == "follow_up":
                 self.policy.check_follow_up(actor.who, repo, requested_by or "")
             elif action == "merge":
+                self._check_slack_merger(actor)
                 self.policy.check_merge(actor.who, repo, requested_by or "")
             else:
                 self.policy.check_cancel(actor.who, repo, requested_by or "")
@@ -115,8 +128,57 @@ class Gate:
                 await self.record(action, actor, repo, "refused", e.message, task_id)
             raise
 
+    # -- what the worker refuses, or grants, while a task runs --------------------------------------
+    async def check_agent(self, task: TaskRequest, agent: str, model: str | None) -> None:
+        """The repo's own config chose the agent and model after the request: the policy may still
+        refuse them (recorded against the requester, through the front door they used)."""
+        try:
+            self.policy.check_agent(task.repo.name, agent, model)
+        except Refused as refused:
+            await self.audit.add(
+                AuditEntry(
+                    actor=task.requested_by,
+                    front_door=task.front_door,
+                    action="request",
+                    outcome="refused",
+                    repo=task.repo.name,
+                    task_id=task.task_id,
+                    rule=refused.rule,
+                    detail=refused.message,
+                )
+            )
+            raise
+
+    async def worker_refused(self, task: TaskRequest, *refusals: WorkerRefusal) -> None:
+        """What the sandbox or the agent's tool policy refused, or a change not committed for a secret."""
+        await self.audit.add(
+            *(
+                AuditEntry(
+                    actor=f"{r.source} of {task.task_id}",
+                    front_door="worker",
+                    action=r.action,
+                    outcome=r.outcome,
+                    repo=task.repo.name,
+                    task_id=task.task_id,
+                    rule=r.rule,
+                    detail=r.detail,
+                )
+                for r in refusals
+            )
+        )
+
     async def usage(self, identity: str) -> Usage:
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
         tasks = await self.store.tasks_of(identity, since=midnight)
         active = await self.store.count_active(identity)
         return Usage(active_tasks=active, tasks_today=len(tasks), usd_today=sum(t.cost_usd or 0.0 for t in tasks))
+
+
+class WorkerRefusal(Record):
+    """One thing the worker refused (or granted) while a task ran, for the audit log."""
+
+    source: str  # who tried: "agent", "check", "setup", "build", "preview"
+    action: AuditAction
+    outcome: AuditOutcome
+    rule: str
+    detail: str

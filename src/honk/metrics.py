@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from honk.domain import TaskState
 
 if TYPE_CHECKING:
-    from honk.store import Store
+    pass
 
 STEP_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
@@ -50,8 +50,8 @@ class StoreSnapshot(Collector):
         self.by_state: dict[str, int] = {}
         self.cost_usd = 0.0
 
-    async def refresh(self, store: Store) -> None:
-        self.by_state, self.cost_usd = await store.state_counts(), await store.total_cost()
+    async def refresh(self, by_state: dict[str, int], cost_usd: float) -> None:
+        self.by_state, self.cost_usd = by_state, cost_usd
 
     def collect(self) -> Iterator[Metric]:
         tasks = GaugeMetricFamily("honk_tasks", "Tasks by state", labels=["state"])

@@ -1,20 +1,45 @@
 """Every seam of Honk as a small Protocol, in the order a request travels through them: the map.
 
-A front door hands a `TaskRequest` to the workflow; each step of the route runs in a worker through
-the seams below. Implementations are plain classes named role-last (`ClaudeCodeAgent`,
-`SandboxLauncher`, `WorktreeWorkspaces`, ...); fakes implement the same Protocols and pass the same
-conformance tests (tests/conformance). Refusals a step can react to come back as data; errors a
-person must act on are `honk.errors.UserFacingError`; anything else is a bug.
+A front door hands a `TaskRequest` to the workflow (`honk.workflow.task_workflow`), which runs each
+step of the route as an activity in a worker; the activities (`honk.workflow.activities`) hand their
+input to a step (`honk.workflow.steps`), and the steps reach the world only through the seams below:
+
+    workspaces → agent (with its tools: launcher, checks, workspace view, model, transcripts)
+    → checks → reviewer → builder → forge (deliver, land) → notifier; events → the store → reads
+
+Implementations are plain classes named role-last (`WorktreeWorkspaces`, `ClaudeCodeAgent`,
+`SandboxLauncher`, `RepoChecks`, `LocalGitForge`, `SlackNotifier`, …); fakes implement the same
+Protocols. Refusals a step can react to come back as data; errors a person must act on are
+`honk.errors.UserFacingError`; anything else is a bug, and Temporal retries the step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
-from honk.domain import AgentJob, AgentOutcome, ProcResult
-from honk.events import AnyEvent
+from honk.domain import (
+    AgentJob,
+    AgentOutcome,
+    BuildOutcome,
+    BuildSpec,
+    Change,
+    CheckResult,
+    MergeResult,
+    ProcResult,
+    PullRequestBody,
+    PullRequestState,
+    RepoRef,
+    Review,
+    TaskRequest,
+    TaskView,
+    VerifyCommand,
+    Workspace,
+)
+from honk.events import AnyEvent, PullRequestUpdated, StoredEvent
+from honk.timeline import Timeline
 
 
 class EventSink(Protocol):
@@ -24,7 +49,86 @@ class EventSink(Protocol):
     async def __call__(self, *events: AnyEvent) -> None: ...
 
 
-# -- the agent's tools: everything an agent may use, handed over by the worker for one run ---------
+# -- 1. the workspace ------------------------------------------------------------------------------
+
+
+class Workspaces(Protocol):
+    """A task's working copy: a worktree of a local mirror of the repo, on branch `honk/<task>`. A
+    workspace is a cache of its branch: any step can make it again, on any worker."""
+
+    async def fetch(self, repo: RepoRef) -> None:
+        """Brings the repo's mirror up to date with its remote (making it the first time); a remote
+        that cannot be reached is a UserFacingError naming it."""
+        ...
+
+    async def remote_head(self, repo: RepoRef, branch: str) -> str:
+        """The commit `branch` is at on the remote, as last fetched; a UserFacingError when it has none."""
+        ...
+
+    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str) -> Workspace:
+        """The task's workspace: made from its branch (here, or as another worker published it), or
+        from `base_branch` for a new task."""
+        ...
+
+    async def reset(self, ws: Workspace) -> None:
+        """Back to the branch's last commit: a retried step starts from what was committed."""
+        ...
+
+    async def head(self, ws: Workspace) -> str: ...
+
+    async def merge_base(self, ws: Workspace, target: str) -> str:
+        """Where the branch left `target` (the remote's, as last fetched): the base its diff is read from."""
+        ...
+
+    async def contains(self, ws: Workspace, commit: str) -> bool:
+        """Whether the branch already has `commit`."""
+        ...
+
+    async def is_in(self, ws: Workspace, commit: str) -> bool:
+        """Whether the branch's head is already part of `commit` (landed there)."""
+        ...
+
+    def merge_lock(self, repo: RepoRef) -> AbstractAsyncContextManager[None]:
+        """Held while a change lands: one merge at a time per repo on this machine."""
+        ...
+
+    async def commit_all(
+        self, ws: Workspace, message: str, trailers: dict[str, str], refuse: Sequence[str] = ()
+    ) -> tuple[str | None, list[str]]:
+        """Commits every change (None when there is none) and names the files; a change adding one of
+        `refuse` (Honk's own credentials) is not committed: a UserFacingError says so."""
+        ...
+
+    async def changes_since(self, ws: Workspace, commit: str) -> tuple[list[str], str]:
+        """The files changed since `commit`, and the body of the branch's last commit message."""
+        ...
+
+    async def merge_in(self, ws: Workspace, ref: str, message: str, trailers: dict[str, str]) -> list[str]:
+        """Merges `ref` into the branch; the conflicting files (the merge undone), or [] when it merged."""
+        ...
+
+    async def start_merge(self, ws: Workspace, ref: str) -> list[str]:
+        """Starts merging `ref` without committing, leaving conflict markers for the agent; the files."""
+        ...
+
+    async def diff(self, ws: Workspace, base: str) -> str: ...
+
+    async def diffstat(self, ws: Workspace, base: str) -> str: ...
+
+    async def publish(self, ws: Workspace, repo: RepoRef, task_id: str) -> bool:
+        """Makes the branch reachable from other workers (False: only this one can continue it)."""
+        ...
+
+    async def remove(self, task_id: str, repo: RepoRef) -> None:
+        """Deletes the working files and what `publish` put on the remote; the branch stays in the mirror."""
+        ...
+
+    async def close(self) -> None:
+        """Stops what it does in the background (spare workspaces made ahead of tasks)."""
+        ...
+
+
+# -- 2. the agent, and the tools the worker hands it for one run ---------------------------------
 
 
 class Launcher(Protocol):
@@ -161,4 +265,95 @@ class Agent(Protocol):
 
     async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
         """Works in `tools.workspace`; says what it did and what it cost."""
+        ...
+
+
+# -- 3. verification: the repo's checks, a review, a build ---------------------------------------
+
+
+class Checks(Protocol):
+    """The repo's own checks (`[[verify]]`, or detected), each confined, each reported as an event as it
+    finishes. All of them run every time: the agent gets every problem in one round."""
+
+    async def run(
+        self, task: TaskRequest, ws: Workspace, checks: list[VerifyCommand], tag: str, emit: EventSink
+    ) -> list[CheckResult]:
+        """A failing check is a result (fed back to the agent), never an error."""
+        ...
+
+
+class Reviewer(Protocol):
+    """Reads a change whose checks pass: the test guard (deleted or weakened tests, downgrades) and,
+    where configured, the scope judge (the diff against what was asked)."""
+
+    async def review(self, request: str, follow_ups: list[str], diff: str) -> Review:
+        """An unavailable judge is reported in the review, never an error: it does not block a change."""
+        ...
+
+
+class Builder(Protocol):
+    """The repo's build (`[build]`): confined, then its artifacts and preview site copied out of the
+    workspace, where the web server serves them."""
+
+    async def build(self, task: TaskRequest, ws: Workspace, spec: BuildSpec) -> BuildOutcome:
+        """A failing build is an outcome (fed back to the agent), never an error."""
+        ...
+
+
+# -- 4. the forge: where a change is reviewed and how it lands -----------------------------------
+
+
+class Forge(Protocol):
+    """Where a task's branch goes for review and how it lands on its target: Honk's own push to a plain
+    git remote (`LocalGitForge`), or a pull request on GitHub or GitLab (`HostedForge`). The
+    infrastructure pushes; never the agent."""
+
+    async def publish(self, change: Change, body: PullRequestBody) -> PullRequestUpdated | None:
+        """Brings the change's review up to date (opens a draft pull request the first time); None
+        where there is nothing to open (a plain remote)."""
+        ...
+
+    async def land(
+        self, change: Change, expected: str, message: str, pull_request: PullRequestUpdated | None
+    ) -> MergeResult:
+        """Lands the branch (which contains the target at `expected`) on the target, only if the target
+        is still at `expected`. A target that moved is `kept_moving`; a forge's refusal (checks pending,
+        review required, a conflict) is `refused` with its reason — data, not errors."""
+        ...
+
+    async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
+        """Whether the change's pull request is still open there (a person may close or merge it)."""
+        ...
+
+
+# -- 5. telling people ---------------------------------------------------------------------------
+
+
+class Notifier(Protocol):
+    """Says a task's progress where it was asked for (its Slack thread). The workflow calls it for
+    every milestone, so no outcome depends on anyone choosing to speak."""
+
+    async def status(self, task_id: str) -> None:
+        """Brings the task's status message up to date; best effort, and throttled."""
+        ...
+
+    async def milestone(self, task: TaskRequest, detail: str = "") -> None:
+        """Says the milestone the task has reached (ready, failed, merged, cancelled, a held merge)."""
+        ...
+
+
+# -- 6. the record ---------------------------------------------------------------------------------
+
+
+class TaskReads(Protocol):
+    """What steps and front doors read of a task: Honk's store, never a workflow query."""
+
+    async def get_task(self, task_id: str) -> TaskView | None: ...
+
+    async def timeline(self, task_id: str) -> Timeline | None:
+        """The task's one reading of its events (honk.timeline)."""
+        ...
+
+    async def events(self, task_id: str, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """Its events after `after_id`, oldest first."""
         ...

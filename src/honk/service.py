@@ -3,7 +3,8 @@
 Checks happen here, before anything is started, so bad input leaves no half-made task behind; who
 may do what is the Gate's decision (honk.gate), asked here and nowhere else, and every request,
 follow-up, merge and cancel — done or refused — is written to the audit log.
-Status is served from Honk's store; the workflow is only signalled or updated.
+Front doors read through here too (never the store itself): status is served from Honk's store; the
+workflow is only signalled or updated.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from temporalio.service import RPCError
 from honk.agents import AGENT_NAMES
 from honk.domain import MAX_REQUEST_CHARS, ForgeRef, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
-from honk.events import FollowUpReceived, TaskAccepted
+from honk.events import FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
 from honk.gate import Actor, Gate
 from honk.redaction import redact
 from honk.settings import Settings
-from honk.store import Store
+from honk.store import AuditEntry, AuditQuery, Store
+from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
 from honk.workflow.task_workflow import TaskWorkflow
@@ -65,6 +67,41 @@ class TaskService:
             known = ", ".join(r.name for r in await self.store.list_repos()) or "none yet (honk repo add NAME URL)"
             raise NotFound(f"Unknown repo {name!r}. Known repos: {known}.")
         return repo
+
+    async def repos(self) -> list[RepoRef]:
+        return await self.store.list_repos()
+
+    async def config_problem(self, repo: str) -> str | None:
+        """The `.honk.toml` problem that failed the repo's latest task, if its latest task failed on one."""
+        return await self.store.config_problem(repo)
+
+    # -- reads ------------------------------------------------------------------------------
+    async def tasks(
+        self, repo: str | None = None, state: TaskState | None = None, requested_by: str | None = None, limit: int = 100
+    ) -> list[TaskView]:
+        return await self.store.list_tasks(repo=repo, state=state, requested_by=requested_by, limit=limit)
+
+    async def events(self, task_id: str, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        return await self.store.events(task_id, after_id=after_id, limit=limit)
+
+    async def timeline(self, task_id: str) -> Timeline:
+        """The task's one reading of its events (NotFound for no such task)."""
+        timeline = await self.store.timeline(task_id)
+        if timeline is None:
+            raise NotFound(f"No task {task_id!r}.")
+        return timeline
+
+    async def delivered_diff(self, timeline: Timeline) -> str:
+        """The diff of the task's latest delivery (it stays in that event, not in the timeline)."""
+        ready = await self.store.event(timeline.ready.event_id) if timeline.ready else None
+        return ready.event.diff if ready is not None and isinstance(ready.event, TaskReady) else ""
+
+    async def audit(self, query: AuditQuery) -> list[AuditEntry]:
+        return await self.gate.audit.find(query)
+
+    async def stats(self) -> tuple[dict[str, int], float]:
+        """Tasks by state, and what all tasks' agents cost so far (for /metrics)."""
+        return await self.store.state_counts(), await self.store.total_cost()
 
     # -- tasks --------------------------------------------------------------------------
     async def submit(

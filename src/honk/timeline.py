@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from honk.domain import Artifact, Carried, TaskState, next_state
+from honk.domain import Artifact, Carried, CheckLine, TaskState, next_state
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -30,15 +30,6 @@ from honk.events import (
 )
 
 MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
-
-
-class CheckLine(Carried):
-    """A check's latest result, as a reviewer reads it."""
-
-    name: str
-    passed: bool
-    detail: str = ""
-    duration_s: float = 0.0
 
 
 class Ready(Carried):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from conftest import SECRETS
+from honk.demo.fake_model import InjectedError, JudgeVerdict, Scenario, ToolCall, Turn
 from honk.domain import TaskState
-from honk.testing.fake_model import InjectedError, JudgeVerdict, Scenario, ToolCall, Turn
 from honk.testing.gitrepo import run_git
 from honk.testing.processes import wait_until
 from repos import calc_files, sample_files
@@ -289,7 +289,7 @@ def test_the_agent_environment_holds_none_of_honks_secrets(claude_stack, model, 
 
 
 def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, model, make_remote):
-    from honk.testing.demo import demo_scenario
+    from honk.demo.scenario import demo_scenario
 
     model.play(demo_scenario())
     remote = make_remote(sample_files())

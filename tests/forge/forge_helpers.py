@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from honk.forge import CheckLine, PullRequestBody
+from honk.domain import CheckLine, PullRequestBody
 from honk.testing.gitrepo import run_git, write_files
 
 BUGGY = "def add(a, b):\n    return a - b\n"

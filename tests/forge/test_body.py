@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from forge_helpers import body
 
-from honk.domain import CheckResult
-from honk.forge import CheckLine, render_body
+from honk.domain import CheckLine, CheckResult
+from honk.forge import render_body
 from honk.forge.body import MAX_BODY_CHARS
 
 

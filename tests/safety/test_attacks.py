@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from honk.demo.fake_model import Scenario, ToolCall, Turn
 from honk.domain import TaskState
 from honk.sandbox import process_limit_enforced
-from honk.testing.fake_model import Scenario, ToolCall, Turn
 from honk.testing.processes import HonkStack, TemporalDevServer
 from repos import DIRECT_FIX, calc_files
 

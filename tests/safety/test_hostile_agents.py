@@ -26,10 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from honk.demo.fake_model import FakeModelServer, Scenario, ToolCall, Turn
 from honk.domain import TaskState
 from honk.sandbox import process_limit_enforced
 from honk.testing.fake_github import FakeGitHub
-from honk.testing.fake_model import FakeModelServer, Scenario, ToolCall, Turn
 from honk.testing.fake_slack import FakeSlack, event_body, mention_event, sign
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 from repos import CALC_TEST

@@ -23,10 +23,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from honk.demo.fake_model import FakeModelServer, InjectedError, Scenario, ToolCall, Turn
+from honk.demo.loopback import LoopbackServer
 from honk.ports import free_port
 from honk.sandbox.key_proxy import KeyProxy
-from honk.testing.fake_model import FakeModelServer, InjectedError, Scenario, ToolCall, Turn
-from honk.testing.loopback import LoopbackServer
 
 REAL_KEY = "sk-ant-api03-the-real-key-never-leaves-the-worker"
 REAL_OAUTH = "sk-ant-oat01-the-real-oauth-token"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from honk.embedded import free_port, port_free
+from honk.composition.up import free_port, port_free
 from honk.testing.gitrepo import run_git
 from honk.testing.processes import wait_until
 from repos import calc_files, slow_fix
@@ -19,7 +19,7 @@ from repos import calc_files, slow_fix
 
 def _up(data: Path, port: int, **env: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "honk.cli.main", "up", "--data-dir", str(data), "--port", str(port)],
+        [sys.executable, "-m", "honk", "up", "--data-dir", str(data), "--port", str(port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,7 +37,7 @@ def _healthy(port: int) -> bool:
 
 def _honk(port: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "honk.cli.main", *args],
+        [sys.executable, "-m", "honk", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -105,7 +105,7 @@ def _child(parent: int, role: str) -> int | None:
             cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == parent and role.encode() in cmdline and b"honk.cli.main" in cmdline:
+        if ppid == parent and role.encode() in cmdline and b"honk" in cmdline:
             return int(stat.parent.name)
     return None
 

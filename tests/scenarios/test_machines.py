@@ -27,7 +27,7 @@ def test_a_task_begun_on_one_machine_is_finished_and_merged_on_another(tmp_path,
 
         log = open(tmp_path / "machine-two.log", "ab")  # noqa: SIM115 - handed to the child
         other = subprocess.Popen(
-            [sys.executable, "-m", "honk.cli.main", "worker"],
+            [sys.executable, "-m", "honk", "worker"],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={

@@ -17,7 +17,7 @@ def test_a_repo_that_names_a_queue_is_worked_on_by_that_queues_workers(tmp_path,
     mac_data = tmp_path / "mac-machine"
     log = open(tmp_path / "mac-worker.log", "ab")  # noqa: SIM115 - handed to the child
     mac = subprocess.Popen(
-        [sys.executable, "-m", "honk.cli.main", "worker", "--queue", "mac"],
+        [sys.executable, "-m", "honk", "worker", "--queue", "mac"],
         env={
             **stack.env,
             "HONK_DATA_DIR": str(mac_data),

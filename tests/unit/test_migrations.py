@@ -178,7 +178,7 @@ async def test_a_database_from_before_migrations_with_the_audit_log_is_only_stam
 async def test_concurrent_start_ups_migrate_once(store_url: str, tmp_path: Path):
     """Like a server and workers starting together: three processes upgrade one new database."""
     env = {**os.environ, "HONK_DATABASE_URL": store_url, "HONK_DATA_DIR": str(tmp_path / "data")}
-    honk = [sys.executable, "-c", "from honk.cli.main import main; main()", "db", "upgrade"]
+    honk = [sys.executable, "-c", "from honk.composition.main import main; main()", "db", "upgrade"]
     procs = [
         subprocess.Popen(honk, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for _ in range(3)

@@ -7,41 +7,52 @@ when the task ends; only regular files inside the workspace are taken.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
-from honk.domain import Artifact, BuildSpec
+from honk.domain import Artifact, BuildOutcome, BuildSpec, TaskRequest, Workspace
 from honk.protocols import Launcher
+from honk.sandbox import Sandbox
 from honk.verify.distill import distill
 
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class BuildOutput:
-    ok: bool
-    artifacts: list[Artifact]
-    has_preview: bool
-    failure: str
+class RepoBuilder:
+    """Honk's `Builder`: the repo's build command confined in the task's sandbox; artifacts and the
+    preview site copied out to where the web server serves them."""
+
+    def __init__(self, sandbox: Sandbox, areas: Path, logs: Path, artifacts: Path, previews: Path) -> None:
+        self.sandbox, self.areas, self.logs = sandbox, areas, logs
+        self.artifacts, self.previews = artifacts, previews
+
+    async def build(self, task: TaskRequest, ws: Workspace, spec: BuildSpec) -> BuildOutcome:
+        launcher = self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "build")
+        return await build(
+            spec,
+            ws.path,
+            self.artifacts / task.task_id,
+            self.previews / task.task_id,
+            self.logs / task.task_id / "build.log",
+            launcher,
+        )
 
 
 async def build(
     spec: BuildSpec, workspace: Path, artifacts_dir: Path, preview_dir: Path, log: Path, launcher: Launcher
-) -> BuildOutput:
+) -> BuildOutcome:
     res = await launcher.shell(spec.run, timeout_s=spec.timeout_s, log=log)
     if not res.ok:
         detail = distill(res.output, res.exit_code, res.timed_out)
-        return BuildOutput(False, [], False, f"## build failed (`{spec.run}`)\n{detail}")
+        return BuildOutcome(ok=False, failure=f"## build failed (`{spec.run}`)\n{detail}")
     artifacts = _collect(spec.artifacts, workspace, artifacts_dir)
     has_preview = _publish_preview(spec.preview_dir, workspace, preview_dir)
     if spec.preview_dir and not has_preview:
-        return BuildOutput(
-            False,
-            artifacts,
-            False,
-            f"## build failed\nThe build succeeded but left no preview directory {spec.preview_dir}/.",
+        return BuildOutcome(
+            ok=False,
+            artifacts=artifacts,
+            failure=f"## build failed\nThe build succeeded but left no preview directory {spec.preview_dir}/.",
         )
-    return BuildOutput(True, artifacts, has_preview, "")
+    return BuildOutcome(ok=True, artifacts=artifacts, has_preview=has_preview)
 
 
 def _collect(globs: list[str], workspace: Path, dest: Path) -> list[Artifact]:

@@ -1,12 +1,12 @@
-"""`honk`: run Honk (up / server / worker) and talk to it (repo, ask, list, status, events, …)."""
+"""`honk` as people talk to Honk: repos, tasks, the audit log — all through the web server's API. The
+commands that run Honk (up, server, worker) and administer it on the server (user, db) are added by
+the composition root (`honk.composition.main`)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sys
-from pathlib import Path
 from typing import get_args
 
 import click
@@ -15,7 +15,6 @@ from honk.cli.api import ApiClient, default_url
 from honk.domain import AuditAction, AuditOutcome, TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import StoredEvent
-from honk.settings import Settings
 from honk.store.audit import AuditEntry
 
 
@@ -26,9 +25,10 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
-def main() -> None:  # noqa: D103
+def run(group: click.Group) -> None:
+    """Runs `group` as the `honk` command: errors a person can act on are one line, exit codes honest."""
     try:
-        cli(standalone_mode=False)
+        group(standalone_mode=False)
     except UserFacingError as e:
         click.echo(f"honk: {e.message}", err=True)
         _exit(1)
@@ -54,151 +54,6 @@ def cli(ctx: click.Context, url: str | None, user: str | None, token: str | None
 
 def _api(ctx: click.Context) -> ApiClient:
     return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"], ctx.obj["token"])
-
-
-# -- running Honk ------------------------------------------------------------------------------
-@cli.command()
-@click.option("--port", type=int, default=None, help="Web/API port (default 8787).")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default ./.honk")
-@click.option("--demo-model", is_flag=True, help="Run Claude Code against the bundled demo model (offline).")
-def up(port: int | None, data_dir: Path | None, demo_model: bool) -> None:
-    """Run everything on this machine: Temporal dev server, a worker and the web server."""
-    from honk.embedded import run_up
-
-    settings = Settings()
-    settings = settings.model_copy(
-        update={
-            "port": port or settings.port,
-            "data_dir": data_dir or settings.data_dir,
-            "demo_model": demo_model or settings.demo_model,
-        }
-    )
-    raise SystemExit(run_up(settings))
-
-
-@cli.command()
-def server() -> None:
-    """Run the web/API server against an existing Temporal and database."""
-    import uvicorn
-
-    from honk.web.app import create_app
-
-    settings = Settings()
-    _logging(settings)
-    # Honk's logging (format, redaction) for uvicorn's loggers too; its access log stays off.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning", log_config=None)
-
-
-@cli.command()
-@click.option(
-    "--queue",
-    "queues",
-    multiple=True,
-    help="A task queue to serve (repeatable; default: HONK_TASK_QUEUE). Only the main queue runs workflows.",
-)
-def worker(queues: tuple[str, ...]) -> None:
-    """Run a worker: it polls Temporal's task queue(s) and does the work."""
-    from honk.workflow.worker import run_worker
-
-    settings = Settings()
-    if queues:
-        settings = settings.model_copy(update={"worker_queues": list(queues)})
-    _logging(settings)
-    asyncio.run(run_worker(settings))
-
-
-def _logging(settings: Settings) -> None:
-    from honk.logs import configure
-
-    configure(settings)
-
-
-# -- people ------------------------------------------------------------------------------------
-@cli.group()
-def user() -> None:
-    """Accounts (run on the server: it uses Honk's database directly)."""
-
-
-@user.command("add")
-@click.argument("email")
-@click.option("--name", default="")
-@click.option("--role", type=click.Choice(["requester", "merger", "admin"]), default="requester", show_default=True)
-def user_add(email: str, name: str, role: str) -> None:
-    """Create an account; prints a one-time sign-in link and an API token."""
-    from honk.accounts import Role
-
-    async def go(accounts, settings) -> None:  # noqa: ANN001
-        person = await accounts.add_user(email, name, Role(role))
-        click.echo(f"added {person.email} ({person.role.value})")
-        click.echo(f"sign-in link (one use, 15 minutes): {await accounts.login_link(person.email, settings.base_url)}")
-        click.echo(f"API token (HONK_TOKEN): {await accounts.api_token(person.email)}")
-
-    asyncio.run(_with_accounts(go))
-
-
-@user.command("link")
-@click.argument("email")
-@click.option("--slack", "by_slack", is_flag=True, help="Send it as a Slack DM instead of printing it.")
-def user_link(email: str, by_slack: bool) -> None:
-    """A new one-time sign-in link for an existing account."""
-
-    async def go(accounts, settings) -> None:  # noqa: ANN001
-        link = await accounts.login_link(email, settings.base_url)
-        if not by_slack:
-            click.echo(link)
-            return
-        from honk.slack.dm import send_dm
-
-        await send_dm(settings, email, f"Your Honk sign-in link (one use, 15 minutes): {link}")
-        click.echo(f"sent {email} a sign-in link on Slack")
-
-    asyncio.run(_with_accounts(go))
-
-
-async def _with_accounts(work) -> None:  # noqa: ANN001
-    from honk.accounts import Accounts, secret_key
-    from honk.store import Store
-
-    settings = Settings()
-    store = Store(settings.db_url)
-    await store.create_schema()
-    try:
-        await work(Accounts(store, secret_key(settings.secret_key_file)), settings)
-    finally:
-        await store.close()
-
-
-# -- the database ------------------------------------------------------------------------------
-@cli.group()
-def db() -> None:
-    """Honk's database (run where the server runs: it uses the database directly)."""
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Migrate the database to this version's schema.
-
-    The server and workers also do this at start-up; running it first lets a rollout start on a
-    migrated database (and shows any problem before the rollout does)."""
-    from sqlalchemy import make_url
-
-    from honk.store import Store
-
-    async def go() -> None:
-        url = Settings().db_url
-        store = Store(url)
-        try:
-            v = await store.create_schema()
-        finally:
-            await store.close()
-        where = make_url(url).render_as_string(hide_password=True)
-        if v.before == v.after:
-            click.echo(f"{where}: schema at {v.after}, nothing to do")
-        else:
-            adopted = " (a database from before migrations, kept in place)" if v.adopted else ""
-            click.echo(f"{where}: schema upgraded from {v.before or 'empty'} to {v.after}{adopted}")
-
-    asyncio.run(go())
 
 
 # -- repos -------------------------------------------------------------------------------------
@@ -431,7 +286,3 @@ def _follow(
     final = TaskView.model_validate(api.call("GET", f"/api/tasks/{task_id}"))
     if final.state != want:
         raise UserFacingError(f"task {task_id} is {final.state.value}" + (f": {final.reason}" if final.reason else ""))
-
-
-if __name__ == "__main__":
-    main()

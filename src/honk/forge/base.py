@@ -1,4 +1,4 @@
-"""The forge layer's records and the interface each forge (GitHub, GitLab) implements.
+"""The forge layer's records and the API client each hosted forge (GitHub, GitLab) implements.
 
 Plain git remotes stay the default: a repo without a forge is merged by Honk's own push. With a
 forge, the infrastructure (never the agent) pushes the task branch, keeps one pull request per task
@@ -11,7 +11,7 @@ from typing import Protocol, Self
 
 from pydantic import SecretStr, model_validator
 
-from honk.domain import CheckResult, ForgeKind, MergeMethod, PullRequestStatus, Record, RefusalReason
+from honk.domain import ForgeKind, MergeMethod, PullRequestBody, PullRequestStatus, Record, RefusalReason
 from honk.errors import Forbidden, NotFound, Unauthorized, Unavailable, UserFacingError
 
 
@@ -39,33 +39,6 @@ class ForgeConfig(Record):
         return self
 
 
-class CheckLine(Record):
-    name: str
-    passed: bool
-    detail: str = ""
-
-    @classmethod
-    def of(cls, result: CheckResult) -> CheckLine:
-        detail = "timed out" if result.timed_out else result.distilled
-        return cls(name=result.name, passed=result.passed, detail=detail)
-
-
-class PullRequestBody(Record):
-    """What the pull request's description tells a reviewer; rendered by `honk.forge.body.render_body`."""
-
-    task_id: str
-    title: str
-    request: str
-    requested_by: str
-    summary: str = ""
-    checks: list[CheckLine] = []
-    guard_findings: list[str] = []
-    warnings: list[str] = []
-    cost_usd: float | None = None
-    task_url: str
-    preview_url: str | None = None
-
-
 class PullRequest(Record):
     number: int  # GitHub's number, GitLab's iid: what the forge's web page shows
     url: str
@@ -73,6 +46,7 @@ class PullRequest(Record):
     draft: bool
     head_sha: str | None
     merge_commit: str | None = None  # set once merged (by Honk or by a person on the forge)
+    opened: bool = False  # this call opened it (it did not exist before)
 
 
 class MergeOutcome(Record):
@@ -98,7 +72,9 @@ class PushTarget(Record):
     token: SecretStr | None
 
 
-class Forge(Protocol):
+class ForgeClient(Protocol):
+    """A forge's API, as `HostedForge` uses it (one implementation per forge: GitHub, GitLab)."""
+
     kind: ForgeKind
 
     async def push_target(self) -> PushTarget:

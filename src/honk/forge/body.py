@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from honk.forge.base import CheckLine, PullRequestBody
+from honk.domain import CheckLine, PullRequestBody
 from honk.redaction import redact
 
 # GitHub refuses a description over 65,536 characters; GitLab allows more. One limit for both.

@@ -157,7 +157,7 @@ def refusal(status: int, message: str, base: str) -> MergeOutcome:
     return MergeOutcome.refused("other", f"GitHub refused the merge ({status}{': ' + message if message else ''}).")
 
 
-class GitHubForge:
+class GitHubClient:
     kind: ForgeKind = "github"
 
     def __init__(self, config: ForgeConfig) -> None:
@@ -220,7 +220,7 @@ class GitHubForge:
             )
         else:
             resp = await self._create(branch, base, body.title, text)
-        return _Pull.model_validate(resp.json()).record()
+        return _Pull.model_validate(resp.json()).record().model_copy(update={"opened": not found})
 
     async def _create(self, branch: str, base: str, title: str, text: str) -> Response[Any]:
         pulls, doing = self.gh.rest.pulls, f"opening a pull request for {branch}"

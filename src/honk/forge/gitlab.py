@@ -138,7 +138,7 @@ def refusal(status: int | None, message: str, mr: _MergeRequest) -> MergeOutcome
     return MergeOutcome.refused("other", f"GitLab refused the merge ({said}; merge status {detailed or 'unknown'}).")
 
 
-class GitLabForge:
+class GitLabClient:
     kind: ForgeKind = "gitlab"
 
     def __init__(self, config: ForgeConfig) -> None:
@@ -189,7 +189,7 @@ class GitLabForge:
             mrs.create,
             {"source_branch": branch, "target_branch": base, "title": DRAFT + body.title, "description": text},
         )
-        return _MergeRequest.model_validate(created.attributes).record()
+        return _MergeRequest.model_validate(created.attributes).record().model_copy(update={"opened": True})
 
     async def state(self, number: int) -> PullRequest:
         return (await self._get(number)).record()

@@ -1,5 +1,5 @@
-"""The forge of each repo, for a worker: the repo's registration says where, the worker's settings
-hold the credentials. One client per repo, kept for the worker's life."""
+"""The forge of each repo, for a worker: the repo's registration says where (none: its plain git
+remote), the worker's settings hold the credentials. One forge per repo, kept for the worker's life."""
 
 from __future__ import annotations
 
@@ -7,8 +7,11 @@ from pydantic import ValidationError
 
 from honk.domain import RepoRef
 from honk.errors import UserFacingError
-from honk.forge.base import Forge, ForgeConfig
+from honk.forge import HostedForge, LocalGitForge, make_client
+from honk.forge.base import ForgeConfig
+from honk.protocols import Forge
 from honk.settings import Settings
+from honk.workspace.git import git_identity
 
 DEFAULT_API = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
 SETTING = {"github": "HONK_GITHUB_TOKEN (or the HONK_GITHUB_APP_* settings)", "gitlab": "HONK_GITLAB_TOKEN"}
@@ -17,14 +20,14 @@ SETTING = {"github": "HONK_GITHUB_TOKEN (or the HONK_GITHUB_APP_* settings)", "g
 class Forges:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._made: dict[str, Forge] = {}
+        self.local = LocalGitForge(git_identity(settings.git_author_name, settings.git_author_email))
+        self._made: dict[str, HostedForge] = {}
 
-    def of(self, repo: RepoRef) -> Forge | None:
+    def of(self, repo: RepoRef) -> Forge:
         if repo.forge is None:
-            return None
+            return self.local
         if (known := self._made.get(repo.name)) is not None:
             return known
-        from honk.forge import make_forge
 
         ref, s = repo.forge, self.settings
         github = ref.kind == "github"
@@ -44,7 +47,7 @@ class Forges:
                 f"Repo {repo.name!r} is on {ref.kind}, but this worker cannot sign in there "
                 f"({problem}): set {SETTING[ref.kind]} and restart it."
             ) from e
-        self._made[repo.name] = forge = make_forge(config)
+        self._made[repo.name] = forge = HostedForge(make_client(config))
         return forge
 
     async def close(self) -> None:

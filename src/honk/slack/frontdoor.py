@@ -1,7 +1,7 @@
 """Slack events in, TaskService calls out. Acks come first (Slack's 3-second deadline); the work follows.
 
 One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures checked by bolt)
-and Socket Mode. Identity comes from `users.info`; who may merge comes from settings.
+and Socket Mode. Identity comes from `users.info`; who may merge is the gate's decision (policy and settings).
 """
 
 from __future__ import annotations
@@ -27,15 +27,16 @@ class SlackFrontDoor:
     def __init__(
         self,
         service: TaskService,
+        slack: SlackStore,
         client: AsyncWebClient,
         signing_secret: str | None,
         aside_marker: str,
-        mergers: list[str],
         base_url: str,
     ) -> None:
-        self.service, self.client = service, client
-        self.slack = SlackStore(service.store)
-        self.aside, self.mergers, self.base_url = aside_marker, set(mergers), base_url
+        """`slack`: the Slack front door's own records (threads of tasks, channels' default repos,
+        events already handled, people); everything about tasks goes through `service`."""
+        self.service, self.slack, self.client = service, slack, client
+        self.aside, self.base_url = aside_marker, base_url
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret or "unused-in-socket-mode",
@@ -142,7 +143,7 @@ class SlackFrontDoor:
         else:
             user = await self._user(event["user"])
             mine = command.name == "list"
-            tasks = await self.service.store.list_tasks(requested_by=user.identity if mine else None, limit=10)
+            tasks = await self.service.tasks(requested_by=user.identity if mine else None, limit=10)
             lines = [f"• `{t.id}` {blocks.STATE_LINE[t.state]} — {t.repo}: {t.text[:60]}" for t in tasks]
             await self._reply(channel, ts, "\n".join(lines) or "No tasks yet.")
 
@@ -153,13 +154,6 @@ class SlackFrontDoor:
     async def _on_merge(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = await self._user(body["user"]["id"])
-        if self.mergers and not ({user.user_id, user.email} & self.mergers):
-            refusal = "Refused by setting slack_mergers: you are not allowed to merge here; ask someone who is."
-            await self.service.gate.record(
-                "merge", _actor(user), None, "refused", refusal, action["value"], "settings.slack_mergers"
-            )
-            await self._ephemeral(body, refusal)
-            return
         if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
             await self._settle_buttons(body, f"🔀 Merge requested by {user.name}")
 
@@ -227,7 +221,7 @@ class SlackFrontDoor:
         await self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
     async def _repo_names(self) -> str:
-        return ", ".join(f"`{r.name}`" for r in await self.service.store.list_repos()) or "none yet"
+        return ", ".join(f"`{r.name}`" for r in await self.service.repos()) or "none yet"
 
 
 def _actor(user: SlackUser) -> Actor:

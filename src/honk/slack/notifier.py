@@ -1,4 +1,4 @@
-"""What the workflow says in a task's Slack thread: the status message kept current, and milestones.
+"""Honk's `Notifier` for Slack: the status message in a task's thread kept current, and milestones.
 
 Milestones (ready, failed, merged, cancelled, merge held) are posted by workflow activities, so no
 outcome depends on anyone choosing to speak. Status updates are best-effort and throttled across
@@ -19,7 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.build.screenshot import Screenshots
-from honk.domain import SlackThread, TaskState
+from honk.domain import SlackThread, TaskRequest, TaskState
 from honk.slack import blocks
 from honk.store import Store
 from honk.store.slack import SlackStore
@@ -66,28 +66,32 @@ class SlackNotifier:
         except SlackApiError as e:
             log.warning("status update of %s failed: %s", task_id, e.response.get("error"))
 
-    async def milestone(self, task_id: str, thread: SlackThread, detail: str = "") -> None:
-        """Posts the task's current milestone as a new thread message (errors propagate: Temporal retries)."""
-        task = await self.store.get_task(task_id)
-        if task is None:
+    async def milestone(self, task: TaskRequest, detail: str = "") -> None:
+        """Posts the task's current milestone as a new message in its thread, for a task asked in Slack
+        (errors propagate: Temporal retries)."""
+        task_id, thread = task.task_id, task.slack
+        if thread is None:
             return
-        if task.state == TaskState.ready:
-            text, body = blocks.ready(task, await self.store.timeline(task_id) or Timeline(), self.base_url)
-        elif task.state == TaskState.failed:
-            text, body = blocks.failed(task)
-        elif task.state == TaskState.merged:
-            text, body = blocks.merged(task)
-        elif task.state == TaskState.cancelled:
-            text, body = blocks.cancelled(task)
+        view = await self.store.get_task(task_id)
+        if view is None:
+            return
+        if view.state == TaskState.ready:
+            text, body = blocks.ready(view, await self.store.timeline(task_id) or Timeline(), self.base_url)
+        elif view.state == TaskState.failed:
+            text, body = blocks.failed(view)
+        elif view.state == TaskState.merged:
+            text, body = blocks.merged(view)
+        elif view.state == TaskState.cancelled:
+            text, body = blocks.cancelled(view)
         else:
             text, body = (
-                f"`{task.id}`: {detail}",
-                [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{task.id}`: {detail}"}}],
+                f"`{view.id}`: {detail}",
+                [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{view.id}`: {detail}"}}],
             )
         await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
-        if task.state == TaskState.ready:
+        if view.state == TaskState.ready:
             await self._uploads(
-                task.id, task.preview_url, [a.name for a in task.artifacts if a.size <= MAX_UPLOAD_BYTES], thread
+                view.id, view.preview_url, [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES], thread
             )
         await self.status(task_id, force=True)
 

@@ -9,15 +9,16 @@ from honk.service import TaskService
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.frontdoor import SlackFrontDoor
+from honk.store.slack import SlackStore
 
 
 async def start_slack(
-    settings: Settings, service: TaskService
+    settings: Settings, service: TaskService, records: SlackStore
 ) -> tuple[AsyncSlackRequestHandler | None, AsyncSocketModeHandler | None]:
     """The HTTP handler exists only with a signing secret: without one nothing could be verified."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
     door = SlackFrontDoor(
-        service, slack_client(settings), secret, settings.slack_aside_marker, settings.slack_mergers, settings.base_url
+        service, records, slack_client(settings), secret, settings.slack_aside_marker, settings.base_url
     )
     socket_mode = None
     if settings.slack_app_token is not None:

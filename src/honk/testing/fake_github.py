@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from honk.demo.loopback import LoopbackServer
 from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, conflicts, merge_in_bare, record
 from honk.testing.gitrepo import RemoteRepo
-from honk.testing.loopback import LoopbackServer
 
 CheckState = Literal["pending", "success", "failure"]
 

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from honk.testing.loopback import LoopbackServer
+from honk.demo.loopback import LoopbackServer
 
 # Fields the sdk sends as JSON strings inside a form body or query string.
 JSON_FIELDS = frozenset(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from honk.composition.up import free_port, temporal_argv, temporal_binary, wait_for_http, wait_for_port
 from honk.domain import TaskState, TaskView
-from honk.embedded import free_port, temporal_argv, temporal_binary, wait_for_http, wait_for_port
 from honk.events import StoredEvent
 
 
@@ -105,7 +105,7 @@ class HonkStack:
     def _spawn(self, role: str, **env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
         return subprocess.Popen(
-            [sys.executable, "-m", "honk.cli.main", role],
+            [sys.executable, "-m", "honk", role],
             env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -128,7 +128,7 @@ class HonkStack:
         """Runs the real `honk` CLI against this stack."""
         env = {**self.env, "HONK_URL": self.url}
         return subprocess.run(
-            [sys.executable, "-m", "honk.cli.main", *args],
+            [sys.executable, "-m", "honk", *args],
             env=env,
             capture_output=True,
             text=True,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from honk.domain import CheckResult, VerifyCommand
+from honk.domain import CheckResult, TaskRequest, VerifyCommand, Workspace
 from honk.events import CheckFinished
 from honk.protocols import EventSink, Launcher
+from honk.sandbox import Sandbox, SandboxLauncher
 from honk.verify.distill import distill
 
 
@@ -66,3 +67,18 @@ class AgentChecks:
         if all(r.passed for r in results):
             return True, f"All checks pass ({', '.join(r.name for r in results) or 'no checks configured'})."
         return False, feedback(results)
+
+
+class RepoChecks:
+    """Honk's `Checks`: each check confined in the task's sandbox, its log kept in the data dir."""
+
+    def __init__(self, sandbox: Sandbox, areas: Path, logs: Path) -> None:
+        self.sandbox, self.areas, self.logs = sandbox, areas, logs
+
+    def launcher(self, task: TaskRequest, ws: Workspace) -> SandboxLauncher:
+        return self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "check")
+
+    async def run(
+        self, task: TaskRequest, ws: Workspace, checks: list[VerifyCommand], tag: str, emit: EventSink
+    ) -> list[CheckResult]:
+        return await run_checks(checks, self.launcher(task, ws), self.logs / task.task_id, tag, emit)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -16,19 +18,18 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sse_starlette.sse import EventSourceResponse
 
-from honk.access import Policy, Who
-from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User, secret_key
+from honk.access import Who
+from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User
 from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState, TaskView
 from honk.errors import Forbidden, NotFound, Unauthorized, UserFacingError
-from honk.gate import Actor, FrontDoor, Gate
+from honk.gate import Actor, FrontDoor
 from honk.heap import settle_heap
 from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
-from honk.store import AuditEntry, AuditLog, AuditQuery, Store
+from honk.store import AuditEntry, AuditQuery
 from honk.web import audit_page, pages, ui
 from honk.web.schemas import ActorIn, FollowUpIn, Refusal, RepoIn, TaskIn
-from honk.workflow.client import connect
 from honk.workflow.policy import TASK_ID_RE
 from honk.workspace.git import redact_url
 
@@ -40,29 +41,30 @@ PREVIEW_CSP = "sandbox allow-scripts allow-forms allow-popups allow-modals allow
 MAX_EVENT_ID = 2**63 - 1  # the store's ids are SQLite integers
 
 
-def create_app(settings: Settings) -> FastAPI:
+class SlackEvents(Protocol):
+    """The Slack front door's HTTP side (bolt checks signatures and timestamps)."""
+
+    async def handle(self, req: Request) -> Response: ...
+
+
+@dataclass(frozen=True)
+class WebParts:
+    """What the web app is built on, made by the composition root for the server's life."""
+
+    service: TaskService
+    accounts: Accounts
+    slack: SlackEvents | None = None
+
+
+def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManager[WebParts]]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        store = Store(settings.db_url)
-        await store.create_schema()
-        policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.open()
-        app.state.audit = AuditLog(store)
-        app.state.service = TaskService(settings, store, await connect(settings), Gate(policy, store, app.state.audit))
-        app.state.accounts = Accounts(store, secret_key(settings.secret_key_file))
-        app.state.slack = None
-        app.state.store_snapshot = StoreSnapshot()
-        app.state.metrics.watch_store(app.state.store_snapshot)
-        socket_mode = None
-        if settings.slack_enabled:
-            from honk.slack.server import start_slack
-
-            app.state.slack, socket_mode = await start_slack(settings, app.state.service)
-        settle_heap()
-        yield
-        if socket_mode is not None:
-            await socket_mode.close_async()
-        await store.close()
+        async with parts() as made:
+            app.state.service, app.state.accounts, app.state.slack = made.service, made.accounts, made.slack
+            app.state.store_snapshot = StoreSnapshot()
+            app.state.metrics.watch_store(app.state.store_snapshot)
+            settle_heap()
+            yield
 
     app = FastAPI(
         title="Honk",
@@ -155,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         """Prometheus: tasks by state, queue depth, agent cost (from the store), Slack ack and HTTP latency."""
-        await request.app.state.store_snapshot.refresh(svc(request).store)
+        await request.app.state.store_snapshot.refresh(*await svc(request).stats())
         return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/login/{token}", include_in_schema=False)
@@ -195,7 +197,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get("/api/repos")
     async def list_repos(request: Request) -> list[RepoRef]:
         await user_of(request)
-        return [_shown(r) for r in await svc(request).store.list_repos()]
+        return [_shown(r) for r in await svc(request).repos()]
 
     @app.post("/api/repos", status_code=201)
     async def add_repo(body: RepoIn, request: Request) -> RepoRef:
@@ -231,7 +233,7 @@ def create_app(settings: Settings) -> FastAPI:
         request: Request, repo: str | None = None, state: TaskState | None = None, limit: int = 100
     ) -> list[TaskView]:
         await user_of(request)
-        return await svc(request).store.list_tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
+        return await svc(request).tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
 
     @app.get("/api/tasks/{task_id}")
     async def get_task(task_id: str, request: Request) -> TaskView:
@@ -283,7 +285,7 @@ def create_app(settings: Settings) -> FastAPI:
             until=until,
             limit=min(max(limit, 1), 10_000),
         )
-        return await request.app.state.audit.find(query)
+        return await svc(request).audit(query)
 
     @app.get(
         "/api/tasks/{task_id}/events",
@@ -307,7 +309,7 @@ def create_app(settings: Settings) -> FastAPI:
         async def stream() -> AsyncIterator[dict[str, str]]:
             last = start
             while True:
-                batch = await service.store.events(task_id, after_id=last)
+                batch = await service.events(task_id, after_id=last)
                 for ev in batch:
                     last = ev.id
                     data = ev.model_dump(mode="json") | {"line": ev.event.line()}
@@ -317,7 +319,7 @@ def create_app(settings: Settings) -> FastAPI:
                 task = await service.task(task_id)
                 if not follow or task.state.terminal:
                     # One more read: events written just before the state turned terminal.
-                    if not await service.store.events(task_id, after_id=last):
+                    if not await service.events(task_id, after_id=last):
                         return
                     continue
                 if await request.is_disconnected():

@@ -50,7 +50,7 @@ def router(user_of: UserOf) -> APIRouter:
             since=start,
             limit=300,
         )
-        entries = await request.app.state.audit.find(query)
+        entries = await request.app.state.service.audit(query)
         return HTMLResponse(page(user, entries, query, since if start else ""))
 
     return r

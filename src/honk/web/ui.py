@@ -29,9 +29,8 @@ from honk.errors import NotFound, Unauthorized
 from honk.events import (
     AnyEvent,
     StoredEvent,
-    TaskReady,
 )
-from honk.store import Store
+from honk.service import TaskService
 from honk.timeline import Timeline
 from honk.workspace.git import redact_url
 
@@ -73,29 +72,29 @@ def router(user_of: UserOf) -> APIRouter:
         user = await person(request)
         if isinstance(user, Response):
             return user
-        store = request.app.state.service.store
+        service = request.app.state.service
         wanted = TaskState(state) if state in TaskState.__members__ else None
         mine = scope == "mine" and user is not ANONYMOUS
-        tasks = await store.list_tasks(
+        tasks = await service.tasks(
             repo=repo or None, state=wanted, limit=100, requested_by=user.email if mine else None
         )
-        return HTMLResponse(list_page(user, tasks, await store.list_repos(), "mine" if mine else "all", repo, wanted))
+        return HTMLResponse(list_page(user, tasks, await service.repos(), "mine" if mine else "all", repo, wanted))
 
     @r.get("/new", response_class=HTMLResponse)
     async def new(request: Request, repo: str = "") -> Response:
         user = await person(request)
         if isinstance(user, Response):
             return user
-        return HTMLResponse(new_page(user, await request.app.state.service.store.list_repos(), repo))
+        return HTMLResponse(new_page(user, await request.app.state.service.repos(), repo))
 
     @r.get("/repos", response_class=HTMLResponse)
     async def repos(request: Request) -> Response:
         user = await person(request)
         if isinstance(user, Response):
             return user
-        store = request.app.state.service.store
-        repos = await store.list_repos()
-        problems = {r.name: p for r in repos if (p := await store.config_problem(r.name))}
+        service = request.app.state.service
+        repos = await service.repos()
+        problems = {r.name: p for r in repos if (p := await service.config_problem(r.name))}
         return HTMLResponse(repos_page(user, repos, problems))
 
     @r.get("/tasks/{task_id}", response_class=HTMLResponse)
@@ -116,8 +115,8 @@ def router(user_of: UserOf) -> APIRouter:
                 ),
                 status_code=404,
             )
-        history = await service.store.events(task_id, limit=100_000)
-        return HTMLResponse(task_page(user, view, history, *await _reading(service.store, task_id)))
+        history = await service.events(task_id, limit=100_000)
+        return HTMLResponse(task_page(user, view, history, *await _reading(service, task_id)))
 
     @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
     async def task_panel(task_id: str, request: Request) -> Response:
@@ -127,7 +126,7 @@ def router(user_of: UserOf) -> APIRouter:
             return user
         service = request.app.state.service
         view = await service.task(task_id)
-        return HTMLResponse(panel(user, view, *await _reading(service.store, task_id)))
+        return HTMLResponse(panel(user, view, *await _reading(service, task_id)))
 
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
@@ -320,11 +319,10 @@ def _li(e: StoredEvent) -> str:
     return f'<li class="k-{e.event.kind}" data-id="{e.id}">{_time(e)}<span>{escape(e.event.line())}</span></li>'
 
 
-async def _reading(store: Store, task_id: str) -> tuple[Timeline, str]:
+async def _reading(service: TaskService, task_id: str) -> tuple[Timeline, str]:
     """The task's timeline, and the diff of its latest delivery (kept in that event, not the timeline)."""
-    timeline = await store.timeline(task_id) or Timeline()
-    ready = await store.event(timeline.ready.event_id) if timeline.ready else None
-    return timeline, ready.event.diff if ready is not None and isinstance(ready.event, TaskReady) else ""
+    timeline = await service.timeline(task_id)
+    return timeline, await service.delivered_diff(timeline)
 
 
 def task_page(user: User, task: TaskView, history: list[StoredEvent], timeline: Timeline, diff: str) -> str:

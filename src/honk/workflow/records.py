@@ -8,8 +8,6 @@ from honk.domain import (
     AgentOutcome,
     Artifact,
     Carried,
-    LandStatus,
-    PullRequestStatus,
     RepoConfig,
     TaskRequest,
     TaskState,
@@ -117,25 +115,6 @@ class MergeInput(Carried):
     agent: str = ""
     model: str | None = None
     cost_usd: float | None = None
-
-
-class MergeResult(Carried):
-    # "refused": the forge said no (checks pending, review required …); `feedback` says why.
-    status: LandStatus
-    commit: str = ""
-    target: str = ""
-    feedback: str = ""
-    conflicts: list[str] = []
-    base_commit: str = ""
-
-
-class PullRequestState(Carried):
-    """What the forge says of the task's pull request (`none`: the repo has no forge, or no PR yet)."""
-
-    state: PullRequestStatus
-    number: int = 0
-    url: str = ""
-    merge_commit: str | None = None
 
 
 class NotifyInput(Carried):

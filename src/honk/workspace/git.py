@@ -28,6 +28,16 @@ class GitError(Exception):
         self.stderr = stderr
 
 
+def git_identity(name: str, email: str) -> dict[str, str]:
+    """Who Honk's own commits are by (author and committer alike)."""
+    return {
+        "GIT_AUTHOR_NAME": name,
+        "GIT_AUTHOR_EMAIL": email,
+        "GIT_COMMITTER_NAME": name,
+        "GIT_COMMITTER_EMAIL": email,
+    }
+
+
 def git_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     env = child_env(extra)
     # Never stop to ask for a password or open an editor in a background worker.

@@ -12,21 +12,13 @@ import shutil
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from honk.domain import RepoRef
+from honk.domain import RepoRef, Workspace
 from honk.errors import UserFacingError
 from honk.redaction import redact
-from honk.workspace.git import GitError, file_lock, git, git_env, git_ok, redact_url
-
-
-@dataclass(frozen=True)
-class Workspace:
-    path: Path
-    branch: str
-    mirror: Path
-
+from honk.workspace.git import GitError, file_lock, git, git_env, git_identity, git_ok, redact_url
 
 STALE_SPARE_S = 600.0
 
@@ -71,12 +63,7 @@ class WorktreeWorkspaces:
     ) -> None:
         self.mirrors_dir = mirrors_dir.resolve()
         self.workspaces_dir = workspaces_dir.resolve()
-        self.author = {
-            "GIT_AUTHOR_NAME": author_name,
-            "GIT_AUTHOR_EMAIL": author_email,
-            "GIT_COMMITTER_NAME": author_name,
-            "GIT_COMMITTER_EMAIL": author_email,
-        }
+        self.author = git_identity(author_name, author_email)
         # How many checked-out spare worktrees to keep per repo, so a task's workspace is a rename.
         self.warm = warm
         # Workers on other machines continue a task from its branch as published on the remote
@@ -153,7 +140,7 @@ class WorktreeWorkspaces:
         published = await self._published(repo, task_id) if self.share else None
         base = f"refs/remotes/origin/{base_branch}"
         if (path / ".git").exists():
-            ws = Workspace(path, branch, mirror)
+            ws = Workspace(path=path, branch=branch, mirror=mirror)
             if await git("symbolic-ref", "--quiet", "HEAD", cwd=path, check=False) != f"refs/heads/{branch}":
                 await self._name_branch(ws, base)
             await self._catch_up(ws, repo, task_id, published)
@@ -176,7 +163,7 @@ class WorktreeWorkspaces:
         else:
             await git("reset", "--quiet", "--hard", cwd=path)
         self._schedule_refill(repo, base_branch)
-        return Workspace(path, branch, mirror)
+        return Workspace(path=path, branch=branch, mirror=mirror)
 
     # -- a task's branch across machines -----------------------------------------------------
     async def publish(self, ws: Workspace, repo: RepoRef, task_id: str) -> bool:
@@ -293,7 +280,11 @@ class WorktreeWorkspaces:
             making.rename(spare.with_suffix(".ready"))
 
     async def remove(self, task_id: str, repo: RepoRef) -> None:
-        """Deletes the working files; the branch stays in the mirror."""
+        """Deletes the working files and the published task ref; the branch stays in the mirror."""
+        await self._remove_worktree(task_id, repo)
+        await self.unpublish(repo, task_id)
+
+    async def _remove_worktree(self, task_id: str, repo: RepoRef) -> None:
         mirror, path = self.mirror_path(repo), self.path(task_id)
         async with file_lock(self._lock(repo)):
             if path.exists():
@@ -309,6 +300,24 @@ class WorktreeWorkspaces:
 
     async def head(self, ws: Workspace) -> str:
         return await git("rev-parse", "HEAD", cwd=ws.path)
+
+    async def merge_base(self, ws: Workspace, target: str) -> str:
+        return await git("merge-base", "HEAD", f"refs/remotes/origin/{target}", cwd=ws.path)
+
+    async def contains(self, ws: Workspace, commit: str) -> bool:
+        return await git_ok("merge-base", "--is-ancestor", commit, "HEAD", cwd=ws.path)
+
+    async def is_in(self, ws: Workspace, commit: str) -> bool:
+        return await git_ok("merge-base", "--is-ancestor", "HEAD", commit, cwd=ws.path)
+
+    def merge_lock(self, repo: RepoRef) -> AbstractAsyncContextManager[None]:
+        """One merge at a time per repo on this machine (a file lock beside its mirror)."""
+        return file_lock(self.mirrors_dir / f"{repo.name}.merge.lock")
+
+    async def changes_since(self, ws: Workspace, commit: str) -> tuple[list[str], str]:
+        changed = (await git("diff", "--name-only", f"{commit}..HEAD", cwd=ws.path)).splitlines()
+        body = (await git("log", "-1", "--format=%b", "HEAD", cwd=ws.path)).split("\n\n")[0].strip()
+        return changed, body
 
     async def commit_all(
         self, ws: Workspace, message: str, trailers: dict[str, str], refuse: Sequence[str] = ()

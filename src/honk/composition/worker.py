@@ -1,4 +1,5 @@
-"""Composition root of a worker: reads Settings, builds the steps' dependencies, polls the task queue."""
+"""Composition root of a worker: reads Settings, builds the steps and the seams they use, polls the
+task queue(s)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from temporalio.worker import Worker
 from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
+from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
 from honk.domain import Budget
 from honk.forge.registry import Forges
+from honk.gate import Gate
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
 from honk.redaction import needles
@@ -28,13 +31,20 @@ from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.steps.tools import ToolsForRuns
 from honk.store import AuditLog, Store
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
-from honk.workflow.activities import ActivityDeps, TaskActivities
+from honk.verify.review import GuardAndJudge
+from honk.verify.runner import RepoChecks
+from honk.workflow.activities import Steps, TaskActivities
 from honk.workflow.client import connect
-from honk.workflow.forge_steps import ForgeSteps
+from honk.workflow.steps.agent_run import AgentRunner
+from honk.workflow.steps.deliver import Delivery
+from honk.workflow.steps.merge import Merger
+from honk.workflow.steps.provision import Provisioner
+from honk.workflow.steps.refusals import Refusals
+from honk.workflow.steps.tools import ToolsForRuns
+from honk.workflow.steps.verification import Verification
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.worktrees import WorktreeWorkspaces
 
@@ -61,51 +71,62 @@ def claude_config(settings: Settings) -> ClaudeConfig:
 def build_activities(
     settings: Settings, store: Store, key_proxy: KeyProxy | None = None, socket_dir: Path | None = None
 ) -> TaskActivities:
+    areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
     box = sandbox(settings, socket_dir)
+    metrics = WorkerMetrics()
+    gate = Gate(Policy.load(settings.policy_file) if settings.policy_file else Policy.open(), store, AuditLog(store))
+    workspaces = WorktreeWorkspaces(
+        settings.mirrors_dir,
+        settings.workspaces_dir,
+        settings.git_author_name,
+        settings.git_author_email,
+        warm=settings.warm_workspaces,
+        share=settings.share_task_branches,
+    )
+    agents = AgentRegistry(claude_config(settings) if settings.model_credentials else None)
     tools = ToolsForRuns(
-        box,
-        TranscriptStore(store),
-        settings.agent_homes_dir.resolve(),
-        settings.logs_dir.resolve(),
-        key_proxy,
-        cloud_model=settings.use_bedrock or settings.use_vertex,
+        box, TranscriptStore(store), areas, logs, key_proxy, cloud_model=settings.use_bedrock or settings.use_vertex
     )
-    return TaskActivities(
-        ActivityDeps(
-            store=store,
-            workspaces=WorktreeWorkspaces(
-                settings.mirrors_dir,
-                settings.workspaces_dir,
-                settings.git_author_name,
-                settings.git_author_email,
-                warm=settings.warm_workspaces,
-                share=settings.share_task_branches,
-            ),
-            artifacts_dir=settings.artifacts_dir.resolve(),
-            previews_dir=settings.previews_dir.resolve(),
-            logs_dir=settings.logs_dir.resolve(),
-            base_url=settings.base_url,
-            default_agent=settings.agent_default,
-            max_rounds=settings.max_rounds,
-            agents=AgentRegistry(claude_config(settings) if settings.model_credentials else None),
-            agent_homes_dir=settings.agent_homes_dir.resolve(),
-            budget_defaults=Budget(
-                timeout_s=settings.agent_timeout_s,
-                max_turns=settings.agent_max_turns,
-                max_cost_usd=settings.agent_max_cost_usd,
-            ),
-            sandbox=box,
-            tools=tools,
-            audit=AuditLog(store),
-            policy=Policy.load(settings.policy_file) if settings.policy_file else Policy.open(),
-            secrets=tuple(needles(settings.secret_values())),
-            setup_network=settings.sandbox_setup_network,
-            metrics=WorkerMetrics(),
-            forge_steps=ForgeSteps(Forges(settings), store, settings.base_url),
-            judge=judge(settings),
-            notifier=notifier(settings, store, box),
-        )
+    refusals = Refusals(areas, gate, metrics)
+    checks = RepoChecks(box, areas, logs)
+    forges = Forges(settings)
+    budget = Budget(
+        timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns, max_cost_usd=settings.agent_max_cost_usd
     )
+    steps = Steps(
+        provisioner=Provisioner(
+            workspaces,
+            agents,
+            gate,
+            box,
+            refusals,
+            areas,
+            logs,
+            settings.agent_default,
+            settings.max_rounds,
+            budget,
+            settings.sandbox_setup_network,
+        ),
+        agent_runner=AgentRunner(
+            workspaces, agents, tools, refusals, store, gate, tuple(needles(settings.secret_values())), metrics
+        ),
+        verification=Verification(
+            workspaces,
+            checks,
+            GuardAndJudge(judge(settings)),
+            RepoBuilder(box, areas, logs, settings.artifacts_dir.resolve(), settings.previews_dir.resolve()),
+            refusals,
+            store,
+            box,
+            settings.base_url,
+        ),
+        delivery=Delivery(workspaces, forges, store, settings.base_url),
+        merger=Merger(workspaces, checks, forges, store, refusals),
+        workspaces=workspaces,
+        forges=forges,
+        areas=areas,
+    )
+    return TaskActivities(steps, store, notifier(settings, store, box), metrics)
 
 
 def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox:
@@ -174,8 +195,8 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     key_proxy, socket_dir = await start_key_proxy(settings)
     acts = build_activities(settings, store, key_proxy, socket_dir)
-    if settings.metrics_port and acts.d.metrics is not None:
-        serve(acts.d.metrics.registry, settings.metrics_port, settings.metrics_host)
+    if settings.metrics_port and acts.metrics is not None:
+        serve(acts.metrics.registry, settings.metrics_port, settings.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
     queues = settings.worker_queues or [settings.task_queue]
     workers = [
@@ -183,19 +204,7 @@ async def run_worker(settings: Settings) -> None:
             client,
             task_queue=queue,
             workflows=[TaskWorkflow] if queue == settings.task_queue else [],
-            activities=[
-                acts.record,
-                acts.provision,
-                acts.run_agent,
-                acts.verify,
-                acts.review,
-                acts.build,
-                acts.deliver,
-                acts.merge,
-                acts.cleanup,
-                acts.notify,
-                acts.pull_request,
-            ],
+            activities=acts.all(),
             max_concurrent_activities=settings.max_concurrent_tasks * 2,
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
@@ -211,10 +220,9 @@ async def run_worker(settings: Settings) -> None:
         for worker in workers:
             await running.enter_async_context(worker)
         await stop.wait()
-    await acts.d.workspaces.close()
+    await acts.steps.workspaces.close()
     if key_proxy is not None and socket_dir is not None:
         await key_proxy.stop()
         shutil.rmtree(socket_dir, ignore_errors=True)
-    if acts.d.forge_steps is not None:
-        await acts.d.forge_steps.forges.close()
+    await acts.steps.forges.close()
     await store.close()

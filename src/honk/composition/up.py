@@ -20,14 +20,14 @@ from pathlib import Path
 
 import httpx
 
+from honk.composition.supervise import Supervisor
+from honk.demo.fake_model import FakeModelServer
+from honk.demo.scenario import demo_scenario
 from honk.errors import UserFacingError
 from honk.ports import free_port, port_free
 from honk.sample import sample_repo_dir
 from honk.settings import Settings
 from honk.store import Store
-from honk.supervise import Supervisor
-from honk.testing.demo import demo_scenario
-from honk.testing.fake_model import FakeModelServer
 
 READY_TIMEOUT_S = 60.0
 SAMPLE_REPO = "sample"
@@ -175,7 +175,7 @@ def run_up(settings: Settings) -> int:
             "Temporal dev server", temporal_argv(binary, data / "temporal.db", grpc, ui), env, temporal_log
         )
         wait_for_port(grpc, temporal.proc, "The Temporal dev server", temporal_log)
-        honk = [sys.executable, "-m", "honk.cli.main"]
+        honk = [sys.executable, "-m", "honk"]
         children.start("worker", [*honk, "worker"], env, logs / "worker.log")
         web = children.start("web server", [*honk, "server"], env, logs / "server.log")
         wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", web.proc, "The web server", logs / "server.log")
@@ -246,7 +246,7 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
 
 
 def _sandbox_line(settings: Settings) -> str:
-    from honk.workflow.worker import sandbox
+    from honk.composition.worker import sandbox
 
     box = sandbox(settings)
     if not box.enabled:

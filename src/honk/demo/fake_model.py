@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from honk.testing.loopback import LoopbackServer
+from honk.demo.loopback import LoopbackServer
 
 JUDGE_MARKER = "You are Honk's scope judge"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import tomllib
 
 from honk.agents.scripted import Scenario as ScriptedScenario
+from honk.demo.fake_model import Scenario, ToolCall, Turn
 from honk.sample import sample_repo_dir
-from honk.testing.fake_model import Scenario, ToolCall, Turn
 
 VERIFY = Turn(tools=[ToolCall(name="mcp__honk__verify", input={})])
 

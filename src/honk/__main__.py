@@ -1,0 +1,5 @@
+"""`python -m honk`: the `honk` command."""
+
+from honk.composition.main import main
+
+main()

@@ -1,0 +1,43 @@
+"""Composition root of the web server: the store, the gate, TaskService, accounts, and the Slack front
+door when Slack is configured — built once, for the server's life, and handed to the web app."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from honk.access import Policy
+from honk.accounts import Accounts, secret_key
+from honk.gate import Gate
+from honk.service import TaskService
+from honk.settings import Settings
+from honk.store import AuditLog, Store
+from honk.store.slack import SlackStore
+from honk.web.app import WebParts, create_app
+from honk.workflow.client import connect
+
+
+def build_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def parts() -> AsyncIterator[WebParts]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        store = Store(settings.db_url)
+        await store.create_schema()
+        policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.open()
+        gate = Gate(policy, store, AuditLog(store), slack_mergers=settings.slack_mergers)
+        service = TaskService(settings, store, await connect(settings), gate)
+        slack, socket_mode = None, None
+        if settings.slack_enabled:
+            from honk.slack.server import start_slack
+
+            slack, socket_mode = await start_slack(settings, service, SlackStore(store))
+        try:
+            yield WebParts(service=service, accounts=Accounts(store, secret_key(settings.secret_key_file)), slack=slack)
+        finally:
+            if socket_mode is not None:
+                await socket_mode.close_async()
+            await store.close()
+
+    return create_app(settings, parts)

@@ -1,0 +1,129 @@
+"""One agent run: the tools the worker builds for it, the agent, then Honk's commit of its work (never
+the agent's), with a budget that stopped it kept on the branch too."""
+
+from __future__ import annotations
+
+import logging
+
+from honk.agents import AgentRegistry, AgentStopped
+from honk.domain import AgentOutcome, TaskRequest, Workspace
+from honk.errors import UserFacingError
+from honk.events import AgentFinished, AgentStarted, AgentToolDenied, AnyEvent
+from honk.gate import Gate, WorkerRefusal
+from honk.metrics import WorkerMetrics
+from honk.protocols import EventSink, TaskReads, Workspaces
+from honk.timeline import Timeline
+from honk.workflow.records import AgentRunInput, AgentRunResult
+from honk.workflow.steps.refusals import Refusals
+from honk.workflow.steps.tools import ToolsForRuns
+from honk.workspace.worktrees import SecretInChange
+
+log = logging.getLogger("honk.worker")
+
+
+class AgentRunner:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        agents: AgentRegistry,
+        tools: ToolsForRuns,
+        refusals: Refusals,
+        reads: TaskReads,
+        gate: Gate,
+        secrets: tuple[str, ...] = (),
+        metrics: WorkerMetrics | None = None,
+    ) -> None:
+        self.workspaces, self.agents, self.tools, self.refusals = workspaces, agents, tools, refusals
+        self.reads, self.gate, self.secrets, self.metrics = reads, gate, secrets, metrics
+
+    async def run(self, inp: AgentRunInput, attempt: int, emit: EventSink) -> AgentRunResult:
+        req, job = inp.request, inp.job
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        await self.workspaces.reset(ws)  # a retried run starts from what was committed
+        head = await self.workspaces.head(ws)
+        if attempt > 1 and (done := await self._committed_before(inp, ws, head, emit)):
+            return done
+        await emit(AgentStarted(round=job.round, reason=job.reason, invocation=job.invocation, head=head))
+        denied: list[AgentToolDenied] = []
+        trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
+        title = req.text.strip().splitlines()[0][:72]
+        if job.merge_from:
+            await self.workspaces.start_merge(ws, job.merge_from)
+        try:
+            async with self.tools.run(req.task_id, ws.path, [ws.mirror], job.checks, emit) as tools:
+                outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
+        except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
+            commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
+            await emit(
+                AgentFinished(
+                    round=job.round,
+                    summary=stopped.message,
+                    changed_files=changed,
+                    commit=commit,
+                    cost_usd=stopped.cost_usd,
+                )
+            )
+            where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
+            raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
+        finally:
+            await self.refusals.collect(req, emit, denied)
+        if outcome.model or job.model:
+            trailers["Model"] = outcome.model or job.model or ""
+        commit, changed = await self._commit(req, ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
+        await emit(
+            AgentFinished(
+                round=job.round,
+                summary=outcome.summary,
+                changed_files=changed,
+                commit=commit,
+                model=outcome.model,
+                cost_usd=outcome.cost_usd,
+            )
+        )
+        if self.metrics is not None and outcome.cost_usd:
+            self.metrics.agent_cost.labels(inp.agent).inc(outcome.cost_usd)
+        return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
+
+    async def _committed_before(
+        self, inp: AgentRunInput, ws: Workspace, head: str, emit: EventSink
+    ) -> AgentRunResult | None:
+        """An earlier attempt of this run committed the agent's work, then its worker died (or lost
+        Temporal) before reporting: the work stands, the agent is not run again."""
+        timeline = await self.reads.timeline(inp.request.task_id) or Timeline()
+        first = timeline.committed_by(inp.job.invocation, head)
+        if first is None or not await self.workspaces.contains(ws, first):
+            return None
+        changed, said = await self.workspaces.changes_since(ws, first)
+        outcome = AgentOutcome(summary=said or "The agent's change (committed by an earlier attempt).")
+        if head not in timeline.agent_commits:
+            await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed, commit=head))
+        return AgentRunResult(outcome=outcome, commit=head, changed_files=changed)
+
+    async def _commit(
+        self, req: TaskRequest, ws: Workspace, message: str, trailers: dict[str, str]
+    ) -> tuple[str | None, list[str]]:
+        try:
+            commit, changed = await self.workspaces.commit_all(ws, message, trailers, refuse=self.secrets)
+        except SecretInChange as e:
+            await self.gate.worker_refused(
+                req,
+                WorkerRefusal(
+                    source="agent",
+                    action="sandbox",
+                    outcome="violation",
+                    rule="secrets.commit",
+                    detail=f"a change adding one of Honk's credentials was not committed ({', '.join(e.files)})",
+                ),
+            )
+            raise
+        if commit is not None and not await self.workspaces.publish(ws, req.repo, req.task_id):
+            log.warning("could not publish %s's branch to its remote: only this machine can continue it", req.task_id)
+        return commit, changed
+
+
+def _collecting(emit: EventSink, denied: list[AgentToolDenied]) -> EventSink:
+    async def collect(*events: AnyEvent) -> None:
+        denied.extend(e for e in events if isinstance(e, AgentToolDenied))
+        await emit(*events)
+
+    return collect

@@ -1,0 +1,103 @@
+"""Provisioning a task: its workspace from the repo's mirror, its `.honk.toml`, its agent (which the
+policy may still refuse) and its budget, decided once; then the repo's setup command, confined."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from honk.agents import AgentRegistry
+from honk.domain import Budget, RepoConfig, TaskRequest, Workspace, effective_budget
+from honk.errors import UserFacingError
+from honk.events import SafetyWarning, WorkspaceReady
+from honk.gate import Gate, WorkerRefusal
+from honk.protocols import EventSink, Workspaces
+from honk.sandbox import Sandbox
+from honk.verify.config import load_repo_config
+from honk.workflow import policy
+from honk.workflow.records import ProvisionResult
+from honk.workflow.steps.refusals import Refusals
+
+
+class Provisioner:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        agents: AgentRegistry,
+        gate: Gate,
+        sandbox: Sandbox,
+        refusals: Refusals,
+        areas: Path,
+        logs: Path,
+        default_agent: str,
+        max_rounds: int,
+        budget_defaults: Budget,
+        setup_network: bool = False,
+    ) -> None:
+        self.workspaces, self.agents, self.gate, self.sandbox = workspaces, agents, gate, sandbox
+        self.refusals, self.areas, self.logs = refusals, areas, logs
+        self.default_agent, self.max_rounds, self.budget_defaults = default_agent, max_rounds, budget_defaults
+        self.setup_network = setup_network  # the operator lets setup have the network when repos ask
+
+    async def provision(self, task: TaskRequest, queue: str, emit: EventSink) -> ProvisionResult:
+        """`queue`: the task queue this worker took the step from (a repo with its own is set up there)."""
+        started, repo = time.monotonic(), task.repo
+        await self.workspaces.fetch(repo)
+        await self.workspaces.remote_head(repo, repo.branch)
+        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch)
+        await self.workspaces.reset(ws)
+        config = load_repo_config(ws.path)
+        target = policy.merge_target(repo, config)
+        await self.workspaces.remote_head(repo, target)
+        agent = task.agent or config.agent.name or self.default_agent
+        self.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
+        await self.gate.check_agent(task, agent, task.model or config.agent.model)
+        config = self._budgeted(task, config)
+        if (warning := self.sandbox.warning()) is not None:
+            await emit(SafetyWarning(text=warning))
+        if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
+            await self._setup(task, ws, config, emit)
+        base = await self.workspaces.merge_base(ws, target)
+        await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3)))
+        return ProvisionResult(
+            branch=ws.branch,
+            base_commit=base,
+            config=config,
+            max_rounds=config.max_rounds or self.max_rounds,
+            agent=agent,
+        )
+
+    def _budgeted(self, task: TaskRequest, config: RepoConfig) -> RepoConfig:
+        """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy."""
+        budget = effective_budget(
+            self.budget_defaults, config.agent.budget, self.gate.policy.budget_cap(task.repo.name)
+        )
+        return config.model_copy(update={"agent": config.agent.model_copy(update=budget.model_dump())})
+
+    async def _setup(self, task: TaskRequest, ws: Workspace, config: RepoConfig, emit: EventSink) -> None:
+        assert config.setup is not None
+        network = bool(config.setup_network) and self.setup_network
+        if config.setup_network:
+            granted = "full network (hosts not enforced)" if network else "no network (not allowed here)"
+            await self.gate.worker_refused(
+                task,
+                WorkerRefusal(
+                    source="setup",
+                    action="setup_network",
+                    outcome="allowed" if network else "refused",
+                    rule="setup_network" if network else "settings.sandbox_setup_network",
+                    detail=f"asked for {', '.join(config.setup_network)}; got {granted}",
+                ),
+            )
+        launcher = self.sandbox.launcher(
+            self.areas / task.task_id, ws.path, [ws.mirror], "setup", "full" if network else "none"
+        )
+        try:
+            res = await launcher.shell(
+                config.setup, timeout_s=config.setup_timeout_s, log=self.logs / task.task_id / "setup.log"
+            )
+        finally:
+            await self.refusals.collect(task, emit)
+        if not res.ok:
+            tail = "\n".join(res.output.strip().splitlines()[-10:])
+            raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")

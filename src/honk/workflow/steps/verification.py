@@ -1,0 +1,84 @@
+"""Verifying a change: the repo's checks, then (once they pass) the review — the test guard and the
+scope judge — then the build, which makes the new version people open on their phone."""
+
+from __future__ import annotations
+
+from honk.events import BuildReady, BuildStarted, ChangeReviewed, ChecksStarted
+from honk.protocols import Builder, Checks, EventSink, Reviewer, TaskReads, Workspaces
+from honk.sandbox import Sandbox
+from honk.timeline import Timeline
+from honk.verify.runner import feedback
+from honk.workflow import policy
+from honk.workflow.records import BuildResult, ReviewInput, ReviewResult, StepInput, VerifyResult
+from honk.workflow.steps.refusals import Refusals
+
+
+class Verification:
+    def __init__(
+        self,
+        workspaces: Workspaces,
+        checks: Checks,
+        reviewer: Reviewer,
+        builder: Builder,
+        refusals: Refusals,
+        reads: TaskReads,
+        sandbox: Sandbox,
+        base_url: str,
+    ) -> None:
+        self.workspaces, self.checks, self.reviewer, self.builder = workspaces, checks, reviewer, builder
+        self.refusals, self.reads, self.sandbox, self.base_url = refusals, reads, sandbox, base_url
+
+    async def verify(self, inp: StepInput, emit: EventSink) -> VerifyResult:
+        req = inp.request
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
+        try:
+            results = await self.checks.run(req, ws, inp.config.verify, f"round{inp.round}", emit)
+        finally:
+            await self.refusals.collect(req, emit)
+        base = await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+        return VerifyResult(
+            passed=all(r.passed for r in results),
+            feedback=feedback(results),
+            base_commit=base,
+            head_commit=await self.workspaces.head(ws),
+        )
+
+    async def review(self, inp: ReviewInput, emit: EventSink) -> ReviewResult:
+        """The test guard (always) and the scope judge (when configured) read the whole diff."""
+        req = inp.request
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        diff = await self.workspaces.diff(
+            ws, await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+        )
+        review = await self.reviewer.review(req.text, inp.follow_ups, diff)
+        await emit(
+            ChangeReviewed(
+                judge_ok=review.judge_ok, judge_reason=review.judge_reason, guard_findings=review.guard_findings
+            )
+        )
+        problems = [f"- test guard: {f}" for f in review.guard_findings]
+        if not review.judge_ok:
+            problems.insert(0, f"- scope judge: {review.judge_reason}")
+        unjudged = [] if review.judge_available else [f"scope judge unavailable: {review.judge_reason}"]
+        timeline = await self.reads.timeline(req.task_id) or Timeline()
+        safety = [w for w in (self.sandbox.warning(), timeline.refusal_warning()) if w]
+        return ReviewResult(
+            ok=not problems, feedback="\n".join(problems), warnings=[p[2:] for p in problems] + unjudged + safety
+        )
+
+    async def build(self, inp: StepInput, emit: EventSink) -> BuildResult:
+        req, spec = inp.request, inp.config.build
+        if spec is None:
+            return BuildResult(ok=True)
+        await emit(BuildStarted())
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        try:
+            out = await self.builder.build(req, ws, spec)
+        finally:
+            await self.refusals.collect(req, emit)
+        if not out.ok:
+            return BuildResult(ok=False, failure=out.failure)
+        preview = f"{self.base_url}/previews/{req.task_id}/" if out.has_preview else None
+        await emit(BuildReady(artifacts=out.artifacts, preview_url=preview))
+        return BuildResult(ok=True, artifacts=out.artifacts, preview_url=preview)
