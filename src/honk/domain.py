@@ -3,13 +3,15 @@ vocabulary they speak: every name a boundary shares is defined here, once."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Annotated, Any, Literal, LiteralString, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 MAX_REQUEST_CHARS = 20_000
 _T = TypeVar("_T")
@@ -131,58 +133,183 @@ class TaskRequest(Carried):
     slack: SlackThread | None = None
 
 
+# -- a repo's `.honk.toml`: its one schema ---------------------------------------------------------
+# Each record below is the file's shape: field aliases are the file's keys, and every field says what
+# it must be (`Wanted`), so a problem in a file reads "<key> must be <wanted> (got <value>)", with the
+# line (honk.verify.config reads the file). The same records travel in workflow history by their
+# field names.
+
+
+class Wanted:
+    """What a `.honk.toml` value must be, in words a person reads in the error about it."""
+
+    def __init__(self, words: str) -> None:
+        self.words = words
+
+
+class NotAKey:
+    """Marks a field Honk fills in itself: a file that sets it has an unknown key."""
+
+
+# The validation context under which a file is read: strict, by the file's keys, nothing unknown.
+FROM_FILE = {"honk_file": True}
+
+
+def _check(ok: bool, words: LiteralString) -> None:
+    if not ok:
+        raise PydanticCustomError("honk_config", words)
+
+
+def _non_empty(value: str) -> str:
+    _check(bool(value.strip()), "must be a non-empty string")
+    return value
+
+
+def _inside_repo(value: str) -> str:
+    # Absolute, home-relative, drive-letter and `..` paths could reach outside the checkout.
+    escapes = re.match(r"^([/\\~]|[A-Za-z]:)", value) or ".." in re.split(r"[/\\]", value)
+    _check(bool(value.strip()) and not escapes, "must be a relative path inside the repo")
+    return value
+
+
+def _branch(value: str) -> str:
+    _check(is_valid_branch_name(value), "must be a valid git branch name")
+    return value
+
+
+def is_valid_branch_name(name: str) -> bool:
+    """What `git check-ref-format --branch` accepts, without needing git or a repository (and not
+    "@", which git accepts but means HEAD everywhere else)."""
+    if not name or name.startswith("-") or name in ("HEAD", "@"):
+        return False
+    if _BAD_REF_CHARS.search(name) or ".." in name or "@{" in name or "//" in name:
+        return False
+    if name.startswith("/") or name.endswith("/") or name.endswith("."):
+        return False
+    return not any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+
+
+_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
+NonEmpty = Annotated[str, AfterValidator(_non_empty), Wanted("a non-empty string")]
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False), Wanted("a positive number")]
+InRepo = Annotated[str, AfterValidator(_inside_repo), Wanted("a relative path inside the repo")]
+CheckName = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$"), Wanted("made of a-z, 0-9, _ and - only")]
+Branch = Annotated[str, AfterValidator(_branch), Wanted("a valid git branch name")]
+Host = Annotated[
+    str,
+    Field(max_length=253, pattern=r"^[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$"),
+    Wanted("a host name"),
+]
+QueueName = Annotated[
+    str,
+    Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+    Wanted("a task queue name (letters, digits, '.', '_', '-')"),
+]
+
+
 class VerifyCommand(Carried):
-    name: str
-    run: str
-    timeout_s: float = 600.0
+    """`[[verify]]`: one of the repo's checks."""
+
+    name: CheckName
+    run: NonEmpty
+    timeout_s: Seconds = Field(default=600.0, validation_alias="timeout")
 
 
 class BuildSpec(Carried):
-    run: str
-    artifacts: list[str] = []
-    preview_dir: str | None = None
-    timeout_s: float = 900.0
+    """`[build]`: how the repo builds the new version of its app."""
+
+    run: NonEmpty
+    artifacts: Annotated[list[InRepo], Wanted("an array of globs")] = []
+    preview_dir: InRepo | None = Field(default=None, validation_alias="preview")
+    timeout_s: Seconds = Field(default=900.0, validation_alias="timeout")
+
+
+class MergeSettings(Carried):
+    """`[merge]`: where a change lands, and how."""
+
+    target: Branch | None = None  # None: the branch the repo was added with
+    mode: Annotated[MergeMode, Wanted('"merge" or "fast-forward"')] = "merge"
 
 
 class AgentSettings(Carried):
-    """The `[agent]` table of `.honk.toml`: which agent a repo uses by default, and its inputs."""
+    """`[agent]`: which agent a repo uses by default, its inputs and its budget."""
 
-    name: str | None = None
-    model: str | None = None
+    name: NonEmpty | None = None
+    model: NonEmpty | None = None
     # `command` agent: argv template; `{prompt}` is replaced by the instructions as one argument.
-    command: str | None = None
+    command: NonEmpty | None = None
     # `scripted` agent: path (inside the repo) of the scenario file.
-    scenario: str | None = None
+    scenario: InRepo | None = None
     # Budgets; None means the server's default.
-    timeout_s: float | None = None
-    max_turns: int | None = None
-    max_cost_usd: float | None = None
+    timeout_s: Seconds | None = Field(default=None, validation_alias="timeout")
+    max_turns: Annotated[int, Field(ge=1), Wanted("a whole number of at least 1")] | None = None
+    max_cost_usd: Seconds | None = None
+    # Shell commands (prefixes) the agent may run besides Honk's verify tool.
+    allow: Annotated[list[NonEmpty], Wanted("a list of command prefixes")] = []
+
+    @field_validator("command")
+    @classmethod
+    def _has_prompt(cls, command: str | None) -> str | None:
+        _check(command is None or "{prompt}" in command, "must contain {prompt}, where the instructions go")
+        return command
+
+    @field_validator("allow")
+    @classmethod
+    def _stripped(cls, allow: list[str]) -> list[str]:
+        return [a.strip() for a in allow]
 
     @property
     def budget(self) -> Budget:
         return Budget(max_turns=self.max_turns, max_cost_usd=self.max_cost_usd, timeout_s=self.timeout_s)
 
-    # Shell commands (prefixes) the agent may run besides Honk's verify tool.
-    allow: list[str] = []
-
 
 class RepoConfig(Carried):
-    verify: list[VerifyCommand] = []
-    build: BuildSpec | None = None
-    setup: str | None = None
-    setup_timeout_s: float = 900.0
+    """A repo's `.honk.toml` (or what Honk detected from its contents when it has none)."""
+
+    verify: Annotated[list[VerifyCommand], Wanted("an array of tables, written [[verify]]")] = []
+    build: Annotated[BuildSpec, Wanted("a table")] | None = None
+    setup: NonEmpty | None = None
+    setup_timeout_s: Seconds = Field(default=900.0, validation_alias="setup_timeout")
     # Hosts the setup phase needs (dependency installs). It gets the network only where the operator
     # allows it (HONK_SANDBOX_SETUP_NETWORK); the hosts are recorded, not enforced. Every other phase is offline.
-    setup_network: list[str] = []
-    merge_target: str | None = None
-    merge_mode: MergeMode = "merge"
-    max_rounds: int | None = Field(default=None, ge=1, le=50)
-    agent: AgentSettings = AgentSettings()
+    setup_network: Annotated[list[Host], Wanted('a list of host names, like ["pypi.org"]')] = []
+    merge: Annotated[MergeSettings, Wanted("a table")] = MergeSettings()
+    max_rounds: Annotated[int, Field(ge=1, le=50), Wanted("a whole number from 1 to 50")] | None = None
+    agent: Annotated[AgentSettings, Wanted("a table")] = AgentSettings()
     # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
     # build); None: the server's default queue.
-    queue: str | None = None
-    # "file" when read from .honk.toml, "detected" when inferred from the repo's contents.
-    source: Literal["file", "detected"] = "detected"
+    queue: QueueName | None = None
+    # "file" when read from .honk.toml, "detected" when inferred from the repo's contents (not a key of the file).
+    source: Annotated[Literal["file", "detected"], NotAKey()] = "detected"
+
+    @field_validator("verify")
+    @classmethod
+    def _names_once(cls, checks: list[VerifyCommand]) -> list[VerifyCommand]:
+        for i, check in enumerate(checks):
+            for j, earlier in enumerate(checks[:i]):
+                if earlier.name == check.name:
+                    raise PydanticCustomError(
+                        "honk_config_duplicate",
+                        '"{name}" is already used by verify[{earlier}]',
+                        {"index": i, "key": "name", "name": check.name, "earlier": j},
+                    )
+        return checks
+
+    @field_validator("setup_network")
+    @classmethod
+    def _lower(cls, hosts: list[str]) -> list[str]:
+        return [h.lower() for h in hosts]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_merge_of_old_histories(cls, data: Any, info: ValidationInfo) -> Any:
+        """Tasks started before `[merge]` was a table carry merge_target / merge_mode (a file may not)."""
+        from_file = info.context == FROM_FILE
+        if isinstance(data, dict) and not from_file and ("merge_target" in data or "merge_mode" in data):
+            data = {k: v for k, v in data.items() if k not in ("merge_target", "merge_mode")} | {
+                "merge": {"target": data.get("merge_target"), "mode": data.get("merge_mode") or "merge"}
+            }
+        return data
 
 
 class CheckResult(Carried):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from honk.domain import AgentSettings, BuildSpec, RepoConfig, VerifyCommand
+from honk.domain import AgentSettings, BuildSpec, MergeSettings, RepoConfig, VerifyCommand
 from honk.errors import InvalidRepoConfig
 from honk.verify.config import is_valid_branch_name, load_repo_config
 
@@ -69,8 +69,7 @@ def test_full_file(tmp_path: Path) -> None:
         ),
         setup="pip install -e .",
         setup_timeout_s=300,
-        merge_target="release/1.x",
-        merge_mode="fast-forward",
+        merge=MergeSettings(target="release/1.x", mode="fast-forward"),
         max_rounds=3,
         agent=AgentSettings(
             name="command",
@@ -97,7 +96,7 @@ def test_file_without_verify_fills_it_from_detection(tmp_path: Path) -> None:
     assert result.source == "file"
     assert result.setup == "make deps"
     assert result.verify == [VerifyCommand(name="test", run="python3 -m pytest -q")]
-    assert result.build is None and result.merge_mode == "merge" and result.max_rounds is None
+    assert result.build is None and result.merge.mode == "merge" and result.max_rounds is None
 
 
 def test_explicit_empty_verify_list_turns_detection_off(tmp_path: Path) -> None:
@@ -260,3 +259,20 @@ def test_branch_names_agree_with_git_check_ref_format(name: str, tmp_path: Path)
     git = subprocess.run(["git", "check-ref-format", "--branch", name], cwd=tmp_path, capture_output=True)
     # Git accepts "@" as a branch name, but everywhere else it means HEAD: Honk refuses it.
     assert is_valid_branch_name(name) is (git.returncode == 0 and name != "@")
+
+
+def test_a_config_from_an_older_history_still_loads() -> None:
+    # Tasks started before `[merge]` was a table carry its two keys flat, by field name.
+    old = {"verify": [{"name": "t", "run": "x", "timeout_s": 5}], "merge_target": "rel", "merge_mode": "fast-forward"}
+    loaded = RepoConfig.model_validate(old)
+    assert (loaded.merge.target, loaded.merge.mode, loaded.verify[0].timeout_s) == ("rel", "fast-forward", 5)
+    # And what travels now comes back as it went.
+    assert RepoConfig.model_validate_json(loaded.model_dump_json()) == loaded
+
+
+def test_a_file_may_not_use_the_history_spellings(tmp_path: Path) -> None:
+    assert error(tmp_path, 'merge_target = "rel"\n').startswith(".honk.toml line 1: unknown key merge_target")
+    assert error(tmp_path, '[[verify]]\nname = "t"\nrun = "x"\ntimeout_s = 5\n').startswith(
+        ".honk.toml line 4: unknown key verify[0].timeout_s"
+    )
+    assert error(tmp_path, 'source = "detected"\n').startswith(".honk.toml line 1: unknown key source")

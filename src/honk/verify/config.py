@@ -1,30 +1,29 @@
-"""Read and validate a repo's `.honk.toml`; every problem names the file, the line and the fix."""
+"""Read a repo's `.honk.toml` against its one schema (`honk.domain.RepoConfig`); every problem names
+the file, the line and the fix."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import tomllib
+import types
+import typing
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from honk.domain import AgentSettings, BuildSpec, RepoConfig, VerifyCommand
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from honk.domain import FROM_FILE, NotAKey, RepoConfig, Wanted, is_valid_branch_name
 from honk.errors import InvalidRepoConfig
 from honk.verify.detect import detect_verifiers
 
+__all__ = ["CONFIG_FILE", "is_valid_branch_name", "load_repo_config"]
+
 CONFIG_FILE = ".honk.toml"
 
-_TOP_KEYS = {"setup", "setup_timeout", "setup_network", "max_rounds", "queue", "verify", "build", "merge", "agent"}
-_VERIFY_KEYS = {"name", "run", "timeout"}
-_BUILD_KEYS = {"run", "artifacts", "preview", "timeout"}
-_MERGE_KEYS = {"target", "mode"}
-_AGENT_KEYS = {"name", "model", "command", "scenario", "timeout", "allow", "max_turns", "max_cost_usd"}
-_CHECK_NAME = re.compile(r"[a-z0-9_-]+")
 _TOML_POSITION = re.compile(r"\s*\((?:at line (\d+), column \d+|at end of document)\)\s*$")
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
-# `git check-ref-format` rules, applied to `refs/heads/<name>`.
-_BAD_REF_CHARS = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]")
 
 
 def load_repo_config(workspace: Path) -> RepoConfig:
@@ -42,18 +41,124 @@ def load_repo_config(workspace: Path) -> RepoConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(exc, text) from None
-    return _Parser(text).config(data, workspace)
+    for key in _keys(RepoConfig, honks=True):
+        if key in data:
+            raise _explain({"type": "extra_forbidden", "loc": (key,), "msg": "", "input": data[key]}, _Lines(text))
+    try:
+        config = RepoConfig.model_validate(
+            data, strict=True, extra="forbid", by_alias=True, by_name=False, context=FROM_FILE
+        )
+    except ValidationError as exc:
+        # One problem at a time, a misspelt key first: it is usually why something else is "missing".
+        errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
+        raise _explain(errors[0], _Lines(text)) from None
+    verify = config.verify if "verify" in data else detect_verifiers(workspace)
+    return config.model_copy(update={"verify": verify, "source": "file"})
 
 
-def is_valid_branch_name(name: str) -> bool:
-    """What `git check-ref-format --branch` accepts, without needing git or a repository."""
-    if not name or name.startswith("-") or name == "HEAD" or name == "@":
-        return False
-    if _BAD_REF_CHARS.search(name) or ".." in name or "@{" in name or "//" in name:
-        return False
-    if name.startswith("/") or name.endswith("/") or name.endswith("."):
-        return False
-    return not any(part.startswith(".") or part.endswith(".lock") for part in name.split("/"))
+def _explain(error: ErrorDetails, lines: _Lines) -> InvalidRepoConfig:
+    """A pydantic error, as the person who wrote the file reads it: where, what, and what is wanted."""
+    loc = list(error["loc"])
+    ctx = error.get("ctx") or {}
+    if error["type"] == "honk_config_duplicate":
+        loc += [ctx["index"], ctx["key"]]
+    table = loc[0] if len(loc) > 1 else None
+    index = loc[1] if len(loc) > 2 and isinstance(loc[1], int) else None
+    keys = [part for part in loc[1:] if isinstance(part, str)] if table is not None else loc[:1]
+    key = keys[0] if keys else None
+    label = _label(loc)
+    if error["type"] == "extra_forbidden":
+        known = ", ".join(_keys(_model_at(loc[:-1])))
+        problem = f"unknown key {label} (known keys: {known})"
+    elif error["type"] == "missing":
+        problem, key = f"{label} is required", None
+    elif error["type"] == "honk_config_duplicate":
+        problem = f"{label} {error['msg']}"
+    elif error["type"] == "honk_config":
+        problem = f"{label} {error['msg']} (got {_show(error['input'])})"
+    else:
+        wanted = _wanted_at(loc)
+        said = f"must be {wanted}" if wanted else error["msg"][0].lower() + error["msg"][1:]
+        problem = f"{label} {said} (got {_show(error['input'])})"
+    line = lines.find(str(table) if table is not None else None, index or 0, str(key) if key is not None else None)
+    return InvalidRepoConfig(f"{CONFIG_FILE} line {line}: {problem}")
+
+
+# -- the schema, walked along an error's location -------------------------------------------------
+
+
+def _parts(annotation: Any) -> tuple[Any, list[Any]]:
+    """An annotation without its Annotated and None wrappers, and the metadata they carried."""
+    metadata: list[Any] = []
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            metadata += list(annotation.__metadata__)
+            annotation = annotation.__origin__
+        elif isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+            members = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(members) != 1:
+                return annotation, metadata
+            annotation = members[0]
+        else:
+            return annotation, metadata
+
+
+def _field(model: type[BaseModel], key: str) -> tuple[Any, list[Any]] | None:
+    for name, info in model.model_fields.items():
+        if (info.validation_alias or name) == key:
+            annotation, metadata = _parts(info.rebuild_annotation())
+            return annotation, metadata
+    return None
+
+
+def _walk(loc: list[Any]) -> list[tuple[Any, list[Any]]]:
+    """The types along a location, from the file down: [(type, metadata), ...]."""
+    path: list[tuple[Any, list[Any]]] = [(RepoConfig, [])]
+    for part in loc:
+        current, _ = path[-1]
+        if isinstance(part, int) and typing.get_origin(current) is list:
+            path.append(_parts(typing.get_args(current)[0]))
+        elif isinstance(part, str) and isinstance(current, type) and issubclass(current, BaseModel):
+            found = _field(current, part)
+            if found is None:
+                break
+            path.append(found)
+        else:
+            break
+    return path
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel]:
+    current, _ = _walk(loc)[-1]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else RepoConfig
+
+
+def _wanted_at(loc: list[Any]) -> str | None:
+    path = _walk(loc)
+    if len(path) != len(loc) + 1:
+        return None
+    current, metadata = path[-1]
+    words = [m.words for m in metadata if isinstance(m, Wanted)]
+    if words:
+        return words[-1]
+    return "a table" if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _keys(model: type[BaseModel], *, honks: bool = False) -> list[str]:
+    """The keys a table of the file may have (or, with `honks`, the fields Honk fills in itself)."""
+    keys = []
+    for name, info in model.model_fields.items():
+        marked = any(isinstance(m, NotAKey) for m in _parts(info.rebuild_annotation())[1])
+        if marked == honks:
+            keys.append(str(info.validation_alias or name))
+    return sorted(keys)
+
+
+def _label(loc: list[Any]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def _syntax_error(exc: tomllib.TOMLDecodeError, text: str) -> InvalidRepoConfig:
@@ -113,166 +218,3 @@ class _Lines:
         # ... or written inline at the top (`build = { ... }`, `build.run = ...`).
         top_keys = self.sections[0][3]
         return top_keys.get(table or "", top_keys.get(key or "", 1))
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.lines = _Lines(text)
-
-    def fail(self, table: str | None, index: int | None, key: str | None, problem: str) -> NoReturn:
-        line = self.lines.find(table, index or 0, key)
-        raise InvalidRepoConfig(f"{CONFIG_FILE} line {line}: {problem}")
-
-    def bad(self, table: str | None, index: int | None, key: str, wanted: str, value: Any) -> NoReturn:
-        self.fail(table, index, key, f"{_label(table, index, key)} must be {wanted} (got {_show(value)})")
-
-    def table(self, data: Any, table: str | None, allowed: set[str], index: int | None = None) -> dict:
-        if not isinstance(data, dict):
-            label = f"{table}[{index}]" if index is not None else table
-            self.fail(None, None, table, f"{label} must be a table (got {_show(data)})")
-        for key in data:
-            if key not in allowed:
-                known = ", ".join(sorted(allowed))
-                self.fail(table, index, key, f"unknown key {_label(table, index, key)} (known keys: {known})")
-        return data
-
-    def text(self, tbl: dict, table: str | None, key: str, index: int | None = None, required: bool = False) -> Any:
-        value = tbl.get(key)
-        if value is None and required:
-            self.fail(table, index, None, f"{_label(table, index, key)} is required")
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            self.bad(table, index, key, "a non-empty string", value)
-        return value
-
-    def seconds(self, tbl: dict, table: str | None, key: str, default: float, index: int | None = None) -> float:
-        value = tbl.get(key, default)
-        if not _is_number(value) or not math.isfinite(value) or value <= 0:
-            self.bad(table, index, key, "a positive number", value)
-        return float(value)
-
-    def path(self, value: Any, table: str, key: str, label: str) -> str:
-        # Absolute, home-relative, drive-letter and `..` paths could reach outside the checkout.
-        escapes = not isinstance(value, str) or re.match(r"^([/\\~]|[A-Za-z]:)", value)
-        if escapes or not value.strip() or ".." in re.split(r"[/\\]", value):
-            problem = f"{label} must be a relative path inside the repo (got {_show(value)})"
-            self.fail(table, None, key, problem)
-        return value
-
-    def config(self, data: dict, workspace: Path) -> RepoConfig:
-        self.table(data, None, _TOP_KEYS)
-        rounds = data.get("max_rounds")
-        if rounds is not None and (type(rounds) is not int or not 1 <= rounds <= 50):
-            self.bad(None, None, "max_rounds", "a whole number from 1 to 50", rounds)
-        return RepoConfig(
-            verify=self.verify(data["verify"]) if "verify" in data else detect_verifiers(workspace),
-            build=self.build(data["build"]) if "build" in data else None,
-            setup=self.text(data, None, "setup"),
-            setup_timeout_s=self.seconds(data, None, "setup_timeout", 900.0),
-            setup_network=self.hosts(data.get("setup_network", [])),
-            max_rounds=rounds,
-            queue=self.queue(data.get("queue")),
-            agent=self.agent(data.get("agent", {})),
-            source="file",
-            **self.merge(data.get("merge", {})),
-        )
-
-    def verify(self, entries: Any) -> list[VerifyCommand]:
-        if not isinstance(entries, list):
-            self.bad(None, None, "verify", "an array of tables, written [[verify]]", entries)
-        commands: list[VerifyCommand] = []
-        for i, entry in enumerate(entries):
-            tbl = self.table(entry, "verify", _VERIFY_KEYS, i)
-            name = self.text(tbl, "verify", "name", i, required=True)
-            if not _CHECK_NAME.fullmatch(name):
-                self.bad("verify", i, "name", "made of a-z, 0-9, _ and - only", name)
-            for j, earlier in enumerate(commands):
-                if earlier.name == name:
-                    problem = f"verify[{i}].name {_show(name)} is already used by verify[{j}]"
-                    self.fail("verify", i, "name", problem)
-            run = self.text(tbl, "verify", "run", i, required=True)
-            timeout = self.seconds(tbl, "verify", "timeout", 600.0, i)
-            commands.append(VerifyCommand(name=name, run=run, timeout_s=timeout))
-        return commands
-
-    def build(self, data: Any) -> BuildSpec:
-        tbl = self.table(data, "build", _BUILD_KEYS)
-        artifacts = tbl.get("artifacts", [])
-        if not isinstance(artifacts, list):
-            self.bad("build", None, "artifacts", "an array of globs", artifacts)
-        preview = tbl.get("preview")
-        return BuildSpec(
-            run=self.text(tbl, "build", "run", required=True),
-            artifacts=[
-                self.path(glob, "build", "artifacts", f"build.artifacts[{i}]") for i, glob in enumerate(artifacts)
-            ],
-            preview_dir=None if preview is None else self.path(preview, "build", "preview", "build.preview"),
-            timeout_s=self.seconds(tbl, "build", "timeout", 900.0),
-        )
-
-    def merge(self, data: Any) -> dict[str, Any]:
-        tbl = self.table(data, "merge", _MERGE_KEYS)
-        out: dict[str, Any] = {}
-        target = self.text(tbl, "merge", "target")
-        if target is not None:
-            if not is_valid_branch_name(target):
-                self.bad("merge", None, "target", "a valid git branch name", target)
-            out["merge_target"] = target
-        mode = tbl.get("mode", "merge")
-        if mode not in ("merge", "fast-forward"):
-            self.bad("merge", None, "mode", '"merge" or "fast-forward"', mode)
-        out["merge_mode"] = mode
-        return out
-
-    def agent(self, data: Any) -> AgentSettings:
-        tbl = self.table(data, "agent", _AGENT_KEYS)
-        command = self.text(tbl, "agent", "command")
-        if command is not None and "{prompt}" not in command:
-            problem = "agent.command must contain {prompt}, where the instructions go"
-            self.fail("agent", None, "command", problem)
-        scenario = tbl.get("scenario")
-        return AgentSettings(
-            name=self.text(tbl, "agent", "name"),
-            model=self.text(tbl, "agent", "model"),
-            command=command,
-            scenario=None if scenario is None else self.path(scenario, "agent", "scenario", "agent.scenario"),
-            timeout_s=None if "timeout" not in tbl else self.seconds(tbl, "agent", "timeout", 0),
-            allow=self.commands(tbl.get("allow", [])),
-            max_turns=self.whole(tbl, "agent", "max_turns"),
-            max_cost_usd=None if "max_cost_usd" not in tbl else self.seconds(tbl, "agent", "max_cost_usd", 0),
-        )
-
-    def commands(self, value: Any) -> list[str]:
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            self.bad("agent", None, "allow", "a list of command prefixes", value)
-        return [v.strip() for v in value]
-
-    def queue(self, value: Any) -> str | None:
-        if value is not None and (not isinstance(value, str) or not _QUEUE.fullmatch(value)):
-            self.bad(None, None, "queue", "a task queue name (letters, digits, '.', '_', '-')", value)
-        return value
-
-    def hosts(self, value: Any) -> list[str]:
-        """Hosts the setup phase may reach (dependency installs); every other phase has no network."""
-        if not isinstance(value, list) or not all(isinstance(v, str) and _HOST.fullmatch(v) for v in value):
-            self.bad(None, None, "setup_network", 'a list of host names, like ["pypi.org"]', value)
-        return [v.lower() for v in value]
-
-    def whole(self, tbl: dict, table: str, key: str) -> int | None:
-        value = tbl.get(key)
-        if value is not None and (type(value) is not int or value < 1):
-            self.bad(table, None, key, "a whole number of at least 1", value)
-        return value
-
-
-_QUEUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
-
-
-def _label(table: str | None, index: int | None, key: str) -> str:
-    if table is None:
-        return key
-    return f"{table}[{index}].{key}" if index is not None else f"{table}.{key}"
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)

@@ -18,7 +18,7 @@ def task_id_for(request_id: str) -> str:
 
 
 def merge_target(repo: RepoRef, config: RepoConfig) -> str:
-    return config.merge_target or repo.branch
+    return config.merge.target or repo.branch
 
 
 def first_prompt(request: str) -> str:

@@ -24,7 +24,7 @@ class Delivery:
         base = await self.workspaces.merge_base(ws, target)
         diff = await self.workspaces.diff(ws, base)
         timeline = await self.reads.timeline(req.task_id) or Timeline()
-        change = Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=inp.config.merge_mode)
+        change = Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=inp.config.merge.mode)
         # Before "ready": whoever is told the task is ready finds its pull request there.
         if (pr := await self.forges.of(req.repo).publish(change, self._body(req, timeline, inp))) is not None:
             await emit(pr)

@@ -52,7 +52,7 @@ class Merger:
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = target_head
-                change = Change(task_id=req.task_id, repo=repo, workspace=ws, target=target, mode=inp.config.merge_mode)
+                change = Change(task_id=req.task_id, repo=repo, workspace=ws, target=target, mode=inp.config.merge.mode)
                 result = await forge.land(change, target_head, merge_message(inp, ws.branch), pull_request)
                 if result.status == "kept_moving":
                     continue
