@@ -4,11 +4,15 @@ Keep the older files: each one proves that tasks started under that version stil
 
 Run it after a deliberate, replay-compatible change to the workflow (or when adding a path worth
 covering); never to paper over a replay failure — that failure means running tasks would break.
+
+Beside each history it saves what Honk's store recorded for the task (`<name>.events.json`): the
+replay test checks that the workflow's own state and the store's reading of the events agree.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -20,7 +24,7 @@ from honk.settings import Settings  # noqa: E402
 from honk.testing.gitrepo import RemoteRepo  # noqa: E402
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until  # noqa: E402
 from honk.workflow.client import connect  # noqa: E402
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files  # noqa: E402
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, slow_fix  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -40,17 +44,29 @@ def main() -> None:
             remote.push_change({"NOTES.md": "moved\n"})
             stack.http.post(f"/api/tasks/{task.id}/merge", json={"by": "bo"})
             stack.wait_for(task.id, TaskState.merged)
-            name = f"follow_up_main_moved_merge-{sys.argv[1]}" if len(sys.argv) > 1 else "follow_up_main_moved_merge"
-            asyncio.run(_save(temporal.address, task.id, name))
+            version = f"-{sys.argv[1]}" if len(sys.argv) > 1 else ""
+            asyncio.run(_save(temporal.address, stack, task.id, f"follow_up_main_moved_merge{version}"))
+
+            slow = RemoteRepo(root / "slow", calc_files(slow_fix(30)))
+            stack.add_repo("slow", slow.url)
+            task = stack.ask("slow", "make add() add")
+            wait_until(lambda: "agent_started" in stack.kinds(task.id), 60, "the agent at work")
+            stack.http.post(f"/api/tasks/{task.id}/cancel", json={"by": "ada"})
+            stack.wait_for(task.id, TaskState.cancelled)
+            asyncio.run(_save(temporal.address, stack, task.id, f"cancelled_while_working{version}"))
         finally:
             stack.stop()
             temporal.stop()
 
 
-async def _save(address: str, workflow_id: str, name: str) -> None:
+async def _save(address: str, stack: HonkStack, workflow_id: str, name: str) -> None:
     client = await connect(Settings(temporal_address=address))
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    handle = client.get_workflow_handle(workflow_id)
+    await handle.result()  # the whole history, up to the workflow's end
+    history = await handle.fetch_history()
     (HERE / f"{name}.json").write_text(history.to_json())
+    events = [e.model_dump(mode="json") for e in stack.events(workflow_id)]
+    (HERE / f"{name}.events.json").write_text(json.dumps(events, indent=1) + "\n")
     print("saved", name)
 
 

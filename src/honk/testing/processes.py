@@ -17,12 +17,16 @@ from honk.composition.up import free_port, temporal_argv, temporal_binary, wait_
 from honk.domain import TaskState, TaskView
 from honk.events import StoredEvent
 
+# The server fires timers up to a second late by default (it batches them); tests wait on short
+# timers (a task polling its pull request), so they get them on time.
+PRECISE_TIMERS = ["--dynamic-config-value", 'history.timerProcessorMaxTimeShift="10ms"']
+
 
 class TemporalDevServer:
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.port, self.log = free_port(), root / "temporal.log"
-        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
+        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port()) + PRECISE_TIMERS
         self.proc = subprocess.Popen(
             argv,
             stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
@@ -41,7 +45,7 @@ class TemporalDevServer:
     def start_again(self) -> None:
         """After `stop()`: the server again on the same address and SQLite file (workflows persist in it)."""
         root = self.log.parent
-        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port())
+        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port()) + PRECISE_TIMERS
         self.proc = subprocess.Popen(
             argv,
             stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
