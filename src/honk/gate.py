@@ -53,7 +53,7 @@ class Gate:
         handles = {h.lower() for h in (actor.who.identity, actor.who.email, actor.who.slack_id) if h}
         if handles.isdisjoint(self.slack_mergers):
             raise Refused(
-                "settings.slack_mergers",
+                "settings.slack.mergers",
                 f"{actor.identity} is not allowed to merge from Slack here; ask someone who is.",
             )
 

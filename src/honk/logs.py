@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -19,8 +18,8 @@ _installed = False
 
 
 def configure(settings: Settings) -> None:
-    level = os.environ.get("HONK_LOG_LEVEL", "INFO")
-    if settings.log_format == "json":
+    level = settings.operations.log_level.upper()
+    if settings.operations.log_format == "json":
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
         logging.basicConfig(level=level, handlers=[handler])

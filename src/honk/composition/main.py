@@ -33,12 +33,10 @@ def up(port: int | None, data_dir: Path | None, demo_model: bool) -> None:
     from honk.composition.up import run_up
 
     settings = Settings()
-    settings = settings.model_copy(
-        update={
-            "port": port or settings.port,
-            "data_dir": data_dir or settings.data_dir,
-            "demo_model": demo_model or settings.demo_model,
-        }
+    settings = settings.changed(
+        port=port or settings.server.port,
+        data_dir=data_dir or settings.data_dir,
+        demo_model=demo_model or settings.claude.demo_model,
     )
     raise SystemExit(run_up(settings))
 
@@ -53,7 +51,9 @@ def server() -> None:
     settings = Settings()
     _logging(settings)
     # Honk's logging (format, redaction) for uvicorn's loggers too; its access log stays off.
-    uvicorn.run(build_app(settings), host=settings.host, port=settings.port, log_level="warning", log_config=None)
+    uvicorn.run(
+        build_app(settings), host=settings.server.host, port=settings.server.port, log_level="warning", log_config=None
+    )
 
 
 @cli.command()
@@ -69,7 +69,7 @@ def worker(queues: tuple[str, ...]) -> None:
 
     settings = Settings()
     if queues:
-        settings = settings.model_copy(update={"worker_queues": list(queues)})
+        settings = settings.changed(worker_queues=list(queues))
     _logging(settings)
     asyncio.run(run_worker(settings))
 

@@ -25,8 +25,8 @@ def build_app(settings: Settings) -> FastAPI:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         store = Store(settings.db_url)
         await store.create_schema()
-        policy = Policy.load(settings.policy_file) if settings.policy_file else Policy.open()
-        gate = Gate(policy, store, AuditLog(store), slack_mergers=settings.slack_mergers)
+        policy = Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open()
+        gate = Gate(policy, store, AuditLog(store), slack_mergers=settings.slack.mergers)
         service = TaskService(settings, store, await connect(settings), gate)
         slack, socket_mode = None, None
         if settings.slack_enabled:

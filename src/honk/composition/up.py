@@ -143,13 +143,13 @@ async def register_sample(settings: Settings) -> bool:
 
 
 def run_up(settings: Settings) -> int:
-    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
-    if not port_free(settings.host, settings.port):
+    settings = settings.changed(data_dir=settings.data_dir.resolve())
+    if not port_free(settings.server.host, settings.server.port):
         raise UserFacingError(
-            f"Port {settings.port} on {settings.host} is in use (is Honk already up?): "
+            f"Port {settings.server.port} on {settings.server.host} is in use (is Honk already up?): "
             f"stop that process or pass --port N."
         )
-    binary = temporal_binary(settings.temporal_bin)
+    binary = temporal_binary(settings.temporal.bin)
     data, logs = settings.data_dir, settings.data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     first_run = asyncio.run(register_sample(settings))
@@ -158,11 +158,11 @@ def run_up(settings: Settings) -> int:
         **os.environ,
         "HONK_DATA_DIR": str(data),
         "HONK_TEMPORAL_ADDRESS": f"127.0.0.1:{grpc}",
-        "HONK_PORT": str(settings.port),
-        "HONK_HOST": settings.host,
+        "HONK_PORT": str(settings.server.port),
+        "HONK_HOST": settings.server.host,
     }
-    demo = _start_demo_model(settings, env) if settings.demo_model else None
-    if "HONK_ANONYMOUS" not in os.environ and settings.host in ("127.0.0.1", "localhost", "::1"):
+    demo = _start_demo_model(settings, env) if settings.claude.demo_model else None
+    if "HONK_ANONYMOUS" not in os.environ and settings.server.host in ("127.0.0.1", "localhost", "::1"):
         env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
     # One machine: its own worker continues every task, so task branches stay off the remote.
     env.setdefault("HONK_SHARE_TASK_BRANCHES", "false")
@@ -178,7 +178,9 @@ def run_up(settings: Settings) -> int:
         honk = [sys.executable, "-m", "honk"]
         children.start("worker", [*honk, "worker"], env, logs / "worker.log")
         web = children.start("web server", [*honk, "server"], env, logs / "server.log")
-        wait_for_http(f"http://127.0.0.1:{settings.port}/healthz", web.proc, "The web server", logs / "server.log")
+        wait_for_http(
+            f"http://127.0.0.1:{settings.server.port}/healthz", web.proc, "The web server", logs / "server.log"
+        )
         _banner(settings, ui, first_run, demo is not None)
         while not stop["now"]:
             children.tend()  # a child that died is started again (Temporal on the same file and ports)
@@ -224,7 +226,7 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
     if demo:
         print("Agent: claude (Claude Code), talking to the bundled demo model on loopback — no credentials used.")
     elif agent == "claude":
-        print(f"Agent: claude (Claude Code, model {settings.claude_model}).")
+        print(f"Agent: claude (Claude Code, model {settings.claude.model}).")
     else:
         print(
             f"Agent: {agent}. To use Claude Code, set ANTHROPIC_API_KEY (or CLAUDE_CODE_USE_BEDROCK / "
@@ -235,7 +237,7 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
         extra = " --agent claude" if demo else ""
         print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty"{extra} --wait')
     if os.environ.get(
-        "HONK_ANONYMOUS", "true" if settings.host in ("127.0.0.1", "localhost", "::1") else ""
+        "HONK_ANONYMOUS", "true" if settings.server.host in ("127.0.0.1", "localhost", "::1") else ""
     ).lower() in ("1", "true", "yes"):
         print(
             "Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "

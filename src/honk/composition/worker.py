@@ -56,15 +56,15 @@ CLOUD_ENV_PREFIXES = ("AWS_", "CLOUD_ML_", "ANTHROPIC_VERTEX_", "GOOGLE_", "VERT
 
 def claude_config(settings: Settings) -> ClaudeConfig:
     cloud: dict[str, str] = {}
-    if settings.use_bedrock or settings.use_vertex:
+    if settings.claude.use_bedrock or settings.claude.use_vertex:
         cloud = {k: v for k, v in os.environ.items() if k.startswith(CLOUD_ENV_PREFIXES)}
-        cloud["CLAUDE_CODE_USE_BEDROCK" if settings.use_bedrock else "CLAUDE_CODE_USE_VERTEX"] = "1"
+        cloud["CLAUDE_CODE_USE_BEDROCK" if settings.claude.use_bedrock else "CLAUDE_CODE_USE_VERTEX"] = "1"
     return ClaudeConfig(
-        model=settings.claude_model,
-        base_url=settings.anthropic_base_url,
+        model=settings.claude.model,
+        base_url=settings.claude.base_url,
         cloud_env=cloud,
-        max_retries=settings.claude_max_retries,
-        binary=settings.claude_binary,
+        max_retries=settings.claude.max_retries,
+        binary=settings.claude.binary,
     )
 
 
@@ -74,24 +74,35 @@ def build_activities(
     areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
     box = sandbox(settings, socket_dir)
     metrics = WorkerMetrics()
-    gate = Gate(Policy.load(settings.policy_file) if settings.policy_file else Policy.open(), store, AuditLog(store))
+    gate = Gate(
+        Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open(),
+        store,
+        AuditLog(store),
+    )
     workspaces = WorktreeWorkspaces(
         settings.mirrors_dir,
         settings.workspaces_dir,
-        settings.git_author_name,
-        settings.git_author_email,
-        warm=settings.warm_workspaces,
-        share=settings.share_task_branches,
+        settings.workspaces.git_author_name,
+        settings.workspaces.git_author_email,
+        warm=settings.workspaces.warm_workspaces,
+        share=settings.workspaces.share_task_branches,
     )
     agents = AgentRegistry(claude_config(settings) if settings.model_credentials else None)
     tools = ToolsForRuns(
-        box, TranscriptStore(store), areas, logs, key_proxy, cloud_model=settings.use_bedrock or settings.use_vertex
+        box,
+        TranscriptStore(store),
+        areas,
+        logs,
+        key_proxy,
+        cloud_model=settings.claude.use_bedrock or settings.claude.use_vertex,
     )
     refusals = Refusals(areas, gate, metrics)
     checks = RepoChecks(box, areas, logs)
-    forges = Forges(settings)
+    forges = Forges(settings.forges, settings.workspaces)
     budget = Budget(
-        timeout_s=settings.agent_timeout_s, max_turns=settings.agent_max_turns, max_cost_usd=settings.agent_max_cost_usd
+        timeout_s=settings.tasks.agent_timeout_s,
+        max_turns=settings.tasks.agent_max_turns,
+        max_cost_usd=settings.tasks.agent_max_cost_usd,
     )
     steps = Steps(
         provisioner=Provisioner(
@@ -103,9 +114,9 @@ def build_activities(
             areas,
             logs,
             settings.agent_default,
-            settings.max_rounds,
+            settings.tasks.max_rounds,
             budget,
-            settings.sandbox_setup_network,
+            settings.sandbox.setup_network,
         ),
         agent_runner=AgentRunner(
             workspaces, agents, tools, refusals, store, gate, tuple(needles(settings.secret_values())), metrics
@@ -133,12 +144,12 @@ def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox
     box = Sandbox(
         SandboxConfig(
             model_socket_dir=model_socket_dir,
-            mode=settings.sandbox,
-            bwrap=settings.sandbox_bwrap,
-            memory_mb=settings.sandbox_memory_mb,
-            pids=settings.sandbox_max_processes,
+            mode=settings.sandbox.mode,
+            bwrap=settings.sandbox.bwrap,
+            memory_mb=settings.sandbox.memory_mb,
+            pids=settings.sandbox.max_processes,
             hidden=tuple(settings.secret_paths()),
-            read_only=tuple(p.resolve() for p in settings.sandbox_read_only),
+            read_only=tuple(p.resolve() for p in settings.sandbox.read_only),
         )
     )
     if not box.enabled:
@@ -153,7 +164,7 @@ def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox
 
 
 def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | None:
-    if settings.slack_bot_token is None:
+    if settings.slack.bot_token is None:
         return None
     shots = Screenshots(box, settings.agent_homes_dir.resolve(), settings.previews_dir.resolve())
     return SlackNotifier(
@@ -161,29 +172,29 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
         store,
         settings.base_url,
         str(settings.artifacts_dir.resolve()),
-        settings.slack_status_interval_s,
+        settings.slack.status_interval_s,
         shots,
     )
 
 
 def judge(settings: Settings) -> Judge | None:
     """The scope judge speaks the Messages API directly, so it needs an API key (not Bedrock/Vertex)."""
-    if not settings.judge or settings.anthropic_api_key is None:
+    if not settings.claude.judge or settings.claude.api_key is None:
         return None
     return Judge(
-        settings.anthropic_base_url or "https://api.anthropic.com",
-        settings.anthropic_api_key,
-        settings.judge_model or settings.claude_model,
+        settings.claude.base_url or "https://api.anthropic.com",
+        settings.claude.api_key,
+        settings.claude.judge_model or settings.claude.model,
     )
 
 
 async def start_key_proxy(settings: Settings) -> tuple[KeyProxy | None, Path | None]:
     """The model API key stays in this process: agents reach the API through this proxy, on a unix
     socket bound into their sandboxes (in a short private directory: socket paths are limited)."""
-    if settings.anthropic_api_key is None:
+    if settings.claude.api_key is None:
         return None, None
     socket_dir = Path(tempfile.mkdtemp(prefix="honk-model-"))
-    proxy = KeyProxy(settings.anthropic_base_url or "https://api.anthropic.com", api_key=settings.anthropic_api_key)
+    proxy = KeyProxy(settings.claude.base_url or "https://api.anthropic.com", api_key=settings.claude.api_key)
     await proxy.start(socket=socket_dir / "model.sock")
     return proxy, socket_dir
 
@@ -195,17 +206,17 @@ async def run_worker(settings: Settings) -> None:
     client = await connect(settings)
     key_proxy, socket_dir = await start_key_proxy(settings)
     acts = build_activities(settings, store, key_proxy, socket_dir)
-    if settings.metrics_port and acts.metrics is not None:
-        serve(acts.metrics.registry, settings.metrics_port, settings.metrics_host)
-        log.info("metrics on http://%s:%d/metrics", settings.metrics_host, settings.metrics_port)
-    queues = settings.worker_queues or [settings.task_queue]
+    if settings.operations.metrics_port and acts.metrics is not None:
+        serve(acts.metrics.registry, settings.operations.metrics_port, settings.operations.metrics_host)
+        log.info("metrics on http://%s:%d/metrics", settings.operations.metrics_host, settings.operations.metrics_port)
+    queues = settings.temporal.worker_queues or [settings.temporal.task_queue]
     workers = [
         Worker(
             client,
             task_queue=queue,
-            workflows=[TaskWorkflow] if queue == settings.task_queue else [],
+            workflows=[TaskWorkflow] if queue == settings.temporal.task_queue else [],
             activities=acts.all(),
-            max_concurrent_activities=settings.max_concurrent_tasks * 2,
+            max_concurrent_activities=settings.tasks.max_concurrent_tasks * 2,
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
         for queue in queues
@@ -215,7 +226,7 @@ async def run_worker(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     settle_heap()
-    log.info("worker polling %s on %s", ", ".join(queues), settings.temporal_address)
+    log.info("worker polling %s on %s", ", ".join(queues), settings.temporal.address)
     async with contextlib.AsyncExitStack() as running:
         for worker in workers:
             await running.enter_async_context(worker)

@@ -10,7 +10,7 @@ from honk.errors import UserFacingError
 from honk.forge import HostedForge, LocalGitForge, make_client
 from honk.forge.base import ForgeConfig
 from honk.protocols import Forge
-from honk.settings import Settings
+from honk.settings import ForgeSettings, WorkspaceSettings
 from honk.workspace.git import git_identity
 
 DEFAULT_API = {"github": "https://api.github.com", "gitlab": "https://gitlab.com"}
@@ -18,9 +18,9 @@ SETTING = {"github": "HONK_GITHUB_TOKEN (or the HONK_GITHUB_APP_* settings)", "g
 
 
 class Forges:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ForgeSettings, workspaces: WorkspaceSettings) -> None:
         self.settings = settings
-        self.local = LocalGitForge(git_identity(settings.git_author_name, settings.git_author_email))
+        self.local = LocalGitForge(git_identity(workspaces.git_author_name, workspaces.git_author_email))
         self._made: dict[str, HostedForge] = {}
 
     def of(self, repo: RepoRef) -> Forge:

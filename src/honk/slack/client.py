@@ -34,9 +34,9 @@ class RedactingWebClient(AsyncWebClient):
 
 
 def slack_client(settings: Settings) -> AsyncWebClient:
-    assert settings.slack_bot_token is not None
+    assert settings.slack.bot_token is not None
     client = RedactingWebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url or "https://slack.com/api/"
+        token=settings.slack.bot_token.get_secret_value(), base_url=settings.slack.api_url or "https://slack.com/api/"
     )
     # Slack answers 429 with Retry-After: wait and retry rather than lose a message.
     client.retry_handlers.append(AsyncRateLimitErrorRetryHandler(max_retry_count=3))

@@ -16,12 +16,12 @@ async def start_slack(
     settings: Settings, service: TaskService, records: SlackStore
 ) -> tuple[AsyncSlackRequestHandler | None, AsyncSocketModeHandler | None]:
     """The HTTP handler exists only with a signing secret: without one nothing could be verified."""
-    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    secret = settings.slack.signing_secret.get_secret_value() if settings.slack.signing_secret else None
     door = SlackFrontDoor(
-        service, records, slack_client(settings), secret, settings.slack_aside_marker, settings.base_url
+        service, records, slack_client(settings), secret, settings.slack.aside_marker, settings.base_url
     )
     socket_mode = None
-    if settings.slack_app_token is not None:
-        socket_mode = AsyncSocketModeHandler(door.app, settings.slack_app_token.get_secret_value())
+    if settings.slack.app_token is not None:
+        socket_mode = AsyncSocketModeHandler(door.app, settings.slack.app_token.get_secret_value())
         await socket_mode.connect_async()
     return (AsyncSlackRequestHandler(door.app) if secret else None), socket_mode

@@ -85,7 +85,7 @@ class Provisioner:
                     source="setup",
                     action="setup_network",
                     outcome="allowed" if network else "refused",
-                    rule="setup_network" if network else "settings.sandbox_setup_network",
+                    rule="setup_network" if network else "settings.sandbox.setup_network",
                     detail=f"asked for {', '.join(config.setup_network)}; got {granted}",
                 ),
             )

@@ -1,0 +1,173 @@
+"""The HTTP API under /api: repos, tasks, their live events, the audit log. Each route turns HTTP
+into one TaskService call and back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from sse_starlette.sse import EventSourceResponse
+
+from honk.accounts import Role
+from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState, TaskView
+from honk.service import TaskService
+from honk.store import AuditEntry, AuditQuery
+from honk.web.auth import actor, need, user_of
+from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
+from honk.workspace.git import redact_url
+
+POLL_S = 0.25
+MAX_EVENT_ID = 2**63 - 1  # the store's ids are SQLite integers
+
+
+def svc(request: Request) -> TaskService:
+    return request.app.state.service
+
+
+def router() -> APIRouter:
+    r = APIRouter(prefix="/api")
+
+    @r.get("/repos")
+    async def list_repos(request: Request) -> list[RepoRef]:
+        await user_of(request)
+        return [_shown(repo) for repo in await svc(request).repos()]
+
+    @r.post("/repos", status_code=201)
+    async def add_repo(body: RepoIn, request: Request) -> RepoRef:
+        await need(request, Role.admin)
+        forge = ForgeRef(**body.forge.model_dump()) if body.forge else None
+        return _shown(await svc(request).add_repo(body.name, body.url, body.branch, forge))
+
+    @r.post(
+        "/tasks",
+        status_code=201,
+        responses={
+            200: {"model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}
+        },
+    )
+    async def submit(
+        body: TaskIn, request: Request, response: Response, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        user = await user_of(request)
+        view, created = await svc(request).submit(
+            body.repo,
+            body.text,
+            actor(request, user, body.requested_by, x_honk_user),
+            body.agent,
+            body.model,
+            body.request_id,
+        )
+        if not created:
+            response.status_code = 200
+        return view
+
+    @r.get("/tasks")
+    async def list_tasks(
+        request: Request, repo: str | None = None, state: TaskState | None = None, limit: int = 100
+    ) -> list[TaskView]:
+        await user_of(request)
+        return await svc(request).tasks(repo=repo, state=state, limit=min(max(limit, 1), 500))
+
+    @r.get("/tasks/{task_id}")
+    async def get_task(task_id: str, request: Request) -> TaskView:
+        await user_of(request)
+        return await svc(request).task(task_id)
+
+    @r.post("/tasks/{task_id}/followup", status_code=202)
+    async def follow_up(
+        task_id: str, body: FollowUpIn, request: Request, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        user = await user_of(request)
+        return await svc(request).follow_up(task_id, body.text, actor(request, user, body.by, x_honk_user))
+
+    @r.post("/tasks/{task_id}/merge", status_code=202)
+    async def merge(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        user = await user_of(request)
+        return await svc(request).merge(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.post("/tasks/{task_id}/cancel", status_code=202)
+    async def cancel(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        user = await user_of(request)
+        return await svc(request).cancel(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.get("/audit")
+    async def audit(
+        request: Request,
+        actor: str | None = None,
+        action: AuditAction | None = None,
+        outcome: AuditOutcome | None = None,
+        repo: str | None = None,
+        task: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 200,
+    ) -> list[AuditEntry]:
+        """The audit log, newest first (admins only)."""
+        await need(request, Role.admin)
+        query = AuditQuery(
+            actor=actor,
+            action=action,
+            outcome=outcome,
+            repo=repo,
+            task_id=task,
+            since=since,
+            until=until,
+            limit=min(max(limit, 1), 10_000),
+        )
+        return await svc(request).audit(query)
+
+    @r.get(
+        "/tasks/{task_id}/events",
+        response_class=EventSourceResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(
+        task_id: str,
+        request: Request,
+        after: int = Query(default=0, ge=0, le=MAX_EVENT_ID),
+        follow: bool = True,
+        last_event_id: str | None = Header(default=None),
+    ) -> EventSourceResponse:
+        """Server-sent events: every stored event of the task, then live ones until the task ends."""
+        service = svc(request)
+        await user_of(request)
+        await service.task(task_id)
+        resume = last_event_id or ""
+        start = int(resume) if resume.isascii() and resume.isdigit() and int(resume) <= MAX_EVENT_ID else after
+        return EventSourceResponse(_stream(service, request, task_id, start, follow), ping=15)
+
+    return r
+
+
+async def _stream(
+    service: TaskService, request: Request, task_id: str, after: int, follow: bool
+) -> AsyncIterator[dict[str, str]]:
+    last = after
+    while True:
+        batch = await service.events(task_id, after_id=last)
+        for ev in batch:
+            last = ev.id
+            data = ev.model_dump(mode="json") | {"line": ev.event.line()}
+            yield {"id": str(ev.id), "event": ev.event.kind, "data": json.dumps(data)}
+        if batch:
+            continue
+        task = await service.task(task_id)
+        if not follow or task.state.terminal:
+            # One more read: events written just before the state turned terminal.
+            if not await service.events(task_id, after_id=last):
+                return
+            continue
+        if await request.is_disconnected():
+            return
+        await asyncio.sleep(POLL_S)
+
+
+def _shown(repo: RepoRef) -> RepoRef:
+    return repo.model_copy(update={"url": redact_url(repo.url)})

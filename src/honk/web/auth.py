@@ -1,0 +1,101 @@
+"""Who a web request is, and who it speaks for: an API token, a session cookie (with its CSRF token
+on writes), or the loopback demo's anonymous admin. Sign-in links set the session."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from honk.access import Who
+from honk.accounts import ANONYMOUS, SESSION_TTL_S, Accounts, Role, User
+from honk.errors import Forbidden, Unauthorized
+from honk.gate import Actor, FrontDoor
+from honk.settings import Settings
+from honk.web import pages
+
+SESSION_COOKIE = "honk_session"
+CSRF_HEADER = "x-csrf-token"
+
+
+async def user_of(request: Request) -> User:
+    """Who is asking: an API token, else a session cookie (with CSRF on writes), else the demo's anonymous."""
+    accounts: Accounts = request.app.state.accounts
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        user = await accounts.by_api_token(auth[7:].strip())
+        if user is None:
+            raise Unauthorized("That API token is not valid.")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    user = await accounts.from_session(cookie)
+    if user is not None:
+        if request.method not in ("GET", "HEAD") and not accounts.csrf_ok(cookie, request.headers.get(CSRF_HEADER)):
+            raise Forbidden("This request is missing its CSRF token; reload the page and try again.")
+        return user
+    if _settings(request).access.anonymous:
+        return ANONYMOUS
+    raise Unauthorized(
+        "Sign in first: ask an admin for a sign-in link (`honk user link EMAIL`), "
+        "or send an API token (`Authorization: Bearer honk_…`)."
+    )
+
+
+async def need(request: Request, role: Role) -> User:
+    user = await user_of(request)
+    if not user.role.allows(role):
+        raise Forbidden(f"{user.email} is a {user.role.value}; this needs a {role.value}.")
+    return user
+
+
+def actor(request: Request, user: User, by: str | None, header: str | None) -> Actor:
+    """The demo's anonymous caller may name who it speaks for (the CLI does); people are themselves."""
+    door: FrontDoor = "api"
+    if request.headers.get("x-honk-client") == "cli":
+        door = "cli"
+    elif SESSION_COOKIE in request.cookies and not request.headers.get("authorization"):
+        door = "web"
+    if user is ANONYMOUS:
+        name = by or header or _settings(request).access.default_user
+        return Actor(who=Who(identity=name, email=name if "@" in name else None), front_door=door, role=user.role)
+    return Actor(who=Who(identity=user.email, email=user.email), front_door=door, role=user.role)
+
+
+def _settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def router() -> APIRouter:
+    r = APIRouter()
+
+    @r.get("/login/{token}", include_in_schema=False)
+    async def login(token: str, request: Request) -> Response:
+        """A one-time sign-in link: sets an HTTP-only session cookie, then goes home."""
+        accounts: Accounts = request.app.state.accounts
+        user = await accounts.redeem(token)
+        if user is None:
+            return HTMLResponse(
+                pages.message(
+                    "This sign-in link was already used or has expired.", "Ask for a new one: honk user link YOUR-EMAIL"
+                ),
+                status_code=400,
+            )
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(
+            SESSION_COOKIE,
+            accounts.session_cookie(user),
+            max_age=SESSION_TTL_S,
+            httponly=True,
+            secure=_settings(request).base_url.startswith("https://"),
+            samesite="lax",
+        )
+        return response
+
+    @r.get("/api/me")
+    async def me(request: Request) -> dict[str, str]:
+        """Who this request is, and (for a browser session) the CSRF token its writes must carry."""
+        user = await user_of(request)
+        cookie = request.cookies.get(SESSION_COOKIE)
+        csrf = request.app.state.accounts.csrf_token(cookie) if cookie else ""
+        return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
+
+    return r
