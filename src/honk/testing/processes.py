@@ -26,14 +26,7 @@ class TemporalDevServer:
     def __init__(self, root: Path) -> None:
         root.mkdir(parents=True, exist_ok=True)
         self.port, self.log = free_port(), root / "temporal.log"
-        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port()) + PRECISE_TIMERS
-        self.proc = subprocess.Popen(
-            argv,
-            stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        wait_for_port(self.port, self.proc, "Temporal dev server", self.log)
+        self._start("Temporal dev server")
 
     @property
     def address(self) -> str:
@@ -44,15 +37,17 @@ class TemporalDevServer:
 
     def start_again(self) -> None:
         """After `stop()`: the server again on the same address and SQLite file (workflows persist in it)."""
-        root = self.log.parent
-        argv = temporal_argv(temporal_binary(), root / "temporal.db", self.port, free_port()) + PRECISE_TIMERS
+        self._start("Temporal dev server (restarted)")
+
+    def _start(self, what: str) -> None:
+        db = self.log.parent / "temporal.db"
         self.proc = subprocess.Popen(
-            argv,
+            temporal_argv(temporal_binary(), db, self.port, free_port()) + PRECISE_TIMERS,
             stdout=open(self.log, "ab"),  # noqa: SIM115 - handed to the child
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for_port(self.port, self.proc, "Temporal dev server (restarted)", self.log)
+        wait_for_port(self.port, self.proc, what, self.log)
 
 
 def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
