@@ -16,13 +16,16 @@ $(STAMP): requirements.lock pyproject.toml
 install: $(STAMP)
 
 up: $(STAMP)
+	bash deploy/system-packages up
 	$(VENV)/bin/honk up $(ARGS)
 
 test: $(STAMP)
+	bash deploy/system-packages test
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The guard rails CI runs besides the tests: lint and format, types, and the layers of the code.
 lint: $(STAMP)
+	bash deploy/system-packages test
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/pyright

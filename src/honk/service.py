@@ -30,7 +30,7 @@ from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
 from honk.workflow.task_workflow import TaskWorkflow
-from honk.workspace.git import GitError, git, git_ok, redact_url
+from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -44,18 +44,10 @@ class TaskService:
     async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
         if not REPO_NAME_RE.fullmatch(name) or ".." in name:
             raise UserFacingError(f"Repo name {name!r} is not allowed: use letters, digits, '.', '_' and '-'.")
-        if not await git_ok("check-ref-format", "--branch", branch):
-            raise UserFacingError(f"{branch!r} is not a valid branch name.")
         if not url.strip() or url.startswith("-"):
             raise UserFacingError(f"{url!r} is not a git URL or path.")
         url = _normalise_url(url)
-        try:
-            heads = await git("ls-remote", "--heads", url, f"refs/heads/{branch}", timeout_s=60)
-        except GitError as e:
-            last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
-            raise UserFacingError(f"Cannot reach {redact_url(url)}: {redact_url(last[0])}") from e
-        if not heads:
-            raise UserFacingError(f"{redact_url(url)} has no branch {branch!r}; pass --branch with an existing one.")
+        await check_remote_branch(url, branch)
         repo = RepoRef(name=name, url=url, branch=branch, forge=forge)
         if not await self.store.add_repo(repo):
             raise Conflict(f"A repo named {name!r} already exists.")

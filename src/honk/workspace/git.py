@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from honk.errors import UserFacingError
 from honk.workspace.proc import child_env
 
 GIT_TIMEOUT_S = 600.0
@@ -94,6 +95,20 @@ async def git_ok(*args: str, cwd: Path | None = None, git_dir: Path | None = Non
     except GitError:
         return False
     return True
+
+
+async def check_remote_branch(url: str, branch: str) -> None:
+    """Refuse, in words a person can act on, a branch name git would not take or a remote that
+    cannot be reached or has no such branch. Adding a repo asks this before anything is stored."""
+    if not await git_ok("check-ref-format", "--branch", branch):
+        raise UserFacingError(f"{branch!r} is not a valid branch name.")
+    try:
+        heads = await git("ls-remote", "--heads", url, f"refs/heads/{branch}", timeout_s=60)
+    except GitError as e:
+        last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
+        raise UserFacingError(f"Cannot reach {redact_url(url)}: {redact_url(last[0])}") from e
+    if not heads:
+        raise UserFacingError(f"{redact_url(url)} has no branch {branch!r}; pass --branch with an existing one.")
 
 
 @asynccontextmanager
