@@ -60,13 +60,13 @@ def secret_key(path: Path) -> bytes:
 
 class Accounts:
     def __init__(self, store: Store, key: bytes) -> None:
-        self._session, self._key = store._session, key
+        self._session, self._writing, self._key = store._session, store.writing, key
 
     async def add_user(self, email: str, name: str, role: Role) -> User:
         email = email.strip().lower()
         if "@" not in email or len(email) > 200:
             raise UserFacingError(f"{email!r} is not an email address.")
-        async with self._session() as s:
+        async with self._writing() as s:
             if await s.get(UserRow, email):
                 raise Conflict(f"{email} already has an account.")
             s.add(UserRow(email=email, name=name or email.split("@")[0], role=role.value, created_at=datetime.now(UTC)))
@@ -88,7 +88,7 @@ class Accounts:
             raise UserFacingError(f"{email} has no account: `honk user add {email}` first.")
         token = secrets.token_urlsafe(32)
         expires = datetime.now(UTC) + ttl if ttl else None
-        async with self._session() as s:
+        async with self._writing() as s:
             s.add(TokenRow(digest=_digest(token), email=email.strip().lower(), kind=kind, expires_at=expires))
             await s.commit()
         return token
@@ -102,7 +102,7 @@ class Accounts:
     async def redeem(self, token: str) -> User | None:
         """A sign-in link works once, before it expires."""
         now = datetime.now(UTC)
-        async with self._session() as s:
+        async with self._writing() as s:
             row = await s.get(TokenRow, _digest(token))
             if row is None or row.kind != "login" or row.used_at is not None or _expired(row.expires_at, now):
                 return None

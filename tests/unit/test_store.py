@@ -75,3 +75,38 @@ async def test_a_repos_config_problem_is_its_latest_tasks_config_failure(store: 
     assert (await store.config_problem("r")).startswith(".honk.toml line 4")
     await store.create_task(_req("t-new"), "b")  # a newer task that did not fail on its config
     assert await store.config_problem("r") is None
+
+
+async def test_a_burst_of_writers_from_two_processes_all_land(store: Store, store_url: str):
+    """A hundred submissions while a worker writes events: on SQLite, writers whose busy handler lost
+    every poll for 10 s failed with "database is locked" (a 500 on `POST /api/tasks`). Two stores on one
+    database stand for the server and a worker, with a short busy timeout standing for the long wait a
+    loaded machine makes; every write lands and every timeline is whole."""
+    import asyncio
+
+    from honk.store.audit import AuditEntry, AuditLog
+
+    server, worker = Store(store_url, busy_timeout_ms=1000), Store(store_url, busy_timeout_ms=1000)
+    store = server
+    try:
+        await asyncio.gather(*(store.create_task(_req(f"t-{i}"), f"b{i}") for i in range(40)))
+
+        async def work(i: int) -> None:  # the worker: a stream of events per task
+            for _ in range(5):
+                await worker.append(f"t-{i}", WorkspacePreparing())
+
+        async def submit(i: int) -> None:  # the server: a new task, its first event, an audit line
+            await store.create_task(_req(f"t-new-{i}"), f"n{i}")
+            await store.append(f"t-new-{i}", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s"))
+            await AuditLog(store).add(
+                AuditEntry(actor="ana", front_door="api", action="request", outcome="ok", detail="")
+            )
+
+        await asyncio.gather(*(work(i) for i in range(40)), *(submit(i) for i in range(100)))
+        for i in range(40):
+            timeline = await store.timeline(f"t-{i}")
+            assert timeline is not None and timeline.events == 5
+        assert len(await store.list_tasks(limit=1000)) == 140
+    finally:
+        await worker.close()
+        await server.close()

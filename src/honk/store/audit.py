@@ -62,11 +62,11 @@ class AuditQuery(Record):
 
 class AuditLog:
     def __init__(self, store: Store) -> None:
-        self._session = store._session
+        self._session, self._writing = store._session, store.writing
 
     async def add(self, *entries: AuditEntry) -> None:
         now = datetime.now(UTC)
-        async with self._session() as s:
+        async with self._writing() as s:
             for e in map(redactor().record, entries):
                 s.add(
                     AuditRow(

@@ -28,13 +28,13 @@ class SlackUser(Record):
 
 class SlackStore:
     def __init__(self, store: Store) -> None:
-        self._session = store._session  # one engine, one session factory
+        self._session, self._writing = store._session, store.writing  # one engine, one session factory
         self._inserts = 0
 
     async def first_time(self, event_id: str) -> bool:
         """True the first time an event id is seen; Slack's retries (minutes apart at most) then get False."""
         now = datetime.now(UTC)
-        async with self._session() as s:
+        async with self._writing() as s:
             s.add(SlackSeenEventRow(event_id=event_id, at=now))
             try:
                 await s.commit()
@@ -47,7 +47,7 @@ class SlackStore:
         return True
 
     async def link(self, task_id: str, thread: SlackThread) -> None:
-        async with self._session() as s:
+        async with self._writing() as s:
             if await s.get(SlackThreadRow, (thread.channel, thread.thread_ts)) is None:
                 s.add(
                     SlackThreadRow(
@@ -75,7 +75,7 @@ class SlackStore:
 
     async def claim_status_update(self, task_id: str, now: float, interval_s: float) -> bool:
         """Whether the status message may be updated now (at most once per interval, across workers)."""
-        async with self._session() as s:
+        async with self._writing() as s:
             result = await s.execute(
                 update(SlackThreadRow)
                 .where(SlackThreadRow.task_id == task_id, SlackThreadRow.status_at <= now - interval_s)
@@ -85,7 +85,7 @@ class SlackStore:
         return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
     async def set_default_repo(self, channel: str, repo: str) -> None:
-        async with self._session() as s:
+        async with self._writing() as s:
             row = await s.get(SlackChannelRow, channel)
             if row:
                 row.repo = repo
@@ -99,7 +99,7 @@ class SlackStore:
         return row.repo if row else None
 
     async def remember_user(self, user: SlackUser) -> None:
-        async with self._session() as s:
+        async with self._writing() as s:
             await s.merge(SlackUserRow(user_id=user.user_id, email=user.email, name=user.name))
             await s.commit()
 

@@ -3,7 +3,10 @@ columns lists are queried by) in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import weakref
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import event as sa_event
@@ -24,12 +27,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API objects
+def _sqlite_pragmas(dbapi_conn, busy_timeout_ms: int) -> None:  # noqa: ANN001 - a DB-API connection
     # WAL lets the web server read while a worker writes; busy_timeout waits out short locks. It
     # comes first: switching a new database to WAL needs a lock that processes starting together
     # (and migrating: honk.store.migrations.runner) contend for.
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
@@ -42,11 +45,35 @@ def _repo(row: RepoRow) -> RepoRef:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_ms: int = 10_000) -> None:
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
         if self.engine.dialect.name == "sqlite":
-            sa_event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            sa_event.listen(
+                self.engine.sync_engine, "connect", lambda conn, _record: _sqlite_pragmas(conn, busy_timeout_ms)
+            )
         self._session = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncSession]:
+        """A session for one write transaction (reads use plain sessions).
+
+        SQLite has one write lock, and its busy handler polls instead of queueing: under a burst (a
+        hundred submissions while a worker writes events) some writers lost every poll for longer than
+        busy_timeout and failed with "database is locked". So a process's writers queue here first, in
+        order, and bring one transaction at a time to the database. PostgreSQL locks rows: no queue."""
+        if self.engine.dialect.name != "sqlite":
+            async with self._session() as s:
+                yield s
+            return
+        loop = asyncio.get_running_loop()  # a lock per event loop: the worker runs some steps in threads
+        lock = self._write_locks.get(loop)
+        if lock is None:
+            lock = self._write_locks[loop] = asyncio.Lock()
+        async with lock, self._session() as s:
+            yield s
 
     async def create_schema(self) -> SchemaVersion:
         """Upgrades the database to this version's schema, in place (honk.store.migrations.runner):
@@ -60,7 +87,7 @@ class Store:
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, repo: RepoRef) -> bool:
         """Adds the repo; returns False when one with the same name already exists."""
-        async with self._session() as s:
+        async with self.writing() as s:
             s.add(
                 RepoRow(
                     name=repo.name,
@@ -108,7 +135,7 @@ class Store:
             updated_at=now,
             artifacts=[],
         )
-        async with self._session() as s:
+        async with self.writing() as s:
             s.add(row)
             try:
                 await s.commit()
@@ -120,7 +147,7 @@ class Store:
         return _view(row), True
 
     async def delete_task(self, task_id: str) -> None:
-        async with self._session() as s:
+        async with self.writing() as s:
             row = await s.get(TaskRow, task_id)
             if row:
                 await s.delete(row)
@@ -187,7 +214,7 @@ class Store:
         """Adds events to the task's history and folds them into its timeline, in one transaction."""
         now = _now()
         clean = [redactor().record(ev) for ev in events]  # nothing the store keeps shows a secret
-        async with self._session() as s:
+        async with self.writing() as s:
             rows = [EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")) for ev in clean]
             s.add_all(rows)
             try:

@@ -15,12 +15,12 @@ from honk.store.store import Store
 
 class TranscriptStore:
     def __init__(self, store: Store, redactor: Redactor | None = None) -> None:
-        self._session = store._session
+        self._session, self._writing = store._session, store.writing
         self.redactor = redactor or Redactor()
 
     async def append(self, session: str, entries: list[dict[str, Any]]) -> None:
         """Adds the entries in order; an entry whose `uuid` is already kept (a retried batch) is skipped."""
-        async with self._session() as s:
+        async with self._writing() as s:
             uuids = [str(e["uuid"]) for e in entries if e.get("uuid")]
             seen = set()
             if uuids:
