@@ -1,5 +1,6 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox]`: runs the benchmarks, prints the results
-and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section)."""
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|load]`: runs the benchmarks, prints
+the results and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section).
+`python -m bench --against REV` compares this tree with an earlier revision, both measured in this run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import argparse
 import sys
 import time
 
-from bench import agent, load, orchestration, sandbox, slack, workspace
+from bench import against, agent, load, orchestration, sandbox, slack, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {
@@ -64,7 +65,12 @@ def _section(sec: Section, footer: str) -> list[str]:
 def render(
     sections: list[Section], info: dict[str, str], quick: bool, only: str | None, total_s: float, previous: str = ""
 ) -> str:
-    cmd = ".venv/bin/python -m bench" + (" --quick" if quick else "") + (f" --only {only}" if only else "")
+    cmd = ".venv/bin/python -m bench" + (" --quick" if quick else "")
+    cmd += (
+        (f" --against {only.removeprefix('against ')}" if only.startswith("against ") else f" --only {only}")
+        if only
+        else ""
+    )
     parts: list[Section | list[str]] = _merge(previous, sections) if only else list(sections)
     kept = any(not isinstance(p, Section) for p in parts)
     lines = [
@@ -76,6 +82,7 @@ def render(
         "cd /work/main && .venv/bin/python -m bench            # or: make bench",
         ".venv/bin/python -m bench --quick                    # smaller sizes, a smoke run",
         ".venv/bin/python -m bench --only workspace           # or: --only orchestration, agent, slack",
+        ".venv/bin/python -m bench --against e326db5          # this tree vs an earlier revision, alternating",
         "```",
         "",
         "Each benchmark measures its baseline in the same run, on the same machine, so the ratios do not",
@@ -128,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     ap.add_argument("--only", choices=sorted(BENCHMARKS), help="run one benchmark")
+    ap.add_argument("--against", metavar="REV", help="compare this tree with revision REV, both measured now")
+    ap.add_argument("--rounds", type=int, default=2, help="with --against: alternating rounds per side")
     ap.add_argument("--no-write", action="store_true", help=f"do not rewrite {DOC.relative_to(REPO_ROOT)}")
     args = ap.parse_args(argv)
 
@@ -138,8 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sections = []
     try:
+        if args.against:
+            print(f"\n-- against {args.against}", flush=True)
+            sections.append(against.run(args.against, args.quick, lambda m: print(m, flush=True), rounds=args.rounds))
+            print_section(sections[-1])
         for key, fn in BENCHMARKS.items():
-            if args.only and key != args.only:
+            if args.against or (args.only and key != args.only):
                 continue
             print(f"\n-- {key}{' (quick)' if args.quick else ''}", flush=True)
             sec = fn(quick=args.quick, log=lambda m: print(m, flush=True))
@@ -152,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         DOC.parent.mkdir(parents=True, exist_ok=True)
         previous = DOC.read_text() if DOC.exists() else ""
-        DOC.write_text(render(sections, info, args.quick, args.only, total, previous))
+        only = f"against {args.against}" if args.against else args.only
+        DOC.write_text(render(sections, info, args.quick, only, total, previous))
         print(f"Wrote {DOC.relative_to(REPO_ROOT)}")
     misses = [r.measure for s in sections for r in s.rows if r.passed is False]
     if misses:
