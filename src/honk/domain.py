@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from pydantic_core import PydanticCustomError
 
 MAX_REQUEST_CHARS = 20_000
+MAX_ATTACHMENTS = 10  # files per request (a screenshot or three, a log); more are refused by count
 _T = TypeVar("_T")
 _N = TypeVar("_N", int, float)
 
@@ -44,6 +45,8 @@ PullRequestStatus = Literal["none", "open", "closed", "merged"]
 # What a merge came to: landed, or why not (the task goes back to the agent or to review).
 LandStatus = Literal["merged", "conflict", "checks_failed", "kept_moving", "refused"]
 SlackCommandName = Literal["help", "list", "status", "use"]
+# What Honk makes of a file that came with a request: an image the model sees, or text it reads.
+AttachmentKind = Literal["image", "text"]
 PolicyPeople = Literal["requesters", "mergers"]
 
 
@@ -119,6 +122,34 @@ class SlackThread(Carried):
     status_ts: str | None = None
 
 
+class Attachment(Carried):
+    """A file that came with a request, as Honk kept it. The bytes stay in Honk's store (any worker
+    reads them there); this record travels with the task."""
+
+    id: str
+    name: str  # safe as a file name: no directories, no dot-files
+    kind: AttachmentKind
+    media_type: str
+    size: int
+    note: str = ""  # what Honk did to it ("scaled from 4032×3024 to 1568×1176")
+
+
+class AttachedFile(Record):
+    """An attachment as one agent run has it: a file in the run's HOME (the same path inside the
+    sandbox and out), and for a text file the extract its prompt quotes."""
+
+    attachment: Attachment
+    path: Path
+    extract: str | None = None
+
+
+class RefusedAttachment(Carried):
+    """A file Honk did not take, and why, in words for the person who sent it."""
+
+    name: str
+    reason: str
+
+
 class TaskRequest(Carried):
     """What a front door hands to the workflow: who asked what of which repo."""
 
@@ -131,6 +162,7 @@ class TaskRequest(Carried):
     model: str | None = None
     front_door: FrontDoor = "api"
     slack: SlackThread | None = None
+    attachments: list[Attachment] = []
 
 
 # -- a repo's `.honk.toml`: its one schema ---------------------------------------------------------
@@ -447,6 +479,8 @@ class AgentJob(Carried):
     # Set when the target branch conflicts with the task branch: Honk starts that merge, leaving the
     # conflict markers for the agent to resolve; Honk then commits the merge.
     merge_from: str | None = None
+    # Files that came with the request, laid out in the run's HOME (`tools.attachments` says where).
+    attachments: list[Attachment] = []
 
     @property
     def timeout_s(self) -> float:

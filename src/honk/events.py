@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from honk.domain import AgentReason, Artifact, TaskState, ViolationKind
+from honk.domain import AgentReason, Artifact, Attachment, RefusedAttachment, TaskState, ViolationKind
 
 
 class Event(BaseModel):
@@ -30,6 +30,19 @@ class TaskAccepted(Event):
 
     def line(self) -> str:
         return f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent})"
+
+
+class AttachmentsReceived(Event):
+    """The files that came with the request: those kept for the agent, and each refused one with why."""
+
+    kind: Literal["attachments_received"] = "attachments_received"
+    kept: list[Attachment] = []
+    refused: list[RefusedAttachment] = []
+
+    def line(self) -> str:
+        parts = [f"{a.name}" + (f" ({a.note})" if a.note else "") for a in self.kept]
+        said = f"attached: {', '.join(parts)}" if parts else "no attachment kept"
+        return said + "".join(f"; not taken: {r.name}: {r.reason}" for r in self.refused)
 
 
 class WorkspacePreparing(Event):
@@ -343,6 +356,7 @@ class TaskCancelled(Event):
 
 AnyEvent = Annotated[
     TaskAccepted
+    | AttachmentsReceived
     | WorkspacePreparing
     | WorkspaceReady
     | AgentStarted

@@ -23,6 +23,8 @@ from typing import Any, Protocol
 from honk.domain import (
     AgentJob,
     AgentOutcome,
+    AttachedFile,
+    Attachment,
     BuildOutcome,
     BuildSpec,
     Change,
@@ -256,6 +258,11 @@ class AgentTools(Protocol):
     @property
     def transcripts(self) -> Transcripts: ...
 
+    @property
+    def attachments(self) -> Sequence[AttachedFile]:
+        """The request's files, laid out in the run's HOME, where the agent's programs can read them."""
+        ...
+
 
 class Agent(Protocol):
     """A coding agent: edits the workspace toward the job's prompt, using only `tools`. Honk commits,
@@ -343,6 +350,14 @@ class Notifier(Protocol):
 
 
 # -- 6. the record ---------------------------------------------------------------------------------
+
+
+class AttachmentReads(Protocol):
+    """The files that came with a task's request, as Honk kept them (honk.attachments decided)."""
+
+    async def files(self, task_id: str) -> list[tuple[Attachment, bytes]]:
+        """In the order they came; [] when there were none or retention has removed them."""
+        ...
 
 
 class TaskReads(Protocol):

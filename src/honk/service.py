@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from temporalio.client import Client, WorkflowUpdateFailedError
@@ -18,14 +19,25 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from honk import attachments
 from honk.agents import AGENT_NAMES
-from honk.domain import MAX_REQUEST_CHARS, ForgeRef, RepoRef, SlackThread, TaskRequest, TaskState, TaskView
+from honk.domain import (
+    MAX_REQUEST_CHARS,
+    Attachment,
+    ForgeRef,
+    RefusedAttachment,
+    RepoRef,
+    SlackThread,
+    TaskRequest,
+    TaskState,
+    TaskView,
+)
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
-from honk.events import FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
+from honk.events import AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
 from honk.gate import Actor, Gate
 from honk.redaction import redact
 from honk.settings import Settings
-from honk.store import AuditEntry, AuditQuery, Store
+from honk.store import AttachmentStore, AuditEntry, AuditQuery, Store
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
@@ -39,6 +51,7 @@ REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 class TaskService:
     def __init__(self, settings: Settings, store: Store, client: Client, gate: Gate) -> None:
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
+        self.attachments = AttachmentStore(store)
 
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
@@ -105,9 +118,12 @@ class TaskService:
         model: str | None = None,
         request_id: str | None = None,
         slack: SlackThread | None = None,
+        files: list[attachments.Incoming] | None = None,
     ) -> tuple[TaskView, bool]:
+        """`files`: what came with the request; each is kept or refused on its own
+        (honk.attachments), and the task goes on with those kept."""
         return await self.gate.recorded(
-            "request", actor, repo, lambda: self._submit(repo, text, actor, agent, model, request_id, slack)
+            "request", actor, repo, lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files)
         )
 
     async def _submit(
@@ -119,6 +135,7 @@ class TaskService:
         model: str | None,
         request_id: str | None,
         slack: SlackThread | None,
+        files: list[attachments.Incoming] | None = None,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -153,10 +170,12 @@ class TaskService:
                         model=known.model,
                         front_door=actor.front_door,
                         slack=slack,
+                        attachments=[a for a, _ in await self.attachments.files(task_id)],
                     )
                 )
             return known, False
         await self.gate.check("request", actor, ref.name, agent=agent, model=model)
+        kept, refused = _attachments(files or [])
         req = TaskRequest(
             task_id=task_id,
             request_id=request_id,
@@ -167,13 +186,19 @@ class TaskService:
             model=model,
             front_door=actor.front_door,
             slack=slack,
+            attachments=[a for a, _ in kept],
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
-            await self.store.append(
-                task_id,
-                TaskAccepted(repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default"),
-            )
+            if kept:
+                await self.attachments.keep(task_id, kept)
+            accepted = TaskAccepted(repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default")
+            if kept or refused:
+                await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
+            else:
+                await self.store.append(task_id, accepted)
+            forgotten = datetime.now(UTC) - timedelta(days=self.settings.tasks.attachment_days)
+            await self.attachments.forget_before(forgotten)
             await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
         # Also on a retry: a submission that died between the record and the start is completed now.
         await self._start(req)
@@ -280,3 +305,25 @@ def _normalise_url(url: str) -> str:
     if "://" in url or re.match(r"^[\w.-]+@[\w.-]+:", url):
         return url
     return str(Path(url).expanduser().resolve())
+
+
+def _attachments(files: list[attachments.Incoming]) -> tuple[list[tuple[Attachment, bytes]], list[RefusedAttachment]]:
+    """Each file kept (with an id, its bytes as the agent will get them) or refused with why."""
+    kept, refused = attachments.accept(files)
+    return (
+        [
+            (
+                Attachment(
+                    id=uuid.uuid4().hex,
+                    name=k.name,
+                    kind=k.kind,
+                    media_type=k.media_type,
+                    size=len(k.data),
+                    note=k.note,
+                ),
+                k.data,
+            )
+            for k in kept
+        ],
+        [RefusedAttachment(name=r.name, reason=r.reason) for r in refused],
+    )

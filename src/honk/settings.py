@@ -141,6 +141,12 @@ class TaskSettings(Section):
     )
     agent_max_cost_usd: float = Field(default=5.0, gt=0, description="... its model spend, in US dollars")
     agent_timeout_s: float = Field(default=1800.0, gt=0, description="... its agent time, in seconds")
+    attachment_days: float = Field(
+        default=30.0,
+        gt=0,
+        description="days the files that came with a request (screenshots, logs) are kept; the task's "
+        "history keeps their names",
+    )
 
 
 class ClaudeSettings(Section):

@@ -355,3 +355,35 @@ def test_without_credentials_the_claude_agent_is_refused_clearly(stack, make_rem
     task = stack.ask("calc", "make add() add")
     done = stack.wait_for(task.id, TaskState.failed, TaskState.ready, timeout_s=60)
     assert "needs model credentials" in done.reason and "ANTHROPIC_API_KEY" in done.reason
+
+
+def test_a_screenshot_reaches_the_model_as_an_image_with_the_log_quoted(claude_stack, model, make_remote):
+    """The mention's screenshot and log, through the real binary: the model's first request holds the
+    picture as an image block (scaled to what it reads) and the log's end, fenced as reference."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    model.play(Scenario(turns=[*FIX, Turn(text="Fixed add().")]))
+    remote = make_remote(claude_repo())
+    claude_stack.add_repo("calc", remote.url)
+    shot = io.BytesIO()
+    Image.new("RGB", (1170, 2532), "red").save(shot, "PNG")
+    r = claude_stack.http.post(
+        "/api/tasks",
+        data={"request": json.dumps({"repo": "calc", "text": "make add() add"})},
+        files=[("files", ("broken.png", shot.getvalue())), ("files", ("trace.txt", b"KeyError: 'playlist'\n"))],
+        headers={"X-Honk-Client": "test"},
+    )
+    assert r.status_code == 201, r.text
+    done = claude_stack.wait_for(r.json()["id"], TaskState.ready, TaskState.failed, timeout_s=120)
+    assert done.state == TaskState.ready, done.reason
+
+    first = model.agent_requests()[0].body["messages"][0]["content"]
+    images = [b for b in first if isinstance(b, dict) and b.get("type") == "image"]
+    assert len(images) == 1 and images[0]["source"]["media_type"] == "image/png"
+    assert Image.open(io.BytesIO(base64.b64decode(images[0]["source"]["data"]))).size == (725, 1568)
+    text = " ".join(b.get("text", "") for b in first if isinstance(b, dict))
+    assert "make add() add" in text and "KeyError: 'playlist'" in text and "not instructions" in text

@@ -125,11 +125,16 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     page.goto(stack.url + "/new")
     page.select_option("#repo", "sample")
     page.fill("#text", "The app crashes when a playlist is empty: fix it and add a test.")
+    # A screenshot from the phone's photo picker goes with it (multipart, with the CSRF token).
+    shot = page.request.get(stack.url + "/static/icon-192.png").body()
+    page.set_input_files("#files", files=[{"name": "crash.png", "mimeType": "image/png", "buffer": shot}])
     phone.fits(page)
     phone.shot(page, "new-request")
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/tasks/t-[a-z0-9]+$"))
     task_id = page.url.rsplit("/", 1)[1]
+    attached = [e.event for e in stack.events(task_id) if e.event.kind == "attachments_received"]
+    assert [(a.name, a.size) for a in attached[0].kept] == [("crash.png", len(shot))]
     page.evaluate("window.__samePage = true")  # gone if anything reloads the page
     page.wait_for_selector("#timeline li.k-agent_started")
     phone.fits(page)

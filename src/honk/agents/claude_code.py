@@ -12,7 +12,9 @@ events and the conversation is kept in Honk's store.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,7 @@ from claude_agent_sdk import (
 from honk.agents import claude_env, pricing, prompt
 from honk.agents.claude_errors import AgentStopped, classify
 from honk.agents.tool_policy import TOOLS, decide
-from honk.domain import AgentJob, AgentOutcome
+from honk.domain import AgentJob, AgentOutcome, AttachedFile
 from honk.errors import UserFacingError
 from honk.events import (
     AgentSaid,
@@ -102,10 +104,13 @@ class ClaudeCodeAgent:
         text = prompt.render(
             job, tools.workspace.root, repo=job.repo or tools.workspace.root.name, branch=f"honk/{job.task_id}"
         )
+        # The request's files go with a new conversation; a resumed one has them already.
+        attached = tools.attachments if job.session_id is None else ()
+        text += prompt.attachments(attached, images_inline=True)
         try:
             async with asyncio.timeout(job.timeout_s):
                 async with ClaudeSDKClient(options) as client:
-                    await client.query(text)
+                    await client.query(_with_images(text, attached))
                     async for message in client.receive_response():
                         await run.observe(message)
         except TimeoutError:
@@ -127,6 +132,24 @@ class ClaudeCodeAgent:
             turns=run.result.num_turns,
             session_id=run.result.session_id,
         )
+
+
+def _with_images(text: str, attached: Sequence[AttachedFile]) -> str | AsyncIterator[dict[str, Any]]:
+    """The first message, with each attached image as an image content block the model sees."""
+    images = [f for f in attached if f.attachment.kind == "image"]
+    if not images:
+        return text
+    blocks: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    for f in images:
+        data = base64.b64encode(f.path.read_bytes()).decode("ascii")
+        blocks.append(
+            {"type": "image", "source": {"type": "base64", "media_type": f.attachment.media_type, "data": data}}
+        )
+
+    async def one() -> AsyncIterator[dict[str, Any]]:
+        yield {"type": "user", "message": {"role": "user", "content": blocks}, "parent_tool_use_id": None}
+
+    return one()
 
 
 class _SessionStore(sdk.SessionStore):

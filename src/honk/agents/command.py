@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 
+from honk.agents import prompt
 from honk.domain import AgentJob, AgentOutcome
 from honk.errors import UserFacingError
 from honk.events import AgentSaid
@@ -21,7 +22,8 @@ class CommandAgent:
         template = job.settings.command
         if not template:
             raise UserFacingError('The command agent needs `[agent] command = "…{prompt}…"` in the repo\'s .honk.toml.')
-        argv = build_argv(template, job.prompt, job.model)
+        # The request's files are in the run's HOME; the prompt says where, and quotes the text ones.
+        argv = build_argv(template, job.prompt + prompt.attachments(tools.attachments, images_inline=False), job.model)
         res = await tools.launcher.run(argv, timeout_s=job.timeout_s, env=model_env(tools.model))
         tail = "\n".join(res.output.strip().splitlines()[-20:])
         if tail:

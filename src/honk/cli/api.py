@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,9 +25,22 @@ class ApiClient:
             headers["Authorization"] = f"Bearer {token}"
         self.http = httpx.Client(base_url=self.base_url, headers=headers, timeout=60.0)
 
-    def call(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        files: list[Path] | None = None,
+    ) -> Any:
+        """`files` go as multipart/form-data beside the JSON body (in its `request` part)."""
         try:
-            r = self.http.request(method, path, json=body, params=params)
+            if files:
+                r = self.http.request(
+                    method, path, params=params, data={"request": json.dumps(body)}, files=_parts(files)
+                )
+            else:
+                r = self.http.request(method, path, json=body, params=params)
         except httpx.ConnectError as e:
             raise UserFacingError(
                 f"Honk is not running at {self.base_url} ({e}). Start it with `make up` or set HONK_URL."
@@ -58,3 +73,14 @@ def default_url() -> str:
     from honk.settings import Settings
 
     return Settings().base_url
+
+
+def _parts(files: list[Path]) -> list[tuple[str, tuple[str, bytes, str]]]:
+    parts = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as e:
+            raise UserFacingError(f"Cannot read {path}: {e.strerror or e}.") from e
+        parts.append(("files", (path.name, data, mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
+    return parts

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import get_args
 
 import click
@@ -108,6 +109,13 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--model", default=None)
 @click.option("--request-id", default=None, help="Idempotency key (a retry with the same id is the same task).")
 @click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file for the agent to look at (a screenshot, a log); repeat for several.",
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -117,11 +125,12 @@ def ask(
     model: str | None,
     request_id: str | None,
     wait: bool,
+    attach: tuple[Path, ...],
 ) -> None:
     """Ask Honk for a change; prints the task id."""
     api = _api(ctx)
     body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id}
-    task = TaskView.model_validate(api.call("POST", "/api/tasks", body))
+    task = TaskView.model_validate(api.call("POST", "/api/tasks", body, files=list(attach)))
     click.echo(task.id)
     if wait:
         _follow(api, task.id, until={TaskState.ready, *_terminal()})

@@ -31,7 +31,7 @@ from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.store import AuditLog, Store
+from honk.store import AttachmentStore, AuditLog, Store
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
@@ -119,7 +119,15 @@ def build_activities(
             settings.sandbox.setup_network,
         ),
         agent_runner=AgentRunner(
-            workspaces, agents, tools, refusals, store, gate, tuple(needles(settings.secret_values())), metrics
+            workspaces,
+            agents,
+            tools,
+            refusals,
+            store,
+            gate,
+            AttachmentStore(store),
+            tuple(needles(settings.secret_values())),
+            metrics,
         ),
         verification=Verification(
             workspaces,

@@ -1,6 +1,7 @@
 """Honk's own records: repos, tasks and their events (SQLAlchemy; SQLite embedded, PostgreSQL in production)."""
 
+from honk.store.attachments import AttachmentStore
 from honk.store.audit import AuditEntry, AuditLog, AuditQuery
 from honk.store.store import Store
 
-__all__ = ["AuditEntry", "AuditLog", "AuditQuery", "Store"]
+__all__ = ["AttachmentStore", "AuditEntry", "AuditLog", "AuditQuery", "Store"]

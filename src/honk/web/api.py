@@ -16,7 +16,9 @@ from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState,
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
-from honk.web.schemas import ActorIn, FollowUpIn, RepoIn, TaskIn
+from honk.web.schemas import ActorIn, FollowUpIn, RepoIn
+from honk.web.uploads import TASK_BODY as _TASK_BODY
+from honk.web.uploads import task_body
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
@@ -47,10 +49,12 @@ def router() -> APIRouter:
         responses={
             200: {"model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}
         },
+        openapi_extra={"requestBody": _TASK_BODY},
     )
-    async def submit(
-        body: TaskIn, request: Request, response: Response, x_honk_user: str | None = Header(default=None)
-    ) -> TaskView:
+    async def submit(request: Request, response: Response, x_honk_user: str | None = Header(default=None)) -> TaskView:
+        """A JSON `TaskIn`; or, with files (screenshots, logs), `multipart/form-data` with the JSON in a
+        `request` part and each file in a `files` part (send an `X-Honk-Client` header with it)."""
+        body, files = await task_body(request)
         user = await user_of(request)
         view, created = await svc(request).submit(
             body.repo,
@@ -59,6 +63,7 @@ def router() -> APIRouter:
             body.agent,
             body.model,
             body.request_id,
+            files=files,
         )
         if not created:
             response.status_code = 200

@@ -111,7 +111,17 @@ async def _json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN20
     """State changes need a JSON body: a page (a preview, another site) cannot send one without a
     CORS preflight, which Honk never grants, so it cannot act for whoever is looking at it."""
     writes = request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/")
-    if writes and not request.headers.get("content-type", "").startswith("application/json"):
+    kind = request.headers.get("content-type", "")
+    # Files come as multipart, which a form can send too: it must then carry a header no form can add.
+    upload = request.url.path == "/api/tasks" and kind.startswith("multipart/form-data")
+    if upload and request.headers.get("x-honk-client"):
+        return await call_next(request)
+    if upload:
+        return JSONResponse(
+            {"detail": "Send files with an X-Honk-Client header (any value), as Honk's CLI and web app do."},
+            status_code=415,
+        )
+    if writes and not kind.startswith("application/json"):
         return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."}, status_code=415)
     return await call_next(request)
 

@@ -277,6 +277,8 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
 <label for="text">What should change?</label>
 <textarea id="text" name="text" required maxlength="20000"
  placeholder="e.g. The app crashes when a playlist is empty; fix it and add a test."></textarea>
+<label for="files">Screenshots or logs (optional)</label>
+<input type="file" id="files" name="files" multiple accept="image/*,text/*,.log,.txt,.json,.csv">
 <details><summary>Agent and model (optional)</summary>
 <label for="agent">Agent</label><select id="agent" name="agent"><option value="">Repo default</option>{agents}</select>
 <label for="model">Model</label><input type="text" id="model" name="model" placeholder="Repo default" maxlength="100">

@@ -349,6 +349,7 @@ class TaskWorkflow:
             checks=self.prov.config.verify,
             max_gate_rounds=self.prov.max_rounds,
             merge_from=self.merge_from,
+            attachments=self.req.attachments,
         )
 
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:

@@ -13,14 +13,21 @@ const honk = (() => {
     return csrf;
   }
 
-  /** POSTs JSON with the CSRF header; always resolves with {ok, status, data}. */
-  async function send(url, body) {
+  /** POSTs JSON with the CSRF header (with `files`: multipart, the JSON in its `request` part);
+   * always resolves with {ok, status, data}. */
+  async function send(url, body, files) {
     try {
-      const r = await fetch(url, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": await token() },
-        body: JSON.stringify(body || {}),
-      });
+      const headers = { "X-CSRF-Token": await token() };
+      let payload = JSON.stringify(body || {});
+      if (files && files.length) {
+        payload = new FormData();
+        payload.append("request", JSON.stringify(body || {}));
+        for (const f of files) payload.append("files", f, f.name);
+        headers["X-Honk-Client"] = "web";  // a header no cross-site form can add
+      } else {
+        headers["Content-Type"] = "application/json";
+      }
+      const r = await fetch(url, { method: "POST", credentials: "same-origin", headers, body: payload });
       let data = null;
       try { data = await r.json(); } catch (_) { data = null; }
       return { ok: r.ok, status: r.status, data };
@@ -58,7 +65,8 @@ const honk = (() => {
     if (confirmText && !window.confirm(confirmText)) return;
     const buttons = form.querySelectorAll("button");
     buttons.forEach((b) => (b.disabled = true));
-    const res = await send(form.dataset.api, formBody(form));
+    const files = [...form.querySelectorAll("input[type=file]")].flatMap((i) => [...i.files]);
+    const res = await send(form.dataset.api, formBody(form), files);
     buttons.forEach((b) => (b.disabled = false));
     if (!res.ok) {
       flash(detail(res), "err");

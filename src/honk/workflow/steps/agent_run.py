@@ -11,7 +11,7 @@ from honk.errors import UserFacingError
 from honk.events import AgentFinished, AgentStarted, AgentToolDenied, AnyEvent
 from honk.gate import Gate, WorkerRefusal
 from honk.metrics import WorkerMetrics
-from honk.protocols import EventSink, TaskReads, Workspaces
+from honk.protocols import AttachmentReads, EventSink, TaskReads, Workspaces
 from honk.timeline import Timeline
 from honk.workflow.records import AgentRunInput, AgentRunResult
 from honk.workflow.steps.refusals import Refusals
@@ -30,11 +30,13 @@ class AgentRunner:
         refusals: Refusals,
         reads: TaskReads,
         gate: Gate,
+        attachments: AttachmentReads,
         secrets: tuple[str, ...] = (),
         metrics: WorkerMetrics | None = None,
     ) -> None:
         self.workspaces, self.agents, self.tools, self.refusals = workspaces, agents, tools, refusals
         self.reads, self.gate, self.secrets, self.metrics = reads, gate, secrets, metrics
+        self.attachments = attachments
 
     async def run(self, inp: AgentRunInput, attempt: int, emit: EventSink) -> AgentRunResult:
         req, job = inp.request, inp.job
@@ -49,8 +51,9 @@ class AgentRunner:
         title = req.text.strip().splitlines()[0][:72]
         if job.merge_from:
             await self.workspaces.start_merge(ws, job.merge_from)
+        attached = await self.attachments.files(req.task_id) if job.attachments else []
         try:
-            async with self.tools.run(req.task_id, ws.path, [ws.mirror], job.checks, emit) as tools:
+            async with self.tools.run(req.task_id, ws.path, [ws.mirror], job.checks, emit, attached) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
             commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)

@@ -8,12 +8,13 @@ confinement; a per-run token stands in for the model key and is revoked when the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from honk.domain import Network, VerifyCommand
+from honk import attachments as files
+from honk.domain import AttachedFile, Attachment, Network, VerifyCommand
 from honk.protocols import EventSink
 from honk.sandbox import Sandbox, SandboxLauncher
 from honk.sandbox.key_proxy import KeyProxy
@@ -47,6 +48,7 @@ class RunTools:
     checks: AgentChecks
     model: ModelGrant | None
     transcripts: TranscriptStore
+    attachments: tuple[AttachedFile, ...] = ()
 
 
 class ToolsForRuns:
@@ -70,7 +72,13 @@ class ToolsForRuns:
 
     @asynccontextmanager
     async def run(
-        self, task_id: str, workspace: Path, git_dirs: list[Path], checks: list[VerifyCommand], emit: EventSink
+        self,
+        task_id: str,
+        workspace: Path,
+        git_dirs: list[Path],
+        checks: list[VerifyCommand],
+        emit: EventSink,
+        attachments: Sequence[tuple[Attachment, bytes]] = (),
     ) -> AsyncIterator[RunTools]:
         area, logs = self.areas / task_id, self.logs / task_id
         launcher = self.sandbox.launcher(area, workspace, git_dirs, "agent", self.network)
@@ -87,8 +95,23 @@ class ToolsForRuns:
                 checks=AgentChecks(checks, check_launcher, logs, emit),
                 model=model,
                 transcripts=self.transcripts,
+                attachments=_lay_out(launcher.home / "attachments", attachments),
             )
         finally:
             launcher.close()
             if proxy is not None and token is not None:
                 proxy.revoke(token)
+
+
+def _lay_out(where: Path, attached: Sequence[tuple[Attachment, bytes]]) -> tuple[AttachedFile, ...]:
+    """The request's files in the run's HOME, outside the workspace (so never part of the change)."""
+    if not attached:
+        return ()
+    where.mkdir(parents=True, exist_ok=True)
+    laid: list[AttachedFile] = []
+    for a, data in attached:
+        path = where / a.name  # a safe name (honk.attachments.safe_name): no directories
+        path.write_bytes(data)
+        extract = files.extract(data.decode("utf-8", "replace")) if a.kind == "text" else None
+        laid.append(AttachedFile(attachment=a, path=path, extract=extract))
+    return tuple(laid)

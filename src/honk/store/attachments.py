@@ -1,0 +1,63 @@
+"""The files that came with requests, kept with their tasks (the records travel; the bytes stay here)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, select
+
+from honk.domain import Attachment
+from honk.store.models import AttachmentRow
+from honk.store.store import Store
+
+
+class AttachmentStore:
+    def __init__(self, store: Store) -> None:
+        self._session, self._writing = store._session, store.writing
+
+    async def keep(self, task_id: str, files: list[tuple[Attachment, bytes]]) -> None:
+        now = datetime.now(UTC)
+        async with self._writing() as s:
+            for position, (a, data) in enumerate(files):
+                s.add(
+                    AttachmentRow(
+                        id=a.id,
+                        task_id=task_id,
+                        position=position,
+                        name=a.name,
+                        kind=a.kind,
+                        media_type=a.media_type,
+                        size=a.size,
+                        note=a.note,
+                        data=data,
+                        created_at=now,
+                    )
+                )
+            await s.commit()
+
+    async def files(self, task_id: str) -> list[tuple[Attachment, bytes]]:
+        """The task's files in the order they came; [] once retention removed them."""
+        q = select(AttachmentRow).where(AttachmentRow.task_id == task_id).order_by(AttachmentRow.position)
+        async with self._session() as s:
+            rows = (await s.scalars(q)).all()
+        return [(_record(r), r.data) for r in rows]
+
+    async def forget_before(self, cutoff: datetime) -> int:
+        """Removes files kept before `cutoff` (the retention setting); returns how many."""
+        async with self._writing() as s:
+            result = await s.execute(delete(AttachmentRow).where(AttachmentRow.created_at < cutoff))
+            await s.commit()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # a DELETE's CursorResult
+
+
+def _record(row: AttachmentRow) -> Attachment:
+    return Attachment.model_validate(
+        {
+            "id": row.id,
+            "name": row.name,
+            "kind": row.kind,
+            "media_type": row.media_type,
+            "size": row.size,
+            "note": row.note,
+        }
+    )

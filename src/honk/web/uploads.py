@@ -1,0 +1,87 @@
+"""A task request with files: `multipart/form-data`, the request's JSON in a `request` part and each
+file in a `files` part. Files are read here only up to the size Honk would keep (past it a file is
+refused by honk.attachments, not read whole), and a request is bounded as a whole."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+
+from honk.attachments import MAX_FILE_BYTES, Incoming
+from honk.domain import MAX_ATTACHMENTS
+from honk.errors import UserFacingError
+from honk.web.schemas import TaskIn
+
+MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the whole request; a file over MAX_FILE_BYTES is refused anyway
+CHUNK = 1024 * 1024
+
+
+class TooLarge(UserFacingError):
+    status_code = 413
+
+
+# The request body's two forms, for the API's OpenAPI description.
+TASK_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": TaskIn.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["request"],
+                "properties": {
+                    "request": {"type": "string", "description": "the TaskIn JSON"},
+                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    },
+}
+
+
+async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
+    kind = request.headers.get("content-type", "")
+    if kind.startswith("application/json"):
+        return _task_in(await request.body()), []
+    if not kind.startswith("multipart/form-data"):
+        raise UserFacingError("Send the request as JSON, or as multipart/form-data with files.")
+    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
+        raise TooLarge(
+            f"The request is larger than {MAX_UPLOAD_BYTES // 1024 // 1024} MB; send fewer or smaller files."
+        )
+    try:
+        form = await request.form(max_files=MAX_ATTACHMENTS * 2, max_fields=10)
+    except Exception as e:  # the multipart parser's own errors (a malformed body, too many parts)
+        raise UserFacingError(f"The multipart body could not be read: {e}") from e
+    try:
+        raw = form.get("request")
+        if not isinstance(raw, str):
+            raise UserFacingError("The multipart body needs a `request` part holding the request's JSON.")
+        body = _task_in(raw.encode())
+        files = [
+            Incoming(f.filename or "", await _bounded(f), f.size)
+            for f in form.getlist("files")
+            if isinstance(f, UploadFile)
+        ]
+    finally:
+        await form.close()
+    return body, files
+
+
+def _task_in(raw: bytes) -> TaskIn:
+    try:
+        return TaskIn.model_validate_json(raw)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors())
+        raise UserFacingError(f"Invalid request: {problems}") from e
+
+
+async def _bounded(f: UploadFile) -> bytes:
+    """The file, or its first MAX_FILE_BYTES + 1 bytes: enough for honk.attachments to refuse it."""
+    out = bytearray()
+    while len(out) <= MAX_FILE_BYTES and (chunk := await f.read(CHUNK)):
+        out += chunk
+    return bytes(out)
