@@ -94,14 +94,19 @@ class Supervisor:
             child.restart_at = now + pause
             self.say(f"The {child.name} stopped (exit {code}); starting it again in {pause:.0f}s. Its log: {child.log}")
 
-    def stop_all(self) -> None:
-        running = [c.proc for c in reversed(self.children) if c.restart_at is None]
-        for proc in running:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        for proc in running:
+    def stop_all(self, grace_s: float = 15.0) -> None:
+        """Stops the children newest first, each before the next: the web server and the worker end
+        while Temporal still answers them (a worker whose server went first hangs on its shutdown
+        calls). One deadline for all of it; a child still there at the deadline is killed."""
+        deadline = time.monotonic() + grace_s
+        for child in reversed(self.children):
+            proc = child.proc
+            if child.restart_at is not None or proc.poll() is not None:
+                continue
+            os.killpg(proc.pid, signal.SIGTERM)
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
+                self.say(f"The {child.name} did not stop within {grace_s:.0f}s; it was killed. Its log: {child.log}")
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
