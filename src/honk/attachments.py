@@ -47,6 +47,7 @@ class Incoming:
     name: str
     data: bytes
     size: int | None = None
+    problem: str | None = None  # why it could not be fetched (a download that failed)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def accept(files: list[Incoming]) -> tuple[list[Kept], list[Refused]]:
         name = _unique(safe_name(incoming.name, i), names)
         if i >= MAX_ATTACHMENTS:
             refused.append(Refused(name, f"only {MAX_ATTACHMENTS} files are taken per request"))
+            continue
+        if incoming.problem is not None:
+            refused.append(Refused(name, incoming.problem))
             continue
         outcome = judge(name, incoming.data, incoming.size)
         (kept if isinstance(outcome, Kept) else refused).append(outcome)  # type: ignore[arg-type]

@@ -333,3 +333,39 @@ def test_the_access_policy_holds_in_slack_too(tmp_path, temporal, slack, make_re
         }
     finally:
         stack.stop()
+
+
+def test_a_screenshot_in_the_mention_reaches_the_task_and_a_30_mb_file_is_refused_in_the_thread(
+    slack_stack, slack, make_remote
+):
+    """On a phone: `@honk fix this` with a screenshot (and a screen recording too big to take). Honk
+    answers before it downloads anything, fetches the files with its bot token (the fake refuses any
+    other), keeps the screenshot for the agent and says in the thread why the recording was not used."""
+    import io
+
+    from PIL import Image
+
+    remote = make_remote(calc_files(DIRECT_FIX))
+    slack_stack.add_repo("calc", remote.url)
+    shot = io.BytesIO()
+    Image.new("RGB", (390, 844), "white").save(shot, "PNG")
+    files = [
+        slack.share_file("Screenshot 2026-12-02.png", shot.getvalue(), "image/png"),
+        slack.share_file("recording.mov", b"", "video/quicktime") | {"size": 30 << 20},
+        {"id": "F0", "name": "elsewhere.png", "url_private": "https://attacker.example/x.png", "size": 10},
+    ]
+    mention = mention_event("<@UHONK> fix this repo=calc", files=files)
+    ts = mention["event"]["ts"]
+    assert post_event(slack_stack, mention).status_code == 200
+    first = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)[0]
+    assert "reading the 3 files" in first.args["text"]
+    refused = slack.wait_for("chat.postMessage", where=lambda c: "could not use" in c.args.get("text", ""))[0]
+    assert "`recording.mov`: it is 30.0 MB; the limit is 20.0 MB" in refused.args["text"]
+    assert "`elsewhere.png`: it is not a file stored in Slack" in refused.args["text"]
+    task_id = task_in(slack_stack)
+    got = [e.event for e in slack_stack.events(task_id) if e.event.kind == "attachments_received"][0]
+    assert [a.name for a in got.kept] == ["Screenshot-2026-12-02.png"]
+    assert slack.downloads == [(files[0]["id"], "xoxb-test-token")], "only the Slack-hosted file, with the bot token"
+    # The first reply becomes the task's status message once the task exists.
+    slack.wait_for("chat.update", where=lambda c: task_id in c.args.get("text", ""))
+    assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready

@@ -15,9 +15,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from honk.access import Who
 from honk.domain import SlackThread
 from honk.errors import UserFacingError
+from honk.events import AttachmentsReceived
 from honk.gate import Actor
 from honk.service import TaskService
 from honk.slack import blocks, intake
+from honk.slack import files as slack_files
 from honk.store.slack import SlackStore, SlackUser
 
 log = logging.getLogger("honk.slack")
@@ -104,18 +106,51 @@ class SlackFrontDoor:
             return
         user = await self._user(event["user"])
         thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
+        shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        status_ts = None
+        if shared:
+            # The first reply comes before the downloads: whoever asked sees at once that Honk heard.
+            said = f"On it — reading the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…"
+            status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
+                "ts"
+            ]
+        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else None
         try:
             task, created = await self.service.submit(
-                repo, ask.text, _actor(user), ask.agent, ask.model, request_id=f"slack:{channel}:{ts}", slack=thread
+                repo,
+                ask.text,
+                _actor(user),
+                ask.agent,
+                ask.model,
+                request_id=f"slack:{channel}:{ts}",
+                slack=thread,
+                files=files,
             )
         except UserFacingError as e:
-            await self._reply(channel, thread.thread_ts, e.message)
+            if status_ts is not None:
+                await self.client.chat_update(channel=channel, ts=status_ts, text=e.message)
+            else:
+                await self._reply(channel, thread.thread_ts, e.message)
             return
         if not created:
             return
         text, body = blocks.on_it(task, self.base_url)
-        posted = await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text, blocks=body)
-        await self.slack.link(task.id, thread.model_copy(update={"status_ts": posted["ts"]}))
+        if status_ts is not None:
+            await self.client.chat_update(channel=channel, ts=status_ts, text=text, blocks=body)
+        else:
+            status_ts = (
+                await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text, blocks=body)
+            )["ts"]
+        await self.slack.link(task.id, thread.model_copy(update={"status_ts": status_ts}))
+        if shared:
+            await self._say_refused(task.id, channel, thread.thread_ts)
+
+    async def _say_refused(self, task_id: str, channel: str, thread_ts: str) -> None:
+        """Each file Honk could not use, with why, in the thread (the task goes on with the rest)."""
+        for stored in await self.service.events(task_id, limit=10):
+            if isinstance(stored.event, AttachmentsReceived) and stored.event.refused:
+                lines = [f"• `{r.name}`: {r.reason}" for r in stored.event.refused]
+                await self._reply(channel, thread_ts, "I could not use these files:\n" + "\n".join(lines))
 
     async def _follow_up(self, task_id: str, event: dict[str, Any]) -> None:
         text = intake.MENTION.sub(" ", event.get("text", "")).strip()

@@ -99,6 +99,8 @@ class FakeSlack(LoopbackServer):
         self.files: dict[str, SlackFile] = {}  # file id -> what was said about it
         self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as last opened or updated
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages posted and updated
+        self.shared: dict[str, bytes] = {}  # file id -> the bytes of a file someone shared
+        self.downloads: list[tuple[str, str | None]] = []  # (file id, the token it was fetched with)
         self._failures: dict[str, list[Failure]] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -108,6 +110,7 @@ class FakeSlack(LoopbackServer):
                 routes=[
                     Route("/api/{method}", self._api, methods=["GET", "POST"]),
                     Route("/upload/{file_id}", self._upload, methods=["POST"]),
+                    Route("/files-pri/{key}/{name:path}", self._download, methods=["GET"]),
                     Route("/response/{name}", self._response_url, methods=["POST"]),
                 ]
             ),
@@ -416,6 +419,35 @@ class FakeSlack(LoopbackServer):
             self.uploads[file_id] = data
         return PlainTextResponse(f"OK - {len(data)}")
 
+    def share_file(self, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
+        """A file someone shared, as a message's `files` lists it: its bytes at `url_private`, which
+        answers only to a bot token (without one, Slack's sign-in page with a 200, as Slack does)."""
+        file_id = f"F{next(self._seq):08d}"
+        with self._lock:
+            self.shared[file_id] = data
+        url = f"{self.url}/files-pri/{self.team_id}-{file_id}/{name}"
+        return {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url,
+        }
+
+    async def _download(self, request: Request) -> Response:
+        file_id = request.path_params["key"].split("-", 1)[-1]
+        token = _bearer(request.headers.get("authorization"))
+        with self._lock:
+            self.downloads.append((file_id, token))
+            data = self.shared.get(file_id)
+        if token is None or not token.startswith("xoxb-"):
+            return Response("<!DOCTYPE html><html><body>Sign in to Slack</body></html>", media_type="text/html")
+        if data is None:
+            return PlainTextResponse("Not Found", status_code=404)
+        return Response(data, media_type="application/octet-stream")
+
     async def _response_url(self, request: Request) -> Response:
         body = await request.body()
         try:
@@ -534,8 +566,10 @@ def mention_event(
     team_id: str = "T1",
     api_app_id: str = "AHONK",
     bot_user_id: str = "UHONK",
+    files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """An `event_callback` envelope with an `app_mention` event; text like `<@UHONK> fix it`."""
+    """An `event_callback` envelope with an `app_mention` event; text like `<@UHONK> fix it`; `files`
+    as `FakeSlack.share_file` describes them."""
     ts = ts or _event_ts()
     event: dict[str, Any] = {
         "type": "app_mention",
@@ -549,6 +583,8 @@ def mention_event(
     }
     if thread_ts:
         event["thread_ts"] = thread_ts
+    if files:
+        event["files"] = files
     return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
 
 
