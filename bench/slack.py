@@ -117,13 +117,13 @@ def _burst(stack: HonkStack, reqs: list[Req], warmup: list[Req]) -> tuple[list[R
     return results, time.perf_counter() - t0, _cpu_s(stack.server.pid) - cpu0
 
 
-def _wait_reply(fake: FakeSlack, ts: str) -> float:
+def _wait_reply(fake: FakeSlack, ts: str, after: float = 0.0) -> float:
     """FakeSlack's arrival time (time.time()) of the first chat.postMessage into thread `ts`."""
     deadline = time.monotonic() + REPLY_TIMEOUT_S
     while time.monotonic() < deadline:
         with fake._lock:  # noqa: SLF001 - a cheap scan of the recorded calls, every 5 ms
             for c in fake.calls:
-                if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts:
+                if c.method == "chat.postMessage" and c.args.get("thread_ts") == ts and c.at >= after:
                     return c.at
         time.sleep(POLL_S)
     raise RuntimeError(f"no reply in thread {ts} within {REPLY_TIMEOUT_S}s")
@@ -149,6 +149,62 @@ def _mention_reply(stack: HonkStack, fake: FakeSlack, text: str) -> Mention:
     replied = _wait_reply(fake, event["ts"])
     created = _utc(stack.task(task_id_for(f"slack:{event['channel']}:{event['ts']}")).created_at).timestamp()
     return Mention(acked - t0, created - t0, replied - t0)
+
+
+THREAD_MESSAGES = 50
+
+
+def _screenshot(seed: int) -> bytes:
+    """A phone screenshot's size and weight: 1170×2532, partly noise so it compresses like a real one."""
+    import io
+
+    from PIL import Image
+
+    img = Image.new("RGB", (1170, 2532), (240, 240, 245))
+    img.paste(Image.effect_noise((1170, 600), 40 + seed).convert("RGB"), (0, 300))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _discussion(fake: FakeSlack, channel: str) -> str:
+    """A thread of THREAD_MESSAGES messages where a bug was discussed; returns its root's ts."""
+    root = fake.say(channel, "U2", "The playlist page crashes when a playlist is empty, see the customer report.")
+    for i in range(THREAD_MESSAGES - 1):
+        line = f"Message {i}: I can reproduce it on my phone; the stack trace points at render_playlist. " * 3
+        fake.say(channel, "U1" if i % 2 else "U2", line.strip(), thread_ts=root)
+    return root
+
+
+def _thread_mention_reply(stack: HonkStack, fake: FakeSlack, text: str, images: list[bytes], n: int) -> Mention:
+    """A mention under a 50-message discussion with two screenshots: the first reply must not wait for the
+    thread or the downloads (they come after it)."""
+    channel = f"CT{n}"
+    root = _discussion(fake, channel)
+    files = [fake.share_file(f"screenshot-{i}.png", img, "image/png") for i, img in enumerate(images)]
+    later = f"{1750000000 + n}.000100"  # said after the discussion (FakeSlack's own messages are stamped later)
+    envelope = mention_event(
+        f"<@UHONK> {text} repo=calc", user="U1", channel=channel, thread_ts=root, files=files, ts=later
+    )
+    req = _signed(envelope)
+    t0 = time.time()
+    r = stack.http.post(req.path, content=req.content, headers=req.headers)
+    acked = time.time()
+    if r.status_code != 200:
+        raise RuntimeError(f"mention answered {r.status_code}: {r.text[:200]}")
+    replied = _wait_reply(fake, root, after=t0)
+    event = envelope["event"]
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while (task := _task_or_none(stack, task_id_for(f"slack:{channel}:{event['ts']}"))) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the thread mention's task was not recorded")
+        time.sleep(POLL_S)
+    return Mention(acked - t0, _utc(task.created_at).timestamp() - t0, replied - t0)
+
+
+def _task_or_none(stack: HonkStack, task_id: str):  # noqa: ANN202 - a TaskView or None
+    r = stack.http.get(f"/api/tasks/{task_id}")
+    return stack.task(task_id) if r.status_code == 200 else None
 
 
 def _api_submit(stack: HonkStack, text: str) -> float:
@@ -261,6 +317,10 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
                 submits.append(_api_submit(stack, text))
             replies = [m.reply for m in mentions]
             log("  mention → reply: " + ", ".join(fmt_s(x) for x in replies))
+            # 3. The phone's case: under a 50-message discussion, with two screenshots.
+            images = [_screenshot(0), _screenshot(1)]
+            in_thread = [_thread_mention_reply(stack, fake, text, images, i) for i in range(n_mentions)]
+            log("  thread mention → reply: " + ", ".join(fmt_s(m.reply) for m in in_thread))
             log("  POST /api/tasks: " + ", ".join(fmt_s(x) for x in submits))
             server_log = (stack.logs / "server.log").read_text(errors="replace")
 
@@ -286,6 +346,9 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         "FakeSlack receiving the `chat.postMessage` into that thread. One untimed cold mention first "
         "(first `users.info`, first workflow start). Baseline: `POST /api/tasks` (the same submission "
         "without Slack), interleaved with the mentions. Tasks are left running; the stack is stopped at the end.",
+        f"Then {n_mentions} mentions each under a fresh {THREAD_MESSAGES}-message discussion with two 1170×2532 "
+        f"PNG screenshots ({sum(len(i) for i in images) / 1e6:.1f} MB together) shared with it; baseline: the plain "
+        "mention above. The reply must not wait for `conversations.replies` or the downloads.",
     ]
     sec.rows = [
         Row(f"Signed event → HTTP 200 at {RATE:.0f}/s, p50", fmt_s(e50), fmt_s(median(h_ok)), f"{e50 / h50:.1f}×"),
@@ -318,6 +381,18 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             r50 < TARGET_REPLY_P50_S,
         ),
         Row("Mention → first thread reply, max", fmt_s(max(replies)), fmt_s(max(submits))),
+        Row(
+            f"Mention in a {THREAD_MESSAGES}-message thread with two screenshots → first reply, p50",
+            fmt_s(median([m.reply for m in in_thread])),
+            fmt_s(r50),
+            f"{median([m.reply for m in in_thread]) / r50:.1f}×",
+            f"< {fmt_s(TARGET_REPLY_P50_S)}",
+            median([m.reply for m in in_thread]) < TARGET_REPLY_P50_S,
+        ),
+        Row(
+            "… its task recorded (thread read, screenshots fetched and kept), p50",
+            fmt_s(median([m.recorded for m in in_thread])),
+        ),
         Row("… its HTTP 200, p50", fmt_s(median([m.ack for m in mentions]))),
         Row("… the cold first mention: HTTP 200 / reply", f"{fmt_s(cold.ack)} / {fmt_s(cold.reply)}"),
     ]

@@ -551,6 +551,8 @@ class PullRequestBody(Record):
     cost_usd: float | None = None
     task_url: str
     preview_url: str | None = None
+    # What came with the request (the Slack thread, screenshots, logs), as the reviewer should know it.
+    came_with: list[str] = []
 
 
 class Change(Record):

@@ -44,3 +44,11 @@ def test_a_check_line_is_made_from_a_check_result_and_stays_on_one_table_row() -
 
 def test_a_task_id_cannot_end_the_hidden_marker_early() -> None:
     assert render_body(body(task_id="t1-->x")).endswith("<!-- honk-task: t1>x -->")
+
+
+def test_what_came_with_the_request_is_named_for_the_reviewer() -> None:
+    text = render_body(
+        body(came_with=["slack-thread.txt (text)", "crash.png (image; scaled from 1170×2532 to 725×1568)"])
+    )
+    assert "Came with: slack-thread.txt (text), crash.png (image; scaled from 1170×2532 to 725×1568)" in text
+    assert "Came with" not in render_body(body())

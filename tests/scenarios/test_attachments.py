@@ -95,6 +95,9 @@ def test_a_screenshot_and_a_log_reach_the_agent_and_a_30_mb_file_is_refused_poli
     assert [(x.name, x.reason) for x in got.refused] == [
         ("screen-recording.mov", "it is 30.0 MB; the limit is 20.0 MB")
     ]
+    page = stack.http.get(f"/tasks/{task}").text  # the task page says what came with the request
+    assert "attached: IMG_0042.png (scaled from 1170×2532 to 725×1568), server.log" in page
+    assert "not taken: screen-recording.mov: it is 30.0 MB" in page
     done = stack.wait_for(task, TaskState.ready, TaskState.failed)
     assert done.state == TaskState.ready, done.reason
     said = " ".join(e.event.text for e in stack.events(task) if e.event.kind == "agent_said")
@@ -125,13 +128,13 @@ def test_hostile_uploads_are_refused_and_leave_no_task(stack, make_remote):
     assert forged.status_code == 415 and "X-Honk-Client" in forged.json()["detail"]
     # Malformed: no request part; a request part that is not the API's JSON; a broken multipart body.
     empty = post(stack, {}, [("a.txt", b"hi")])
-    assert empty.status_code == 400 and "repo: Field required" in empty.json()["detail"]
+    assert empty.status_code == 422 and "repo: Field required" in empty.json()["detail"]
     bare = stack.http.post("/api/tasks", files=[("files", ("a.txt", b"hi"))], headers=UPLOAD)
     assert bare.status_code == 400 and "`request` part" in bare.json()["detail"]
     lying = stack.http.post(
         "/api/tasks", data={"request": "{not json"}, files=[("files", ("a.txt", b"hi"))], headers=UPLOAD
     )
-    assert lying.status_code == 400 and "Invalid request" in lying.json()["detail"]
+    assert lying.status_code == 422 and "Invalid request" in lying.json()["detail"]
     broken = stack.http.post(
         "/api/tasks",
         content=b'--xyz\r\nContent-Disposition: form-data; name="request"\r\n\r\n{"repo": "calc"',

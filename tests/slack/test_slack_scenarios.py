@@ -369,3 +369,29 @@ def test_a_screenshot_in_the_mention_reaches_the_task_and_a_30_mb_file_is_refuse
     # The first reply becomes the task's status message once the task exists.
     slack.wait_for("chat.update", where=lambda c: task_id in c.args.get("text", ""))
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+
+
+def test_a_mention_under_a_discussion_brings_the_thread_as_context(slack_stack, slack, make_remote):
+    """`@honk fix this` under the thread where the bug was discussed: Honk answers first, then reads the
+    thread (its newest 50 messages, a forwarded customer report included, its own messages left out)
+    and the task keeps it for the agent, beside the request itself."""
+    remote = make_remote(calc_files(DIRECT_FIX))
+    slack_stack.add_repo("calc", remote.url)
+    root = slack.say("C1", "U2", "add() is broken: 2 + 3 gives -1")
+    for i in range(59):
+        slack.say("C1", "U1" if i % 2 else "U2", f"discussion {i}", thread_ts=root)
+    slack.say(
+        "C1", "U2", "from support", thread_ts=root, attachments=[{"author_name": "Customer", "text": "totals wrong"}]
+    )
+    # Said after the discussion (the fake stamps its own messages later than incoming events by default).
+    mention = mention_event("<@UHONK> fix this repo=calc", thread_ts=root, ts="1750000000.000100")
+    assert post_event(slack_stack, mention).status_code == 200
+    first = slack.wait_for("chat.postMessage", where=lambda c: "reading the thread" in c.args.get("text", ""))[0]
+    replies = slack.wait_for("conversations.replies")
+    assert slack.calls.index(first) < slack.calls.index(replies[0]), "the answer comes before the reading"
+    slack.wait_for("chat.update", where=lambda c: "On it: `t-" in c.args.get("text", ""))
+    task_id = task_in(slack_stack)
+    kept = [e.event for e in slack_stack.events(task_id) if e.event.kind == "attachments_received"][0].kept
+    assert [(a.name, a.kind) for a in kept] == [("slack-thread.txt", "text")]
+    assert slack_stack.task(task_id).text == "fix this", "the request stays the mention"
+    assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready

@@ -121,6 +121,10 @@ class Fakes:
     async def done(self, name: str, times: int = 1) -> None:
         await self._until(lambda: self.finished[name] >= times, f"{name} finished {times}x")
 
+    async def called(self, name: str, where: Callable[[Any], bool], what: str) -> None:
+        """Waits for a call of `name` whose input matches (steps after a state change may still run)."""
+        await self._until(lambda: any(where(c) for c in self.calls[name]), what)
+
     async def _until(self, check: Callable[[], bool], what: str) -> None:
         async with self._changed:
             try:

@@ -79,7 +79,11 @@ async def test_a_refused_merge_says_why_and_waits_for_the_next_merge(bench: Benc
         await task.settles_in(TaskState.ready)
         held = [e for e in await task.events() if isinstance(e, MergeHeld)]
         assert [(h.reason, h.rework) for h in held] == [("a review is required by the repo's rules", False)]
-        assert task.fakes.calls["notify"][-1].detail == "Merge held: a review is required by the repo's rules"
+        await task.fakes.called(
+            "notify",
+            lambda n: n.detail == "Merge held: a review is required by the repo's rules",
+            "the held merge said in the thread",
+        )
         await task.merge()
         await task.ends(TaskState.merged)
         assert reasons(task) == ["request"]  # nothing went back to the agent

@@ -169,6 +169,9 @@ def run_up(settings: Settings) -> int:
     children = Supervisor(_say(logs / "up.log"))
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
+    # Ctrl-C is how `honk up` stops, even when started from a shell that made it ignore SIGINT (a
+    # background job of a non-interactive shell does): Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         temporal_log = logs / "temporal.log"
         temporal = children.start(

@@ -48,7 +48,8 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
     if body.preview_url:
         links.append(f"- Preview: {body.preview_url}")
     cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
-    head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}\n\n## Summary\n\n"
+    came = f"\n\nCame with: {_quiet(', '.join(body.came_with))}" if body.came_with else ""
+    head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}{came}\n\n## Summary\n\n"
     tail = "\n\n".join(
         [
             "## Checks\n\n" + _checks(body.checks),

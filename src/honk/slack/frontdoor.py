@@ -10,9 +10,11 @@ import logging
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.access import Who
+from honk.attachments import Incoming
 from honk.domain import SlackThread
 from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
@@ -20,9 +22,12 @@ from honk.gate import Actor
 from honk.service import TaskService
 from honk.slack import blocks, intake
 from honk.slack import files as slack_files
+from honk.slack import thread as slack_thread
 from honk.store.slack import SlackStore, SlackUser
 
 log = logging.getLogger("honk.slack")
+THREAD_PAGES = 5  # of 200 messages: the thread's newest 50 are quoted
+THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quoted by their ids
 
 
 class SlackFrontDoor:
@@ -107,14 +112,20 @@ class SlackFrontDoor:
         user = await self._user(event["user"])
         thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
         shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        in_thread = thread.thread_ts != ts  # asked under an earlier message: the thread is context
         status_ts = None
-        if shared:
-            # The first reply comes before the downloads: whoever asked sees at once that Honk heard.
-            said = f"On it — reading the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…"
+        if shared or in_thread:
+            # The first reply comes before reading the thread and the files: whoever asked sees at once
+            # that Honk heard.
+            said = "On it — reading " + (
+                f"the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…" if shared else "the thread…"
+            )
             status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
                 "ts"
             ]
-        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else None
+        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
+        if in_thread and (context := await self._thread_context(channel, thread.thread_ts, ts)) is not None:
+            files.insert(0, context)
         try:
             task, created = await self.service.submit(
                 repo,
@@ -124,7 +135,7 @@ class SlackFrontDoor:
                 ask.model,
                 request_id=f"slack:{channel}:{ts}",
                 slack=thread,
-                files=files,
+                files=files or None,
             )
         except UserFacingError as e:
             if status_ts is not None:
@@ -142,8 +153,30 @@ class SlackFrontDoor:
                 await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=text, blocks=body)
             )["ts"]
         await self.slack.link(task.id, thread.model_copy(update={"status_ts": status_ts}))
-        if shared:
+        if files:
             await self._say_refused(task.id, channel, thread.thread_ts)
+
+    async def _thread_context(self, channel: str, thread_ts: str, request_ts: str) -> Incoming | None:
+        """The thread before the request, quoted (honk.slack.thread), as a text file for the agent. Only
+        the conversation the request was made in: its requester is in it."""
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        try:
+            for _ in range(THREAD_PAGES):
+                page = await self.client.conversations_replies(channel=channel, ts=thread_ts, limit=200, cursor=cursor)
+                messages += page.get("messages") or []
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    break
+            people = {str(m["user"]) for m in messages if m.get("user") and not m.get("bot_id")}
+            names = {uid: (await self._user(uid)).name for uid in sorted(people)[:THREAD_PEOPLE]}
+        except SlackApiError as e:
+            problem = f"Honk could not read the thread ({e.response.get('error', 'error')})"
+            return Incoming(slack_thread.NAME, b"", problem=problem)
+        quoted = slack_thread.quote(messages, request_ts, lambda uid: names.get(uid, uid))
+        if quoted is None:  # nothing but Honk's own messages before the request
+            return None
+        return Incoming(slack_thread.NAME, quoted.text.encode())
 
     async def _say_refused(self, task_id: str, channel: str, thread_ts: str) -> None:
         """Each file Honk could not use, with why, in the thread (the task goes on with the rest)."""

@@ -364,11 +364,27 @@ class FakeSlack(LoopbackServer):
         }
 
     def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A thread oldest first, a page at a time (`limit`, `cursor`), as Slack pages it."""
         ts = args.get("ts")
         thread = [
             m for m in self.messages.get(str(args.get("channel")), []) if m["ts"] == ts or m.get("thread_ts") == ts
         ]
-        return {"ok": True, "messages": thread, "has_more": False, "response_metadata": {"next_cursor": ""}}
+        limit = max(1, min(int(args.get("limit") or 1000), 1000))
+        start = int(args.get("cursor") or 0)
+        page, more = thread[start : start + limit], start + limit < len(thread)
+        meta = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
+
+    def say(self, channel: str, user: str, text: str, thread_ts: str | None = None, **extra: Any) -> str:
+        """A person's message in a channel (or a thread of it), as conversations.replies will list it."""
+        ts = self._ts()
+        message: dict[str, Any] = {"type": "message", "user": user, "text": text, "ts": ts, "team": self.team_id}
+        if thread_ts:
+            message["thread_ts"] = thread_ts
+        message.update(extra)
+        with self._lock:
+            self.messages.setdefault(channel, []).append(message)
+        return ts
 
     def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._seq):08d}"

@@ -23,6 +23,10 @@ class TooLarge(UserFacingError):
     status_code = 413
 
 
+class InvalidBody(UserFacingError):
+    status_code = 422  # as FastAPI answers a JSON body that does not validate
+
+
 # The request body's two forms, for the API's OpenAPI description.
 TASK_BODY: dict[str, Any] = {
     "required": True,
@@ -76,7 +80,7 @@ def _task_in(raw: bytes) -> TaskIn:
         return TaskIn.model_validate_json(raw)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors())
-        raise UserFacingError(f"Invalid request: {problems}") from e
+        raise InvalidBody(f"Invalid request: {problems}") from e
 
 
 async def _bounded(f: UploadFile) -> bytes:

@@ -53,4 +53,5 @@ class Delivery:
             cost_usd=timeline.cost_usd,
             task_url=f"{self.base_url}/tasks/{req.task_id}",
             preview_url=timeline.preview_url,
+            came_with=[f"{a.name} ({a.kind}{'; ' + a.note if a.note else ''})" for a in req.attachments],
         )

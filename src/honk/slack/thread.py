@@ -1,0 +1,78 @@
+"""The Slack thread a request was made in, as context for the agent: who said what and when, newest
+kept within a bound, the cut stated, forwarded messages included. Pure: Slack's messages in, one text
+out; the front door fetches them (`conversations.replies`, the requester's own conversation) and the
+text reaches the agent like an attached file, quoted as reference, never as instructions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+MAX_MESSAGES = 50
+MAX_CHARS = 16_000  # what an attached text reaches the agent whole (honk.attachments.extract)
+NAME = "slack-thread.txt"
+
+
+@dataclass(frozen=True)
+class ThreadContext:
+    text: str
+    used: int  # messages quoted
+    total: int  # messages the thread had before the request
+
+
+def quote(
+    messages: Sequence[Mapping[str, Any]],
+    request_ts: str,
+    names: Callable[[str], str],
+    max_messages: int = MAX_MESSAGES,
+    max_chars: int = MAX_CHARS,
+) -> ThreadContext | None:
+    """The thread before the request (`request_ts`), without bots (Honk included) or the request itself;
+    None when nothing is left to quote."""
+    before = [m for m in messages if _ts(m.get("ts")) < _ts(request_ts) and not _from_a_bot(m)]
+    lines = [line for m in before if (line := _line(m, names))]
+    kept: list[str] = []
+    size = 0
+    for line in reversed(lines[-max_messages:]):  # newest first, until the bound
+        if size + len(line) + 1 > max_chars:
+            if not kept:  # one huge message: its end, which is where it says what went wrong
+                kept.append("…" + line[-(max_chars - 200) :])
+            break
+        kept.append(line)
+        size += len(line) + 1
+    if not kept:
+        return None
+    kept.reverse()
+    head = (
+        f"The Slack thread the request was made in: {'all' if len(kept) == len(lines) else 'the last'} "
+        f"{len(kept)} of {len(lines)} messages, oldest first."
+    )
+    return ThreadContext("\n".join([head, *kept]) + "\n", len(kept), len(lines))
+
+
+def _line(m: Mapping[str, Any], names: Callable[[str], str]) -> str:
+    who = names(str(m.get("user") or m.get("username") or "someone"))
+    when = datetime.fromtimestamp(_ts(m.get("ts")), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    parts = [str(m.get("text") or "").strip()]
+    for a in m.get("attachments") or []:  # a forwarded (shared) message, or a link's unfurl
+        if isinstance(a, Mapping) and (shared := str(a.get("text") or a.get("fallback") or "").strip()):
+            author = str(a.get("author_name") or a.get("author_subname") or "someone")
+            parts.append(f"(forwarded from {author}) {shared}")
+    files = [str(f.get("name")) for f in m.get("files") or [] if isinstance(f, Mapping) and f.get("name")]
+    if files:
+        parts.append(f"[shared {', '.join(files)}]")
+    body = " ".join(p for p in parts if p)
+    return f"[{when}] {who}: {body}" if body else ""
+
+
+def _from_a_bot(m: Mapping[str, Any]) -> bool:
+    return bool(m.get("bot_id")) or m.get("subtype") in ("bot_message", "channel_join", "channel_leave")
+
+
+def _ts(value: object) -> float:
+    try:
+        return float(str(value))
+    except ValueError:
+        return 0.0

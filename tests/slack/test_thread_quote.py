@@ -1,0 +1,76 @@
+"""The thread a request was made in, quoted for the agent (honk.slack.thread: a pure edge, fuzzed)."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from honk.slack.thread import MAX_CHARS, quote
+
+REQUEST_TS = "1700000900.000000"
+
+
+def msg(i: int, text: str, user: str = "U1", **extra) -> dict:
+    return {"type": "message", "user": user, "text": text, "ts": f"{1700000000 + i}.000100", **extra}
+
+
+def names(uid: str) -> str:
+    return {"U1": "Ana", "U2": "Bo"}.get(uid, uid)
+
+
+def test_the_newest_fifty_are_quoted_oldest_first_with_authors_times_and_the_cut_stated():
+    thread = [msg(i, f"message {i}", "U1" if i % 2 else "U2") for i in range(60)]
+    got = quote(thread, REQUEST_TS, names)
+    assert got is not None and (got.used, got.total) == (50, 60)
+    lines = got.text.splitlines()
+    assert lines[0] == "The Slack thread the request was made in: the last 50 of 60 messages, oldest first."
+    assert lines[1] == "[2023-11-14 22:13 UTC] Bo: message 10" and lines[-1].endswith("Ana: message 59")
+
+
+def test_bots_the_request_itself_and_what_came_after_are_left_out():
+    thread = [
+        msg(1, "the crash again"),
+        msg(2, "On it", bot_id="BHONK"),
+        msg(3, "joined", subtype="channel_join"),
+        {**msg(900, "<@UHONK> fix this"), "ts": REQUEST_TS},
+        msg(950, "later"),
+    ]
+    got = quote(thread, REQUEST_TS, names)
+    assert got is not None and got.text.splitlines()[1:] == ["[2023-11-14 22:13 UTC] Ana: the crash again"]
+    assert quote([{**msg(900, "<@UHONK> fix this"), "ts": REQUEST_TS}], REQUEST_TS, names) is None
+
+
+def test_a_forwarded_message_and_shared_files_are_part_of_the_context():
+    forwarded = msg(1, "see this", attachments=[{"is_share": True, "author_name": "Customer", "text": "App crashes"}])
+    got = quote([forwarded, msg(2, "", files=[{"name": "crash.png"}])], REQUEST_TS, names)
+    assert got is not None
+    assert "Ana: see this (forwarded from Customer) App crashes" in got.text and "[shared crash.png]" in got.text
+
+
+def test_the_character_bound_keeps_the_newest_and_one_huge_message_keeps_its_end():
+    thread = [msg(i, "x" * 1000 + f" #{i}") for i in range(40)]
+    got = quote(thread, REQUEST_TS, names)
+    assert got is not None and got.used < 40 and got.text.rstrip().endswith("#39")
+    assert len(got.text) <= MAX_CHARS + 200
+    huge = quote([msg(1, "start " + "y" * 50_000 + " the end")], REQUEST_TS, names)
+    assert huge is not None and huge.text.rstrip().endswith("the end") and len(huge.text) <= MAX_CHARS + 200
+
+
+message = st.fixed_dictionaries(
+    {"ts": st.one_of(st.text(max_size=20), st.floats(0, 2e9).map(str)), "text": st.text(max_size=3000)},
+    optional={
+        "user": st.text(max_size=12),
+        "bot_id": st.text(max_size=5),
+        "subtype": st.sampled_from(["bot_message", "thread_broadcast", "file_share"]),
+        "attachments": st.lists(st.dictionaries(st.sampled_from(["text", "fallback", "author_name"]), st.text())),
+        "files": st.lists(st.dictionaries(st.just("name"), st.text(max_size=30))),
+    },
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(message, max_size=80), st.floats(0, 2e9).map(str))
+def test_any_thread_is_quoted_within_its_bounds_or_not_at_all(thread, request_ts):
+    got = quote(thread, request_ts, names)
+    if got is not None:
+        assert got.used <= 50 and got.used <= got.total and len(got.text) <= MAX_CHARS + 200
