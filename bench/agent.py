@@ -255,19 +255,6 @@ def rendered_prompt(ws: Path) -> str:
     return prompt.render(honk_job("t-bench"), ws, repo=ws.name, branch="honk/t-bench")
 
 
-class MemoryTranscripts:
-    """Honk's `Transcripts`, kept in memory: the benchmark has no store."""
-
-    def __init__(self) -> None:
-        self.sessions: dict[str, list[dict[str, Any]]] = {}
-
-    async def append(self, session: str, entries: list[dict[str, Any]]) -> None:
-        self.sessions.setdefault(session, []).extend(entries)
-
-    async def load(self, session: str) -> list[dict[str, Any]] | None:
-        return self.sessions.get(session)
-
-
 class Worker:
     """What a worker gives an agent run: the key proxy in front of the model (in a thread with its own
     event loop, as in the worker process: the runs come and go with their own loops), and the tools
@@ -278,6 +265,7 @@ class Worker:
 
         from honk.sandbox import Sandbox, SandboxConfig
         from honk.sandbox.key_proxy import KeyProxy
+        from honk.testing.transcripts import MemoryTranscripts
         from honk.workflow.steps.tools import ToolsForRuns
 
         self.sockets = Path(tempfile.mkdtemp(prefix="honk-bench-"))

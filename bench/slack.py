@@ -138,17 +138,27 @@ class Mention:
 
 def _mention_reply(stack: HonkStack, fake: FakeSlack, text: str) -> Mention:
     """One fresh task-starting mention, timed on the wall clock that FakeSlack and Honk's store use too."""
-    envelope = mention_event(f"<@UHONK> {text} repo=calc", user="U1")
+    return _timed_mention(stack, fake, mention_event(f"<@UHONK> {text} repo=calc", user="U1"))
+
+
+def _timed_mention(stack: HonkStack, fake: FakeSlack, envelope: dict) -> Mention:
+    """Posts a signed mention; times its HTTP 200, the first reply in its thread and its task's record."""
     event = envelope["event"]
+    thread = event.get("thread_ts") or event["ts"]
     req = _signed(envelope)
     t0 = time.time()
     r = stack.http.post(req.path, content=req.content, headers=req.headers)
     acked = time.time()
     if r.status_code != 200:
         raise RuntimeError(f"mention answered {r.status_code}: {r.text[:200]}")
-    replied = _wait_reply(fake, event["ts"])
-    created = _utc(stack.task(task_id_for(f"slack:{event['channel']}:{event['ts']}")).created_at).timestamp()
-    return Mention(acked - t0, created - t0, replied - t0)
+    replied = _wait_reply(fake, thread, after=t0)
+    task_id = task_id_for(f"slack:{event['channel']}:{event['ts']}")
+    deadline = time.monotonic() + REPLY_TIMEOUT_S
+    while stack.http.get(f"/api/tasks/{task_id}").status_code != 200:  # recorded after any downloads
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the mention's task {task_id} was not recorded")
+        time.sleep(POLL_S)
+    return Mention(acked - t0, _utc(stack.task(task_id).created_at).timestamp() - t0, replied - t0)
 
 
 THREAD_MESSAGES = 50
@@ -186,25 +196,7 @@ def _thread_mention_reply(stack: HonkStack, fake: FakeSlack, text: str, images: 
     envelope = mention_event(
         f"<@UHONK> {text} repo=calc", user="U1", channel=channel, thread_ts=root, files=files, ts=later
     )
-    req = _signed(envelope)
-    t0 = time.time()
-    r = stack.http.post(req.path, content=req.content, headers=req.headers)
-    acked = time.time()
-    if r.status_code != 200:
-        raise RuntimeError(f"mention answered {r.status_code}: {r.text[:200]}")
-    replied = _wait_reply(fake, root, after=t0)
-    event = envelope["event"]
-    deadline = time.monotonic() + REPLY_TIMEOUT_S
-    while (task := _task_or_none(stack, task_id_for(f"slack:{channel}:{event['ts']}"))) is None:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the thread mention's task was not recorded")
-        time.sleep(POLL_S)
-    return Mention(acked - t0, _utc(task.created_at).timestamp() - t0, replied - t0)
-
-
-def _task_or_none(stack: HonkStack, task_id: str):  # noqa: ANN202 - a TaskView or None
-    r = stack.http.get(f"/api/tasks/{task_id}")
-    return stack.task(task_id) if r.status_code == 200 else None
+    return _timed_mention(stack, fake, envelope)
 
 
 def _api_submit(stack: HonkStack, text: str) -> float:

@@ -31,6 +31,7 @@ from honk.errors import UserFacingError
 from honk.events import Event
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
+from honk.testing.transcripts import MemoryTranscripts
 from honk.workflow.steps.tools import ToolsForRuns
 
 AGENTS = ["scripted", "command", "claude"]
@@ -42,17 +43,6 @@ SEE_NAMESPACES = (
     "__import__('os').readlink('/proc/self/ns/net'))"
 )
 WORKER_NAMESPACES = f"{os.readlink('/proc/self/ns/pid')} {os.readlink('/proc/self/ns/net')}"
-
-
-class MemoryTranscripts:
-    def __init__(self) -> None:
-        self.sessions: dict[str, list[dict[str, Any]]] = {}
-
-    async def append(self, session: str, entries: list[dict[str, Any]]) -> None:
-        self.sessions.setdefault(session, []).extend(entries)
-
-    async def load(self, session: str) -> list[dict[str, Any]] | None:
-        return self.sessions.get(session)
 
 
 class CountingLauncher:

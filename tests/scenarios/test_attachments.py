@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shlex
 import socket
 
 from PIL import Image
@@ -160,4 +159,4 @@ def test_a_shell_command_in_a_file_name_is_only_a_name(stack, make_remote):
     r = post(stack, {"repo": "calc", "text": "make add() add"}, [(name, b"hello")])
     assert r.status_code == 201, r.text
     got = received(stack, r.json()["id"])
-    assert [a.name for a in got.kept] == [shlex.quote("x.txt").strip("'")]
+    assert [a.name for a in got.kept] == ["x.txt"]
