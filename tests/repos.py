@@ -76,3 +76,17 @@ def sample_files() -> dict[str, str]:
     return {
         str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
     }
+
+
+def plan_step(summary: str, tries: str = "") -> str:
+    """A scripted planning run: its plan, and (`tries`) a command it runs while the workspace is read-only."""
+    commands = f"commands = [{tries!r}]\n" if tries else ""
+    return f"""[[step]]
+message = "Planned."
+{commands}[step.plan]
+summary = "{summary}"
+steps = ["Change the minus in add() to a plus", "Run the tests"]
+files = ["calc.py"]
+risks = ["None: add() has one caller"]
+questions = []
+"""

@@ -23,10 +23,16 @@ FrontDoor = Literal["api", "cli", "web", "slack"]
 # Who an audit entry speaks for: a front door, or the worker acting on a task.
 Door = Literal["api", "cli", "web", "slack", "worker"]
 # Why an agent runs: the request, the checks' feedback, a follow-up, main moving under it, a review.
-AgentReason = Literal["request", "check_feedback", "follow_up", "main_moved", "review"]
-# What people ask of a task.
-Action = Literal["request", "follow_up", "merge", "cancel"]
-AuditAction = Literal["request", "follow_up", "merge", "cancel", "sandbox", "setup_network", "agent_tool"]
+AgentReason = Literal[
+    "request", "check_feedback", "follow_up", "main_moved", "review", "plan_revision", "plan_approved"
+]
+# What an agent run may do: change the workspace, or only read it and propose a plan.
+AgentMode = Literal["edit", "plan"]
+# What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone).
+Action = Literal["request", "follow_up", "merge", "cancel", "approve", "revise"]
+AuditAction = Literal[
+    "request", "follow_up", "merge", "cancel", "approve", "revise", "sandbox", "setup_network", "agent_tool"
+]
 AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
 # What the sandbox refused, and which kind of process it was running.
 ViolationKind = Literal["write_outside", "hidden_path", "network", "process_limit", "memory_limit", "time_limit"]
@@ -67,6 +73,8 @@ class Carried(Record):
 class TaskState(StrEnum):
     queued = "queued"
     provisioning = "provisioning"
+    planning = "planning"  # the agent is reading the repo to propose a plan (it changes nothing)
+    plan_ready = "plan_ready"  # a plan waits for a person: approve it, or ask for changes
     working = "working"  # the agent is editing
     verifying = "verifying"
     building = "building"
@@ -163,6 +171,55 @@ class TaskRequest(Carried):
     front_door: FrontDoor = "api"
     slack: SlackThread | None = None
     attachments: list[Attachment] = []
+    plan: bool = False  # a plan first, approved by a person before any change is made
+
+
+MAX_PLAN_ITEMS = 30
+MAX_PLAN_TEXT = 2_000
+
+
+def _bounded_items(items: list[str]) -> list[str]:
+    return [i.strip()[:MAX_PLAN_TEXT] for i in items if i.strip()][:MAX_PLAN_ITEMS]
+
+
+class Plan(Carried):
+    """What an agent proposes to do before changing anything, for a person to approve. An agent's
+    answer is bounded here (a model can return anything), so every page and message can show it."""
+
+    summary: str = Field(max_length=4 * MAX_PLAN_TEXT)
+    steps: list[str] = []
+    files: list[str] = []  # what it expects to touch
+    risks: list[str] = []
+    questions: list[str] = []  # open questions for the person approving
+
+    @field_validator("summary", mode="before")
+    @classmethod
+    def _summary(cls, value: Any) -> Any:
+        return value.strip()[: 4 * MAX_PLAN_TEXT] if isinstance(value, str) else value
+
+    @field_validator("steps", "files", "risks", "questions", mode="before")
+    @classmethod
+    def _items(cls, value: Any) -> Any:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return _bounded_items(value)
+        return value
+
+    def text(self) -> str:
+        """The plan as plain text (markdown lists), for prompts, pull requests and terminals."""
+        parts = [self.summary]
+        for title, items in (
+            ("Steps", self.steps),
+            ("Files", self.files),
+            ("Risks", self.risks),
+            ("Open questions", self.questions),
+        ):
+            if items:
+                numbered = title == "Steps"
+                parts.append(
+                    f"{title}:\n"
+                    + "\n".join(f"{f'{i}.' if numbered else '-'} {item}" for i, item in enumerate(items, 1))
+                )
+        return "\n\n".join(parts)
 
 
 # -- a repo's `.honk.toml`: its one schema ---------------------------------------------------------
@@ -278,6 +335,8 @@ class AgentSettings(Carried):
     max_cost_usd: Seconds | None = None
     # Shell commands (prefixes) the agent may run besides Honk's verify tool.
     allow: Annotated[list[NonEmpty], Wanted("a list of command prefixes")] = []
+    # Every task of the repo starts with a plan a person approves before any change is made.
+    plan: Annotated[bool, Wanted("true or false")] = False
 
     @field_validator("command")
     @classmethod
@@ -481,6 +540,8 @@ class AgentJob(Carried):
     merge_from: str | None = None
     # Files that came with the request, laid out in the run's HOME (`tools.attachments` says where).
     attachments: list[Attachment] = []
+    # "plan": the workspace is read-only for this run, and the outcome carries the agent's plan.
+    mode: AgentMode = "edit"
 
     @property
     def timeout_s(self) -> float:
@@ -497,6 +558,7 @@ class AgentOutcome(Carried):
     cost_usd: float | None = None
     turns: int = 0
     session_id: str | None = None
+    plan: Plan | None = None  # what a run in plan mode proposes
 
 
 class CheckLine(Carried):
@@ -553,6 +615,8 @@ class PullRequestBody(Record):
     preview_url: str | None = None
     # What came with the request (the Slack thread, screenshots, logs), as the reviewer should know it.
     came_with: list[str] = []
+    plan: str = ""  # the approved plan, when the task started with one
+    plan_approved_by: str = ""
 
 
 class Change(Record):

@@ -7,7 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from honk.domain import AgentReason, Artifact, Attachment, RefusedAttachment, TaskState, ViolationKind
+from honk.domain import AgentReason, Artifact, Attachment, Plan, RefusedAttachment, TaskState, ViolationKind
 
 
 class Event(BaseModel):
@@ -27,9 +27,11 @@ class TaskAccepted(Event):
     text: str
     requested_by: str
     agent: str
+    plan: bool = False  # a plan first, approved before any change
 
     def line(self) -> str:
-        return f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent})"
+        first = ", plan first" if self.plan else ""
+        return f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent}{first})"
 
 
 class AttachmentsReceived(Event):
@@ -75,6 +77,47 @@ class AgentStarted(Event):
 
     def line(self) -> str:
         return f"agent working (round {self.round}, {self.reason.replace('_', ' ')})"
+
+
+class PlanStarted(Event):
+    """An agent run that reads the repo (mounted read-only) and proposes a plan; it changes nothing."""
+
+    kind: Literal["plan_started"] = "plan_started"
+    moves_to: ClassVar = TaskState.planning
+    version: int  # the plan it will propose: 1, then one more per revision
+    reason: AgentReason = "request"
+
+    def line(self) -> str:
+        return f"agent planning (plan v{self.version})"
+
+
+class PlanProposed(Event):
+    kind: Literal["plan_proposed"] = "plan_proposed"
+    moves_to: ClassVar = TaskState.plan_ready
+    version: int
+    plan: Plan
+
+    def line(self) -> str:
+        return f"plan v{self.version} proposed, waiting for approval: {self.plan.summary[:80]!r}"
+
+
+class PlanApproved(Event):
+    kind: Literal["plan_approved"] = "plan_approved"
+    version: int
+    by: str
+
+    def line(self) -> str:
+        return f"plan v{self.version} approved by {self.by}"
+
+
+class PlanRevisionAsked(Event):
+    kind: Literal["plan_revision_asked"] = "plan_revision_asked"
+    version: int  # the plan the changes are asked of
+    by: str
+    text: str
+
+    def line(self) -> str:
+        return f"changes to plan v{self.version} asked by {self.by}: {self.text[:80]!r}"
 
 
 class AgentSaid(Event):
@@ -360,6 +403,10 @@ AnyEvent = Annotated[
     | WorkspacePreparing
     | WorkspaceReady
     | AgentStarted
+    | PlanStarted
+    | PlanProposed
+    | PlanApproved
+    | PlanRevisionAsked
     | AgentSaid
     | AgentRanCommand
     | AgentToolCalled

@@ -26,6 +26,8 @@ ROLE_NEEDED: dict[Action, Role] = {
     "follow_up": Role.requester,
     "merge": Role.merger,
     "cancel": Role.requester,
+    "approve": Role.requester,  # a plan: the requester, or someone the policy lets merge
+    "revise": Role.requester,
 }
 
 
@@ -83,6 +85,10 @@ class Gate:
             elif action == "merge":
                 self._check_slack_merger(actor)
                 self.policy.check_merge(actor.who, repo, requested_by or "")
+            elif action in ("approve", "revise"):
+                if not self.policy.is_requester(actor.who, requested_by or ""):
+                    self._check_slack_merger(actor)
+                self.policy.check_plan(actor.who, repo, requested_by or "", action)
             else:
                 self.policy.check_cancel(actor.who, repo, requested_by or "")
         except Refused as refused:

@@ -269,9 +269,12 @@ class Agent(Protocol):
     verifies and merges. A budget that stops it is `honk.agents.AgentStopped` (its work is kept)."""
 
     name: str
+    plans: bool  # whether it can be asked for a plan (`job.mode == "plan"`); listed in AGENTS_THAT_PLAN
 
     async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
-        """Works in `tools.workspace`; says what it did and what it cost."""
+        """Works in `tools.workspace`; says what it did and what it cost. With `job.mode == "plan"`
+        the workspace is read-only (writing fails) and the outcome's `plan` is the agent's proposal;
+        an agent that cannot plan refuses such a job with a UserFacingError."""
         ...
 
 

@@ -20,9 +20,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from honk import attachments
-from honk.agents import AGENT_NAMES
+from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
 from honk.domain import (
     MAX_REQUEST_CHARS,
+    Action,
     Attachment,
     ForgeRef,
     RefusedAttachment,
@@ -40,7 +41,7 @@ from honk.settings import Settings
 from honk.store import AttachmentStore, AuditEntry, AuditQuery, Store
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
-from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, TaskInput
+from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, PlanDecision, TaskInput
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
@@ -119,11 +120,16 @@ class TaskService:
         request_id: str | None = None,
         slack: SlackThread | None = None,
         files: list[attachments.Incoming] | None = None,
+        plan: bool = False,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
-        (honk.attachments), and the task goes on with those kept."""
+        (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
+        first, and changes nothing until a person approves it."""
         return await self.gate.recorded(
-            "request", actor, repo, lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files)
+            "request",
+            actor,
+            repo,
+            lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files, plan),
         )
 
     async def _submit(
@@ -136,6 +142,7 @@ class TaskService:
         request_id: str | None,
         slack: SlackThread | None,
         files: list[attachments.Incoming] | None = None,
+        plan: bool = False,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -147,6 +154,11 @@ class TaskService:
             )
         if agent is not None and agent not in AGENT_NAMES:
             raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
+        if plan and agent is not None and agent not in AGENTS_THAT_PLAN:
+            raise UserFacingError(
+                f"The {agent} agent cannot plan first: it runs its command, which changes files. "
+                f"Ask without a plan, or with an agent that plans ({', '.join(AGENTS_THAT_PLAN)})."
+            )
         ref = await self.repo(repo)
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 200:
@@ -171,6 +183,7 @@ class TaskService:
                         front_door=actor.front_door,
                         slack=slack,
                         attachments=[a for a, _ in await self.attachments.files(task_id)],
+                        plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
                     )
                 )
             return known, False
@@ -187,12 +200,15 @@ class TaskService:
             front_door=actor.front_door,
             slack=slack,
             attachments=[a for a, _ in kept],
+            plan=plan,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
             if kept:
                 await self.attachments.keep(task_id, kept)
-            accepted = TaskAccepted(repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default")
+            accepted = TaskAccepted(
+                repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default", plan=plan
+            )
             if kept or refused:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
             else:
@@ -280,6 +296,43 @@ class TaskService:
             now = await self.task(task_id)
             raise Conflict(f"Task {task_id} is {now.state.value}; it can no longer be merged.") from e
         await self.gate.record("merge", actor, view.repo, "ok", f"approved {view.branch}", task_id)
+        return await self.task(task_id)
+
+    async def approve_plan(self, task_id: str, actor: Actor, version: int | None = None) -> TaskView:
+        """Approves the plan waiting on the task (`version`: the one the person saw; None: the current)."""
+        decision = PlanDecision(by=actor.identity, approve=True, version=version)
+        return await self.gate.recorded(
+            "approve", actor, None, lambda: self._decide_plan(task_id, actor, decision), task_id
+        )
+
+    async def revise_plan(self, task_id: str, text: str, actor: Actor, version: int | None = None) -> TaskView:
+        """Asks the agent to revise the plan waiting on the task, with what should change."""
+        text = redact(text.strip())
+        decision = PlanDecision(by=actor.identity, approve=False, version=version, text=text)
+        return await self.gate.recorded(
+            "revise", actor, None, lambda: self._decide_plan(task_id, actor, decision), task_id
+        )
+
+    async def _decide_plan(self, task_id: str, actor: Actor, decision: PlanDecision) -> TaskView:
+        action: Action = "approve" if decision.approve else "revise"
+        if not decision.approve and not decision.text:
+            raise UserFacingError("Say what should change in the plan.")
+        if len(decision.text) > MAX_REQUEST_CHARS:
+            raise UserFacingError(f"The changes asked are longer than {MAX_REQUEST_CHARS:,} characters.")
+        view = await self.task(task_id)
+        await self.gate.check(action, actor, view.repo, requested_by=view.requested_by, task_id=task_id)
+        if view.state != TaskState.plan_ready:
+            which = "No plan is" if decision.version is None else f"Plan v{decision.version} is no longer"
+            raise Conflict(f"{which} waiting for a decision on {task_id}: the task is {view.state.value}.")
+        try:
+            await self.client.get_workflow_handle(task_id).execute_update(TaskWorkflow.decide_plan, decision)
+        except WorkflowUpdateFailedError as e:
+            raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
+        except RPCError as e:
+            now = await self.task(task_id)
+            raise Conflict(f"Task {task_id} is {now.state.value}; there is no plan waiting for a decision.") from e
+        said = "approved the plan" if decision.approve else decision.text[:200]
+        await self.gate.record(action, actor, view.repo, "ok", said, task_id)
         return await self.task(task_id)
 
     async def cancel(self, task_id: str, actor: Actor) -> TaskView:

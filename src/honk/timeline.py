@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from honk.domain import Artifact, Carried, CheckLine, TaskState, next_state
+from honk.domain import Artifact, Carried, CheckLine, Plan, TaskState, next_state
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -21,10 +21,13 @@ from honk.events import (
     ChangeReviewed,
     CheckFinished,
     Merged,
+    PlanApproved,
+    PlanProposed,
     PullRequestUpdated,
     SafetyWarning,
     SandboxRefused,
     StoredEvent,
+    TaskAccepted,
     TaskFailed,
     TaskReady,
 )
@@ -67,6 +70,11 @@ class Timeline(Carried):
     # retried run finds here whether an earlier attempt already committed.
     agent_heads: dict[int, str] = Field(default_factory=dict)
     agent_commits: list[str] = []
+    plan_first: bool = False  # the request asked for a plan first
+    # The latest plan the agent proposed (a task that started with one), and who approved it.
+    plan: Plan | None = None
+    plan_version: int = 0
+    plan_approved_by: str | None = None
 
     def fold(self, event: AnyEvent, event_id: int = 0) -> Timeline:
         """The timeline once `event` (stored with `event_id`) happened too."""
@@ -75,7 +83,9 @@ class Timeline(Carried):
             "last_event_id": max(self.last_event_id, event_id),
             "events": self.events + 1,
         }
-        if isinstance(event, TaskFailed):
+        if isinstance(event, TaskAccepted):
+            changes["plan_first"] = event.plan
+        elif isinstance(event, TaskFailed):
             changes["reason"] = event.reason
         elif isinstance(event, Merged):
             changes |= {"merged_commit": event.commit, "approved_by": event.approved_by}
@@ -104,6 +114,10 @@ class Timeline(Carried):
                 warnings=event.warnings,
                 diff_truncated=event.diff_truncated,
             )
+        elif isinstance(event, PlanProposed):
+            changes |= {"plan": event.plan, "plan_version": event.version, "plan_approved_by": None}
+        elif isinstance(event, PlanApproved) and event.version == self.plan_version:
+            changes["plan_approved_by"] = event.by
         elif isinstance(event, ChangeReviewed):
             changes["review"] = event
         elif isinstance(event, PullRequestUpdated):

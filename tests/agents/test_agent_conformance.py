@@ -7,7 +7,9 @@ What every agent must do, whatever it is:
 - start every process through `tools.launcher` (its own CLI included), so each runs in pid and network
   namespaces that are not the worker's — checked here from outside, by what the process itself saw;
 - end a job it cannot do with a `UserFacingError` (final, in words for a person) or a retryable
-  `ApplicationError`, never another exception.
+  `ApplicationError`, never another exception;
+- asked for a plan, propose one and change nothing (the workspace is read-only: its writes fail), or,
+  if it cannot plan (`plans` False), refuse in words.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ import pytest
 from pydantic import SecretStr
 from temporalio.exceptions import ApplicationError
 
-from honk.agents import AgentRegistry, ClaudeConfig
+from honk.agents import AGENTS_THAT_PLAN, AgentRegistry, ClaudeConfig
 from honk.demo.fake_model import FakeModelServer, InjectedError, Scenario, ToolCall, Turn
-from honk.domain import AgentJob, AgentOutcome, AgentSettings, VerifyCommand
+from honk.domain import AgentJob, AgentMode, AgentOutcome, AgentSettings, VerifyCommand
 from honk.errors import UserFacingError
 from honk.events import Event
 from honk.sandbox import Sandbox, SandboxConfig
@@ -81,7 +83,7 @@ class Rig:
             (ws / rel).write_text(text)
         return ws
 
-    async def run(self, agent_name: str, ws: Path, settings: dict[str, Any]) -> AgentOutcome:
+    async def run(self, agent_name: str, ws: Path, settings: dict[str, Any], mode: AgentMode = "edit") -> AgentOutcome:
         sockets = self.root / "sockets"
         sockets.mkdir(exist_ok=True)
         proxy = KeyProxy(self.model.url, api_key=SecretStr("sk-ant-conformance"))
@@ -103,13 +105,14 @@ class Rig:
             invocation=0,
             checks=[VerifyCommand(name="test", run="true", timeout_s=60)],
             settings=AgentSettings.model_validate(settings | {"timeout": 120}),
+            mode=mode,
         )
 
         async def emit(*events: Event) -> None:
             self.events.extend(events)
 
         try:
-            async with worker.run(job.task_id, ws, [], job.checks, emit) as tools:
+            async with worker.run(job.task_id, ws, [], job.checks, emit, writable=mode == "edit") as tools:
                 counting = CountingLauncher(tools.launcher)
                 try:
                     return await agent.run(job, dataclasses.replace(tools, launcher=counting), emit)  # type: ignore[arg-type]
@@ -202,3 +205,48 @@ async def test_a_job_the_agent_cannot_do_ends_in_words_for_a_person(rig: Rig, ag
 
     assert says in str(raised.value)
     assert (ws / "calc.py").read_text() == BROKEN
+
+
+# What each agent tries while planning: write calc.py (the read-only workspace must refuse it).
+WRITE = "open('calc.py', 'w').write('hacked')"
+PLAN = {"summary": "Make add() add", "steps": ["Swap - for +"], "files": ["calc.py"], "risks": [], "questions": []}
+
+
+def planning(agent: str, model: FakeModelServer) -> tuple[dict[str, str], dict[str, Any]]:
+    files = {"calc.py": BROKEN}
+    if agent == "scripted":
+        files[".honk/scenario.toml"] = (
+            f"[[step]]\nmessage = 'Planned.'\ncommands = [{json.dumps('python3 -c ' + shlex.quote(WRITE))}]\n"
+            f"[step.plan]\nsummary = 'Make add() add'\nsteps = ['Swap - for +']\nfiles = ['calc.py']\n"
+        )
+        return files, {}
+    if agent == "command":
+        return files, {"command": "python3 -c " + shlex.quote(WRITE) + " {prompt}"}
+    model.play(
+        Scenario(
+            turns=[
+                Turn(tools=[ToolCall(name="Write", input={"file_path": "{cwd}/calc.py", "content": "hacked"})]),
+                Turn(tools=[ToolCall(name="Bash", input={"command": "python3 -c " + shlex.quote(WRITE)})]),
+                Turn(tools=[ToolCall(name="StructuredOutput", input=PLAN)]),
+            ]
+        )
+    )
+    return files, {"allow": ["python3"]}
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+async def test_asked_for_a_plan_the_agent_proposes_one_and_changes_nothing_or_refuses(rig: Rig, agent: str):
+    files, settings = planning(agent, rig.model)
+    ws = rig.workspace(files)
+    plans = AgentRegistry(ClaudeConfig(model="m", base_url=rig.model.url)).get(agent).plans
+    assert plans == (agent in AGENTS_THAT_PLAN)
+
+    if not plans:
+        with pytest.raises(UserFacingError, match="cannot plan"):
+            await rig.run(agent, ws, settings, mode="plan")
+        assert rig.started == 0, "it refused before starting anything"
+    else:
+        outcome = await rig.run(agent, ws, settings, mode="plan")
+        assert outcome.plan is not None and outcome.plan.summary == "Make add() add"
+        assert outcome.plan.files == ["calc.py"]
+    assert (ws / "calc.py").read_text() == BROKEN, "nothing changed while planning"

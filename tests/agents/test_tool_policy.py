@@ -67,3 +67,12 @@ def test_a_symlink_to_git_counts_as_git(tmp_path: Path):
     (tmp_path / "innocent").symlink_to(tmp_path / ".git")
     decision = decide("Write", {"file_path": str(tmp_path / "innocent" / "config"), "content": "x"}, tmp_path, [])
     assert not decision.allow and "Honk manages git" in decision.reason
+
+
+@pytest.mark.parametrize("tool", ["Edit", "Write", "MultiEdit", "NotebookEdit"])
+def test_while_planning_no_edit_tool_is_allowed(tool):
+    inp = {"file_path": f"{WS}/calc.py", "notebook_path": f"{WS}/n.ipynb"}
+    refused = decide(tool, inp, WS, [], planning=True)
+    assert not refused.allow and "You are planning" in refused.reason
+    assert decide("Read", {"file_path": f"{WS}/calc.py"}, WS, [], planning=True).allow
+    assert decide("Edit", {"file_path": f"{WS}/calc.py"}, WS, [], planning=False).allow, "outside planning it may"

@@ -387,3 +387,52 @@ def test_a_screenshot_reaches_the_model_as_an_image_with_the_log_quoted(claude_s
     assert Image.open(io.BytesIO(base64.b64decode(images[0]["source"]["data"]))).size == (725, 1568)
     text = " ".join(b.get("text", "") for b in first if isinstance(b, dict))
     assert "make add() add" in text and "KeyError: 'playlist'" in text and "not instructions" in text
+
+
+PLAN = {
+    "summary": "Swap the minus in add() for a plus.",
+    "steps": ["Edit calc.py", "Run verify"],
+    "files": ["calc.py"],
+    "risks": [],
+    "questions": ["Should add() also take floats?"],
+}
+
+
+def test_a_plan_comes_from_plan_mode_as_structured_output_and_is_carried_out_in_the_same_session(
+    claude_stack, model, make_remote
+):
+    model.play(
+        Scenario(
+            turns=[
+                Turn(tools=[ToolCall(name="Write", input={"file_path": "{cwd}/notes.txt", "content": "hacked"})]),
+                read("calc.py"),
+                Turn(tools=[ToolCall(name="StructuredOutput", input=PLAN)]),
+                *FIX,
+                Turn(text="Done as planned."),
+            ]
+        )
+    )
+    claude_stack.add_repo("calc", make_remote(claude_repo()).url)
+    task = claude_stack.ask("calc", "make add() add", plan=True)  # type: ignore[arg-type]
+    planned = claude_stack.wait_for(task.id, TaskState.plan_ready, TaskState.failed, timeout_s=120)
+    assert planned.state == TaskState.plan_ready, planned.reason
+    events = [e.event for e in claude_stack.events(task.id)]
+    [proposed] = [e for e in events if e.kind == "plan_proposed"]
+    assert proposed.plan.model_dump() == PLAN, "the plan is Claude Code's structured output, not parsed prose"
+    # Plan mode asks Honk's tool policy before an edit; the policy refuses it (the read-only mount would too).
+    assert [e.tool for e in events if e.kind == "agent_tool_denied"] == ["Write"]
+    refused = [e for e in events if e.kind == "agent_tool_result" and e.tool == "Write"]
+    assert refused and refused[0].is_error and "You are planning" in refused[0].output
+    planning = model.agent_requests()
+    assert "StructuredOutput" in {t["name"] for t in planning[0].body["tools"]}
+    assert "Plan first" in str(planning[0].body["messages"])
+
+    r = claude_stack.http.post(f"/api/tasks/{task.id}/plan/approve", json={"version": 1})
+    assert r.status_code == 202, r.text
+    done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120)
+    assert done.state == TaskState.ready, done.reason
+    carrying_out = str(model.agent_requests()[len(planning)].body["messages"])
+    assert "Should add() also take floats?" in carrying_out, "the planning conversation was resumed"
+    assert "Your plan was approved" in carrying_out and "verify" in carrying_out
+    mirror = claude_stack.root / "data" / "mirrors" / "calc.git"
+    assert "return a + b" in run_git("--git-dir", str(mirror), "show", f"honk/{task.id}:calc.py")

@@ -24,7 +24,7 @@ from honk.settings import Settings  # noqa: E402
 from honk.testing.gitrepo import RemoteRepo  # noqa: E402
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until  # noqa: E402
 from honk.workflow.client import connect  # noqa: E402
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, slow_fix  # noqa: E402
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, plan_step, scenario, slow_fix  # noqa: E402
 
 HERE = Path(__file__).parent
 
@@ -54,6 +54,19 @@ def main() -> None:
             stack.http.post(f"/api/tasks/{task.id}/cancel", json={"by": "ada"})
             stack.wait_for(task.id, TaskState.cancelled)
             asyncio.run(_save(temporal.address, stack, task.id, f"cancelled_while_working{version}"))
+
+            planned = RemoteRepo(root / "planned", calc_files(scenario(plan_step("a"), plan_step("b"), DIRECT_FIX)))
+            stack.add_repo("planned", planned.url)
+            task = stack.ask("planned", "make add() add", plan=True)  # type: ignore[arg-type]
+            stack.wait_for(task.id, TaskState.plan_ready)
+            stack.http.post(f"/api/tasks/{task.id}/plan/revise", json={"text": "also b", "version": 1})
+            wait_until(lambda: stack.kinds(task.id).count("plan_proposed") == 2, 60, "plan v2")
+            stack.wait_for(task.id, TaskState.plan_ready)
+            stack.http.post(f"/api/tasks/{task.id}/plan/approve", json={"version": 2})
+            stack.wait_for(task.id, TaskState.ready)
+            stack.http.post(f"/api/tasks/{task.id}/merge", json={"by": "bo"})
+            stack.wait_for(task.id, TaskState.merged)
+            asyncio.run(_save(temporal.address, stack, task.id, f"plan_revised_approved_merged{version}"))
         finally:
             stack.stop()
             temporal.stop()

@@ -316,3 +316,25 @@ async def test_async_bolt_app_answers_through_the_fake(fake: FakeSlack) -> None:
     assert await dispatch(message_event("hello", channel="D1", channel_type="im")) == 200
     dm = await fake.wait_for_async("chat.postMessage", where=lambda c: c.args["channel"] == "D1")
     assert dm[0].args["text"] == "dm: hello"
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+@pytest.mark.parametrize(
+    ("text", "blocks", "error"),
+    [
+        ("x", [section("x" * 3001)], "invalid_blocks"),  # slack_sdk's SectionBlock.text_max_length
+        ("x", [section("x")] * 51, "invalid_blocks"),
+        ("x", [{"type": "no-such-block"}], "invalid_blocks"),
+        ("x" * 40_001, None, "msg_too_long"),
+    ],
+)
+def test_the_fake_refuses_what_slack_refuses(fake: FakeSlack, text: str, blocks: Any, error: str) -> None:
+    web = WebClient(token=TOKEN, base_url=fake.api_url)
+    with pytest.raises(SlackApiError) as err:
+        web.chat_postMessage(channel="C1", text=text, blocks=blocks)
+    assert err.value.response["error"] == error
+    assert fake.refusals == [("chat.postMessage", error)] and not fake.messages
+    web.chat_postMessage(channel="C1", text="x" * 40_000, blocks=[section("x" * 3000)] * 50)  # at the limits

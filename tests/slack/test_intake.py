@@ -40,3 +40,11 @@ def test_any_text_gives_a_clear_outcome(text):
         assert got.text and got.text == got.text.strip()
     if isinstance(got, Problem):
         assert got.message
+
+
+def test_plan_first_is_asked_with_a_prefix():
+    got = parse("<@UHONK> plan: fix the crash repo=player")
+    assert got == Ask(text="fix the crash", repo="player", plan=True)
+    assert parse("<@UHONK> Plan:fix it").plan  # type: ignore[union-attr]
+    assert parse("<@UHONK> plan the sprint").plan is False  # type: ignore[union-attr] - only "plan:" asks
+    assert isinstance(parse("<@UHONK> plan:   repo=player"), Problem)

@@ -22,7 +22,7 @@ from honk.testing.fake_slack import (
     sign,
 )
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
-from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, sample_files, slow_fix
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, plan_step, sample_files, scenario, slow_fix
 
 SECRET = "test-signing-secret"
 
@@ -395,3 +395,60 @@ def test_a_mention_under_a_discussion_brings_the_thread_as_context(slack_stack, 
     assert [(a.name, a.kind) for a in kept] == [("slack-thread.txt", "text")]
     assert slack_stack.task(task_id).text == "fix this", "the request stays the mention"
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+
+
+def plan_messages(slack: FakeSlack) -> list[dict]:
+    return [c.args for c in slack.calls_to("chat.postMessage") if c.args.get("text", "").startswith("Plan v")]
+
+
+def test_a_plan_from_slack_is_revised_in_the_thread_and_approved_by_its_requester(slack_stack, slack, make_remote):
+    from honk.testing.fake_slack import view_submission
+
+    slack.add_user("U3", "cy@example.com", "Cy")  # anyone may ask here; only Bo may merge from Slack
+    steps = scenario(plan_step("Make add() add"), plan_step("And the README"), plan_step("And a test"), DIRECT_FIX)
+    slack_stack.add_repo("calc", make_remote(calc_files(steps)).url)
+    thread, task_id = start_task(slack_stack, slack, "<@UHONK> plan: make add() add repo=calc")
+    assert slack_stack.wait_for(task_id, TaskState.plan_ready, TaskState.failed).state == TaskState.plan_ready
+    [v1] = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("text", "").startswith("Plan v1"))
+    assert v1.args["thread_ts"] == thread and "Change the minus in add() to a plus" in json.dumps(v1.args["blocks"])
+    buttons = [b for b in v1.args["blocks"] if b["type"] == "actions"][0]["elements"]
+    assert [(b["action_id"], b.get("value")) for b in buttons][:2] == [
+        ("approve_plan", f"{task_id}:1"),
+        ("revise_plan", f"{task_id}:1"),
+    ]
+
+    # Cy is neither the requester nor allowed to merge from Slack: refused, in private.
+    post_action(slack_stack, block_action("approve_plan", f"{task_id}:1", user="U3"))
+    refusal = slack.wait_for("chat.postEphemeral")[0].args
+    assert refusal["user"] == "U3" and "not allowed to merge from Slack" in refusal["text"]
+
+    # Ana's plain reply in the thread is a revision: a new plan, v2.
+    post_event(slack_stack, message_event("also mention it in the README", user="U1", thread_ts=thread))
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("text", "").startswith("Plan v2"))
+
+    # A click on v1's Approve, now replaced: refused with a short private note.
+    post_action(slack_stack, block_action("approve_plan", f"{task_id}:1", user="U1"))
+    stale = slack.wait_for("chat.postEphemeral", count=2)[1].args
+    assert stale["user"] == "U1" and "replaced by plan v2" in stale["text"]
+
+    # Request changes on v2 opens a modal; what is sent brings v3.
+    post_action(slack_stack, block_action("revise_plan", f"{task_id}:2", user="U1", trigger_id="trig-2"))
+    modal = slack.wait_for("views.open")[0].args
+    assert modal["trigger_id"] == "trig-2" and modal["view"]["private_metadata"] == f"{task_id}:2"
+    changes = {"changes": {"text": "add a test too"}}
+    post_action(slack_stack, view_submission("revise_plan", f"{task_id}:2", changes, user="U1"))
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("text", "").startswith("Plan v3"))
+
+    v3_ts = "1700000099.000300"
+    post_action(slack_stack, block_action("approve_plan", f"{task_id}:3", user="U1", message_ts=v3_ts))
+    settled = slack.wait_for("chat.update", where=lambda c: c.args.get("ts") == v3_ts)[0].args
+    assert "Plan v3 approved by Ana" in json.dumps(settled["blocks"])
+    assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+    asked = [
+        (e.event.version, e.event.text) for e in slack_stack.events(task_id) if e.event.kind == "plan_revision_asked"
+    ]
+    assert asked == [(2, "add a test too")], "the button's changes are recorded; the reply came as a follow-up"
+    follow = [e.event.text for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
+    assert follow == ["also mention it in the README"]
+    assert [m["text"][:7] for m in plan_messages(slack)] == ["Plan v1", "Plan v2", "Plan v3"]
+    assert not slack.refusals, "every message Honk sent was one Slack takes"

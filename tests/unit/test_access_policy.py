@@ -297,3 +297,13 @@ def test_the_example_policy_loads_and_means_what_it_says() -> None:
     policy.check_merge(boss, "api", "ada@example.com")
     policy.check_merge(grace, "docs", "ada@example.com")
     assert Budget().capped(policy.budget_cap("playlist")) == Budget(max_turns=60, max_cost_usd=2.0, timeout_s=1800)
+
+
+def test_a_plan_is_approved_by_its_requester_or_a_merger(policy: Policy) -> None:
+    policy.check_plan(BOB, "internal", "bob@example.com", "approve")  # his own task
+    policy.check_plan(ADA_SLACK, "internal", "bob@example.com", "approve")  # she may merge there
+    with refusal("repos.internal.mergers") as e:
+        policy.check_plan(CAROL, "internal", "bob@example.com", "revise")  # may request there, not merge
+    assert "may not ask for changes to bob@example.com's plan in internal" in e.value.message
+    with refusal("users"):
+        policy.check_plan(STRANGER, "internal", "eve@example.com", "approve")

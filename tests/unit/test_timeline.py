@@ -72,3 +72,24 @@ def test_folding_as_events_arrive_equals_folding_the_history_and_survives_storag
         live = Timeline.model_validate(live.model_dump(mode="json")).fold(e.event, e.id)  # stored between events
     assert live == whole
     assert "-a\n+b" not in whole.model_dump_json(), "the diff stays in its event"
+
+
+def test_the_latest_plan_and_its_approval_are_read_from_the_events():
+    from honk.domain import Plan
+    from honk.events import PlanApproved, PlanProposed, TaskAccepted
+
+    v1, v2 = Plan(summary="one", steps=[" a ", ""]), Plan(summary="two")
+    timeline = Timeline()
+    for event in (
+        TaskAccepted(repo="r", text="t", requested_by="ana", agent="claude", plan=True),
+        PlanProposed(version=1, plan=v1),
+        PlanApproved(version=1, by="late click"),
+        PlanProposed(version=2, plan=v2),
+        PlanApproved(version=1, by="a click on a replaced plan"),
+    ):
+        timeline = timeline.fold(event)
+    assert timeline.plan_first and timeline.plan == v2 and timeline.plan_version == 2
+    assert timeline.plan_approved_by is None, "an approval of v1 does not approve v2"
+    assert timeline.fold(PlanApproved(version=2, by="bo")).plan_approved_by == "bo"
+    assert v1.steps == ["a"], "a plan's items are trimmed, empty ones dropped"
+    assert Plan(summary="s", steps=["x" * 5000] * 100).steps == ["x" * 2000] * 30, "and bounded"

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from honk.testing.processes import HonkStack
-from repos import sample_files
+from repos import DIRECT_FIX, calc_files, plan_step, sample_files, scenario
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -253,3 +253,38 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
             old.unlink()
         for shot in sorted(SHOTS.glob("*.png")):
             shutil.copy(shot, DOCS_SHOTS / f"web-{shot.name}")
+
+
+def test_phone_asks_for_a_plan_revises_it_and_approves_it(web_stack, browser, make_remote):
+    stack = web_stack
+    _, admin = add_user(stack, "root@example.com", "admin")
+    stack.http.headers["Authorization"] = f"Bearer {admin}"
+    link, _ = add_user(stack, "ada@example.com", "requester")
+    steps = scenario(plan_step("Make add() add"), plan_step("Make add() add, with a docstring"), DIRECT_FIX)
+    stack.add_repo("calc", make_remote(calc_files(steps)).url)
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(link)
+
+    page.goto(stack.url + "/new")
+    page.select_option("#repo", "calc")
+    page.fill("#text", "make add() add")
+    page.check("#plan")
+    Phone.fits(page)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/tasks/t-[a-z0-9]+$"))
+    page.wait_for_selector("#approve-plan")
+    assert "Plan to approve" in page.inner_text("#status")
+    assert "Plan v1" in page.inner_text("#plan") and "Change the minus in add() to a plus" in page.inner_text("#plan")
+    Phone.fits(page)
+
+    page.click("#actions summary")
+    page.fill("#plan-changes", "add a docstring too")
+    page.click("#revise-plan")
+    page.wait_for_selector("#plan[data-version='2']")
+    assert "with a docstring" in page.inner_text("#plan")
+    page.click("#approve-plan")
+    page.wait_for_selector("#status [data-state=ready]", timeout=60_000)
+    assert "Approved by ada@example.com" in page.inner_text("#plan")
+    assert "plan v2 approved by ada@example.com" in page.inner_text("#timeline")

@@ -108,6 +108,21 @@ class Policy:
                 f"to approve the merge; {_ask(others)}.",
             )
 
+    def check_plan(self, who: Who, repo: str, requested_by: str, action: str) -> None:
+        """Who may approve a task's plan, or ask for changes to it: its requester, or a merger."""
+        person, (principals, rule) = self._known(who), self._principals(repo, "mergers")
+        if self._is_requester(person, requested_by) or self._any(person, principals):
+            return
+        verb = "approve" if action == "approve" else "ask for changes to"
+        raise Refused(
+            rule,
+            f"{person.name} may not {verb} {requested_by}'s plan in {repo}: only the requester or someone "
+            f"who may merge there can; {_ask([requested_by, *principals])}.",
+        )
+
+    def is_requester(self, who: Who, requested_by: str) -> bool:
+        return self._is_requester(self._person(who), requested_by)
+
     def check_cancel(self, who: Who, repo: str, requested_by: str) -> None:
         person, (principals, rule) = self._known(who), self._principals(repo, "mergers")
         if self._is_requester(person, requested_by) or self._any(person, principals):

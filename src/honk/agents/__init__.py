@@ -14,7 +14,8 @@ from honk.errors import UserFacingError
 from honk.protocols import Agent
 
 AGENT_NAMES = ("claude", "command", "scripted")
-__all__ = ["AGENT_NAMES", "AgentRegistry", "AgentStopped", "ClaudeConfig"]
+AGENTS_THAT_PLAN = ("claude", "scripted")  # each agent's `plans` says the same (tests hold them together)
+__all__ = ["AGENTS_THAT_PLAN", "AGENT_NAMES", "AgentRegistry", "AgentStopped", "ClaudeConfig"]
 
 
 class AgentRegistry:

@@ -37,7 +37,7 @@ from claude_agent_sdk import (
 from honk.agents import claude_env, pricing, prompt
 from honk.agents.claude_errors import AgentStopped, classify
 from honk.agents.tool_policy import TOOLS, decide
-from honk.domain import AgentJob, AgentOutcome, AttachedFile
+from honk.domain import AgentJob, AgentOutcome, AttachedFile, Plan
 from honk.errors import UserFacingError
 from honk.events import (
     AgentSaid,
@@ -55,8 +55,24 @@ def bundled_binary() -> Path:
     return Path(sdk.__file__).parent / "_bundled" / "claude"
 
 
+# What a planning run answers, as Claude Code's structured output (a tool the model must call).
+PLAN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "summary": {"type": "string", "description": "The change in two or three sentences."},
+        "steps": {"type": "array", "items": {"type": "string"}, "description": "What you will do, in order."},
+        "files": {"type": "array", "items": {"type": "string"}, "description": "Files you expect to touch."},
+        "risks": {"type": "array", "items": {"type": "string"}},
+        "questions": {"type": "array", "items": {"type": "string"}, "description": "For the approver."},
+    },
+    "required": ["summary", "steps", "files", "risks", "questions"],
+    "additionalProperties": False,
+}
+
+
 class ClaudeCodeAgent:
     name = "claude"
+    plans = True
 
     def __init__(self, config: claude_env.ClaudeConfig) -> None:
         self.config = config
@@ -79,15 +95,20 @@ class ClaudeCodeAgent:
     async def _run(self, job: AgentJob, tools: AgentTools, emit: EventSink, binary: Path) -> AgentOutcome:
         run = _Run(job, tools, emit)
         env = claude_env.environment(self.config, tools.model, tools.launcher.home / ".claude")
+        planning = job.mode == "plan"
         options = ClaudeAgentOptions(
             cwd=str(tools.workspace.root),
             model=job.model or self.config.model,
+            # Planning: Claude Code's plan mode (it refuses edits itself; the workspace is read-only
+            # besides), and the plan as structured output, never parsed from prose. The same tools
+            # either way: the conversation goes on with them once the plan is approved.
             tools=TOOLS,
-            permission_mode="default",
+            permission_mode="plan" if planning else "default",
+            output_format={"type": "json_schema", "schema": PLAN_SCHEMA} if planning else None,
             can_use_tool=run.can_use_tool,
-            mcp_servers={"honk": sdk.create_sdk_mcp_server("honk", tools=[run.verify_tool()])},
+            mcp_servers={} if planning else {"honk": sdk.create_sdk_mcp_server("honk", tools=[run.verify_tool()])},
             # The gate runs every check: give it their whole time limit, not the SDK's 60 s default.
-            hooks={"Stop": [HookMatcher(hooks=[run.on_stop], timeout=tools.checks.timeout_s + 60)]},
+            hooks={} if planning else {"Stop": [HookMatcher(hooks=[run.on_stop], timeout=tools.checks.timeout_s + 60)]},
             # Claude Code's own system prompt (how to use its tools well); Honk's brief is the user prompt.
             system_prompt={"type": "preset", "preset": "claude_code"},
             setting_sources=[],
@@ -125,13 +146,26 @@ class ClaudeCodeAgent:
             raise classify(run.result, run.last_error, run.result.result or "", self.config.base_url)
         if run.gate_gave_up:
             await emit(AgentSaid(text=f"Stopped with failing checks after {job.max_gate_rounds} tries."))
+        plan = _plan(run.result.structured_output) if planning else None
         return AgentOutcome(
-            summary=run.final_text,
+            summary=plan.summary if plan is not None else run.final_text,
             model=run.model or options.model,
             cost_usd=run.result.total_cost_usd,
             turns=run.result.num_turns,
             session_id=run.result.session_id,
+            plan=plan,
         )
+
+
+def _plan(answer: Any) -> Plan:
+    """The plan from Claude Code's structured output (it checked the schema; a model can still
+    surprise: say so rather than show a broken plan)."""
+    try:
+        return Plan.model_validate(answer)
+    except ValueError as e:
+        raise UserFacingError(
+            f"The agent's plan did not have the expected shape ({str(e).splitlines()[0]}); ask again."
+        ) from e
 
 
 def _with_images(text: str, attached: Sequence[AttachedFile]) -> str | AsyncIterator[dict[str, Any]]:
@@ -194,8 +228,10 @@ class _Run:
 
     async def can_use_tool(self, tool: str, tool_input: dict[str, Any], _ctx: Any) -> Any:
         # Everything runs inside the agent's confinement already; the policy keeps the agent to its job
-        # (and a confinement bug one policy away from mattering).
-        decision = decide(tool, tool_input, self.workspace, self.job.settings.allow)
+        # (and a confinement bug one policy away from mattering). Claude Code's plan mode asks here
+        # before an edit rather than refusing it: the policy refuses edits while planning.
+        planning = self.job.mode == "plan"
+        decision = decide(tool, tool_input, self.workspace, self.job.settings.allow, planning=planning)
         if decision.allow:
             return PermissionResultAllow()
         await self.emit(AgentToolDenied(tool=tool, input=_short(tool_input), reason=decision.reason))

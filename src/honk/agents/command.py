@@ -17,8 +17,11 @@ from honk.protocols import AgentTools, EventSink, ModelAccess
 
 class CommandAgent:
     name = "command"
+    plans = False  # its command edits; there is no way to ask it for a plan only
 
     async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
+        if job.mode == "plan":
+            raise UserFacingError("The command agent cannot plan: it runs its command, which changes files.")
         template = job.settings.command
         if not template:
             raise UserFacingError('The command agent needs `[agent] command = "…{prompt}…"` in the repo\'s .honk.toml.')

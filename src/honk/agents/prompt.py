@@ -29,8 +29,16 @@ def repo_notes(workspace: Path) -> str:
 
 
 def render(job: AgentJob, workspace: Path, repo: str, branch: str) -> str:
-    """The first run of a task gets the full brief; later runs resume the session with the new text."""
-    if job.session_id and job.reason != "request":
+    """The first run of a task gets the full brief; later runs resume the session with the new text. A
+    planning run gets the planning brief; the run that carries out an approved plan gets the full task
+    brief (the planning conversation had only the planning one)."""
+    if job.mode == "plan":
+        if job.session_id:
+            return job.prompt
+        return _template("plan").substitute(
+            request=job.prompt, workspace=workspace, branch=branch, repo=repo, repo_notes=repo_notes(workspace)
+        )
+    if job.session_id and job.reason not in ("request", "plan_approved"):
         return _template("follow_up").substitute(request=job.prompt)
     checks = ", ".join(f"{c.name} (`{c.run}`)" for c in job.checks) or "none configured"
     allowed = ", ".join(f"`{a}`" for a in job.settings.allow) or "none (use the tools and `verify`)"

@@ -10,7 +10,7 @@ import tomllib
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from honk.domain import AgentJob, AgentOutcome
+from honk.domain import AgentJob, AgentOutcome, Plan
 from honk.errors import UserFacingError
 from honk.events import AgentRanCommand, AgentSaid
 from honk.protocols import AgentTools, EventSink, WorkspaceView
@@ -32,6 +32,7 @@ class Step(BaseModel):
     message: str = ""
     commands: list[str] = []
     edit: list[Edit] = []
+    plan: Plan | None = None  # what a run in plan mode proposes
 
 
 class Scenario(BaseModel):
@@ -41,6 +42,7 @@ class Scenario(BaseModel):
 
 class ScriptedAgent:
     name = "scripted"
+    plans = True  # a step scripts the plan; its edits fail while planning, as any agent's would
 
     async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
         scenario = load_scenario(tools.workspace, job.settings.scenario or DEFAULT_SCENARIO)
@@ -55,7 +57,9 @@ class ScriptedAgent:
             await emit(AgentRanCommand(command=command, exit_code=res.exit_code, output=res.output[-2000:]))
         if step.message:
             await emit(AgentSaid(text=step.message))
-        return AgentOutcome(summary=step.message, model="scripted", cost_usd=0.0, turns=1)
+        plan = step.plan if job.mode == "plan" else None
+        summary = plan.summary if plan is not None else step.message
+        return AgentOutcome(summary=summary, model="scripted", cost_usd=0.0, turns=1, plan=plan)
 
 
 def load_scenario(workspace: WorkspaceView, rel: str) -> Scenario:

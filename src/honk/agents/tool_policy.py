@@ -23,6 +23,11 @@ FILE_TOOLS = {
     "Grep": "path",
 }
 TOOLS = ["Read", "Edit", "Write", "Glob", "Grep", "Bash"]
+EDIT_TOOLS = {"Edit", "Write", "MultiEdit", "NotebookEdit"}
+PLANNING = (
+    "You are planning: nothing may change yet (the workspace is read-only). Put the change in your plan; "
+    "once the plan is approved you will make it."
+)
 READ_ONLY_GIT = {"status", "diff", "log", "show", "blame", "grep", "ls-files", "rev-parse", "shortlog"}
 NETWORK = {
     "curl",
@@ -70,7 +75,12 @@ class Decision:
 ALLOW = Decision(True)
 
 
-def decide(tool: str, tool_input: dict[str, object], workspace: Path, allowed_commands: list[str]) -> Decision:
+def decide(
+    tool: str, tool_input: dict[str, object], workspace: Path, allowed_commands: list[str], planning: bool = False
+) -> Decision:
+    """`planning`: the run proposes a plan and changes nothing, so no edit tool is allowed."""
+    if planning and tool in EDIT_TOOLS:
+        return Decision(False, PLANNING)
     if tool == VERIFY_TOOL:
         return ALLOW
     if tool in FILE_TOOLS:

@@ -15,7 +15,7 @@ import click
 from honk.cli.api import ApiClient, default_url
 from honk.domain import AuditAction, AuditOutcome, TaskState, TaskView
 from honk.errors import UserFacingError
-from honk.events import StoredEvent
+from honk.events import PlanProposed, StoredEvent
 from honk.store.audit import AuditEntry
 
 
@@ -116,6 +116,7 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A file for the agent to look at (a screenshot, a log); repeat for several.",
 )
+@click.option("--plan", is_flag=True, help="A plan first: the agent changes nothing until you approve it.")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -126,14 +127,16 @@ def ask(
     request_id: str | None,
     wait: bool,
     attach: tuple[Path, ...],
+    plan: bool,
 ) -> None:
-    """Ask Honk for a change; prints the task id."""
+    """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan."""
     api = _api(ctx)
-    body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id}
+    body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id, "plan": plan}
     task = TaskView.model_validate(api.call("POST", "/api/tasks", body, files=list(attach)))
     click.echo(task.id)
     if wait:
-        _follow(api, task.id, until={TaskState.ready, *_terminal()})
+        want = TaskState.plan_ready if plan else TaskState.ready
+        _follow(api, task.id, until={want, TaskState.ready, *_terminal()}, want=want)
 
 
 @cli.command("list")
@@ -263,6 +266,37 @@ def merge(ctx: click.Context, task_id: str, no_wait: bool) -> None:
 
 @cli.command()
 @click.argument("task_id")
+@click.option("--version", type=int, default=None, help="The plan version you read (refused once replaced).")
+@click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
+@click.pass_context
+def approve(ctx: click.Context, task_id: str, version: int | None, wait: bool) -> None:
+    """Approve the plan waiting on a task: the agent carries it out."""
+    api = _api(ctx)
+    after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
+    api.call("POST", f"/api/tasks/{task_id}/plan/approve", {"version": version})
+    click.echo(f"plan of {task_id} approved")
+    if wait:
+        _follow(api, task_id, until={TaskState.ready, *_terminal()}, after=after)
+
+
+@cli.command()
+@click.argument("task_id")
+@click.argument("text")
+@click.option("--version", type=int, default=None, help="The plan version you read (refused once replaced).")
+@click.option("--wait", is_flag=True, help="Show progress until the revised plan is proposed.")
+@click.pass_context
+def revise(ctx: click.Context, task_id: str, text: str, version: int | None, wait: bool) -> None:
+    """Ask for changes to the plan waiting on a task: the agent proposes a new one."""
+    api = _api(ctx)
+    after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
+    api.call("POST", f"/api/tasks/{task_id}/plan/revise", {"text": text, "version": version})
+    click.echo(f"changes to the plan of {task_id} asked")
+    if wait:
+        _follow(api, task_id, until={TaskState.plan_ready, *_terminal()}, after=after, want=TaskState.plan_ready)
+
+
+@cli.command()
+@click.argument("task_id")
 @click.pass_context
 def cancel(ctx: click.Context, task_id: str) -> None:
     """Stop a task; its branch is kept."""
@@ -272,6 +306,15 @@ def cancel(ctx: click.Context, task_id: str) -> None:
 
 def _terminal() -> set[TaskState]:
     return {s for s in TaskState if s.terminal}
+
+
+def _plan_text(task_id: str, proposed: PlanProposed) -> str:
+    body = "\n".join(f"    {line}" for line in proposed.plan.text().splitlines())
+    return (
+        f"\n  Plan v{proposed.version}:\n{body}\n\n"
+        f"  Approve: honk approve {task_id} --version {proposed.version}    "
+        f'Ask for changes: honk revise {task_id} "…"\n'
+    )
 
 
 def _line(ev: StoredEvent) -> str:
@@ -284,6 +327,8 @@ def _follow(
     """Prints events live until the task reaches one of `until`; exits non-zero unless it is `want`."""
     for ev in api.events(task_id, follow=True, after=after):
         click.echo(_line(ev))
+        if isinstance(ev.event, PlanProposed):
+            click.echo(_plan_text(task_id, ev.event))
         moved = ev.event.moves_to
         if moved is not None and moved in until and ev.event.kind != "task_accepted":
             if moved != want:

@@ -39,6 +39,9 @@ def _list(items: list[str], empty: str) -> str:
     return "\n".join(f"- {_cell(i)}" for i in items) if items else empty
 
 
+MAX_PLAN_CHARS = 6_000  # the task page has it whole
+
+
 def render_body(body: PullRequestBody, max_chars: int = MAX_BODY_CHARS) -> str:
     return redact(_render(body, max_chars))
 
@@ -50,8 +53,13 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
     cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
     came = f"\n\nCame with: {_quiet(', '.join(body.came_with))}" if body.came_with else ""
     head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}{came}\n\n## Summary\n\n"
+    plan = []
+    if body.plan:
+        by = f" (approved by {_quiet(body.plan_approved_by)})" if body.plan_approved_by else ""
+        plan = [f"## Plan{by}\n\n" + _quiet(body.plan[:MAX_PLAN_CHARS])]
     tail = "\n\n".join(
         [
+            *plan,
             "## Checks\n\n" + _checks(body.checks),
             "## Test guard\n\n" + _list(body.guard_findings, "No findings."),
             *(["## Warnings\n\n" + _list(body.warnings, "")] if body.warnings else []),

@@ -240,9 +240,10 @@ class Sandbox:
         source: str,
         network: Network = "none",
         show: tuple[tuple[Path, Path], ...] = (),
+        writable: bool = True,
     ) -> SandboxLauncher:
         """A launcher for one task (`area`: its own directory under Honk's data dir) and purpose; `show`
-        binds more in, read-only: (what, where inside)."""
+        binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only."""
         home, tmp = area / "sandbox-home", area / "tmp"
         if not self.enabled:
             home.mkdir(parents=True, exist_ok=True)
@@ -277,6 +278,7 @@ class Sandbox:
             read_only=self.config.read_only,
             network=network,
             binds=(*binds, *show),
+            workspace_writable=writable,
         )
         spec = area / f"sandbox-{source}.json"
         spec.write_text(

@@ -66,6 +66,8 @@ class View:
     network: Network = "none"
     # (what to show, where) read-only: Honk's own ways out, e.g. the model proxy's socket and its bridge.
     binds: tuple[tuple[Path, Path], ...] = ()
+    # False while an agent plans: it reads the repo, and nothing it starts can change it.
+    workspace_writable: bool = True
 
     def covered(self) -> list[Path]:
         home = Path(os.path.expanduser("~"))
@@ -87,7 +89,8 @@ class View:
         for shown, real in self.masks:
             args += ["--ro-bind", str(shown), str(real)]
         self.home.mkdir(parents=True, exist_ok=True)
-        args += ["--bind", str(self.workspace), str(self.workspace), "--bind", str(self.home), str(self.home)]
+        mount = "--bind" if self.workspace_writable else "--ro-bind"
+        args += [mount, str(self.workspace), str(self.workspace), "--bind", str(self.home), str(self.home)]
         dotgit = self.workspace / ".git"
         if dotgit.exists():  # the agent may not point the workspace at another repository
             args += ["--ro-bind", str(dotgit), str(dotgit)]

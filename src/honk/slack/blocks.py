@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from honk.domain import TaskState, TaskView
+from honk.slack import limits
 from honk.timeline import Timeline
 
 Blocks = list[dict[str, Any]]
@@ -13,6 +14,8 @@ MAX_SUMMARY_LINES = 6
 STATE_LINE = {
     TaskState.queued: "⏳ Queued",
     TaskState.provisioning: "📦 Preparing the workspace",
+    TaskState.planning: "🧭 The agent is planning",
+    TaskState.plan_ready: "📝 A plan waits for approval",
     TaskState.working: "🤖 The agent is working",
     TaskState.verifying: "🧪 Running the checks",
     TaskState.building: "🏗️ Building the new version",
@@ -84,6 +87,67 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
     return f"Ready for review: {task.id} on {task.repo}", blocks
 
 
+def plan(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
+    """The proposed plan, with Approve and Request changes for its version (a click on a replaced plan
+    is refused); within Slack's limits, the whole plan on the task page."""
+    proposed, version, url = timeline.plan, timeline.plan_version, task_url(base_url, task.id)
+    assert proposed is not None
+    body: Blocks = [_section(f"*Plan v{version} to approve* — `{task.id}` on *{task.repo}*\n{proposed.summary}", url)]
+    for title, items, numbered in (
+        ("Steps", proposed.steps, True),
+        ("Files it expects to touch", proposed.files, False),
+        ("Risks", proposed.risks, False),
+        ("Open questions", proposed.questions, False),
+    ):
+        if items:
+            lines = [f"{f'{i}.' if numbered else '•'} {item}" for i, item in enumerate(items, 1)]
+            body.append(_section(f"*{title}*\n" + "\n".join(lines), url))
+    body.append(
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Nothing has changed yet. Approve, and the agent carries the plan out; or ask for "
+                    "changes (a reply in this thread works too).",
+                }
+            ],
+        }
+    )
+    value = f"{task.id}:{version}"
+    body.append(
+        {
+            "type": "actions",
+            "block_id": f"plan:{task.id}:{version}",
+            "elements": [
+                _button("Approve", "approve_plan", value, style="primary"),
+                _button("Request changes", "revise_plan", value),
+                {"type": "button", "action_id": "open", "text": _plain("Open"), "url": url},
+            ],
+        }
+    )
+    return limits.fit(f"Plan v{version} to approve: {task.id} on {task.repo} — {proposed.summary}", body, url)
+
+
+def plan_changes_modal(task_id: str, version: int) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "revise_plan",
+        "private_metadata": f"{task_id}:{version}",
+        "title": _plain("Change the plan"),
+        "submit": _plain("Send"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "changes",
+                "label": _plain(f"What should plan v{version} do differently?"),
+                "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
+            }
+        ],
+    }
+
+
 def failed(task: TaskView) -> tuple[str, Blocks]:
     text = f"❌ *Failed* — `{task.id}` on *{task.repo}*\n{task.reason or 'no reason recorded'}"
     return text, [_section(text)]
@@ -121,8 +185,8 @@ def follow_up_modal(task_id: str) -> dict[str, Any]:
     }
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
+def _section(text: str, more_url: str | None = None) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": limits.cut(text, limits.SECTION_TEXT, more_url)}}
 
 
 def _plain(text: str) -> dict[str, str]:
@@ -130,9 +194,9 @@ def _plain(text: str) -> dict[str, str]:
 
 
 def _button(
-    label: str, action: str, task_id: str, style: str | None = None, confirm: tuple[str, str, str] | None = None
+    label: str, action: str, value: str, style: str | None = None, confirm: tuple[str, str, str] | None = None
 ) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action, "text": _plain(label), "value": task_id}
+    button: dict[str, Any] = {"type": "button", "action_id": action, "text": _plain(label), "value": value}
     if style:
         button["style"] = style
     if confirm:

@@ -55,8 +55,11 @@ class SlackFrontDoor:
         self.app.action("merge")(self._on_merge)
         self.app.action("cancel")(self._on_cancel)
         self.app.action("request_changes")(self._on_request_changes)
+        self.app.action("approve_plan")(self._on_approve_plan)
+        self.app.action("revise_plan")(self._on_revise_plan)
         self.app.action("open")(self._ack_only)
         self.app.view("request_changes")(self._on_changes_submitted)
+        self.app.view("revise_plan")(self._on_plan_changes_submitted)
 
     # -- events -------------------------------------------------------------------------
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -136,6 +139,7 @@ class SlackFrontDoor:
                 request_id=f"slack:{channel}:{ts}",
                 slack=thread,
                 files=files or None,
+                plan=ask.plan,
             )
         except UserFacingError as e:
             if status_ts is not None:
@@ -249,6 +253,33 @@ class SlackFrontDoor:
             if thread:
                 await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
 
+    async def _on_approve_plan(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        task_id, version = _plan_of(action["value"])
+        user = await self._user(body["user"]["id"])
+        if await self._act(body, lambda: self.service.approve_plan(task_id, _actor(user), version)):
+            await self._settle_buttons(body, f"✅ Plan v{version} approved by {user.name}")
+
+    async def _on_revise_plan(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        task_id, version = _plan_of(action["value"])
+        await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.plan_changes_modal(task_id, version))
+
+    async def _on_plan_changes_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        text = view["state"]["values"]["changes"]["text"]["value"] or ""
+        if not text.strip():
+            await ack(response_action="errors", errors={"changes": "Say what should change in the plan."})
+            return
+        await ack()
+        task_id, version = _plan_of(view["private_metadata"])
+        user = await self._user(body["user"]["id"])
+        try:
+            await self.service.revise_plan(task_id, text, _actor(user), version)
+        except UserFacingError as e:
+            thread = await self.slack.thread_of(task_id)
+            if thread:
+                await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
+
     async def _act(self, body: dict[str, Any], call: Any) -> bool:
         try:
             await call()
@@ -290,6 +321,12 @@ class SlackFrontDoor:
 
     async def _repo_names(self) -> str:
         return ", ".join(f"`{r.name}`" for r in await self.service.repos()) or "none yet"
+
+
+def _plan_of(value: str) -> tuple[str, int]:
+    """A plan button's value: the task, and the plan version the person saw ("t-…:2")."""
+    task_id, _, version = value.partition(":")
+    return task_id, int(version) if version.isdigit() else 0
 
 
 def _actor(user: SlackUser) -> Actor:

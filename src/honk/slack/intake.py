@@ -1,7 +1,8 @@
 """What a Slack message asks of Honk, parsed without I/O (so it can be fuzzed).
 
-`@honk fix the crash repo=player model=claude-opus-4-6` asks for a change; `@honk help`,
-`@honk list`, `@honk status`, `@honk use REPO` are commands. Options may stand anywhere.
+`@honk fix the crash repo=player model=claude-opus-4-6` asks for a change (`@honk plan: …`: a plan
+to approve first); `@honk help`, `@honk list`, `@honk status`, `@honk use REPO` are commands.
+Options may stand anywhere.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from honk.domain import MAX_REQUEST_CHARS, Record, SlackCommandName
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 OPTION = re.compile(r"(?<!\S)(repo|agent|model)=([A-Za-z0-9._/:-]+)(?!\S)")
 COMMANDS = ("help", "list", "status", "use")
+PLAN = re.compile(r"^plan\s*:\s*", re.IGNORECASE)
 
 
 class Ask(Record):
@@ -20,6 +22,7 @@ class Ask(Record):
     repo: str | None = None
     agent: str | None = None
     model: str | None = None
+    plan: bool = False  # `@honk plan: …`: a plan to approve before any change
 
 
 class Command(Record):
@@ -51,6 +54,9 @@ def parse(text: str) -> Intake:
 
 
 def _ask(body: str) -> Intake:
+    plan = PLAN.match(body)
+    if plan:
+        body = body[plan.end() :]
     options = {m.group(1): m.group(2) for m in OPTION.finditer(body)}
     text = _squash(OPTION.sub(" ", body))  # `body` is unescaped already: `&amp;lt;` typed stays `&lt;`
     if not text:
@@ -60,7 +66,9 @@ def _ask(body: str) -> Intake:
             message=f"That request is longer than {MAX_REQUEST_CHARS:,} characters; "
             "put the details in a file in the repo and refer to it."
         )
-    return Ask(text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"))
+    return Ask(
+        text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"), plan=bool(plan)
+    )
 
 
 def _clean(text: str) -> str:
@@ -75,6 +83,7 @@ def _squash(text: str) -> str:
 
 HELP = """*Honk* makes code changes from a message, checks them, and merges when you say so.
 • `@honk <what should change>` — start a task (options: `repo=NAME`, `agent=NAME`, `model=NAME`)
+• `@honk plan: <what should change>` — a plan to approve first; nothing changes until you do
 • reply in a task's thread — a follow-up on the same branch (start with `{aside}` to talk without instructing)
 • `@honk use REPO` — this channel's default repo
 • `@honk list` — your tasks · `@honk status` — this channel's tasks · `@honk help` — this message"""

@@ -75,8 +75,11 @@ class SlackNotifier:
         view = await self.store.get_task(task_id)
         if view is None:
             return
+        timeline = await self.store.timeline(task_id) or Timeline()
         if view.state == TaskState.ready:
-            text, body = blocks.ready(view, await self.store.timeline(task_id) or Timeline(), self.base_url)
+            text, body = blocks.ready(view, timeline, self.base_url)
+        elif view.state == TaskState.plan_ready and timeline.plan is not None:
+            text, body = blocks.plan(view, timeline, self.base_url)
         elif view.state == TaskState.failed:
             text, body = blocks.failed(view)
         elif view.state == TaskState.merged:

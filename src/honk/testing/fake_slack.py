@@ -27,6 +27,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from pydantic import BaseModel, ConfigDict
+from slack_sdk.errors import SlackObjectFormationError
+from slack_sdk.models.blocks import Block
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -34,6 +36,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
+
+# What Slack refuses in a message (https://docs.slack.dev/reference/methods/chat.postMessage): more
+# than 50 blocks, a top-level text over 40,000 characters; each block's own limits are slack_sdk's models'.
+MAX_MESSAGE_BLOCKS = 50
+MAX_MESSAGE_TEXT = 40_000
+MAX_VIEW_BLOCKS = 100
+MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
+VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
 
 # Fields the sdk sends as JSON strings inside a form body or query string.
 JSON_FIELDS = frozenset(
@@ -95,6 +105,7 @@ class FakeSlack(LoopbackServer):
         self.require_token = require_token  # a call without a token answers not_authed, as Slack does
         self.users: dict[str, SlackUser] = {}
         self.calls: list[SlackCall] = []
+        self.refusals: list[tuple[str, str]] = []  # (method, error) of each message or view Slack would refuse
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes POSTed to its upload URL
         self.files: dict[str, SlackFile] = {}  # file id -> what was said about it
         self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as last opened or updated
@@ -149,6 +160,7 @@ class FakeSlack(LoopbackServer):
         """Forget calls, uploads, views, messages, pending failures and overrides; users stay."""
         with self._lock:
             self.calls.clear()
+            self.refusals.clear()
             self.uploads.clear()
             self.files.clear()
             self.views.clear()
@@ -221,6 +233,10 @@ class FakeSlack(LoopbackServer):
             return JSONResponse({"ok": False, "error": "not_authed"})
         if method in self._overrides:
             return JSONResponse(self._overrides[method])
+        if (refusal := refused_payload(method, args)) is not None:
+            with self._lock:
+                self.refusals.append((method, refusal))
+            return JSONResponse({"ok": False, "error": refusal})
         handler = self._handlers().get(method)
         with self._lock:
             return JSONResponse(handler(args) if handler else {"ok": True})
@@ -535,6 +551,35 @@ def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -
     raw = body.encode() if isinstance(body, str) else body
     digest = hmac.new(signing_secret.encode(), f"v0:{ts}:".encode() + raw, hashlib.sha256).hexdigest()
     return {"X-Slack-Request-Timestamp": str(ts), "X-Slack-Signature": f"v0={digest}"}
+
+
+def refused_payload(method: str, args: dict[str, Any]) -> str | None:
+    """The error Slack answers a message or view it will not take (`invalid_blocks`, `msg_too_long`),
+    or None. Block limits are slack_sdk's Block Kit models' (the same numbers Slack documents)."""
+    if method in MESSAGE_METHODS:
+        if len(str(args.get("text") or "")) > MAX_MESSAGE_TEXT:
+            return "msg_too_long"
+        blocks, most = args.get("blocks"), MAX_MESSAGE_BLOCKS
+    elif method in VIEW_METHODS:
+        view = args.get("view")
+        blocks, most = (view.get("blocks") if isinstance(view, dict) else None), MAX_VIEW_BLOCKS
+    else:
+        return None
+    if blocks is None:
+        return None
+    if not isinstance(blocks, list) or len(blocks) > most:
+        return "invalid_blocks"
+    for raw in blocks:
+        if not isinstance(raw, dict):
+            return "invalid_blocks"
+        block = Block.parse(raw)
+        if block is None:
+            return "invalid_blocks"
+        try:
+            block.validate_json()
+        except SlackObjectFormationError:
+            return "invalid_blocks"
+    return None
 
 
 def event_body(envelope: dict[str, Any]) -> bytes:

@@ -16,7 +16,7 @@ from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState,
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
-from honk.web.schemas import ActorIn, FollowUpIn, RepoIn
+from honk.web.schemas import ActorIn, FollowUpIn, PlanApprovalIn, PlanRevisionIn, RepoIn
 from honk.web.uploads import TASK_BODY as _TASK_BODY
 from honk.web.uploads import task_body
 from honk.workspace.git import redact_url
@@ -64,6 +64,7 @@ def router() -> APIRouter:
             body.model,
             body.request_id,
             files=files,
+            plan=body.plan,
         )
         if not created:
             response.status_code = 200
@@ -94,6 +95,28 @@ def router() -> APIRouter:
     ) -> TaskView:
         user = await user_of(request)
         return await svc(request).merge(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.post("/tasks/{task_id}/plan/approve", status_code=202)
+    async def approve_plan(
+        task_id: str,
+        request: Request,
+        body: PlanApprovalIn | None = None,
+        x_honk_user: str | None = Header(default=None),
+    ) -> TaskView:
+        """Approves the plan waiting on the task: the agent carries it out (the requester, or a merger)."""
+        user = await user_of(request)
+        who = actor(request, user, body.by if body else None, x_honk_user)
+        return await svc(request).approve_plan(task_id, who, body.version if body else None)
+
+    @r.post("/tasks/{task_id}/plan/revise", status_code=202)
+    async def revise_plan(
+        task_id: str, body: PlanRevisionIn, request: Request, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        """Asks the agent for a new plan, with what should change."""
+        user = await user_of(request)
+        return await svc(request).revise_plan(
+            task_id, body.text, actor(request, user, body.by, x_honk_user), body.version
+        )
 
     @r.post("/tasks/{task_id}/cancel", status_code=202)
     async def cancel(

@@ -43,7 +43,7 @@ async def user_of(request: Request) -> User:
 async def need(request: Request, role: Role) -> User:
     user = await user_of(request)
     if not user.role.allows(role):
-        raise Forbidden(f"{user.email} is a {user.role.value}; this needs a {role.value}.")
+        raise Forbidden(f"{user.email} is {_a(user.role.value)}; this needs {_a(role.value)}.")
     return user
 
 
@@ -99,3 +99,7 @@ def router() -> APIRouter:
         return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
 
     return r
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"

@@ -61,6 +61,7 @@ class TaskIn(Body):
         description="Idempotency key: a retried submission with the same request_id returns the same task.",
     )
     requested_by: str | None = Field(default=None, max_length=200)
+    plan: bool = Field(default=False, description="A plan first: the agent changes nothing until it is approved.")
 
 
 class FollowUpIn(Body):
@@ -70,6 +71,19 @@ class FollowUpIn(Body):
 
 class ActorIn(Body):
     by: str | None = Field(default=None, max_length=200)
+
+
+class PlanApprovalIn(Body):
+    by: str | None = Field(default=None, max_length=200)
+    version: int | None = Field(
+        default=None, ge=1, description="The plan version approved; refused once a newer plan replaced it."
+    )
+
+
+class PlanRevisionIn(Body):
+    text: str
+    by: str | None = Field(default=None, max_length=200)
+    version: int | None = Field(default=None, ge=1, description="The plan version the changes are asked of.")
 
 
 class Refusal(BaseModel):

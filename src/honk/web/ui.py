@@ -44,6 +44,8 @@ EVENT_KINDS = [t.model_fields["kind"].default for t in get_args(get_args(AnyEven
 STATE_WORDS = {
     TaskState.queued: "Queued",
     TaskState.provisioning: "Preparing",
+    TaskState.planning: "Planning",
+    TaskState.plan_ready: "Plan to approve",
     TaskState.working: "Agent working",
     TaskState.verifying: "Checking",
     TaskState.building: "Building",
@@ -279,6 +281,8 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
  placeholder="e.g. The app crashes when a playlist is empty; fix it and add a test."></textarea>
 <label for="files">Screenshots or logs (optional)</label>
 <input type="file" id="files" name="files" multiple accept="image/*,text/*,.log,.txt,.json,.csv">
+<label class="check"><input type="checkbox" id="plan" name="plan" value="true">
+Plan first: see the agent's plan and approve it before anything changes</label>
 <details><summary>Agent and model (optional)</summary>
 <label for="agent">Agent</label><select id="agent" name="agent"><option value="">Repo default</option>{agents}</select>
 <label for="model">Model</label><input type="text" id="model" name="model" placeholder="Repo default" maxlength="100">
@@ -365,7 +369,9 @@ def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "") -> str
 <dl class="facts">{dl}</dl></section>"""
     ]
 
-    parts.append(actions(user, task))
+    parts.append(actions(user, task, timeline))
+    if timeline.plan is not None:
+        parts.append(plan_card(timeline))
 
     if ready:
         warn = ""
@@ -414,11 +420,46 @@ def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "") -> str
     return "\n".join(parts)
 
 
-def actions(user: User, task: TaskView) -> str:
+def plan_card(timeline: Timeline) -> str:
+    """The agent's latest plan: what it proposes, and who approved it."""
+    plan = timeline.plan
+    assert plan is not None
+    lists = ""
+    for title, items, tag in (
+        ("Steps", plan.steps, "ol"),
+        ("Files", plan.files, "ul"),
+        ("Risks", plan.risks, "ul"),
+        ("Open questions", plan.questions, "ul"),
+    ):
+        if items:
+            lists += f"<h3>{title}</h3><{tag}>" + "".join(f"<li>{escape(i)}</li>" for i in items) + f"</{tag}>"
+    approved = (
+        f'<p class="pass">Approved by {escape(timeline.plan_approved_by)}</p>' if timeline.plan_approved_by else ""
+    )
+    return f"""<section class="card plan" id="plan" data-version="{timeline.plan_version}">
+<h2>Plan v{timeline.plan_version}</h2>{approved}<p class="prose">{escape(plan.summary)}</p>{lists}</section>"""
+
+
+def actions(user: User, task: TaskView, timeline: Timeline | None = None) -> str:
     s = task.state
     if s.terminal or s == TaskState.merging:
         return ""
     out = []
+    if s == TaskState.plan_ready and timeline is not None:
+        version = timeline.plan_version
+        out.append(f"""<form data-api="/api/tasks/{task.id}/plan/approve" data-then="panel"
+ data-done="Plan approved: the agent is carrying it out.">
+<input type="hidden" name="version" value="{version}">
+<button class="btn primary block" id="approve-plan" type="submit">Approve plan v{version}</button></form>
+<form data-api="/api/tasks/{task.id}/plan/revise" data-then="panel"
+ data-done="Sent to the agent: it proposes a new plan.">
+<input type="hidden" name="version" value="{version}">
+<details><summary>Request changes to the plan</summary><label for="plan-changes">What should the plan do differently?</label>
+<textarea id="plan-changes" name="text" required maxlength="20000"></textarea>
+<p><button class="btn block" type="submit" id="revise-plan">Ask for a new plan</button></p></details></form>
+<form data-api="/api/tasks/{task.id}/cancel" data-then="panel" data-done="Cancelled.">
+<button class="btn danger block" id="cancel" type="submit" data-confirm="Cancel this task?">Cancel task</button></form>""")
+        return f'<section class="card actions" id="actions"><h2>Actions</h2>{"".join(out)}</section>'
     if s == TaskState.ready:
         if user.role.allows(Role.merger):
             out.append(f"""<form data-api="/api/tasks/{task.id}/merge" data-then="panel"

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import re
 
-from honk.domain import RepoConfig, RepoRef
+from honk.domain import Plan, RepoConfig, RepoRef
 
 TASK_ID_RE = re.compile(r"^t-[a-z2-7]{12}$")
 
@@ -23,6 +23,32 @@ def merge_target(repo: RepoRef, config: RepoConfig) -> str:
 
 def first_prompt(request: str) -> str:
     return request
+
+
+def plan_prompt(request: str) -> str:
+    return (
+        "Plan this change; do not make it yet. Read what you need (the workspace is read-only while you "
+        "plan), then propose a plan a person will approve before any file changes: a summary, the steps, "
+        "the files you expect to touch, the risks, and any question you need answered.\n\n"
+        f"The request:\n{request}"
+    )
+
+
+def plan_revision_prompt(request: str, changes: list[str]) -> str:
+    return (
+        "Your plan was not approved. Revise it with these changes, then propose the whole plan again "
+        "(still without changing any file):\n"
+        + "\n".join(f"- {c}" for c in changes)
+        + f"\n\nThe original request was:\n{request}"
+    )
+
+
+def plan_approved_prompt(request: str, plan: Plan) -> str:
+    return (
+        "Your plan was approved. Carry it out now: make the change, run verify, and keep to the plan "
+        f"(say why if you must leave it).\n\nThe approved plan:\n{plan.text()}\n\n"
+        f"The original request was:\n{request}"
+    )
 
 
 def feedback_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:

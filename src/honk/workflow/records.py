@@ -30,6 +30,16 @@ class MergeDecision(Carried):
     by: str
 
 
+class PlanDecision(Carried):
+    """A person's answer to a proposed plan: approve it, or ask for changes (`text`). `version`: the
+    plan they saw (None: the current one, e.g. `honk approve TASK`); an answer to a replaced plan is refused."""
+
+    by: str
+    approve: bool
+    version: int | None = None
+    text: str = ""
+
+
 class CancelRequest(Carried):
     by: str
 

@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from honk.domain import (
         DEFAULT_AGENT_TIMEOUT_S,
         AgentJob,
+        AgentMode,
         AgentReason,
         Spent,
         TaskState,
@@ -34,6 +35,10 @@ with workflow.unsafe.imports_passed_through():
         Merged,
         MergeHeld,
         MergeRequested,
+        PlanApproved,
+        PlanProposed,
+        PlanRevisionAsked,
+        PlanStarted,
         TaskCancelled,
         TaskFailed,
         TaskReady,
@@ -43,12 +48,14 @@ with workflow.unsafe.imports_passed_through():
     from honk.workflow.activities import TaskActivities as acts
     from honk.workflow.records import (
         AgentRunInput,
+        AgentRunResult,
         BuildResult,
         CancelRequest,
         FollowUp,
         MergeDecision,
         MergeInput,
         NotifyInput,
+        PlanDecision,
         ProvisionInput,
         ProvisionResult,
         RecordInput,
@@ -91,6 +98,8 @@ class TaskWorkflow:
         self.warnings: list[str] = []
         self.queue: str | None = None  # the repo's own task queue, once its config named one
         self.prov: ProvisionResult | None = None
+        self.plan_version = 0  # the plan on the table (0: none yet)
+        self.plan_decision: PlanDecision | None = None
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -115,6 +124,21 @@ class TaskWorkflow:
             raise ApplicationError(f"The task is {self.state.value}; it can be merged only when ready.")
         if self.follow_ups:
             raise ApplicationError("A follow-up is still being applied; merge once the task is ready again.")
+
+    @workflow.update
+    def decide_plan(self, d: PlanDecision) -> str:
+        self.plan_decision = d
+        return "approved" if d.approve else "revising"
+
+    @decide_plan.validator
+    def _validate_plan_decision(self, d: PlanDecision) -> None:
+        if self.state != TaskState.plan_ready or self.plan_decision is not None:
+            raise ApplicationError(f"The task is {self.state.value}; there is no plan waiting for a decision.")
+        if d.version is not None and d.version != self.plan_version:
+            raise ApplicationError(
+                f"That was plan v{d.version}; it has been replaced by plan v{self.plan_version}. "
+                "Look at the newest plan in the thread or on the task page."
+            )
 
     @workflow.query
     def status(self) -> TaskStatus:
@@ -160,6 +184,9 @@ class TaskWorkflow:
                 self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
             prompt: str = policy.first_prompt(self.req.text)
             reason: AgentReason = "request"
+            assert self.prov is not None
+            if (self.req.plan or self.prov.config.agent.plan) and workflow.patched("plan-v1"):
+                prompt, reason = await self._plan_first()
             while True:
                 await self._work(prompt, reason)
                 self._move(TaskReady)
@@ -177,28 +204,59 @@ class TaskWorkflow:
         except _Stop as stop:
             await self._fail(str(stop))
 
+    async def _plan_first(self) -> tuple[str, AgentReason]:
+        """The agent proposes a plan (reading only), a person approves it or asks for changes, as often
+        as needed; the approved plan is then carried out in the same agent session."""
+        prompt, reason = policy.plan_prompt(self.req.text), "request"
+        while True:
+            self.plan_version += 1
+            await self._record(PlanStarted(version=self.plan_version, reason=reason))
+            result = await self._run_agent(prompt, reason, mode="plan")
+            if result.outcome.plan is None:
+                raise _Stop("The agent finished without proposing a plan; ask again, or ask without a plan.")
+            await self._record(PlanProposed(version=self.plan_version, plan=result.outcome.plan))
+            await self._notify()
+            await workflow.wait_condition(lambda: self.plan_decision is not None or bool(self.follow_ups))
+            decision, self.plan_decision = self.plan_decision, None
+            if decision is not None and decision.approve:
+                await self._record(PlanApproved(version=self.plan_version, by=decision.by))
+                return policy.plan_approved_prompt(self.req.text, result.outcome.plan), "plan_approved"
+            # Asked for changes: through the button, or by a reply in the thread (a follow-up).
+            asked = [decision.text] if decision is not None else []
+            if decision is not None:
+                self.asked.append(decision.text)
+                await self._record(PlanRevisionAsked(version=self.plan_version, by=decision.by, text=decision.text))
+            asked += self._take_follow_ups()
+            prompt, reason = policy.plan_revision_prompt(self.req.text, asked), "plan_revision"
+
+    async def _run_agent(self, prompt: str, reason: AgentReason, mode: AgentMode = "edit"):  # noqa: ANN202
+        """One agent run, its spending counted against the task's budget."""
+        assert self.prov is not None
+        job = self._job(prompt, reason, mode)
+        started = workflow.now()
+        result: AgentRunResult = await self._act(
+            acts.run_agent,
+            AgentRunInput(request=self.req, agent=self.prov.agent, job=job),
+            minutes=self._agent_minutes(),
+        )
+        seconds = (workflow.now() - started).total_seconds()
+        self.spent = self.spent.plus(result.outcome.turns, result.outcome.cost_usd, seconds)
+        self.agent_runs += 1
+        self.session_id = result.outcome.session_id or self.session_id
+        self.model = result.outcome.model or self.model
+        if result.outcome.cost_usd is not None:
+            self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
+        return result
+
     async def _work(self, prompt: str, reason: AgentReason) -> None:
         """Agent and checks in rounds until the checks and the build pass, or the budget is spent."""
         assert self.prov is not None
         for attempt in range(1, self.prov.max_rounds + 1):
             self.round += 1
             self._move(AgentStarted)
-            job = self._job(prompt, reason)
-            started = workflow.now()
-            result = await self._act(
-                acts.run_agent,
-                AgentRunInput(request=self.req, agent=self.prov.agent, job=job),
-                minutes=self._agent_minutes(),
-            )
-            seconds = (workflow.now() - started).total_seconds()
-            self.spent = self.spent.plus(result.outcome.turns, result.outcome.cost_usd, seconds)
+            result = await self._run_agent(prompt, reason)
             self.merge_from = None
-            self.agent_runs += 1
             self.changed = self.changed or result.commit is not None
-            self.session_id = result.outcome.session_id or self.session_id
-            self.model = result.outcome.model or self.model
-            if result.outcome.cost_usd is not None:
-                self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
             if result.outcome.summary:
                 self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
@@ -326,7 +384,7 @@ class TaskWorkflow:
     def _summary(self) -> str:
         return "\n".join(dict.fromkeys(self.summaries)) or "No summary from the agent."
 
-    def _job(self, prompt: str, reason: AgentReason) -> AgentJob:
+    def _job(self, prompt: str, reason: AgentReason, mode: AgentMode = "edit") -> AgentJob:
         """The next run's instructions, with what is left of the task's budgets (they are per task)."""
         assert self.prov is not None
         left = remaining(self.prov.config.agent.budget, self.spent)
@@ -350,6 +408,7 @@ class TaskWorkflow:
             max_gate_rounds=self.prov.max_rounds,
             merge_from=self.merge_from,
             attachments=self.req.attachments,
+            mode=mode,
         )
 
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:

@@ -12,8 +12,9 @@ from honk.errors import UserFacingError
 
 
 class WorkspaceFiles:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, writable: bool = True) -> None:
         self._root = root.resolve()
+        self._writable = writable  # False while the agent plans: it reads, and changes nothing
 
     @property
     def root(self) -> Path:
@@ -28,7 +29,7 @@ class WorkspaceFiles:
         return path
 
     def write(self, rel: str, text: str) -> None:
-        path = self.path(rel)
+        path = self._changing(rel)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
 
@@ -37,4 +38,9 @@ class WorkspaceFiles:
         return path.read_text() if path.is_file() else None
 
     def delete(self, rel: str) -> None:
-        self.path(rel).unlink(missing_ok=True)
+        self._changing(rel).unlink(missing_ok=True)
+
+    def _changing(self, rel: str) -> Path:
+        if not self._writable:
+            raise UserFacingError(f"Cannot change {rel}: the workspace is read-only while the agent plans.")
+        return self.path(rel)

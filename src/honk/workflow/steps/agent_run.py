@@ -42,6 +42,8 @@ class AgentRunner:
         req, job = inp.request, inp.job
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
         await self.workspaces.reset(ws)  # a retried run starts from what was committed
+        if job.mode == "plan":
+            return await self._plan(inp, ws, emit)
         head = await self.workspaces.head(ws)
         if attempt > 1 and (done := await self._committed_before(inp, ws, head, emit)):
             return done
@@ -86,6 +88,35 @@ class AgentRunner:
         if self.metrics is not None and outcome.cost_usd:
             self.metrics.agent_cost.labels(inp.agent).inc(outcome.cost_usd)
         return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
+
+    async def _plan(self, inp: AgentRunInput, ws: Workspace, emit: EventSink) -> AgentRunResult:
+        """A planning run: the workspace mounted read-only (the agent's programs cannot write to it, nor
+        the agent through Honk's workspace view), nothing committed, and the workspace reset after."""
+        req, job = inp.request, inp.job
+        denied: list[AgentToolDenied] = []
+        attached = await self.attachments.files(req.task_id) if job.attachments else []
+        try:
+            async with self.tools.run(
+                req.task_id, ws.path, [ws.mirror], job.checks, emit, attached, writable=False
+            ) as tools:
+                outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
+        except AgentStopped as stopped:
+            raise UserFacingError(f"{stopped.message[:-1]} while planning; nothing was changed.") from stopped
+        finally:
+            await self.refusals.collect(req, emit, denied)
+            await self.workspaces.reset(ws)  # with the sandbox off, only this undoes what a program wrote
+        summary = outcome.plan.summary if outcome.plan is not None else outcome.summary
+        await emit(
+            AgentFinished(
+                round=job.round,
+                summary=summary,
+                changed_files=[],
+                commit=None,
+                model=outcome.model,
+                cost_usd=outcome.cost_usd,
+            )
+        )
+        return AgentRunResult(outcome=outcome, commit=None, changed_files=[])
 
     async def _committed_before(
         self, inp: AgentRunInput, ws: Workspace, head: str, emit: EventSink

@@ -54,4 +54,6 @@ class Delivery:
             task_url=f"{self.base_url}/tasks/{req.task_id}",
             preview_url=timeline.preview_url,
             came_with=[f"{a.name} ({a.kind}{'; ' + a.note if a.note else ''})" for a in req.attachments],
+            plan=timeline.plan.text() if timeline.plan is not None and timeline.plan_approved_by else "",
+            plan_approved_by=timeline.plan_approved_by or "",
         )

@@ -50,7 +50,13 @@ class Provisioner:
         target = policy.merge_target(repo, config)
         await self.workspaces.remote_head(repo, target)
         agent = task.agent or config.agent.name or self.default_agent
-        self.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
+        chosen = self.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
+        if (task.plan or config.agent.plan) and not chosen.plans:
+            asked = "This task asks" if task.plan else "The repo's .honk.toml (`[agent] plan = true`) asks"
+            raise UserFacingError(
+                f"{asked} for a plan first, but the {agent} agent cannot plan: it runs its command, which "
+                "changes files. Ask without a plan, or with an agent that plans (claude, scripted)."
+            )
         await self.gate.check_agent(task, agent, task.model or config.agent.model)
         config = self._budgeted(task, config)
         if (warning := self.sandbox.warning()) is not None:

@@ -79,10 +79,12 @@ class ToolsForRuns:
         checks: list[VerifyCommand],
         emit: EventSink,
         attachments: Sequence[tuple[Attachment, bytes]] = (),
+        writable: bool = True,
     ) -> AsyncIterator[RunTools]:
+        """`writable` False: a planning run, the workspace read-only to the agent and all it starts."""
         area, logs = self.areas / task_id, self.logs / task_id
-        launcher = self.sandbox.launcher(area, workspace, git_dirs, "agent", self.network)
-        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check")
+        launcher = self.sandbox.launcher(area, workspace, git_dirs, "agent", self.network, writable=writable)
+        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable)
         proxy = self.key_proxy
         token = proxy.issue() if proxy is not None else None
         model = None
@@ -90,7 +92,7 @@ class ToolsForRuns:
             model = ModelGrant(proxy, token, launcher.model_url or proxy.base_url)
         try:
             yield RunTools(
-                workspace=WorkspaceFiles(workspace),
+                workspace=WorkspaceFiles(workspace, writable),
                 launcher=launcher,
                 checks=AgentChecks(checks, check_launcher, logs, emit),
                 model=model,
