@@ -538,8 +538,10 @@ class AgentJob(Carried):
     # Set when the target branch conflicts with the task branch: Honk starts that merge, leaving the
     # conflict markers for the agent to resolve; Honk then commits the merge.
     merge_from: str | None = None
-    # Files that came with the request, laid out in the run's HOME (`tools.attachments` says where).
+    # Files that came with the request and its follow-ups, laid out in the run's HOME (`tools.attachments`
+    # says where); `new_attachments`: the ids of those this run's agent has not been shown yet.
     attachments: list[Attachment] = []
+    new_attachments: list[str] = []
     # "plan": the workspace is read-only for this run, and the outcome carries the agent's plan.
     mode: AgentMode = "edit"
 

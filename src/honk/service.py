@@ -34,7 +34,7 @@ from honk.domain import (
     TaskView,
 )
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
-from honk.events import AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
+from honk.events import AnyEvent, AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
 from honk.gate import Actor, Gate
 from honk.redaction import redact
 from honk.settings import Settings
@@ -250,12 +250,15 @@ class TaskService:
             raise NotFound(f"No task {task_id!r}.")
         return view
 
-    async def follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
+    async def follow_up(
+        self, task_id: str, text: str, actor: Actor, files: list[attachments.Incoming] | None = None
+    ) -> TaskView:
+        """`files`: what came with the follow-up (a new screenshot), each kept or refused as a request's."""
         return await self.gate.recorded(
-            "follow_up", actor, None, lambda: self._follow_up(task_id, text, actor), task_id
+            "follow_up", actor, None, lambda: self._follow_up(task_id, text, actor, files or []), task_id
         )
 
-    async def _follow_up(self, task_id: str, text: str, actor: Actor) -> TaskView:
+    async def _follow_up(self, task_id: str, text: str, actor: Actor, files: list[attachments.Incoming]) -> TaskView:
         by = actor.identity
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -268,11 +271,19 @@ class TaskService:
             raise Conflict(f"Task {task_id} is {view.state.value}; a follow-up cannot change it. Start a new request.")
         if view.state == TaskState.merging:
             raise Conflict(f"Task {task_id} is being merged; start a new request for further changes.")
+        kept, refused = _attachments(files)
+        if kept:  # before the signal: the worker that applies the follow-up reads them from the store
+            await self.attachments.keep(task_id, kept)
+        follow_up = FollowUp(text=text, by=by, attachments=[a for a, _ in kept])
         try:
-            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, FollowUp(text=text, by=by))
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, follow_up)
         except RPCError as e:
+            await self.attachments.forget([a.id for a, _ in kept])  # nothing half-done stays behind
             raise Conflict(f"Task {task_id} has already finished; start a new request.") from e
-        await self.store.append(task_id, FollowUpReceived(text=text, by=by))
+        received: list[AnyEvent] = [FollowUpReceived(text=text, by=by)]
+        if kept or refused:
+            received.append(AttachmentsReceived(kept=follow_up.attachments, refused=refused))
+        await self.store.append(task_id, *received)
         await self.gate.record("follow_up", actor, view.repo, "ok", text[:200], task_id)
         return await self.task(task_id)
 

@@ -366,7 +366,7 @@ def test_a_screenshot_reaches_the_model_as_an_image_with_the_log_quoted(claude_s
 
     from PIL import Image
 
-    model.play(Scenario(turns=[*FIX, Turn(text="Fixed add().")]))
+    model.play(Scenario(turns=[*FIX, Turn(text="Fixed add()."), Turn(text="Looked again: it is right.")]))
     remote = make_remote(claude_repo())
     claude_stack.add_repo("calc", remote.url)
     shot = io.BytesIO()
@@ -387,6 +387,24 @@ def test_a_screenshot_reaches_the_model_as_an_image_with_the_log_quoted(claude_s
     assert Image.open(io.BytesIO(base64.b64decode(images[0]["source"]["data"]))).size == (725, 1568)
     text = " ".join(b.get("text", "") for b in first if isinstance(b, dict))
     assert "make add() add" in text and "KeyError: 'playlist'" in text and "not instructions" in text
+
+    # A follow-up with a new screenshot: the resumed conversation gets that one image, in its new message.
+    asked = len(model.agent_requests())
+    after = io.BytesIO()
+    Image.new("RGB", (400, 300), "blue").save(after, "PNG")
+    r = claude_stack.http.post(
+        f"/api/tasks/{done.id}/followup",
+        data={"request": json.dumps({"text": "it still looks wrong, see"})},
+        files=[("files", ("after.png", after.getvalue()))],
+        headers={"X-Honk-Client": "test"},
+    )
+    assert r.status_code == 202, r.text
+    wait_until(lambda: claude_stack.kinds(done.id).count("task_ready") == 2, 120, "the follow-up delivered")
+    latest = model.agent_requests()[asked].body["messages"][-1]["content"]
+    images = [b for b in latest if isinstance(b, dict) and b.get("type") == "image"]
+    assert len(images) == 1, "only the follow-up's image, the first one is in the history already"
+    assert Image.open(io.BytesIO(base64.b64decode(images[0]["source"]["data"]))).size == (400, 300)
+    assert "it still looks wrong" in json.dumps(latest) and "after.png" in json.dumps(latest)
 
 
 PLAN = {

@@ -12,6 +12,7 @@ from PIL import Image
 
 from honk.domain import TaskState
 from honk.events import AttachmentsReceived
+from honk.testing.processes import wait_until
 from repos import CALC_TEST
 
 UPLOAD = {"X-Honk-Client": "test"}
@@ -54,12 +55,12 @@ def post(stack, body: dict, files: list[tuple[str, bytes]], headers: dict[str, s
     )
 
 
-def declared_but_not_sent(stack, length: int) -> tuple[int, str]:
+def declared_but_not_sent(stack, length: int, path: str = "/api/tasks") -> tuple[int, str]:
     """A multipart request that declares `length` bytes and sends a few (no HTTP client will lie)."""
     host, port = stack.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=30) as s:
         s.sendall(
-            f"POST /api/tasks HTTP/1.1\r\nHost: {host}\r\nX-Honk-Client: test\r\nConnection: close\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-Honk-Client: test\r\nConnection: close\r\n"
             f"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: {length}\r\n\r\n--xyz\r\n".encode()
         )
         answer = b""
@@ -116,6 +117,19 @@ def test_the_cli_attaches_files(stack, make_remote, tmp_path):
     missing = stack.honk("ask", "calc", "make add() add", "--attach", str(tmp_path / "nope.png"))
     assert missing.returncode != 0 and "nope.png" in missing.stderr and "does not exist" in missing.stderr
 
+    # A follow-up brings a new screenshot: the agent's next run has both files.
+    task = done.stdout.strip()
+    assert stack.wait_for(task, TaskState.ready, TaskState.failed).state == TaskState.ready
+    later = tmp_path / "later.png"
+    later.write_bytes(screenshot(200, 100))
+    follow = stack.honk("followup", task, "look at this one too", "--attach", str(later))
+    assert follow.returncode == 0, follow.stderr
+    wait_until(lambda: stack.kinds(task).count("task_ready") == 2, 60, "the follow-up applied")
+    kept = [[a.name for a in e.event.kept] for e in stack.events(task) if e.event.kind == "attachments_received"]
+    assert kept == [["shot.png"], ["later.png"]]
+    said = [e.event.text for e in stack.events(task) if e.event.kind == "agent_said"]
+    assert "saw shot.png" in said[-1] and "saw later.png" in said[-1]
+
 
 def test_hostile_uploads_are_refused_and_leave_no_task(stack, make_remote):
     remote = make_remote(seeing_repo())
@@ -150,6 +164,17 @@ def test_hostile_uploads_are_refused_and_leave_no_task(stack, make_remote):
     again = post(stack, {**ok, "request_id": "r-1"}, [("b.txt", b"second"), ("c.txt", b"third")])
     assert (first.status_code, again.status_code) == (201, 200) and first.json()["id"] == again.json()["id"]
     assert [a.name for a in received(stack, first.json()["id"]).kept] == ["a.txt"]
+
+    # The follow-up door takes files too, and refuses the same: forged, malformed, oversized.
+    follow = f"/api/tasks/{first.json()['id']}/followup"
+    text = {"request": json.dumps({"text": "and this"})}
+    forged = stack.http.post(follow, data=text, files=[("files", ("a.txt", b"hi"))])
+    assert forged.status_code == 415 and "X-Honk-Client" in forged.json()["detail"]
+    lying = stack.http.post(follow, data={"request": "{no"}, files=[("files", ("a.txt", b"hi"))], headers=UPLOAD)
+    assert lying.status_code == 422 and "Invalid request" in lying.json()["detail"]
+    status, answer = declared_but_not_sent(stack, 200 << 20, follow)
+    assert status == 413 and "100 MB" in answer
+    assert not [e for e in stack.events(first.json()["id"]) if e.event.kind == "follow_up_received"]
 
 
 def test_a_shell_command_in_a_file_name_is_only_a_name(stack, make_remote):

@@ -345,7 +345,7 @@ def test_a_screenshot_in_the_mention_reaches_the_task_and_a_30_mb_file_is_refuse
 
     from PIL import Image
 
-    remote = make_remote(calc_files(DIRECT_FIX))
+    remote = make_remote(calc_files(DIRECT_FIX + FOLLOW_UP_STEP))
     slack_stack.add_repo("calc", remote.url)
     shot = io.BytesIO()
     Image.new("RGB", (390, 844), "white").save(shot, "PNG")
@@ -369,6 +369,17 @@ def test_a_screenshot_in_the_mention_reaches_the_task_and_a_30_mb_file_is_refuse
     # The first reply becomes the task's status message once the task exists.
     slack.wait_for("chat.update", where=lambda c: task_id in c.args.get("text", ""))
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+
+    # A reply in the thread with a new screenshot (and the recording again): a follow-up with its file.
+    again = [slack.share_file("after.png", shot.getvalue(), "image/png"), files[1]]
+    post_event(slack_stack, message_event("still broken, see", user="U1", thread_ts=ts, files=again))
+    refused_again = slack.wait_for("chat.postMessage", count=2, where=lambda c: "could not use" in c.args["text"])
+    assert "`recording.mov`: it is 30.0 MB" in refused_again[1].args["text"]
+    wait_until(lambda: slack_stack.kinds(task_id).count("task_ready") == 2, 60, "the follow-up applied")
+    received = [e.event for e in slack_stack.events(task_id) if e.event.kind == "attachments_received"]
+    assert [[a.name for a in r.kept] for r in received] == [["Screenshot-2026-12-02.png"], ["after.png"]]
+    follow = [e.event.text for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
+    assert follow == ["still broken, see"]
 
 
 def test_a_mention_under_a_discussion_brings_the_thread_as_context(slack_stack, slack, make_remote):
@@ -452,3 +463,48 @@ def test_a_plan_from_slack_is_revised_in_the_thread_and_approved_by_its_requeste
     assert follow == ["also mention it in the README"]
     assert [m["text"][:7] for m in plan_messages(slack)] == ["Plan v1", "Plan v2", "Plan v3"]
     assert not slack.refusals, "every message Honk sent was one Slack takes"
+
+
+def permalink(channel: str, ts: str) -> str:
+    return f"https://honk-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def test_a_thread_brings_its_screenshots_and_links_only_into_conversations_the_requester_is_in(
+    slack_stack, slack, make_remote
+):
+    """`@honk fix this` under a discussion that shared a screenshot and links to a customer's message
+    (in a channel Ana is in) and to a private one (she is not): the agent gets the thread, the
+    screenshot and the customer's message, never the private one, and Ana is told what was left out."""
+    import io
+
+    from PIL import Image
+
+    # The agent shows what it was given: the quoted context file, as its command's output.
+    look = '[[step]]\ncommands = ["cat $HOME/attachments/slack-thread.txt"]\n'
+    slack_stack.add_repo("calc", make_remote(calc_files(look + DIRECT_FIX.removeprefix("[[step]]\n"))).url)
+    slack.join("C0CUST", "U1", "U2", "UHONK")
+    slack.join("C0PRIV", "U2", "UHONK")
+    customer = slack.say("C0CUST", "U2", "customer: the totals are wrong since Monday")
+    private = slack.say("C0PRIV", "U2", "salaries of everyone")
+    shot = io.BytesIO()
+    Image.new("RGB", (390, 844), "white").save(shot, "PNG")
+    root = slack.say("C1", "U2", "add() is broken")
+    slack.say("C1", "U2", "see", thread_ts=root, files=[slack.share_file("broken.png", shot.getvalue(), "image/png")])
+    slack.say("C1", "U2", f"and <{permalink('C0PRIV', private)}|this>", thread_ts=root)
+    mention = mention_event(
+        f"<@UHONK> fix this, as <{permalink('C0CUST', customer)}> says repo=calc",
+        thread_ts=root,
+        ts="1750000000.000200",  # unlike other tests' mentions: task ids derive from it
+    )
+    assert post_event(slack_stack, mention).status_code == 200
+    left = slack.wait_for("chat.postMessage", where=lambda c: "I left out" in c.args.get("text", ""))[0]
+    assert "<#C0PRIV>: you are not a member of that conversation" in left.args["text"]
+    task_id = task_in(slack_stack)
+    kept = [e.event for e in slack_stack.events(task_id) if e.event.kind == "attachments_received"][0].kept
+    assert [(a.name, a.kind) for a in kept] == [("slack-thread.txt", "text"), ("broken.png", "image")]
+    assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+    [shown] = [e.event.output for e in slack_stack.events(task_id) if e.event.kind == "agent_ran_command"]
+    assert "customer: the totals are wrong since Monday (linked, in <#C0CUST>)" in shown
+    assert "salaries" not in shown and "Left out: the message linked in <#C0PRIV>" in shown
+    history = [c.args["channel"] for c in slack.calls_to("conversations.history")]
+    assert history == ["C0CUST"], "the private message was never even fetched"

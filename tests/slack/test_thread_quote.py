@@ -74,3 +74,37 @@ def test_any_thread_is_quoted_within_its_bounds_or_not_at_all(thread, request_ts
     got = quote(thread, request_ts, names)
     if got is not None:
         assert got.used <= 50 and got.used <= got.total and len(got.text) <= MAX_CHARS + 200
+
+
+def test_permalinks_are_found_once_each_within_a_bound():
+    from honk.slack.thread import Link, links
+
+    text = (
+        "see <https://acme.slack.com/archives/C024BE91L/p1690000000123456|this> and "
+        "https://acme.slack.com/archives/G0ABC/p1690000001000200?thread_ts=1690000000.000100&cid=G0ABC "
+        "and again https://acme.slack.com/archives/C024BE91L/p1690000000123456 "
+        "but not https://evil.example/archives/C024BE91L/p1690000000123456"
+    )
+    assert links([text]) == [
+        Link("C024BE91L", "1690000000.123456"),
+        Link("G0ABC", "1690000001.000200", "1690000000.000100"),
+    ]
+    many = " ".join(f"https://a.slack.com/archives/C0X/p16900000{i:02d}000000" for i in range(20))
+    assert len(links([many])) == 5
+
+
+def test_the_thread_s_images_are_the_newest_before_the_request_from_people():
+    from honk.slack.thread import shared_images
+
+    def image(n: int) -> dict:
+        return {"id": f"F{n}", "name": f"{n}.png", "mimetype": "image/png"}
+
+    messages = [
+        {"ts": "1.0", "user": "U1", "files": [image(1), {"id": "L", "name": "a.log", "mimetype": "text/plain"}]},
+        {"ts": "2.0", "user": "U2", "files": [image(2), image(3)]},
+        {"ts": "3.0", "bot_id": "B1", "files": [image(4)]},  # a bot's (Honk's QR code): not context
+        {"ts": "4.0", "user": "U1", "files": [image(5)]},
+        {"ts": "9.0", "user": "U1", "files": [image(6)]},  # after the request
+    ]
+    assert [f["id"] for f in shared_images(messages, "5.0")] == ["F5", "F2", "F3", "F1"]
+    assert [f["id"] for f in shared_images(messages, "5.0", most=2)] == ["F5", "F2"]

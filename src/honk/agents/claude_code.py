@@ -125,8 +125,10 @@ class ClaudeCodeAgent:
         text = prompt.render(
             job, tools.workspace.root, repo=job.repo or tools.workspace.root.name, branch=f"honk/{job.task_id}"
         )
-        # The request's files go with a new conversation; a resumed one has them already.
-        attached = tools.attachments if job.session_id is None else ()
+        # The request's files go with a new conversation; a resumed one has them already, and gets only
+        # what came since (a follow-up's screenshot).
+        new = set(job.new_attachments)
+        attached = [f for f in tools.attachments if job.session_id is None or f.attachment.id in new]
         text += prompt.attachments(attached, images_inline=True)
         try:
             async with asyncio.timeout(job.timeout_s):

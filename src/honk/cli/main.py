@@ -242,10 +242,17 @@ def events(ctx: click.Context, task_id: str, follow: bool, as_json: bool) -> Non
 @cli.command()
 @click.argument("task_id")
 @click.argument("text")
+@click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file for the agent to look at (a new screenshot, a log); repeat for several.",
+)
 @click.pass_context
-def followup(ctx: click.Context, task_id: str, text: str) -> None:
+def followup(ctx: click.Context, task_id: str, text: str, attach: tuple[Path, ...]) -> None:
     """Send further instructions to a task (queued if the agent is busy)."""
-    _api(ctx).call("POST", f"/api/tasks/{task_id}/followup", {"text": text})
+    _api(ctx).call("POST", f"/api/tasks/{task_id}/followup", {"text": text}, files=list(attach))
     click.echo(f"follow-up queued for {task_id}")
 
 

@@ -14,7 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.access import Who
-from honk.attachments import Incoming
+from honk.attachments import Incoming, accept
 from honk.domain import SlackThread
 from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
@@ -28,6 +28,9 @@ from honk.store.slack import SlackStore, SlackUser
 log = logging.getLogger("honk.slack")
 THREAD_PAGES = 5  # of 200 messages: the thread's newest 50 are quoted
 THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quoted by their ids
+# Message subtypes that are a person saying something (a reply with a screenshot is a file_share).
+PEOPLES_MESSAGES = (None, "file_share", "thread_broadcast")
+MEMBER_PAGES = 10  # of 1,000 members: a link into a bigger conversation is followed only if found there
 
 
 class SlackFrontDoor:
@@ -73,7 +76,7 @@ class SlackFrontDoor:
         await self._intake(event)
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("bot_id") or event.get("subtype") or not event.get("user"):
+        if event.get("bot_id") or event.get("subtype") not in PEOPLES_MESSAGES or not event.get("user"):
             return  # bots (Honk included), edits and joins are not instructions
         if (
             f"<@{body.get('authorizations', [{}])[0].get('user_id', '')}>" in event.get("text", "")
@@ -116,18 +119,29 @@ class SlackFrontDoor:
         thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
         shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
         in_thread = thread.thread_ts != ts  # asked under an earlier message: the thread is context
+        linked = slack_thread.links([ask.text])
         status_ts = None
-        if shared or in_thread:
+        if shared or in_thread or linked:
             # The first reply comes before reading the thread and the files: whoever asked sees at once
             # that Honk heard.
             said = "On it — reading " + (
-                f"the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…" if shared else "the thread…"
+                f"the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…"
+                if shared
+                else "the thread…"
+                if in_thread
+                else "the messages you linked…"
             )
             status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
                 "ts"
             ]
-        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
-        if in_thread and (context := await self._thread_context(channel, thread.thread_ts, ts)) is not None:
+        context, images, left_out = (None, [], [])
+        if in_thread or linked:
+            context, images, left_out = await self._context(
+                channel, thread.thread_ts if in_thread else None, ask.text, event
+            )
+        wanted = [*shared, *(i for i in images if i.get("id") not in {f.get("id") for f in shared})]
+        files = await slack_files.fetch(wanted, self.client.token or "", self.client.base_url) if wanted else []
+        if context is not None:
             files.insert(0, context)
         try:
             task, created = await self.service.submit(
@@ -159,28 +173,83 @@ class SlackFrontDoor:
         await self.slack.link(task.id, thread.model_copy(update={"status_ts": status_ts}))
         if files:
             await self._say_refused(task.id, channel, thread.thread_ts)
+        if left_out:
+            await self._reply(channel, thread.thread_ts, "I left out:\n" + "\n".join(f"• {why}" for why in left_out))
 
-    async def _thread_context(self, channel: str, thread_ts: str, request_ts: str) -> Incoming | None:
-        """The thread before the request, quoted (honk.slack.thread), as a text file for the agent. Only
-        the conversation the request was made in: its requester is in it."""
+    async def _context(
+        self, channel: str, thread_ts: str | None, text: str, event: dict[str, Any]
+    ) -> tuple[Incoming | None, list[dict[str, Any]], list[str]]:
+        """What the request was made in and points to: the thread before it (honk.slack.thread), the
+        Slack messages it or the thread links to, quoted as one text file for the agent; the images
+        shared earlier in the thread, to fetch with the mention's own; and what was left out, and why.
+        Only what the requester can see: their own conversation, and linked ones they are a member of."""
+        request_ts, requester = event["ts"], str(event.get("user") or "")
         messages: list[dict[str, Any]] = []
-        cursor: str | None = None
+        linked: list[tuple[dict[str, Any], str]] = []
+        left_out: list[str] = []
         try:
-            for _ in range(THREAD_PAGES):
-                page = await self.client.conversations_replies(channel=channel, ts=thread_ts, limit=200, cursor=cursor)
+            cursor: str | None = None
+            for _ in range(THREAD_PAGES if thread_ts else 0):
+                page = await self.client.conversations_replies(
+                    channel=channel, ts=thread_ts or "", limit=200, cursor=cursor
+                )
                 messages += page.get("messages") or []
                 cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
                 if not page.get("has_more") or not cursor:
                     break
-            people = {str(m["user"]) for m in messages if m.get("user") and not m.get("bot_id")}
+            before = [m for m in messages if float(m.get("ts") or 0) < float(request_ts) and not m.get("bot_id")]
+            for link in slack_thread.links([text, *(str(m.get("text") or "") for m in before)]):
+                found, why = await self._linked(link, channel, requester)
+                if found is not None:
+                    linked.append((found, f"<#{link.channel}>"))
+                else:
+                    left_out.append(f"the message linked in <#{link.channel}>: {why}")
+            quoted_people = [*messages, *(m for m, _ in linked)]
+            people = {str(m["user"]) for m in quoted_people if m.get("user") and not m.get("bot_id")}
             names = {uid: (await self._user(uid)).name for uid in sorted(people)[:THREAD_PEOPLE]}
         except SlackApiError as e:
             problem = f"Honk could not read the thread ({e.response.get('error', 'error')})"
-            return Incoming(slack_thread.NAME, b"", problem=problem)
-        quoted = slack_thread.quote(messages, request_ts, lambda uid: names.get(uid, uid))
-        if quoted is None:  # nothing but Honk's own messages before the request
-            return None
-        return Incoming(slack_thread.NAME, quoted.text.encode())
+            return Incoming(slack_thread.NAME, b"", problem=problem), [], left_out
+
+        def name(uid: str) -> str:
+            return names.get(uid) or uid
+
+        quoted = slack_thread.quote(messages, request_ts, name) if thread_ts else None
+        parts = [quoted.text if quoted else "", slack_thread.quote_linked(linked, name)]
+        parts += [f"Left out: {why}.\n" for why in left_out]
+        body = "\n".join(p for p in parts if p)
+        images = [dict(f) for f in slack_thread.shared_images(messages, request_ts)] if thread_ts else []
+        return (Incoming(slack_thread.NAME, body.encode()) if body else None), images, left_out
+
+    async def _linked(self, link: slack_thread.Link, channel: str, requester: str) -> tuple[dict[str, Any] | None, str]:
+        """A linked message, if the requester may see it: it is in the conversation they asked in, or
+        in one they are a member of (never what only Honk's bot can read)."""
+        try:
+            if link.channel != channel and not await self._member(link.channel, requester):
+                return None, "you are not a member of that conversation"
+            if link.thread_ts and link.thread_ts != link.ts:
+                page = await self.client.conversations_replies(
+                    channel=link.channel, ts=link.thread_ts, oldest=link.ts, latest=link.ts, inclusive=True, limit=1
+                )
+            else:
+                page = await self.client.conversations_history(
+                    channel=link.channel, oldest=link.ts, latest=link.ts, inclusive=True, limit=1
+                )
+        except SlackApiError as e:
+            return None, f"Honk cannot read it ({e.response.get('error', 'error')}: is @honk in that channel?)"
+        found = [m for m in page.get("messages") or [] if m.get("ts") == link.ts]
+        return (found[0], "") if found else (None, "it was not found (deleted?)")
+
+    async def _member(self, channel: str, user: str) -> bool:
+        cursor: str | None = None
+        for _ in range(MEMBER_PAGES):
+            page = await self.client.conversations_members(channel=channel, limit=1000, cursor=cursor)
+            if user in (page.get("members") or []):
+                return True
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return False
+        return False
 
     async def _say_refused(self, task_id: str, channel: str, thread_ts: str) -> None:
         """Each file Honk could not use, with why, in the thread (the task goes on with the rest)."""
@@ -191,14 +260,22 @@ class SlackFrontDoor:
 
     async def _follow_up(self, task_id: str, event: dict[str, Any]) -> None:
         text = intake.MENTION.sub(" ", event.get("text", "")).strip()
-        if not text or text.startswith(self.aside):
+        shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
+        if text.startswith(self.aside) or not (text or shared):
             return
         await self.client.reactions_add(channel=event["channel"], timestamp=event["ts"], name="eyes")
         user = await self._user(event["user"])
+        thread_ts = event.get("thread_ts") or event["ts"]
+        # A reply with a new screenshot: the files come with the follow-up, fetched as a request's are.
+        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
         try:
-            await self.service.follow_up(task_id, text, _actor(user))
+            await self.service.follow_up(task_id, text or "Look at the file(s) I shared.", _actor(user), files or None)
         except UserFacingError as e:
-            await self._reply(event["channel"], event.get("thread_ts") or event["ts"], e.message)
+            await self._reply(event["channel"], thread_ts, e.message)
+            return
+        if files and (refused := accept(files)[1]):  # the same judgement the service made of them
+            lines = [f"• `{r.name}`: {r.reason}" for r in refused]
+            await self._reply(event["channel"], thread_ts, "I could not use these files:\n" + "\n".join(lines))
 
     async def _command(self, command: intake.Command, event: dict[str, Any]) -> None:
         channel, ts = event["channel"], event["ts"]

@@ -5,12 +5,20 @@ text reaches the agent like an attached file, quoted as reference, never as inst
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 MAX_MESSAGES = 50
+MAX_THREAD_IMAGES = 4  # screenshots shared earlier in the thread, newest first, beside the mention's own
+MAX_LINKS = 5  # links to other Slack messages followed per request
+# A message's permalink: https://<workspace>.slack.com/archives/<conversation>/p<ts without the dot>
+PERMALINK = re.compile(
+    r"https://[A-Za-z0-9-]+\.(?:enterprise\.)?slack\.com/archives/([CDG][A-Z0-9]{2,})/p(\d{10})(\d{6})"
+    r"(?:\?[^\s>|]*?thread_ts=(\d{10}\.\d{6}))?"
+)
 MAX_CHARS = 16_000  # what an attached text reaches the agent whole (honk.attachments.extract)
 NAME = "slack-thread.txt"
 
@@ -50,6 +58,46 @@ def quote(
         f"{len(kept)} of {len(lines)} messages, oldest first."
     )
     return ThreadContext("\n".join([head, *kept]) + "\n", len(kept), len(lines))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to another Slack message: its conversation, its ts, and its thread's (when a reply)."""
+
+    channel: str
+    ts: str
+    thread_ts: str | None = None
+
+
+def links(texts: Sequence[str], most: int = MAX_LINKS) -> list[Link]:
+    """The Slack messages these texts link to (permalinks), each once, in order, at most `most`."""
+    found: list[Link] = []
+    for text in texts:
+        for m in PERMALINK.finditer(text or ""):
+            link = Link(m.group(1), f"{m.group(2)}.{m.group(3)}", m.group(4))
+            if link not in found:
+                found.append(link)
+    return found[:most]
+
+
+def shared_images(
+    messages: Sequence[Mapping[str, Any]], request_ts: str, most: int = MAX_THREAD_IMAGES
+) -> list[Mapping[str, Any]]:
+    """The images people shared in the thread before the request (Slack file objects), newest first."""
+    before = [m for m in messages if _ts(m.get("ts")) < _ts(request_ts) and not _from_a_bot(m)]
+    images = [
+        f
+        for m in reversed(before)
+        for f in m.get("files") or []
+        if isinstance(f, Mapping) and str(f.get("mimetype") or "").startswith("image/")
+    ]
+    return images[:most]
+
+
+def quote_linked(linked: Sequence[tuple[Mapping[str, Any], str]], names: Callable[[str], str]) -> str:
+    """Linked messages (each with where it was said), quoted as the thread is."""
+    lines = [f"{line} (linked, in {where})" for m, where in linked if (line := _line(m, names))]
+    return "Messages the request or the thread links to:\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def _line(m: Mapping[str, Any], names: Callable[[str], str]) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from honk.domain import Attachment
 from honk.store.models import AttachmentRow
@@ -16,9 +16,12 @@ class AttachmentStore:
         self._session, self._writing = store._session, store.writing
 
     async def keep(self, task_id: str, files: list[tuple[Attachment, bytes]]) -> None:
+        """Kept after the task's earlier files (a follow-up's come after the request's)."""
         now = datetime.now(UTC)
         async with self._writing() as s:
-            for position, (a, data) in enumerate(files):
+            count = select(func.count()).select_from(AttachmentRow).where(AttachmentRow.task_id == task_id)
+            start = int((await s.scalar(count)) or 0)
+            for position, (a, data) in enumerate(files, start):
                 s.add(
                     AttachmentRow(
                         id=a.id,
@@ -41,6 +44,14 @@ class AttachmentStore:
         async with self._session() as s:
             rows = (await s.scalars(q)).all()
         return [(_record(r), r.data) for r in rows]
+
+    async def forget(self, ids: list[str]) -> None:
+        """Removes these files (a follow-up that could not be delivered leaves none behind)."""
+        if not ids:
+            return
+        async with self._writing() as s:
+            await s.execute(delete(AttachmentRow).where(AttachmentRow.id.in_(ids)))
+            await s.commit()
 
     async def forget_before(self, cutoff: datetime) -> int:
         """Removes files kept before `cutoff` (the retention setting); returns how many."""

@@ -106,6 +106,7 @@ class FakeSlack(LoopbackServer):
         self.users: dict[str, SlackUser] = {}
         self.calls: list[SlackCall] = []
         self.refusals: list[tuple[str, str]] = []  # (method, error) of each message or view Slack would refuse
+        self.members: dict[str, set[str]] = {}  # conversation -> who is in it (see `join`)
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes POSTed to its upload URL
         self.files: dict[str, SlackFile] = {}  # file id -> what was said about it
         self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as last opened or updated
@@ -165,6 +166,7 @@ class FakeSlack(LoopbackServer):
             self.files.clear()
             self.views.clear()
             self.messages.clear()
+            self.members.clear()
             self._failures.clear()
             self._overrides.clear()
 
@@ -267,6 +269,8 @@ class FakeSlack(LoopbackServer):
             "users.lookupByEmail": self._lookup_by_email,
             "conversations.info": self._conversation_info,
             "conversations.replies": self._replies,
+            "conversations.history": self._history,
+            "conversations.members": self._members,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -381,15 +385,54 @@ class FakeSlack(LoopbackServer):
 
     def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
         """A thread oldest first, a page at a time (`limit`, `cursor`), as Slack pages it."""
-        ts = args.get("ts")
+        ts, channel = args.get("ts"), str(args.get("channel"))
+        if self.bot_user_id not in self.members.get(channel, {self.bot_user_id}):
+            return {"ok": False, "error": "not_in_channel"}
+        low, high = float(args.get("oldest") or 0), float(args.get("latest") or 1e12)
         thread = [
-            m for m in self.messages.get(str(args.get("channel")), []) if m["ts"] == ts or m.get("thread_ts") == ts
+            m
+            for m in self.messages.get(channel, [])
+            if (m["ts"] == ts or m.get("thread_ts") == ts) and low <= float(m["ts"]) <= high
         ]
         limit = max(1, min(int(args.get("limit") or 1000), 1000))
         start = int(args.get("cursor") or 0)
         page, more = thread[start : start + limit], start + limit < len(thread)
         meta = {"next_cursor": str(start + limit) if more else ""}
         return {"ok": True, "messages": page, "has_more": more, "response_metadata": meta}
+
+    def _history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A conversation's top-level messages, newest first, within `oldest`/`latest` (`inclusive`)."""
+        channel = str(args.get("channel"))
+        if channel not in self.messages:
+            return {"ok": False, "error": "channel_not_found"}
+        if self.bot_user_id not in self.members.get(channel, {self.bot_user_id}):
+            return {"ok": False, "error": "not_in_channel"}
+        inclusive = str(args.get("inclusive")).lower() in ("1", "true")
+        low, high = float(args.get("oldest") or 0), float(args.get("latest") or 1e12)
+        within = [
+            m
+            for m in self.messages[channel]
+            if (low <= float(m["ts"]) <= high if inclusive else low < float(m["ts"]) < high)
+            and m.get("thread_ts", m["ts"]) == m["ts"]
+        ]
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        return {"ok": True, "messages": list(reversed(within))[:limit], "has_more": len(within) > limit}
+
+    def _members(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Who is in a conversation (`join` says; a conversation nobody joined has everyone)."""
+        channel = str(args.get("channel"))
+        members = sorted(self.members.get(channel, set(self.users) | {self.bot_user_id}))
+        limit = max(1, min(int(args.get("limit") or 100), 1000))
+        start = int(args.get("cursor") or 0)
+        more = start + limit < len(members)
+        meta = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "members": members[start : start + limit], "response_metadata": meta}
+
+    def join(self, channel: str, *users: str) -> None:
+        """Who is in `channel` from now on (the bot too, only if listed): conversations.members answers
+        it, and the bot reads a conversation it is not in as Slack does: not_in_channel."""
+        with self._lock:
+            self.members.setdefault(channel, set()).update(users)
 
     def say(self, channel: str, user: str, text: str, thread_ts: str | None = None, **extra: Any) -> str:
         """A person's message in a channel (or a thread of it), as conversations.replies will list it."""
@@ -662,8 +705,10 @@ def message_event(
     team_id: str = "T1",
     api_app_id: str = "AHONK",
     bot_user_id: str = "UHONK",
+    files: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """An `event_callback` envelope with a `message` event (channel_type "channel" or "im")."""
+    """An `event_callback` envelope with a `message` event (channel_type "channel" or "im"); `files` as
+    `FakeSlack.share_file` describes them (Slack sends a shared file's message with subtype file_share)."""
     ts = ts or _event_ts()
     event: dict[str, Any] = {
         "type": "message",
@@ -689,6 +734,9 @@ def message_event(
         event["thread_ts"] = thread_ts
     if subtype:
         event["subtype"] = subtype
+    if files:
+        event["files"] = files
+        event.setdefault("subtype", "file_share")
     return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
 
 

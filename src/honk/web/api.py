@@ -16,9 +16,8 @@ from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState,
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
-from honk.web.schemas import ActorIn, FollowUpIn, PlanApprovalIn, PlanRevisionIn, RepoIn
-from honk.web.uploads import TASK_BODY as _TASK_BODY
-from honk.web.uploads import task_body
+from honk.web.schemas import ActorIn, PlanApprovalIn, PlanRevisionIn, RepoIn
+from honk.web.uploads import FOLLOW_UP_BODY, TASK_BODY, follow_up_body, task_body
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
@@ -49,7 +48,7 @@ def router() -> APIRouter:
         responses={
             200: {"model": TaskView, "description": "Submitted before with this request_id: that task, unchanged."}
         },
-        openapi_extra={"requestBody": _TASK_BODY},
+        openapi_extra={"requestBody": TASK_BODY},
     )
     async def submit(request: Request, response: Response, x_honk_user: str | None = Header(default=None)) -> TaskView:
         """A JSON `TaskIn`; or, with files (screenshots, logs), `multipart/form-data` with the JSON in a
@@ -82,12 +81,12 @@ def router() -> APIRouter:
         await user_of(request)
         return await svc(request).task(task_id)
 
-    @r.post("/tasks/{task_id}/followup", status_code=202)
-    async def follow_up(
-        task_id: str, body: FollowUpIn, request: Request, x_honk_user: str | None = Header(default=None)
-    ) -> TaskView:
+    @r.post("/tasks/{task_id}/followup", status_code=202, openapi_extra={"requestBody": FOLLOW_UP_BODY})
+    async def follow_up(task_id: str, request: Request, x_honk_user: str | None = Header(default=None)) -> TaskView:
+        """A JSON `FollowUpIn`; or, with files, multipart as for a new task (an `X-Honk-Client` header)."""
+        body, files = await follow_up_body(request)
         user = await user_of(request)
-        return await svc(request).follow_up(task_id, body.text, actor(request, user, body.by, x_honk_user))
+        return await svc(request).follow_up(task_id, body.text, actor(request, user, body.by, x_honk_user), files)
 
     @r.post("/tasks/{task_id}/merge", status_code=202)
     async def merge(

@@ -3,6 +3,7 @@ the routers that turn HTTP into TaskService calls and back (`api`, `auth`, `file
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -107,13 +108,17 @@ async def _timed(request: Request, call_next):  # noqa: ANN001, ANN202 - starlet
     return response
 
 
+_FOLLOW_UP = re.compile(r"/api/tasks/[^/]+/followup")
+
+
 async def _json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
     """State changes need a JSON body: a page (a preview, another site) cannot send one without a
     CORS preflight, which Honk never grants, so it cannot act for whoever is looking at it."""
     writes = request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/")
     kind = request.headers.get("content-type", "")
     # Files come as multipart, which a form can send too: it must then carry a header no form can add.
-    upload = request.url.path == "/api/tasks" and kind.startswith("multipart/form-data")
+    path = request.url.path
+    upload = kind.startswith("multipart/form-data") and (path == "/api/tasks" or _FOLLOW_UP.fullmatch(path) is not None)
     if upload and request.headers.get("x-honk-client"):
         return await call_next(request)
     if upload:

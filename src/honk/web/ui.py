@@ -471,6 +471,8 @@ def actions(user: User, task: TaskView, timeline: Timeline | None = None) -> str
  data-done="Sent to the agent: it works on your changes, then everything is checked again.">
 <details><summary>Request changes</summary><label for="followup">What should be different?</label>
 <textarea id="followup" name="text" required maxlength="20000"></textarea>
+<label for="followup-files">A new screenshot or log (optional)</label>
+<input type="file" id="followup-files" name="files" multiple accept="image/*,text/*,.log,.txt,.json,.csv">
 <p><button class="btn block" type="submit" id="request-changes">Send to the agent</button></p></details></form>""")
     out.append(f"""<form data-api="/api/tasks/{task.id}/cancel" data-then="panel" data-done="Cancelled.">
 <button class="btn danger block" id="cancel" type="submit" data-confirm="Cancel this task?">Cancel task</button></form>""")

@@ -4,16 +4,18 @@ refused by honk.attachments, not read whole), and a request is bounded as a whol
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
 from honk.attachments import MAX_FILE_BYTES, Incoming
 from honk.domain import MAX_ATTACHMENTS
 from honk.errors import UserFacingError
-from honk.web.schemas import TaskIn
+from honk.web.schemas import FollowUpIn, TaskIn
+
+B = TypeVar("B", bound=BaseModel)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the whole request; a file over MAX_FILE_BYTES is refused anyway
 CHUNK = 1024 * 1024
@@ -27,29 +29,42 @@ class InvalidBody(UserFacingError):
     status_code = 422  # as FastAPI answers a JSON body that does not validate
 
 
-# The request body's two forms, for the API's OpenAPI description.
-TASK_BODY: dict[str, Any] = {
-    "required": True,
-    "content": {
-        "application/json": {"schema": TaskIn.model_json_schema()},
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["request"],
-                "properties": {
-                    "request": {"type": "string", "description": "the TaskIn JSON"},
-                    "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                },
-            }
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """A request body's two forms (JSON, or multipart with files), for the API's OpenAPI description."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {"schema": model.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["request"],
+                    "properties": {
+                        "request": {"type": "string", "description": f"the {model.__name__} JSON"},
+                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                    },
+                }
+            },
         },
-    },
-}
+    }
+
+
+TASK_BODY = body_schema(TaskIn)
+FOLLOW_UP_BODY = body_schema(FollowUpIn)
 
 
 async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
+    return await body_with_files(request, TaskIn)
+
+
+async def follow_up_body(request: Request) -> tuple[FollowUpIn, list[Incoming]]:
+    return await body_with_files(request, FollowUpIn)
+
+
+async def body_with_files(request: Request, model: type[B]) -> tuple[B, list[Incoming]]:
     kind = request.headers.get("content-type", "")
     if kind.startswith("application/json"):
-        return _task_in(await request.body()), []
+        return _parsed(model, await request.body()), []
     if not kind.startswith("multipart/form-data"):
         raise UserFacingError("Send the request as JSON, or as multipart/form-data with files.")
     if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:
@@ -64,7 +79,7 @@ async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
         raw = form.get("request")
         if not isinstance(raw, str):
             raise UserFacingError("The multipart body needs a `request` part holding the request's JSON.")
-        body = _task_in(raw.encode())
+        body = _parsed(model, raw.encode())
         files = [
             Incoming(f.filename or "", await _bounded(f), f.size)
             for f in form.getlist("files")
@@ -75,9 +90,9 @@ async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
     return body, files
 
 
-def _task_in(raw: bytes) -> TaskIn:
+def _parsed(model: type[B], raw: bytes) -> B:
     try:
-        return TaskIn.model_validate_json(raw)
+        return model.model_validate_json(raw)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in e.errors())
         raise InvalidBody(f"Invalid request: {problems}") from e

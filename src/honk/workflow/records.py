@@ -7,6 +7,7 @@ from honk.domain import (
     AgentJob,
     AgentOutcome,
     Artifact,
+    Attachment,
     Carried,
     RepoConfig,
     TaskRequest,
@@ -24,6 +25,7 @@ class TaskInput(Carried):
 class FollowUp(Carried):
     text: str
     by: str
+    attachments: list[Attachment] = []  # files that came with it (kept in Honk's store, like a request's)
 
 
 class MergeDecision(Carried):

@@ -98,6 +98,8 @@ class TaskWorkflow:
         self.warnings: list[str] = []
         self.queue: str | None = None  # the repo's own task queue, once its config named one
         self.prov: ProvisionResult | None = None
+        self.attached = list(inp.request.attachments)  # the request's files, then each follow-up's
+        self.shown: set[str] = set()  # ids of the files an agent run was given already
         self.plan_version = 0  # the plan on the table (0: none yet)
         self.plan_decision: PlanDecision | None = None
 
@@ -379,6 +381,7 @@ class TaskWorkflow:
     def _take_follow_ups(self) -> list[str]:
         taken, self.follow_ups = self.follow_ups, []
         self.asked += [f.text for f in taken]
+        self.attached += [a for f in taken for a in f.attachments]
         return [f.text for f in taken]
 
     def _summary(self) -> str:
@@ -407,9 +410,16 @@ class TaskWorkflow:
             checks=self.prov.config.verify,
             max_gate_rounds=self.prov.max_rounds,
             merge_from=self.merge_from,
-            attachments=self.req.attachments,
+            attachments=self.attached,
+            new_attachments=self._newly_shown(),
             mode=mode,
         )
+
+    def _newly_shown(self) -> list[str]:
+        """The files the next agent run has not been given yet (they are then counted as given)."""
+        new = [a.id for a in self.attached if a.id not in self.shown]
+        self.shown.update(new)
+        return new
 
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
         assert self.prov is not None
