@@ -186,6 +186,39 @@ def _discussion(fake: FakeSlack, channel: str) -> str:
     return root
 
 
+def _prompt_rows() -> list[Row]:
+    """What a 50-message thread costs in the agent's prompt: the messages' own text (baseline), against
+    the quoted file (authors, times, the head line) fenced into the prompt, bounded at 16,000 characters."""
+    from pathlib import Path
+
+    from honk import attachments
+    from honk.agents import prompt
+    from honk.domain import AttachedFile, Attachment
+    from honk.slack import thread
+
+    rows = []
+    for words, repeat in (("short", 3), ("long", 12)):
+        line = "I can reproduce it on my phone; the stack trace points at render_playlist. " * repeat
+        messages = [{"ts": f"{1700000000 + i}.000100", "user": f"U{i % 2 + 1}", "text": line} for i in range(50)]
+        raw = sum(len(m["text"]) for m in messages)
+        quoted = thread.quote(messages, "1800000000.000100", lambda uid: {"U1": "Ana", "U2": "Bo"}[uid])
+        assert quoted is not None
+        kept = Attachment(id="x", name=thread.NAME, kind="text", media_type="text/plain", size=len(quoted.text))
+        laid = AttachedFile(
+            attachment=kept, path=Path("/home/attachments") / thread.NAME, extract=attachments.extract(quoted.text)
+        )
+        in_prompt = len(prompt.attachments([laid], images_inline=True))
+        rows.append(
+            Row(
+                f"Prompt text from a 50-message thread ({words}: {len(line)} chars a message; {quoted.used} quoted)",
+                f"{in_prompt:,} chars",
+                f"{raw:,} chars",
+                f"{in_prompt / raw:.2f}×",
+            )
+        )
+    return rows
+
+
 def _thread_mention_reply(stack: HonkStack, fake: FakeSlack, text: str, images: list[bytes], n: int) -> Mention:
     """A mention under a 50-message discussion with two screenshots: the first reply must not wait for the
     thread or the downloads (they come after it)."""
@@ -385,6 +418,7 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
             "… its task recorded (thread read, screenshots fetched and kept), p50",
             fmt_s(median([m.recorded for m in in_thread])),
         ),
+        *_prompt_rows(),
         Row("… its HTTP 200, p50", fmt_s(median([m.ack for m in mentions]))),
         Row("… the cold first mention: HTTP 200 / reply", f"{fmt_s(cold.ack)} / {fmt_s(cold.reply)}"),
     ]
