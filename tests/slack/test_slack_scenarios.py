@@ -370,14 +370,20 @@ def test_a_screenshot_in_the_mention_reaches_the_task_and_a_30_mb_file_is_refuse
     slack.wait_for("chat.update", where=lambda c: task_id in c.args.get("text", ""))
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
 
-    # A reply in the thread with a new screenshot (and the recording again): a follow-up with its file.
+    # People talk in the thread (an aside), then a reply with a new screenshot (and the recording
+    # again): a follow-up with its file, and what was said since the request as its context.
+    slack.say("C1", "U2", "// only on iOS, I think", thread_ts=ts)
     again = [slack.share_file("after.png", shot.getvalue(), "image/png"), files[1]]
-    post_event(slack_stack, message_event("still broken, see", user="U1", thread_ts=ts, files=again))
+    reply = message_event("still broken, see", user="U1", thread_ts=ts, files=again, ts="1760000000.000100")
+    post_event(slack_stack, reply)
     refused_again = slack.wait_for("chat.postMessage", count=2, where=lambda c: "could not use" in c.args["text"])
     assert "`recording.mov`: it is 30.0 MB" in refused_again[1].args["text"]
     wait_until(lambda: slack_stack.kinds(task_id).count("task_ready") == 2, 60, "the follow-up applied")
     received = [e.event for e in slack_stack.events(task_id) if e.event.kind == "attachments_received"]
-    assert [[a.name for a in r.kept] for r in received] == [["Screenshot-2026-12-02.png"], ["after.png"]]
+    assert [[a.name for a in r.kept] for r in received] == [
+        ["Screenshot-2026-12-02.png"],
+        ["slack-thread-1760000000-000100.txt", "after.png"],
+    ]
     follow = [e.event.text for e in slack_stack.events(task_id) if e.event.kind == "follow_up_received"]
     assert follow == ["still broken, see"]
 

@@ -108,3 +108,10 @@ def test_the_thread_s_images_are_the_newest_before_the_request_from_people():
     ]
     assert [f["id"] for f in shared_images(messages, "5.0")] == ["F5", "F2", "F3", "F1"]
     assert [f["id"] for f in shared_images(messages, "5.0", most=2)] == ["F5", "F2"]
+
+
+def test_a_follow_up_s_context_is_what_was_said_since_the_request():
+    messages = [{"ts": f"{i}.0", "user": "U1", "text": f"m{i}"} for i in range(1, 8)]
+    got = quote(messages, "6.0", lambda u: u, after_ts="3.0", title="Since the request")
+    assert got is not None and got.text.startswith("Since the request: all 2 of 2 messages")
+    assert "m4" in got.text and "m5" in got.text and "m3" not in got.text and "m6" not in got.text

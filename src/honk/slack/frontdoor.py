@@ -268,6 +268,8 @@ class SlackFrontDoor:
         thread_ts = event.get("thread_ts") or event["ts"]
         # A reply with a new screenshot: the files come with the follow-up, fetched as a request's are.
         files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
+        if (talk := await self._talk_since(task_id, event)) is not None:
+            files.insert(0, talk)
         try:
             await self.service.follow_up(task_id, text or "Look at the file(s) I shared.", _actor(user), files or None)
         except UserFacingError as e:
@@ -276,6 +278,39 @@ class SlackFrontDoor:
         if files and (refused := accept(files)[1]):  # the same judgement the service made of them
             lines = [f"• `{r.name}`: {r.reason}" for r in refused]
             await self._reply(event["channel"], thread_ts, "I could not use these files:\n" + "\n".join(lines))
+
+    async def _talk_since(self, task_id: str, event: dict[str, Any]) -> Incoming | None:
+        """What people said in the task's thread since Honk took the request (asides included), before
+        this follow-up: context for it, quoted as the thread is for a request. None when nobody spoke."""
+        thread = await self.slack.thread_of(task_id)
+        if thread is None:
+            return None
+        messages: list[dict[str, Any]] = []
+        try:
+            cursor: str | None = None
+            for _ in range(THREAD_PAGES):
+                page = await self.client.conversations_replies(
+                    channel=thread.channel, ts=thread.thread_ts, oldest=thread.status_ts, limit=200, cursor=cursor
+                )
+                messages += page.get("messages") or []
+                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+                if not page.get("has_more") or not cursor:
+                    break
+        except SlackApiError as e:
+            log.warning("could not read the thread of %s for a follow-up: %s", task_id, e.response.get("error"))
+            return None
+        people = {str(m["user"]) for m in messages if m.get("user") and not m.get("bot_id")}
+        names = {uid: (await self._user(uid)).name for uid in sorted(people)[:THREAD_PEOPLE]}
+        quoted = slack_thread.quote(
+            messages,
+            event["ts"],
+            lambda uid: names.get(uid) or uid,
+            after_ts=thread.status_ts or thread.thread_ts,
+            title="What was said in the task's Slack thread since the request, before this follow-up",
+        )
+        if quoted is None:
+            return None
+        return Incoming(f"slack-thread-{event['ts'].replace('.', '-')}.txt", quoted.text.encode())
 
     async def _command(self, command: intake.Command, event: dict[str, Any]) -> None:
         channel, ts = event["channel"], event["ts"]

@@ -36,10 +36,12 @@ def quote(
     names: Callable[[str], str],
     max_messages: int = MAX_MESSAGES,
     max_chars: int = MAX_CHARS,
+    after_ts: str = "0",
+    title: str = "The Slack thread the request was made in",
 ) -> ThreadContext | None:
-    """The thread before the request (`request_ts`), without bots (Honk included) or the request itself;
-    None when nothing is left to quote."""
-    before = [m for m in messages if _ts(m.get("ts")) < _ts(request_ts) and not _from_a_bot(m)]
+    """The thread before the request (`request_ts`) and after `after_ts`, without bots (Honk included)
+    or the request itself; None when nothing is left to quote."""
+    before = [m for m in messages if _ts(after_ts) < _ts(m.get("ts")) < _ts(request_ts) and not _from_a_bot(m)]
     lines = [line for m in before if (line := _line(m, names))]
     kept: list[str] = []
     size = 0
@@ -54,7 +56,7 @@ def quote(
         return None
     kept.reverse()
     head = (
-        f"The Slack thread the request was made in: {'all' if len(kept) == len(lines) else 'the last'} "
+        f"{title}: {'all' if len(kept) == len(lines) else 'the last'} "
         f"{len(kept)} of {len(lines)} messages, oldest first."
     )
     return ThreadContext("\n".join([head, *kept]) + "\n", len(kept), len(lines))
