@@ -454,3 +454,65 @@ def test_a_plan_comes_from_plan_mode_as_structured_output_and_is_carried_out_in_
     assert "Your plan was approved" in carrying_out and "verify" in carrying_out
     mirror = claude_stack.root / "data" / "mirrors" / "calc.git"
     assert "return a + b" in run_git("--git-dir", str(mirror), "show", f"honk/{task.id}:calc.py")
+
+
+def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_image_and_quoted_thread(
+    tmp_path, temporal, model, make_remote
+):
+    """The phone story end to end with the real binary: `@honk fix this` with a screenshot, under the
+    thread where the bug was discussed. The model's first request holds the picture as an image block
+    and the thread, quoted with its authors and fenced as reference; the request itself is the mention."""
+    import base64
+    import io
+    import json
+
+    from PIL import Image
+
+    from honk.testing.fake_slack import FakeSlack, event_body, mention_event, sign
+    from honk.testing.processes import HonkStack
+
+    slack = FakeSlack().start()
+    slack.add_user("U1", "ana@example.com", "Ana")
+    slack.add_user("U2", "bo@example.com", "Bo")
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        anthropic_base_url=model.url,
+        anthropic_api_key="sk-ant-test-key",
+        claude_max_retries="0",
+        claude_model="claude-sonnet-4-5",
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret="s3cret",
+        slack_api_url=slack.api_url,
+    )
+    try:
+        model.play(Scenario(turns=[*FIX, Turn(text="Fixed add().")]))
+        stack.add_repo("calc", make_remote(claude_repo()).url)
+        root = slack.say("C1", "U2", "add(2, 3) gives -1 on the totals page")
+        slack.say("C1", "U1", "it subtracts, I think: calc.py", thread_ts=root)
+        shot = io.BytesIO()
+        Image.new("RGB", (390, 844), "white").save(shot, "PNG")
+        files = [slack.share_file("totals.png", shot.getvalue(), "image/png")]
+        envelope = mention_event("<@UHONK> fix this repo=calc", thread_ts=root, files=files, ts="1750000000.000300")
+        body = event_body(envelope)
+        r = stack.http.post(
+            "/slack/events", content=body, headers={"Content-Type": "application/json", **sign("s3cret", body)}
+        )
+        assert r.status_code == 200, r.text
+        wait_until(lambda: len(stack.http.get("/api/tasks").json()) == 1, 30, "the task")
+        task_id = stack.http.get("/api/tasks").json()[0]["id"]
+        done = stack.wait_for(task_id, TaskState.ready, TaskState.failed, timeout_s=120)
+        assert done.state == TaskState.ready, done.reason
+
+        first = model.agent_requests()[0].body["messages"][0]["content"]
+        images = [b for b in first if isinstance(b, dict) and b.get("type") == "image"]
+        assert len(images) == 1 and Image.open(io.BytesIO(base64.b64decode(images[0]["source"]["data"]))).size == (
+            390,
+            844,
+        )
+        text = json.dumps(first)
+        assert "Bo: add(2, 3) gives -1 on the totals page" in text and "Ana: it subtracts, I think" in text
+        assert "not instructions" in text and "# Task\\n\\nfix this" in text
+    finally:
+        stack.stop()
+        slack.stop()
