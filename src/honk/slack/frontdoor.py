@@ -2,6 +2,7 @@
 
 One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures checked by bolt)
 and Socket Mode. Identity comes from `users.info`; who may merge is the gate's decision (policy and settings).
+Buttons work in the task's thread and in the Home tab (honk.slack.home), which lists the person's tasks.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.access import Who
 from honk.attachments import Incoming
-from honk.domain import SlackThread
+from honk.domain import SlackThread, TaskState
 from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
 from honk.gate import Actor
 from honk.service import TaskService
-from honk.slack import blocks, intake
+from honk.slack import blocks, home, intake
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
 from honk.store.slack import SlackStore, SlackUser
@@ -60,6 +61,7 @@ class SlackFrontDoor:
         self.app.action("open")(self._ack_only)
         self.app.view("request_changes")(self._on_changes_submitted)
         self.app.view("revise_plan")(self._on_plan_changes_submitted)
+        self.app.event("app_home_opened")(self._on_home_opened)
 
     # -- events -------------------------------------------------------------------------
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -227,13 +229,13 @@ class SlackFrontDoor:
         await ack()
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
-            await self._settle_buttons(body, f"🔀 Merge requested by {user.name}")
+            await self._settle_buttons(body, action["value"], f"🔀 Merge requested by {user.name}")
 
     async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.cancel(action["value"], _actor(user))):
-            await self._settle_buttons(body, f"🛑 Cancelled by {user.name}")
+            await self._settle_buttons(body, action["value"], f"🛑 Cancelled by {user.name}")
 
     async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -258,12 +260,13 @@ class SlackFrontDoor:
         task_id, version = _plan_of(action["value"])
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.approve_plan(task_id, _actor(user), version)):
-            await self._settle_buttons(body, f"✅ Plan v{version} approved by {user.name}")
+            await self._settle_buttons(body, task_id, f"✅ Plan v{version} approved by {user.name}")
 
     async def _on_revise_plan(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         task_id, version = _plan_of(action["value"])
-        await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.plan_changes_modal(task_id, version))
+        modal = blocks.plan_changes_modal(task_id, version, from_home=_from_home(body))
+        await self.client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def _on_plan_changes_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         text = view["state"]["values"]["changes"]["text"]["value"] or ""
@@ -272,13 +275,37 @@ class SlackFrontDoor:
             return
         await ack()
         task_id, version = _plan_of(view["private_metadata"])
+        from_home = view["private_metadata"].endswith(f":{blocks.FROM_HOME}")
         user = await self._user(body["user"]["id"])
         try:
             await self.service.revise_plan(task_id, text, _actor(user), version)
         except UserFacingError as e:
-            thread = await self.slack.thread_of(task_id)
-            if thread:
+            if from_home:
+                await self._publish_home(user.user_id, notice=f"⚠️ {e.message}")
+            elif thread := await self.slack.thread_of(task_id):
                 await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
+            return
+        if from_home:
+            await self._publish_home(
+                user.user_id, settled={task_id: f"✏️ Changes to plan v{version} asked by {user.name}"}
+            )
+
+    # -- the Home tab -----------------------------------------------------------------------
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab") == "home":  # the Messages tab is Honk's DM: nothing to publish
+            await self._publish_home(event["user"])
+
+    async def _publish_home(
+        self, user_id: str, notice: str | None = None, settled: dict[str, str] | None = None
+    ) -> None:
+        """The person's Home: their newest tasks and what they can do (honk.slack.home)."""
+        user = await self._user(user_id)
+        tasks = await self.service.tasks(requested_by=user.identity, limit=home.TASKS)
+        versions = {
+            t.id: (await self.service.timeline(t.id)).plan_version for t in tasks if t.state == TaskState.plan_ready
+        }
+        view = home.view(tasks, versions, self.base_url, notice, settled)
+        await self.client.views_publish(user_id=user_id, view=view)
 
     async def _act(self, body: dict[str, Any], call: Any) -> bool:
         try:
@@ -288,8 +315,12 @@ class SlackFrontDoor:
             return False
         return True
 
-    async def _settle_buttons(self, body: dict[str, Any], note: str) -> None:
-        """The ready message loses its buttons once one was acted on, and says who did what."""
+    async def _settle_buttons(self, body: dict[str, Any], task_id: str, note: str) -> None:
+        """The ready message loses its buttons once one was acted on, and says who did what; pressed in
+        the Home tab, Home is published again, the note in place of that task's buttons."""
+        if _from_home(body):
+            await self._publish_home(body["user"]["id"], settled={task_id: note})
+            return
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
         if not message.get("ts") or not channel:
             return
@@ -316,6 +347,10 @@ class SlackFrontDoor:
         await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
 
     async def _ephemeral(self, body: dict[str, Any], text: str) -> None:
+        """Said to the person alone: in the conversation of the button, or at the top of their Home."""
+        if _from_home(body):
+            await self._publish_home(body["user"]["id"], notice=f"⚠️ {text}")
+            return
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
         await self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
@@ -324,9 +359,17 @@ class SlackFrontDoor:
 
 
 def _plan_of(value: str) -> tuple[str, int]:
-    """A plan button's value: the task, and the plan version the person saw ("t-…:2")."""
+    """A plan button's value: the task, and the plan version the person saw ("t-…:2"; its modal's
+    private_metadata may end with ":home", blocks.FROM_HOME)."""
     task_id, _, version = value.partition(":")
+    version = version.removesuffix(f":{blocks.FROM_HOME}")
     return task_id, int(version) if version.isdigit() else 0
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    """A button pressed in the Home tab: no conversation, no message to answer in."""
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
 
 
 def _actor(user: SlackUser) -> Actor:
