@@ -16,7 +16,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.access import Who
 from honk.attachments import Incoming
-from honk.domain import SlackThread, TaskState
+from honk.domain import Record, SlackThread, TaskState
 from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
 from honk.gate import Actor
@@ -29,6 +29,16 @@ from honk.store.slack import SlackStore, SlackUser
 log = logging.getLogger("honk.slack")
 THREAD_PAGES = 5  # of 200 messages: the thread's newest 50 are quoted
 THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quoted by their ids
+
+
+class Asked(Record):
+    """A request made in Slack, however it came: a mention or a DM."""
+
+    channel: str
+    ts: str  # the message that asks
+    thread_ts: str  # where Honk answers: that message's thread, or the message itself
+    user_id: str  # who asks
+    request_id: str  # the same request made again is the same task
 
 
 class SlackFrontDoor:
@@ -114,22 +124,31 @@ class SlackFrontDoor:
                 f"`@honk use NAME`. Repos: {await self._repo_names()}.",
             )
             return
-        user = await self._user(event["user"])
-        thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
-        shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
-        in_thread = thread.thread_ts != ts  # asked under an earlier message: the thread is context
+        asked = Asked(
+            channel=channel,
+            ts=ts,
+            thread_ts=event.get("thread_ts") or ts,
+            user_id=event["user"],
+            request_id=f"slack:{channel}:{ts}",
+        )
+        await self._start(ask, repo, asked, [f for f in event.get("files") or [] if isinstance(f, dict)])
+
+    async def _start(self, ask: intake.Ask, repo: str, asked: Asked, shared: list[dict[str, Any]]) -> None:
+        """Starts the task `asked` for, answering in its thread; `shared`: the files that came with it."""
+        channel = asked.channel
+        user = await self._user(asked.user_id)
+        thread = SlackThread(channel=channel, thread_ts=asked.thread_ts)
+        in_thread = thread.thread_ts != asked.ts  # asked under an earlier message: the thread is context
         status_ts = None
         if shared or in_thread:
             # The first reply comes before reading the thread and the files: whoever asked sees at once
             # that Honk heard.
-            said = "On it — reading " + (
-                f"the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…" if shared else "the thread…"
-            )
+            said = _reading(len(shared), in_thread)
             status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
                 "ts"
             ]
         files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
-        if in_thread and (context := await self._thread_context(channel, thread.thread_ts, ts)) is not None:
+        if in_thread and (context := await self._thread_context(channel, thread.thread_ts, asked.ts)) is not None:
             files.insert(0, context)
         try:
             task, created = await self.service.submit(
@@ -138,7 +157,7 @@ class SlackFrontDoor:
                 _actor(user),
                 ask.agent,
                 ask.model,
-                request_id=f"slack:{channel}:{ts}",
+                request_id=asked.request_id,
                 slack=thread,
                 files=files or None,
                 plan=ask.plan,
@@ -370,6 +389,13 @@ def _from_home(body: dict[str, Any]) -> bool:
     """A button pressed in the Home tab: no conversation, no message to answer in."""
     view = body.get("view")
     return isinstance(view, dict) and view.get("type") == "home"
+
+
+def _reading(files: int, in_thread: bool) -> str:
+    """The first reply, before the files and the thread are read."""
+    if files:
+        return f"On it — reading the {files} file{'s' if files > 1 else ''} you shared…"
+    return "On it — reading the thread…"
 
 
 def _actor(user: SlackUser) -> Actor:
