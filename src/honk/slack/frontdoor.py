@@ -2,7 +2,8 @@
 
 One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures checked by bolt)
 and Socket Mode. Identity comes from `users.info`; who may merge is the gate's decision (policy and settings).
-Buttons work in the task's thread and in the Home tab (honk.slack.home), which lists the person's tasks.
+Tasks start from a mention, a DM or the Fix with Honk message shortcut, all one way (`_start`); their
+buttons work in the task's thread and in the Home tab (honk.slack.home), which lists the person's tasks.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
 from honk.gate import Actor
 from honk.service import TaskService
-from honk.slack import blocks, home, intake
+from honk.slack import blocks, home, intake, shortcut
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
 from honk.store.slack import SlackStore, SlackUser
@@ -29,16 +30,18 @@ from honk.store.slack import SlackStore, SlackUser
 log = logging.getLogger("honk.slack")
 THREAD_PAGES = 5  # of 200 messages: the thread's newest 50 are quoted
 THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quoted by their ids
+CANNOT_POST = ("not_in_channel", "channel_not_found", "is_archived")  # where Fix with Honk cannot answer
 
 
 class Asked(Record):
-    """A request made in Slack, however it came: a mention or a DM."""
+    """A request made in Slack, however it came: a mention, a DM, or Fix with Honk on a message."""
 
     channel: str
-    ts: str  # the message that asks
+    ts: str  # the message that asks (with Fix with Honk: the message it was used on)
     thread_ts: str  # where Honk answers: that message's thread, or the message itself
     user_id: str  # who asks
     request_id: str  # the same request made again is the same task
+    shortcut: bool = False  # Fix with Honk: the files are the message's; refusals go to the person alone
 
 
 class SlackFrontDoor:
@@ -72,6 +75,8 @@ class SlackFrontDoor:
         self.app.view("request_changes")(self._on_changes_submitted)
         self.app.view("revise_plan")(self._on_plan_changes_submitted)
         self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.message_shortcut(shortcut.CALLBACK_ID)(self._on_fix_shortcut)
+        self.app.view(shortcut.CALLBACK_ID)(self._on_fix_submitted)
 
     # -- events -------------------------------------------------------------------------
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -140,14 +145,23 @@ class SlackFrontDoor:
         thread = SlackThread(channel=channel, thread_ts=asked.thread_ts)
         in_thread = thread.thread_ts != asked.ts  # asked under an earlier message: the thread is context
         status_ts = None
-        if shared or in_thread:
+        if shared or in_thread or asked.shortcut:
             # The first reply comes before reading the thread and the files: whoever asked sees at once
-            # that Honk heard.
-            said = _reading(len(shared), in_thread)
-            status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
-                "ts"
-            ]
-        files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
+            # that Honk heard. Fix with Honk always answers first: where Honk may not post, nothing starts.
+            try:
+                said = _reading(len(shared), in_thread, asked.shortcut)
+                status_ts = (
+                    await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said)
+                )["ts"]
+            except SlackApiError as e:
+                if not asked.shortcut or e.response.get("error") not in CANNOT_POST:
+                    raise
+                await self._cannot_post(asked, str(e.response.get("error")))
+                return
+        files: list[Incoming] = []
+        if shared:
+            found, files = await slack_files.look_up(self.client, shared)
+            files += await slack_files.fetch(found, self.client.token or "", self.client.base_url)
         if in_thread and (context := await self._thread_context(channel, thread.thread_ts, asked.ts)) is not None:
             files.insert(0, context)
         try:
@@ -163,12 +177,16 @@ class SlackFrontDoor:
                 plan=ask.plan,
             )
         except UserFacingError as e:
-            if status_ts is not None:
-                await self.client.chat_update(channel=channel, ts=status_ts, text=e.message)
-            else:
-                await self._reply(channel, thread.thread_ts, e.message)
+            await self._refused(asked, status_ts, e.message)
             return
-        if not created:
+        if not created:  # asked again (the form sent twice at once): the task is the first one
+            if status_ts is not None:  # its "On it" promised a new task
+                await self.client.chat_delete(channel=channel, ts=status_ts)
+            said = (
+                f"You asked already: `{task.id}` on *{task.repo}* — {blocks.STATE_LINE[task.state]}. "
+                f"<{blocks.task_url(self.base_url, task.id)}|Open the task>"
+            )
+            await self.client.chat_postEphemeral(channel=channel, user=asked.user_id, text=said)
             return
         text, body = blocks.on_it(task, self.base_url)
         if status_ts is not None:
@@ -180,6 +198,26 @@ class SlackFrontDoor:
         await self.slack.link(task.id, thread.model_copy(update={"status_ts": status_ts}))
         if files:
             await self._say_refused(task.id, channel, thread.thread_ts)
+
+    async def _refused(self, asked: Asked, status_ts: str | None, message: str) -> None:
+        """Why the task did not start: in the thread, or, for Fix with Honk (used on someone else's
+        message), to the person alone, its "On it" taken back."""
+        if asked.shortcut:
+            if status_ts is not None:
+                await self.client.chat_delete(channel=asked.channel, ts=status_ts)
+            await self.client.chat_postEphemeral(channel=asked.channel, user=asked.user_id, text=message)
+        elif status_ts is not None:
+            await self.client.chat_update(channel=asked.channel, ts=status_ts, text=message)
+        else:
+            await self._reply(asked.channel, asked.thread_ts, message)
+
+    async def _cannot_post(self, asked: Asked, error: str) -> None:
+        """Honk may not post where Fix with Honk was used: it says so in its own DM with the person."""
+        await self.client.chat_postMessage(
+            channel=asked.user_id,
+            text=f"I could not answer in <#{asked.channel}> ({error}), so nothing was started. Invite @honk "
+            "there (`/invite @honk`), then use *Fix with Honk* on the message again.",
+        )
 
     async def _thread_context(self, channel: str, thread_ts: str, request_ts: str) -> Incoming | None:
         """The thread before the request, quoted (honk.slack.thread), as a text file for the agent. Only
@@ -309,6 +347,68 @@ class SlackFrontDoor:
                 user.user_id, settled={task_id: f"✏️ Changes to plan v{version} asked by {user.name}"}
             )
 
+    # -- Fix with Honk (a message shortcut) -------------------------------------------------
+    async def _on_fix_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
+        """The form, prefilled from the message (its files named, the channel's default repo chosen)."""
+        await ack()
+        origin = shortcut.origin_of(body)
+        if origin is None:  # a shortcut payload without a message: nothing to start from
+            log.warning("Fix with Honk without a message: %s", body.get("type"))
+            return
+        repos = [r.name for r in await self.service.repos()]
+        if not repos:
+            await self.client.views_open(trigger_id=body["trigger_id"], view=shortcut.no_repos_form())
+            return
+        message = body.get("message") or {}
+        default = await self.slack.default_repo(origin.channel)
+        form = shortcut.form(origin, shortcut.said(message), shortcut.file_names(message), repos, default)
+        await self.client.views_open(trigger_id=body["trigger_id"], view=form)
+
+    async def _on_fix_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """What keeps the form from starting a task is said on its field before it closes; then the task
+        starts the way a mention's does, in the message's thread, requested by whoever used the shortcut."""
+        origin = shortcut.from_metadata(view.get("private_metadata"))
+        if origin is None:
+            problem = "Honk did not open this form, so it starts nothing. Use Fix with Honk on the message again."
+            await ack(response_action="errors", errors={shortcut.REQUEST: problem})
+            return
+        form = shortcut.filled(view)
+        user = await self._user(body["user"]["id"])
+        errors = await self._form_errors(form, origin, user)
+        if errors or form.repo is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        asked = Asked(
+            channel=origin.channel,
+            ts=origin.ts,
+            thread_ts=origin.thread_ts,
+            user_id=user.user_id,
+            # One person's request about one message is one task, however often the form is sent.
+            request_id=f"slack:{origin.channel}:{origin.ts}:{user.user_id}",
+            shortcut=True,
+        )
+        await self._start(
+            intake.Ask(text=form.text, plan=form.plan), form.repo, asked, [{"id": f} for f in origin.files]
+        )
+
+    async def _form_errors(self, form: shortcut.Filled, origin: shortcut.Origin, user: SlackUser) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not form.text:
+            errors[shortcut.REQUEST] = "Say what should change."
+        if form.repo is None:
+            errors[shortcut.REPO] = "Choose the repo to change."
+        else:
+            try:  # an unknown repo, or the policy's refusal: said on the repo picker
+                await self.service.may_request(form.repo, _actor(user))
+            except UserFacingError as e:
+                errors[shortcut.REPO] = e.message
+        if not errors and (task_id := await self.slack.task_of(origin.channel, origin.thread_ts)):
+            errors[shortcut.REQUEST] = (
+                f"This thread is already Honk's task {task_id}: reply in the thread to ask for changes."
+            )
+        return errors
+
     # -- the Home tab -----------------------------------------------------------------------
     async def _on_home_opened(self, event: dict[str, Any]) -> None:
         if event.get("tab") == "home":  # the Messages tab is Honk's DM: nothing to publish
@@ -391,11 +491,12 @@ def _from_home(body: dict[str, Any]) -> bool:
     return isinstance(view, dict) and view.get("type") == "home"
 
 
-def _reading(files: int, in_thread: bool) -> str:
+def _reading(files: int, in_thread: bool, from_shortcut: bool) -> str:
     """The first reply, before the files and the thread are read."""
     if files:
-        return f"On it — reading the {files} file{'s' if files > 1 else ''} you shared…"
-    return "On it — reading the thread…"
+        whose = "with the message" if from_shortcut else "you shared"
+        return f"On it — reading the {files} file{'s' if files > 1 else ''} {whose}…"
+    return "On it — reading the thread…" if in_thread else "On it…"
 
 
 def _actor(user: SlackUser) -> Actor:
