@@ -132,6 +132,16 @@ class TaskService:
             lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files, plan),
         )
 
+    async def may_request(self, repo: str, actor: Actor) -> RepoRef:
+        """Whether `actor` may ask for a change of `repo` (NotFound, Refused), before anything is
+        fetched or started: a form shows the refusal on its field. `submit` checks again."""
+        return await self.gate.recorded("request", actor, repo, lambda: self._may_request(repo, actor))
+
+    async def _may_request(self, repo: str, actor: Actor) -> RepoRef:
+        ref = await self.repo(repo)
+        await self.gate.check("request", actor, ref.name)
+        return ref
+
     async def _submit(
         self,
         repo: str,

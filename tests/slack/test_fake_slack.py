@@ -15,12 +15,15 @@ from slack_sdk.signature import SignatureVerifier
 
 from honk.testing.fake_slack import (
     FakeSlack,
+    app_home_opened,
     block_action,
     event_body,
     interaction_body,
     mention_event,
+    message_action,
     message_event,
     sign,
+    view_action,
     view_submission,
 )
 
@@ -338,3 +341,94 @@ def test_the_fake_refuses_what_slack_refuses(fake: FakeSlack, text: str, blocks:
     assert err.value.response["error"] == error
     assert fake.refusals == [("chat.postMessage", error)] and not fake.messages
     web.chat_postMessage(channel="C1", text="x" * 40_000, blocks=[section("x" * 3000)] * 50)  # at the limits
+
+
+def test_files_info_describes_shared_files_only(fake: FakeSlack) -> None:
+    web = WebClient(token=TOKEN, base_url=fake.api_url)
+    shared = fake.share_file("crash.log", b"Traceback", "text/plain")
+    described = web.files_info(file=shared["id"])["file"]
+    assert described == shared and described["url_private"].startswith(fake.url)
+    with pytest.raises(SlackApiError) as err:
+        web.files_info(file="F404")
+    assert err.value.response["error"] == "file_not_found"
+
+
+def test_a_users_home_keeps_its_view_id_and_a_bad_view_is_refused(fake: FakeSlack) -> None:
+    web = WebClient(token=TOKEN, base_url=fake.api_url)
+    home = {"type": "home", "blocks": [section("one")]}
+    first = web.views_publish(user_id="U1", view=home)["view"]["id"]
+    second = web.views_publish(user_id="U1", view={**home, "blocks": [section("two")]})["view"]["id"]
+    assert first == second != web.views_publish(user_id="U2", view=home)["view"]["id"]
+    assert (fake.home("U1") or {})["blocks"] == [section("two")] and fake.home("U3") is None
+    for bad, error in (
+        ({**home, "submit": {"type": "plain_text", "text": "Go"}}, "invalid_arguments"),  # a Home has no submit
+        (
+            {"type": "modal", "title": {"type": "plain_text", "text": "x" * 25}, "blocks": [section("x")]},
+            "invalid_arguments",
+        ),
+        ({**home, "private_metadata": "x" * 3001}, "invalid_arguments"),
+        ({**home, "blocks": [section("x")] * 101}, "invalid_blocks"),
+        (
+            {
+                **home,
+                "blocks": [
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {
+                                "type": "static_select",
+                                "action_id": "s",
+                                "options": [
+                                    {"text": {"type": "plain_text", "text": str(i)}, "value": str(i)}
+                                    for i in range(101)
+                                ],
+                            }
+                        ],
+                    }
+                ],
+            },
+            "invalid_blocks",  # an element's own limit: 100 options
+        ),
+    ):
+        with pytest.raises(SlackApiError) as err:
+            web.views_publish(user_id="U1", view=bad)
+        assert err.value.response["error"] == error, bad
+    assert [e for _, e in fake.refusals] == ["invalid_arguments"] * 3 + ["invalid_blocks"] * 2
+
+
+def test_bolt_accepts_a_message_shortcut_a_home_opened_and_a_button_in_home(fake: FakeSlack) -> None:
+    from slack_bolt import App, BoltRequest
+
+    app = App(client=WebClient(token=TOKEN, base_url=fake.api_url), signing_secret=SECRET)
+    seen: dict[str, Any] = {}
+
+    @app.message_shortcut("fix_with_honk")
+    def on_shortcut(ack: Any, shortcut: dict[str, Any]) -> None:
+        ack()
+        seen["shortcut"] = (shortcut["channel"]["id"], shortcut["message"]["ts"], shortcut["message"]["files"][0]["id"])
+
+    @app.event("app_home_opened")
+    def on_home(event: dict[str, Any], client: WebClient) -> None:
+        client.views_publish(user_id=event["user"], view={"type": "home", "blocks": [section(event["tab"])]})
+
+    @app.action("merge")
+    def on_merge(ack: Any, body: dict[str, Any]) -> None:
+        ack()
+        seen["merge"] = (body["container"]["type"], body["view"]["type"], body.get("channel"), body.get("message"))
+
+    def dispatch(body: bytes, content_type: str) -> int:
+        headers = {**sign(SECRET, body), "Content-Type": content_type}
+        return app.dispatch(BoltRequest(body=body.decode(), headers=headers)).status
+
+    shot = fake.share_file("shot.png", b"png", "image/png")
+    used = message_action("fix_with_honk", "it &lt;crashes&gt;", message_ts="1690000002.000100", files=[shot])
+    assert dispatch(interaction_body(used), "application/x-www-form-urlencoded") == 200
+    assert seen["shortcut"] == ("C1", "1690000002.000100", shot["id"])
+
+    assert dispatch(event_body(app_home_opened("U1")), "application/json") == 200
+    home = fake.wait_for("views.publish")[0]
+    assert home.args["user_id"] == "U1" and fake.home("U1") is not None
+
+    click = view_action("merge", "t-1", fake.home("U1") or {}, user="U1")
+    assert dispatch(interaction_body(click), "application/x-www-form-urlencoded") == 200
+    assert seen["merge"] == ("view", "home", None, None)

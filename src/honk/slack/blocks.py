@@ -10,6 +10,7 @@ from honk.timeline import Timeline
 
 Blocks = list[dict[str, Any]]
 MAX_SUMMARY_LINES = 6
+FROM_HOME = "home"  # a modal's private_metadata ends with it when a button in the Home tab opened it
 
 STATE_LINE = {
     TaskState.queued: "⏳ Queued",
@@ -33,13 +34,13 @@ def task_url(base_url: str, task_id: str) -> str:
 
 def on_it(task: TaskView, base_url: str) -> tuple[str, Blocks]:
     text = f"On it: `{task.id}` on *{task.repo}* — {STATE_LINE[task.state]}"
-    return text, [_section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
+    return text, [section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
 
 
 def status(task: TaskView, base_url: str, detail: str = "") -> tuple[str, Blocks]:
     line = STATE_LINE[task.state] + (f" — {detail}" if detail else "")
     text = f"`{task.id}` on *{task.repo}*: {line}"
-    return text, [_section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
+    return text, [section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
 
 
 def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
@@ -56,35 +57,54 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
     if task.preview_url:
         lines.append(f"Preview: <{task.preview_url}|open the new version>")
     blocks = [
-        _section("\n".join(lines)),
+        section("\n".join(lines)),
         {
             "type": "actions",
             "block_id": f"task:{task.id}",
             "elements": [
-                _button(
-                    "Merge",
-                    "merge",
-                    task.id,
-                    style="primary",
-                    confirm=(
-                        "Merge this change?",
-                        f"Honk merges `{task.branch}` into the target branch, re-verifying first if it moved.",
-                        "Merge",
-                    ),
-                ),
+                merge_button(task),
                 _button("Request changes", "request_changes", task.id),
-                _button(
-                    "Cancel",
-                    "cancel",
-                    task.id,
-                    style="danger",
-                    confirm=("Cancel this task?", "The agent stops; the branch is kept.", "Cancel task"),
-                ),
-                {"type": "button", "action_id": "open", "text": _plain("Open"), "url": task_url(base_url, task.id)},
+                cancel_button(task.id),
+                open_button(task_url(base_url, task.id)),
             ],
         },
     ]
     return f"Ready for review: {task.id} on {task.repo}", blocks
+
+
+# The buttons a task's thread and the Home tab share: the same action ids reach the same handlers.
+def merge_button(task: TaskView) -> dict[str, Any]:
+    return _button(
+        "Merge",
+        "merge",
+        task.id,
+        style="primary",
+        confirm=(
+            "Merge this change?",
+            f"Honk merges `{task.branch}` into the target branch, re-verifying first if it moved.",
+            "Merge",
+        ),
+    )
+
+
+def cancel_button(task_id: str) -> dict[str, Any]:
+    return _button(
+        "Cancel",
+        "cancel",
+        task_id,
+        style="danger",
+        confirm=("Cancel this task?", "The agent stops; the branch is kept.", "Cancel task"),
+    )
+
+
+def plan_buttons(task_id: str, version: int, approve: str = "Approve") -> Blocks:
+    """Approve and Request changes, each naming the plan version the person saw ("t-…:2")."""
+    value = f"{task_id}:{version}"
+    return [_button(approve, "approve_plan", value, style="primary"), _button("Request changes", "revise_plan", value)]
+
+
+def open_button(url: str) -> dict[str, Any]:
+    return {"type": "button", "action_id": "open", "text": plain("Open"), "url": url}
 
 
 def plan(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
@@ -92,7 +112,7 @@ def plan(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks
     is refused); within Slack's limits, the whole plan on the task page."""
     proposed, version, url = timeline.plan, timeline.plan_version, task_url(base_url, task.id)
     assert proposed is not None
-    body: Blocks = [_section(f"*Plan v{version} to approve* — `{task.id}` on *{task.repo}*\n{proposed.summary}", url)]
+    body: Blocks = [section(f"*Plan v{version} to approve* — `{task.id}` on *{task.repo}*\n{proposed.summary}", url)]
     for title, items, numbered in (
         ("Steps", proposed.steps, True),
         ("Files it expects to touch", proposed.files, False),
@@ -101,7 +121,7 @@ def plan(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks
     ):
         if items:
             lines = [f"{f'{i}.' if numbered else '•'} {item}" for i, item in enumerate(items, 1)]
-            body.append(_section(f"*{title}*\n" + "\n".join(lines), url))
+            body.append(section(f"*{title}*\n" + "\n".join(lines), url))
     body.append(
         {
             "type": "context",
@@ -114,34 +134,30 @@ def plan(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks
             ],
         }
     )
-    value = f"{task.id}:{version}"
     body.append(
         {
             "type": "actions",
             "block_id": f"plan:{task.id}:{version}",
-            "elements": [
-                _button("Approve", "approve_plan", value, style="primary"),
-                _button("Request changes", "revise_plan", value),
-                {"type": "button", "action_id": "open", "text": _plain("Open"), "url": url},
-            ],
+            "elements": [*plan_buttons(task.id, version), open_button(url)],
         }
     )
     return limits.fit(f"Plan v{version} to approve: {task.id} on {task.repo} — {proposed.summary}", body, url)
 
 
-def plan_changes_modal(task_id: str, version: int) -> dict[str, Any]:
+def plan_changes_modal(task_id: str, version: int, from_home: bool = False) -> dict[str, Any]:
+    """`from_home`: asked from the Home tab, which is published again once the changes are sent."""
     return {
         "type": "modal",
         "callback_id": "revise_plan",
-        "private_metadata": f"{task_id}:{version}",
-        "title": _plain("Change the plan"),
-        "submit": _plain("Send"),
-        "close": _plain("Cancel"),
+        "private_metadata": f"{task_id}:{version}" + (f":{FROM_HOME}" if from_home else ""),
+        "title": plain("Change the plan"),
+        "submit": plain("Send"),
+        "close": plain("Cancel"),
         "blocks": [
             {
                 "type": "input",
                 "block_id": "changes",
-                "label": _plain(f"What should plan v{version} do differently?"),
+                "label": plain(f"What should plan v{version} do differently?"),
                 "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
             }
         ],
@@ -150,7 +166,7 @@ def plan_changes_modal(task_id: str, version: int) -> dict[str, Any]:
 
 def failed(task: TaskView) -> tuple[str, Blocks]:
     text = f"❌ *Failed* — `{task.id}` on *{task.repo}*\n{task.reason or 'no reason recorded'}"
-    return text, [_section(text)]
+    return text, [section(text)]
 
 
 def merged(task: TaskView) -> tuple[str, Blocks]:
@@ -158,12 +174,12 @@ def merged(task: TaskView) -> tuple[str, Blocks]:
         f"🎉 *Merged* — `{task.id}` on *{task.repo}* as `{(task.merged_commit or '')[:10]}`, "
         f"approved by {task.approved_by}"
     )
-    return text, [_section(text)]
+    return text, [section(text)]
 
 
 def cancelled(task: TaskView) -> tuple[str, Blocks]:
     text = f"🛑 *Cancelled* — `{task.id}` on *{task.repo}*; the branch `{task.branch}` is kept."
-    return text, [_section(text)]
+    return text, [section(text)]
 
 
 def follow_up_modal(task_id: str) -> dict[str, Any]:
@@ -171,40 +187,50 @@ def follow_up_modal(task_id: str) -> dict[str, Any]:
         "type": "modal",
         "callback_id": "request_changes",
         "private_metadata": task_id,
-        "title": _plain("Request changes"),
-        "submit": _plain("Send"),
-        "close": _plain("Cancel"),
+        "title": plain("Request changes"),
+        "submit": plain("Send"),
+        "close": plain("Cancel"),
         "blocks": [
             {
                 "type": "input",
                 "block_id": "changes",
-                "label": _plain("What should change?"),
+                "label": plain("What should change?"),
                 "element": {"type": "plain_text_input", "action_id": "text", "multiline": True},
             }
         ],
     }
 
 
-def _section(text: str, more_url: str | None = None) -> dict[str, Any]:
+# Block Kit pieces, also for the Home tab (honk.slack.home) and the Fix with Honk form (honk.slack.shortcut).
+def section(text: str, more_url: str | None = None) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": limits.cut(text, limits.SECTION_TEXT, more_url)}}
 
 
-def _plain(text: str) -> dict[str, str]:
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": limits.cut(text, limits.SECTION_TEXT)}]}
+
+
+def plain(text: str) -> dict[str, str]:
     return {"type": "plain_text", "text": text}
+
+
+def escaped(text: str) -> str:
+    """A person's words (a request, a file's name) in mrkdwn, where Slack reads &, < and > as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _button(
     label: str, action: str, value: str, style: str | None = None, confirm: tuple[str, str, str] | None = None
 ) -> dict[str, Any]:
-    button: dict[str, Any] = {"type": "button", "action_id": action, "text": _plain(label), "value": value}
+    button: dict[str, Any] = {"type": "button", "action_id": action, "text": plain(label), "value": value}
     if style:
         button["style"] = style
     if confirm:
         title, body, yes = confirm
         button["confirm"] = {
-            "title": _plain(title),
+            "title": plain(title),
             "text": {"type": "mrkdwn", "text": body},
-            "confirm": _plain(yes),
-            "deny": _plain("Not now"),
+            "confirm": plain(yes),
+            "deny": plain("Not now"),
         }
     return button

@@ -8,6 +8,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.attachments import MAX_FILE_BYTES, Incoming
 from honk.domain import MAX_ATTACHMENTS
@@ -24,6 +26,29 @@ async def fetch(files: list[dict[str, Any]], token: str, api_url: str) -> list[I
         for f in files[: MAX_ATTACHMENTS + 1]:  # one past the count, so the refusal says why
             out.append(await _one(http, f, token, allowed))
     return out
+
+
+async def look_up(client: AsyncWebClient, files: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[Incoming]]:
+    """The files as `fetch` takes them, and those Slack would not describe (with why). A file known by
+    its id only (the Fix with Honk form carries ids; Slack lists a file of a shared channel with
+    `file_access: check_file_info`) is described by files.info."""
+    found: list[dict[str, Any]] = []
+    missing: list[Incoming] = []
+    for f in files[: MAX_ATTACHMENTS + 1]:
+        if f.get("url_private") or f.get("url_private_download") or not f.get("id"):
+            found.append(f)
+            continue
+        try:
+            described = (await client.files_info(file=str(f["id"]))).get("file")
+        except SlackApiError as e:
+            problem = (
+                f"Slack did not show it to Honk ({e.response.get('error', 'error')}): Honk's app needs "
+                "the files:read scope, and to be in the conversation the file was shared in"
+            )
+            missing.append(Incoming(str(f.get("name") or f["id"]), b"", problem=problem))
+            continue
+        found.append(described if isinstance(described, dict) else f)
+    return found, missing
 
 
 async def _one(http: httpx.AsyncClient, f: dict[str, Any], token: str, allowed: set[str]) -> Incoming:

@@ -2,6 +2,8 @@
 
 One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures checked by bolt)
 and Socket Mode. Identity comes from `users.info`; who may merge is the gate's decision (policy and settings).
+Tasks start from a mention, a DM or the Fix with Honk message shortcut, all one way (`_start`); their
+buttons work in the task's thread and in the Home tab (honk.slack.home), which lists the person's tasks.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from honk.access import Who
 from honk.attachments import Incoming, accept
-from honk.domain import SlackThread
+from honk.domain import Record, SlackThread, TaskState
 from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
 from honk.gate import Actor
 from honk.service import TaskService
-from honk.slack import blocks, intake
+from honk.slack import blocks, home, intake, shortcut
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
 from honk.store.slack import SlackStore, SlackUser
@@ -31,6 +33,18 @@ THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quot
 # Message subtypes that are a person saying something (a reply with a screenshot is a file_share).
 PEOPLES_MESSAGES = (None, "file_share", "thread_broadcast")
 MEMBER_PAGES = 10  # of 1,000 members: a link into a bigger conversation is followed only if found there
+CANNOT_POST = ("not_in_channel", "channel_not_found", "is_archived")  # where Fix with Honk cannot answer
+
+
+class Asked(Record):
+    """A request made in Slack, however it came: a mention, a DM, or Fix with Honk on a message."""
+
+    channel: str
+    ts: str  # the message that asks (with Fix with Honk: the message it was used on)
+    thread_ts: str  # where Honk answers: that message's thread, or the message itself
+    user_id: str  # who asks
+    request_id: str  # the same request made again is the same task
+    shortcut: bool = False  # Fix with Honk: the files are the message's; refusals go to the person alone
 
 
 class SlackFrontDoor:
@@ -63,6 +77,9 @@ class SlackFrontDoor:
         self.app.action("open")(self._ack_only)
         self.app.view("request_changes")(self._on_changes_submitted)
         self.app.view("revise_plan")(self._on_plan_changes_submitted)
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.message_shortcut(shortcut.CALLBACK_ID)(self._on_fix_shortcut)
+        self.app.view(shortcut.CALLBACK_ID)(self._on_fix_submitted)
 
     # -- events -------------------------------------------------------------------------
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
@@ -115,32 +132,45 @@ class SlackFrontDoor:
                 f"`@honk use NAME`. Repos: {await self._repo_names()}.",
             )
             return
-        user = await self._user(event["user"])
-        thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
-        shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
-        in_thread = thread.thread_ts != ts  # asked under an earlier message: the thread is context
+        asked = Asked(
+            channel=channel,
+            ts=ts,
+            thread_ts=event.get("thread_ts") or ts,
+            user_id=event["user"],
+            request_id=f"slack:{channel}:{ts}",
+        )
+        await self._start(ask, repo, asked, [f for f in event.get("files") or [] if isinstance(f, dict)])
+
+    async def _start(self, ask: intake.Ask, repo: str, asked: Asked, shared: list[dict[str, Any]]) -> None:
+        """Starts the task `asked` for, answering in its thread; `shared`: the files that came with it."""
+        channel = asked.channel
+        user = await self._user(asked.user_id)
+        thread = SlackThread(channel=channel, thread_ts=asked.thread_ts)
+        in_thread = thread.thread_ts != asked.ts  # asked under an earlier message: the thread is context
         linked = slack_thread.links([ask.text])
         status_ts = None
-        if shared or in_thread or linked:
+        if shared or in_thread or linked or asked.shortcut:
             # The first reply comes before reading the thread and the files: whoever asked sees at once
-            # that Honk heard.
-            said = "On it — reading " + (
-                f"the {len(shared)} file{'s' if len(shared) > 1 else ''} you shared…"
-                if shared
-                else "the thread…"
-                if in_thread
-                else "the messages you linked…"
-            )
-            status_ts = (await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said))[
-                "ts"
-            ]
-        context, images, left_out = (None, [], [])
+            # that Honk heard. Fix with Honk always answers first: where Honk may not post, nothing starts.
+            try:
+                said = _reading(len(shared), in_thread, asked.shortcut, bool(linked))
+                status_ts = (
+                    await self.client.chat_postMessage(channel=channel, thread_ts=thread.thread_ts, text=said)
+                )["ts"]
+            except SlackApiError as e:
+                if not asked.shortcut or e.response.get("error") not in CANNOT_POST:
+                    raise
+                await self._cannot_post(asked, str(e.response.get("error")))
+                return
+        context, images, left_out = None, [], []
         if in_thread or linked:
-            context, images, left_out = await self._context(
-                channel, thread.thread_ts if in_thread else None, ask.text, event
-            )
+            where = thread.thread_ts if in_thread else None
+            context, images, left_out = await self._context(channel, where, ask.text, asked.ts, asked.user_id)
+        files: list[Incoming] = []
         wanted = [*shared, *(i for i in images if i.get("id") not in {f.get("id") for f in shared})]
-        files = await slack_files.fetch(wanted, self.client.token or "", self.client.base_url) if wanted else []
+        if wanted:
+            found, files = await slack_files.look_up(self.client, wanted)
+            files += await slack_files.fetch(found, self.client.token or "", self.client.base_url)
         if context is not None:
             files.insert(0, context)
         try:
@@ -150,18 +180,22 @@ class SlackFrontDoor:
                 _actor(user),
                 ask.agent,
                 ask.model,
-                request_id=f"slack:{channel}:{ts}",
+                request_id=asked.request_id,
                 slack=thread,
                 files=files or None,
                 plan=ask.plan,
             )
         except UserFacingError as e:
-            if status_ts is not None:
-                await self.client.chat_update(channel=channel, ts=status_ts, text=e.message)
-            else:
-                await self._reply(channel, thread.thread_ts, e.message)
+            await self._refused(asked, status_ts, e.message)
             return
-        if not created:
+        if not created:  # asked again (the form sent twice at once): the task is the first one
+            if status_ts is not None:  # its "On it" promised a new task
+                await self.client.chat_delete(channel=channel, ts=status_ts)
+            said = (
+                f"You asked already: `{task.id}` on *{task.repo}* — {blocks.STATE_LINE[task.state]}. "
+                f"<{blocks.task_url(self.base_url, task.id)}|Open the task>"
+            )
+            await self.client.chat_postEphemeral(channel=channel, user=asked.user_id, text=said)
             return
         text, body = blocks.on_it(task, self.base_url)
         if status_ts is not None:
@@ -176,14 +210,33 @@ class SlackFrontDoor:
         if left_out:
             await self._reply(channel, thread.thread_ts, "I left out:\n" + "\n".join(f"• {why}" for why in left_out))
 
+    async def _refused(self, asked: Asked, status_ts: str | None, message: str) -> None:
+        """Why the task did not start: in the thread, or, for Fix with Honk (used on someone else's
+        message), to the person alone, its "On it" taken back."""
+        if asked.shortcut:
+            if status_ts is not None:
+                await self.client.chat_delete(channel=asked.channel, ts=status_ts)
+            await self.client.chat_postEphemeral(channel=asked.channel, user=asked.user_id, text=message)
+        elif status_ts is not None:
+            await self.client.chat_update(channel=asked.channel, ts=status_ts, text=message)
+        else:
+            await self._reply(asked.channel, asked.thread_ts, message)
+
+    async def _cannot_post(self, asked: Asked, error: str) -> None:
+        """Honk may not post where Fix with Honk was used: it says so in its own DM with the person."""
+        await self.client.chat_postMessage(
+            channel=asked.user_id,
+            text=f"I could not answer in <#{asked.channel}> ({error}), so nothing was started. Invite @honk "
+            "there (`/invite @honk`), then use *Fix with Honk* on the message again.",
+        )
+
     async def _context(
-        self, channel: str, thread_ts: str | None, text: str, event: dict[str, Any]
+        self, channel: str, thread_ts: str | None, text: str, request_ts: str, requester: str
     ) -> tuple[Incoming | None, list[dict[str, Any]], list[str]]:
         """What the request was made in and points to: the thread before it (honk.slack.thread), the
         Slack messages it or the thread links to, quoted as one text file for the agent; the images
         shared earlier in the thread, to fetch with the mention's own; and what was left out, and why.
         Only what the requester can see: their own conversation, and linked ones they are a member of."""
-        request_ts, requester = event["ts"], str(event.get("user") or "")
         messages: list[dict[str, Any]] = []
         linked: list[tuple[dict[str, Any], str]] = []
         left_out: list[str] = []
@@ -339,13 +392,13 @@ class SlackFrontDoor:
         await ack()
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
-            await self._settle_buttons(body, f"🔀 Merge requested by {user.name}")
+            await self._settle_buttons(body, action["value"], f"🔀 Merge requested by {user.name}")
 
     async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.cancel(action["value"], _actor(user))):
-            await self._settle_buttons(body, f"🛑 Cancelled by {user.name}")
+            await self._settle_buttons(body, action["value"], f"🛑 Cancelled by {user.name}")
 
     async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -370,12 +423,13 @@ class SlackFrontDoor:
         task_id, version = _plan_of(action["value"])
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.approve_plan(task_id, _actor(user), version)):
-            await self._settle_buttons(body, f"✅ Plan v{version} approved by {user.name}")
+            await self._settle_buttons(body, task_id, f"✅ Plan v{version} approved by {user.name}")
 
     async def _on_revise_plan(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         task_id, version = _plan_of(action["value"])
-        await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.plan_changes_modal(task_id, version))
+        modal = blocks.plan_changes_modal(task_id, version, from_home=_from_home(body))
+        await self.client.views_open(trigger_id=body["trigger_id"], view=modal)
 
     async def _on_plan_changes_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         text = view["state"]["values"]["changes"]["text"]["value"] or ""
@@ -384,13 +438,99 @@ class SlackFrontDoor:
             return
         await ack()
         task_id, version = _plan_of(view["private_metadata"])
+        from_home = view["private_metadata"].endswith(f":{blocks.FROM_HOME}")
         user = await self._user(body["user"]["id"])
         try:
             await self.service.revise_plan(task_id, text, _actor(user), version)
         except UserFacingError as e:
-            thread = await self.slack.thread_of(task_id)
-            if thread:
+            if from_home:
+                await self._publish_home(user.user_id, notice=f"⚠️ {e.message}")
+            elif thread := await self.slack.thread_of(task_id):
                 await self.client.chat_postEphemeral(channel=thread.channel, user=user.user_id, text=e.message)
+            return
+        if from_home:
+            await self._publish_home(
+                user.user_id, settled={task_id: f"✏️ Changes to plan v{version} asked by {user.name}"}
+            )
+
+    # -- Fix with Honk (a message shortcut) -------------------------------------------------
+    async def _on_fix_shortcut(self, ack: Any, body: dict[str, Any]) -> None:
+        """The form, prefilled from the message (its files named, the channel's default repo chosen)."""
+        await ack()
+        origin = shortcut.origin_of(body)
+        if origin is None:  # a shortcut payload without a message: nothing to start from
+            log.warning("Fix with Honk without a message: %s", body.get("type"))
+            return
+        repos = [r.name for r in await self.service.repos()]
+        if not repos:
+            await self.client.views_open(trigger_id=body["trigger_id"], view=shortcut.no_repos_form())
+            return
+        message = body.get("message") or {}
+        default = await self.slack.default_repo(origin.channel)
+        form = shortcut.form(origin, shortcut.said(message), shortcut.file_names(message), repos, default)
+        await self.client.views_open(trigger_id=body["trigger_id"], view=form)
+
+    async def _on_fix_submitted(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """What keeps the form from starting a task is said on its field before it closes; then the task
+        starts the way a mention's does, in the message's thread, requested by whoever used the shortcut."""
+        origin = shortcut.from_metadata(view.get("private_metadata"))
+        if origin is None:
+            problem = "Honk did not open this form, so it starts nothing. Use Fix with Honk on the message again."
+            await ack(response_action="errors", errors={shortcut.REQUEST: problem})
+            return
+        form = shortcut.filled(view)
+        user = await self._user(body["user"]["id"])
+        errors = await self._form_errors(form, origin, user)
+        if errors or form.repo is None:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        asked = Asked(
+            channel=origin.channel,
+            ts=origin.ts,
+            thread_ts=origin.thread_ts,
+            user_id=user.user_id,
+            # One person's request about one message is one task, however often the form is sent.
+            request_id=f"slack:{origin.channel}:{origin.ts}:{user.user_id}",
+            shortcut=True,
+        )
+        await self._start(
+            intake.Ask(text=form.text, plan=form.plan), form.repo, asked, [{"id": f} for f in origin.files]
+        )
+
+    async def _form_errors(self, form: shortcut.Filled, origin: shortcut.Origin, user: SlackUser) -> dict[str, str]:
+        errors: dict[str, str] = {}
+        if not form.text:
+            errors[shortcut.REQUEST] = "Say what should change."
+        if form.repo is None:
+            errors[shortcut.REPO] = "Choose the repo to change."
+        else:
+            try:  # an unknown repo, or the policy's refusal: said on the repo picker
+                await self.service.may_request(form.repo, _actor(user))
+            except UserFacingError as e:
+                errors[shortcut.REPO] = e.message
+        if not errors and (task_id := await self.slack.task_of(origin.channel, origin.thread_ts)):
+            errors[shortcut.REQUEST] = (
+                f"This thread is already Honk's task {task_id}: reply in the thread to ask for changes."
+            )
+        return errors
+
+    # -- the Home tab -----------------------------------------------------------------------
+    async def _on_home_opened(self, event: dict[str, Any]) -> None:
+        if event.get("tab") == "home":  # the Messages tab is Honk's DM: nothing to publish
+            await self._publish_home(event["user"])
+
+    async def _publish_home(
+        self, user_id: str, notice: str | None = None, settled: dict[str, str] | None = None
+    ) -> None:
+        """The person's Home: their newest tasks and what they can do (honk.slack.home)."""
+        user = await self._user(user_id)
+        tasks = await self.service.tasks(requested_by=user.identity, limit=home.TASKS)
+        versions = {
+            t.id: (await self.service.timeline(t.id)).plan_version for t in tasks if t.state == TaskState.plan_ready
+        }
+        view = home.view(tasks, versions, self.base_url, notice, settled)
+        await self.client.views_publish(user_id=user_id, view=view)
 
     async def _act(self, body: dict[str, Any], call: Any) -> bool:
         try:
@@ -400,8 +540,12 @@ class SlackFrontDoor:
             return False
         return True
 
-    async def _settle_buttons(self, body: dict[str, Any], note: str) -> None:
-        """The ready message loses its buttons once one was acted on, and says who did what."""
+    async def _settle_buttons(self, body: dict[str, Any], task_id: str, note: str) -> None:
+        """The ready message loses its buttons once one was acted on, and says who did what; pressed in
+        the Home tab, Home is published again, the note in place of that task's buttons."""
+        if _from_home(body):
+            await self._publish_home(body["user"]["id"], settled={task_id: note})
+            return
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
         if not message.get("ts") or not channel:
             return
@@ -428,6 +572,10 @@ class SlackFrontDoor:
         await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=text)
 
     async def _ephemeral(self, body: dict[str, Any], text: str) -> None:
+        """Said to the person alone: in the conversation of the button, or at the top of their Home."""
+        if _from_home(body):
+            await self._publish_home(body["user"]["id"], notice=f"⚠️ {text}")
+            return
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id") or ""
         await self.client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
 
@@ -436,9 +584,27 @@ class SlackFrontDoor:
 
 
 def _plan_of(value: str) -> tuple[str, int]:
-    """A plan button's value: the task, and the plan version the person saw ("t-…:2")."""
+    """A plan button's value: the task, and the plan version the person saw ("t-…:2"; its modal's
+    private_metadata may end with ":home", blocks.FROM_HOME)."""
     task_id, _, version = value.partition(":")
+    version = version.removesuffix(f":{blocks.FROM_HOME}")
     return task_id, int(version) if version.isdigit() else 0
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    """A button pressed in the Home tab: no conversation, no message to answer in."""
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
+
+
+def _reading(files: int, in_thread: bool, from_shortcut: bool, linked: bool = False) -> str:
+    """The first reply, before the files, the thread and linked messages are read."""
+    if files:
+        whose = "with the message" if from_shortcut else "you shared"
+        return f"On it — reading the {files} file{'s' if files > 1 else ''} {whose}…"
+    if in_thread:
+        return "On it — reading the thread…"
+    return "On it — reading the messages you linked…" if linked else "On it…"
 
 
 def _actor(user: SlackUser) -> Actor:

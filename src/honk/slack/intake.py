@@ -40,7 +40,7 @@ Intake = Ask | Command | Problem
 
 
 def parse(text: str) -> Intake:
-    body = _clean(MENTION.sub(" ", text or ""))
+    body = unescape(text)
     words = body.split()
     if words and words[0].lower() in COMMANDS and (len(words) <= 2):
         name = words[0].lower()
@@ -69,6 +69,11 @@ def _ask(body: str) -> Intake:
     return Ask(
         text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"), plan=bool(plan)
     )
+
+
+def unescape(text: str) -> str:
+    """A message's text as its author typed it: mentions taken out, Slack's escaping undone."""
+    return _clean(MENTION.sub(" ", text or ""))
 
 
 def _clean(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Slack's limits on a message, so a long plan or log never makes `chat.postMessage` fail.
+"""Slack's limits on a message or a view, so a long plan or log never makes `chat.postMessage` (or
+`views.publish`) fail.
 
 The numbers are slack_sdk's (its Block Kit models check them) and Slack's documented message limits;
 what does not fit is cut where it is, and the message says where the whole is (the task page).
@@ -8,12 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import SectionBlock
+from slack_sdk.models.blocks import Option, SectionBlock, StaticSelectElement
+from slack_sdk.models.views import View
 
 MAX_BLOCKS = 50  # per message (chat.postMessage, chat.update)
 MAX_TEXT = 40_000  # a message's top-level text; Slack answers msg_too_long beyond it
 FALLBACK_TEXT = 3_000  # what Honk puts in `text` (notifications, screen readers): short is kinder
 SECTION_TEXT = SectionBlock.text_max_length  # 3000
+MAX_VIEW_BLOCKS = View.blocks_max_length  # 100, in a modal or the Home tab
+PRIVATE_METADATA = View.private_metadata_max_length  # 3000: what a modal carries back on submission
+SELECT_OPTIONS = StaticSelectElement.options_max_length  # 100
+OPTION_TEXT = Option.label_max_length  # 75
+INPUT_TEXT = 3_000  # a plain_text_input's largest max_length (Slack's documented limit)
 
 
 def cut(text: str, limit: int, more_url: str | None = None) -> str:

@@ -6,10 +6,14 @@ string, a form body or JSON; form fields the sdk sends JSON-encoded (`blocks`, `
 are decoded. It answers `{"ok": true, ...}` with Slack's shapes for the methods Honk uses, and
 `{"ok": true}` for any other; `fail()` injects errors. File uploads go the way `files_upload_v2`
 does them: an upload URL on this server, the bytes POSTed there, then files.completeUploadExternal.
+Files people shared (`share_file`) are served to a bot token and described by `files.info`. A
+message or view Slack would refuse (`refused_payload`) is answered with Slack's error; a user's
+Home tab keeps one view id across `views.publish` calls (`home`).
 
 The module also builds what Slack sends *to* an app: signed request headers (`sign`), Events API
-envelopes (`mention_event`, `message_event`) and interactivity payloads (`block_action`,
-`view_submission`).
+envelopes (`mention_event`, `message_event`, `app_home_opened`) and interactivity payloads
+(`block_action` in a message, `view_action` in a view such as the Home tab, `message_action` for a
+message shortcut, `view_submission`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from urllib.parse import parse_qsl, urlencode
 from pydantic import BaseModel, ConfigDict
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -110,8 +115,10 @@ class FakeSlack(LoopbackServer):
         self.uploads: dict[str, bytes] = {}  # file id -> the bytes POSTed to its upload URL
         self.files: dict[str, SlackFile] = {}  # file id -> what was said about it
         self.views: dict[str, dict[str, Any]] = {}  # view id -> the view as last opened or updated
+        self.homes: dict[str, str] = {}  # user id -> the view id of their Home tab
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel -> messages posted and updated
         self.shared: dict[str, bytes] = {}  # file id -> the bytes of a file someone shared
+        self.shared_files: dict[str, dict[str, Any]] = {}  # file id -> how files.info describes it
         self.downloads: list[tuple[str, str | None]] = []  # (file id, the token it was fetched with)
         self._failures: dict[str, list[Failure]] = {}
         self._overrides: dict[str, dict[str, Any]] = {}
@@ -165,10 +172,17 @@ class FakeSlack(LoopbackServer):
             self.uploads.clear()
             self.files.clear()
             self.views.clear()
+            self.homes.clear()
             self.messages.clear()
             self.members.clear()
             self._failures.clear()
             self._overrides.clear()
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab last published for `user_id`, as Slack keeps it (None before any)."""
+        with self._lock:
+            view_id = self.homes.get(user_id)
+            return self.views.get(view_id) if view_id else None
 
     # -- what was called -----------------------------------------------------------------
     def calls_to(self, method: str) -> list[SlackCall]:
@@ -264,13 +278,14 @@ class FakeSlack(LoopbackServer):
             "views.open": self._view,
             "views.push": self._view,
             "views.update": self._view,
-            "views.publish": self._view,
+            "views.publish": self._publish,
             "users.info": self._user_info,
             "users.lookupByEmail": self._lookup_by_email,
             "conversations.info": self._conversation_info,
             "conversations.replies": self._replies,
             "conversations.history": self._history,
             "conversations.members": self._members,
+            "files.info": self._file_info,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
         }
@@ -347,6 +362,15 @@ class FakeSlack(LoopbackServer):
         view.setdefault("callback_id", "")
         self.views[view_id] = view
         return {"ok": True, "view": view}
+
+    def _publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        """views.publish: a user's Home tab is one view, replaced by each publish (its id stays)."""
+        user = str(args.get("user_id") or "")
+        if not user:
+            return {"ok": False, "error": "invalid_arguments"}
+        answer = self._view({**args, "view_id": self.homes.get(user)})
+        self.homes[user] = answer["view"]["id"]
+        return answer
 
     def _user_json(self, user: SlackUser) -> dict[str, Any]:
         return {
@@ -445,6 +469,14 @@ class FakeSlack(LoopbackServer):
             self.messages.setdefault(channel, []).append(message)
         return ts
 
+    def _file_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A shared file as `share_file` registered it; `file_not_found` for any other, as Slack answers
+        a file the token may not see."""
+        described = self.shared_files.get(str(args.get("file") or ""))
+        if described is None:
+            return {"ok": False, "error": "file_not_found"}
+        return {"ok": True, "file": described, "comments": [], "response_metadata": {"next_cursor": ""}}
+
     def _upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
         file_id = f"F{next(self._seq):08d}"
         length = args.get("length")
@@ -495,13 +527,14 @@ class FakeSlack(LoopbackServer):
         return PlainTextResponse(f"OK - {len(data)}")
 
     def share_file(self, name: str, data: bytes, mimetype: str = "application/octet-stream") -> dict[str, Any]:
-        """A file someone shared, as a message's `files` lists it: its bytes at `url_private`, which
-        answers only to a bot token (without one, Slack's sign-in page with a 200, as Slack does)."""
+        """A file someone shared, as a message's `files` lists it (and `files.info` describes it): its
+        bytes at `url_private`, which answers only to a bot token (without one, Slack's sign-in page
+        with a 200, as Slack does)."""
         file_id = f"F{next(self._seq):08d}"
         with self._lock:
             self.shared[file_id] = data
         url = f"{self.url}/files-pri/{self.team_id}-{file_id}/{name}"
-        return {
+        described = {
             "id": file_id,
             "name": name,
             "title": name,
@@ -510,6 +543,9 @@ class FakeSlack(LoopbackServer):
             "url_private": url,
             "url_private_download": url,
         }
+        with self._lock:
+            self.shared_files[file_id] = described
+        return dict(described)
 
     async def _download(self, request: Request) -> Response:
         file_id = request.path_params["key"].split("-", 1)[-1]
@@ -597,15 +633,24 @@ def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -
 
 
 def refused_payload(method: str, args: dict[str, Any]) -> str | None:
-    """The error Slack answers a message or view it will not take (`invalid_blocks`, `msg_too_long`),
-    or None. Block limits are slack_sdk's Block Kit models' (the same numbers Slack documents)."""
+    """The error Slack answers a message or view it will not take (`invalid_blocks`, `msg_too_long`,
+    `invalid_arguments` for a view's own fields), or None. Limits are slack_sdk's Block Kit and view
+    models' (the same numbers Slack documents), each block checked down to its elements."""
     if method in MESSAGE_METHODS:
         if len(str(args.get("text") or "")) > MAX_MESSAGE_TEXT:
             return "msg_too_long"
         blocks, most = args.get("blocks"), MAX_MESSAGE_BLOCKS
     elif method in VIEW_METHODS:
         view = args.get("view")
-        blocks, most = (view.get("blocks") if isinstance(view, dict) else None), MAX_VIEW_BLOCKS
+        if not isinstance(view, dict):
+            return "invalid_arguments"
+        try:
+            # The view's own fields: title and submit lengths, private_metadata, a Home without submit.
+            # Its blocks are checked below, each on its own (a divider stands in for them here).
+            View(**{**view, "blocks": [{"type": "divider"}]}).validate_json()
+        except (SlackObjectFormationError, TypeError):
+            return "invalid_arguments"
+        blocks, most = view.get("blocks"), MAX_VIEW_BLOCKS
     else:
         return None
     if blocks is None:
@@ -619,8 +664,8 @@ def refused_payload(method: str, args: dict[str, Any]) -> str | None:
         if block is None:
             return "invalid_blocks"
         try:
-            block.validate_json()
-        except SlackObjectFormationError:
+            block.to_dict()  # validates the block and each element in it (options, buttons, inputs)
+        except (SlackObjectFormationError, TypeError):
             return "invalid_blocks"
     return None
 
@@ -740,6 +785,30 @@ def message_event(
     return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
 
 
+def app_home_opened(
+    user: str = "U1",
+    tab: str = "home",
+    view: dict[str, Any] | None = None,
+    channel: str = "D1",
+    event_id: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+    bot_user_id: str = "UHONK",
+) -> dict[str, Any]:
+    """An `event_callback` envelope with an `app_home_opened` event: `user` opened the app's `tab`
+    ("home" or "messages"); `view` is the Home view published for them before, if any."""
+    event: dict[str, Any] = {
+        "type": "app_home_opened",
+        "user": user,
+        "channel": channel,
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
+    if view is not None:
+        event["view"] = view
+    return _envelope(event, event_id, team_id, api_app_id, bot_user_id)
+
+
 def _team_user(user: str, team_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return (
         {"id": team_id, "domain": "honk-test"},
@@ -806,6 +875,89 @@ def block_action(
                 "action_ts": f"{time.time():.6f}",
             }
         ],
+    }
+
+
+def view_action(
+    action_id: str,
+    value: str,
+    view: dict[str, Any],
+    user: str = "U1",
+    block_id: str = "actions",
+    trigger_id: str | None = None,
+    team_id: str = "T1",
+    api_app_id: str = "AHONK",
+) -> dict[str, Any]:
+    """A `block_actions` payload from a button in a view (the Home tab, a modal): `view` as the app
+    published it (`FakeSlack.home`). No channel, no message, no response_url: Slack sends none."""
+    team, who = _team_user(user, team_id)
+    return {
+        "type": "block_actions",
+        "user": who,
+        "api_app_id": api_app_id,
+        "token": "fake-verification-token",
+        "container": {"type": "view", "view_id": view.get("id", "")},
+        "trigger_id": trigger_id or _trigger_id(),
+        "team": team,
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": view,
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": block_id,
+                "value": value,
+                "type": "button",
+                "text": {"type": "plain_text", "text": action_id, "emoji": True},
+                "action_ts": f"{time.time():.6f}",
+            }
+        ],
+    }
+
+
+def message_action(
+    callback_id: str,
+    text: str,
+    user: str = "U1",
+    channel: str = "C1",
+    author: str = "U2",
+    message_ts: str | None = None,
+    thread_ts: str | None = None,
+    files: list[dict[str, Any]] | None = None,
+    trigger_id: str | None = None,
+    response_url: str | None = None,
+    team_id: str = "T1",
+) -> dict[str, Any]:
+    """A `message_action` payload: `user` chose the message shortcut `callback_id` on a message
+    `author` wrote (its `text` escaped as Slack stores it; `files` as `FakeSlack.share_file` describes them)."""
+    message_ts = message_ts or _event_ts()
+    team, who = _team_user(user, team_id)
+    message: dict[str, Any] = {
+        "type": "message",
+        "user": author,
+        "text": text,
+        "ts": message_ts,
+        "team": team_id,
+        "client_msg_id": str(uuid.uuid4()),
+    }
+    if thread_ts:
+        message["thread_ts"] = thread_ts
+    if files:
+        message.update({"files": files, "upload": False})
+    return {
+        "type": "message_action",
+        "token": "fake-verification-token",
+        "action_ts": f"{time.time():.6f}",
+        "team": team,
+        "user": who,
+        "channel": {"id": channel, "name": channel.lower()},
+        "is_enterprise_install": False,
+        "enterprise": None,
+        "callback_id": callback_id,
+        "trigger_id": trigger_id or _trigger_id(),
+        "response_url": response_url or f"https://hooks.slack.com/app/{team_id}/0/fake",
+        "message_ts": message_ts,
+        "message": message,
     }
 
 
