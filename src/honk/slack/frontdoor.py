@@ -25,14 +25,12 @@ from honk.service import TaskService
 from honk.slack import blocks, home, intake, shortcut
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
+from honk.slack.context import RequestContext, SlackContext
 from honk.store.slack import SlackStore, SlackUser
 
 log = logging.getLogger("honk.slack")
-THREAD_PAGES = 5  # of 200 messages: the thread's newest 50 are quoted
-THREAD_PEOPLE = 50  # names looked up per thread (users.info); the rest are quoted by their ids
 # Message subtypes that are a person saying something (a reply with a screenshot is a file_share).
 PEOPLES_MESSAGES = (None, "file_share", "thread_broadcast")
-MEMBER_PAGES = 10  # of 1,000 members: a link into a bigger conversation is followed only if found there
 CANNOT_POST = ("not_in_channel", "channel_not_found", "is_archived")  # where Fix with Honk cannot answer
 
 
@@ -61,6 +59,7 @@ class SlackFrontDoor:
         events already handled, people); everything about tasks goes through `service`."""
         self.service, self.slack, self.client = service, slack, client
         self.aside, self.base_url = aside_marker, base_url
+        self.context = SlackContext(client, self._name_of)
         self.app = AsyncApp(
             client=client,
             signing_secret=signing_secret or "unused-in-socket-mode",
@@ -162,17 +161,17 @@ class SlackFrontDoor:
                     raise
                 await self._cannot_post(asked, str(e.response.get("error")))
                 return
-        context, images, left_out = None, [], []
+        context = RequestContext()
         if in_thread or linked:
             where = thread.thread_ts if in_thread else None
-            context, images, left_out = await self._context(channel, where, ask.text, asked.ts, asked.user_id)
+            context = await self.context.of_request(channel, where, ask.text, asked.ts, asked.user_id)
         files: list[Incoming] = []
-        wanted = [*shared, *(i for i in images if i.get("id") not in {f.get("id") for f in shared})]
+        wanted = [*shared, *(i for i in context.images if i.get("id") not in {f.get("id") for f in shared})]
         if wanted:
             found, files = await slack_files.look_up(self.client, wanted)
             files += await slack_files.fetch(found, self.client.token or "", self.client.base_url)
-        if context is not None:
-            files.insert(0, context)
+        if context.text is not None:
+            files.insert(0, context.text)
         try:
             task, created = await self.service.submit(
                 repo,
@@ -207,8 +206,9 @@ class SlackFrontDoor:
         await self.slack.link(task.id, thread.model_copy(update={"status_ts": status_ts}))
         if files:
             await self._say_refused(task.id, channel, thread.thread_ts)
-        if left_out:
-            await self._reply(channel, thread.thread_ts, "I left out:\n" + "\n".join(f"• {why}" for why in left_out))
+        if context.left_out:
+            left = "\n".join(f"• {why}" for why in context.left_out)
+            await self._reply(channel, thread.thread_ts, f"I left out:\n{left}")
 
     async def _refused(self, asked: Asked, status_ts: str | None, message: str) -> None:
         """Why the task did not start: in the thread, or, for Fix with Honk (used on someone else's
@@ -230,80 +230,6 @@ class SlackFrontDoor:
             "there (`/invite @honk`), then use *Fix with Honk* on the message again.",
         )
 
-    async def _context(
-        self, channel: str, thread_ts: str | None, text: str, request_ts: str, requester: str
-    ) -> tuple[Incoming | None, list[dict[str, Any]], list[str]]:
-        """What the request was made in and points to: the thread before it (honk.slack.thread), the
-        Slack messages it or the thread links to, quoted as one text file for the agent; the images
-        shared earlier in the thread, to fetch with the mention's own; and what was left out, and why.
-        Only what the requester can see: their own conversation, and linked ones they are a member of."""
-        messages: list[dict[str, Any]] = []
-        linked: list[tuple[dict[str, Any], str]] = []
-        left_out: list[str] = []
-        try:
-            cursor: str | None = None
-            for _ in range(THREAD_PAGES if thread_ts else 0):
-                page = await self.client.conversations_replies(
-                    channel=channel, ts=thread_ts or "", limit=200, cursor=cursor
-                )
-                messages += page.get("messages") or []
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not page.get("has_more") or not cursor:
-                    break
-            before = [m for m in messages if float(m.get("ts") or 0) < float(request_ts) and not m.get("bot_id")]
-            for link in slack_thread.links([text, *(str(m.get("text") or "") for m in before)]):
-                found, why = await self._linked(link, channel, requester)
-                if found is not None:
-                    linked.append((found, f"<#{link.channel}>"))
-                else:
-                    left_out.append(f"the message linked in <#{link.channel}>: {why}")
-            quoted_people = [*messages, *(m for m, _ in linked)]
-            people = {str(m["user"]) for m in quoted_people if m.get("user") and not m.get("bot_id")}
-            names = {uid: (await self._user(uid)).name for uid in sorted(people)[:THREAD_PEOPLE]}
-        except SlackApiError as e:
-            problem = f"Honk could not read the thread ({e.response.get('error', 'error')})"
-            return Incoming(slack_thread.NAME, b"", problem=problem), [], left_out
-
-        def name(uid: str) -> str:
-            return names.get(uid) or uid
-
-        quoted = slack_thread.quote(messages, request_ts, name) if thread_ts else None
-        parts = [quoted.text if quoted else "", slack_thread.quote_linked(linked, name)]
-        parts += [f"Left out: {why}.\n" for why in left_out]
-        body = "\n".join(p for p in parts if p)
-        images = [dict(f) for f in slack_thread.shared_images(messages, request_ts)] if thread_ts else []
-        return (Incoming(slack_thread.NAME, body.encode()) if body else None), images, left_out
-
-    async def _linked(self, link: slack_thread.Link, channel: str, requester: str) -> tuple[dict[str, Any] | None, str]:
-        """A linked message, if the requester may see it: it is in the conversation they asked in, or
-        in one they are a member of (never what only Honk's bot can read)."""
-        try:
-            if link.channel != channel and not await self._member(link.channel, requester):
-                return None, "you are not a member of that conversation"
-            if link.thread_ts and link.thread_ts != link.ts:
-                page = await self.client.conversations_replies(
-                    channel=link.channel, ts=link.thread_ts, oldest=link.ts, latest=link.ts, inclusive=True, limit=1
-                )
-            else:
-                page = await self.client.conversations_history(
-                    channel=link.channel, oldest=link.ts, latest=link.ts, inclusive=True, limit=1
-                )
-        except SlackApiError as e:
-            return None, f"Honk cannot read it ({e.response.get('error', 'error')}: is @honk in that channel?)"
-        found = [m for m in page.get("messages") or [] if m.get("ts") == link.ts]
-        return (found[0], "") if found else (None, "it was not found (deleted?)")
-
-    async def _member(self, channel: str, user: str) -> bool:
-        cursor: str | None = None
-        for _ in range(MEMBER_PAGES):
-            page = await self.client.conversations_members(channel=channel, limit=1000, cursor=cursor)
-            if user in (page.get("members") or []):
-                return True
-            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-            if not cursor:
-                return False
-        return False
-
     async def _say_refused(self, task_id: str, channel: str, thread_ts: str) -> None:
         """Each file Honk could not use, with why, in the thread (the task goes on with the rest)."""
         for stored in await self.service.events(task_id, limit=10):
@@ -321,7 +247,8 @@ class SlackFrontDoor:
         thread_ts = event.get("thread_ts") or event["ts"]
         # A reply with a new screenshot: the files come with the follow-up, fetched as a request's are.
         files = await slack_files.fetch(shared, self.client.token or "", self.client.base_url) if shared else []
-        if (talk := await self._talk_since(task_id, event)) is not None:
+        thread = await self.slack.thread_of(task_id)
+        if thread is not None and (talk := await self.context.since_request(thread, event["ts"])) is not None:
             files.insert(0, talk)
         try:
             await self.service.follow_up(task_id, text or "Look at the file(s) I shared.", _actor(user), files or None)
@@ -331,39 +258,6 @@ class SlackFrontDoor:
         if files and (refused := accept(files)[1]):  # the same judgement the service made of them
             lines = [f"• `{r.name}`: {r.reason}" for r in refused]
             await self._reply(event["channel"], thread_ts, "I could not use these files:\n" + "\n".join(lines))
-
-    async def _talk_since(self, task_id: str, event: dict[str, Any]) -> Incoming | None:
-        """What people said in the task's thread since Honk took the request (asides included), before
-        this follow-up: context for it, quoted as the thread is for a request. None when nobody spoke."""
-        thread = await self.slack.thread_of(task_id)
-        if thread is None:
-            return None
-        messages: list[dict[str, Any]] = []
-        try:
-            cursor: str | None = None
-            for _ in range(THREAD_PAGES):
-                page = await self.client.conversations_replies(
-                    channel=thread.channel, ts=thread.thread_ts, oldest=thread.status_ts, limit=200, cursor=cursor
-                )
-                messages += page.get("messages") or []
-                cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
-                if not page.get("has_more") or not cursor:
-                    break
-        except SlackApiError as e:
-            log.warning("could not read the thread of %s for a follow-up: %s", task_id, e.response.get("error"))
-            return None
-        people = {str(m["user"]) for m in messages if m.get("user") and not m.get("bot_id")}
-        names = {uid: (await self._user(uid)).name for uid in sorted(people)[:THREAD_PEOPLE]}
-        quoted = slack_thread.quote(
-            messages,
-            event["ts"],
-            lambda uid: names.get(uid) or uid,
-            after_ts=thread.status_ts or thread.thread_ts,
-            title="What was said in the task's Slack thread since the request, before this follow-up",
-        )
-        if quoted is None:
-            return None
-        return Incoming(f"slack-thread-{event['ts'].replace('.', '-')}.txt", quoted.text.encode())
 
     async def _command(self, command: intake.Command, event: dict[str, Any]) -> None:
         channel, ts = event["channel"], event["ts"]
@@ -554,6 +448,9 @@ class SlackFrontDoor:
         await self.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", note), blocks=kept)
 
     # -- helpers ------------------------------------------------------------------------
+    async def _name_of(self, user_id: str) -> str:
+        return (await self._user(user_id)).name
+
     async def _user(self, user_id: str) -> SlackUser:
         known = await self.slack.user(user_id)
         if known:
