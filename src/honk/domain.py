@@ -54,6 +54,8 @@ SlackCommandName = Literal["help", "list", "status", "use"]
 # What Honk makes of a file that came with a request: an image the model sees, or text it reads.
 AttachmentKind = Literal["image", "text"]
 PolicyPeople = Literal["requesters", "mergers"]
+# Where a task stands on a step of its route (`honk.route`); Slack's task cards use the same four.
+StepStatus = Literal["pending", "in_progress", "complete", "error"]
 
 
 class Record(BaseModel):
