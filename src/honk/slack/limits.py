@@ -14,6 +14,12 @@ MAX_BLOCKS = 50  # per message (chat.postMessage, chat.update)
 MAX_TEXT = 40_000  # a message's top-level text; Slack answers msg_too_long beyond it
 FALLBACK_TEXT = 3_000  # what Honk puts in `text` (notifications, screen readers): short is kinder
 SECTION_TEXT = SectionBlock.text_max_length  # 3000
+# A streamed message (chat.startStream / appendStream / stopStream). slack_sdk's chunk models check
+# no numbers; these are Slack's reference's: a task or plan update's title, a plan's task cards,
+# a method's markdown_text.
+STREAM_TITLE = 256
+PLAN_TASKS = 50
+STREAM_TEXT = 12_000
 
 
 def cut(text: str, limit: int, more_url: str | None = None) -> str:
