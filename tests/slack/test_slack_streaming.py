@@ -3,9 +3,37 @@ it, and falls back to the one status message updated in place where it does not.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from slack_sdk.web.async_client import AsyncWebClient
+
 from honk.domain import RepoRef, SlackStream, SlackThread, TaskRequest
+from honk.events import (
+    AgentFinished,
+    AgentStarted,
+    AnyEvent,
+    CheckFinished,
+    ChecksStarted,
+    MergeRequested,
+    TaskAccepted,
+    TaskReady,
+    WorkspacePreparing,
+    WorkspaceReady,
+)
+from honk.slack.notifier import SlackNotifier
 from honk.store import Store
 from honk.store.slack import SlackStore
+from honk.testing.fake_slack import FakeSlack
+
+THREAD = "1690000000.000001"
+
+
+def thread_of(task_id: str) -> str:
+    """Each task its own thread: t-1 in 1690000000.000001, t-2 in …002."""
+    return f"1690000000.{int(task_id.removeprefix('t-')):06d}"
 
 
 def request(task_id: str = "t-1") -> TaskRequest:
@@ -16,7 +44,7 @@ def request(task_id: str = "t-1") -> TaskRequest:
         text="make add() add",
         requested_by="ana@example.com",
         front_door="slack",
-        slack=SlackThread(channel="C1", thread_ts="1690000000.000100"),
+        slack=SlackThread(channel="C1", thread_ts=thread_of(task_id)),
     )
 
 
@@ -26,7 +54,7 @@ async def test_workers_claim_a_tasks_stream_one_change_at_a_time(store_url: str)
         await store.create_schema()
         await store.create_task(request(), "honk/t-1")
         slack = SlackStore(store)
-        thread = SlackThread(channel="C1", thread_ts="1690000000.000100", status_ts="1.2", user_id="U1", team_id="T1")
+        thread = SlackThread(channel="C1", thread_ts=THREAD, status_ts="1.2", user_id="U1", team_id="T1")
         await slack.link("t-1", thread)
         assert await slack.thread_of("t-1") == thread, "who asked is kept with the thread"
         assert await slack.stream_of("t-1") == (SlackStream(), 0)
@@ -40,3 +68,169 @@ async def test_workers_claim_a_tasks_stream_one_change_at_a_time(store_url: str)
         assert await slack.stream_of("t-1") == (SlackStream(mode="fallback"), 2)
     finally:
         await store.close()
+
+
+# -- the notifier against the fake Slack, on one store (each notifier is a worker) ------------------
+STARTED = [
+    TaskAccepted(repo="calc", text="make add() add", requested_by="ana@example.com", agent="scripted"),
+    WorkspacePreparing(),
+]
+WORKED = [
+    WorkspaceReady(branch="honk/t-1", base_commit="abc1234", seconds=0.5),
+    AgentStarted(round=1, reason="request", invocation=0),
+    AgentFinished(round=1, summary="Changed the minus to a plus.", changed_files=["calc.py"], commit="c1"),
+    ChecksStarted(round=1, names=["test"]),
+    CheckFinished(name="test", passed=True, duration_s=0.3, distilled="1 passed"),
+]
+READY = [TaskReady(commit="c1c1c1c1c1c1", summary="add() adds.", diffstat="1 file changed")]
+
+
+class World:
+    """Honk's store with tasks asked in a Slack thread, and the fake Slack they talk to."""
+
+    def __init__(self, store: Store, slack: FakeSlack) -> None:
+        self.store, self.slack = store, slack
+
+    def notifier(self, streaming: bool = True) -> SlackNotifier:
+        client = AsyncWebClient(token="xoxb-test-token", base_url=self.slack.api_url)
+        return SlackNotifier(client, self.store, "http://honk", "/nowhere", status_interval_s=0, streaming=streaming)
+
+    async def task(self, task_id: str = "t-1", team_id: str = "T1") -> str:
+        await self.store.create_task(request(task_id), f"honk/{task_id}")
+        client = AsyncWebClient(token="xoxb-test-token", base_url=self.slack.api_url)
+        on_it = await client.chat_postMessage(channel="C1", thread_ts=thread_of(task_id), text=f"On it: `{task_id}`")
+        thread = SlackThread(
+            channel="C1", thread_ts=thread_of(task_id), status_ts=on_it["ts"], user_id="U1", team_id=team_id
+        )
+        await SlackStore(self.store).link(task_id, thread)
+        return on_it["ts"]
+
+    async def then(self, notifier: SlackNotifier, events: list[AnyEvent], task_id: str = "t-1") -> None:
+        await self.store.append(task_id, *events)
+        await notifier.status(task_id)
+
+    def status_texts(self, status_ts: str) -> list[str]:
+        return [c.args["text"] for c in self.slack.calls_to("chat.update") if c.args["ts"] == status_ts]
+
+
+async def world_with(tmp_path: Path, slack: FakeSlack) -> AsyncIterator[World]:
+    store = Store(f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}")
+    await store.create_schema()
+    try:
+        yield World(store, slack.start())
+    finally:
+        slack.stop()
+        await store.close()
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async for w in world_with(tmp_path, FakeSlack()):
+        yield w
+
+
+@pytest.fixture
+async def no_streaming(tmp_path: Path) -> AsyncIterator[World]:
+    async for w in world_with(tmp_path, FakeSlack(streaming=False)):
+        yield w
+
+
+async def test_the_route_streams_as_a_plan_stopped_where_the_task_waits(world: World):
+    notifier, status_ts = world.notifier(), await world.task()
+    await world.then(notifier, STARTED)
+    [stream] = world.slack.streams.values()
+    assert (stream.task_display_mode, stream.recipient_user_id, stream.recipient_team_id) == ("plan", "U1", "T1")
+    assert stream.thread_ts == THREAD and stream.tasks["workspace"]["status"] == "in_progress"
+    assert world.status_texts(status_ts) == ["`t-1` on *calc*: progress below, step by step"]
+    for event in WORKED:  # each event told as it happens
+        await world.then(notifier, [event])
+    assert {k: v["status"] for k, v in stream.tasks.items()} == {
+        "workspace": "complete",
+        "agent-1": "complete",
+        "check-1-test": "complete",
+    }
+    assert stream.tasks["agent-1"]["details"] == "Changed the minus to a plus.\n1 file changed"
+    assert stream.title == "🧪 Running the checks — t-1 on calc" and stream.streaming
+
+    await world.then(notifier, READY)
+    assert not stream.streaming and stream.title == "✅ Ready for review — t-1 on calc"
+    assert stream.tasks["ready-1"]["status"] == "complete"
+    assert world.status_texts(status_ts)[-1].endswith("✅ Ready for review"), "the status message says where it ended"
+    appends = world.slack.calls_to("chat.appendStream")
+    assert len(appends) == len(WORKED) and all(len(a.args["chunks"]) <= 3 for a in appends), "only what changed"
+
+    await world.then(notifier, [MergeRequested(by="bo@example.com")])
+    assert len(world.slack.streams) == 2, "the next stretch of work streams in a new message"
+    merge = list(world.slack.streams.values())[1]
+    assert list(merge.tasks) == ["merge-1"] and merge.streaming
+    assert not world.slack.refusals
+
+
+async def test_a_stream_slack_ended_goes_on_in_a_new_message(world: World):
+    notifier = world.notifier()
+    await world.task()
+    await world.then(notifier, STARTED + WORKED[:2])
+    world.slack.expire_streams()  # a stream lives minutes; an agent may work for longer
+    await world.then(notifier, WORKED[2:])
+    first, second = world.slack.streams.values()
+    assert first.tasks["agent-1"]["status"] == "in_progress", "the ended message keeps what it showed"
+    assert list(second.tasks) == ["agent-1", "check-1-test"], "the new one goes on from the first unfinished step"
+    assert second.tasks["agent-1"]["status"] == "complete" and second.streaming
+    assert not world.slack.refusals
+
+
+async def test_two_workers_take_turns_one_stream_every_change_once(world: World):
+    first, second = world.notifier(), world.notifier()
+    await world.task()
+    await world.store.append("t-1", *STARTED)
+    await asyncio.gather(first.status("t-1"), second.status("t-1"))
+    await world.slack.wait_for_async("chat.startStream")
+    for event in WORKED:
+        await world.store.append("t-1", event)
+        await asyncio.gather(first.status("t-1"), second.status("t-1"))
+    await world.store.append("t-1", *READY)
+    await asyncio.gather(first.status("t-1"), second.status("t-1"))
+    assert len(world.slack.calls_to("chat.startStream")) == 1 and len(world.slack.calls_to("chat.stopStream")) == 1
+    [stream] = world.slack.streams.values()
+    assert {v["status"] for v in stream.tasks.values()} == {"complete"} and not stream.streaming
+    sent = [c["id"] for call in world.slack.calls for c in call.args.get("chunks", []) if c.get("details")]
+    assert len(sent) == len(set(sent)), "no card's details were sent twice"
+    assert not world.slack.refusals
+
+
+async def test_without_streaming_the_status_message_says_it_and_the_team_is_remembered(no_streaming: World):
+    world = no_streaming
+    notifier, status_ts = world.notifier(), await world.task()
+    await world.then(notifier, STARTED)
+    await world.then(notifier, WORKED)
+    assert world.status_texts(status_ts) == [
+        "`t-1` on *calc*: 📦 Preparing the workspace",
+        "`t-1` on *calc*: 🧪 Running the checks",
+    ], "the update that met the refusal is not lost"
+    assert await SlackStore(world.store).stream_of("t-1") == (SlackStream(mode="fallback"), 2)
+
+    other_ts = await world.task("t-2")
+    await world.then(notifier, STARTED, "t-2")
+    assert len(world.slack.calls_to("chat.startStream")) == 1, "the team's answer is remembered"
+    assert world.status_texts(other_ts) == ["`t-2` on *calc*: 📦 Preparing the workspace"]
+    restarted = world.notifier()  # a restart tries once more, then remembers again
+    await world.then(restarted, [WorkspaceReady(branch="b", base_commit="c", seconds=1.0)], "t-2")
+    await world.then(restarted, [AgentStarted(round=1, reason="request")], "t-2")
+    assert len(world.slack.calls_to("chat.startStream")) == 2
+    assert world.status_texts(other_ts)[-1] == "`t-2` on *calc*: 🤖 The agent is working"
+
+
+async def test_a_refusal_in_one_channel_is_that_tasks_alone_and_off_means_off(world: World):
+    notifier = world.notifier()
+    await world.task()
+    world.slack.fail("chat.startStream", "channel_not_found", status=200)
+    await world.then(notifier, STARTED)
+    await world.task("t-2")
+    await world.then(notifier, STARTED, "t-2")
+    assert len(world.slack.calls_to("chat.startStream")) == 2 and len(world.slack.streams) == 1
+    assert (await SlackStore(world.store).stream_of("t-1"))[0].mode == "fallback"
+
+    off, status_ts = world.notifier(streaming=False), await world.task("t-3")
+    await world.then(off, STARTED, "t-3")
+    assert len(world.slack.calls_to("chat.startStream")) == 2
+    assert world.status_texts(status_ts) == ["`t-3` on *calc*: 📦 Preparing the workspace"]

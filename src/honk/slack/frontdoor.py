@@ -113,7 +113,13 @@ class SlackFrontDoor:
             )
             return
         user = await self._user(event["user"])
-        thread = SlackThread(channel=channel, thread_ts=event.get("thread_ts") or ts)
+        # Who asked, and their team: a streamed message in a channel is for someone (honk.slack.stream).
+        thread = SlackThread(
+            channel=channel,
+            thread_ts=event.get("thread_ts") or ts,
+            user_id=event["user"],
+            team_id=event.get("user_team") or event.get("team"),
+        )
         shared = [f for f in event.get("files") or [] if isinstance(f, dict)]
         in_thread = thread.thread_ts != ts  # asked under an earlier message: the thread is context
         status_ts = None
