@@ -210,7 +210,7 @@ class FakeSlack(LoopbackServer):
         return f"{self.url}/response/{name}"
 
     def reset(self) -> None:
-        """Forget calls, uploads, views, messages, pending failures and overrides; users stay."""
+        """Forget calls, uploads, views, messages, streams, pending failures and overrides; users stay."""
         with self._lock:
             self.calls.clear()
             self.refusals.clear()
