@@ -4,13 +4,13 @@ it, and falls back to the one status message updated in place where it does not.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from honk.domain import RepoRef, SlackStream, SlackThread, TaskRequest
+from honk.domain import RepoRef, SlackStream, SlackThread, TaskRequest, TaskState
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -26,7 +26,9 @@ from honk.events import (
 from honk.slack.notifier import SlackNotifier
 from honk.store import Store
 from honk.store.slack import SlackStore
-from honk.testing.fake_slack import FakeSlack
+from honk.testing.fake_slack import FakeSlack, event_body, mention_event, sign
+from honk.testing.processes import HonkStack, TemporalDevServer
+from repos import DIRECT_FIX, calc_files
 
 THREAD = "1690000000.000001"
 
@@ -234,3 +236,94 @@ async def test_a_refusal_in_one_channel_is_that_tasks_alone_and_off_means_off(wo
     await world.then(off, STARTED, "t-3")
     assert len(world.slack.calls_to("chat.startStream")) == 2
     assert world.status_texts(status_ts) == ["`t-3` on *calc*: 📦 Preparing the workspace"]
+
+
+# -- stories: a mention in Slack, real Temporal, workers and git ------------------------------------
+SECRET = "test-signing-secret"
+
+
+def stack_on(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> HonkStack:
+    slack.add_user("U1", "ana@example.com", "Ana")
+    return HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.api_url,
+        slack_status_interval_s="0.5",
+    )
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_without_streaming() -> Iterator[FakeSlack]:
+    fake = FakeSlack(streaming=False).start()
+    yield fake
+    fake.stop()
+
+
+def ask(stack: HonkStack, slack: FakeSlack, make_remote) -> tuple[str, str, str]:  # noqa: ANN001 - the fixture
+    """Ana asks in a channel: returns the thread, the task's id and its status message (the first reply)."""
+    stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+    mention = mention_event("<@UHONK> make add() add repo=calc", user="U1")
+    body = event_body(mention)
+    headers = {"Content-Type": "application/json", **sign(SECRET, body)}
+    assert stack.http.post("/slack/events", content=body, headers=headers).status_code == 200
+    thread = mention["event"]["ts"]
+    slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == thread)
+    [task] = stack.http.get("/api/tasks").json()
+    [on_it] = [m for m in slack.messages["C1"] if m.get("thread_ts") == thread and m["text"].startswith("On it")]
+    return thread, task["id"], on_it["ts"]
+
+
+def test_a_mention_streams_the_tasks_steps_in_its_thread_and_stops_at_ready(tmp_path, temporal, slack, make_remote):
+    stack = stack_on(tmp_path, temporal, slack)
+    try:
+        thread, task_id, _ = ask(stack, slack, make_remote)
+        assert stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+        ready = slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))[0]
+        [start] = slack.calls_to("chat.startStream")
+        assert (start.args["thread_ts"], start.args["task_display_mode"]) == (thread, "plan")
+        assert (start.args["recipient_user_id"], start.args["recipient_team_id"]) == ("U1", "T1")
+        [stop] = slack.calls_to("chat.stopStream")
+        assert slack.calls.index(stop) < slack.calls.index(ready), "the stream stops, then the ready message"
+        [stream] = slack.streams.values()
+        assert not stream.streaming and stream.title == f"✅ Ready for review — {task_id} on calc"
+        assert {k: v["status"] for k, v in stream.tasks.items()} == {
+            "workspace": "complete",
+            "agent-1": "complete",
+            "check-1-test": "complete",
+            "review-1": "complete",
+            "ready-1": "complete",
+        }
+        assert "Fixed add() directly." in stream.tasks["agent-1"]["details"]
+        assert slack.calls_to("chat.appendStream"), "the steps came as the task moved"
+        assert [b["type"] for b in ready.args["blocks"]] == ["section", "actions"], "the ready message as ever"
+        assert not slack.refusals, "every message and chunk Honk sent was one Slack takes"
+    finally:
+        stack.stop()
+
+
+def test_on_a_workspace_without_streaming_the_status_message_moves_in_place(
+    tmp_path, temporal, slack_without_streaming, make_remote
+):
+    slack = slack_without_streaming
+    stack = stack_on(tmp_path, temporal, slack)
+    try:
+        _, task_id, status_ts = ask(stack, slack, make_remote)
+        assert stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
+        slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))
+        slack.wait_for("chat.update", where=lambda c: c.args["ts"] == status_ts and "✅ Ready" in c.args["text"])
+        lines = [c.args["text"] for c in slack.calls_to("chat.update") if c.args["ts"] == status_ts]
+        assert all(line.startswith(f"`{task_id}` on *calc*: ") for line in lines), "one message, in place"
+        assert len(lines) >= 2 and "Ready" not in lines[0], "the steps before ready shown as the task moved"
+        assert len(slack.calls_to("chat.startStream")) == 1 and not slack.streams, "asked once, then remembered"
+        assert not slack.refusals
+    finally:
+        stack.stop()
