@@ -54,6 +54,14 @@ SlackCommandName = Literal["help", "list", "status", "use"]
 # What Honk makes of a file that came with a request: an image the model sees, or text it reads.
 AttachmentKind = Literal["image", "text"]
 PolicyPeople = Literal["requesters", "mergers"]
+# Where a task stands on a step of its route (`honk.route`); Slack's task cards use the same four.
+StepStatus = Literal["pending", "in_progress", "complete", "error"]
+# Whether a task's progress streams in its Slack thread where the workspace allows it (`auto`), or is
+# always the one status message updated in place (`off`).
+SlackStreaming = Literal["auto", "off"]
+# A task's streamed message: none open (`idle`), a start on its way, open, or given up for the task
+# (`fallback`: its status message says where it is instead).
+SlackStreamMode = Literal["idle", "starting", "open", "fallback"]
 
 
 class Record(BaseModel):
@@ -123,11 +131,36 @@ class RepoRef(Carried):
 
 
 class SlackThread(Carried):
-    """Where a task talks back in Slack: its thread, and the status message updated in place."""
+    """Where a task talks back in Slack: its thread, the status message updated in place, and who
+    asked (the person a streamed message is for: Slack wants them named in a channel)."""
 
     channel: str
     thread_ts: str
     status_ts: str | None = None
+    user_id: str | None = None
+    team_id: str | None = None
+
+
+class StreamCard(Carried):
+    """A task card of a streamed message as Honk last sent it. Slack replaces a card's title and
+    status, and appends to its details: what was sent of them is counted, never sent twice."""
+
+    title: str
+    status: StepStatus
+    details: int = 0  # characters of the step's details sent so far
+
+
+class SlackStream(Carried):
+    """A task's progress message streamed in its Slack thread (chat.startStream), as Honk last sent
+    it: the plan's title and its cards. Steps numbered below `shown` were shown by earlier messages
+    (a stream stops where the task waits for people, and a new one starts when work resumes)."""
+
+    mode: SlackStreamMode = "idle"
+    ts: str | None = None
+    since: float = 0.0  # when its start was claimed (a start that never reported is retried)
+    title: str = ""
+    cards: dict[str, StreamCard] = {}
+    shown: int = 0
 
 
 class Attachment(Carried):

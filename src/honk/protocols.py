@@ -344,7 +344,8 @@ class Notifier(Protocol):
     every milestone, so no outcome depends on anyone choosing to speak."""
 
     async def status(self, task_id: str) -> None:
-        """Brings the task's status message up to date; best effort, and throttled."""
+        """Brings the task's progress in its thread up to date (a streamed message of its steps, or
+        its status message); best effort, and throttled."""
         ...
 
     async def milestone(self, task: TaskRequest, detail: str = "") -> None:

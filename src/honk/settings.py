@@ -24,7 +24,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from honk.domain import LogFormat, SandboxMode
+from honk.domain import LogFormat, SandboxMode, SlackStreaming
 
 ENV_PREFIX = "HONK_"
 SETTINGS_FILE = Path("honk.toml")  # in the working directory; the environment wins over it
@@ -251,7 +251,14 @@ class SlackSettings(Section):
         default=[],
         description="who may press Merge in Slack (emails or Slack user ids); empty: anyone who may instruct",
     )
-    status_interval_s: float = Field(default=2.0, description="the least time between two updates of a status message")
+    status_interval_s: float = Field(
+        default=2.0, description="the least time between two updates of a task's progress in its thread"
+    )
+    streaming: SlackStreaming = Field(
+        default="auto",
+        description="`auto`: a task's progress streams in its thread as a plan of task cards where the "
+        "workspace allows it, else one status message updated in place; `off`: always the status message",
+    )
 
 
 class OperationsSettings(Section):

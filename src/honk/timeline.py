@@ -31,6 +31,7 @@ from honk.events import (
     TaskFailed,
     TaskReady,
 )
+from honk.route import Route
 
 MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
 
@@ -75,6 +76,8 @@ class Timeline(Carried):
     plan: Plan | None = None
     plan_version: int = 0
     plan_approved_by: str | None = None
+    # The route so far, step by step (what Slack streams as task cards).
+    route: Route = Route()
 
     def fold(self, event: AnyEvent, event_id: int = 0) -> Timeline:
         """The timeline once `event` (stored with `event_id`) happened too."""
@@ -82,6 +85,7 @@ class Timeline(Carried):
             "state": next_state(self.state, event),
             "last_event_id": max(self.last_event_id, event_id),
             "events": self.events + 1,
+            "route": self.route.fold(event),
         }
         if isinstance(event, TaskAccepted):
             changes["plan_first"] = event.plan

@@ -182,6 +182,7 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
         str(settings.artifacts_dir.resolve()),
         settings.slack.status_interval_s,
         shots,
+        streaming=settings.slack.streaming == "auto",
     )
 
 

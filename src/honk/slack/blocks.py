@@ -43,6 +43,12 @@ def status(task: TaskView, base_url: str, detail: str = "") -> tuple[str, Blocks
     return text, [section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
 
 
+def streaming(task: TaskView, base_url: str) -> tuple[str, Blocks]:
+    """The status message while the task's progress streams below it, step by step."""
+    text = f"`{task.id}` on *{task.repo}*: progress below, step by step"
+    return text, [section(f"{text}\n<{task_url(base_url, task.id)}|Open the task>")]
+
+
 def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
     done = timeline.ready
     summary = "\n".join((done.summary if done else "").splitlines()[:MAX_SUMMARY_LINES]) or "No summary."

@@ -41,6 +41,7 @@ class Asked(Record):
     ts: str  # the message that asks (with Fix with Honk: the message it was used on)
     thread_ts: str  # where Honk answers: that message's thread, or the message itself
     user_id: str  # who asks
+    team_id: str | None = None  # their team: a streamed message in a channel is for someone (honk.slack.stream)
     request_id: str  # the same request made again is the same task
     shortcut: bool = False  # Fix with Honk: the files are the message's; refusals go to the person alone
 
@@ -136,6 +137,7 @@ class SlackFrontDoor:
             ts=ts,
             thread_ts=event.get("thread_ts") or ts,
             user_id=event["user"],
+            team_id=event.get("user_team") or event.get("team"),
             request_id=f"slack:{channel}:{ts}",
         )
         await self._start(ask, repo, asked, [f for f in event.get("files") or [] if isinstance(f, dict)])
@@ -144,7 +146,7 @@ class SlackFrontDoor:
         """Starts the task `asked` for, answering in its thread; `shared`: the files that came with it."""
         channel = asked.channel
         user = await self._user(asked.user_id)
-        thread = SlackThread(channel=channel, thread_ts=asked.thread_ts)
+        thread = SlackThread(channel=channel, thread_ts=asked.thread_ts, user_id=asked.user_id, team_id=asked.team_id)
         in_thread = thread.thread_ts != asked.ts  # asked under an earlier message: the thread is context
         linked = slack_thread.links([ask.text])
         status_ts = None
@@ -384,6 +386,7 @@ class SlackFrontDoor:
             ts=origin.ts,
             thread_ts=origin.thread_ts,
             user_id=user.user_id,
+            team_id=(body.get("user") or {}).get("team_id") or (body.get("team") or {}).get("id"),
             # One person's request about one message is one task, however often the form is sent.
             request_id=f"slack:{origin.channel}:{origin.ts}:{user.user_id}",
             shortcut=True,

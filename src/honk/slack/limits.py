@@ -21,6 +21,12 @@ PRIVATE_METADATA = View.private_metadata_max_length  # 3000: what a modal carrie
 SELECT_OPTIONS = StaticSelectElement.options_max_length  # 100
 OPTION_TEXT = Option.label_max_length  # 75
 INPUT_TEXT = 3_000  # a plain_text_input's largest max_length (Slack's documented limit)
+# A streamed message (chat.startStream / appendStream / stopStream). slack_sdk's chunk models check
+# no numbers; these are Slack's reference's: a task or plan update's title, a plan's task cards,
+# a method's markdown_text.
+STREAM_TITLE = 256
+PLAN_TASKS = 50
+STREAM_TEXT = 12_000
 
 
 def cut(text: str, limit: int, more_url: str | None = None) -> str:

@@ -1,12 +1,15 @@
-"""Honk's `Notifier` for Slack: the status message in a task's thread kept current, and milestones.
+"""Honk's `Notifier` for Slack: a task's progress in its thread kept current, and milestones.
 
-Milestones (ready, failed, merged, cancelled, merge held) are posted by workflow activities, so no
-outcome depends on anyone choosing to speak. Status updates are best-effort and throttled across
-workers, so Slack's rate limits are never reached.
+Progress streams as a plan of task cards where the workspace allows it (`honk.slack.stream`), and
+is otherwise the one status message updated in place. Milestones (ready, failed, merged, cancelled,
+merge held) are posted by workflow activities, so no outcome depends on anyone choosing to speak.
+Progress updates are best-effort and throttled across workers, so Slack's rate limits are never
+reached; one throttled away is made once the interval has passed, so the latest always arrives.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import tempfile
@@ -21,6 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from honk.build.screenshot import Screenshots
 from honk.domain import SlackThread, TaskRequest, TaskState
 from honk.slack import blocks
+from honk.slack.stream import SlackStreams
 from honk.store import Store
 from honk.store.slack import SlackStore
 from honk.timeline import Timeline
@@ -45,26 +49,52 @@ class SlackNotifier:
         artifacts_dir: str,
         status_interval_s: float = 2.0,
         screenshots: Screenshots | None = None,
+        streaming: bool = True,
     ) -> None:
         self.client, self.store, self.slack = client, store, SlackStore(store)
         self.base_url, self.artifacts_dir, self.interval = base_url, artifacts_dir, status_interval_s
         self.screenshots = screenshots
+        self.streams = SlackStreams(client, store, self.slack, base_url) if streaming else None
+        self._again: dict[str, asyncio.Task[None]] = {}  # updates throttled away, made after the interval
 
     async def status(self, task_id: str, detail: str = "", force: bool = False) -> None:
-        """Updates the status message in place; skipped when updated less than an interval ago."""
+        """Brings the task's progress in its thread up to date: its streamed message, or its status
+        message updated in place. At most once an interval across workers (`force`: now)."""
         thread = await self.slack.thread_of(task_id)
-        if thread is None or thread.status_ts is None:
+        if thread is None:
             return
         if not await self.slack.claim_status_update(task_id, time.time(), 0 if force else self.interval):
+            self._again_later(task_id)
             return
         task = await self.store.get_task(task_id)
         if task is None:
+            return
+        if self.streams is not None and self.streams.may(thread):
+            shown = await self.streams.show(task, thread)
+            if shown is None:  # being started by another worker this moment
+                self._again_later(task_id)
+            if shown is not False:
+                return
+        if thread.status_ts is None:
             return
         text, body = blocks.status(task, self.base_url, detail)
         try:
             await self.client.chat_update(channel=thread.channel, ts=thread.status_ts, text=text, blocks=body)
         except SlackApiError as e:
             log.warning("status update of %s failed: %s", task_id, e.response.get("error"))
+
+    def _again_later(self, task_id: str) -> None:
+        """The update skipped now is made once the interval has passed (one pending per task)."""
+        if task_id not in self._again:
+            self._again[task_id] = asyncio.get_running_loop().create_task(self._again_after(task_id))
+
+    async def _again_after(self, task_id: str) -> None:
+        await asyncio.sleep(self.interval)
+        del self._again[task_id]
+        try:
+            await self.status(task_id)
+        except Exception:  # best-effort like every progress update, and nobody awaits this one
+            log.exception("progress update of %s", task_id)
 
     async def milestone(self, task: TaskRequest, detail: str = "") -> None:
         """Posts the task's current milestone as a new message in its thread, for a task asked in Slack
@@ -75,6 +105,8 @@ class SlackNotifier:
         view = await self.store.get_task(task_id)
         if view is None:
             return
+        # The progress first: a streamed message stops, every step in it, before the milestone is said.
+        await self.status(task_id, force=True)
         timeline = await self.store.timeline(task_id) or Timeline()
         if view.state == TaskState.ready:
             text, body = blocks.ready(view, timeline, self.base_url)
@@ -96,7 +128,6 @@ class SlackNotifier:
             await self._uploads(
                 view.id, view.preview_url, [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES], thread
             )
-        await self.status(task_id, force=True)
 
     async def _uploads(self, task_id: str, preview_url: str | None, artifacts: list[str], thread: SlackThread) -> None:
         link = preview_url or (f"{self.base_url}/artifacts/{task_id}/{artifacts[0]}" if artifacts else None)

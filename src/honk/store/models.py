@@ -66,6 +66,12 @@ class SlackThreadRow(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
     status_ts: Mapped[str | None] = mapped_column(String(40))
     status_at: Mapped[float] = mapped_column(Float, default=0.0)
+    # Who asked (a streamed message is for them), and the task's streamed message (a SlackStream);
+    # `stream_seq` counts its changes, so two workers never send the same change.
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    team_id: Mapped[str | None] = mapped_column(String(40))
+    stream: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    stream_seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SlackChannelRow(Base):

@@ -1,4 +1,5 @@
-"""Slack's records in Honk's store: threads of tasks, channel defaults, seen events, known users."""
+"""Slack's records in Honk's store: threads of tasks (and their streamed progress), channel defaults,
+seen events, known users."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from honk.domain import Record, SlackThread
+from honk.domain import Record, SlackStream, SlackThread
 from honk.store.models import SlackChannelRow, SlackSeenEventRow, SlackThreadRow, SlackUserRow
 from honk.store.store import Store
 
@@ -56,6 +57,8 @@ class SlackStore:
                         task_id=task_id,
                         status_ts=thread.status_ts,
                         status_at=0.0,
+                        user_id=thread.user_id,
+                        team_id=thread.team_id,
                     )
                 )
                 try:
@@ -71,7 +74,15 @@ class SlackStore:
     async def thread_of(self, task_id: str) -> SlackThread | None:
         async with self._session() as s:
             row = (await s.scalars(select(SlackThreadRow).where(SlackThreadRow.task_id == task_id))).first()
-        return SlackThread(channel=row.channel, thread_ts=row.thread_ts, status_ts=row.status_ts) if row else None
+        if row is None:
+            return None
+        return SlackThread(
+            channel=row.channel,
+            thread_ts=row.thread_ts,
+            status_ts=row.status_ts,
+            user_id=row.user_id,
+            team_id=row.team_id,
+        )
 
     async def claim_status_update(self, task_id: str, now: float, interval_s: float) -> bool:
         """Whether the status message may be updated now (at most once per interval, across workers)."""
@@ -83,6 +94,43 @@ class SlackStore:
             )
             await s.commit()
         return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+
+    async def stream_of(self, task_id: str) -> tuple[SlackStream, int] | None:
+        """The task's streamed message as last claimed, and the count of its changes (None: no thread)."""
+        async with self._session() as s:
+            row = (
+                await s.execute(
+                    select(SlackThreadRow.stream, SlackThreadRow.stream_seq).where(SlackThreadRow.task_id == task_id)
+                )
+            ).first()
+        if row is None:
+            return None
+        return (SlackStream.model_validate(row.stream) if row.stream else SlackStream()), row.stream_seq
+
+    async def claim_stream(self, task_id: str, seq: int, stream: SlackStream) -> bool:
+        """Records `stream` as the change after change `seq`; False when another worker made that
+        change first (read again: its change may carry this one). One change at a time, in order."""
+        async with self._writing() as s:
+            result = await s.execute(
+                update(SlackThreadRow)
+                .where(SlackThreadRow.task_id == task_id, SlackThreadRow.stream_seq == seq)
+                .values(stream=stream.model_dump(mode="json"), stream_seq=seq + 1)
+            )
+            await s.commit()
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+
+    async def stop_streaming(self, task_id: str) -> None:
+        """The task's progress goes to its status message from now on, whatever was claimed before."""
+        async with self._writing() as s:
+            await s.execute(
+                update(SlackThreadRow)
+                .where(SlackThreadRow.task_id == task_id)
+                .values(
+                    stream=SlackStream(mode="fallback").model_dump(mode="json"),
+                    stream_seq=SlackThreadRow.stream_seq + 1,
+                )
+            )
+            await s.commit()
 
     async def set_default_repo(self, channel: str, repo: str) -> None:
         async with self._writing() as s:

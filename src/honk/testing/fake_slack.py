@@ -10,6 +10,13 @@ Files people shared (`share_file`) are served to a bot token and described by `f
 message or view Slack would refuse (`refused_payload`) is answered with Slack's error; a user's
 Home tab keeps one view id across `views.publish` calls (`home`).
 
+Streamed messages (chat.startStream / appendStream / stopStream) are kept in `streams` as Slack
+keeps them: the plan's title, each task card (title and status replaced, details and output
+appended), the markdown so far, whether it still streams. An append to an unknown or stopped
+stream gets Slack's error; `expire_streams()` ends streams as Slack does after a while.
+`FakeSlack(streaming=False)` is a workspace without streaming: the three methods answer
+`unknown_method`.
+
 The module also builds what Slack sends *to* an app: signed request headers (`sign`), Events API
 envelopes (`mention_event`, `message_event`, `app_home_opened`) and interactivity payloads
 (`block_action` in a message, `view_action` in a view such as the Home tab, `message_action` for a
@@ -32,7 +39,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from pydantic import BaseModel, ConfigDict
 from slack_sdk.errors import SlackObjectFormationError
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.blocks import Block, TaskCardBlock
+from slack_sdk.models.messages.chunk import BlocksChunk, Chunk, MarkdownTextChunk, PlanUpdateChunk, TaskUpdateChunk
 from slack_sdk.models.views import View
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
@@ -49,10 +57,32 @@ MAX_MESSAGE_TEXT = 40_000
 MAX_VIEW_BLOCKS = 100
 MESSAGE_METHODS = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral"})
 VIEW_METHODS = frozenset({"views.open", "views.push", "views.update", "views.publish"})
+# Streamed messages (https://docs.slack.dev/reference/methods/chat.startStream): markdown_text up to
+# 12,000 characters; a task or plan update's title up to 256; a plan of at most 50 task cards.
+STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
+MAX_STREAM_TEXT = 12_000
+MAX_STREAM_TITLE = 256
+MAX_PLAN_TASKS = 50
+DISPLAY_MODES = frozenset({"timeline", "plan"})
+NO_STREAMING = "unknown_method"  # what a workspace without the methods answers
+# A chunk Slack's schema refuses: Slack names no error of its own for it; the fake answers with
+# the one Slack gives arguments its schema refuses.
+BAD_CHUNK = "invalid_arguments"
 
 # Fields the sdk sends as JSON strings inside a form body or query string.
 JSON_FIELDS = frozenset(
-    {"blocks", "attachments", "view", "files", "metadata", "unfurls", "user_auth_blocks", "outputs", "profile"}
+    {
+        "blocks",
+        "attachments",
+        "view",
+        "files",
+        "metadata",
+        "unfurls",
+        "user_auth_blocks",
+        "outputs",
+        "profile",
+        "chunks",
+    }
 )
 
 
@@ -94,6 +124,24 @@ class SlackFile(BaseModel):
     initial_comment: str | None = None
 
 
+class StreamedMessage(BaseModel):
+    """A message streamed with chat.startStream / appendStream / stopStream, as Slack keeps it."""
+
+    channel: str
+    thread_ts: str
+    ts: str
+    recipient_user_id: str | None = None
+    recipient_team_id: str | None = None
+    task_display_mode: str = "timeline"
+    content: str | None = None  # "markdown" or "chunks": the first content locks the stream to its kind
+    streaming: bool = True
+    text: str = ""  # the markdown so far
+    title: str | None = None  # the plan's title
+    tasks: dict[str, dict[str, Any]] = {}  # task cards by id: title and status replaced, details and output appended
+    chunks: list[dict[str, Any]] = []  # every chunk received, in order
+    blocks: list[dict[str, Any]] = []  # blocks chunks, then stopStream's blocks
+
+
 class FakeSlack(LoopbackServer):
     """Runs on a background thread, so sync tests, async tests and child processes can all reach it."""
 
@@ -105,9 +153,12 @@ class FakeSlack(LoopbackServer):
         host: str = "127.0.0.1",
         port: int | None = None,
         require_token: bool = True,
+        streaming: bool = True,
     ) -> None:
         self.bot_user_id, self.team_id, self.bot_id = bot_user_id, team_id, bot_id
         self.require_token = require_token  # a call without a token answers not_authed, as Slack does
+        self.streaming = streaming  # False: a workspace without chat.startStream and its kin
+        self.streams: dict[str, StreamedMessage] = {}  # ts -> the streamed message
         self.users: dict[str, SlackUser] = {}
         self.calls: list[SlackCall] = []
         self.refusals: list[tuple[str, str]] = []  # (method, error) of each message or view Slack would refuse
@@ -165,7 +216,7 @@ class FakeSlack(LoopbackServer):
         return f"{self.url}/response/{name}"
 
     def reset(self) -> None:
-        """Forget calls, uploads, views, messages, pending failures and overrides; users stay."""
+        """Forget calls, uploads, views, messages, streams, pending failures and overrides; users stay."""
         with self._lock:
             self.calls.clear()
             self.refusals.clear()
@@ -175,6 +226,7 @@ class FakeSlack(LoopbackServer):
             self.homes.clear()
             self.messages.clear()
             self.members.clear()
+            self.streams.clear()
             self._failures.clear()
             self._overrides.clear()
 
@@ -249,6 +301,8 @@ class FakeSlack(LoopbackServer):
             return JSONResponse({"ok": False, "error": "not_authed"})
         if method in self._overrides:
             return JSONResponse(self._overrides[method])
+        if method in STREAM_METHODS and not self.streaming:
+            return JSONResponse({"ok": False, "error": NO_STREAMING})
         if (refusal := refused_payload(method, args)) is not None:
             with self._lock:
                 self.refusals.append((method, refusal))
@@ -288,6 +342,9 @@ class FakeSlack(LoopbackServer):
             "files.info": self._file_info,
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "chat.startStream": self._start_stream,
+            "chat.appendStream": self._append_stream,
+            "chat.stopStream": self._stop_stream,
         }
 
     def _ts(self) -> str:
@@ -331,6 +388,100 @@ class FakeSlack(LoopbackServer):
         if "blocks" in args:
             answer["message"] = {"text": args.get("text", ""), "blocks": args["blocks"]}
         return answer
+
+    # -- streamed messages --------------------------------------------------------------
+    def _start_stream(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel, thread_ts = str(args.get("channel") or ""), args.get("thread_ts")
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        if not thread_ts:
+            return {"ok": False, "error": "invalid_thread_ts"}
+        user, team = args.get("recipient_user_id"), args.get("recipient_team_id")
+        if not channel.startswith("D"):  # outside a DM, Slack wants to know whom the stream is for
+            if not user:
+                return {"ok": False, "error": "missing_recipient_user_id"}
+            if not team:
+                return {"ok": False, "error": "missing_recipient_team_id"}
+        ts = self._ts()
+        stream = StreamedMessage(
+            channel=channel,
+            thread_ts=str(thread_ts),
+            ts=ts,
+            recipient_user_id=user,
+            recipient_team_id=team,
+            task_display_mode=args.get("task_display_mode") or "timeline",
+        )
+        if (error := self._take(stream, args, "chat.startStream")) is not None:
+            return {"ok": False, "error": error}
+        self.streams[ts] = stream
+        message = {"type": "message", "user": self.bot_user_id, "bot_id": self.bot_id, "ts": ts, "team": self.team_id}
+        self.messages.setdefault(channel, []).append({**message, "text": stream.text, "thread_ts": thread_ts})
+        return {"ok": True, "channel": channel, "ts": ts}
+
+    def _append_stream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self._streaming(args)
+        if isinstance(stream, str):
+            return {"ok": False, "error": stream}
+        if (error := self._take(stream, args, "chat.appendStream")) is not None:
+            return {"ok": False, "error": error}
+        return {"ok": True, "channel": stream.channel, "ts": stream.ts}
+
+    def _stop_stream(self, args: dict[str, Any]) -> dict[str, Any]:
+        stream = self._streaming(args)
+        if isinstance(stream, str):
+            return {"ok": False, "error": stream}
+        if (error := self._take(stream, args, "chat.stopStream")) is not None:
+            return {"ok": False, "error": error}
+        stream.blocks += args.get("blocks") or []
+        stream.streaming = False
+        message = {"type": "message", "subtype": "bot_message", "bot_id": self.bot_id, "ts": stream.ts}
+        return {"ok": True, "channel": stream.channel, "ts": stream.ts, "message": {**message, "text": stream.text}}
+
+    def _streaming(self, args: dict[str, Any]) -> StreamedMessage | str:
+        """The stream `ts` names in `channel`, or Slack's error when it is unknown or has stopped."""
+        stream = self.streams.get(str(args.get("ts")))
+        if stream is None or stream.channel != args.get("channel"):
+            return "message_not_found"
+        return stream if stream.streaming else "message_not_in_streaming_state"
+
+    def _take(self, stream: StreamedMessage, args: dict[str, Any], method: str) -> str | None:
+        """Adds what a stream method brought to the message, as Slack shows it; an error when its
+        kind (markdown or chunks) is not the one the stream started with."""
+        text, chunks = args.get("markdown_text"), args.get("chunks")
+        kind = "markdown" if text else "chunks" if chunks else None
+        if kind is None:
+            return None
+        if stream.content not in (None, kind):
+            return "streaming_mode_mismatch"
+        cards = {*stream.tasks, *(c["id"] for c in chunks or [] if c["type"] == "task_update")}
+        if stream.task_display_mode == "plan" and len(cards) > MAX_PLAN_TASKS:
+            # What Slack answers a streamed message grown too big for its plan.
+            self.refusals.append((method, "msg_too_long"))
+            return "msg_too_long"
+        stream.content = kind
+        stream.text += text or ""
+        for chunk in chunks or []:
+            stream.chunks.append(chunk)
+            if chunk["type"] == "markdown_text":
+                stream.text += chunk["text"]
+            elif chunk["type"] == "plan_update":
+                stream.title = chunk["title"]
+            elif chunk["type"] == "blocks":
+                stream.blocks += chunk["blocks"]
+            else:
+                card = stream.tasks.setdefault(chunk["id"], {"details": "", "output": ""})
+                card.update({k: chunk[k] for k in ("title", "status", "sources") if k in chunk})
+                card.update({k: card[k] + chunk[k] for k in ("details", "output") if chunk.get(k)})
+        for message in self.messages.get(stream.channel, []):
+            if message["ts"] == stream.ts:
+                message["text"] = stream.text
+        return None
+
+    def expire_streams(self) -> None:
+        """Ends every stream still streaming, as Slack does with a stream that lived too long."""
+        with self._lock:
+            for stream in self.streams.values():
+                stream.streaming = False
 
     def _view(self, args: dict[str, Any]) -> dict[str, Any]:
         given = args.get("view")
@@ -633,9 +784,12 @@ def sign(signing_secret: str, body: bytes | str, timestamp: int | None = None) -
 
 
 def refused_payload(method: str, args: dict[str, Any]) -> str | None:
-    """The error Slack answers a message or view it will not take (`invalid_blocks`, `msg_too_long`,
-    `invalid_arguments` for a view's own fields), or None. Limits are slack_sdk's Block Kit and view
-    models' (the same numbers Slack documents), each block checked down to its elements."""
+    """The error Slack answers a message, view or stream content it will not take (`invalid_blocks`,
+    `msg_too_long`, `invalid_arguments` for a view's own fields or a malformed chunk), or None. Limits
+    are slack_sdk's Block Kit, view and chunk models' (the same numbers Slack documents), each block
+    checked down to its elements."""
+    if method in STREAM_METHODS:
+        return _refused_stream(method, args)
     if method in MESSAGE_METHODS:
         if len(str(args.get("text") or "")) > MAX_MESSAGE_TEXT:
             return "msg_too_long"
@@ -653,8 +807,10 @@ def refused_payload(method: str, args: dict[str, Any]) -> str | None:
         blocks, most = view.get("blocks"), MAX_VIEW_BLOCKS
     else:
         return None
-    if blocks is None:
-        return None
+    return None if blocks is None else _refused_blocks(blocks, most)
+
+
+def _refused_blocks(blocks: Any, most: int) -> str | None:
     if not isinstance(blocks, list) or len(blocks) > most:
         return "invalid_blocks"
     for raw in blocks:
@@ -667,6 +823,60 @@ def refused_payload(method: str, args: dict[str, Any]) -> str | None:
             block.to_dict()  # validates the block and each element in it (options, buttons, inputs)
         except (SlackObjectFormationError, TypeError):
             return "invalid_blocks"
+    return None
+
+
+def _refused_stream(method: str, args: dict[str, Any]) -> str | None:
+    """What Slack refuses in chat.startStream / appendStream / stopStream: markdown and chunks
+    together, an append with neither, a display mode it does not know, text or a chunk it will not take."""
+    text, chunks = args.get("markdown_text"), args.get("chunks")
+    if text is not None and chunks is not None:
+        return "cannot_provide_both_markdown_text_and_chunks"
+    if method == "chat.appendStream" and not text and not chunks:
+        return "no_text"
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_STREAM_TEXT):
+        return "msg_too_long"
+    if method == "chat.startStream" and args.get("task_display_mode") not in (None, *DISPLAY_MODES):
+        return "invalid_arguments"
+    blocks = args.get("blocks") if method == "chat.stopStream" else None
+    if blocks is not None and (refused := _refused_blocks(blocks, MAX_MESSAGE_BLOCKS)) is not None:
+        return refused
+    if chunks is None:
+        return None
+    if not isinstance(chunks, list) or not chunks:
+        return BAD_CHUNK
+    return next((r for r in map(_refused_chunk, chunks) if r is not None), None)
+
+
+def _refused_chunk(raw: Any) -> str | None:
+    """A chunk as slack_sdk's models read it: a known type, its fields and no other; a task update's
+    status as the task card block (its twin) checks it; titles and text within Slack's limits."""
+    if not isinstance(raw, dict):
+        return BAD_CHUNK
+    try:
+        chunk = Chunk.parse(raw)
+    except TypeError:  # a required field missing
+        return BAD_CHUNK
+    if chunk is None or set(raw) - set(chunk.attributes):
+        return BAD_CHUNK
+    if isinstance(chunk, TaskUpdateChunk):
+        fields = (chunk.id, chunk.title, chunk.status)
+        if not all(isinstance(f, str) and f for f in fields) or len(chunk.title) > MAX_STREAM_TITLE:
+            return BAD_CHUNK
+        if any(not isinstance(raw.get(k, ""), str) for k in ("details", "output")):
+            return BAD_CHUNK
+        try:
+            TaskCardBlock(task_id=chunk.id, title=chunk.title, status=chunk.status).validate_json()
+        except SlackObjectFormationError:
+            return BAD_CHUNK
+    elif isinstance(chunk, PlanUpdateChunk):
+        if not isinstance(chunk.title, str) or not chunk.title or len(chunk.title) > MAX_STREAM_TITLE:
+            return BAD_CHUNK
+    elif isinstance(chunk, MarkdownTextChunk):
+        if not isinstance(chunk.text, str) or len(chunk.text) > MAX_STREAM_TEXT:
+            return BAD_CHUNK
+    elif isinstance(chunk, BlocksChunk):
+        return _refused_blocks(chunk.blocks, MAX_MESSAGE_BLOCKS) if chunk.blocks else "invalid_blocks"
     return None
 
 

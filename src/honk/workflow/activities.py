@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,10 +24,11 @@ from temporalio.exceptions import ApplicationError
 
 from honk.domain import MergeResult, PullRequestState
 from honk.errors import UserFacingError
-from honk.events import AgentStarted, AnyEvent
+from honk.events import AnyEvent
 from honk.forge.registry import Forges
 from honk.metrics import WorkerMetrics
 from honk.protocols import EventSink, Notifier, Workspaces
+from honk.route import ROUTE_EVENTS
 from honk.store import Store
 from honk.workflow.records import (
     AgentRunInput,
@@ -48,6 +50,7 @@ from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.provision import Provisioner
 from honk.workflow.steps.verification import Verification
 
+log = logging.getLogger("honk.worker")
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -85,6 +88,11 @@ def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     return wrapper
 
 
+def _moves_on(events: list[AnyEvent] | tuple[AnyEvent, ...]) -> bool:
+    """Whether the events move the task or a step of its route: the thread is then told."""
+    return any(e.moves_to is not None or isinstance(e, ROUTE_EVENTS) for e in events)
+
+
 @asynccontextmanager
 async def heartbeating() -> AsyncIterator[None]:
     """Heartbeats while a long step runs, so a dead worker is noticed and cancellation arrives."""
@@ -108,11 +116,12 @@ class TaskActivities:
         self, steps: Steps, store: Store, notifier: Notifier | None = None, metrics: WorkerMetrics | None = None
     ) -> None:
         self.steps, self.store, self.notifier, self.metrics = steps, store, notifier, metrics
+        self._telling: set[asyncio.Task[None]] = set()
 
     def _emitter(self, task_id: str) -> EventSink:
         async def emit(*events: AnyEvent) -> None:
             await self.store.append(task_id, *events)
-            if self.notifier and any(e.moves_to is not None or isinstance(e, AgentStarted) for e in events):
+            if self.notifier and _moves_on(events):
                 await self.notifier.status(task_id)  # best-effort and throttled
 
         return emit
@@ -121,6 +130,19 @@ class TaskActivities:
     @user_facing
     async def record(self, inp: RecordInput) -> None:
         await self.store.append(inp.task_id, *inp.events)
+        if self.notifier and _moves_on(inp.events):
+            # Told in the background: the workflow's record step (short, retried) must not wait on
+            # Slack, nor be retried, recording its events twice, because Slack was slow.
+            told = asyncio.get_running_loop().create_task(self._tell(self.notifier, inp.task_id))
+            self._telling.add(told)
+            told.add_done_callback(self._telling.discard)
+
+    @staticmethod
+    async def _tell(notifier: Notifier, task_id: str) -> None:
+        try:
+            await notifier.status(task_id)
+        except Exception:  # best-effort, like every progress update; nobody awaits this one
+            log.exception("progress update of %s", task_id)
 
     @activity.defn
     @user_facing
