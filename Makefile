@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
+# The suite runs on as many processes as there are cores (each test file on one: its servers, its
+# fixtures): most of a test's time is waiting on servers and subprocesses, not CPU.
+PYTEST_ARGS ?= -n auto --dist loadfile
 
 .PHONY: up test lint bench install clean
 
