@@ -181,6 +181,7 @@ class Fakes:
     @activity.defn(name="notify")
     async def notify(self, inp: NotifyInput) -> None:
         self.calls["notify"].append(inp)
+        await self._notify()  # a test may be waiting for what is said (called("notify", …))
 
     @activity.defn(name="provision")
     @user_facing
