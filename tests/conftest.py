@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from honk.demo.fake_model import FakeModelServer
+from honk.testing.fake_slack import SLACK_SECRET, FakeSlack
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer
@@ -59,3 +60,28 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}"
     return request.getfixturevalue("postgres").new_database()
+
+
+# -- Slack: a fake Slack Web API, and a stack that talks to it (signed requests with SLACK_SECRET) --
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    fake.add_user("U1", "ana@example.com", "Ana")
+    fake.add_user("U2", "bo@example.com", "Bo")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
+    stack = HonkStack(
+        tmp_path / "honk",
+        temporal.address,
+        slack_bot_token="xoxb-test-token",
+        slack_signing_secret=SLACK_SECRET,
+        slack_api_url=slack.api_url,
+        slack_mergers='["bo@example.com"]',
+        slack_status_interval_s="0.5",
+    )
+    yield stack
+    stack.stop()

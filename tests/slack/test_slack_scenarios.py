@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from honk.build.screenshot import browser
 from honk.domain import TaskState
 from honk.testing.fake_slack import (
+    SLACK_SECRET,
     FakeSlack,
     block_action,
     event_body,
@@ -21,34 +18,10 @@ from honk.testing.fake_slack import (
     message_event,
     sign,
 )
-from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from honk.testing.processes import HonkStack, wait_until
 from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, plan_step, sample_files, scenario, slow_fix
 
-SECRET = "test-signing-secret"
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    fake.add_user("U1", "ana@example.com", "Ana")
-    fake.add_user("U2", "bo@example.com", "Bo")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
-    stack = HonkStack(
-        tmp_path / "honk",
-        temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_api_url=slack.api_url,
-        slack_mergers='["bo@example.com"]',
-        slack_status_interval_s="0.5",
-    )
-    yield stack
-    stack.stop()
+SECRET = SLACK_SECRET  # what the `slack_stack` fixture (tests/conftest.py) verifies requests with
 
 
 def post_event(

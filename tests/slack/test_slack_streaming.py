@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
+from test_slack_scenarios import SECRET, post_event
 
 from honk.domain import RepoRef, SlackStream, SlackThread, TaskRequest, TaskState
 from honk.events import (
@@ -26,7 +27,7 @@ from honk.events import (
 from honk.slack.notifier import SlackNotifier
 from honk.store import Store
 from honk.store.slack import SlackStore
-from honk.testing.fake_slack import FakeSlack, event_body, mention_event, sign
+from honk.testing.fake_slack import FakeSlack, mention_event
 from honk.testing.processes import HonkStack, TemporalDevServer
 from repos import DIRECT_FIX, calc_files
 
@@ -239,9 +240,6 @@ async def test_a_refusal_in_one_channel_is_that_tasks_alone_and_off_means_off(wo
 
 
 # -- stories: a mention in Slack, real Temporal, workers and git ------------------------------------
-SECRET = "test-signing-secret"
-
-
 def stack_on(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> HonkStack:
     slack.add_user("U1", "ana@example.com", "Ana")
     return HonkStack(
@@ -272,9 +270,7 @@ def ask(stack: HonkStack, slack: FakeSlack, make_remote) -> tuple[str, str, str]
     """Ana asks in a channel: returns the thread, the task's id and its status message (the first reply)."""
     stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
     mention = mention_event("<@UHONK> make add() add repo=calc", user="U1")
-    body = event_body(mention)
-    headers = {"Content-Type": "application/json", **sign(SECRET, body)}
-    assert stack.http.post("/slack/events", content=body, headers=headers).status_code == 200
+    assert post_event(stack, mention).status_code == 200
     thread = mention["event"]["ts"]
     slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == thread)
     [task] = stack.http.get("/api/tasks").json()

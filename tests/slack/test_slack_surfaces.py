@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
-from test_slack_scenarios import SECRET, post_action, post_event, start_task, task_in
+from test_slack_scenarios import post_action, post_event, start_task, task_in
 
 from honk.domain import MAX_ATTACHMENTS, TaskState, TaskView
 from honk.events import AttachmentsReceived, PlanApproved, TaskAccepted
@@ -28,33 +26,8 @@ from honk.testing.fake_slack import (
     view_action,
     view_submission,
 )
-from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from honk.testing.processes import HonkStack, wait_until
 from repos import DIRECT_FIX, calc_files, plan_step, scenario
-
-
-@pytest.fixture
-def slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack().start()
-    fake.add_user("U1", "ana@example.com", "Ana")
-    fake.add_user("U2", "bo@example.com", "Bo")
-    fake.add_user("U3", "cy@example.com", "Cy")
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
-    stack = HonkStack(
-        tmp_path / "honk",
-        temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_api_url=slack.api_url,
-        slack_mergers='["bo@example.com"]',
-        slack_status_interval_s="0.5",
-    )
-    yield stack
-    stack.stop()
 
 
 def form_values(text: str, repo: str | None, plan: bool = False) -> dict[str, dict[str, Any]]:
@@ -230,6 +203,7 @@ def test_the_home_tab_lists_my_tasks_with_what_i_can_do(slack_stack, slack, make
         ("revise_plan", f"{plan_id}:1"),
         ("cancel", plan_id),
     ]
+    slack.add_user("U3", "cy@example.com", "Cy")
     post_event(slack_stack, app_home_opened("U3"))  # Cy has asked for nothing yet
     [cys] = slack.wait_for("views.publish", where=lambda c: c.args.get("user_id") == "U3")
     assert "mention *@honk* in a channel" in json.dumps(cys.args["view"]["blocks"]).lower()

@@ -52,6 +52,7 @@ from honk.demo.loopback import LoopbackServer
 
 # What Slack refuses in a message (https://docs.slack.dev/reference/methods/chat.postMessage): more
 # than 50 blocks, a top-level text over 40,000 characters; each block's own limits are slack_sdk's models'.
+SLACK_SECRET = "test-signing-secret"  # the signing secret tests configure Honk with and sign payloads by
 MAX_MESSAGE_BLOCKS = 50
 MAX_MESSAGE_TEXT = 40_000
 MAX_VIEW_BLOCKS = 100
