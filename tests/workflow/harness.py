@@ -71,7 +71,8 @@ from honk.workflow.records import (
 )
 from honk.workflow.task_workflow import TaskWorkflow
 
-WAIT_S = 10.0  # a bound, not a pace: every wait below returns as soon as its condition holds
+WAIT_S = 30.0  # a bound, not a pace: every wait below returns as soon as its condition holds (roomy:
+# `make test` runs another test process beside this one)
 
 CHECKS = RepoConfig(verify=[VerifyCommand(name="test", run="true")], source="file")
 CHANGED = AgentRunResult(outcome=AgentOutcome(summary="changed it", turns=1), commit="c1", changed_files=["a.py"])
