@@ -457,7 +457,7 @@ def test_a_plan_comes_from_plan_mode_as_structured_output_and_is_carried_out_in_
 
 
 def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_image_and_quoted_thread(
-    tmp_path, temporal, model, make_remote
+    tmp_path, temporal, model, slack, make_remote
 ):
     """The phone story end to end with the real binary: `@honk fix this` with a screenshot, under the
     thread where the bug was discussed. The model's first request holds the picture as an image block
@@ -468,12 +468,9 @@ def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_ima
 
     from PIL import Image
 
-    from honk.testing.fake_slack import FakeSlack, event_body, mention_event, sign
+    from honk.testing.fake_slack import SLACK_SECRET, event_body, mention_event, sign
     from honk.testing.processes import HonkStack
 
-    slack = FakeSlack().start()
-    slack.add_user("U1", "ana@example.com", "Ana")
-    slack.add_user("U2", "bo@example.com", "Bo")
     stack = HonkStack(
         tmp_path / "honk",
         temporal.address,
@@ -482,7 +479,7 @@ def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_ima
         claude_max_retries="0",
         claude_model="claude-sonnet-4-5",
         slack_bot_token="xoxb-test-token",
-        slack_signing_secret="s3cret",
+        slack_signing_secret=SLACK_SECRET,
         slack_api_url=slack.api_url,
     )
     try:
@@ -496,7 +493,7 @@ def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_ima
         envelope = mention_event("<@UHONK> fix this repo=calc", thread_ts=root, files=files, ts="1750000000.000300")
         body = event_body(envelope)
         r = stack.http.post(
-            "/slack/events", content=body, headers={"Content-Type": "application/json", **sign("s3cret", body)}
+            "/slack/events", content=body, headers={"Content-Type": "application/json", **sign(SLACK_SECRET, body)}
         )
         assert r.status_code == 200, r.text
         wait_until(lambda: len(stack.http.get("/api/tasks").json()) == 1, 30, "the task")
@@ -515,4 +512,3 @@ def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_ima
         assert "not instructions" in text and "# Task\\n\\nfix this" in text
     finally:
         stack.stop()
-        slack.stop()

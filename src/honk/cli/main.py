@@ -101,6 +101,16 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
         click.echo(f"{r['name']:<20} {r['branch']:<12} {r['url']}")
 
 
+# Files for the agent (a screenshot, a log), with a request or a follow-up: sent as multipart.
+_attach = click.option(
+    "--attach",
+    "attach",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A file for the agent to look at (a screenshot, a log); repeat for several.",
+)
+
+
 # -- tasks -------------------------------------------------------------------------------------
 @cli.command()
 @click.argument("repo_name", metavar="REPO")
@@ -109,13 +119,7 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
 @click.option("--model", default=None)
 @click.option("--request-id", default=None, help="Idempotency key (a retry with the same id is the same task).")
 @click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
-@click.option(
-    "--attach",
-    "attach",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file for the agent to look at (a screenshot, a log); repeat for several.",
-)
+@_attach
 @click.option("--plan", is_flag=True, help="A plan first: the agent changes nothing until you approve it.")
 @click.pass_context
 def ask(
@@ -242,13 +246,7 @@ def events(ctx: click.Context, task_id: str, follow: bool, as_json: bool) -> Non
 @cli.command()
 @click.argument("task_id")
 @click.argument("text")
-@click.option(
-    "--attach",
-    "attach",
-    multiple=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A file for the agent to look at (a new screenshot, a log); repeat for several.",
-)
+@_attach
 @click.pass_context
 def followup(ctx: click.Context, task_id: str, text: str, attach: tuple[Path, ...]) -> None:
     """Send further instructions to a task (queued if the agent is busy)."""
