@@ -40,6 +40,21 @@ SandboxMode = Literal["bwrap", "off"]
 # What a confined process may reach: nothing, the model API (through the key proxy Honk binds in),
 # or the worker's whole network (a repo's setup, when the operator allows it).
 Network = Literal["none", "model", "full"]
+# Where in a task's route a confined process runs: each has its own network allowance (`[network]`)
+# and its own secrets (`[[secrets]]`). Setup runs the target branch before the agent; deploy, what was
+# merged; every other phase runs code the agent may have written.
+Phase = Literal["setup", "agent", "check", "build", "preview", "deliver", "deploy"]
+# The phases whose code the agent cannot have changed, and whose output never goes back to it: the only
+# ones a secret is given to as a variable.
+TRUSTED_PHASES: tuple[Phase, ...] = ("setup", "deploy")
+HttpMethod = Literal["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"]
+# A read: what the agent, checks, builds and previews may do to a host unless `[[network.allow]]` says
+# more (git's fetch, a POST to `…/git-upload-pack`, reads too).
+READ_METHODS: tuple[HttpMethod, ...] = ("GET", "HEAD", "OPTIONS")
+# Why Honk's egress proxy refused a request.
+BlockReason = Literal[
+    "not_allowed", "method", "ip_literal", "private_address", "sni_mismatch", "not_tls", "port", "unresolved"
+]
 LogFormat = Literal["text", "json"]
 ForgeKind = Literal["github", "gitlab"]
 MergeMode = Literal["merge", "fast-forward"]
@@ -317,16 +332,149 @@ Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False), Wanted("a positive 
 InRepo = Annotated[str, AfterValidator(_inside_repo), Wanted("a relative path inside the repo")]
 CheckName = Annotated[str, Field(pattern=r"^[a-z0-9_-]+$"), Wanted("made of a-z, 0-9, _ and - only")]
 Branch = Annotated[str, AfterValidator(_branch), Wanted("a valid git branch name")]
-Host = Annotated[
-    str,
-    Field(max_length=253, pattern=r"^[A-Za-z0-9*]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$"),
-    Wanted("a host name"),
-]
 QueueName = Annotated[
     str,
     Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
     Wanted("a task queue name (letters, digits, '.', '_', '-')"),
 ]
+
+
+# Host presets a `.honk.toml` (or the operator's ceiling) names instead of listing a registry's CDN
+# hosts by hand. A name without a dot is a preset.
+NETWORK_PRESETS: dict[str, tuple[str, ...]] = {
+    "pypi": ("pypi.org", "files.pythonhosted.org"),
+    "npm": ("registry.npmjs.org", "registry.npmjs.com", "registry.yarnpkg.com"),
+    "debian": ("deb.debian.org", "security.debian.org", "cdn-fastly.deb.debian.org"),
+    "maven": ("repo.maven.apache.org", "repo1.maven.org", "maven.google.com", "dl.google.com"),
+    "gradle": (
+        "services.gradle.org",
+        "downloads.gradle.org",
+        "downloads.gradle-dn.com",
+        "plugins.gradle.org",
+        "plugins-artifacts.gradle.org",
+        "repo.maven.apache.org",
+        "repo1.maven.org",
+        "maven.google.com",
+        "dl.google.com",
+    ),
+    "go": ("proxy.golang.org", "sum.golang.org", "index.golang.org", "storage.googleapis.com"),
+    "crates": ("crates.io", "index.crates.io", "static.crates.io", "static.rust-lang.org"),
+    "rubygems": ("rubygems.org", "index.rubygems.org", "rubygems.global.ssl.fastly.net"),
+    "github-read": (
+        "github.com",
+        "api.github.com",
+        "codeload.github.com",
+        "raw.githubusercontent.com",
+        "objects.githubusercontent.com",
+        "release-assets.githubusercontent.com",
+    ),
+}
+_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$")
+
+
+def _host_entry(value: str) -> str:
+    """A preset, or a host name (exact, or `*.` and a domain of two labels or more), with an optional
+    port: names, never addresses (a CDN's addresses change; a name is what the TLS handshake proves)."""
+    value = value.strip().lower()
+    host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
+    _check(not (_IPV4.match(host) or value.count(":") > 1 or "[" in value), "must name a host, not an IP address")
+    if "." not in host and not port:
+        if value not in NETWORK_PRESETS:
+            raise PydanticCustomError(
+                "honk_config",
+                "is not a preset ({presets}), and a host name has a dot",
+                {"presets": ", ".join(NETWORK_PRESETS)},
+            )
+        return value
+    _check(bool(_HOST_NAME.match(host)), "must be a host name (exact, or *.example.com), or a preset")
+    _check(not port or (port.isdigit() and 0 < int(port) < 65536), "must have a port from 1 to 65535 after the colon")
+    return value
+
+
+HostEntry = Annotated[
+    str,
+    AfterValidator(_host_entry),
+    Wanted("a preset (pypi, npm, …) or a host name (exact, or *.example.com; a :port may follow)"),
+]
+Phases = Annotated[
+    list[Phase],
+    Field(min_length=1),
+    Wanted("a non-empty list of phases (setup, agent, check, build, preview, deliver, deploy)"),
+]
+SecretName = Annotated[
+    str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$"), Wanted("a secret's name: A-Z, 0-9 and _, starting with a letter")
+]
+VariableName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"), Wanted("a variable name")]
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$"), Wanted("an HTTP header name")]
+
+
+class NetworkAllow(Carried):
+    """`[[network.allow]]`: hosts some phases may reach, with more methods than a read."""
+
+    hosts: Annotated[list[HostEntry], Field(min_length=1), Wanted("a non-empty list of presets and host names")]
+    phases: Phases
+    methods: Annotated[list[HttpMethod], Wanted('a list of HTTP methods, like ["GET", "POST"]')] = []
+
+
+class NetworkSettings(Carried):
+    """`[network]`: what each phase may reach through Honk's egress proxy (nothing, unless listed here).
+    The agent, checks, builds, previews and pre-merge deliveries may only read (GET, HEAD, OPTIONS);
+    setup and deploy may use any method on their hosts."""
+
+    setup: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    agent: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    check: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    build: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    preview: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    deliver: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    deploy: Annotated[list[HostEntry], Wanted("a list of presets and host names")] = []
+    allow: Annotated[list[NetworkAllow], Wanted("an array of tables, written [[network.allow]]")] = []
+
+    def listed(self, phase: Phase) -> list[str]:
+        return list(getattr(self, phase))
+
+
+class SecretUse(Carried):
+    """`[[secrets]]`: one of the repo's secrets (`honk secret set`), and how each phase gets it: as an
+    HTTP header the egress proxy adds for `hosts` (the sandbox never holds it), or — only for setup and
+    deploy, whose code the agent cannot have changed — as a variable. Never for the agent."""
+
+    name: SecretName
+    phases: Phases
+    hosts: Annotated[list[HostEntry], Wanted("a list of host names")] = []
+    header: HeaderName | None = None
+    template: Annotated[str, Wanted('a string with {secret} in it, like "Bearer {secret}"')] = "{secret}"
+    env: VariableName | None = None
+
+    @field_validator("phases")
+    @classmethod
+    def _not_for_the_agent(cls, phases: list[str]) -> list[str]:
+        _check("agent" not in phases, "must not include the agent: the agent never gets a secret")
+        return phases
+
+    @field_validator("template")
+    @classmethod
+    def _has_secret(cls, template: str) -> str:
+        _check(template.count("{secret}") == 1, "must contain {secret} once, where the value goes")
+        return template
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SecretUse:
+        if (self.header is None) == (self.env is None):
+            raise PydanticCustomError("honk_config", "needs exactly one of header (the proxy adds it) or env")
+        if self.header is not None and not self.hosts:
+            raise PydanticCustomError("honk_config", "needs hosts: the only hosts its header is sent to")
+        untrusted = [p for p in self.phases if p not in TRUSTED_PHASES]
+        if self.env is not None and untrusted:
+            raise PydanticCustomError(
+                "honk_config",
+                "is given as a variable, which only setup and deploy may hold (not {phases}: they run code "
+                "the agent wrote); give those phases a header instead",
+                {"phases": ", ".join(untrusted)},
+            )
+        return self
 
 
 class VerifyCommand(Carried):
@@ -394,9 +542,11 @@ class RepoConfig(Carried):
     build: Annotated[BuildSpec, Wanted("a table")] | None = None
     setup: NonEmpty | None = None
     setup_timeout_s: Seconds = Field(default=900.0, validation_alias="setup_timeout")
-    # Hosts the setup phase needs (dependency installs). It gets the network only where the operator
-    # allows it (HONK_SANDBOX_SETUP_NETWORK); the hosts are recorded, not enforced. Every other phase is offline.
-    setup_network: Annotated[list[Host], Wanted('a list of host names, like ["pypi.org"]')] = []
+    # The hosts each phase may reach through Honk's egress proxy, within the operator's ceiling.
+    network: Annotated[NetworkSettings, Wanted("a table")] = NetworkSettings()
+    secrets: Annotated[list[SecretUse], Wanted("an array of tables, written [[secrets]]")] = []
+    # Before `[network]`: the hosts setup needs. Read as `[network] setup` (with it, when both are there).
+    setup_network: Annotated[list[HostEntry], Wanted('a list of presets and host names, like ["pypi"]')] = []
     merge: Annotated[MergeSettings, Wanted("a table")] = MergeSettings()
     max_rounds: Annotated[int, Field(ge=1, le=50), Wanted("a whole number from 1 to 50")] | None = None
     agent: Annotated[AgentSettings, Wanted("a table")] = AgentSettings()
@@ -419,10 +569,23 @@ class RepoConfig(Carried):
                     )
         return checks
 
-    @field_validator("setup_network")
+    @field_validator("secrets")
     @classmethod
-    def _lower(cls, hosts: list[str]) -> list[str]:
-        return [h.lower() for h in hosts]
+    def _secret_names_once(cls, uses: list[SecretUse]) -> list[SecretUse]:
+        for i, use in enumerate(uses):
+            for j, earlier in enumerate(uses[:i]):
+                if earlier.name == use.name:
+                    raise PydanticCustomError(
+                        "honk_config_duplicate",
+                        '"{name}" is already used by secrets[{earlier}]',
+                        {"index": i, "key": "name", "name": use.name, "earlier": j},
+                    )
+        return uses
+
+    def hosts_for(self, phase: Phase) -> list[str]:
+        """What `[network]` lists for a phase (and, for setup, the older `setup_network`)."""
+        listed = self.network.listed(phase)
+        return [*listed, *(h for h in self.setup_network if h not in listed)] if phase == "setup" else listed
 
     @model_validator(mode="before")
     @classmethod

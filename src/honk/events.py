@@ -7,7 +7,17 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from honk.domain import AgentReason, Artifact, Attachment, Plan, RefusedAttachment, TaskState, ViolationKind
+from honk.domain import (
+    AgentReason,
+    Artifact,
+    Attachment,
+    BlockReason,
+    Phase,
+    Plan,
+    RefusedAttachment,
+    TaskState,
+    ViolationKind,
+)
 
 
 class Event(BaseModel):
@@ -179,6 +189,24 @@ class SandboxRefused(Event):
 
     def line(self) -> str:
         return f"sandbox refused ({self.what}) in {self.source} `{self.command[:60]}`: {self.detail[:120]}"
+
+
+class NetworkBlocked(Event):
+    """Honk's egress proxy refused a request from a confined process (also in the audit log). Nothing
+    retries it: a person widens the allowlist (`.honk.toml`, or an admin's "allow host") and asks again."""
+
+    kind: Literal["network_blocked"] = "network_blocked"
+    host: str
+    port: int
+    method: str  # CONNECT when the tunnel itself was refused
+    phase: Phase
+    reason: BlockReason
+    detail: str
+    command: str  # what was running in that sandbox when it asked
+
+    def line(self) -> str:
+        where = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
+        return f"network blocked in {self.phase}: {self.method} {where} ({self.detail[:120]}) by `{self.command[:60]}`"
 
 
 class SafetyWarning(Event):
@@ -413,6 +441,7 @@ AnyEvent = Annotated[
     | AgentToolResult
     | AgentToolDenied
     | SandboxRefused
+    | NetworkBlocked
     | SafetyWarning
     | AgentUsage
     | AgentFinished

@@ -1,0 +1,1 @@
+"""Honk's egress proxy: the one way out of every sandbox, by policy per task and phase."""
