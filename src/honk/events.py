@@ -203,10 +203,12 @@ class NetworkBlocked(Event):
     reason: BlockReason
     detail: str
     command: str  # what was running in that sandbox when it asked
+    times: int = 1  # the same request refused again (a client retrying) is counted, not repeated
 
     def line(self) -> str:
         where = self.host if self.port in (80, 443) else f"{self.host}:{self.port}"
-        return f"network blocked in {self.phase}: {self.method} {where} ({self.detail[:120]}) by `{self.command[:60]}`"
+        again = f" ×{self.times}" if self.times > 1 else ""
+        return f"network blocked{again} in {self.phase}: {self.method} {where} ({self.detail[:120]}) by `{self.command[:60]}`"
 
 
 class SafetyWarning(Event):

@@ -1,9 +1,11 @@
-"""Inside a confined process's own network namespace: the one way out, to the model API.
+"""Inside a confined process's own network namespace: its only ways out, Honk's proxies.
 
-`python -I -S bridge.py PORT SOCKET -- COMMAND...` listens on the namespace's own loopback
-(127.0.0.1:PORT), passes every connection through to SOCKET — Honk's key proxy, a unix socket bound
-in from outside — and runs COMMAND as its child, exiting as it exits. Programs that only speak TCP
-(Claude Code's `ANTHROPIC_BASE_URL`) reach the proxy that way; nothing else leaves the namespace.
+`python -I -S bridge.py PORT SOCKET [PORT SOCKET ...] -- COMMAND...` listens on the namespace's own
+loopback (127.0.0.1:PORT) and passes every connection through to SOCKET — one of Honk's proxies (the
+egress proxy; for an agent, the model key proxy too), a unix socket bound in from outside — and runs
+COMMAND as its child, exiting as it exits. Programs speak TCP to a proxy (HTTPS_PROXY,
+`ANTHROPIC_BASE_URL`) and reach it that way; nothing else leaves the namespace. Bytes are moved by the
+kernel (splice through a pipe), not copied through Python.
 
 It stands between an agent run and its start, so it imports nothing that is not built in: the C
 modules behind `socket`, `threading` and `signal` (their Python wrappers, or asyncio, would add
@@ -20,11 +22,15 @@ import sys
 
 
 def _pipe(src: _socket.socket, dst: _socket.socket, done: _thread.LockType) -> None:
+    r, w = os.pipe()
     try:
-        while data := src.recv(65536):
-            dst.sendall(data)
+        while n := os.splice(src.fileno(), w, 262144):
+            while n:
+                n -= os.splice(r, dst.fileno(), n)
     except OSError:
         pass
+    os.close(r)
+    os.close(w)
     try:
         dst.shutdown(_socket.SHUT_WR)  # the other side reads the end, then answers or closes
     except OSError:
@@ -57,11 +63,15 @@ def _serve(listener: _socket.socket, path: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    port, path, command = int(argv[1]), argv[2], argv[argv.index("--") + 1 :]
-    listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-    listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    listener.listen(64)  # listening before the command starts, so its first request finds us
+    end = argv.index("--")
+    pairs, command = argv[1:end], argv[end + 1 :]
+    listeners = []
+    for i in range(0, len(pairs), 2):
+        listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+        listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", int(pairs[i])))
+        listener.listen(64)  # listening before the command starts, so its first request finds us
+        listeners.append((listener, pairs[i + 1]))
     pid = os.fork()  # before any thread exists; the listener does not survive the exec (PEP 446)
     if pid == 0:
         try:
@@ -70,7 +80,8 @@ def main(argv: list[str]) -> int:
             os._exit(127)
     for sig in (_signal.SIGTERM, _signal.SIGINT, _signal.SIGHUP):
         _signal.signal(sig, lambda signum, _frame: os.kill(pid, signum))
-    _thread.start_new_thread(_serve, (listener, path))
+    for listener, path in listeners:
+        _thread.start_new_thread(_serve, (listener, path))
     _, status = os.waitpid(pid, 0)
     code = os.waitstatus_to_exitcode(status)
     return code if code >= 0 else 128 - code

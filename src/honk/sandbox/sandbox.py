@@ -22,8 +22,11 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from honk.domain import Network, ProcResult, SandboxMode, ViolationKind
+from honk.domain import Network, Phase, ProcResult, SandboxMode, ViolationKind
+from honk.egress.proxy import Blocked, EgressProxy, Gateway
+from honk.egress.rules import EgressPolicy
 from honk.errors import UserFacingError
+from honk.events import NetworkBlocked
 from honk.sandbox import limits
 from honk.sandbox.view import View
 from honk.workspace import proc
@@ -38,6 +41,7 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Inside a confinement with the model reachable: the bridge's port on the namespace's own loopback,
 # and where Honk's ways out are bound.
 BRIDGE_PORT = 47000
+EGRESS_PORT = 47001
 INSIDE = Path("/run/honk")
 MODEL_URL = f"http://127.0.0.1:{BRIDGE_PORT}"
 
@@ -52,8 +56,10 @@ class SandboxConfig:
     read_only: tuple[Path, ...] = ()
     cgroups: bool = True
     # The directory holding the worker's model key proxy socket (`model.sock`): bound into
-    # confinements whose network is "model", the only way out they have.
+    # confinements whose network is "model", beside the egress proxy.
     model_socket_dir: Path | None = None
+    # The worker's egress proxy: every confinement's way out (None: no network at all, as before it).
+    egress: EgressProxy | None = None
 
 
 class Violation(BaseModel):
@@ -73,8 +79,10 @@ class SandboxLauncher:
         spec: Path | None = None,
         network: Network = "none",
         area: Path | None = None,
+        gateway: Gateway | None = None,
     ) -> None:
         self.workspace, self.env, self.spec, self.network, self.area = workspace, env, spec, network, area
+        self.gateway = gateway
         self._groups: list[limits.Cgroups] = []
 
     @property
@@ -98,6 +106,19 @@ class SandboxLauncher:
         """Runs here, in the worker: the launcher's pieces in-process, without its interpreter
         start-up (checks run often; see bench/sandbox.py)."""
         full_env = {**self.env, **(env or {})}
+        command = shlex.join(argv[2:] if argv[:2] == ["bash", "-c"] else argv)
+        if self.gateway is not None:
+            self.gateway.command = command
+        try:
+            return await self._run(argv, full_env, timeout_s, log, stdin)
+        finally:
+            self._note_blocked(command)
+            if self.gateway is not None:
+                self.gateway.command = ""
+
+    async def _run(
+        self, argv: Sequence[str], full_env: dict[str, str], timeout_s: float, log: Path | None, stdin: bytes | None
+    ) -> ProcResult:
         if self.spec is None:
             return await proc.run(
                 list(argv), cwd=self.workspace, timeout_s=timeout_s, log_path=log, env=full_env, stdin=stdin
@@ -175,8 +196,12 @@ class SandboxLauncher:
         return script
 
     def close(self) -> None:
-        """The programs `program` wrote wrappers for have ended: the limits they hit are recorded, and
-        their cgroups removed (with anything still in them)."""
+        """Its programs have ended: what the egress proxy refused them is recorded, their way out is
+        closed, the limits the programs `program` wrote wrappers for hit are recorded, and their cgroups
+        removed (with anything still in them)."""
+        if self.gateway is not None:
+            self._note_blocked("the agent's own requests" if self._groups else "")
+            self.gateway.close()
         if self.spec is None or not self._groups:
             return
         spec = json.loads(self.spec.read_text())
@@ -187,6 +212,7 @@ class SandboxLauncher:
         self._groups.clear()
 
     def noticed(self, output: str, command: str) -> None:
+        self._note_blocked(command)  # what the egress proxy refused while the agent's command ran
         if self.spec is None:
             return
         spec = json.loads(self.spec.read_text())
@@ -196,6 +222,21 @@ class SandboxLauncher:
             # The agent's shell tool hit its time limit: it stopped the command, or sent it to the
             # background, where the sandbox stops it when the run ends.
             violations.add("time_limit", output[output.index(said) :].splitlines()[0][:300])
+
+    def _note_blocked(self, command: str) -> None:
+        """What the egress proxy refused since last asked, with the command that asked (`command` for
+        requests made while no launcher command ran: the agent's shell tool, or its own), for the task's
+        timeline (`Sandbox.blocked`)."""
+        if self.gateway is None or self.area is None:
+            return
+        found = self.gateway.blocked()
+        if not found:
+            return
+        phase = self.gateway.policy.phase
+        with (self.area / "network-blocked.jsonl").open("a", encoding="utf-8") as f:
+            for asked, b in found:
+                event = _event(b, phase, asked or command or "a program of the sandbox")
+                f.write(event.model_dump_json() + "\n")
 
     @staticmethod
     def _watch(spec: dict, output: str, violations: limits.Violations) -> None:
@@ -237,19 +278,29 @@ class Sandbox:
         area: Path,
         workspace: Path,
         git_dirs: list[Path],
-        source: str,
+        source: Phase,
         network: Network = "none",
         show: tuple[tuple[Path, Path], ...] = (),
         writable: bool = True,
+        egress: EgressPolicy | None = None,
     ) -> SandboxLauncher:
-        """A launcher for one task (`area`: its own directory under Honk's data dir) and purpose; `show`
-        binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only."""
+        """A launcher for one task (`area`: its own directory under Honk's data dir) and phase; `show`
+        binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only;
+        `egress`: what the phase may reach through the egress proxy (None: nothing, refusals reported).
+        Close it when its programs have ended."""
         home, tmp = area / "sandbox-home", area / "tmp"
+        policy = egress or EgressPolicy(source)
+        proxy = self.config.egress if network != "full" else None
         if not self.enabled:
             home.mkdir(parents=True, exist_ok=True)
             tmp.mkdir(parents=True, exist_ok=True)
-            env = child_env({"HOME": str(home), "TMPDIR": str(tmp)})
-            return SandboxLauncher(workspace, env, None, network, area)
+            gateway, extra = None, {}
+            if proxy is not None:
+                gateway = proxy.open(policy, tcp=True)
+                assert gateway.address is not None
+                extra = proxy_env(gateway.address[1], proxy.trust_dir, proxy.java_store)
+            env = child_env({"HOME": str(home), "TMPDIR": str(tmp), **extra})
+            return SandboxLauncher(workspace, env, None, network, area, gateway)
         if (problem := self.problem()) is not None:
             raise SandboxUnavailable(
                 f"Honk will not run repo code without its sandbox, and bubblewrap cannot run here: {problem}. "
@@ -265,7 +316,11 @@ class Sandbox:
             }
         )
         area.mkdir(parents=True, exist_ok=True)
-        binds, prefix = self._ways_out(network)
+        gateway = proxy.open(policy) if proxy is not None else None
+        if proxy is not None:
+            java = INSIDE / "trust" / proxy.java_store.name if proxy.java_store is not None else None
+            env |= proxy_env(EGRESS_PORT, INSIDE / "trust", java)
+        binds, prefix = self._ways_out(network, gateway)
         interpreter = Path(sys.executable).resolve()
         view = View(
             workspace=workspace.resolve(),
@@ -303,25 +358,48 @@ class Sandbox:
                 }
             )
         )
-        return SandboxLauncher(workspace, env, spec, network, area)
+        return SandboxLauncher(workspace, env, spec, network, area, gateway)
 
-    def _ways_out(self, network: Network) -> tuple[tuple[tuple[Path, Path], ...], list[str]]:
-        """What "model" binds in (the key proxy's socket, the bridge) and runs first (the bridge)."""
-        if network != "model":
+    def _ways_out(self, network: Network, gateway: Gateway | None) -> tuple[tuple[tuple[Path, Path], ...], list[str]]:
+        """What is bound in (the proxies' sockets, the trust files, the bridge) and run first (the
+        bridge, when there is a way out at all)."""
+        binds: list[tuple[Path, Path]] = []
+        pairs: list[str] = []
+        if network == "model":
+            if self.config.model_socket_dir is None:
+                raise UserFacingError("This worker has no model key proxy, so an agent cannot reach the model API.")
+            binds.append((self.config.model_socket_dir.resolve(), INSIDE / "model"))
+            pairs += [str(BRIDGE_PORT), str(INSIDE / "model" / "model.sock")]
+        if gateway is not None and gateway.socket_dir is not None and self.config.egress is not None:
+            binds += [
+                (gateway.socket_dir.resolve(), INSIDE / "egress"),
+                (self.config.egress.trust_dir.resolve(), INSIDE / "trust"),
+            ]
+            pairs += [str(EGRESS_PORT), str(INSIDE / "egress" / "proxy.sock")]
+        if not pairs:
             return (), []
-        if self.config.model_socket_dir is None:
-            raise UserFacingError("This worker has no model key proxy, so an agent cannot reach the model API.")
-        binds = ((self.config.model_socket_dir.resolve(), INSIDE / "model"), (BRIDGE.resolve(), INSIDE / "bridge.py"))
+        binds.append((BRIDGE.resolve(), INSIDE / "bridge.py"))
         python = str(Path(sys.executable).resolve())
-        return binds, [
-            python,
-            "-I",
-            "-S",
-            str(INSIDE / "bridge.py"),
-            str(BRIDGE_PORT),
-            str(INSIDE / "model" / "model.sock"),
-            "--",
-        ]
+        return tuple(binds), [python, "-I", "-S", str(INSIDE / "bridge.py"), *pairs, "--"]
+
+    @staticmethod
+    def blocked(area: Path) -> list[NetworkBlocked]:
+        """What the egress proxy refused a task's sandboxes since the last call (taken, like violations)."""
+        path = area / "network-blocked.jsonl"
+        taken = path.with_suffix(f".{os.getpid()}.taken")
+        try:
+            path.rename(taken)
+        except FileNotFoundError:
+            return []
+        lines = taken.read_text(encoding="utf-8", errors="replace").splitlines()
+        taken.unlink()
+        found: list[NetworkBlocked] = []
+        for line in lines:
+            try:
+                found.append(NetworkBlocked.model_validate_json(line))
+            except ValueError:
+                continue
+        return found
 
     @staticmethod
     def violations(area: Path) -> list[Violation]:
@@ -341,6 +419,40 @@ class Sandbox:
             except ValueError:
                 continue
         return found
+
+
+def _event(b: Blocked, phase: Phase, command: str) -> NetworkBlocked:
+    return NetworkBlocked(
+        host=b.host, port=b.port, method=b.method, phase=phase, reason=b.reason, detail=b.detail,
+        command=command[:300], times=b.times,
+    )  # fmt: skip
+
+
+def proxy_env(port: int, trust: Path, java_store: Path | None) -> dict[str, str]:
+    """The settings real tools read to find the egress proxy and trust its authority (which also
+    vouches for the hosts it terminates): curl, pip and requests, npm, git, cargo, Go, Ruby — and JVMs,
+    which read none of the variables and take system properties through JAVA_TOOL_OPTIONS."""
+    proxy, bundle, own = f"http://127.0.0.1:{port}", str(trust / "ca.pem"), str(trust / "honk-ca.pem")
+    local = "localhost,127.0.0.1,::1"
+    java = [
+        f"-Dhttp.proxyHost=127.0.0.1 -Dhttp.proxyPort={port} -Dhttps.proxyHost=127.0.0.1 -Dhttps.proxyPort={port}",
+        "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
+    ]
+    if java_store is not None:
+        java.append(
+            f"-Djavax.net.ssl.trustStore={java_store} -Djavax.net.ssl.trustStoreType=PKCS12 "
+            f"-Djavax.net.ssl.trustStorePassword=changeit"
+        )
+    env = {name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
+    env |= {"NO_PROXY": local, "no_proxy": local}
+    env |= {name: bundle for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")}
+    env |= {"GIT_SSL_CAINFO": bundle, "CARGO_HTTP_CAINFO": bundle, "CARGO_HTTP_PROXY": proxy}
+    env |= {"NODE_EXTRA_CA_CERTS": own, "npm_config_cafile": bundle}
+    env |= {"npm_config_proxy": proxy, "npm_config_https_proxy": proxy, "npm_config_noproxy": local}
+    # Reads only: npm's audit and funding calls would be refusals in every install's output.
+    env |= {"npm_config_audit": "false", "npm_config_fund": "false", "npm_config_update_notifier": "false"}
+    env["JAVA_TOOL_OPTIONS"] = " ".join(java)
+    return env
 
 
 def _clean_git_configs(git_dirs: list[Path], area: Path) -> tuple[tuple[Path, Path], ...]:

@@ -1,0 +1,174 @@
+"""The egress proxy on its own, with real clients (curl, openssl) and a loopback HTTPS server that
+answers by its real-looking name through the test's resolver: what it tunnels, terminates, injects and
+refuses, and what it records."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from upstream import Resolver, Upstream
+
+from honk.domain import RepoConfig
+from honk.egress.proxy import EgressProxy, Gateway
+from honk.egress.rules import Ceiling, EgressPolicy, phase_policy
+
+pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+
+
+NAMES = ["pypi.org", "files.pythonhosted.org", "npm.example.com", "rebind.example.com", "other.example.com"]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    up = Upstream(NAMES)
+    yield up
+    up.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: Upstream) -> Iterator[EgressProxy]:
+    tls, plain = upstream.tls.server_address[:2], upstream.plain.server_address[:2]
+    answers = {(n, 443): (str(tls[0]), int(tls[1])) for n in NAMES} | {
+        (n, 80): (str(plain[0]), int(plain[1])) for n in NAMES
+    }
+    answers[("rebind.example.com", 443)] = ("127.0.0.2", int(tls[1]))  # a rebinding answer: loopback, not exempt
+    p = EgressProxy(
+        resolver=Resolver(answers),
+        upstream_trust=upstream.ca.pem,
+        reachable=[(str(tls[0]), int(tls[1])), (str(plain[0]), int(plain[1]))],
+    ).start()
+    yield p
+    p.stop()
+
+
+def _config(text: str) -> RepoConfig:
+    import tomllib
+
+    from honk.domain import FROM_FILE
+
+    return RepoConfig.model_validate(tomllib.loads(text), context=FROM_FILE, by_alias=True, by_name=False)
+
+
+CONFIG = _config(
+    """
+[network]
+setup = ["pypi", "other.example.com", "rebind.example.com"]
+check = ["pypi"]
+
+[[secrets]]
+name = "NPM_TOKEN"
+phases = ["setup", "check"]
+hosts = ["npm.example.com"]
+header = "Authorization"
+template = "Bearer {secret}"
+"""
+)
+TOKEN = "npm-secret-value-123456"
+
+
+def _policy(phase: str) -> EgressPolicy:
+    return phase_policy(CONFIG, phase, Ceiling(["*"]), secrets={"NPM_TOKEN": TOKEN})  # type: ignore[arg-type]
+
+
+def curl(gateway: Gateway, proxy: EgressProxy, *args: str) -> subprocess.CompletedProcess[str]:
+    assert gateway.address is not None
+    host, port = gateway.address
+    return subprocess.run(
+        ["curl", "-sS", "--max-time", "20", "--proxy", f"http://{host}:{port}", "--cacert",
+         str(proxy.trust_dir / "ca.pem"), "-w", "\n%{http_code}", *args],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+
+def test_setup_tunnels_an_allowed_host_untouched_and_refuses_one_not_listed(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("setup"), tcp=True)
+    try:
+        ok = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/simple/")
+        body, code = ok.stdout.rsplit("\n", 1)
+        assert code == "200", ok.stderr
+        assert json.loads(body)["method"] == "POST"  # setup may use any method on its hosts
+        refused = curl(gateway, proxy, "https://evil.example.net/")
+        assert refused.returncode != 0 and "403" in refused.stderr
+        [(command, blocked)] = gateway.blocked()
+        assert (blocked.host, blocked.method, blocked.reason) == ("evil.example.net", "CONNECT", "not_allowed")
+    finally:
+        gateway.close()
+
+
+def test_checks_may_only_read_and_a_post_is_refused_inside_the_terminated_tunnel(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("check"), tcp=True)
+    gateway.command = "pytest -q"
+    try:
+        got = curl(gateway, proxy, "https://pypi.org/simple/requests/")
+        body, code = got.stdout.rsplit("\n", 1)
+        assert code == "200", got.stderr
+        assert json.loads(body)["path"] == "/simple/requests/"
+        posted = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/simple/")
+        body, code = posted.stdout.rsplit("\n", 1)
+        assert code == "403" and "POST is not allowed to pypi.org in check" in body
+        git_fetch = curl(gateway, proxy, "-X", "POST", "-d", "0000", "https://pypi.org/x/y.git/git-upload-pack")
+        assert git_fetch.stdout.rsplit("\n", 1)[1] == "200"  # git's fetch is a read
+        [(command, blocked)] = gateway.blocked()
+        assert command == "pytest -q" and (blocked.method, blocked.reason) == ("POST", "method")
+    finally:
+        gateway.close()
+
+
+def test_a_secret_header_is_added_on_the_way_out_and_replaces_one_the_sandbox_sent(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("check"), tcp=True)
+    try:
+        got = curl(gateway, proxy, "-H", "Authorization: Bearer forged", "https://npm.example.com/pkg")
+        body, code = got.stdout.rsplit("\n", 1)
+        assert code == "200", got.stderr
+        assert json.loads(body)["headers"]["Authorization"] == f"Bearer {TOKEN}"
+        elsewhere = curl(gateway, proxy, "https://pypi.org/simple/")
+        assert TOKEN not in elsewhere.stdout  # only the secret's own hosts get it
+    finally:
+        gateway.close()
+
+
+def test_ip_literals_rebinding_answers_and_unknown_names_are_refused_before_any_connection(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("setup"), tcp=True)
+    try:
+        for url in ("https://127.0.0.1/", "https://[::1]/", "https://2130706433/", "https://rebind.example.com/"):
+            got = curl(gateway, proxy, url)
+            assert got.returncode != 0 and "403" in got.stderr, (url, got.stderr)
+        reasons = {b.host: b.reason for _, b in gateway.blocked()}
+        assert reasons["127.0.0.1"] == reasons["::1"] == "ip_literal"  # curl writes 2130706433 as 127.0.0.1
+        assert reasons["rebind.example.com"] == "private_address"
+    finally:
+        gateway.close()
+
+
+def test_a_tunnel_whose_tls_names_another_host_is_cut(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("setup"), tcp=True)
+    assert gateway.address is not None
+    try:
+        # CONNECT to an allowed name, then a hello for another one (what domain fronting does).
+        got = subprocess.run(
+            ["openssl", "s_client", "-proxy", f"{gateway.address[0]}:{gateway.address[1]}", "-connect", "pypi.org:443",
+             "-servername", "evil.example.net", "-brief"],
+            input="", capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert "CONNECTION ESTABLISHED" not in got.stdout + got.stderr
+        [(_, blocked)] = gateway.blocked()
+        assert blocked.reason == "sni_mismatch" and "evil.example.net" in blocked.detail
+    finally:
+        gateway.close()
+
+
+def test_plain_http_is_decided_per_request_and_never_carries_a_secret(proxy: EgressProxy) -> None:
+    gateway = proxy.open(_policy("check"), tcp=True)
+    try:
+        got = curl(gateway, proxy, "http://pypi.org/simple/")
+        assert got.stdout.rsplit("\n", 1)[1] == "200", got.stderr
+        plain_npm = curl(gateway, proxy, "http://npm.example.com/pkg")
+        assert TOKEN not in plain_npm.stdout
+        refused = curl(gateway, proxy, "-X", "DELETE", "http://pypi.org/simple/")
+        assert refused.stdout.rsplit("\n", 1)[1] == "403"
+    finally:
+        gateway.close()

@@ -1,0 +1,76 @@
+"""Every sandbox's one way out is the egress proxy: real bubblewrap, real curl inside, the proxy's
+unix socket bound in. What a phase may reach, what it may not, and that refusals name the command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from upstream import Resolver, Upstream
+
+from honk.egress.proxy import EgressProxy
+from honk.egress.rules import EgressPolicy, Rule
+from honk.sandbox import Sandbox, SandboxConfig
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("bwrap") is None or shutil.which("curl") is None, reason="needs bubblewrap and curl"
+)
+NAMES = ["pypi.org", "files.pythonhosted.org"]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    up = Upstream(NAMES)
+    yield up
+    up.close()
+
+
+@pytest.fixture(scope="module")
+def proxy(upstream: Upstream) -> Iterator[EgressProxy]:
+    tls = (str(upstream.tls.server_address[0]), int(upstream.tls.server_address[1]))
+    p = EgressProxy(resolver=Resolver({(n, 443): tls for n in NAMES}), upstream_trust=upstream.ca.pem, reachable=[tls])
+    yield p.start()
+    p.stop()
+
+
+def _world(tmp_path: Path) -> tuple[Path, Path, Path]:
+    data = tmp_path / "data"
+    ws = data / "workspaces" / "t1"
+    ws.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    return data, ws, data / "agent-homes" / "t1"
+
+
+READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def test_a_check_reaches_only_its_hosts_through_the_proxy_and_a_refusal_names_its_command(
+    tmp_path: Path, proxy: EgressProxy, upstream: Upstream
+) -> None:
+    data, ws, area = _world(tmp_path)
+    box = Sandbox(SandboxConfig(hidden=(data,), egress=proxy))
+    policy = EgressPolicy("check", (Rule("pypi.org", None, READS, "network.check[0]"),))
+    launcher = box.launcher(area, ws, [], "check", egress=policy)
+    try:
+        ok = await launcher.shell("curl -sS --max-time 20 https://pypi.org/simple/", timeout_s=60)
+        assert ok.ok and '"method": "GET"' in ok.output, ok.output
+        refused = await launcher.shell("curl -sS --max-time 20 https://files.pythonhosted.org/x", timeout_s=60)
+        assert not refused.ok and "403" in refused.output
+        posted = await launcher.shell("curl -sS --max-time 20 -d x=1 https://pypi.org/simple/", timeout_s=60)
+        assert "POST is not allowed to pypi.org in check" in posted.output
+        # Around the proxy: the upstream's real address is on the host's loopback, not this namespace's.
+        host, port = upstream.tls.server_address[:2]
+        direct = await launcher.shell(f"curl -sS --max-time 5 --noproxy '*' -k https://{host}:{port}/", timeout_s=60)
+        assert not direct.ok and "connect to server" in direct.output.lower()
+    finally:
+        launcher.close()
+    found = Sandbox.blocked(area)
+    by_host = {(b.host, b.method): b for b in found}
+    assert set(by_host) == {("files.pythonhosted.org", "CONNECT"), ("pypi.org", "POST")}
+    blocked = by_host[("files.pythonhosted.org", "CONNECT")]
+    assert blocked.phase == "check" and blocked.reason == "not_allowed"
+    assert blocked.command == "'curl -sS --max-time 20 https://files.pythonhosted.org/x'"
+    assert Sandbox.blocked(area) == []  # taken once
