@@ -1,5 +1,5 @@
-"""The fake registries the egress proxy is tested against are real: pip and npm install from them,
-here without any proxy (straight at their loopback ports, trusting the test CA)."""
+"""The fake registries the egress proxy is tested against are real: pip, npm and a JVM install from
+and fetch them, here without any proxy (straight at their loopback ports, trusting the test CA)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import pytest
 
 from honk.egress.ca import Authority
 from honk.testing.registries import (
+    FETCH_JAVA,
     MAVEN,
     MAVEN_POM,
     NPM,
@@ -43,10 +45,13 @@ from honk.testing.registries import (
     big_sha256,
     build_npm_package,
     build_wheel,
+    java_trust_options,
+    java_truststore,
+    parse_fetched,
 )
 
 TOKEN = "s3cret-registry-token"
-NPM_BIN, NODE_BIN = shutil.which("npm"), shutil.which("node")
+NPM_BIN, NODE_BIN, JAVA_BIN = shutil.which("npm"), shutil.which("node"), shutil.which("java")
 # What the clients run without: proxy settings (they go straight to loopback), and trust settings that
 # would override the test CA they are given (requests lets REQUESTS_CA_BUNDLE beat pip's --cert).
 AMBIENT = {"http_proxy", "https_proxy", "all_proxy", "no_proxy", "java_tool_options", "node_options"}
@@ -149,7 +154,7 @@ def _b64(digest: bytes) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-# -- pip and npm, straight at the loopback ports ----------------------------------------------
+# -- pip, npm and a JVM, straight at the loopback ports ----------------------------------------
 def test_pip_installs_the_wheel_and_its_dependency_and_they_import(
     registries: FakeRegistries, ca_file: Path, tmp_path: Path
 ):
@@ -268,6 +273,90 @@ def test_the_private_pypi_index_and_its_files_need_the_bearer_token(registries: 
     assert status == 200 and hashlib.sha256(wheel).hexdigest() == digest
     statuses = [(r.header("Authorization") is not None, r.status) for r in registries.received(PRIVATE_PYPI)]
     assert statuses == [(False, 401), (True, 401), (True, 200), (False, 401), (True, 200)]
+
+
+def java_fetch(store: Path, url: str, *options: str) -> subprocess.CompletedProcess[str]:
+    command = [str(JAVA_BIN), "-XX:TieredStopAtLevel=1", *java_trust_options(store), *options, str(FETCH_JAVA), url]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, env=clean_env())
+
+
+@pytest.mark.skipif(JAVA_BIN is None, reason="no java on this machine")
+def test_a_jvm_client_fetches_the_maven_file_trusting_the_test_ca(registries: FakeRegistries, tmp_path: Path):
+    store = java_truststore(registries.ca_pem, tmp_path / "trust.p12")
+    done = java_fetch(store, registries.url(MAVEN) + MAVEN_POM)
+    assert done.returncode == 0, done.stdout + done.stderr
+    pom = get(registries.url(MAVEN) + MAVEN_POM, registries.authority)[1]
+    fetched = parse_fetched(done.stdout)
+    assert (fetched.status, fetched.length, fetched.sha256) == (200, len(pom), hashlib.sha256(pom).hexdigest())
+    assert (registries.received(MAVEN, path=MAVEN_POM)[0].header("User-Agent") or "").startswith("Java-http-client")
+
+
+class Tunnel(socketserver.ThreadingTCPServer):
+    """A bare CONNECT proxy that resolves names by `FakeRegistries.mapping()`, as the egress proxy's
+    test resolver will: enough to show a client honours the standard proxy settings."""
+
+    daemon_threads = True
+
+    def __init__(self, mapping: dict[str, tuple[str, int]]) -> None:
+        self.mapping, self.connects = mapping, list[str]()
+        super().__init__(("127.0.0.1", 0), _TunnelHandler)
+        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        self.thread.join(timeout=10)
+
+
+class _TunnelHandler(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        server: Tunnel = self.server  # type: ignore[assignment]
+        client: socket.socket = self.request
+        client.settimeout(10)
+        head = b""
+        while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
+            head += chunk
+        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+        server.connects.append(f"{method} {target}")
+        if method != "CONNECT" or target not in server.mapping:
+            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+            return
+        with socket.create_connection(server.mapping[target], timeout=10) as upstream:
+            client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            back.start()
+            _pump(client, upstream)
+            back.join(timeout=10)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+
+
+@pytest.mark.skipif(JAVA_BIN is None, reason="no java on this machine")
+def test_the_jvm_client_goes_through_the_standard_proxy_settings_to_the_real_name(
+    registries: FakeRegistries, tmp_path: Path
+):
+    store = java_truststore(registries.ca_pem, tmp_path / "trust.p12")
+    tunnel = Tunnel(registries.mapping())
+    try:
+        port = tunnel.server_address[1]
+        done = java_fetch(
+            store, f"https://{MAVEN}{MAVEN_POM}", "-Dhttps.proxyHost=127.0.0.1", f"-Dhttps.proxyPort={port}"
+        )
+    finally:
+        tunnel.stop()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert parse_fetched(done.stdout).status == 200
+    assert tunnel.connects == [f"CONNECT {MAVEN}:443"]  # the JVM asked the proxy, by name, and resolved nothing
+    [arrived] = registries.received(MAVEN)
+    assert (arrived.sni, arrived.host_header, arrived.path) == (MAVEN, MAVEN, MAVEN_POM)
 
 
 # -- names, SNI, plain HTTP, concurrency -------------------------------------------------------

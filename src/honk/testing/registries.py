@@ -29,7 +29,9 @@ arrived, or that a request the proxy refused never did. TLS handshakes are recor
 
 The packages are real, built here: `build_wheel` writes a pure-Python wheel (METADATA, WHEEL and a
 RECORD with sha256 hashes) that pip installs, `build_npm_package` a gzipped tarball npm installs
-(its `dist.shasum` and `integrity` in the document are the tarball's).
+(its `dist.shasum` and `integrity` in the document are the tarball's). `FETCH_JAVA` is a one-file
+Java client (`java Fetch.java URL [METHOD]`) that goes through the JVM's standard proxy settings;
+`java_truststore` makes the trust store it needs for a test CA.
 """
 
 from __future__ import annotations
@@ -45,12 +47,14 @@ import json
 import re
 import socket
 import ssl
+import subprocess
 import tarfile
 import threading
 import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
@@ -73,6 +77,7 @@ PYPI_PACKAGE, PYPI_DEPENDENCY, PRIVATE_PYPI_PACKAGE = "honk-fixture-pkg", "honk-
 NPM_PACKAGE, NPM_DEPENDENCY, PRIVATE_NPM_PACKAGE = "honk-fixture-pkg", "honk-fixture-dep", "@honk/private-pkg"
 MAVEN_POM = "/maven2/dev/honk/honk-fixture/1.0.0/honk-fixture-1.0.0.pom"
 
+FETCH_JAVA = Path(__file__).parent / "jvm" / "Fetch.java"
 BIG_CHUNK = bytes(range(256)) * 256  # /big/<n> sends this 64 KiB pattern again and again, cut at n
 ECHO_BODY_LIMIT = 64 * 1024  # /echo returns at most this much of the body it received (it counts all of it)
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can have: wheels built here are reproducible
@@ -711,3 +716,55 @@ def _html(kind: str, title: str, links: str) -> web.Response:
         f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n{links}</body>\n</html>\n"
     )
     return web.Response(text=page, content_type=kind)
+
+
+# -- the JVM client ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Fetched:
+    """What `Fetch.java` printed: the status, and the length and sha256 of the body."""
+
+    status: int
+    length: int
+    sha256: str
+
+
+def java_truststore(pem: bytes, path: Path, password: str = "changeit") -> Path:
+    """A PKCS12 trust store at `path` holding the CA in `pem`, made by keytool."""
+    ca = path.with_suffix(".ca.pem")
+    ca.write_bytes(pem)
+    subprocess.run(
+        [
+            "keytool",
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "honk-test-ca",
+            "-file",
+            str(ca),
+            "-keystore",
+            str(path),
+            "-storetype",
+            "PKCS12",
+            "-storepass",
+            password,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return path
+
+
+def java_trust_options(truststore: Path, password: str = "changeit") -> list[str]:
+    """The JVM options that make it trust (only) the store: for the command line or JAVA_TOOL_OPTIONS."""
+    return [
+        f"-Djavax.net.ssl.trustStore={truststore}",
+        f"-Djavax.net.ssl.trustStorePassword={password}",
+        "-Djavax.net.ssl.trustStoreType=PKCS12",
+    ]
+
+
+def parse_fetched(stdout: str) -> Fetched:
+    """Reads `Fetch.java`'s line: `status=200 bytes=1234 sha256=<hex>`."""
+    fields = dict(part.split("=", 1) for part in stdout.split())
+    return Fetched(int(fields["status"]), int(fields["bytes"]), fields["sha256"])
