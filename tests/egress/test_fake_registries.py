@@ -469,3 +469,13 @@ def test_concurrent_keep_alive_connections_are_each_served_in_turn(registries: F
         t.join(timeout=30)
     assert statuses == [200] * 80
     assert len(registries.handshakes) == 8  # ten requests on each connection
+
+
+def test_a_test_can_serve_more_names_and_start_empty(authority: Authority):
+    with FakeRegistries(authority, hosts=["Downloads.Example.com"], published=False) as fake:
+        assert "downloads.example.com:443" in fake.mapping()
+        fake.add_file("downloads.example.com", "/tool.tar.gz", b"tool", "application/gzip")
+        assert as_named(fake, "downloads.example.com", "/tool.tar.gz") == (200, b"tool")
+        assert as_named(fake, PYPI, f"/simple/{PYPI_PACKAGE}/")[0] == 404  # nothing published
+        with pytest.raises(ValueError, match="not served"):
+            fake.publish_npm(build_npm_package("x"), host="registry.yarnpkg.com")
