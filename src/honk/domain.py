@@ -31,7 +31,7 @@ AgentMode = Literal["edit", "plan"]
 # What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone).
 Action = Literal["request", "follow_up", "merge", "cancel", "approve", "revise"]
 AuditAction = Literal[
-    "request", "follow_up", "merge", "cancel", "approve", "revise", "sandbox", "setup_network", "agent_tool"
+    "request", "follow_up", "merge", "cancel", "approve", "revise", "sandbox", "setup_network", "agent_tool", "network"
 ]
 AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
 # What the sandbox refused, and which kind of process it was running.
@@ -374,7 +374,7 @@ _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$")
 
 
-def _host_entry(value: str) -> str:
+def host_entry(value: str) -> str:
     """A preset, or a host name (exact, or `*.` and a domain of two labels or more), with an optional
     port: names, never addresses (a CDN's addresses change; a name is what the TLS handshake proves)."""
     value = value.strip().lower()
@@ -395,7 +395,7 @@ def _host_entry(value: str) -> str:
 
 HostEntry = Annotated[
     str,
-    AfterValidator(_host_entry),
+    AfterValidator(host_entry),
     Wanted("a preset (pypi, npm, …) or a host name (exact, or *.example.com; a :port may follow)"),
 ]
 Phases = Annotated[

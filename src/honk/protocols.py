@@ -41,6 +41,7 @@ from honk.domain import (
     Workspace,
 )
 from honk.events import AnyEvent, PullRequestUpdated, StoredEvent
+from honk.network import EgressPolicy
 from honk.timeline import Timeline
 
 
@@ -286,9 +287,16 @@ class Checks(Protocol):
     finishes. All of them run every time: the agent gets every problem in one round."""
 
     async def run(
-        self, task: TaskRequest, ws: Workspace, checks: list[VerifyCommand], tag: str, emit: EventSink
+        self,
+        task: TaskRequest,
+        ws: Workspace,
+        checks: list[VerifyCommand],
+        tag: str,
+        emit: EventSink,
+        egress: EgressPolicy | None = None,
     ) -> list[CheckResult]:
-        """A failing check is a result (fed back to the agent), never an error."""
+        """A failing check is a result (fed back to the agent), never an error. `egress`: what the
+        checks may reach through the egress proxy (None: nothing)."""
         ...
 
 
@@ -305,8 +313,11 @@ class Builder(Protocol):
     """The repo's build (`[build]`): confined, then its artifacts and preview site copied out of the
     workspace, where the web server serves them."""
 
-    async def build(self, task: TaskRequest, ws: Workspace, spec: BuildSpec) -> BuildOutcome:
-        """A failing build is an outcome (fed back to the agent), never an error."""
+    async def build(
+        self, task: TaskRequest, ws: Workspace, spec: BuildSpec, egress: EgressPolicy | None = None
+    ) -> BuildOutcome:
+        """A failing build is an outcome (fed back to the agent), never an error. `egress`: what the build
+        may reach through the egress proxy (None: nothing)."""
         ...
 
 

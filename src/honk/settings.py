@@ -14,8 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Optional
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, create_model, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -24,7 +34,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from honk.domain import LogFormat, SandboxMode, SlackStreaming
+from honk.domain import NETWORK_PRESETS, LogFormat, SandboxMode, SlackStreaming, host_entry
 
 ENV_PREFIX = "HONK_"
 SETTINGS_FILE = Path("honk.toml")  # in the working directory; the environment wins over it
@@ -212,11 +222,28 @@ class SandboxSettings(Section):
         default=[], description="more paths the sandbox may read (tool chains); never one with secrets"
     )
     hidden: list[Path] = Field(default=[], description="more paths it must never see, besides Honk's own")
+    egress_ceiling: Annotated[list[str], Env("egress_ceiling")] = Field(
+        default=list(NETWORK_PRESETS),
+        description="the most any repo's `[network]` may allow, through Honk's egress proxy: presets (pypi, npm, "
+        "debian, maven, gradle, go, crates, rubygems, github-read), host names, `*.example.com`, or `*` for every "
+        "public host; by default the presets",
+    )
     setup_network: bool = Field(
         default=False,
-        description="let a repo's setup have the worker's (whole) network when its `.honk.toml` asks with "
-        "`setup_network`; the hosts are recorded, not enforced",
+        description="let a repo's setup reach any public host its `.honk.toml` lists, beyond the egress ceiling "
+        "(still only the hosts it lists, through the egress proxy)",
     )
+
+    @field_validator("egress_ceiling")
+    @classmethod
+    def _ceiling_entries(cls, entries: list[str]) -> list[str]:
+        for entry in entries:
+            if entry.strip() != "*":
+                try:
+                    host_entry(entry)
+                except PydanticCustomError as exc:
+                    raise ValueError(f"HONK_EGRESS_CEILING: {entry!r} {exc.message()}") from None
+        return [e.strip().lower() for e in entries]
 
 
 class ForgeSettings(Section):

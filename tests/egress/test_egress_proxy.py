@@ -14,7 +14,7 @@ from upstream import Resolver, Upstream
 
 from honk.domain import RepoConfig
 from honk.egress.proxy import EgressProxy, Gateway
-from honk.egress.rules import Ceiling, EgressPolicy, phase_policy
+from honk.network import Ceiling, EgressPolicy, phase_policy
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 

@@ -12,7 +12,7 @@ import pytest
 from upstream import Resolver, Upstream
 
 from honk.egress.proxy import EgressProxy
-from honk.egress.rules import EgressPolicy, Rule
+from honk.network import EgressPolicy, Rule
 from honk.sandbox import Sandbox, SandboxConfig
 
 pytestmark = pytest.mark.skipif(

@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from honk.domain import Artifact, BuildOutcome, BuildSpec, TaskRequest, Workspace
+from honk.network import EgressPolicy
 from honk.protocols import Launcher
 from honk.sandbox import Sandbox
 from honk.verify.distill import distill
@@ -25,16 +26,21 @@ class RepoBuilder:
         self.sandbox, self.areas, self.logs = sandbox, areas, logs
         self.artifacts, self.previews = artifacts, previews
 
-    async def build(self, task: TaskRequest, ws: Workspace, spec: BuildSpec) -> BuildOutcome:
-        launcher = self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "build")
-        return await build(
-            spec,
-            ws.path,
-            self.artifacts / task.task_id,
-            self.previews / task.task_id,
-            self.logs / task.task_id / "build.log",
-            launcher,
-        )
+    async def build(
+        self, task: TaskRequest, ws: Workspace, spec: BuildSpec, egress: EgressPolicy | None = None
+    ) -> BuildOutcome:
+        launcher = self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "build", egress=egress)
+        try:
+            return await build(
+                spec,
+                ws.path,
+                self.artifacts / task.task_id,
+                self.previews / task.task_id,
+                self.logs / task.task_id / "build.log",
+                launcher,
+            )
+        finally:
+            launcher.close()
 
 
 async def build(

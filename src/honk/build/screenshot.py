@@ -78,4 +78,5 @@ class Screenshots:
             shutil.copyfile(shot, out)
             return True
         finally:
+            launcher.close()
             shutil.rmtree(work, ignore_errors=True)

@@ -21,10 +21,13 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
 from honk.domain import Budget
+from honk.egress.policies import EgressPolicies
+from honk.egress.proxy import EgressProxy
 from honk.forge.registry import Forges
 from honk.gate import Gate
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
+from honk.network import Ceiling
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
@@ -69,10 +72,15 @@ def claude_config(settings: Settings) -> ClaudeConfig:
 
 
 def build_activities(
-    settings: Settings, store: Store, key_proxy: KeyProxy | None = None, socket_dir: Path | None = None
+    settings: Settings,
+    store: Store,
+    key_proxy: KeyProxy | None = None,
+    socket_dir: Path | None = None,
+    egress: EgressProxy | None = None,
 ) -> TaskActivities:
     areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
-    box = sandbox(settings, socket_dir)
+    box = sandbox(settings, socket_dir, egress)
+    policies = egress_policies(settings)
     metrics = WorkerMetrics()
     gate = Gate(
         Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open(),
@@ -95,6 +103,7 @@ def build_activities(
         logs,
         key_proxy,
         cloud_model=settings.claude.use_bedrock or settings.claude.use_vertex,
+        egress=policies,
     )
     refusals = Refusals(areas, gate, metrics)
     checks = RepoChecks(box, areas, logs)
@@ -116,7 +125,7 @@ def build_activities(
             settings.agent_default,
             settings.tasks.max_rounds,
             budget,
-            settings.sandbox.setup_network,
+            policies,
         ),
         agent_runner=AgentRunner(
             workspaces,
@@ -138,9 +147,10 @@ def build_activities(
             store,
             box,
             settings.base_url,
+            policies,
         ),
         delivery=Delivery(workspaces, forges, store, settings.base_url),
-        merger=Merger(workspaces, checks, forges, store, refusals),
+        merger=Merger(workspaces, checks, forges, store, refusals, policies),
         workspaces=workspaces,
         forges=forges,
         areas=areas,
@@ -148,9 +158,15 @@ def build_activities(
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)
 
 
-def sandbox(settings: Settings, model_socket_dir: Path | None = None) -> Sandbox:
+def egress_policies(settings: Settings) -> EgressPolicies:
+    wide = Ceiling(["*"]) if settings.sandbox.setup_network else None
+    return EgressPolicies(Ceiling(settings.sandbox.egress_ceiling), setup_ceiling=wide)
+
+
+def sandbox(settings: Settings, model_socket_dir: Path | None = None, egress: EgressProxy | None = None) -> Sandbox:
     box = Sandbox(
         SandboxConfig(
+            egress=egress,
             model_socket_dir=model_socket_dir,
             mode=settings.sandbox.mode,
             bwrap=settings.sandbox.bwrap,
@@ -208,13 +224,15 @@ async def start_key_proxy(settings: Settings) -> tuple[KeyProxy | None, Path | N
     return proxy, socket_dir
 
 
-async def run_worker(settings: Settings) -> None:
+async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> None:
+    """`egress`: the test harness's own proxy (its resolver reaches its fakes); else the worker's."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     await store.create_schema()
     client = await connect(settings)
     key_proxy, socket_dir = await start_key_proxy(settings)
-    acts = build_activities(settings, store, key_proxy, socket_dir)
+    egress = (egress or EgressProxy()).start()
+    acts = build_activities(settings, store, key_proxy, socket_dir, egress)
     if settings.operations.metrics_port and acts.metrics is not None:
         serve(acts.metrics.registry, settings.operations.metrics_port, settings.operations.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.operations.metrics_host, settings.operations.metrics_port)
@@ -245,4 +263,5 @@ async def run_worker(settings: Settings) -> None:
         await key_proxy.stop()
         shutil.rmtree(socket_dir, ignore_errors=True)
     await acts.steps.forges.close()
+    egress.stop()
     await store.close()

@@ -43,7 +43,7 @@ import h11
 from honk.domain import BlockReason
 from honk.egress.ca import Authority
 from honk.egress.hello import MAX_HELLO, NeedMore, NotTls, read_hello
-from honk.egress.rules import EgressPolicy, Injection, Refused, Terminate, Tunnel, address_problem, normal_host
+from honk.network import EgressPolicy, Injection, Refused, Terminate, Tunnel, address_problem, normal_host
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from pydantic import BaseModel
 
 from honk.domain import Network, Phase, ProcResult, SandboxMode, ViolationKind
 from honk.egress.proxy import Blocked, EgressProxy, Gateway
-from honk.egress.rules import EgressPolicy
 from honk.errors import UserFacingError
 from honk.events import NetworkBlocked
+from honk.network import EgressPolicy
 from honk.sandbox import limits
 from honk.sandbox.view import View
 from honk.workspace import proc

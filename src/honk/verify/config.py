@@ -18,7 +18,7 @@ from honk.domain import FROM_FILE, NotAKey, RepoConfig, Wanted, is_valid_branch_
 from honk.errors import InvalidRepoConfig
 from honk.verify.detect import detect_verifiers
 
-__all__ = ["CONFIG_FILE", "is_valid_branch_name", "load_repo_config"]
+__all__ = ["CONFIG_FILE", "is_valid_branch_name", "load_repo_config", "problem_at"]
 
 CONFIG_FILE = ".honk.toml"
 
@@ -54,6 +54,19 @@ def load_repo_config(workspace: Path) -> RepoConfig:
         raise _explain(errors[0], _Lines(text)) from None
     verify = config.verify if "verify" in data else detect_verifiers(workspace)
     return config.model_copy(update={"verify": verify, "source": "file"})
+
+
+def problem_at(workspace: Path, loc: tuple[str | int, ...], problem: str) -> InvalidRepoConfig:
+    """A problem found once the file was read — against this server's settings or Honk's store (a
+    host beyond the egress ceiling, a secret never set) — said where it was written, as `load_repo_config`
+    says its own."""
+    path = workspace / CONFIG_FILE
+    text = path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+    table = str(loc[0]) if len(loc) > 1 else None
+    index = loc[1] if len(loc) > 2 and isinstance(loc[1], int) else 0
+    keys = [part for part in loc[1:] if isinstance(part, str)] if table is not None else [str(p) for p in loc[:1]]
+    line = _Lines(text).find(table, index, keys[0] if keys else None)
+    return InvalidRepoConfig(f"{CONFIG_FILE} line {line}: {_label(list(loc))} {problem}")
 
 
 def _explain(error: ErrorDetails, lines: _Lines) -> InvalidRepoConfig:

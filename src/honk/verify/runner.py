@@ -7,6 +7,7 @@ from pathlib import Path
 
 from honk.domain import CheckResult, TaskRequest, VerifyCommand, Workspace
 from honk.events import CheckFinished
+from honk.network import EgressPolicy
 from honk.protocols import EventSink, Launcher
 from honk.sandbox import Sandbox, SandboxLauncher
 from honk.verify.distill import distill
@@ -75,10 +76,20 @@ class RepoChecks:
     def __init__(self, sandbox: Sandbox, areas: Path, logs: Path) -> None:
         self.sandbox, self.areas, self.logs = sandbox, areas, logs
 
-    def launcher(self, task: TaskRequest, ws: Workspace) -> SandboxLauncher:
-        return self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "check")
+    def launcher(self, task: TaskRequest, ws: Workspace, egress: EgressPolicy | None = None) -> SandboxLauncher:
+        return self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "check", egress=egress)
 
     async def run(
-        self, task: TaskRequest, ws: Workspace, checks: list[VerifyCommand], tag: str, emit: EventSink
+        self,
+        task: TaskRequest,
+        ws: Workspace,
+        checks: list[VerifyCommand],
+        tag: str,
+        emit: EventSink,
+        egress: EgressPolicy | None = None,
     ) -> list[CheckResult]:
-        return await run_checks(checks, self.launcher(task, ws), self.logs / task.task_id, tag, emit)
+        launcher = self.launcher(task, ws, egress)
+        try:
+            return await run_checks(checks, launcher, self.logs / task.task_id, tag, emit)
+        finally:
+            launcher.close()

@@ -73,6 +73,7 @@ class AgentRunInput(Carried):
     request: TaskRequest
     job: AgentJob
     agent: str
+    config: RepoConfig | None = None  # as read at provisioning: what the agent's sandbox and checks may reach
 
 
 class AgentRunResult(Carried):

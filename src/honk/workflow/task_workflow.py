@@ -238,7 +238,7 @@ class TaskWorkflow:
         started = workflow.now()
         result: AgentRunResult = await self._act(
             acts.run_agent,
-            AgentRunInput(request=self.req, agent=self.prov.agent, job=job),
+            AgentRunInput(request=self.req, agent=self.prov.agent, job=job, config=self.prov.config),
             minutes=self._agent_minutes(),
         )
         seconds = (workflow.now() - started).total_seconds()

@@ -55,7 +55,9 @@ class AgentRunner:
             await self.workspaces.start_merge(ws, job.merge_from)
         attached = await self.attachments.files(req.task_id) if job.attachments else []
         try:
-            async with self.tools.run(req.task_id, ws.path, [ws.mirror], job.checks, emit, attached) as tools:
+            async with self.tools.run(
+                req.task_id, ws.path, [ws.mirror], job.checks, emit, attached, network=(req.repo, inp.config)
+            ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
             commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
@@ -97,7 +99,14 @@ class AgentRunner:
         attached = await self.attachments.files(req.task_id) if job.attachments else []
         try:
             async with self.tools.run(
-                req.task_id, ws.path, [ws.mirror], job.checks, emit, attached, writable=False
+                req.task_id,
+                ws.path,
+                [ws.mirror],
+                job.checks,
+                emit,
+                attached,
+                writable=False,
+                network=(req.repo, inp.config),
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:

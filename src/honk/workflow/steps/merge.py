@@ -5,6 +5,7 @@ machines the target's refusal of a stale landing sends a racing merge round agai
 from __future__ import annotations
 
 from honk.domain import Change, MergeResult
+from honk.egress.policies import EgressPolicies
 from honk.events import MainMoved
 from honk.forge.registry import Forges
 from honk.protocols import Checks, EventSink, TaskReads, Workspaces
@@ -17,10 +18,16 @@ from honk.workflow.steps.refusals import Refusals
 
 class Merger:
     def __init__(
-        self, workspaces: Workspaces, checks: Checks, forges: Forges, reads: TaskReads, refusals: Refusals
+        self,
+        workspaces: Workspaces,
+        checks: Checks,
+        forges: Forges,
+        reads: TaskReads,
+        refusals: Refusals,
+        egress: EgressPolicies | None = None,
     ) -> None:
         self.workspaces, self.checks, self.forges = workspaces, checks, forges
-        self.reads, self.refusals = reads, refusals
+        self.reads, self.refusals, self.egress = reads, refusals, egress
 
     async def merge(self, inp: MergeInput, emit: EventSink) -> MergeResult:
         req, repo = inp.request, inp.request.repo
@@ -46,7 +53,8 @@ class Merger:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
                     await self.workspaces.publish(ws, repo, req.task_id)  # another machine may take the next step
                     try:
-                        results = await self.checks.run(req, ws, inp.config.verify, f"merge{attempt}", emit)
+                        network = await self.egress.policy(repo, inp.config, "check") if self.egress else None
+                        results = await self.checks.run(req, ws, inp.config.verify, f"merge{attempt}", emit, network)
                     finally:
                         await self.refusals.collect(req, emit)
                     if not all(r.passed for r in results):

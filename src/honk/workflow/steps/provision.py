@@ -8,9 +8,10 @@ from pathlib import Path
 
 from honk.agents import AgentRegistry
 from honk.domain import Budget, RepoConfig, TaskRequest, Workspace, effective_budget
+from honk.egress.policies import EgressPolicies
 from honk.errors import UserFacingError
 from honk.events import SafetyWarning, WorkspaceReady
-from honk.gate import Gate, WorkerRefusal
+from honk.gate import Gate
 from honk.protocols import EventSink, Workspaces
 from honk.sandbox import Sandbox
 from honk.verify.config import load_repo_config
@@ -32,12 +33,12 @@ class Provisioner:
         default_agent: str,
         max_rounds: int,
         budget_defaults: Budget,
-        setup_network: bool = False,
+        egress: EgressPolicies | None = None,
     ) -> None:
         self.workspaces, self.agents, self.gate, self.sandbox = workspaces, agents, gate, sandbox
         self.refusals, self.areas, self.logs = refusals, areas, logs
         self.default_agent, self.max_rounds, self.budget_defaults = default_agent, max_rounds, budget_defaults
-        self.setup_network = setup_network  # the operator lets setup have the network when repos ask
+        self.egress = egress
 
     async def provision(self, task: TaskRequest, queue: str, emit: EventSink) -> ProvisionResult:
         """`queue`: the task queue this worker took the step from (a repo with its own is set up there)."""
@@ -59,6 +60,8 @@ class Provisioner:
             )
         await self.gate.check_agent(task, agent, task.model or config.agent.model)
         config = self._budgeted(task, config)
+        if self.egress is not None:  # every host within the ceiling, every secret set: before any sandbox
+            await self.egress.check(repo, config, ws.path)
         if (warning := self.sandbox.warning()) is not None:
             await emit(SafetyWarning(text=warning))
         if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
@@ -82,27 +85,20 @@ class Provisioner:
 
     async def _setup(self, task: TaskRequest, ws: Workspace, config: RepoConfig, emit: EventSink) -> None:
         assert config.setup is not None
-        network = bool(config.setup_network) and self.setup_network
-        if config.setup_network:
-            granted = "full network (hosts not enforced)" if network else "no network (not allowed here)"
-            await self.gate.worker_refused(
-                task,
-                WorkerRefusal(
-                    source="setup",
-                    action="setup_network",
-                    outcome="allowed" if network else "refused",
-                    rule="setup_network" if network else "settings.sandbox.setup_network",
-                    detail=f"asked for {', '.join(config.setup_network)}; got {granted}",
-                ),
-            )
-        launcher = self.sandbox.launcher(
-            self.areas / task.task_id, ws.path, [ws.mirror], "setup", "full" if network else "none"
-        )
+        network, variables = None, {}
+        if self.egress is not None:
+            network = await self.egress.policy(task.repo, config, "setup")
+            variables = await self.egress.variables(task.repo, config, "setup")  # passed to the process only
+        launcher = self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "setup", egress=network)
         try:
-            res = await launcher.shell(
-                config.setup, timeout_s=config.setup_timeout_s, log=self.logs / task.task_id / "setup.log"
+            res = await launcher.run(
+                ["bash", "-c", config.setup],
+                timeout_s=config.setup_timeout_s,
+                log=self.logs / task.task_id / "setup.log",
+                env=variables,
             )
         finally:
+            launcher.close()
             await self.refusals.collect(task, emit)
         if not res.ok:
             tail = "\n".join(res.output.strip().splitlines()[-10:])

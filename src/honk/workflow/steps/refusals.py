@@ -21,11 +21,13 @@ class Refusals:
 
     async def collect(self, task: TaskRequest, emit: EventSink, denied: Sequence[AgentToolDenied] = ()) -> None:
         found = Sandbox.violations(self.areas / task.task_id)
-        if not found and not denied:
+        blocked = Sandbox.blocked(self.areas / task.task_id)
+        if not found and not denied and not blocked:
             return
         for v in found if self.metrics is not None else ():
             self.metrics.refusals.labels(v.kind).inc()  # type: ignore[union-attr]
         await emit(*(SandboxRefused(what=v.kind, detail=v.detail, command=v.command, source=v.source) for v in found))
+        await emit(*blocked)
         await self.gate.worker_refused(
             task,
             *(
@@ -37,6 +39,17 @@ class Refusals:
                     detail=f"{v.detail} — in `{v.command}`",
                 )
                 for v in found
+            ),
+            *(
+                WorkerRefusal(
+                    source=b.phase,
+                    action="network",
+                    outcome="refused",
+                    rule=f"egress.{b.reason}",
+                    detail=f"{b.method} {b.host}:{b.port}: {b.detail} — in `{b.command}`"
+                    + (f" (×{b.times})" if b.times > 1 else ""),
+                )
+                for b in blocked
             ),
             *(
                 WorkerRefusal(

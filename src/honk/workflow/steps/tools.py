@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from honk import attachments as files
-from honk.domain import AttachedFile, Attachment, Network, VerifyCommand
+from honk.domain import AttachedFile, Attachment, Network, RepoConfig, RepoRef, VerifyCommand
+from honk.egress.policies import EgressPolicies
 from honk.protocols import EventSink
 from honk.sandbox import Sandbox, SandboxLauncher
 from honk.sandbox.key_proxy import KeyProxy
@@ -60,9 +61,10 @@ class ToolsForRuns:
         logs: Path,
         key_proxy: KeyProxy | None = None,
         cloud_model: bool = False,
+        egress: EgressPolicies | None = None,
     ) -> None:
         self.sandbox, self.transcripts, self.areas, self.logs = sandbox, transcripts, areas, logs
-        self.key_proxy, self.cloud_model = key_proxy, cloud_model
+        self.key_proxy, self.cloud_model, self.egress = key_proxy, cloud_model, egress
 
     @property
     def network(self) -> Network:
@@ -80,11 +82,20 @@ class ToolsForRuns:
         emit: EventSink,
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         writable: bool = True,
+        network: tuple[RepoRef, RepoConfig | None] | None = None,
     ) -> AsyncIterator[RunTools]:
-        """`writable` False: a planning run, the workspace read-only to the agent and all it starts."""
+        """`writable` False: a planning run, the workspace read-only to the agent and all it starts.
+        `network`: the repo and its config as provisioned, for what the agent and its checks may reach
+        (None: nothing)."""
         area, logs = self.areas / task_id, self.logs / task_id
-        launcher = self.sandbox.launcher(area, workspace, git_dirs, "agent", self.network, writable=writable)
-        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable)
+        agent_net = check_net = None
+        if network is not None and network[1] is not None and self.egress is not None:
+            agent_net = await self.egress.policy(network[0], network[1], "agent")
+            check_net = await self.egress.policy(network[0], network[1], "check")
+        launcher = self.sandbox.launcher(
+            area, workspace, git_dirs, "agent", self.network, writable=writable, egress=agent_net
+        )
+        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable, egress=check_net)
         proxy = self.key_proxy
         token = proxy.issue() if proxy is not None else None
         model = None
@@ -101,6 +112,7 @@ class ToolsForRuns:
             )
         finally:
             launcher.close()
+            check_launcher.close()
             if proxy is not None and token is not None:
                 proxy.revoke(token)
 

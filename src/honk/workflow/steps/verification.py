@@ -3,6 +3,7 @@ scope judge — then the build, which makes the new version people open on their
 
 from __future__ import annotations
 
+from honk.egress.policies import EgressPolicies
 from honk.events import BuildReady, BuildStarted, ChangeReviewed, ChecksStarted
 from honk.protocols import Builder, Checks, EventSink, Reviewer, TaskReads, Workspaces
 from honk.sandbox import Sandbox
@@ -24,16 +25,19 @@ class Verification:
         reads: TaskReads,
         sandbox: Sandbox,
         base_url: str,
+        egress: EgressPolicies | None = None,
     ) -> None:
         self.workspaces, self.checks, self.reviewer, self.builder = workspaces, checks, reviewer, builder
         self.refusals, self.reads, self.sandbox, self.base_url = refusals, reads, sandbox, base_url
+        self.egress = egress
 
     async def verify(self, inp: StepInput, emit: EventSink) -> VerifyResult:
         req = inp.request
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
         await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
         try:
-            results = await self.checks.run(req, ws, inp.config.verify, f"round{inp.round}", emit)
+            network = await self.egress.policy(req.repo, inp.config, "check") if self.egress else None
+            results = await self.checks.run(req, ws, inp.config.verify, f"round{inp.round}", emit, network)
         finally:
             await self.refusals.collect(req, emit)
         base = await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
@@ -74,7 +78,8 @@ class Verification:
         await emit(BuildStarted())
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
         try:
-            out = await self.builder.build(req, ws, spec)
+            network = await self.egress.policy(req.repo, inp.config, "build") if self.egress else None
+            out = await self.builder.build(req, ws, spec, network)
         finally:
             await self.refusals.collect(req, emit)
         if not out.ok:
