@@ -50,7 +50,9 @@ def _relay(fd: int, path: str) -> None:
     back = _thread.allocate_lock()
     back.acquire()
     _thread.start_new_thread(_pipe, (upstream, client, back))
-    _pipe(client, upstream, _thread.allocate_lock())
+    mine = _thread.allocate_lock()
+    mine.acquire()
+    _pipe(client, upstream, mine)
     back.acquire()  # the other direction is done too
     client.close()
     upstream.close()

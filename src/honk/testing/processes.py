@@ -74,9 +74,16 @@ class HonkStack:
     """`honk server` plus `honk worker` processes sharing one data dir and a private task queue."""
 
     def __init__(
-        self, root: Path, temporal_address: str, extra_env: dict[str, str] | None = None, **settings: str
+        self,
+        root: Path,
+        temporal_address: str,
+        extra_env: dict[str, str] | None = None,
+        egress: Path | None = None,
+        **settings: str,
     ) -> None:
-        self.root, self.port = root, free_port()
+        """`egress`: the fakes' addresses and CA (honk.testing.egress_worker), for workers whose egress
+        proxy reaches them by their real names."""
+        self.root, self.port, self.egress = root, free_port(), egress
         self.env = {
             **os.environ,
             **(extra_env or {}),
@@ -103,8 +110,11 @@ class HonkStack:
 
     def _spawn(self, role: str, **env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
+        command = [sys.executable, "-m", "honk", role]
+        if role == "worker" and self.egress is not None:
+            command = [sys.executable, "-m", "honk.testing.egress_worker", str(self.egress)]
         return subprocess.Popen(
-            [sys.executable, "-m", "honk", role],
+            command,
             env={**self.env, **env},
             stdout=log,
             stderr=subprocess.STDOUT,
