@@ -244,7 +244,8 @@ class Beyond:
 
 class Ceiling:
     """The operator's limit on every repo's allowlist (HONK_EGRESS_CEILING): presets, host names,
-    `*.suffix`, or `*` for every public host name."""
+    `*.suffix` (on ports 80 and 443, or the port written after them), or `*` for every public host name
+    on any port."""
 
     def __init__(self, entries: Sequence[str]) -> None:
         self.entries = tuple(e.strip().lower() for e in entries)
@@ -252,7 +253,7 @@ class Ceiling:
 
     def allows(self, entry: str) -> bool:
         host, port = split_port(entry)
-        return any(_covers(h, host) and (p == port or (p is None and port is None)) for h, p in self._hosts)
+        return any(h == ANY or (_covers(h, host) and p == port) for h, p in self._hosts)
 
     def beyond(self, config: RepoConfig) -> list[Beyond]:
         """Each host a repo's file lists that this ceiling does not allow (presets checked host by host)."""
