@@ -74,3 +74,40 @@ async def test_a_check_reaches_only_its_hosts_through_the_proxy_and_a_refusal_na
     assert blocked.phase == "check" and blocked.reason == "not_allowed"
     assert blocked.command == "'curl -sS --max-time 20 https://files.pythonhosted.org/x'"
     assert Sandbox.blocked(area) == []  # taken once
+
+
+@pytest.mark.skipif(shutil.which("java") is None or shutil.which("keytool") is None, reason="needs a JDK")
+async def test_a_jvm_in_a_check_fetches_through_the_proxy_with_the_settings_it_reads(tmp_path: Path) -> None:
+    """JVMs read no proxy variables: JAVA_TOOL_OPTIONS gives them the proxy and a trust store with the
+    worker's authority, so a terminated (reads-only) host works and a write is refused."""
+    from honk.testing.egress_worker import MappedResolver
+    from honk.testing.processes import wait_until
+    from honk.testing.registries import FETCH_JAVA, MAVEN, MAVEN_POM, FakeRegistries, parse_fetched
+
+    with FakeRegistries() as fake:
+        mapping = fake.mapping()
+        proxy = EgressProxy(
+            resolver=MappedResolver(mapping), upstream_trust=fake.ca_pem, reachable=list(mapping.values())
+        ).start()
+        try:
+            wait_until(lambda: proxy.java_store is not None, 120, "the JVM trust store")
+            data, ws, area = _world(tmp_path)
+            shutil.copy(FETCH_JAVA, ws / "Fetch.java")
+            box = Sandbox(SandboxConfig(hidden=(data,), egress=proxy))
+            policy = EgressPolicy("check", (Rule(MAVEN, None, READS, "network.check[0]"),))
+            launcher = box.launcher(area, ws, [], "check", egress=policy)
+            try:
+                got = await launcher.shell(f"java Fetch.java https://{MAVEN}{MAVEN_POM}", timeout_s=180)
+                assert got.ok, got.output
+                fetched = parse_fetched(got.output.strip().splitlines()[-1])
+                assert fetched.status == 200 and fetched.length > 0
+                put = await launcher.shell(f"java Fetch.java https://{MAVEN}{MAVEN_POM} PUT", timeout_s=180)
+                assert parse_fetched(put.output.strip().splitlines()[-1]).status == 403
+            finally:
+                launcher.close()
+            [blocked] = Sandbox.blocked(area)
+            assert (blocked.host, blocked.method, blocked.reason) == (MAVEN, "PUT", "method")
+            assert fake.received(MAVEN, method="GET", path=MAVEN_POM)
+            assert not fake.received(MAVEN, method="PUT")
+        finally:
+            proxy.stop()

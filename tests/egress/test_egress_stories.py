@@ -77,3 +77,39 @@ def test_setup_installs_from_the_registry_it_names_and_the_agent_asking_the_same
         "not_allowed",
     )
     assert "pip install" in blocked["command"]
+
+
+def test_a_file_asking_for_more_than_the_server_allows_fails_at_once_with_its_line_and_a_fix(
+    egress_stack: HonkStack, make_remote
+) -> None:
+    """Beyond the ceiling, an unknown preset, a secret never set, a secret for the agent: each task
+    fails before any sandbox starts, saying the file, the line and what to do."""
+    cases = {
+        "beyond": ('[network]\ncheck = ["evil.example.com"]\n', "line 2: network.check[0] lists evil.example.com"),
+        "preset": ('[network]\nsetup = ["pypy"]\n', "line 2: network.setup[0] is not a preset"),
+        "unset": (
+            '[[secrets]]\nname = "NPM_TOKEN"\nphases = ["check"]\nhosts = ["registry.npmjs.org"]\nheader = "Authorization"\n',
+            'line 2: secrets[0].name names the secret "NPM_TOKEN", which is not set',
+        ),
+        "agent": (
+            '[[secrets]]\nname = "NPM_TOKEN"\nphases = ["agent"]\nenv = "NPM_TOKEN"\n',
+            "line 3: secrets[0].phases must not include the agent",
+        ),
+    }
+    tasks = {}
+    for name, (toml, _) in cases.items():
+        files = calc_files(scenario())
+        remote = make_remote({**files, ".honk.toml": toml + files[".honk.toml"]})
+        egress_stack.add_repo(name, remote.url)
+        tasks[name] = egress_stack.ask(name, "fix add")
+    for name, (_, said) in cases.items():
+        done = egress_stack.wait_for(tasks[name].id, TaskState.failed, TaskState.ready, timeout_s=120)
+        failed = [e.event for e in egress_stack.events(done.id) if e.event.kind == "task_failed"]
+        assert done.state == TaskState.failed and failed, name
+        assert ".honk.toml " + said in failed[0].reason, (name, failed[0].reason)
+        kinds = egress_stack.kinds(done.id)
+        assert "agent_started" not in kinds and "workspace_ready" not in kinds, (name, kinds)
+    assert (
+        "honk secret set unset NPM_TOKEN"
+        in [e.event for e in egress_stack.events(tasks["unset"].id) if e.event.kind == "task_failed"][0].reason
+    )
