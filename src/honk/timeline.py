@@ -25,6 +25,7 @@ from honk.events import (
     PlanProposed,
     PullRequestUpdated,
     SafetyWarning,
+    NetworkBlocked,
     SandboxRefused,
     StoredEvent,
     TaskAccepted,
@@ -33,6 +34,7 @@ from honk.events import (
 )
 from honk.route import Route
 
+MAX_BLOCKED_KEPT, MAX_BLOCKED_SHOWN = 50, 5
 MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
 
 
@@ -66,6 +68,8 @@ class Timeline(Carried):
     pull_request: PullRequestUpdated | None = None
     refusals: list[SandboxRefused] = []
     refused: int = 0
+    # What the egress proxy refused: one entry per phase, host, method and reason, its count summed.
+    blocked: list[NetworkBlocked] = []
     safety_warnings: list[str] = []
     # Each agent run's head when it started, by invocation; and every commit an agent run made: a
     # retried run finds here whether an earlier attempt already committed.
@@ -128,6 +132,8 @@ class Timeline(Carried):
             changes["pull_request"] = event
         elif isinstance(event, SandboxRefused):
             changes |= {"refusals": [*self.refusals, event][-MAX_REFUSALS_KEPT:], "refused": self.refused + 1}
+        elif isinstance(event, NetworkBlocked):
+            changes["blocked"] = _blocked_with(self.blocked, event)
         elif isinstance(event, SafetyWarning):
             changes["safety_warnings"] = [*self.safety_warnings, event.text]
         return self.model_copy(update=changes)
@@ -148,6 +154,24 @@ class Timeline(Carried):
         first = self.agent_heads.get(invocation)
         return first if first is not None and first != head else None
 
+    def blocked_warning(self) -> str | None:
+        """What the egress proxy refused, said once (thread, pull request): each host with its phase,
+        method, count and the command that asked, and how to allow it. Nothing retried it."""
+        if not self.blocked:
+            return None
+        shown = [
+            f"{b.method} {b.host} in {b.phase}" + (f" ×{b.times}" if b.times > 1 else "") + f" (`{b.command[:60]}`)"
+            for b in self.blocked[:MAX_BLOCKED_SHOWN]
+        ]
+        more = len(self.blocked) - len(shown)
+        return (
+            "the egress proxy refused: "
+            + "; ".join(shown)
+            + (f"; and {more} more" if more > 0 else "")
+            + ". To allow a host, list it under [network] in .honk.toml, or an admin runs "
+            "`honk network allow REPO HOST --phase PHASE`"
+        )
+
     def refusal_warning(self) -> str | None:
         """What the sandbox refused, in one line for the warnings on delivery."""
         if not self.refused:
@@ -157,3 +181,11 @@ class Timeline(Carried):
             f"the sandbox refused {self.refused} action(s) of the agent or the repo's code "
             f"({', '.join(kinds)}); see the audit log"
         )
+
+
+def _blocked_with(blocked: list[NetworkBlocked], event: NetworkBlocked) -> list[NetworkBlocked]:
+    key = (event.phase, event.host, event.port, event.method, event.reason)
+    for i, seen in enumerate(blocked):
+        if (seen.phase, seen.host, seen.port, seen.method, seen.reason) == key:
+            return [*blocked[:i], seen.model_copy(update={"times": seen.times + event.times}), *blocked[i + 1 :]]
+    return [*blocked, event][:MAX_BLOCKED_KEPT]

@@ -77,6 +77,10 @@ def test_setup_installs_from_the_registry_it_names_and_the_agent_asking_the_same
         "not_allowed",
     )
     assert "pip install" in blocked["command"]
+    # Said once where the change is delivered (the thread's ready message and the pull request body).
+    ready = [e.event for e in egress_stack.events(task.id) if e.event.kind == "task_ready"]
+    said = " ".join(ready[0].model_dump_json() for _ in ready[:1])
+    assert "the egress proxy refused: CONNECT pypi.org in agent" in said and "honk network allow" in said
 
 
 def test_a_file_asking_for_more_than_the_server_allows_fails_at_once_with_its_line_and_a_fix(
