@@ -172,3 +172,52 @@ def test_plain_http_is_decided_per_request_and_never_carries_a_secret(proxy: Egr
         assert refused.stdout.rsplit("\n", 1)[1] == "403"
     finally:
         gateway.close()
+
+
+def _raw(gateway: Gateway, data: bytes) -> bytes:
+    import socket
+
+    assert gateway.address is not None
+    with socket.create_connection(gateway.address, timeout=10) as s:
+        s.sendall(data)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+        return out
+
+
+def test_smuggling_through_an_allowed_name_is_refused(proxy: EgressProxy, upstream: Upstream) -> None:
+    """Plain HTTP inside a CONNECT to an allowed host; another Host header inside a terminated tunnel; a
+    proxy request for an address: each refused and recorded, nothing reaches the far side."""
+    import socket
+    import ssl
+
+    gateway = proxy.open(_policy("setup"), tcp=True)
+    try:
+        answer = _raw(
+            gateway, b"CONNECT pypi.org:443 HTTP/1.1\r\nHost: pypi.org\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        assert answer.startswith(b"HTTP/1.1 200") and b"method" not in answer  # the tunnel was cut, not used
+        answer = _raw(gateway, b"GET http://127.0.0.1/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.1 403")
+        reasons = sorted(b.reason for _, b in gateway.blocked())
+        assert reasons == ["ip_literal", "not_tls"]
+    finally:
+        gateway.close()
+    check = proxy.open(_policy("check"), tcp=True)
+    assert check.address is not None
+    try:
+        with socket.create_connection(check.address, timeout=10) as s:
+            s.sendall(b"CONNECT pypi.org:443 HTTP/1.1\r\nHost: pypi.org\r\n\r\n")
+            assert s.recv(4096).startswith(b"HTTP/1.1 200")
+            context = ssl.create_default_context(cafile=str(proxy.trust_dir / "ca.pem"))
+            with context.wrap_socket(s, server_hostname="pypi.org") as tls:
+                tls.sendall(b"GET /simple/ HTTP/1.1\r\nHost: other.example.com\r\n\r\n")
+                answer = b""
+                while chunk := tls.recv(65536):
+                    answer += chunk
+        assert answer.startswith(b"HTTP/1.1 403") and b"Host header" in answer
+        [(_, blocked)] = check.blocked()
+        assert blocked.reason == "sni_mismatch"
+    finally:
+        check.close()

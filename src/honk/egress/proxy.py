@@ -410,18 +410,18 @@ class Session:
     def _hello(self, early: bytes) -> str | Refused:
         """The server name in the client's hello, read without taking it off the socket."""
         deadline = time.monotonic() + HEAD_TIMEOUT_S
-        want = 5
+        data = early
         while True:
-            try:
-                data = early + self.conn.recv(max(want - len(early), 1), socket.MSG_PEEK | socket.MSG_WAITALL)
-            except OSError:
-                return Refused("not_tls", "no TLS hello arrived")
             try:
                 hello = read_hello(data)
             except NeedMore:
                 if time.monotonic() > deadline or len(data) >= MAX_HELLO:
                     return Refused("not_tls", "the TLS hello did not arrive whole")
-                want = len(data) + _missing(data)
+                want = len(data) + _missing(data) - len(early)
+                try:
+                    data = early + self.conn.recv(want, socket.MSG_PEEK | socket.MSG_WAITALL)
+                except OSError:
+                    return Refused("not_tls", "no TLS hello arrived")
                 continue
             except NotTls as exc:
                 return Refused("not_tls", f"not TLS inside the tunnel ({exc})")
