@@ -111,3 +111,38 @@ async def test_a_jvm_in_a_check_fetches_through_the_proxy_with_the_settings_it_r
             assert not fake.received(MAVEN, method="PUT")
         finally:
             proxy.stop()
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
+@pytest.mark.parametrize("phase", ["setup", "check"])
+async def test_npm_installs_through_the_proxy_tunnelled_in_setup_and_terminated_in_a_check(
+    tmp_path: Path, phase: str
+) -> None:
+    """npm (Node 18 reads no proxy variables itself; npm's own settings carry the proxy and the CA):
+    tunnelled where any method is allowed, terminated where only reads are."""
+    from honk.testing.egress_worker import MappedResolver
+    from honk.testing.registries import NPM, NPM_PACKAGE, FakeRegistries
+
+    with FakeRegistries() as fake:
+        mapping = fake.mapping()
+        proxy = EgressProxy(
+            resolver=MappedResolver(mapping), upstream_trust=fake.ca_pem, reachable=list(mapping.values())
+        ).start()
+        try:
+            data, ws, area = _world(tmp_path)
+            box = Sandbox(SandboxConfig(hidden=(data,), egress=proxy))
+            methods = None if phase == "setup" else READS
+            policy = EgressPolicy(phase, (Rule(NPM, None, methods, f"network.{phase}[0]"),))  # type: ignore[arg-type]
+            launcher = box.launcher(area, ws, [], phase, egress=policy)  # type: ignore[arg-type]
+            try:
+                got = await launcher.shell(
+                    f"npm install --no-save --prefix $HOME/n {NPM_PACKAGE} && ls $HOME/n/node_modules", timeout_s=180
+                )
+            finally:
+                launcher.close()
+            assert got.ok and NPM_PACKAGE in got.output, got.output
+            assert Sandbox.blocked(area) == []  # npm's audit and funding calls are off: nothing to refuse
+            assert fake.received(NPM, method="GET")
+            assert fake.handshakes  # the fake saw TLS: from npm (tunnelled) or from the proxy (terminated)
+        finally:
+            proxy.stop()
