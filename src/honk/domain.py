@@ -477,6 +477,16 @@ class SecretUse(Carried):
         return self
 
 
+class SecretInfo(Record):
+    """One of a repo's secrets as people may see it: its name, and when and by whom it was set. Never
+    its value: that goes in once (`honk secret set`) and out only to the egress proxy."""
+
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+
+
 class VerifyCommand(Carried):
     """`[[verify]]`: one of the repo's checks."""
 
