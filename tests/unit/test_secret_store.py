@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -246,3 +248,33 @@ async def test_a_worker_only_process_builds_the_lookup_from_its_settings(store: 
     assert await repo_secrets(worker, store).values("calc", ["DEPLOY_TOKEN", "NOT_SET"]) == {
         "DEPLOY_TOKEN": "for-the-egress-proxy"
     }
+
+
+async def test_honk_db_rotate_secrets_moves_every_secret_to_the_first_key(tmp_path: Path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}"
+    store = Store(url)
+    await store.create_schema()
+    await store.add_repo(RepoRef(name="calc", url="/srv/calc"))
+    await keyed(store, KEY_A).put("calc", "NPM_TOKEN", TOKEN, "ada")
+    env = {**os.environ, "HONK_DATABASE_URL": url, "HONK_DATA_DIR": str(tmp_path / "data")}
+    env.pop("HONK_SECRETS_KEY", None)
+    honk = [sys.executable, "-m", "honk", "db", "rotate-secrets"]
+
+    unset = subprocess.run(honk, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert unset.returncode == 1 and "HONK_SECRETS_KEY is not set" in unset.stderr, unset.stderr
+    wrong = subprocess.run(
+        honk, env={**env, "HONK_SECRETS_KEY": KEY_B}, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert wrong.returncode == 1 and "NPM_TOKEN of calc cannot be decrypted" in wrong.stderr, wrong.stderr
+    assert "Traceback" not in wrong.stderr and KEY_B not in wrong.stderr
+    rotated = subprocess.run(
+        honk,
+        env={**env, "HONK_SECRETS_KEY": f"{KEY_B},{KEY_A}"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert rotated.returncode == 0 and rotated.stdout.startswith("1 repo secret(s) encrypted again"), rotated.stderr
+    assert await keyed(store, KEY_B).values("calc", ["NPM_TOKEN"]) == {"NPM_TOKEN": TOKEN}
+    await store.close()
