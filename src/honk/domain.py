@@ -28,10 +28,26 @@ AgentReason = Literal[
 ]
 # What an agent run may do: change the workspace, or only read it and propose a plan.
 AgentMode = Literal["edit", "plan"]
-# What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone).
-Action = Literal["request", "follow_up", "merge", "cancel", "approve", "revise"]
+# What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone),
+# or of a repo's secrets (admins only).
+Action = Literal[
+    "request", "follow_up", "merge", "cancel", "approve", "revise", "secret_set", "secret_list", "secret_remove"
+]
+SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remove")
 AuditAction = Literal[
-    "request", "follow_up", "merge", "cancel", "approve", "revise", "sandbox", "setup_network", "agent_tool", "network"
+    "request",
+    "follow_up",
+    "merge",
+    "cancel",
+    "approve",
+    "revise",
+    "secret_set",
+    "secret_list",
+    "secret_remove",
+    "sandbox",
+    "setup_network",
+    "agent_tool",
+    "network",
 ]
 AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
 # What the sandbox refused, and which kind of process it was running.
@@ -68,7 +84,8 @@ LandStatus = Literal["merged", "conflict", "checks_failed", "kept_moving", "refu
 SlackCommandName = Literal["help", "list", "status", "use"]
 # What Honk makes of a file that came with a request: an image the model sees, or text it reads.
 AttachmentKind = Literal["image", "text"]
-PolicyPeople = Literal["requesters", "mergers"]
+# Who a repo's table in the access policy names: who may request, merge, and manage its secrets.
+PolicyPeople = Literal["requesters", "mergers", "admins"]
 # Where a task stands on a step of its route (`honk.route`); Slack's task cards use the same four.
 StepStatus = Literal["pending", "in_progress", "complete", "error"]
 # Whether a task's progress streams in its Slack thread where the workspace allows it (`auto`), or is
@@ -475,6 +492,16 @@ class SecretUse(Carried):
                 {"phases": ", ".join(untrusted)},
             )
         return self
+
+
+class SecretInfo(Record):
+    """One of a repo's secrets as people may see it: its name, and when and by whom it was set. Never
+    its value: that goes in once (`honk secret set`) and out only to the egress proxy."""
+
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
 
 
 class VerifyCommand(Carried):

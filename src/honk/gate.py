@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
+from honk.domain import SECRET_ACTIONS, Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
@@ -28,7 +28,23 @@ ROLE_NEEDED: dict[Action, Role] = {
     "cancel": Role.requester,
     "approve": Role.requester,  # a plan: the requester, or someone the policy lets merge
     "revise": Role.requester,
+    "secret_set": Role.admin,  # a repo's secrets: an admin account, and the policy's `admins` for the repo
+    "secret_list": Role.admin,
+    "secret_remove": Role.admin,
 }
+
+
+# How a refusal names an action ("…; merge needs a merger.").
+ACTION_WORDS: dict[Action, str] = {
+    "follow_up": "follow up",
+    "secret_set": "setting a secret",
+    "secret_list": "listing secrets",
+    "secret_remove": "removing a secret",
+}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 class Actor(Record):
@@ -76,7 +92,8 @@ class Gate:
             if actor.role is not None and not actor.role.allows(needed):
                 raise Refused(
                     "accounts.role",
-                    f"{actor.identity} is a {actor.role.value}; {action.replace('_', ' ')} needs a {needed.value}.",
+                    f"{actor.identity} is {_a(actor.role.value)}; {ACTION_WORDS.get(action, action)} needs "
+                    f"{_a(needed.value)}.",
                 )
             if action == "request":
                 self.policy.check_request(actor.who, repo, agent, model, await self.usage(actor.identity))
@@ -89,6 +106,8 @@ class Gate:
                 if not self.policy.is_requester(actor.who, requested_by or ""):
                     self._check_slack_merger(actor)
                 self.policy.check_plan(actor.who, repo, requested_by or "", action)
+            elif action in SECRET_ACTIONS:
+                self.policy.check_admin(actor.who, repo, action)
             else:
                 self.policy.check_cancel(actor.who, repo, requested_by or "")
         except Refused as refused:

@@ -28,6 +28,7 @@ from honk.domain import (
     ForgeRef,
     RefusedAttachment,
     RepoRef,
+    SecretInfo,
     SlackThread,
     TaskRequest,
     TaskState,
@@ -38,7 +39,8 @@ from honk.events import AnyEvent, AttachmentsReceived, FollowUpReceived, StoredE
 from honk.gate import Actor, Gate
 from honk.redaction import redact
 from honk.settings import Settings
-from honk.store import AttachmentStore, AuditEntry, AuditQuery, Store
+from honk.store import AttachmentStore, AuditEntry, AuditQuery, RepoSecrets, SecretKeys, Store
+from honk.store.secrets import secret_name
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, PlanDecision, TaskInput
@@ -53,6 +55,7 @@ class TaskService:
     def __init__(self, settings: Settings, store: Store, client: Client, gate: Gate) -> None:
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
         self.attachments = AttachmentStore(store)
+        self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
 
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
@@ -80,6 +83,40 @@ class TaskService:
     async def config_problem(self, repo: str) -> str | None:
         """The `.honk.toml` problem that failed the repo's latest task, if its latest task failed on one."""
         return await self.store.config_problem(repo)
+
+    # -- repo secrets: admins only; values go in and never come out ----------------------------
+    async def set_secret(self, actor: Actor, repo: str, name: str, value: str) -> SecretInfo:
+        """Sets (or replaces) one of the repo's secrets. The value is kept only encrypted; the audit log
+        gets its name."""
+        return await self.gate.recorded("secret_set", actor, repo, lambda: self._set_secret(actor, repo, name, value))
+
+    async def _set_secret(self, actor: Actor, repo: str, name: str, value: str) -> SecretInfo:
+        ref = await self.repo(repo)
+        await self.gate.check("secret_set", actor, ref.name)
+        info = await self.repo_secrets.put(ref.name, name, value, actor.identity)
+        done = "set" if info.created_at == info.updated_at else "replaced"
+        await self.gate.record("secret_set", actor, ref.name, "ok", f"{done} {info.name}")
+        return info
+
+    async def secrets(self, actor: Actor, repo: str) -> list[SecretInfo]:
+        """The repo's secrets by name, with when and by whom each was set; never their values."""
+        return await self.gate.recorded("secret_list", actor, repo, lambda: self._secrets(actor, repo))
+
+    async def _secrets(self, actor: Actor, repo: str) -> list[SecretInfo]:
+        ref = await self.repo(repo)
+        await self.gate.check("secret_list", actor, ref.name)
+        return await self.repo_secrets.names(ref.name)
+
+    async def remove_secret(self, actor: Actor, repo: str, name: str) -> None:
+        await self.gate.recorded("secret_remove", actor, repo, lambda: self._remove_secret(actor, repo, name))
+
+    async def _remove_secret(self, actor: Actor, repo: str, name: str) -> None:
+        ref = await self.repo(repo)
+        await self.gate.check("secret_remove", actor, ref.name)
+        name = secret_name(name)
+        if not await self.repo_secrets.remove(ref.name, name):
+            raise NotFound(f"{ref.name} has no secret {name} (`honk secret list {ref.name}` shows its secrets).")
+        await self.gate.record("secret_remove", actor, ref.name, "ok", f"removed {name}")
 
     # -- reads ------------------------------------------------------------------------------
     async def tasks(

@@ -78,6 +78,12 @@ class StoreSettings(Section):
         description="SQLAlchemy URL; default: SQLite in the data dir. PostgreSQL in production: "
         "`postgresql+asyncpg://user:pass@host/db`",
     )
+    secrets_key: SecretStr | None = Field(
+        default=None,
+        description="the keys repo secrets are encrypted with (Fernet), comma-separated: the first encrypts, all "
+        "decrypt (a new key goes first; `honk db rotate-secrets` re-encrypts). Default: `repo-secrets.key`, made "
+        "in the data dir; set it when server and workers do not share one",
+    )
 
 
 class ServerSettings(Section):
@@ -398,6 +404,16 @@ class Settings(BaseSettings):
         return self.data_dir / "secret.key"
 
     @property
+    def secrets_key_file(self) -> Path:
+        """Where the key for repo secrets is made when `HONK_SECRETS_KEY` is not set."""
+        return self.data_dir / "repo-secrets.key"
+
+    def secrets_keys(self) -> list[str]:
+        """The keys for repo secrets in `HONK_SECRETS_KEY`, first (encrypting) first; [] when unset."""
+        configured = self.store.secrets_key.get_secret_value() if self.store.secrets_key else ""
+        return [k.strip() for k in configured.split(",") if k.strip()]
+
+    @property
     def agent_homes_dir(self) -> Path:
         return self.data_dir / "agent-homes"
 
@@ -414,6 +430,7 @@ class Settings(BaseSettings):
             self.forges.gitlab_token,
         )
         values = [s.get_secret_value() for s in held if s]
+        values += self.secrets_keys() or _read_quietly(self.secrets_key_file)
         if self.store.database_url and (password := make_url_password(self.store.database_url)):
             values.append(password)
         return values
@@ -429,6 +446,15 @@ class Settings(BaseSettings):
             db = url.split(":///", 1)[1]
             paths += [Path(db), Path(f"{db}-wal"), Path(f"{db}-shm"), Path(f"{db}-journal")]
         return [p.expanduser().resolve() for p in paths]
+
+
+def _read_quietly(path: Path) -> list[str]:
+    """A key file's content, when there is one (it is made on first use, perhaps by another process)."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return []
+    return [text] if text else []
 
 
 # -- flat names -----------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ max_cost_usd = 2.0
 [repos.internal]
 requesters = ["group:leads"]
 mergers = ["ada@example.com"]
+admins = ["group:leads"]
 """
 
 
@@ -236,6 +237,36 @@ def test_open_policy_allows_everything() -> None:
     policy.check_agent("anything", "aider", None)
 
 
+def test_open_policy_lets_anyone_manage_secrets() -> None:
+    for action in ("secret_set", "secret_list", "secret_remove"):
+        Policy.open().check_admin(STRANGER, "anything", action)
+
+
+# -- repo secrets ---------------------------------------------------------------------------
+
+
+def test_with_a_policy_file_nobody_manages_secrets_unless_named(policy: Policy) -> None:
+    with refusal(r'repos\."\*"\.admins') as e:
+        policy.check_admin(ADA, "playlist", "secret_set")
+    assert e.value.detail == (
+        "ada@example.com may not set the secrets of playlist; nobody may until the access policy names its admins."
+    )
+    with refusal(r'repos\."\*"\.admins'):
+        Policy.parse('allow_unknown = true\n[repos."*"]\nmergers = ["*"]').check_admin(STRANGER, "docs", "secret_list")
+
+
+def test_a_repos_admins_manage_its_secrets(policy: Policy) -> None:
+    policy.check_admin(ADA, "internal", "secret_set")  # a lead, by her [users] entry's group
+    policy.check_admin(CAROL, "internal", "secret_remove")  # a lead, by the group's members
+    with refusal("repos.internal.admins") as e:
+        policy.check_admin(BOB, "internal", "secret_list")
+    assert e.value.detail == "bob@example.com may not list the secrets of internal; ask one of: group:leads."
+    with refusal("users"):
+        policy.check_admin(STRANGER, "internal", "secret_set")
+    everywhere = Policy.parse('[users."bob@example.com"]\n[repos."*"]\nadmins = ["bob@example.com"]')
+    everywhere.check_admin(BOB, "any-repo", "secret_set")
+
+
 def test_refused_carries_its_rule_and_detail() -> None:
     refused = Refused("accounts.role", "ada is a requester; merge needs a merger.")
     assert refused.rule == "accounts.role" and refused.status_code == 403
@@ -266,6 +297,8 @@ def test_an_undefined_group_is_an_error_wherever_it_is_named() -> None:
         Policy.parse('[groups]\nleads = []\n[users."a@x.io"]\ngroups = ["lead"]\n[repos.docs]\nmergers = ["group:ops"]')
     assert "- users.\"a@x.io\".groups[0]: group 'lead' is not defined in [groups] (defined: leads)" in e.value.message
     assert "- repos.docs.mergers[0]: group 'ops' is not defined in [groups]" in e.value.message
+    with pytest.raises(InvalidPolicy, match=r"repos\.docs\.admins\[0\]: group 'ops' is not defined"):
+        Policy.parse('[repos.docs]\nadmins = ["group:ops"]')
     with pytest.raises(InvalidPolicy, match=r"groups\.leads\[0\]: 'group:ops': a group lists people"):
         Policy.parse('[groups]\nleads = ["group:ops"]\nops = []')
 
@@ -297,6 +330,9 @@ def test_the_example_policy_loads_and_means_what_it_says() -> None:
     policy.check_merge(boss, "api", "ada@example.com")
     policy.check_merge(grace, "docs", "ada@example.com")
     assert Budget().capped(policy.budget_cap("playlist")) == Budget(max_turns=60, max_cost_usd=2.0, timeout_s=1800)
+    policy.check_admin(ADA_SLACK, "playlist", "secret_set")
+    with refusal(r'repos\."\*"\.admins'):
+        policy.check_admin(boss, "playlist", "secret_set")
 
 
 def test_a_plan_is_approved_by_its_requester_or_a_merger(policy: Policy) -> None:

@@ -1,4 +1,5 @@
-"""Decisions: may this person request, follow up, merge or cancel here, with this agent, within limits.
+"""Decisions: may this person request, follow up, merge or cancel here, with this agent, within limits;
+may they manage the repo's secrets.
 
 Pure: the caller counts usage from the store and records refusals in the audit log. Every refusal
 names the rule that refused (a stable dotted path into the policy file) and what the person can do.
@@ -32,6 +33,7 @@ T = TypeVar("T")
 N = TypeVar("N", int, float)
 
 DAILY_RESET = "it resets at 00:00 UTC"
+SECRET_VERBS = {"secret_set": "set", "secret_list": "list", "secret_remove": "remove"}
 
 
 class Refused(Forbidden):
@@ -75,8 +77,9 @@ class Policy:
 
     @classmethod
     def open(cls) -> Policy:
-        """No policy file: everyone may do everything, without limits or budget caps."""
-        return cls(PolicyFile(allow_unknown=True))
+        """No policy file: everyone may do everything, without limits or budget caps (and manage every
+        repo's secrets, which a policy file gives nobody unless it says so)."""
+        return cls(PolicyFile(allow_unknown=True, repos={ANYONE: RepoRule(admins=[ANYONE])}))
 
     # -- decisions ----------------------------------------------------------------------------
     def check_request(self, who: Who, repo: str, agent: str | None, model: str | None, usage: Usage) -> None:
@@ -130,6 +133,14 @@ class Policy:
         raise Refused(
             rule, f"{person.name} may not cancel {requested_by}'s task in {repo}; {_ask([requested_by, *principals])}."
         )
+
+    def check_admin(self, who: Who, repo: str, action: str) -> None:
+        """Who may set, list and remove a repo's secrets: only those its `admins` name (nobody by default)."""
+        person, (principals, rule) = self._known(who), self._principals(repo, "admins")
+        if not self._any(person, principals):
+            verb = SECRET_VERBS.get(action, "manage")
+            ask = _ask(principals) if principals else "nobody may until the access policy names its admins"
+            raise Refused(rule, f"{person.name} may not {verb} the secrets of {repo}; {ask}.")
 
     def check_agent(self, repo: str, agent: str, model: str | None) -> None:
         """For the agent and model the repo's config (or the server's default) chose after the request."""
@@ -200,6 +211,8 @@ class Policy:
     def _principals(self, repo: str, field: PolicyPeople) -> tuple[list[str], str]:
         if field == "requesters":
             return self._setting(repo, field, lambda r: r.requesters, [ANYONE])
+        if field == "admins":
+            return self._setting(repo, field, lambda r: r.admins, [])
         return self._setting(repo, field, lambda r: r.mergers, [ANYONE])
 
     def _any(self, person: _Person, principals: list[str]) -> bool:

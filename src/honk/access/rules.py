@@ -74,6 +74,7 @@ class RepoRule(Record):
 
     requesters: list[str] | None = None  # default ["*"]
     mergers: list[str] | None = None  # default ["*"]
+    admins: list[str] | None = None  # who may set, list and remove its secrets; default: nobody
     two_person: bool | None = None  # default false
     agents: list[str] | None = None  # default: any
     models: list[str] | None = None  # default: any
@@ -154,7 +155,7 @@ def _reference_problems(policy: PolicyFile) -> Iterator[str]:
                     f"{_defined(known)}"
                 )
     for repo, rule in policy.repos.items():
-        for field, principals in (("requesters", rule.requesters), ("mergers", rule.mergers)):
+        for field, principals in (("requesters", rule.requesters), ("mergers", rule.mergers), ("admins", rule.admins)):
             for i, principal in enumerate(principals or []):
                 if principal.startswith(GROUP) and principal[len(GROUP) :] not in known:
                     yield (

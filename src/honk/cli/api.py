@@ -51,7 +51,7 @@ class ApiClient:
             except ValueError:
                 detail = r.text
             raise UserFacingError(str(detail))
-        return r.json()
+        return None if r.status_code == 204 else r.json()
 
     def events(self, task_id: str, follow: bool, after: int = 0) -> Iterator[StoredEvent]:
         params: dict[str, str | int] = {"follow": str(follow).lower(), "after": after}

@@ -9,14 +9,16 @@ import os
 import sys
 from pathlib import Path
 from typing import get_args
+from urllib.parse import quote
 
 import click
 
 from honk.cli.api import ApiClient, default_url
-from honk.domain import AuditAction, AuditOutcome, TaskState, TaskView
+from honk.domain import AuditAction, AuditOutcome, SecretInfo, TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import PlanProposed, StoredEvent
 from honk.store.audit import AuditEntry
+from honk.store.secrets import MAX_SECRET_BYTES, secret_name
 
 
 def _exit(code: int) -> None:
@@ -99,6 +101,99 @@ def repo_list(ctx: click.Context, as_json: bool) -> None:
         return
     for r in repos:
         click.echo(f"{r['name']:<20} {r['branch']:<12} {r['url']}")
+
+
+# -- repo secrets ------------------------------------------------------------------------------
+@cli.group()
+def secret() -> None:
+    """A repo's secrets (its admins): values go in and are never shown again."""
+
+
+def _secrets_path(repo_name: str, name: str | None = None) -> str:
+    path = f"/api/repos/{quote(repo_name, safe='')}/secrets"
+    return path if name is None else f"{path}/{quote(name, safe='')}"
+
+
+@secret.command("set")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("name")
+@click.argument("given", nargs=-1, metavar="")
+@click.option(
+    "--from-file",
+    "from_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Read the value from this file (one trailing newline is dropped).",
+)
+@click.pass_context
+def secret_set(ctx: click.Context, repo_name: str, name: str, given: tuple[str, ...], from_file: Path | None) -> None:
+    """Set (or replace) a secret, NAME like NPM_TOKEN. The value comes from stdin (piped, or typed
+    without echo) or --from-file, never from the command line: that stays in shell history and is
+    visible to every process on the machine."""
+    if given:
+        raise UserFacingError(
+            "honk secret set takes no value on the command line (shell history and the process list would "
+            "keep it): pipe it in (`printenv TOKEN | honk secret set REPO NAME`), type it when asked, or use "
+            "--from-file PATH."
+        )
+    name = secret_name(name)
+    value = _secret_value(name, from_file)
+    _api(ctx).call("PUT", _secrets_path(repo_name, name), {"value": value})
+    click.echo(f"set {name} for {repo_name}")
+
+
+def _secret_value(name: str, from_file: Path | None) -> str:
+    """The value from the file, stdin or the terminal, less one trailing newline."""
+    limit = MAX_SECRET_BYTES + 2  # and a trailing CRLF
+    if from_file is not None:
+        try:
+            with from_file.open("rb") as f:
+                raw = f.read(limit + 1)
+        except OSError as e:
+            raise UserFacingError(f"Cannot read {from_file}: {e.strerror or e}.") from e
+        where = str(from_file)
+    elif sys.stdin.isatty():
+        typed = click.prompt(f"Value of {name}", hide_input=True, confirmation_prompt=True, prompt_suffix=": ")
+        raw, where = typed.encode("utf-8", errors="surrogateescape"), "the terminal"
+    else:
+        raw, where = sys.stdin.buffer.read(limit + 1), "stdin"
+    if len(raw) > limit:
+        raise UserFacingError(f"The value from {where} is larger than 64 KiB, the most Honk keeps.")
+    try:
+        value = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserFacingError(f"The value from {where} is not UTF-8 text.") from None
+    for ending in ("\r\n", "\n"):
+        if value.endswith(ending):
+            value = value[: -len(ending)]
+            break
+    if not value:
+        raise UserFacingError(f"No value came from {where}: pipe it in, type it when asked, or use --from-file PATH.")
+    return value
+
+
+@secret.command("list")
+@click.argument("repo_name", metavar="REPO")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def secret_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
+    """The repo's secrets: names, when and by whom each was set (never values)."""
+    found = [SecretInfo.model_validate(s) for s in _api(ctx).call("GET", _secrets_path(repo_name))]
+    if as_json:
+        click.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
+        return
+    for s in found:
+        click.echo(f"{s.name:<32} {s.updated_at:%Y-%m-%d %H:%M} UTC  {s.updated_by}")
+
+
+@secret.command("rm")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("name")
+@click.pass_context
+def secret_rm(ctx: click.Context, repo_name: str, name: str) -> None:
+    """Remove a secret."""
+    name = secret_name(name)
+    _api(ctx).call("DELETE", _secrets_path(repo_name, name), {})
+    click.echo(f"removed {name} from {repo_name}")
 
 
 # Files for the agent (a screenshot, a log), with a request or a follow-up: sent as multipart.

@@ -163,5 +163,33 @@ def db_upgrade() -> None:
     asyncio.run(go())
 
 
+@db.command("rotate-secrets")
+def db_rotate_secrets() -> None:
+    """Encrypt every repo secret again under the first key of HONK_SECRETS_KEY.
+
+    To rotate: put a new key first in HONK_SECRETS_KEY (the old one after it) everywhere, run this,
+    then drop the old key. Nothing is changed unless every secret decrypts."""
+    from honk.errors import UserFacingError
+    from honk.store import RepoSecrets, SecretKeys, Store
+
+    async def go() -> None:
+        settings = Settings()
+        if not settings.secrets_keys():
+            raise UserFacingError(
+                f"HONK_SECRETS_KEY is not set: repo secrets are under the key in {settings.secrets_key_file}. "
+                "To rotate, set HONK_SECRETS_KEY to a new key, a comma, and that file's key, then run this again."
+            )
+        store = Store(settings.db_url)
+        try:
+            await store.create_schema()
+            keys = SecretKeys(settings.secrets_keys(), settings.secrets_key_file)
+            count = await RepoSecrets(store, keys).rotate()
+        finally:
+            await store.close()
+        click.echo(f"{count} repo secret(s) encrypted again under the first key; the others may now be removed")
+
+    asyncio.run(go())
+
+
 if __name__ == "__main__":
     main()

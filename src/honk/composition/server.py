@@ -3,6 +3,7 @@ door when Slack is configured — built once, for the server's life, and handed 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -18,6 +19,8 @@ from honk.store.slack import SlackStore
 from honk.web.app import WebParts, create_app
 from honk.workflow.client import connect
 
+log = logging.getLogger("honk.server")
+
 
 def build_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
@@ -28,6 +31,9 @@ def build_app(settings: Settings) -> FastAPI:
         policy = Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open()
         gate = Gate(policy, store, AuditLog(store), slack_mergers=settings.slack.mergers)
         service = TaskService(settings, store, await connect(settings), gate)
+        # Every repo secret the server can decrypt is kept out of what it writes from the start.
+        if problem := await service.repo_secrets.redact_stored():
+            log.warning(problem)
         slack, socket_mode = None, None
         if settings.slack_enabled:
             from honk.slack.server import start_slack

@@ -34,7 +34,7 @@ from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.store import AttachmentStore, AuditLog, Store
+from honk.store import AttachmentStore, AuditLog, RepoSecrets, SecretKeys, Store
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
@@ -161,6 +161,13 @@ def build_activities(
 def egress_policies(settings: Settings) -> EgressPolicies:
     wide = Ceiling(["*"]) if settings.sandbox.setup_network else None
     return EgressPolicies(Ceiling(settings.sandbox.egress_ceiling), setup_ceiling=wide)
+
+
+def repo_secrets(settings: Settings, store: Store) -> RepoSecrets:
+    """Repo secrets as every process reads them (the server, workers, `honk db rotate-secrets`): the
+    keys in HONK_SECRETS_KEY, else the data dir's key file. A worker looks a task's up by name
+    (`await repo_secrets(...).values(repo, names)`) for the egress proxy; no stage gets the store."""
+    return RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
 
 
 def sandbox(settings: Settings, model_socket_dir: Path | None = None, egress: EgressProxy | None = None) -> Sandbox:

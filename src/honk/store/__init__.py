@@ -2,6 +2,7 @@
 
 from honk.store.attachments import AttachmentStore
 from honk.store.audit import AuditEntry, AuditLog, AuditQuery
+from honk.store.secrets import RepoSecrets, SecretKeys
 from honk.store.store import Store
 
-__all__ = ["AttachmentStore", "AuditEntry", "AuditLog", "AuditQuery", "Store"]
+__all__ = ["AttachmentStore", "AuditEntry", "AuditLog", "AuditQuery", "RepoSecrets", "SecretKeys", "Store"]

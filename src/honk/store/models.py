@@ -159,3 +159,16 @@ class AttachmentRow(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     data: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RepoSecretRow(Base):
+    """A repo's secret (honk.store.secrets): only its ciphertext is kept, which names its repo and name
+    inside, so a row copied to another repo or name does not decrypt as that one."""
+
+    __tablename__ = "repo_secrets"
+    repo: Mapped[str] = mapped_column(ForeignKey("repos.name", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200))

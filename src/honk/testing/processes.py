@@ -133,17 +133,26 @@ class HonkStack:
     def kill_worker(self, worker: subprocess.Popen[bytes]) -> None:
         _stop(worker, signal.SIGKILL)
 
-    def honk(self, *args: str, check: bool = False, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Runs the real `honk` CLI against this stack."""
+    def honk(
+        self, *args: str, check: bool = False, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Runs the real `honk` CLI against this stack; `input` is piped to it (else its stdin is empty)."""
         env = {**self.env, "HONK_URL": self.url}
         return subprocess.run(
             [sys.executable, "-m", "honk", *args],
             env=env,
+            input=input if input is not None else "",
             capture_output=True,
             text=True,
             timeout=timeout,
             check=check,
         )
+
+    def restart_server(self) -> None:
+        """The web server stopped and started again on the same port and data (workers keep running)."""
+        _stop(self.server)
+        self.server = self._spawn("server")
+        wait_for_http(f"{self.url}/healthz", self.server, "honk server (restarted)", self.logs / "server.log")
 
     def add_repo(self, name: str, url: str, branch: str = "main") -> None:
         r = self.http.post("/api/repos", json={"name": name, "url": url, "branch": branch})

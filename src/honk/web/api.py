@@ -1,5 +1,5 @@
-"""The HTTP API under /api: repos, tasks, their live events, the audit log. Each route turns HTTP
-into one TaskService call and back."""
+"""The HTTP API under /api: repos and their secrets, tasks, their live events, the audit log. Each route
+turns HTTP into one TaskService call and back."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from honk.accounts import Role
-from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, TaskState, TaskView
+from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, SecretInfo, TaskState, TaskView
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
 from honk.web.schemas import ActorIn, PlanApprovalIn, PlanRevisionIn, RepoIn
-from honk.web.uploads import FOLLOW_UP_BODY, TASK_BODY, follow_up_body, task_body
+from honk.web.uploads import FOLLOW_UP_BODY, SECRET_BODY, TASK_BODY, follow_up_body, secret_body, task_body
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
@@ -41,6 +41,39 @@ def router() -> APIRouter:
         await need(request, Role.admin)
         forge = ForgeRef(**body.forge.model_dump()) if body.forge else None
         return _shown(await svc(request).add_repo(body.name, body.url, body.branch, forge))
+
+    @r.get("/repos/{repo}/secrets")
+    async def list_secrets(
+        request: Request, repo: str = Path(max_length=100), x_honk_user: str | None = Header(default=None)
+    ) -> list[SecretInfo]:
+        """The repo's secrets: names, and when and by whom each was set, never values (its admins only)."""
+        user = await user_of(request)
+        return await svc(request).secrets(actor(request, user, None, x_honk_user), repo)
+
+    @r.put("/repos/{repo}/secrets/{name}", openapi_extra={"requestBody": SECRET_BODY})
+    async def set_secret(
+        request: Request,
+        repo: str = Path(max_length=100),
+        name: str = Path(max_length=100),
+        x_honk_user: str | None = Header(default=None),
+    ) -> SecretInfo:
+        """Sets or replaces a secret from a JSON `{"value": …}` (the repo's admins only). The value is kept
+        encrypted and never shown again."""
+        user = await user_of(request)
+        body = await secret_body(request)
+        return await svc(request).set_secret(actor(request, user, None, x_honk_user), repo, name, body.value)
+
+    @r.delete("/repos/{repo}/secrets/{name}", status_code=204)
+    async def remove_secret(
+        request: Request,
+        repo: str = Path(max_length=100),
+        name: str = Path(max_length=100),
+        x_honk_user: str | None = Header(default=None),
+    ) -> Response:
+        """Removes a secret (the repo's admins only)."""
+        user = await user_of(request)
+        await svc(request).remove_secret(actor(request, user, None, x_honk_user), repo, name)
+        return Response(status_code=204)
 
     @r.post(
         "/tasks",

@@ -86,6 +86,12 @@ class PlanRevisionIn(Body):
     version: int | None = Field(default=None, ge=1, description="The plan version the changes are asked of.")
 
 
+class SecretIn(Body):
+    value: str = Field(
+        description="The secret's value: text of 8 characters to 64 KiB (UTF-8). It is never shown again."
+    )
+
+
 class Refusal(BaseModel):
     """Every 4xx answer: why the request was refused, in words a person can act on."""
 

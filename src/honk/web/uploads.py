@@ -1,6 +1,7 @@
 """A task request with files: `multipart/form-data`, the request's JSON in a `request` part and each
 file in a `files` part. Files are read here only up to the size Honk would keep (past it a file is
-refused by honk.attachments, not read whole), and a request is bounded as a whole."""
+refused by honk.attachments, not read whole), and a request is bounded as a whole. A repo secret's
+JSON body is bounded the same way."""
 
 from __future__ import annotations
 
@@ -13,12 +14,15 @@ from starlette.requests import Request
 from honk.attachments import MAX_FILE_BYTES, Incoming
 from honk.domain import MAX_ATTACHMENTS
 from honk.errors import UserFacingError
-from honk.web.schemas import FollowUpIn, TaskIn
+from honk.store.secrets import MAX_SECRET_BYTES
+from honk.web.schemas import FollowUpIn, SecretIn, TaskIn
 
 B = TypeVar("B", bound=BaseModel)
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the whole request; a file over MAX_FILE_BYTES is refused anyway
 CHUNK = 1024 * 1024
+# A secret's body: JSON may spell every byte of the value as a six-character escape (\u00XX).
+MAX_SECRET_BODY = 6 * MAX_SECRET_BYTES + 1024
 
 
 class TooLarge(UserFacingError):
@@ -51,6 +55,7 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 TASK_BODY = body_schema(TaskIn)
 FOLLOW_UP_BODY = body_schema(FollowUpIn)
+SECRET_BODY = {"required": True, "content": {"application/json": {"schema": SecretIn.model_json_schema()}}}
 
 
 async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
@@ -88,6 +93,16 @@ async def body_with_files(request: Request, model: type[B]) -> tuple[B, list[Inc
     finally:
         await form.close()
     return body, files
+
+
+async def secret_body(request: Request) -> SecretIn:
+    """`{"value": …}`, read only up to the most a secret's JSON can take."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_SECRET_BODY:
+            raise TooLarge(f"The secret is larger than {MAX_SECRET_BYTES // 1024} KiB, the most Honk keeps.")
+    return _parsed(SecretIn, bytes(raw))
 
 
 def _parsed(model: type[B], raw: bytes) -> B:
