@@ -80,7 +80,7 @@ def build_activities(
 ) -> TaskActivities:
     areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
     box = sandbox(settings, socket_dir, egress)
-    policies = egress_policies(settings)
+    policies = egress_policies(settings, store)
     metrics = WorkerMetrics()
     gate = Gate(
         Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open(),
@@ -158,9 +158,13 @@ def build_activities(
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)
 
 
-def egress_policies(settings: Settings) -> EgressPolicies:
+def egress_policies(settings: Settings, store: Store) -> EgressPolicies:
+    """Each phase's egress policy: the operator's ceiling (wider for setup where HONK_SANDBOX_SETUP_NETWORK
+    says so) and the repo's secrets, decrypted here for the sandbox that needs them."""
     wide = Ceiling(["*"]) if settings.sandbox.setup_network else None
-    return EgressPolicies(Ceiling(settings.sandbox.egress_ceiling), setup_ceiling=wide)
+    return EgressPolicies(
+        Ceiling(settings.sandbox.egress_ceiling), secrets=repo_secrets(settings, store), setup_ceiling=wide
+    )
 
 
 def repo_secrets(settings: Settings, store: Store) -> RepoSecrets:
