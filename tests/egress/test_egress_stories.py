@@ -34,7 +34,8 @@ def registries() -> Iterator[FakeRegistries]:
 def egress_stack(tmp_path: Path, temporal: TemporalDevServer, registries: FakeRegistries) -> Iterator[HonkStack]:
     spec = tmp_path / "egress.json"
     spec.write_text(json.dumps({"mapping": registries.mapping(), "ca_pem": registries.ca_pem.decode()}))
-    stack = HonkStack(tmp_path / "honk", temporal.address, egress=spec, max_rounds="2")
+    ceiling = json.dumps(["pypi", "npm", "maven", "pypi.private.example"])  # the operator adds the private index
+    stack = HonkStack(tmp_path / "honk", temporal.address, egress=spec, max_rounds="2", egress_ceiling=ceiling)
     yield stack
     stack.stop()
 
@@ -117,3 +118,95 @@ def test_a_file_asking_for_more_than_the_server_allows_fails_at_once_with_its_li
         "honk secret set unset NPM_TOKEN"
         in [e.event for e in egress_stack.events(tasks["unset"].id) if e.event.kind == "task_failed"][0].reason
     )
+
+
+LEAK_TEST = """import base64, os, pathlib, unittest
+
+
+class Leak(unittest.TestCase):
+    def test_everything_this_sandbox_can_read(self):
+        seen = repr(dict(os.environ))
+        for path in ("/proc/self/environ", "/proc/1/environ"):
+            try:
+                seen += pathlib.Path(path).read_bytes().decode("latin-1")
+            except OSError:
+                pass
+        for root in (os.environ["HOME"], "."):
+            for f in pathlib.Path(root).rglob("*"):
+                try:
+                    seen += f.read_text(errors="ignore")
+                except OSError:
+                    pass
+        blob = base64.b64encode(seen.encode()).decode()
+        pathlib.Path("leak.txt").write_text(blob)
+        print(blob)
+        self.fail("leaked: " + blob[-4000:])
+"""
+
+
+def test_a_private_registry_token_is_added_by_the_proxy_and_no_sandbox_ever_holds_it(
+    egress_stack: HonkStack, make_remote, registries: FakeRegistries
+) -> None:
+    """An admin sets the registry token with the real CLI (from stdin); setup installs from the private
+    index with the token the proxy adds; a check the agent wrote dumps everything its sandbox can read,
+    base64-encoded, to its output and a file: neither the token nor its encoding is anywhere."""
+    from honk.testing.registries import PRIVATE_PYPI, PRIVATE_PYPI_PACKAGE
+
+    registries.clear()
+    token = registries.token
+    step = scenario(
+        "[[step]]",
+        'message = "Added a test."',
+        "[[step.edit]]",
+        'path = "test_leak.py"',
+        f"content = {json.dumps(LEAK_TEST)}",
+    )
+    install = INSTALL.replace("https://pypi.org/simple", f"https://{PRIVATE_PYPI}/simple").replace(
+        PYPI_PACKAGE, PRIVATE_PYPI_PACKAGE
+    )
+    # Setup also holds a secret as a variable (it may: its code is the target branch's) and writes it
+    # down in its HOME, as tools do with credentials: that HOME is setup's own, gone before the agent.
+    setup = (
+        f"[ -n \"$SETUP_TOKEN\" ] && {install} && env > $HOME/setup-env.txt && tr '\\\\0' '\\\\n' < /proc/self/environ >> $HOME/setup-env.txt"
+        ' && echo "//npm.example/:_authToken=$SETUP_TOKEN" > $HOME/.npmrc && test -s $HOME/.npmrc'
+    )
+    toml = (
+        f"setup = {json.dumps(setup)}\n"
+        f'[network]\nsetup = ["{PRIVATE_PYPI}"]\n'
+        f'[[secrets]]\nname = "REG_TOKEN"\nphases = ["setup", "check"]\nhosts = ["{PRIVATE_PYPI}"]\n'
+        'header = "Authorization"\ntemplate = "Bearer {secret}"\n'
+        '[[secrets]]\nname = "SETUP_TOKEN"\nphases = ["setup"]\nenv = "SETUP_TOKEN"\n'
+    )
+    files = calc_files(step)
+    remote = make_remote({**files, ".honk.toml": toml + files[".honk.toml"]})
+    egress_stack.add_repo("private", remote.url)
+    said = egress_stack.honk("secret", "set", "private", "REG_TOKEN", input=token)
+    assert said.returncode == 0, said.stderr
+    assert token not in said.stdout + said.stderr
+    setup_token = "setup-only-value-4f2a9c"
+    assert egress_stack.honk("secret", "set", "private", "SETUP_TOKEN", input=setup_token).returncode == 0
+    task = egress_stack.ask("private", "add a test")
+    done = egress_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=240)
+    events = egress_stack.events(task.id)
+    assert any(e.event.kind == "check_finished" for e in events), egress_stack.kinds(task.id)
+    # The token reached the registry, added on the way out.
+    got = registries.received(PRIVATE_PYPI, method="GET", path=f"/simple/{PRIVATE_PYPI_PACKAGE}/")
+    assert got and all(r.header("Authorization") == f"Bearer {token}" for r in got)
+    # Nowhere inside: not in the events (the check's output the agent is shown), not in any file of the
+    # task's workspace or sandbox home, not in the logs — neither plain nor base64 (of any alignment).
+    import base64
+
+    encodings = {
+        secret
+        for value in (token, setup_token)
+        for secret in (value, *(base64.b64encode(("xyz"[:k] + value).encode()).decode()[4:20] for k in range(3)))
+    }
+    text = " ".join(e.event.model_dump_json() for e in events)
+    assert "leaked: " in text  # the check did run and dump what it could read
+    data = egress_stack.root / "data"
+    dumped = [p for p in data.rglob("*") if p.is_file() and p.suffix not in (".db", ".db-wal", ".db-shm", ".key")]
+    for needle in encodings:
+        assert needle not in text, needle
+        for path in dumped:
+            assert needle.encode() not in path.read_bytes(), (needle, path)
+    assert done.state in (TaskState.ready, TaskState.failed)

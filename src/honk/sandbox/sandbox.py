@@ -283,12 +283,14 @@ class Sandbox:
         show: tuple[tuple[Path, Path], ...] = (),
         writable: bool = True,
         egress: EgressPolicy | None = None,
+        home: Path | None = None,
     ) -> SandboxLauncher:
         """A launcher for one task (`area`: its own directory under Honk's data dir) and phase; `show`
         binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only;
         `egress`: what the phase may reach through the egress proxy (None: nothing, refusals reported).
-        Close it when its programs have ended."""
-        home, tmp = area / "sandbox-home", area / "tmp"
+        `home`: a HOME of its own instead of the task's (setup holding secrets: what it writes down there
+        is not left for the agent). Close it when its programs have ended."""
+        home, tmp = home or area / "sandbox-home", area / "tmp"
         policy = egress or EgressPolicy(source)
         proxy = self.config.egress if network != "full" else None
         if not self.enabled:

@@ -3,6 +3,7 @@ policy may still refuse) and its budget, decided once; then the repo's setup com
 
 from __future__ import annotations
 
+import shutil
 import time
 from pathlib import Path
 
@@ -89,7 +90,11 @@ class Provisioner:
         if self.egress is not None:
             network = await self.egress.policy(task.repo, config, "setup")
             variables = await self.egress.variables(task.repo, config, "setup")  # passed to the process only
-        launcher = self.sandbox.launcher(self.areas / task.task_id, ws.path, [ws.mirror], "setup", egress=network)
+        area = self.areas / task.task_id
+        # Setup holding secrets as variables gets a HOME of its own, removed after: a tool that writes its
+        # credentials down (~/.npmrc, ~/.netrc) leaves them nowhere the agent's sandbox will see.
+        home = area / "setup-home" if variables else None
+        launcher = self.sandbox.launcher(area, ws.path, [ws.mirror], "setup", egress=network, home=home)
         try:
             res = await launcher.run(
                 ["bash", "-c", config.setup],
@@ -99,6 +104,8 @@ class Provisioner:
             )
         finally:
             launcher.close()
+            if home is not None:
+                shutil.rmtree(home, ignore_errors=True)
             await self.refusals.collect(task, emit)
         if not res.ok:
             tail = "\n".join(res.output.strip().splitlines()[-10:])
