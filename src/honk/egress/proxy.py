@@ -43,7 +43,7 @@ import h11
 from honk.domain import BlockReason
 from honk.egress.ca import Authority
 from honk.egress.hello import MAX_HELLO, NeedMore, NotTls, read_hello
-from honk.network import EgressPolicy, Injection, Refused, Terminate, Tunnel, address_problem, normal_host
+from honk.network import EgressPolicy, Injection, Refused, Terminate, address_problem, normal_host
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,6 @@ class EgressProxy:
         if upstream_trust:
             self._upstream.load_verify_locations(cadata=upstream_trust.decode())
         self.authority: Authority | None = None
-        self._servers: dict[str, ssl.SSLContext] = {}
         self._selector = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._pending: list[tuple[str, Gateway | None]] = []  # for the accept loop: add, remove, stop
@@ -267,6 +266,8 @@ class EgressProxy:
         except OSError:  # nothing after all, or the client left already
             return
         conn.setblocking(True)
+        if conn.family != socket.AF_UNIX:  # an unsandboxed client on loopback TCP: no Nagle waits either
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         threading.Thread(target=self._serve, args=(conn, gateway), daemon=True).start()
 
     def _serve(self, conn: socket.socket, gateway: Gateway) -> None:
@@ -298,17 +299,20 @@ class EgressProxy:
                 return Refused("private_address", f"{host} resolved to {problem}")
         return answers[0]
 
-    def server_context(self, host: str) -> ssl.SSLContext:
+    def server_context(self, host: str, asked: list[str | None]) -> ssl.SSLContext:
+        """A server context for `host` whose handshake fails unless the client asks for `host` by name
+        (what it asked is appended to `asked`). One per connection: the check is the connection's."""
         assert self.authority is not None
-        with self._lock:
-            if (found := self._servers.get(host)) is not None:
-                return found
         issued = self.authority.issue(host)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(issued.cert_file, issued.key_file)
         context.set_alpn_protocols(["http/1.1"])  # requests are read one by one: no HTTP/2
-        with self._lock:
-            self._servers[host] = context
+
+        def check(_sock: object, name: str | None, _context: object) -> int | None:
+            asked.append(name.lower() if name else None)
+            return None if name and name.lower() == host else ssl.ALERT_DESCRIPTION_UNRECOGNIZED_NAME
+
+        context.sni_callback = check
         return context
 
     def upstream(self, host: str, address: tuple[str, int], tls: bool) -> socket.socket:
@@ -381,34 +385,45 @@ class Session:
             return self._refuse(h, name, port, "CONNECT", address)
         _send(h, self.conn, h11.Response(status_code=200, headers=[], reason=b"Connection established"))
         early = h.trailing_data[0]  # a client may send its hello without waiting for our answer
-        hello = self._hello(early)
+        if isinstance(decision, Terminate):
+            if early:  # bytes ssl cannot be handed: no client does this in practice
+                detail = "TLS data sent before the tunnel was open"
+                return self.gateway._refused(Blocked(name, port, "CONNECT", "not_tls", detail))
+            return self._terminate(name, port, decision, address)
+        hello, read = self._hello(early)
         if isinstance(hello, Refused):
             return self.gateway._refused(Blocked(name, port, "CONNECT", hello.reason, hello.detail))
         if hello != name:
             detail = f"the TLS server name {hello!r} is not {name}, the host allowed"
             return self.gateway._refused(Blocked(name, port, "CONNECT", "sni_mismatch", detail))
-        if isinstance(decision, Tunnel):
-            upstream = self.proxy.upstream(name, address, tls=False)
-            try:
-                if early:
-                    upstream.sendall(early)
-                _splice_both(self.conn, upstream, self.gateway)
-            finally:
-                upstream.close()
-            return
-        context = self.proxy.server_context(name)
-        if early:  # a hello that came with the CONNECT cannot be handed to ssl: none do this in practice
-            return self.gateway._refused(Blocked(name, port, "CONNECT", "not_tls", "TLS data sent before the tunnel"))
+        upstream = self.proxy.upstream(name, address, tls=False)
+        try:
+            upstream.sendall(read)
+            _splice_both(self.conn, upstream)
+        finally:
+            upstream.close()
+
+    def _terminate(self, name: str, port: int, decision: Terminate, address: tuple[str, int]) -> None:
+        """TLS ended here with a certificate for `name`; the hello must ask for that name (checked during
+        the handshake, which fails otherwise)."""
+        asked: list[str | None] = []
+        context = self.proxy.server_context(name, asked)
         self.conn.settimeout(None)
         _timeout(self.conn, IDLE_TIMEOUT_S)
-        tls = context.wrap_socket(self.conn, server_side=True)
+        try:
+            tls = context.wrap_socket(self.conn, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            if asked and asked[-1] != name:
+                detail = f"the TLS server name {asked[-1]!r} is not {name}, the host allowed"
+                return self.gateway._refused(Blocked(name, port, "CONNECT", "sni_mismatch", detail))
+            return self.gateway._refused(Blocked(name, port, "CONNECT", "not_tls", f"no TLS handshake ({exc})"))
         try:
             self._terminated(tls, name, port, decision, address)
         finally:
             _quiet(tls.close)
 
-    def _hello(self, early: bytes) -> str | Refused:
-        """The server name in the client's hello, read without taking it off the socket."""
+    def _hello(self, early: bytes) -> tuple[str | Refused, bytes]:
+        """The server name in the client's hello, and the bytes read to find it (to pass on first)."""
         deadline = time.monotonic() + HEAD_TIMEOUT_S
         data = early
         while True:
@@ -416,20 +431,23 @@ class Session:
                 hello = read_hello(data)
             except NeedMore:
                 if time.monotonic() > deadline or len(data) >= MAX_HELLO:
-                    return Refused("not_tls", "the TLS hello did not arrive whole")
-                want = len(data) + _missing(data) - len(early)
+                    return Refused("not_tls", "the TLS hello did not arrive whole"), data
+                _ack_now(self.conn)
                 try:
-                    data = early + self.conn.recv(want, socket.MSG_PEEK | socket.MSG_WAITALL)
+                    chunk = self.conn.recv(_missing(data))
                 except OSError:
-                    return Refused("not_tls", "no TLS hello arrived")
+                    chunk = b""
+                if not chunk:
+                    return Refused("not_tls", "no TLS hello arrived"), data
+                data += chunk
                 continue
             except NotTls as exc:
-                return Refused("not_tls", f"not TLS inside the tunnel ({exc})")
+                return Refused("not_tls", f"not TLS inside the tunnel ({exc})"), data
             if hello.encrypted:
-                return Refused("sni_mismatch", "an Encrypted Client Hello hides the name it asks for")
+                return Refused("sni_mismatch", "an Encrypted Client Hello hides the name it asks for"), data
             if hello.server_name is None:
-                return Refused("sni_mismatch", "the TLS hello names no server")
-            return hello.server_name
+                return Refused("sni_mismatch", "the TLS hello names no server"), data
+            return hello.server_name, data
 
     def _terminated(
         self, tls: ssl.SSLSocket, host: str, port: int, decision: Terminate, address: tuple[str, int]
@@ -639,7 +657,7 @@ def _missing(data: bytes) -> int:
     return max(at + 5 - len(data), 1)
 
 
-def _splice_both(a: socket.socket, b: socket.socket, gateway: Gateway) -> None:
+def _splice_both(a: socket.socket, b: socket.socket) -> None:
     """Both directions at once, in the kernel (splice through a pipe), until both have ended."""
     for sock in (a, b):
         sock.settimeout(None)
@@ -665,6 +683,13 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
         os.close(r)
         os.close(w)
         _quiet(dst.shutdown, socket.SHUT_WR)
+
+
+def _ack_now(sock: socket.socket) -> None:
+    """ACK what arrived without the usual delay: a client that wrote its hello's record header apart from
+    the rest (curl does) holds the rest back (Nagle) until that header is ACKed — 40 ms a connection."""
+    if sock.family != socket.AF_UNIX:
+        _quiet(sock.setsockopt, socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
 
 
 def _timeout(sock: socket.socket, seconds: float) -> None:

@@ -40,6 +40,9 @@ def _pipe(src: _socket.socket, dst: _socket.socket, done: _thread.LockType) -> N
 
 def _relay(fd: int, path: str) -> None:
     client = _socket.socket(fileno=fd)
+    # Small writes go at once: a proxy's answer to CONNECT, a TLS handshake's records (Nagle's wait for
+    # an ACK the client delays would add 40 ms to each).
+    client.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
     upstream = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         upstream.connect(path)
