@@ -81,7 +81,6 @@ async def test_a_jvm_in_a_check_fetches_through_the_proxy_with_the_settings_it_r
     """JVMs read no proxy variables: JAVA_TOOL_OPTIONS gives them the proxy and a trust store with the
     worker's authority, so a terminated (reads-only) host works and a write is refused."""
     from honk.testing.egress_worker import MappedResolver
-    from honk.testing.processes import wait_until
     from honk.testing.registries import FETCH_JAVA, MAVEN, MAVEN_POM, FakeRegistries, parse_fetched
 
     with FakeRegistries() as fake:
@@ -90,7 +89,7 @@ async def test_a_jvm_in_a_check_fetches_through_the_proxy_with_the_settings_it_r
             resolver=MappedResolver(mapping), upstream_trust=fake.ca_pem, reachable=list(mapping.values())
         ).start()
         try:
-            wait_until(lambda: proxy.java_store is not None, 120, "the JVM trust store")
+            assert proxy.java_store is not None  # waited for: the first sandbox of a worker gets it too
             data, ws, area = _world(tmp_path)
             shutil.copy(FETCH_JAVA, ws / "Fetch.java")
             box = Sandbox(SandboxConfig(hidden=(data,), egress=proxy))

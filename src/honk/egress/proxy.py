@@ -24,21 +24,25 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import selectors
 import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import h11
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from honk.domain import BlockReason
 from honk.egress.ca import Authority
@@ -193,7 +197,7 @@ class EgressProxy:
         self._selector.register(self._wake_r, selectors.EVENT_READ, None)
         self._thread = threading.Thread(target=self._accept_loop, name="honk-egress", daemon=True)
         self._thread.start()
-        threading.Thread(target=self._make_java_store, name="honk-egress-java", daemon=True).start()
+        self._make_java_store()
         return self
 
     @property
@@ -325,32 +329,23 @@ class EgressProxy:
         return sock
 
     def _make_java_store(self) -> None:
-        """A PKCS12 trust store for JVMs (which read neither SSL_CERT_FILE nor PEM): the JDK's own
-        authorities and this proxy's, made with the JDK's keytool when there is one."""
-        keytool = shutil.which("keytool")
-        if keytool is None or self.authority is None:
-            return
+        """A PKCS12 trust store for JVMs (which read neither SSL_CERT_FILE nor PEM files): every authority
+        of the sandbox's bundle, made with cryptography's Java trust-store writer (no keytool, no JVM)."""
+        certs = []
+        for block in re.findall(
+            rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", (self.trust_dir / "ca.pem").read_bytes(), re.S
+        ):
+            with warnings.catch_warnings():  # an old system root with a negative serial is still a root
+                warnings.simplefilter("ignore")
+                try:
+                    certs.append(x509.load_pem_x509_certificate(block))
+                except ValueError:
+                    continue
+        entries = [pkcs12.PKCS12Certificate(c, f"honk-{i}".encode()) for i, c in enumerate(certs)]
         store = self.trust_dir / "java-trust.p12"
-        source = _java_cacerts(keytool)
-        try:
-            if source is not None:
-                subprocess.run(
-                    [keytool, "-importkeystore", "-noprompt", "-srckeystore", str(source), "-srcstorepass",
-                     JAVA_STORE_PASSWORD, "-destkeystore", str(store), "-deststoretype", "PKCS12",
-                     "-deststorepass", JAVA_STORE_PASSWORD],
-                    capture_output=True, timeout=120, check=True,
-                )  # fmt: skip
-            subprocess.run(
-                [keytool, "-importcert", "-noprompt", "-alias", "honk-egress", "-file",
-                 str(self.trust_dir / "honk-ca.pem"), "-keystore", str(store), "-storetype", "PKCS12",
-                 "-storepass", JAVA_STORE_PASSWORD],
-                capture_output=True, timeout=120, check=True,
-            )  # fmt: skip
-            self.java_store = store
-        except (OSError, subprocess.SubprocessError) as exc:
-            if self.trust_dir.is_dir():  # else: stopped meanwhile
-                said = getattr(exc, "stderr", b"") or b""
-                log.warning("no trust store for JVMs in sandboxes (keytool: %s %s)", exc, said.decode()[-300:])
+        password = serialization.BestAvailableEncryption(JAVA_STORE_PASSWORD.encode())
+        store.write_bytes(pkcs12.serialize_java_truststore(entries, password))
+        self.java_store = store
 
 
 class Session:
@@ -703,16 +698,6 @@ def _system_bundle() -> bytes:
         if candidate and Path(candidate).is_file():
             return Path(candidate).read_bytes()
     return b""
-
-
-def _java_cacerts(keytool: str) -> Path | None:
-    for candidate in (
-        Path("/etc/ssl/certs/java/cacerts"),
-        Path(os.path.realpath(keytool)).parent.parent / "lib" / "security" / "cacerts",
-    ):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def _quiet(call: object, *args: object) -> None:
