@@ -11,9 +11,8 @@ from sqlalchemy.exc import IntegrityError
 from honk.domain import RepoConfig, RepoRef
 from honk.egress.policies import EgressPolicies
 from honk.errors import UserFacingError
-from honk.network import Allowance, Ceiling, Refused, Terminate
+from honk.network import Allowance, Ceiling, Refused, Terminate, allowance_host, allowance_phases
 from honk.store import NetworkAllowances, Store
-from honk.store.network import allowance_host, allowance_phases
 
 
 @pytest.fixture
