@@ -533,6 +533,13 @@ class HostAllowance(Record):
     updated_by: str
 
 
+class HostAllowed(Record):
+    """What allowing a host did: the allowance as it is now, and the phases that were new (none: it had them)."""
+
+    allowance: HostAllowance
+    added: list[Phase]
+
+
 class RepoNetwork(Record):
     """What Honk itself holds of a repo's network (`honk network list`): the hosts admins allowed, and
     the operator's ceiling, which bounds them and the repo's `.honk.toml` alike. The file's `[network]`

@@ -120,6 +120,18 @@ class Gate:
             await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)
             raise
 
+    def may(self, action: Action, actor: Actor, repo: str) -> bool:
+        """Whether `actor` may take one of the admins' actions on the repo, asked without recording (what a
+        page offers); the action itself is checked, and recorded, when it is taken."""
+        assert action in ADMIN_ACTIONS, action
+        if actor.role is not None and not actor.role.allows(ROLE_NEEDED[action]):
+            return False
+        try:
+            self.policy.check_admin(actor.who, repo, action)
+        except Refused:
+            return False
+        return True
+
     async def record(
         self,
         action: Action,
