@@ -8,19 +8,83 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from honk.testing.processes import HonkStack, TemporalDevServer
-from repos import DIRECT_FIX, calc_files
+from honk.domain import TaskState
+from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from honk.testing.registries import PYPI, PYPI_PACKAGE, FakeRegistries
+from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, index_reading_calc
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
 
 
 def audit(stack: HonkStack, *extra: str) -> list[dict]:
     out = stack.honk(*extra, "audit", "--json", check=True).stdout
     return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture
+def egress_stack(tmp_path: Path, temporal: TemporalDevServer) -> Iterator[tuple[HonkStack, FakeRegistries]]:
+    """Workers whose egress proxy reaches the fake registries by their real names: nothing leaves the machine."""
+    with FakeRegistries() as registries:
+        spec = tmp_path / "egress.json"
+        spec.write_text(json.dumps({"mapping": registries.mapping(), "ca_pem": registries.ca_pem.decode()}))
+        stack = HonkStack(tmp_path / "honk", temporal.address, egress=spec, max_rounds="2")
+        try:
+            yield stack, registries
+        finally:
+            stack.stop()
+
+
+@needs_bwrap
+def test_an_admin_allows_a_refused_host_and_the_follow_up_reaches_it_with_nothing_re_run(egress_stack, make_remote):
+    stack, registries = egress_stack
+    stack.add_repo("calc", make_remote(index_reading_calc(DIRECT_FIX + FOLLOW_UP_STEP)).url)
+    task = stack.ask("calc", "fix add")
+    assert stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180).state == TaskState.ready
+
+    # Refused, recorded with what asked, said once with the command that allows it; the index saw nothing.
+    [blocked] = [e.event for e in stack.events(task.id) if e.event.kind == "network_blocked"]
+    assert (blocked.phase, blocked.host, blocked.method, blocked.reason) == ("check", PYPI, "CONNECT", "not_allowed")
+    assert "urllib" in blocked.command
+    [ready] = [e.event for e in stack.events(task.id) if e.event.kind == "task_ready"]
+    [said] = [w for w in ready.warnings if w.startswith("the egress proxy refused")]
+    assert "CONNECT pypi.org in check" in said and said.endswith("`honk network allow calc pypi.org --phase check`")
+    assert registries.received(PYPI) == []
+    page = stack.http.get(f"/tasks/{task.id}").text
+    assert 'id="blocked"' in page and "CONNECT pypi.org" in page and 'data-api="/api/repos/calc/network/allow"' in page
+
+    # The command the warning names, by an admin.
+    kinds_before = stack.kinds(task.id)
+    allowed = stack.honk("network", "allow", "calc", "pypi.org", "--phase", "check")
+    assert allowed.returncode == 0, allowed.stderr
+    assert allowed.stdout.splitlines() == [
+        "allowed pypi.org for check in calc (now: check)",
+        "Nothing was re-run: ask again or follow up to use it.",
+    ]
+    listed = stack.http.get("/api/repos/calc/network").json()
+    assert [(a["host"], a["phases"], a["created_by"]) for a in listed["allowed"]] == [("pypi.org", ["check"], "local")]
+    assert "pypi" in listed["ceiling"]
+    shown = stack.honk("network", "list", "calc", check=True).stdout
+    assert re.search(r"^pypi\.org\s+check\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC\s+local$", shown, re.M), shown
+    assert "ceiling (HONK_EGRESS_CEILING): pypi, npm" in shown
+    assert stack.kinds(task.id) == kinds_before and stack.task(task.id).state == TaskState.ready, "nothing re-ran"
+
+    # The follow-up's checks start new sandboxes: their policy has the host, and the index is read.
+    assert stack.honk("followup", task.id, "add a docstring").returncode == 0
+    wait_until(lambda: stack.kinds(task.id).count("task_ready") == 2, 180, "the follow-up delivered")
+    assert registries.received(PYPI, method="GET", path=f"/simple/{PYPI_PACKAGE}/"), "the check read the index"
+    assert [e.event.phase for e in stack.events(task.id) if e.event.kind == "network_blocked"] == ["check"], (
+        "refused once, before the allowance, never after"
+    )
+
+    entries = [(e["action"], e["outcome"], e["repo"], e["detail"]) for e in audit(stack)]
+    assert ("network_allow", "ok", "calc", "allowed pypi.org for check") in entries
 
 
 POLICY = """
