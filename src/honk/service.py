@@ -144,18 +144,43 @@ class TaskService:
             "network_allow", actor, repo, lambda: self._allow_host(actor, repo, host, phases)
         )
 
-    async def _allow_host(self, actor: Actor, repo: str, host: str, phases: Sequence[str]) -> HostAllowed:
+    async def _allow_host(
+        self, actor: Actor, repo: str, host: str, phases: Sequence[str], task_id: str | None = None
+    ) -> HostAllowed:
         ref = await self.repo(repo)
-        await self.gate.check("network_allow", actor, ref.name)
+        await self.gate.check("network_allow", actor, ref.name, task_id=task_id)
         host, wanted = allowance_host(host), allowance_phases(phases)
+        if task_id is not None:
+            timeline = await self.timeline(task_id)
+            if any((host, phase) not in timeline.allowable() for phase in wanted):
+                raise UserFacingError(
+                    f"The egress proxy did not refuse {host} in {' or '.join(wanted)} for task {task_id}: a task's "
+                    f"button allows only what it was refused. An admin can still run `honk network allow {ref.name} "
+                    f"{host} --phase {wanted[0]}`."
+                )
         for phase in wanted:
             self._within_ceiling(host, phase)
         allowance, added = await self.allowances.allow(ref.name, host, wanted, actor.identity)
         done = (
             f"allowed {host} for {', '.join(added)}" if added else f"{host} was already allowed for {', '.join(wanted)}"
         )
-        await self.gate.record("network_allow", actor, ref.name, "ok", done)
+        await self.gate.record("network_allow", actor, ref.name, "ok", done, task_id)
         return HostAllowed(allowance=allowance, added=list(added))
+
+    async def allow_refused_host(
+        self, actor: Actor, task_id: str, host: str, phase: str
+    ) -> tuple[TaskView, HostAllowed]:
+        """*Allow host for this repo*, pressed under a task's message: allows the repo a host the egress
+        proxy refused that task in that phase (nothing else), recorded against the task. Nothing is re-run."""
+        view = await self.task(task_id)
+        allowed = await self.gate.recorded(
+            "network_allow",
+            actor,
+            view.repo,
+            lambda: self._allow_host(actor, view.repo, host, [phase], task_id),
+            task_id,
+        )
+        return view, allowed
 
     def _within_ceiling(self, host: str, phase: Phase) -> None:
         ceiling = self.setup_ceiling if phase == "setup" and self.setup_ceiling is not None else self.ceiling
