@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from honk.domain import Plan, TaskState, TaskView
+from honk.domain import Phase, Plan, TaskState, TaskView
 from honk.slack import blocks, limits
 from honk.testing.fake_slack import refused_payload
 from honk.timeline import Timeline
@@ -79,7 +79,13 @@ def test_a_refused_task_offers_allow_host_per_refused_name_within_slacks_limits(
 
     long_host = ".".join(["a" * 60] * 4) + ".com"  # 248 characters: a label Slack would refuse uncut
     timeline = Timeline()
-    for host, phase in (("pypi.org", "check"), (long_host, "setup"), ("npm", "agent"), ("x.example.com", "build")):
+    refused: list[tuple[str, Phase]] = [
+        ("pypi.org", "check"),
+        (long_host, "setup"),
+        ("npm", "agent"),
+        ("x.example.com", "build"),
+    ]
+    for host, phase in refused:
         timeline = timeline.fold(
             NetworkBlocked(
                 host=host, port=443, method="GET", phase=phase, reason="not_allowed", detail="d", command="c"
