@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 CALC_TEST = """import unittest
 from calc import add
 
@@ -66,6 +68,23 @@ def calc_files(steps: str, honk_toml_extra: str = "") -> dict[str, str]:
         "README.md": "# calc\n",
         ".honk/scenario.toml": steps,
     }
+
+
+# A check that reads a package index (a read: what a check may do) and goes on when it is refused.
+INDEX_READ = (
+    "python3 -c \"import urllib.request as u; print('index', "
+    "u.urlopen('https://pypi.org/simple/honk-fixture-pkg/').status)\" || echo refused"
+)
+
+
+def index_reading_calc(steps: str) -> dict[str, str]:
+    """calc_files whose check first reads pypi.org's index through the egress proxy: refused unless the
+    repo may reach it in checks (never resolved then, so nothing leaves the machine)."""
+    files = calc_files(steps)
+    files[".honk.toml"] = files[".honk.toml"].replace(
+        'run = "python3 -m unittest -q"', f"run = {json.dumps(INDEX_READ + ' ; python3 -m unittest -q')}"
+    )
+    return files
 
 
 def sample_files() -> dict[str, str]:

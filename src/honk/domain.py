@@ -29,11 +29,25 @@ AgentReason = Literal[
 # What an agent run may do: change the workspace, or only read it and propose a plan.
 AgentMode = Literal["edit", "plan"]
 # What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone),
-# or of a repo's secrets (admins only).
+# or of a repo's secrets and the hosts admins allowed it (admins only).
 Action = Literal[
-    "request", "follow_up", "merge", "cancel", "approve", "revise", "secret_set", "secret_list", "secret_remove"
+    "request",
+    "follow_up",
+    "merge",
+    "cancel",
+    "approve",
+    "revise",
+    "secret_set",
+    "secret_list",
+    "secret_remove",
+    "network_allow",
+    "network_list",
+    "network_remove",
 ]
 SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remove")
+NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network_remove")
+# What only a repo's admins (the access policy's `admins`) may do.
+ADMIN_ACTIONS: tuple[Action, ...] = SECRET_ACTIONS + NETWORK_ACTIONS
 AuditAction = Literal[
     "request",
     "follow_up",
@@ -44,6 +58,9 @@ AuditAction = Literal[
     "secret_set",
     "secret_list",
     "secret_remove",
+    "network_allow",
+    "network_list",
+    "network_remove",
     "sandbox",
     "setup_network",
     "agent_tool",
@@ -502,6 +519,36 @@ class SecretInfo(Record):
     created_at: datetime
     updated_at: datetime
     updated_by: str
+
+
+class HostAllowance(Record):
+    """A host an admin allowed a repo's phases to reach (`honk network allow`), as people see it: who
+    first allowed it and when, and who last added phases to it. Honk keeps it, not the repo's file."""
+
+    host: str  # a preset or a host name (`*.example.com`, a `:port`), as host_entry reads it
+    phases: list[Phase]
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+
+
+class HostAllowed(Record):
+    """What allowing a host did: the allowance as it is now, and the phases that were new (none: it had them)."""
+
+    allowance: HostAllowance
+    added: list[Phase]
+
+
+class RepoNetwork(Record):
+    """What Honk itself holds of a repo's network (`honk network list`): the hosts admins allowed, and
+    the operator's ceiling, which bounds them and the repo's `.honk.toml` alike. The file's `[network]`
+    is read per task from the target branch, so it is not here."""
+
+    repo: str
+    allowed: list[HostAllowance]
+    ceiling: list[str]  # HONK_EGRESS_CEILING
+    setup_ceiling: list[str] | None = None  # wider for setup (HONK_SANDBOX_SETUP_NETWORK), else the same
 
 
 class VerifyCommand(Carried):

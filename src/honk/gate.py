@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import SECRET_ACTIONS, Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
+from honk.domain import ADMIN_ACTIONS, Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
@@ -31,6 +31,9 @@ ROLE_NEEDED: dict[Action, Role] = {
     "secret_set": Role.admin,  # a repo's secrets: an admin account, and the policy's `admins` for the repo
     "secret_list": Role.admin,
     "secret_remove": Role.admin,
+    "network_allow": Role.admin,  # hosts allowed a repo beyond its .honk.toml: the same
+    "network_list": Role.admin,
+    "network_remove": Role.admin,
 }
 
 
@@ -40,6 +43,9 @@ ACTION_WORDS: dict[Action, str] = {
     "secret_set": "setting a secret",
     "secret_list": "listing secrets",
     "secret_remove": "removing a secret",
+    "network_allow": "allowing a host",
+    "network_list": "listing allowed hosts",
+    "network_remove": "removing an allowed host",
 }
 
 
@@ -106,13 +112,25 @@ class Gate:
                 if not self.policy.is_requester(actor.who, requested_by or ""):
                     self._check_slack_merger(actor)
                 self.policy.check_plan(actor.who, repo, requested_by or "", action)
-            elif action in SECRET_ACTIONS:
+            elif action in ADMIN_ACTIONS:
                 self.policy.check_admin(actor.who, repo, action)
             else:
                 self.policy.check_cancel(actor.who, repo, requested_by or "")
         except Refused as refused:
             await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)
             raise
+
+    def may(self, action: Action, actor: Actor, repo: str) -> bool:
+        """Whether `actor` may take one of the admins' actions on the repo, asked without recording (what a
+        page offers); the action itself is checked, and recorded, when it is taken."""
+        assert action in ADMIN_ACTIONS, action
+        if actor.role is not None and not actor.role.allows(ROLE_NEEDED[action]):
+            return False
+        try:
+            self.policy.check_admin(actor.who, repo, action)
+        except Refused:
+            return False
+        return True
 
     async def record(
         self,

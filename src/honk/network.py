@@ -12,6 +12,9 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import get_args
+
+from pydantic_core import PydanticCustomError
 
 from honk.domain import (
     NETWORK_PRESETS,
@@ -20,7 +23,9 @@ from honk.domain import (
     BlockReason,
     Phase,
     RepoConfig,
+    host_entry,
 )
+from honk.errors import UserFacingError
 
 DEFAULT_PORTS = (80, 443)
 ANY = "*"  # in a ceiling only: every public host name
@@ -219,6 +224,39 @@ def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
             return None
         out |= s
     return frozenset(out)
+
+
+# -- what an admin may allow ------------------------------------------------------------------------
+PHASES: tuple[Phase, ...] = get_args(Phase)
+MAX_HOST_CHARS = 260  # a name of 253, a colon and a port
+
+
+def allowance_host(host: str) -> str:
+    """The host as it is kept (lower case): a preset (`pypi`) or a host name, exact or `*.example.com`,
+    with an optional `:port`; never an address (the proxy refuses those whatever is allowed)."""
+    given = host.strip()
+    shown = repr(given[:80] + ("…" if len(given) > 80 else ""))
+    if len(given) > MAX_HOST_CHARS:
+        raise UserFacingError(f"{shown} is too long for a host name (at most 253 characters, and a port).")
+    try:
+        entry = host_entry(given)
+    except PydanticCustomError as e:
+        raise UserFacingError(f"{shown} {e.message()}.") from None
+    if is_ip_literal(split_port(entry)[0]):
+        raise UserFacingError(f"{shown} must name a host, not an IP address.")
+    return entry
+
+
+def allowance_phases(phases: Iterable[str]) -> tuple[Phase, ...]:
+    """The phases named (in the order a task runs them), if each is one; at least one."""
+    wanted = [str(p).strip().lower() for p in phases]
+    if not wanted:
+        raise UserFacingError(f"Name the phase(s) to allow the host for: {', '.join(PHASES)}.")
+    for phase in wanted:
+        if phase not in PHASES:
+            shown = repr(phase[:40])
+            raise UserFacingError(f"{shown} is not a phase: the phases are {', '.join(PHASES)}.")
+    return tuple(p for p in PHASES if p in wanted)
 
 
 # -- making a phase's policy ----------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +27,10 @@ from honk.domain import (
     Action,
     Attachment,
     ForgeRef,
+    HostAllowed,
+    Phase,
     RefusedAttachment,
+    RepoNetwork,
     RepoRef,
     SecretInfo,
     SlackThread,
@@ -34,12 +38,13 @@ from honk.domain import (
     TaskState,
     TaskView,
 )
-from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
+from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingError
 from honk.events import AnyEvent, AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
 from honk.gate import Actor, Gate
+from honk.network import Ceiling, allowance_host, allowance_phases, expand
 from honk.redaction import redact
 from honk.settings import Settings
-from honk.store import AttachmentStore, AuditEntry, AuditQuery, RepoSecrets, SecretKeys, Store
+from honk.store import AttachmentStore, AuditEntry, AuditQuery, NetworkAllowances, RepoSecrets, SecretKeys, Store
 from honk.store.secrets import secret_name
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
@@ -52,10 +57,23 @@ REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class TaskService:
-    def __init__(self, settings: Settings, store: Store, client: Client, gate: Gate) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        client: Client,
+        gate: Gate,
+        *,
+        ceiling: Ceiling,
+        setup_ceiling: Ceiling | None = None,
+    ) -> None:
+        """`ceiling`: the operator's (HONK_EGRESS_CEILING), which bounds what admins may allow a repo;
+        `setup_ceiling`: setup's, where it is wider (HONK_SANDBOX_SETUP_NETWORK)."""
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
+        self.ceiling, self.setup_ceiling = ceiling, setup_ceiling
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
+        self.allowances = NetworkAllowances(store)
 
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
@@ -117,6 +135,98 @@ class TaskService:
         if not await self.repo_secrets.remove(ref.name, name):
             raise NotFound(f"{ref.name} has no secret {name} (`honk secret list {ref.name}` shows its secrets).")
         await self.gate.record("secret_remove", actor, ref.name, "ok", f"removed {name}")
+
+    # -- hosts allowed a repo beyond its .honk.toml: admins only, within the operator's ceiling ------
+    async def allow_host(self, actor: Actor, repo: str, host: str, phases: Sequence[str]) -> HostAllowed:
+        """Allows the repo's later sandboxes of `phases` to reach `host` (a preset or a host name), added to
+        what its `.honk.toml` lists. Nothing is re-run: whoever asked asks again or follows up."""
+        return await self.gate.recorded(
+            "network_allow", actor, repo, lambda: self._allow_host(actor, repo, host, phases)
+        )
+
+    async def _allow_host(
+        self, actor: Actor, repo: str, host: str, phases: Sequence[str], task_id: str | None = None
+    ) -> HostAllowed:
+        ref = await self.repo(repo)
+        await self.gate.check("network_allow", actor, ref.name, task_id=task_id)
+        host, wanted = allowance_host(host), allowance_phases(phases)
+        if task_id is not None:
+            timeline = await self.timeline(task_id)
+            if any((host, phase) not in timeline.allowable() for phase in wanted):
+                raise UserFacingError(
+                    f"The egress proxy did not refuse {host} in {' or '.join(wanted)} for task {task_id}: a task's "
+                    f"button allows only what it was refused. An admin can still run `honk network allow {ref.name} "
+                    f"{host} --phase {wanted[0]}`."
+                )
+        for phase in wanted:
+            self._within_ceiling(host, phase)
+        allowance, added = await self.allowances.allow(ref.name, host, wanted, actor.identity)
+        done = (
+            f"allowed {host} for {', '.join(added)}" if added else f"{host} was already allowed for {', '.join(wanted)}"
+        )
+        await self.gate.record("network_allow", actor, ref.name, "ok", done, task_id)
+        return HostAllowed(allowance=allowance, added=list(added))
+
+    async def allow_refused_host(
+        self, actor: Actor, task_id: str, host: str, phase: str
+    ) -> tuple[TaskView, HostAllowed]:
+        """*Allow host for this repo*, pressed under a task's message: allows the repo a host the egress
+        proxy refused that task in that phase (nothing else), recorded against the task. Nothing is re-run."""
+        view = await self.task(task_id)
+        allowed = await self.gate.recorded(
+            "network_allow",
+            actor,
+            view.repo,
+            lambda: self._allow_host(actor, view.repo, host, [phase], task_id),
+            task_id,
+        )
+        return view, allowed
+
+    def _within_ceiling(self, host: str, phase: Phase) -> None:
+        ceiling = self.setup_ceiling if phase == "setup" and self.setup_ceiling is not None else self.ceiling
+        for name in expand([host]):
+            if not ceiling.allows(name):
+                shown = host if name == host else f"{host} ({name})"
+                raise Forbidden(
+                    f"{shown} is beyond what this server lets any repo reach in {phase}: the operator's "
+                    f"HONK_EGRESS_CEILING allows {', '.join(ceiling.entries) or 'nothing'}. Ask the operator "
+                    "to add it to HONK_EGRESS_CEILING first."
+                )
+
+    async def network(self, actor: Actor, repo: str) -> RepoNetwork:
+        """The hosts admins allowed the repo, with who allowed each and when, and the operator's ceiling.
+        (The repo's `.honk.toml` is read per task, from its target branch: it is not here.)"""
+        return await self.gate.recorded("network_list", actor, repo, lambda: self._network(actor, repo))
+
+    async def _network(self, actor: Actor, repo: str) -> RepoNetwork:
+        ref = await self.repo(repo)
+        await self.gate.check("network_list", actor, ref.name)
+        setup = self.setup_ceiling
+        return RepoNetwork(
+            repo=ref.name,
+            allowed=await self.allowances.listed(ref.name),
+            ceiling=list(self.ceiling.entries),
+            setup_ceiling=list(setup.entries) if setup is not None else None,
+        )
+
+    async def disallow_host(self, actor: Actor, repo: str, host: str) -> None:
+        """Removes a host admins allowed the repo (every phase of it); what `.honk.toml` lists stays."""
+        await self.gate.recorded("network_remove", actor, repo, lambda: self._disallow_host(actor, repo, host))
+
+    async def _disallow_host(self, actor: Actor, repo: str, host: str) -> None:
+        ref = await self.repo(repo)
+        await self.gate.check("network_remove", actor, ref.name)
+        host = allowance_host(host)
+        if not await self.allowances.remove(ref.name, host):
+            raise NotFound(
+                f"No admin allowed {host} for {ref.name} (`honk network list {ref.name}` shows what was allowed; "
+                "hosts in its .honk.toml are changed there)."
+            )
+        await self.gate.record("network_remove", actor, ref.name, "ok", f"removed {host}")
+
+    def may_manage(self, actor: Actor, repo: str) -> bool:
+        """Whether `actor` may allow the repo hosts (nothing recorded): whether a page offers the button."""
+        return self.gate.may("network_allow", actor, repo)
 
     # -- reads ------------------------------------------------------------------------------
     async def tasks(

@@ -12,7 +12,8 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from honk.domain import Artifact, Carried, CheckLine, Plan, TaskState, next_state
+from honk.domain import Artifact, Carried, CheckLine, Phase, Plan, TaskState, next_state
+from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -32,6 +33,7 @@ from honk.events import (
     TaskFailed,
     TaskReady,
 )
+from honk.network import DEFAULT_PORTS, allowance_host
 from honk.route import Route
 
 MAX_BLOCKED_KEPT, MAX_BLOCKED_SHOWN = 50, 5
@@ -154,7 +156,7 @@ class Timeline(Carried):
         first = self.agent_heads.get(invocation)
         return first if first is not None and first != head else None
 
-    def blocked_warning(self) -> str | None:
+    def blocked_warning(self, repo: str = "REPO") -> str | None:
         """What the egress proxy refused, said once (thread, pull request): each host with its phase,
         method, count and the command that asked, and how to allow it. Nothing retried it."""
         if not self.blocked:
@@ -164,13 +166,31 @@ class Timeline(Carried):
             for b in self.blocked[:MAX_BLOCKED_SHOWN]
         ]
         more = len(self.blocked) - len(shown)
+        allowable = self.allowable()
+        host, phase = allowable[0] if len(allowable) == 1 else ("HOST", "PHASE")
         return (
             "the egress proxy refused: "
             + "; ".join(shown)
             + (f"; and {more} more" if more > 0 else "")
             + ". To allow a host, list it under [network] in .honk.toml, or an admin runs "
-            "`honk network allow REPO HOST --phase PHASE`"
+            f"`honk network allow {repo} {host} --phase {phase}`"
         )
+
+    def allowable(self) -> list[tuple[str, Phase]]:
+        """The refused hosts an admin could allow the repo, each with the phase that asked, in the order
+        they were refused: names not listed (or a port of one that is), as `honk network allow` takes
+        them (`host:port` off 80 and 443). Never an address, or a method an allowance would not add."""
+        found: list[tuple[str, Phase]] = []
+        for b in self.blocked:
+            if b.reason not in ("not_allowed", "port"):
+                continue
+            try:
+                host = allowance_host(b.host if b.port in DEFAULT_PORTS else f"{b.host}:{b.port}")
+            except UserFacingError:
+                continue
+            if (host, b.phase) not in found:
+                found.append((host, b.phase))
+        return found
 
     def refusal_warning(self) -> str | None:
         """What the sandbox refused, in one line for the warnings on delivery."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from honk.domain import Plan, TaskState, TaskView
+from honk.domain import Phase, Plan, TaskState, TaskView
 from honk.slack import blocks, limits
 from honk.testing.fake_slack import refused_payload
 from honk.timeline import Timeline
@@ -72,3 +72,42 @@ def test_every_message_of_a_task_fits_with_long_texts():
         blocks.plan(long, timeline, BASE),
     ):
         assert refused_payload("chat.postMessage", {"text": text, "blocks": body}) is None
+
+
+def test_a_refused_task_offers_allow_host_per_refused_name_within_slacks_limits():
+    from honk.events import NetworkBlocked
+
+    long_host = ".".join(["a" * 60] * 4) + ".com"  # 248 characters: a label Slack would refuse uncut
+    timeline = Timeline()
+    refused: list[tuple[str, Phase]] = [
+        ("pypi.org", "check"),
+        (long_host, "setup"),
+        ("npm", "agent"),
+        ("x.example.com", "build"),
+    ]
+    for host, phase in refused:
+        timeline = timeline.fold(
+            NetworkBlocked(
+                host=host, port=443, method="GET", phase=phase, reason="not_allowed", detail="d", command="c"
+            )
+        )
+    timeline = timeline.fold(
+        NetworkBlocked(
+            host="10.0.0.1", port=443, method="GET", phase="check", reason="ip_literal", detail="d", command="c"
+        )
+    )
+    failed = task().model_copy(update={"state": TaskState.failed, "reason": "test failed"})
+    for text, body in (blocks.failed(failed, timeline), blocks.ready(failed, timeline, BASE)):
+        assert refused_payload("chat.postMessage", {"text": text, "blocks": body}) is None
+        [allow] = [b for b in body if b.get("block_id") == "allow:t-aaaaaaaaaaaa"]
+        values = [e["value"] for e in allow["elements"]]
+        assert values == [
+            "t-aaaaaaaaaaaa:check:pypi.org",
+            f"t-aaaaaaaaaaaa:setup:{long_host}",
+            "t-aaaaaaaaaaaa:agent:npm",
+        ], "at most three, never an address"
+        assert allow["elements"][0]["text"]["text"] == "Allow pypi.org for check"
+        assert "Allow host for this repo" in str(body)
+    said = str(blocks.failed(failed, timeline)[1])
+    assert "the egress proxy refused" in said and "honk network allow calc HOST --phase PHASE" in said
+    assert blocks.failed(failed, Timeline())[1] == blocks.failed(failed)[1], "nothing refused: as before"

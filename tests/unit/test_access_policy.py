@@ -267,6 +267,21 @@ def test_a_repos_admins_manage_its_secrets(policy: Policy) -> None:
     everywhere.check_admin(BOB, "any-repo", "secret_set")
 
 
+def test_a_repos_admins_allow_it_hosts_and_others_are_told_who_may(policy: Policy) -> None:
+    for action in ("network_allow", "network_list", "network_remove"):
+        policy.check_admin(ADA, "internal", action)
+        Policy.open().check_admin(STRANGER, "anything", action)
+    with refusal("repos.internal.admins") as e:
+        policy.check_admin(BOB, "internal", "network_allow")
+    assert e.value.detail == "bob@example.com may not allow hosts for internal; ask one of: group:leads."
+    with refusal(r'repos\."\*"\.admins') as e:
+        policy.check_admin(ADA, "playlist", "network_remove")
+    assert e.value.detail == (
+        "ada@example.com may not remove the hosts allowed for playlist; nobody may until the access policy names "
+        "its admins."
+    )
+
+
 def test_refused_carries_its_rule_and_detail() -> None:
     refused = Refused("accounts.role", "ada is a requester; merge needs a merger.")
     assert refused.rule == "accounts.role" and refused.status_code == 403

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from honk.domain import Artifact, TaskState, fold_states
+from honk.domain import Artifact, BlockReason, Phase, TaskState, fold_states
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -14,6 +14,7 @@ from honk.events import (
     ChecksStarted,
     MergeHeld,
     MergeRequested,
+    NetworkBlocked,
     PullRequestUpdated,
     SandboxRefused,
     StoredEvent,
@@ -93,3 +94,30 @@ def test_the_latest_plan_and_its_approval_are_read_from_the_events():
     assert timeline.fold(PlanApproved(version=2, by="bo")).plan_approved_by == "bo"
     assert v1.steps == ["a"], "a plan's items are trimmed, empty ones dropped"
     assert Plan(summary="s", steps=["x" * 5000] * 100).steps == ["x" * 2000] * 30, "and bounded"
+
+
+def _blocked(
+    host: str, phase: Phase = "check", reason: BlockReason = "not_allowed", port: int = 443, method: str = "CONNECT"
+) -> NetworkBlocked:
+    return NetworkBlocked(
+        host=host, port=port, method=method, phase=phase, reason=reason, detail="refused", command="pip install x"
+    )
+
+
+def test_refused_requests_are_said_once_with_the_command_that_allows_the_host():
+    one = Timeline().fold(_blocked("pypi.org")).fold(_blocked("pypi.org"))
+    warning = one.blocked_warning("calc")
+    assert warning is not None and "CONNECT pypi.org in check ×2 (`pip install x`)" in warning
+    assert warning.endswith("or an admin runs `honk network allow calc pypi.org --phase check`")
+    assert one.allowable() == [("pypi.org", "check")]
+
+    several = one.fold(_blocked("files.pythonhosted.org", "setup")).fold(_blocked("10.0.0.1", reason="ip_literal"))
+    several = several.fold(_blocked("pypi.org", reason="method", method="POST"))
+    several = several.fold(_blocked("cdn.example.com", reason="port", port=8443))
+    assert several.allowable() == [
+        ("pypi.org", "check"),
+        ("files.pythonhosted.org", "setup"),
+        ("cdn.example.com:8443", "check"),
+    ], "never an address, nor a method an allowance would not add"
+    assert (several.blocked_warning("calc") or "").endswith("`honk network allow calc HOST --phase PHASE`")
+    assert Timeline().blocked_warning("calc") is None

@@ -49,3 +49,47 @@ def test_what_people_wrote_is_escaped_and_actions_follow_state_and_role():
     assert 'id="merge"' not in ui.panel(merger, done, Timeline()) and 'id="cancel"' not in ui.panel(
         merger, done, Timeline()
     )
+
+
+def test_refused_requests_have_their_own_section_and_admins_an_allow_host_form():
+    from honk.events import NetworkBlocked
+
+    now = datetime.now(UTC)
+    task = TaskView(
+        id="t-bbbbbbbbbbbb",
+        repo="calc",
+        text="fix",
+        state=TaskState.ready,
+        requested_by="a@x",
+        agent="scripted",
+        model=None,
+        branch="honk/t-bbbbbbbbbbbb",
+        created_at=now,
+        updated_at=now,
+    )
+    refused = [
+        NetworkBlocked(
+            host="pypi.org",
+            port=443,
+            method="CONNECT",
+            phase="check",
+            reason="not_allowed",
+            detail="pypi.org is not in the allowlist for check",
+            command="pip install <b>x</b>",
+        ),
+        NetworkBlocked(
+            host="10.0.0.1", port=443, method="CONNECT", phase="agent", reason="ip_literal", detail="an IP", command="c"
+        ),
+    ]
+    timeline = Timeline()
+    for event in refused * 2:
+        timeline = timeline.fold(event)
+    admin = User(email="ada@x", name="ada", role=Role.admin)
+    page = ui.panel(admin, task, timeline, may_allow=True)
+    assert 'id="blocked"' in page and "CONNECT pypi.org</span>\nin <strong>check</strong> ×2" in page
+    assert "<b>x</b>" not in page and "pip install &lt;b&gt;x&lt;/b&gt;" in page
+    assert page.count('data-api="/api/repos/calc/network/allow"') == 1, "never an address"
+    assert '<input type="hidden" name="host" value="pypi.org">' in page and 'data-lists="phases"' in page
+    asker = ui.panel(User(email="r@x", name="r", role=Role.requester), task, timeline)
+    assert "network/allow" not in asker and "honk network allow calc pypi.org --phase check" in asker
+    assert 'id="blocked"' not in ui.panel(admin, task, Timeline(), may_allow=True)

@@ -33,7 +33,15 @@ T = TypeVar("T")
 N = TypeVar("N", int, float)
 
 DAILY_RESET = "it resets at 00:00 UTC"
-SECRET_VERBS = {"secret_set": "set", "secret_list": "list", "secret_remove": "remove"}
+# What a refusal of an admin's action says the person may not do ("… may not set the secrets of calc").
+ADMIN_VERBS = {
+    "secret_set": "set the secrets of",
+    "secret_list": "list the secrets of",
+    "secret_remove": "remove the secrets of",
+    "network_allow": "allow hosts for",
+    "network_list": "list the hosts allowed for",
+    "network_remove": "remove the hosts allowed for",
+}
 
 
 class Refused(Forbidden):
@@ -135,12 +143,13 @@ class Policy:
         )
 
     def check_admin(self, who: Who, repo: str, action: str) -> None:
-        """Who may set, list and remove a repo's secrets: only those its `admins` name (nobody by default)."""
+        """Who may manage a repo's secrets and the hosts allowed it beyond its `.honk.toml`: only those its
+        `admins` name (nobody by default)."""
         person, (principals, rule) = self._known(who), self._principals(repo, "admins")
         if not self._any(person, principals):
-            verb = SECRET_VERBS.get(action, "manage")
+            verb = ADMIN_VERBS.get(action, "manage")
             ask = _ask(principals) if principals else "nobody may until the access policy names its admins"
-            raise Refused(rule, f"{person.name} may not {verb} the secrets of {repo}; {ask}.")
+            raise Refused(rule, f"{person.name} may not {verb} {repo}; {ask}.")
 
     def check_agent(self, repo: str, agent: str, model: str | None) -> None:
         """For the agent and model the repo's config (or the server's default) chose after the request."""

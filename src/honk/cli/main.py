@@ -14,7 +14,7 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
-from honk.domain import AuditAction, AuditOutcome, SecretInfo, TaskState, TaskView
+from honk.domain import AuditAction, AuditOutcome, HostAllowed, Phase, RepoNetwork, SecretInfo, TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import PlanProposed, StoredEvent
 from honk.store.audit import AuditEntry
@@ -194,6 +194,75 @@ def secret_rm(ctx: click.Context, repo_name: str, name: str) -> None:
     name = secret_name(name)
     _api(ctx).call("DELETE", _secrets_path(repo_name, name), {})
     click.echo(f"removed {name} from {repo_name}")
+
+
+# -- hosts allowed a repo ------------------------------------------------------------------------
+@cli.group()
+def network() -> None:
+    """Hosts a repo's sandboxes may reach beyond its .honk.toml (its admins), within the server's ceiling."""
+
+
+def _network_path(repo_name: str, host: str | None = None) -> str:
+    path = f"/api/repos/{quote(repo_name, safe='')}/network"
+    return path if host is None else f"{path}/allow/{quote(host, safe='')}"
+
+
+@network.command("allow")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("host")
+@click.option(
+    "--phase",
+    "phases",
+    multiple=True,
+    required=True,
+    type=click.Choice(list(get_args(Phase))),
+    help="A phase whose sandboxes may reach HOST (as the refusal named it); repeat for more.",
+)
+@click.pass_context
+def network_allow(ctx: click.Context, repo_name: str, host: str, phases: tuple[str, ...]) -> None:
+    """Allow HOST (a host name, *.example.com, or a preset like pypi) for the repo's later sandboxes of
+    those phases: reads only, but for setup and deploy. Nothing is re-run: ask again or follow up."""
+    done = HostAllowed.model_validate(
+        _api(ctx).call("POST", f"{_network_path(repo_name)}/allow", {"host": host, "phases": list(phases)})
+    )
+    a = done.allowance
+    if done.added:
+        click.echo(f"allowed {a.host} for {', '.join(done.added)} in {repo_name} (now: {', '.join(a.phases)})")
+        click.echo("Nothing was re-run: ask again or follow up to use it.")
+    else:
+        click.echo(f"{a.host} was already allowed for {', '.join(phases)} in {repo_name} (by {a.updated_by})")
+
+
+@network.command("list")
+@click.argument("repo_name", metavar="REPO")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def network_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
+    """The hosts admins allowed the repo: phases, who allowed each and when; and the server's ceiling."""
+    found = RepoNetwork.model_validate(_api(ctx).call("GET", _network_path(repo_name)))
+    if as_json:
+        click.echo(json.dumps(found.model_dump(mode="json"), indent=2))
+        return
+    for a in found.allowed:
+        line = f"{a.host:<32} {','.join(a.phases):<24} {a.created_at:%Y-%m-%d %H:%M} UTC  {a.created_by}"
+        if (a.updated_at, a.updated_by) != (a.created_at, a.created_by):
+            line += f"  (phases added {a.updated_at:%Y-%m-%d %H:%M} UTC by {a.updated_by})"
+        click.echo(line)
+    if not found.allowed:
+        click.echo(f"No host allowed by an admin; {found.repo}'s .honk.toml [network] lists its own.")
+    click.echo(f"ceiling (HONK_EGRESS_CEILING): {', '.join(found.ceiling) or 'nothing'}")
+    if found.setup_ceiling is not None:
+        click.echo(f"setup's ceiling (HONK_SANDBOX_SETUP_NETWORK): {', '.join(found.setup_ceiling)}")
+
+
+@network.command("rm")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("host")
+@click.pass_context
+def network_rm(ctx: click.Context, repo_name: str, host: str) -> None:
+    """Remove a host an admin allowed (for every phase); what .honk.toml lists stays."""
+    _api(ctx).call("DELETE", _network_path(repo_name, host), {})
+    click.echo(f"removed {host} from {repo_name}")
 
 
 # Files for the agent (a screenshot, a log), with a request or a follow-up: sent as multipart.

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from honk.access import Policy
 from honk.accounts import Accounts, secret_key
+from honk.egress.policies import ceilings
 from honk.gate import Gate
 from honk.service import TaskService
 from honk.settings import Settings
@@ -30,7 +31,10 @@ def build_app(settings: Settings) -> FastAPI:
         await store.create_schema()
         policy = Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open()
         gate = Gate(policy, store, AuditLog(store), slack_mergers=settings.slack.mergers)
-        service = TaskService(settings, store, await connect(settings), gate)
+        ceiling, setup_ceiling = ceilings(settings)
+        service = TaskService(
+            settings, store, await connect(settings), gate, ceiling=ceiling, setup_ceiling=setup_ceiling
+        )
         # Every repo secret the server can decrypt is kept out of what it writes from the start.
         if problem := await service.repo_secrets.redact_stored():
             log.warning(problem)

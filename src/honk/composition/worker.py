@@ -21,20 +21,19 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
 from honk.domain import Budget
-from honk.egress.policies import EgressPolicies
+from honk.egress.policies import EgressPolicies, ceilings
 from honk.egress.proxy import EgressProxy
 from honk.forge.registry import Forges
 from honk.gate import Gate
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
-from honk.network import Ceiling
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.store import AttachmentStore, AuditLog, RepoSecrets, SecretKeys, Store
+from honk.store import AttachmentStore, AuditLog, NetworkAllowances, RepoSecrets, SecretKeys, Store
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
@@ -160,10 +159,14 @@ def build_activities(
 
 def egress_policies(settings: Settings, store: Store) -> EgressPolicies:
     """Each phase's egress policy: the operator's ceiling (wider for setup where HONK_SANDBOX_SETUP_NETWORK
-    says so) and the repo's secrets, decrypted here for the sandbox that needs them."""
-    wide = Ceiling(["*"]) if settings.sandbox.setup_network else None
+    says so), the repo's secrets, decrypted here for the sandbox that needs them, and the hosts its admins
+    allowed it (read as each sandbox starts, so an allowance counts from the next one on)."""
+    ceiling, setup_ceiling = ceilings(settings)
     return EgressPolicies(
-        Ceiling(settings.sandbox.egress_ceiling), secrets=repo_secrets(settings, store), setup_ceiling=wide
+        ceiling,
+        secrets=repo_secrets(settings, store),
+        allowances=NetworkAllowances(store),
+        setup_ceiling=setup_ceiling,
     )
 
 

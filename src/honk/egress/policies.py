@@ -10,9 +10,17 @@ from typing import Protocol
 
 from honk.domain import Phase, RepoConfig, RepoRef
 from honk.network import Allowance, Ceiling, EgressPolicy, phase_policy, secrets_needed, variables
+from honk.settings import Settings
 from honk.verify.config import problem_at
 
 ALL_PHASES: tuple[Phase, ...] = ("setup", "agent", "check", "build", "preview", "deliver", "deploy")
+
+
+def ceilings(settings: Settings) -> tuple[Ceiling, Ceiling | None]:
+    """The operator's ceiling (HONK_EGRESS_CEILING), and setup's when it is wider (any public host, with
+    HONK_SANDBOX_SETUP_NETWORK): what workers make policies within, and the server checks an admin's
+    allowance against."""
+    return Ceiling(settings.sandbox.egress_ceiling), Ceiling(["*"]) if settings.sandbox.setup_network else None
 
 
 class SecretValues(Protocol):

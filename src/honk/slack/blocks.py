@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from honk.domain import TaskState, TaskView
+from slack_sdk.models.blocks import ButtonElement, ConfirmObject
+
+from honk.domain import TRUSTED_PHASES, TaskState, TaskView
 from honk.slack import limits
 from honk.timeline import Timeline
 
 Blocks = list[dict[str, Any]]
 MAX_SUMMARY_LINES = 6
+MAX_ALLOW_BUTTONS = 3  # "Allow host for this repo", one per refused host, under a ready or failed message
+BUTTON_TEXT = ButtonElement.text_max_length  # 75: a button's label
+CONFIRM_TEXT = ConfirmObject.text_max_length  # 300: what a confirmation dialog says
 FROM_HOME = "home"  # a modal's private_metadata ends with it when a button in the Home tab opened it
 
 STATE_LINE = {
@@ -74,8 +79,43 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
                 open_button(task_url(base_url, task.id)),
             ],
         },
+        *allow_hosts(task, timeline),
     ]
     return f"Ready for review: {task.id} on {task.repo}", blocks
+
+
+def allow_hosts(task: TaskView, timeline: Timeline) -> Blocks:
+    """*Allow host for this repo*: a button per host the egress proxy refused the task (at most three),
+    each naming the task, the phase and the host ("t-…:check:pypi.org"). Pressing one allows it for the
+    repo's later sandboxes of that phase — for its admins only — and re-runs nothing."""
+    refused = timeline.allowable()[:MAX_ALLOW_BUTTONS]
+    if not refused:
+        return []
+    buttons = [
+        _button(
+            _label(f"Allow {host} for {phase}"),
+            "allow_host",
+            f"{task.id}:{phase}:{host}",
+            confirm=(
+                "Allow host for this repo?",
+                limits.cut(
+                    f"Later {phase} sandboxes of *{task.repo}* may reach `{host}` through Honk's egress proxy "
+                    f"({'any method' if phase in TRUSTED_PHASES else 'reads only'}). Nothing is re-run.",
+                    CONFIRM_TEXT,
+                ),
+                "Allow",
+            ),
+        )
+        for host, phase in refused
+    ]
+    return [
+        context(f"*Allow host for this repo* — for {task.repo}'s admins; nothing is re-run when one is allowed."),
+        {"type": "actions", "block_id": f"allow:{task.id}", "elements": buttons},
+    ]
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= BUTTON_TEXT else text[: BUTTON_TEXT - 1] + "…"
 
 
 # The buttons a task's thread and the Home tab share: the same action ids reach the same handlers.
@@ -170,9 +210,13 @@ def plan_changes_modal(task_id: str, version: int, from_home: bool = False) -> d
     }
 
 
-def failed(task: TaskView) -> tuple[str, Blocks]:
+def failed(task: TaskView, timeline: Timeline | None = None) -> tuple[str, Blocks]:
+    """Why it failed; and what the egress proxy refused it, if anything (often why), with Allow host."""
     text = f"❌ *Failed* — `{task.id}` on *{task.repo}*\n{task.reason or 'no reason recorded'}"
-    return text, [section(text)]
+    said = timeline.blocked_warning(task.repo) if timeline is not None else None
+    if timeline is None or said is None:
+        return text, [section(text)]
+    return text, [section(text), section(f"⚠️ {said}"), *allow_hosts(task, timeline)]
 
 
 def merged(task: TaskView) -> tuple[str, Blocks]:

@@ -74,6 +74,7 @@ class SlackFrontDoor:
         self.app.action("request_changes")(self._on_request_changes)
         self.app.action("approve_plan")(self._on_approve_plan)
         self.app.action("revise_plan")(self._on_revise_plan)
+        self.app.action("allow_host")(self._on_allow_host)
         self.app.action("open")(self._ack_only)
         self.app.view("request_changes")(self._on_changes_submitted)
         self.app.view("revise_plan")(self._on_plan_changes_submitted)
@@ -296,6 +297,33 @@ class SlackFrontDoor:
         if await self._act(body, lambda: self.service.cancel(action["value"], _actor(user))):
             await self._settle_buttons(body, action["value"], f"🛑 Cancelled by {user.name}")
 
+    async def _on_allow_host(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """*Allow host for this repo*: the presser's own allowance (the repo's admins only; anyone else is
+        told who may, alone), said in the task's thread. Nothing is re-run."""
+        await ack()
+        task_id, phase, host = _allowance_of(str(action.get("value") or ""))
+        user = await self._user(body["user"]["id"])
+        try:
+            task, done = await self.service.allow_refused_host(_actor(user), task_id, host, phase)
+        except UserFacingError as e:
+            await self._ephemeral(body, e.message)
+            return
+        host = done.allowance.host
+        if not done.added:
+            await self._ephemeral(
+                body, f"{host} was already allowed for {phase} in {task.repo} (by {done.allowance.updated_by})."
+            )
+            return
+        said = (
+            f"Allowed {host} for {phase} in {task.repo} (by {user.name}). Nothing was re-run: ask again or "
+            "follow up to use it."
+        )
+        thread = await self.slack.thread_of(task_id)
+        if thread is not None:
+            await self._reply(thread.channel, thread.thread_ts, said)
+        else:  # a task not asked in Slack has no thread: said to the person
+            await self._ephemeral(body, said)
+
     async def _on_request_changes(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
         await self.client.views_open(trigger_id=body["trigger_id"], view=blocks.follow_up_modal(action["value"]))
@@ -489,6 +517,14 @@ def _plan_of(value: str) -> tuple[str, int]:
     task_id, _, version = value.partition(":")
     version = version.removesuffix(f":{blocks.FROM_HOME}")
     return task_id, int(version) if version.isdigit() else 0
+
+
+def _allowance_of(value: str) -> tuple[str, str, str]:
+    """An Allow host button's value: the task, the phase and the host ("t-…:check:pypi.org", the host
+    perhaps with a port). Checked by the service against what the task was refused."""
+    task_id, _, rest = value.partition(":")
+    phase, _, host = rest.partition(":")
+    return task_id, phase, host
 
 
 def _from_home(body: dict[str, Any]) -> bool:

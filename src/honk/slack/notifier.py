@@ -113,7 +113,7 @@ class SlackNotifier:
         elif view.state == TaskState.plan_ready and timeline.plan is not None:
             text, body = blocks.plan(view, timeline, self.base_url)
         elif view.state == TaskState.failed:
-            text, body = blocks.failed(view)
+            text, body = blocks.failed(view, timeline)
         elif view.state == TaskState.merged:
             text, body = blocks.merged(view)
         elif view.state == TaskState.cancelled:

@@ -2,7 +2,17 @@
 
 from honk.store.attachments import AttachmentStore
 from honk.store.audit import AuditEntry, AuditLog, AuditQuery
+from honk.store.network import NetworkAllowances
 from honk.store.secrets import RepoSecrets, SecretKeys
 from honk.store.store import Store
 
-__all__ = ["AttachmentStore", "AuditEntry", "AuditLog", "AuditQuery", "RepoSecrets", "SecretKeys", "Store"]
+__all__ = [
+    "AttachmentStore",
+    "AuditEntry",
+    "AuditLog",
+    "AuditQuery",
+    "NetworkAllowances",
+    "RepoSecrets",
+    "SecretKeys",
+    "Store",
+]

@@ -172,3 +172,17 @@ class RepoSecretRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_by: Mapped[str] = mapped_column(String(200))
+
+
+class RepoNetworkAllowanceRow(Base):
+    """A host an admin allowed a repo (honk.store.network): for which phases, who first allowed it and
+    when, and who last added phases to it. Every change is in the audit log too."""
+
+    __tablename__ = "repo_network_allowances"
+    repo: Mapped[str] = mapped_column(ForeignKey("repos.name", ondelete="CASCADE"), primary_key=True)
+    host: Mapped[str] = mapped_column(String(260), primary_key=True)
+    phases: Mapped[list] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_by: Mapped[str] = mapped_column(String(200))

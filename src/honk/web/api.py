@@ -1,4 +1,4 @@
-"""The HTTP API under /api: repos and their secrets, tasks, their live events, the audit log. Each route
+"""The HTTP API under /api: repos, their secrets and allowed hosts, tasks, their live events, the audit log. Each route
 turns HTTP into one TaskService call and back."""
 
 from __future__ import annotations
@@ -12,12 +12,31 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from honk.accounts import Role
-from honk.domain import AuditAction, AuditOutcome, ForgeRef, RepoRef, SecretInfo, TaskState, TaskView
+from honk.domain import (
+    AuditAction,
+    AuditOutcome,
+    ForgeRef,
+    HostAllowed,
+    RepoNetwork,
+    RepoRef,
+    SecretInfo,
+    TaskState,
+    TaskView,
+)
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
 from honk.web.schemas import ActorIn, PlanApprovalIn, PlanRevisionIn, RepoIn
-from honk.web.uploads import FOLLOW_UP_BODY, SECRET_BODY, TASK_BODY, follow_up_body, secret_body, task_body
+from honk.web.uploads import (
+    FOLLOW_UP_BODY,
+    HOST_BODY,
+    SECRET_BODY,
+    TASK_BODY,
+    follow_up_body,
+    host_body,
+    secret_body,
+    task_body,
+)
 from honk.workspace.git import redact_url
 
 POLL_S = 0.25
@@ -73,6 +92,37 @@ def router() -> APIRouter:
         """Removes a secret (the repo's admins only)."""
         user = await user_of(request)
         await svc(request).remove_secret(actor(request, user, None, x_honk_user), repo, name)
+        return Response(status_code=204)
+
+    @r.get("/repos/{repo}/network")
+    async def network(
+        request: Request, repo: str = Path(max_length=100), x_honk_user: str | None = Header(default=None)
+    ) -> RepoNetwork:
+        """The hosts admins allowed the repo (with who and when) and the operator's ceiling (its admins only).
+        The repo's `.honk.toml` lists more, read per task."""
+        user = await user_of(request)
+        return await svc(request).network(actor(request, user, None, x_honk_user), repo)
+
+    @r.post("/repos/{repo}/network/allow", openapi_extra={"requestBody": HOST_BODY})
+    async def allow_host(
+        request: Request, repo: str = Path(max_length=100), x_honk_user: str | None = Header(default=None)
+    ) -> HostAllowed:
+        """Allows the repo's later sandboxes of some phases to reach a host, from a JSON
+        `{"host": …, "phases": […]}` (its admins only; within the operator's ceiling). Nothing is re-run."""
+        user = await user_of(request)
+        body = await host_body(request)
+        return await svc(request).allow_host(actor(request, user, None, x_honk_user), repo, body.host, body.phases)
+
+    @r.delete("/repos/{repo}/network/allow/{host}", status_code=204)
+    async def disallow_host(
+        request: Request,
+        repo: str = Path(max_length=100),
+        host: str = Path(max_length=300),
+        x_honk_user: str | None = Header(default=None),
+    ) -> Response:
+        """Removes a host admins allowed the repo, for every phase (its admins only)."""
+        user = await user_of(request)
+        await svc(request).disallow_host(actor(request, user, None, x_honk_user), repo, host)
         return Response(status_code=204)
 
     @r.post(

@@ -92,6 +92,18 @@ class SecretIn(Body):
     )
 
 
+class HostAllowIn(Body):
+    host: str = Field(
+        max_length=300,
+        description="A preset (pypi, npm, …) or a host name: exact, or *.example.com; a :port may follow. "
+        "Never an address.",
+    )
+    phases: list[str] = Field(
+        max_length=20,
+        description="The phases whose sandboxes may reach it: setup, agent, check, build, preview, deliver, deploy.",
+    )
+
+
 class Refusal(BaseModel):
     """Every 4xx answer: why the request was refused, in words a person can act on."""
 

@@ -32,10 +32,11 @@ from honk.events import (
 )
 from honk.service import TaskService
 from honk.timeline import Timeline
+from honk.web.auth import actor
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
-ASSET_VERSION = "5"
+ASSET_VERSION = "6"
 THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
 TRANSCRIPT_KINDS = frozenset(
     {"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result", "agent_tool_denied", "agent_usage"}
@@ -57,6 +58,7 @@ STATE_WORDS = {
 }
 
 UserOf = Callable[[Request], Awaitable[User]]
+MAX_ALLOW_OFFERED = 5  # Allow host buttons under what the egress proxy refused
 
 
 def router(user_of: UserOf) -> APIRouter:
@@ -118,7 +120,8 @@ def router(user_of: UserOf) -> APIRouter:
                 status_code=404,
             )
         history = await service.events(task_id, limit=100_000)
-        return HTMLResponse(task_page(user, view, history, *await _reading(service, task_id)))
+        reading = await _reading(service, task_id)
+        return HTMLResponse(task_page(user, view, history, *reading, may_allow=_may_allow(request, user, view)))
 
     @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
     async def task_panel(task_id: str, request: Request) -> Response:
@@ -128,7 +131,8 @@ def router(user_of: UserOf) -> APIRouter:
             return user
         service = request.app.state.service
         view = await service.task(task_id)
-        return HTMLResponse(panel(user, view, *await _reading(service, task_id)))
+        reading = await _reading(service, task_id)
+        return HTMLResponse(panel(user, view, *reading, may_allow=_may_allow(request, user, view)))
 
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
@@ -331,7 +335,14 @@ async def _reading(service: TaskService, task_id: str) -> tuple[Timeline, str]:
     return timeline, await service.delivered_diff(timeline)
 
 
-def task_page(user: User, task: TaskView, history: list[StoredEvent], timeline: Timeline, diff: str) -> str:
+def _may_allow(request: Request, user: User, task: TaskView) -> bool:
+    """Whether the page offers Allow host: to the repo's admins (the API asks again, and records it)."""
+    return request.app.state.service.may_manage(actor(request, user, None, None), task.repo)
+
+
+def task_page(
+    user: User, task: TaskView, history: list[StoredEvent], timeline: Timeline, diff: str, may_allow: bool = False
+) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
     last = history[-1].id if history else 0
@@ -341,15 +352,16 @@ def task_page(user: User, task: TaskView, history: list[StoredEvent], timeline: 
     )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<div id="panel">{panel(user, task, timeline, diff)}</div>
+<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow)}</div>
 <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
 <section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
 <ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
     return layout(user, task.id, body, "", attrs)
 
 
-def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "") -> str:
-    """Where the task stands and what can be done: re-rendered whole on each step of the timeline."""
+def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "", may_allow: bool = False) -> str:
+    """Where the task stands and what can be done: re-rendered whole on each step of the timeline.
+    `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused)."""
     ready, review, checks = timeline.ready, timeline.review, list(timeline.checks.values())
 
     facts = [
@@ -401,6 +413,9 @@ def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "") -> str
 — {escape(review.judge_reason)}</p>
 {f'<p><strong>Test guard</strong></p><ul class="warnings">{guard}</ul>' if guard else '<p class="muted small">Test guard: no findings.</p>'}</section>""")
 
+    if timeline.blocked:
+        parts.append(blocked_card(task, timeline, may_allow))
+
     preview = task.preview_url or timeline.preview_url
     if preview:
         parts.append(f"""<section class="card preview" id="preview"><h2>Preview</h2>
@@ -438,6 +453,38 @@ def plan_card(timeline: Timeline) -> str:
     )
     return f"""<section class="card plan" id="plan" data-version="{timeline.plan_version}">
 <h2>Plan v{timeline.plan_version}</h2>{approved}<p class="prose">{escape(plan.summary)}</p>{lists}</section>"""
+
+
+def blocked_card(task: TaskView, timeline: Timeline, may_allow: bool) -> str:
+    """What the egress proxy refused (phase, method, host, times, the command that asked) and, for the
+    repo's admins, Allow host for each name it could allow. Nothing is re-run when one is allowed."""
+    rows = "".join(
+        f"""<li><span class="mono">{escape(b.method)} {escape(b.host if b.port in (80, 443) else f"{b.host}:{b.port}")}</span>
+in <strong>{b.phase}</strong>{f" ×{b.times}" if b.times > 1 else ""} <code>{escape(b.command[:120])}</code>
+<span class="muted small">{escape(b.detail[:160])}</span></li>"""
+        for b in timeline.blocked
+    )
+    allowable = timeline.allowable()
+    offer = ""
+    if may_allow and allowable:
+        offer = "".join(
+            f"""<form data-api="/api/repos/{escape(task.repo)}/network/allow" data-then="panel" data-lists="phases"
+ data-done="Allowed {escape(host)} for {phase} in {escape(task.repo)}. Nothing was re-run: ask again or follow up to use it.">
+<input type="hidden" name="host" value="{escape(host)}"><input type="hidden" name="phases" value="{phase}">
+<button class="btn block" type="submit" data-confirm="Allow {escape(host)} for {phase} in later tasks of {escape(task.repo)}?">
+Allow {escape(host)} for {phase}</button></form>"""
+            for host, phase in allowable[:MAX_ALLOW_OFFERED]
+        )
+    elif allowable:
+        host, phase = allowable[0]
+        offer = (
+            f'<p class="muted small">An admin of {escape(task.repo)} can allow it: '
+            f"<code>honk network allow {escape(task.repo)} {escape(host)} --phase {phase}</code>.</p>"
+        )
+    return f"""<section class="card" id="blocked"><h2>Network refused</h2>
+<p class="muted small">Honk's egress proxy refused these; nothing retried them. To allow a host, list it under
+<code>[network]</code> in <code>.honk.toml</code>, or allow it for this repo.</p>
+<ul class="blocked">{rows}</ul>{offer}</section>"""
 
 
 def actions(user: User, task: TaskView, timeline: Timeline | None = None) -> str:

@@ -1,7 +1,7 @@
 """A task request with files: `multipart/form-data`, the request's JSON in a `request` part and each
 file in a `files` part. Files are read here only up to the size Honk would keep (past it a file is
 refused by honk.attachments, not read whole), and a request is bounded as a whole. A repo secret's
-JSON body is bounded the same way."""
+JSON body, and an allowed host's, are bounded the same way."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from honk.attachments import MAX_FILE_BYTES, Incoming
 from honk.domain import MAX_ATTACHMENTS
 from honk.errors import UserFacingError
 from honk.store.secrets import MAX_SECRET_BYTES
-from honk.web.schemas import FollowUpIn, SecretIn, TaskIn
+from honk.web.schemas import FollowUpIn, HostAllowIn, SecretIn, TaskIn
 
 B = TypeVar("B", bound=BaseModel)
 
@@ -23,6 +23,7 @@ MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # the whole request; a file over MAX_FILE_
 CHUNK = 1024 * 1024
 # A secret's body: JSON may spell every byte of the value as a six-character escape (\u00XX).
 MAX_SECRET_BODY = 6 * MAX_SECRET_BYTES + 1024
+MAX_HOST_BODY = 4096  # a host name and a few phases, with room for escapes
 
 
 class TooLarge(UserFacingError):
@@ -56,6 +57,7 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
 TASK_BODY = body_schema(TaskIn)
 FOLLOW_UP_BODY = body_schema(FollowUpIn)
 SECRET_BODY = {"required": True, "content": {"application/json": {"schema": SecretIn.model_json_schema()}}}
+HOST_BODY = {"required": True, "content": {"application/json": {"schema": HostAllowIn.model_json_schema()}}}
 
 
 async def task_body(request: Request) -> tuple[TaskIn, list[Incoming]]:
@@ -103,6 +105,16 @@ async def secret_body(request: Request) -> SecretIn:
         if len(raw) > MAX_SECRET_BODY:
             raise TooLarge(f"The secret is larger than {MAX_SECRET_BYTES // 1024} KiB, the most Honk keeps.")
     return _parsed(SecretIn, bytes(raw))
+
+
+async def host_body(request: Request) -> HostAllowIn:
+    """`{"host": …, "phases": […]}`, read only up to a few KiB."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_HOST_BODY:
+            raise TooLarge(f"The request is larger than {MAX_HOST_BODY // 1024} KiB: send a host and its phases.")
+    return _parsed(HostAllowIn, bytes(raw))
 
 
 def _parsed(model: type[B], raw: bytes) -> B:

@@ -52,10 +52,14 @@ const honk = (() => {
   }
 
   // ---- generic API forms: <form data-api="/api/..." data-then="task|reload|panel" data-done="...">
+  // (data-lists="a,b": those fields are sent as lists, one item per input)
   function formBody(form) {
     const body = {};
+    const lists = (form.dataset.lists || "").split(",").filter(Boolean);
     for (const [k, v] of new FormData(form).entries()) {
-      if (typeof v === "string" && v.trim() !== "") body[k] = v.trim();
+      if (typeof v !== "string" || v.trim() === "") continue;
+      if (lists.includes(k)) (body[k] = body[k] || []).push(v.trim());
+      else body[k] = v.trim();
     }
     return body;
   }

@@ -66,7 +66,11 @@ class Verification:
             problems.insert(0, f"- scope judge: {review.judge_reason}")
         unjudged = [] if review.judge_available else [f"scope judge unavailable: {review.judge_reason}"]
         timeline = await self.reads.timeline(req.task_id) or Timeline()
-        safety = [w for w in (self.sandbox.warning(), timeline.refusal_warning(), timeline.blocked_warning()) if w]
+        safety = [
+            w
+            for w in (self.sandbox.warning(), timeline.refusal_warning(), timeline.blocked_warning(req.repo.name))
+            if w
+        ]
         return ReviewResult(
             ok=not problems, feedback="\n".join(problems), warnings=[p[2:] for p in problems] + unjudged + safety
         )
