@@ -403,7 +403,6 @@ NETWORK_PRESETS: dict[str, tuple[str, ...]] = {
         "release-assets.githubusercontent.com",
     ),
 }
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$")
 
@@ -413,7 +412,10 @@ def host_entry(value: str) -> str:
     port: names, never addresses (a CDN's addresses change; a name is what the TLS handshake proves)."""
     value = value.strip().lower()
     host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
-    _check(not (_IPV4.match(host) or value.count(":") > 1 or "[" in value), "must name a host, not an IP address")
+    last = host.rsplit(".", 1)[-1]
+    numeric = last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:]))
+    # No top-level domain is all digits: `127.1` and `0x7f.1` are addresses that resolvers read as such.
+    _check(not (numeric or value.count(":") > 1 or "[" in value), "must name a host, not an IP address")
     if "." not in host and not port:
         if value not in NETWORK_PRESETS:
             raise PydanticCustomError(
