@@ -45,7 +45,19 @@ EVENTS = "/api/tasks/{task_id}/events"
 # Generated cases per operation, on top of its coverage cases (all of them: a few dozen per operation).
 # Submitting a task starts a real workflow, so that operation gets fewer. The whole file: ~30-60 s on 2 cores.
 FUZZ_EXAMPLES = 40
-FEWER = {("POST", "/api/tasks"): 10}
+# Starting a task costs a workflow; the repo's admin routes (secrets, allowed hosts) have their own
+# hostile-input stories (tests/scenarios/test_repo_secrets.py, test_network_allowances.py).
+FEWER = {("POST", "/api/tasks"): 10} | {
+    (method, path): 15
+    for method, path in (
+        ("PUT", "/api/repos/{repo}/secrets/{name}"),
+        ("GET", "/api/repos/{repo}/secrets"),
+        ("DELETE", "/api/repos/{repo}/secrets/{name}"),
+        ("POST", "/api/repos/{repo}/network/allow"),
+        ("GET", "/api/repos/{repo}/network"),
+        ("DELETE", "/api/repos/{repo}/network/allow/{host}"),
+    )
+}
 MAX_REPORTED = 3  # distinct failures reported per operation and phase
 
 # Values that break servers. Hooks swap one of them into a generated parameter or body field now and then.
