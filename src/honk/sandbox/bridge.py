@@ -21,10 +21,14 @@ import os
 import sys
 
 
-def _pipe(src: _socket.socket, dst: _socket.socket, done: _thread.LockType) -> None:
+def _pipe(src: _socket.socket, dst: _socket.socket, done: _thread.LockType, ack: bool = False) -> None:
+    """`ack`: src is the program's TCP connection: what it sent is ACKed at once, so a client that
+    writes a record's header apart from its body (curl's TLS hello) is not held back by Nagle."""
     r, w = os.pipe()
     try:
         while n := os.splice(src.fileno(), w, 262144):
+            if ack:
+                src.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_QUICKACK, 1)
             while n:
                 n -= os.splice(r, dst.fileno(), n)
     except OSError:
@@ -55,7 +59,7 @@ def _relay(fd: int, path: str) -> None:
     _thread.start_new_thread(_pipe, (upstream, client, back))
     mine = _thread.allocate_lock()
     mine.acquire()
-    _pipe(client, upstream, mine)
+    _pipe(client, upstream, mine, True)
     back.acquire()  # the other direction is done too
     client.close()
     upstream.close()
