@@ -15,6 +15,7 @@ import httpx
 
 from honk.composition.up import free_port, temporal_argv, temporal_binary, wait_for_http, wait_for_port
 from honk.domain import TaskState, TaskView
+from honk.errors import UserFacingError
 from honk.events import StoredEvent
 
 # The server fires timers up to a second late by default (it batches them); tests wait on short
@@ -99,14 +100,32 @@ class HonkStack:
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.server = self._spawn("server")
-        wait_for_http(f"{self.url}/healthz", self.server, "honk server", self.logs / "server.log")
+        self.server = self._start_server()
         self.start_worker()
         self.http = httpx.Client(base_url=self.url, timeout=30.0)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def _start_server(self, attempts: int = 3) -> subprocess.Popen[bytes]:
+        """The server on a free port — again on another one when something else took the port between
+        `free_port` and the server's bind (other tests' servers and fakes bind loopback ports too)."""
+        log = self.logs / "server.log"
+        for attempt in range(attempts):
+            server = self._spawn("server")
+            try:
+                wait_for_http(f"{self.url}/healthz", server, "honk server", log)
+                return server
+            except UserFacingError:
+                taken = "address already in use" in log.read_text(errors="replace")
+                if not taken or attempt == attempts - 1:
+                    raise
+                _stop(server)
+                log.write_text("")
+                self.port = free_port()
+                self.env["HONK_PORT"] = str(self.port)
+        raise AssertionError("unreachable")
 
     def _spawn(self, role: str, **env: str) -> subprocess.Popen[bytes]:
         log = open(self.logs / f"{role}.log", "ab")  # noqa: SIM115 - handed to the child
