@@ -1,59 +1,24 @@
-"""The egress proxy on its own, with real clients (curl, openssl) and a loopback HTTPS server that
-answers by its real-looking name through the test's resolver: what it tunnels, terminates, injects and
-refuses, and what it records."""
+"""The egress proxy on its own, with real clients (curl, openssl) and the fake registries answering by
+their real names through the test's resolver (tests/egress/conftest.py): what it tunnels, terminates,
+injects and refuses, and what it records."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 
 import pytest
-from upstream import Resolver, Upstream
 
-from honk.domain import RepoConfig
 from honk.egress.proxy import EgressProxy, Gateway
 from honk.network import Ceiling, EgressPolicy, phase_policy
+from honk.testing.registries import FakeRegistries
+from honk.verify.config import parse_repo_config
 
 pytestmark = pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
 
 
-NAMES = ["pypi.org", "files.pythonhosted.org", "npm.example.com", "rebind.example.com", "other.example.com"]
-
-
-@pytest.fixture(scope="module")
-def upstream() -> Iterator[Upstream]:
-    up = Upstream(NAMES)
-    yield up
-    up.close()
-
-
-@pytest.fixture(scope="module")
-def proxy(upstream: Upstream) -> Iterator[EgressProxy]:
-    tls, plain = upstream.tls.server_address[:2], upstream.plain.server_address[:2]
-    answers = {(n, 443): (str(tls[0]), int(tls[1])) for n in NAMES} | {
-        (n, 80): (str(plain[0]), int(plain[1])) for n in NAMES
-    }
-    answers[("rebind.example.com", 443)] = ("127.0.0.2", int(tls[1]))  # a rebinding answer: loopback, not exempt
-    p = EgressProxy(
-        resolver=Resolver(answers),
-        upstream_trust=upstream.ca.pem,
-        reachable=[(str(tls[0]), int(tls[1])), (str(plain[0]), int(plain[1]))],
-    ).start()
-    yield p
-    p.stop()
-
-
-def _config(text: str) -> RepoConfig:
-    import tomllib
-
-    from honk.domain import FROM_FILE
-
-    return RepoConfig.model_validate(tomllib.loads(text), context=FROM_FILE, by_alias=True, by_name=False)
-
-
-CONFIG = _config(
+CONFIG = parse_repo_config(
     """
 [network]
 setup = ["pypi", "other.example.com", "rebind.example.com"]
@@ -87,7 +52,7 @@ def curl(gateway: Gateway, proxy: EgressProxy, *args: str) -> subprocess.Complet
 def test_setup_tunnels_an_allowed_host_untouched_and_refuses_one_not_listed(proxy: EgressProxy) -> None:
     gateway = proxy.open(_policy("setup"), tcp=True)
     try:
-        ok = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/simple/")
+        ok = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/echo/simple/")
         body, code = ok.stdout.rsplit("\n", 1)
         assert code == "200", ok.stderr
         assert json.loads(body)["method"] == "POST"  # setup may use any method on its hosts
@@ -103,14 +68,14 @@ def test_checks_may_only_read_and_a_post_is_refused_inside_the_terminated_tunnel
     gateway = proxy.open(_policy("check"), tcp=True)
     gateway.command = "pytest -q"
     try:
-        got = curl(gateway, proxy, "https://pypi.org/simple/requests/")
+        got = curl(gateway, proxy, "https://pypi.org/echo/simple/requests/")
         body, code = got.stdout.rsplit("\n", 1)
         assert code == "200", got.stderr
-        assert json.loads(body)["path"] == "/simple/requests/"
-        posted = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/simple/")
+        assert json.loads(body)["path"] == "/echo/simple/requests/"
+        posted = curl(gateway, proxy, "-X", "POST", "-d", "x=1", "https://pypi.org/echo/simple/")
         body, code = posted.stdout.rsplit("\n", 1)
         assert code == "403" and "POST is not allowed to pypi.org in check" in body
-        git_fetch = curl(gateway, proxy, "-X", "POST", "-d", "0000", "https://pypi.org/x/y.git/git-upload-pack")
+        git_fetch = curl(gateway, proxy, "-X", "POST", "-d", "0000", "https://pypi.org/echo/x/y.git/git-upload-pack")
         assert git_fetch.stdout.rsplit("\n", 1)[1] == "200"  # git's fetch is a read
         [(command, blocked)] = gateway.blocked()
         assert command == "pytest -q" and (blocked.method, blocked.reason) == ("POST", "method")
@@ -121,11 +86,11 @@ def test_checks_may_only_read_and_a_post_is_refused_inside_the_terminated_tunnel
 def test_a_secret_header_is_added_on_the_way_out_and_replaces_one_the_sandbox_sent(proxy: EgressProxy) -> None:
     gateway = proxy.open(_policy("check"), tcp=True)
     try:
-        got = curl(gateway, proxy, "-H", "Authorization: Bearer forged", "https://npm.example.com/pkg")
+        got = curl(gateway, proxy, "-H", "Authorization: Bearer forged", "https://npm.example.com/echo/pkg")
         body, code = got.stdout.rsplit("\n", 1)
         assert code == "200", got.stderr
-        assert json.loads(body)["headers"]["Authorization"] == f"Bearer {TOKEN}"
-        elsewhere = curl(gateway, proxy, "https://pypi.org/simple/")
+        assert json.loads(body)["headers"]["authorization"] == f"Bearer {TOKEN}"
+        elsewhere = curl(gateway, proxy, "https://pypi.org/echo/simple/")
         assert TOKEN not in elsewhere.stdout  # only the secret's own hosts get it
     finally:
         gateway.close()
@@ -164,11 +129,11 @@ def test_a_tunnel_whose_tls_names_another_host_is_cut(proxy: EgressProxy) -> Non
 def test_plain_http_is_decided_per_request_and_never_carries_a_secret(proxy: EgressProxy) -> None:
     gateway = proxy.open(_policy("check"), tcp=True)
     try:
-        got = curl(gateway, proxy, "http://pypi.org/simple/")
+        got = curl(gateway, proxy, "http://pypi.org/echo/simple/")
         assert got.stdout.rsplit("\n", 1)[1] == "200", got.stderr
-        plain_npm = curl(gateway, proxy, "http://npm.example.com/pkg")
+        plain_npm = curl(gateway, proxy, "http://npm.example.com/echo/pkg")
         assert TOKEN not in plain_npm.stdout
-        refused = curl(gateway, proxy, "-X", "DELETE", "http://pypi.org/simple/")
+        refused = curl(gateway, proxy, "-X", "DELETE", "http://pypi.org/echo/simple/")
         assert refused.stdout.rsplit("\n", 1)[1] == "403"
     finally:
         gateway.close()
@@ -186,12 +151,13 @@ def _raw(gateway: Gateway, data: bytes) -> bytes:
         return out
 
 
-def test_smuggling_through_an_allowed_name_is_refused(proxy: EgressProxy, upstream: Upstream) -> None:
+def test_smuggling_through_an_allowed_name_is_refused(proxy: EgressProxy, registries: FakeRegistries) -> None:
     """Plain HTTP inside a CONNECT to an allowed host; another Host header inside a terminated tunnel; a
     proxy request for an address: each refused and recorded, nothing reaches the far side."""
     import socket
     import ssl
 
+    registries.clear()
     gateway = proxy.open(_policy("setup"), tcp=True)
     try:
         answer = _raw(
@@ -219,5 +185,6 @@ def test_smuggling_through_an_allowed_name_is_refused(proxy: EgressProxy, upstre
         assert answer.startswith(b"HTTP/1.1 403") and b"Host header" in answer
         [(_, blocked)] = check.blocked()
         assert blocked.reason == "sni_mismatch"
+        assert registries.received("pypi.org") == [] and registries.received("other.example.com") == []
     finally:
         check.close()

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import socket
-import socketserver
 import ssl
 import subprocess
 import sys
@@ -25,7 +24,10 @@ from pathlib import Path
 
 import pytest
 
-from honk.egress.ca import Authority
+from honk.egress.ca import Authority, java_trust_options, write_java_trust_store
+from honk.egress.proxy import EgressProxy
+from honk.network import EgressPolicy, Rule
+from honk.testing.egress_worker import MappedResolver
 from honk.testing.registries import (
     FETCH_JAVA,
     MAVEN,
@@ -45,8 +47,6 @@ from honk.testing.registries import (
     big_sha256,
     build_npm_package,
     build_wheel,
-    java_trust_options,
-    java_truststore,
     parse_fetched,
 )
 
@@ -282,7 +282,7 @@ def java_fetch(store: Path, url: str, *options: str) -> subprocess.CompletedProc
 
 @pytest.mark.skipif(JAVA_BIN is None, reason="no java on this machine")
 def test_a_jvm_client_fetches_the_maven_file_trusting_the_test_ca(registries: FakeRegistries, tmp_path: Path):
-    store = java_truststore(registries.ca_pem, tmp_path / "trust.p12")
+    store = write_java_trust_store(registries.ca_pem, tmp_path / "trust.p12")
     done = java_fetch(store, registries.url(MAVEN) + MAVEN_POM)
     assert done.returncode == 0, done.stdout + done.stderr
     pom = get(registries.url(MAVEN) + MAVEN_POM, registries.authority)[1]
@@ -291,70 +291,35 @@ def test_a_jvm_client_fetches_the_maven_file_trusting_the_test_ca(registries: Fa
     assert (registries.received(MAVEN, path=MAVEN_POM)[0].header("User-Agent") or "").startswith("Java-http-client")
 
 
-class Tunnel(socketserver.ThreadingTCPServer):
-    """A bare CONNECT proxy that resolves names by `FakeRegistries.mapping()`, as the egress proxy's
-    test resolver will: enough to show a client honours the standard proxy settings."""
-
-    daemon_threads = True
-
-    def __init__(self, mapping: dict[str, tuple[str, int]]) -> None:
-        self.mapping, self.connects = mapping, list[str]()
-        super().__init__(("127.0.0.1", 0), _TunnelHandler)
-        self.thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.shutdown()
-        self.server_close()
-        self.thread.join(timeout=10)
-
-
-class _TunnelHandler(socketserver.BaseRequestHandler):
-    def handle(self) -> None:
-        server: Tunnel = self.server  # type: ignore[assignment]
-        client: socket.socket = self.request
-        client.settimeout(10)
-        head = b""
-        while b"\r\n\r\n" not in head and (chunk := client.recv(4096)):
-            head += chunk
-        method, target, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
-        server.connects.append(f"{method} {target}")
-        if method != "CONNECT" or target not in server.mapping:
-            client.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-            return
-        with socket.create_connection(server.mapping[target], timeout=10) as upstream:
-            client.sendall(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
-            back.start()
-            _pump(client, upstream)
-            back.join(timeout=10)
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-
-
 @pytest.mark.skipif(JAVA_BIN is None, reason="no java on this machine")
 def test_the_jvm_client_goes_through_the_standard_proxy_settings_to_the_real_name(
     registries: FakeRegistries, tmp_path: Path
 ):
-    store = java_truststore(registries.ca_pem, tmp_path / "trust.p12")
-    tunnel = Tunnel(registries.mapping())
+    """Through Honk's egress proxy (a setup host, tunnelled), with only the JVM's standard properties."""
+    asked: list[tuple[str, int]] = []
+
+    class Recording(MappedResolver):
+        def resolve(self, host: str, port: int) -> list[tuple[str, int]]:
+            asked.append((host, port))
+            return super().resolve(host, port)
+
+    mapping = registries.mapping()
+    store = write_java_trust_store(registries.ca_pem, tmp_path / "trust.p12")
+    proxy = EgressProxy(resolver=Recording(mapping), reachable=list(mapping.values())).start()
+    gateway = proxy.open(EgressPolicy("setup", (Rule(MAVEN, None, None, "network.setup[0]"),)), tcp=True)
     try:
-        port = tunnel.server_address[1]
+        assert gateway.address is not None
+        port = gateway.address[1]
         done = java_fetch(
             store, f"https://{MAVEN}{MAVEN_POM}", "-Dhttps.proxyHost=127.0.0.1", f"-Dhttps.proxyPort={port}"
         )
+        blocked = gateway.blocked()
     finally:
-        tunnel.stop()
+        gateway.close()
+        proxy.stop()
     assert done.returncode == 0, done.stdout + done.stderr
     assert parse_fetched(done.stdout).status == 200
-    assert tunnel.connects == [f"CONNECT {MAVEN}:443"]  # the JVM asked the proxy, by name, and resolved nothing
+    assert asked == [(MAVEN, 443)] and blocked == []  # the JVM asked the proxy, by name, and resolved nothing
     [arrived] = registries.received(MAVEN)
     assert (arrived.sni, arrived.host_header, arrived.path) == (MAVEN, MAVEN, MAVEN_POM)
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import tempfile
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 _DAY = dt.timedelta(days=1)
@@ -123,3 +126,33 @@ class Authority:
         for path in self._dir.iterdir():
             path.unlink(missing_ok=True)
         self._dir.rmdir()
+
+
+# -- trust for JVMs, which read neither SSL_CERT_FILE nor PEM files -------------------------------------
+JAVA_STORE_PASSWORD = "changeit"  # the JDK's own default: such a store holds public certificates only
+
+
+def write_java_trust_store(pem: bytes, path: Path) -> Path:
+    """A PKCS12 trust store at `path` holding every certificate in the PEM bundle `pem`, written by
+    cryptography's Java trust-store writer (no keytool, no JVM)."""
+    certs = []
+    for block in re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", pem, re.S):
+        with warnings.catch_warnings():  # an old system root with a negative serial is still a root
+            warnings.simplefilter("ignore")
+            try:
+                certs.append(x509.load_pem_x509_certificate(block))
+            except ValueError:
+                continue
+    entries = [pkcs12.PKCS12Certificate(c, f"honk-{i}".encode()) for i, c in enumerate(certs)]
+    password = serialization.BestAvailableEncryption(JAVA_STORE_PASSWORD.encode())
+    path.write_bytes(pkcs12.serialize_java_truststore(entries, password))
+    return path
+
+
+def java_trust_options(store: Path) -> list[str]:
+    """The JVM options that make it trust (only) the store: for a command line or JAVA_TOOL_OPTIONS."""
+    return [
+        f"-Djavax.net.ssl.trustStore={store}",
+        "-Djavax.net.ssl.trustStoreType=PKCS12",
+        f"-Djavax.net.ssl.trustStorePassword={JAVA_STORE_PASSWORD}",
+    ]

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import selectors
 import shutil
 import socket
@@ -33,19 +32,15 @@ import struct
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 import h11
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
 
 from honk.domain import BlockReason
-from honk.egress.ca import Authority
+from honk.egress.ca import Authority, write_java_trust_store
 from honk.egress.hello import MAX_HELLO, NeedMore, NotTls, read_hello
 from honk.network import EgressPolicy, Injection, Refused, Terminate, address_problem, normal_host
 
@@ -56,7 +51,6 @@ IDLE_TIMEOUT_S = 600.0  # a connection with nothing to read for this long is clo
 CONNECT_TIMEOUT_S = 15.0
 MAX_HEAD = 64 * 1024
 CHUNK = 256 * 1024
-JAVA_STORE_PASSWORD = "changeit"  # the JDK's own default: the store holds public certificates only
 # RFC 9110 §7.6.1, and the proxy-era names still sent.
 HOP_BY_HOP = frozenset(
     {
@@ -329,23 +323,10 @@ class EgressProxy:
         return sock
 
     def _make_java_store(self) -> None:
-        """A PKCS12 trust store for JVMs (which read neither SSL_CERT_FILE nor PEM files): every authority
-        of the sandbox's bundle, made with cryptography's Java trust-store writer (no keytool, no JVM)."""
-        certs = []
-        for block in re.findall(
-            rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", (self.trust_dir / "ca.pem").read_bytes(), re.S
-        ):
-            with warnings.catch_warnings():  # an old system root with a negative serial is still a root
-                warnings.simplefilter("ignore")
-                try:
-                    certs.append(x509.load_pem_x509_certificate(block))
-                except ValueError:
-                    continue
-        entries = [pkcs12.PKCS12Certificate(c, f"honk-{i}".encode()) for i, c in enumerate(certs)]
-        store = self.trust_dir / "java-trust.p12"
-        password = serialization.BestAvailableEncryption(JAVA_STORE_PASSWORD.encode())
-        store.write_bytes(pkcs12.serialize_java_truststore(entries, password))
-        self.java_store = store
+        """The sandbox bundle's authorities as a trust store for JVMs."""
+        self.java_store = write_java_trust_store(
+            (self.trust_dir / "ca.pem").read_bytes(), self.trust_dir / "java-trust.p12"
+        )
 
 
 class Session:

@@ -31,7 +31,7 @@ The packages are real, built here: `build_wheel` writes a pure-Python wheel (MET
 RECORD with sha256 hashes) that pip installs, `build_npm_package` a gzipped tarball npm installs
 (its `dist.shasum` and `integrity` in the document are the tarball's). `FETCH_JAVA` is a one-file
 Java client (`java Fetch.java URL [METHOD]`) that goes through the JVM's standard proxy settings;
-`java_truststore` makes the trust store it needs for a test CA.
+`honk.egress.ca.write_java_trust_store` makes the trust store it needs for a test CA.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ import json
 import re
 import socket
 import ssl
-import subprocess
 import tarfile
 import threading
 import time
@@ -726,42 +725,6 @@ class Fetched:
     status: int
     length: int
     sha256: str
-
-
-def java_truststore(pem: bytes, path: Path, password: str = "changeit") -> Path:
-    """A PKCS12 trust store at `path` holding the CA in `pem`, made by keytool."""
-    ca = path.with_suffix(".ca.pem")
-    ca.write_bytes(pem)
-    subprocess.run(
-        [
-            "keytool",
-            "-importcert",
-            "-noprompt",
-            "-alias",
-            "honk-test-ca",
-            "-file",
-            str(ca),
-            "-keystore",
-            str(path),
-            "-storetype",
-            "PKCS12",
-            "-storepass",
-            password,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    return path
-
-
-def java_trust_options(truststore: Path, password: str = "changeit") -> list[str]:
-    """The JVM options that make it trust (only) the store: for the command line or JAVA_TOOL_OPTIONS."""
-    return [
-        f"-Djavax.net.ssl.trustStore={truststore}",
-        f"-Djavax.net.ssl.trustStorePassword={password}",
-        "-Djavax.net.ssl.trustStoreType=PKCS12",
-    ]
 
 
 def parse_fetched(stdout: str) -> Fetched:
