@@ -3,12 +3,13 @@ vocabulary they speak: every name a boundary shares is defined here, once."""
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Literal, LiteralString, TypeVar
+from typing import Annotated, Any, Literal, LiteralString, TypeVar, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -48,24 +49,8 @@ SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remov
 NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network_remove")
 # What only a repo's admins (the access policy's `admins`) may do.
 ADMIN_ACTIONS: tuple[Action, ...] = SECRET_ACTIONS + NETWORK_ACTIONS
-AuditAction = Literal[
-    "request",
-    "follow_up",
-    "merge",
-    "cancel",
-    "approve",
-    "revise",
-    "secret_set",
-    "secret_list",
-    "secret_remove",
-    "network_allow",
-    "network_list",
-    "network_remove",
-    "sandbox",
-    "setup_network",
-    "agent_tool",
-    "network",
-]
+# What the audit log records: what people ask, and what the worker refused on a task's behalf.
+AuditAction = Literal[Action, "sandbox", "setup_network", "agent_tool", "network"]
 AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
 # What the sandbox refused, and which kind of process it was running.
 ViolationKind = Literal["write_outside", "hidden_path", "network", "process_limit", "memory_limit", "time_limit"]
@@ -77,6 +62,7 @@ Network = Literal["none", "model", "full"]
 # and its own secrets (`[[secrets]]`). Setup runs the target branch before the agent; deploy, what was
 # merged; every other phase runs code the agent may have written.
 Phase = Literal["setup", "agent", "check", "build", "preview", "deliver", "deploy"]
+PHASES: tuple[Phase, ...] = get_args(Phase)  # in the order a task runs them
 # The phases whose code the agent cannot have changed, and whose output never goes back to it: the only
 # ones a secret is given to as a variable.
 TRUSTED_PHASES: tuple[Phase, ...] = ("setup", "deploy")
@@ -407,15 +393,25 @@ _LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
 _HOST_NAME = re.compile(rf"^(\*\.)?{_LABEL}(\.{_LABEL})+$")
 
 
+def is_ip_literal(host: str) -> bool:
+    """An address written as a host: dotted or bracketed, and the forms resolvers also read as one
+    (`2130706433`, `127.1`, `0x7f.1`): no top-level domain is all digits or hex."""
+    host = host.strip("[]").lower()
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    last = host.rstrip(".").rsplit(".", 1)[-1]
+    return last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:]))
+
+
 def host_entry(value: str) -> str:
     """A preset, or a host name (exact, or `*.` and a domain of two labels or more), with an optional
     port: names, never addresses (a CDN's addresses change; a name is what the TLS handshake proves)."""
     value = value.strip().lower()
     host, _, port = value.partition(":") if value.count(":") == 1 else (value, "", "")
-    last = host.rsplit(".", 1)[-1]
-    numeric = last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:]))
-    # No top-level domain is all digits: `127.1` and `0x7f.1` are addresses that resolvers read as such.
-    _check(not (numeric or value.count(":") > 1 or "[" in value), "must name a host, not an IP address")
+    _check(not (is_ip_literal(host) or value.count(":") > 1 or "[" in value), "must name a host, not an IP address")
     if "." not in host and not port:
         if value not in NETWORK_PRESETS:
             raise PydanticCustomError(

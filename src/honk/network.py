@@ -12,18 +12,19 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import get_args
 
 from pydantic_core import PydanticCustomError
 
 from honk.domain import (
     NETWORK_PRESETS,
+    PHASES,
     READ_METHODS,
     TRUSTED_PHASES,
     BlockReason,
     Phase,
     RepoConfig,
     host_entry,
+    is_ip_literal,
 )
 from honk.errors import UserFacingError
 
@@ -56,19 +57,6 @@ def normal_host(host: str) -> str | None:
     if any(not (c.isalnum() or c in "-._") for c in host):
         return None if not is_ip_literal(host) else host
     return host
-
-
-def is_ip_literal(host: str) -> bool:
-    """An address written as a host: dotted or bracketed, and the forms resolvers also read as one
-    (`2130706433`, `0x7f.1`): no top-level domain is all digits or hex."""
-    host = host.strip("[]").lower()
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
-    last = host.rstrip(".").rsplit(".", 1)[-1]
-    return last.isdigit() or (last.startswith("0x") and all(c in "0123456789abcdef" for c in last[2:]))
 
 
 def address_problem(address: str) -> str | None:
@@ -227,7 +215,6 @@ def _union(sets: Iterable[frozenset[str] | None]) -> frozenset[str] | None:
 
 
 # -- what an admin may allow ------------------------------------------------------------------------
-PHASES: tuple[Phase, ...] = get_args(Phase)
 MAX_HOST_CHARS = 260  # a name of 253, a colon and a port
 
 
@@ -242,8 +229,6 @@ def allowance_host(host: str) -> str:
         entry = host_entry(given)
     except PydanticCustomError as e:
         raise UserFacingError(f"{shown} {e.message()}.") from None
-    if is_ip_literal(split_port(entry)[0]):
-        raise UserFacingError(f"{shown} must name a host, not an IP address.")
     return entry
 
 
@@ -304,8 +289,8 @@ class Ceiling:
                         found.append(Beyond((*loc, i), entry, host))
                         break
 
-        for phase in ("setup", "agent", "check", "build", "preview", "deliver", "deploy"):
-            check(("network", phase), config.network.listed(phase))  # type: ignore[arg-type]
+        for phase in PHASES:
+            check(("network", phase), config.network.listed(phase))
         check(("setup_network",), config.setup_network)
         for i, allow in enumerate(config.network.allow):
             check(("network", "allow", i, "hosts"), allow.hosts)

@@ -3,11 +3,8 @@ ceiling refuses, which headers go where, and which answers are addresses Honk ne
 
 from __future__ import annotations
 
-import tomllib
-
 import pytest
 
-from honk.domain import FROM_FILE, RepoConfig
 from honk.network import (
     Allowance,
     Ceiling,
@@ -19,13 +16,9 @@ from honk.network import (
     phase_policy,
     variables,
 )
+from honk.verify.config import parse_repo_config
 
-
-def config(text: str) -> RepoConfig:
-    return RepoConfig.model_validate(tomllib.loads(text), context=FROM_FILE, by_alias=True, by_name=False)
-
-
-REPO = config(
+REPO = parse_repo_config(
     """
 setup_network = ["files.example.org"]
 [network]

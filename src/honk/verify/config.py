@@ -18,7 +18,7 @@ from honk.domain import FROM_FILE, NotAKey, RepoConfig, Wanted, is_valid_branch_
 from honk.errors import InvalidRepoConfig
 from honk.verify.detect import detect_verifiers
 
-__all__ = ["CONFIG_FILE", "is_valid_branch_name", "load_repo_config", "problem_at"]
+__all__ = ["CONFIG_FILE", "is_valid_branch_name", "load_repo_config", "parse_repo_config", "problem_at"]
 
 CONFIG_FILE = ".honk.toml"
 
@@ -37,6 +37,14 @@ def load_repo_config(workspace: Path) -> RepoConfig:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRepoConfig(f"{CONFIG_FILE} line 1: the file is not valid UTF-8") from None
+    config = parse_repo_config(text)
+    verify = config.verify if "verify" in config.model_fields_set else detect_verifiers(workspace)
+    return config.model_copy(update={"verify": verify, "source": "file"})
+
+
+def parse_repo_config(text: str) -> RepoConfig:
+    """A `.honk.toml`'s text against the schema (its checks as written: none when it names none); every
+    problem names the line and the fix."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -52,8 +60,7 @@ def load_repo_config(workspace: Path) -> RepoConfig:
         # One problem at a time, a misspelt key first: it is usually why something else is "missing".
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         raise _explain(errors[0], _Lines(text)) from None
-    verify = config.verify if "verify" in data else detect_verifiers(workspace)
-    return config.model_copy(update={"verify": verify, "source": "file"})
+    return config.model_copy(update={"source": "file"})
 
 
 def problem_at(workspace: Path, loc: tuple[str | int, ...], problem: str) -> InvalidRepoConfig:
