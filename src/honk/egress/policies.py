@@ -8,12 +8,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from honk.domain import Phase, RepoConfig, RepoRef
+from honk.domain import PHASES, Phase, RepoConfig, RepoRef
 from honk.network import Allowance, Ceiling, EgressPolicy, phase_policy, secrets_needed, variables
 from honk.settings import Settings
 from honk.verify.config import problem_at
-
-ALL_PHASES: tuple[Phase, ...] = ("setup", "agent", "check", "build", "preview", "deliver", "deploy")
 
 
 def ceilings(settings: Settings) -> tuple[Ceiling, Ceiling | None]:
@@ -64,7 +62,7 @@ class EgressPolicies:
                 f"HONK_EGRESS_CEILING allows: {', '.join(self.ceiling.entries) or 'nothing'}). "
                 "Remove it, or ask the operator to allow it.",
             )
-        wanted = secrets_needed(config, ALL_PHASES)
+        wanted = secrets_needed(config, PHASES)
         found = await self.secrets.values(repo.name, wanted) if self.secrets is not None and wanted else {}
         for i, use in enumerate(config.secrets):
             if use.name not in found:
@@ -76,13 +74,15 @@ class EgressPolicies:
                 )
 
     async def policy(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> EgressPolicy:
-        allowances = await self.allowed.allowances(repo.name) if self.allowed is not None else []
-        return phase_policy(config, phase, self._ceiling(phase), allowances, await self._secrets(repo, config, phase))
+        return (await self.grant(repo, config, phase))[0]
 
-    async def variables(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> dict[str, str]:
-        """The secrets a trusted phase (setup, deploy) is given as variables: never written down, passed
-        to its process only."""
-        return variables(config, phase, await self._secrets(repo, config, phase))
+    async def grant(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> tuple[EgressPolicy, dict[str, str]]:
+        """The phase's policy, and the secrets it is given as variables (a trusted phase's only: setup,
+        deploy; never written down, passed to its process only) — the secrets decrypted once for both."""
+        secrets = await self._secrets(repo, config, phase)
+        allowances = await self.allowed.allowances(repo.name) if self.allowed is not None else []
+        policy = phase_policy(config, phase, self._ceiling(phase), allowances, secrets)
+        return policy, variables(config, phase, secrets)
 
     async def _secrets(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> dict[str, str]:
         names = secrets_needed(config, [phase])

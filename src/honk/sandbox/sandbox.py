@@ -19,10 +19,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import BaseModel
 
 from honk.domain import Network, Phase, ProcResult, SandboxMode, ViolationKind
+from honk.egress.ca import java_trust_options
 from honk.egress.proxy import Blocked, EgressProxy, Gateway
 from honk.errors import UserFacingError
 from honk.events import NetworkBlocked
@@ -387,40 +389,34 @@ class Sandbox:
     @staticmethod
     def blocked(area: Path) -> list[NetworkBlocked]:
         """What the egress proxy refused a task's sandboxes since the last call (taken, like violations)."""
-        path = area / "network-blocked.jsonl"
-        taken = path.with_suffix(f".{os.getpid()}.taken")
-        try:
-            path.rename(taken)
-        except FileNotFoundError:
-            return []
-        lines = taken.read_text(encoding="utf-8", errors="replace").splitlines()
-        taken.unlink()
-        found: list[NetworkBlocked] = []
-        for line in lines:
-            try:
-                found.append(NetworkBlocked.model_validate_json(line))
-            except ValueError:
-                continue
-        return found
+        return _taken(area / "network-blocked.jsonl", NetworkBlocked)
 
     @staticmethod
     def violations(area: Path) -> list[Violation]:
         """What the sandbox refused since the last call (the file is taken, so nothing is read twice)."""
-        found: list[Violation] = []
-        path = area / "violations.jsonl"
-        taken = path.with_suffix(f".{os.getpid()}.taken")
+        return _taken(area / "violations.jsonl", Violation)
+
+
+_R = TypeVar("_R", bound=BaseModel)
+
+
+def _taken(path: Path, record: type[_R]) -> list[_R]:
+    """The records a JSON-lines file holds, taken: renamed away first, so one written meanwhile starts a new
+    file and nothing is read twice (nor by two readers)."""
+    taken = path.with_suffix(f".{os.getpid()}.taken")
+    try:
+        path.rename(taken)
+    except FileNotFoundError:
+        return []
+    lines = taken.read_text(encoding="utf-8", errors="replace").splitlines()
+    taken.unlink()
+    found: list[_R] = []
+    for line in lines:
         try:
-            path.rename(taken)
-        except FileNotFoundError:
-            return found
-        lines = taken.read_text(encoding="utf-8", errors="replace").splitlines()
-        taken.unlink()
-        for line in lines:
-            try:
-                found.append(Violation.model_validate_json(line))
-            except ValueError:
-                continue
-        return found
+            found.append(record.model_validate_json(line))
+        except ValueError:
+            continue
+    return found
 
 
 def _event(b: Blocked, phase: Phase, command: str) -> NetworkBlocked:
@@ -441,10 +437,7 @@ def proxy_env(port: int, trust: Path, java_store: Path | None) -> dict[str, str]
         "-Dhttp.nonProxyHosts=localhost|127.0.0.1",
     ]
     if java_store is not None:
-        java.append(
-            f"-Djavax.net.ssl.trustStore={java_store} -Djavax.net.ssl.trustStoreType=PKCS12 "
-            f"-Djavax.net.ssl.trustStorePassword=changeit"
-        )
+        java += java_trust_options(java_store)
     env = {name: proxy for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")}
     env |= {"NO_PROXY": local, "no_proxy": local}
     env |= {name: bundle for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "PIP_CERT")}

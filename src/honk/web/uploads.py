@@ -99,22 +99,24 @@ async def body_with_files(request: Request, model: type[B]) -> tuple[B, list[Inc
 
 async def secret_body(request: Request) -> SecretIn:
     """`{"value": …}`, read only up to the most a secret's JSON can take."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_SECRET_BODY:
-            raise TooLarge(f"The secret is larger than {MAX_SECRET_BYTES // 1024} KiB, the most Honk keeps.")
-    return _parsed(SecretIn, bytes(raw))
+    too_large = f"The secret is larger than {MAX_SECRET_BYTES // 1024} KiB, the most Honk keeps."
+    return _parsed(SecretIn, await _capped(request, MAX_SECRET_BODY, too_large))
 
 
 async def host_body(request: Request) -> HostAllowIn:
     """`{"host": …, "phases": […]}`, read only up to a few KiB."""
+    too_large = f"The request is larger than {MAX_HOST_BODY // 1024} KiB: send a host and its phases."
+    return _parsed(HostAllowIn, await _capped(request, MAX_HOST_BODY, too_large))
+
+
+async def _capped(request: Request, limit: int, too_large: str) -> bytes:
+    """The body, read no further than `limit` bytes (TooLarge, saying `too_large`, past it)."""
     raw = bytearray()
     async for chunk in request.stream():
         raw += chunk
-        if len(raw) > MAX_HOST_BODY:
-            raise TooLarge(f"The request is larger than {MAX_HOST_BODY // 1024} KiB: send a host and its phases.")
-    return _parsed(HostAllowIn, bytes(raw))
+        if len(raw) > limit:
+            raise TooLarge(too_large)
+    return bytes(raw)
 
 
 def _parsed(model: type[B], raw: bytes) -> B:

@@ -88,8 +88,7 @@ class Provisioner:
         assert config.setup is not None
         network, variables = None, {}
         if self.egress is not None:
-            network = await self.egress.policy(task.repo, config, "setup")
-            variables = await self.egress.variables(task.repo, config, "setup")  # passed to the process only
+            network, variables = await self.egress.grant(task.repo, config, "setup")  # variables: to the process only
         area = self.areas / task.task_id
         # Setup holding secrets as variables gets a HOME of its own, removed after: a tool that writes its
         # credentials down (~/.npmrc, ~/.netrc) leaves them nowhere the agent's sandbox will see.
