@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from honk.demo.fake_model import FakeModelServer
-from honk.testing.fake_slack import SLACK_SECRET, FakeSlack
+from honk.testing.fake_slack import FakeSlack
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer
@@ -77,9 +77,7 @@ def slack_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -
     stack = HonkStack(
         tmp_path / "honk",
         temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SLACK_SECRET,
-        slack_api_url=slack.api_url,
+        **slack.settings(),
         slack_mergers='["bo@example.com"]',
         slack_status_interval_s="0.5",
     )

@@ -478,9 +478,7 @@ def test_a_mention_under_a_discussion_with_a_screenshot_reaches_the_model_as_ima
         anthropic_api_key="sk-ant-test-key",
         claude_max_retries="0",
         claude_model="claude-sonnet-4-5",
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SLACK_SECRET,
-        slack_api_url=slack.api_url,
+        **slack.settings(),
     )
     try:
         model.play(Scenario(turns=[*FIX, Turn(text="Fixed add().")]))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import httpx
 import pytest
 
@@ -19,22 +17,14 @@ def closed_stack(tmp_path, temporal):
     stack.stop()
 
 
-def add_user(stack: HonkStack, email: str, role: str) -> tuple[str, str]:
-    out = stack.honk("user", "add", email, "--role", role)
-    assert out.returncode == 0, out.stderr
-    link = re.search(r"(http\S+/login/\S+)", out.stdout).group(1)
-    token = re.search(r"(honk_\S+)", out.stdout).group(1)
-    return link, token
-
-
 def test_nothing_without_an_account_then_tokens_and_roles(closed_stack, make_remote):
     stack = closed_stack
     refused = stack.http.get("/api/tasks")
     assert refused.status_code == 401 and "honk user link" in refused.json()["detail"]
     assert stack.http.post("/api/repos", json={"name": "x", "url": "/x"}).status_code == 401
 
-    _, admin = add_user(stack, "ada@example.com", "admin")
-    _, asker = add_user(stack, "ana@example.com", "requester")
+    _, admin = stack.add_user("ada@example.com", "admin")
+    _, asker = stack.add_user("ana@example.com", "requester")
     as_admin = {"Authorization": f"Bearer {admin}"}
     stack.http.headers.update(as_admin)  # the stack's own reads (wait_for) as the admin
     as_asker = {"Authorization": f"Bearer {asker}"}
@@ -57,7 +47,7 @@ def test_nothing_without_an_account_then_tokens_and_roles(closed_stack, make_rem
 
 def test_a_sign_in_link_works_once_and_writes_need_the_csrf_token(closed_stack, make_remote):
     stack = closed_stack
-    link, _ = add_user(stack, "bo@example.com", "merger")
+    link, _ = stack.add_user("bo@example.com", "merger")
     browser = httpx.Client(base_url=stack.url)
     first = browser.get(link.replace(stack.url, ""), follow_redirects=False)
     assert first.status_code == 303

@@ -99,25 +99,16 @@ admins = ["ada@example.com"]
 
 @pytest.fixture
 def guarded(tmp_path: Path, temporal: TemporalDevServer) -> Iterator[HonkStack]:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    stack = HonkStack(tmp_path / "honk", temporal.address, anonymous="false", policy_file=str(policy))
+    stack = HonkStack(tmp_path / "honk", temporal.address, anonymous="false", policy=POLICY)
     yield stack
     stack.stop()
 
 
-def add_user(stack: HonkStack, email: str, role: str) -> tuple[str, str]:
-    out = stack.honk("user", "add", email, "--role", role, check=True).stdout
-    link, token = re.search(r"(http\S+/login/\S+)", out), re.search(r"(honk_\S+)", out)
-    assert link and token, out
-    return link.group(1), token.group(1)
-
-
 def test_only_the_repos_admins_allow_hosts_and_every_refusal_changes_nothing_and_is_audited(guarded, make_remote):
     stack = guarded
-    ada_link, ada = add_user(stack, "ada@example.com", "admin")
-    _, bo = add_user(stack, "bo@example.com", "admin")  # an admin account the policy does not name
-    _, ana = add_user(stack, "ana@example.com", "merger")
+    ada_link, ada = stack.add_user("ada@example.com", "admin")
+    _, bo = stack.add_user("bo@example.com", "admin")  # an admin account the policy does not name
+    _, ana = stack.add_user("ana@example.com", "merger")
     stack.http.headers["Authorization"] = f"Bearer {ada}"
     stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
     allow = "/api/repos/calc/network/allow"

@@ -45,15 +45,11 @@ ANA = {"X-Honk-User": "ana@example.com"}  # who the API's anonymous caller speak
 
 @pytest.fixture
 def guarded_slack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> Iterator[HonkStack]:
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
     stack = HonkStack(
         tmp_path / "honk",
         temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SLACK_SECRET,
-        slack_api_url=slack.api_url,
-        policy_file=str(policy),
+        **slack.settings(),
+        policy=POLICY,
     )
     yield stack
     stack.stop()

@@ -273,18 +273,10 @@ def test_a_sign_in_link_can_be_sent_as_a_slack_dm(slack_stack, slack):
 
 
 def test_the_access_policy_holds_in_slack_too(tmp_path, temporal, slack, make_remote):
-    policy = tmp_path / "policy.toml"
-    policy.write_text(
+    policy = (
         '[users."ana@example.com"]\nslack = "U1"\n[repos."*"]\nrequesters = ["*"]\nmergers = ["*"]\ntwo_person = true\n'
     )
-    stack = HonkStack(
-        tmp_path / "honk",
-        temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_api_url=slack.api_url,
-        policy_file=str(policy),
-    )
+    stack = HonkStack(tmp_path / "honk", temporal.address, policy=policy, **slack.settings())
     try:
         stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
         stranger = mention_event("<@UHONK> make add() add repo=calc", user="U2")

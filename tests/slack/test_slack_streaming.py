@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
-from test_slack_scenarios import SECRET, post_event
+from test_slack_scenarios import post_event
 
 from honk.domain import RepoRef, SlackStream, SlackThread, TaskRequest, TaskState
 from honk.events import (
@@ -245,9 +245,7 @@ def stack_on(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -> H
     return HonkStack(
         tmp_path / "honk",
         temporal.address,
-        slack_bot_token="xoxb-test-token",
-        slack_signing_secret=SECRET,
-        slack_api_url=slack.api_url,
+        **slack.settings(),
         slack_status_interval_s="0.5",
     )
 

@@ -6,7 +6,6 @@ as done from the web, nothing is re-run; a requester sees the refusal and the co
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -27,23 +26,14 @@ POLICY = '[users."ada@example.com"]\n[users."ryo@example.com"]\n[repos."*"]\nadm
 
 @pytest.fixture
 def stack(tmp_path, temporal):
-    policy = tmp_path / "policy.toml"
-    policy.write_text(POLICY)
-    s = HonkStack(tmp_path / "honk", temporal.address, anonymous="false", policy_file=str(policy))
+    s = HonkStack(tmp_path / "honk", temporal.address, anonymous="false", policy=POLICY)
     yield s
     s.stop()
 
 
-def add_user(stack: HonkStack, email: str, role: str) -> tuple[str, str]:
-    out = stack.honk("user", "add", email, "--role", role, check=True).stdout
-    link, token = re.search(r"(http\S+/login/\S+)", out), re.search(r"(honk_\S+)", out)
-    assert link and token, out
-    return link.group(1), token.group(1)
-
-
 def test_an_admin_allows_a_refused_host_from_the_task_page(stack, make_remote):
-    ada_link, ada = add_user(stack, "ada@example.com", "admin")
-    ryo_link, _ = add_user(stack, "ryo@example.com", "requester")
+    ada_link, ada = stack.add_user("ada@example.com", "admin")
+    ryo_link, _ = stack.add_user("ryo@example.com", "requester")
     stack.http.headers["Authorization"] = f"Bearer {ada}"
     stack.add_repo("calc", make_remote(index_reading_calc(DIRECT_FIX)).url)
     task = stack.ask("calc", "fix add")

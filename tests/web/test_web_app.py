@@ -54,12 +54,6 @@ def browser():
         b.close()
 
 
-def add_user(stack: HonkStack, email: str, role: str) -> tuple[str, str]:
-    out = stack.honk("user", "add", email, "--role", role)
-    assert out.returncode == 0, out.stderr
-    return re.search(r"(http\S+/login/\S+)", out.stdout).group(1), re.search(r"(honk_\S+)", out.stdout).group(1)
-
-
 class Phone:
     """Steps on a page: screenshots numbered in order, and the phone-first checks on every page."""
 
@@ -85,7 +79,7 @@ class Phone:
 
 def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remote):
     stack = web_stack
-    link, token = add_user(stack, "ada@example.com", "admin")
+    link, token = stack.add_user("ada@example.com", "admin")
     stack.http.headers["Authorization"] = f"Bearer {token}"
     stack.add_repo("sample", make_remote(sample_files()).url)
     phone = Phone()
@@ -243,7 +237,7 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     phone.fits(page)
     phone.shot(page, "audit")
     context.close()
-    _, requester = add_user(stack, "rob@example.com", "requester")
+    _, requester = stack.add_user("rob@example.com", "requester")
     refused = httpx.get(f"{stack.url}/api/audit", headers={"Authorization": f"Bearer {requester}"})
     assert refused.status_code == 403 and "admin" in refused.json()["detail"]
 
@@ -257,9 +251,9 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
 
 def test_phone_asks_for_a_plan_revises_it_and_approves_it(web_stack, browser, make_remote):
     stack = web_stack
-    _, admin = add_user(stack, "root@example.com", "admin")
+    _, admin = stack.add_user("root@example.com", "admin")
     stack.http.headers["Authorization"] = f"Bearer {admin}"
-    link, _ = add_user(stack, "ada@example.com", "requester")
+    link, _ = stack.add_user("ada@example.com", "requester")
     steps = scenario(plan_step("Make add() add"), plan_step("Make add() add, with a docstring"), DIRECT_FIX)
     stack.add_repo("calc", make_remote(calc_files(steps)).url)
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)

@@ -193,6 +193,15 @@ class FakeSlack(LoopbackServer):
     def api_url(self) -> str:
         return self.url + "/api/"
 
+    def settings(self) -> dict[str, str]:
+        """What a Honk stack is set with to talk to this fake: a bot token, the signing secret its signed
+        requests use (SLACK_SECRET), and this fake's API address."""
+        return {
+            "slack_bot_token": "xoxb-test-token",
+            "slack_signing_secret": SLACK_SECRET,
+            "slack_api_url": self.api_url,
+        }
+
     # -- set-up --------------------------------------------------------------------------
     def add_user(self, user_id: str, email: str, name: str, real_name: str | None = None) -> SlackUser:
         user = SlackUser(id=user_id, email=email, name=name, real_name=real_name or name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -80,11 +81,17 @@ class HonkStack:
         temporal_address: str,
         extra_env: dict[str, str] | None = None,
         egress: Path | None = None,
+        policy: str | None = None,
         **settings: str,
     ) -> None:
         """`egress`: the fakes' addresses and CA (honk.testing.egress_worker), for workers whose egress
-        proxy reaches them by their real names."""
+        proxy reaches them by their real names. `policy`: an access policy's TOML, written beside the
+        stack and named by HONK_POLICY_FILE."""
         self.root, self.port, self.egress = root, free_port(), egress
+        if policy is not None:
+            root.mkdir(parents=True, exist_ok=True)
+            (root / "policy.toml").write_text(policy)
+            settings = {"policy_file": str(root / "policy.toml"), **settings}
         self.env = {
             **os.environ,
             **(extra_env or {}),
@@ -172,6 +179,14 @@ class HonkStack:
         _stop(self.server)
         self.server = self._spawn("server")
         wait_for_http(f"{self.url}/healthz", self.server, "honk server (restarted)", self.logs / "server.log")
+
+    def add_user(self, email: str, role: str) -> tuple[str, str]:
+        """An account made with the real CLI: its sign-in link and its API token."""
+        out = self.honk("user", "add", email, "--role", role)
+        assert out.returncode == 0, out.stderr
+        link, token = re.search(r"(http\S+/login/\S+)", out.stdout), re.search(r"(honk_\S+)", out.stdout)
+        assert link and token, out.stdout
+        return link.group(1), token.group(1)
 
     def add_repo(self, name: str, url: str, branch: str = "main") -> None:
         r = self.http.post("/api/repos", json={"name": name, "url": url, "branch": branch})
