@@ -612,6 +612,8 @@ class RepoConfig(Carried):
 
     verify: Annotated[list[VerifyCommand], Wanted("an array of tables, written [[verify]]")] = []
     build: Annotated[BuildSpec, Wanted("a table")] | None = None
+    # The new version people open: files the build made, or a server Honk runs (see PreviewSpec).
+    preview: Annotated[PreviewSpec, Wanted("a table")] | None = None
     setup: NonEmpty | None = None
     setup_timeout_s: Seconds = Field(default=900.0, validation_alias="setup_timeout")
     # The hosts each phase may reach through Honk's egress proxy, within the operator's ceiling.
@@ -937,3 +939,123 @@ class TaskView(Record):
     cost_usd: float | None = None
     preview_url: str | None = None
     artifacts: list[Artifact] = []
+
+
+# -- previews ----------------------------------------------------------------------------------------
+
+PreviewState = Literal["starting", "running", "stopped", "failed"]
+# Where a running preview's server listens, inside its sandbox (on the namespace's own loopback, which
+# nothing outside can reach): passed as PORT (and HOST) to `[preview] start`.
+PREVIEW_PORT = 47200
+PREVIEW_HOST = "127.0.0.1"
+# Files whose change runs `[preview] install` again (when the repo names none).
+DEFAULT_INSTALL_INPUTS = [
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "requirements.txt",
+    "pyproject.toml",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+    "Gemfile.lock",
+    "go.sum",
+    "Cargo.lock",
+]
+PHONE_VIEWPORT = (390, 844)
+DESKTOP_VIEWPORT = (1280, 800)
+
+
+def _route_path(value: str) -> str:
+    _check(
+        value.startswith("/") and not value.startswith("//") and "\\" not in value,
+        'must be a path such as "/" or "/settings"',
+    )
+    _check(len(value) <= 500 and value.isprintable() and " " not in value, "must be a short path without spaces")
+    return value
+
+
+RoutePath = Annotated[str, AfterValidator(_route_path), Wanted('a path such as "/" or "/settings"')]
+
+
+class PreviewSpec(Carried):
+    """`[preview]`: the new version people open. A directory the build made (`dir`; served as files),
+    or a server Honk runs in the task's sandbox (`start`), proxied to the task's own origin."""
+
+    dir: InRepo | None = None
+    install: NonEmpty | None = None  # blocking; run once per workspace, again when `install_inputs` change
+    install_inputs: Annotated[list[InRepo], Wanted("a list of files")] = DEFAULT_INSTALL_INPUTS
+    install_timeout_s: Seconds = Field(default=900.0, validation_alias="install_timeout")
+    start: NonEmpty | None = None  # the long-running server; it gets PORT and HOST
+    ready: RoutePath = "/"  # polled until it answers (any status below 500)
+    ready_timeout_s: Seconds = Field(default=120.0, validation_alias="ready_timeout")
+    routes: Annotated[list[RoutePath], Field(min_length=1, max_length=20), Wanted("a list of 1 to 20 paths")] = ["/"]
+    idle_stop_min: Seconds = Field(default=15.0, validation_alias="idle_stop")  # minutes without traffic
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PreviewSpec:
+        _check(not (self.dir and self.start), "has both dir and start: a preview is files or a server, not both")
+        _check(bool(self.dir or self.start), "needs dir (files the build made) or start (a server to run)")
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.start is not None
+
+
+class PreviewEndpoint(Carried):
+    """Where the server reaches a running preview: `unix:/path` (the preview's socket, on a machine that
+    shares the worker's files) or `tcp:host:port` (a worker's preview gateway; `token` says which)."""
+
+    address: str
+    token: str = ""
+
+
+class PreviewInfo(Record):
+    """A task's preview as the store has it (`honk.store.previews`)."""
+
+    task_id: str
+    state: PreviewState
+    endpoint: PreviewEndpoint | None = None
+    worker: str = ""
+    detail: str = ""  # why it failed or stopped, with the server log's last lines
+    started_at: datetime | None = None
+    last_access: datetime | None = None
+    link_generation: int = 0  # links signed for an older generation were revoked
+    stop_wanted: bool = False
+    idle_stop_s: float = 900.0
+
+
+class PreviewOutcome(Carried):
+    """What starting a preview came to: running at `endpoint`, or not, with why and the log's last lines."""
+
+    ok: bool
+    endpoint: PreviewEndpoint | None = None
+    detail: str = ""
+    log_tail: str = ""
+    install_ran: bool = False
+    duration_s: float = 0.0
+
+
+class ShotPair(Carried):
+    """One route at one viewport: the target branch's version, the task's, and their pixel diff (file
+    names in the task's shots directory; None where that side could not be taken)."""
+
+    viewport: str  # "phone" or "desktop"
+    before: str | None = None
+    after: str | None = None
+    diff: str | None = None
+    changed: float = 0.0  # the share of pixels that differ, 0..1
+    error: str = ""
+
+
+class RouteShots(Carried):
+    route: str
+    shots: list[ShotPair] = []
+
+    @property
+    def changed(self) -> float:
+        return max((s.changed for s in self.shots), default=0.0)

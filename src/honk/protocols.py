@@ -30,11 +30,15 @@ from honk.domain import (
     Change,
     CheckResult,
     MergeResult,
+    PreviewEndpoint,
+    PreviewOutcome,
+    PreviewSpec,
     ProcResult,
     PullRequestBody,
     PullRequestState,
     RepoRef,
     Review,
+    RouteShots,
     TaskRequest,
     TaskView,
     VerifyCommand,
@@ -172,6 +176,12 @@ class Launcher(Protocol):
     def noticed(self, output: str, command: str) -> None:
         """Output a confined program produced that the launcher did not see itself (a command the
         agent ran with its own shell tool): the refusals it shows are recorded like the others."""
+        ...
+
+    async def start(self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None) -> Running:
+        """Starts `argv` in the workspace, confined as `run` confines it, and returns without waiting:
+        a long-running server (a preview). Its output goes to `log`. It runs until `Running.stop`, the
+        launcher's `close`, or the worker's end (it dies with the worker: never an orphan)."""
         ...
 
 
@@ -386,4 +396,81 @@ class TaskReads(Protocol):
 
     async def events(self, task_id: str, after_id: int = 0, limit: int = 1000) -> list[StoredEvent]:
         """Its events after `after_id`, oldest first."""
+        ...
+
+
+# -- previews: the new version, running, and before/after screenshots ------------------------------
+
+
+class Running(Protocol):
+    """A program `Launcher.start` started, still running until it ends or is stopped."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def alive(self) -> bool:
+        """Whether it (the confinement's first process) still runs."""
+        ...
+
+    @property
+    def exit_code(self) -> int | None:
+        """How it ended (None while it runs, or when it was stopped)."""
+        ...
+
+    def tail(self, lines: int = 40) -> str:
+        """The last lines of its output (its log), for a person to see why it failed."""
+        ...
+
+    async def stop(self) -> None:
+        """Stops it and everything it started (its whole confinement); at once if it already ended."""
+        ...
+
+
+class Previews(Protocol):
+    """A worker's running previews: each task's `[preview] start` server, confined like its checks
+    (network by the egress policy's "preview" phase), reachable only through a unix socket Honk binds
+    into its sandbox; registered in the store so the web server can proxy to it, stopped when idle,
+    when the worker caps how many run, or when asked."""
+
+    async def start(
+        self,
+        key: str,
+        ws: Workspace,
+        spec: PreviewSpec,
+        egress: EgressPolicy | None = None,
+        register: bool = True,
+    ) -> PreviewOutcome:
+        """Runs `install` (when its inputs changed since it last ran in this workspace), starts `start`
+        with PORT and HOST, and waits until `ready` answers; when `key` (a task id, or another name for a
+        version that is not registered: the target branch's, for screenshots) already runs, its endpoint.
+        What went wrong (install failed, the server exited, never became ready, answered on no socket) is
+        data: ok False, with a message a person can act on and the log's last lines; a registered preview
+        is then recorded as failed."""
+        ...
+
+    async def stop(self, key: str, reason: str) -> None:
+        """Stops it (nothing when it does not run here); a registered one is recorded as stopped."""
+        ...
+
+    def running(self) -> list[str]:
+        """The keys of the previews running here."""
+        ...
+
+
+class Screenshooter(Protocol):
+    """Phone and desktop screenshots of routes of running previews, in Chromium confined by the sandbox
+    launcher (its only ways out: the previews' sockets and the egress proxy), and their pixel diffs."""
+
+    async def compare(
+        self,
+        task_id: str,
+        before: PreviewEndpoint | None,
+        after: PreviewEndpoint,
+        routes: Sequence[str],
+        egress: EgressPolicy | None = None,
+    ) -> list[RouteShots]:
+        """For each route: the target branch's version (`before`; None: not available), the task's, at
+        390×844 and 1280×800, and a diff image with the changed region marked, written to the task's
+        shots directory. A route that fails to load (a 500, a timeout) is an entry with `error`; no
+        browser here is a UserFacingError saying how to install one."""
         ...

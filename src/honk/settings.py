@@ -10,9 +10,11 @@ test). The environment keeps one flat name per field, the name it has always had
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Optional
+from urllib.parse import urlsplit
 
 from pydantic import (
     AliasChoices,
@@ -252,6 +254,36 @@ class SandboxSettings(Section):
         return [e.strip().lower() for e in entries]
 
 
+class PreviewSettings(Section):
+    title = "Running previews"
+    prefix = "preview_"
+
+    domain: str | None = Field(
+        default=None,
+        description="previews are served at `<task>.<domain>` (each task its own origin; point a wildcard DNS "
+        "name at the server). Default: `localhost` when the public URL is on loopback (browsers resolve "
+        "`*.localhost` themselves), `<ip>.sslip.io` when it is an IP address, else `preview.<host>`",
+    )
+    link_days: float = Field(
+        default=7.0, gt=0, description="how long a signed preview link (posted in Slack) works; revocable"
+    )
+    max_running: int = Field(
+        default=4, ge=1, description="running previews per worker; when more start, the longest idle is stopped"
+    )
+    address: str | None = Field(
+        default=None,
+        description="split deployment: `host:port` where the web server reaches this worker's previews (its "
+        "preview gateway); unset: the server reaches them through their unix sockets (same machine)",
+    )
+    listen: str | None = Field(
+        default=None, description="... the address the gateway binds (default: `address`, e.g. `0.0.0.0:8790`)"
+    )
+    chromium: str | None = Field(
+        default=None,
+        description="the Chromium binary for screenshots (default: `chromium` on PATH); none: no screenshots",
+    )
+
+
 class ForgeSettings(Section):
     title = "Forges (repos added with `--forge`); the workers' credentials"
 
@@ -316,6 +348,7 @@ class Settings(BaseSettings):
     claude: ClaudeSettings = ClaudeSettings()
     workspaces: WorkspaceSettings = WorkspaceSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    previews: PreviewSettings = PreviewSettings()
     forges: ForgeSettings = ForgeSettings()
     slack: SlackSettings = SlackSettings()
     operations: OperationsSettings = OperationsSettings()
@@ -394,6 +427,25 @@ class Settings(BaseSettings):
     @property
     def previews_dir(self) -> Path:
         return self.data_dir / "previews"
+
+    @property
+    def shots_dir(self) -> Path:
+        """Before/after screenshots and their diffs, per task."""
+        return self.data_dir / "shots"
+
+    @property
+    def preview_domain(self) -> str:
+        """Previews are served at `<task>.<this>` (see PreviewSettings.domain)."""
+        if self.previews.domain:
+            return self.previews.domain.strip(".").lower()
+        host = (urlsplit(self.base_url).hostname or "localhost").lower()
+        if host in ("localhost", "127.0.0.1", "::1") or host.endswith(".localhost"):
+            return "localhost"
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return f"preview.{host}"
+        return f"{host.replace(':', '-')}.sslip.io"
 
     @property
     def logs_dir(self) -> Path:

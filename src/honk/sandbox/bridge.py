@@ -2,8 +2,11 @@
 
 `python -I -S bridge.py PORT SOCKET [PORT SOCKET ...] -- COMMAND...` listens on the namespace's own
 loopback (127.0.0.1:PORT) and passes every connection through to SOCKET — one of Honk's proxies (the
-egress proxy; for an agent, the model key proxy too), a unix socket bound in from outside — and runs
-COMMAND as its child, exiting as it exits. Programs speak TCP to a proxy (HTTPS_PROXY,
+egress proxy; for an agent, the model key proxy too; for a preview's browser, the preview), a unix
+socket bound in from outside — and runs COMMAND as its child, exiting as it exits. A pair written the
+other way round, `SOCKET PORT` (the socket first, an absolute path), is the way *in* to a preview's
+server: the bridge listens on SOCKET, in a directory bound in from outside, and passes each connection
+to 127.0.0.1:PORT, where the server listens; nothing else can reach it. Programs speak TCP to a proxy (HTTPS_PROXY,
 `ANTHROPIC_BASE_URL`) and reach it that way; nothing else leaves the namespace. Bytes are moved by the
 kernel (splice through a pipe), not copied through Python.
 
@@ -54,21 +57,43 @@ def _relay(fd: int, path: str) -> None:
         client.close()  # the agent sees a refused request, as if the API were down
         upstream.close()
         return
+    _both_ways(client, upstream, True)
+
+
+def _relay_in(fd: int, port: int) -> None:
+    """A connection from outside (to a preview's socket), passed to the server inside."""
+    outside = _socket.socket(fileno=fd)
+    server = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    server.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
+    try:
+        server.connect(("127.0.0.1", port))
+    except OSError:
+        outside.close()  # nothing listens on PORT (yet): the caller sees the connection closed
+        server.close()
+        return
+    _both_ways(server, outside, True)
+
+
+def _both_ways(tcp: _socket.socket, unix: _socket.socket, ack: bool) -> None:
     back = _thread.allocate_lock()
     back.acquire()
-    _thread.start_new_thread(_pipe, (upstream, client, back))
+    _thread.start_new_thread(_pipe, (unix, tcp, back))
     mine = _thread.allocate_lock()
     mine.acquire()
-    _pipe(client, upstream, mine, True)
+    _pipe(tcp, unix, mine, ack)
     back.acquire()  # the other direction is done too
-    client.close()
-    upstream.close()
+    tcp.close()
+    unix.close()
 
 
-def _serve(listener: _socket.socket, path: str) -> None:
+def _serve(listener: _socket.socket, to: str) -> None:
+    inbound = listener.family == _socket.AF_UNIX
     while True:
         fd, _ = listener._accept()  # pyright: ignore[reportAttributeAccessIssue] - _socket returns the fd
-        _thread.start_new_thread(_relay, (fd, path))
+        if inbound:
+            _thread.start_new_thread(_relay_in, (fd, int(to)))
+        else:
+            _thread.start_new_thread(_relay, (fd, to))
 
 
 def main(argv: list[str]) -> int:
@@ -76,10 +101,18 @@ def main(argv: list[str]) -> int:
     pairs, command = argv[1:end], argv[end + 1 :]
     listeners = []
     for i in range(0, len(pairs), 2):
-        listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
-        listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", int(pairs[i])))
-        listener.listen(64)  # listening before the command starts, so its first request finds us
+        if pairs[i].startswith("/"):  # the way in: a unix socket the server's callers connect to
+            listener = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            try:
+                os.unlink(pairs[i])  # a socket left by an earlier run of the same preview
+            except OSError:
+                pass
+            listener.bind(pairs[i])
+        else:
+            listener = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+            listener.setsockopt(_socket.SOL_SOCKET, _socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", int(pairs[i])))
+        listener.listen(128)  # listening before the command starts, so its first request finds us
         listeners.append((listener, pairs[i + 1]))
     pid = os.fork()  # before any thread exists; the listener does not survive the exec (PEP 446)
     if pid == 0:

@@ -23,7 +23,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel
 
-from honk.domain import Network, Phase, ProcResult, SandboxMode, ViolationKind
+from honk.domain import PREVIEW_PORT, Network, Phase, ProcResult, SandboxMode, ViolationKind
 from honk.egress.ca import java_trust_options
 from honk.egress.proxy import Blocked, EgressProxy, Gateway
 from honk.errors import UserFacingError
@@ -45,6 +45,9 @@ _VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BRIDGE_PORT = 47000
 EGRESS_PORT = 47001
 INSIDE = Path("/run/honk")
+# A preview's way in: the bridge listens on this socket (in a directory bound in from the task's area)
+# and passes connections to the preview's server, on PREVIEW_PORT of the namespace's own loopback.
+SERVE_SOCKET = "app.sock"
 MODEL_URL = f"http://127.0.0.1:{BRIDGE_PORT}"
 
 
@@ -286,12 +289,17 @@ class Sandbox:
         writable: bool = True,
         egress: EgressPolicy | None = None,
         home: Path | None = None,
+        serve: Path | None = None,
+        reach: tuple[tuple[int, Path], ...] = (),
     ) -> SandboxLauncher:
         """A launcher for one task (`area`: its own directory under Honk's data dir) and phase; `show`
         binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only;
         `egress`: what the phase may reach through the egress proxy (None: nothing, refusals reported).
         `home`: a HOME of its own instead of the task's (setup holding secrets: what it writes down there
-        is not left for the agent). Close it when its programs have ended."""
+        is not left for the agent). `serve`: a directory where the way in to a server its program starts
+        appears (`serve/app.sock`, passed to PREVIEW_PORT inside: a preview). `reach`: more ways out, each
+        a port on the namespace's loopback passed to a unix socket outside (a preview, for the browser
+        that takes its screenshots). Close it when its programs have ended."""
         home, tmp = home or area / "sandbox-home", area / "tmp"
         policy = egress or EgressPolicy(source)
         proxy = self.config.egress if network != "full" else None
@@ -324,7 +332,7 @@ class Sandbox:
         if proxy is not None:
             java = INSIDE / "trust" / proxy.java_store.name if proxy.java_store is not None else None
             env |= proxy_env(EGRESS_PORT, INSIDE / "trust", java)
-        binds, prefix = self._ways_out(network, gateway)
+        binds, prefix = self._ways_out(network, gateway, serve, reach)
         interpreter = Path(sys.executable).resolve()
         view = View(
             workspace=workspace.resolve(),
@@ -337,6 +345,7 @@ class Sandbox:
             read_only=self.config.read_only,
             network=network,
             binds=(*binds, *show),
+            writable_binds=((serve.resolve(), INSIDE / "serve"),) if serve is not None else (),
             workspace_writable=writable,
         )
         spec = area / f"sandbox-{source}.json"
@@ -364,11 +373,23 @@ class Sandbox:
         )
         return SandboxLauncher(workspace, env, spec, network, area, gateway)
 
-    def _ways_out(self, network: Network, gateway: Gateway | None) -> tuple[tuple[tuple[Path, Path], ...], list[str]]:
+    def _ways_out(
+        self,
+        network: Network,
+        gateway: Gateway | None,
+        serve: Path | None = None,
+        reach: tuple[tuple[int, Path], ...] = (),
+    ) -> tuple[tuple[tuple[Path, Path], ...], list[str]]:
         """What is bound in (the proxies' sockets, the trust files, the bridge) and run first (the
-        bridge, when there is a way out at all)."""
+        bridge, when there is a way out, or in, at all)."""
         binds: list[tuple[Path, Path]] = []
         pairs: list[str] = []
+        if serve is not None:
+            serve.mkdir(parents=True, exist_ok=True)
+            pairs += [str(INSIDE / "serve" / SERVE_SOCKET), str(PREVIEW_PORT)]
+        for i, (port, socket) in enumerate(reach):
+            binds.append((socket.parent.resolve(), INSIDE / f"reach{i}"))
+            pairs += [str(port), str(INSIDE / f"reach{i}" / socket.name)]
         if network == "model":
             if self.config.model_socket_dir is None:
                 raise UserFacingError("This worker has no model key proxy, so an agent cannot reach the model API.")

@@ -66,6 +66,8 @@ class View:
     network: Network = "none"
     # (what to show, where) read-only: Honk's own ways out, e.g. the model proxy's socket and its bridge.
     binds: tuple[tuple[Path, Path], ...] = ()
+    # (what, where) writable: the directory a preview's way in (its socket) is made in.
+    writable_binds: tuple[tuple[Path, Path], ...] = ()
     # False while an agent plans: it reads the repo, and nothing it starts can change it.
     workspace_writable: bool = True
 
@@ -96,6 +98,8 @@ class View:
             args += ["--ro-bind", str(dotgit), str(dotgit)]
         for shown, where in self.binds:
             args += ["--ro-bind", str(shown), str(where)]
+        for shown, where in self.writable_binds:
+            args += ["--bind", str(shown), str(where)]
         if self.network == "full":
             args += _resolver_binds()
         # What covers a secret is empty and read-only: a write there fails (and is reported) instead of

@@ -3,6 +3,7 @@
 from honk.store.attachments import AttachmentStore
 from honk.store.audit import AuditEntry, AuditLog, AuditQuery
 from honk.store.network import NetworkAllowances
+from honk.store.previews import PreviewRegistry
 from honk.store.secrets import RepoSecrets, SecretKeys
 from honk.store.store import Store
 
@@ -12,6 +13,7 @@ __all__ = [
     "AuditLog",
     "AuditQuery",
     "NetworkAllowances",
+    "PreviewRegistry",
     "RepoSecrets",
     "SecretKeys",
     "Store",
