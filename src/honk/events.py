@@ -15,6 +15,7 @@ from honk.domain import (
     Phase,
     Plan,
     RefusedAttachment,
+    RouteShots,
     TaskState,
     ViolationKind,
 )
@@ -314,6 +315,51 @@ class BuildReady(Event):
         return f"built: {names}" + (f"; preview {self.preview_url}" if self.preview_url else "")
 
 
+class PreviewStarting(Event):
+    """The task's version is starting as a running preview (`[preview] start`)."""
+
+    kind: Literal["preview_starting"] = "preview_starting"
+
+    def line(self) -> str:
+        return "starting the preview"
+
+
+class PreviewReady(Event):
+    """The task's version runs at its own origin; people get in with a signed link or signed in."""
+
+    kind: Literal["preview_ready"] = "preview_ready"
+    url: str  # the preview's origin (not a link that lets anyone in)
+    routes: list[str] = []
+    duration_s: float = 0.0
+
+    def line(self) -> str:
+        return f"preview running at {self.url}"
+
+
+class PreviewFailed(Event):
+    """The preview did not start (or stopped working): the task still goes to review, saying so."""
+
+    kind: Literal["preview_failed"] = "preview_failed"
+    reason: str
+    log_tail: str = ""
+
+    def line(self) -> str:
+        return f"preview failed: {self.reason}"
+
+
+class ScreenshotsTaken(Event):
+    """Before (the target branch) and after (the task) screenshots of each route, and their diffs."""
+
+    kind: Literal["screenshots_taken"] = "screenshots_taken"
+    routes: list[RouteShots]
+    # Routes that changed though the request did not name them (when it named some).
+    outside: list[str] = []
+
+    def line(self) -> str:
+        changed = [f"{r.route} {r.changed:.1%}" for r in self.routes if r.changed > 0]
+        return "screenshots: " + (", ".join(changed) if changed else "no visible change")
+
+
 class TaskReady(Event):
     kind: Literal["task_ready"] = "task_ready"
     moves_to: ClassVar = TaskState.ready
@@ -453,6 +499,10 @@ AnyEvent = Annotated[
     | ChangeReviewed
     | BuildStarted
     | BuildReady
+    | PreviewStarting
+    | PreviewReady
+    | PreviewFailed
+    | ScreenshotsTaken
     | TaskReady
     | PullRequestUpdated
     | FollowUpReceived

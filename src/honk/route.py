@@ -31,7 +31,11 @@ from honk.events import (
     PlanProposed,
     PlanRevisionAsked,
     PlanStarted,
+    PreviewFailed,
+    PreviewReady,
+    PreviewStarting,
     PullRequestUpdated,
+    ScreenshotsTaken,
     TaskCancelled,
     TaskFailed,
     TaskReady,
@@ -225,6 +229,24 @@ def _build_ready(r: Route, e: BuildReady) -> Route:
     return r.put(f"build-{r.checks_round}", "Built the new version", "complete", line)
 
 
+def _preview_starting(r: Route, e: PreviewStarting) -> Route:
+    return r.put(f"preview-{r.checks_round}", "Starting the preview", "in_progress")
+
+
+def _preview_ready(r: Route, e: PreviewReady) -> Route:
+    return r.put(f"preview-{r.checks_round}", "Preview running", "complete", e.url)
+
+
+def _preview_failed(r: Route, e: PreviewFailed) -> Route:
+    return r.put(f"preview-{r.checks_round}", "Preview failed", "error", e.reason[:200])
+
+
+def _screenshots(r: Route, e: ScreenshotsTaken) -> Route:
+    changed = [f"{s.route} ({s.changed:.1%})" for s in e.routes if s.changed > 0]
+    line = "changed: " + ", ".join(changed) if changed else "no visible change"
+    return r.put(f"shots-{r.checks_round}", "Before/after screenshots", "complete", line)
+
+
 def _pull_request(r: Route, e: PullRequestUpdated) -> Route:
     draft = "draft " if e.draft else ""
     return r.put(
@@ -281,6 +303,10 @@ _HANDLERS: dict[type, Callable[[Route, Any], Route]] = {
     ChangeReviewed: _change_reviewed,
     BuildStarted: _build_started,
     BuildReady: _build_ready,
+    PreviewStarting: _preview_starting,
+    PreviewReady: _preview_ready,
+    PreviewFailed: _preview_failed,
+    ScreenshotsTaken: _screenshots,
     PullRequestUpdated: _pull_request,
     TaskReady: _task_ready,
     MergeRequested: _merge_requested,

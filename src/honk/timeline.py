@@ -12,7 +12,7 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from honk.domain import Artifact, Carried, CheckLine, Phase, Plan, TaskState, next_state
+from honk.domain import Artifact, Carried, CheckLine, Phase, Plan, RouteShots, TaskState, next_state
 from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
@@ -25,9 +25,12 @@ from honk.events import (
     NetworkBlocked,
     PlanApproved,
     PlanProposed,
+    PreviewFailed,
+    PreviewReady,
     PullRequestUpdated,
     SafetyWarning,
     SandboxRefused,
+    ScreenshotsTaken,
     StoredEvent,
     TaskAccepted,
     TaskFailed,
@@ -62,6 +65,10 @@ class Timeline(Carried):
     model: str | None = None
     rounds: int = 0
     preview_url: str | None = None
+    preview_failed: str | None = None  # why the running preview did not start, with its log's last lines
+    # The latest before/after screenshots, per route, and the routes changed that the request did not name.
+    shots: list[RouteShots] = []
+    shots_outside: list[str] = []
     artifacts: list[Artifact] = []
     # The latest result of each check, in the order they first ran.
     checks: dict[str, CheckLine] = {}
@@ -101,6 +108,12 @@ class Timeline(Carried):
             changes |= {"merged_commit": event.commit, "approved_by": event.approved_by}
         elif isinstance(event, BuildReady):
             changes |= {"preview_url": event.preview_url, "artifacts": event.artifacts}
+        elif isinstance(event, PreviewReady):
+            changes |= {"preview_url": event.url, "preview_failed": None}
+        elif isinstance(event, PreviewFailed):
+            changes |= {"preview_failed": "\n".join(p for p in (event.reason, event.log_tail) if p), "shots": []}
+        elif isinstance(event, ScreenshotsTaken):
+            changes |= {"shots": event.routes, "shots_outside": event.outside}
         elif isinstance(event, AgentStarted):
             changes["rounds"] = max(self.rounds, event.round)
             if event.invocation is not None and event.head is not None and event.invocation not in self.agent_heads:
