@@ -81,6 +81,15 @@ class Workspaces(Protocol):
         """Back to the branch's last commit: a retried step starts from what was committed."""
         ...
 
+    async def checkout_at(self, key: str, repo: RepoRef, commit: str) -> Workspace:
+        """A working copy of `commit`, on no branch, named `key` (e.g. a task's target branch, to preview
+        what it looked like before the change); made once, moved to `commit` when asked again."""
+        ...
+
+    async def drop(self, key: str, repo: RepoRef) -> None:
+        """Deletes a working copy `checkout_at` made (nothing when there is none)."""
+        ...
+
     async def head(self, ws: Workspace) -> str: ...
 
     async def merge_base(self, ws: Workspace, target: str) -> str:

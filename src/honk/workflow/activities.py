@@ -36,6 +36,8 @@ from honk.workflow.records import (
     BuildResult,
     MergeInput,
     NotifyInput,
+    PreviewInput,
+    PreviewResult,
     ProvisionInput,
     ProvisionResult,
     RecordInput,
@@ -47,6 +49,7 @@ from honk.workflow.records import (
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.deliver import Delivery
 from honk.workflow.steps.merge import Merger
+from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
 from honk.workflow.steps.verification import Verification
 
@@ -67,6 +70,7 @@ class Steps:
     workspaces: Workspaces
     forges: Forges
     areas: Path  # each task's own directory (sandbox homes, specs), removed when the task ends
+    previewing: Previewing | None = None  # None: this worker runs no previews
 
 
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -184,6 +188,23 @@ class TaskActivities:
 
     @activity.defn
     @user_facing
+    async def preview(self, inp: PreviewInput) -> PreviewResult:
+        """The task's version running at its own origin, and before/after screenshots of its routes."""
+        if self.steps.previewing is None:
+            return PreviewResult()
+        async with heartbeating():
+            return await self.steps.previewing.preview(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
+    async def wake_preview(self, inp: PreviewInput) -> None:
+        """Someone opened the task's stopped preview: start it again (on whichever worker takes this)."""
+        if self.steps.previewing is not None:
+            async with heartbeating():
+                await self.steps.previewing.wake(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
     async def deliver(self, inp: StepInput) -> None:
         async with heartbeating():  # pushes and forge calls can take a while
             await self.steps.delivery.deliver(inp, self._emitter(inp.request.task_id))
@@ -205,6 +226,8 @@ class TaskActivities:
     @activity.defn
     @user_facing
     async def cleanup(self, inp: ProvisionInput) -> None:
+        if self.steps.previewing is not None:  # before its workspace goes; on another worker, its reaper does
+            await self.steps.previewing.stop(inp.request.task_id, inp.request.repo)
         await self.steps.workspaces.remove(inp.request.task_id, inp.request.repo)
         shutil.rmtree(self.steps.areas / inp.request.task_id, ignore_errors=True)
 
@@ -217,6 +240,8 @@ class TaskActivities:
             self.verify,
             self.review,
             self.build,
+            self.preview,
+            self.wake_preview,
             self.deliver,
             self.merge,
             self.cleanup,

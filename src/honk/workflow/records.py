@@ -135,3 +135,23 @@ class NotifyInput(Carried):
 
     request: TaskRequest
     detail: str = ""
+
+
+class PreviewInput(Carried):
+    """The task's version running as a preview, and screenshots of it beside the target branch's."""
+
+    request: TaskRequest
+    config: RepoConfig
+    asked: list[str] = []  # the request and follow-ups applied: the routes they name are in scope
+
+
+class PreviewResult(Carried):
+    ok: bool = True  # False: the preview failed (the task still goes to review, saying so)
+    url: str | None = None
+    warnings: list[str] = []
+
+
+class PreviewWake(Carried):
+    """Someone opened a stopped preview: any worker starts it again (`HonkPreview`, id `preview-<task>`)."""
+
+    task_id: str

@@ -56,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
         MergeInput,
         NotifyInput,
         PlanDecision,
+        PreviewInput,
+        PreviewResult,
         ProvisionInput,
         ProvisionResult,
         RecordInput,
@@ -102,6 +104,7 @@ class TaskWorkflow:
         self.shown: set[str] = set()  # ids of the files an agent run was given already
         self.plan_version = 0  # the plan on the table (0: none yet)
         self.plan_decision: PlanDecision | None = None
+        self.waking = False  # a stopped preview is being started again
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -141,6 +144,19 @@ class TaskWorkflow:
                 f"That was plan v{d.version}; it has been replaced by plan v{self.plan_version}. "
                 "Look at the newest plan in the thread or on the task page."
             )
+
+    @workflow.signal
+    async def wake_preview(self) -> None:
+        """Someone opened the task's stopped preview: a worker starts it again (one wake at a time)."""
+        if self.waking or not self._previews() or self.state.terminal:
+            return
+        self.waking = True
+        try:
+            await self._act(acts.wake_preview, self._preview_input(), minutes=self._preview_minutes())
+        except (_Stop, ActivityError):  # recorded by the activity (PreviewFailed), or the task was cancelled
+            pass
+        finally:
+            self.waking = False
 
     @workflow.query
     def status(self) -> TaskStatus:
@@ -282,6 +298,8 @@ class TaskWorkflow:
                 build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
                 if build.ok:
                     self.verified_base = report.base_commit
+                    if self._previews() and workflow.patched("preview-v1"):
+                        await self._preview()
                     return
                 feedback = build.failure
             giving_up = attempt == self.prov.max_rounds
@@ -290,6 +308,30 @@ class TaskWorkflow:
                 raise _Stop(policy.gave_up_reason(attempt, feedback, self.prov.branch))
             prompt = policy.feedback_prompt(self.req.text, feedback, self._take_follow_ups())
             reason = "check_feedback"
+
+    def _previews(self) -> bool:
+        return self.prov is not None and self.prov.config.preview is not None and self.prov.config.preview.running
+
+    async def _preview(self) -> None:
+        """The new version running, with before/after screenshots: never a reason the task fails (it
+        goes to review saying the preview failed)."""
+        assert self.prov is not None
+        try:
+            shown: PreviewResult = await self._act(acts.preview, self._preview_input(), minutes=self._preview_minutes())
+        except _Stop as failed:
+            self.warnings = [*self.warnings, f"preview failed: {failed}"]
+            return
+        self.warnings = [*self.warnings, *shown.warnings]
+
+    def _preview_input(self) -> PreviewInput:
+        assert self.prov is not None
+        return PreviewInput(request=self.req, config=self.prov.config, asked=[self.req.text, *self.asked])
+
+    def _preview_minutes(self) -> float:
+        """Two versions (the task's and the target branch's) installed and started, then screenshots."""
+        assert self.prov is not None and self.prov.config.preview is not None
+        spec = self.prov.config.preview
+        return 2 * (spec.install_timeout_s + spec.ready_timeout_s) / 60 + 10
 
     async def _merge(self) -> tuple[str, AgentReason] | None:
         """Merges, or says why not; returns the agent's next instructions when main broke the checks."""

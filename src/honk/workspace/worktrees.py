@@ -293,6 +293,22 @@ class WorktreeWorkspaces:
             if mirror.exists():
                 await git("worktree", "prune", git_dir=mirror)
 
+    async def checkout_at(self, key: str, repo: RepoRef, commit: str) -> Workspace:
+        """A detached worktree of `commit` named `key` (the target branch's version of a task, for its
+        before/after screenshots): made once, moved to `commit` when asked again."""
+        mirror, path = self.mirror_path(repo), self.path(key)
+        if not (path / ".git").exists():
+            async with file_lock(self._lock(repo)):
+                shutil.rmtree(path, ignore_errors=True)  # half made by a worker that died
+                await git("worktree", "prune", git_dir=mirror)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                await git("worktree", "add", "--quiet", "--no-checkout", "--detach", str(path), commit, git_dir=mirror)
+        await git("checkout", "--quiet", "--force", "--detach", commit, cwd=path)
+        return Workspace(path=path, branch="", mirror=mirror)
+
+    async def drop(self, key: str, repo: RepoRef) -> None:
+        await self._remove_worktree(key, repo)
+
     async def reset(self, ws: Workspace) -> None:
         """Back to the branch's last commit: a retried step starts from what was committed."""
         await git("reset", "--quiet", "--hard", "HEAD", cwd=ws.path)

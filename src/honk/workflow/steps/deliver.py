@@ -56,4 +56,6 @@ class Delivery:
             came_with=[f"{a.name} ({a.kind}{'; ' + a.note if a.note else ''})" for a in req.attachments],
             plan=timeline.plan.text() if timeline.plan is not None and timeline.plan_approved_by else "",
             plan_approved_by=timeline.plan_approved_by or "",
+            shots=timeline.shots,
+            shots_url=f"{self.base_url}/shots/{req.task_id}",
         )
