@@ -889,6 +889,9 @@ class PullRequestBody(Record):
     came_with: list[str] = []
     plan: str = ""  # the approved plan, when the task started with one
     plan_approved_by: str = ""
+    # Before/after screenshots of the running preview, served by Honk under `shots_url`.
+    shots: list[RouteShots] = []
+    shots_url: str = ""
 
 
 class Change(Record):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from honk.domain import CheckLine, PullRequestBody
+from honk.domain import CheckLine, PullRequestBody, RouteShots
 from honk.redaction import redact
 
 # GitHub refuses a description over 65,536 characters; GitLab allows more. One limit for both.
@@ -42,6 +42,23 @@ def _list(items: list[str], empty: str) -> str:
 MAX_PLAN_CHARS = 6_000  # the task page has it whole
 
 
+def _shots(routes: list[RouteShots], base: str) -> str:
+    """Each route and viewport as a row: before (the target branch), after (this change), the diff."""
+    rows = ["| Route | Before | After | What changed |", "| --- | --- | --- | --- |"]
+    for route in routes:
+        for pair in route.shots:
+            label = f"`{_cell(route.route)}` {pair.viewport}"
+            if pair.error:
+                rows.append(f"| {label} | {_cell(pair.error)} | | |")
+                continue
+            images = [
+                f"![{name}]({base}/{f})" if f else " "
+                for name, f in (("before", pair.before), ("after", pair.after), ("diff", pair.diff))
+            ]
+            rows.append(f"| {label}<br>{pair.changed:.1%} changed | {' | '.join(images)} |")
+    return "\n".join(rows)
+
+
 def render_body(body: PullRequestBody, max_chars: int = MAX_BODY_CHARS) -> str:
     return redact(_render(body, max_chars))
 
@@ -63,6 +80,7 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
             "## Checks\n\n" + _checks(body.checks),
             "## Test guard\n\n" + _list(body.guard_findings, "No findings."),
             *(["## Warnings\n\n" + _list(body.warnings, "")] if body.warnings else []),
+            *(["## Screenshots\n\n" + _shots(body.shots, body.shots_url)] if body.shots else []),
             f"## Cost\n\nAgent cost: {cost}",
             "## Links\n\n" + "\n".join(links),
             "_Opened by Honk. Merge from Slack or the task page; the branch is Honk's own._",

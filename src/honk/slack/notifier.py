@@ -14,6 +14,7 @@ import io
 import logging
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import qrcode
@@ -50,10 +51,14 @@ class SlackNotifier:
         status_interval_s: float = 2.0,
         screenshots: Screenshots | None = None,
         streaming: bool = True,
+        preview_link: Callable[[str], Awaitable[str]] | None = None,
+        shots_dir: Path | None = None,
     ) -> None:
         self.client, self.store, self.slack = client, store, SlackStore(store)
         self.base_url, self.artifacts_dir, self.interval = base_url, artifacts_dir, status_interval_s
         self.screenshots = screenshots
+        # A running preview's signed link (a phone has no Honk session), and where its screenshots are.
+        self.preview_link, self.shots_dir = preview_link, shots_dir
         self.streams = SlackStreams(client, store, self.slack, base_url) if streaming else None
         self._again: dict[str, asyncio.Task[None]] = {}  # updates throttled away, made after the interval
 
@@ -109,7 +114,8 @@ class SlackNotifier:
         await self.status(task_id, force=True)
         timeline = await self.store.timeline(task_id) or Timeline()
         if view.state == TaskState.ready:
-            text, body = blocks.ready(view, timeline, self.base_url)
+            link = await self._link(view.id, timeline)
+            text, body = blocks.ready(view.model_copy(update={"preview_url": link}), timeline, self.base_url)
         elif view.state == TaskState.plan_ready and timeline.plan is not None:
             text, body = blocks.plan(view, timeline, self.base_url)
         elif view.state == TaskState.failed:
@@ -125,11 +131,19 @@ class SlackNotifier:
             )
         await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
         if view.state == TaskState.ready:
-            await self._uploads(
-                view.id, view.preview_url, [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES], thread
-            )
+            artifacts = [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES]
+            await self._uploads(view.id, await self._link(view.id, timeline), artifacts, thread, timeline)
 
-    async def _uploads(self, task_id: str, preview_url: str | None, artifacts: list[str], thread: SlackThread) -> None:
+    async def _link(self, task_id: str, timeline: Timeline) -> str | None:
+        """The preview people open from the thread: a running one's signed link, else the files' page."""
+        url = timeline.preview_url
+        if url is None or url.startswith(self.base_url) or self.preview_link is None:
+            return url  # none, or files the build made, served by Honk
+        return await self.preview_link(task_id)
+
+    async def _uploads(
+        self, task_id: str, preview_url: str | None, artifacts: list[str], thread: SlackThread, timeline: Timeline
+    ) -> None:
         link = preview_url or (f"{self.base_url}/artifacts/{task_id}/{artifacts[0]}" if artifacts else None)
         if link:
             await self.client.files_upload_v2(
@@ -140,7 +154,9 @@ class SlackNotifier:
                 title="Open on your phone",
                 initial_comment=f"Scan to open the new version on your phone: {link}",
             )
-        if preview_url:
+        if timeline.shots and self.shots_dir is not None:
+            await self._before_after(task_id, timeline, thread)
+        elif preview_url and not timeline.preview_failed:
             with tempfile.TemporaryDirectory(prefix="honk-shot-") as tmp:
                 shot = Path(tmp) / f"{task_id}-screenshot.png"
                 if self.screenshots is not None and await self.screenshots.take(task_id, shot):
@@ -157,3 +173,25 @@ class SlackNotifier:
                 await self.client.files_upload_v2(
                     channel=thread.channel, thread_ts=thread.thread_ts, content=f.read(), filename=name, title=name
                 )
+
+    async def _before_after(self, task_id: str, timeline: Timeline, thread: SlackThread) -> None:
+        """The route that changed most, on a phone: before, after and the diff, as images in the thread."""
+        assert self.shots_dir is not None
+        route = max(timeline.shots, key=lambda r: r.changed)
+        pair = next((p for p in route.shots if p.viewport == "phone"), None)
+        if pair is None:
+            return
+        changed = f"{pair.changed:.1%} of the screen changed" if pair.changed else "no visible change"
+        files = [(pair.before, "before"), (pair.after, "after"), (pair.diff if pair.changed else None, "what changed")]
+        uploads = [
+            {"file": str(self.shots_dir / task_id / name), "filename": name, "title": f"{route.route} {title}"}
+            for name, title in files
+            if name and (self.shots_dir / task_id / name).is_file()
+        ]
+        if uploads:
+            await self.client.files_upload_v2(
+                channel=thread.channel,
+                thread_ts=thread.thread_ts,
+                file_uploads=uploads,
+                initial_comment=f"{route.route} on a phone, before and after: {changed}",
+            )

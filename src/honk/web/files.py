@@ -23,6 +23,15 @@ def router() -> APIRouter:
         # The preview is code the agent wrote: give it an opaque origin, never Honk's own.
         return FileResponse(file, headers={"Content-Security-Policy": PREVIEW_CSP})
 
+    @r.get("/shots/{task_id}/{name}", include_in_schema=False)
+    async def shot(task_id: str, name: str, request: Request) -> FileResponse:
+        """A before/after screenshot or diff (PNG) of a task's running preview."""
+        file = inside(request.app.state.settings.shots_dir, task_id, name)
+        if file.suffix != ".png":
+            raise NotFound(f"No such file: {name}")
+        headers = {"Content-Security-Policy": PREVIEW_CSP, "X-Content-Type-Options": "nosniff"}
+        return FileResponse(file, media_type="image/png", headers=headers)
+
     @r.get("/artifacts/{task_id}/{name}")
     async def artifact(task_id: str, name: str, request: Request) -> FileResponse:
         file = inside(request.app.state.settings.artifacts_dir, task_id, name)

@@ -33,6 +33,7 @@ from honk.events import (
 from honk.service import TaskService
 from honk.timeline import Timeline
 from honk.web.auth import actor
+from honk.web.preview_card import running_preview_card
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
@@ -359,9 +360,17 @@ def task_page(
     return layout(user, task.id, body, "", attrs)
 
 
-def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "", may_allow: bool = False) -> str:
+def panel(
+    user: User,
+    task: TaskView,
+    timeline: Timeline,
+    diff: str = "",
+    may_allow: bool = False,
+    phone_link: str | None = None,
+) -> str:
     """Where the task stands and what can be done: re-rendered whole on each step of the timeline.
-    `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused)."""
+    `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused).
+    `phone_link`: a signed link to the task's running preview, for the QR a phone scans."""
     ready, review, checks = timeline.ready, timeline.review, list(timeline.checks.values())
 
     facts = [
@@ -417,7 +426,9 @@ def panel(user: User, task: TaskView, timeline: Timeline, diff: str = "", may_al
         parts.append(blocked_card(task, timeline, may_allow))
 
     preview = task.preview_url or timeline.preview_url
-    if preview:
+    if timeline.preview_failed or (preview and not preview.startswith("/") and "/previews/" not in preview):
+        parts.append(running_preview_card(task, timeline, phone_link, qr_svg(phone_link) if phone_link else ""))
+    elif preview:
         parts.append(f"""<section class="card preview" id="preview"><h2>Preview</h2>
 <iframe src="{escape(preview)}" sandbox="allow-scripts" title="Preview of {task.id}"></iframe>
 <div class="qr">{qr_svg(preview)}<div><p class="small">Scan to open the preview on another device.</p>
