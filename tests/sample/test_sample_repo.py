@@ -74,7 +74,7 @@ def run_build(repo: pathlib.Path) -> str:
     assert result.returncode == 0, f"build failed:\n{output(result)}"
     for pattern in build["artifacts"]:
         assert glob.glob(str(repo / pattern)), f"no artifact matches {pattern!r}"
-    index = repo / build["preview"] / "index.html"
+    index = repo / "dist" / "site" / "index.html"
     assert index.is_file()
     archive = repo / "dist" / "playlist-site.zip"
     with zipfile.ZipFile(archive) as zf:

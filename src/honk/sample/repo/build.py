@@ -32,10 +32,16 @@ def write_archive(site, archive):
                 zf.writestr(info, path.read_bytes())
 
 
-def main():
+def shown_playlists():
+    """The playlists the page shows."""
     playlists = load_playlists()
     # Known bug: summary() crashes on an empty playlist (see README), so skip those for now.
     shown = [playlist for playlist in playlists if playlist["tracks"]]
+    return shown
+
+
+def main():
+    shown = shown_playlists()
 
     shutil.rmtree(DIST, ignore_errors=True)
     SITE.mkdir(parents=True)
