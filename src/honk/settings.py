@@ -278,6 +278,11 @@ class PreviewSettings(Section):
     listen: str | None = Field(
         default=None, description="... the address the gateway binds (default: `address`, e.g. `0.0.0.0:8790`)"
     )
+    link_key: SecretStr | None = Field(
+        default=None,
+        description="the key preview links are signed with; set the same on the server and every worker when "
+        "they do not share a data dir. Default: derived from the data dir's `secret.key`",
+    )
     chromium: str | None = Field(
         default=None,
         description="the Chromium binary for screenshots (default: `chromium` on PATH); none: no screenshots",
@@ -480,6 +485,7 @@ class Settings(BaseSettings):
             self.forges.github_token,
             self.forges.github_app_private_key,
             self.forges.gitlab_token,
+            self.previews.link_key,
         )
         values = [s.get_secret_value() for s in held if s]
         values += self.secrets_keys() or _read_quietly(self.secrets_key_file)

@@ -49,6 +49,8 @@ class Previewing:
         try:
             ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
             network = await self.egress.policy(req.repo, inp.config, "preview") if self.egress else None
+            # A new version: started afresh (not every server reloads its code by itself).
+            await self.previews.stop(req.task_id, "a new version of the task")
             out = await self.previews.start(req.task_id, ws, spec, network)
             if not out.ok:
                 await emit(PreviewFailed(reason=out.detail, log_tail=out.log_tail))
