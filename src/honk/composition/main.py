@@ -26,18 +26,25 @@ def _logging(settings: Settings) -> None:
 # -- running Honk ------------------------------------------------------------------------------
 @cli.command()
 @click.option("--port", type=int, default=None, help="Web/API port (default 8787).")
+@click.option(
+    "--host",
+    default=None,
+    help="The address to listen on (default 127.0.0.1). 0.0.0.0: phones on this LAN too (it prints a QR code).",
+)
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None, help="Default ./.honk")
 @click.option("--demo-model", is_flag=True, help="Run Claude Code against the bundled demo model (offline).")
-def up(port: int | None, data_dir: Path | None, demo_model: bool) -> None:
+def up(port: int | None, host: str | None, data_dir: Path | None, demo_model: bool) -> None:
     """Run everything on this machine: Temporal dev server, a worker and the web server."""
-    from honk.composition.up import run_up
+    from honk.composition.up import lan_settings, run_up
 
     settings = Settings()
     settings = settings.changed(
         port=port or settings.server.port,
+        host=host or settings.server.host,
         data_dir=data_dir or settings.data_dir,
         demo_model=demo_model or settings.claude.demo_model,
     )
+    settings = lan_settings(settings)
     raise SystemExit(run_up(settings))
 
 

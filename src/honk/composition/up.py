@@ -7,6 +7,7 @@ them in order (web, worker, Temporal); they also die with it if it is killed (PR
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import shutil
 import signal
@@ -161,8 +162,10 @@ def run_up(settings: Settings) -> int:
         "HONK_PORT": str(settings.server.port),
         "HONK_HOST": settings.server.host,
     }
+    if settings.server.public_url:  # the LAN address `honk up --host 0.0.0.0` found
+        env["HONK_PUBLIC_URL"] = settings.server.public_url
     demo = _start_demo_model(settings, env) if settings.claude.demo_model else None
-    if "HONK_ANONYMOUS" not in os.environ and settings.server.host in ("127.0.0.1", "localhost", "::1"):
+    if "HONK_ANONYMOUS" not in os.environ and settings.server.host in LOOPBACK:
         env["HONK_ANONYMOUS"] = "true"  # the loopback demo: no accounts needed on this machine
     # One machine: its own worker continues every task, so task branches stay off the remote.
     env.setdefault("HONK_SHARE_TASK_BRANCHES", "false")
@@ -223,8 +226,47 @@ def _start_demo_model(settings: Settings, env: dict[str, str]) -> FakeModelServe
     return server
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def lan_address() -> str | None:
+    """This machine's address on its LAN (the one its default route leaves from); no packet is sent."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: routing picks the interface, nothing is sent
+            return probe.getsockname()[0]
+        except OSError:
+            return None
+
+
+def lan_settings(settings: Settings) -> Settings:
+    """Listening on every address (0.0.0.0) with no public URL set: people and phones on the LAN use this
+    machine's LAN address, so links (Slack's, the QR codes) must carry it."""
+    if settings.server.host not in ("0.0.0.0", "::") or settings.server.public_url:
+        return settings
+    address = lan_address()
+    if address is None:
+        return settings
+    return settings.changed(public_url=f"http://{address}:{settings.server.port}")
+
+
+def _qr_text(url: str) -> str:
+    """A QR code of `url` in the terminal (two rows of modules per line of text)."""
+    import qrcode
+
+    code = qrcode.QRCode(border=1)
+    code.add_data(url)
+    out = io.StringIO()
+    code.print_ascii(out=out, invert=True)
+    return out.getvalue()
+
+
 def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
     print(f"Honk is up: {settings.base_url}   (Temporal UI: http://127.0.0.1:{ui}, data: {settings.data_dir})")
+    if settings.server.host not in LOOPBACK:
+        print(f"On a phone on this network, scan to open {settings.base_url}:")
+        print(_qr_text(settings.base_url), end="")
+        print(f"Previews are served at <task>.{settings.preview_domain} (see README: Previews on a phone).")
     agent = "claude" if demo else settings.agent_default
     if demo:
         print("Agent: claude (Claude Code), talking to the bundled demo model on loopback — no credentials used.")
@@ -239,9 +281,11 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
         print(f"Try the sample repo {SAMPLE_REPO!r}:")
         extra = " --agent claude" if demo else ""
         print(f'  .venv/bin/honk ask {SAMPLE_REPO} "fix the crash when a playlist is empty"{extra} --wait')
-    if os.environ.get(
-        "HONK_ANONYMOUS", "true" if settings.server.host in ("127.0.0.1", "localhost", "::1") else ""
-    ).lower() in ("1", "true", "yes"):
+    if os.environ.get("HONK_ANONYMOUS", "true" if settings.server.host in LOOPBACK else "").lower() in (
+        "1",
+        "true",
+        "yes",
+    ):
         print(
             "Anyone on this machine may use it (anonymous loopback demo). For accounts: HONK_ANONYMOUS=false "
             "and `honk user add EMAIL --role admin`."
