@@ -39,7 +39,7 @@ async def split(confined: World) -> AsyncIterator[Split]:
     gateway = await PreviewGateway(
         lambda task, token: holder[0].admit(task, token), "127.0.0.1:0", first_line_s=1.0
     ).start()
-    address = "%s:%d" % gateway.address
+    address = "{}:{}".format(*gateway.address)
     host = confined.host(address=address)
     holder.append(host)
     marks, endpoints = {k: marker() for k in ("t-a", "t-b")}, {}
@@ -67,7 +67,7 @@ async def _refused(split: Split, sent: bytes, wait_s: float = 10.0) -> bytes:
 
 async def test_the_registered_endpoint_and_its_token_reach_the_preview_over_the_gateway(split: Split) -> None:
     a = split.endpoints["t-a"]
-    assert a.address == "tcp:%s:%d" % split.gateway.address and len(a.token) >= 32
+    assert a.address == "tcp:{}:{}".format(*split.gateway.address) and len(a.token) >= 32
     assert a.token != split.endpoints["t-b"].token
     info = await split.world.registry.get("t-a")
     assert info is not None and info.state == "running" and info.endpoint == a
