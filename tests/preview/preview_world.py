@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from honk.domain import PreviewSpec, Workspace
+from honk.egress.proxy import EgressProxy
 from honk.preview.endpoint import open_preview_stream
 from honk.preview.host import PreviewHost
 from honk.sandbox import Sandbox, SandboxConfig
@@ -141,11 +142,24 @@ async def confined(tmp_path: Path) -> AsyncIterator[World]:
         yield w
 
 
-async def _world(tmp_path: Path, mode: str) -> AsyncIterator[World]:
+async def _world(tmp_path: Path, mode: str, egress: EgressProxy | None = None) -> AsyncIterator[World]:
     data = tmp_path / "data"
     data.mkdir()
     store = Store(f"sqlite+aiosqlite:///{data / 'honk.db'}")
     await store.create_schema()
-    sandbox = Sandbox(SandboxConfig(mode=mode, hidden=(data,)))  # type: ignore[arg-type]
+    sandbox = Sandbox(SandboxConfig(mode=mode, hidden=(data,), egress=egress))  # type: ignore[arg-type]
     yield World(data, store, PreviewRegistry(store), sandbox)
     await store.close()
+
+
+@pytest.fixture(params=["bwrap", "off"])
+async def egress_world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    """As `world`, with the worker's egress proxy as every sandbox's only way out."""
+    if request.param == "bwrap" and shutil.which("bwrap") is None:
+        pytest.skip("needs bubblewrap")
+    proxy = EgressProxy(tmp_path / "egress").start()
+    try:
+        async for w in _world(tmp_path, request.param, proxy):
+            yield w
+    finally:
+        proxy.stop()

@@ -23,8 +23,10 @@ from preview_world import WORKER, World, app_spec, http_get, marker, pids_with, 
 from websockets.asyncio.client import connect
 
 from honk.domain import PREVIEW_PORT
+from honk.network import EgressPolicy
 from honk.preview import messages
 from honk.preview.endpoint import open_preview_stream
+from honk.sandbox import Sandbox
 
 
 async def test_a_preview_starts_answers_through_its_socket_and_is_registered(world: World) -> None:
@@ -259,3 +261,23 @@ async def test_a_preview_reaches_neither_the_hosts_loopback_nor_honks_files_nor_
         outside.close()
         await host.close()
     assert wait_gone(one) == [] and wait_gone(two) == []
+    # What the sandbox refused it is on the task's record, as for any other sandboxed program.
+    refused = Sandbox.violations(world.areas / "t-a")
+    assert any(v.kind == "hidden_path" and v.source == "preview" and "app.py" in v.command for v in refused), refused
+
+
+async def test_what_the_egress_proxy_refuses_a_running_preview_reaches_the_tasks_record(egress_world: World) -> None:
+    world, mark = egress_world, marker()
+    host = world.host()
+    outcome = await host.start("t-net", world.workspace("t-net"), app_spec(mark), egress=EgressPolicy("preview"))
+    try:
+        assert outcome.ok and outcome.endpoint is not None
+        status, body = await http_get(outcome.endpoint, "t-net", "/probe?fetch=https://example.com/")
+        assert status == 200 and "403" in json.loads(body)["fetch https://example.com/"]
+        assert await host.reap() == [], "it still runs"
+        blocked = Sandbox.blocked(world.areas / "t-net")
+        assert [(b.host, b.phase) for b in blocked] == [("example.com", "preview")]
+        assert "app.py --marker" in blocked[0].command
+    finally:
+        await host.close()
+    assert wait_gone(mark) == []

@@ -4,7 +4,7 @@ GET /         an HTML page naming this server (its --marker)
 GET /whoami   the marker as text
 GET /stream   a chunked response, five chunks a fifth of a second apart (streaming through a proxy)
 GET /ws       a WebSocket that echoes text and binary messages
-GET /probe?connect=HOST:PORT&read=PATH&unix=PATH   what this server could reach (escape attempts), as JSON
+GET /probe?connect=HOST:PORT&read=PATH&unix=PATH&fetch=URL   what this server could reach, as JSON
 
 Modes, for what goes wrong: --exit (exits at once), --never-listen, --wrong-port (listens on a port of
 its own choosing), --crash-after N (exits after answering N requests), --status N (answers all with N).
@@ -21,6 +21,7 @@ import os
 import socket
 import struct
 import sys
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -132,6 +133,12 @@ async def probe(query: dict[str, list[str]]) -> dict[str, str]:
                 found[f"read {path}"] = f"read {len(f.read())} bytes"
         except OSError as e:
             found[f"read {path}"] = f"failed: {e}"
+    for url in query.get("fetch", []):
+        try:
+            with urllib.request.urlopen(url, timeout=10) as answer:  # through HTTPS_PROXY: Honk's egress proxy
+                found[f"fetch {url}"] = f"fetched {answer.status}"
+        except OSError as e:
+            found[f"fetch {url}"] = f"failed: {e}"
     for path in query.get("unix", []):
         s = socket.socket(socket.AF_UNIX)
         try:
@@ -146,6 +153,8 @@ async def probe(query: dict[str, list[str]]) -> dict[str, str]:
             found[f"unix {path}"] = f"failed: {e}"
         finally:
             s.close()
+    for what, result in found.items():
+        print(f"probe {what}: {result}", flush=True)  # in the log, as a real server's errors would be
     return found
 
 
