@@ -2,17 +2,21 @@
 
 One `Sandbox` per worker. For each task and purpose it writes a spec (the bubblewrap arguments,
 environment, limits and what to watch for) into the task's area and hands out a `SandboxLauncher`,
-Honk's `Launcher`: the only way a step or an agent starts a process. What the sandbox refused is
+Honk's `Launcher`: the only way a step or an agent starts a process, waited for (`run`) or left
+running (`start`: a preview's server, reached through its way in, `serve`). What the sandbox refused is
 read back with `Sandbox.violations`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import re
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,6 +33,7 @@ from honk.egress.proxy import Blocked, EgressProxy, Gateway
 from honk.errors import UserFacingError
 from honk.events import NetworkBlocked
 from honk.network import EgressPolicy
+from honk.ports import free_port
 from honk.sandbox import limits
 from honk.sandbox.view import View
 from honk.workspace import proc
@@ -85,10 +90,12 @@ class SandboxLauncher:
         network: Network = "none",
         area: Path | None = None,
         gateway: Gateway | None = None,
+        serve: Path | None = None,
     ) -> None:
         self.workspace, self.env, self.spec, self.network, self.area = workspace, env, spec, network, area
-        self.gateway = gateway
+        self.gateway, self.serve = gateway, serve
         self._groups: list[limits.Cgroups] = []
+        self._started: list[Confined] = []
 
     @property
     def home(self) -> Path:
@@ -154,6 +161,44 @@ class SandboxLauncher:
     async def shell(self, command: str, *, timeout_s: float, log: Path | None = None) -> ProcResult:
         return await self.run(["bash", "-c", command], timeout_s=timeout_s, log=log)
 
+    async def start(self, argv: Sequence[str], *, log: Path, env: Mapping[str, str] | None = None) -> Confined:
+        """Starts `argv` confined as `run` confines it and returns at once (a preview's server); its
+        output goes to `log`. With `serve`, the way in is `serve/app.sock`: inside a sandbox the bridge
+        passes it to PREVIEW_PORT on the namespace's own loopback; unsandboxed there is no namespace, so
+        the program gets a free port of the host's loopback in PORT and the worker relays the socket to it."""
+        full_env = {**self.env, **(env or {})}
+        command = shlex.join(argv[2:] if argv[:2] == ["bash", "-c"] else argv)
+        if self.gateway is not None:
+            self.gateway.command = command  # what this launcher's sandbox is refused from now on is this program's
+        offset = log.stat().st_size if log.exists() else 0
+        relay, groups, spec = None, None, None
+        try:
+            if self.spec is None:
+                if self.serve is not None:
+                    full_env["PORT"] = str(port := free_port())
+                    relay = await _Relay.open(self.serve / SERVE_SOCKET, port)
+                started = await proc.start(list(argv), self.workspace, log, full_env)
+            else:
+                spec = json.loads(self.spec.read_text())
+                groups = limits.Cgroups.make(spec["limits"])
+                confine = spec["limits"]
+                started = await proc.start(
+                    [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv],
+                    self.workspace,
+                    log,
+                    full_env,
+                    preexec=lambda: limits.limit(confine, groups),
+                )
+        except BaseException:
+            if relay is not None:
+                relay.close()
+            if groups is not None:
+                groups.remove()
+            raise
+        running = Confined(self, started, log, offset, command, spec, groups, relay)
+        self._started.append(running)
+        return running
+
     def program(self, executable: Path, pass_env: Sequence[str]) -> Path:
         """A POSIX shell script that runs `executable`, confined as this launcher's spec says: it joins
         a cgroup made for it (removed by `close`), and starts bubblewrap through `env -i` with the
@@ -201,9 +246,12 @@ class SandboxLauncher:
         return script
 
     def close(self) -> None:
-        """Its programs have ended: what the egress proxy refused them is recorded, their way out is
-        closed, the limits the programs `program` wrote wrappers for hit are recorded, and their cgroups
-        removed (with anything still in them)."""
+        """Its programs have ended (those `start` began and still run are killed now): what the egress
+        proxy refused them is recorded, their way out is closed, the limits the programs `program` wrote
+        wrappers for hit are recorded, and their cgroups removed (with anything still in them)."""
+        for running in self._started:
+            running.kill()
+        self._started.clear()
         if self.gateway is not None:
             self._note_blocked("the agent's own requests" if self._groups else "")
             self.gateway.close()
@@ -249,6 +297,142 @@ class SandboxLauncher:
         noted = [(kind, line.strip()[:300]) for line in output.splitlines() for kind in watch.kinds(line)]
         for kind, line in noted[:20]:
             violations.add(kind, line)
+
+
+class Confined:
+    """A program `SandboxLauncher.start` began (Honk's `Running`): the confinement's first process (bubblewrap,
+    or the program itself unsandboxed), its cgroup, and unsandboxed, the worker's relay that is its way in.
+    What the sandbox refused it is recorded when it is stopped, and what the egress proxy refused it each
+    time `record` is called (a long-running program's refusals reach the task's timeline while it runs)."""
+
+    def __init__(
+        self,
+        launcher: SandboxLauncher,
+        started: proc.Started,
+        log: Path,
+        offset: int,
+        command: str,
+        spec: dict | None,
+        groups: limits.Cgroups | None,
+        relay: _Relay | None,
+    ) -> None:
+        self._launcher, self._started, self._log, self._offset = launcher, started, log, offset
+        self._command, self._spec, self._groups, self._relay = command, spec, groups, relay
+        self._stopped = False
+
+    @property
+    def pid(self) -> int:
+        return self._started.pid
+
+    def alive(self) -> bool:
+        return not self._stopped and self._started.returncode is None
+
+    @property
+    def exit_code(self) -> int | None:
+        return None if self._stopped else self._started.returncode
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self._output().splitlines()[-lines:])
+
+    def record(self) -> None:
+        """What the egress proxy refused it since last asked goes to the task's record."""
+        self._launcher._note_blocked(self._command)
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await self._started.stop()
+        self._finish()
+
+    def kill(self) -> None:
+        """From synchronous code (the launcher's `close`): SIGKILL to its group, its cgroup emptied."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._started.kill()
+        self._finish()
+
+    def _finish(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+        self.record()
+        if self._spec is None or self._groups is None:
+            return
+        hits = self._groups.hits()
+        self._groups.remove()  # kills whatever is left in it: nothing it started outlives it
+        violations = limits.Violations(self._spec["violations"], self._command[:300], self._spec["source"])
+        SandboxLauncher._watch(self._spec, self._output(), violations)
+        for kind, detail in hits:
+            violations.add(kind, detail)
+
+    def _output(self) -> str:
+        """What it wrote (this run's part of the log), its last TAIL_BYTES."""
+        try:
+            with self._log.open("rb") as f:
+                size = f.seek(0, os.SEEK_END)
+                f.seek(max(self._offset, size - proc.TAIL_BYTES))
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+
+class _Relay:
+    """Unsandboxed, a server's way in: the worker listens on `serve/app.sock` and passes each connection
+    to the server's port on the host's loopback, as the bridge does inside a sandbox's namespace."""
+
+    def __init__(self, path: Path, port: int) -> None:
+        self._path, self._port = path, port
+        self._server: asyncio.Server | None = None
+        self._live: set[asyncio.StreamWriter] = set()
+
+    @classmethod
+    async def open(cls, path: Path, port: int) -> _Relay:
+        relay = cls(path, port)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()  # left by an earlier run of the same preview
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Through the directory's descriptor: a socket's path may be longer than sun_path's 108 bytes.
+        where = os.open(path.parent, os.O_PATH)
+        try:
+            sock.bind(f"/proc/self/fd/{where}/{path.name}")
+        finally:
+            os.close(where)
+        relay._server = await asyncio.start_unix_server(relay._pass, sock=sock)
+        return relay
+
+    def close(self) -> None:
+        """No new connections, and the open ones are cut (the server they reached is gone)."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._live):
+            writer.close()
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    async def _pass(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self._port)
+        except OSError:
+            writer.close()  # nothing listens there (yet): the caller sees the connection closed, as with the bridge
+            return
+        self._live |= {writer, up_writer}
+        try:
+            await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
+        finally:
+            self._live -= {writer, up_writer}
+            writer.close()
+            up_writer.close()
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(OSError):
+        while data := await reader.read(262144):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()  # a half-close passed on: the other side reads the end, then answers
 
 
 class SandboxUnavailable(UserFacingError):
@@ -312,7 +496,9 @@ class Sandbox:
                 assert gateway.address is not None
                 extra = proxy_env(gateway.address[1], proxy.trust_dir, proxy.java_store)
             env = child_env({"HOME": str(home), "TMPDIR": str(tmp), **extra})
-            return SandboxLauncher(workspace, env, None, network, area, gateway)
+            if serve is not None:
+                serve.mkdir(parents=True, exist_ok=True)
+            return SandboxLauncher(workspace, env, None, network, area, gateway, serve)
         if (problem := self.problem()) is not None:
             raise SandboxUnavailable(
                 f"Honk will not run repo code without its sandbox, and bubblewrap cannot run here: {problem}. "
@@ -371,7 +557,7 @@ class Sandbox:
                 }
             )
         )
-        return SandboxLauncher(workspace, env, spec, network, area, gateway)
+        return SandboxLauncher(workspace, env, spec, network, area, gateway, serve)
 
     def _ways_out(
         self,
@@ -387,9 +573,9 @@ class Sandbox:
         if serve is not None:
             serve.mkdir(parents=True, exist_ok=True)
             pairs += [str(INSIDE / "serve" / SERVE_SOCKET), str(PREVIEW_PORT)]
-        for i, (port, socket) in enumerate(reach):
-            binds.append((socket.parent.resolve(), INSIDE / f"reach{i}"))
-            pairs += [str(port), str(INSIDE / f"reach{i}" / socket.name)]
+        for i, (port, way) in enumerate(reach):
+            binds.append((way.parent.resolve(), INSIDE / f"reach{i}"))
+            pairs += [str(port), str(INSIDE / f"reach{i}" / way.name)]
         if network == "model":
             if self.config.model_socket_dir is None:
                 raise UserFacingError("This worker has no model key proxy, so an agent cannot reach the model API.")

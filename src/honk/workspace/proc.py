@@ -1,4 +1,5 @@
-"""Run a command in its own process group, bounded in time, output kept on disk and in a short tail.
+"""Run a command in its own process group, bounded in time, output kept on disk and in a short tail;
+or start one that keeps running (a preview's server), its output on disk, stopped through its handle.
 
 Agent and check processes get their own session so that a timeout, a cancellation or the death
 of the worker never leaves children running (see shared notes on Temporal activities).
@@ -150,6 +151,69 @@ async def run(
         timed_out=timed_out,
         duration_s=time.monotonic() - started,
     )
+
+
+class Started:
+    """A program `start` began and did not wait for: its own process group, dying with the worker."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self._proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        """Its exit status once it ended (and the event loop saw it), else None."""
+        return self._proc.returncode
+
+    async def wait(self, timeout_s: float) -> int | None:
+        """Its exit status, waiting at most `timeout_s` for it to end (None: still running)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._proc.wait()), timeout_s)
+        return self._proc.returncode
+
+    async def stop(self) -> None:
+        """Its whole group goes: SIGTERM, then SIGKILL for what is left after a moment."""
+        await _kill_group(self._proc)
+
+    def kill(self) -> None:
+        """Without waiting (from synchronous code: a launcher's `close`): SIGKILL to the whole group."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)
+
+
+async def start(
+    argv: list[str],
+    cwd: Path,
+    log_path: Path,
+    env: dict[str, str] | None = None,
+    preexec: Callable[[], None] | None = None,
+) -> Started:
+    """Starts `argv` and returns at once; stdout and stderr go to `log_path` (appended), stdin is empty.
+    Like `run`'s programs it leads a group of its own and gets SIGKILL when the worker dies, so nothing
+    it started outlives the worker; `Started.stop` ends the group."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:  # the child holds its own copy of the descriptor
+        starting = asyncio.ensure_future(
+            asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=env if env is not None else child_env(),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=asyncio.subprocess.STDOUT,
+                preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
+            )
+        )
+        try:
+            proc = await asyncio.shield(starting)  # as in `run`: a cancellation must not leave it running
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await _kill_group(await starting)
+            raise
+    return Started(proc)
 
 
 async def _kill_group(proc: asyncio.subprocess.Process) -> None:

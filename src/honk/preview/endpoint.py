@@ -1,0 +1,77 @@
+"""How the web server opens a connection to a running preview, from the endpoint the store gives it.
+
+`unix:/path`: the preview's socket, on a machine that shares the worker's files — connected directly.
+`tcp:host:port`: a worker's preview gateway (split deployment) — the first line names the task and the
+registration's token (`HONK-PREVIEW <task_id> <token>\r\n`), the gateway answers `OK\r\n`, and from
+then on the connection is as if made to the preview's socket. Either way the caller gets a plain byte
+stream to the preview's server and speaks HTTP (or a WebSocket) on it.
+
+This module is the server's side of the wire: it depends on nothing of the worker's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from pathlib import Path
+
+from honk.domain import PreviewEndpoint
+
+GREETING = b"HONK-PREVIEW"
+OK = b"OK\r\n"
+# sun_path holds 108 bytes; a longer socket path is reached through its directory's descriptor.
+_SUN_PATH = 100
+
+
+class PreviewUnreachable(ConnectionError):
+    """Nothing answered at the endpoint: the preview stopped, its worker is gone, or the gateway refused."""
+
+
+def preamble(task_id: str, token: str) -> bytes:
+    """The gateway's first line: which preview, and the token its worker registered for it."""
+    return b" ".join((GREETING, task_id.encode(), token.encode())) + b"\r\n"
+
+
+async def open_preview_stream(
+    endpoint: PreviewEndpoint, task_id: str, timeout_s: float = 10.0
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A byte stream to the preview's server (past the gateway's greeting for a `tcp:` endpoint);
+    PreviewUnreachable when none could be had within `timeout_s`."""
+    kind, _, where = endpoint.address.partition(":")
+    try:
+        async with asyncio.timeout(timeout_s):
+            if kind == "unix":
+                return await open_unix(Path(where))
+            if kind == "tcp":
+                return await _through_gateway(where, task_id, endpoint.token)
+    except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as e:
+        raise PreviewUnreachable(f"the preview at {endpoint.address} did not answer ({e or type(e).__name__})") from e
+    raise PreviewUnreachable(f"not a preview endpoint: {endpoint.address!r} (unix:/path or tcp:host:port)")
+
+
+async def open_unix(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to the unix socket at `path`, however long the path."""
+    if len(os.fsencode(path)) < _SUN_PATH:
+        return await asyncio.open_unix_connection(str(path))
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    where = os.open(path.parent, os.O_PATH)
+    try:
+        await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{where}/{path.name}")
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        os.close(where)
+    return await asyncio.open_unix_connection(sock=sock)
+
+
+async def _through_gateway(address: str, task_id: str, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, _, port = address.rpartition(":")
+    reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
+    writer.write(preamble(task_id, token))
+    if await reader.readexactly(len(OK)) != OK:
+        writer.close()
+        raise ConnectionRefusedError("the preview gateway did not let the connection through")
+    return reader, writer
