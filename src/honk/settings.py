@@ -278,6 +278,9 @@ class PreviewSettings(Section):
     listen: str | None = Field(
         default=None, description="... the address the gateway binds (default: `address`, e.g. `0.0.0.0:8790`)"
     )
+    reap_interval_s: float = Field(
+        default=5.0, gt=0, description="how often a worker looks for previews to stop (idle, asked to, crashed)"
+    )
     link_key: SecretStr | None = Field(
         default=None,
         description="the key preview links are signed with; set the same on the server and every worker when "

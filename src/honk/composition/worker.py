@@ -9,6 +9,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
+from honk.composition.previews import preview_links
 from honk.domain import Budget
 from honk.egress.policies import EgressPolicies, ceilings
 from honk.egress.proxy import EgressProxy
@@ -27,13 +29,15 @@ from honk.forge.registry import Forges
 from honk.gate import Gate
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
+from honk.preview.gateway import PreviewGateway
+from honk.preview.host import PreviewHost
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
-from honk.store import AttachmentStore, AuditLog, NetworkAllowances, RepoSecrets, SecretKeys, Store
+from honk.store import AttachmentStore, AuditLog, NetworkAllowances, PreviewRegistry, RepoSecrets, SecretKeys, Store
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
@@ -43,6 +47,7 @@ from honk.workflow.client import connect
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.deliver import Delivery
 from honk.workflow.steps.merge import Merger
+from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
 from honk.workflow.steps.refusals import Refusals
 from honk.workflow.steps.tools import ToolsForRuns
@@ -76,9 +81,12 @@ def build_activities(
     key_proxy: KeyProxy | None = None,
     socket_dir: Path | None = None,
     egress: EgressProxy | None = None,
+    previews: PreviewHost | None = None,
 ) -> TaskActivities:
+    """`previews`: the worker's running previews (None: made here, for a worker that runs none yet)."""
     areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
     box = sandbox(settings, socket_dir, egress)
+    previews = previews or preview_host(settings, store, box)
     policies = egress_policies(settings, store)
     metrics = WorkerMetrics()
     gate = Gate(
@@ -153,8 +161,28 @@ def build_activities(
         workspaces=workspaces,
         forges=forges,
         areas=areas,
+        previewing=Previewing(
+            workspaces, previews, shooter(settings, box), refusals, preview_links(settings).origin, policies
+        ),
     )
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)
+
+
+def worker_id() -> str:
+    """Who runs a preview, in the store: this machine and process."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def preview_host(settings: Settings, store: Store, box: Sandbox) -> PreviewHost:
+    return PreviewHost(
+        box,
+        settings.agent_homes_dir.resolve(),
+        settings.logs_dir.resolve(),
+        PreviewRegistry(store),
+        worker_id(),
+        max_running=settings.previews.max_running,
+        address=settings.previews.address,
+    )
 
 
 def egress_policies(settings: Settings, store: Store) -> EgressPolicies:
@@ -205,6 +233,13 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
     if settings.slack.bot_token is None:
         return None
     shots = Screenshots(box, settings.agent_homes_dir.resolve(), settings.previews_dir.resolve())
+    links, registry = preview_links(settings), PreviewRegistry(store)
+    ttl = settings.previews.link_days * 86400
+
+    async def preview_link(task_id: str) -> str:
+        info = await registry.get(task_id)
+        return links.link(task_id, info.link_generation if info else 0, ttl)
+
     return SlackNotifier(
         slack_client(settings),
         store,
@@ -213,6 +248,8 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
         settings.slack.status_interval_s,
         shots,
         streaming=settings.slack.streaming == "auto",
+        preview_link=preview_link,
+        shots_dir=settings.shots_dir.resolve(),
     )
 
 
@@ -246,7 +283,13 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     client = await connect(settings)
     key_proxy, socket_dir = await start_key_proxy(settings)
     egress = (egress or EgressProxy()).start()
-    acts = build_activities(settings, store, key_proxy, socket_dir, egress)
+    previews = preview_host(settings, store, sandbox(settings, socket_dir, egress))
+    acts = build_activities(settings, store, key_proxy, socket_dir, egress, previews)
+    reaper = asyncio.get_running_loop().create_task(previews.reap_forever(settings.previews.reap_interval_s))
+    gateway = None
+    if settings.previews.address:
+        gateway = await PreviewGateway(previews.admit, settings.previews.listen or settings.previews.address).start()
+        log.info("preview gateway on %s:%d", *gateway.address)
     if settings.operations.metrics_port and acts.metrics is not None:
         serve(acts.metrics.registry, settings.operations.metrics_port, settings.operations.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.operations.metrics_host, settings.operations.metrics_port)
@@ -272,6 +315,10 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         for worker in workers:
             await running.enter_async_context(worker)
         await stop.wait()
+    reaper.cancel()
+    if gateway is not None:
+        await gateway.close()
+    await previews.close()  # no preview outlives its worker
     await acts.steps.workspaces.close()
     if key_proxy is not None and socket_dir is not None:
         await key_proxy.stop()
@@ -279,3 +326,8 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     await acts.steps.forges.close()
     egress.stop()
     await store.close()
+
+
+def shooter(settings: Settings, box: Sandbox) -> None:
+    """Before/after screenshots (none until the screenshooter is wired)."""
+    return None

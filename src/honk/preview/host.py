@@ -120,11 +120,20 @@ class PreviewHost:
         async with self._lock(key):
             live = self._live.pop(key, None)
             if live is None:
+                await self._stop_elsewhere(key)
                 return
             await live.running.stop()
             self._release(live)
             if live.registered:
                 await self._record(live.task_id, "stopped", reason)
+
+    async def _stop_elsewhere(self, key: str) -> None:
+        """A task's preview another worker runs: that worker's reaper stops it (a task has one preview)."""
+        if self.registry is None or ":" in key:
+            return
+        info = await self.registry.get(key)
+        if info is not None and info.state in ("starting", "running") and info.worker != self.worker:
+            await self.registry.want_stop(key)
 
     def running(self) -> list[str]:
         return sorted(k for k, live in self._live.items() if live.running.alive())

@@ -24,7 +24,7 @@ VISIBLE_CHANGE = 0.001
 
 def before_key(task_id: str) -> str:
     """The name of the target branch's working copy and preview, beside the task's."""
-    return f"{task_id}.before"
+    return f"{task_id}:before"
 
 
 class Previewing:

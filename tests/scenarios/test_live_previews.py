@@ -1,0 +1,72 @@
+"""A task's new version runs as a live preview: started after its checks and build pass, reached
+through its own socket (no port on the machine), stopped with the task — nothing left running."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from honk.domain import PreviewEndpoint, TaskState
+from honk.preview.endpoint import open_preview_stream
+from honk.store import PreviewRegistry, Store
+from honk.testing.processes import HonkStack, wait_until
+from repos import sample_files
+
+
+def _preview(stack: HonkStack, task_id: str):  # noqa: ANN202 - a PreviewInfo
+    async def read():  # noqa: ANN202
+        store = Store(stack.db_url)
+        try:
+            return await PreviewRegistry(store).get(task_id)
+        finally:
+            await store.close()
+
+    return asyncio.run(read())
+
+
+def _get(endpoint: PreviewEndpoint, task_id: str, path: str = "/") -> bytes:
+    async def go() -> bytes:
+        reader, writer = await open_preview_stream(endpoint, task_id)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
+        await writer.drain()
+        data = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return data
+
+    return asyncio.run(go())
+
+
+def _running(marker: str) -> list[int]:
+    """Processes whose command line names `marker` (the sample's dev server)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if marker in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return [pid for pid in found if pid != os.getpid()]
+
+
+def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remote):
+    stack.add_repo("sample", make_remote(sample_files()).url)
+    task = stack.ask("sample", "The app crashes when a playlist is empty. Fix it.")
+    ready = stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)
+    assert ready.state == TaskState.ready, ready.reason
+    kinds = stack.kinds(task.id)
+    assert kinds.index("build_ready") < kinds.index("preview_ready") < kinds.index("task_ready")
+    assert ready.preview_url == f"http://{task.id}.localhost:{stack.port}"
+
+    info = _preview(stack, task.id)
+    assert info is not None and info.state == "running" and info.endpoint is not None
+    assert info.endpoint.address.startswith("unix:")
+    page = _get(info.endpoint, task.id)
+    assert b"200 OK" in page.split(b"\r\n")[0] and b"Playlists" in page
+    assert _running("serve.py"), "the dev server runs"
+
+    assert stack.http.post(f"/api/tasks/{task.id}/cancel", json={}).status_code == 202
+    stack.wait_for(task.id, TaskState.cancelled)
+    wait_until(lambda: not _running("serve.py"), 15, "the preview's processes to end with the task")
+    wait_until(lambda: _preview(stack, task.id).state == "stopped", 15, "the preview to be recorded stopped")
