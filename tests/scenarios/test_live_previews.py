@@ -11,7 +11,7 @@ from honk.domain import PreviewEndpoint, TaskState
 from honk.preview.endpoint import open_preview_stream
 from honk.store import PreviewRegistry, Store
 from honk.testing.processes import HonkStack, wait_until
-from repos import sample_files
+from repos import DIRECT_FIX, calc_files, sample_files
 
 
 def _preview(stack: HonkStack, task_id: str):  # noqa: ANN202 - a PreviewInfo
@@ -70,3 +70,17 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
     stack.wait_for(task.id, TaskState.cancelled)
     wait_until(lambda: not _running("serve.py"), 15, "the preview's processes to end with the task")
     wait_until(lambda: _preview(stack, task.id).state == "stopped", 15, "the preview to be recorded stopped")
+
+
+def test_a_preview_that_cannot_start_leaves_the_task_reviewable_saying_why(stack, make_remote):
+    broken = '[preview]\nstart = "echo Error: no module named flask >&2; exit 3"\nready_timeout = 20\n'
+    stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX, broken)).url)
+    task = stack.ask("calc", "make add() add")
+    ready = stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=120)
+    assert ready.state == TaskState.ready, ready.reason
+    failed = [e.event for e in stack.events(task.id) if e.event.kind == "preview_failed"]
+    assert len(failed) == 1 and "exited" in failed[0].reason and "no module named flask" in failed[0].log_tail
+    done = [e.event for e in stack.events(task.id) if e.event.kind == "task_ready"][-1]
+    assert any(w.startswith("preview failed:") for w in done.warnings), done.warnings
+    assert _preview(stack, task.id).state == "failed"
+    assert not _running("no module named flask")
