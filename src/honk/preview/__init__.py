@@ -1,0 +1,1 @@
+"""Previews of a task's new version: running servers, and before/after screenshots of them."""
