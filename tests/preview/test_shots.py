@@ -105,6 +105,19 @@ def _world(tmp_path: Path, sandbox: SandboxConfig | None = None, **kwargs: float
     return Shots(box, data / "agent-homes", data / "shots", **kwargs), data  # type: ignore[arg-type]
 
 
+def _running_in(area: Path) -> list[str]:
+    """The processes whose command line names `area` (the browser's bubblewrap binds its directories)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            line = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if str(area) in line:
+            found.append(line[:200])
+    return found
+
+
 def _red(image: Image.Image) -> tuple[int, int, int, int] | None:
     """The box around the pixels drawn red (the changed pixels and the rectangle around them)."""
     r, g, b = image.convert("RGB").split()
@@ -150,6 +163,7 @@ async def test_the_diff_marks_the_changed_button_and_identical_pages_are_no_chan
         for side in ("before", "after", "diff")
     )
     assert took < 60, took
+    assert _running_in(data / "agent-homes" / "t-1") == [], "the browser and its sandbox are gone"
 
     # A follow-up's round replaces the last one: a route no longer asked for leaves nothing behind.
     again = await shots.compare("t-1", before.endpoint, after.endpoint, ["/settings"])
@@ -185,6 +199,15 @@ async def test_without_a_before_version_only_the_after_shots_are_taken(tmp_path:
     for pair in stopped.shots:
         assert pair.after and pair.before is None and pair.error == "before: not running (no socket)"
     assert (data / "shots" / "t-3" / "root-phone-after.png").is_file()
+
+
+async def test_unsandboxed_the_browser_reaches_the_previews_through_relays_on_loopback(tmp_path: Path, apps) -> None:
+    before = apps("before", {"/": (200, HEAD + GREY)})
+    after = apps("after", {"/": (200, HEAD + BLUE)})
+    shots, data = _world(tmp_path, SandboxConfig(mode="off"))
+    [root] = await shots.compare("t-7", before.endpoint, after.endpoint, ["/"])
+    assert all(p.error == "" and p.diff and p.changed > 0 for p in root.shots), root
+    assert before.asked[:1] == after.asked[:1] == ["/"]
 
 
 class _Names:
@@ -251,13 +274,13 @@ async def test_the_browser_cannot_read_the_files_honk_hides(tmp_path: Path) -> N
     chromium = find_chromium(None)
     assert chromium is not None
     box = Sandbox(SandboxConfig(hidden=(data,)))
-    async with confined_browser(box, data / "agent-homes" / "t-5" / "shots", chromium, ()) as browser:
+    async with confined_browser(box, data / "agent-homes" / "t-5" / "shots", chromium) as confined:
         for hidden in (secret, secret.parent):
-            page = await browser.new_page()
+            page = await confined.browser.new_page()
             with pytest.raises(Error, match="ERR_FILE_NOT_FOUND"):
                 await page.goto(f"file://{hidden}")
             await page.close()
-        page = await browser.new_page()  # the system is shown read-only: the way the test would see a leak
+        page = await confined.browser.new_page()  # the system is shown read-only: the way the test would see a leak
         await page.goto("file:///etc/os-release")
         assert "ID=" in await page.content()
     assert not (data / "agent-homes" / "t-5" / "shots" / "work").exists(), "the browser's files are gone"

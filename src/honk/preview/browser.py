@@ -15,11 +15,14 @@ own dependency and reads nothing but the protocol's messages and the pictures.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,6 +51,7 @@ ARGS = (
     "--component-updater=url-source=http://127.0.0.1:9/",
 )
 LAUNCH_TIMEOUT_S = 30.0
+FIRST_PORT = 47301  # the previews' ports on the namespace's own loopback: 47301, 47302, ...
 
 
 class NoBrowser(UserFacingError):
@@ -98,17 +102,23 @@ def require_chromium(configured: str | None) -> Path:
     return chromium
 
 
+@dataclass(frozen=True)
+class Confined:
+    browser: Browser
+    origins: list[str]  # where the browser loads each preview it was given, in their order
+
+
 @asynccontextmanager
 async def confined_browser(
     sandbox: Sandbox,
     area: Path,
     chromium: Path,
-    reach: tuple[tuple[int, Path], ...],
+    previews: Sequence[Path] = (),
     egress: EgressPolicy | None = None,
-) -> AsyncIterator[Browser]:
+) -> AsyncIterator[Confined]:
     """Chromium, started through the sandbox launcher (phase "preview") in `area` (its own HOME and
-    working directory there, removed after), reaching only the `reach` ports (each passed to its unix
-    socket) and the egress proxy; closed, with anything it left, on the way out."""
+    working directory there, removed after), reaching only `previews` (unix sockets, each at its own
+    origin) and the egress proxy; closed, with anything it left, on the way out."""
     # Imported here: a worker without playwright starts, and browser_problem tells its operator.
     from playwright.async_api import Error, async_playwright
 
@@ -116,28 +126,74 @@ async def confined_browser(
     shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(area / "sandbox-home", ignore_errors=True)  # nothing kept from an earlier round
     work.mkdir(parents=True)
+    # Distinct ports, distinct origins: no preview's storage or service worker is another's.
+    reach = tuple((FIRST_PORT + i, socket) for i, socket in enumerate(previews))
     launcher = sandbox.launcher(area, work, [], "preview", egress=egress, reach=reach)
+    relays: list[asyncio.Server] = []
     args: list[str] = [*ARGS]
+    # Loopback (the previews) is never proxied: Chromium bypasses it implicitly (not Playwright's `proxy`
+    # option, which sends loopback through the proxy too).
     if launcher.gateway is not None and launcher.spec is not None:
-        # Loopback (the previews) is never proxied: Chromium bypasses it implicitly (not Playwright's
-        # `proxy` option, which sends loopback through the proxy too).
         args.append(f"--proxy-server=http://127.0.0.1:{EGRESS_PORT}")
+    elif launcher.gateway is not None and launcher.gateway.address is not None:  # HONK_SANDBOX=off
+        args.append(f"--proxy-server=http://127.0.0.1:{launcher.gateway.address[1]}")
     if launcher.gateway is not None:
         launcher.gateway.command = "the screenshot browser"  # what a refusal is recorded against
+    env: dict[str, str] = {}
     try:
-        program = launcher.program(chromium, pass_env=())
+        if launcher.spec is not None:
+            origins = [f"http://127.0.0.1:{port}" for port, _ in reach]
+        else:  # unsandboxed: no bridge inside; the same ways in, from the host's loopback
+            relays = [await _relay(socket) for socket in previews]
+            origins = [f"http://127.0.0.1:{r.sockets[0].getsockname()[1]}" for r in relays]
+            # A short TMPDIR: Chromium's singleton socket is made in it (at most 107 bytes of path).
+            env["TMPDIR"] = tempfile.mkdtemp(prefix="honk-shots-")
+        program = launcher.program(chromium, pass_env=tuple(env))
         async with async_playwright() as p:
             try:
                 browser = await p.chromium.launch(
-                    executable_path=str(program), args=args, env={}, timeout=LAUNCH_TIMEOUT_S * 1000
+                    executable_path=str(program), args=args, env=env, timeout=LAUNCH_TIMEOUT_S * 1000
                 )
             except Error as e:  # Chromium did not start (or not in time)
                 raise NoBrowser(f"Chromium did not start for screenshots: {str(e).splitlines()[0][:300]}") from e
             try:
-                yield browser
+                yield Confined(browser, origins)
             finally:
                 await browser.close()
     finally:
+        for relay in relays:
+            relay.close()
+        if "TMPDIR" in env:
+            shutil.rmtree(env["TMPDIR"], ignore_errors=True)
         launcher.close()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(area / "sandbox-home", ignore_errors=True)
+
+
+async def _relay(socket: Path) -> asyncio.Server:
+    """A port on the host's loopback passed to a preview's socket (what the bridge does inside a sandbox)."""
+
+    async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            app_reader, app_writer = await asyncio.open_unix_connection(str(socket))
+        except OSError:
+            writer.close()
+            return
+        try:  # until both sides are done (the browser closes its connections when it closes)
+            await asyncio.gather(_pipe(reader, app_writer), _pipe(app_reader, writer))
+        finally:
+            writer.close()
+            app_writer.close()
+
+    return await asyncio.start_server(connection, "127.0.0.1", 0)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+    except OSError:
+        pass

@@ -1,8 +1,8 @@
 """Before/after screenshots of a task's routes, phone and desktop, and their pixel diffs: Honk's
 `Screenshooter`.
 
-One confined Chromium per round (`honk.preview.browser`) sees the target branch's preview at
-127.0.0.1:BEFORE_PORT and the task's at 127.0.0.1:AFTER_PORT; each shot is a fresh browser context at
+One confined Chromium per round (`honk.preview.browser`) sees the target branch's preview and the
+task's, each at its own origin on its own loopback; each shot is a fresh browser context at
 the viewport's size (no cookies or storage carried from another shot), taken after the page's load
 event and, within SETTLE_S, its network going quiet, with animations stopped so that two takes of the
 same page are the same picture. A route that answers 5xx, does not load in time or does not load at all
@@ -33,9 +33,6 @@ from honk.sandbox import Sandbox
 if TYPE_CHECKING:
     from playwright.async_api import Browser
 
-# Where the browser reaches each version, on its namespace's own loopback (distinct ports: distinct
-# origins, so neither version's storage or service worker is the other's).
-BEFORE_PORT, AFTER_PORT = 47301, 47302
 VIEWPORTS = (("phone", PHONE_VIEWPORT), ("desktop", DESKTOP_VIEWPORT))
 _TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 
@@ -78,30 +75,27 @@ class Shots:
     ) -> list[RouteShots]:
         chromium = require_chromium(self.chromium)
         name = _task(task_id)
-        # Per side: where the browser loads it, or why it cannot ("": there is no such version).
-        bases: dict[str, str | None] = {}
-        missing: dict[str, str] = {}
-        reach: list[tuple[int, Path]] = []
-        for side, endpoint, port in (("before", before, BEFORE_PORT), ("after", after, AFTER_PORT)):
-            socket = _socket(endpoint)
-            if isinstance(socket, Path):
-                reach.append((port, socket))
-                bases[side] = f"http://127.0.0.1:{port}"
-            else:
-                bases[side], missing[side] = None, socket
+        # Per side: its preview's socket, or why it cannot be shown ("": there is no such version).
+        ends = {"before": _socket(before), "after": _socket(after)}
+        sockets = [end for end in ends.values() if isinstance(end, Path)]
         self.out.mkdir(parents=True, exist_ok=True)
         fresh = self.out / f".{name}.new"
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir()
         found: list[RouteShots] = []
-        async with confined_browser(self.sandbox, self.areas / name / "shots", chromium, tuple(reach), egress) as b:
+        area = self.areas / name / "shots"
+        async with confined_browser(self.sandbox, area, chromium, sockets, egress) as confined:
+            shown = [side for side, end in ends.items() if isinstance(end, Path)]
+            origins = dict(zip(shown, confined.origins, strict=True))
             for route, slug in zip(routes, _slugs(routes), strict=True):
                 shots = []
                 for viewport, size in VIEWPORTS:
                     sides = await asyncio.gather(
                         *(
-                            self._take(b, base + route, size) if base is not None else _none(missing[side])
-                            for side, base in bases.items()
+                            self._take(confined.browser, origins[side] + route, size)
+                            if side in origins
+                            else _none(str(end))
+                            for side, end in ends.items()
                         )
                     )
                     stem = f"{slug}-{viewport}"
