@@ -139,7 +139,7 @@ async def confined_browser(
         args.append(f"--proxy-server=http://127.0.0.1:{launcher.gateway.address[1]}")
     if launcher.gateway is not None:
         launcher.gateway.command = "the screenshot browser"  # what a refusal is recorded against
-    env: dict[str, str] = {}
+    env: dict[str, str | float | bool] = {}  # for the script; it passes on only what pass_env names
     try:
         if launcher.spec is not None:
             origins = [f"http://127.0.0.1:{port}" for port, _ in reach]
@@ -164,7 +164,7 @@ async def confined_browser(
         for relay in relays:
             relay.close()
         if "TMPDIR" in env:
-            shutil.rmtree(env["TMPDIR"], ignore_errors=True)
+            shutil.rmtree(str(env["TMPDIR"]), ignore_errors=True)
         launcher.close()
         shutil.rmtree(work, ignore_errors=True)
         shutil.rmtree(area / "sandbox-home", ignore_errors=True)
