@@ -31,7 +31,7 @@ from honk.preview.diff import compare
 from honk.sandbox import Sandbox
 
 if TYPE_CHECKING:
-    from playwright.async_api import Browser
+    from playwright.async_api import Browser, BrowserContext
 
 VIEWPORTS = (("phone", PHONE_VIEWPORT), ("desktop", DESKTOP_VIEWPORT))
 _TASK = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
@@ -82,64 +82,87 @@ class Shots:
         fresh = self.out / f".{name}.new"
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir()
-        found: list[RouteShots] = []
         area = self.areas / name / "shots"
-        async with confined_browser(self.sandbox, area, chromium, sockets, egress) as confined:
-            shown = [side for side, end in ends.items() if isinstance(end, Path)]
-            origins = dict(zip(shown, confined.origins, strict=True))
-            for route, slug in zip(routes, _slugs(routes), strict=True):
-                shots = []
-                for viewport, size in VIEWPORTS:
-                    sides = await asyncio.gather(
-                        *(
-                            self._take(confined.browser, origins[side] + route, size)
-                            if side in origins
-                            else _none(str(end))
-                            for side, end in ends.items()
+        pairs: list[asyncio.Future[ShotPair]] = []
+        try:
+            async with confined_browser(self.sandbox, area, chromium, sockets, egress) as confined:
+                shown = [side for side, end in ends.items() if isinstance(end, Path)]
+                origins = dict(zip(shown, confined.origins, strict=True))
+                for route, slug in zip(routes, _slugs(routes), strict=True):
+                    for viewport, size in VIEWPORTS:
+                        sides = await asyncio.gather(
+                            *(
+                                self._take(confined.browser, origins[side] + route, size)
+                                if side in origins
+                                else _none(str(end))
+                                for side, end in ends.items()
+                            )
                         )
-                    )
-                    stem = f"{slug}-{viewport}"
-                    shots.append(await asyncio.to_thread(_pair, fresh, stem, viewport, size, *sides))
-                found.append(RouteShots(route=route, shots=shots))
+                        # Diffed in a thread while the browser takes the next pair (pixelmatch is pure Python).
+                        pair = asyncio.to_thread(_pair, fresh, f"{slug}-{viewport}", viewport, size, *sides)
+                        pairs.append(asyncio.ensure_future(pair))
+                done = await asyncio.gather(*pairs)
+        except BaseException:
+            await asyncio.gather(*pairs, return_exceptions=True)  # threads finish; then nothing is half-written
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        per_route = len(VIEWPORTS)
+        found = [
+            RouteShots(route=route, shots=list(done[i * per_route : (i + 1) * per_route]))
+            for i, route in enumerate(routes)
+        ]
         _replace(fresh, self.out / name)
         return found
 
     async def _take(self, browser: Browser, url: str, size: tuple[int, int]) -> _Taken:
+        from playwright.async_api import Error
+
+        try:
+            context = await browser.new_context(
+                viewport={"width": size[0], "height": size[1]},
+                device_scale_factor=1,
+                is_mobile=size == PHONE_VIEWPORT,
+                has_touch=size == PHONE_VIEWPORT,
+                reduced_motion="reduce",
+                locale="en-US",
+                timezone_id="UTC",
+                service_workers="block",
+            )
+        except Error as e:  # the browser is gone (it crashed, or was stopped)
+            return _Taken(error=f"the browser failed: {_first_line(e)}")
+        try:
+            return await self._load(context, url)
+        except Error as e:  # the page's renderer or the browser crashed
+            return _Taken(error=f"the browser failed: {_first_line(e)}")
+        finally:
+            try:
+                await context.close()
+            except Error:
+                pass
+
+    async def _load(self, context: BrowserContext, url: str) -> _Taken:
         from playwright.async_api import Error, TimeoutError
 
-        context = await browser.new_context(
-            viewport={"width": size[0], "height": size[1]},
-            device_scale_factor=1,
-            is_mobile=size == PHONE_VIEWPORT,
-            has_touch=size == PHONE_VIEWPORT,
-            reduced_motion="reduce",
-            locale="en-US",
-            timezone_id="UTC",
-            service_workers="block",
-        )
+        page = await context.new_page()
         try:
-            page = await context.new_page()
-            try:
-                response = await page.goto(url, wait_until="load", timeout=self.load_timeout_s * 1000)
-            except TimeoutError:
-                return _Taken(error=f"did not load within {self.load_timeout_s:.0f}s")
-            except Error as e:
-                return _Taken(error=f"did not load: {_first_line(e)}")
-            if response is None:
-                return _Taken(error="did not load: no response")
-            if response.status >= 500:
-                return _Taken(error=f"answered {response.status}")
-            try:  # a dev server's hot-reload socket or a poll may never let the network go quiet
-                await page.wait_for_load_state("networkidle", timeout=self.settle_s * 1000)
-            except TimeoutError:
-                pass
-            try:
-                png = await page.screenshot(animations="disabled", timeout=self.load_timeout_s * 1000)
-            except Error as e:
-                return _Taken(error=f"no screenshot: {_first_line(e)}")
-            return _Taken(png=png)
-        finally:
-            await context.close()
+            response = await page.goto(url, wait_until="load", timeout=self.load_timeout_s * 1000)
+        except TimeoutError:
+            return _Taken(error=f"did not load within {self.load_timeout_s:.0f}s")
+        except Error as e:
+            return _Taken(error=f"did not load: {_first_line(e)}")
+        if response is None:
+            return _Taken(error="did not load: no response")
+        if response.status >= 500:
+            return _Taken(error=f"answered {response.status}")
+        try:  # a dev server's hot-reload socket or a poll may never let the network go quiet
+            await page.wait_for_load_state("networkidle", timeout=self.settle_s * 1000)
+        except TimeoutError:
+            pass
+        try:
+            png = await page.screenshot(animations="disabled", timeout=self.load_timeout_s * 1000)
+        except TimeoutError:
+            return _Taken(error=f"no screenshot within {self.load_timeout_s:.0f}s")
+        return _Taken(png=png)
 
 
 async def _none(why: str) -> _Taken:
