@@ -66,6 +66,15 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
     assert b"200 OK" in page.split(b"\r\n")[0] and b"Playlists" in page
     assert _running("serve.py"), "the dev server runs"
 
+    shots = [e.event for e in stack.events(task.id) if e.event.kind == "screenshots_taken"]
+    assert len(shots) == 1 and [r.route for r in shots[0].routes] == ["/"]
+    pairs = {p.viewport: p for p in shots[0].routes[0].shots}
+    assert set(pairs) == {"phone", "desktop"} and all(not p.error for p in pairs.values()), pairs
+    # The fix makes no visible change to "/" (empty playlists are still left off the page): proof, not a guess.
+    assert pairs["phone"].changed == 0
+    files = stack.root / "data" / "shots" / task.id
+    assert (files / str(pairs["phone"].after)).is_file() and (files / str(pairs["phone"].before)).is_file()
+
     assert stack.http.post(f"/api/tasks/{task.id}/cancel", json={}).status_code == 202
     stack.wait_for(task.id, TaskState.cancelled)
     wait_until(lambda: not _running("serve.py"), 15, "the preview's processes to end with the task")

@@ -291,7 +291,16 @@ def _banner(settings: Settings, ui: int, first_run: bool, demo: bool) -> None:
             "and `honk user add EMAIL --role admin`."
         )
     print(_sandbox_line(settings))
+    print(_screenshots_line(settings))
     print("Press Ctrl-C to stop.", flush=True)
+
+
+def _screenshots_line(settings: Settings) -> str:
+    from honk.preview.browser import browser_problem
+
+    if (problem := browser_problem(settings)) is not None:
+        return f"Previews: running, but WITHOUT before/after screenshots. {problem}"
+    return "Previews: each task's new version runs at its own address, with before/after screenshots (Chromium)."
 
 
 def _sandbox_line(settings: Settings) -> str:

@@ -29,8 +29,10 @@ from honk.forge.registry import Forges
 from honk.gate import Gate
 from honk.heap import settle_heap
 from honk.metrics import WorkerMetrics, serve
+from honk.preview.browser import OFF, browser_problem
 from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
+from honk.preview.shots import Shots
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
@@ -285,6 +287,8 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     egress = (egress or EgressProxy()).start()
     previews = preview_host(settings, store, sandbox(settings, socket_dir, egress))
     acts = build_activities(settings, store, key_proxy, socket_dir, egress, previews)
+    if (problem := browser_problem(settings)) is not None:
+        log.error("%s Until then, previews run without before/after screenshots.", problem)
     reaper = asyncio.get_running_loop().create_task(previews.reap_forever(settings.previews.reap_interval_s))
     gateway = None
     if settings.previews.address:
@@ -328,6 +332,10 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     await store.close()
 
 
-def shooter(settings: Settings, box: Sandbox) -> None:
-    """Before/after screenshots (none until the screenshooter is wired)."""
-    return None
+def shooter(settings: Settings, box: Sandbox) -> Shots | None:
+    """Before/after screenshots of previews, by a confined Chromium; None when the operator turned them off
+    (HONK_PREVIEW_CHROMIUM=off). A worker without Chromium still gets one: each round then says so."""
+    configured = settings.previews.chromium
+    if configured is not None and configured.strip().lower() in OFF:
+        return None
+    return Shots(box, settings.agent_homes_dir.resolve(), settings.shots_dir.resolve(), configured)

@@ -20,8 +20,10 @@ class Refusals:
         self.areas, self.gate, self.metrics = areas, gate, metrics
 
     async def collect(self, task: TaskRequest, emit: EventSink, denied: Sequence[AgentToolDenied] = ()) -> None:
-        found = Sandbox.violations(self.areas / task.task_id)
-        blocked = Sandbox.blocked(self.areas / task.task_id)
+        # The task's own sandboxes, and the screenshot browser's (its own spec and records, in `shots`).
+        areas = (self.areas / task.task_id, self.areas / task.task_id / "shots")
+        found = [v for area in areas for v in Sandbox.violations(area)]
+        blocked = [b for area in areas for b in Sandbox.blocked(area)]
         if not found and not denied and not blocked:
             return
         for v in found if self.metrics is not None else ():
