@@ -27,7 +27,8 @@ class Readiness:
 async def wait_ready(socket: Path, path: str, timeout_s: float, alive: Callable[[], bool]) -> Readiness:
     """Asks `path` through `socket` until a status below 500 comes back (bounded by `timeout_s`),
     stopping early when `alive()` says the server ended."""
-    deadline, pause = time.monotonic() + timeout_s, 0.05
+    # Often at first (a dev server is usually up within a few hundred ms: a wake waits on this), then less.
+    deadline, pause = time.monotonic() + timeout_s, 0.02
     seen = Readiness(ready=False)
     while True:
         if not alive():
@@ -45,7 +46,7 @@ async def wait_ready(socket: Path, path: str, timeout_s: float, alive: Callable[
         await asyncio.sleep(
             min(pause, max(0.0, deadline - time.monotonic()))
         )  # bounded polling, not a wait for an event
-        pause = min(pause * 2, 0.5)
+        pause = min(pause * 1.5, 0.25)
 
 
 async def probe(socket: Path, path: str, timeout_s: float) -> int | None:
