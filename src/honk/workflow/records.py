@@ -135,3 +135,10 @@ class NotifyInput(Carried):
 
     request: TaskRequest
     detail: str = ""
+
+
+class PreviewWake(Carried):
+    """Start the task's preview (again): asked by the web server when someone opens a stopped one. The
+    workflow is "HonkPreview", id `preview-<task_id>`, so however many ask at once, one wakes it."""
+
+    task_id: str
