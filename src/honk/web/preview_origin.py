@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -31,6 +32,7 @@ log = logging.getLogger("honk.preview")
 CACHE_S = 2.0  # a preview's state and links' generation, as read this recently, will do for a request
 MAX_HOST = 300  # a real preview host is ~30 characters over the domain's
 MAX_NEXT = 2000
+HOST_RE = re.compile(r"^(?P<name>[a-z0-9.-]+?)\.?(?::\d{1,5})?$")
 Scope = dict[str, Any]
 
 
@@ -60,16 +62,14 @@ class PreviewOrigin:
         if raw is None:
             return None
         host = raw.decode("latin-1").lower()
-        if host.startswith("["):  # an IPv6 address: never a preview
-            return None
-        name, colon, port = host.rpartition(":")
-        if colon and port.isdigit():
-            host = name
-        host = host.rstrip(".")
+        well_formed = HOST_RE.fullmatch(host) if len(host) <= MAX_HOST else None
+        if well_formed is None:  # Honk's own may be an IPv6 address; anything else naming the domain is not
+            return "" if self.suffix + ":" in host or host.endswith(self.suffix) else None
+        host = well_formed["name"]
         if host == self.honk_host or not host.endswith(self.suffix):
             return None
         label = host[: -len(self.suffix)]
-        return label if len(raw) <= MAX_HOST and TASK_ID_RE.fullmatch(label) else ""
+        return label if TASK_ID_RE.fullmatch(label) else ""
 
     @property
     def service(self) -> TaskService:
