@@ -14,6 +14,7 @@ import pytest
 import uvicorn
 from preview_upstream import Upstream
 
+from honk.accounts import Accounts
 from honk.composition.server import build_app
 from honk.domain import PreviewEndpoint, RepoRef, TaskRequest
 from honk.ports import free_port
@@ -26,6 +27,7 @@ from honk.workflow.policy import task_id_for
 class Served:
     settings: Settings
     service: TaskService
+    accounts: Accounts
     port: int
 
     @property
@@ -74,26 +76,27 @@ async def serve(settings: Settings) -> AsyncIterator[Served]:
     running = asyncio.ensure_future(server.serve())
     async with asyncio.timeout(60):
         while not server.started:
-            if running.done():
-                running.result()  # its failure, raised here
+            if running.done():  # uvicorn exits on a failed start-up, having logged why
+                raise AssertionError(f"the server did not start ({running.exception()!r}); its log says why")
             await asyncio.sleep(0.02)
     try:
-        yield Served(settings=settings, service=app.honk.state.service, port=settings.server.port)
+        state = app.honk.state
+        yield Served(settings=settings, service=state.service, accounts=state.accounts, port=settings.server.port)
     finally:
         server.should_exit = True
         await running
 
 
 def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Settings:
-    return Settings().changed(
-        data_dir=tmp_path / "data",
-        host="127.0.0.1",
-        port=free_port(),
-        temporal_address=temporal_address,
-        task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        anonymous=True,
-        **changes,
-    )
+    defaults: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "temporal_address": temporal_address,
+        "task_queue": f"test-{uuid.uuid4().hex[:8]}",
+        "anonymous": True,
+    }
+    return Settings().changed(**(defaults | changes))
 
 
 @pytest.fixture

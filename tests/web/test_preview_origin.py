@@ -14,6 +14,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Subprotocol
 
 from honk.domain import PreviewEndpoint
 from honk.service import TaskService
@@ -239,7 +240,9 @@ async def test_websockets_pass_messages_subprotocols_and_close_codes_both_ways(h
     cookie = await honk.cookie(task)
     uri = f"ws://{honk.host(task)}/ws"
     kwargs = {"host": "127.0.0.1", "port": honk.port, "open_timeout": 10}
-    async with connect(uri, additional_headers={"cookie": cookie}, subprotocols=["other", "chat"], **kwargs) as ws:
+    async with connect(
+        uri, additional_headers={"cookie": cookie}, subprotocols=[Subprotocol("other"), Subprotocol("chat")], **kwargs
+    ) as ws:
         assert ws.subprotocol == "chat"
         await ws.send("hello")
         assert await ws.recv() == "echo hello"
