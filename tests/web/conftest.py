@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,7 +69,8 @@ class Served:
         return info.link_generation if info else 0
 
 
-async def serve(settings: Settings) -> AsyncIterator[Served]:
+@asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Served]:
     app = build_app(settings)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning", log_config=None)
@@ -101,7 +103,7 @@ def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Se
 
 @pytest.fixture
 async def honk(tmp_path: Path, temporal) -> AsyncIterator[Served]:
-    async for served in serve(settings_for(tmp_path, temporal.address)):
+    async with serving(settings_for(tmp_path, temporal.address)) as served:
         yield served
 
 

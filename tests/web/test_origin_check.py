@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import serve, settings_for
+from conftest import serving, settings_for
 from honk.accounts import Role
 from honk.store import AuditQuery
 
@@ -68,7 +68,7 @@ async def test_the_session_cookie_is_host_only_and_prefixed_over_https(
     tmp_path: Path, temporal, public_url, name, secure
 ):
     changes = {"anonymous": False} | ({"public_url": public_url} if public_url else {})
-    async for honk in serve(settings_for(tmp_path, temporal.address, **changes)):
+    async with serving(settings_for(tmp_path, temporal.address, **changes)) as honk:
         await honk.accounts.add_user("ana@example.com", "Ana", Role.merger)
         link = await honk.accounts.login_link("ana@example.com", honk.url)
         async with httpx.AsyncClient(base_url=honk.url, timeout=30) as c:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from itsdangerous import URLSafeSerializer
 
-from conftest import serve, settings_for
+from conftest import serving, settings_for
 from honk.accounts import Accounts, Role, User
 from honk.preview_links import STAY, LinkGrant, LinkRefused, PreviewLinks, preview_origin
 from honk.settings import Settings
@@ -82,7 +82,7 @@ def test_a_link_names_the_tasks_own_origin_on_the_public_urls_scheme_and_port(pu
 
 
 async def test_a_signed_in_person_opens_the_preview_from_the_task_page(tmp_path: Path, temporal, upstream):
-    async for honk in serve(settings_for(tmp_path, temporal.address, anonymous=False)):
+    async with serving(settings_for(tmp_path, temporal.address, anonymous=False)) as honk:
         task = await honk.task("open")
         await honk.run_preview(task, upstream.socket_path)
         await honk.accounts.add_user("ana@example.com", "Ana", Role.requester)
@@ -117,7 +117,7 @@ async def test_links_from_the_cli_work_until_revoked_and_revoking_is_gated_and_a
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     settings = settings_for(tmp_path, temporal.address, anonymous=False, policy_file=policy)
-    async for honk in serve(settings):
+    async with serving(settings) as honk:
         task = await honk.task("cli", requested_by="ana@example.com")
         await honk.run_preview(task, upstream.socket_path)
         await honk.accounts.add_user("ana@example.com", "Ana", Role.requester)
