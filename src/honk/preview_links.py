@@ -22,6 +22,7 @@ SALT = "honk-preview"
 COOKIE = "honk_preview"
 ENTER_PATH = "/__honk/enter"
 MAX_TOKEN_CHARS = 1000  # ours are ~150; anything longer is not worth a signature check
+MAX_VERIFIED = 4096
 LINK, STAY = "link", "stay"  # what a token is for: entering (in a URL), or staying in (the cookie)
 
 
@@ -43,6 +44,9 @@ class LinkRefused(Record):
 class PreviewLinks:
     def __init__(self, key: bytes) -> None:
         self._signer = URLSafeSerializer(key, salt=SALT)
+        # What a token says, once its signature was checked: a cookie comes with every request to a preview.
+        # Expiry, task and generation are still checked each time.
+        self._verified: dict[tuple[str, str], LinkGrant] = {}
 
     def token(self, task_id: str, generation: int, ttl_s: float, stay_s: float | None = None, kind: str = LINK) -> str:
         """A token for `task_id`'s preview that works for `ttl_s`; the cookie it sets lasts `stay_s` (default:
@@ -60,6 +64,18 @@ class PreviewLinks:
         """Whether `token` lets its holder into `task_id`'s preview now, its links being at `generation`."""
         if not token:
             return LinkRefused(why="You have not opened this preview yet.")
+        grant = self._verified.get((token, kind)) or self._verify(token, kind)
+        if grant is None:
+            return LinkRefused(why="This preview link is not valid (it was changed or cut short).")
+        if grant.task_id != task_id:
+            return LinkRefused(why="This link is for another task's preview.")
+        if grant.expires < time.time():
+            return LinkRefused(why="This preview link has expired.")
+        if grant.generation != generation:
+            return LinkRefused(why="This preview link was revoked.")
+        return grant
+
+    def _verify(self, token: str, kind: str) -> LinkGrant | None:
         try:
             if len(token) > MAX_TOKEN_CHARS:
                 raise BadData("too long")
@@ -68,13 +84,10 @@ class PreviewLinks:
                 raise BadData("not a preview token")
             grant = LinkGrant(task_id=data["t"], generation=data["g"], expires=data["e"], stay_s=data["s"])
         except (BadData, KeyError, TypeError, ValueError):
-            return LinkRefused(why="This preview link is not valid (it was changed or cut short).")
-        if grant.task_id != task_id:
-            return LinkRefused(why="This link is for another task's preview.")
-        if grant.expires < time.time():
-            return LinkRefused(why="This preview link has expired.")
-        if grant.generation != generation:
-            return LinkRefused(why="This preview link was revoked.")
+            return None
+        if len(self._verified) >= MAX_VERIFIED:
+            self._verified.clear()
+        self._verified[(token, kind)] = grant
         return grant
 
 
