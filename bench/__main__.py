@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake]`: runs the benchmarks, prints
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview]`: runs the benchmarks, prints
 the results and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section).
 `python -m bench --against REV` compares this tree with an earlier revision, both measured in this run."""
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from bench import against, agent, egress, load, orchestration, sandbox, shots, slack, wake, workspace
+from bench import against, agent, egress, load, orchestration, preview, sandbox, shots, slack, wake, workspace
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {
@@ -21,6 +21,7 @@ BENCHMARKS = {
     "load": load.run,
     "shots": shots.run,
     "wake": wake.run,
+    "preview": preview.run,
 }
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 

@@ -58,6 +58,12 @@ def secret_key(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def preview_link_key(configured: str | None, path: Path) -> bytes:
+    """What preview links are signed with: HONK_PREVIEW_LINK_KEY (the same on the server and every worker
+    that shares no data dir with it), else the server's key (the link's salt keeps the two uses apart)."""
+    return configured.encode() if configured else secret_key(path)
+
+
 class Accounts:
     def __init__(self, store: Store, key: bytes) -> None:
         self._session, self._writing, self._key = store._session, store.writing, key

@@ -30,7 +30,8 @@ AgentReason = Literal[
 # What an agent run may do: change the workspace, or only read it and propose a plan.
 AgentMode = Literal["edit", "plan"]
 # What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone),
-# or of a repo's secrets and the hosts admins allowed it (admins only).
+# or of a repo's secrets and the hosts admins allowed it (admins only); "preview_revoke": every signed link
+# to a task's preview stops working.
 Action = Literal[
     "request",
     "follow_up",
@@ -44,6 +45,7 @@ Action = Literal[
     "network_allow",
     "network_list",
     "network_remove",
+    "preview_revoke",
 ]
 SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remove")
 NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network_remove")

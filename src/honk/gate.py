@@ -34,6 +34,7 @@ ROLE_NEEDED: dict[Action, Role] = {
     "network_allow": Role.admin,  # hosts allowed a repo beyond its .honk.toml: the same
     "network_list": Role.admin,
     "network_remove": Role.admin,
+    "preview_revoke": Role.requester,  # a leaked link: whoever may cancel the task may stop its links
 }
 
 
@@ -46,6 +47,7 @@ ACTION_WORDS: dict[Action, str] = {
     "network_allow": "allowing a host",
     "network_list": "listing allowed hosts",
     "network_remove": "removing an allowed host",
+    "preview_revoke": "revoking preview links",
 }
 
 
@@ -114,7 +116,7 @@ class Gate:
                 self.policy.check_plan(actor.who, repo, requested_by or "", action)
             elif action in ADMIN_ACTIONS:
                 self.policy.check_admin(actor.who, repo, action)
-            else:
+            else:  # cancel, preview_revoke: the requester, or someone who may merge there
                 self.policy.check_cancel(actor.who, repo, requested_by or "")
         except Refused as refused:
             await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)

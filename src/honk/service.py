@@ -10,6 +10,7 @@ workflow is only signalled or updated.
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from honk import attachments
+from honk.accounts import preview_link_key
 from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
 from honk.domain import (
     MAX_REQUEST_CHARS,
@@ -29,6 +31,7 @@ from honk.domain import (
     ForgeRef,
     HostAllowed,
     Phase,
+    PreviewInfo,
     RefusedAttachment,
     RepoNetwork,
     RepoRef,
@@ -42,9 +45,19 @@ from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingEr
 from honk.events import AnyEvent, AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
 from honk.gate import Actor, Gate
 from honk.network import Ceiling, allowance_host, allowance_phases, expand
+from honk.preview_links import ENTER_PATH, PreviewLinks, preview_origin
 from honk.redaction import redact
 from honk.settings import Settings
-from honk.store import AttachmentStore, AuditEntry, AuditQuery, NetworkAllowances, RepoSecrets, SecretKeys, Store
+from honk.store import (
+    AttachmentStore,
+    AuditEntry,
+    AuditQuery,
+    NetworkAllowances,
+    PreviewRegistry,
+    RepoSecrets,
+    SecretKeys,
+    Store,
+)
 from honk.store.secrets import secret_name
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
@@ -54,6 +67,10 @@ from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# A preview's idle stop counts from its last access: recorded at most this often per preview (the
+# web server sees every request), and a stopped one is asked to wake at most this often.
+PREVIEW_TOUCH_EVERY_S = 5.0
+PREVIEW_WAKE_EVERY_S = 5.0
 
 
 class TaskService:
@@ -74,6 +91,12 @@ class TaskService:
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
+        self.previews = PreviewRegistry(store)
+        self._preview_links: PreviewLinks | None = None
+        # Per preview: (monotonic time, what was read) / when it was last touched / woken, in this process.
+        self._previews_read: dict[str, tuple[float, PreviewInfo | None]] = {}
+        self._previews_touched: dict[str, float] = {}
+        self._previews_woken: dict[str, float] = {}
 
     # -- repos --------------------------------------------------------------------------
     async def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> RepoRef:
@@ -519,6 +542,89 @@ class TaskService:
             raise Conflict(f"Task {task_id} has already finished.") from e
         await self.gate.record("cancel", actor, view.repo, "ok", "cancel", task_id)
         return await self.task(task_id)
+
+    # -- previews: the web server's side of a task's running preview --------------------------------
+    async def preview(self, task_id: str, max_age_s: float = 0.0) -> PreviewInfo | None:
+        """The task's preview as the store has it (None: never started). `max_age_s`: an answer read that
+        recently in this process will do (the preview origin asks on every request it proxies)."""
+        now = time.monotonic()
+        seen = self._previews_read.get(task_id)
+        if seen is not None and now - seen[0] <= max_age_s:
+            return seen[1]
+        info = await self.previews.get(task_id)
+        if len(self._previews_read) > 10_000:  # one entry per preview opened lately; never grows unbounded
+            self._previews_read.clear()
+        self._previews_read[task_id] = (now, info)
+        return info
+
+    async def touch_preview(self, task_id: str) -> None:
+        """Someone opened the preview just now (written at most every few seconds per preview)."""
+        now = time.monotonic()
+        if now - self._previews_touched.get(task_id, -PREVIEW_TOUCH_EVERY_S) < PREVIEW_TOUCH_EVERY_S:
+            return
+        if len(self._previews_touched) > 10_000:
+            self._previews_touched.clear()
+        self._previews_touched[task_id] = now
+        await self.previews.touch(task_id)
+
+    async def wake_preview(self, task_id: str) -> None:
+        """Asks the task's workflow to start its stopped (or lost) preview again: one wake at a time however
+        many requests ask (the workflow starts one; this server asks at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._previews_woken.get(task_id, -PREVIEW_WAKE_EVERY_S) < PREVIEW_WAKE_EVERY_S:
+            return
+        view = await self.task(task_id)
+        if view.state.terminal:
+            raise Conflict(f"Task {task_id} is {view.state.value}: its preview ended with it.")
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.wake_preview)
+        except RPCError as e:
+            raise Unavailable(f"Temporal did not take the preview's wake ({e}); reload in a moment.") from e
+        if len(self._previews_woken) > 10_000:
+            self._previews_woken.clear()
+        self._previews_woken[task_id] = now
+        self._previews_read.pop(task_id, None)
+
+    async def revoke_preview_links(self, actor: Actor, task_id: str) -> int:
+        """Every link to the task's preview signed so far stops working, and so does every browser they let
+        in; returns the links' new generation. New links (the task page's, `honk preview link`) work."""
+        return await self.gate.recorded(
+            "preview_revoke", actor, None, lambda: self._revoke_preview_links(actor, task_id), task_id
+        )
+
+    async def _revoke_preview_links(self, actor: Actor, task_id: str) -> int:
+        view = await self.task(task_id)
+        await self.gate.check("preview_revoke", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
+        generation = await self.previews.revoke_links(task_id)
+        self._previews_read.pop(task_id, None)
+        await self.gate.record(
+            "preview_revoke",
+            actor,
+            view.repo,
+            "ok",
+            f"links signed before now stop working (generation {generation})",
+            task_id,
+        )
+        return generation
+
+    async def preview_link(self, task_id: str, ttl_s: float | None = None, stay_s: float | None = None) -> str:
+        """A signed link to the task's preview that works for `ttl_s` (default: HONK_PREVIEW_LINK_DAYS) until
+        its links are revoked; the browser that opens it stays in for `stay_s` (default: as long as the link
+        works). Whoever asks must already be allowed to see the task."""
+        await self.task(task_id)
+        info = await self.previews.get(task_id)
+        ttl = ttl_s if ttl_s is not None else self.settings.previews.link_days * 86_400
+        token = self.links.token(task_id, info.link_generation if info else 0, ttl, stay_s)
+        return f"{preview_origin(self.settings, task_id)}{ENTER_PATH}?t={token}"
+
+    @property
+    def links(self) -> PreviewLinks:
+        """The server's preview link signer (its key is read on first use: only the web server signs)."""
+        if self._preview_links is None:
+            configured = self.settings.previews.link_key
+            key = preview_link_key(configured.get_secret_value() if configured else None, self.settings.secret_key_file)
+            self._preview_links = PreviewLinks(key)
+        return self._preview_links
 
 
 def _normalise_url(url: str) -> str:

@@ -464,6 +464,37 @@ def revise(ctx: click.Context, task_id: str, text: str, version: int | None, wai
         _follow(api, task_id, until={TaskState.plan_ready, *_terminal()}, after=after, want=TaskState.plan_ready)
 
 
+@cli.group()
+def preview() -> None:
+    """A task's running preview: links to it for people without a Honk account, and revoking them."""
+
+
+@preview.command("link")
+@click.argument("task_id", metavar="TASK")
+@click.option(
+    "--days",
+    type=click.FloatRange(min=0, min_open=True, max=365),
+    default=None,
+    help="How long it works (default: HONK_PREVIEW_LINK_DAYS).",
+)
+@click.pass_context
+def preview_link(ctx: click.Context, task_id: str, days: float | None) -> None:
+    """Print a signed link to TASK's preview: whoever has it can open the preview (no account needed) until
+    it expires or `honk preview revoke` stops it."""
+    out = _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/link", {"days": days} if days else {})
+    click.echo(out["url"])
+    click.echo(f"works until {out['expires_at']} (honk preview revoke {task_id} stops every link)", err=True)
+
+
+@preview.command("revoke")
+@click.argument("task_id", metavar="TASK")
+@click.pass_context
+def preview_revoke(ctx: click.Context, task_id: str) -> None:
+    """Stop every link to TASK's preview working (Slack's too), and every browser they let in."""
+    _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/revoke", {})
+    click.echo(f"every link to {task_id}'s preview stopped working; new ones work (honk preview link {task_id})")
+
+
 @cli.command()
 @click.argument("task_id")
 @click.pass_context

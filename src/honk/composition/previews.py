@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-
-from honk.accounts import secret_key
-from honk.preview.links import PreviewLinks
+from honk.accounts import preview_link_key
+from honk.preview_links import ENTER_PATH, PreviewLinks, preview_origin
 from honk.settings import Settings
+from honk.store import PreviewRegistry
 
 
 def preview_links(settings: Settings) -> PreviewLinks:
-    """Signed with HONK_PREVIEW_LINK_KEY, else a key derived from the data dir's secret.key (its own use:
-    a preview link never verifies as a session, nor the reverse)."""
-    if settings.previews.link_key is not None:
-        key = settings.previews.link_key.get_secret_value().encode()
-    else:
-        key = hmac.new(secret_key(settings.secret_key_file), b"honk preview links", hashlib.sha256).digest()
-    return PreviewLinks(key, settings.base_url, settings.preview_domain)
+    configured = settings.previews.link_key
+    return PreviewLinks(
+        preview_link_key(configured.get_secret_value() if configured else None, settings.secret_key_file)
+    )
+
+
+def link_maker(settings: Settings, registry: PreviewRegistry):  # noqa: ANN201 - an async callable
+    """Signed links to a task's preview for messages a worker posts (Slack's ready message): valid for
+    HONK_PREVIEW_LINK_DAYS, until the task's links are revoked."""
+    links, ttl = preview_links(settings), settings.previews.link_days * 86_400
+
+    async def link(task_id: str) -> str:
+        info = await registry.get(task_id)
+        token = links.token(task_id, info.link_generation if info else 0, ttl)
+        return f"{preview_origin(settings, task_id)}{ENTER_PATH}?t={token}"
+
+    return link

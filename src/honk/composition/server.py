@@ -7,8 +7,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
-
 from honk.access import Policy
 from honk.accounts import Accounts, secret_key
 from honk.egress.policies import ceilings
@@ -18,12 +16,13 @@ from honk.settings import Settings
 from honk.store import AuditLog, Store
 from honk.store.slack import SlackStore
 from honk.web.app import WebParts, create_app
+from honk.web.preview_origin import PreviewOrigin
 from honk.workflow.client import connect
 
 log = logging.getLogger("honk.server")
 
 
-def build_app(settings: Settings) -> FastAPI:
+def build_app(settings: Settings) -> PreviewOrigin:
     @asynccontextmanager
     async def parts() -> AsyncIterator[WebParts]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import signal
 import socket
 import tempfile
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 from temporalio.worker import Worker
@@ -21,7 +22,7 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
-from honk.composition.previews import preview_links
+from honk.composition.previews import link_maker
 from honk.domain import Budget
 from honk.egress.policies import EgressPolicies, ceilings
 from honk.egress.proxy import EgressProxy
@@ -33,6 +34,7 @@ from honk.preview.browser import OFF, browser_problem
 from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
 from honk.preview.shots import Shots
+from honk.preview_links import preview_origin
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
@@ -164,7 +166,7 @@ def build_activities(
         forges=forges,
         areas=areas,
         previewing=Previewing(
-            workspaces, previews, shooter(settings, box), refusals, preview_links(settings).origin, policies
+            workspaces, previews, shooter(settings, box), refusals, partial(preview_origin, settings), policies
         ),
     )
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)
@@ -235,13 +237,6 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
     if settings.slack.bot_token is None:
         return None
     shots = Screenshots(box, settings.agent_homes_dir.resolve(), settings.previews_dir.resolve())
-    links, registry = preview_links(settings), PreviewRegistry(store)
-    ttl = settings.previews.link_days * 86400
-
-    async def preview_link(task_id: str) -> str:
-        info = await registry.get(task_id)
-        return links.link(task_id, info.link_generation if info else 0, ttl)
-
     return SlackNotifier(
         slack_client(settings),
         store,
@@ -250,7 +245,7 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
         settings.slack.status_interval_s,
         shots,
         streaming=settings.slack.streaming == "auto",
-        preview_link=preview_link,
+        preview_link=link_maker(settings, PreviewRegistry(store)),
         shots_dir=settings.shots_dir.resolve(),
     )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
@@ -26,7 +26,15 @@ from honk.domain import (
 from honk.service import TaskService
 from honk.store import AuditEntry, AuditQuery
 from honk.web.auth import actor, need, user_of
-from honk.web.schemas import ActorIn, PlanApprovalIn, PlanRevisionIn, RepoIn
+from honk.web.schemas import (
+    ActorIn,
+    PlanApprovalIn,
+    PlanRevisionIn,
+    PreviewLinkIn,
+    PreviewLinkOut,
+    PreviewRevoked,
+    RepoIn,
+)
 from honk.web.uploads import (
     FOLLOW_UP_BODY,
     HOST_BODY,
@@ -206,6 +214,26 @@ def router() -> APIRouter:
     ) -> TaskView:
         user = await user_of(request)
         return await svc(request).cancel(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.post("/tasks/{task_id}/preview/link")
+    async def preview_link(task_id: str, request: Request, body: PreviewLinkIn | None = None) -> PreviewLinkOut:
+        """A signed link to the task's running preview, for someone without a Honk account (a phone, a
+        colleague): it works for `days` (default HONK_PREVIEW_LINK_DAYS), until the task's links are revoked."""
+        await user_of(request)
+        service = svc(request)
+        days = body.days if body and body.days else service.settings.previews.link_days
+        url = await service.preview_link(task_id, ttl_s=days * 86_400)
+        return PreviewLinkOut(url=url, expires_at=datetime.now(UTC) + timedelta(days=days))
+
+    @r.post("/tasks/{task_id}/preview/revoke")
+    async def revoke_preview_links(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> PreviewRevoked:
+        """Every link to the task's preview made so far stops working, and every browser they let in is out
+        (the requester, or someone who may merge there)."""
+        user = await user_of(request)
+        who = actor(request, user, body.by if body else None, x_honk_user)
+        return PreviewRevoked(generation=await svc(request).revoke_preview_links(who, task_id))
 
     @r.get("/audit")
     async def audit(

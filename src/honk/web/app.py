@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -22,6 +23,8 @@ from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.web import api, audit_page, auth, files, ui
+from honk.web.preview_origin import PreviewOrigin
+from honk.web.preview_proxy import PreviewProxy
 from honk.web.schemas import Refusal
 
 
@@ -40,7 +43,11 @@ class WebParts:
     slack: SlackEvents | None = None
 
 
-def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManager[WebParts]]) -> FastAPI:
+def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManager[WebParts]]) -> PreviewOrigin:
+    """Honk's app, behind the dispatch that sends each preview origin's requests to that task's preview
+    (honk.web.preview_origin): nothing of Honk's is reachable from a preview's host."""
+    proxy = PreviewProxy()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with parts() as made:
@@ -48,7 +55,10 @@ def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManag
             app.state.store_snapshot = StoreSnapshot()
             app.state.metrics.watch_store(app.state.store_snapshot)
             settle_heap()
-            yield
+            try:
+                yield
+            finally:
+                await proxy.aclose()
 
     app = FastAPI(
         title="Honk",
@@ -60,6 +70,7 @@ def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManag
     app.state.settings, app.state.metrics = settings, ServerMetrics()
     app.middleware("http")(_timed)
     app.middleware("http")(_json_only_writes)
+    app.middleware("http")(_same_origin_writes)  # the outermost: a cross-site write is refused first
     app.add_exception_handler(UserFacingError, _user_facing)  # pyright: ignore[reportArgumentType]
     app.add_exception_handler(RequestValidationError, _invalid)  # pyright: ignore[reportArgumentType]
     app.include_router(_operations())
@@ -68,7 +79,7 @@ def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManag
     app.include_router(audit_page.router(auth.user_of))  # /audit, for admins
     app.include_router(api.router())  # /api/repos, /api/tasks…, /api/audit
     app.include_router(files.router())  # /previews, /artifacts
-    return app
+    return PreviewOrigin(app, settings, proxy)
 
 
 def _operations() -> APIRouter:
@@ -129,6 +140,35 @@ async def _json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN20
     if writes and not kind.startswith("application/json"):
         return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."}, status_code=415)
     return await call_next(request)
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+async def _same_origin_writes(request: Request, call_next):  # noqa: ANN202 - starlette's types
+    """Honk changes state only for its own pages, its CLI and servers (Slack, forges): never for a page of
+    another origin — a preview (an app an agent wrote), a static preview's sandbox, any other site. Browsers
+    say where a request comes from (Origin, Sec-Fetch-Site); other clients send neither. This holds in the
+    anonymous embedded mode too, where no session or CSRF token would stop such a page."""
+    if request.method not in WRITES:
+        return await call_next(request)
+    site = request.headers.get("sec-fetch-site")
+    origin = request.headers.get("origin")
+    if site in ("cross-site", "same-site") or (origin is not None and origin.lower() not in _own_origins(request)):
+        return JSONResponse(
+            {"detail": f"Refused: a page of another origin ({origin or site}) cannot change anything in Honk."},
+            status_code=403,
+        )
+    return await call_next(request)
+
+
+def _own_origins(request: Request) -> set[str]:
+    """Honk's origin as its public URL says, and as this request reached it."""
+    public = urlsplit(request.app.state.settings.base_url)
+    own = {f"{public.scheme}://{public.netloc}".lower()}
+    if host := request.headers.get("host"):
+        own.add(f"{request.url.scheme}://{host}".lower())
+    return own
 
 
 async def _user_facing(_: Request, e: UserFacingError) -> JSONResponse:

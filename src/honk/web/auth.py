@@ -14,6 +14,15 @@ from honk.settings import Settings
 from honk.web import pages
 
 SESSION_COOKIE = "honk_session"
+# Over https the session cookie is `__Host-` prefixed: browsers then take it only host-only, Secure and for
+# Path=/, so no page of a sibling origin (a preview, `<task>.preview.<host>`) can plant one Honk would read.
+SECURE_SESSION_COOKIE = "__Host-honk_session"
+
+
+def session_cookie_name(request: Request) -> str:
+    return SECURE_SESSION_COOKIE if _settings(request).base_url.startswith("https://") else SESSION_COOKIE
+
+
 CSRF_HEADER = "x-csrf-token"
 
 
@@ -26,7 +35,7 @@ async def user_of(request: Request) -> User:
         if user is None:
             raise Unauthorized("That API token is not valid.")
         return user
-    cookie = request.cookies.get(SESSION_COOKIE)
+    cookie = request.cookies.get(session_cookie_name(request))
     user = await accounts.from_session(cookie)
     if user is not None:
         if request.method not in ("GET", "HEAD") and not accounts.csrf_ok(cookie, request.headers.get(CSRF_HEADER)):
@@ -52,7 +61,7 @@ def actor(request: Request, user: User, by: str | None, header: str | None) -> A
     door: FrontDoor = "api"
     if request.headers.get("x-honk-client") == "cli":
         door = "cli"
-    elif SESSION_COOKIE in request.cookies and not request.headers.get("authorization"):
+    elif session_cookie_name(request) in request.cookies and not request.headers.get("authorization"):
         door = "web"
     if user is ANONYMOUS:
         name = by or header or _settings(request).access.default_user
@@ -80,8 +89,9 @@ def router() -> APIRouter:
                 status_code=400,
             )
         response = RedirectResponse("/", status_code=303)
+        # No Domain: host-only, so it never reaches a preview's origin (a sibling name under the same host).
         response.set_cookie(
-            SESSION_COOKIE,
+            session_cookie_name(request),
             accounts.session_cookie(user),
             max_age=SESSION_TTL_S,
             httponly=True,
@@ -94,7 +104,7 @@ def router() -> APIRouter:
     async def me(request: Request) -> dict[str, str]:
         """Who this request is, and (for a browser session) the CSRF token its writes must carry."""
         user = await user_of(request)
-        cookie = request.cookies.get(SESSION_COOKIE)
+        cookie = request.cookies.get(session_cookie_name(request))
         csrf = request.app.state.accounts.csrf_token(cookie) if cookie else ""
         return {"email": user.email, "name": user.name, "role": user.role.value, "csrf": csrf}
 

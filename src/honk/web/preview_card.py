@@ -5,32 +5,50 @@ from __future__ import annotations
 
 from html import escape
 
-from honk.domain import RouteShots, TaskView
+from honk.domain import PreviewInfo, RouteShots, TaskView
 from honk.timeline import Timeline
 
 VIEWPORTS = {"phone": "Phone (390×844)", "desktop": "Desktop (1280×800)"}
 
 
-def running_preview_card(task: TaskView, timeline: Timeline, phone_link: str | None, qr: str) -> str:
-    """`phone_link`: a signed link for the QR (None: not shown); `qr`: its QR code as inline SVG."""
-    parts = ['<section class="card preview" id="preview"><h2>Preview</h2>']
-    if timeline.preview_failed:
+PREVIEW_WORDS = {
+    "starting": "Starting…",
+    "running": "Running",
+    "stopped": "Stopped when idle: it starts again when opened.",
+    "failed": "Failed",
+}
+
+
+def live_preview_card(
+    task: TaskView, live: PreviewInfo | None, timeline: Timeline, phone_link: str | None, qr: str
+) -> str:
+    """The task's running preview: its state, Open (its own origin), a QR of a signed link for a phone
+    without a session (`qr`: inline SVG), Revoke, why it failed, and every route's screenshots."""
+    state = live.state if live is not None else ("failed" if timeline.preview_failed else "stopped")
+    parts = [
+        '<section class="card preview" id="live-preview"><h2>Live preview</h2>',
+        f'<p class="small" id="live-preview-state">{escape(PREVIEW_WORDS.get(state, state))}</p>',
+    ]
+    failed = timeline.preview_failed or (live.detail if live is not None and live.state == "failed" else "")
+    if failed:
         parts.append(
             '<p class="fail"><strong>Preview failed.</strong> The change is still ready for review; fix the '
             "<code>[preview]</code> section of <code>.honk.toml</code> (or the app) and ask again.</p>"
-            f'<pre class="wrap">{escape(timeline.preview_failed)}</pre>'
+            f'<pre class="wrap">{escape(failed)}</pre>'
         )
-    else:
-        qr_part = (
-            f'<div class="qr">{qr}<div><p class="small">Scan to open the preview on a phone '
-            "(a signed link: it works without signing in, and expires).</p></div></div>"
-            if phone_link
-            else ""
-        )
+    parts.append(
+        f'<p><a class="btn primary block" id="open-preview" href="/tasks/{task.id}/preview" target="_blank" '
+        f'rel="noopener">Open preview</a> <span class="muted small">{escape(timeline.preview_url or "")}</span></p>'
+    )
+    if phone_link and not failed:
         parts.append(
-            f'<p><a class="btn" href="/tasks/{escape(task.id)}/preview" target="_blank" rel="noopener">'
-            f'Open preview</a> <span class="muted small">{escape(timeline.preview_url or "")}</span></p>{qr_part}'
+            f'<div class="qr">{qr}<div><p class="small">Scan to open it on a phone: a signed link that works '
+            "without signing in, for a day (Revoke stops it).</p></div></div>"
         )
+    parts.append(f"""<form data-api="/api/tasks/{task.id}/preview/revoke" data-then="panel"
+ data-done="Every link to this preview stopped working; Open preview makes a new one.">
+<button class="btn danger block" id="revoke-preview" type="submit"
+ data-confirm="Stop every link to this preview (Slack's too) working?">Revoke preview links</button></form>""")
     if timeline.shots:
         parts.append(shots_html(task.id, timeline.shots, timeline.shots_outside))
     parts.append("</section>")

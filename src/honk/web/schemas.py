@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -71,6 +72,21 @@ class FollowUpIn(Body):
 
 class ActorIn(Body):
     by: str | None = Field(default=None, max_length=200)
+
+
+class PreviewLinkIn(Body):
+    days: float | None = Field(
+        default=None, gt=0, le=365, description="How long the link works (default: HONK_PREVIEW_LINK_DAYS)."
+    )
+
+
+class PreviewLinkOut(BaseModel):
+    url: str
+    expires_at: datetime
+
+
+class PreviewRevoked(BaseModel):
+    generation: int = Field(description="Links are signed with this generation now; older ones stopped working.")
 
 
 class PlanApprovalIn(Body):

@@ -17,14 +17,14 @@ from typing import get_args
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer
 
 from honk.accounts import ANONYMOUS, Role, User
 from honk.agents import AGENT_NAMES
-from honk.domain import RepoRef, TaskState, TaskView
+from honk.domain import PreviewInfo, RepoRef, TaskState, TaskView
 from honk.errors import NotFound, Unauthorized
 from honk.events import (
     AnyEvent,
@@ -33,7 +33,7 @@ from honk.events import (
 from honk.service import TaskService
 from honk.timeline import Timeline
 from honk.web.auth import actor
-from honk.web.preview_card import running_preview_card
+from honk.web.preview_card import live_preview_card
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
@@ -60,6 +60,10 @@ STATE_WORDS = {
 
 UserOf = Callable[[Request], Awaitable[User]]
 MAX_ALLOW_OFFERED = 5  # Allow host buttons under what the egress proxy refused
+# "Open preview": the link made for a signed-in person works for minutes (it shows in the address bar and
+# history); the preview's origin then keeps that browser in for a working day, until its links are revoked.
+OPEN_LINK_S = 600
+OPEN_STAY_S = 12 * 3600
 
 
 def router(user_of: UserOf) -> APIRouter:
@@ -122,7 +126,24 @@ def router(user_of: UserOf) -> APIRouter:
             )
         history = await service.events(task_id, limit=100_000)
         reading = await _reading(service, task_id)
-        return HTMLResponse(task_page(user, view, history, *reading, may_allow=_may_allow(request, user, view)))
+        live = await service.preview(task_id)
+        return HTMLResponse(
+            task_page(user, view, history, *reading, may_allow=_may_allow(request, user, view), live=live)
+        )
+
+    @r.get("/tasks/{task_id}/preview")
+    async def open_preview(task_id: str, request: Request) -> Response:
+        """Into the task's running preview, on its own origin, with a short-lived link made for this person."""
+        user = await person(request)
+        if isinstance(user, Response):
+            return user
+        try:
+            link = await request.app.state.service.preview_link(task_id, ttl_s=OPEN_LINK_S, stay_s=OPEN_STAY_S)
+        except NotFound as e:
+            return HTMLResponse(layout(user, "Not found", f"<h1>Not found</h1><p>{escape(e.message)}</p>", ""), 404)
+        return RedirectResponse(
+            link, status_code=303, headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+        )
 
     @r.get("/tasks/{task_id}/panel", response_class=HTMLResponse)
     async def task_panel(task_id: str, request: Request) -> Response:
@@ -133,7 +154,8 @@ def router(user_of: UserOf) -> APIRouter:
         service = request.app.state.service
         view = await service.task(task_id)
         reading = await _reading(service, task_id)
-        return HTMLResponse(panel(user, view, *reading, may_allow=_may_allow(request, user, view)))
+        live = await service.preview(task_id)
+        return HTMLResponse(panel(user, view, *reading, may_allow=_may_allow(request, user, view), live=live))
 
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
@@ -342,7 +364,13 @@ def _may_allow(request: Request, user: User, task: TaskView) -> bool:
 
 
 def task_page(
-    user: User, task: TaskView, history: list[StoredEvent], timeline: Timeline, diff: str, may_allow: bool = False
+    user: User,
+    task: TaskView,
+    history: list[StoredEvent],
+    timeline: Timeline,
+    diff: str,
+    may_allow: bool = False,
+    live: PreviewInfo | None = None,
 ) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
@@ -353,7 +381,7 @@ def task_page(
     )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow)}</div>
+<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow, live=live)}</div>
 <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
 <section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
 <ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
@@ -366,11 +394,12 @@ def panel(
     timeline: Timeline,
     diff: str = "",
     may_allow: bool = False,
+    live: PreviewInfo | None = None,
     phone_link: str | None = None,
 ) -> str:
     """Where the task stands and what can be done: re-rendered whole on each step of the timeline.
-    `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused).
-    `phone_link`: a signed link to the task's running preview, for the QR a phone scans."""
+    `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused);
+    `live`: the task's running preview, if it has one; `phone_link`: a signed link to it, for a QR code."""
     ready, review, checks = timeline.ready, timeline.review, list(timeline.checks.values())
 
     facts = [
@@ -426,8 +455,8 @@ def panel(
         parts.append(blocked_card(task, timeline, may_allow))
 
     preview = task.preview_url or timeline.preview_url
-    if timeline.preview_failed or (preview and not preview.startswith("/") and "/previews/" not in preview):
-        parts.append(running_preview_card(task, timeline, phone_link, qr_svg(phone_link) if phone_link else ""))
+    if live is not None or timeline.preview_failed or timeline.shots:
+        parts.append(live_preview_card(task, live, timeline, phone_link, qr_svg(phone_link) if phone_link else ""))
     elif preview:
         parts.append(f"""<section class="card preview" id="preview"><h2>Preview</h2>
 <iframe src="{escape(preview)}" sandbox="allow-scripts" title="Preview of {task.id}"></iframe>

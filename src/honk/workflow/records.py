@@ -149,9 +149,3 @@ class PreviewResult(Carried):
     ok: bool = True  # False: the preview failed (the task still goes to review, saying so)
     url: str | None = None
     warnings: list[str] = []
-
-
-class PreviewWake(Carried):
-    """Someone opened a stopped preview: any worker starts it again (`HonkPreview`, id `preview-<task>`)."""
-
-    task_id: str
