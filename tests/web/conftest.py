@@ -22,6 +22,7 @@ from honk.ports import free_port
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.workflow.policy import task_id_for
+from honk.workflow.records import TaskInput
 
 
 @dataclass
@@ -40,7 +41,8 @@ class Served:
         return f"{task_id}.localhost:{self.port}"
 
     async def task(self, name: str, requested_by: str = "ana@example.com") -> str:
-        """A task in the store (queued: no workflow runs it), as a request would have made it."""
+        """A task in the store, as a request would have made it, and its workflow started on a queue no worker
+        polls (so what the server signals it — a preview's wake — is in its history, and nothing runs it)."""
         task_id = task_id_for(f"{name}-{uuid.uuid4().hex}")
         req = TaskRequest(
             task_id=task_id,
@@ -50,7 +52,19 @@ class Served:
             requested_by=requested_by,
         )
         await self.service.store.create_task(req, f"honk/{task_id}")
+        await self.service.client.start_workflow(
+            "HonkTask", TaskInput(request=req), id=task_id, task_queue=f"nobody-{uuid.uuid4().hex[:8]}"
+        )
         return task_id
+
+    async def signals(self, task_id: str) -> list[str]:
+        """The names of the signals the task's workflow got."""
+        history = await self.service.client.get_workflow_handle(task_id).fetch_history()
+        return [
+            e.workflow_execution_signaled_event_attributes.signal_name
+            for e in history.events
+            if e.HasField("workflow_execution_signaled_event_attributes")
+        ]
 
     async def run_preview(self, task_id: str, socket_path: Path) -> None:
         """Registered as a worker registers a running preview."""

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from temporalio.client import WorkflowExecutionStatus
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.typing import Subprotocol
@@ -285,17 +284,14 @@ async def test_a_stopped_or_unreachable_preview_is_woken_once_with_a_page_that_r
                 r = await c.get("/", headers=headers(task, cookie))
                 assert r.status_code == 503 and r.headers["retry-after"] == "2", r.text
                 assert '<meta http-equiv="refresh" content="2">' in r.text and "Starting the preview" in r.text
-            handle = honk.service.client.get_workflow_handle(f"preview-{task}")
-            described = await handle.describe()
-            assert described.workflow_type == "HonkPreview" and described.status == WorkflowExecutionStatus.RUNNING
-            assert described.task_queue == honk.settings.temporal.task_queue
-            # Another server (its own throttle) asking at once joins the same workflow.
+            # Three requests, one wake: the task's workflow got one signal from this server.
+            assert await honk.signals(task) == ["wake_preview"]
+            # Another server (its own throttle) asking at once asks once more; the workflow starts one at a time.
             again = TaskService(
                 honk.settings, honk.service.store, honk.service.client, honk.service.gate, ceiling=honk.service.ceiling
             )
             await again.wake_preview(task)
-            assert (await handle.describe()).run_id == described.run_id
-            await handle.terminate("test over")
+            assert await honk.signals(task) == ["wake_preview", "wake_preview"]
 
 
 async def test_a_failed_preview_says_why_and_what_to_fix(honk):
@@ -345,9 +341,9 @@ async def test_a_preview_on_another_worker_is_reached_through_its_gateway(honk, 
             honk.service._previews_read.clear()
             r = await c.get("/through", headers={"host": honk.host(task), "cookie": cookie})
             assert r.status_code == 503 and "Starting the preview" in r.text
+            assert await honk.signals(task) == ["wake_preview"]
     finally:
         await gateway.stop()
-        await honk.service.client.get_workflow_handle(f"preview-{task}").terminate("test over")
 
 
 class Gateway:

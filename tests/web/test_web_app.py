@@ -1,7 +1,8 @@
 """The web app in a real browser (Debian's Chromium driven by Playwright) at a phone's viewport.
 
 Against a real stack with accounts: sign in with a one-time link, ask for a change to the sample repo,
-watch the timeline reach ready without reloading, open the preview, merge, see merged; a stale page's
+watch the timeline reach ready without reloading, open the live preview at its own origin, see the
+follow-up's before/after change, merge, see merged; a stale page's
 merge shows what happened; a write without the CSRF token is refused. Screenshots of every step go to
 test-artifacts/web/; with HONK_UPDATE_SCREENSHOTS=1 they also replace docs/screenshots/ (the README's).
 """
@@ -146,18 +147,26 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     assert page.locator("#diff .gi").count() > 0 and "average_duration" in page.inner_text("#diff")
     assert not page.locator("#transcript-box").get_attribute("open"), "the transcript starts collapsed"
     assert page.locator("#transcript li").count() > 0
-    frame_el = page.locator("#preview iframe")
-    assert frame_el.get_attribute("sandbox") == "allow-scripts"
-    assert frame_el.get_attribute("src") == f"{stack.url}/previews/{task_id}/"
-    assert page.locator("#preview svg path").count() == 1, "a QR code, drawn server-side"
-    frame_el.scroll_into_view_if_needed()
-    frame = page.frame_locator("#preview iframe")
-    frame.locator("body").wait_for()
-    assert frame.locator("body").inner_text().strip(), "the preview loaded in the frame"
+    # The new version, running at the task's own origin: its state, a QR code of a signed link for a phone,
+    # and the before/after screenshots of "/" (the fix changes nothing visible there).
+    card = page.locator("#live-preview")
+    assert "Running" in card.locator("#live-preview-state").inner_text()
+    assert card.locator(".qr svg path").count() == 1, "a QR code of a signed link, drawn server-side"
+    assert card.locator(".shots img").count() >= 4, "phone and desktop, before and after"
+    assert "no visible change" in card.inner_text()
+    with page.expect_popup() as opened:
+        page.click("#open-preview")
+    preview = opened.value
+    preview.wait_for_load_state()
+    assert preview.url.startswith(f"http://{task_id}.localhost:{stack.port}/"), preview.url
+    assert "Playlists" in preview.inner_text("h1"), "the app itself, served at its own origin"
+    phone.fits(preview)
+    phone.shot(preview, "preview-open", full=False)
+    preview.close()
     phone.fits(page)
     page.evaluate("window.scrollTo(0, 0)")
     phone.shot(page, "ready", full=False)
-    page.locator("#preview").scroll_into_view_if_needed()
+    card.scroll_into_view_if_needed()
     phone.shot(page, "preview", full=False)
     page.click("#transcript-box summary")
     page.locator("#timeline li.k-checks_failed").scroll_into_view_if_needed()
@@ -176,6 +185,11 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     page.wait_for_selector("#merge")
     assert "follow-up from ada@example.com" in page.inner_text("#timeline")
     assert page.evaluate("window.__samePage") is True
+    # The follow-up's change is visible: the screenshots were taken again, and "/" changed.
+    shots = [e.event for e in stack.events(task_id) if e.event.kind == "screenshots_taken"]
+    assert len(shots) == 2 and shots[-1].routes[0].changed > 0, shots
+    page.wait_for_selector("#live-preview .shots img[alt$='diff']")
+    assert "changed" in page.inner_text("#live-preview .shots")
 
     # A second page, opened before the merge and left asleep (its live stream stopped, as a phone does).
     stale = context.new_page()

@@ -54,17 +54,25 @@ async def open_unix(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWri
     """A connection to the unix socket at `path`, however long the path."""
     if len(os.fsencode(path)) < _SUN_PATH:
         return await asyncio.open_unix_connection(str(path))
+    return await asyncio.open_unix_connection(sock=await connect_unix(path))
+
+
+async def connect_unix(path: Path) -> socket.socket:
+    """A connected, non-blocking socket to the unix socket at `path`. A path longer than a socket address
+    holds (108 bytes) is reached through its directory's descriptor, `/proc/self/fd/N/name`."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.setblocking(False)
-    where = os.open(path.parent, os.O_PATH)
+    where = os.open(path.parent, os.O_PATH) if len(os.fsencode(path)) >= _SUN_PATH else None
     try:
-        await asyncio.get_running_loop().sock_connect(sock, f"/proc/self/fd/{where}/{path.name}")
+        target = f"/proc/self/fd/{where}/{path.name}" if where is not None else str(path)
+        await asyncio.get_running_loop().sock_connect(sock, target)
     except BaseException:
         sock.close()
         raise
     finally:
-        os.close(where)
-    return await asyncio.open_unix_connection(sock=sock)
+        if where is not None:
+            os.close(where)
+    return sock
 
 
 async def _through_gateway(address: str, task_id: str, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:

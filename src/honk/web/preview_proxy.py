@@ -16,6 +16,7 @@ import select
 import socket
 from collections.abc import AsyncIterator, Iterable
 from contextlib import suppress
+from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -24,6 +25,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from honk.domain import PREVIEW_PORT, PreviewEndpoint
+from honk.preview.endpoint import connect_unix
 from honk.preview_links import COOKIE
 
 log = logging.getLogger("honk.preview")
@@ -64,16 +66,11 @@ async def open_endpoint(endpoint: PreviewEndpoint, task_id: str, timeout_s: floa
     """A connected, non-blocking socket to the task's preview server: its unix socket (`unix:/path`), or a
     worker's preview gateway (`tcp:host:port`) after the gateway said yes to the task and its token."""
     kind, _, where = endpoint.address.partition(":")
-    loop = asyncio.get_running_loop()
     if kind == "unix":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.setblocking(False)
         try:
-            await asyncio.wait_for(loop.sock_connect(sock, where), timeout_s)
+            return await asyncio.wait_for(connect_unix(Path(where)), timeout_s)
         except (OSError, TimeoutError) as e:
-            sock.close()
             raise EndpointUnreachable(f"{endpoint.address}: {e}") from e
-        return sock
     if kind == "tcp":
         return await _through_gateway(endpoint, where, task_id, timeout_s)
     raise EndpointUnreachable(f"{endpoint.address!r} is neither unix:PATH nor tcp:HOST:PORT")

@@ -64,6 +64,7 @@ MAX_ALLOW_OFFERED = 5  # Allow host buttons under what the egress proxy refused
 # history); the preview's origin then keeps that browser in for a working day, until its links are revoked.
 OPEN_LINK_S = 600
 OPEN_STAY_S = 12 * 3600
+PHONE_LINK_S = 86_400  # the task page's QR code: a day (Revoke preview links stops it sooner)
 
 
 def router(user_of: UserOf) -> APIRouter:
@@ -127,9 +128,11 @@ def router(user_of: UserOf) -> APIRouter:
         history = await service.events(task_id, limit=100_000)
         reading = await _reading(service, task_id)
         live = await service.preview(task_id)
-        return HTMLResponse(
-            task_page(user, view, history, *reading, may_allow=_may_allow(request, user, view), live=live)
-        )
+        page = task_page(
+            user, view, history, *reading, may_allow=_may_allow(request, user, view), live=live,
+            phone_link=await _phone_link(service, task_id, live),
+        )  # fmt: skip
+        return HTMLResponse(page)
 
     @r.get("/tasks/{task_id}/preview")
     async def open_preview(task_id: str, request: Request) -> Response:
@@ -155,7 +158,10 @@ def router(user_of: UserOf) -> APIRouter:
         view = await service.task(task_id)
         reading = await _reading(service, task_id)
         live = await service.preview(task_id)
-        return HTMLResponse(panel(user, view, *reading, may_allow=_may_allow(request, user, view), live=live))
+        link = await _phone_link(service, task_id, live)
+        return HTMLResponse(
+            panel(user, view, *reading, may_allow=_may_allow(request, user, view), live=live, phone_link=link)
+        )
 
     @r.get("/manifest.webmanifest")
     async def manifest() -> Response:
@@ -358,6 +364,13 @@ async def _reading(service: TaskService, task_id: str) -> tuple[Timeline, str]:
     return timeline, await service.delivered_diff(timeline)
 
 
+async def _phone_link(service: TaskService, task_id: str, live: PreviewInfo | None) -> str | None:
+    """A day's signed link to the task's running preview, for the QR code a phone scans (it has no session)."""
+    if live is None or live.state == "failed":
+        return None
+    return await service.preview_link(task_id, ttl_s=PHONE_LINK_S)
+
+
 def _may_allow(request: Request, user: User, task: TaskView) -> bool:
     """Whether the page offers Allow host: to the repo's admins (the API asks again, and records it)."""
     return request.app.state.service.may_manage(actor(request, user, None, None), task.repo)
@@ -371,6 +384,7 @@ def task_page(
     diff: str,
     may_allow: bool = False,
     live: PreviewInfo | None = None,
+    phone_link: str | None = None,
 ) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
@@ -381,7 +395,7 @@ def task_page(
     )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow, live=live)}</div>
+<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow, live=live, phone_link=phone_link)}</div>
 <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
 <section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
 <ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
