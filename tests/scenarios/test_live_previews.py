@@ -93,3 +93,28 @@ def test_a_preview_that_cannot_start_leaves_the_task_reviewable_saying_why(stack
     assert any(w.startswith("preview failed:") for w in done.warnings), done.warnings
     assert _preview(stack, task.id).state == "failed"
     assert not _running("no module named flask")
+
+
+def test_an_idle_preview_stops_and_wakes_on_the_next_request(tmp_path, temporal, make_remote):
+    files = sample_files()
+    # Six seconds without a request: longer than the server keeps a preview's state (2 s) or waits between
+    # its notes that someone opened it (5 s), as any real idle_stop (minutes) is.
+    files[".honk.toml"] = files[".honk.toml"].replace("idle_stop = 15", "idle_stop = 0.1")
+    stack = HonkStack(tmp_path, temporal.address, preview_reap_interval_s="0.3", preview_chromium="off")
+    try:
+        stack.add_repo("sample", make_remote(files).url)
+        task = stack.ask("sample", "The app crashes when a playlist is empty. Fix it.")
+        assert stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180).state == TaskState.ready
+        cookie = stack.preview_cookie(task.id)
+        wait_until(lambda: _preview(stack, task.id).state == "stopped", 30, "the idle preview to be stopped")
+        assert not _running("serve.py"), "an idle-stopped preview holds no process"
+
+        asleep = stack.preview(task.id, "/", cookie)
+        assert asleep.status_code == 503 and "Starting the preview" in asleep.text
+        assert asleep.headers["retry-after"] and '<meta http-equiv="refresh"' in asleep.text
+        wait_until(lambda: stack.preview(task.id, "/", cookie).status_code == 200, 60, "the preview to wake")
+        assert "Playlists" in stack.preview(task.id, "/", cookie).text
+        assert _preview(stack, task.id).state == "running"
+        assert not stack.preview(task.id, "/", None).is_success, "no way in without the preview's cookie"
+    finally:
+        stack.stop()

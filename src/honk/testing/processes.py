@@ -82,11 +82,13 @@ class HonkStack:
         extra_env: dict[str, str] | None = None,
         egress: Path | None = None,
         policy: str | None = None,
+        worker_env: dict[str, str] | None = None,
         **settings: str,
     ) -> None:
         """`egress`: the fakes' addresses and CA (honk.testing.egress_worker), for workers whose egress
         proxy reaches them by their real names. `policy`: an access policy's TOML, written beside the
-        stack and named by HONK_POLICY_FILE."""
+        stack and named by HONK_POLICY_FILE. `worker_env`: the first worker's own settings (a machine of
+        its own: HONK_DATA_DIR, HONK_PREVIEW_ADDRESS)."""
         self.root, self.port, self.egress = root, free_port(), egress
         if policy is not None:
             root.mkdir(parents=True, exist_ok=True)
@@ -108,7 +110,7 @@ class HonkStack:
         self.logs.mkdir(parents=True, exist_ok=True)
         self.workers: list[subprocess.Popen[bytes]] = []
         self.server = self._start_server()
-        self.start_worker()
+        self.start_worker(**(worker_env or {}))
         self.http = httpx.Client(base_url=self.url, timeout=30.0)
 
     @property
@@ -220,6 +222,21 @@ class HonkStack:
                 if line.startswith("data:"):
                     out.append(StoredEvent.model_validate(json.loads(line[5:])))
         return out
+
+    def preview(self, task_id: str, path: str = "/", cookie: str | None = None) -> httpx.Response:
+        """GET `path` from the task's preview origin (`<task>.localhost:<port>`, sent as the Host header to
+        the server's loopback address), as a browser holding `cookie` (the preview's) asks for it."""
+        headers = {"host": f"{task_id}.localhost:{self.port}"} | ({"cookie": cookie} if cookie else {})
+        with httpx.Client(base_url=self.url, timeout=30.0) as browser:  # its own cookie jar: only `cookie`
+            return browser.get(path, headers=headers, follow_redirects=False)
+
+    def preview_cookie(self, task_id: str) -> str:
+        """The preview's cookie, as a browser gets it by opening a signed link (the API makes one)."""
+        link = self.http.post(f"/api/tasks/{task_id}/preview/link", json={})
+        assert link.status_code == 200, link.text
+        entered = self.preview(task_id, link.json()["url"].split(f":{self.port}", 1)[1])
+        assert entered.status_code == 303, entered.text
+        return entered.headers["set-cookie"].split(";", 1)[0]
 
     def kinds(self, task_id: str) -> list[str]:
         return [e.event.kind for e in self.events(task_id)]
