@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from honk.domain import PreviewEndpoint, TaskState
+from honk.ports import free_port
 from honk.preview.endpoint import open_preview_stream
 from honk.store import PreviewRegistry, Store
 from honk.testing.processes import HonkStack, wait_until
@@ -116,5 +117,44 @@ def test_an_idle_preview_stops_and_wakes_on_the_next_request(tmp_path, temporal,
         assert "Playlists" in stack.preview(task.id, "/", cookie).text
         assert _preview(stack, task.id).state == "running"
         assert not stack.preview(task.id, "/", None).is_success, "no way in without the preview's cookie"
+    finally:
+        stack.stop()
+
+
+def test_split_deployment_the_server_reaches_a_workers_preview_and_another_worker_takes_it_over(
+    tmp_path, temporal, make_remote
+):
+    """Server and workers on machines of their own (separate data dirs; one database): the worker that
+    holds the workspace runs the preview behind its gateway; when that worker is gone, the next request
+    wakes it on another, which makes the workspace again from the task's branch."""
+    db = f"sqlite+aiosqlite:///{tmp_path / 'server' / 'data' / 'honk.db'}"
+    shared = {"HONK_PREVIEW_LINK_KEY": "a-key-the-server-and-workers-share", "HONK_PREVIEW_CHROMIUM": "off"}
+
+    def machine(name: str) -> dict[str, str]:
+        return {"HONK_DATA_DIR": str(tmp_path / name), "HONK_DATABASE_URL": db,
+                "HONK_PREVIEW_ADDRESS": f"127.0.0.1:{free_port()}"}  # fmt: skip
+
+    stack = HonkStack(tmp_path / "server", temporal.address, extra_env=shared, worker_env=machine("one"))
+    try:
+        stack.add_repo("sample", make_remote(sample_files()).url)
+        task = stack.ask("sample", "The app crashes when a playlist is empty. Fix it.")
+        assert stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180).state == TaskState.ready
+        info = _preview(stack, task.id)
+        assert info.endpoint is not None and info.endpoint.address.startswith("tcp:127.0.0.1:")
+        assert not (tmp_path / "server" / "data" / "workspaces").exists(), "the server holds no workspace"
+        cookie = stack.preview_cookie(task.id)
+        first = stack.preview(task.id, "/", cookie)
+        assert first.status_code == 200 and "Playlists" in first.text
+
+        stack.kill_worker(stack.workers[0])  # machine one is gone, its preview with it
+        wait_until(lambda: not _running("serve.py"), 15, "machine one's preview to die with it")
+        two = stack.start_worker(**machine("two"))
+        assert two.poll() is None
+        assert stack.preview(task.id, "/", cookie).status_code == 503  # starting again, elsewhere
+        wait_until(lambda: stack.preview(task.id, "/", cookie).status_code == 200, 90, "machine two's preview")
+        assert "Playlists" in stack.preview(task.id, "/", cookie).text
+        moved = _preview(stack, task.id)
+        assert moved.endpoint is not None and moved.endpoint != info.endpoint and moved.worker != info.worker
+        assert (tmp_path / "two" / "workspaces" / task.id).is_dir(), "made again from the task's branch"
     finally:
         stack.stop()
