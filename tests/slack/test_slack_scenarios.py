@@ -82,14 +82,26 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
     assert [a["action_id"] for a in actions] == ["merge", "request_changes", "cancel", "open"]
     assert actions[0]["confirm"], "Merge asks for confirmation"
     rendered = json.dumps(ready.args["blocks"], ensure_ascii=False)
-    assert "✅ test" in rendered and "/previews/" in rendered
+    # The live preview's signed link (a phone in Slack has no Honk session), at the task's own origin.
+    assert "✅ test" in rendered and f"{task_id}.localhost:{slack_stack.port}/__honk/enter?t=" in rendered
     shots = 1 if browser() else 0  # .ci/run installs Chromium; a bare machine may not have it
-    slack.wait_for("files.completeUploadExternal", count=2 + shots)  # QR code, [screenshot], small artifact
+    slack.wait_for("files.completeUploadExternal", count=2 + shots)  # QR code, [before/after], small artifact
     pngs = {f.filename: f.data for f in slack.files.values() if f.data and f.data.startswith(b"\x89PNG")}
     assert f"{task_id}-qr.png" in pngs, "a QR code image"
-    if shots:
-        assert len(pngs[f"{task_id}-screenshot.png"]) > 5000, "a screenshot of the preview"
+    if shots:  # the images themselves, uploaded: the route that changed most, on a phone, before and after
+        names = sorted(n for n in pngs if "-phone-" in n)
+        assert [n.rsplit("-", 1)[1] for n in names] == ["after.png", "before.png"], names
+        assert all(len(pngs[n]) > 5000 for n in names)
     assert slack.calls_to("chat.update"), "the status message is updated in place"
+
+    # A follow-up in the thread changes what "/" shows: the thread gets before, after and what changed.
+    more = message_event("Also show 'No tracks yet' on the page when a playlist is empty.", user="U1", thread_ts=ts)
+    assert post_event(slack_stack, more).status_code == 200
+    wait_until(lambda: slack_stack.kinds(task_id).count("task_ready") == 2, 120, "the follow-up's new version")
+    if shots:
+        slack.wait_for("files.completeUploadExternal", count=4 + 2 * shots)
+        diffs = [f for f in slack.files.values() if f.filename.endswith("-phone-diff.png")]
+        assert len(diffs) == 1 and diffs[0].data.startswith(b"\x89PNG"), "what changed, as an image"
 
     ready_ts = "1700000099.000100"
     assert post_action(slack_stack, block_action("merge", task_id, user="U2", message_ts=ready_ts)).status_code == 200
