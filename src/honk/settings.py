@@ -284,11 +284,11 @@ class PreviewSettings(Section):
     link_key: SecretStr | None = Field(
         default=None,
         description="the key preview links are signed with; set the same on the server and every worker when "
-        "they do not share a data dir. Default: derived from the data dir's `secret.key`",
+        "they do not share a data dir. Default: the data dir's `secret.key` (salted for this use only)",
     )
     chromium: str | None = Field(
         default=None,
-        description="the Chromium binary for screenshots (default: `chromium` on PATH); none: no screenshots",
+        description="the Chromium binary for before/after screenshots (default: `chromium` on PATH); `off`: none",
     )
 
 
