@@ -3,6 +3,7 @@ table is the one the code generates."""
 
 from __future__ import annotations
 
+import ipaddress
 import typing
 from pathlib import Path
 
@@ -128,3 +129,19 @@ def test_changed_copies_take_flat_or_sectioned_names_and_refuse_unknown_ones(
     assert (s.server.port, s.data_dir, s.sandbox.memory_mb, s.sandbox.mode) == (9, tmp_path / "d", 128, "bwrap")
     with pytest.raises(ValueError, match="no such setting: prot"):
         Settings().changed(prot=9)
+
+
+def test_honk_up_on_every_address_links_with_the_lan_address_and_prints_its_qr_code() -> None:
+    from honk.composition.up import _qr_text, lan_settings
+    from honk.settings import Settings
+
+    lan = lan_settings(Settings().changed(host="0.0.0.0", port=8787))
+    assert lan.server.public_url is not None and lan.server.public_url.endswith(":8787")
+    address = lan.server.public_url.removeprefix("http://").removesuffix(":8787")
+    assert ipaddress.ip_address(address) and address != "0.0.0.0"
+    assert lan.preview_domain == f"{address}.sslip.io"
+    said = Settings().changed(host="0.0.0.0", public_url="https://honk.lan")
+    assert lan_settings(said).base_url == "https://honk.lan" and lan_settings(said).preview_domain == "preview.honk.lan"
+    assert lan_settings(Settings()).preview_domain == "localhost"
+    qr = _qr_text("http://192.168.1.20:8787")
+    assert len(qr.splitlines()) > 10 and set(qr) <= set("█▀▄ \xa0\n")
