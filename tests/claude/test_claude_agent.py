@@ -297,7 +297,9 @@ def test_the_demo_model_fixes_the_sample_with_the_real_binary(claude_stack, mode
     task = claude_stack.ask("sample", "fix the crash when a playlist is empty", agent="claude")
     done = claude_stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180)
     assert done.state == TaskState.ready, done.reason
-    assert done.preview_url and claude_stack.http.get(done.preview_url).status_code == 200
+    assert done.preview_url == f"http://{task.id}.localhost:{claude_stack.port}"  # the live preview's origin
+    page = claude_stack.preview(task.id, "/", claude_stack.preview_cookie(task.id))
+    assert page.status_code == 200 and "Playlists" in page.text
     verifies = [
         e.event.output
         for e in claude_stack.events(task.id)

@@ -59,8 +59,16 @@ def test_up_runs_the_sample_route_and_survives_a_restart(tmp_path):
         asked = _honk(port, "ask", "sample", "fix the crash when a playlist is empty", "--wait")
         assert asked.returncode == 0, asked.stderr
         task_id = asked.stdout.splitlines()[0]
-        preview = httpx.get(f"http://127.0.0.1:{port}/previews/{task_id}/")
-        assert preview.status_code == 200 and "<html" in preview.text
+        # The sample's live preview, opened as a phone opens the link posted in Slack: at the task's own origin.
+        link = _honk(port, "preview", "link", task_id)
+        assert link.returncode == 0 and f"http://{task_id}.localhost:{port}/__honk/enter?t=" in link.stdout, link
+        host = {"host": f"{task_id}.localhost:{port}"}
+        enter = link.stdout.split(f":{port}", 1)[1].split()[0]
+        entered = httpx.get(f"http://127.0.0.1:{port}{enter}", headers=host)
+        assert entered.status_code == 303, entered.text
+        cookie = {"cookie": entered.headers["set-cookie"].split(";", 1)[0]}
+        preview = httpx.get(f"http://127.0.0.1:{port}/", headers=host | cookie)
+        assert preview.status_code == 200 and "Playlists" in preview.text
     finally:
         out = _ctrl_c(up)
     assert up.returncode == 0 and "Honk stopped" in out
