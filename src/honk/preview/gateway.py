@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from honk.preview.endpoint import GREETING, OK, open_unix
+from honk.sandbox.streams import both_ways
 
 MAX_LINE = 200  # the greeting, a task id and a 43-character token fit in well under this
 FIRST_LINE_S = 5.0  # a client that sends no full first line by then is dropped (a slow-loris)
@@ -83,7 +84,7 @@ class PreviewGateway:
         try:
             writer.write(OK)
             up_writer.write(early)  # what the server sent after its first line, without waiting for OK
-            await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
+            await both_ways((reader, writer), (up_reader, up_writer))
         finally:
             self._live.discard(up_writer)
             up_writer.close()
@@ -102,12 +103,3 @@ async def _first_line(reader: asyncio.StreamReader) -> tuple[bytes | None, bytes
         buf += chunk
     line, _, rest = buf.partition(b"\r\n")
     return line, rest
-
-
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        while data := await reader.read(262144):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()  # a half-close passed on: the other side reads the end, then answers or closes

@@ -35,6 +35,7 @@ from honk.events import NetworkBlocked
 from honk.network import EgressPolicy
 from honk.ports import free_port
 from honk.sandbox import limits
+from honk.sandbox.streams import both_ways
 from honk.sandbox.view import View
 from honk.workspace import proc
 from honk.workspace.git import redact_url
@@ -419,20 +420,11 @@ class _Relay:
             return
         self._live |= {writer, up_writer}
         try:
-            await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
+            await both_ways((reader, writer), (up_reader, up_writer))
         finally:
             self._live -= {writer, up_writer}
             writer.close()
             up_writer.close()
-
-
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError):
-        while data := await reader.read(262144):
-            writer.write(data)
-            await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()  # a half-close passed on: the other side reads the end, then answers
 
 
 class SandboxUnavailable(UserFacingError):
