@@ -38,22 +38,26 @@ async def open_preview_stream(
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A byte stream to the preview's server (past the gateway's greeting for a `tcp:` endpoint);
     PreviewUnreachable when none could be had within `timeout_s`."""
+    return await asyncio.open_connection(sock=await open_socket(endpoint, task_id, timeout_s))
+
+
+async def open_socket(endpoint: PreviewEndpoint, task_id: str, timeout_s: float = 10.0) -> socket.socket:
+    """A connected, non-blocking socket to the preview's server: its unix socket, or a worker's gateway
+    after it said yes to the task and its token. PreviewUnreachable when none within `timeout_s`."""
     kind, _, where = endpoint.address.partition(":")
+    if kind not in ("unix", "tcp"):
+        raise PreviewUnreachable(f"not a preview endpoint: {endpoint.address!r} (unix:/path or tcp:host:port)")
     try:
         async with asyncio.timeout(timeout_s):
             if kind == "unix":
-                return await open_unix(Path(where))
-            if kind == "tcp":
-                return await _through_gateway(where, task_id, endpoint.token)
-    except (OSError, ValueError, TimeoutError, asyncio.IncompleteReadError) as e:
+                return await connect_unix(Path(where))
+            return await _through_gateway(where, task_id, endpoint.token)
+    except (OSError, ValueError, IndexError, TimeoutError) as e:
         raise PreviewUnreachable(f"the preview at {endpoint.address} did not answer ({e or type(e).__name__})") from e
-    raise PreviewUnreachable(f"not a preview endpoint: {endpoint.address!r} (unix:/path or tcp:host:port)")
 
 
 async def open_unix(path: Path) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A connection to the unix socket at `path`, however long the path."""
-    if len(os.fsencode(path)) < _SUN_PATH:
-        return await asyncio.open_unix_connection(str(path))
     return await asyncio.open_unix_connection(sock=await connect_unix(path))
 
 
@@ -75,11 +79,26 @@ async def connect_unix(path: Path) -> socket.socket:
     return sock
 
 
-async def _through_gateway(address: str, task_id: str, token: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    host, _, port = address.rpartition(":")
-    reader, writer = await asyncio.open_connection(host.strip("[]"), int(port))
-    writer.write(preamble(task_id, token))
-    if await reader.readexactly(len(OK)) != OK:
-        writer.close()
-        raise ConnectionRefusedError("the preview gateway did not let the connection through")
-    return reader, writer
+async def _through_gateway(where: str, task_id: str, token: str) -> socket.socket:
+    """The gateway's greeting (the task and its token) and its `OK`; what follows is the preview's own."""
+    host, _, port = where.rpartition(":")
+    loop = asyncio.get_running_loop()
+    family, kind, proto, _, addr = (await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM))[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        await loop.sock_connect(sock, addr)
+        await loop.sock_sendall(sock, preamble(task_id, token))
+        answer = b""
+        while len(answer) < len(OK):  # exactly "OK\r\n": what follows belongs to the preview
+            chunk = await loop.sock_recv(sock, len(OK) - len(answer))
+            if not chunk:
+                break
+            answer += chunk
+        if answer != OK:
+            raise ConnectionRefusedError("the preview gateway did not let the connection through")
+    except BaseException:
+        sock.close()
+        raise
+    return sock

@@ -20,11 +20,12 @@ from fastapi import FastAPI
 
 from honk.domain import PreviewInfo
 from honk.errors import NotFound, UserFacingError
+from honk.preview.endpoint import PreviewUnreachable
 from honk.preview_links import COOKIE, ENTER_PATH, STAY, LinkRefused
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.web import preview_pages as pages
-from honk.web.preview_proxy import EndpointUnreachable, PreviewProxy
+from honk.web.preview_proxy import PreviewProxy
 from honk.workflow.policy import TASK_ID_RE
 
 log = logging.getLogger("honk.preview")
@@ -100,7 +101,7 @@ class PreviewOrigin:
                 else:
                     await self.proxy.http(info.endpoint, task_id, scope, receive, send)
                 return
-            except EndpointUnreachable as e:
+            except PreviewUnreachable as e:
                 log.info("preview %s is registered but unreachable (%s): waking it", task_id, e)
         await self.not_running(task_id, info, scope, send)
 

@@ -16,7 +16,6 @@ import select
 import socket
 from collections.abc import AsyncIterator, Iterable
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 import httpcore
@@ -25,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.typing import Subprotocol
 
 from honk.domain import PREVIEW_PORT, PreviewEndpoint
-from honk.preview.endpoint import connect_unix
+from honk.preview.endpoint import PreviewUnreachable, open_socket
 from honk.preview_links import COOKIE
 
 log = logging.getLogger("honk.preview")
@@ -58,52 +57,9 @@ Headers = list[tuple[bytes, bytes]]
 Scope = dict[str, Any]
 
 
-class EndpointUnreachable(Exception):
-    """Nothing answers where the preview was registered (stopped, its worker gone, the gateway refused)."""
-
-
 async def open_endpoint(endpoint: PreviewEndpoint, task_id: str, timeout_s: float = CONNECT_TIMEOUT_S) -> socket.socket:
-    """A connected, non-blocking socket to the task's preview server: its unix socket (`unix:/path`), or a
-    worker's preview gateway (`tcp:host:port`) after the gateway said yes to the task and its token."""
-    kind, _, where = endpoint.address.partition(":")
-    if kind == "unix":
-        try:
-            return await asyncio.wait_for(connect_unix(Path(where)), timeout_s)
-        except (OSError, TimeoutError) as e:
-            raise EndpointUnreachable(f"{endpoint.address}: {e}") from e
-    if kind == "tcp":
-        return await _through_gateway(endpoint, where, task_id, timeout_s)
-    raise EndpointUnreachable(f"{endpoint.address!r} is neither unix:PATH nor tcp:HOST:PORT")
-
-
-async def _through_gateway(endpoint: PreviewEndpoint, where: str, task_id: str, timeout_s: float) -> socket.socket:
-    """The gateway's protocol (docs in the design): one line naming the task and its token, `OK` back, then
-    the bytes are the preview's own."""
-    host, _, port = where.rpartition(":")
-    loop = asyncio.get_running_loop()
-    sock: socket.socket | None = None
-    try:
-        family, kind, proto, _, addr = (await loop.getaddrinfo(host.strip("[]"), int(port), type=socket.SOCK_STREAM))[0]
-        sock = socket.socket(family, kind, proto)
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        async with asyncio.timeout(timeout_s):
-            await loop.sock_connect(sock, addr)
-            await loop.sock_sendall(sock, f"HONK-PREVIEW {task_id} {endpoint.token}\r\n".encode())
-            answer = b""
-            while len(answer) < 4:  # exactly "OK\r\n": what follows belongs to the preview
-                chunk = await loop.sock_recv(sock, 4 - len(answer))
-                if not chunk:
-                    break
-                answer += chunk
-    except (OSError, ValueError, IndexError, TimeoutError) as e:
-        if sock is not None:
-            sock.close()
-        raise EndpointUnreachable(f"{endpoint.address}: {e}") from e
-    if answer != b"OK\r\n":
-        sock.close()
-        raise EndpointUnreachable(f"{endpoint.address}: the gateway does not run this preview")
-    return sock
+    """A connected, non-blocking socket to the task's preview server (honk.preview.endpoint)."""
+    return await open_socket(endpoint, task_id, timeout_s)
 
 
 class _SocketStream(httpcore.AsyncNetworkStream):
@@ -156,7 +112,7 @@ class _EndpointBackend(httpcore.AsyncNetworkBackend):
     ) -> _SocketStream:
         try:
             return _SocketStream(await open_endpoint(self.endpoint, self.task_id, timeout or CONNECT_TIMEOUT_S))
-        except EndpointUnreachable as e:
+        except PreviewUnreachable as e:
             raise httpcore.ConnectError(str(e)) from e
 
     async def connect_unix_socket(self, path: str, timeout: float | None = None, *_: Any, **__: Any) -> _SocketStream:
@@ -193,7 +149,7 @@ class PreviewProxy:
             await pool.aclose()
 
     async def http(self, endpoint: PreviewEndpoint, task_id: str, scope: Scope, receive: Any, send: Any) -> None:
-        """Passes one HTTP request and its answer; EndpointUnreachable (before anything was answered) when no
+        """Passes one HTTP request and its answer; PreviewUnreachable (before anything was answered) when no
         connection to the preview could be made."""
         body_read = asyncio.Event()
 
@@ -218,7 +174,7 @@ class PreviewProxy:
         try:
             response = await self._pool(endpoint, task_id).handle_async_request(request)
         except httpcore.ConnectError as e:
-            raise EndpointUnreachable(str(e)) from e
+            raise PreviewUnreachable(str(e)) from e
         except (httpcore.ProtocolError, httpcore.NetworkError, httpcore.TimeoutException) as e:
             log.info("preview %s: no answer (%s)", task_id, e)
             await _answer(send, 502, b"The preview's server closed the connection without answering.")
@@ -239,7 +195,7 @@ class PreviewProxy:
 
     async def websocket(self, endpoint: PreviewEndpoint, task_id: str, scope: Scope, receive: Any, send: Any) -> None:
         """Joins the browser's WebSocket to one opened to the preview: subprotocol, text and binary messages,
-        and close codes pass both ways. EndpointUnreachable when no connection could be made."""
+        and close codes pass both ways. PreviewUnreachable when no connection could be made."""
         sock = await open_endpoint(endpoint, task_id)
         headers = [
             (k.decode("latin-1"), v.decode("latin-1"))
