@@ -191,8 +191,11 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     sec.notes = [
         "The added time is a second loopback hop and all of it in Python: uvicorn parsing the browser's "
         "request, the preview origin (host, cookie, cached state), httpcore/h11 writing the request and "
-        "parsing the answer, uvicorn writing it. On this shared 2-core VM the added p50 was +1.4 ms in a quiet "
-        "run (+8 ms while tests ran beside it).",
+        "parsing the answer, uvicorn writing it (measured inside one process: 0.6-0.7 ms of it is the origin and "
+        "the proxy). On this shared 2-core VM, runs on 2026-12-03 ranged: quiet, added p50 +1.2 to +1.5 ms and p99 "
+        "+1.7 to +2.8 ms; with the load average at 3-4, +2 ms and +6 to +7 ms (the direct baseline moves as much); "
+        "+8 ms p50 while tests ran beside it. uvloop as uvicorn's loop took ~0.3 ms off p50 in one pair of runs, "
+        "inside that noise, so it was not added.",
     ]
     sec.seconds = time.perf_counter() - started
     return sec
