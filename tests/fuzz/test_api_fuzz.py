@@ -43,10 +43,11 @@ from repos import DIRECT_FIX, calc_files
 REQUEST_TIMEOUT_S = 20
 EVENTS = "/api/tasks/{task_id}/events"
 # Generated cases per operation, on top of its coverage cases (all of them: a few dozen per operation).
-# Submitting a task starts a real workflow, so that operation gets fewer. The whole file: ~30-60 s on 2 cores.
-FUZZ_EXAMPLES = 40
-# Starting a task costs a workflow; the repo's admin routes (secrets, allowed hosts) have their own
-# hostile-input stories (tests/scenarios/test_repo_secrets.py, test_network_allowances.py).
+# Submitting a task starts a real workflow, so that operation gets fewer. The whole file: ~90 s on 2 cores.
+FUZZ_EXAMPLES = 30
+# Starting a task costs a workflow; the repo's admin routes (secrets, allowed hosts) and a preview's links
+# have their own hostile-input stories (tests/scenarios/test_repo_secrets.py, test_network_allowances.py,
+# tests/web/test_preview_links.py).
 FEWER = {("POST", "/api/tasks"): 10} | {
     (method, path): 15
     for method, path in (
@@ -56,6 +57,8 @@ FEWER = {("POST", "/api/tasks"): 10} | {
         ("POST", "/api/repos/{repo}/network/allow"),
         ("GET", "/api/repos/{repo}/network"),
         ("DELETE", "/api/repos/{repo}/network/allow/{host}"),
+        ("POST", "/api/tasks/{task_id}/preview/link"),
+        ("POST", "/api/tasks/{task_id}/preview/revoke"),
     )
 }
 MAX_REPORTED = 3  # distinct failures reported per operation and phase
