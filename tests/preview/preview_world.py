@@ -4,10 +4,8 @@ workspaces holding the fixture dev server (apps/app.py), each run marked so the 
 from __future__ import annotations
 
 import asyncio
-import os
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -111,17 +109,6 @@ async def http_get(endpoint, task_id: str, path: str) -> tuple[int, bytes]:  # n
     writer.close()
     head, _, body = raw.partition(b"\r\n\r\n")
     return int(head.split()[1]), body
-
-
-def unix_socket(path: Path) -> socket.socket:
-    """A connected socket to a unix socket however long its path (for the websockets client)."""
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    where = os.open(path.parent, os.O_PATH)
-    try:
-        sock.connect(f"/proc/self/fd/{where}/{path.name}")
-    finally:
-        os.close(where)
-    return sock
 
 
 @pytest.fixture(params=["bwrap", "off"])

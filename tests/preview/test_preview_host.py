@@ -19,13 +19,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from preview_world import WORKER, World, app_spec, http_get, marker, pids_with, unix_socket, wait_gone
+from preview_world import WORKER, World, app_spec, http_get, marker, pids_with, wait_gone
 from websockets.asyncio.client import connect
 
 from honk.domain import PREVIEW_PORT
 from honk.network import EgressPolicy
 from honk.preview import messages
-from honk.preview.endpoint import open_preview_stream
+from honk.preview.endpoint import connect_unix, open_preview_stream
 from honk.sandbox import Sandbox
 
 
@@ -51,7 +51,7 @@ async def test_a_preview_starts_answers_through_its_socket_and_is_registered(wor
         rest = await asyncio.wait_for(reader.read(-1), 10)
         writer.close()
         assert b"Transfer-Encoding: chunked" in first and b"chunk 4\n" in rest and time.monotonic() - began > 0.5
-        async with connect("ws://localhost/ws", sock=unix_socket(sock)) as ws_client:
+        async with connect("ws://localhost/ws", sock=await connect_unix(sock)) as ws_client:
             await ws_client.send("hello")
             assert await asyncio.wait_for(ws_client.recv(), 10) == "hello"
             await ws_client.send(b"\x00\x01" * 40000)
