@@ -7,6 +7,7 @@ what to do."""
 from __future__ import annotations
 
 import hashlib
+import os
 import plistlib
 import re
 import shutil
@@ -163,6 +164,64 @@ async def test_a_download_resumes_from_where_it_stopped(site: Site, delivered):
     assert res.status_code == 206 and res.content == apk.read_bytes()[100:]
     head = httpx.head(url, timeout=30)
     assert head.status_code == 200 and int(head.headers["content-length"]) == apk.stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "part"),
+    [
+        ("bytes=10-19", 206, slice(10, 20)),
+        ("bytes=-16", 206, slice(-16, None)),
+        ("bytes=0-", 206, slice(0, None)),
+        ("bytes=999999999-", 416, slice(0, 0)),
+        ("bytes=0-1,5-6", 200, slice(0, None)),  # several ranges: the whole file, as HTTP allows
+        ("lines=1-2", 200, slice(0, None)),
+    ],
+)
+async def test_byte_ranges(site: Site, delivered, header: str, status: int, part: slice):
+    token, apk = delivered
+    res = httpx.get(site.links.file_url(token, "app.apk"), headers={"Range": header}, timeout=30)
+    assert res.status_code == status and res.content == apk.read_bytes()[part]
+
+
+async def test_a_big_file_not_in_the_page_cache_streams_whole(site: Site, delivered):
+    token, apk = delivered
+    big = site.artifacts / TASK / "app.apk"
+    with open(big, "ab") as f:  # 40 MB more: ranges of it are read on a thread once evicted below
+        for i in range(40):
+            f.write(bytes([i]) * (1024 * 1024))
+    size, sha = file_digest(big)
+    app = site.shelf.get(TASK, "app.apk")
+    assert app is not None
+    site.shelf.put(app.model_copy(update={"size": size, "sha256": sha}))
+    token = site.links.token(TASK, "app.apk", sha, ttl_s=60)
+    fd = os.open(big, os.O_RDONLY)
+    os.fsync(fd)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)  # out of the page cache, where the file system allows
+    os.close(fd)
+
+    h = hashlib.sha256()
+    with httpx.stream("GET", site.links.file_url(token, "app.apk"), timeout=60) as res:
+        assert res.status_code == 200 and int(res.headers["content-length"]) == size
+        for chunk in res.iter_bytes():
+            h.update(chunk)
+    assert h.hexdigest() == sha
+
+
+async def test_a_phone_that_goes_away_mid_download_leaves_the_server_serving(site: Site, delivered):
+    token, apk = delivered
+    big = site.artifacts / TASK / "app.apk"
+    with open(big, "ab") as f:
+        f.write(bytes(64 * 1024 * 1024))
+    size, sha = file_digest(big)
+    app = site.shelf.get(TASK, "app.apk")
+    assert app is not None
+    site.shelf.put(app.model_copy(update={"size": size, "sha256": sha}))
+    url = site.links.file_url(site.links.token(TASK, "app.apk", sha, ttl_s=60), "app.apk")
+    for _ in range(3):
+        with httpx.stream("GET", url, timeout=30) as res:
+            assert res.status_code == 200
+            next(res.iter_raw(65536))  # the first bytes, then the connection is dropped
+    assert httpx.head(url, timeout=30).status_code == 200
 
 
 async def test_links_that_must_not_open_get_403_and_what_to_do(

@@ -17,26 +17,22 @@ import time
 from html import escape
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import Response
 
 from honk.deliver.ios import itms_services_link, ota_manifest
 from honk.deliver.links import MANIFEST, ArtifactLinks
 from honk.deliver.records import ANDROID_APK, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.deliver.shelf import DeliveryShelf
+from honk.web.file_stream import FileStream
 from honk.web.ui import qr_svg
 
 MIME = {".apk": "application/vnd.android.package-archive", ".ipa": "application/octet-stream"}
-CHUNK = 1024 * 1024  # per read and write of a download: fewer thread hops than starlette's 64 KB
 SECURITY = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
 }
-
-
-class Streamed(FileResponse):
-    chunk_size = CHUNK
 
 
 def install_router(links: ArtifactLinks, shelf: DeliveryShelf) -> APIRouter:
@@ -75,7 +71,8 @@ def install_router(links: ArtifactLinks, shelf: DeliveryShelf) -> APIRouter:
         path = shelf.file(app.task_id, app.name)
         assert path is not None
         media = MIME.get(path.suffix.lower(), "application/octet-stream")
-        return Streamed(path, media_type=media, filename=app.name, headers={**SECURITY, "Cache-Control": "private"})
+        headers = {**SECURITY, "Cache-Control": "private"}
+        return FileStream(path, media_type=media, filename=app.name, headers=headers, etag=app.sha256[:32])
 
     return r
 
