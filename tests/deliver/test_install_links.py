@@ -26,7 +26,7 @@ from itsdangerous import URLSafeSerializer
 from honk.deliver.apk import inspect_apk
 from honk.deliver.ios import read_ipa
 from honk.deliver.links import SALT, ArtifactLinks
-from honk.deliver.records import ApkRead, ArtifactGrant, ArtifactLinkRefused, IosApp
+from honk.deliver.records import ApkRead, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.deliver.shelf import DeliveryShelf, described_apk, described_ipa, file_digest
 from honk.demo.loopback import LoopbackServer
 from honk.ports import free_port
@@ -323,3 +323,23 @@ def test_over_http_the_ipa_page_says_why_it_cannot_install(tmp_path: Path):
         assert 'id="install"' not in page.text
         res = site.get(site.links.manifest_url(token))
         assert res.status_code == 409 and "only from an HTTPS address" in res.text
+
+
+def test_the_shelf_never_leaves_a_tasks_area(tmp_path: Path):
+    shelf = DeliveryShelf(tmp_path / "artifacts")
+    (tmp_path / "artifacts" / TASK).mkdir(parents=True)
+    (tmp_path / "secret").write_text("key")
+    (tmp_path / "artifacts" / TASK / "link.apk").symlink_to(tmp_path / "secret")
+    for task_id, name in [
+        (TASK, "../../secret"),
+        ("..", "secret"),
+        (TASK, "link.apk"),
+        (TASK, ".delivered"),
+        (TASK, ""),
+    ]:
+        assert shelf.file(task_id, name) is None and shelf.get(task_id, name) is None, (task_id, name)
+    app = DeliveredApp(
+        task_id=TASK, name="../x.apk", kind="android-apk", title="x", version="1", build="1", size=1, sha256=""
+    )
+    with pytest.raises(ValueError, match="not a plain task id and file name"):
+        shelf.put(app)

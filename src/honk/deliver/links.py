@@ -45,9 +45,15 @@ class ArtifactLinks:
             return ArtifactLinkRefused(why=f"This link expired on {when}.")
         if name is not None and name != grant.name and not (name == MANIFEST and grant.name.endswith(".ipa")):
             return ArtifactLinkRefused(why="This link is for another file.")
-        if sha256 is not None and sha256[:DIGEST_CHARS] != grant.digest:
-            return ArtifactLinkRefused(why="This link is for an earlier build of the app; a newer one replaced it.")
+        if sha256 is not None and (refused := self.other_build(grant, sha256)) is not None:
+            return refused
         return grant
+
+    def other_build(self, grant: ArtifactGrant, sha256: str) -> ArtifactLinkRefused | None:
+        """Why `grant` does not open the file whose SHA-256 is now `sha256` (rebuilt since), or None."""
+        if sha256[:DIGEST_CHARS] == grant.digest:
+            return None
+        return ArtifactLinkRefused(why="This link is for an earlier build of the app; a newer one replaced it.")
 
     def _verify(self, token: str) -> ArtifactGrant | None:
         if not token or len(token) > MAX_TOKEN_CHARS:

@@ -45,8 +45,8 @@ def install_router(links: ArtifactLinks, shelf: DeliveryShelf) -> APIRouter:
         app = shelf.get(grant.task_id, grant.name)
         if app is None or shelf.file(grant.task_id, grant.name) is None:
             return _page(404, "This build is no longer here", f"<p>The task's files were removed.</p>{ASK_AGAIN}")
-        if isinstance(again := links.check(token, name, app.sha256), ArtifactLinkRefused):
-            return _page(403, "This link does not open", f"<p>{escape(again.why)}</p>{ASK_AGAIN}")
+        if (rebuilt := links.other_build(grant, app.sha256)) is not None:
+            return _page(403, "This link does not open", f"<p>{escape(rebuilt.why)}</p>{ASK_AGAIN}")
         return app, grant
 
     @r.get("/install/{token}", include_in_schema=False)
