@@ -217,7 +217,7 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"{runs} downloads per side, alternating, after one warm-up each (the file in the page cache). Cold: "
         f"{max(1, runs // 2)} per side, the file evicted (`posix_fadvise(DONTNEED)`) before each.",
         "Honk: the install router (`honk.web.install`) alone on uvicorn in a process of its own, the file "
-        "behind its signed link (`/dl/<token>/app.apk`), streamed from disk in 256 KB reads, the next read on a thread while the current chunk is sent (`honk.web.file_stream`). Baseline: Python's "
+        "behind its signed link (`/dl/<token>/app.apk`), streamed from disk in 256 KB reads, made in the event loop when the page cache holds them (`RWF_NOWAIT`) and on a thread when not (`honk.web.file_stream`). Baseline: Python's "
         "`http.server` in a process of its own serving the same file (a hard link). Caddy was not used: it is "
         "not installed here, and sendfile(2) measures the kernel rather than a file server in Python.",
         f"Memory: the server's RSS sampled every 10 ms during the fast downloads and during a slow one "
