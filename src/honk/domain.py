@@ -1214,3 +1214,51 @@ class DeploySpec(Carried):
         return HealthCheck(
             url=self.health if url else None, run=None if url else self.health, timeout_s=self.health_timeout_s
         )
+
+
+class DeployJob(Carried):
+    """One deploy of a merged change: the repo's `.honk.toml` as merged (its `[deploy]`, `[network]`
+    and `[[secrets]]`), and a checkout of the merged commit to run it from."""
+
+    task_id: str
+    repo: RepoRef
+    config: RepoConfig
+    commit: str
+    target: str  # the branch it was merged to
+    workspace: Workspace
+    by: str = ""  # who merged it (or asked for the deploy)
+
+    @property
+    def spec(self) -> DeploySpec:
+        if self.config.deploy is None:
+            raise ValueError(f"{self.repo.name}'s .honk.toml has no [deploy]")
+        return self.config.deploy
+
+
+class HealthOutcome(Carried):
+    """What a health check came to: passed, or not, with the last answer it got (a status and the first
+    line of the body, the command's distilled output, or why the egress proxy refused it)."""
+
+    passed: bool
+    attempts: int = 0
+    answer: str = ""
+    refused: bool = False  # the egress policy refused it: asking again could not pass
+    duration_s: float = 0.0
+
+
+class DeployOutcome(Carried):
+    """A deploy step's result, as the thread and the task page show it. From the deploy command:
+    "deployed" or "deploy_failed" (`detail`: its distilled log); from the health check: "live" or
+    "health_failed" (`detail`: the last answer)."""
+
+    state: DeployState
+    commit: str
+    detail: str = ""
+    url: str | None = None  # the "live in production" link (`[deploy] url`)
+    health: HealthOutcome | None = None
+    log_path: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("deployed", "live")
