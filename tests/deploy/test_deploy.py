@@ -16,6 +16,7 @@ from honk.deploy import check_health
 from honk.domain import HealthCheck
 from honk.egress.proxy import EgressProxy
 from honk.network import EgressPolicy, Rule
+from honk.protocols import Deployer
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.testing.fake_production import TOKEN, FakeProduction, Release
 
@@ -30,8 +31,9 @@ async def test_the_deploy_script_pushes_the_merged_commit_to_production_by_name_
 ) -> None:
     world.change({".honk.toml": honk_toml(secrets)})
     job = world.job()
+    seam: Deployer = world.deployer  # RepoDeployer is the Deployer seam (pyright checks the shape)
 
-    deployed = await world.deployer.deploy(job)
+    deployed = await seam.deploy(job)
     assert (deployed.state, deployed.commit, deployed.detail) == ("deployed", job.commit, ""), deployed
     assert production.releases == [Release(job.commit, "hello, version 1\n")]
     [pushed] = [r for r in production.requests if r.method == "POST"]
