@@ -1262,3 +1262,18 @@ class DeployOutcome(Carried):
     @property
     def ok(self) -> bool:
         return self.state in ("deployed", "live")
+
+
+class DeployRecord(Record):
+    """One deploy as the history keeps it (`honk.store.deploys`; `honk deploys REPO`)."""
+
+    id: int
+    repo: str
+    task_id: str | None
+    commit: str
+    by: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    state: DeployState
+    link: str | None = None
+    detail: str = ""
