@@ -208,3 +208,25 @@ async def test_a_health_host_the_deploy_phase_does_not_list_is_refused_at_once_w
     assert "status.other.example.com is not in the allowlist for deploy" in failed.detail
     assert '[network] deploy = ["…"]' in failed.detail
     assert production.requests == []
+
+
+async def test_unsandboxed_the_health_url_still_goes_through_the_proxy_and_its_refusals(
+    tmp_path: Path, proxy: EgressProxy, production: FakeProduction, inside: FakeProduction
+) -> None:
+    """With HONK_SANDBOX=off there is no namespace to hold curl in, but the fetch is still sent to the
+    proxy (NO_PROXY emptied, loopback included): production answers by name, the inside names are refused."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    policy = EgressPolicy("deploy", (Rule("*.example.com", None, None, "network.deploy[0]"),))
+    launcher = Sandbox(SandboxConfig(mode="off", egress=proxy)).launcher(
+        tmp_path / "area", ws, [], "deploy", egress=policy
+    )
+    try:
+        down = await check_health(HealthCheck(url=f"https://{PRODUCTION}/health", timeout_s=1), launcher, policy)
+        refused = await check_health(HealthCheck(url=f"https://{INSIDE}/health", timeout_s=10), launcher, policy)
+    finally:
+        launcher.close()
+    assert not down.passed and down.answer == "HTTP 503: nothing deployed yet"
+    assert [(r.host, r.path) for r in production.requests] == [(PRODUCTION, "/health")] * down.attempts
+    assert refused.refused and "(private_address)" in refused.answer
+    assert inside.requests == []
