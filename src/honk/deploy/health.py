@@ -95,9 +95,8 @@ def read_fetch(output: str, marker: str) -> tuple[bool, str, bool]:
     if refused is not None and 403 in (code, connect):
         reason = refused.group(1).lower()
         said = next((line for line in body.splitlines() if line.startswith("Honk's egress proxy refused")), "")
-        detail = (
-            said.split(": ", 1)[1].split(".\n")[0].rstrip(".") if ": " in said else REASON_WORDS.get(reason, reason)
-        )
+        # Plain HTTP carries the proxy's own words; a refused CONNECT, only its reason.
+        detail = said.split(": ", 1)[1].rstrip(".") if ": " in said else REASON_WORDS.get(reason, reason)
         return False, f"refused by the egress proxy ({reason}): {detail}", reason in FINAL
     if code == 0:
         return False, _curl_error(head) or (f"HTTP {connect} from the proxy" if connect else "no answer"), False
