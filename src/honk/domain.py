@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal, LiteralString, TypeVar, get_args
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -616,6 +617,8 @@ class RepoConfig(Carried):
     build: Annotated[BuildSpec, Wanted("a table")] | None = None
     # The new version people open: files the build made, or a server Honk runs (see PreviewSpec).
     preview: Annotated[PreviewSpec, Wanted("a table")] | None = None
+    # How a merged change reaches production, and how Honk knows it is live (see DeploySpec).
+    deploy: Annotated[DeploySpec, Wanted("a table")] | None = None
     setup: NonEmpty | None = None
     setup_timeout_s: Seconds = Field(default=900.0, validation_alias="setup_timeout")
     # The hosts each phase may reach through Honk's egress proxy, within the operator's ceiling.
@@ -1064,3 +1067,213 @@ class RouteShots(Carried):
     @property
     def changed(self) -> float:
         return max((s.changed for s in self.shots), default=0.0)
+
+
+# -- production after merge ------------------------------------------------------------------------
+
+# What a deploy came to, step by step: running the repo's command (or waiting for the forge's), then
+# the health check. "deployed": the command (or the forge) said it is done, health not yet known.
+DeployState = Literal["deploying", "deployed", "live", "deploy_failed", "health_failed"]
+DEPLOY_ENDED: tuple[DeployState, ...] = ("live", "deploy_failed", "health_failed")
+# How a failed deploy is undone: a revert task through the same checks and merge policy ("task"), or
+# one that merges as soon as its checks pass ("fast-track").
+RevertMode = Literal["task", "fast-track"]
+# What a forge says a merged commit reached: a commit status (or check) by its context, or a deployment
+# to an environment.
+WaitKind = Literal["status", "deployment"]
+WAIT_KINDS: tuple[WaitKind, ...] = get_args(WaitKind)
+MAX_URL_CHARS = 2_000
+_WAIT_FOR = re.compile(r"^(?P<kind>[a-z]+):(?P<name>.+)$", re.DOTALL)
+
+
+def _http_url(value: str) -> tuple[str, str, int | None]:
+    """An http(s) URL's scheme, host and port; a honk_config error when it is not one."""
+    _check(len(value) <= MAX_URL_CHARS and value.isprintable() and " " not in value, "must be a URL without spaces")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        raise PydanticCustomError("honk_config", "must be an http:// or https:// URL with a valid port") from None
+    _check(parts.scheme in ("http", "https") and bool(parts.hostname), "must be an http:// or https:// URL")
+    return parts.scheme, parts.hostname or "", port
+
+
+def _live_url(value: str) -> str:
+    _http_url(value)
+    return value
+
+
+def is_url(value: str) -> bool:
+    """Whether a `[deploy] health` names a URL (fetched) rather than a command (run)."""
+    return value[:8].lower().startswith(("http://", "https://"))
+
+
+def _health_target(value: str) -> str:
+    """A URL (`http://` or `https://`: fetched through the egress proxy) or else a command."""
+    if not is_url(value):
+        return _non_empty(value)
+    _, host, _ = _http_url(value)
+    _check(
+        "@" not in urlsplit(value).netloc,
+        'must not hold a user or password: give the check a header with [[secrets]] (phases = ["deploy"])',
+    )
+    _check(
+        not is_ip_literal(host),
+        "must name a host, not an IP address: the health check goes through Honk's egress proxy, which "
+        "reaches host names only (never loopback, private or cloud metadata addresses)",
+    )
+    _check(bool(_HOST_NAME.match(host)) and not host.startswith("*."), "must name a host such as app.example.com")
+    return value
+
+
+def _wait_for(value: str) -> str:
+    found = _WAIT_FOR.match(value)
+    _check(
+        found is not None and found["kind"] in WAIT_KINDS,
+        'must be "status:<context>" (a commit status or check on the merged commit, like '
+        '"status:deploy/production") or "deployment:<environment>" (like "deployment:production")',
+    )
+    assert found is not None
+    name = found["name"]
+    _check(
+        name == name.strip() and len(name) <= 200 and name.isprintable(),
+        "must name its status context or environment after the colon: at most 200 printable characters, "
+        "no leading or trailing spaces",
+    )
+    return value
+
+
+LiveUrl = Annotated[str, AfterValidator(_live_url), Wanted("an http:// or https:// link")]
+HealthTarget = Annotated[
+    str, AfterValidator(_health_target), Wanted("a URL (http:// or https://, fetched) or a command (run)")
+]
+WaitFor = Annotated[str, AfterValidator(_wait_for), Wanted('"status:<context>" or "deployment:<environment>"')]
+
+
+class Awaited(Carried):
+    """`[deploy] wait_for`, read: what the forge must say of the merged commit on the target branch."""
+
+    kind: WaitKind
+    name: str  # the status context ("deploy/production") or the environment ("production")
+
+
+class HealthCheck(Carried):
+    """A deploy's health check as the deployer runs it: a URL fetched through the egress proxy (any 2xx
+    passes) or a command run in the deploy sandbox (exit 0 passes), tried until it passes or
+    `timeout_s` ends."""
+
+    url: str | None = None
+    run: str | None = None
+    timeout_s: float = 300.0
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> HealthCheck:
+        if (self.url is None) == (self.run is None):
+            raise ValueError("a health check is a URL or a command")
+        return self
+
+
+class DeploySpec(Carried):
+    """`[deploy]`: how a merged change reaches production, and how Honk knows it is live. The repo's own
+    command (`run`: sandboxed in the deploy phase, with the secrets and hosts `[[secrets]]` and
+    `[network] deploy` give it) or the forge's word (`wait_for`); then, optionally, `health`: a URL or a
+    command, tried until it passes or `health_timeout` ends. `url` is the "live in production" link."""
+
+    run: NonEmpty | None = None
+    wait_for: WaitFor | None = None
+    health: HealthTarget | None = None
+    health_timeout_s: Seconds = Field(default=300.0, validation_alias="health_timeout")
+    timeout_s: Seconds = Field(default=900.0, validation_alias="timeout")
+    url: LiveUrl | None = None
+    revert: Annotated[RevertMode, Wanted('"task" or "fast-track"')] = "task"
+
+    @model_validator(mode="after")
+    def _one_way(self) -> DeploySpec:
+        _check(
+            not (self.run and self.wait_for),
+            "has both run and wait_for: Honk runs the repo's deploy command or waits for the forge's deploy, not both",
+        )
+        _check(
+            bool(self.run or self.wait_for),
+            'needs run (the command that deploys) or wait_for ("status:<context>" or "deployment:<environment>")',
+        )
+        return self
+
+    @property
+    def awaited(self) -> Awaited | None:
+        if self.wait_for is None:
+            return None
+        kind, _, name = self.wait_for.partition(":")
+        return Awaited(kind=kind, name=name)  # type: ignore[arg-type]  # the validator checked the kind
+
+    @property
+    def health_check(self) -> HealthCheck | None:
+        if self.health is None:
+            return None
+        url = is_url(self.health)
+        return HealthCheck(
+            url=self.health if url else None, run=None if url else self.health, timeout_s=self.health_timeout_s
+        )
+
+
+class DeployJob(Carried):
+    """One deploy of a merged change: the repo's `.honk.toml` as merged (its `[deploy]`, `[network]`
+    and `[[secrets]]`), and a checkout of the merged commit to run it from."""
+
+    task_id: str
+    repo: RepoRef
+    config: RepoConfig
+    commit: str
+    target: str  # the branch it was merged to
+    workspace: Workspace
+    by: str = ""  # who merged it (or asked for the deploy)
+
+    @property
+    def spec(self) -> DeploySpec:
+        if self.config.deploy is None:
+            raise ValueError(f"{self.repo.name}'s .honk.toml has no [deploy]")
+        return self.config.deploy
+
+
+class HealthOutcome(Carried):
+    """What a health check came to: passed, or not, with the last answer it got (a status and the first
+    line of the body, the command's distilled output, or why the egress proxy refused it)."""
+
+    passed: bool
+    attempts: int = 0
+    answer: str = ""
+    refused: bool = False  # the egress policy refused it: asking again could not pass
+    duration_s: float = 0.0
+
+
+class DeployOutcome(Carried):
+    """A deploy step's result, as the thread and the task page show it. From the deploy command:
+    "deployed" or "deploy_failed" (`detail`: its distilled log); from the health check: "live" or
+    "health_failed" (`detail`: the last answer)."""
+
+    state: DeployState
+    commit: str
+    detail: str = ""
+    url: str | None = None  # the "live in production" link (`[deploy] url`)
+    health: HealthOutcome | None = None
+    log_path: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.state in ("deployed", "live")
+
+
+class DeployRecord(Record):
+    """One deploy as the history keeps it (`honk.store.deploys`; `honk deploys REPO`)."""
+
+    id: int
+    repo: str
+    task_id: str | None
+    commit: str
+    by: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    state: DeployState
+    link: str | None = None
+    detail: str = ""

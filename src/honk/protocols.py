@@ -5,7 +5,7 @@ step of the route as an activity in a worker; the activities (`honk.workflow.act
 input to a step (`honk.workflow.steps`), and the steps reach the world only through the seams below:
 
     workspaces → agent (with its tools: launcher, checks, workspace view, model, transcripts)
-    → checks → reviewer → builder → forge (deliver, land) → notifier; events → the store → reads
+    → checks → reviewer → builder → forge (deliver, land) → deployer → notifier; events → the store → reads
 
 Implementations are plain classes named role-last (`WorktreeWorkspaces`, `ClaudeCodeAgent`,
 `SandboxLauncher`, `RepoChecks`, `LocalGitForge`, `SlackNotifier`, …); fakes implement the same
@@ -29,6 +29,8 @@ from honk.domain import (
     BuildSpec,
     Change,
     CheckResult,
+    DeployJob,
+    DeployOutcome,
     MergeResult,
     PreviewEndpoint,
     PreviewOutcome,
@@ -363,6 +365,23 @@ class Forge(Protocol):
 
     async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
         """Whether the change's pull request is still open there (a person may close or merge it)."""
+        ...
+
+
+# -- 4b. production after merge: the repo's deploy, and whether it is live --------------------------
+
+
+class Deployer(Protocol):
+    """`[deploy]` on what was merged: the repo's command confined in the deploy phase (its secrets and
+    hosts), then its health check. Outcomes are data ("deploy_failed" with the distilled log, "health_failed"
+    with the last answer), never errors."""
+
+    async def deploy(self, job: DeployJob) -> DeployOutcome:
+        """Runs `[deploy] run` from a checkout of the merged commit: "deployed" or "deploy_failed"."""
+        ...
+
+    async def health(self, job: DeployJob) -> DeployOutcome:
+        """`[deploy] health` until it passes or its timeout ends: "live" or "health_failed"."""
         ...
 
 

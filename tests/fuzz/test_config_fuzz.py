@@ -30,11 +30,14 @@ TABLES = {
     "agent": ["name", "model", "command", "scenario", "timeout", "allow", "max_turns", "max_cost_usd"],
     "network": ["setup", "agent", "check", "build", "preview", "deliver", "deploy"],
     "secrets": ["name", "phases", "hosts", "header", "template", "env"],
+    "deploy": ["run", "wait_for", "health", "health_timeout", "timeout", "url", "revert"],
 }
 # Keys a person might write that are not in the file's schema (misspelt, or Honk's own fields).
 STRAYS = {None: ["source", "merge_target", "verfy"], "verify": ["timout"], "build": ["extra"], "merge": ["branch"]}
 STRINGS = ["", " ", "t", "main", "a..b", "../x", "/abs", "x {prompt}", "pypi.org", "fast-forward", "Unit Tests"]
 STRINGS += ["pypi", "*.example.com", "10.0.0.1", "setup", "agent", "NPM_TOKEN", "Authorization", "Bearer {secret}"]
+STRINGS += ["status:deploy/production", "deployment:", "https://app.example.com/up", "http://169.254.169.254/"]
+STRINGS += ["https://u:p@a.example.com:99999/", "fast-track", "task"]
 
 scalars = st.one_of(
     st.sampled_from(STRINGS),

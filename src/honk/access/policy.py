@@ -1,5 +1,5 @@
 """Decisions: may this person request, follow up, merge or cancel here, with this agent, within limits;
-may they manage the repo's secrets.
+may they manage the repo's secrets; may they deploy (or revert a deploy) now, or is the repo frozen.
 
 Pure: the caller counts usage from the store and records refusals in the audit log. Every refusal
 names the rule that refused (a stable dotted path into the policy file) and what the person can do.
@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
+from honk.access.freeze import Freeze, in_force
 from honk.access.rules import (
     ANYONE,
     GROUP,
@@ -151,6 +153,28 @@ class Policy:
             ask = _ask(principals) if principals else "nobody may until the access policy names its admins"
             raise Refused(rule, f"{person.name} may not {verb} {repo}; {ask}.")
 
+    def check_deploy(self, who: Who, repo: str, now: datetime, *, revert: bool = False) -> None:
+        """Who may deploy a merged change to a repo's production, or revert a deploy: its `deployers`
+        (unset: whoever may merge there). A deploy also waits out the repo's freezes in force at `now`
+        (an aware instant), unless the freeze's `allow` names the person; a revert, which puts back what
+        was live, never waits for a freeze."""
+        person = self._known(who)
+        principals, rule = self._deployers(repo)
+        if not self._any(person, principals):
+            verb = "revert deploys of" if revert else "deploy"
+            raise Refused(rule, f"{person.name} may not {verb} {repo}; {_ask(principals)}.")
+        if revert:
+            return
+        for index, freeze in in_force(self._file.freeze, repo, now):
+            if not self._any(person, freeze.allow):
+                raise Refused(dotted("freeze", index), _frozen(repo, freeze, now))
+
+    def frozen(self, repo: str, now: datetime) -> tuple[str, Freeze] | None:
+        """The first freeze of `repo` in force at `now` and its rule (for a deploy that waits: its
+        `Freeze.ends` says until when), or None."""
+        found = in_force(self._file.freeze, repo, now)
+        return (dotted("freeze", found[0][0]), found[0][1]) if found else None
+
     def check_agent(self, repo: str, agent: str, model: str | None) -> None:
         """For the agent and model the repo's config (or the server's default) chose after the request."""
         self._check_agent(repo, agent, model)
@@ -224,6 +248,10 @@ class Policy:
             return self._setting(repo, field, lambda r: r.admins, [])
         return self._setting(repo, field, lambda r: r.mergers, [ANYONE])
 
+    def _deployers(self, repo: str) -> tuple[list[str], str]:
+        deployers, rule = self._setting(repo, "deployers", lambda r: r.deployers, None)
+        return (deployers, rule) if deployers is not None else self._principals(repo, "mergers")
+
     def _any(self, person: _Person, principals: list[str]) -> bool:
         return any(self._matches(person, p) for p in principals)
 
@@ -264,6 +292,13 @@ class Policy:
                 f"{person.name}'s tasks today have cost ${usage.usd_today:.2f} and may cost at "
                 f"most ${usd:.2f} a day; {DAILY_RESET}.",
             )
+
+
+def _frozen(repo: str, freeze: Freeze, now: datetime) -> str:
+    why = f" ({freeze.reason})" if freeze.reason else ""
+    ends = freeze.ends(now).strftime("%Y-%m-%d %H:%M UTC")
+    then = f"deploy after it, or {_ask(freeze.allow)} to deploy now" if freeze.allow else "deploy after it"
+    return f"deploys to {repo} are frozen{why} until {freeze.until()}, {ends}; {then}."
 
 
 def _who(identity: str) -> Who:

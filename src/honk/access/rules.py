@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ConfigDict, Field, ValidationError
 
+from honk.access.freeze import Freeze
 from honk.domain import Budget, Record
 from honk.errors import UserFacingError
 
@@ -75,6 +76,7 @@ class RepoRule(Record):
     requesters: list[str] | None = None  # default ["*"]
     mergers: list[str] | None = None  # default ["*"]
     admins: list[str] | None = None  # who may set, list and remove its secrets; default: nobody
+    deployers: list[str] | None = None  # who may deploy a merged change and revert a deploy; default: its mergers
     two_person: bool | None = None  # default false
     agents: list[str] | None = None  # default: any
     models: list[str] | None = None  # default: any
@@ -88,6 +90,7 @@ class PolicyFile(Record):
     limits: Limits = Limits()
     budget: BudgetTable = BudgetTable()
     repos: dict[str, RepoRule] = {}
+    freeze: list[Freeze] = []  # [[freeze]]: when deploys to some repos wait (honk.access.freeze)
 
 
 def dotted(*parts: str | int) -> str:
@@ -154,14 +157,18 @@ def _reference_problems(policy: PolicyFile) -> Iterator[str]:
                     f"{dotted('users', email, 'groups', i)}: group {group!r} is not defined in [groups]"
                     f"{_defined(known)}"
                 )
+    named: list[tuple[tuple[str | int, ...], list[str] | None]] = []
     for repo, rule in policy.repos.items():
-        for field, principals in (("requesters", rule.requesters), ("mergers", rule.mergers), ("admins", rule.admins)):
-            for i, principal in enumerate(principals or []):
-                if principal.startswith(GROUP) and principal[len(GROUP) :] not in known:
-                    yield (
-                        f"{dotted('repos', repo, field, i)}: group {principal[len(GROUP) :]!r} is not "
-                        f"defined in [groups]{_defined(known)}"
-                    )
+        for field in ("requesters", "mergers", "admins", "deployers"):
+            named.append((("repos", repo, field), getattr(rule, field)))
+    named += [(("freeze", i, "allow"), f.allow) for i, f in enumerate(policy.freeze)]
+    for where, principals in named:
+        for i, principal in enumerate(principals or []):
+            if principal.startswith(GROUP) and principal[len(GROUP) :] not in known:
+                yield (
+                    f"{dotted(*where, i)}: group {principal[len(GROUP) :]!r} is not "
+                    f"defined in [groups]{_defined(known)}"
+                )
 
 
 def _defined(known: set[str]) -> str:

@@ -2,6 +2,7 @@
 
 from honk.store.attachments import AttachmentStore
 from honk.store.audit import AuditEntry, AuditLog, AuditQuery
+from honk.store.deploys import DeployHistory
 from honk.store.network import NetworkAllowances
 from honk.store.previews import PreviewRegistry
 from honk.store.secrets import RepoSecrets, SecretKeys
@@ -12,6 +13,7 @@ __all__ = [
     "AuditEntry",
     "AuditLog",
     "AuditQuery",
+    "DeployHistory",
     "NetworkAllowances",
     "PreviewRegistry",
     "RepoSecrets",

@@ -205,3 +205,22 @@ class PreviewRow(Base):
     idle_stop_s: Mapped[float] = mapped_column(Float, default=900.0)
     link_generation: Mapped[int] = mapped_column(Integer, default=0)
     stop_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class DeployRow(Base):
+    """One deploy of a repo's merged change (honk.store.deploys): which commit, for which task, who set
+    it off, when it started and ended, and what it came to. Kept when the repo goes, like the audit log."""
+
+    __tablename__ = "deploys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    repo: Mapped[str] = mapped_column(String(100))
+    task_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    commit: Mapped[str] = mapped_column(String(64))
+    by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    result: Mapped[str] = mapped_column(String(20))
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_deploys_repo_id", "repo", "id"),)
