@@ -20,8 +20,8 @@ import httpx
 
 from bench.common import REPO_ROOT, Row, Section, median, scratch
 from honk.deliver.links import ArtifactLinks
-from honk.deliver.records import ANDROID_APK, DeliveredApp
 from honk.deliver.shelf import DeliveryShelf, file_digest
+from honk.domain import ANDROID_APK, DeliveredApp
 from honk.ports import free_port
 
 TASK, NAME = "t-benchbenchbe", "app.apk"

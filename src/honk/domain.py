@@ -32,7 +32,8 @@ AgentReason = Literal[
 AgentMode = Literal["edit", "plan"]
 # What people ask of a task ("approve": a plan, to be carried out; "revise": a plan, to be redone),
 # or of a repo's secrets and the hosts admins allowed it (admins only); "preview_revoke": every signed link
-# to a task's preview stops working.
+# to a task's preview stops working; "deploy": a merged change to production (when its merger could not, or a
+# freeze held it); "revert": a deployed change undone by a revert task.
 Action = Literal[
     "request",
     "follow_up",
@@ -47,6 +48,8 @@ Action = Literal[
     "network_list",
     "network_remove",
     "preview_revoke",
+    "deploy",
+    "revert",
 ]
 SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remove")
 NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network_remove")
@@ -619,6 +622,8 @@ class RepoConfig(Carried):
     preview: Annotated[PreviewSpec, Wanted("a table")] | None = None
     # How a merged change reaches production, and how Honk knows it is live (see DeploySpec).
     deploy: Annotated[DeploySpec, Wanted("a table")] | None = None
+    # How a green build reaches the phone: an installable app, or the team's upload (see DeliverSpec).
+    deliver: Annotated[DeliverSpec, Wanted("a table")] | None = None
     setup: NonEmpty | None = None
     setup_timeout_s: Seconds = Field(default=900.0, validation_alias="setup_timeout")
     # The hosts each phase may reach through Honk's egress proxy, within the operator's ceiling.
@@ -1067,6 +1072,209 @@ class RouteShots(Carried):
     @property
     def changed(self) -> float:
         return max((s.changed for s in self.shots), default=0.0)
+
+
+# -- delivery to the phone ------------------------------------------------------------------------
+
+# How a green build reaches a phone (`[deliver] kind`): Honk serves an APK or an .ipa itself, or the team's
+# own tool uploads it (TestFlight, Firebase App Distribution, an Expo update, any command) and Honk posts
+# the link it gives back.
+DeliverKind = Literal["android-apk", "ios-ota", "testflight", "firebase", "expo-update", "command"]
+DELIVER_KINDS: tuple[DeliverKind, ...] = get_args(DeliverKind)
+ANDROID_APK: DeliverKind = "android-apk"
+IOS_OTA: DeliverKind = "ios-ota"
+SERVED_KINDS: tuple[DeliverKind, ...] = (ANDROID_APK, IOS_OTA)  # the others run the team's command
+# What a delivery came to, as the thread shows it.
+DeliveryState = Literal["delivering", "processing", "delivered", "failed"]
+# The link each command kind's tool prints, when the command writes none to $HONK_OUTPUT.
+KIND_LINKS: dict[DeliverKind, str] = {
+    "testflight": r"https://(?:testflight\.apple\.com|appstoreconnect\.apple\.com)/\S+",
+    "firebase": r"https://appdistribution\.firebase(?:\.google)?\.com/\S+",
+    "expo-update": r"https://(?:u\.)?expo\.dev/\S+",
+}
+_BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+
+
+def _bundle_id(value: str) -> str:
+    _check(bool(_BUNDLE_ID.match(value)) and len(value) <= 155, "must be a bundle id like com.example.app")
+    return value
+
+
+def _pattern(value: str) -> str:
+    _check(0 < len(value) <= 500, "must be a regular expression of at most 500 characters")
+    try:
+        compiled = re.compile(value)
+    except re.error:
+        raise PydanticCustomError("honk_config", "must be a valid regular expression") from None
+    _check(compiled.groups <= 1, "may have at most one group: the link (without one, the whole match)")
+    return value
+
+
+BundleId = Annotated[str, AfterValidator(_bundle_id), Wanted("a bundle id like com.example.app")]
+LinkPattern = Annotated[str, AfterValidator(_pattern), Wanted("a regular expression")]
+
+
+class DeliverSpec(Carried):
+    """`[deliver]`: how a green build reaches the phone of the person who asked. `android-apk` and
+    `ios-ota`: Honk reads the build's `artifact` (a file name or glob among `[build] artifacts`) and
+    serves it behind signed, expiring links. The other kinds run `run` (the team's upload command) in the
+    deliver phase's sandbox, with its secrets and hosts, and post the link it writes to `$HONK_OUTPUT`
+    (`url=…`) or prints (`link_pattern`, or the kind's usual link); `status=processing` there means the
+    service is still processing: Honk then runs `wait` every `wait_every` seconds until it writes a link,
+    for at most `wait_timeout`. `queue` routes the build and the delivery (never the agent) to the
+    workers of that queue (e.g. "macos" for an Xcode build)."""
+
+    kind: Annotated[DeliverKind, Wanted(", ".join(f'"{k}"' for k in DELIVER_KINDS))]
+    artifact: InRepo | None = None  # default: the first *.apk (android-apk) or *.ipa (ios-ota)
+    bundle_id: BundleId | None = None  # ios-ota: the .ipa must be this app
+    run: NonEmpty | None = None
+    timeout_s: Seconds = Field(default=900.0, validation_alias="timeout")
+    link_pattern: LinkPattern | None = None
+    wait: NonEmpty | None = None
+    wait_every_s: Seconds = Field(default=60.0, validation_alias="wait_every")
+    wait_timeout_s: Seconds = Field(default=1800.0, validation_alias="wait_timeout")
+    queue: QueueName | None = None
+
+    @model_validator(mode="after")
+    def _fits_kind(self) -> DeliverSpec:
+        if self.kind in SERVED_KINDS:
+            _check(
+                self.run is None and self.wait is None,
+                "has run or wait, but android-apk and ios-ota are served by Honk from the build's artifact; "
+                'use kind = "command" to run your own upload',
+            )
+        else:
+            _check(self.run is not None, "needs run: the command that uploads the build and says where it went")
+        _check(
+            self.kind != IOS_OTA or self.bundle_id is not None,
+            "needs bundle_id for ios-ota: Honk refuses an .ipa that is another app",
+        )
+        return self
+
+    @property
+    def served(self) -> bool:
+        return self.kind in SERVED_KINDS
+
+    @property
+    def pattern(self) -> str | None:
+        return self.link_pattern or KIND_LINKS.get(self.kind)
+
+
+class DeliveryRefused(Carried):
+    """Why an artifact cannot be delivered, said to the person who asked for the change: what is wrong
+    and, where it helps, what to do."""
+
+    why: str
+
+
+class SignatureCheck(Carried):
+    """What checking an APK's signature found. `checked`: apksigner ran and gave a verdict; when it did
+    not (not installed here, timed out), `why` says so and `verified` is False."""
+
+    checked: bool
+    verified: bool
+    signer_sha256: str | None = None  # the first signer's certificate, SHA-256, lowercase hex
+    schemes: list[str] = []  # the signature schemes apksigner verified: "v1", "v2", "v3", "v4"
+    why: str = ""
+
+
+class AndroidApp(Carried):
+    """An APK's identity, from its binary manifest and resources."""
+
+    package: str
+    version_name: str
+    version_code: int
+    label: str
+    has_icon: bool = False
+
+
+class ApkRead(Record):
+    """What reading an APK gave: the app, and its launcher icon when it is a PNG (kept beside the file,
+    never carried in workflow history)."""
+
+    app: AndroidApp
+    icon_png: bytes | None = None
+    signed_with: list[str] = []  # the signature schemes present in the file (present, not verified)
+    signature: SignatureCheck | None = None  # what apksigner said, once asked
+
+
+class IosApp(Carried):
+    """An `.ipa`'s identity, from `Payload/<name>.app/Info.plist`."""
+
+    bundle_id: str
+    version: str  # CFBundleShortVersionString
+    build: str  # CFBundleVersion
+    title: str  # CFBundleDisplayName, else CFBundleName
+
+
+class DeliveredApp(Carried):
+    """What the install page shows about one delivered file of a task."""
+
+    task_id: str
+    name: str  # the file's name among the task's artifacts
+    kind: str  # ANDROID_APK or IOS_OTA
+    title: str
+    version: str
+    build: str
+    size: int
+    sha256: str
+    bundle_id: str = ""  # iOS: what manifest.plist names (Android: the package)
+    signature: SignatureCheck | None = None  # Android only
+
+
+class ArtifactGrant(Record):
+    """A valid artifact link: which task's file it opens, and until when."""
+
+    task_id: str
+    name: str
+    digest: str  # the start of the file's SHA-256 when the link was made
+    expires: float  # seconds since the epoch
+
+
+class ArtifactLinkRefused(Record):
+    """Why an artifact link does not open its file, said to whoever holds it."""
+
+    why: str
+
+
+class DeliverJob(Carried):
+    """One delivery of a green build: the repo's `[deliver]` (and its `[network]`/`[[secrets]]` for the
+    deliver phase), the task's workspace after the build, and the build's artifacts on this worker."""
+
+    task_id: str
+    repo: RepoRef
+    config: RepoConfig
+    workspace: Workspace
+    artifacts_dir: str  # `<artifacts>/<task>`: the files `[build] artifacts` kept
+    request: str  # what was asked: the release notes' first line
+    summary: str = ""  # what the agent did: the rest of the release notes
+    branch: str = ""  # the task's branch (`honk/<task>`); `eas update --branch` gets `honk-<task>`
+
+    @property
+    def spec(self) -> DeliverSpec:
+        if self.config.deliver is None:
+            raise ValueError(f"{self.repo.name}'s .honk.toml has no [deliver]")
+        return self.config.deliver
+
+
+class DeliveryOutcome(Carried):
+    """What a delivery came to, as the thread and the task page show it. "delivered": `url` opens it (an
+    install page, TestFlight, Firebase, Expo); "processing": the service is not done yet (`[deliver] wait`
+    is asked again later); "failed": `why` says what to fix, `detail` has the distilled log."""
+
+    state: DeliveryState
+    kind: DeliverKind
+    url: str | None = None
+    label: str = ""  # the button's words ("Install", "Open in TestFlight"); empty: the kind's
+    title: str = ""  # the app's name, version and build, where known
+    version: str = ""
+    build: str = ""
+    expires_at: datetime | None = None  # when Honk's own links stop working (served kinds)
+    why: str = ""
+    detail: str = ""
+    message: str = ""  # what the team's tool said for people (`message=` in $HONK_OUTPUT)
+    log_path: str | None = None
+    signature: SignatureCheck | None = None
 
 
 # -- production after merge ------------------------------------------------------------------------

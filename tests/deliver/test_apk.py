@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from honk.deliver.apk import inspect_apk, read_apk, verify_signature
-from honk.deliver.records import ApkRead, DeliveryRefused
+from honk.domain import ApkRead, DeliveryRefused
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.testing.android import AppSpec, Keystore, build_apk
 

@@ -26,9 +26,9 @@ from itsdangerous import URLSafeSerializer
 from honk.deliver.apk import inspect_apk
 from honk.deliver.ios import read_ipa
 from honk.deliver.links import SALT, ArtifactLinks
-from honk.deliver.records import ApkRead, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.deliver.shelf import DeliveryShelf, described_apk, described_ipa, file_digest
 from honk.demo.loopback import LoopbackServer
+from honk.domain import ApkRead, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.ports import free_port
 from honk.preview_links import PreviewLinks
 from honk.testing.android import AppSpec, Keystore, build_apk

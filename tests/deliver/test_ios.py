@@ -15,7 +15,7 @@ import pytest
 
 from honk.deliver.ios import itms_services_link, ota_manifest, read_ipa
 from honk.deliver.links import ArtifactLinks
-from honk.deliver.records import ArtifactGrant, DeliveryRefused, IosApp
+from honk.domain import ArtifactGrant, DeliveryRefused, IosApp
 
 INFO = {
     "CFBundleIdentifier": "dev.honk.calc",

@@ -25,7 +25,7 @@ from pathlib import Path
 from pyaxmlparser import APK
 
 from honk.deliver.archive import Archive, ArchiveProblem, open_archive
-from honk.deliver.records import AndroidApp, ApkRead, DeliveryRefused, SignatureCheck
+from honk.domain import AndroidApp, ApkRead, DeliveryRefused, SignatureCheck
 from honk.protocols import Launcher
 
 MANIFEST = "AndroidManifest.xml"

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from honk.deliver.archive import ArchiveProblem, open_archive
-from honk.deliver.records import DeliveryRefused, IosApp
+from honk.domain import DeliveryRefused, IosApp
 
 MAX_INFO_PLIST_BYTES = 1024 * 1024  # real ones are a few KB
 MAX_FIELD_CHARS = 200

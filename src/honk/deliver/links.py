@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from itsdangerous import BadData, URLSafeSerializer
 
-from honk.deliver.records import ArtifactGrant, ArtifactLinkRefused
+from honk.domain import ArtifactGrant, ArtifactLinkRefused
 
 SALT = "honk-artifact"
 MAX_TOKEN_CHARS = 1000  # ours are ~150 plus the file's name; longer is not worth a signature check

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from honk.deliver.records import ANDROID_APK, IOS_OTA, ApkRead, DeliveredApp, IosApp
+from honk.domain import ANDROID_APK, IOS_OTA, ApkRead, DeliveredApp, IosApp
 
 DELIVERED = ".delivered"
 CHUNK = 1024 * 1024

@@ -21,8 +21,8 @@ from fastapi.responses import Response
 
 from honk.deliver.ios import itms_services_link, ota_manifest
 from honk.deliver.links import MANIFEST, ArtifactLinks
-from honk.deliver.records import ANDROID_APK, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.deliver.shelf import DeliveryShelf
+from honk.domain import ANDROID_APK, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.web.file_stream import FileStream
 from honk.web.ui import qr_svg
 
