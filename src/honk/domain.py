@@ -57,7 +57,8 @@ NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network
 ADMIN_ACTIONS: tuple[Action, ...] = SECRET_ACTIONS + NETWORK_ACTIONS
 # What the audit log records: what people ask, and what the worker refused on a task's behalf.
 AuditAction = Literal[Action, "sandbox", "setup_network", "agent_tool", "network"]
-AuditOutcome = Literal["ok", "refused", "violation", "allowed"]
+# "failed": something done on a person's behalf did not work (a deploy whose command or health check failed).
+AuditOutcome = Literal["ok", "refused", "violation", "allowed", "failed"]
 # What the sandbox refused, and which kind of process it was running.
 ViolationKind = Literal["write_outside", "hidden_path", "network", "process_limit", "memory_limit", "time_limit"]
 SandboxMode = Literal["bwrap", "off"]
@@ -232,6 +233,17 @@ class RefusedAttachment(Carried):
     reason: str
 
 
+class Reverting(Carried):
+    """A revert task's subject: the merged commit of task `task_id` that production should lose. Honk makes
+    the revert itself (no agent), runs the same checks, and merges it by the same policy — or at once when
+    its checks pass, where `[deploy] revert = "fast-track"`."""
+
+    task_id: str
+    commit: str
+    target: str
+    fast_track: bool = False
+
+
 class TaskRequest(Carried):
     """What a front door hands to the workflow: who asked what of which repo."""
 
@@ -246,6 +258,7 @@ class TaskRequest(Carried):
     slack: SlackThread | None = None
     attachments: list[Attachment] = []
     plan: bool = False  # a plan first, approved by a person before any change is made
+    reverts: Reverting | None = None  # a revert task: Honk reverts that commit (no agent runs)
 
 
 MAX_PLAN_ITEMS = 30

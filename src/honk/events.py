@@ -12,6 +12,9 @@ from honk.domain import (
     Artifact,
     Attachment,
     BlockReason,
+    DeliverKind,
+    DeliveryOutcome,
+    DeployOutcome,
     Phase,
     Plan,
     RefusedAttachment,
@@ -360,6 +363,51 @@ class ScreenshotsTaken(Event):
         return "screenshots: " + (", ".join(changed) if changed else "no visible change")
 
 
+class DeliveryStarted(Event):
+    """The green build is on its way to the phone (`[deliver]`)."""
+
+    kind: Literal["delivery_started"] = "delivery_started"
+    deliver: DeliverKind
+
+    def line(self) -> str:
+        return f"delivering ({self.deliver})"
+
+
+class DeliveryWaiting(Event):
+    """The team's service has the build but is still processing it (TestFlight: 5–30 minutes); Honk asks
+    again (`[deliver] wait`) until it gives a link or `wait_timeout` ends."""
+
+    kind: Literal["delivery_waiting"] = "delivery_waiting"
+    outcome: DeliveryOutcome
+    waited_s: float = 0.0
+
+    def line(self) -> str:
+        said = f": {self.outcome.message}" if self.outcome.message else ""
+        return f"{self.outcome.kind} is processing the build ({self.waited_s / 60:.0f} min so far){said}"
+
+
+class AppDelivered(Event):
+    """The new version of the app can be installed or opened on a phone: `outcome.url`."""
+
+    kind: Literal["app_delivered"] = "app_delivered"
+    outcome: DeliveryOutcome
+
+    def line(self) -> str:
+        o = self.outcome
+        what = " ".join(p for p in (o.title, o.version, f"({o.build})" if o.build else "") if p)
+        return f"delivered{' ' + what if what else ''}: {o.url}"
+
+
+class DeliveryFailed(Event):
+    """The build could not be delivered; the task stays reviewable, saying why."""
+
+    kind: Literal["delivery_failed"] = "delivery_failed"
+    outcome: DeliveryOutcome
+
+    def line(self) -> str:
+        return f"delivery failed: {self.outcome.why}"
+
+
 class TaskReady(Event):
     kind: Literal["task_ready"] = "task_ready"
     moves_to: ClassVar = TaskState.ready
@@ -455,6 +503,70 @@ class Merged(Event):
         return f"merged into {self.target} as {self.commit[:10]}, approved by {self.approved_by}"
 
 
+class RevertCommitted(Event):
+    """A revert task's change, made by Honk (no agent): the revert of `reverted`, task `of_task`'s merge."""
+
+    kind: Literal["revert_committed"] = "revert_committed"
+    commit: str
+    reverted: str
+    of_task: str
+
+    def line(self) -> str:
+        return f"reverted {self.reverted[:10]} (task {self.of_task}) as {self.commit[:10]}"
+
+
+class DeployStarted(Event):
+    """The merged change is on its way to production: the repo's `[deploy] run`, or the forge's deploy
+    awaited (`how`: "run" or "wait_for")."""
+
+    kind: Literal["deploy_started"] = "deploy_started"
+    commit: str
+    target: str
+    by: str
+    how: str = "run"
+    revert: bool = False  # a revert putting back what was live
+
+    def line(self) -> str:
+        return f"deploying {self.commit[:10]} from {self.target} (for {self.by})"
+
+
+class DeployHeld(Event):
+    """The merged change was not deployed, and says why (its merger may not deploy, or a freeze is in
+    force): someone who may presses Deploy."""
+
+    kind: Literal["deploy_held"] = "deploy_held"
+    reason: str
+
+    def line(self) -> str:
+        return f"deploy held: {self.reason}"
+
+
+class DeployFinished(Event):
+    """What the deploy came to: "live" (with its link), "deploy_failed" (the command's distilled log) or
+    "health_failed" (the health check's last answer) — the last two offer a Revert."""
+
+    kind: Literal["deploy_finished"] = "deploy_finished"
+    outcome: DeployOutcome
+
+    def line(self) -> str:
+        o = self.outcome
+        if o.state == "live":
+            return f"live in production at {o.commit[:10]}" + (f": {o.url}" if o.url else "")
+        first = o.detail.strip().splitlines()[0] if o.detail.strip() else o.state.replace("_", " ")
+        return f"deploy failed at {o.commit[:10]}: {first}"
+
+
+class RevertStarted(Event):
+    """A revert of this task's merged change was asked for: the task `task_id` makes and lands it."""
+
+    kind: Literal["revert_started"] = "revert_started"
+    task_id: str
+    by: str
+
+    def line(self) -> str:
+        return f"revert asked by {self.by}: task {self.task_id}"
+
+
 class TaskFailed(Event):
     kind: Literal["task_failed"] = "task_failed"
     moves_to: ClassVar = TaskState.failed
@@ -503,6 +615,10 @@ AnyEvent = Annotated[
     | PreviewReady
     | PreviewFailed
     | ScreenshotsTaken
+    | DeliveryStarted
+    | DeliveryWaiting
+    | AppDelivered
+    | DeliveryFailed
     | TaskReady
     | PullRequestUpdated
     | FollowUpReceived
@@ -511,6 +627,11 @@ AnyEvent = Annotated[
     | MainMoved
     | MergeHeld
     | Merged
+    | DeployStarted
+    | DeployHeld
+    | DeployFinished
+    | RevertStarted
+    | RevertCommitted
     | TaskFailed
     | TaskCancelled,
     Field(discriminator="kind"),

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import ADMIN_ACTIONS, Action, AuditAction, AuditOutcome, FrontDoor, Record, TaskRequest
+from honk.domain import ADMIN_ACTIONS, Action, AuditAction, AuditOutcome, DeployOutcome, FrontDoor, Record, TaskRequest
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
@@ -35,6 +35,8 @@ ROLE_NEEDED: dict[Action, Role] = {
     "network_list": Role.admin,
     "network_remove": Role.admin,
     "preview_revoke": Role.requester,  # a leaked link: whoever may cancel the task may stop its links
+    "deploy": Role.merger,  # production: the policy's deployers (default: its mergers)
+    "revert": Role.merger,
 }
 
 
@@ -48,6 +50,8 @@ ACTION_WORDS: dict[Action, str] = {
     "network_list": "listing allowed hosts",
     "network_remove": "removing an allowed host",
     "preview_revoke": "revoking preview links",
+    "deploy": "deploying",
+    "revert": "reverting a deploy",
 }
 
 
@@ -114,6 +118,8 @@ class Gate:
                 if not self.policy.is_requester(actor.who, requested_by or ""):
                     self._check_slack_merger(actor)
                 self.policy.check_plan(actor.who, repo, requested_by or "", action)
+            elif action in ("deploy", "revert"):
+                self.policy.check_deploy(actor.who, repo, datetime.now(UTC), revert=action == "revert")
             elif action in ADMIN_ACTIONS:
                 self.policy.check_admin(actor.who, repo, action)
             else:  # cancel, preview_revoke: the requester, or someone who may merge there
@@ -212,11 +218,56 @@ class Gate:
             )
         )
 
+    async def check_deploy(self, task: TaskRequest, by: str, revert: bool = False) -> str | None:
+        """Whether the person who merged a task (`by`, as the workflow knows them) may deploy it now: None,
+        or why not (they are not a deployer; a freeze is in force), recorded as refused."""
+        action: AuditAction = "revert" if revert else "deploy"
+        try:
+            self.policy.check_deploy(_who(by), task.repo.name, datetime.now(UTC), revert=revert)
+        except Refused as refused:
+            await self.audit.add(
+                AuditEntry(
+                    actor=by,
+                    front_door="worker",
+                    action=action,
+                    outcome="refused",
+                    repo=task.repo.name,
+                    task_id=task.task_id,
+                    rule=refused.rule,
+                    detail=refused.message,
+                )
+            )
+            return refused.message
+        return None
+
+    async def deployed(self, task: TaskRequest, by: str, outcome: DeployOutcome, revert: bool = False) -> None:
+        """A deploy's result, in the audit log beside who asked for it (deploy history: `honk deploys`)."""
+        said = f"{outcome.state.replace('_', ' ')} at {outcome.commit[:12]}"
+        if outcome.state != "live" and outcome.detail:
+            said += ": " + outcome.detail.strip().splitlines()[0][:200]
+        await self.audit.add(
+            AuditEntry(
+                actor=by,
+                front_door="worker",
+                action="revert" if revert else "deploy",
+                outcome="ok" if outcome.ok else "failed",
+                repo=task.repo.name,
+                task_id=task.task_id,
+                detail=said,
+            )
+        )
+
     async def usage(self, identity: str) -> Usage:
         midnight = datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC)
         tasks = await self.store.tasks_of(identity, since=midnight)
         active = await self.store.count_active(identity)
         return Usage(active_tasks=active, tasks_today=len(tasks), usd_today=sum(t.cost_usd or 0.0 for t in tasks))
+
+
+def _who(identity: str) -> Who:
+    """A person as the workflow names them (`requested_by`, who merged): an email, or `slack:ID`."""
+    slack = identity.removeprefix("slack:") if identity.startswith("slack:") else None
+    return Who(identity=identity, email=identity if "@" in identity else None, slack_id=slack)
 
 
 class WorkerRefusal(Record):

@@ -29,6 +29,8 @@ from honk.domain import (
     BuildSpec,
     Change,
     CheckResult,
+    DeliverJob,
+    DeliveryOutcome,
     DeployJob,
     DeployOutcome,
     MergeResult,
@@ -365,6 +367,25 @@ class Forge(Protocol):
 
     async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
         """Whether the change's pull request is still open there (a person may close or merge it)."""
+        ...
+
+
+# -- 3b. the new version on the phone --------------------------------------------------------------
+
+
+class AppDeliverer(Protocol):
+    """`[deliver]` after a green build: the app put where a phone gets it, and the link that opens it.
+    Honk's own (`ServedApps`: an APK or an .ipa read, checked and served behind signed, expiring links)
+    or the team's (`CommandDelivery`: its upload command, confined in the deliver phase with its secrets
+    and hosts). Every outcome is data: "delivered" with its link, "processing" (asked again by `wait`),
+    "failed" with what to fix — never an error, and never a reason the task fails."""
+
+    async def deliver(self, job: DeliverJob) -> DeliveryOutcome:
+        """Delivers the build the task's workspace and artifacts hold now."""
+        ...
+
+    async def wait(self, job: DeliverJob) -> DeliveryOutcome:
+        """Asks once more about a delivery that was "processing" (`[deliver] wait`)."""
         ...
 
 

@@ -17,12 +17,19 @@ from honk.events import (
     AgentFinished,
     AgentStarted,
     AnyEvent,
+    AppDelivered,
     BuildReady,
     BuildStarted,
     ChangeReviewed,
     CheckFinished,
     ChecksFailed,
     ChecksStarted,
+    DeliveryFailed,
+    DeliveryStarted,
+    DeliveryWaiting,
+    DeployFinished,
+    DeployHeld,
+    DeployStarted,
     MainMoved,
     Merged,
     MergeHeld,
@@ -35,6 +42,8 @@ from honk.events import (
     PreviewReady,
     PreviewStarting,
     PullRequestUpdated,
+    RevertCommitted,
+    RevertStarted,
     ScreenshotsTaken,
     TaskCancelled,
     TaskFailed,
@@ -247,6 +256,25 @@ def _screenshots(r: Route, e: ScreenshotsTaken) -> Route:
     return r.put(f"shots-{r.checks_round}", "Before/after screenshots", "complete", line)
 
 
+def _delivery_started(r: Route, e: DeliveryStarted) -> Route:
+    return r.put(f"deliver-{r.checks_round}", "Delivering to the phone", "in_progress", e.deliver)
+
+
+def _delivery_waiting(r: Route, e: DeliveryWaiting) -> Route:
+    said = f"{e.outcome.kind} is processing the build ({e.waited_s / 60:.0f} min so far)"
+    return r.change(f"deliver-{r.checks_round}", line=said)
+
+
+def _app_delivered(r: Route, e: AppDelivered) -> Route:
+    o = e.outcome
+    what = " ".join(p for p in (o.title, o.version, f"({o.build})" if o.build else "") if p) or o.kind
+    return r.put(f"deliver-{r.checks_round}", f"Delivered: {what}", "complete", o.url or "")
+
+
+def _delivery_failed(r: Route, e: DeliveryFailed) -> Route:
+    return r.put(f"deliver-{r.checks_round}", "Delivery failed", "error", e.outcome.why[:MAX_LINE])
+
+
 def _pull_request(r: Route, e: PullRequestUpdated) -> Route:
     draft = "draft " if e.draft else ""
     return r.put(
@@ -280,6 +308,31 @@ def _merged(r: Route, e: Merged) -> Route:
     return r.put(f"merge-{r.merges}", title, "complete", f"approved by {e.approved_by}")
 
 
+def _deploy_started(r: Route, e: DeployStarted) -> Route:
+    what = "Reverting production" if e.revert else "Deploying"
+    return r.put(f"deploy-{r.merges}", f"{what} {e.commit[:10]}", "in_progress")
+
+
+def _deploy_held(r: Route, e: DeployHeld) -> Route:
+    return r.put(f"deploy-{r.merges}", "Deploy held", "error", e.reason[:MAX_LINE])
+
+
+def _deploy_finished(r: Route, e: DeployFinished) -> Route:
+    o = e.outcome
+    if o.state == "live":
+        return r.put(f"deploy-{r.merges}", "Live in production", "complete", o.url or o.commit[:10])
+    first = (o.detail.strip().splitlines() or [o.state])[0]
+    return r.put(f"deploy-{r.merges}", "Deploy failed", "error", first[:MAX_LINE])
+
+
+def _revert_started(r: Route, e: RevertStarted) -> Route:
+    return r.put(f"revert-{e.task_id}", f"Revert asked by {e.by}", "complete", f"task {e.task_id}")
+
+
+def _revert_committed(r: Route, e: RevertCommitted) -> Route:
+    return r.put("revert", f"Reverted {e.reverted[:10]}", "complete", f"task {e.of_task}'s merge, as {e.commit[:10]}")
+
+
 def _task_failed(r: Route, e: TaskFailed) -> Route:
     return r.close("error").put("failed", "Failed", "error", e.reason)
 
@@ -307,12 +360,21 @@ _HANDLERS: dict[type, Callable[[Route, Any], Route]] = {
     PreviewReady: _preview_ready,
     PreviewFailed: _preview_failed,
     ScreenshotsTaken: _screenshots,
+    DeliveryStarted: _delivery_started,
+    DeliveryWaiting: _delivery_waiting,
+    AppDelivered: _app_delivered,
+    DeliveryFailed: _delivery_failed,
     PullRequestUpdated: _pull_request,
     TaskReady: _task_ready,
     MergeRequested: _merge_requested,
     MainMoved: _main_moved,
     MergeHeld: _merge_held,
     Merged: _merged,
+    DeployStarted: _deploy_started,
+    DeployHeld: _deploy_held,
+    DeployFinished: _deploy_finished,
+    RevertStarted: _revert_started,
+    RevertCommitted: _revert_committed,
     TaskFailed: _task_failed,
     TaskCancelled: _task_cancelled,
 }

@@ -292,6 +292,18 @@ class PreviewSettings(Section):
     )
 
 
+class DeliverSettings(Section):
+    title = "Delivery to phones"
+    prefix = "deliver_"
+
+    link_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="how long an Install link (an APK's or an .ipa's, posted in the thread) works; a rebuild "
+        "replaces the file and its older links stop opening it",
+    )
+
+
 class ForgeSettings(Section):
     title = "Forges (repos added with `--forge`); the workers' credentials"
 
@@ -357,6 +369,7 @@ class Settings(BaseSettings):
     workspaces: WorkspaceSettings = WorkspaceSettings()
     sandbox: SandboxSettings = SandboxSettings()
     previews: PreviewSettings = PreviewSettings()
+    deliver: DeliverSettings = DeliverSettings()
     forges: ForgeSettings = ForgeSettings()
     slack: SlackSettings = SlackSettings()
     operations: OperationsSettings = OperationsSettings()

@@ -12,15 +12,34 @@ from collections.abc import Iterable
 
 from pydantic import Field
 
-from honk.domain import Artifact, Carried, CheckLine, Phase, Plan, RouteShots, TaskState, next_state
+from honk.domain import (
+    Artifact,
+    Carried,
+    CheckLine,
+    DeliveryOutcome,
+    DeployOutcome,
+    DeployState,
+    Phase,
+    Plan,
+    RouteShots,
+    TaskState,
+    next_state,
+)
 from honk.errors import UserFacingError
 from honk.events import (
     AgentFinished,
     AgentStarted,
     AnyEvent,
+    AppDelivered,
     BuildReady,
     ChangeReviewed,
     CheckFinished,
+    DeliveryFailed,
+    DeliveryStarted,
+    DeliveryWaiting,
+    DeployFinished,
+    DeployHeld,
+    DeployStarted,
     Merged,
     NetworkBlocked,
     PlanApproved,
@@ -28,6 +47,7 @@ from honk.events import (
     PreviewFailed,
     PreviewReady,
     PullRequestUpdated,
+    RevertStarted,
     SafetyWarning,
     SandboxRefused,
     ScreenshotsTaken,
@@ -89,6 +109,15 @@ class Timeline(Carried):
     plan: Plan | None = None
     plan_version: int = 0
     plan_approved_by: str | None = None
+    # The latest delivery to the phone (a new build replaces it), and how long its service has processed it.
+    delivery: DeliveryOutcome | None = None
+    delivery_waited_s: float = 0.0
+    # Production after merge: where the deploy stands, its latest outcome, why it is held, and the revert
+    # task a person started.
+    deploy_state: DeployState | None = None
+    deploy: DeployOutcome | None = None
+    deploy_held: str | None = None
+    revert_task: str | None = None
     # The route so far, step by step (what Slack streams as task cards).
     route: Route = Route()
 
@@ -141,6 +170,20 @@ class Timeline(Carried):
             changes |= {"plan": event.plan, "plan_version": event.version, "plan_approved_by": None}
         elif isinstance(event, PlanApproved) and event.version == self.plan_version:
             changes["plan_approved_by"] = event.by
+        elif isinstance(event, DeliveryStarted):
+            changes |= {"delivery": None, "delivery_waited_s": 0.0}
+        elif isinstance(event, DeliveryWaiting):
+            changes |= {"delivery": event.outcome, "delivery_waited_s": event.waited_s}
+        elif isinstance(event, AppDelivered | DeliveryFailed):
+            changes["delivery"] = event.outcome
+        elif isinstance(event, DeployStarted):
+            changes |= {"deploy_state": "deploying", "deploy": None, "deploy_held": None}
+        elif isinstance(event, DeployHeld):
+            changes |= {"deploy_held": event.reason, "deploy_state": None}
+        elif isinstance(event, DeployFinished):
+            changes |= {"deploy_state": event.outcome.state, "deploy": event.outcome}
+        elif isinstance(event, RevertStarted):
+            changes["revert_task"] = event.task_id
         elif isinstance(event, ChangeReviewed):
             changes["review"] = event
         elif isinstance(event, PullRequestUpdated):

@@ -22,7 +22,7 @@ from typing import ParamSpec, TypeVar
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from honk.domain import MergeResult, PullRequestState
+from honk.domain import DeliveryOutcome, DeployOutcome, MergeResult, PullRequestState
 from honk.errors import UserFacingError
 from honk.events import AnyEvent
 from honk.forge.registry import Forges
@@ -34,6 +34,8 @@ from honk.workflow.records import (
     AgentRunInput,
     AgentRunResult,
     BuildResult,
+    DeliverInput,
+    DeployInput,
     MergeInput,
     NotifyInput,
     PreviewInput,
@@ -41,16 +43,21 @@ from honk.workflow.records import (
     ProvisionInput,
     ProvisionResult,
     RecordInput,
+    RevertInput,
+    RevertResult,
     ReviewInput,
     ReviewResult,
     StepInput,
     VerifyResult,
 )
 from honk.workflow.steps.agent_run import AgentRunner
+from honk.workflow.steps.app_delivery import AppDelivery
 from honk.workflow.steps.deliver import Delivery
+from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
+from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.verification import Verification
 
 log = logging.getLogger("honk.worker")
@@ -71,6 +78,9 @@ class Steps:
     forges: Forges
     areas: Path  # each task's own directory (sandbox homes, specs), removed when the task ends
     previewing: Previewing | None = None  # None: this worker runs no previews
+    app_delivery: AppDelivery | None = None  # None: this worker delivers no apps
+    deploying: Deploying | None = None  # None: this worker deploys nothing
+    reverter: Reverter | None = None
 
 
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -211,6 +221,50 @@ class TaskActivities:
 
     @activity.defn
     @user_facing
+    async def deliver_app(self, inp: DeliverInput) -> DeliveryOutcome:
+        """The green build to the phone (`[deliver]`): an install link, or the team's upload's."""
+        if self.steps.app_delivery is None:
+            raise UserFacingError("This worker cannot deliver apps; ask the operator to run one that can.")
+        async with heartbeating():
+            return await self.steps.app_delivery.deliver(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
+    async def deliver_wait(self, inp: DeliverInput) -> DeliveryOutcome:
+        """Asks the team's service again about a build it was still processing."""
+        if self.steps.app_delivery is None:
+            raise UserFacingError("This worker cannot deliver apps; ask the operator to run one that can.")
+        async with heartbeating():
+            return await self.steps.app_delivery.wait(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
+    async def deploy_allowed(self, inp: DeployInput) -> bool:
+        """Whether the merger may deploy now (the access policy's deployers and freezes); held when not."""
+        if self.steps.deploying is None:
+            raise UserFacingError("This worker cannot deploy; ask the operator to run one that can.")
+        return await self.steps.deploying.allowed(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
+    async def deploy(self, inp: DeployInput) -> DeployOutcome:
+        """`[deploy]` on the merged commit, then its health check."""
+        if self.steps.deploying is None:
+            raise UserFacingError("This worker cannot deploy; ask the operator to run one that can.")
+        async with heartbeating():
+            return await self.steps.deploying.deploy(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
+    async def revert(self, inp: RevertInput) -> RevertResult:
+        """A revert task's change: the revert of the merged commit, made without an agent."""
+        if self.steps.reverter is None:
+            raise UserFacingError("This worker cannot make reverts; ask the operator to run one that can.")
+        async with heartbeating():
+            return await self.steps.reverter.revert(inp, self._emitter(inp.request.task_id))
+
+    @activity.defn
+    @user_facing
     async def pull_request(self, inp: ProvisionInput) -> PullRequestState:
         """Whether the task's pull request is still open on its forge (someone may close or merge it there)."""
         async with heartbeating():
@@ -243,6 +297,11 @@ class TaskActivities:
             self.preview,
             self.wake_preview,
             self.deliver,
+            self.deliver_app,
+            self.deliver_wait,
+            self.deploy_allowed,
+            self.deploy,
+            self.revert,
             self.merge,
             self.cleanup,
             self.notify,

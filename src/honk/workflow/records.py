@@ -149,3 +149,40 @@ class PreviewResult(Carried):
     ok: bool = True  # False: the preview failed (the task still goes to review, saying so)
     url: str | None = None
     warnings: list[str] = []
+
+
+class DeliverInput(Carried):
+    """The green build to the phone (`[deliver]`); `waited_s`: how long its service has processed it so far."""
+
+    request: TaskRequest
+    config: RepoConfig
+    summary: str = ""
+    waited_s: float = 0.0
+
+
+class DeployInput(Carried):
+    """A merged change to production (`[deploy]`), as `by` asked (merged it, or pressed Deploy)."""
+
+    request: TaskRequest
+    config: RepoConfig
+    commit: str
+    target: str
+    by: str
+    revert: bool = False  # a revert: it puts back what was live, and no freeze holds it
+
+
+class DeployDecision(Carried):
+    """A person pressed Deploy on a merged change whose deploy was held."""
+
+    by: str
+
+
+class RevertInput(Carried):
+    """The revert task's own first step: the revert of the merged commit, made in its workspace."""
+
+    request: TaskRequest
+
+
+class RevertResult(Carried):
+    commit: str | None = None  # the revert commit; None: it conflicts (`conflicts`)
+    conflicts: list[str] = []

@@ -19,6 +19,8 @@ with workflow.unsafe.imports_passed_through():
         AgentJob,
         AgentMode,
         AgentReason,
+        DeliveryOutcome,
+        DeployOutcome,
         Spent,
         TaskState,
         exhausted,
@@ -31,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         BuildStarted,
         ChecksFailed,
         ChecksStarted,
+        DeployFinished,
         FollowUpsNotApplied,
         Merged,
         MergeHeld,
@@ -51,6 +54,9 @@ with workflow.unsafe.imports_passed_through():
         AgentRunResult,
         BuildResult,
         CancelRequest,
+        DeliverInput,
+        DeployDecision,
+        DeployInput,
         FollowUp,
         MergeDecision,
         MergeInput,
@@ -61,6 +67,8 @@ with workflow.unsafe.imports_passed_through():
         ProvisionInput,
         ProvisionResult,
         RecordInput,
+        RevertInput,
+        RevertResult,
         ReviewInput,
         StepInput,
         TaskInput,
@@ -69,6 +77,7 @@ with workflow.unsafe.imports_passed_through():
 
 USER_FACING = "UserFacingError"
 MODEL_UNAVAILABLE = "ModelUnavailable"  # retried by Temporal; its message is shown once retries are spent
+DEPLOY_HOLD = timedelta(days=7)  # how long a held deploy waits for someone to press Deploy
 
 
 class _Stop(Exception):
@@ -105,6 +114,9 @@ class TaskWorkflow:
         self.plan_version = 0  # the plan on the table (0: none yet)
         self.plan_decision: PlanDecision | None = None
         self.waking = False  # a stopped preview is being started again
+        self.delivery_wait: asyncio.Task[None] | None = None  # asking the team's service until it has a link
+        self.deploy_held = False  # merged; the deploy waits for someone who may deploy to press Deploy
+        self.deploy_by: str | None = None
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -145,6 +157,16 @@ class TaskWorkflow:
                 "Look at the newest plan in the thread or on the task page."
             )
 
+    @workflow.update
+    def deploy(self, d: DeployDecision) -> str:
+        self.deploy_by = d.by
+        return "deploying"
+
+    @deploy.validator
+    def _validate_deploy(self, d: DeployDecision) -> None:
+        if not self.deploy_held or self.deploy_by is not None:
+            raise ApplicationError(f"The task is {self.state.value}; there is no held deploy to start.")
+
     @workflow.signal
     async def wake_preview(self) -> None:
         """Someone opened the task's stopped preview: a worker starts it again (one wake at a time)."""
@@ -167,6 +189,8 @@ class TaskWorkflow:
     async def run(self, inp: TaskInput) -> TaskState:
         route = asyncio.create_task(self._route())
         await workflow.wait_condition(lambda: route.done() or (self.cancel_by is not None and not self.state.terminal))
+        if self.delivery_wait is not None:  # the task ended: nobody waits for the service any more
+            self.delivery_wait.cancel()
         if route.done():
             await route  # a bug in the route surfaces here (the workflow task retries) instead of vanishing
         else:
@@ -203,14 +227,21 @@ class TaskWorkflow:
             prompt: str = policy.first_prompt(self.req.text)
             reason: AgentReason = "request"
             assert self.prov is not None
-            if (self.req.plan or self.prov.config.agent.plan) and workflow.patched("plan-v1"):
+            made = False  # the first round's change is made without the agent (a revert)
+            if self.req.reverts is not None and workflow.patched("revert-v1"):
+                made = await self._revert()
+                prompt = policy.feedback_prompt(self.req.text, "", [])
+            elif (self.req.plan or self.prov.config.agent.plan) and workflow.patched("plan-v1"):
                 prompt, reason = await self._plan_first()
             while True:
-                await self._work(prompt, reason)
+                await self._work(prompt, reason, made)
+                made = False
                 self._move(TaskReady)
                 await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
                 await self._notify()
-                if await self._wait_for_people():
+                if self._fast_tracked():
+                    self.merge_by = f"fast-track revert (asked by {self.req.requested_by})"
+                if self.merge_by is None and await self._wait_for_people():
                     return  # the pull request was closed or merged on the forge
                 if self.follow_ups:
                     prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
@@ -266,17 +297,19 @@ class TaskWorkflow:
             self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
         return result
 
-    async def _work(self, prompt: str, reason: AgentReason) -> None:
-        """Agent and checks in rounds until the checks and the build pass, or the budget is spent."""
+    async def _work(self, prompt: str, reason: AgentReason, made: bool = False) -> None:
+        """Agent and checks in rounds until the checks and the build pass, or the budget is spent.
+        `made`: the first round's change is already made (a revert): its checks run without an agent run."""
         assert self.prov is not None
         for attempt in range(1, self.prov.max_rounds + 1):
             self.round += 1
-            self._move(AgentStarted)
-            result = await self._run_agent(prompt, reason)
-            self.merge_from = None
-            self.changed = self.changed or result.commit is not None
-            if result.outcome.summary:
-                self.summaries.append(result.outcome.summary)
+            if not (made and attempt == 1):
+                self._move(AgentStarted)
+                result = await self._run_agent(prompt, reason)
+                self.merge_from = None
+                self.changed = self.changed or result.commit is not None
+                if result.outcome.summary:
+                    self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
             report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
             feedback = report.feedback
@@ -295,11 +328,15 @@ class TaskWorkflow:
                     continue
             if report.passed:
                 self._move(BuildStarted)
-                build: BuildResult = await self._act(acts.build, self._step(), minutes=self._build_minutes())
+                build: BuildResult = await self._act(
+                    acts.build, self._step(), minutes=self._build_minutes(), queue=self._build_queue()
+                )
                 if build.ok:
                     self.verified_base = report.base_commit
                     if self._previews() and workflow.patched("preview-v1"):
                         await self._preview()
+                    if self.prov.config.deliver is not None and workflow.patched("deliver-v1"):
+                        await self._deliver_app()
                     return
                 feedback = build.failure
             giving_up = attempt == self.prov.max_rounds
@@ -322,6 +359,111 @@ class TaskWorkflow:
             self.warnings = [*self.warnings, f"preview failed: {failed}"]
             return
         self.warnings = [*self.warnings, *shown.warnings]
+
+    def _build_queue(self) -> str | None:
+        """Where the build (and the delivery) run: `[deliver] queue` (another OS, e.g. macOS for an iOS
+        app) when the repo names one and this workflow knows it, else the task's own queue."""
+        assert self.prov is not None
+        deliver = self.prov.config.deliver
+        if deliver is not None and deliver.queue and workflow.patched("build-queue-v1"):
+            return deliver.queue
+        return self.queue
+
+    async def _deliver_app(self) -> None:
+        """The new version to the phone. A failure is said (thread, page, warnings), never the task's end;
+        a service still processing the build is asked again in the background while people review."""
+        assert self.prov is not None and self.prov.config.deliver is not None
+        if self.delivery_wait is not None:  # a newer build replaces the one still processing
+            self.delivery_wait.cancel()
+            self.delivery_wait = None
+        spec = self.prov.config.deliver
+        try:
+            outcome: DeliveryOutcome = await self._act(
+                acts.deliver_app, self._deliver_input(), minutes=spec.timeout_s / 60 + 5, queue=self._build_queue()
+            )
+        except _Stop as failed:
+            self.warnings = [*self.warnings, f"delivery failed: {failed}"]
+            return
+        if outcome.state == "failed":
+            self.warnings = [*self.warnings, f"delivery failed: {outcome.why}"]
+        elif outcome.state == "processing":
+            self.delivery_wait = asyncio.create_task(self._wait_for_delivery())
+
+    async def _wait_for_delivery(self) -> None:
+        """Durable: a timer between questions survives any restart; gives up after `wait_timeout`."""
+        assert self.prov is not None and self.prov.config.deliver is not None
+        spec, waited = self.prov.config.deliver, 0.0
+        while True:
+            await workflow.sleep(timedelta(seconds=spec.wait_every_s))
+            waited += spec.wait_every_s
+            try:
+                outcome: DeliveryOutcome = await self._act(
+                    acts.deliver_wait,
+                    self._deliver_input(waited),
+                    minutes=spec.timeout_s / 60 + 5,
+                    queue=self._build_queue(),
+                )
+            except _Stop:
+                return  # said by the activity's failure; the task is not failed for a delivery
+            if outcome.state != "processing":
+                await self._notify()
+                return
+
+    def _deliver_input(self, waited_s: float = 0.0) -> DeliverInput:
+        assert self.prov is not None
+        return DeliverInput(request=self.req, config=self.prov.config, summary=self._summary(), waited_s=waited_s)
+
+    def _fast_tracked(self) -> bool:
+        """A revert whose repo fast-tracks reverts merges as soon as its checks pass, once."""
+        r = self.req.reverts
+        return r is not None and r.fast_track and self.merge_by is None and not self.follow_ups and self.round <= 1
+
+    async def _revert(self) -> bool:
+        """A revert task's change, made by Honk: the revert of the merged commit."""
+        made: RevertResult = await self._act(acts.revert, RevertInput(request=self.req))
+        if made.commit is None:
+            raise _Stop(
+                "The merged change cannot be reverted cleanly: later changes touched "
+                f"{', '.join(made.conflicts[:5])}. Ask for the revert in words (a new request), and the agent "
+                "will undo it by hand."
+            )
+        self.changed = True
+        self.summaries.append(f"Reverted task {self.req.reverts.task_id if self.req.reverts else ''}'s merge.")
+        return True
+
+    async def _deploy(self, commit: str, target: str, by: str) -> None:
+        """`[deploy]` after the merge: who may deploy (and freezes) first; a held deploy waits for someone
+        who may to press Deploy. A deploy is never retried on its own: one that did not finish says so."""
+        assert self.prov is not None
+        if self.prov.config.deploy is None or not workflow.patched("deploy-v1"):
+            return
+        revert = self.req.reverts is not None
+        if revert:  # merged by the fast track or a person: deployed as the person who asked for the revert
+            by = self.req.requested_by
+        inp = DeployInput(request=self.req, config=self.prov.config, commit=commit, target=target, by=by, revert=revert)
+        if not await self._act(acts.deploy_allowed, inp):
+            self.deploy_held = True
+            await self._notify()
+            try:
+                await workflow.wait_condition(lambda: self.deploy_by is not None, timeout=DEPLOY_HOLD)
+            except TimeoutError:
+                return
+            finally:
+                self.deploy_held = False
+            assert self.deploy_by is not None
+            inp = inp.model_copy(update={"by": self.deploy_by})
+        spec = self.prov.config.deploy
+        try:
+            await self._act(acts.deploy, inp, minutes=(spec.timeout_s + spec.health_timeout_s) / 60 + 10, attempts=1)
+        except _Stop as stop:
+            detail = (
+                f"## the deploy did not finish: {stop}\nProduction may be partly deployed: check it, then revert "
+                "or deploy again."
+            )
+            await self._record(
+                DeployFinished(outcome=DeployOutcome(state="deploy_failed", commit=commit, detail=detail))
+            )
+        await self._notify()
 
     def _preview_input(self) -> PreviewInput:
         assert self.prov is not None
@@ -356,6 +498,7 @@ class TaskWorkflow:
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
             await self._cleanup()
             await self._notify()
+            await self._deploy(result.commit or "", result.target, approved_by)
             return None
         if result.status == "checks_failed":
             held = (
@@ -413,6 +556,8 @@ class TaskWorkflow:
                 )
                 await self._cleanup()
                 await self._notify()
+                if pr.merge_commit:
+                    await self._deploy(pr.merge_commit, self._target(), f"merged on {where}")
                 return True
 
     def _target(self) -> str:
@@ -522,16 +667,17 @@ class TaskWorkflow:
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
         )
 
-    async def _act(self, fn, arg, minutes: float = 10):  # noqa: ANN001, ANN202 - typed by the activity
-        """Runs one step; a failure a person must act on stops the route with its message."""
+    async def _act(self, fn, arg, minutes: float = 10, queue: str | None = None, attempts: int = 3):  # noqa: ANN001, ANN202
+        """Runs one step (on `queue`, else the task's); a failure a person must act on stops the route
+        with its message."""
         try:
             return await workflow.execute_activity_method(
                 fn,
                 arg,
-                task_queue=self.queue,
+                task_queue=queue or self.queue,
                 start_to_close_timeout=timedelta(minutes=minutes),
                 heartbeat_timeout=self.heartbeat,
-                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=[USER_FACING]),
+                retry_policy=RetryPolicy(maximum_attempts=attempts, non_retryable_error_types=[USER_FACING]),
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         except ActivityError as e:
