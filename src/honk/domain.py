@@ -236,12 +236,11 @@ class RefusedAttachment(Carried):
 class Reverting(Carried):
     """A revert task's subject: the merged commit of task `task_id` that production should lose. Honk makes
     the revert itself (no agent), runs the same checks, and merges it by the same policy — or at once when
-    its checks pass, where `[deploy] revert = "fast-track"`."""
+    its checks pass, where the repo's `[deploy] revert = "fast-track"`."""
 
     task_id: str
     commit: str
     target: str
-    fast_track: bool = False
 
 
 class TaskRequest(Carried):

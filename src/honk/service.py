@@ -28,6 +28,7 @@ from honk.domain import (
     MAX_REQUEST_CHARS,
     Action,
     Attachment,
+    DeployRecord,
     ForgeRef,
     HostAllowed,
     Phase,
@@ -35,6 +36,7 @@ from honk.domain import (
     RefusedAttachment,
     RepoNetwork,
     RepoRef,
+    Reverting,
     SecretInfo,
     SlackThread,
     TaskRequest,
@@ -42,7 +44,15 @@ from honk.domain import (
     TaskView,
 )
 from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingError
-from honk.events import AnyEvent, AttachmentsReceived, FollowUpReceived, StoredEvent, TaskAccepted, TaskReady
+from honk.events import (
+    AnyEvent,
+    AttachmentsReceived,
+    FollowUpReceived,
+    RevertStarted,
+    StoredEvent,
+    TaskAccepted,
+    TaskReady,
+)
 from honk.gate import Actor, Gate
 from honk.network import Ceiling, allowance_host, allowance_phases, expand
 from honk.preview_links import ENTER_PATH, PreviewLinks, preview_origin
@@ -58,10 +68,11 @@ from honk.store import (
     SecretKeys,
     Store,
 )
+from honk.store.deploys import DeployHistory
 from honk.store.secrets import secret_name
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
-from honk.workflow.records import CancelRequest, FollowUp, MergeDecision, PlanDecision, TaskInput
+from honk.workflow.records import CancelRequest, DeployDecision, FollowUp, MergeDecision, PlanDecision, TaskInput
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
@@ -92,6 +103,7 @@ class TaskService:
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
         self.previews = PreviewRegistry(store)
+        self.deploy_history = DeployHistory(store)
         self._preview_links: PreviewLinks | None = None
         # Per preview: (monotonic time, what was read) / when it was last touched / woken, in this process.
         self._previews_read: dict[str, tuple[float, PreviewInfo | None]] = {}
@@ -323,6 +335,7 @@ class TaskService:
         slack: SlackThread | None,
         files: list[attachments.Incoming] | None = None,
         plan: bool = False,
+        reverts: Reverting | None = None,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -381,6 +394,7 @@ class TaskService:
             slack=slack,
             attachments=[a for a, _ in kept],
             plan=plan,
+            reverts=reverts,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
@@ -542,6 +556,60 @@ class TaskService:
             raise Conflict(f"Task {task_id} has already finished.") from e
         await self.gate.record("cancel", actor, view.repo, "ok", "cancel", task_id)
         return await self.task(task_id)
+
+    # -- production: deploys and reverts ------------------------------------------------------------
+    async def deploy(self, task_id: str, actor: Actor) -> TaskView:
+        """Starts a merged task's held deploy (its merger could not deploy, or a freeze held it)."""
+        return await self.gate.recorded("deploy", actor, None, lambda: self._deploy(task_id, actor), task_id)
+
+    async def _deploy(self, task_id: str, actor: Actor) -> TaskView:
+        view = await self.task(task_id)
+        await self.gate.check("deploy", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
+        timeline = await self.store.timeline(task_id) or Timeline()
+        if view.state != TaskState.merged or timeline.deploy_held is None:
+            raise Conflict(f"Task {task_id} has no deploy waiting to start (it is {view.state.value}).")
+        try:
+            await self.client.get_workflow_handle(task_id).execute_update(
+                TaskWorkflow.deploy, DeployDecision(by=actor.identity)
+            )
+        except WorkflowUpdateFailedError as e:
+            raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
+        except RPCError as e:
+            raise Conflict(f"Task {task_id}'s deploy can no longer be started: it waited too long. Merge again.") from e
+        await self.gate.record("deploy", actor, view.repo, "ok", f"deploy of {view.merged_commit or ''}", task_id)
+        return await self.task(task_id)
+
+    async def revert(self, task_id: str, actor: Actor, slack: SlackThread | None = None) -> TaskView:
+        """Starts a task that reverts a merged task's change: the same checks and merge policy (fast-tracked
+        where `[deploy] revert = "fast-track"`), then the repo's deploy, which puts back what was live."""
+        return await self.gate.recorded("revert", actor, None, lambda: self._revert(task_id, actor, slack), task_id)
+
+    async def _revert(self, task_id: str, actor: Actor, slack: SlackThread | None) -> TaskView:
+        view = await self.task(task_id)
+        await self.gate.check("revert", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
+        timeline = await self.store.timeline(task_id) or Timeline()
+        if view.state != TaskState.merged or not view.merged_commit:
+            raise Conflict(f"Task {task_id} is {view.state.value}: only a merged change can be reverted.")
+        if timeline.revert_task is not None:
+            earlier = await self.store.get_task(timeline.revert_task)
+            if earlier is not None and earlier.state not in (TaskState.failed, TaskState.cancelled):
+                raise Conflict(
+                    f"Task {task_id} is already being reverted by task {earlier.id} ({earlier.state.value})."
+                )
+        target = (await self.repo(view.repo)).branch
+        first = view.text.strip().splitlines()[0][:120]
+        text = f"Revert task {task_id} ({view.merged_commit[:10]}): {first}"
+        subject = Reverting(task_id=task_id, commit=view.merged_commit, target=target)
+        request_id = f"revert:{task_id}:{view.merged_commit}:{(timeline.revert_task or '')}"
+        reverting, _ = await self._submit(view.repo, text, actor, None, None, request_id, slack, reverts=subject)
+        await self.store.append(task_id, RevertStarted(task_id=reverting.id, by=actor.identity))
+        await self.gate.record("revert", actor, view.repo, "ok", f"revert of {view.merged_commit[:12]}", task_id)
+        return reverting
+
+    async def deploys(self, repo: str, limit: int = 50) -> list[DeployRecord]:
+        """A repo's deploys, newest first: who, which commit, when, and what came of it."""
+        ref = await self.repo(repo)
+        return await self.deploy_history.listed(ref.name, limit)
 
     # -- previews: the web server's side of a task's running preview --------------------------------
     async def preview(self, task_id: str, max_age_s: float = 0.0) -> PreviewInfo | None:

@@ -415,8 +415,10 @@ class TaskWorkflow:
 
     def _fast_tracked(self) -> bool:
         """A revert whose repo fast-tracks reverts merges as soon as its checks pass, once."""
-        r = self.req.reverts
-        return r is not None and r.fast_track and self.merge_by is None and not self.follow_ups and self.round <= 1
+        assert self.prov is not None
+        deploy = self.prov.config.deploy
+        fast = deploy is not None and deploy.revert == "fast-track"
+        return self.req.reverts is not None and fast and self.merge_by is None and not self.follow_ups
 
     async def _revert(self) -> bool:
         """A revert task's change, made by Honk: the revert of the merged commit."""
