@@ -1,8 +1,9 @@
-"""What the server and the workers share about previews: how links are signed, and where they point."""
+"""What the server and the workers share about previews and installs: how links are signed, and where they point."""
 
 from __future__ import annotations
 
 from honk.accounts import preview_link_key
+from honk.deliver.links import ArtifactLinks
 from honk.preview_links import ENTER_PATH, PreviewLinks, preview_origin
 from honk.settings import Settings
 from honk.store import PreviewRegistry
@@ -13,6 +14,14 @@ def preview_links(settings: Settings) -> PreviewLinks:
     return PreviewLinks(
         preview_link_key(configured.get_secret_value() if configured else None, settings.secret_key_file)
     )
+
+
+def artifact_links(settings: Settings) -> ArtifactLinks:
+    """Install links to a task's app: signed with the preview links' key (salted apart), so workers that
+    share no data dir with the server sign links it accepts; they point at Honk's public URL."""
+    configured = settings.previews.link_key
+    key = preview_link_key(configured.get_secret_value() if configured else None, settings.secret_key_file)
+    return ArtifactLinks(key, settings.base_url)
 
 
 def link_maker(settings: Settings, registry: PreviewRegistry):  # noqa: ANN201 - an async callable

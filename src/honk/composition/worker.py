@@ -22,7 +22,10 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
-from honk.composition.previews import link_maker
+from honk.composition.previews import artifact_links, link_maker
+from honk.deliver.served import ServedApps
+from honk.deliver.shelf import DeliveryShelf
+from honk.deploy import RepoDeployer
 from honk.domain import Budget
 from honk.egress.policies import EgressPolicies, ceilings
 from honk.egress.proxy import EgressProxy
@@ -42,6 +45,7 @@ from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
 from honk.store import AttachmentStore, AuditLog, NetworkAllowances, PreviewRegistry, RepoSecrets, SecretKeys, Store
+from honk.store.deploys import DeployHistory
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
@@ -49,11 +53,14 @@ from honk.verify.runner import RepoChecks
 from honk.workflow.activities import Steps, TaskActivities
 from honk.workflow.client import connect
 from honk.workflow.steps.agent_run import AgentRunner
+from honk.workflow.steps.app_delivery import AppDelivery
 from honk.workflow.steps.deliver import Delivery
+from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
 from honk.workflow.steps.refusals import Refusals
+from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.tools import ToolsForRuns
 from honk.workflow.steps.verification import Verification
 from honk.workflow.task_workflow import TaskWorkflow
@@ -168,6 +175,20 @@ def build_activities(
         previewing=Previewing(
             workspaces, previews, shooter(settings, box), refusals, partial(preview_origin, settings), policies
         ),
+        app_delivery=AppDelivery(
+            workspaces,
+            settings.artifacts_dir.resolve(),
+            ServedApps(
+                box,
+                areas,
+                DeliveryShelf(settings.artifacts_dir.resolve()),
+                artifact_links(settings),
+                settings.deliver.link_days * 86_400,
+            ),
+            None,
+        ),
+        deploying=Deploying(workspaces, RepoDeployer(box, areas, logs, policies), forges, DeployHistory(store), gate),
+        reverter=Reverter(workspaces),
     )
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)
 
