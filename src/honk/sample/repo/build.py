@@ -1,8 +1,10 @@
-"""Build the playlist site: dist/site/index.html and dist/playlist-site.zip.
+"""Build the playlist site: dist/site/index.html and dist/playlist-site.zip, and the phone app,
+dist/playlist.apk (a prebuilt, signed stand-in for the app a real repo's Android build would make).
 
 Standard library only: run it with any ``python3 build.py``.
 """
 
+import base64
 import json
 import pathlib
 import shutil
@@ -15,6 +17,8 @@ DATA = ROOT / "data" / "playlists.json"
 DIST = ROOT / "dist"
 SITE = DIST / "site"
 ARCHIVE = DIST / "playlist-site.zip"
+APP = ROOT / "android" / "playlist.apk.b64"
+APK = DIST / "playlist.apk"
 
 
 def load_playlists():
@@ -47,8 +51,10 @@ def main():
     SITE.mkdir(parents=True)
     (SITE / "index.html").write_text(render_page(shown), encoding="utf-8")
     write_archive(SITE, ARCHIVE)
+    APK.write_bytes(base64.b64decode(APP.read_text(encoding="ascii")))
     print(f"built {SITE.relative_to(ROOT)}/index.html ({len(shown)} playlists)")
     print(f"built {ARCHIVE.relative_to(ROOT)}")
+    print(f"built {APK.relative_to(ROOT)}")
 
 
 if __name__ == "__main__":
