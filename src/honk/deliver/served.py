@@ -19,7 +19,7 @@ from honk.deliver.shelf import DeliveryShelf, described_apk, described_ipa
 from honk.domain import ANDROID_APK, DeliverJob, DeliveryOutcome, DeliveryRefused
 from honk.sandbox import Sandbox
 
-INSIDE = PurePosixPath("/honk-artifacts")  # where apksigner sees the task's artifacts (read-only)
+INSIDE = PurePosixPath("/run/honk/artifacts")  # where apksigner sees the task's artifacts (read-only)
 DEFAULT_GLOB = {"android-apk": "*.apk", "ios-ota": "*.ipa"}
 
 
@@ -62,7 +62,9 @@ class ServedApps:
                 writable=False,
             )
             try:
-                read = await inspect_apk(found, launcher, seen_as=Path(INSIDE / found.name))
+                # Unsandboxed (HONK_SANDBOX=off) nothing is bound: apksigner reads the file where it is.
+                seen_as = Path(INSIDE / found.name) if self.sandbox.enabled else found
+                read = await inspect_apk(found, launcher, seen_as=seen_as)
             finally:
                 launcher.close()
             if isinstance(read, DeliveryRefused):
