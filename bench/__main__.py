@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver]`: runs the benchmarks, prints
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver|production]`: runs the benchmarks, prints
 the results and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section).
 `python -m bench --against REV` compares this tree with an earlier revision, both measured in this run."""
 
@@ -8,7 +8,21 @@ import argparse
 import sys
 import time
 
-from bench import against, agent, deliver, egress, load, orchestration, preview, sandbox, shots, slack, wake, workspace
+from bench import (
+    against,
+    agent,
+    deliver,
+    egress,
+    load,
+    orchestration,
+    preview,
+    production,
+    sandbox,
+    shots,
+    slack,
+    wake,
+    workspace,
+)
 from bench.common import REPO_ROOT, Section, fmt_s, machine, remove_scratch
 
 BENCHMARKS = {
@@ -23,6 +37,7 @@ BENCHMARKS = {
     "wake": wake.run,
     "preview": preview.run,
     "deliver": deliver.run,
+    "production": production.run,
 }
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
