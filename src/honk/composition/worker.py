@@ -23,6 +23,7 @@ from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
 from honk.composition.previews import artifact_links, link_maker
+from honk.deliver.command import CommandDelivery
 from honk.deliver.served import ServedApps
 from honk.deliver.shelf import DeliveryShelf
 from honk.deploy import RepoDeployer
@@ -185,7 +186,7 @@ def build_activities(
                 artifact_links(settings),
                 settings.deliver.link_days * 86_400,
             ),
-            None,
+            CommandDelivery(box, areas, logs, policies),
         ),
         deploying=Deploying(workspaces, RepoDeployer(box, areas, logs, policies), forges, DeployHistory(store), gate),
         reverter=Reverter(workspaces),

@@ -96,7 +96,7 @@ class CommandDelivery:
     def __init__(self, sandbox: Sandbox, areas: Path, logs: Path, egress: EgressPolicies | None = None) -> None:
         self.sandbox, self.areas, self.logs, self.egress = sandbox, areas, logs, egress
 
-    async def upload(self, job: DeliverJob) -> DeliveryOutcome:
+    async def deliver(self, job: DeliverJob) -> DeliveryOutcome:
         spec = job.spec
         if spec.served or spec.run is None:
             raise ValueError(f"[deliver] kind = {spec.kind!r} is served by Honk: there is no command to run")
