@@ -90,7 +90,8 @@ class Ci:
         """Starts a deployment of `sha` to `env` (still running)."""
         if self.kind == "github":
             return int(self._call("POST", "/deployments", {"ref": sha, "environment": env, "auto_merge": False})["id"])
-        self._call("POST", "/environments", {"name": env, "external_url": url}) if url else None
+        if url:  # GitLab keeps the link on the environment, not the deployment
+            self._call("POST", "/environments", {"name": env, "external_url": url})
         body = {"environment": env, "sha": sha, "ref": "main", "tag": False, "status": "running"}
         return int(self._call("POST", "/deployments", body)["id"])
 
