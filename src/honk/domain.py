@@ -1497,3 +1497,29 @@ class DeployRecord(Record):
     state: DeployState
     link: str | None = None
     detail: str = ""
+
+
+# -- issue 18, part B (forge-deploy): what a forge says of a merged commit for `[deploy] wait_for` --------
+
+# "pending": not yet (nothing reported, or still running: ask again); "success" / "failure": the forge's
+# verdict; "unsupported": this forge cannot answer here (a plain git remote, or a token that may not read
+# statuses or deployments): stop waiting, and say `detail`.
+ForgeDeployStatus = Literal["pending", "success", "failure", "unsupported"]
+
+
+class ForgeDeployState(Carried):
+    """What the forge says of `commit` for an `Awaited` (`[deploy] wait_for`): the status or check with
+    that context, or the newest deployment of that commit to that environment. `url` is the target or
+    environment link the forge gave (http(s) only), `detail` its description, both bounded. `problem`:
+    the forge could not be asked this time (unreachable, an answer Honk could not read), with `status`
+    "pending" when asking again may help."""
+
+    status: ForgeDeployStatus
+    commit: str
+    url: str | None = None
+    detail: str = ""
+    problem: str = ""
+
+    @property
+    def ended(self) -> bool:
+        return self.status != "pending"

@@ -25,6 +25,7 @@ from honk.domain import (
     AgentOutcome,
     AttachedFile,
     Attachment,
+    Awaited,
     BuildOutcome,
     BuildSpec,
     Change,
@@ -33,6 +34,7 @@ from honk.domain import (
     DeliveryOutcome,
     DeployJob,
     DeployOutcome,
+    ForgeDeployState,
     MergeResult,
     PreviewEndpoint,
     PreviewOutcome,
@@ -125,6 +127,13 @@ class Workspaces(Protocol):
 
     async def merge_in(self, ws: Workspace, ref: str, message: str, trailers: dict[str, str]) -> list[str]:
         """Merges `ref` into the branch; the conflicting files (the merge undone), or [] when it merged."""
+        ...
+
+    async def revert(self, ws: Workspace, commit: str, message: str, trailers: dict[str, str]) -> list[str]:
+        """Commits the revert of `commit` on the branch (a merge reverted against its first parent: what
+        its merge brought in is undone); the conflicting files (the revert undone, the workspace clean),
+        or [] when it committed. A commit the mirror lacks, or whose changes are already undone, is a
+        UserFacingError."""
         ...
 
     async def start_merge(self, ws: Workspace, ref: str) -> list[str]:
@@ -367,6 +376,15 @@ class Forge(Protocol):
 
     async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
         """Whether the change's pull request is still open there (a person may close or merge it)."""
+        ...
+
+    async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
+        """What the forge says of `commit` for `[deploy] wait_for`: the commit status or check run named
+        `awaited.name` ("status"), or the newest deployment of `commit` to that environment
+        ("deployment"), with its link and description. "pending" while it says nothing (an unknown
+        context stays pending); "unsupported" where it cannot say (a plain git remote; a token that may
+        not read statuses); a forge that cannot be reached is "pending" with a `problem`. Never raises
+        for the forge's sake: the workflow asks again every few seconds until its own timeout."""
         ...
 
 

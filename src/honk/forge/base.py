@@ -11,7 +11,16 @@ from typing import Protocol, Self
 
 from pydantic import SecretStr, model_validator
 
-from honk.domain import ForgeKind, MergeMethod, PullRequestBody, PullRequestStatus, Record, RefusalReason
+from honk.domain import (
+    Awaited,
+    ForgeDeployState,
+    ForgeKind,
+    MergeMethod,
+    PullRequestBody,
+    PullRequestStatus,
+    Record,
+    RefusalReason,
+)
 from honk.errors import Forbidden, NotFound, Unauthorized, Unavailable, UserFacingError
 
 
@@ -94,6 +103,11 @@ class ForgeClient(Protocol):
     async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
         """Merges through the forge's API, only if the head is still `sha`. The forge's refusals
         (checks, reviews, conflicts, a moved head) come back as a MergeOutcome, not an exception."""
+        ...
+
+    async def deploy_state(self, commit: str, awaited: Awaited) -> ForgeDeployState:
+        """What the forge says of `commit` for `awaited` ("pending" while it says nothing). A forge that
+        refuses or cannot be reached raises as the other calls do (`HostedForge` makes it data)."""
         ...
 
     async def aclose(self) -> None: ...

@@ -19,7 +19,7 @@ from githubkit.exception import GraphQLFailed, RequestError, RequestFailed
 from githubkit.response import Response
 from pydantic import BaseModel, SecretStr, TypeAdapter
 
-from honk.domain import PullRequestStatus
+from honk.domain import Awaited, ForgeDeployState, PullRequestStatus
 from honk.errors import UserFacingError
 from honk.forge.base import (
     ForgeConfig,
@@ -32,6 +32,7 @@ from honk.forge.base import (
     api_error,
 )
 from honk.forge.body import render_body
+from honk.forge.github_deploys import deployment_state, newest_deployment, status_state
 
 R = TypeVar("R")
 
@@ -293,6 +294,37 @@ class GitHubClient:
         if not merged.merged:
             return MergeOutcome.refused("other", f"GitHub did not merge pull request #{number}: {merged.message}")
         return MergeOutcome.done(merged.sha)
+
+    async def deploy_state(self, commit: str, awaited: Awaited) -> ForgeDeployState:
+        rest, doing = self.gh.rest, f"reading {awaited.kind} {awaited.name!r} of commit {commit[:12]}"
+        try:
+            if awaited.kind == "status":
+                combined = await self._api(
+                    doing, rest.repos.async_get_combined_status_for_ref(self.owner, self.repo, commit, per_page=100)
+                )
+                runs = await self._api(
+                    doing,
+                    rest.checks.async_list_for_ref(
+                        self.owner, self.repo, commit, check_name=awaited.name, per_page=100
+                    ),
+                )
+                return status_state(commit, awaited.name, combined.json(), runs.json())
+            listed = await self._api(
+                doing,
+                rest.repos.async_list_deployments(
+                    self.owner, self.repo, sha=commit, environment=awaited.name, per_page=30
+                ),
+            )
+            deployment = newest_deployment(commit, awaited.name, listed.json())
+            if deployment is None:
+                return ForgeDeployState(status="pending", commit=commit)
+            statuses = await self._api(
+                doing,
+                rest.repos.async_list_deployment_statuses(self.owner, self.repo, deployment, per_page=100),
+            )
+            return deployment_state(commit, statuses.json())
+        except ValueError as e:  # an answer of another shape (a proxy's page, an older server)
+            raise UserFacingError(f"GitHub answered {doing} with something Honk could not read.") from e
 
     async def aclose(self) -> None:
         """Nothing to close: githubkit opens a client per request outside `async with`."""

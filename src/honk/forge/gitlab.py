@@ -16,7 +16,8 @@ import requests
 from gitlab.exceptions import GitlabError
 from pydantic import BaseModel
 
-from honk.domain import PullRequestStatus
+from honk.domain import Awaited, ForgeDeployState, PullRequestStatus
+from honk.errors import UserFacingError
 from honk.forge.base import (
     ForgeConfig,
     ForgeKind,
@@ -29,6 +30,7 @@ from honk.forge.base import (
     api_error,
 )
 from honk.forge.body import render_body
+from honk.forge.gitlab_deploys import deployment_state, status_state
 
 R = TypeVar("R")
 DRAFT = "Draft: "
@@ -230,6 +232,29 @@ class GitLabClient:
             raise api_error("GitLab", None, "", f"merging !{number}") from e
         done = _MergeRequest.model_validate(merged)
         return MergeOutcome.done(done.merge_commit_sha or done.squash_commit_sha or done.sha)
+
+    async def deploy_state(self, commit: str, awaited: Awaited) -> ForgeDeployState:
+        doing = f"reading {awaited.kind} {awaited.name!r} of commit {commit[:12]}"
+        try:
+            if awaited.kind == "status":
+                # Without `all`, GitLab lists the newest status of each name.
+                statuses = self.project.commits.get(commit, lazy=True).statuses
+                listed = await self._api(doing, statuses.list, name=awaited.name, per_page=100, get_all=False)
+                return status_state(commit, awaited.name, [s.attributes for s in listed])
+            # GitLab cannot filter deployments by commit: the environment's newest page is where a
+            # just-merged commit's deployment is.
+            listed = await self._api(
+                doing,
+                self.project.deployments.list,
+                environment=awaited.name,
+                order_by="id",
+                sort="desc",
+                per_page=100,
+                get_all=False,
+            )
+            return deployment_state(commit, awaited.name, [d.attributes for d in listed])
+        except ValueError as e:  # an answer of another shape (a proxy's page, an older server)
+            raise UserFacingError(f"GitLab answered {doing} with something Honk could not read.") from e
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self.gl.session.close)

@@ -4,9 +4,11 @@ API, so its required checks and approvals hold, and its refusals come back as da
 
 from __future__ import annotations
 
-from honk.domain import Change, MergeResult, PullRequestBody, PullRequestState
+from honk.domain import Awaited, Change, ForgeDeployState, MergeResult, PullRequestBody, PullRequestState, RepoRef
+from honk.errors import UserFacingError
 from honk.events import PullRequestUpdated
 from honk.forge.base import ForgeClient
+from honk.forge.deploys import not_asked
 from honk.forge.push import push_branch
 
 
@@ -52,6 +54,14 @@ class HostedForge:
             return PullRequestState(state="none")
         pr = await self.client.state(pull_request.number)
         return PullRequestState(state=pr.state, number=pr.number, url=pr.url, merge_commit=pr.merge_commit)
+
+    async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
+        """The forge's statuses, checks or deployments of `commit`; a forge that refuses or cannot be
+        reached is an answer too (honk.forge.deploys.not_asked), never an error."""
+        try:
+            return await self.client.deploy_state(commit, awaited)
+        except UserFacingError as e:
+            return not_asked("GitHub" if self.kind == "github" else "GitLab", commit, awaited, e)
 
     async def aclose(self) -> None:
         await self.client.aclose()

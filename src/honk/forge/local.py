@@ -4,9 +4,10 @@ refuses it and the merge goes round again."""
 
 from __future__ import annotations
 
-from honk.domain import Change, MergeResult, PullRequestBody, PullRequestState
+from honk.domain import Awaited, Change, ForgeDeployState, MergeResult, PullRequestBody, PullRequestState, RepoRef
 from honk.errors import UserFacingError
 from honk.events import PullRequestUpdated
+from honk.forge.deploys import NO_STATUSES, unsupported
 from honk.workspace.git import GitError, git, git_env
 
 REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "stale info")
@@ -61,6 +62,9 @@ class LocalGitForge:
 
     async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
         return PullRequestState(state="none")
+
+    async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
+        return unsupported(commit, NO_STATUSES)
 
     async def _approval_note(self, change: Change, commit: str, message: str) -> None:
         """A fast-forward makes no commit to carry the merge's trailers (who approved): a git note does

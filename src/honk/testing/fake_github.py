@@ -7,6 +7,12 @@ memory; their head is read from the bare repo, so pushing moves it as on GitHub,
 really merges in the bare repo. Branch protection is a set of knobs: `require_checks`,
 `set_check`, `require_approvals`, `approve`; `close` closes a pull request as a person would.
 
+What CI and deploy systems tell GitHub about a commit is set as they set it, through the API: commit
+statuses (`POST /repos/{o}/{r}/statuses/{sha}`), check runs (`POST …/check-runs`, `PATCH
+…/check-runs/{id}`), deployments and their statuses (`POST …/deployments`, `POST
+…/deployments/{id}/statuses`); Honk reads them back from the combined status, the commit's check runs
+and the deployments list, as on GitHub.
+
 Auth as GitHub does it: `Authorization: token <t>` (or Bearer) with a token from `tokens` or one
 the fake minted for a GitHub App installation; apps (`add_app`) sign RS256 JWTs that the fake
 verifies with the app's public key before minting an installation token.
@@ -14,7 +20,9 @@ verifies with the app's public key before minting an installation token.
 
 from __future__ import annotations
 
+import itertools
 import secrets
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,6 +40,10 @@ from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, co
 from honk.testing.gitrepo import RemoteRepo
 
 CheckState = Literal["pending", "success", "failure"]
+STATUS_STATES = ("error", "failure", "pending", "success")
+DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
+CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CONCLUSIONS = ("action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out")
 
 
 @dataclass
@@ -59,6 +71,11 @@ class FakeRepo:
     required_checks: dict[str, CheckState] = field(default_factory=dict)
     required_approvals: int = 0
     pulls: dict[int, FakePull] = field(default_factory=dict)
+    # What CI and deploy systems posted about commits, oldest first (GitHub's JSON shapes).
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    check_runs: list[dict[str, Any]] = field(default_factory=list)
+    deployments: list[dict[str, Any]] = field(default_factory=list)
+    deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def bare(self) -> Path:
@@ -72,6 +89,19 @@ class FakeApp:
     installation_id: int
 
 
+def commit_of(bare: Path, ref: str) -> str | None:
+    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
+    if not ref or ref.startswith("-"):
+        return None
+    out = subprocess.run(
+        ["git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() or None
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -82,6 +112,24 @@ def _error(status: int, message: str, **extra: Any) -> JSONResponse:
     )
 
 
+def _apply_check_run(run: dict[str, Any], body: dict[str, Any]) -> str | None:
+    """Applies a create or update of a check run as GitHub does; the problem GitHub would answer, if any."""
+    status, conclusion = body.get("status", run["status"]), body.get("conclusion", run["conclusion"])
+    if conclusion is not None:  # GitHub completes a run given a conclusion
+        status = "completed"
+    if status not in CHECK_STATUSES or (conclusion is not None and conclusion not in CONCLUSIONS):
+        return "Invalid request. status or conclusion is not a known value."
+    if status == "completed" and conclusion is None:
+        return "Invalid request. conclusion is required when status is completed."
+    run.update(status=status, conclusion=conclusion, details_url=body.get("details_url", run["details_url"]))
+    if status == "completed":
+        run["completed_at"] = _now()
+    output = body.get("output")
+    if isinstance(output, dict):
+        run["output"].update({k: output.get(k) for k in ("title", "summary", "text") if k in output})
+    return None
+
+
 class FakeGitHub(LoopbackServer):
     def __init__(self, tokens: tuple[str, ...] = (), host: str = "127.0.0.1", port: int | None = None) -> None:
         self.tokens: set[str] = set(tokens)
@@ -90,6 +138,7 @@ class FakeGitHub(LoopbackServer):
         self.apps: dict[int, FakeApp] = {}
         self.minted: dict[str, int] = {}  # installation token -> installation id
         self._lock = threading.RLock()
+        self._ids = itertools.count(1)
         self.git = GitHttp(self.log, lambda user, password: password in self.tokens or password in self.minted)
         repo = "/repos/{owner}/{name}"
         super().__init__(
@@ -100,6 +149,13 @@ class FakeGitHub(LoopbackServer):
                     Route(repo + "/pulls", self._pulls, methods=["GET", "POST"]),
                     Route(repo + "/pulls/{number:int}", self._pull, methods=["GET", "PATCH"]),
                     Route(repo + "/pulls/{number:int}/merge", self._merge, methods=["PUT"]),
+                    Route(repo + "/statuses/{sha}", self._post_status, methods=["POST"]),
+                    Route(repo + "/commits/{ref}/status", self._combined_status, methods=["GET"]),
+                    Route(repo + "/commits/{ref}/check-runs", self._check_runs_of, methods=["GET"]),
+                    Route(repo + "/check-runs", self._create_check_run, methods=["POST"]),
+                    Route(repo + "/check-runs/{id:int}", self._update_check_run, methods=["PATCH"]),
+                    Route(repo + "/deployments", self._deployments, methods=["GET", "POST"]),
+                    Route(repo + "/deployments/{id:int}/statuses", self._deployment_statuses, methods=["GET", "POST"]),
                     Route("/graphql", self._graphql, methods=["POST"]),
                     Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
                 ]
@@ -321,6 +377,209 @@ class FakeGitHub(LoopbackServer):
             return _error(405, "Pull Request is not mergeable")
         pull.state, pull.merged, pull.merge_commit_sha, pull.updated_at = "closed", True, sha, _now()
         return JSONResponse({"sha": sha, "merged": True, "message": "Pull Request successfully merged"})
+
+    # -- what CI and deploy systems say of a commit -----------------------------------------
+    async def _post_status(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        body = call.body if isinstance(call.body, dict) else {}
+        state = body.get("state")
+        if state not in STATUS_STATES:
+            return self._answer(call, _error(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}]))
+        with self._lock:
+            sha = commit_of(repo.bare, request.path_params["sha"])
+            if sha is None:
+                return self._answer(call, _error(422, f"No commit found for SHA: {request.path_params['sha']}"))
+            status = {
+                "id": next(self._ids),
+                "node_id": f"SC_{len(repo.statuses)}",
+                "sha": sha,
+                "state": state,
+                "context": str(body.get("context") or "default"),
+                "description": body.get("description"),
+                "target_url": body.get("target_url"),
+                "avatar_url": None,
+                "creator": self._user_json("ci[bot]"),
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            repo.statuses.append(status)
+        return self._answer(call, JSONResponse(status, status_code=201))
+
+    async def _combined_status(self, request: Request) -> Response:
+        """The newest status of each context, newest first; the combined state as GitHub works it out."""
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            sha = commit_of(repo.bare, request.path_params["ref"])
+            if sha is None:
+                return self._answer(call, _error(422, f"No commit found for SHA: {request.path_params['ref']}"))
+            latest: dict[str, dict[str, Any]] = {}
+            for status in reversed(repo.statuses):
+                if status["sha"] == sha:
+                    latest.setdefault(status["context"], status)
+        states = {s["state"] for s in latest.values()}
+        combined = "failure" if states & {"failure", "error"} else "success" if states == {"success"} else "pending"
+        full = f"{repo.owner}/{repo.name}"
+        return self._answer(
+            call,
+            JSONResponse(
+                {
+                    "state": combined,
+                    "statuses": list(latest.values()),
+                    "sha": sha,
+                    "total_count": len(latest),
+                    "repository": self._repo_json(repo),
+                    "commit_url": f"{self.url}/repos/{full}/commits/{sha}",
+                    "url": f"{self.url}/repos/{full}/commits/{sha}/status",
+                }
+            ),
+        )
+
+    async def _create_check_run(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        body = call.body if isinstance(call.body, dict) else {}
+        with self._lock:
+            sha = commit_of(repo.bare, str(body.get("head_sha", "")))
+            if not body.get("name") or sha is None:
+                return self._answer(call, _error(422, "Invalid request.", errors=["head_sha and name are required"]))
+            run: dict[str, Any] = {
+                "id": next(self._ids),
+                "head_sha": sha,
+                "name": str(body["name"]),
+                "status": "queued",
+                "conclusion": None,
+                "details_url": None,
+                "html_url": f"{self.url}/{repo.owner}/{repo.name}/runs/0",
+                "output": {"title": None, "summary": None, "text": None, "annotations_count": 0},
+                "started_at": _now(),
+                "completed_at": None,
+                "app": {"id": 1, "slug": "ci", "name": "CI"},
+            }
+            run["html_url"] = f"{self.url}/{repo.owner}/{repo.name}/runs/{run['id']}"
+            problem = _apply_check_run(run, body)
+            if problem:
+                return self._answer(call, _error(422, problem))
+            repo.check_runs.append(run)
+        return self._answer(call, JSONResponse(run, status_code=201))
+
+    async def _update_check_run(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        body = call.body if isinstance(call.body, dict) else {}
+        with self._lock:
+            run = next((r for r in repo.check_runs if r["id"] == request.path_params["id"]), None)
+            if run is None:
+                return self._answer(call, _error(404, "Not Found"))
+            problem = _apply_check_run(run, body)
+            if problem:
+                return self._answer(call, _error(422, problem))
+        return self._answer(call, JSONResponse(run))
+
+    async def _check_runs_of(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            sha = commit_of(repo.bare, request.path_params["ref"])
+            if sha is None:
+                return self._answer(call, _error(422, f"No commit found for SHA: {request.path_params['ref']}"))
+            name = request.query_params.get("check_name")
+            runs = [r for r in reversed(repo.check_runs) if r["head_sha"] == sha and name in (None, r["name"])]
+            if request.query_params.get("filter", "latest") == "latest":
+                newest: dict[str, dict[str, Any]] = {}
+                for r in runs:
+                    newest.setdefault(r["name"], r)
+                runs = list(newest.values())
+        return self._answer(call, JSONResponse({"total_count": len(runs), "check_runs": runs}))
+
+    async def _deployments(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            if request.method == "GET":
+                q = request.query_params
+                found = [
+                    d
+                    for d in reversed(repo.deployments)
+                    if all(q.get(k) in (None, d[k]) for k in ("sha", "ref", "environment", "task"))
+                ]
+                per_page = min(int(q.get("per_page", "30")), 100)
+                return self._answer(call, JSONResponse(found[:per_page]))
+            body = call.body if isinstance(call.body, dict) else {}
+            ref = str(body.get("ref", ""))
+            sha = commit_of(repo.bare, ref)
+            if sha is None:
+                return self._answer(call, _error(422, f"No ref found for: {ref}"))
+            deployment = {
+                "id": next(self._ids),
+                "node_id": f"DE_{len(repo.deployments)}",
+                "sha": sha,
+                "ref": ref,
+                "task": str(body.get("task") or "deploy"),
+                "environment": str(body.get("environment") or "production"),
+                "original_environment": str(body.get("environment") or "production"),
+                "description": body.get("description"),
+                "payload": body.get("payload") or {},
+                "creator": self._user_json("deployer[bot]"),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "production_environment": bool(body.get("production_environment", True)),
+                "transient_environment": bool(body.get("transient_environment", False)),
+            }
+            full = f"{repo.owner}/{repo.name}"
+            deployment["url"] = f"{self.url}/repos/{full}/deployments/{deployment['id']}"
+            deployment["statuses_url"] = f"{deployment['url']}/statuses"
+            deployment["repository_url"] = f"{self.url}/repos/{full}"
+            repo.deployments.append(deployment)
+            repo.deployment_statuses[deployment["id"]] = []
+        return self._answer(call, JSONResponse(deployment, status_code=201))
+
+    async def _deployment_statuses(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            listed = repo.deployment_statuses.get(request.path_params["id"])
+            if listed is None:
+                return self._answer(call, _error(404, "Not Found"))
+            if request.method == "GET":
+                per_page = min(int(request.query_params.get("per_page", "30")), 100)
+                return self._answer(call, JSONResponse(list(reversed(listed))[:per_page]))
+            body = call.body if isinstance(call.body, dict) else {}
+            if body.get("state") not in DEPLOYMENT_STATES:
+                return self._answer(
+                    call, _error(422, "Validation Failed", errors=[{"field": "state", "code": "invalid"}])
+                )
+            status = {
+                "id": next(self._ids),
+                "node_id": f"DES_{len(listed)}",
+                "state": body["state"],
+                "description": body.get("description") or "",
+                "environment": body.get("environment") or "",
+                "environment_url": body.get("environment_url") or "",
+                "log_url": body.get("log_url") or "",
+                "target_url": body.get("target_url") or body.get("log_url") or "",
+                "creator": self._user_json("deployer[bot]"),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "deployment_url": f"{self.url}/repos/{repo.owner}/{repo.name}/deployments/{request.path_params['id']}",
+            }
+            listed.append(status)
+        return self._answer(call, JSONResponse(status, status_code=201))
 
     # -- GraphQL ---------------------------------------------------------------------------
     async def _graphql(self, request: Request) -> Response:

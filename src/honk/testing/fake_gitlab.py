@@ -9,11 +9,17 @@ Knobs: `require_pipeline` with `set_pipeline` ("running", "success", "failed"), 
 with `approve`, and `close`. Like GitLab, a refused merge answers 405 (closed or draft), 422
 "Branch cannot be merged" or 409 (the sha moved), and the reason is in the merge request's
 `detailed_merge_status`. Auth is the `PRIVATE-TOKEN` header; git takes the token as a password.
+
+What CI and deploy systems tell GitLab about a commit is set as they set it, through the API: commit
+statuses (`POST /projects/:id/statuses/:sha`, read back from `…/repository/commits/:sha/statuses`),
+environments (`POST /projects/:id/environments`, with their `external_url`) and deployments (`POST
+/projects/:id/deployments`, `PUT …/deployments/:id` to change their status).
 """
 
 from __future__ import annotations
 
 import itertools
+import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +36,21 @@ from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, co
 from honk.testing.gitrepo import RemoteRepo
 
 Pipeline = Literal["none", "running", "success", "failed"]
+COMMIT_STATUSES = ("pending", "running", "success", "failed", "canceled", "skipped")
+DEPLOYMENT_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
+
+
+def commit_of(bare: Path, ref: str) -> str | None:
+    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
+    if not ref or ref.startswith("-"):
+        return None
+    out = subprocess.run(
+        ["git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() or None
 
 
 def _now() -> str:
@@ -65,6 +86,10 @@ class FakeProject:
     pipeline: Pipeline = "none"
     approvals_required: int = 0
     merge_requests: dict[int, FakeMergeRequest] = field(default_factory=dict)
+    # What CI and deploy systems posted about commits, oldest first (GitLab's JSON shapes).
+    statuses: list[dict[str, Any]] = field(default_factory=list)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deployments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bare(self) -> Path:
@@ -91,6 +116,11 @@ class FakeGitLab(LoopbackServer):
                     Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
                     Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
                     Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
+                    Route(base + "/repository/commits/{sha}/statuses", self._commit_statuses, methods=["GET"]),
+                    Route(base + "/statuses/{sha}", self._post_status, methods=["POST"]),
+                    Route(base + "/environments", self._environments, methods=["POST"]),
+                    Route(base + "/deployments/{id:int}", self._update_deployment, methods=["PUT"]),
+                    Route(base + "/deployments", self._deployments, methods=["GET", "POST"]),
                     Route(base, self._project, methods=["GET"]),
                     Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
                 ]
@@ -279,6 +309,145 @@ class FakeGitLab(LoopbackServer):
         else:
             mr.merge_commit_sha = sha
         return JSONResponse(self._json(project, mr))
+
+    # -- what CI and deploy systems say of a commit -----------------------------------------
+    async def _post_status(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+        if options.get("state") not in COMMIT_STATUSES:
+            return self._answer(call, _message(400, "400 Bad request - state does not have a valid value"))
+        with self._lock:
+            sha = commit_of(project.bare, request.path_params["sha"])
+            if sha is None:
+                return self._answer(call, _message(404, "404 References for commit Not Found"))
+            status = {
+                "id": next(self._ids),
+                "sha": sha,
+                "ref": str(options.get("ref") or project.remote.branch),
+                "status": options["state"],
+                "name": str(options.get("name") or options.get("context") or "default"),
+                "target_url": options.get("target_url"),
+                "description": options.get("description"),
+                "created_at": _now(),
+                "started_at": _now(),
+                "finished_at": None,
+                "allow_failure": False,
+                "coverage": None,
+                "author": {"id": 2, "username": "ci-bot", "name": "CI"},
+            }
+            project.statuses.append(status)
+        return self._answer(call, JSONResponse(status, status_code=201))
+
+    async def _commit_statuses(self, request: Request) -> Response:
+        """Without `all`, the newest status of each name (as GitLab lists them); with it, every one."""
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        q = request.query_params
+        with self._lock:
+            sha = commit_of(project.bare, request.path_params["sha"])
+            if sha is None:
+                return self._answer(call, _message(404, "404 Commit Not Found"))
+            found = [s for s in project.statuses if s["sha"] == sha and q.get("name", s["name"]) == s["name"]]
+            if q.get("all", "false").lower() != "true":
+                newest: dict[str, dict[str, Any]] = {}
+                for s in found:
+                    newest[s["name"]] = s
+                found = list(newest.values())
+        per_page = min(int(q.get("per_page", "20")), 100)
+        return self._answer(call, JSONResponse(found[:per_page]))
+
+    async def _environments(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+        name = str(options.get("name") or "")
+        if not name:
+            return self._answer(call, _message(400, "400 Bad request - name is missing"))
+        with self._lock:
+            if name in project.environments:
+                return self._answer(call, JSONResponse({"message": {"name": ["has already been taken"]}}, 400))
+            env = self._environment(project, name, options.get("external_url"))
+        return self._answer(call, JSONResponse(env, status_code=201))
+
+    def _environment(self, project: FakeProject, name: str, external_url: Any = None) -> dict[str, Any]:
+        env = project.environments.get(name)
+        if env is None:
+            slug = "".join(c if c.isalnum() else "-" for c in name.lower())[:24]
+            env = {
+                "id": next(self._ids),
+                "name": name,
+                "slug": slug,
+                "external_url": external_url,
+                "state": "available",
+            }
+            project.environments[name] = env
+        return env
+
+    async def _deployments(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            if request.method == "GET":
+                q = request.query_params
+                found = [
+                    d
+                    for d in project.deployments
+                    if q.get("environment", d["environment"]["name"]) == d["environment"]["name"]
+                    and q.get("status", d["status"]) == d["status"]
+                ]
+                key = q.get("order_by", "id")
+                if key not in ("id", "iid", "created_at", "updated_at", "ref"):
+                    return self._answer(call, _message(400, "400 Bad request - order_by does not have a valid value"))
+                found.sort(key=lambda d: d[key], reverse=q.get("sort", "asc") == "desc")
+                per_page = min(int(q.get("per_page", "20")), 100)
+                return self._answer(call, JSONResponse(found[:per_page]))
+            options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+            missing = [k for k in ("environment", "sha", "ref", "tag", "status") if k not in options]
+            if missing:
+                return self._answer(call, _message(400, f"400 Bad request - {missing[0]} is missing"))
+            sha = commit_of(project.bare, str(options["sha"]))
+            if sha is None or options["status"] not in ("running", "success", "failed", "canceled"):
+                return self._answer(call, _message(400, "400 Bad request - sha or status is invalid"))
+            env = self._environment(project, str(options["environment"]))
+            deployment = {
+                "id": next(self._ids),
+                "iid": sum(1 for d in project.deployments if d["environment"]["name"] == env["name"]) + 1,
+                "ref": str(options["ref"]),
+                "sha": sha,
+                "status": options["status"],
+                "created_at": _now(),
+                "updated_at": _now(),
+                "finished_at": None,
+                "user": {"id": 3, "username": "deployer", "name": "Deployer"},
+                "environment": env,
+                "deployable": None,
+            }
+            project.deployments.append(deployment)
+        return self._answer(call, JSONResponse(deployment, status_code=201))
+
+    async def _update_deployment(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+        with self._lock:
+            deployment = next((d for d in project.deployments if d["id"] == request.path_params["id"]), None)
+            if deployment is None:
+                return self._answer(call, _message(404, "404 Not found"))
+            if options.get("status") not in DEPLOYMENT_STATUSES:
+                return self._answer(call, _message(400, "400 Bad request - status does not have a valid value"))
+            deployment.update(status=options["status"], updated_at=_now())
+        return self._answer(call, JSONResponse(deployment))
 
     # -- shapes ----------------------------------------------------------------------------
     def _status(self, project: FakeProject, mr: FakeMergeRequest) -> str:

@@ -8,6 +8,7 @@ A workspace is a cache of its branch: any step can recreate it, on any worker sh
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import time
 import uuid
@@ -21,6 +22,7 @@ from honk.redaction import redact
 from honk.workspace.git import GitError, file_lock, git, git_env, git_identity, git_ok, redact_url
 
 STALE_SPARE_S = 600.0
+COMMIT_ID = re.compile(r"[0-9a-f]{7,64}")
 
 
 class SecretInChange(UserFacingError):
@@ -367,6 +369,39 @@ class WorktreeWorkspaces:
             conflicts = (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
             await git("merge", "--abort", cwd=ws.path, check=False)
             return conflicts or ["(merge failed)"]
+        return []
+
+    async def revert(self, ws: Workspace, commit: str, message: str, trailers: dict[str, str]) -> list[str]:
+        """Commits the revert of `commit` (a merge against its first parent: the target as it was, so
+        what the merge brought in is undone); returns the conflicting files (revert aborted) or []."""
+        if not COMMIT_ID.fullmatch(commit):  # never an option or a ref name: a commit id
+            raise UserFacingError(f"Honk reverts a commit by its id, not {commit[:50]!r}.")
+        try:
+            found = await git("rev-list", "--parents", "-n1", f"{commit}^{{commit}}", "--", cwd=ws.path)
+        except GitError as e:
+            raise UserFacingError(
+                f"Honk cannot revert {commit[:12]}: the repo has no such commit (fetched lately?)."
+            ) from e
+        sha, *parents = found.split()
+        mainline = ["-m", "1"] if len(parents) > 1 else []
+        try:
+            await git("revert", "--no-commit", *mainline, sha, cwd=ws.path, env=git_env(self.author))
+        except GitError as e:
+            conflicts = (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
+            await git("revert", "--abort", cwd=ws.path, check=False)
+            await self.reset(ws)  # the promise is a clean workspace, whatever an abort left behind
+            if conflicts:
+                return conflicts
+            raise UserFacingError(f"Honk could not revert {sha[:12]}: {e.stderr.strip()[-300:]}") from e
+        if not await git("diff", "--cached", "--name-only", cwd=ws.path):
+            await git("revert", "--quit", cwd=ws.path, check=False)
+            raise UserFacingError(f"{sha[:12]}'s changes are already undone on {ws.branch}: nothing to revert.")
+        # git's own line: forges and `git log --grep` know a revert by it.
+        body = message if sha in message else f"{message.rstrip()}\n\nThis reverts commit {sha}."
+        args = ["commit", "--quiet", "--no-verify", "-m", redact(body)]
+        for key, value in trailers.items():
+            args += ["--trailer", redact(f"{key}: {value}")]
+        await git(*args, cwd=ws.path, env=git_env(self.author))
         return []
 
     async def start_merge(self, ws: Workspace, ref: str) -> list[str]:
