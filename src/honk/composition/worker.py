@@ -56,7 +56,7 @@ from honk.workflow.client import connect
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.app_delivery import AppDelivery
 from honk.workflow.steps.deliver import Delivery
-from honk.workflow.steps.deploying import Deploying
+from honk.workflow.steps.deploying import FORGE_POLL_S, Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
@@ -188,7 +188,14 @@ def build_activities(
             ),
             CommandDelivery(box, areas, logs, policies),
         ),
-        deploying=Deploying(workspaces, RepoDeployer(box, areas, logs, policies), forges, DeployHistory(store), gate),
+        deploying=Deploying(
+            workspaces,
+            RepoDeployer(box, areas, logs, policies),
+            forges,
+            DeployHistory(store),
+            gate,
+            forge_poll_s=min(FORGE_POLL_S, settings.forges.forge_poll_s),
+        ),
         reverter=Reverter(workspaces),
     )
     return TaskActivities(steps, store, notifier(settings, store, box), metrics)

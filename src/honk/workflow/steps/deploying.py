@@ -70,7 +70,10 @@ class Deploying:
             outcome = await (self.deployer.deploy(job) if spec.run else self._forge_deployed(job, spec))
             await self.history.moved(deploy_id, outcome.state, detail=outcome.detail, link=outcome.url)
             if outcome.ok:
+                deployed = outcome
                 outcome = await self.deployer.health(job)
+                if outcome.url is None:  # the forge's environment link, where .honk.toml names none
+                    outcome = outcome.model_copy(update={"url": deployed.url})
                 await self.history.moved(deploy_id, outcome.state, detail=outcome.detail, link=outcome.url)
         finally:
             await self.workspaces.drop(key, req.repo)
@@ -86,7 +89,7 @@ class Deploying:
         started, said = time.monotonic(), ""
         while time.monotonic() - started < spec.timeout_s:
             answer = await forge.deployment(job.repo, job.commit, awaited)
-            said = answer.detail
+            said = answer.detail or answer.problem
             if answer.status == "success":
                 return DeployOutcome(
                     state="deployed",

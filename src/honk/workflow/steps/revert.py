@@ -17,10 +17,8 @@ class Reverter:
         subject = req.reverts
         if subject is None:
             raise ValueError("revert called for a task that reverts nothing")
+        # Provisioning made the workspace from the target as fetched after the merge: it holds the commit.
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
-        head = await self.workspaces.head(ws)
-        if head != subject.commit and not await self.workspaces.contains(ws, subject.commit):
-            await self.workspaces.fetch(req.repo)  # the merge is newer than this machine's copy of the target
         conflicts = await self.workspaces.revert(
             ws,
             subject.commit,
