@@ -52,3 +52,39 @@ def test_a_repo_that_names_a_queue_is_worked_on_by_that_queues_workers(tmp_path,
         mac.wait(timeout=10)
         log.close()
         stack.stop()
+
+
+ROUTED_DELIVERY = """
+[build]
+run = "mkdir -p dist && echo 'the app, built on the mac' > dist/app.bin"
+artifacts = ["dist/app.bin"]
+
+[deliver]
+kind = "command"
+queue = "mac"
+run = "test -s \\"$HONK_ARTIFACT\\" && echo \\"url=https://apps.example.com/$HONK_TASK\\" >> \\"$HONK_OUTPUT\\""
+"""
+
+
+def test_only_the_build_and_delivery_go_to_the_queue_deliver_names(tmp_path, temporal, make_remote):
+    """`[deliver] queue`: an iOS build needs macOS, the agent does not. The agent and the checks run on the
+    main queue's worker; the build and the team's upload on the named queue's (a second Linux worker here,
+    with a data dir of its own, as a Mac would have)."""
+    stack = HonkStack(tmp_path / "honk", temporal.address)
+    mac_data = tmp_path / "mac-machine"
+    mac = stack.start_worker(HONK_DATA_DIR=str(mac_data), HONK_TASK_QUEUE="mac", HONK_DATABASE_URL=stack.db_url)
+    try:
+        stack.add_repo("app", make_remote(calc_files(DIRECT_FIX, ROUTED_DELIVERY)).url)
+        task = stack.ask("app", "make add() add")
+        view = stack.wait_for(task.id, TaskState.ready, TaskState.failed)
+        assert view.state == TaskState.ready, view.reason
+        [delivered] = [e.event for e in stack.events(task.id) if e.event.kind == "app_delivered"]
+        assert delivered.outcome.url == f"https://apps.example.com/{task.id}"
+
+        main_logs, mac_logs = tmp_path / "honk" / "data" / "logs" / task.id, mac_data / "logs" / task.id
+        assert list(main_logs.glob("*-test.log")) and not list(mac_logs.glob("*-test.log"))  # checks: main
+        assert (mac_logs / "build.log").is_file() and not (main_logs / "build.log").exists()
+        assert (mac_logs / "deliver.log").is_file() and not (main_logs / "deliver.log").exists()
+    finally:
+        stack.kill_worker(mac)
+        stack.stop()
