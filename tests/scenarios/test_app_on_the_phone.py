@@ -16,7 +16,7 @@ import pytest
 
 from honk.domain import TaskState
 from honk.sample import sample_repo_dir
-from honk.testing.processes import HonkStack
+from honk.testing.processes import HonkStack, wait_until
 from repos import DIRECT_FIX, calc_files
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="needs bubblewrap")
@@ -41,7 +41,7 @@ def stack(tmp_path, temporal):
 
 
 def delivered(stack: HonkStack, task_id: str) -> dict:
-    [event] = [e.event for e in stack.events(task_id) if e.event.kind in ("app_delivered", "delivery_failed")]
+    [event] = [e.event for e in stack.events(task_id) if e.event.kind in ("app_delivered", "delivery_failed")][-1:]
     return {**event.outcome.model_dump(mode="json"), "event": event.kind}
 
 
@@ -90,3 +90,45 @@ def test_a_corrupt_apk_is_refused_and_the_task_stays_reviewable_saying_why(stack
     assert "app.apk" in got["why"]
     [ready] = [e.event for e in stack.events(task.id) if e.event.kind == "task_ready"]
     assert any(w.startswith("delivery failed: ") and "app.apk" in w for w in ready.warnings)
+
+
+# A service that takes a while (TestFlight processes a build for 5–30 minutes): the upload says
+# "processing"; `wait` is asked on a durable timer until it gives the link.
+PROCESSING = """
+[build]
+run = "mkdir -p dist && echo ipa > dist/App.ipa"
+artifacts = ["dist/App.ipa"]
+
+[deliver]
+kind = "testflight"
+run = "echo status=processing >> $HONK_OUTPUT && echo 'message=Apple is processing the build' >> $HONK_OUTPUT"
+wait = "n=$(cat .polls 2>/dev/null || echo 0); echo $((n+1)) > .polls; if [ $n -ge {ready_after} ]; then echo url=https://testflight.apple.com/join/AbCd1234 >> $HONK_OUTPUT; else echo status=processing >> $HONK_OUTPUT; fi"
+wait_every = 1
+wait_timeout = {timeout}
+"""
+
+
+@needs_bwrap
+def test_a_build_the_service_is_still_processing_is_reviewable_and_its_link_comes_later(stack, make_remote):
+    stack.add_repo("app", make_remote(calc_files(DIRECT_FIX, PROCESSING.format(ready_after=1, timeout=60))).url)
+    task = stack.ask("app", "make add() add")
+    assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
+    wait_until(lambda: "app_delivered" in stack.kinds(task.id), 60, "the service's link")
+    kinds = stack.kinds(task.id)
+    assert kinds.index("delivery_waiting") < kinds.index("task_ready") < kinds.index("app_delivered")
+    waiting = [e.event for e in stack.events(task.id) if e.event.kind == "delivery_waiting"]
+    assert waiting[0].outcome.message == "Apple is processing the build"
+    assert [w.waited_s for w in waiting] == [0.0, 1.0]  # the upload's answer, then the first wait's
+    assert delivered(stack, task.id)["url"] == "https://testflight.apple.com/join/AbCd1234"
+    assert stack.task(task.id).state == TaskState.ready  # still waiting for a person: the wait changed nothing
+
+
+@needs_bwrap
+def test_a_service_that_never_finishes_processing_fails_the_delivery_after_its_timeout(stack, make_remote):
+    stack.add_repo("app", make_remote(calc_files(DIRECT_FIX, PROCESSING.format(ready_after=99, timeout=2))).url)
+    task = stack.ask("app", "make add() add")
+    assert stack.wait_for(task.id, TaskState.ready, TaskState.failed).state == TaskState.ready
+    wait_until(lambda: "delivery_failed" in stack.kinds(task.id), 60, "the wait to end")
+    got = delivered(stack, task.id)
+    assert "still processing the build after" in got["why"] and "wait_timeout" in got["why"]
+    assert stack.task(task.id).state == TaskState.ready
