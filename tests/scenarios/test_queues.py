@@ -72,7 +72,7 @@ def test_only_the_build_and_delivery_go_to_the_queue_deliver_names(tmp_path, tem
     with a data dir of its own, as a Mac would have)."""
     stack = HonkStack(tmp_path / "honk", temporal.address)
     mac_data = tmp_path / "mac-machine"
-    mac = stack.start_worker(HONK_DATA_DIR=str(mac_data), HONK_TASK_QUEUE="mac", HONK_DATABASE_URL=stack.db_url)
+    mac = stack.start_worker(HONK_DATA_DIR=str(mac_data), HONK_WORKER_QUEUES='["mac"]', HONK_DATABASE_URL=stack.db_url)
     try:
         stack.add_repo("app", make_remote(calc_files(DIRECT_FIX, ROUTED_DELIVERY)).url)
         task = stack.ask("app", "make add() add")
