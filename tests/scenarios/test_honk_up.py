@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -69,6 +70,11 @@ def test_up_runs_the_sample_route_and_survives_a_restart(tmp_path):
         cookie = {"cookie": entered.headers["set-cookie"].split(";", 1)[0]}
         preview = httpx.get(f"http://127.0.0.1:{port}/", headers=host | cookie)
         assert preview.status_code == 200 and "Playlists" in preview.text
+        # The sample's app on the phone: an install page with its QR code, behind the link the thread posts.
+        events = httpx.get(f"http://127.0.0.1:{port}/api/tasks/{task_id}/events", params={"follow": "false"}).text
+        [install] = re.findall(r'"url":\s*"(http://127\.0\.0\.1:\d+/install/[^"]+)"', events)
+        page = httpx.get(install)
+        assert page.status_code == 200 and "Honk Playlist" in page.text and "<svg" in page.text
     finally:
         out = _ctrl_c(up)
     assert up.returncode == 0 and "Honk stopped" in out
