@@ -6,6 +6,7 @@ revert routes are in the tests below."""
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -16,7 +17,8 @@ from conftest import Served, serving, settings_for
 from honk.composition.server import delivery_links
 from honk.deliver.qr import qr_png
 from honk.deliver.shelf import DeliveryShelf
-from honk.domain import ANDROID_APK, DeliveredApp
+from honk.domain import ANDROID_APK, DeliveredApp, DeployOutcome, DeployState, RepoRef
+from honk.events import AnyEvent, DeployFinished, DeployStarted, Merged
 
 PNG = b"\x89PNG\r\n\x1a\n"
 # One server for the module (its start is most of the time): its tests share its event loop.
@@ -93,3 +95,83 @@ async def test_qr_codes_refuse_an_empty_or_oversized_link():
     for url in ("", "https://honk.example.com/" + "a" * 3000):
         with pytest.raises(ValueError):
             qr_png(url)
+
+
+# -- production through the API and the task page ------------------------------------------------------
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+async def merged_task(served: Served, deploy: DeployState | None = "health_failed") -> str:
+    """A task merged as the workflow leaves one (its workflow never runs), its deploy ended as `deploy`."""
+    task_id = await served.task(f"merged-{uuid.uuid4().hex}")
+    events: list[AnyEvent] = [Merged(commit=COMMIT, target="main", approved_by="bo@example.com")]
+    if deploy is not None:
+        outcome = DeployOutcome(state=deploy, commit=COMMIT, detail="## health\nHTTP 502", url="https://calc.example")
+        events += [DeployStarted(commit=COMMIT, target="main", by="bo@example.com"), DeployFinished(outcome=outcome)]
+    await served.service.store.append(task_id, *events)
+    return task_id
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def calc(web: Served) -> str:
+    if await web.service.store.get_repo("calc") is None:
+        await web.service.store.add_repo(RepoRef(name="calc", url="/nowhere"))
+    return "calc"
+
+
+async def test_revert_from_the_api_starts_one_revert_task(web: Served, calc: str):
+    task_id = await merged_task(web)
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
+        page = await http.get(f"/tasks/{task_id}")
+        assert 'id="deploy-log">## health\nHTTP 502</pre>' in page.text and 'id="revert"' in page.text
+        res = await http.post(f"/api/tasks/{task_id}/revert", json={})
+        assert res.status_code == 201, res.text
+        reverting = res.json()
+        assert reverting["id"] != task_id and reverting["text"].startswith(f"Revert task {task_id} ({COMMIT[:10]})")
+        again = await http.post(f"/api/tasks/{task_id}/revert", json={})
+        assert again.status_code == 409 and "already being reverted" in again.json()["detail"]
+        page = await http.get(f"/tasks/{task_id}")
+        assert f'<a href="/tasks/{reverting["id"]}">' in page.text and 'id="revert"' not in page.text
+
+
+async def test_revert_and_deploy_refuse_what_they_cannot_do(web: Served, calc: str):
+    live = await merged_task(web, deploy="live")
+    ready = await web.task(f"ready-{uuid.uuid4().hex}")
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
+        held = await http.post(f"/api/tasks/{live}/deploy", json={})
+        assert held.status_code == 409 and "has no deploy waiting to start" in held.json()["detail"]
+        res = await http.post(f"/api/tasks/{ready}/revert", json={})
+        assert res.status_code == 409 and "only a merged change can be reverted" in res.json()["detail"]
+        missing = await http.post("/api/tasks/t-nosuchtask00/revert", json={})
+        assert missing.status_code == 404
+
+
+async def test_a_page_of_another_origin_or_a_form_cannot_revert(web: Served, calc: str):
+    task_id = await merged_task(web)
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
+        cross = await http.post(f"/api/tasks/{task_id}/revert", json={}, headers={"Origin": "https://evil.example.com"})
+        assert cross.status_code == 403
+        form = await http.post(f"/api/tasks/{task_id}/revert", data={"by": "x"})
+        assert form.status_code == 415
+    assert (await web.service.timeline(task_id)).revert_task is None
+
+
+async def test_a_repos_deploys_newest_first(web: Served, calc: str):
+    history = web.service.deploy_history
+    first = await history.started("calc", "t-aaaaaaaaaaa1", "a" * 40, "bo@example.com")
+    await history.moved(first, "live", link="https://calc.example.com")
+    second = await history.started("calc", "t-aaaaaaaaaaa2", "b" * 40, "cy@example.com")
+    await history.moved(second, "health_failed", detail="HTTP 502")
+    async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
+        res = await http.get("/api/repos/calc/deploys", params={"limit": 2})
+        assert res.status_code == 200, res.text
+        listed = res.json()
+        assert [(d["commit"], d["by"], d["state"]) for d in listed] == [
+            ("b" * 40, "cy@example.com", "health_failed"),
+            ("a" * 40, "bo@example.com", "live"),
+        ]
+        assert listed[1]["link"] == "https://calc.example.com"
+        assert (await http.get("/api/repos/nope/deploys")).status_code == 404
+        for bad in ("0", "501", "x"):
+            assert (await http.get("/api/repos/calc/deploys", params={"limit": bad})).status_code == 422
+        assert (await http.get("/api/repos/" + "x" * 200 + "/deploys")).status_code == 422
