@@ -232,3 +232,10 @@ def test_a_failed_deploy_shows_the_distilled_log_and_revert(state: DeployState):
     # Once a revert was asked for, the message says by which task instead of offering it again.
     text, body = merged_with(started, DeployFinished(outcome=failed), RevertStarted(task_id="t-revert000001", by="bo"))
     assert "Being reverted by `t-revert000001`" in json.dumps(body) and '"revert"' not in json.dumps(body)
+
+
+def test_an_http_honk_gets_no_qr_picture_slack_could_not_fetch():
+    lan = "http://192.168.1.20:8787"
+    outcome = delivered(url=f"{lan}/install/tok.sig")
+    body = valid(blocks.delivery(folded(AppDelivered(outcome=outcome)), lan))
+    assert not of_type(body, "image") and body[1]["elements"][0]["url"] == f"{lan}/install/tok.sig"

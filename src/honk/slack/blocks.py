@@ -302,10 +302,18 @@ def app_words(o: DeliveryOutcome) -> str:
 
 
 def own_install_page(url: str, base_url: str) -> bool:
-    """Whether `url` is Honk's own install page, which answers `/qr.png` beside it."""
+    """Whether `url` is Honk's own install page, which answers `/qr.png` beside it, at an HTTPS address:
+    Slack fetches an image block's picture itself, from the internet, which an http:// (LAN, laptop) Honk
+    is not on — there the thread has the Install button, and the page its own QR code."""
     prefix = f"{base_url.rstrip('/')}/install/"
     token = url.removeprefix(prefix)
-    return bool(base_url) and url.startswith(prefix) and bool(token) and not any(c in token for c in "/?#")
+    public = base_url.startswith("https://")
+    return public and url.startswith(prefix) and bool(token) and not any(c in token for c in "/?#")
+
+
+def without_images(body: Blocks) -> Blocks:
+    """The message without its image blocks: what is posted when Slack could not fetch a picture."""
+    return [b for b in body if b.get("type") != "image"]
 
 
 def delivered(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:

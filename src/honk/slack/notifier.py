@@ -128,9 +128,7 @@ class SlackNotifier:
         timeline = await self.store.timeline(task_id) or Timeline()
         if _delivery_came(view.state, timeline, detail):
             text, body = blocks.delivered(view, timeline, self.base_url)
-            await self.client.chat_postMessage(
-                channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body
-            )
+            await self._post(thread, text, body)
             return
         if view.state == TaskState.ready:
             link = await self._link(view.id, timeline)
@@ -148,10 +146,26 @@ class SlackNotifier:
                 f"`{view.id}`: {detail}",
                 [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{view.id}`: {detail}"}}],
             )
-        await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
+        await self._post(thread, text, body)
         if view.state == TaskState.ready:
             artifacts = [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES]
             await self._uploads(view.id, await self._link(view.id, timeline), artifacts, thread, timeline)
+
+    async def _post(self, thread: SlackThread, text: str, body: blocks.Blocks) -> None:
+        """Posts a milestone; when Slack refuses its blocks because it could not fetch a picture (the install
+        page's QR code, from a Honk it cannot reach), the same message without pictures."""
+        try:
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body
+            )
+        except SlackApiError as e:
+            plain = blocks.without_images(body)
+            if e.response.get("error") != "invalid_blocks" or plain == body:
+                raise
+            log.warning("Slack refused a milestone's picture (%s); posted without it", e.response.get("errors"))
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=plain
+            )
 
     async def _link(self, task_id: str, timeline: Timeline) -> str | None:
         """The preview people open from the thread: a running one's signed link, else the files' page."""
