@@ -24,7 +24,7 @@ from honk.events import (
     DeployStarted,
     RevertStarted,
 )
-from honk.slack import blocks, limits
+from honk.slack import blocks, home, limits
 from honk.slack.notifier import _delivery_came
 from honk.timeline import Timeline
 
@@ -239,3 +239,27 @@ def test_an_http_honk_gets_no_qr_picture_slack_could_not_fetch():
     outcome = delivered(url=f"{lan}/install/tok.sig")
     body = valid(blocks.delivery(folded(AppDelivered(outcome=outcome)), lan))
     assert not of_type(body, "image") and body[1]["elements"][0]["url"] == f"{lan}/install/tok.sig"
+
+
+def test_home_offers_deploy_and_revert_on_merged_tasks_as_the_thread_does():
+    started = DeployStarted(commit="0123456789abcdef", target="main", by="bo@example.com")
+    failed = DeployFinished(outcome=DeployOutcome(state="deploy_failed", commit="0123456789abcdef", detail="boom"))
+    live = DeployFinished(outcome=DeployOutcome(state="live", commit="0123456789abcdef"))
+    timelines = {
+        "t-held00000001": folded(DeployHeld(reason="freeze")),
+        "t-failed000001": folded(started, failed),
+        "t-live00000001": folded(started, live),
+        "t-revert000001": folded(started, failed, RevertStarted(task_id="t-r", by="bo")),
+    }
+    tasks = [task(TaskState.merged).model_copy(update={"id": task_id}) for task_id in timelines]
+    view = home.view(tasks, {}, BASE, merged=timelines)
+    pressed = {
+        b["block_id"].removeprefix("home:"): [(e["action_id"], e["value"]) for e in b["elements"]]
+        for b in view["blocks"]
+        if b["type"] == "actions"
+    }
+    assert pressed == {
+        "t-held00000001": [("deploy", "t-held00000001")],
+        "t-failed000001": [("revert", "t-failed000001")],
+    }
+    assert home.view(tasks, {}, BASE)["blocks"] == home.view(tasks, {}, BASE, merged={})["blocks"]

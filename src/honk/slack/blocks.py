@@ -336,12 +336,7 @@ def deploy(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Bloc
     state, outcome = timeline.deploy_state, timeline.deploy
     if timeline.deploy_held is not None and state is None:
         text = f"⏸️ *Deploy held* — {head}: {escaped(timeline.deploy_held)}"
-        confirm = (
-            "Deploy to production?",
-            f"Honk deploys {commit} to {task.repo}'s production, then checks it.",
-            "Deploy",
-        )
-        button = _button("Deploy", "deploy", task.id, style="primary", confirm=confirm)
+        button = deploy_button(task, commit)
         return limits.fit(
             f"Deploy held: {task.id} on {task.repo}", [section(text), _actions(task.id, button, url)], url
         )
@@ -353,13 +348,7 @@ def deploy(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Bloc
         if timeline.revert_task is not None:
             body.append(context(f"↩️ Being reverted by `{timeline.revert_task}`."))
         else:
-            confirm = (
-                "Revert this change?",
-                f"Honk makes a task that reverts {commit} on {task.repo}: the same checks and merge policy, then "
-                "the deploy puts back what was live.",
-                "Revert",
-            )
-            body.append(_actions(task.id, _button("Revert", "revert", task.id, style="danger", confirm=confirm), url))
+            body.append(_actions(task.id, revert_button(task, commit), url))
         return limits.fit(f"{failed}: {task.id} on {task.repo}", body, url)
     if state == "live":
         body = [section(f"🟢 *Live in production* — {head} at {commit}")]
@@ -369,6 +358,33 @@ def deploy(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Bloc
             body.append({"type": "actions", "block_id": f"live:{task.id}", "elements": [opened]})
         return limits.fit(f"Live in production: {task.id} on {task.repo}", body, url)
     return limits.fit(f"Deploying {task.id} on {task.repo}", [section(f"🚀 *Deploying* {commit}… — {head}")], url)
+
+
+# The production buttons the thread and the Home tab share (the same action ids reach the same handlers).
+def deploy_button(task: TaskView, commit: str) -> dict[str, Any]:
+    confirm = ("Deploy to production?", f"Honk deploys {commit} to {task.repo}'s production, then checks it.", "Deploy")
+    return _button("Deploy", "deploy", task.id, style="primary", confirm=confirm)
+
+
+def revert_button(task: TaskView, commit: str) -> dict[str, Any]:
+    confirm = (
+        "Revert this change?",
+        f"Honk makes a task that reverts {commit} on {task.repo}: the same checks and merge policy, then the "
+        "deploy puts back what was live.",
+        "Revert",
+    )
+    return _button("Revert", "revert", task.id, style="danger", confirm=confirm)
+
+
+def production_buttons(task: TaskView, timeline: Timeline) -> Blocks:
+    """Deploy under a held deploy, Revert under a failed one (until a revert is under way); else none."""
+    if task.state != TaskState.merged:
+        return []
+    commit = f"`{(timeline.deploy.commit if timeline.deploy else task.merged_commit or '')[:10]}`"
+    if timeline.deploy_held is not None and timeline.deploy_state is None:
+        return [deploy_button(task, commit)]
+    failed = timeline.deploy_state in DEPLOY_ENDED and timeline.deploy_state != "live"
+    return [revert_button(task, commit)] if failed and timeline.revert_task is None else []
 
 
 def production_line(task: TaskView, timeline: Timeline) -> str:

@@ -489,7 +489,8 @@ class SlackFrontDoor:
         versions = {
             t.id: (await self.service.timeline(t.id)).plan_version for t in tasks if t.state == TaskState.plan_ready
         }
-        view = home.view(tasks, versions, self.base_url, notice, settled)
+        merged = {t.id: await self.service.timeline(t.id) for t in tasks if t.state == TaskState.merged}
+        view = home.view(tasks, versions, self.base_url, notice, settled, merged)
         await self.client.views_publish(user_id=user_id, view=view)
 
     async def _act(self, body: dict[str, Any], call: Any) -> bool:
