@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -175,3 +176,28 @@ async def test_a_repos_deploys_newest_first(web: Served, calc: str):
         for bad in ("0", "501", "x"):
             assert (await http.get("/api/repos/calc/deploys", params={"limit": bad})).status_code == 422
         assert (await http.get("/api/repos/" + "x" * 200 + "/deploys")).status_code == 422
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no Chromium at {CHROMIUM}")
+async def test_revert_pressed_on_the_task_page_opens_the_revert_task(web: Served, calc: str):
+    """In a real browser (the page's script posts the form as JSON with its CSRF token and Origin)."""
+    from playwright.async_api import async_playwright, expect
+
+    task_id = await merged_task(web)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page(viewport={"width": 390, "height": 844})
+            await page.goto(f"{web.url}/tasks/{task_id}")
+            await expect(page.locator("#deploy-state")).to_contain_text("Health check failed")
+            page.on("dialog", lambda dialog: dialog.accept())
+            await page.locator("#revert").click()
+            await page.wait_for_url(lambda url: "/tasks/" in url and task_id not in url, timeout=15_000)
+            await expect(page.locator("#title")).to_contain_text(f"Revert task {task_id}")
+        finally:
+            await browser.close()
+    reverting = (await web.service.timeline(task_id)).revert_task
+    assert reverting is not None and page.url.endswith(f"/tasks/{reverting}")
