@@ -15,7 +15,7 @@ import pytest
 import pytest_asyncio
 
 from conftest import Served, serving, settings_for
-from honk.composition.server import delivery_links
+from honk.composition.previews import artifact_links
 from honk.deliver.qr import qr_png
 from honk.deliver.shelf import DeliveryShelf
 from honk.domain import ANDROID_APK, DeliveredApp, DeployOutcome, DeployState, RepoRef
@@ -50,12 +50,12 @@ def shelve(served: Served, task_id: str, name: str = "app.apk", body: bytes = b"
         bundle_id="dev.honk.calc",
     )
     DeliveryShelf(artifacts).put(app)
-    return delivery_links(served.settings).token(task_id, name, digest, ttl_s=3600)
+    return artifact_links(served.settings).token(task_id, name, digest, ttl_s=3600)
 
 
 async def test_the_install_page_is_mounted_with_its_qr_code_inline_and_as_a_png(web: Served):
     token = shelve(web, "t-install00001")
-    install_url = delivery_links(web.settings).install_url(token)
+    install_url = artifact_links(web.settings).install_url(token)
     assert install_url.startswith(web.settings.base_url + "/install/")
 
     async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
@@ -86,7 +86,7 @@ async def test_a_changed_link_opens_neither_the_page_nor_its_qr_code(web: Served
 async def test_an_expired_link_says_so_and_makes_no_qr_code(web: Served):
     task_id, body = "t-install00003", b"PK an apk"
     shelve(web, task_id, body=body)
-    expired = delivery_links(web.settings).token(task_id, "app.apk", hashlib.sha256(body).hexdigest(), ttl_s=-1)
+    expired = artifact_links(web.settings).token(task_id, "app.apk", hashlib.sha256(body).hexdigest(), ttl_s=-1)
     async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
         res = await http.get(f"/install/{expired}/qr.png")
     assert res.status_code == 403 and "expired on" in res.text
@@ -126,7 +126,7 @@ async def test_revert_from_the_api_starts_one_revert_task(web: Served, calc: str
         page = await http.get(f"/tasks/{task_id}")
         assert 'id="deploy-log">## health\nHTTP 502</pre>' in page.text and 'id="revert"' in page.text
         res = await http.post(f"/api/tasks/{task_id}/revert", json={})
-        assert res.status_code == 201, res.text
+        assert res.status_code == 202, res.text
         reverting = res.json()
         assert reverting["id"] != task_id and reverting["text"].startswith(f"Revert task {task_id} ({COMMIT[:10]})")
         again = await http.post(f"/api/tasks/{task_id}/revert", json={})

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from honk.access import Policy
-from honk.accounts import Accounts, preview_link_key, secret_key
-from honk.deliver.links import ArtifactLinks
+from honk.accounts import Accounts, secret_key
+from honk.composition.previews import artifact_links
 from honk.deliver.shelf import DeliveryShelf
 from honk.egress.policies import ceilings
 from honk.gate import Gate
@@ -23,15 +23,6 @@ from honk.web.preview_origin import PreviewOrigin
 from honk.workflow.client import connect
 
 log = logging.getLogger("honk.server")
-
-
-def delivery_links(settings: Settings) -> ArtifactLinks:
-    """Signed links to a delivered app's install page and files: signed with the preview links' key (their
-    salt keeps each kind of token good only where it belongs), pointing at Honk's public URL. A worker that
-    delivers makes its links with this too, so the server opens them."""
-    configured = settings.previews.link_key
-    key = preview_link_key(configured.get_secret_value() if configured else None, settings.secret_key_file)
-    return ArtifactLinks(key, settings.base_url)
 
 
 def build_app(settings: Settings) -> PreviewOrigin:
@@ -61,5 +52,5 @@ def build_app(settings: Settings) -> PreviewOrigin:
                 await socket_mode.close_async()
             await store.close()
 
-    installs = install_router(delivery_links(settings), DeliveryShelf(settings.artifacts_dir))
+    installs = install_router(artifact_links(settings), DeliveryShelf(settings.artifacts_dir))
     return create_app(settings, parts, routers=[installs])

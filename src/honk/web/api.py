@@ -225,7 +225,7 @@ def router() -> APIRouter:
         user = await user_of(request)
         return await svc(request).deploy(task_id, actor(request, user, body.by if body else None, x_honk_user))
 
-    @r.post("/tasks/{task_id}/revert", status_code=201)
+    @r.post("/tasks/{task_id}/revert", status_code=202)
     async def revert(
         task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
     ) -> TaskView:
