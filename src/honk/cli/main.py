@@ -14,7 +14,17 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
-from honk.domain import AuditAction, AuditOutcome, HostAllowed, Phase, RepoNetwork, SecretInfo, TaskState, TaskView
+from honk.domain import (
+    AuditAction,
+    AuditOutcome,
+    DeployRecord,
+    HostAllowed,
+    Phase,
+    RepoNetwork,
+    SecretInfo,
+    TaskState,
+    TaskView,
+)
 from honk.errors import UserFacingError
 from honk.events import PlanProposed, StoredEvent
 from honk.store.audit import AuditEntry
@@ -502,6 +512,56 @@ def cancel(ctx: click.Context, task_id: str) -> None:
     """Stop a task; its branch is kept."""
     _api(ctx).call("POST", f"/api/tasks/{task_id}/cancel", {})
     click.echo(f"cancel requested for {task_id}")
+
+
+# -- production ----------------------------------------------------------------------------------
+@cli.command()
+@click.argument("repo_name")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 500))
+@click.option("--json", "as_json", is_flag=True, help="JSON lines, newest first.")
+@click.pass_context
+def deploys(ctx: click.Context, repo_name: str, limit: int, as_json: bool) -> None:
+    """A repo's deploys, newest first: when, which commit, who, what came of it, the link."""
+    raw = _api(ctx).call("GET", f"/api/repos/{quote(repo_name, safe='')}/deploys", params={"limit": limit})
+    rows = [DeployRecord.model_validate(d) for d in raw]
+    if as_json:
+        for d in rows:
+            click.echo(d.model_dump_json())
+        return
+    if not rows:
+        click.echo(f"no deploys of {repo_name} yet")
+        return
+    click.echo(f"{'WHEN (UTC)':<17} {'COMMIT':<10} {'WHO':<24} {'RESULT':<14} {'TASK':<15} LINK / DETAIL")
+    for d in rows:
+        said = d.link or (d.detail.strip().splitlines() or [""])[0]
+        click.echo(
+            f"{d.started_at:%Y-%m-%d %H:%M} {_shown(d.commit[:10]):<10} {_shown(d.by)[:24]:<24} "
+            f"{d.state.replace('_', ' '):<14} {_shown(d.task_id or '-'):<15} {_shown(said)[:100]}"
+        )
+
+
+@cli.command()
+@click.argument("task_id")
+@click.pass_context
+def deploy(ctx: click.Context, task_id: str) -> None:
+    """Start a merged task's held deploy (held because its merger may not deploy, or for a freeze)."""
+    _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/deploy", {})
+    click.echo(f"deploy of {task_id} started: honk events {task_id} --follow")
+
+
+@cli.command()
+@click.argument("task_id")
+@click.pass_context
+def revert(ctx: click.Context, task_id: str) -> None:
+    """Revert a merged task's change: a task makes the revert, runs the checks and merges it by the repo's
+    policy; the deploy then puts back what was live."""
+    made = TaskView.model_validate(_api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/revert", {}))
+    click.echo(f"reverting {task_id}: task {made.id} ({made.state.value}); honk events {made.id} --follow")
+
+
+def _shown(text: str) -> str:
+    """Text from a deploy's log or a person, safe in a terminal: no control characters (escape sequences)."""
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 def _terminal() -> set[TaskState]:

@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 
 from honk.access import Policy
 from honk.accounts import Accounts, secret_key
+from honk.composition.previews import artifact_links
+from honk.deliver.shelf import DeliveryShelf
 from honk.egress.policies import ceilings
 from honk.gate import Gate
 from honk.service import TaskService
@@ -16,6 +18,7 @@ from honk.settings import Settings
 from honk.store import AuditLog, Store
 from honk.store.slack import SlackStore
 from honk.web.app import WebParts, create_app
+from honk.web.install import install_router
 from honk.web.preview_origin import PreviewOrigin
 from honk.workflow.client import connect
 
@@ -49,4 +52,5 @@ def build_app(settings: Settings) -> PreviewOrigin:
                 await socket_mode.close_async()
             await store.close()
 
-    return create_app(settings, parts)
+    installs = install_router(artifact_links(settings), DeliveryShelf(settings.artifacts_dir))
+    return create_app(settings, parts, routers=[installs])

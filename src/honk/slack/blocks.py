@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
-from honk.domain import TRUSTED_PHASES, TaskState, TaskView
+from honk.domain import DEPLOY_ENDED, TRUSTED_PHASES, DeliverKind, DeliveryOutcome, TaskState, TaskView
 from honk.slack import limits
 from honk.timeline import Timeline
 
@@ -69,6 +69,7 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
         lines.append(f"Preview: <{task.preview_url}|open the new version>")
     blocks = [
         section("\n".join(lines)),
+        *delivery(timeline, base_url),
         {
             "type": "actions",
             "block_id": f"task:{task.id}",
@@ -219,12 +220,199 @@ def failed(task: TaskView, timeline: Timeline | None = None) -> tuple[str, Block
     return text, [section(text), section(f"⚠️ {said}"), *allow_hosts(task, timeline)]
 
 
-def merged(task: TaskView) -> tuple[str, Blocks]:
+def merged(task: TaskView, timeline: Timeline | None = None, base_url: str = "") -> tuple[str, Blocks]:
+    """Merged; and, with `[deploy]`, where production stands once the deploy moved (see `deploy`)."""
+    if timeline is not None and (timeline.deploy_held is not None or timeline.deploy_state is not None):
+        return deploy(task, timeline, base_url)
     text = (
         f"🎉 *Merged* — `{task.id}` on *{task.repo}* as `{(task.merged_commit or '')[:10]}`, "
         f"approved by {task.approved_by}"
     )
     return text, [section(text)]
+
+
+# -- the new app on the phone ------------------------------------------------------------------------
+# The words on the Install button when the team's tool gave none (`label=` in $HONK_OUTPUT).
+INSTALL_WORDS: dict[DeliverKind, str] = {
+    "android-apk": "Install",
+    "ios-ota": "Install",
+    "testflight": "Open in TestFlight",
+    "firebase": "Open in App Distribution",
+    "expo-update": "Open in Expo Go",
+    "command": "Open",
+}
+SERVICE_NAMES: dict[DeliverKind, str] = {
+    "android-apk": "Honk",
+    "ios-ota": "Honk",
+    "testflight": "TestFlight",
+    "firebase": "Firebase App Distribution",
+    "expo-update": "Expo",
+    "command": "The delivery service",
+}
+MAX_DETAIL_CHARS = 1_500  # of a distilled log in the thread; the whole is on the task page
+FENCE = "`" * 3
+
+
+def delivery(timeline: Timeline, base_url: str) -> Blocks:
+    """The new version of the app, under the ready message (or on its own once a slow service is done):
+    delivered — the app's name, version and build, when the link expires, an Install button and, for
+    Honk's own install page, its QR code; processing — how long the service has had it; failed — why
+    (the task stays reviewable)."""
+    o = timeline.delivery
+    if o is None:
+        return []
+    if o.state == "processing":
+        said = f": {escaped(o.message)}" if o.message else ""
+        minutes = timeline.delivery_waited_s / 60
+        return [context(f"⏳ {SERVICE_NAMES[o.kind]} is processing the build ({minutes:.0f} min so far){said}")]
+    if o.state == "failed":
+        body = f"⚠️ *Delivery failed:* {escaped(o.why or 'no reason was given')}\nThe change can still be reviewed."
+        parts = [section(body)]
+        if o.detail.strip():
+            parts.append(section(_code(o.detail)))
+        return parts
+    if o.state != "delivered" or o.url is None or not _web_link(o.url):
+        return [context("📦 Delivering the new version to phones…")] if o.state == "delivering" else []
+    lines = [f"📱 *{escaped(app_words(o))}* is ready to install"]
+    if o.message:
+        lines.append(escaped(o.message))
+    if o.expires_at is not None:
+        lines.append(f"The link expires {o.expires_at:%Y-%m-%d %H:%M} UTC.")
+    if o.signature is not None and not o.signature.verified:
+        lines.append(f"⚠️ Signature not verified: {escaped(o.signature.why or 'apksigner gave no verdict')}")
+    install = {
+        "type": "button",
+        "action_id": "open",
+        "text": plain(_label(o.label or INSTALL_WORDS[o.kind])),
+        "url": o.url,
+        "style": "primary",
+    }
+    parts: Blocks = [section("\n".join(lines)), {"type": "actions", "block_id": "install", "elements": [install]}]
+    if own_install_page(o.url, base_url):
+        parts.append(
+            {"type": "image", "image_url": f"{o.url}/qr.png", "alt_text": "QR code of the install link for a phone"}
+        )
+    return parts
+
+
+def app_words(o: DeliveryOutcome) -> str:
+    """ "Calc 2.3.0 (build 317)": what is known of the delivered app."""
+    build = f"(build {o.build})" if o.build else ""
+    return " ".join(p for p in (o.title or "The new version", o.version, build) if p)
+
+
+def own_install_page(url: str, base_url: str) -> bool:
+    """Whether `url` is Honk's own install page, which answers `/qr.png` beside it, at an HTTPS address:
+    Slack fetches an image block's picture itself, from the internet, which an http:// (LAN, laptop) Honk
+    is not on — there the thread has the Install button, and the page its own QR code."""
+    prefix = f"{base_url.rstrip('/')}/install/"
+    token = url.removeprefix(prefix)
+    public = base_url.startswith("https://")
+    return public and url.startswith(prefix) and bool(token) and not any(c in token for c in "/?#")
+
+
+def without_images(body: Blocks) -> Blocks:
+    """The message without its image blocks: what is posted when Slack could not fetch a picture."""
+    return [b for b in body if b.get("type") != "image"]
+
+
+def delivered(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
+    """A slow service's answer, said once it came (the ready message said it was processing)."""
+    o = timeline.delivery
+    assert o is not None
+    done = o.state == "delivered"
+    text = f"Delivered: {app_words(o)} ({task.id})" if done else f"Delivery failed: {o.why} ({task.id})"
+    head = context(f"`{task.id}` on *{task.repo}*: the new version for phones")
+    return limits.fit(text, [head, *delivery(timeline, base_url)], task_url(base_url, task.id))
+
+
+# -- production -------------------------------------------------------------------------------------
+def deploy(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Blocks]:
+    """Where a merged change stands in production: held (with Deploy, for someone who may), deploying,
+    live (with its link), or failed (the distilled log, with Revert)."""
+    commit = f"`{(timeline.deploy.commit if timeline.deploy else task.merged_commit or '')[:10]}`"
+    url = task_url(base_url, task.id)
+    head = f"`{task.id}` on *{task.repo}*"
+    state, outcome = timeline.deploy_state, timeline.deploy
+    if timeline.deploy_held is not None and state is None:
+        text = f"⏸️ *Deploy held* — {head}: {escaped(timeline.deploy_held)}"
+        button = deploy_button(task, commit)
+        return limits.fit(
+            f"Deploy held: {task.id} on {task.repo}", [section(text), _actions(task.id, button, url)], url
+        )
+    if state in DEPLOY_ENDED and state != "live":
+        failed = "Health check failed" if state == "health_failed" else "Deploy failed"
+        body: Blocks = [section(f"🔥 *{failed}* — {head} at {commit}.")]
+        if outcome is not None and outcome.detail.strip():
+            body.append(section(_code(outcome.detail), url))
+        if timeline.revert_task is not None:
+            body.append(context(f"↩️ Being reverted by `{timeline.revert_task}`."))
+        else:
+            body.append(_actions(task.id, revert_button(task, commit), url))
+        return limits.fit(f"{failed}: {task.id} on {task.repo}", body, url)
+    if state == "live":
+        body = [section(f"🟢 *Live in production* — {head} at {commit}")]
+        link = outcome.url if outcome is not None else None
+        if link is not None and _web_link(link):
+            opened = {"type": "button", "action_id": "open", "text": plain("Open production"), "url": link}
+            body.append({"type": "actions", "block_id": f"live:{task.id}", "elements": [opened]})
+        return limits.fit(f"Live in production: {task.id} on {task.repo}", body, url)
+    return limits.fit(f"Deploying {task.id} on {task.repo}", [section(f"🚀 *Deploying* {commit}… — {head}")], url)
+
+
+# The production buttons the thread and the Home tab share (the same action ids reach the same handlers).
+def deploy_button(task: TaskView, commit: str) -> dict[str, Any]:
+    confirm = ("Deploy to production?", f"Honk deploys {commit} to {task.repo}'s production, then checks it.", "Deploy")
+    return _button("Deploy", "deploy", task.id, style="primary", confirm=confirm)
+
+
+def revert_button(task: TaskView, commit: str) -> dict[str, Any]:
+    confirm = (
+        "Revert this change?",
+        f"Honk makes a task that reverts {commit} on {task.repo}: the same checks and merge policy, then the "
+        "deploy puts back what was live.",
+        "Revert",
+    )
+    return _button("Revert", "revert", task.id, style="danger", confirm=confirm)
+
+
+def production_buttons(task: TaskView, timeline: Timeline) -> Blocks:
+    """Deploy under a held deploy, Revert under a failed one (until a revert is under way); else none."""
+    if task.state != TaskState.merged:
+        return []
+    commit = f"`{(timeline.deploy.commit if timeline.deploy else task.merged_commit or '')[:10]}`"
+    if timeline.deploy_held is not None and timeline.deploy_state is None:
+        return [deploy_button(task, commit)]
+    failed = timeline.deploy_state in DEPLOY_ENDED and timeline.deploy_state != "live"
+    return [revert_button(task, commit)] if failed and timeline.revert_task is None else []
+
+
+def production_line(task: TaskView, timeline: Timeline) -> str:
+    """What the status message adds while a delivery or a deploy is under way (the milestones say the rest)."""
+    o = timeline.delivery
+    if timeline.deploy_state in ("deploying", "deployed"):
+        commit = (timeline.deploy.commit if timeline.deploy else task.merged_commit or "")[:10]
+        return f"🚀 deploying `{commit}`…" if commit else "🚀 deploying…"
+    if o is not None and o.state == "processing":
+        return f"{SERVICE_NAMES[o.kind]} is processing the build ({timeline.delivery_waited_s / 60:.0f} min so far)"
+    return ""
+
+
+def _actions(task_id: str, button: dict[str, Any], url: str) -> dict[str, Any]:
+    return {"type": "actions", "block_id": f"deploy:{task_id}", "elements": [button, open_button(url)]}
+
+
+def _web_link(url: str) -> bool:
+    """A link a Slack button may carry: http(s), within Slack's 3000 characters."""
+    return url.startswith(("https://", "http://")) and len(url) <= 3000
+
+
+def _code(text: str) -> str:
+    """A distilled log in a code block, its end kept (where it says what went wrong), no fence or markup inside."""
+    text = escaped(text.strip().replace(FENCE, "'''"))  # a log's <!channel> is shown, not sent
+    if len(text) > MAX_DETAIL_CHARS:
+        text = "…" + text[-MAX_DETAIL_CHARS:]
+    return f"{FENCE}{text}{FENCE}"
 
 
 def cancelled(task: TaskView) -> tuple[str, Blocks]:

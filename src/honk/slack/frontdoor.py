@@ -71,6 +71,8 @@ class SlackFrontDoor:
         self.app.event("message")(self._on_message)
         self.app.action("merge")(self._on_merge)
         self.app.action("cancel")(self._on_cancel)
+        self.app.action("deploy")(self._on_deploy)
+        self.app.action("revert")(self._on_revert)
         self.app.action("request_changes")(self._on_request_changes)
         self.app.action("approve_plan")(self._on_approve_plan)
         self.app.action("revise_plan")(self._on_revise_plan)
@@ -297,6 +299,39 @@ class SlackFrontDoor:
         if await self._act(body, lambda: self.service.cancel(action["value"], _actor(user))):
             await self._settle_buttons(body, action["value"], f"🛑 Cancelled by {user.name}")
 
+    async def _on_deploy(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Deploy, under a held deploy: someone who may deploy starts it (anyone else is told why, alone)."""
+        await ack()
+        user = await self._user(body["user"]["id"])
+        if await self._act(body, lambda: self.service.deploy(action["value"], _actor(user))):
+            await self._settle_buttons(body, action["value"], f"🚀 Deploy started by {user.name}")
+
+    async def _on_revert(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Revert, under a failed deploy: a task that reverts the merged change, said in the same thread
+        (its milestones are posted there); refused, the person alone is told why."""
+        await ack()
+        task_id = str(action.get("value") or "")
+        user = await self._user(body["user"]["id"])
+        thread = await self.slack.thread_of(task_id)
+        # The revert task answers in this task's thread, as asked by whoever pressed Revert.
+        slack = thread.model_copy(update={"status_ts": None, "user_id": user.user_id}) if thread else None
+        reverting: list[str] = []
+
+        async def revert() -> None:
+            reverting.append((await self.service.revert(task_id, _actor(user), slack=slack)).id)
+
+        if not await self._act(body, revert):
+            return
+        await self._settle_buttons(body, task_id, f"↩️ Revert asked by {user.name}: task `{reverting[0]}`")
+        if thread is not None:
+            await self._reply(
+                thread.channel,
+                thread.thread_ts,
+                f"↩️ Reverting `{task_id}`'s change: task `{reverting[0]}` makes the revert, runs the checks and "
+                f"merges by the repo's policy; the deploy then puts back what was live. "
+                f"<{blocks.task_url(self.base_url, reverting[0])}|Open the revert task>",
+            )
+
     async def _on_allow_host(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         """*Allow host for this repo*: the presser's own allowance (the repo's admins only; anyone else is
         told who may, alone), said in the task's thread. Nothing is re-run."""
@@ -454,7 +489,8 @@ class SlackFrontDoor:
         versions = {
             t.id: (await self.service.timeline(t.id)).plan_version for t in tasks if t.state == TaskState.plan_ready
         }
-        view = home.view(tasks, versions, self.base_url, notice, settled)
+        merged = {t.id: await self.service.timeline(t.id) for t in tasks if t.state == TaskState.merged}
+        view = home.view(tasks, versions, self.base_url, notice, settled, merged)
         await self.client.views_publish(user_id=user_id, view=view)
 
     async def _act(self, body: dict[str, Any], call: Any) -> bool:
@@ -474,7 +510,7 @@ class SlackFrontDoor:
         message, channel = body.get("message") or {}, (body.get("channel") or {}).get("id")
         if not message.get("ts") or not channel:
             return
-        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions"]
+        kept = [b for b in message.get("blocks", []) if b.get("type") != "actions" or _links_only(b)]
         kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": note}]})
         await self.client.chat_update(channel=channel, ts=message["ts"], text=message.get("text", note), blocks=kept)
 
@@ -525,6 +561,12 @@ def _allowance_of(value: str) -> tuple[str, str, str]:
     task_id, _, rest = value.partition(":")
     phase, _, host = rest.partition(":")
     return task_id, phase, host
+
+
+def _links_only(block: dict[str, Any]) -> bool:
+    """Buttons that only open a link (Install, Open production) stay once the message's actions are settled."""
+    elements = block.get("elements") or []
+    return bool(elements) and all(isinstance(e, dict) and e.get("url") for e in elements)
 
 
 def _from_home(body: dict[str, Any]) -> bool:

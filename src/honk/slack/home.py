@@ -11,6 +11,7 @@ from typing import Any
 
 from honk.domain import TaskState, TaskView
 from honk.slack import blocks, limits
+from honk.timeline import Timeline
 
 TASKS = 20  # the newest; all of them are on the web's task list
 REQUEST_CHARS = 280  # of a request, under its state line
@@ -27,10 +28,12 @@ def view(
     base_url: str,
     notice: str | None = None,
     settled: Mapping[str, str] | None = None,
+    merged: Mapping[str, Timeline] | None = None,
 ) -> dict[str, Any]:
     """The Home view of `tasks` (one person's, newest first). `plan_versions`: the plan waiting on
     each plan_ready task; `notice`: said at the top (why a button changed nothing); `settled`: task id
-    → who just did what, said instead of that task's buttons (the store may not show the new state yet)."""
+    → who just did what, said instead of that task's buttons (the store may not show the new state yet);
+    `merged`: merged tasks' timelines (Deploy under a held deploy, Revert under a failed one)."""
     top: blocks.Blocks = [blocks.section(notice)] if notice else []
     top.append({"type": "header", "text": blocks.plain("Your tasks")})
     if not tasks:
@@ -38,7 +41,8 @@ def view(
     listed: blocks.Blocks = []
     shown = 0
     for task in tasks:
-        part = _task(task, plan_versions.get(task.id, 0), base_url, (settled or {}).get(task.id))
+        production = blocks.production_buttons(task, merged[task.id]) if merged and task.id in merged else []
+        part = _task(task, plan_versions.get(task.id, 0), base_url, (settled or {}).get(task.id), production)
         if len(top) + len(listed) + len(part) + 1 > limits.MAX_VIEW_BLOCKS:  # + the closing line
             break
         listed += part
@@ -49,14 +53,16 @@ def view(
     return {"type": "home", "blocks": [*top, *listed, blocks.context(more)]}
 
 
-def _task(task: TaskView, plan_version: int, base_url: str, settled: str | None) -> blocks.Blocks:
+def _task(
+    task: TaskView, plan_version: int, base_url: str, settled: str | None, production: blocks.Blocks
+) -> blocks.Blocks:
     url = blocks.task_url(base_url, task.id)
     request = limits.cut(" ".join(task.text.split()), REQUEST_CHARS)
     line = f"{blocks.STATE_LINE[task.state]} — `{task.id}` on *{task.repo}*\n{blocks.escaped(request)}\n<{url}|Open the task>"
     out = [blocks.section(line)]
     if settled is not None:
         out.append(blocks.context(settled))
-    elif buttons := _buttons(task, plan_version, url):
+    elif buttons := production or _buttons(task, plan_version, url):
         out.append({"type": "actions", "block_id": f"home:{task.id}", "elements": buttons})
     out.append({"type": "divider"})
     return out

@@ -41,6 +41,17 @@ def qr_png(url: str) -> bytes:
     return out.getvalue()
 
 
+def _delivery_came(state: TaskState, timeline: Timeline, detail: str) -> bool:
+    """Whether this milestone is a slow service's answer: the delivery ended after Honk waited for it (a
+    new build's delivery starts its wait from 0), while the task is still open. The ready message said it
+    was processing; this says how it ended, without repeating the ready message."""
+    delivery = timeline.delivery
+    ended = delivery is not None and delivery.state in ("delivered", "failed")
+    return (
+        ended and timeline.delivery_waited_s > 0 and not detail and not state.terminal and state != TaskState.plan_ready
+    )
+
+
 class SlackNotifier:
     def __init__(
         self,
@@ -82,6 +93,8 @@ class SlackNotifier:
                 return
         if thread.status_ts is None:
             return
+        if not detail and task.state in (TaskState.ready, TaskState.merged):
+            detail = blocks.production_line(task, await self.store.timeline(task_id) or Timeline())
         text, body = blocks.status(task, self.base_url, detail)
         try:
             await self.client.chat_update(channel=thread.channel, ts=thread.status_ts, text=text, blocks=body)
@@ -113,6 +126,10 @@ class SlackNotifier:
         # The progress first: a streamed message stops, every step in it, before the milestone is said.
         await self.status(task_id, force=True)
         timeline = await self.store.timeline(task_id) or Timeline()
+        if _delivery_came(view.state, timeline, detail):
+            text, body = blocks.delivered(view, timeline, self.base_url)
+            await self._post(thread, text, body)
+            return
         if view.state == TaskState.ready:
             link = await self._link(view.id, timeline)
             text, body = blocks.ready(view.model_copy(update={"preview_url": link}), timeline, self.base_url)
@@ -121,7 +138,7 @@ class SlackNotifier:
         elif view.state == TaskState.failed:
             text, body = blocks.failed(view, timeline)
         elif view.state == TaskState.merged:
-            text, body = blocks.merged(view)
+            text, body = blocks.merged(view, timeline, self.base_url)
         elif view.state == TaskState.cancelled:
             text, body = blocks.cancelled(view)
         else:
@@ -129,10 +146,26 @@ class SlackNotifier:
                 f"`{view.id}`: {detail}",
                 [{"type": "section", "text": {"type": "mrkdwn", "text": f"`{view.id}`: {detail}"}}],
             )
-        await self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body)
+        await self._post(thread, text, body)
         if view.state == TaskState.ready:
             artifacts = [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES]
             await self._uploads(view.id, await self._link(view.id, timeline), artifacts, thread, timeline)
+
+    async def _post(self, thread: SlackThread, text: str, body: blocks.Blocks) -> None:
+        """Posts a milestone; when Slack refuses its blocks because it could not fetch a picture (the install
+        page's QR code, from a Honk it cannot reach), the same message without pictures."""
+        try:
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=body
+            )
+        except SlackApiError as e:
+            plain = blocks.without_images(body)
+            if e.response.get("error") != "invalid_blocks" or plain == body:
+                raise
+            log.warning("Slack refused a milestone's picture (%s); posted without it", e.response.get("errors"))
+            await self.client.chat_postMessage(
+                channel=thread.channel, thread_ts=thread.thread_ts, text=text, blocks=plain
+            )
 
     async def _link(self, task_id: str, timeline: Timeline) -> str | None:
         """The preview people open from the thread: a running one's signed link, else the files' page."""

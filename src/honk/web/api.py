@@ -15,6 +15,7 @@ from honk.accounts import Role
 from honk.domain import (
     AuditAction,
     AuditOutcome,
+    DeployRecord,
     ForgeRef,
     HostAllowed,
     RepoNetwork,
@@ -214,6 +215,32 @@ def router() -> APIRouter:
     ) -> TaskView:
         user = await user_of(request)
         return await svc(request).cancel(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.post("/tasks/{task_id}/deploy", status_code=202)
+    async def deploy(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        """Starts a merged task's held deploy (held because its merger may not deploy, or for a freeze):
+        someone the repo lets deploy."""
+        user = await user_of(request)
+        return await svc(request).deploy(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.post("/tasks/{task_id}/revert", status_code=202)
+    async def revert(
+        task_id: str, request: Request, body: ActorIn | None = None, x_honk_user: str | None = Header(default=None)
+    ) -> TaskView:
+        """Starts a task that reverts a merged task's change (the same checks and merge policy, then the
+        deploy); returns that task."""
+        user = await user_of(request)
+        return await svc(request).revert(task_id, actor(request, user, body.by if body else None, x_honk_user))
+
+    @r.get("/repos/{repo}/deploys")
+    async def deploys(
+        request: Request, repo: str = Path(max_length=100), limit: int = Query(default=50, ge=1, le=500)
+    ) -> list[DeployRecord]:
+        """The repo's deploys, newest first: who, which commit, when, what came of it, the live link."""
+        await user_of(request)
+        return await svc(request).deploys(repo, limit)
 
     @r.post("/tasks/{task_id}/preview/link")
     async def preview_link(task_id: str, request: Request, body: PreviewLinkIn | None = None) -> PreviewLinkOut:

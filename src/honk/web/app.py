@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -43,9 +43,14 @@ class WebParts:
     slack: SlackEvents | None = None
 
 
-def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManager[WebParts]]) -> PreviewOrigin:
+def create_app(
+    settings: Settings,
+    parts: Callable[[], AbstractAsyncContextManager[WebParts]],
+    routers: Sequence[APIRouter] = (),
+) -> PreviewOrigin:
     """Honk's app, behind the dispatch that sends each preview origin's requests to that task's preview
-    (honk.web.preview_origin): nothing of Honk's is reachable from a preview's host."""
+    (honk.web.preview_origin): nothing of Honk's is reachable from a preview's host. `routers`: more the
+    composition root mounts (a delivered app's install pages, honk.web.install)."""
     proxy = PreviewProxy()
 
     @asynccontextmanager
@@ -79,6 +84,8 @@ def create_app(settings: Settings, parts: Callable[[], AbstractAsyncContextManag
     app.include_router(audit_page.router(auth.user_of))  # /audit, for admins
     app.include_router(api.router())  # /api/repos, /api/tasks…, /api/audit
     app.include_router(files.router())  # /previews, /artifacts
+    for more in routers:
+        app.include_router(more)
     return PreviewOrigin(app, settings, proxy)
 
 

@@ -2,7 +2,8 @@
 (honk.deliver.links) and nothing else: no session, no cookie (iOS sends none while it installs).
 
 `GET /install/{token}`: the app's name, version, build, icon, an Install button, a QR code of this page
-(to open it on the phone from a laptop), and when the link stops working. `GET /dl/{token}/{name}`:
+(to open it on the phone from a laptop), and when the link stops working. `GET /install/{token}/qr.png`: that QR code as an image, for the Slack
+thread's image block (Slack fetches it; the token opens it as it opens the page). `GET /dl/{token}/{name}`:
 the file, streamed from disk with the type the phone installs it by. `GET /dl/{token}/manifest.plist`:
 for an `.ipa`, the manifest iOS fetches. A link that does not open (expired, changed, another file's,
 an earlier build's) gets 403 and a plain page saying what to do.
@@ -21,10 +22,10 @@ from fastapi.responses import Response
 
 from honk.deliver.ios import itms_services_link, ota_manifest
 from honk.deliver.links import MANIFEST, ArtifactLinks
+from honk.deliver.qr import qr_png, qr_svg
 from honk.deliver.shelf import DeliveryShelf
 from honk.domain import ANDROID_APK, ArtifactGrant, ArtifactLinkRefused, DeliveredApp, IosApp
 from honk.web.file_stream import FileStream
-from honk.web.ui import qr_svg
 
 MIME = {".apk": "application/vnd.android.package-archive", ".ipa": "application/octet-stream"}
 SECURITY = {
@@ -56,6 +57,14 @@ def install_router(links: ArtifactLinks, shelf: DeliveryShelf) -> APIRouter:
             return found
         app, grant = found
         return _page(200, app.title, _body(app, links, token, grant.expires, shelf.icon(app.task_id, app.name)))
+
+    @r.get("/install/{token}/qr.png", include_in_schema=False)
+    async def install_qr(token: str) -> Response:
+        """The QR code of the install page, only for a link that opens it (a refused one gets its page)."""
+        found = opened(token)
+        if isinstance(found, Response):
+            return found
+        return Response(qr_png(links.install_url(token)), media_type="image/png", headers=SECURITY)
 
     @r.api_route("/dl/{token}/{name}", methods=["GET", "HEAD"], include_in_schema=False)
     async def download(token: str, name: str) -> Response:

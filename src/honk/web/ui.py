@@ -34,6 +34,7 @@ from honk.service import TaskService
 from honk.timeline import Timeline
 from honk.web.auth import actor
 from honk.web.preview_card import live_preview_card
+from honk.web.production_card import delivery_card, deploy_card
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
@@ -434,6 +435,8 @@ def panel(
     ]
 
     parts.append(actions(user, task, timeline))
+    parts.append(deploy_card(user, task, timeline))  # production, then the new app on the phone
+    parts.append(delivery_card(timeline))
     if timeline.plan is not None:
         parts.append(plan_card(timeline))
 
