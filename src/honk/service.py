@@ -70,6 +70,7 @@ from honk.store import (
 )
 from honk.store.deploys import DeployHistory
 from honk.store.secrets import secret_name
+from honk.store.slack import SlackStore
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import CancelRequest, DeployDecision, FollowUp, MergeDecision, PlanDecision, TaskInput
@@ -601,6 +602,9 @@ class TaskService:
         text = f"Revert task {task_id} ({view.merged_commit[:10]}): {first}"
         subject = Reverting(task_id=task_id, commit=view.merged_commit, target=target)
         request_id = f"revert:{task_id}:{view.merged_commit}:{(timeline.revert_task or '')}"
+        if slack is None:  # asked from the page or the CLI: the revert still talks in the task's thread
+            known = await SlackStore(self.store).thread_of(task_id)
+            slack = known.model_copy(update={"status_ts": None}) if known is not None else None
         reverting, _ = await self._submit(view.repo, text, actor, None, None, request_id, slack, reverts=subject)
         await self.store.append(task_id, RevertStarted(task_id=reverting.id, by=actor.identity))
         await self.gate.record("revert", actor, view.repo, "ok", f"revert of {view.merged_commit[:12]}", task_id)
