@@ -1104,6 +1104,24 @@ KIND_LINKS: dict[DeliverKind, str] = {
     "firebase": r"https://appdistribution\.firebase(?:\.google)?\.com/\S+",
     "expo-update": r"https://(?:u\.)?expo\.dev/\S+",
 }
+# How people see each kind: the Install button's words (when the team's tool gave none, `label=` in
+# $HONK_OUTPUT), and the service's name ("TestFlight is processing the build").
+INSTALL_WORDS: dict[DeliverKind, str] = {
+    "android-apk": "Install",
+    "ios-ota": "Install",
+    "testflight": "Open in TestFlight",
+    "firebase": "Open in App Distribution",
+    "expo-update": "Open in Expo Go",
+    "command": "Open",
+}
+SERVICE_NAMES: dict[DeliverKind, str] = {
+    "android-apk": "Honk",
+    "ios-ota": "Honk",
+    "testflight": "TestFlight",
+    "firebase": "Firebase App Distribution",
+    "expo-update": "Expo",
+    "command": "The delivery service",
+}
 _BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from honk.domain import (
+    SERVICE_NAMES,
     AgentReason,
     Artifact,
     Attachment,
@@ -383,7 +384,7 @@ class DeliveryWaiting(Event):
 
     def line(self) -> str:
         said = f": {self.outcome.message}" if self.outcome.message else ""
-        return f"{self.outcome.kind} is processing the build ({self.waited_s / 60:.0f} min so far){said}"
+        return f"{SERVICE_NAMES[self.outcome.kind]} is processing the build ({self.waited_s / 60:.0f} min so far){said}"
 
 
 class AppDelivered(Event):

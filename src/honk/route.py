@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from honk.domain import AgentReason, Carried, StepStatus
+from honk.domain import SERVICE_NAMES, AgentReason, Carried, StepStatus
 from honk.events import (
     AgentFinished,
     AgentStarted,
@@ -261,7 +261,7 @@ def _delivery_started(r: Route, e: DeliveryStarted) -> Route:
 
 
 def _delivery_waiting(r: Route, e: DeliveryWaiting) -> Route:
-    said = f"{e.outcome.kind} is processing the build ({e.waited_s / 60:.0f} min so far)"
+    said = f"{SERVICE_NAMES[e.outcome.kind]} is processing the build ({e.waited_s / 60:.0f} min so far)"
     return r.change(f"deliver-{r.checks_round}", line=said)
 
 

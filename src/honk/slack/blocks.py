@@ -6,7 +6,15 @@ from typing import Any
 
 from slack_sdk.models.blocks import ButtonElement, ConfirmObject
 
-from honk.domain import DEPLOY_ENDED, TRUSTED_PHASES, DeliverKind, DeliveryOutcome, TaskState, TaskView
+from honk.domain import (
+    DEPLOY_ENDED,
+    INSTALL_WORDS,
+    SERVICE_NAMES,
+    TRUSTED_PHASES,
+    DeliveryOutcome,
+    TaskState,
+    TaskView,
+)
 from honk.slack import limits
 from honk.timeline import Timeline
 
@@ -232,23 +240,6 @@ def merged(task: TaskView, timeline: Timeline | None = None, base_url: str = "")
 
 
 # -- the new app on the phone ------------------------------------------------------------------------
-# The words on the Install button when the team's tool gave none (`label=` in $HONK_OUTPUT).
-INSTALL_WORDS: dict[DeliverKind, str] = {
-    "android-apk": "Install",
-    "ios-ota": "Install",
-    "testflight": "Open in TestFlight",
-    "firebase": "Open in App Distribution",
-    "expo-update": "Open in Expo Go",
-    "command": "Open",
-}
-SERVICE_NAMES: dict[DeliverKind, str] = {
-    "android-apk": "Honk",
-    "ios-ota": "Honk",
-    "testflight": "TestFlight",
-    "firebase": "Firebase App Distribution",
-    "expo-update": "Expo",
-    "command": "The delivery service",
-}
 MAX_DETAIL_CHARS = 1_500  # of a distilled log in the thread; the whole is on the task page
 FENCE = "`" * 3
 

@@ -10,25 +10,9 @@ from html import escape
 
 from honk.accounts import Role, User
 from honk.deliver.qr import qr_svg
-from honk.domain import DEPLOY_ENDED, DeliverKind, TaskState, TaskView
+from honk.domain import DEPLOY_ENDED, INSTALL_WORDS, SERVICE_NAMES, TaskState, TaskView
 from honk.timeline import Timeline
 
-INSTALL_WORDS: dict[DeliverKind, str] = {
-    "android-apk": "Install",
-    "ios-ota": "Install",
-    "testflight": "Open in TestFlight",
-    "firebase": "Open in App Distribution",
-    "expo-update": "Open in Expo Go",
-    "command": "Open",
-}
-SERVICE_NAMES: dict[DeliverKind, str] = {
-    "android-apk": "Honk",
-    "ios-ota": "Honk",
-    "testflight": "TestFlight",
-    "firebase": "Firebase App Distribution",
-    "expo-update": "Expo",
-    "command": "The delivery service",
-}
 DEPLOY_WORDS = {
     "deploying": "Deploying…",
     "deployed": "Deployed; checking its health…",

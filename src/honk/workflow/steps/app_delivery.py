@@ -39,7 +39,7 @@ class AppDelivery:
             outcome = outcome.model_copy(
                 update={
                     "state": "failed",
-                    "why": f"{spec.kind} was still processing the build after {inp.waited_s / 60:.0f} minutes "
+                    "why": f"{SERVICE_NAMES[spec.kind]} was still processing the build after {inp.waited_s / 60:.0f} minutes "
                     f"([deliver] wait_timeout is {spec.wait_timeout_s / 60:.0f}); look for it there, or raise "
                     "wait_timeout in .honk.toml",
                 }
