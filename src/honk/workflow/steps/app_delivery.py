@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from honk.domain import DeliverJob, DeliverSpec, DeliveryOutcome
+from honk.domain import SERVICE_NAMES, DeliverJob, DeliverSpec, DeliveryOutcome
 from honk.events import AppDelivered, DeliveryFailed, DeliveryStarted, DeliveryWaiting
 from honk.protocols import AppDeliverer, EventSink, Workspaces
 from honk.workflow.records import DeliverInput
