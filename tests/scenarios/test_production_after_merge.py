@@ -146,3 +146,58 @@ def test_a_merged_change_goes_live_and_a_broken_one_is_reverted_back_to_what_was
         (broken_merged.merged_commit, "health_failed"),
         (merged.merged_commit, "live"),
     ]
+
+
+POLICY = """
+[users."ada@example.com"]
+[users."bo@example.com"]
+
+[repos."*"]
+requesters = ["ada@example.com", "bo@example.com"]
+mergers = ["ada@example.com", "bo@example.com"]
+deployers = ["ada@example.com"]
+"""
+QUICK_DEPLOY = """
+[deploy]
+run = "echo deployed $HONK_COMMIT"
+"""
+
+
+def test_a_merge_by_someone_who_may_not_deploy_holds_the_deploy_until_a_deployer_presses_deploy(
+    tmp_path: Path, temporal: TemporalDevServer, make_remote
+):
+    stack = HonkStack(tmp_path / "honk", temporal.address, anonymous="false", policy=POLICY)
+    try:
+        _, ada = stack.add_user("ada@example.com", "admin")
+        _, bo = stack.add_user("bo@example.com", "merger")
+        stack.http.headers["Authorization"] = f"Bearer {ada}"
+        files = calc_files(app_change("version 2"), QUICK_DEPLOY) | {"app.txt": "hello, version 1\n"}
+        files["calc.py"] = "def add(a, b):\n    return a + b\n"
+        stack.add_repo("shop", make_remote(files).url)
+        stack.http.headers["Authorization"] = f"Bearer {bo}"  # bo asks and merges
+        task = stack.ask("shop", "say version 2")
+        reach(stack, task.id, TaskState.ready)
+        assert stack.http.post(f"/api/tasks/{task.id}/merge", json={}).status_code == 202
+        reach(stack, task.id, TaskState.merged)
+        wait_until(lambda: "deploy_held" in kinds(stack, task.id), 60, "the deploy to be held")
+        [held] = [e.event for e in stack.events(task.id) if e.event.kind == "deploy_held"]
+        assert "bo@example.com may not deploy shop" in held.reason and "ada@example.com" in held.reason
+        assert "deploy_started" not in kinds(stack, task.id)
+
+        refused = stack.http.post(f"/api/tasks/{task.id}/deploy", json={})
+        assert refused.status_code == 403 and "may not deploy" in refused.text
+        as_ada = stack.http.post(f"/api/tasks/{task.id}/deploy", json={}, headers={"Authorization": f"Bearer {ada}"})
+        assert as_ada.status_code == 202, as_ada.text
+        live = wait_deploy_finished(stack, task.id)
+        assert live["state"] == "live"
+        [started] = [e.event for e in stack.events(task.id) if e.event.kind == "deploy_started"]
+        assert started.by == "ada@example.com"
+
+        out = stack.honk("--token", ada, "audit", "--json", check=True).stdout
+        audit = [json.loads(line) for line in out.splitlines()]
+        deploys = [(a["actor"], a["outcome"]) for a in audit if a["action"] == "deploy"]
+        assert ("bo@example.com", "refused") in deploys and ("ada@example.com", "ok") in deploys
+        history = stack.http.get("/api/repos/shop/deploys").json()
+        assert [(d["by"], d["state"]) for d in history] == [("ada@example.com", "live")]
+    finally:
+        stack.stop()
