@@ -78,8 +78,22 @@ def test_mention_to_ready_with_qr_and_buttons_then_merge(slack_stack, slack, mak
 
     assert slack_stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
     ready = slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))[0]
-    actions = [b for b in ready.args["blocks"] if b["type"] == "actions"][0]["elements"]
-    assert [a["action_id"] for a in actions] == ["merge", "request_changes", "cancel", "open"]
+    rows = [[a["action_id"] for a in b["elements"]] for b in ready.args["blocks"] if b["type"] == "actions"]
+    [actions] = [
+        b["elements"]
+        for b in ready.args["blocks"]
+        if b["type"] == "actions" and b["elements"][0]["action_id"] == "merge"
+    ]
+    assert [a["action_id"] for a in actions] == ["merge", "request_changes", "cancel", "open"], rows
+    # The sample's app on the phone: its Install button, to the signed install page.
+    install = [
+        a
+        for b in ready.args["blocks"]
+        if b["type"] == "actions"
+        for a in b["elements"]
+        if a.get("text", {}).get("text") == "Install"
+    ]
+    assert install and f"{slack_stack.url}/install/" in install[0]["url"], rows
     assert actions[0]["confirm"], "Merge asks for confirmation"
     rendered = json.dumps(ready.args["blocks"], ensure_ascii=False)
     # The live preview's signed link (a phone in Slack has no Honk session), at the task's own origin.
