@@ -47,7 +47,7 @@ EVENTS = "/api/tasks/{task_id}/events"
 FUZZ_EXAMPLES = 30
 # Starting a task costs a workflow; the repo's admin routes (secrets, allowed hosts) and a preview's links
 # have their own hostile-input stories (tests/scenarios/test_repo_secrets.py, test_network_allowances.py,
-# tests/web/test_preview_links.py).
+# tests/web/test_preview_links.py), and so do deploys and reverts (tests/web/test_delivery_web.py).
 FEWER = {("POST", "/api/tasks"): 10} | {
     (method, path): 15
     for method, path in (
@@ -59,6 +59,9 @@ FEWER = {("POST", "/api/tasks"): 10} | {
         ("DELETE", "/api/repos/{repo}/network/allow/{host}"),
         ("POST", "/api/tasks/{task_id}/preview/link"),
         ("POST", "/api/tasks/{task_id}/preview/revoke"),
+        ("POST", "/api/tasks/{task_id}/deploy"),
+        ("POST", "/api/tasks/{task_id}/revert"),
+        ("GET", "/api/repos/{repo}/deploys"),
     )
 }
 MAX_REPORTED = 3  # distinct failures reported per operation and phase
