@@ -486,6 +486,11 @@ class NetworkSettings(Carried):
         return list(getattr(self, phase))
 
 
+# A token the egress proxy mints from a secret, for a tool that would sign its own (honk.minted).
+Mint = Literal["app-store-connect"]
+MINTS: tuple[Mint, ...] = get_args(Mint)
+
+
 class SecretUse(Carried):
     """`[[secrets]]`: one of the repo's secrets (`honk secret set`), and how each phase gets it: as an
     HTTP header the egress proxy adds for `hosts` (the sandbox never holds it), or — only for setup and
@@ -497,6 +502,9 @@ class SecretUse(Carried):
     header: HeaderName | None = None
     template: Annotated[str, Wanted('a string with {secret} in it, like "Bearer {secret}"')] = "{secret}"
     env: VariableName | None = None
+    # The header carries a token minted from the secret (an App Store Connect JWT from the .p8 key), not
+    # the secret itself: for tools that sign their own credentials and are given a placeholder key.
+    mint: Annotated[Mint, Wanted(", ".join(f'"{m}"' for m in MINTS))] | None = None
 
     @field_validator("phases")
     @classmethod
@@ -516,6 +524,10 @@ class SecretUse(Carried):
             raise PydanticCustomError("honk_config", "needs exactly one of header (the proxy adds it) or env")
         if self.header is not None and not self.hosts:
             raise PydanticCustomError("honk_config", "needs hosts: the only hosts its header is sent to")
+        if self.mint is not None and self.header is None:
+            raise PydanticCustomError(
+                "honk_config", 'mints a token for a header: give it header = "Authorization" and hosts'
+            )
         untrusted = [p for p in self.phases if p not in TRUSTED_PHASES]
         if self.env is not None and untrusted:
             raise PydanticCustomError(

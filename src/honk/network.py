@@ -23,10 +23,12 @@ from honk.domain import (
     BlockReason,
     Phase,
     RepoConfig,
+    SecretUse,
     host_entry,
     is_ip_literal,
 )
 from honk.errors import UserFacingError
+from honk.minted import app_store_connect_jwt
 
 DEFAULT_PORTS = (80, 443)
 ANY = "*"  # in a ceiling only: every public host name
@@ -330,11 +332,24 @@ def phase_policy(
         if phase not in use.phases or use.header is None or use.name not in secrets:
             continue
         add(use.hosts, default, f"secrets {use.name}")
-        value = use.template.replace("{secret}", secrets[use.name])
+        value = use.template.replace("{secret}", _minted(use, secrets[use.name]))
         for host in expand(use.hosts):
             pattern, port = split_port(host)
             inject.append(Injection(pattern, port, use.header, value, use.name))
     return EgressPolicy(phase, tuple(rules), tuple(inject))
+
+
+def _minted(use: SecretUse, secret: str) -> str:
+    """The secret itself, or the token `mint` says to make from it (fresh for each sandbox)."""
+    if use.mint is None:
+        return secret
+    try:
+        return app_store_connect_jwt(secret)
+    except ValueError as e:
+        raise UserFacingError(
+            f"The repo secret {use.name} cannot mint an App Store Connect token: {e}. Set it again with "
+            f"`honk secret set REPO {use.name} --from-file key.json`."
+        ) from None
 
 
 def variables(config: RepoConfig, phase: Phase, secrets: Mapping[str, str]) -> dict[str, str]:
