@@ -19,7 +19,6 @@ from honk.deliver.shelf import DeliveryShelf, described_apk, described_ipa
 from honk.domain import ANDROID_APK, DeliverJob, DeliveryOutcome, DeliveryRefused
 from honk.sandbox import Sandbox
 
-INSIDE = PurePosixPath("/run/honk/artifacts")  # where apksigner sees the task's artifacts (read-only)
 DEFAULT_GLOB = {"android-apk": "*.apk", "ios-ota": "*.ipa"}
 
 
@@ -53,18 +52,18 @@ class ServedApps:
         if isinstance(found, DeliveryRefused):
             return self._failed(job, found)
         if spec.kind == ANDROID_APK:
+            # apksigner sees the task's artifacts read-only where they are (as the team's command does),
+            # so the same path names the file sandboxed or not.
             launcher = self.sandbox.launcher(
                 self.areas / job.task_id,
                 job.workspace.path,
                 [job.workspace.mirror],
                 "deliver",
-                show=((artifacts, Path(INSIDE)),),
+                show=((artifacts, artifacts),),
                 writable=False,
             )
             try:
-                # Unsandboxed (HONK_SANDBOX=off) nothing is bound: apksigner reads the file where it is.
-                seen_as = Path(INSIDE / found.name) if self.sandbox.enabled else found
-                read = await inspect_apk(found, launcher, seen_as=seen_as)
+                read = await inspect_apk(found, launcher)
             finally:
                 launcher.close()
             if isinstance(read, DeliveryRefused):

@@ -77,10 +77,10 @@ class Steps:
     workspaces: Workspaces
     forges: Forges
     areas: Path  # each task's own directory (sandbox homes, specs), removed when the task ends
+    app_delivery: AppDelivery
+    deploying: Deploying
+    reverter: Reverter
     previewing: Previewing | None = None  # None: this worker runs no previews
-    app_delivery: AppDelivery | None = None  # None: this worker delivers no apps
-    deploying: Deploying | None = None  # None: this worker deploys nothing
-    reverter: Reverter | None = None
 
 
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
@@ -223,8 +223,6 @@ class TaskActivities:
     @user_facing
     async def deliver_app(self, inp: DeliverInput) -> DeliveryOutcome:
         """The green build to the phone (`[deliver]`): an install link, or the team's upload's."""
-        if self.steps.app_delivery is None:
-            raise UserFacingError("This worker cannot deliver apps; ask the operator to run one that can.")
         async with heartbeating():
             return await self.steps.app_delivery.deliver(inp, self._emitter(inp.request.task_id))
 
@@ -232,8 +230,6 @@ class TaskActivities:
     @user_facing
     async def deliver_wait(self, inp: DeliverInput) -> DeliveryOutcome:
         """Asks the team's service again about a build it was still processing."""
-        if self.steps.app_delivery is None:
-            raise UserFacingError("This worker cannot deliver apps; ask the operator to run one that can.")
         async with heartbeating():
             return await self.steps.app_delivery.wait(inp, self._emitter(inp.request.task_id))
 
@@ -241,16 +237,12 @@ class TaskActivities:
     @user_facing
     async def deploy_allowed(self, inp: DeployInput) -> bool:
         """Whether the merger may deploy now (the access policy's deployers and freezes); held when not."""
-        if self.steps.deploying is None:
-            raise UserFacingError("This worker cannot deploy; ask the operator to run one that can.")
         return await self.steps.deploying.allowed(inp, self._emitter(inp.request.task_id))
 
     @activity.defn
     @user_facing
     async def deploy(self, inp: DeployInput) -> DeployOutcome:
         """`[deploy]` on the merged commit, then its health check."""
-        if self.steps.deploying is None:
-            raise UserFacingError("This worker cannot deploy; ask the operator to run one that can.")
         async with heartbeating():
             return await self.steps.deploying.deploy(inp, self._emitter(inp.request.task_id))
 
@@ -258,8 +250,6 @@ class TaskActivities:
     @user_facing
     async def revert(self, inp: RevertInput) -> RevertResult:
         """A revert task's change: the revert of the merged commit, made without an agent."""
-        if self.steps.reverter is None:
-            raise UserFacingError("This worker cannot make reverts; ask the operator to run one that can.")
         async with heartbeating():
             return await self.steps.reverter.revert(inp, self._emitter(inp.request.task_id))
 

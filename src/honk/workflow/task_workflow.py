@@ -230,7 +230,6 @@ class TaskWorkflow:
             made = False  # the first round's change is made without the agent (a revert)
             if self.req.reverts is not None and workflow.patched("revert-v1"):
                 made = await self._revert()
-                prompt = policy.feedback_prompt(self.req.text, "", [])
             elif (self.req.plan or self.prov.config.agent.plan) and workflow.patched("plan-v1"):
                 prompt, reason = await self._plan_first()
             while True:

@@ -14,27 +14,20 @@ from honk.workflow.records import DeliverInput
 
 
 class AppDelivery:
-    def __init__(
-        self, workspaces: Workspaces, artifacts: Path, served: AppDeliverer | None, command: AppDeliverer | None
-    ) -> None:
+    def __init__(self, workspaces: Workspaces, artifacts: Path, served: AppDeliverer, command: AppDeliverer) -> None:
         self.workspaces, self.artifacts, self.served, self.command = workspaces, artifacts, served, command
 
     async def deliver(self, inp: DeliverInput, emit: EventSink) -> DeliveryOutcome:
         spec = _spec(inp)
         await emit(DeliveryStarted(deliver=spec.kind))
-        deliverer = self._for(spec)
-        if deliverer is None:
-            outcome = _unavailable(spec)
-        else:
-            outcome = await deliverer.deliver(await self._job(inp))
+        outcome = await self._for(spec).deliver(await self._job(inp))
         await emit(_said(outcome, inp.waited_s))
         return outcome
 
     async def wait(self, inp: DeliverInput, emit: EventSink) -> DeliveryOutcome:
         """Asks the team's service once more; past `wait_timeout`, a delivery still processing failed."""
         spec = _spec(inp)
-        deliverer = self._for(spec)
-        outcome = _unavailable(spec) if deliverer is None else await deliverer.wait(await self._job(inp))
+        outcome = await self._for(spec).wait(await self._job(inp))
         if outcome.state == "processing" and inp.waited_s >= spec.wait_timeout_s:
             outcome = outcome.model_copy(
                 update={
@@ -47,7 +40,7 @@ class AppDelivery:
         await emit(_said(outcome, inp.waited_s))
         return outcome
 
-    def _for(self, spec: DeliverSpec) -> AppDeliverer | None:
+    def _for(self, spec: DeliverSpec) -> AppDeliverer:
         return self.served if spec.served else self.command
 
     async def _job(self, inp: DeliverInput) -> DeliverJob:
@@ -69,12 +62,6 @@ def _spec(inp: DeliverInput) -> DeliverSpec:
     if inp.config.deliver is None:
         raise ValueError("deliver called for a repo without [deliver]")
     return inp.config.deliver
-
-
-def _unavailable(spec: DeliverSpec) -> DeliveryOutcome:
-    return DeliveryOutcome(
-        state="failed", kind=spec.kind, why=f"this worker cannot deliver {spec.kind} builds; ask the operator"
-    )
 
 
 def _said(outcome: DeliveryOutcome, waited_s: float) -> AppDelivered | DeliveryWaiting | DeliveryFailed:
