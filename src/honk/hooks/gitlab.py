@@ -58,7 +58,8 @@ def parse(event: str, payload: object, handle: str) -> ForgeEvent | Ignored:
 
 def _note(payload: dict, common: dict, handle: str) -> ForgeEvent | Ignored:
     note = field(payload, "object_attributes")
-    on = NOTEABLE.get(field(note, "noteable_type"))  # type: ignore[arg-type]  # a dict lookup of any value
+    noteable = field(note, "noteable_type")
+    on = NOTEABLE.get(noteable) if isinstance(noteable, str) else None  # (a list is not hashable)
     if on is None:
         return Ignored(reason="a note on something other than an issue, merge request, commit or snippet")
     if field(note, "action") not in (None, "create"):  # GitLab ≥ 16 says; an edit is not a new request
