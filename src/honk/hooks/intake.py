@@ -1,0 +1,134 @@
+"""A forge's delivery, from the bytes the web route read to an answer for the forge: checked, read, stored
+once, handed to its workflow — and never acted on here, so the answer comes fast (GitHub gives up after
+10 seconds) and nothing is lost when a worker is busy or down.
+
+In order, each refusal before anything is stored: the signature (401), the event's kind (one not read:
+204), the delivery's id (400), the JSON (400), what it says (Ignored: 204). Then the delivery is stored by
+its id: a redelivery of one already handed on is answered 200 and starts nothing; a new one (or one whose
+hand-off failed before) starts `HonkHookDelivery` with the delivery's id, which Temporal refuses to start
+twice, and is answered 202.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Mapping
+
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
+
+from honk.domain import ForgeKind, Record
+from honk.hooks import github, gitlab
+from honk.hooks.delivery_workflow import NAME, workflow_id
+from honk.hooks.events import Ignored
+from honk.hooks.handling import HookDelivery
+from honk.hooks.signatures import github_valid, gitlab_valid
+from honk.settings import Settings
+from honk.store.deliveries import HookDeliveries
+
+log = logging.getLogger("honk.hooks")
+DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
+MAX_EVENT = 60
+# The headers each forge names things with (lower case: HTTP's are case-insensitive).
+HEADERS: dict[ForgeKind, tuple[str, str, str]] = {
+    # event, delivery id, signature
+    "github": ("x-github-event", "x-github-delivery", "x-hub-signature-256"),
+    "gitlab": ("x-gitlab-event", "x-gitlab-event-uuid", "x-gitlab-token"),
+}
+SETTING = {"github": "HONK_GITHUB_WEBHOOK_SECRET", "gitlab": "HONK_GITLAB_WEBHOOK_TOKEN"}
+NAMES = {"github": "GitHub", "gitlab": "GitLab"}
+
+
+class Answer(Record):
+    """What the forge is told: an HTTP status, and one line saying why (never a secret)."""
+
+    status: int
+    detail: str
+
+
+class HookIntake:
+    def __init__(self, deliveries: HookDeliveries, client: Client, settings: Settings) -> None:
+        self.deliveries, self.client = deliveries, client
+        self.task_queue = settings.temporal.task_queue
+        self.handle = settings.hooks.forge_handle
+        github_secret, gitlab_token = settings.hooks.github_webhook_secret, settings.hooks.gitlab_webhook_token
+        self.secrets: dict[ForgeKind, str] = {
+            "github": github_secret.get_secret_value() if github_secret else "",
+            "gitlab": gitlab_token.get_secret_value() if gitlab_token else "",
+        }
+
+    def enabled(self, forge: ForgeKind) -> Answer | None:
+        """None when `forge`'s deliveries are taken; otherwise the refusal, before reading anything."""
+        if self.secrets[forge]:
+            return None
+        return Answer(
+            status=404, detail=f"{NAMES[forge]} webhooks are not enabled on this server: set {SETTING[forge]}."
+        )
+
+    async def take(self, forge: ForgeKind, headers: Mapping[str, str], body: bytes) -> Answer:
+        """`headers`: the request's (case-insensitive, as Starlette's are); `body`: all of it, within the cap."""
+        if refused := self.enabled(forge):
+            return refused
+        event_header, id_header, signature_header = HEADERS[forge]
+        signature = headers.get(signature_header)
+        valid = (
+            github_valid(self.secrets[forge], body, signature)
+            if forge == "github"
+            else gitlab_valid(self.secrets[forge], signature)
+        )
+        if not valid:
+            what = "signature" if forge == "github" else "token"
+            said = "has no" if not signature else "has the wrong"
+            return Answer(status=401, detail=f"Refused: the delivery {said} {what} ({SETTING[forge]}).")
+        event = (headers.get(event_header) or "")[:MAX_EVENT]
+        parser = github if forge == "github" else gitlab
+        if event not in parser.EVENTS:
+            return Answer(status=204, detail=f"{NAMES[forge]}'s {event!r} events are not read.")
+        delivery_id = headers.get(id_header) or ""
+        if not delivery_id and forge == "gitlab":
+            # GitLab before 15.x sends no event UUID: the same body again is the same delivery.
+            delivery_id = "sha256-" + hashlib.sha256(body).hexdigest()[:40]
+        if not DELIVERY_ID.match(delivery_id):
+            return Answer(status=400, detail=f"Refused: the delivery has no usable {id_header} header.")
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as e:
+            return Answer(status=400, detail=_not_json(forge, body, e))
+        parsed = parser.parse(event, payload, self.handle)
+        if isinstance(parsed, Ignored):
+            log.debug("%s delivery %s (%s) ignored: %s", forge, delivery_id, event, parsed.reason)
+            return Answer(status=204, detail=f"Ignored: {parsed.reason}.")
+        stored, new = await self.deliveries.received(forge, delivery_id, event, body.decode("utf-8", "replace"))
+        if not new and stored.state != "received":
+            return Answer(status=200, detail=f"Delivery {delivery_id} was received before; nothing new starts.")
+        delivery = HookDelivery(forge=forge, delivery_id=delivery_id, event=parsed)
+        try:
+            await self.client.start_workflow(
+                NAME,
+                delivery,
+                id=workflow_id(delivery),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # started by a hand-off whose record did not follow (the server stopped between the two)
+        except RPCError as e:
+            log.warning("%s delivery %s stored but not handed on: Temporal said %s", forge, delivery_id, e.message)
+            return Answer(
+                status=503, detail=f"Delivery {delivery_id} is stored but could not be handed on yet; redeliver it."
+            )
+        await self.deliveries.moved(forge, delivery_id, "started")
+        log.info("%s delivery %s (%s) handed on", forge, delivery_id, event)
+        return Answer(status=202 if new else 200, detail=f"Delivery {delivery_id} accepted.")
+
+
+def _not_json(forge: ForgeKind, body: bytes, e: Exception) -> str:
+    if forge == "github" and body.startswith(b"payload="):
+        return "Refused: the body is form-encoded; set the webhook's Content type to application/json."
+    where = f" at line {e.lineno}, column {e.colno}" if isinstance(e, json.JSONDecodeError) else ""
+    return f"Refused: the body is not JSON{where}."
