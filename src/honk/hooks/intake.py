@@ -16,6 +16,7 @@ import json
 import logging
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -34,6 +35,7 @@ from honk.store.deliveries import HookDeliveries
 log = logging.getLogger("honk.hooks")
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 MAX_EVENT = 60
+START_TIMEOUT = timedelta(seconds=5)  # within GitHub's 10 s: a slow Temporal is answered 503, not a timeout
 # The headers each forge names things with (lower case: HTTP's are case-insensitive).
 HEADERS: dict[ForgeKind, tuple[str, str, str]] = {
     # event, delivery id, signature
@@ -114,11 +116,12 @@ class HookIntake:
                 id=workflow_id(delivery),
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                rpc_timeout=START_TIMEOUT,
             )
         except WorkflowAlreadyStartedError:
             pass  # started by a hand-off whose record did not follow (the server stopped between the two)
-        except RPCError as e:
-            log.warning("%s delivery %s stored but not handed on: Temporal said %s", forge, delivery_id, e.message)
+        except (RPCError, RuntimeError) as e:  # RuntimeError: the client could not (re)connect at all
+            log.warning("%s delivery %s stored but not handed on: Temporal: %s", forge, delivery_id, e)
             return Answer(
                 status=503, detail=f"Delivery {delivery_id} is stored but could not be handed on yet; redeliver it."
             )
