@@ -225,7 +225,7 @@ async def test_gitlab_deliveries_with_and_without_an_event_uuid(honk: Served):
     headers = {
         "X-Gitlab-Event": "Note Hook",
         "X-Gitlab-Token": TOKEN,
-        "X-Gitlab-Event-UUID": "9cf2a1c0-1111-4e0f-9a47-0a1b2c3d4e5f",
+        "X-Gitlab-Event-UUID": str(uuid.uuid4()),
         "X-Gitlab-Instance": "https://gitlab.example.com",
         "Content-Type": "application/json",
     }
@@ -251,8 +251,9 @@ async def test_a_forge_without_its_secret_takes_nothing(tmp_path: Path, temporal
         assert answer.status_code == 404 and "HONK_GITHUB_WEBHOOK_SECRET" in answer.json()["detail"]
 
 
-async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path: Path):
+async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path: Path, temporal):
     settings = settings_for(tmp_path, f"127.0.0.1:{free_port()}")  # nothing listens there
+    down_id = f"d-down-{uuid.uuid4()}"
     settings.data_dir.mkdir(parents=True)
     store = Store(settings.db_url)
     await store.create_schema()
@@ -260,9 +261,17 @@ async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path
         lazy = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter, lazy=True)
         intake = HookIntake(HookDeliveries(store), lazy, settings)
         body = json.dumps(github("push")).encode()
-        answer = await intake.take("github", httpx.Headers(signed("push", body, "d-down")), body)
+        answer = await intake.take("github", httpx.Headers(signed("push", body, down_id)), body)
         assert answer.status == 503 and "redeliver" in answer.detail
-        stored = await HookDeliveries(store).get("github", "d-down")
+        stored = await HookDeliveries(store).get("github", down_id)
         assert stored is not None and stored.state == "received", "kept, for the redelivery to hand on"
+        # Temporal is back: GitHub's Redeliver hands it on (the delivery was taken before: 200).
+        back = await connect(settings.changed(temporal_address=temporal.address))
+        intake = HookIntake(HookDeliveries(store), back, settings)
+        again = await intake.take("github", httpx.Headers(signed("push", body, down_id)), body)
+        assert again.status == 200
+        stored = await HookDeliveries(store).get("github", down_id)
+        assert stored is not None and stored.state == "started"
+        assert (await back.get_workflow_handle(f"hook-github-{down_id}").describe()).status is not None
     finally:
         await store.close()
