@@ -128,11 +128,15 @@ async def post(honk: Served, path: str, body: bytes, headers: dict[str, str]) ->
         return await http.post(honk.url + path, content=body, headers=headers)
 
 
-async def handled(honk: Served, forge: str, delivery_id: str) -> StoredDelivery:
+async def reaches(honk: Served, forge: str, delivery_id: str, state: str) -> StoredDelivery:
     async with asyncio.timeout(30):
-        while (stored := await honk.stored(forge, delivery_id)) is None or stored.state != "handled":
+        while (stored := await honk.stored(forge, delivery_id)) is None or stored.state != state:
             await asyncio.sleep(0.05)
     return stored
+
+
+async def handled(honk: Served, forge: str, delivery_id: str) -> StoredDelivery:
+    return await reaches(honk, forge, delivery_id, "handled")
 
 
 async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
@@ -142,8 +146,8 @@ async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
     first = await post(honk, "/hooks/github", body, headers)
     assert first.status_code == 202, first.text
     # No worker yet: the delivery waits in Temporal, stored and started, and nothing was done inline.
-    stored = await honk.stored("github", delivery_id)
-    assert stored is not None and (stored.state, stored.event) == ("started", "issue_comment")
+    stored = await reaches(honk, "github", delivery_id, "started")  # recorded just after the answer
+    assert stored.event == "issue_comment"
     assert json.loads(stored.payload) == github("issue_comment")
     assert await honk.workflow("github", delivery_id) == "RUNNING"
     again = await post(honk, "/hooks/github", body, headers)
@@ -270,6 +274,7 @@ async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path
         intake = HookIntake(HookDeliveries(store), back, settings)
         again = await intake.take("github", httpx.Headers(signed("push", body, down_id)), body)
         assert again.status == 200
+        await intake.settled()
         stored = await HookDeliveries(store).get("github", down_id)
         assert stored is not None and stored.state == "started"
         assert (await back.get_workflow_handle(f"hook-github-{down_id}").describe()).status is not None
