@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -278,5 +279,32 @@ async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path
         stored = await HookDeliveries(store).get("github", down_id)
         assert stored is not None and stored.state == "started"
         assert (await back.get_workflow_handle(f"hook-github-{down_id}").describe()).status is not None
+    finally:
+        await store.close()
+
+
+async def test_resume_hands_on_what_nobody_redelivered(tmp_path: Path, temporal):
+    settings = settings_for(tmp_path, f"127.0.0.1:{free_port()}")
+    settings.data_dir.mkdir(parents=True)
+    store = Store(settings.db_url)
+    await store.create_schema()
+    try:
+        down = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter, lazy=True)
+        ids = [f"d-left-{uuid.uuid4()}" for _ in range(2)]
+        for delivery_id in ids:
+            body = json.dumps(github("push")).encode()
+            answer = await HookIntake(HookDeliveries(store), down, settings).take(
+                "github", httpx.Headers(signed("push", body, delivery_id)), body
+            )
+            assert answer.status == 503
+        assert await HookIntake(HookDeliveries(store), down, settings).resume(older_than=timedelta(0)) == 0
+        back = HookIntake(HookDeliveries(store), await connect(settings.changed(temporal_address=temporal.address)), settings)
+        assert await back.resume(older_than=timedelta(minutes=5)) == 0, "too recent: a redelivery may still come"
+        assert await back.resume(older_than=timedelta(0)) == 2
+        await back.settled()
+        for delivery_id in ids:
+            stored = await HookDeliveries(store).get("github", delivery_id)
+            assert stored is not None and stored.state == "started"
+        assert await back.resume(older_than=timedelta(0)) == 0
     finally:
         await store.close()

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 from collections.abc import Coroutine, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client
@@ -122,7 +122,33 @@ class HookIntake:
         stored, new = await self.deliveries.received(forge, delivery_id, event, body.decode("utf-8", "replace"))
         if not new and stored.state != "received":
             return Answer(status=200, detail=f"Delivery {delivery_id} was received before; nothing new starts.")
-        delivery = HookDelivery(forge=forge, delivery_id=delivery_id, event=parsed)
+        if not await self._hand_on(HookDelivery(forge=forge, delivery_id=delivery_id, event=parsed)):
+            return Answer(
+                status=503, detail=f"Delivery {delivery_id} is stored but could not be handed on yet; redeliver it."
+            )
+        return Answer(status=202 if new else 200, detail=f"Delivery {delivery_id} accepted.")
+
+    async def resume(self, older_than: timedelta = timedelta(minutes=1)) -> int:
+        """Hands on the deliveries stored but never handed on (Temporal was unreachable, or the server stopped
+        between storing and starting) that nobody redelivered for `older_than`; how many went. For the
+        server's start-up and a periodic sweep."""
+        went = 0
+        for stored in await self.deliveries.waiting(datetime.now(UTC) - older_than):
+            parser = github if stored.forge == "github" else gitlab
+            try:
+                parsed = parser.parse(stored.event, json.loads(stored.payload), self.handle)
+            except (ValueError, RecursionError):
+                parsed = Ignored(reason="its stored payload is not JSON")
+            if isinstance(parsed, Ignored):  # read with another handle or parser version: nothing to do now
+                await self.deliveries.moved(stored.forge, stored.id, "handled", f"nothing: {parsed.reason}")
+                continue
+            if not await self._hand_on(HookDelivery(forge=stored.forge, delivery_id=stored.id, event=parsed)):
+                break  # Temporal is still away: the next sweep tries again
+            went += 1
+        return went
+
+    async def _hand_on(self, delivery: HookDelivery) -> bool:
+        """Starts the delivery's workflow (or finds it started); False when Temporal cannot be reached."""
         try:
             await self.client.start_workflow(
                 NAME,
@@ -135,16 +161,13 @@ class HookIntake:
         except WorkflowAlreadyStartedError:
             pass  # started by a hand-off whose record did not follow (the server stopped between the two)
         except (RPCError, RuntimeError) as e:  # RuntimeError: the client could not (re)connect at all
-            log.warning("%s delivery %s stored but not handed on: Temporal: %s", forge, delivery_id, e)
-            return Answer(
-                status=503, detail=f"Delivery {delivery_id} is stored but could not be handed on yet; redeliver it."
-            )
+            log.warning("%s delivery %s stored but not handed on: Temporal: %s", delivery.forge, delivery.delivery_id, e)
+            return False
         # Recorded after the answer, not before it: a start whose record is lost (the server stopping) is
-        # found again by its redelivery, or `HookDeliveries.waiting`, and Temporal refuses it a second time.
-        self._after_answer(self.deliveries.moved(forge, delivery_id, "started"))
-        log.info("%s delivery %s (%s) handed on", forge, delivery_id, event)
-        return Answer(status=202 if new else 200, detail=f"Delivery {delivery_id} accepted.")
-
+        # found again by its redelivery, or `resume`, and Temporal refuses it a second time.
+        self._after_answer(self.deliveries.moved(delivery.forge, delivery.delivery_id, "started"))
+        log.info("%s delivery %s (%s) handed on", delivery.forge, delivery.delivery_id, delivery.event.kind)
+        return True
 
 def _not_json(forge: ForgeKind, body: bytes, e: Exception) -> str:
     if forge == "github" and body.startswith(b"payload="):
