@@ -298,7 +298,9 @@ async def test_resume_hands_on_what_nobody_redelivered(tmp_path: Path, temporal)
             )
             assert answer.status == 503
         assert await HookIntake(HookDeliveries(store), down, settings).resume(older_than=timedelta(0)) == 0
-        back = HookIntake(HookDeliveries(store), await connect(settings.changed(temporal_address=temporal.address)), settings)
+        back = HookIntake(
+            HookDeliveries(store), await connect(settings.changed(temporal_address=temporal.address)), settings
+        )
         assert await back.resume(older_than=timedelta(minutes=5)) == 0, "too recent: a redelivery may still come"
         assert await back.resume(older_than=timedelta(0)) == 2
         await back.settled()

@@ -161,13 +161,16 @@ class HookIntake:
         except WorkflowAlreadyStartedError:
             pass  # started by a hand-off whose record did not follow (the server stopped between the two)
         except (RPCError, RuntimeError) as e:  # RuntimeError: the client could not (re)connect at all
-            log.warning("%s delivery %s stored but not handed on: Temporal: %s", delivery.forge, delivery.delivery_id, e)
+            log.warning(
+                "%s delivery %s stored but not handed on: Temporal: %s", delivery.forge, delivery.delivery_id, e
+            )
             return False
         # Recorded after the answer, not before it: a start whose record is lost (the server stopping) is
         # found again by its redelivery, or `resume`, and Temporal refuses it a second time.
         self._after_answer(self.deliveries.moved(delivery.forge, delivery.delivery_id, "started"))
         log.info("%s delivery %s (%s) handed on", delivery.forge, delivery.delivery_id, delivery.event.kind)
         return True
+
 
 def _not_json(forge: ForgeKind, body: bytes, e: Exception) -> str:
     if forge == "github" and body.startswith(b"payload="):
