@@ -1553,3 +1553,18 @@ class ForgeDeployState(Carried):
     @property
     def ended(self) -> bool:
         return self.status != "pending"
+
+
+# -- issue 19, part A (hooks-intake): what a forge's signed webhook says, typed (honk.hooks) -------------
+
+# What a forge event is about: a comment (on an issue, a pull request, a commit), a submitted review, a
+# review's line comment, a failed check run / suite / workflow / pipeline, a pull request that moved, a push.
+ForgeEventKind = Literal["comment", "review", "review_comment", "checks_failed", "pull_request", "push"]
+# Where a comment was made (GitLab's notes can be on a commit or a snippet too).
+CommentTarget = Literal["issue", "pull_request", "commit", "snippet"]
+# What happened to a pull request (a GitLab merge request's `open` / `update` / `close` / `merge` map here).
+PullRequestAction = Literal["opened", "synchronize", "closed"]
+# What a submitted review says (GitHub's own words, lower case; GitLab has no review event).
+ReviewVerdict = Literal["approved", "changes_requested", "commented", "dismissed"]
+# A delivery as honk.store.deliveries keeps it: stored, its workflow started, its workflow done with it.
+HookDeliveryState = Literal["received", "started", "handled"]

@@ -357,6 +357,32 @@ class OperationsSettings(Section):
     log_level: str = Field(default="INFO", description="secrets are redacted from every line whatever the level")
 
 
+class HookSettings(Section):
+    title = "Forge webhooks in (`POST /hooks/github`, `POST /hooks/gitlab`: [docs/forge-hooks.md](docs/forge-hooks.md))"
+
+    github_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="the secret GitHub's webhooks are signed with (`X-Hub-Signature-256`); unset: `/hooks/github` "
+        "refuses every delivery",
+    )
+    gitlab_webhook_token: SecretStr | None = Field(
+        default=None,
+        description="the secret token GitLab's webhooks send (`X-Gitlab-Token`); unset: `/hooks/gitlab` refuses "
+        "every delivery",
+    )
+    forge_handle: str = Field(
+        default="honk",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
+        description="Honk's login on the forges: a comment that mentions `@HANDLE` asks Honk",
+    )
+    hook_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        le=25 * 1024 * 1024,
+        description="the largest webhook delivery read (bytes); a larger one is refused (413) unread",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -373,6 +399,7 @@ class Settings(BaseSettings):
     forges: ForgeSettings = ForgeSettings()
     slack: SlackSettings = SlackSettings()
     operations: OperationsSettings = OperationsSettings()
+    hooks: HookSettings = HookSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -502,6 +529,8 @@ class Settings(BaseSettings):
             self.forges.github_app_private_key,
             self.forges.gitlab_token,
             self.previews.link_key,
+            self.hooks.github_webhook_secret,
+            self.hooks.gitlab_webhook_token,
         )
         values = [s.get_secret_value() for s in held if s]
         values += self.secrets_keys() or _read_quietly(self.secrets_key_file)

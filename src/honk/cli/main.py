@@ -14,6 +14,7 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
+from honk.cli.doctor import doctor
 from honk.domain import (
     AuditAction,
     AuditOutcome,
@@ -600,3 +601,6 @@ def _follow(
     final = TaskView.model_validate(api.call("GET", f"/api/tasks/{task_id}"))
     if final.state != want:
         raise UserFacingError(f"task {task_id} is {final.state.value}" + (f": {final.reason}" if final.reason else ""))
+
+
+cli.add_command(doctor)

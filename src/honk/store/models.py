@@ -224,3 +224,19 @@ class DeployRow(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
     __table_args__ = (Index("ix_deploys_repo_id", "repo", "id"),)
+
+
+class HookDeliveryRow(Base):
+    """A forge's webhook delivery (honk.store.deliveries), once per delivery id: which forge and event,
+    when it came, its raw JSON, and how far it got (stored, its workflow started, handled)."""
+
+    __tablename__ = "hook_deliveries"
+    forge: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    event: Mapped[str] = mapped_column(String(60))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_hook_deliveries_state_received", "state", "received_at"),)
