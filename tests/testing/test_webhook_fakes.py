@@ -9,8 +9,10 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -18,6 +20,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
+from honk.testing.fake_github import FakeGitHub
+from honk.testing.gitrepo import RemoteRepo, run_git, write_files
 from honk.testing.webhooks import (
     Delivery,
     WebhookSender,
@@ -200,3 +204,136 @@ def test_a_refused_or_unreachable_delivery_is_recorded_not_raised(receiver: Rece
     refused, unreachable = sender.attempts
     assert refused.status == 401
     assert unreachable.status == 0 and unreachable.error
+
+
+# -- the fake GitHub sends what its state changes cause ------------------------------------------------
+
+TOKEN = "ghp_honk"
+
+
+@pytest.fixture
+def github(tmp_path: Path, receiver: Receiver) -> Iterator[tuple[FakeGitHub, RemoteRepo]]:
+    remote = RemoteRepo(tmp_path / "remote", {"calc.py": "def add(a, b):\n    return a - b\n"})
+    run_git("push", "--quiet", "origin", "HEAD:refs/heads/honk/t1", cwd=remote.clone)
+    with FakeGitHub(tokens=(TOKEN,)) as fake:
+        fake.add_repo("acme/shop", remote)
+        fake.logins[TOKEN] = "honk[bot]"
+        fake.add_hook("acme/shop", f"{receiver.url}/hooks/github", SECRET)
+        yield fake, remote
+
+
+def api(fake: FakeGitHub, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    headers = {"Authorization": f"token {TOKEN}", "Accept": "application/vnd.github+json"}
+    return httpx.request(method, f"{fake.url}/repos/acme/shop{path}", json=body, headers=headers, timeout=10)
+
+
+def events(got: list[Received]) -> list[str]:
+    return [f"{g.headers['x-github-event']}.{g.payload.get('action', '')}".rstrip(".") for g in got]
+
+
+def test_a_comment_posted_through_the_api_is_an_issue_comment_delivery(github, receiver: Receiver) -> None:
+    fake, remote = github
+    assert api(fake, "POST", "/pulls", {"title": "Fix add", "head": "honk/t1", "base": "main"}).status_code == 201
+    number = fake.open_issue("acme/shop", "add() is wrong", by="carol")
+    posted = api(fake, "POST", f"/issues/{number}/comments", {"body": "On it: https://honk.example/tasks/t1"})
+    assert posted.status_code == 201
+    fake.comment("acme/shop", 1, "@honk also handle floats", by="alice")  # a person, on the PR
+    opened, on_issue, on_pull = receiver.wait_for(3)
+    assert events([opened, on_issue, on_pull]) == [
+        "pull_request.opened",
+        "issue_comment.created",
+        "issue_comment.created",
+    ]
+    for got in (opened, on_issue, on_pull):
+        assert got.headers["x-hub-signature-256"] == "sha256=" + independent_hmac(SECRET, got.body)
+    assert opened.payload["pull_request"]["head"]["sha"] == remote.head("honk/t1")
+    assert on_issue.payload["issue"]["number"] == number and "pull_request" not in on_issue.payload["issue"]
+    assert on_issue.payload["comment"]["user"]["login"] == "honk[bot]"  # the token's login
+    assert on_pull.payload["issue"]["pull_request"]["html_url"].endswith("/acme/shop/pull/1")
+    assert on_pull.payload["comment"]["body"] == "@honk also handle floats"
+    assert on_pull.payload["sender"]["login"] == "alice"
+    assert on_pull.payload["repository"]["full_name"] == "acme/shop"
+    assert api(fake, "GET", f"/issues/{number}/comments").json()[0]["body"].startswith("On it")
+
+
+def test_a_review_with_line_comments_is_one_delivery_per_comment_then_the_review(github, receiver: Receiver) -> None:
+    fake, remote = github
+    api(fake, "POST", "/pulls", {"title": "Fix add", "head": "honk/t1", "base": "main"})
+    fake.review("acme/shop", 1, "Two things", "changes_requested", (("calc.py", 2, "use +"), ("calc.py", 1, "doc")))
+    got = receiver.wait_for(4)[1:]
+    assert events(got) == [
+        "pull_request_review_comment.created",
+        "pull_request_review_comment.created",
+        "pull_request_review.submitted",
+    ]
+    assert [(g.payload["comment"]["path"], g.payload["comment"]["line"]) for g in got[:2]] == [
+        ("calc.py", 2),
+        ("calc.py", 1),
+    ]
+    review = got[2].payload["review"]
+    assert review["state"] == "changes_requested" and review["commit_id"] == remote.head("honk/t1")
+
+
+def test_completed_check_runs_send_check_run_and_then_a_failed_check_suite(github, receiver: Receiver) -> None:
+    fake, remote = github
+    api(fake, "POST", "/pulls", {"title": "Fix add", "head": "honk/t1", "base": "main"})
+    sha = remote.head("honk/t1")
+    unit = api(fake, "POST", "/check-runs", {"name": "unit", "head_sha": sha, "status": "in_progress"}).json()
+    api(fake, "POST", "/check-runs", {"name": "lint", "head_sha": sha, "conclusion": "success"})
+    api(fake, "PATCH", f"/check-runs/{unit['id']}", {"conclusion": "failure"})
+    got = receiver.wait_for(4)[1:]
+    assert events(got) == ["check_run.completed", "check_run.completed", "check_suite.completed"]
+    assert [g.payload["check_run"]["name"] for g in got[:2]] == ["lint", "unit"]
+    suite = got[2].payload["check_suite"]
+    assert suite["conclusion"] == "failure" and suite["head_sha"] == sha
+    assert suite["pull_requests"][0]["number"] == 1
+
+
+def test_a_push_through_the_fakes_git_remote_is_a_push_and_a_synchronize(
+    github, receiver: Receiver, tmp_path: Path
+) -> None:
+    fake, remote = github
+    api(fake, "POST", "/pulls", {"title": "Fix add", "head": "honk/t1", "base": "main"})
+    before = remote.head("honk/t1")
+    work = tmp_path / "work"
+    url = f"http://x-access-token:{TOKEN}@127.0.0.1:{fake.port}/acme/shop.git"
+    run_git("clone", "--quiet", "--branch", "honk/t1", url, str(work))
+    write_files(work, {"calc.py": "def add(a, b):\n    return a + b\n"})
+    run_git("commit", "--quiet", "-am", "Fix add()", cwd=work)
+    run_git("push", "--quiet", "origin", "HEAD:honk/t1", cwd=work)
+    push, sync = receiver.wait_for(3)[1:]
+    after = remote.head("honk/t1")
+    assert events([push, sync]) == ["push", "pull_request.synchronize"]
+    assert (push.payload["ref"], push.payload["before"], push.payload["after"]) == ("refs/heads/honk/t1", before, after)
+    assert [c["message"] for c in push.payload["commits"]] == ["Fix add()"]
+    assert push.payload["pusher"]["name"] == "honk[bot]"
+    assert (sync.payload["before"], sync.payload["after"]) == (before, after)
+    # A push straight to the bare repo (main moves) is told once noticed.
+    remote.push_change({"README.md": "moved\n"})
+    assert fake.notice_pushes("acme/shop") == ["main"]
+    assert receiver.wait_for(4)[3].payload["after"] == remote.head("main")
+
+
+def test_a_fakes_delivery_can_be_redelivered_and_held_ones_arrive_out_of_order(github, receiver: Receiver) -> None:
+    fake, _ = github
+    number = fake.open_issue("acme/shop", "bug")
+    with fake.webhooks.holding():
+        fake.comment("acme/shop", number, "first")
+        fake.comment("acme/shop", number, "second")
+    first_sent, second_sent = receiver.wait_for(2)
+    assert [first_sent.payload["comment"]["body"], second_sent.payload["comment"]["body"]] == ["second", "first"]
+    fake.webhooks.redeliver(second_sent.headers["x-github-delivery"])
+    again = receiver.wait_for(3)[2]
+    assert (
+        again.body == second_sent.body
+        and again.headers["x-github-delivery"] == second_sent.headers["x-github-delivery"]
+    )
+
+
+def test_a_repo_without_a_hook_sends_nothing(tmp_path: Path, receiver: Receiver) -> None:
+    remote = RemoteRepo(tmp_path / "remote", {"a.txt": "a\n"})
+    with FakeGitHub(tokens=(TOKEN,)) as fake:
+        fake.add_repo("acme/quiet", remote)
+        fake.comment("acme/quiet", fake.open_issue("acme/quiet", "x"), "hello")
+        assert fake._sender is None  # noqa: SLF001 - no hook, so no sender was ever started
+    assert receiver.got == []
