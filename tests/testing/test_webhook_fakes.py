@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
 from honk.testing.fake_github import FakeGitHub
+from honk.testing.fake_gitlab import FakeGitLab
 from honk.testing.gitrepo import RemoteRepo, run_git, write_files
 from honk.testing.webhooks import (
     Delivery,
@@ -337,3 +338,45 @@ def test_a_repo_without_a_hook_sends_nothing(tmp_path: Path, receiver: Receiver)
         fake.comment("acme/quiet", fake.open_issue("acme/quiet", "x"), "hello")
         assert fake._sender is None  # noqa: SLF001 - no hook, so no sender was ever started
     assert receiver.got == []
+
+
+# -- the fake GitLab too ------------------------------------------------------------------------------------
+
+
+def test_the_fake_gitlab_sends_note_merge_request_pipeline_and_push_hooks(tmp_path: Path, receiver: Receiver) -> None:
+    remote = RemoteRepo(tmp_path / "remote", {"calc.py": "def add(a, b):\n    return a - b\n"})
+    run_git("push", "--quiet", "origin", "HEAD:refs/heads/honk/t1", cwd=remote.clone)
+    with FakeGitLab(tokens=("glpat-honk",)) as fake:
+        project = fake.add_project("acme/shop", remote)
+        fake.add_hook("acme/shop", f"{receiver.url}/hooks/gitlab", "hook-token")
+        base = f"{fake.url}/api/v4/projects/{project.id}"
+        headers = {"PRIVATE-TOKEN": "glpat-honk"}
+        mr = {"source_branch": "honk/t1", "target_branch": "main", "title": "Fix add"}
+        assert httpx.post(f"{base}/merge_requests", json=mr, headers=headers).status_code == 201
+        note = httpx.post(f"{base}/merge_requests/1/notes", json={"body": "Task: t1"}, headers=headers)
+        assert note.status_code == 201
+        issue = fake.open_issue("acme/shop", "add() is wrong")
+        fake.note("acme/shop", "issue", issue, "@honk fix this", by="alice")
+        fake.set_pipeline("acme/shop", "failed")
+        before = remote.head("honk/t1")
+        work = tmp_path / "work"
+        url = f"http://oauth2:glpat-honk@127.0.0.1:{fake.port}/acme/shop.git"
+        run_git("clone", "--quiet", "--branch", "honk/t1", url, str(work))
+        write_files(work, {"calc.py": "def add(a, b):\n    return a + b\n"})
+        run_git("commit", "--quiet", "-am", "Fix add()", cwd=work)
+        run_git("push", "--quiet", "origin", "HEAD:honk/t1", cwd=work)
+        got = receiver.wait_for(6)
+    kinds = [g.headers["x-gitlab-event"] for g in got]
+    assert kinds == ["Merge Request Hook", "Note Hook", "Note Hook", "Pipeline Hook", "Push Hook", "Merge Request Hook"]
+    assert all(g.headers["x-gitlab-token"] == "hook-token" for g in got)
+    assert len({g.headers["x-gitlab-event-uuid"] for g in got}) == 6
+    opened, on_mr, on_issue, pipeline, push, update = (g.payload for g in got)
+    assert opened["object_attributes"]["action"] == "open" and opened["object_attributes"]["iid"] == 1
+    assert on_mr["merge_request"]["iid"] == 1 and on_mr["user"]["username"] == "honk-bot"
+    assert on_issue["issue"]["iid"] == issue and on_issue["object_attributes"]["note"] == "@honk fix this"
+    assert on_issue["user"]["username"] == "alice"
+    assert pipeline["object_attributes"]["status"] == "failed" and pipeline["object_attributes"]["sha"] == before
+    assert pipeline["merge_request"]["iid"] == 1
+    assert (push["before"], push["after"]) == (before, remote.head("honk/t1"))
+    assert update["object_attributes"]["action"] == "update" and update["object_attributes"]["oldrev"] == before
+    assert all(g["project"]["path_with_namespace"] == "acme/shop" for g in (opened, on_mr, pipeline, push))
