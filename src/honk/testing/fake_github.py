@@ -16,6 +16,12 @@ and the deployments list, as on GitHub.
 Auth as GitHub does it: `Authorization: token <t>` (or Bearer) with a token from `tokens` or one
 the fake minted for a GitHub App installation; apps (`add_app`) sign RS256 JWTs that the fake
 verifies with the app's public key before minting an installation token.
+
+Webhooks as GitHub sends them: `add_hook(repo, url, secret)`, and from then on the fake's own state changes
+are POSTed, signed, by `webhooks` (a `honk.testing.webhooks.WebhookSender`: hold, reorder, redeliver,
+drain): pull requests opened/closed, comments (`comment`, or `POST …/issues/{n}/comments`), reviews
+(`review`, or `POST …/pulls/{n}/reviews`), completed check runs and then their check suite, and pushes
+(through the fake's git remote, or `notice_pushes` after pushing to the bare repo directly).
 """
 
 from __future__ import annotations

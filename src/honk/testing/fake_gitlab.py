@@ -14,6 +14,10 @@ What CI and deploy systems tell GitLab about a commit is set as they set it, thr
 statuses (`POST /projects/:id/statuses/:sha`, read back from `…/repository/commits/:sha/statuses`),
 environments (`POST /projects/:id/environments`, with their `external_url`) and deployments (`POST
 /projects/:id/deployments`, `PUT …/deployments/:id` to change their status).
+
+Webhooks as GitLab sends them: `add_hook(path, url, token)`, and from then on Merge Request, Note
+(`note`, or `POST …/merge_requests/:iid/notes` and `…/issues/:iid/notes`), Pipeline (`set_pipeline`) and
+Push hooks (through the fake's git remote, or `notice_pushes`) are POSTed by `webhooks`.
 """
 
 from __future__ import annotations
