@@ -16,6 +16,12 @@ and the deployments list, as on GitHub.
 Auth as GitHub does it: `Authorization: token <t>` (or Bearer) with a token from `tokens` or one
 the fake minted for a GitHub App installation; apps (`add_app`) sign RS256 JWTs that the fake
 verifies with the app's public key before minting an installation token.
+
+Webhooks as GitHub sends them: `add_hook(repo, url, secret)`, and from then on the fake's own state changes
+are POSTed, signed, by `webhooks` (a `honk.testing.webhooks.WebhookSender`: hold, reorder, redeliver,
+drain): pull requests opened/closed, comments (`comment`, or `POST …/issues/{n}/comments`), reviews
+(`review`, or `POST …/pulls/{n}/reviews`), completed check runs and then their check suite, and pushes
+(through the fake's git remote, or `notice_pushes` after pushing to the bare repo directly).
 """
 
 from __future__ import annotations
@@ -36,8 +42,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
-from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, conflicts, merge_in_bare, record
+from honk.testing.forge_http import (
+    CallLog,
+    ForgeCall,
+    GitHttp,
+    auth_of,
+    branch_head,
+    conflicts,
+    merge_in_bare,
+    record,
+)
 from honk.testing.gitrepo import RemoteRepo
+from honk.testing.webhooks import ZERO_SHA, WebhookSender, github_delivery, github_payload
 
 CheckState = Literal["pending", "success", "failure"]
 STATUS_STATES = ("error", "failure", "pending", "success")
@@ -64,6 +80,25 @@ class FakePull:
 
 
 @dataclass
+class FakeHook:
+    """A repository webhook: where GitHub POSTs, the secret it signs with, the events it sends ("*": all)."""
+
+    url: str
+    secret: str | None
+    events: tuple[str, ...] = ("*",)
+    id: int = 1
+
+
+@dataclass
+class FakeIssue:
+    number: int
+    title: str
+    body: str
+    user: str
+    state: Literal["open", "closed"] = "open"
+
+
+@dataclass
 class FakeRepo:
     owner: str
     name: str
@@ -74,6 +109,14 @@ class FakeRepo:
     # What CI and deploy systems posted about commits, oldest first (GitHub's JSON shapes).
     statuses: list[dict[str, Any]] = field(default_factory=list)
     check_runs: list[dict[str, Any]] = field(default_factory=list)
+    # Webhooks: the hook registered for the repo, and the branch heads it last told about (pushes are
+    # noticed by comparing them with the bare repo's).
+    hook: FakeHook | None = None
+    heads: dict[str, str] = field(default_factory=dict)
+    # Issues (numbered with the pull requests, as on GitHub) and the comments on either, by number.
+    issues: dict[int, FakeIssue] = field(default_factory=dict)
+    comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -140,6 +183,11 @@ class FakeGitHub(LoopbackServer):
         self._lock = threading.RLock()
         self._ids = itertools.count(1)
         self.git = GitHttp(self.log, lambda user, password: password in self.tokens or password in self.minted)
+        # Who a token acts as, for the `sender` of the webhooks its calls cause; an installation token
+        # (and any token not named here) acts as the app's bot.
+        self.logins: dict[str, str] = {}
+        self.bot_login = "honk[bot]"
+        self._sender: WebhookSender | None = None
         repo = "/repos/{owner}/{name}"
         super().__init__(
             Starlette(
@@ -149,6 +197,8 @@ class FakeGitHub(LoopbackServer):
                     Route(repo + "/pulls", self._pulls, methods=["GET", "POST"]),
                     Route(repo + "/pulls/{number:int}", self._pull, methods=["GET", "PATCH"]),
                     Route(repo + "/pulls/{number:int}/merge", self._merge, methods=["PUT"]),
+                    Route(repo + "/pulls/{number:int}/reviews", self._reviews, methods=["GET", "POST"]),
+                    Route(repo + "/issues/{number:int}/comments", self._comments, methods=["GET", "POST"]),
                     Route(repo + "/statuses/{sha}", self._post_status, methods=["POST"]),
                     Route(repo + "/commits/{ref}/status", self._combined_status, methods=["GET"]),
                     Route(repo + "/commits/{ref}/check-runs", self._check_runs_of, methods=["GET"]),
@@ -157,7 +207,7 @@ class FakeGitHub(LoopbackServer):
                     Route(repo + "/deployments", self._deployments, methods=["GET", "POST"]),
                     Route(repo + "/deployments/{id:int}/statuses", self._deployment_statuses, methods=["GET", "POST"]),
                     Route("/graphql", self._graphql, methods=["POST"]),
-                    Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+                    Route("/{repo:path}.git/{rest:path}", self._git, methods=["GET", "POST"]),
                 ]
             ),
             host,
@@ -181,6 +231,11 @@ class FakeGitHub(LoopbackServer):
             self.apps.clear()
             self.minted.clear()
 
+    def stop(self) -> None:
+        super().stop()
+        if self._sender is not None:
+            self._sender.close()
+
     def add_app(self, app_id: int, public_key_pem: bytes, installation_id: int) -> None:
         self.apps[app_id] = FakeApp(app_id, public_key_pem, installation_id)
 
@@ -201,11 +256,13 @@ class FakeGitHub(LoopbackServer):
         with self._lock:
             self.repos[full_name].pulls[number].approvals += 1
 
-    def close(self, full_name: str, number: int) -> None:
+    def close(self, full_name: str, number: int, by: str = "octocat") -> None:
         """Closes the pull request as a person on GitHub would."""
         with self._lock:
-            pull = self.repos[full_name].pulls[number]
+            repo = self.repos[full_name]
+            pull = repo.pulls[number]
             pull.state, pull.updated_at = "closed", _now()
+            self._pull_event(repo, pull, "closed", by)
 
     def pull(self, full_name: str, number: int) -> FakePull:
         with self._lock:
@@ -214,6 +271,299 @@ class FakeGitHub(LoopbackServer):
     @property
     def calls(self) -> list[ForgeCall]:
         return self.log.snapshot()
+
+    # -- webhooks: what the fake sends when its state changes ----------------------------------
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The sender of every delivery (started with the first hook): hold, reorder, redeliver, drain."""
+        with self._lock:
+            if self._sender is None:
+                self._sender = WebhookSender()
+            return self._sender
+
+    def add_hook(self, full_name: str, url: str, secret: str | None, events: tuple[str, ...] = ("*",)) -> FakeHook:
+        """Registers the repo's webhook; from now on its state changes are POSTed to `url`, signed."""
+        with self._lock:
+            repo = self.repos[full_name]
+            repo.hook = FakeHook(url, secret, events, id=len(self.repos) * 100 + 1)
+            repo.heads = self._branch_heads(repo)
+            self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
+            return repo.hook
+
+    def open_issue(self, full_name: str, title: str, body: str = "", by: str = "octocat") -> int:
+        """Opens an issue as a person would (no webhook: Honk listens to comments, not to issues)."""
+        with self._lock:
+            repo = self.repos[full_name]
+            number = len(repo.pulls) + len(repo.issues) + 1
+            repo.issues[number] = FakeIssue(number, title, body, by)
+            return number
+
+    def comment(self, full_name: str, number: int, body: str, by: str = "octocat") -> dict[str, Any]:
+        """A person comments on an issue or a pull request's conversation: an `issue_comment` delivery."""
+        with self._lock:
+            return self._add_comment(self.repos[full_name], number, body, by)
+
+    def review(
+        self,
+        full_name: str,
+        number: int,
+        body: str = "",
+        state: str = "commented",
+        comments: tuple[tuple[str, int, str], ...] = (),
+        by: str = "octocat",
+    ) -> dict[str, Any]:
+        """A person submits a review (`state`: commented, approved, changes_requested) with line comments
+        (path, line, text): a `pull_request_review_comment` delivery for each, then `pull_request_review`."""
+        with self._lock:
+            return self._add_review(
+                self.repos[full_name], self.repos[full_name].pulls[number], body, state, comments, by
+            )
+
+    def notice_pushes(self, full_name: str, by: str = "octocat") -> list[str]:
+        """Sends `push` (and `pull_request.synchronize` for open pull requests on the branch) for every
+        branch whose head moved since the hook last told; the branches. Pushes through the fake's git
+        remote are noticed by themselves; call this after pushing to the bare repo directly."""
+        with self._lock:
+            repo = self.repos[full_name]
+            now = self._branch_heads(repo)
+            moved = sorted(b for b in now.keys() | repo.heads.keys() if now.get(b) != repo.heads.get(b))
+            for branch in moved:
+                before, after = repo.heads.get(branch, ZERO_SHA), now.get(branch, ZERO_SHA)
+                self._emit(
+                    repo,
+                    "push",
+                    "push",
+                    by,
+                    head_ref=branch,
+                    head_sha=after,
+                    before=before,
+                    commits=self._commits(repo, before, after),
+                )
+                for pull in repo.pulls.values():
+                    if pull.head == branch and pull.state == "open" and after != ZERO_SHA:
+                        self._pull_event(repo, pull, "synchronize", by, before=before)
+            repo.heads = now
+            return moved
+
+    def _login(self, call: ForgeCall) -> str:
+        return self.logins.get(call.credential or "", self.bot_login)
+
+    def _emit(self, repo: FakeRepo, event: str, name: str, by: str, **facts: Any) -> None:
+        hook = repo.hook
+        if hook is None or not ("*" in hook.events or event in hook.events):
+            return
+        payload = github_payload(
+            name,
+            repo=f"{repo.owner}/{repo.name}",
+            base_url=self.url,
+            sender=by,
+            default_branch=repo.remote.branch,
+            **facts,
+        )
+        self.webhooks.submit(github_delivery(hook.url, hook.secret, event, payload, hook_id=hook.id))
+
+    def _pull_event(self, repo: FakeRepo, pull: FakePull, action: str, by: str, before: str | None = None) -> None:
+        self._emit(
+            repo,
+            "pull_request",
+            f"pull_request.{action}",
+            by,
+            number=pull.number,
+            title=pull.title,
+            text=pull.body,
+            head_ref=pull.head,
+            head_sha=branch_head(repo.bare, pull.head),
+            base_ref=pull.base,
+            state=pull.state,
+            merged=pull.merged,
+            before=before,
+        )
+
+    def _add_comment(self, repo: FakeRepo, number: int, body: str, by: str) -> dict[str, Any]:
+        pull, issue = repo.pulls.get(number), repo.issues.get(number)
+        if pull is None and issue is None:
+            raise KeyError(number)
+        comment = {
+            "id": next(self._ids),
+            "body": body,
+            "user": self._user_json(by),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"{self.url}/{repo.owner}/{repo.name}/issues/{number}",
+            "author_association": "NONE",
+        }
+        repo.comments.setdefault(number, []).append(comment)
+        title = pull.title if pull is not None else issue.title if issue is not None else ""
+        head = dict(head_ref=pull.head, head_sha=branch_head(repo.bare, pull.head)) if pull is not None else {}
+        self._emit(
+            repo,
+            "issue_comment",
+            "issue_comment.created",
+            by,
+            number=number,
+            title=title,
+            text=body,
+            is_pull=pull is not None,
+            **head,
+        )
+        return comment
+
+    def _add_review(
+        self, repo: FakeRepo, pull: FakePull, body: str, state: str, comments: tuple[tuple[str, int, str], ...], by: str
+    ) -> dict[str, Any]:
+        head_sha = branch_head(repo.bare, pull.head)
+        facts: dict[str, Any] = dict(
+            number=pull.number, title=pull.title, head_ref=pull.head, head_sha=head_sha, base_ref=pull.base
+        )
+        for path, line, text in comments:
+            self._emit(
+                repo,
+                "pull_request_review_comment",
+                "pull_request_review_comment.created",
+                by,
+                text=text,
+                path=path,
+                line=line,
+                **facts,
+            )
+        if state == "approved":
+            pull.approvals += 1
+        review = {
+            "id": next(self._ids),
+            "body": body,
+            "state": state.upper(),
+            "commit_id": head_sha,
+            "user": self._user_json(by),
+            "submitted_at": _now(),
+            "comments": [{"path": p, "line": n, "body": t} for p, n, t in comments],
+        }
+        repo.reviews.setdefault(pull.number, []).append(review)
+        self._emit(
+            repo, "pull_request_review", "pull_request_review.submitted", by, text=body or None, state=state, **facts
+        )
+        return review
+
+    def _check_completed(self, repo: FakeRepo, run: dict[str, Any], by: str) -> None:
+        """A run completed: `check_run`; and `check_suite` once every run on its commit has completed."""
+        sha = run["head_sha"]
+        pulls = [p for p in repo.pulls.values() if p.state == "open" and branch_head(repo.bare, p.head) == sha]
+        pull = pulls[0] if pulls else None
+        facts: dict[str, Any] = dict(
+            head_sha=sha,
+            number=pull.number if pull else None,
+            head_ref=pull.head if pull else None,
+            base_ref=pull.base if pull else None,
+        )
+        self._emit(
+            repo, "check_run", "check_run.completed", by, conclusion=run["conclusion"], check_name=run["name"], **facts
+        )
+        runs = [r for r in repo.check_runs if r["head_sha"] == sha]
+        if runs and all(r["status"] == "completed" for r in runs):
+            bad = {"failure", "timed_out", "cancelled", "action_required", "stale"}
+            conclusion = next((r["conclusion"] for r in runs if r["conclusion"] in bad), "success")
+            self._emit(repo, "check_suite", "check_suite.completed", by, conclusion=conclusion, **facts)
+
+    def _branch_heads(self, repo: FakeRepo) -> dict[str, str]:
+        out = subprocess.run(
+            ["git", f"--git-dir={repo.bare}", "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
+
+    def _commits(self, repo: FakeRepo, before: str, after: str) -> list[dict[str, Any]]:
+        """The pushed commits as GitHub lists them (oldest first, at most 20)."""
+        if after == ZERO_SHA:
+            return []
+        span = after if before == ZERO_SHA else f"{before}..{after}"
+        out = subprocess.run(
+            [
+                "git",
+                f"--git-dir={repo.bare}",
+                "log",
+                "-20",
+                "--reverse",
+                "--format=%H%x1f%an%x1f%ae%x1f%aI%x1f%B%x1e",
+                span,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        commits = []
+        for entry in filter(str.strip, out.stdout.split("\x1e")):
+            sha, name, email, at, message = entry.strip("\n").split("\x1f", 4)
+            commits.append(
+                {
+                    "id": sha,
+                    "tree_id": "",
+                    "distinct": True,
+                    "message": message.strip(),
+                    "timestamp": at,
+                    "url": f"{self.url}/{repo.owner}/{repo.name}/commit/{sha}",
+                    "author": {"name": name, "email": email},
+                    "committer": {"name": name, "email": email},
+                    "added": [],
+                    "removed": [],
+                    "modified": [],
+                }
+            )
+        return commits
+
+    async def _git(self, request: Request) -> Response:
+        """Serves git; a push that went through (receive-pack) is then told to the repo's hook."""
+        response = await self.git.handle(request)
+        if request.method == "POST" and request.url.path.endswith("/git-receive-pack") and response.status_code == 200:
+            full_name = request.path_params["repo"]
+            _, password, _ = auth_of(request)  # the pusher is whoever the token (the Basic password) acts as
+            if full_name in self.repos:
+                self.notice_pushes(full_name, by=self.logins.get(password or "", self.bot_login))
+        return response
+
+    async def _comments(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        number = request.path_params["number"]
+        with self._lock:
+            if number not in repo.pulls and number not in repo.issues:
+                return self._answer(call, _error(404, "Not Found"))
+            if request.method == "GET":
+                return self._answer(call, JSONResponse(repo.comments.get(number, [])))
+            body = call.body if isinstance(call.body, dict) else {}
+            if not isinstance(body.get("body"), str) or not body["body"]:
+                return self._answer(
+                    call, _error(422, "Validation Failed", errors=[{"field": "body", "code": "missing_field"}])
+                )
+            comment = self._add_comment(repo, number, body["body"], self._login(call))
+        return self._answer(call, JSONResponse(comment, status_code=201))
+
+    async def _reviews(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            pull = repo.pulls.get(request.path_params["number"])
+            if pull is None:
+                return self._answer(call, _error(404, "Not Found"))
+            if request.method == "GET":
+                return self._answer(call, JSONResponse(repo.reviews.get(pull.number, [])))
+            body = call.body if isinstance(call.body, dict) else {}
+            states = {"COMMENT": "commented", "APPROVE": "approved", "REQUEST_CHANGES": "changes_requested"}
+            state = states.get(str(body.get("event", "COMMENT")))
+            raw = body.get("comments") or []
+            if state is None or not isinstance(raw, list):
+                return self._answer(call, _error(422, "Unprocessable Entity", errors=["event is not valid"]))
+            comments = tuple(
+                (str(c.get("path", "")), int(c.get("line") or 0), str(c.get("body", "")))
+                for c in raw
+                if isinstance(c, dict)
+            )
+            review = self._add_review(repo, pull, str(body.get("body") or ""), state, comments, self._login(call))
+        return self._answer(call, JSONResponse(review))
 
     # -- auth ------------------------------------------------------------------------------
     def _authorized(self, call: ForgeCall) -> bool:
@@ -288,7 +638,10 @@ class FakeGitHub(LoopbackServer):
                     if state in ("all", p.state) and (head is None or head == f"{repo.owner}:{p.head}")
                 ]
                 return self._answer(call, JSONResponse([self._pull_json(repo, p) for p in found]))
-            return self._answer(call, self._create(repo, call.body or {}))
+            response = self._create(repo, call.body or {})
+            if response.status_code == 201:
+                self._pull_event(repo, repo.pulls[max(repo.pulls)], "opened", self._login(call))
+            return self._answer(call, response)
 
     def _create(self, repo: FakeRepo, body: dict[str, Any]) -> Response:
         head, base = str(body.get("head", "")), str(body.get("base", ""))
@@ -308,7 +661,7 @@ class FakeGitHub(LoopbackServer):
                     }
                 ],
             )
-        number = len(repo.pulls) + 1  # numbered per repo, as on GitHub (issues aside)
+        number = len(repo.pulls) + len(repo.issues) + 1  # issues and pull requests share numbers, as on GitHub
         pull = FakePull(
             number=number,
             node_id=f"PR_kw{number:08d}",
@@ -331,6 +684,7 @@ class FakeGitHub(LoopbackServer):
             if pull is None:
                 return self._answer(call, _error(404, "Not Found"))
             if request.method == "PATCH":
+                was = pull.state
                 body = call.body or {}
                 pull.title = str(body.get("title", pull.title))
                 pull.body = str(body.get("body", pull.body))
@@ -338,6 +692,8 @@ class FakeGitHub(LoopbackServer):
                 if body.get("state") in ("open", "closed") and not pull.merged:
                     pull.state = body["state"]
                 pull.updated_at = _now()
+                if was == "open" and pull.state == "closed":
+                    self._pull_event(repo, pull, "closed", self._login(call))
             return self._answer(call, JSONResponse(self._pull_json(repo, pull)))
 
     async def _merge(self, request: Request) -> Response:
@@ -349,7 +705,11 @@ class FakeGitHub(LoopbackServer):
             pull = repo.pulls.get(request.path_params["number"])
             if pull is None:
                 return self._answer(call, _error(404, "Not Found"))
-            return self._answer(call, self._do_merge(repo, pull, call.body or {}))
+            response = self._do_merge(repo, pull, call.body or {})
+            if response.status_code == 200:  # GitHub tells of the closed pull request and of the base's push
+                self._pull_event(repo, pull, "closed", self._login(call))
+                self.notice_pushes(f"{repo.owner}/{repo.name}", by=self._login(call))
+            return self._answer(call, response)
 
     def _do_merge(self, repo: FakeRepo, pull: FakePull, body: dict[str, Any]) -> Response:
         """Refuses in the order and with the messages GitHub uses, else merges in the bare repo."""
@@ -468,6 +828,8 @@ class FakeGitHub(LoopbackServer):
             if problem:
                 return self._answer(call, _error(422, problem))
             repo.check_runs.append(run)
+            if run["status"] == "completed":
+                self._check_completed(repo, run, self._login(call))
         return self._answer(call, JSONResponse(run, status_code=201))
 
     async def _update_check_run(self, request: Request) -> Response:
@@ -480,9 +842,12 @@ class FakeGitHub(LoopbackServer):
             run = next((r for r in repo.check_runs if r["id"] == request.path_params["id"]), None)
             if run is None:
                 return self._answer(call, _error(404, "Not Found"))
+            was = run["status"]
             problem = _apply_check_run(run, body)
             if problem:
                 return self._answer(call, _error(422, problem))
+            if was != "completed" and run["status"] == "completed":
+                self._check_completed(repo, run, self._login(call))
         return self._answer(call, JSONResponse(run))
 
     async def _check_runs_of(self, request: Request) -> Response:

@@ -14,6 +14,10 @@ What CI and deploy systems tell GitLab about a commit is set as they set it, thr
 statuses (`POST /projects/:id/statuses/:sha`, read back from `…/repository/commits/:sha/statuses`),
 environments (`POST /projects/:id/environments`, with their `external_url`) and deployments (`POST
 /projects/:id/deployments`, `PUT …/deployments/:id` to change their status).
+
+Webhooks as GitLab sends them: `add_hook(path, url, token)`, and from then on Merge Request, Note
+(`note`, or `POST …/merge_requests/:iid/notes` and `…/issues/:iid/notes`), Pipeline (`set_pipeline`) and
+Push hooks (through the fake's git remote, or `notice_pushes`) are POSTed by `webhooks`.
 """
 
 from __future__ import annotations
@@ -32,8 +36,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
-from honk.testing.forge_http import CallLog, ForgeCall, GitHttp, branch_head, conflicts, merge_in_bare, record
+from honk.testing.forge_http import (
+    CallLog,
+    ForgeCall,
+    GitHttp,
+    auth_of,
+    branch_head,
+    conflicts,
+    merge_in_bare,
+    record,
+)
 from honk.testing.gitrepo import RemoteRepo
+from honk.testing.webhooks import ZERO_SHA, WebhookSender, gitlab_delivery, gitlab_payload
 
 Pipeline = Literal["none", "running", "success", "failed"]
 COMMIT_STATUSES = ("pending", "running", "success", "failed", "canceled", "skipped")
@@ -78,6 +92,15 @@ class FakeMergeRequest:
 
 
 @dataclass
+class FakeHook:
+    """A project webhook: where GitLab POSTs and the secret token it sends in `X-Gitlab-Token`."""
+
+    url: str
+    token: str | None
+    events: tuple[str, ...] = ("*",)  # X-Gitlab-Event names ("Note Hook", …); "*": all
+
+
+@dataclass
 class FakeProject:
     id: int
     path: str
@@ -89,6 +112,11 @@ class FakeProject:
     # What CI and deploy systems posted about commits, oldest first (GitLab's JSON shapes).
     statuses: list[dict[str, Any]] = field(default_factory=list)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Webhooks: the project's hook and the branch heads it last told about; issues and notes by iid.
+    hook: FakeHook | None = None
+    heads: dict[str, str] = field(default_factory=dict)
+    issues: dict[int, dict[str, Any]] = field(default_factory=dict)
+    notes: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -108,12 +136,17 @@ class FakeGitLab(LoopbackServer):
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
         self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
+        self.usernames: dict[str, str] = {}  # who a token acts as, in webhooks; otherwise `bot_username`
+        self.bot_username = "honk-bot"
+        self._sender: WebhookSender | None = None
         base = "/api/v4/projects/{project:path}"
         # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
         super().__init__(
             Starlette(
                 routes=[
                     Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
+                    Route(base + "/merge_requests/{iid:int}/notes", self._notes, methods=["GET", "POST"]),
+                    Route(base + "/issues/{iid:int}/notes", self._notes, methods=["GET", "POST"]),
                     Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
                     Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
                     Route(base + "/repository/commits/{sha}/statuses", self._commit_statuses, methods=["GET"]),
@@ -122,7 +155,7 @@ class FakeGitLab(LoopbackServer):
                     Route(base + "/deployments/{id:int}", self._update_deployment, methods=["PUT"]),
                     Route(base + "/deployments", self._deployments, methods=["GET", "POST"]),
                     Route(base, self._project, methods=["GET"]),
-                    Route("/{repo:path}.git/{rest:path}", self.git.handle, methods=["GET", "POST"]),
+                    Route("/{repo:path}.git/{rest:path}", self._git, methods=["GET", "POST"]),
                 ]
             ),
             host,
@@ -149,8 +182,27 @@ class FakeGitLab(LoopbackServer):
             self.projects[path].pipeline_required, self.projects[path].pipeline = True, state
 
     def set_pipeline(self, path: str, state: Pipeline) -> None:
+        """The project's pipeline is now `state`: a Pipeline Hook for each open merge request's head
+        (for the default branch when none is open)."""
         with self._lock:
-            self.projects[path].pipeline = state
+            project = self.projects[path]
+            project.pipeline = state
+            if state == "none":
+                return
+            opened = [m for m in project.merge_requests.values() if m.state == "opened"]
+            for mr in opened or [None]:
+                branch = mr.source_branch if mr else project.remote.branch
+                self._emit(
+                    project,
+                    "Pipeline Hook",
+                    "pipeline",
+                    self.bot_username,
+                    status=state,
+                    sha=branch_head(project.bare, branch),
+                    source_branch=branch,
+                    iid=mr.iid if mr else None,
+                    target_branch=mr.target_branch if mr else None,
+                )
 
     def require_approvals(self, path: str, count: int) -> None:
         with self._lock:
@@ -160,11 +212,178 @@ class FakeGitLab(LoopbackServer):
         with self._lock:
             self.projects[path].merge_requests[iid].approvals += 1
 
-    def close(self, path: str, iid: int) -> None:
+    def close(self, path: str, iid: int, by: str = "jsmith") -> None:
         """Closes the merge request as a person on GitLab would."""
         with self._lock:
             mr = self.projects[path].merge_requests[iid]
             mr.state, mr.updated_at = "closed", _now()
+            self._mr_event(self.projects[path], mr, "close", by)
+
+    # -- webhooks: what the fake sends when its state changes ----------------------------------
+    @property
+    def webhooks(self) -> WebhookSender:
+        """The sender of every delivery (started with the first hook): hold, reorder, redeliver, drain."""
+        with self._lock:
+            if self._sender is None:
+                self._sender = WebhookSender()
+            return self._sender
+
+    def stop(self) -> None:
+        super().stop()
+        if self._sender is not None:
+            self._sender.close()
+
+    def add_hook(self, path: str, url: str, token: str | None, events: tuple[str, ...] = ("*",)) -> FakeHook:
+        with self._lock:
+            project = self.projects[path]
+            project.hook = FakeHook(url, token, events)
+            project.heads = self._branch_heads(project)
+            self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
+            return project.hook
+
+    def open_issue(self, path: str, title: str, description: str = "", by: str = "jsmith") -> int:
+        with self._lock:
+            project = self.projects[path]
+            iid = len(project.issues) + 1
+            project.issues[iid] = {"iid": iid, "title": title, "description": description, "author": by}
+            return iid
+
+    def note(self, path: str, kind: str, iid: int, body: str, by: str = "jsmith") -> dict[str, Any]:
+        """A person comments on an issue (`kind` "issue") or a merge request ("merge_request"): a Note Hook."""
+        with self._lock:
+            return self._add_note(self.projects[path], kind, iid, body, by)
+
+    def notice_pushes(self, path: str, by: str = "jsmith") -> list[str]:
+        """A Push Hook (and a Merge Request Hook "update" for open merge requests from the branch) for
+        each branch that moved since the hook last told; pushes through the fake's git remote are noticed
+        by themselves, call this after pushing to the bare repo directly."""
+        with self._lock:
+            project = self.projects[path]
+            now = self._branch_heads(project)
+            moved = sorted(b for b in now.keys() | project.heads.keys() if now.get(b) != project.heads.get(b))
+            for branch in moved:
+                before, after = project.heads.get(branch, ZERO_SHA), now.get(branch, ZERO_SHA)
+                self._emit(project, "Push Hook", "push", by, source_branch=branch, sha=after, before=before)
+                for mr in project.merge_requests.values():
+                    if mr.source_branch == branch and mr.state == "opened" and after != ZERO_SHA:
+                        self._mr_event(project, mr, "update", by, before=before)
+            project.heads = now
+            return moved
+
+    def _username(self, call: ForgeCall) -> str:
+        return self.usernames.get(call.credential or "", self.bot_username)
+
+    def _emit(self, project: FakeProject, event: str, name: str, by: str, **facts: Any) -> None:
+        hook = project.hook
+        if hook is None or not ("*" in hook.events or event in hook.events):
+            return
+        payload = gitlab_payload(
+            name,
+            project=project.path,
+            project_id=project.id,
+            base_url=self.url,
+            username=by,
+            default_branch=project.remote.branch,
+            **facts,
+        )
+        self.webhooks.submit(gitlab_delivery(hook.url, hook.token, event, payload, instance=self.url))
+
+    def _mr_event(
+        self, project: FakeProject, mr: FakeMergeRequest, action: str, by: str, before: str | None = None
+    ) -> None:
+        self._emit(
+            project,
+            "Merge Request Hook",
+            "merge_request",
+            by,
+            iid=mr.iid,
+            title=mr.title,
+            text=mr.description,
+            sha=branch_head(project.bare, mr.source_branch),
+            source_branch=mr.source_branch,
+            target_branch=mr.target_branch,
+            state=mr.state,
+            action=action,
+            before=before,
+        )
+
+    def _add_note(self, project: FakeProject, kind: str, iid: int, body: str, by: str) -> dict[str, Any]:
+        mr = project.merge_requests.get(iid) if kind == "merge_request" else None
+        issue = project.issues.get(iid) if kind == "issue" else None
+        if mr is None and issue is None:
+            raise KeyError((kind, iid))
+        note = {
+            "id": next(self._ids),
+            "body": body,
+            "author": {"id": 7, "username": by, "name": by},
+            "created_at": _now(),
+            "updated_at": _now(),
+            "system": False,
+            "noteable_type": "MergeRequest" if mr else "Issue",
+            "noteable_iid": iid,
+        }
+        project.notes.setdefault((kind, iid), []).append(note)
+        if mr is not None:
+            self._emit(
+                project,
+                "Note Hook",
+                "note.merge_request",
+                by,
+                iid=iid,
+                title=mr.title,
+                text=body,
+                sha=branch_head(project.bare, mr.source_branch),
+                source_branch=mr.source_branch,
+                target_branch=mr.target_branch,
+                state=mr.state,
+            )
+        elif issue is not None:
+            self._emit(project, "Note Hook", "note.issue", by, iid=iid, title=issue["title"], text=body)
+        return note
+
+    def _branch_heads(self, project: FakeProject) -> dict[str, str]:
+        out = subprocess.run(
+            [
+                "git",
+                f"--git-dir={project.bare}",
+                "for-each-ref",
+                "--format=%(refname:short) %(objectname)",
+                "refs/heads",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
+
+    async def _git(self, request: Request) -> Response:
+        """Serves git; a push that went through (receive-pack) is then told to the project's hook."""
+        response = await self.git.handle(request)
+        if request.method == "POST" and request.url.path.endswith("/git-receive-pack") and response.status_code == 200:
+            path = request.path_params["repo"]
+            _, password, _ = auth_of(request)
+            if path in self.projects:
+                self.notice_pushes(path, by=self.usernames.get(password or "", self.bot_username))
+        return response
+
+    async def _notes(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        kind = "merge_request" if "/merge_requests/" in request.url.path else "issue"
+        iid = request.path_params["iid"]
+        with self._lock:
+            found = project.merge_requests if kind == "merge_request" else project.issues
+            if iid not in found:
+                return self._answer(call, _message(404, "404 Not found"))
+            if request.method == "GET":
+                return self._answer(call, JSONResponse(project.notes.get((kind, iid), [])))
+            options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+            if not options.get("body"):
+                return self._answer(call, _message(400, "400 Bad request - body is missing"))
+            note = self._add_note(project, kind, iid, str(options["body"]), self._username(call))
+        return self._answer(call, JSONResponse(note, status_code=201))
 
     def merge_request(self, path: str, iid: int) -> FakeMergeRequest:
         with self._lock:
@@ -232,7 +451,11 @@ class FakeGitLab(LoopbackServer):
                     and q.get("source_branch", m.source_branch) == m.source_branch
                 ]
                 return self._answer(call, JSONResponse([self._json(project, m) for m in found]))
-            return self._answer(call, self._create(project, call.body or {}))
+            response = self._create(project, call.body or {})
+            if response.status_code == 201:
+                newest = max(project.merge_requests.values(), key=lambda m: m.iid)
+                self._mr_event(project, newest, "open", self._username(call))
+            return self._answer(call, response)
 
     def _create(self, project: FakeProject, body: dict[str, Any]) -> Response:
         source, target = str(body.get("source_branch", "")), str(body.get("target_branch", ""))
@@ -269,6 +492,7 @@ class FakeGitLab(LoopbackServer):
                 mr.target_branch = str(body.get("target_branch", mr.target_branch))
                 if body.get("state_event") == "close" and mr.state == "opened":
                     mr.state = "closed"
+                    self._mr_event(project, mr, "close", self._username(call))
                 mr.updated_at = _now()
             return self._answer(call, JSONResponse(self._json(project, mr)))
 
@@ -283,7 +507,11 @@ class FakeGitLab(LoopbackServer):
                 return self._answer(call, _message(404, "404 Not found"))
             # python-gitlab sends the merge's options as query parameters; other clients as a body.
             options = {**call.query, **(call.body or {})}
-            return self._answer(call, self._do_merge(project, mr, options))
+            response = self._do_merge(project, mr, options)
+            if response.status_code == 200:  # GitLab tells of the merge and of the target branch's push
+                self._mr_event(project, mr, "merge", self._username(call))
+                self.notice_pushes(project.path, by=self._username(call))
+            return self._answer(call, response)
 
     def _do_merge(self, project: FakeProject, mr: FakeMergeRequest, options: dict[str, Any]) -> Response:
         """GitLab's order: not open or draft 405; not mergeable 422; sha moved 409; else merge."""
