@@ -21,9 +21,11 @@ _T = TypeVar("_T")
 _N = TypeVar("_N", int, float)
 
 # -- vocabulary ---------------------------------------------------------------------------------
-FrontDoor = Literal["api", "cli", "web", "slack"]
+# Where a request came from: a person at a front door, the forge (a comment, a review, a failed check),
+# a `[[schedule]]` of the repo's, or a trigger URL (`honk hook create`).
+FrontDoor = Literal["api", "cli", "web", "slack", "forge", "schedule", "trigger"]
 # Who an audit entry speaks for: a front door, or the worker acting on a task.
-Door = Literal["api", "cli", "web", "slack", "worker"]
+Door = Literal["api", "cli", "web", "slack", "forge", "schedule", "trigger", "worker"]
 # Why an agent runs: the request, the checks' feedback, a follow-up, main moving under it, a review.
 AgentReason = Literal[
     "request", "check_feedback", "follow_up", "main_moved", "review", "plan_revision", "plan_approved"
@@ -258,6 +260,8 @@ class TaskRequest(Carried):
     attachments: list[Attachment] = []
     plan: bool = False  # a plan first, approved by a person before any change is made
     reverts: Reverting | None = None  # a revert task: Honk reverts that commit (no agent runs)
+    forge_thread: ForgeThread | None = None  # asked on the forge: where Honk answers there
+    origin: Origin | None = None  # started by something other than a person's request: said everywhere
 
 
 MAX_PLAN_ITEMS = 30
@@ -1568,3 +1572,79 @@ PullRequestAction = Literal["opened", "synchronize", "closed"]
 ReviewVerdict = Literal["approved", "changes_requested", "commented", "dismissed"]
 # A delivery as honk.store.deliveries keeps it: stored, its workflow started, its workflow done with it.
 HookDeliveryState = Literal["received", "started", "handled"]
+
+
+# -- issue 19: the forge as a front door, schedules and triggers --------------------------------------------
+
+# What started a task that no person asked for at a front door (said in its thread and pull request).
+OriginKind = Literal["mention", "review", "ci_failure", "main_moved", "schedule", "trigger"]
+# What a forge says of a check on a commit: its verdict, still running, or nothing of that name there.
+CheckConclusion = Literal["success", "failure", "pending", "none"]
+MAX_FORGE_TEXT = 16_000  # a comment's text, as honk.hooks.events and a Slack thread's quote keep it
+MAX_THREAD_COMMENTS = 50  # honk.slack.thread.MAX_MESSAGES
+MAX_JOB_LOG = 200_000  # a failing job's log as fetched (distilled afterwards: honk.verify)
+
+
+class ForgeThread(Carried):
+    """Where on the forge a task was asked for, and where Honk answers: an issue or a pull request
+    (`number`: GitLab's iid), and the comment that asked, when one did."""
+
+    forge: ForgeKind
+    repo: str = Field(max_length=200)  # the forge's full name: `owner/name`, GitLab's `group/sub/name`
+    number: int
+    pull_request: bool
+    comment_id: int | None = None
+    url: str = Field(default="", max_length=MAX_URL_CHARS)
+
+
+class Origin(Carried):
+    """What started a task when no person asked at a front door: a forge event, a schedule, a trigger.
+    `detail` is one line a person reads ("schedule nightly-deps of calc", "CI failed: test (3.11)")."""
+
+    kind: OriginKind
+    detail: str = Field(max_length=300)
+    url: str = Field(default="", max_length=MAX_URL_CHARS)
+
+
+class ThreadComment(Carried):
+    """A comment of an issue's or pull request's conversation, as context: anyone's words, bounded."""
+
+    id: int | None = None
+    author: str = Field(default="", max_length=200)
+    by_bot: bool = False
+    text: str = Field(default="", max_length=MAX_FORGE_TEXT)
+
+
+class Discussion(Carried):
+    """An issue or pull request as the forge shows it: what it asks, what was said, and for a pull
+    request its branches and head. Every text is the forge's users' words: context, never instructions."""
+
+    number: int
+    pull_request: bool
+    title: str = Field(default="", max_length=1_000)
+    body: str = Field(default="", max_length=MAX_FORGE_TEXT)
+    author: str = Field(default="", max_length=200)
+    state: str = Field(default="open", max_length=20)  # "open", "closed", "merged"
+    url: str = Field(default="", max_length=MAX_URL_CHARS)
+    comments: list[ThreadComment] = Field(default=[], max_length=MAX_THREAD_COMMENTS)  # oldest first, the newest kept
+    head_sha: str = Field(default="", max_length=64)
+    head_branch: str = Field(default="", max_length=200)
+    base_branch: str = Field(default="", max_length=200)
+
+
+class LineComment(Carried):
+    """A comment on a line of a pull request's diff: read from a review, or posted by `@honk review`."""
+
+    id: int | None = None
+    path: str = Field(max_length=1_000)
+    line: int | None = None  # the line in the new file; None: on the file as a whole
+    text: str = Field(max_length=MAX_FORGE_TEXT)
+    author: str = Field(default="", max_length=200)
+
+
+class JobLog(Carried):
+    """A failing CI job's log as the forge gave it (its end kept within MAX_JOB_LOG)."""
+
+    name: str = Field(max_length=200)
+    url: str = Field(default="", max_length=MAX_URL_CHARS)
+    log: str = Field(default="", max_length=MAX_JOB_LOG)

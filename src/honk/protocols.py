@@ -29,12 +29,16 @@ from honk.domain import (
     BuildOutcome,
     BuildSpec,
     Change,
+    CheckConclusion,
     CheckResult,
     DeliverJob,
     DeliveryOutcome,
     DeployJob,
     DeployOutcome,
+    Discussion,
     ForgeDeployState,
+    JobLog,
+    LineComment,
     MergeResult,
     PreviewEndpoint,
     PreviewOutcome,
@@ -385,6 +389,60 @@ class Forge(Protocol):
         context stays pending); "unsupported" where it cannot say (a plain git remote; a token that may
         not read statuses); a forge that cannot be reached is "pending" with a `problem`. Never raises
         for the forge's sake: the workflow asks again every few seconds until its own timeout."""
+        ...
+
+
+class ForgeConversation(Protocol):
+    """Honk talking on the forge where people asked it (an issue, a pull request, its review threads),
+    and reading what the forge knows that a forge event does not carry: the conversation, a review's
+    line comments, who may edit the repo, a failing job's log, a check's verdict on another commit.
+
+    `repo` is a Honk repo with a forge (`RepoRef.forge`); a repo without one (a plain git remote) has
+    nobody to talk to: reads answer empty and posts answer None. The forge's refusals and outages are
+    `UserFacingError`s worded for a person (`honk.forge.base.api_error`)."""
+
+    async def discussion(self, repo: RepoRef, number: int) -> Discussion:
+        """The issue or pull request `number`: its title, body, author and state, its newest
+        MAX_THREAD_COMMENTS comments (oldest first; bots marked `by_bot`), and a pull request's branches
+        and head commit. NotFound when there is none."""
+        ...
+
+    async def comment(self, repo: RepoRef, number: int, text: str) -> str | None:
+        """Posts `text` (markdown) as a new comment on the issue or pull request; the comment's URL."""
+        ...
+
+    async def review_comments(self, repo: RepoRef, number: int, review_id: int | None = None) -> list[LineComment]:
+        """The line comments of review `review_id` on pull request `number` (None: all of the pull
+        request's unresolved ones), oldest first, each with its id for `reply`."""
+        ...
+
+    async def reply(self, repo: RepoRef, number: int, comment_id: int, text: str, resolve: bool = False) -> None:
+        """Answers the review comment `comment_id` in its thread; `resolve`: also marks the thread
+        resolved where the forge allows (GitHub's review threads, GitLab's discussions), quietly not
+        where it does not."""
+        ...
+
+    async def review(
+        self, repo: RepoRef, number: int, commit: str, body: str, comments: list[LineComment]
+    ) -> str | None:
+        """Posts a review of pull request `number` at `commit` that only comments (never approves or
+        requests changes): `body` and the line comments. A comment on a line outside the diff is folded
+        into the body rather than failing the review. The review's URL."""
+        ...
+
+    async def may_edit(self, repo: RepoRef, login: str) -> bool:
+        """Whether the forge user `login` may push to the repo (GitHub: write, maintain or admin;
+        GitLab: developer or above). False for unknown logins."""
+        ...
+
+    async def failing_logs(self, repo: RepoRef, commit: str, run_id: int | None = None) -> list[JobLog]:
+        """The logs of the jobs that failed on `commit` (in the run, suite or pipeline `run_id` when
+        given), each's end kept within MAX_JOB_LOG; [] when the forge keeps none Honk can read."""
+        ...
+
+    async def check(self, repo: RepoRef, ref: str, name: str) -> CheckConclusion:
+        """The newest verdict of the check (GitHub check run or status context; GitLab job) named `name`
+        on `ref` (a branch or a commit): "none" when nothing of that name ran there."""
         ...
 
 

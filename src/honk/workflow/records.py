@@ -26,6 +26,7 @@ class FollowUp(Carried):
     text: str
     by: str
     attachments: list[Attachment] = []  # files that came with it (kept in Honk's store, like a request's)
+    answers: list[int] = []  # the forge review comments it addresses: the next commit replies "done in …"
 
 
 class MergeDecision(Carried):
