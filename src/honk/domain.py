@@ -28,7 +28,7 @@ FrontDoor = Literal["api", "cli", "web", "slack", "forge", "schedule", "trigger"
 Door = Literal["api", "cli", "web", "slack", "forge", "schedule", "trigger", "worker"]
 # Why an agent runs: the request, the checks' feedback, a follow-up, main moving under it, a review.
 AgentReason = Literal[
-    "request", "check_feedback", "follow_up", "main_moved", "review", "plan_revision", "plan_approved"
+    "request", "check_feedback", "follow_up", "main_moved", "review", "plan_revision", "plan_approved", "ci_failure"
 ]
 # What an agent run may do: change the workspace, or only read it and propose a plan.
 AgentMode = Literal["edit", "plan"]
@@ -607,6 +607,13 @@ class MergeSettings(Carried):
     mode: Annotated[MergeMode, Wanted('"merge" or "fast-forward"')] = "merge"
 
 
+class AutofixSettings(Carried):
+    """`[autofix]`: how often Honk tries to fix its pull request when the forge's CI fails on it."""
+
+    # Attempts per pull request; 0 turns automatic fixes off (`@honk autofix off` does it for one PR).
+    attempts: Annotated[int, Field(ge=0, le=20), Wanted("a whole number from 0 to 20")] = 3
+
+
 class AgentSettings(Carried):
     """`[agent]`: which agent a repo uses by default, its inputs and its budget."""
 
@@ -662,6 +669,7 @@ class RepoConfig(Carried):
     merge: Annotated[MergeSettings, Wanted("a table")] = MergeSettings()
     max_rounds: Annotated[int, Field(ge=1, le=50), Wanted("a whole number from 1 to 50")] | None = None
     agent: Annotated[AgentSettings, Wanted("a table")] = AgentSettings()
+    autofix: Annotated[AutofixSettings, Wanted("a table")] = AutofixSettings()
     # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
     # build); None: the server's default queue.
     queue: QueueName | None = None

@@ -43,10 +43,14 @@ class TaskAccepted(Event):
     requested_by: str
     agent: str
     plan: bool = False  # a plan first, approved before any change
+    origin: str = ""  # what started it, when no person asked at a front door ("schedule nightly of calc")
 
     def line(self) -> str:
         first = ", plan first" if self.plan else ""
-        return f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent}{first})"
+        started = f", started by {self.origin}" if self.origin else ""
+        return (
+            f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent}{first}{started})"
+        )
 
 
 class AttachmentsReceived(Event):
@@ -442,6 +446,7 @@ class FollowUpReceived(Event):
     kind: Literal["follow_up_received"] = "follow_up_received"
     text: str
     by: str
+    answers: list[int] = []  # the forge review comments it addresses: the next delivery replies to each
 
     def line(self) -> str:
         return f"follow-up from {self.by}: {self.text[:80]!r}"
@@ -475,6 +480,23 @@ class MainMoved(Event):
 
     def line(self) -> str:
         return f"{self.target} moved since verification ({self.verified_base[:10]} → {self.new_base[:10]}); bringing it in and re-verifying"
+
+
+class ForgeChecksFailed(Event):
+    """The forge's CI failed on the task's pull request: Honk is fixing it (`attempt` of `of`), or says
+    why not (`skipped`): the head commit is not Honk's, the same jobs fail on the target too, autofix is
+    off, or the attempts are spent."""
+
+    kind: Literal["forge_checks_failed"] = "forge_checks_failed"
+    commit: str
+    jobs: list[str] = []
+    attempt: int = 0
+    of: int = 0
+    skipped: str = ""  # why no fix is tried ("" when one is)
+
+    def line(self) -> str:
+        what = f"CI failed on {self.commit[:10]} ({', '.join(self.jobs[:5]) or 'a job'})"
+        return f"{what}: {self.skipped}" if self.skipped else f"{what}: fix attempt {self.attempt} of {self.of}"
 
 
 class MergeHeld(Event):
@@ -626,6 +648,7 @@ AnyEvent = Annotated[
     | FollowUpsNotApplied
     | MergeRequested
     | MainMoved
+    | ForgeChecksFailed
     | MergeHeld
     | Merged
     | DeployStarted

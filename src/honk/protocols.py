@@ -498,6 +498,11 @@ class Notifier(Protocol):
         """Says the milestone the task has reached (ready, failed, merged, cancelled, a held merge)."""
         ...
 
+    async def note(self, task: TaskRequest, text: str) -> None:
+        """Says one line that is not a milestone (the forge's CI failed and a fix is under way, or why
+        Honk leaves it): where the task talks, without repeating its state."""
+        ...
+
 
 # -- 6. the record ---------------------------------------------------------------------------------
 

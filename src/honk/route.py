@@ -66,6 +66,7 @@ WHY: dict[AgentReason, str] = {
     "review": " — answering the review",
     "plan_revision": "",
     "plan_approved": " — carrying out the approved plan",
+    "ci_failure": " — fixing what the forge's CI found",
 }
 
 

@@ -22,6 +22,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from honk import attachments
+from honk.access.rules import Who
 from honk.accounts import preview_link_key
 from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
 from honk.domain import (
@@ -29,8 +30,11 @@ from honk.domain import (
     Action,
     Attachment,
     DeployRecord,
+    ForgeKind,
     ForgeRef,
+    ForgeThread,
     HostAllowed,
+    Origin,
     Phase,
     PreviewInfo,
     RefusedAttachment,
@@ -69,11 +73,21 @@ from honk.store import (
     Store,
 )
 from honk.store.deploys import DeployHistory
+from honk.store.forge_threads import ForgeThreads
 from honk.store.secrets import secret_name
 from honk.store.slack import SlackStore
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
-from honk.workflow.records import CancelRequest, DeployDecision, FollowUp, MergeDecision, PlanDecision, TaskInput
+from honk.workflow.records import (
+    AutofixSwitch,
+    CancelRequest,
+    CiFailure,
+    DeployDecision,
+    FollowUp,
+    MergeDecision,
+    PlanDecision,
+    TaskInput,
+)
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
@@ -105,6 +119,7 @@ class TaskService:
         self.allowances = NetworkAllowances(store)
         self.previews = PreviewRegistry(store)
         self.deploy_history = DeployHistory(store)
+        self.forge_threads = ForgeThreads(store)
         self._preview_links: PreviewLinks | None = None
         # Per preview: (monotonic time, what was read) / when it was last touched / woken, in this process.
         self._previews_read: dict[str, tuple[float, PreviewInfo | None]] = {}
@@ -304,15 +319,30 @@ class TaskService:
         slack: SlackThread | None = None,
         files: list[attachments.Incoming] | None = None,
         plan: bool = False,
+        forge_thread: ForgeThread | None = None,
+        origin: Origin | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
-        first, and changes nothing until a person approves it."""
+        first, and changes nothing until a person approves it. `forge_thread`: the issue or pull request
+        it was asked on (Honk answers there); `origin`: what started it, when no person asked."""
         return await self.gate.recorded(
             "request",
             actor,
             repo,
-            lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files, plan),
+            lambda: self._submit(
+                repo,
+                text,
+                actor,
+                agent,
+                model,
+                request_id,
+                slack,
+                files,
+                plan,
+                forge_thread=forge_thread,
+                origin=origin,
+            ),
         )
 
     async def may_request(self, repo: str, actor: Actor) -> RepoRef:
@@ -337,6 +367,8 @@ class TaskService:
         files: list[attachments.Incoming] | None = None,
         plan: bool = False,
         reverts: Reverting | None = None,
+        forge_thread: ForgeThread | None = None,
+        origin: Origin | None = None,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -378,6 +410,8 @@ class TaskService:
                         slack=slack,
                         attachments=[a for a, _ in await self.attachments.files(task_id)],
                         plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
+                        forge_thread=forge_thread,
+                        origin=origin,
                     )
                 )
             return known, False
@@ -396,13 +430,20 @@ class TaskService:
             attachments=[a for a, _ in kept],
             plan=plan,
             reverts=reverts,
+            forge_thread=forge_thread,
+            origin=origin,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
             if kept:
                 await self.attachments.keep(task_id, kept)
             accepted = TaskAccepted(
-                repo=ref.name, text=text, requested_by=requested_by, agent=agent or "repo default", plan=plan
+                repo=ref.name,
+                text=text,
+                requested_by=requested_by,
+                agent=agent or "repo default",
+                plan=plan,
+                origin=origin.detail if origin else "",
             )
             if kept or refused:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
@@ -411,6 +452,10 @@ class TaskService:
             forgotten = datetime.now(UTC) - timedelta(days=self.settings.tasks.attachment_days)
             await self.attachments.forget_before(forgotten)
             await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
+            if forge_thread is not None:
+                await self.forge_threads.link(
+                    forge_thread.forge, forge_thread.repo, forge_thread.number, task_id, forge_thread.pull_request
+                )
         # Also on a retry: a submission that died between the record and the start is completed now.
         await self._start(req)
         return (await self.task(task_id)), created
@@ -446,14 +491,22 @@ class TaskService:
         return view
 
     async def follow_up(
-        self, task_id: str, text: str, actor: Actor, files: list[attachments.Incoming] | None = None
+        self,
+        task_id: str,
+        text: str,
+        actor: Actor,
+        files: list[attachments.Incoming] | None = None,
+        answers: Sequence[int] = (),
     ) -> TaskView:
-        """`files`: what came with the follow-up (a new screenshot), each kept or refused as a request's."""
+        """`files`: what came with the follow-up (a new screenshot), each kept or refused as a request's.
+        `answers`: the forge review comments it addresses (the next delivery replies to each)."""
         return await self.gate.recorded(
-            "follow_up", actor, None, lambda: self._follow_up(task_id, text, actor, files or []), task_id
+            "follow_up", actor, None, lambda: self._follow_up(task_id, text, actor, files or [], answers), task_id
         )
 
-    async def _follow_up(self, task_id: str, text: str, actor: Actor, files: list[attachments.Incoming]) -> TaskView:
+    async def _follow_up(
+        self, task_id: str, text: str, actor: Actor, files: list[attachments.Incoming], answers: Sequence[int] = ()
+    ) -> TaskView:
         by = actor.identity
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -469,13 +522,13 @@ class TaskService:
         kept, refused = _attachments(files)
         if kept:  # before the signal: the worker that applies the follow-up reads them from the store
             await self.attachments.keep(task_id, kept)
-        follow_up = FollowUp(text=text, by=by, attachments=[a for a, _ in kept])
+        follow_up = FollowUp(text=text, by=by, attachments=[a for a, _ in kept], answers=list(answers))
         try:
             await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.follow_up, follow_up)
         except RPCError as e:
             await self.attachments.forget([a.id for a, _ in kept])  # nothing half-done stays behind
             raise Conflict(f"Task {task_id} has already finished; start a new request.") from e
-        received: list[AnyEvent] = [FollowUpReceived(text=text, by=by)]
+        received: list[AnyEvent] = [FollowUpReceived(text=text, by=by, answers=list(answers))]
         if kept or refused:
             received.append(AttachmentsReceived(kept=follow_up.attachments, refused=refused))
         await self.store.append(task_id, *received)
@@ -557,6 +610,79 @@ class TaskService:
             raise Conflict(f"Task {task_id} has already finished.") from e
         await self.gate.record("cancel", actor, view.repo, "ok", "cancel", task_id)
         return await self.task(task_id)
+
+    # -- the forge as a front door (honk.forgedoor) ---------------------------------------------------
+    async def forge_repo(self, forge: ForgeKind, full_name: str) -> RepoRef | None:
+        """The Honk repo that is `full_name` on `forge` (forges match names without case); None when Honk
+        does not work on it."""
+        wanted = full_name.lower()
+        for repo in await self.store.list_repos():
+            if repo.forge is not None and repo.forge.kind == forge and repo.forge.project.lower() == wanted:
+                return repo
+        return None
+
+    def forge_actor(self, forge: ForgeKind, login: str) -> Actor | None:
+        """The person behind a forge login, as the access policy lists them (`github = "login"` in their
+        [users] entry); None when it does not: the forge front door obeys only people the policy names."""
+        who = Who(identity=f"{forge}:{login}")
+        if not login or not self.gate.policy.lists(who):
+            return None
+        return Actor(who=who, front_door="forge")
+
+    async def forge_task(self, forge: ForgeKind, full_name: str, number: int, head_branch: str = "") -> TaskView | None:
+        """The task that answers on issue or pull request `number`: the one linked to it, or, for a pull
+        request of a Honk task branch (`honk/<task>`) not linked yet, that task (linked now)."""
+        linked = await self.forge_threads.get(forge, full_name, number)
+        if linked is not None:
+            return await self.store.get_task(linked.task_id)
+        repo = await self.forge_repo(forge, full_name) if head_branch else None
+        view = await self.branch_task(repo, head_branch) if repo is not None else None
+        if view is not None:
+            await self.forge_threads.link(forge, full_name, number, view.id, pull_request=True)
+        return view
+
+    async def branch_task(self, repo: RepoRef, branch: str) -> TaskView | None:
+        """The repo's task whose branch is `branch` (`honk/<task>`), if any."""
+        prefix = task_branch("")
+        task_id = branch[len(prefix) :] if branch.startswith(prefix) else ""
+        view = await self.store.get_task(task_id) if task_id else None
+        return view if view is not None and view.repo == repo.name else None
+
+    async def tasks_waiting_on(self, repo: str) -> list[TaskView]:
+        """The repo's tasks ready for review (a push to their target may conflict with them)."""
+        return await self.store.list_tasks(repo=repo, state=TaskState.ready, limit=500)
+
+    async def ci_failed(self, task_id: str, failure: CiFailure) -> bool:
+        """Tells the task that the forge's CI failed on its pull request (a signed forge event: no person
+        to check); the workflow decides whether to try a fix. False when the task has ended."""
+        view = await self.task(task_id)
+        if view.state.terminal:
+            return False
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.ci_failed, failure)
+        except RPCError:
+            return False
+        return True
+
+    async def set_autofix(self, task_id: str, on: bool, actor: Actor) -> TaskView:
+        """`@honk autofix off|on` on the task's pull request: whoever may follow up on the task may."""
+        return await self.gate.recorded(
+            "follow_up", actor, None, lambda: self._set_autofix(task_id, on, actor), task_id
+        )
+
+    async def _set_autofix(self, task_id: str, on: bool, actor: Actor) -> TaskView:
+        view = await self.task(task_id)
+        await self.gate.check("follow_up", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
+        if view.state.terminal:
+            raise Conflict(f"Task {task_id} is {view.state.value}: there is nothing left to fix.")
+        try:
+            await self.client.get_workflow_handle(task_id).signal(
+                TaskWorkflow.autofix, AutofixSwitch(on=on, by=actor.identity)
+            )
+        except RPCError as e:
+            raise Conflict(f"Task {task_id} has already finished.") from e
+        await self.gate.record("follow_up", actor, view.repo, "ok", f"autofix {'on' if on else 'off'}", task_id)
+        return view
 
     # -- production: deploys and reverts ------------------------------------------------------------
     async def deploy(self, task_id: str, actor: Actor) -> TaskView:

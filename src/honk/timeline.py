@@ -40,6 +40,7 @@ from honk.events import (
     DeployFinished,
     DeployHeld,
     DeployStarted,
+    FollowUpReceived,
     Merged,
     NetworkBlocked,
     PlanApproved,
@@ -60,7 +61,8 @@ from honk.network import DEFAULT_PORTS, allowance_host
 from honk.route import Route
 
 MAX_BLOCKED_KEPT, MAX_BLOCKED_SHOWN = 50, 5
-MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
+MAX_REFUSALS_KEPT = 50
+MAX_ANSWERS = 100  # review comments answered by one delivery  # the newest; `refused` counts them all
 
 
 class Ready(Carried):
@@ -93,6 +95,10 @@ class Timeline(Carried):
     # The latest result of each check, in the order they first ran.
     checks: dict[str, CheckLine] = {}
     ready: Ready | None = None
+    # The forge review comments the follow-ups since the latest delivery address, and those the latest
+    # delivery addressed (its notifier replies "done in …" to each).
+    answering: list[int] = []
+    answered: list[int] = []
     review: ChangeReviewed | None = None
     pull_request: PullRequestUpdated | None = None
     refusals: list[SandboxRefused] = []
@@ -157,7 +163,10 @@ class Timeline(Carried):
         elif isinstance(event, CheckFinished):
             line = CheckLine(name=event.name, passed=event.passed, detail=event.distilled, duration_s=event.duration_s)
             changes["checks"] = {**self.checks, event.name: line}
+        elif isinstance(event, FollowUpReceived) and event.answers:
+            changes["answering"] = [*self.answering, *event.answers][-MAX_ANSWERS:]
         elif isinstance(event, TaskReady):
+            changes |= {"answered": self.answering, "answering": []}
             changes["ready"] = Ready(
                 event_id=event_id,
                 commit=event.commit,

@@ -133,6 +133,11 @@ class Policy:
             f"who may merge there can; {_ask([requested_by, *principals])}.",
         )
 
+    def lists(self, who: Who) -> bool:
+        """Whether the policy names the person (under [users], by any of their handles, or in a group),
+        whatever `allow_unknown` says: the forge front door obeys only such people."""
+        return self._person(who).known
+
     def is_requester(self, who: Who, requested_by: str) -> bool:
         return self._is_requester(self._person(who), requested_by)
 
@@ -201,6 +206,7 @@ class Policy:
             lowered.add(user.lower())
             if entry.slack:
                 lowered.add(_slack_handle(entry.slack))
+            lowered.update(f"{forge}:{login}".lower() for forge, login in _logins(entry))
         groups = {g for g, members in self._file.groups.items() if any(m.lower() in lowered for m in members)}
         groups.update(entry.groups if entry else [])
         return _Person(who, frozenset(lowered), user, entry, frozenset(groups))
@@ -208,6 +214,8 @@ class Policy:
     def _user(self, handles: set[str]) -> tuple[str | None, UserEntry | None]:
         for key, entry in self._file.users.items():
             if key.lower() in handles or (entry.slack and _slack_handle(entry.slack) in handles):
+                return key, entry
+            if any(f"{forge}:{login}".lower() in handles for forge, login in _logins(entry)):
                 return key, entry
         return None, None
 
@@ -305,6 +313,10 @@ def _who(identity: str) -> Who:
     """A Who from an identity as tasks record it (`requested_by`): an email, slack:ID or a name."""
     slack = identity[len(SLACK) :] if identity.lower().startswith(SLACK) else None
     return Who(identity=identity, email=identity if "@" in identity else None, slack_id=slack)
+
+
+def _logins(entry: UserEntry) -> list[tuple[str, str]]:
+    return [(forge, login) for forge, login in (("github", entry.github), ("gitlab", entry.gitlab)) if login]
 
 
 def _slack_handle(slack: str) -> str:

@@ -67,6 +67,10 @@ class UserEntry(Limits):
     """`[users."ada@example.com"]`: how else the person appears, their groups, their own limits."""
 
     slack: str | None = None  # their Slack member id, "U123" (or "slack:U123")
+    # Their logins on the forges: a comment of theirs there (`@honk …`) is theirs (a login the policy does
+    # not list is refused there, whatever allow_unknown says: a forge is open to anyone who can comment).
+    github: str | None = None
+    gitlab: str | None = None
     groups: list[str] = []
 
 

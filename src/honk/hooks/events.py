@@ -64,6 +64,8 @@ class Review(ForgeEventBase):
     text: str = Field(default="", max_length=MAX_TEXT)
     truncated: bool = False
     mentioned: bool = False
+    review_id: int | None = None  # whose line comments make the follow-up
+    head_branch: str = Field(default="", max_length=MAX_NAME)
 
 
 class ReviewComment(ForgeEventBase):

@@ -103,6 +103,8 @@ def _review(payload: dict, action: object, common: dict, handle: str) -> ForgeEv
         text=text,
         truncated=cut,
         mentioned=mentions(text, handle),
+        review_id=number_of(field(review, "id")),
+        head_branch=name_of(field(payload, "pull_request", "head", "ref")),
     )
 
 

@@ -151,6 +151,13 @@ class SlackNotifier:
             artifacts = [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES]
             await self._uploads(view.id, await self._link(view.id, timeline), artifacts, thread, timeline)
 
+    async def note(self, task: TaskRequest, text: str) -> None:
+        """One line in the task's thread (no buttons, no state): the forge's CI failed, a fix is under way."""
+        if task.slack is None:
+            return
+        line = f"`{task.task_id}`: {text}"
+        await self._post(task.slack, line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}])
+
     async def _post(self, thread: SlackThread, text: str, body: blocks.Blocks) -> None:
         """Posts a milestone; when Slack refuses its blocks because it could not fetch a picture (the install
         page's QR code, from a Honk it cannot reach), the same message without pictures."""

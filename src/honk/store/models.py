@@ -243,19 +243,14 @@ class HookDeliveryRow(Base):
 
 
 class ForgeThreadRow(Base):
-    """An issue or pull request Honk answers on (honk.store.forge_threads): the task that works on it,
-    and a pull request's CI autofix state — attempts so far, the head commits already tried, and whether
-    `@honk autofix off` switched it off."""
+    """An issue or pull request Honk answers on (honk.store.forge_threads), and the task that works on it."""
 
     __tablename__ = "forge_threads"
     forge: Mapped[str] = mapped_column(String(20), primary_key=True)
-    repo: Mapped[str] = mapped_column(String(200), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(200), primary_key=True)  # lower case: forges' names are not
     number: Mapped[int] = mapped_column(Integer, primary_key=True)
     task_id: Mapped[str] = mapped_column(String(64))
     pull_request: Mapped[bool] = mapped_column(Boolean)
-    autofix: Mapped[bool] = mapped_column(Boolean, default=True)
-    fix_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    fixed_shas: Mapped[str] = mapped_column(Text, default="")  # space-separated: each head tried once
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_forge_threads_task", "task_id"),)

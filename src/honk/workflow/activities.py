@@ -34,6 +34,8 @@ from honk.workflow.records import (
     AgentRunInput,
     AgentRunResult,
     BuildResult,
+    CiLogs,
+    CiLogsInput,
     DeliverInput,
     DeployInput,
     MergeInput,
@@ -52,6 +54,7 @@ from honk.workflow.records import (
 )
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.app_delivery import AppDelivery
+from honk.workflow.steps.ci_failure import CiFailures
 from honk.workflow.steps.deliver import Delivery
 from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
@@ -80,6 +83,7 @@ class Steps:
     app_delivery: AppDelivery
     deploying: Deploying
     reverter: Reverter
+    ci_failures: CiFailures
     previewing: Previewing | None = None  # None: this worker runs no previews
 
 
@@ -161,7 +165,11 @@ class TaskActivities:
     @activity.defn
     @user_facing
     async def notify(self, inp: NotifyInput) -> None:
-        if self.notifier is not None:
+        if self.notifier is None:
+            return
+        if inp.note:
+            await self.notifier.note(inp.request, inp.detail)
+        else:
             await self.notifier.milestone(inp.request, inp.detail)
 
     @activity.defn
@@ -263,6 +271,13 @@ class TaskActivities:
 
     @activity.defn
     @user_facing
+    async def ci_logs(self, inp: CiLogsInput) -> CiLogs:
+        """What failed in the forge's CI on the task's pull request, distilled for the agent."""
+        async with heartbeating():
+            return await self.steps.ci_failures.logs(inp)
+
+    @activity.defn
+    @user_facing
     async def merge(self, inp: MergeInput) -> MergeResult:
         async with heartbeating():
             return await self.steps.merger.merge(inp, self._emitter(inp.request.task_id))
@@ -296,4 +311,5 @@ class TaskActivities:
             self.cleanup,
             self.notify,
             self.pull_request,
+            self.ci_logs,
         ]

@@ -74,6 +74,15 @@ def main_moved_prompt(request: str, target: str, feedback: str) -> str:
     )
 
 
+def ci_failed_prompt(request: str, feedback: str, follow_ups: list[str]) -> str:
+    text = (
+        "The forge's CI failed on your change after it was pushed. Fix the causes below; do not weaken, "
+        f"skip or delete tests, and do not change the CI configuration to hide the failure.\n\n{feedback}"
+        f"\n\nThe original request was:\n{request}"
+    )
+    return text + _follow_up_block(follow_ups)
+
+
 def _follow_up_block(follow_ups: list[str]) -> str:
     if not follow_ups:
         return ""

@@ -136,6 +136,7 @@ class NotifyInput(Carried):
 
     request: TaskRequest
     detail: str = ""
+    note: bool = False  # `detail` is a passing note (CI failed, a fix under way), not a milestone
 
 
 class PreviewInput(Carried):
@@ -187,3 +188,39 @@ class RevertInput(Carried):
 class RevertResult(Carried):
     commit: str | None = None  # the revert commit; None: it conflicts (`conflicts`)
     conflicts: list[str] = []
+
+
+# -- the forge's CI on the task's pull request (issue 19) ------------------------------------------------
+
+
+class CiFailure(Carried):
+    """The forge's CI failed on a commit of the task's pull request (a forge event, through TaskService)."""
+
+    commit: str
+    name: str = ""  # the check, job, workflow or pipeline that failed
+    run_id: int | None = None  # where its jobs' logs are (a workflow run, a check suite, a pipeline)
+    url: str = ""
+
+
+class AutofixSwitch(Carried):
+    """`@honk autofix off` (or `on`) on the task's pull request."""
+
+    on: bool
+    by: str
+
+
+class CiLogsInput(Carried):
+    request: TaskRequest
+    commit: str
+    run_id: int | None = None
+    target: str  # the branch the pull request goes into: a job failing there too is not the change's fault
+
+
+class CiLogs(Carried):
+    """What failed on the forge, distilled for the agent (`feedback`), and which of those jobs fail on the
+    target branch too."""
+
+    jobs: list[str] = []
+    feedback: str = ""
+    on_target: list[str] = []
+    head: str = ""  # the commit Honk delivered last: a failure on another commit is not Honk's to fix

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         ChecksStarted,
         DeployFinished,
         FollowUpsNotApplied,
+        ForgeChecksFailed,
         Merged,
         MergeHeld,
         MergeRequested,
@@ -52,8 +53,12 @@ with workflow.unsafe.imports_passed_through():
     from honk.workflow.records import (
         AgentRunInput,
         AgentRunResult,
+        AutofixSwitch,
         BuildResult,
         CancelRequest,
+        CiFailure,
+        CiLogs,
+        CiLogsInput,
         DeliverInput,
         DeployDecision,
         DeployInput,
@@ -117,11 +122,25 @@ class TaskWorkflow:
         self.delivery_wait: asyncio.Task[None] | None = None  # asking the team's service until it has a link
         self.deploy_held = False  # merged; the deploy waits for someone who may deploy to press Deploy
         self.deploy_by: str | None = None
+        # The forge's CI on the pull request: failures not yet looked at, commits already handled (a commit's
+        # failing jobs, suite and workflow run come as several events), fix attempts made, and what they were.
+        self.ci_failures: list[CiFailure] = []
+        self.ci_seen: set[str] = set()
+        self.ci_tried: list[str] = []
+        self.autofix_on = True
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
     def follow_up(self, f: FollowUp) -> None:
         self.follow_ups.append(f)
+
+    @workflow.signal
+    def ci_failed(self, f: CiFailure) -> None:
+        self.ci_failures.append(f)
+
+    @workflow.signal
+    def autofix(self, switch: AutofixSwitch) -> None:
+        self.autofix_on = switch.on
 
     @workflow.signal
     def cancel(self, c: CancelRequest) -> None:
@@ -240,8 +259,15 @@ class TaskWorkflow:
                 await self._notify()
                 if self._fast_tracked():
                     self.merge_by = f"fast-track revert (asked by {self.req.requested_by})"
-                if self.merge_by is None and await self._wait_for_people():
-                    return  # the pull request was closed or merged on the forge
+                fix: tuple[str, AgentReason] | None = None
+                while fix is None and self.merge_by is None and not self.follow_ups:
+                    if await self._wait_for_people():
+                        return  # the pull request was closed or merged on the forge
+                    if self.ci_failures:
+                        fix = await self._ci_fix()
+                if fix is not None:
+                    prompt, reason = fix
+                    continue
                 if self.follow_ups:
                     prompt, reason = policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
                     continue
@@ -533,7 +559,8 @@ class TaskWorkflow:
     async def _wait_for_people(self) -> bool:
         """Waits for a follow-up or a merge. A task with a pull request also looks at it now and then:
         closed on the forge ends the task (cancelled), merged there ends it merged. True when ended."""
-        wanted = lambda: bool(self.follow_ups) or self.merge_by is not None  # noqa: E731
+        ci = workflow.patched("autofix-v1")
+        wanted = lambda: bool(self.follow_ups) or self.merge_by is not None or (ci and bool(self.ci_failures))  # noqa: E731
         if self.req.repo.forge is None or not workflow.patched("forge-v1"):
             await workflow.wait_condition(wanted)
             return False
@@ -560,6 +587,62 @@ class TaskWorkflow:
                 if pr.merge_commit:
                     await self._deploy(pr.merge_commit, self._target(), f"merged on {where}")
                 return True
+
+    async def _ci_fix(self) -> tuple[str, AgentReason] | None:
+        """The forge's CI failed on the pull request: the agent's next instructions, or None when Honk
+        leaves it (said in the thread and on the pull request): the commit is not Honk's, autofix is off,
+        the attempts are spent, or the same jobs fail on the target branch too."""
+        assert self.prov is not None
+        failures, self.ci_failures = self.ci_failures, []
+        cap = self.prov.config.autofix.attempts
+        for failure in failures:
+            if failure.commit in self.ci_seen:
+                continue
+            self.ci_seen.add(failure.commit)
+            name = [failure.name] if failure.name else []
+            if not self.autofix_on or cap == 0:
+                why = "autofix is off for this pull request" + (
+                    " (`@honk autofix on` turns it back on)" if cap else " ([autofix] attempts = 0 in .honk.toml)"
+                )
+                await self._ci_skipped(failure.commit, name, why)
+                continue
+            if len(self.ci_tried) >= cap:
+                tried = "; ".join(self.ci_tried)
+                await self._ci_skipped(
+                    failure.commit, name, f"Honk stopped after {cap} fix attempts ({tried}): over to a person"
+                )
+                continue
+            logs: CiLogs = await self._act(
+                acts.ci_logs,
+                CiLogsInput(request=self.req, commit=failure.commit, run_id=failure.run_id, target=self._target()),
+            )
+            if logs.head != failure.commit:
+                await self._ci_skipped(
+                    failure.commit, name, "that commit is not the one Honk pushed last: whoever pushed it fixes it"
+                )
+                continue
+            jobs = logs.jobs or name
+            if not logs.jobs:
+                await self._ci_skipped(
+                    failure.commit, jobs, "the forge gave Honk no log of the failing jobs to work from"
+                )
+                continue
+            if all(job in logs.on_target for job in logs.jobs):
+                await self._ci_skipped(
+                    failure.commit, jobs, f"the same jobs fail on {self._target()} too: not this change's doing"
+                )
+                continue
+            self.ci_tried.append(f"{', '.join(jobs[:3])} on {failure.commit[:10]}")
+            event = ForgeChecksFailed(commit=failure.commit, jobs=jobs, attempt=len(self.ci_tried), of=cap)
+            await self._record(event)
+            await self._notify(event.line(), note=True)
+            return policy.ci_failed_prompt(self.req.text, logs.feedback, self._take_follow_ups()), "ci_failure"
+        return None
+
+    async def _ci_skipped(self, commit: str, jobs: list[str], why: str) -> None:
+        event = ForgeChecksFailed(commit=commit, jobs=jobs, skipped=why)
+        await self._record(event)
+        await self._notify(event.line(), note=True)
 
     def _target(self) -> str:
         assert self.prov is not None
@@ -657,13 +740,15 @@ class TaskWorkflow:
         await self._notify()
         await self._cleanup()
 
-    async def _notify(self, detail: str = "") -> None:
-        """Says the milestone in the task's chat thread; only tasks that came from Slack have one."""
-        if self.req.slack is None:
+    async def _notify(self, detail: str = "", note: bool = False) -> None:
+        """Says the milestone (or, `note`, one passing line) where the task talks: its Slack thread, the
+        forge issue or pull request it was asked on, and for a note also its pull request."""
+        talks = self.req.slack is not None or self.req.forge_thread is not None
+        if not talks and not (note and self.req.repo.forge is not None):
             return
         await workflow.execute_activity_method(
             acts.notify,
-            NotifyInput(request=self.req, detail=detail),
+            NotifyInput(request=self.req, detail=detail, note=note),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
         )

@@ -1,5 +1,4 @@
-"""Forge threads: which task answers on which issue or pull request (forge, repo, number), and a pull
-request's CI autofix state (attempts so far, switched off by `@honk autofix off`).
+"""Forge threads: which task answers on which issue or pull request (forge, repo, number).
 
 Revision ID: 0013
 Revises: 0012
@@ -25,9 +24,6 @@ def upgrade() -> None:
         sa.Column("number", sa.Integer(), nullable=False),
         sa.Column("task_id", sa.String(64), nullable=False),
         sa.Column("pull_request", sa.Boolean(), nullable=False),
-        sa.Column("autofix", sa.Boolean(), nullable=False),
-        sa.Column("fix_attempts", sa.Integer(), nullable=False),
-        sa.Column("fixed_shas", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("forge", "repo", "number"),
     )
