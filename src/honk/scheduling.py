@@ -337,9 +337,9 @@ def refusal_for(repo: str, name: str, refused: Refused) -> str:
     """A policy refusal of a schedule, with how to allow it."""
     who = identity(repo, name)
     return (
-        f"{refused.message} To let schedule {name} of {repo} start tasks, name it in the access policy: "
-        f'[users."{who}"] (with groups = [...] that may request in {repo}), or "{who}" in '
-        f"[repos.{repo}] requesters."
+        f"{refused.message} To let schedule {name} of {repo} start tasks, an admin names it in the access "
+        f'policy: [users."{who}"] (with groups = [...] that may request in {repo}), and lists it (or one of '
+        f"those groups) in [repos.{repo}] requesters where that is set."
     )
 
 
