@@ -673,6 +673,8 @@ class RepoConfig(Carried):
     # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
     # build); None: the server's default queue.
     queue: QueueName | None = None
+    # Tasks started on a timer through Temporal schedules (honk.scheduling): `[[schedule]]`.
+    schedule: Annotated[list[ScheduleSpec], Wanted("an array of tables, written [[schedule]]")] = []
     # "file" when read from .honk.toml, "detected" when inferred from the repo's contents (not a key of the file).
     source: Annotated[Literal["file", "detected"], NotAKey()] = "detected"
 
@@ -688,6 +690,19 @@ class RepoConfig(Carried):
                         {"index": i, "key": "name", "name": check.name, "earlier": j},
                     )
         return checks
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_names_once(cls, entries: list[ScheduleSpec]) -> list[ScheduleSpec]:
+        for i, entry in enumerate(entries):
+            for j, earlier in enumerate(entries[:i]):
+                if earlier.name == entry.name:
+                    raise PydanticCustomError(
+                        "honk_config_duplicate",
+                        '"{name}" is already used by schedule[{earlier}]',
+                        {"index": i, "key": "name", "name": entry.name, "earlier": j},
+                    )
+        return entries
 
     @field_validator("secrets")
     @classmethod
@@ -1656,3 +1671,101 @@ class JobLog(Carried):
     name: str = Field(max_length=200)
     url: str = Field(default="", max_length=MAX_URL_CHARS)
     log: str = Field(default="", max_length=MAX_JOB_LOG)
+
+
+# -- issue 19, part B (schedules): `[[schedule]]` in .honk.toml, run by Temporal schedules (honk.scheduling) --
+
+# A cron field's bounds, in order (minute hour day-of-month month day-of-week; 7 is Sunday too).
+CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day of month", 1, 31), ("month", 1, 12), ("day of week", 0, 7))
+CRON_NAMES = {
+    3: ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
+    4: ("sun", "mon", "tue", "wed", "thu", "fri", "sat"),
+}
+CRON_EXAMPLE = '"0 3 * * 1-5" (03:00 UTC, Monday to Friday)'
+_CRON_PART = re.compile(r"^(?P<range>\*|[a-z0-9]+(-[a-z0-9]+)?)(/(?P<step>[0-9]+))?$")
+
+
+def cron_problem(cron: str) -> str | None:
+    """What is wrong with a 5-field cron expression (None: nothing), in words that say the fix. Pure: the
+    file is refused where it is read, before Temporal is asked for a schedule."""
+    fields = cron.split()
+    if len(fields) != 5:
+        return (
+            f"must have 5 fields (minute hour day-of-month month day-of-week) separated by spaces, like "
+            f"{CRON_EXAMPLE}; it has {len(fields)}"
+        )
+    for index, (field, (what, low, high)) in enumerate(zip(fields, CRON_FIELDS, strict=True)):
+        for part in field.lower().split(","):
+            if (problem := _cron_part_problem(part, index, low, high)) is not None:
+                return f"has a bad {what} field {field!r}: {problem}; write it like {CRON_EXAMPLE}"
+    return None
+
+
+def _cron_part_problem(part: str, index: int, low: int, high: int) -> str | None:
+    match = _CRON_PART.match(part)
+    if match is None:
+        return "use numbers, '*', ranges like 1-5, lists like 1,15 and steps like */10"
+    if match["step"] is not None and not 1 <= int(match["step"]) <= high:
+        return f"a step must be from 1 to {high}"
+    if match["range"] == "*":
+        return None
+    values = [_cron_value(v, index) for v in match["range"].split("-")]
+    numbers = [v for v in values if v is not None and low <= v <= high]
+    if len(numbers) != len(values):
+        names = f" or a name ({', '.join(CRON_NAMES[index][:3])}, ...)" if index in CRON_NAMES else ""
+        return f"each value must be from {low} to {high}{names}"
+    if numbers != sorted(numbers):
+        return "a range must go from the lower value to the higher"
+    return None
+
+
+def _cron_value(text: str, index: int) -> int | None:
+    if text.isdigit():
+        return int(text)
+    names = CRON_NAMES.get(index, ())
+    return names.index(text) + (1 if index == 3 else 0) if text in names else None
+
+
+def _cron(value: str) -> str:
+    problem = cron_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("honk_config", "{problem}", {"problem": problem})
+    return " ".join(value.split())
+
+
+Cron = Annotated[str, AfterValidator(_cron), Wanted(f"a cron expression like {CRON_EXAMPLE}")]
+ScheduleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"), Wanted("made of a-z, 0-9, _ and - only")]
+SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,20}$"), Wanted('a Slack channel id like "C0123ABCD"')]
+
+
+class ScheduleSpec(Carried):
+    """`[[schedule]]`: a task Honk starts on a timer (UTC), as its `prompt` asks, with the repo's agent or
+    `agent`; `notify` is the Slack channel told of it. `paused` keeps the schedule without firing it."""
+
+    name: ScheduleName
+    cron: Cron
+    prompt: Annotated[str, Field(min_length=1, max_length=MAX_REQUEST_CHARS), Wanted("a non-empty string")]
+    agent: NonEmpty | None = None
+    notify: SlackChannelId | None = None
+    paused: Annotated[bool, Wanted("true or false")] = False
+
+
+class ScheduleView(Record):
+    """A repo's schedule as Temporal runs it, for `honk schedule list` and the web page."""
+
+    id: str
+    repo: str
+    name: str
+    cron: str
+    prompt: str
+    agent: str | None = None
+    notify: str | None = None
+    paused: bool = False
+    note: str = ""  # why it is paused (who paused it), as Temporal keeps it
+    next_runs: list[datetime] = []
+    last_run: datetime | None = None
+    last_task: str | None = None  # the task its latest run started, once that run is done
+    last_refusal: str | None = None  # or why that run started none
+
+
+RepoConfig.model_rebuild()

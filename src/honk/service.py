@@ -61,6 +61,7 @@ from honk.gate import Actor, Gate
 from honk.network import Ceiling, allowance_host, allowance_phases, expand
 from honk.preview_links import ENTER_PATH, PreviewLinks, preview_origin
 from honk.redaction import redact
+from honk.scheduling import Schedules
 from honk.settings import Settings
 from honk.store import (
     AttachmentStore,
@@ -114,6 +115,7 @@ class TaskService:
         `setup_ceiling`: setup's, where it is wider (HONK_SANDBOX_SETUP_NETWORK)."""
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
         self.ceiling, self.setup_ceiling = ceiling, setup_ceiling
+        self.schedules = Schedules(client, settings, self)  # issue 19, part B: [[schedule]] as Temporal schedules
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)

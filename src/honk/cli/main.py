@@ -15,6 +15,7 @@ import click
 
 from honk.cli.api import ApiClient, default_url
 from honk.cli.doctor import doctor
+from honk.cli.schedule import schedule
 from honk.domain import (
     AuditAction,
     AuditOutcome,
@@ -604,3 +605,4 @@ def _follow(
 
 
 cli.add_command(doctor)
+cli.add_command(schedule)  # issue 19, part B
