@@ -39,7 +39,7 @@ from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.service import RPCError, RPCStatusCode
 
 from honk.access import Refused, Who
-from honk.domain import Record, RepoConfig, RepoRef, ScheduleSpec, ScheduleView, SlackThread
+from honk.domain import Origin, Record, RepoConfig, RepoRef, ScheduleSpec, ScheduleView, SlackThread
 from honk.errors import Conflict, NotFound, UserFacingError
 from honk.gate import Actor
 from honk.settings import Settings
@@ -357,7 +357,13 @@ class ScheduleFirer:
         slack = SlackThread(channel=fire.notify, thread_ts="") if fire.notify else None
         try:
             view, _ = await self.service.submit(
-                fire.repo, fire.prompt, actor, agent=fire.agent, request_id=self._request_id(), slack=slack
+                fire.repo,
+                fire.prompt,
+                actor,
+                agent=fire.agent,
+                request_id=self._request_id(),
+                slack=slack,
+                origin=Origin(kind="schedule", detail=f"schedule {fire.name} of {fire.repo} ({fire.cron})"),
             )
         except Refused as e:
             log.warning("schedule %s of %s refused: %s", fire.name, fire.repo, e.message)

@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from honk.access import Policy
@@ -27,25 +28,34 @@ from honk.deliver.command import CommandDelivery
 from honk.deliver.served import ServedApps
 from honk.deliver.shelf import DeliveryShelf
 from honk.deploy import RepoDeployer
-from honk.domain import Budget
+from honk.domain import Budget, TaskRequest
 from honk.egress.policies import EgressPolicies, ceilings
 from honk.egress.proxy import EgressProxy
+from honk.forge.conversation import HostedConversation
 from honk.forge.registry import Forges
+from honk.forgedoor.door import ForgeFrontDoor
+from honk.forgedoor.notifier import ForgeNotifier
 from honk.gate import Gate
 from honk.heap import settle_heap
+from honk.hooks.delivery_workflow import HookDeliveryWorkflow
+from honk.hooks.handling import DeliverySteps
 from honk.metrics import WorkerMetrics, serve
 from honk.preview.browser import OFF, browser_problem
 from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
 from honk.preview.shots import Shots
 from honk.preview_links import preview_origin
+from honk.protocols import Notifier
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
+from honk.scheduling import ScheduleFirer
+from honk.service import TaskService
 from honk.settings import Settings
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
 from honk.store import AttachmentStore, AuditLog, NetworkAllowances, PreviewRegistry, RepoSecrets, SecretKeys, Store
+from honk.store.deliveries import HookDeliveries
 from honk.store.deploys import DeployHistory
 from honk.store.transcripts import TranscriptStore
 from honk.verify.judge import Judge
@@ -53,8 +63,10 @@ from honk.verify.review import GuardAndJudge
 from honk.verify.runner import RepoChecks
 from honk.workflow.activities import Steps, TaskActivities
 from honk.workflow.client import connect
+from honk.workflow.schedule_fire import ScheduleFireWorkflow
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.app_delivery import AppDelivery
+from honk.workflow.steps.ci_failure import CiFailures
 from honk.workflow.steps.deliver import Delivery
 from honk.workflow.steps.deploying import FORGE_POLL_S, Deploying
 from honk.workflow.steps.merge import Merger
@@ -127,6 +139,7 @@ def build_activities(
     refusals = Refusals(areas, gate, metrics)
     checks = RepoChecks(box, areas, logs)
     forges = Forges(settings.forges, settings.workspaces)
+    conversation = HostedConversation(forges)
     budget = Budget(
         timeout_s=settings.tasks.agent_timeout_s,
         max_turns=settings.tasks.agent_max_turns,
@@ -197,8 +210,41 @@ def build_activities(
             forge_poll_s=min(FORGE_POLL_S, settings.forges.forge_poll_s),
         ),
         reverter=Reverter(workspaces),
+        ci_failures=CiFailures(conversation, store),
     )
-    return TaskActivities(steps, store, notifier(settings, store, box), metrics)
+    told = [n for n in (notifier(settings, store, box), ForgeNotifier(conversation, store, settings.base_url)) if n]
+    return TaskActivities(steps, store, AllNotifiers(told), metrics)
+
+
+class AllNotifiers:
+    """Every place a task talks (its Slack thread, its forge thread), told in turn."""
+
+    def __init__(self, notifiers: list[Notifier]) -> None:
+        self.notifiers = notifiers
+
+    async def status(self, task_id: str) -> None:
+        for n in self.notifiers:
+            await n.status(task_id)
+
+    async def milestone(self, task: TaskRequest, detail: str = "") -> None:
+        for n in self.notifiers:
+            await n.milestone(task, detail)
+
+    async def note(self, task: TaskRequest, text: str) -> None:
+        for n in self.notifiers:
+            await n.note(task, text)
+
+
+def front_door_activities(settings: Settings, store: Store, client: Client, forges: Forges) -> list:
+    """What the worker does for the server's front doors, through TaskService like they do: a forge
+    delivery's action, a schedule's fire, an `@honk review`, and the record of each."""
+    policy = Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open()
+    ceiling, setup_ceiling = ceilings(settings)
+    service = TaskService(
+        settings, store, client, Gate(policy, store, AuditLog(store)), ceiling=ceiling, setup_ceiling=setup_ceiling
+    )
+    door = ForgeFrontDoor(service, HostedConversation(forges), settings.hooks.forge_handle)
+    return [door.act, *DeliverySteps(HookDeliveries(store)).all(), *ScheduleFirer(service).all()]
 
 
 def worker_id() -> str:
@@ -322,12 +368,14 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         serve(acts.metrics.registry, settings.operations.metrics_port, settings.operations.metrics_host)
         log.info("metrics on http://%s:%d/metrics", settings.operations.metrics_host, settings.operations.metrics_port)
     queues = settings.temporal.worker_queues or [settings.temporal.task_queue]
+    main = settings.temporal.task_queue
+    doors = front_door_activities(settings, store, client, acts.steps.forges)
     workers = [
         Worker(
             client,
             task_queue=queue,
-            workflows=[TaskWorkflow] if queue == settings.temporal.task_queue else [],
-            activities=acts.all(),
+            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow] if queue == main else [],
+            activities=acts.all() + (doors if queue == main else []),
             max_concurrent_activities=settings.tasks.max_concurrent_tasks * 2,
             graceful_shutdown_timeout=timedelta(seconds=5),
         )

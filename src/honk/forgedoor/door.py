@@ -46,6 +46,12 @@ class ForgeFrontDoor:
 
     @activity.defn(name=ACTIVITY)
     async def act(self, delivery: HookDelivery) -> str:
+        try:
+            return await self._act(delivery)
+        except UserFacingError as e:  # the forge or Honk refused: trying again would not change that
+            return f"failed: {e.message}"
+
+    async def _act(self, delivery: HookDelivery) -> str:
         event = delivery.event
         if event.by_bot:
             return f"nothing: {event.actor or 'a bot'} is a bot, and bots never instruct Honk"

@@ -3,7 +3,9 @@ its own: Temporal refuses a second start of the same id, so a delivery is acted 
 forge sends it, and it runs when a worker is there to run it (a delivery that comes while every worker is
 down waits in Temporal, not in the web server).
 
-Deterministic: what to do is decided by a pure function, the record of it is an activity.
+What to do is the forge front door's activity (`forge_act`, called by name: it lives a layer above, in
+honk.forgedoor); the record of what came of it is this package's. An action that keeps failing is recorded
+as such, so a delivery never stays "started" for ever.
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from honk.hooks.handling import DeliveryHandled, DeliverySteps, HookDelivery, would_do
+    from honk.hooks.handling import DeliveryHandled, DeliverySteps, HookDelivery
 
 NAME = "HonkHookDelivery"
+ACT = "forge_act"  # honk.forgedoor.door.ForgeFrontDoor.act
 
 
 def workflow_id(delivery: HookDelivery) -> str:
@@ -27,7 +31,17 @@ def workflow_id(delivery: HookDelivery) -> str:
 class HookDeliveryWorkflow:
     @workflow.run
     async def run(self, delivery: HookDelivery) -> str:
-        detail = would_do(delivery.event)
+        try:
+            detail = await workflow.execute_activity(
+                ACT,
+                delivery,
+                result_type=str,
+                start_to_close_timeout=timedelta(minutes=5),
+                retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=1)),
+            )
+        except ActivityError as e:
+            cause = e.cause.message if e.cause is not None and hasattr(e.cause, "message") else str(e)
+            detail = f"failed: {cause}"[:1000]
         await workflow.execute_activity_method(
             DeliverySteps.handled,
             DeliveryHandled(forge=delivery.forge, delivery_id=delivery.delivery_id, detail=detail),

@@ -117,7 +117,7 @@ class SlackNotifier:
     async def milestone(self, task: TaskRequest, detail: str = "") -> None:
         """Posts the task's current milestone as a new message in its thread, for a task asked in Slack
         (errors propagate: Temporal retries)."""
-        task_id, thread = task.task_id, task.slack
+        task_id, thread = task.task_id, await self._thread(task)
         if thread is None:
             return
         view = await self.store.get_task(task_id)
@@ -153,10 +153,28 @@ class SlackNotifier:
 
     async def note(self, task: TaskRequest, text: str) -> None:
         """One line in the task's thread (no buttons, no state): the forge's CI failed, a fix is under way."""
-        if task.slack is None:
+        thread = await self._thread(task)
+        if thread is None:
             return
         line = f"`{task.task_id}`: {text}"
-        await self._post(task.slack, line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}])
+        await self._post(thread, line, [{"type": "section", "text": {"type": "mrkdwn", "text": line}}])
+
+    async def _thread(self, task: TaskRequest) -> SlackThread | None:
+        """The task's thread. A task no person asked for in Slack (a schedule's, with `notify`) names only a
+        channel: its first milestone opens a thread there, saying what started it, and later ones use it."""
+        thread = task.slack
+        if thread is None or thread.thread_ts:
+            return thread
+        linked = await self.slack.thread_of(task.task_id)
+        if linked is not None:
+            return linked
+        started = task.origin.detail if task.origin is not None else "Honk"
+        opening = f"{started} started `{task.task_id}` on {task.repo.name}: {task.text.splitlines()[0][:200]}"
+        answer = await self.client.chat_postMessage(channel=thread.channel, text=opening)
+        ts = str(answer["ts"])
+        linked = SlackThread(channel=thread.channel, thread_ts=ts, status_ts=ts)
+        await self.slack.link(task.task_id, linked)
+        return linked
 
     async def _post(self, thread: SlackThread, text: str, body: blocks.Blocks) -> None:
         """Posts a milestone; when Slack refuses its blocks because it could not fetch a picture (the install

@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from honk.accounts import Accounts
 from honk.errors import NotFound, UserFacingError
 from honk.heap import settle_heap
+from honk.hooks.intake import HookIntake
 from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
@@ -41,6 +42,7 @@ class WebParts:
     service: TaskService
     accounts: Accounts
     slack: SlackEvents | None = None
+    hooks: HookIntake | None = None  # None: made on the first delivery from the service's store and client
 
 
 def create_app(
@@ -57,6 +59,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with parts() as made:
             app.state.service, app.state.accounts, app.state.slack = made.service, made.accounts, made.slack
+            app.state.hooks = made.hooks
             app.state.store_snapshot = StoreSnapshot()
             app.state.metrics.watch_store(app.state.store_snapshot)
             settle_heap()
