@@ -421,7 +421,8 @@ class GitHubTalk:
         named = [r for r in runs.check_runs if r.name == name]
         if named:
             verdicts.append(run_verdict(max(named, key=lambda r: r.id)))
-        verdicts += [status_verdict(s.state) for s in combined.statuses if s.context == name][:1]
+        # The combined status keeps the newest status of each context.
+        verdicts.extend(status_verdict(s.state) for s in combined.statuses[:PAGE] if s.context == name)
         if not verdicts:
             return "none"
         if "failure" in verdicts:
