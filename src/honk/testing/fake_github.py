@@ -568,7 +568,7 @@ class FakeGitHub(LoopbackServer):
             if number not in repo.pulls and number not in repo.issues:
                 return self._answer(call, _error(404, "Not Found"))
             if request.method == "GET":
-                return self._answer(call, JSONResponse(_page(request, repo.comments.get(number, []))))
+                return self._answer(call, JSONResponse(page_of(request, repo.comments.get(number, []))))
             body = call.body if isinstance(call.body, dict) else {}
             if not isinstance(body.get("body"), str) or not body["body"]:
                 return self._answer(
@@ -1273,7 +1273,7 @@ class FakeGitHub(LoopbackServer):
             if request.path_params["number"] not in repo.pulls:
                 return self._answer(call, _error(404, "Not Found"))
             found = repo.review_comments.get(request.path_params["number"], [])
-            return self._answer(call, JSONResponse(_page(request, found)))
+            return self._answer(call, JSONResponse(page_of(request, found)))
 
     async def _review_comments_of(self, request: Request) -> Response:
         begun = await self._begin(request)
@@ -1285,7 +1285,7 @@ class FakeGitHub(LoopbackServer):
             if not any(r["id"] == review_id for r in repo.reviews.get(number, [])):
                 return self._answer(call, _error(404, "Not Found"))
             found = [c for c in repo.review_comments.get(number, []) if c["pull_request_review_id"] == review_id]
-            return self._answer(call, JSONResponse(_page(request, found)))
+            return self._answer(call, JSONResponse(page_of(request, found)))
 
     async def _review_comment(self, request: Request) -> Response:
         begun = await self._begin(request)
@@ -1416,7 +1416,7 @@ class FakeGitHub(LoopbackServer):
         return Response(log, media_type="text/plain")
 
 
-def _page(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def page_of(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One page of a listing, as `per_page` (at most 100) and `page` (from 1) ask."""
     q = request.query_params
     per_page = min(max(int(q.get("per_page", "30") or 30), 1), 100)
