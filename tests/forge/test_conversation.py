@@ -121,13 +121,13 @@ class World:
         elif self.gitlab is not None:
             self.gitlab.set_permission(GL_PROJECT, login, 30 if write else 20)
 
-    def job(self, sha: str, name: str, passed: bool, log: str = "") -> int | None:
-        """A CI job ended on `sha`; the id of its run (workflow run, pipeline)."""
+    def job(self, sha: str, name: str, passed: bool, log: str = "", run_id: int | None = None) -> int | None:
+        """A CI job ended on `sha` (in run `run_id`, else a new one); the id of its run (workflow run, pipeline)."""
         if self.github is not None:
-            run = self.github.set_job(GH_REPO, sha, name, "success" if passed else "failure", log)
+            run = self.github.set_job(GH_REPO, sha, name, "success" if passed else "failure", log, run_id)
             return int(run["details_url"].split("/runs/")[1].split("/")[0])
         if self.gitlab is not None:
-            job = self.gitlab.set_job(GL_PROJECT, sha, name, "success" if passed else "failed", log)
+            job = self.gitlab.set_job(GL_PROJECT, sha, name, "success" if passed else "failed", log, run_id)
             return job["pipeline"]["id"]
         return None
 
@@ -295,7 +295,7 @@ async def test_a_failing_job_s_log_keeps_its_end(world: World, workspace: Path) 
     head = run_git("rev-parse", "HEAD", cwd=workspace)
     log = "collecting...\n" + "noise line\n" * 30_000 + "FAILED tests/test_calc.py::test_add - assert 0 == 4\n"
     run_id = world.job(head, "test (3.11)", passed=False, log=log)
-    world.job(head, "lint", passed=True, log="all good")
+    world.job(head, "lint", passed=True, log="all good", run_id=run_id)
 
     by_run = await world.conversation.failing_logs(world.repo, head, run_id)
     by_commit = await world.conversation.failing_logs(world.repo, head)
