@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 from forge_helpers import BRANCH, body
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
 
+from honk.demo.loopback import LoopbackServer
 from honk.domain import (
     MAX_FORGE_TEXT,
     MAX_JOB_LOG,
@@ -25,7 +30,7 @@ from honk.domain import (
     RepoRef,
     Workspace,
 )
-from honk.errors import NotFound, Unauthorized
+from honk.errors import NotFound, Unauthorized, UserFacingError
 from honk.forge.conversation import HostedConversation
 from honk.forge.registry import Forges
 from honk.settings import ForgeSettings, WorkspaceSettings
@@ -343,5 +348,40 @@ async def test_refused_credentials_are_said_for_a_person(world: World, github_se
     try:
         with pytest.raises(Unauthorized, match="check the forge token"):
             await HostedConversation(forges).comment(world.repo, 1, "hello")
+    finally:
+        await forges.close()
+
+
+async def test_a_review_s_own_comments_are_read_by_its_id(world: World) -> None:
+    if world.github is None:
+        pytest.skip("GitHub's reviews have ids; GitLab's review is its unresolved diff discussions")
+    number = await world.open_pull()
+    world.review_lines(number, (("calc.py", 1, "earlier remark"),))
+    review = world.github.review(GH_REPO, number, "", "commented", (("calc.py", 2, "use a + b"),), by="ada")
+
+    seen = await world.conversation.review_comments(world.repo, number, review["id"])
+
+    assert [(c.id, c.text) for c in seen] == [(review["comments"][0]["id"], "use a + b")]
+
+
+@pytest.fixture(scope="module")
+def proxy_page() -> Iterator[LoopbackServer]:
+    """A forge URL that answers every request with a proxy's HTML page (a captive portal, a wrong URL)."""
+
+    async def page(request: Request) -> Response:
+        return HTMLResponse("<html><body>Please sign in to the proxy</body></html>")
+
+    with LoopbackServer(Starlette(routes=[Route("/{rest:path}", page, methods=["GET", "POST"])])) as server:
+        yield server
+
+
+@pytest.mark.parametrize("kind", ["github", "gitlab"])
+async def test_an_answer_of_another_shape_is_said_not_crashed_on(kind: str, proxy_page: LoopbackServer) -> None:
+    project = GH_REPO if kind == "github" else GL_PROJECT
+    repo = RepoRef(name="w", url="unused", forge=ForgeRef(kind=kind, project=project, api_url=proxy_page.url))  # type: ignore[arg-type]
+    forges = Forges(ForgeSettings(github_token=GH_TOKEN, gitlab_token=GL_TOKEN), WorkspaceSettings())
+    try:
+        with pytest.raises(UserFacingError):
+            await HostedConversation(forges).discussion(repo, 1)
     finally:
         await forges.close()
