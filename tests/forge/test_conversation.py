@@ -207,6 +207,8 @@ async def test_an_issue_reads_as_its_newest_comments_bounded_with_bots_marked(wo
 async def test_a_pull_request_reads_with_its_branches_and_head(world: World, workspace: Path) -> None:
     number = await world.open_pull()
     world.say(number, "@honk please also handle floats", by="ada", pull=True)
+    if world.gitlab is not None:  # GitLab's own notes are not the conversation
+        world.gitlab.system_note(GL_PROJECT, "merge_request", number, "added 1 commit")
 
     seen = await world.conversation.discussion(world.repo, number, pull_request=True)
 
