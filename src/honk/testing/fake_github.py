@@ -119,6 +119,12 @@ class FakeRepo:
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
     deployment_statuses: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # The conversation (issue 19, part A): review line comments by pull request (replies among them,
+    # with `in_reply_to_id`), the first comments of resolved threads, who may do what, Actions jobs.
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    resolved: set[int] = field(default_factory=set)
+    permissions: dict[str, str] = field(default_factory=dict)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bare(self) -> Path:
@@ -200,12 +206,25 @@ class FakeGitHub(LoopbackServer):
                     Route(repo + "/pulls/{number:int}/reviews", self._reviews, methods=["GET", "POST"]),
                     Route(repo + "/issues/{number:int}/comments", self._comments, methods=["GET", "POST"]),
                     Route(repo + "/statuses/{sha}", self._post_status, methods=["POST"]),
-                    Route(repo + "/commits/{ref}/status", self._combined_status, methods=["GET"]),
-                    Route(repo + "/commits/{ref}/check-runs", self._check_runs_of, methods=["GET"]),
+                    Route(repo + "/commits/{ref:path}/status", self._combined_status, methods=["GET"]),
+                    Route(repo + "/commits/{ref:path}/check-runs", self._check_runs_of, methods=["GET"]),
                     Route(repo + "/check-runs", self._create_check_run, methods=["POST"]),
                     Route(repo + "/check-runs/{id:int}", self._update_check_run, methods=["PATCH"]),
                     Route(repo + "/deployments", self._deployments, methods=["GET", "POST"]),
                     Route(repo + "/deployments/{id:int}/statuses", self._deployment_statuses, methods=["GET", "POST"]),
+                    Route(repo + "/issues/{number:int}", self._issue, methods=["GET"]),
+                    Route(repo + "/pulls/comments/{id:int}", self._review_comment, methods=["GET"]),
+                    Route(repo + "/pulls/{number:int}/comments", self._pull_comments, methods=["GET"]),
+                    Route(repo + "/pulls/{number:int}/comments/{id:int}/replies", self._reply, methods=["POST"]),
+                    Route(
+                        repo + "/pulls/{number:int}/reviews/{id:int}/comments",
+                        self._review_comments_of,
+                        methods=["GET"],
+                    ),
+                    Route(repo + "/collaborators/{login}/permission", self._permission, methods=["GET"]),
+                    Route(repo + "/actions/runs/{id:int}/jobs", self._run_jobs, methods=["GET"]),
+                    Route(repo + "/actions/jobs/{id:int}/logs", self._job_logs, methods=["GET"]),
+                    Route("/_blobs/logs/{id:int}", self._log_blob, methods=["GET"]),
                     Route("/graphql", self._graphql, methods=["POST"]),
                     Route("/{repo:path}.git/{rest:path}", self._git, methods=["GET", "POST"]),
                 ]
@@ -348,7 +367,11 @@ class FakeGitHub(LoopbackServer):
     def _login(self, call: ForgeCall) -> str:
         return self.logins.get(call.credential or "", self.bot_login)
 
-    def _emit(self, repo: FakeRepo, event: str, name: str, by: str, **facts: Any) -> None:
+    def _emit(
+        self, repo: FakeRepo, event: str, name: str, by: str, ids: dict[str, int] | None = None, **facts: Any
+    ) -> None:
+        """`ids`: the fake's own ids of what the payload carries ({"comment": 7}), so that a receiver
+        can ask the API about what it was told of."""
         hook = repo.hook
         if hook is None or not ("*" in hook.events or event in hook.events):
             return
@@ -360,6 +383,8 @@ class FakeGitHub(LoopbackServer):
             default_branch=repo.remote.branch,
             **facts,
         )
+        for key, value in (ids or {}).items():
+            payload[key]["id"] = value
         self.webhooks.submit(github_delivery(hook.url, hook.secret, event, payload, hook_id=hook.id))
 
     def _pull_event(self, repo: FakeRepo, pull: FakePull, action: str, by: str, before: str | None = None) -> None:
@@ -404,6 +429,7 @@ class FakeGitHub(LoopbackServer):
             title=title,
             text=body,
             is_pull=pull is not None,
+            ids={"comment": comment["id"]},
             **head,
         )
         return comment
@@ -415,31 +441,42 @@ class FakeGitHub(LoopbackServer):
         facts: dict[str, Any] = dict(
             number=pull.number, title=pull.title, head_ref=pull.head, head_sha=head_sha, base_ref=pull.base
         )
-        for path, line, text in comments:
+        review_id = next(self._ids)
+        stored = [self._line_comment(repo, pull, review_id, path, line, text, by) for path, line, text in comments]
+        for c in stored:
             self._emit(
                 repo,
                 "pull_request_review_comment",
                 "pull_request_review_comment.created",
                 by,
-                text=text,
-                path=path,
-                line=line,
+                ids={"comment": c["id"]},
+                text=c["body"],
+                path=c["path"],
+                line=c["line"],
                 **facts,
             )
         if state == "approved":
             pull.approvals += 1
         review = {
-            "id": next(self._ids),
+            "id": review_id,
+            "html_url": f"{self.url}/{repo.owner}/{repo.name}/pull/{pull.number}#pullrequestreview-{review_id}",
             "body": body,
             "state": state.upper(),
             "commit_id": head_sha,
             "user": self._user_json(by),
             "submitted_at": _now(),
-            "comments": [{"path": p, "line": n, "body": t} for p, n, t in comments],
+            "comments": stored,
         }
         repo.reviews.setdefault(pull.number, []).append(review)
         self._emit(
-            repo, "pull_request_review", "pull_request_review.submitted", by, text=body or None, state=state, **facts
+            repo,
+            "pull_request_review",
+            "pull_request_review.submitted",
+            by,
+            ids={"review": review_id},
+            text=body or None,
+            state=state,
+            **facts,
         )
         return review
 
@@ -531,7 +568,7 @@ class FakeGitHub(LoopbackServer):
             if number not in repo.pulls and number not in repo.issues:
                 return self._answer(call, _error(404, "Not Found"))
             if request.method == "GET":
-                return self._answer(call, JSONResponse(repo.comments.get(number, [])))
+                return self._answer(call, JSONResponse(page_of(request, repo.comments.get(number, []))))
             body = call.body if isinstance(call.body, dict) else {}
             if not isinstance(body.get("body"), str) or not body["body"]:
                 return self._answer(
@@ -562,6 +599,16 @@ class FakeGitHub(LoopbackServer):
                 for c in raw
                 if isinstance(c, dict)
             )
+            diff = diff_lines(repo.bare, pull.base, pull.head)
+            if any(line not in diff.get(path, ()) for path, line, _ in comments):
+                return self._answer(
+                    call,
+                    _error(
+                        422,
+                        "Unprocessable Entity",
+                        errors=["Pull request review thread line must be part of the diff"],
+                    ),
+                )
             review = self._add_review(repo, pull, str(body.get("body") or ""), state, comments, self._login(call))
         return self._answer(call, JSONResponse(review))
 
@@ -953,6 +1000,8 @@ class FakeGitHub(LoopbackServer):
             return self._answer(call, _error(401, "Bad credentials"))
         body = call.body or {}
         query, variables = str(body.get("query", "")), body.get("variables") or {}
+        if "reviewThreads" in query or "resolveReviewThread" in query:
+            return self._answer(call, JSONResponse(self._threads_graphql(query, variables)))
         if "markPullRequestReadyForReview" not in query:
             return self._answer(
                 call, JSONResponse({"errors": [{"message": "The fake serves only markPullRequestReadyForReview"}]})
@@ -993,7 +1042,7 @@ class FakeGitHub(LoopbackServer):
             "login": login,
             "id": 1,
             "node_id": "U_1",
-            "type": "User",
+            "type": "Bot" if login.endswith("[bot]") else "User",
             "site_admin": False,
             "url": f"{self.url}/users/{login}",
             "html_url": f"{self.url}/{login}",
@@ -1059,3 +1108,338 @@ class FakeGitHub(LoopbackServer):
             "author_association": "NONE",
             "auto_merge": None,
         }
+
+    # -- the conversation (issue 19, part A): knobs, what tests assert on, and its endpoints ---------
+    def set_permission(self, full_name: str, login: str, level: str) -> None:
+        """`login`'s permission on the repo: "admin", "maintain", "write", "triage", "read" or "none"."""
+        with self._lock:
+            self.repos[full_name].permissions[login] = level
+
+    def set_job(
+        self,
+        full_name: str,
+        sha: str,
+        name: str,
+        conclusion: str,
+        log: str = "",
+        run_id: int | None = None,
+        actions: bool = True,
+    ) -> dict[str, Any]:
+        """A CI job on `sha` ended with `conclusion`: its check run (whose completion sends `check_run`
+        and `check_suite` as usual) and, for GitHub Actions (`actions`), the job of workflow run `run_id`
+        (a new run when None) whose log is `log`. Another CI's check run keeps `log` as its output text."""
+        with self._lock:
+            repo = self.repos[full_name]
+            commit = commit_of(repo.bare, sha)
+            assert commit is not None, f"no commit {sha} in {full_name}"
+            run: dict[str, Any] = {
+                "id": next(self._ids),
+                "head_sha": commit,
+                "name": name,
+                "status": "completed",
+                "conclusion": conclusion,
+                "details_url": None,
+                "html_url": "",
+                "output": {"title": None, "summary": None, "text": None if actions else log, "annotations_count": 0},
+                "started_at": _now(),
+                "completed_at": _now(),
+                "app": {"id": 1, "slug": "github-actions" if actions else "ci", "name": "CI"},
+                "check_suite": {"id": run_id or 0},
+            }
+            run["html_url"] = f"{self.url}/{repo.owner}/{repo.name}/runs/{run['id']}"
+            if actions:
+                run_id = run_id or next(self._ids)
+                run["check_suite"] = {"id": run_id + 500_000}  # a suite is not the workflow run
+                run["details_url"] = f"{self.url}/{repo.owner}/{repo.name}/actions/runs/{run_id}/job/{run['id']}"
+                repo.jobs.append(
+                    {
+                        "id": run["id"],  # on GitHub, an Actions job's id is its check run's
+                        "run_id": run_id,
+                        "name": name,
+                        "head_sha": commit,
+                        "status": "completed",
+                        "conclusion": conclusion,
+                        "html_url": run["details_url"],
+                        "log": log,
+                    }
+                )
+            repo.check_runs.append(run)
+            self._check_completed(repo, run, "github-actions[bot]")
+            return run
+
+    def fail_job(
+        self, full_name: str, sha: str, name: str, log: str, run_id: int | None = None, actions: bool = True
+    ) -> dict[str, Any]:
+        return self.set_job(full_name, sha, name, "failure", log, run_id, actions)
+
+    def comments(self, full_name: str, number: int) -> list[str]:
+        """The texts of the issue's or pull request's conversation, oldest first."""
+        with self._lock:
+            return [c["body"] for c in self.repos[full_name].comments.get(number, [])]
+
+    def line_comments(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        """Every review line comment of the pull request (replies too), oldest first."""
+        with self._lock:
+            return list(self.repos[full_name].review_comments.get(number, []))
+
+    def replies(self, full_name: str, number: int, comment_id: int) -> list[str]:
+        """The texts of the replies in the thread that comment `comment_id` opened."""
+        with self._lock:
+            return [
+                c["body"]
+                for c in self.repos[full_name].review_comments.get(number, [])
+                if c["in_reply_to_id"] == comment_id
+            ]
+
+    def resolved(self, full_name: str) -> set[int]:
+        """The first comments of the threads marked resolved."""
+        with self._lock:
+            return set(self.repos[full_name].resolved)
+
+    def reviews(self, full_name: str, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.repos[full_name].reviews.get(number, []))
+
+    def _line_comment(
+        self,
+        repo: FakeRepo,
+        pull: FakePull,
+        review_id: int | None,
+        path: str,
+        line: int | None,
+        body: str,
+        by: str,
+        in_reply_to: int | None = None,
+    ) -> dict[str, Any]:
+        comment_id = next(self._ids)
+        comment = {
+            "id": comment_id,
+            "node_id": f"PRRC_{comment_id}",
+            "pull_request_review_id": review_id,
+            "in_reply_to_id": in_reply_to,
+            "path": path,
+            "line": line,
+            "original_line": line,
+            "side": "RIGHT",
+            "commit_id": branch_head(repo.bare, pull.head),
+            "body": body,
+            "user": self._user_json(by),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "html_url": f"{self.url}/{repo.owner}/{repo.name}/pull/{pull.number}#discussion_r{comment_id}",
+        }
+        repo.review_comments.setdefault(pull.number, []).append(comment)
+        return comment
+
+    async def _issue(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        number = request.path_params["number"]
+        full = f"{repo.owner}/{repo.name}"
+        with self._lock:
+            pull, issue = repo.pulls.get(number), repo.issues.get(number)
+            if pull is None and issue is None:
+                return self._answer(call, _error(404, "Not Found"))
+            answer: dict[str, Any] = {
+                "number": number,
+                "id": 2000 + number,
+                "node_id": f"I_{number}",
+                "title": pull.title if pull else issue.title if issue else "",
+                "body": pull.body if pull else issue.body if issue else "",
+                "user": self._user_json(self.bot_login if pull else issue.user if issue else ""),
+                "state": pull.state if pull else issue.state if issue else "open",
+                "comments": len(repo.comments.get(number, [])),
+                "html_url": f"{self.url}/{full}/{'pull' if pull else 'issues'}/{number}",
+                "url": f"{self.url}/repos/{full}/issues/{number}",
+                "labels": [],
+                "locked": False,
+            }
+            if pull is not None:
+                answer["pull_request"] = {
+                    "url": f"{self.url}/repos/{full}/pulls/{number}",
+                    "html_url": answer["html_url"],
+                    "merged_at": pull.updated_at if pull.merged else None,
+                }
+        return self._answer(call, JSONResponse(answer))
+
+    async def _pull_comments(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            if request.path_params["number"] not in repo.pulls:
+                return self._answer(call, _error(404, "Not Found"))
+            found = repo.review_comments.get(request.path_params["number"], [])
+            return self._answer(call, JSONResponse(page_of(request, found)))
+
+    async def _review_comments_of(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        number, review_id = request.path_params["number"], request.path_params["id"]
+        with self._lock:
+            if not any(r["id"] == review_id for r in repo.reviews.get(number, [])):
+                return self._answer(call, _error(404, "Not Found"))
+            found = [c for c in repo.review_comments.get(number, []) if c["pull_request_review_id"] == review_id]
+            return self._answer(call, JSONResponse(page_of(request, found)))
+
+    async def _review_comment(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            found = [c for cs in repo.review_comments.values() for c in cs if c["id"] == request.path_params["id"]]
+        return self._answer(call, JSONResponse(found[0]) if found else _error(404, "Not Found"))
+
+    async def _reply(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        number, comment_id = request.path_params["number"], request.path_params["id"]
+        body = call.body if isinstance(call.body, dict) else {}
+        with self._lock:
+            pull = repo.pulls.get(number)
+            root = next((c for c in repo.review_comments.get(number, []) if c["id"] == comment_id), None)
+            if pull is None or root is None:
+                return self._answer(call, _error(404, "Not Found"))
+            if root["in_reply_to_id"] is not None:
+                return self._answer(
+                    call, _error(422, "Validation Failed", errors=["replies to replies are not supported"])
+                )
+            if not isinstance(body.get("body"), str) or not body["body"]:
+                return self._answer(call, _error(422, "Validation Failed", errors=[{"field": "body"}]))
+            by = self._login(call)
+            reply = self._line_comment(repo, pull, None, root["path"], root["line"], body["body"], by, comment_id)
+        return self._answer(call, JSONResponse(reply, status_code=201))
+
+    def _threads_graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """`pullRequest.reviewThreads` and `resolveReviewThread`: a thread per first comment (`PRRT_<id>`)."""
+        with self._lock:
+            if "resolveReviewThread" in query:
+                thread = str(variables.get("id", ""))
+                root = int(thread.removeprefix("PRRT_")) if thread.removeprefix("PRRT_").isdigit() else -1
+                repo = next(
+                    (
+                        r
+                        for r in self.repos.values()
+                        for cs in r.review_comments.values()
+                        for c in cs
+                        if c["id"] == root
+                    ),
+                    None,
+                )
+                if repo is None:
+                    return {
+                        "data": {"resolveReviewThread": None},
+                        "errors": [
+                            {
+                                "type": "NOT_FOUND",
+                                "message": f"Could not resolve to a node with the global id of '{thread}'",
+                            }
+                        ],
+                    }
+                repo.resolved.add(root)
+                return {"data": {"resolveReviewThread": {"thread": {"id": thread, "isResolved": True}}}}
+            repo = self.repos.get(f"{variables.get('owner')}/{variables.get('name')}")
+            number = variables.get("number")
+            if repo is None or number not in repo.pulls:
+                return {"data": {"repository": None}, "errors": [{"type": "NOT_FOUND", "message": "Could not resolve"}]}
+            roots = [c for c in repo.review_comments.get(number, []) if c["in_reply_to_id"] is None]
+            nodes = [
+                {
+                    "id": f"PRRT_{c['id']}",
+                    "isResolved": c["id"] in repo.resolved,
+                    "comments": {"nodes": [{"databaseId": c["id"]}]},
+                }
+                for c in roots
+            ]
+            page = {"nodes": nodes, "pageInfo": {"hasNextPage": False, "endCursor": None}}
+            return {"data": {"repository": {"pullRequest": {"reviewThreads": page}}}}
+
+    async def _permission(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        login = request.path_params["login"]
+        with self._lock:
+            level = "admin" if login == repo.owner else repo.permissions.get(login)
+        if level is None:  # GitHub: not a collaborator, or no such user
+            return self._answer(call, _error(404, "Not Found"))
+        # GitHub's `permission` keeps the old four words; `role_name` says the finer role.
+        legacy = {"maintain": "write", "triage": "read"}.get(level, level)
+        return self._answer(
+            call, JSONResponse({"permission": legacy, "role_name": level, "user": self._user_json(login)})
+        )
+
+    async def _run_jobs(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            jobs = [
+                {k: v for k, v in j.items() if k != "log"}
+                for j in repo.jobs
+                if j["run_id"] == request.path_params["id"]
+            ]
+        if not jobs:
+            return self._answer(call, _error(404, "Not Found"))
+        return self._answer(call, JSONResponse({"total_count": len(jobs), "jobs": jobs}))
+
+    async def _job_logs(self, request: Request) -> Response:
+        """As GitHub: a redirect to a short-lived URL of the log's text (here on the fake, unsigned)."""
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, repo = begun
+        with self._lock:
+            found = any(j["id"] == request.path_params["id"] for j in repo.jobs)
+        if not found:
+            return self._answer(call, _error(404, "Not Found"))
+        location = f"{self.url}/_blobs/logs/{request.path_params['id']}?sv=2021&sig=fake"
+        return self._answer(call, Response(status_code=302, headers={"location": location}))
+
+    async def _log_blob(self, request: Request) -> Response:
+        with self._lock:
+            log = next(
+                (j["log"] for r in self.repos.values() for j in r.jobs if j["id"] == request.path_params["id"]), None
+            )
+        if log is None:
+            return Response("BlobNotFound", status_code=404)
+        return Response(log, media_type="text/plain")
+
+
+def page_of(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One page of a listing, as `per_page` (at most 100) and `page` (from 1) ask."""
+    q = request.query_params
+    per_page = min(max(int(q.get("per_page", "30") or 30), 1), 100)
+    page = max(int(q.get("page", "1") or 1), 1)
+    return items[(page - 1) * per_page : page * per_page]
+
+
+def diff_lines(bare: Path, base: str, head: str) -> dict[str, set[int]]:
+    """The new-side lines a pull request's diff shows (changed lines and their context), by path:
+    where a review may place a line comment."""
+    out = subprocess.run(
+        ["git", f"--git-dir={bare}", "diff", "--no-color", "-U3", f"refs/heads/{base}...refs/heads/{head}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines: dict[str, set[int]] = {}
+    path = ""
+    for row in out.stdout.splitlines():
+        if row.startswith("+++ "):
+            path = row[4:].removeprefix("b/")
+        elif row.startswith("@@") and path:
+            new = row.split("+", 1)[1].split(" ", 1)[0]
+            start, _, count = new.partition(",")
+            lines.setdefault(path, set()).update(range(int(start), int(start) + int(count or 1)))
+    return lines

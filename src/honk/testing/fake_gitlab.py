@@ -23,6 +23,7 @@ Push hooks (through the fake's git remote, or `notice_pushes`) are POSTed by `we
 from __future__ import annotations
 
 import itertools
+import secrets
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
+from honk.testing.fake_github import diff_lines, page_of
 from honk.testing.forge_http import (
     CallLog,
     ForgeCall,
@@ -118,6 +120,12 @@ class FakeProject:
     issues: dict[int, dict[str, Any]] = field(default_factory=dict)
     notes: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     deployments: list[dict[str, Any]] = field(default_factory=list)
+    # The conversation (issue 19, part A): a merge request's discussions (diff notes among them), who
+    # is a member at which access level, pipelines and their jobs (with their traces).
+    discussions: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    members: dict[str, int] = field(default_factory=dict)
+    pipelines: list[dict[str, Any]] = field(default_factory=list)
+    jobs: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def bare(self) -> Path:
@@ -138,6 +146,7 @@ class FakeGitLab(LoopbackServer):
         self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
         self.usernames: dict[str, str] = {}  # who a token acts as, in webhooks; otherwise `bot_username`
         self.bot_username = "honk-bot"
+        self.bots: set[str] = set()  # usernames GitLab marks `bot: true` (besides `bot_username`)
         self._sender: WebhookSender | None = None
         base = "/api/v4/projects/{project:path}"
         # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
@@ -145,11 +154,27 @@ class FakeGitLab(LoopbackServer):
             Starlette(
                 routes=[
                     Route(base + "/merge_requests/{iid:int}/merge", self._merge, methods=["PUT"]),
+                    Route(
+                        base + "/merge_requests/{iid:int}/discussions/{discussion}/notes",
+                        self._discussion_note,
+                        methods=["POST"],
+                    ),
+                    Route(
+                        base + "/merge_requests/{iid:int}/discussions/{discussion}",
+                        self._resolve_discussion,
+                        methods=["PUT"],
+                    ),
+                    Route(base + "/merge_requests/{iid:int}/discussions", self._discussions, methods=["GET", "POST"]),
+                    Route(base + "/issues/{iid:int}", self._issue, methods=["GET"]),
+                    Route(base + "/members/all", self._members, methods=["GET"]),
+                    Route(base + "/pipelines/{id:int}/jobs", self._pipeline_jobs, methods=["GET"]),
+                    Route(base + "/pipelines", self._pipelines, methods=["GET"]),
+                    Route(base + "/jobs/{id:int}/trace", self._trace, methods=["GET"]),
                     Route(base + "/merge_requests/{iid:int}/notes", self._notes, methods=["GET", "POST"]),
                     Route(base + "/issues/{iid:int}/notes", self._notes, methods=["GET", "POST"]),
                     Route(base + "/merge_requests/{iid:int}", self._merge_request, methods=["GET", "PUT"]),
                     Route(base + "/merge_requests", self._merge_requests, methods=["GET", "POST"]),
-                    Route(base + "/repository/commits/{sha}/statuses", self._commit_statuses, methods=["GET"]),
+                    Route(base + "/repository/commits/{sha:path}/statuses", self._commit_statuses, methods=["GET"]),
                     Route(base + "/statuses/{sha}", self._post_status, methods=["POST"]),
                     Route(base + "/environments", self._environments, methods=["POST"]),
                     Route(base + "/deployments/{id:int}", self._update_deployment, methods=["PUT"]),
@@ -273,7 +298,10 @@ class FakeGitLab(LoopbackServer):
     def _username(self, call: ForgeCall) -> str:
         return self.usernames.get(call.credential or "", self.bot_username)
 
-    def _emit(self, project: FakeProject, event: str, name: str, by: str, **facts: Any) -> None:
+    def _emit(
+        self, project: FakeProject, event: str, name: str, by: str, note_id: int | None = None, **facts: Any
+    ) -> None:
+        """`note_id`: the fake's own id of the note the payload tells of, so a receiver can find it."""
         hook = project.hook
         if hook is None or not ("*" in hook.events or event in hook.events):
             return
@@ -286,6 +314,8 @@ class FakeGitLab(LoopbackServer):
             default_branch=project.remote.branch,
             **facts,
         )
+        if note_id is not None:
+            payload["object_attributes"]["id"] = note_id
         self.webhooks.submit(gitlab_delivery(hook.url, hook.token, event, payload, instance=self.url))
 
     def _mr_event(
@@ -315,7 +345,7 @@ class FakeGitLab(LoopbackServer):
         note = {
             "id": next(self._ids),
             "body": body,
-            "author": {"id": 7, "username": by, "name": by},
+            "author": self._user(by),
             "created_at": _now(),
             "updated_at": _now(),
             "system": False,
@@ -329,6 +359,7 @@ class FakeGitLab(LoopbackServer):
                 "Note Hook",
                 "note.merge_request",
                 by,
+                note_id=note["id"],
                 iid=iid,
                 title=mr.title,
                 text=body,
@@ -338,7 +369,9 @@ class FakeGitLab(LoopbackServer):
                 state=mr.state,
             )
         elif issue is not None:
-            self._emit(project, "Note Hook", "note.issue", by, iid=iid, title=issue["title"], text=body)
+            self._emit(
+                project, "Note Hook", "note.issue", by, note_id=note["id"], iid=iid, title=issue["title"], text=body
+            )
         return note
 
     def _branch_heads(self, project: FakeProject) -> dict[str, str]:
@@ -378,7 +411,10 @@ class FakeGitLab(LoopbackServer):
             if iid not in found:
                 return self._answer(call, _message(404, "404 Not found"))
             if request.method == "GET":
-                return self._answer(call, JSONResponse(project.notes.get((kind, iid), [])))
+                notes = project.notes.get((kind, iid), [])
+                if request.query_params.get("sort", "desc") == "desc":  # GitLab's default: newest first
+                    notes = notes[::-1]
+                return self._answer(call, JSONResponse(page_of(request, notes)))
             options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
             if not options.get("body"):
                 return self._answer(call, _message(400, "400 Bad request - body is missing"))
@@ -711,6 +747,11 @@ class FakeGitLab(LoopbackServer):
             "merge_commit_sha": mr.merge_commit_sha,
             "squash_commit_sha": mr.squash_commit_sha,
             "detailed_merge_status": status,
+            "diff_refs": {
+                "base_sha": branch_head(project.bare, mr.target_branch),
+                "start_sha": branch_head(project.bare, mr.target_branch),
+                "head_sha": branch_head(project.bare, mr.source_branch),
+            },
             "merge_status": "cannot_be_merged" if status == "conflict" else "can_be_merged",
             "has_conflicts": status == "conflict",
             "web_url": f"{self.url}/{project.path}/-/merge_requests/{mr.iid}",
@@ -721,3 +762,331 @@ class FakeGitLab(LoopbackServer):
             "merged_at": mr.updated_at if mr.state == "merged" else None,
             "closed_at": mr.updated_at if mr.state == "closed" else None,
         }
+
+    # -- the conversation (issue 19, part A): knobs, what tests assert on, and its endpoints ---------
+    def _user(self, username: str) -> dict[str, Any]:
+        bot = username == self.bot_username or username in self.bots
+        return {"id": 7, "username": username, "name": username, "state": "active", "bot": bot}
+
+    def set_permission(self, path: str, username: str, level: int) -> None:
+        """`username` is a member at access `level` (10 guest, 20 reporter, 30 developer, 40 maintainer)."""
+        with self._lock:
+            self.projects[path].members[username] = level
+
+    def system_note(self, path: str, kind: str, iid: int, body: str) -> dict[str, Any]:
+        """A note GitLab writes itself ("added 1 commit"): part of the list, not of the conversation."""
+        with self._lock:
+            project = self.projects[path]
+            note = {
+                "id": next(self._ids),
+                "body": body,
+                "author": self._user(self.bot_username),
+                "created_at": _now(),
+                "updated_at": _now(),
+                "system": True,
+                "noteable_type": "MergeRequest" if kind == "merge_request" else "Issue",
+                "noteable_iid": iid,
+            }
+            project.notes.setdefault((kind, iid), []).append(note)
+            return note
+
+    def review(
+        self, path: str, iid: int, comments: tuple[tuple[str, int, str], ...], by: str = "jsmith"
+    ) -> list[dict[str, Any]]:
+        """A person comments on lines of the merge request's diff (path, line, text): one diff discussion
+        each, and a Note Hook each, as GitLab publishes a review. The first notes."""
+        with self._lock:
+            project = self.projects[path]
+            mr = project.merge_requests[iid]
+            refs = self._json(project, mr)["diff_refs"]
+            return [
+                self._new_discussion(project, mr, text, by, {**refs, "new_path": p, "old_path": p, "new_line": n})
+                for p, n, text in comments
+            ]
+
+    def set_job(
+        self,
+        path: str,
+        sha: str,
+        name: str,
+        status: str,
+        log: str = "",
+        run_id: int | None = None,
+        allow_failure: bool = False,
+    ) -> dict[str, Any]:
+        """A pipeline job on `sha` ended `status` ("success", "failed", "canceled", …) with trace `log`:
+        the job in pipeline `run_id` (a new pipeline when None), and its commit status of that name."""
+        with self._lock:
+            project = self.projects[path]
+            commit = commit_of(project.bare, sha)
+            assert commit is not None, f"no commit {sha} in {path}"
+            pipeline = next((p for p in project.pipelines if p["id"] == run_id), None)
+            if pipeline is None:
+                pipeline = {
+                    "id": run_id or next(self._ids),
+                    "iid": len(project.pipelines) + 1,
+                    "sha": commit,
+                    "ref": project.remote.branch,
+                    "status": status,
+                    "web_url": "",
+                    "created_at": _now(),
+                }
+                pipeline["web_url"] = f"{self.url}/{project.path}/-/pipelines/{pipeline['id']}"
+                project.pipelines.append(pipeline)
+            elif status == "failed":
+                pipeline["status"] = "failed"
+            job_id = next(self._ids)
+            job = {
+                "id": job_id,
+                "name": name,
+                "stage": "test",
+                "status": status,
+                "allow_failure": allow_failure,
+                "pipeline": {"id": pipeline["id"], "sha": commit, "status": pipeline["status"]},
+                "commit": {"id": commit},
+                "web_url": f"{self.url}/{project.path}/-/jobs/{job_id}",
+                "log": log,
+            }
+            project.jobs.append(job)
+            project.statuses.append(
+                {
+                    "id": next(self._ids),
+                    "sha": commit,
+                    "ref": pipeline["ref"],
+                    "status": status,
+                    "name": name,
+                    "target_url": job["web_url"],
+                    "description": None,
+                    "created_at": _now(),
+                    "started_at": _now(),
+                    "finished_at": _now(),
+                    "allow_failure": allow_failure,
+                    "coverage": None,
+                    "author": {"id": 2, "username": "ci-bot", "name": "CI"},
+                }
+            )
+            return {k: v for k, v in job.items() if k != "log"}
+
+    def fail_job(
+        self, path: str, sha: str, name: str, log: str, run_id: int | None = None, allow_failure: bool = False
+    ) -> dict[str, Any]:
+        return self.set_job(path, sha, name, "failed", log, run_id, allow_failure)
+
+    def comments(self, path: str, iid: int, kind: str = "merge_request") -> list[str]:
+        """The texts of the merge request's (or issue's) notes, oldest first; GitLab's own not among them."""
+        with self._lock:
+            return [n["body"] for n in self.projects[path].notes.get((kind, iid), []) if not n["system"]]
+
+    def replies(self, path: str, iid: int, note_id: int) -> list[str]:
+        """The texts of the notes after `note_id` in its discussion."""
+        with self._lock:
+            for d in self.projects[path].discussions.get(iid, []):
+                if d["notes"][0]["id"] == note_id:
+                    return [n["body"] for n in d["notes"][1:]]
+            return []
+
+    def resolved(self, path: str, iid: int) -> set[int]:
+        """The first notes of the merge request's resolved discussions."""
+        with self._lock:
+            return {
+                d["notes"][0]["id"] for d in self.projects[path].discussions.get(iid, []) if d["notes"][0]["resolved"]
+            }
+
+    def discussions_of(self, path: str, iid: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.projects[path].discussions.get(iid, []))
+
+    def _new_discussion(
+        self, project: FakeProject, mr: FakeMergeRequest, body: str, by: str, position: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        note = {
+            "id": next(self._ids),
+            "type": "DiffNote" if position else "DiscussionNote",
+            "body": body,
+            "author": self._user(by),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "system": False,
+            "noteable_type": "MergeRequest",
+            "noteable_iid": mr.iid,
+            "resolvable": True,
+            "resolved": False,
+            "position": {"position_type": "text", **position} if position else None,
+        }
+        discussion = {"id": secrets_hex(), "individual_note": False, "notes": [note]}
+        project.discussions.setdefault(mr.iid, []).append(discussion)
+        project.notes.setdefault(("merge_request", mr.iid), []).append(note)
+        self._emit(
+            project,
+            "Note Hook",
+            "note.merge_request",
+            by,
+            note_id=note["id"],
+            iid=mr.iid,
+            title=mr.title,
+            text=body,
+            sha=branch_head(project.bare, mr.source_branch),
+            source_branch=mr.source_branch,
+            target_branch=mr.target_branch,
+            state=mr.state,
+        )
+        return note
+
+    async def _issue(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            issue = project.issues.get(request.path_params["iid"])
+            if issue is None:
+                return self._answer(call, _message(404, "404 Not found"))
+            iid = issue["iid"]
+            answer = {
+                "id": 5000 + iid,
+                "iid": iid,
+                "project_id": project.id,
+                "title": issue["title"],
+                "description": issue["description"],
+                "state": issue.get("state", "opened"),
+                "author": self._user(issue["author"]),
+                "web_url": f"{self.url}/{project.path}/-/issues/{iid}",
+                "user_notes_count": len(project.notes.get(("issue", iid), [])),
+            }
+        return self._answer(call, JSONResponse(answer))
+
+    async def _discussions(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            mr = project.merge_requests.get(request.path_params["iid"])
+            if mr is None:
+                return self._answer(call, _message(404, "404 Not found"))
+            if request.method == "GET":
+                return self._answer(call, JSONResponse(page_of(request, project.discussions.get(mr.iid, []))))
+            options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+            if not options.get("body"):
+                return self._answer(call, _message(400, "400 Bad request - body is missing"))
+            position = options.get("position")
+            if isinstance(position, dict):
+                path, line = str(position.get("new_path", "")), position.get("new_line")
+                if line not in diff_lines(project.bare, mr.target_branch, mr.source_branch).get(path, set()):
+                    return self._answer(
+                        call,
+                        _message(
+                            400, '400 Bad request - Note {:line_code=>["can\'t be blank", "must be a valid line code"]}'
+                        ),
+                    )
+            elif position is not None:
+                return self._answer(call, _message(400, "400 Bad request - position is invalid"))
+            note = self._new_discussion(project, mr, str(options["body"]), self._username(call), position)
+            discussion = next(d for d in project.discussions[mr.iid] if d["notes"][0] is note)
+        return self._answer(call, JSONResponse(discussion, status_code=201))
+
+    def _discussion(self, project: FakeProject, iid: int, discussion_id: str) -> dict[str, Any] | None:
+        return next((d for d in project.discussions.get(iid, []) if d["id"] == discussion_id), None)
+
+    async def _discussion_note(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        iid = request.path_params["iid"]
+        options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+        with self._lock:
+            discussion = self._discussion(project, iid, request.path_params["discussion"])
+            if discussion is None:
+                return self._answer(call, _message(404, "404 Discussion Not Found"))
+            if not options.get("body"):
+                return self._answer(call, _message(400, "400 Bad request - body is missing"))
+            first = discussion["notes"][0]
+            note = {
+                **first,
+                "id": next(self._ids),
+                "type": first["type"],
+                "body": str(options["body"]),
+                "author": self._user(self._username(call)),
+                "created_at": _now(),
+                "updated_at": _now(),
+            }
+            discussion["notes"].append(note)
+            project.notes.setdefault(("merge_request", iid), []).append(note)
+        return self._answer(call, JSONResponse(note, status_code=201))
+
+    async def _resolve_discussion(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        options = {**call.query, **(call.body if isinstance(call.body, dict) else {})}
+        with self._lock:
+            discussion = self._discussion(project, request.path_params["iid"], request.path_params["discussion"])
+            if discussion is None:
+                return self._answer(call, _message(404, "404 Discussion Not Found"))
+            if "resolved" not in options:
+                return self._answer(call, _message(400, "400 Bad request - resolved is missing"))
+            resolved = str(options["resolved"]).lower() == "true"
+            for note in discussion["notes"]:
+                if note["resolvable"]:
+                    note["resolved"] = resolved
+        return self._answer(call, JSONResponse(discussion))
+
+    async def _members(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        query = request.query_params.get("query", "").lower()
+        with self._lock:
+            # GitLab's `query` matches a part of the name or username: the caller picks the exact one.
+            found = [
+                {**self._user(name), "access_level": level}
+                for name, level in project.members.items()
+                if query in name.lower()
+            ]
+        return self._answer(call, JSONResponse(page_of(request, found)))
+
+    async def _pipelines(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        sha = request.query_params.get("sha")
+        with self._lock:
+            found = [p for p in project.pipelines if sha in (None, p["sha"])]
+        found.sort(key=lambda p: p["id"], reverse=request.query_params.get("sort", "desc") == "desc")
+        return self._answer(call, JSONResponse(page_of(request, found)))
+
+    async def _pipeline_jobs(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        scopes = request.query_params.getlist("scope[]") or request.query_params.getlist("scope")
+        with self._lock:
+            if not any(p["id"] == request.path_params["id"] for p in project.pipelines):
+                return self._answer(call, _message(404, "404 Not found"))
+            found = [
+                {k: v for k, v in j.items() if k != "log"}
+                for j in project.jobs
+                if j["pipeline"]["id"] == request.path_params["id"] and (not scopes or j["status"] in scopes)
+            ]
+        return self._answer(call, JSONResponse(page_of(request, found)))
+
+    async def _trace(self, request: Request) -> Response:
+        begun = await self._begin(request)
+        if isinstance(begun, Response):
+            return begun
+        call, project = begun
+        with self._lock:
+            log = next((j["log"] for j in project.jobs if j["id"] == request.path_params["id"]), None)
+        if log is None:
+            return self._answer(call, _message(404, "404 Not found"))
+        return self._answer(call, Response(log, media_type="text/plain"))
+
+
+def secrets_hex() -> str:
+    """A discussion's id: GitLab's are 40 hex characters."""
+    return secrets.token_hex(20)
