@@ -8,7 +8,7 @@ import json
 import re
 
 from honk.domain import MAX_FORGE_TEXT, Discussion, LineComment, Plan, RepoConfig, RepoRef
-from honk.workflow.records import MAX_REVIEW_FINDINGS, MAX_REVIEW_SUMMARY, PullReviewAnswer
+from honk.workflow.records import MAX_REVIEW_FINDINGS, MAX_REVIEW_SUMMARY, PullReviewAnswer, PullReviewInput
 
 TASK_ID_RE = re.compile(r"^t-[a-z2-7]{12}$")
 
@@ -125,6 +125,13 @@ REVIEW_ANSWER_SHAPE = (
     '{"summary": "what the change does and your overall verdict, in a few sentences", '
     '"findings": [{"path": "src/file.py", "line": 12, "text": "the problem, and how to fix it"}]}'
 )
+
+
+def review_id(inp: PullReviewInput) -> str:
+    """`review-<forge>-<repo>-<number>-<sha12>`: the review's workflow id (one review per head), and the
+    name of its working copy and sandbox area (a Honk repo name is already safe in a path)."""
+    forge = inp.repo.forge.kind if inp.repo.forge is not None else "git"
+    return f"review-{forge}-{inp.repo.name}-{inp.number}-{inp.head_sha[:12]}"
 
 
 def review_prompt_for_pr(discussion: Discussion, base: str, head: str, files: list[str], diff: str) -> str:

@@ -246,8 +246,16 @@ class PullReviewPost(Carried):
 
 
 class PullReviewDone(Carried):
-    """The workflow's result: the posted review's (or comment's) URL, and why it failed, if it did."""
+    """The workflow's result: the posted review's URL (a review that could not be made fails the workflow,
+    having said why on the pull request)."""
 
     url: str | None = None
     findings: int = 0
-    failed: str = ""
+
+
+class PullReviewStarted(Carried):
+    """What `TaskService.review_pull_request` did: `started` False when that head's review was already
+    asked (running or made); `workflow_id` names it either way."""
+
+    workflow_id: str
+    started: bool
