@@ -78,7 +78,8 @@ from honk.store.forge_threads import ForgeThreads
 from honk.store.secrets import secret_name
 from honk.store.slack import SlackStore
 from honk.timeline import Timeline
-from honk.workflow.policy import task_id_for
+from honk.workflow.policy import review_id, task_id_for
+from honk.workflow.pull_review import PullReviewWorkflow
 from honk.workflow.records import (
     AutofixSwitch,
     CancelRequest,
@@ -87,6 +88,8 @@ from honk.workflow.records import (
     FollowUp,
     MergeDecision,
     PlanDecision,
+    PullReviewInput,
+    PullReviewStarted,
     TaskInput,
 )
 from honk.workflow.task_workflow import TaskWorkflow
@@ -825,6 +828,50 @@ class TaskService:
             key = preview_link_key(configured.get_secret_value() if configured else None, self.settings.secret_key_file)
             self._preview_links = PreviewLinks(key)
         return self._preview_links
+
+    # -- @honk review (issue 19, part E) ---------------------------------------------------------------
+    async def review_pull_request(self, repo: str, number: int, actor: Actor, head_sha: str) -> PullReviewStarted:
+        """`@honk review` on pull request `number` of `repo`, at its head `head_sha` (the forge front door
+        reads it from the pull request: a comment's webhook does not carry it). Whoever may request a change
+        of the repo may ask; the review's workflow then posts it — no task, branch or commit. One review per
+        head: asking again while it runs, or after it was posted, starts nothing (`started` False)."""
+        return await self.gate.recorded(
+            "request", actor, repo, lambda: self._review_pull_request(repo, number, actor, head_sha)
+        )
+
+    async def _review_pull_request(self, repo: str, number: int, actor: Actor, head_sha: str) -> PullReviewStarted:
+        ref = await self.repo(repo)
+        if ref.forge is None:
+            raise UserFacingError(
+                f"Repo {ref.name!r} is a plain git remote: Honk posts reviews on GitHub or GitLab pull requests."
+            )
+        if not 0 < number < 2**31 or not re.fullmatch(r"[0-9a-f]{7,64}", head_sha):
+            raise UserFacingError(f"Pull request #{number} at {head_sha[:70]!r} is not a pull request and commit.")
+        await self.gate.check("request", actor, ref.name)
+        inp = PullReviewInput(
+            repo=ref,
+            number=number,
+            head_sha=head_sha,
+            requested_by=actor.identity,
+            heartbeat_timeout_s=self.settings.temporal.heartbeat_timeout_s,
+        )
+        started = PullReviewStarted(workflow_id=review_id(inp), started=True)
+        try:
+            await self.client.start_workflow(
+                PullReviewWorkflow.run,
+                inp,
+                id=started.workflow_id,
+                task_queue=self.settings.temporal.task_queue,
+                # A failed review (refused, out of budget) may be asked again for the same head; a made one not.
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE_FAILED_ONLY,
+            )
+        except WorkflowAlreadyStartedError:
+            started = started.model_copy(update={"started": False})
+        except RPCError as e:
+            raise Unavailable(f"Temporal did not accept the review ({e}); nothing was started. Try again.") from e
+        said = "asked" if started.started else "already asked (nothing new started)"
+        await self.gate.record("request", actor, ref.name, "ok", f"review of #{number} at {head_sha[:12]}: {said}")
+        return started
 
 
 def _normalise_url(url: str) -> str:

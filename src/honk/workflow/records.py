@@ -3,13 +3,17 @@ running workflows. Large things (logs, diffs, artifacts) stay on disk or in the 
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from honk.domain import (
     AgentJob,
     AgentOutcome,
     Artifact,
     Attachment,
     Carried,
+    LineComment,
     RepoConfig,
+    RepoRef,
     TaskRequest,
     TaskState,
 )
@@ -224,3 +228,71 @@ class CiLogs(Carried):
     feedback: str = ""
     on_target: list[str] = []
     head: str = ""  # the commit Honk delivered last: a failure on another commit is not Honk's to fix
+
+
+# -- @honk review (issue 19, part E) ------------------------------------------------------------------
+# A review is a workflow of its own (honk.workflow.pull_review), not a task: no branch, no commit, no row.
+
+MAX_REVIEW_FINDINGS = 30  # line comments one review posts; more read as noise (the rest are counted)
+MAX_REVIEW_SUMMARY = 8_000  # the review's own words; the body stays within the forge's comment size
+
+
+class PullReviewInput(Carried):
+    """`@honk review` on pull request `number` of `repo`, at `head_sha` (the commit reviewed), as asked by
+    `requested_by` (a Honk identity the gate let through)."""
+
+    repo: RepoRef
+    number: int
+    head_sha: str = Field(min_length=7, max_length=64)
+    requested_by: str
+    heartbeat_timeout_s: float = 60.0
+
+
+class PullReviewAnswer(Carried):
+    """What the agent said of the change, bounded (honk.workflow.policy.parse_review_answer): `structured`
+    False when it did not answer with the JSON asked for (its words are then the summary); `dropped`: the
+    findings left out (unusable, or past MAX_REVIEW_FINDINGS)."""
+
+    summary: str = Field(default="", max_length=MAX_REVIEW_SUMMARY)
+    findings: list[LineComment] = Field(default=[], max_length=MAX_REVIEW_FINDINGS)
+    structured: bool = True
+    dropped: int = 0
+
+
+class PullReviewRan(Carried):
+    """The review run's result: the answer, the files the pull request changes (line comments go only
+    there), and what ran it."""
+
+    answer: PullReviewAnswer
+    changed_files: list[str] = []
+    agent: str = ""
+    model: str | None = None
+    cost_usd: float | None = None
+
+
+class PullReviewPost(Carried):
+    """What is posted on the pull request: a review (`comments` on its lines), or, when `as_comment`, one
+    plain comment (a review that could not be made says so there)."""
+
+    repo: RepoRef
+    number: int
+    commit: str
+    body: str
+    comments: list[LineComment] = []
+    as_comment: bool = False
+
+
+class PullReviewDone(Carried):
+    """The workflow's result: the posted review's URL (a review that could not be made fails the workflow,
+    having said why on the pull request)."""
+
+    url: str | None = None
+    findings: int = 0
+
+
+class PullReviewStarted(Carried):
+    """What `TaskService.review_pull_request` did: `started` False when that head's review was already
+    asked (running or made); `workflow_id` names it either way."""
+
+    workflow_id: str
+    started: bool
