@@ -31,6 +31,7 @@ from honk.domain import (
     DeployRecord,
     ForgeRef,
     HostAllowed,
+    Origin,
     Phase,
     PreviewInfo,
     RefusedAttachment,
@@ -304,15 +305,17 @@ class TaskService:
         slack: SlackThread | None = None,
         files: list[attachments.Incoming] | None = None,
         plan: bool = False,
+        origin: Origin | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
-        first, and changes nothing until a person approves it."""
+        first, and changes nothing until a person approves it. `origin`: what started it, when no person
+        asked at a front door (a schedule, a trigger, the forge)."""
         return await self.gate.recorded(
             "request",
             actor,
             repo,
-            lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files, plan),
+            lambda: self._submit(repo, text, actor, agent, model, request_id, slack, files, plan, origin=origin),
         )
 
     async def may_request(self, repo: str, actor: Actor) -> RepoRef:
@@ -337,6 +340,7 @@ class TaskService:
         files: list[attachments.Incoming] | None = None,
         plan: bool = False,
         reverts: Reverting | None = None,
+        origin: Origin | None = None,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -378,6 +382,7 @@ class TaskService:
                         slack=slack,
                         attachments=[a for a, _ in await self.attachments.files(task_id)],
                         plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
+                        origin=origin,
                     )
                 )
             return known, False
@@ -396,6 +401,7 @@ class TaskService:
             attachments=[a for a, _ in kept],
             plan=plan,
             reverts=reverts,
+            origin=origin,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
