@@ -1696,7 +1696,8 @@ class HandOff(Record):
     repo: str
     state: TaskState
     source: HandOffSource
-    remote: str
+    clone_url: str  # the repo's URL, as a clone of it names its remote
+    remote: str  # where the branch is fetched from: `clone_url`, or the worker's mirror
     ref: str  # what to fetch at `remote`
     branch: str  # the local branch to make
     commit: str | None = None  # the task's latest commit, as Honk knows it

@@ -737,6 +737,7 @@ class TaskService:
             repo=repo.name,
             state=view.state,
             source=source,
+            clone_url=_clone_url(repo.url),
             remote=remote,
             ref=ref,
             branch=view.branch,
