@@ -1769,3 +1769,71 @@ class ScheduleView(Record):
 
 
 RepoConfig.model_rebuild()
+
+
+# -- issue 19, part C (triggers): preset tasks started by a URL, and a task handed off to a laptop ------------
+
+MAX_TRIGGER_PAYLOAD = 64 * 1024  # what a trigger's caller may send with it (an alert, a bug report)
+TRIGGER_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Where `honk checkout` fetches a task's branch from: the forge (its pull request's branch), the repo's
+# remote (the branch as published for other workers, refs/honk/tasks/<id>), or the worker's own mirror (one
+# machine, `honk up`: nothing is published anywhere else).
+HandOffSource = Literal["forge", "remote", "worker"]
+
+
+class TriggerInfo(Record):
+    """A trigger as it is listed: what task it starts, and who made it. Never its token."""
+
+    name: str
+    repo: str
+    prompt: str
+    agent: str | None = None
+    created_by: str
+    created_at: datetime
+    fired: int = 0
+    last_fired_at: datetime | None = None
+
+
+class TriggerMade(Record):
+    """A trigger just made, with its URL: the token in it is shown this once, and kept only as a digest."""
+
+    trigger: TriggerInfo
+    url: str
+
+
+class TriggerFired(Record):
+    """What a trigger's caller is answered: the task it started (or started before, for a retry)."""
+
+    task_id: str
+    url: str
+    created: bool
+
+
+class HandOff(Record):
+    """What `honk checkout` (and the task page) need to continue a task on a laptop: where its branch is,
+    and what the agent did. `remote` is never a URL with credentials in it."""
+
+    task_id: str
+    repo: str
+    state: TaskState
+    source: HandOffSource
+    clone_url: str  # the repo's URL, as a clone of it names its remote
+    remote: str  # where the branch is fetched from: `clone_url`, or the worker's mirror
+    ref: str  # what to fetch at `remote`
+    branch: str  # the local branch to make
+    commit: str | None = None  # the task's latest commit, as Honk knows it
+    pull_request_url: str = ""
+    merged_commit: str | None = None
+    summary: str = ""  # markdown: the request, the plan, each round's summary, follow-ups, checks
+
+    def commands(self) -> list[str]:
+        """The git commands that bring the task's branch into a clone of the repo, as a person types them."""
+        return [
+            f"git fetch {_quoted(self.remote)} {_quoted(self.ref)}",
+            f"git switch -c {_quoted(self.branch)} FETCH_HEAD",
+        ]
+
+
+def _quoted(word: str) -> str:
+    """A word as a POSIX shell reads it back unchanged."""
+    return word if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word) else "'" + word.replace("'", "'\"'\"'") + "'"

@@ -33,6 +33,8 @@ from honk.domain import (
     ForgeKind,
     ForgeRef,
     ForgeThread,
+    HandOff,
+    HandOffSource,
     HostAllowed,
     Origin,
     Phase,
@@ -49,6 +51,7 @@ from honk.domain import (
 )
 from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingError
 from honk.events import (
+    AgentFinished,
     AnyEvent,
     AttachmentsReceived,
     FollowUpReceived,
@@ -94,13 +97,16 @@ from honk.workflow.records import (
 )
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.git import check_remote_branch
-from honk.workspace.worktrees import task_branch
+from honk.workspace.worktrees import task_branch, task_ref
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # A preview's idle stop counts from its last access: recorded at most this often per preview (the
 # web server sees every request), and a stopped one is asked to wake at most this often.
 PREVIEW_TOUCH_EVERY_S = 5.0
 PREVIEW_WAKE_EVERY_S = 5.0
+# A hand-off's summary: the events read for it (pages of 1,000), and its size.
+HAND_OFF_EVENT_PAGES = 50
+MAX_HAND_OFF_SUMMARY = 200_000
 
 
 class TaskService:
@@ -872,6 +878,93 @@ class TaskService:
         said = "asked" if started.started else "already asked (nothing new started)"
         await self.gate.record("request", actor, ref.name, "ok", f"review of #{number} at {head_sha[:12]}: {said}")
         return started
+
+    # -- hand-off (issue 19, part C) -----------------------------------------------------------------------
+    async def checkout(self, task_id: str) -> HandOff:
+        """Where the task's branch can be fetched from, and what the agent did: for `honk checkout` and the
+        task page. The remote is the repo's URL as a person clones it (never with credentials in it)."""
+        view = await self.task(task_id)
+        repo = await self.repo(view.repo)
+        timeline = await self.timeline(task_id)
+        commit = timeline.ready.commit if timeline.ready else (timeline.agent_commits or [None])[-1]
+        if commit is None and view.merged_commit is None:
+            raise Conflict(f"Task {task_id} has no commit yet ({view.state.value}): nothing to check out.")
+        pull_request = timeline.pull_request
+        source: HandOffSource
+        if repo.forge is not None and pull_request is not None:
+            source, remote, ref = "forge", _clone_url(repo.url), f"refs/heads/{view.branch}"
+        elif self.settings.workspaces.share_task_branches:
+            source, remote, ref = "remote", _clone_url(repo.url), task_ref(task_id)
+        else:  # one machine (`honk up`): the branch is only in the worker's mirror, on this machine
+            source, remote, ref = (
+                "worker",
+                str(self.settings.mirrors_dir / f"{repo.name}.git"),
+                f"refs/heads/{view.branch}",
+            )
+        return HandOff(
+            task_id=task_id,
+            repo=repo.name,
+            state=view.state,
+            source=source,
+            clone_url=_clone_url(repo.url),
+            remote=remote,
+            ref=ref,
+            branch=view.branch,
+            commit=commit,
+            pull_request_url=pull_request.url if pull_request else "",
+            merged_commit=view.merged_commit,
+            summary=await self._hand_off_summary(view, timeline),
+        )
+
+    async def _hand_off_summary(self, view: TaskView, timeline: Timeline) -> str:
+        """The task in markdown, for the person taking it over: what was asked, planned, done, said and checked."""
+        lines = [f"# Honk task {view.id} on {view.repo}", "", f"Asked by {view.requested_by}:", ""]
+        lines += [f"> {line}" for line in view.text.splitlines()]
+        lines += ["", f"State: {view.state.value}. Branch `{view.branch}`."]
+        if timeline.pull_request is not None:
+            lines.append(f"Pull request: {timeline.pull_request.url}")
+        if view.reason:
+            lines += ["", f"Why it stopped: {view.reason}"]
+        if timeline.plan is not None:
+            approved = f", approved by {timeline.plan_approved_by}" if timeline.plan_approved_by else ""
+            lines += ["", f"## Plan (v{timeline.plan_version}{approved})", "", timeline.plan.text()]
+        rounds: list[str] = []
+        follow_ups: list[str] = []
+        after = 0
+        for _ in range(HAND_OFF_EVENT_PAGES):
+            page = await self.store.events(view.id, after_id=after)
+            for stored in page:
+                ev = stored.event
+                if isinstance(ev, AgentFinished):
+                    files = ", ".join(ev.changed_files[:20]) or "no files"
+                    rounds.append(f"- Round {ev.round} ({(ev.commit or 'no commit')[:10]}; {files}): {ev.summary}")
+                elif isinstance(ev, FollowUpReceived):
+                    follow_ups.append(f"- {ev.by}: {ev.text}")
+            if not page:
+                break
+            after = page[-1].id
+        if rounds:
+            lines += ["", "## What the agent did", "", *rounds]
+        if follow_ups:
+            lines += ["", "## Follow-ups", "", *follow_ups]
+        if timeline.checks:
+            lines += ["", "## Checks", ""]
+            for c in timeline.checks.values():
+                detail = (c.detail or "").strip().splitlines()[-1:] if not c.passed else []
+                lines.append(
+                    f"- {'passed' if c.passed else 'FAILED'}: {c.name}" + (f" — {detail[0]}" if detail else "")
+                )
+        if timeline.ready is not None:
+            lines += ["", "## Ready for review", "", timeline.ready.summary]
+            if timeline.ready.diffstat:
+                lines += ["", "```", timeline.ready.diffstat, "```"]
+            lines += [f"- warning: {w}" for w in timeline.ready.warnings]
+        return redact("\n".join(lines) + "\n")[:MAX_HAND_OFF_SUMMARY]
+
+
+def _clone_url(url: str) -> str:
+    """The repo's URL as a person clones it: without a user or token written into it."""
+    return re.sub(r"^(\w+://)[^/@\s]+@", r"\1", url)
 
 
 def _normalise_url(url: str) -> str:

@@ -14,7 +14,9 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
+from honk.cli.checkout import checkout
 from honk.cli.doctor import doctor
+from honk.cli.hook import hook
 from honk.cli.schedule import schedule
 from honk.domain import (
     AuditAction,
@@ -606,3 +608,5 @@ def _follow(
 
 cli.add_command(doctor)
 cli.add_command(schedule)  # issue 19, part B
+cli.add_command(hook)  # issue 19, part C: trigger URLs
+cli.add_command(checkout)  # issue 19, part C: a task's branch on a laptop

@@ -254,3 +254,19 @@ class ForgeThreadRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_forge_threads_task", "task_id"),)
+
+
+class TriggerRow(Base):
+    """A trigger (honk.store.triggers): a preset task its URL starts, as the person who made it. Its token is
+    kept only as a SHA-256 digest, looked up by it."""
+
+    __tablename__ = "triggers"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(100), index=True)
+    prompt: Mapped[str] = mapped_column(Text)
+    agent: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired: Mapped[int] = mapped_column(Integer, default=0)
+    last_fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

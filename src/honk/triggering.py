@@ -1,0 +1,160 @@
+"""Triggers: a URL that starts a preset task from any tool that can send an HTTP POST (an alert, a bug tracker,
+a cron job elsewhere), as the person who made it (`honk hook create NAME --repo R --prompt P`).
+
+Who may make one: the repo's admins (the access policy's `admins`, as for its secrets and hosts). A trigger
+starts tasks as its maker from wherever its URL reaches, with no sign-in, so it is a standing grant of their
+right to request; each task it starts is still asked of the gate as theirs (their limits, their repos), so a
+maker who loses the right to request loses their triggers with it.
+
+The token is 32 random bytes (urlsafe), kept only as its SHA-256 digest and looked up by it, rather than a
+token signed with the server's key (itsdangerous): a signed token needs the store anyway to be revoked one
+by one, a leak of the signing key would mint every trigger's URL at once, and a copy of the database would
+hold working URLs if it held the tokens. A digest of 256 random bits is safe to keep and to compare in the
+database: it cannot be worked back, and nothing about a guess is learned from a lookup. The URL is shown
+once; a lost URL is a trigger deleted and made again.
+
+What the caller sends (JSON or text, up to MAX_TRIGGER_PAYLOAD bytes; the web route answers 413 past it)
+reaches the agent as a file, `trigger-payload.txt`, fenced as reference material from the requester (the
+agent's prompt does that to every attachment): the caller is a tool, and its words are never instructions.
+JSON that does not parse is passed on as the text it is — an alert that sends broken JSON still gets its
+task. An `Idempotency-Key` makes a retry the same task (its request id, within this one trigger).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from datetime import UTC, datetime
+
+from honk import attachments
+from honk.access import Who
+from honk.accounts import Role
+from honk.agents import AGENT_NAMES
+from honk.domain import (
+    MAX_REQUEST_CHARS,
+    MAX_TRIGGER_PAYLOAD,
+    TRIGGER_NAME,
+    Origin,
+    TriggerFired,
+    TriggerInfo,
+    TriggerMade,
+)
+from honk.errors import Forbidden, NotFound, UserFacingError
+from honk.gate import Actor
+from honk.redaction import redact
+from honk.service import TaskService
+from honk.store.triggers import Triggers
+
+TRIGGER_PATH = "/hooks/trigger/"
+PAYLOAD_NAME = "trigger-payload.txt"
+MAX_TOKEN_CHARS = 100  # what a caller's token may be before it is even looked up (ours are 43)
+MAX_IDEMPOTENCY_KEY = 100
+_KEY = re.compile(r"^[\x21-\x7e]{1,100}$")  # printable ASCII, no spaces
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class Triggering:
+    def __init__(self, service: TaskService) -> None:
+        self.service = service
+        self.triggers = Triggers(service.store)
+
+    # -- made, listed and deleted by the repo's admins ---------------------------------------------------
+    async def create(self, actor: Actor, name: str, repo: str, prompt: str, agent: str | None = None) -> TriggerMade:
+        if not re.fullmatch(TRIGGER_NAME, name):
+            raise UserFacingError(
+                f"Trigger name {name!r} is not allowed: up to 64 letters, digits, '.', '_' and '-', starting with "
+                "a letter or digit."
+            )
+        ref = await self.service.repo(repo)
+        self._may_manage(actor, ref.name)
+        prompt = redact(prompt.strip())  # a pasted token never reaches the agent, the history or a page
+        if not prompt:
+            raise UserFacingError("The trigger's prompt is empty: say what the task it starts should do.")
+        if len(prompt) > MAX_REQUEST_CHARS:
+            raise UserFacingError(f"The trigger's prompt is longer than {MAX_REQUEST_CHARS:,} characters.")
+        if agent is not None and agent not in AGENT_NAMES:
+            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
+        token = secrets.token_urlsafe(32)
+        made = await self.triggers.add(name, ref.name, prompt, agent, digest(token), actor.identity)
+        return TriggerMade(trigger=made, url=f"{self._base()}{TRIGGER_PATH}{token}")
+
+    async def listed(self, repo: str | None = None) -> list[TriggerInfo]:
+        if repo is not None:
+            repo = (await self.service.repo(repo)).name
+        return await self.triggers.listed(repo)
+
+    async def delete(self, actor: Actor, name: str) -> TriggerInfo:
+        found = await self.triggers.get(name)
+        if found is None:
+            raise NotFound(f"No trigger named {name!r} (`honk hook list` shows them).")
+        self._may_manage(actor, found.repo)
+        await self.triggers.remove(name)
+        return found
+
+    def _may_manage(self, actor: Actor, repo: str) -> None:
+        if not self.service.may_manage(actor, repo):
+            raise Forbidden(
+                f"{actor.identity} may not manage triggers of {repo}: a trigger starts tasks as its maker from "
+                f"anywhere its URL reaches, so only {repo}'s admins may (the access policy's `admins` for it)."
+            )
+
+    # -- fired by whoever holds the URL ------------------------------------------------------------------
+    async def find(self, token: str) -> TriggerInfo:
+        """The trigger `token` opens; NotFound (and nothing else said) for any other token."""
+        found = await self.triggers.by_digest(digest(token)) if 0 < len(token) <= MAX_TOKEN_CHARS else None
+        if found is None:
+            raise NotFound("Not Found")
+        return found
+
+    async def fire(
+        self,
+        trigger: TriggerInfo,
+        payload: bytes,
+        content_type: str = "",
+        idempotency_key: str | None = None,
+        role: Role | None = None,
+    ) -> TriggerFired:
+        """Starts the trigger's task as its maker (`role`: their account's, where they have one), with what
+        the caller sent as a file. The same `idempotency_key` again is the same task: nothing new starts."""
+        if len(payload) > MAX_TRIGGER_PAYLOAD:
+            raise UserFacingError(f"The body is larger than {MAX_TRIGGER_PAYLOAD:,} bytes.")
+        request_id = None
+        if idempotency_key is not None:
+            if not _KEY.fullmatch(idempotency_key):
+                raise UserFacingError(
+                    f"The Idempotency-Key header must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters."
+                )
+            # Within this one trigger (one made again under the same name is another): its name and birth.
+            request_id = f"trigger:{trigger.name}:{trigger.created_at.timestamp():.6f}:{idempotency_key}"
+        maker = trigger.created_by
+        actor = Actor(who=Who(identity=maker, email=maker if "@" in maker else None), front_door="trigger", role=role)
+        origin = Origin(kind="trigger", detail=f"trigger {trigger.name} (made by {maker})"[:300])
+        files = [payload_file(trigger.name, payload, content_type)] if payload.strip() else []
+        view, created = await self.service.submit(
+            trigger.repo, trigger.prompt, actor, trigger.agent, request_id=request_id, files=files, origin=origin
+        )
+        if created:
+            await self.triggers.fired(trigger.name)
+        return TriggerFired(task_id=view.id, url=f"{self._base()}/tasks/{view.id}", created=created)
+
+    def _base(self) -> str:
+        return self.service.settings.base_url.rstrip("/")
+
+
+def payload_file(name: str, payload: bytes, content_type: str) -> attachments.Incoming:
+    """What the caller sent, as text the agent reads (never refused: bytes that are not UTF-8 are replaced,
+    NULs dropped), under a line that says where it came from. JSON that parses is indented for reading."""
+    text = payload.decode("utf-8", errors="replace").replace("\x00", "")
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except ValueError:
+        pass  # not JSON, or broken JSON: passed on as the text it is
+    kind = re.sub(r"[^\x20-\x7e]", "", content_type)[:100] or "none"
+    at = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    head = f"Sent to trigger {name} at {at} (Content-Type: {kind}) by whatever tool holds its URL.\n\n"
+    return attachments.Incoming(name=PAYLOAD_NAME, data=redact(head + text).encode())
