@@ -160,6 +160,11 @@ class Workspaces(Protocol):
         """Stops what it does in the background (spare workspaces made ahead of tasks)."""
         ...
 
+    async def rebase_onto(self, ws: Workspace, ref: str) -> list[str]:
+        """Replays the branch's own commits on `ref` (its history rewritten: a push of it needs a lease);
+        the conflicting files (the rebase undone, the workspace clean), or [] when it rebased."""
+        ...
+
 
 # -- 2. the agent, and the tools the worker hands it for one run ---------------------------------
 
