@@ -73,7 +73,15 @@ from honk.store.secrets import secret_name
 from honk.store.slack import SlackStore
 from honk.timeline import Timeline
 from honk.workflow.policy import task_id_for
-from honk.workflow.records import CancelRequest, DeployDecision, FollowUp, MergeDecision, PlanDecision, TaskInput
+from honk.workflow.records import (
+    CancelRequest,
+    DeployDecision,
+    FollowUp,
+    MergeDecision,
+    PlanDecision,
+    TargetMoved,
+    TaskInput,
+)
 from honk.workflow.task_workflow import TaskWorkflow
 from honk.workspace.git import check_remote_branch
 from honk.workspace.worktrees import task_branch
@@ -697,6 +705,21 @@ class TaskService:
             key = preview_link_key(configured.get_secret_value() if configured else None, self.settings.secret_key_file)
             self._preview_links = PreviewLinks(key)
         return self._preview_links
+
+    # -- main moved (issue 19, part D)
+    async def target_moved(self, task_id: str, new_head: str = "", by: str = "") -> bool:
+        """Tells a task its target branch moved (the forge front door, for each open Honk pull request onto
+        a pushed branch); a task waiting for people brings it in. False when the task has ended (nothing to
+        do: a front door telling every task of a push is not refused)."""
+        view = await self.task(task_id)
+        if view.state.terminal:
+            return False
+        moved = TargetMoved(new_head=new_head[:64], by=by[:200])
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.target_moved, moved)
+        except RPCError:
+            return False  # it ended between the look and the signal
+        return True
 
 
 def _normalise_url(url: str) -> str:
