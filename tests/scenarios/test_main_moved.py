@@ -116,7 +116,9 @@ def test_main_moving_cleanly_is_rebased_in_checked_and_pushed_with_a_lease(honk,
 
     # Told again of the same push: nothing to do, nothing pushed.
     assert target_moved(honk, temporal, task_id, moved)
-    honk.http.post(f"/api/tasks/{task_id}/merge", json={})  # the merge needs no re-verification now
+    # A merge is refused while that look is under way ("merge once the task is ready again"), then taken.
+    merge = lambda: honk.http.post(f"/api/tasks/{task_id}/merge", json={}).status_code == 202  # noqa: E731
+    wait_until(merge, 30, "the merge taken")
     assert honk.wait_for(task_id, TaskState.merged, TaskState.failed).state == TaskState.merged
     assert len(events_of(honk, task_id, Refreshed)) == 1
     assert not target_moved(honk, temporal, task_id, moved), "an ended task is not told"
@@ -133,7 +135,7 @@ def test_a_conflicting_main_goes_to_the_agent_and_the_pull_request_is_updated(ho
 
     reasons = [e.event.reason for e in honk.events(task_id) if e.event.kind == "agent_started"]
     assert reasons == ["request", "main_moved"]
-    assert remote.show("calc.py", branch) == "def add(a, b):\n    return a + b  # adds\n"
+    assert remote.show("calc.py", branch) == "def add(a, b):\n    return a + b  # adds"
     assert run_git("--git-dir", str(remote.bare), "merge-base", "--is-ancestor", moved, branch) == ""
     kinds = honk.kinds(task_id)
     assert "check_finished" in kinds[kinds.index("main_moved") :]
