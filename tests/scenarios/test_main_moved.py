@@ -102,7 +102,7 @@ def test_main_moving_cleanly_is_rebased_in_checked_and_pushed_with_a_lease(honk,
 
     moved = remote.push_change({"NOTES.md": "written while the PR waited\n"})
     assert target_moved(honk, temporal, task_id, moved)
-    wait_until(lambda: events_of(honk, task_id, Refreshed), 60, "the target brought in")
+    wait_until(lambda: bool(events_of(honk, task_id, Refreshed)), 60, "the target brought in")
 
     (done,) = events_of(honk, task_id, Refreshed)
     assert done.how == "rebase" and done.pushed and done.new_base == moved
@@ -125,7 +125,8 @@ def test_main_moving_cleanly_is_rebased_in_checked_and_pushed_with_a_lease(honk,
 
 
 def test_a_conflicting_main_goes_to_the_agent_and_the_pull_request_is_updated(honk, github, temporal, tmp_path):
-    remote = on_github(honk, github, tmp_path, "calc2", DIRECT_FIX + RESOLVE)
+    # A rebase that conflicts is undone; the agent resolves the conflict in a merge (a plain push after).
+    remote = on_github(honk, github, tmp_path, "calc2", DIRECT_FIX + RESOLVE, '[merge]\nupdate = "rebase"\n')
     task_id = ready(honk, "calc2")
     branch = f"honk/{task_id}"
 
@@ -150,7 +151,7 @@ def test_a_pull_request_a_person_pushed_to_is_not_overwritten_and_the_task_says_
 
     moved = remote.push_change({"NOTES.md": "main moved\n"})
     assert target_moved(honk, temporal, task_id, moved)
-    wait_until(lambda: events_of(honk, task_id, RefreshSkipped), 60, "the refresh declined")
+    wait_until(lambda: bool(events_of(honk, task_id, RefreshSkipped)), 60, "the refresh declined")
 
     (skipped,) = events_of(honk, task_id, RefreshSkipped)
     assert "commits Honk did not push" in skipped.reason and "did not overwrite" in skipped.reason
