@@ -86,6 +86,8 @@ BlockReason = Literal[
 LogFormat = Literal["text", "json"]
 ForgeKind = Literal["github", "gitlab"]
 MergeMode = Literal["merge", "fast-forward"]
+# How a waiting task brings in its moved target (`[merge] update`; issue 19, part D): a merge, or a rebase.
+UpdateMode = Literal["merge", "rebase"]
 MergeMethod = Literal["merge", "squash", "rebase"]
 # Why a forge refused a merge, for a workflow that wants to react (wait for checks, re-push...).
 RefusalReason = Literal["checks", "review", "head_changed", "conflict", "draft", "closed", "other"]
@@ -605,6 +607,9 @@ class MergeSettings(Carried):
 
     target: Branch | None = None  # None: the branch the repo was added with
     mode: Annotated[MergeMode, Wanted('"merge" or "fast-forward"')] = "merge"
+    # How a waiting task brings in its target when the target moves (issue 19, part D): a merge commit
+    # (no history rewritten), or a rebase (pushed with a lease against Honk's last push).
+    update: Annotated[UpdateMode, Wanted('"merge" or "rebase"')] = "merge"
 
 
 class AutofixSettings(Carried):
@@ -1837,3 +1842,10 @@ class HandOff(Record):
 def _quoted(word: str) -> str:
     """A word as a POSIX shell reads it back unchanged."""
     return word if re.fullmatch(r"[A-Za-z0-9_@%+=:,./-]+", word) else "'" + word.replace("'", "'\"'\"'") + "'"
+
+
+# -- issue 19, part D (refresh): a waiting task brings in its moved target -----------------------------------
+# (`UpdateMode`, `[merge] update`, sits beside MergeMode: MergeSettings' default is built where it is defined.)
+# What bringing in the moved target came to: in (checks pass, pushed), nothing to do, not done because
+# someone else pushed to the branch (or the forge refused), or the agent's turn (a conflict, failing checks).
+RefreshStatus = Literal["refreshed", "current", "skipped", "conflict", "checks_failed"]

@@ -21,6 +21,7 @@ from honk.domain import (
     RefusedAttachment,
     RouteShots,
     TaskState,
+    UpdateMode,
     ViolationKind,
 )
 
@@ -608,6 +609,35 @@ class TaskCancelled(Event):
         return f"cancelled by {self.by}"
 
 
+# -- issue 19, part D (refresh): a waiting task brings in its moved target ------------------------------------
+class Refreshed(Event):
+    """The moved target was brought into the waiting task's branch (`how`), the checks pass, and the
+    branch was pushed (`pushed`; with a lease against Honk's last push) where it has a pull request."""
+
+    kind: Literal["refreshed"] = "refreshed"
+    target: str
+    new_base: str
+    commit: str
+    how: UpdateMode = "merge"  # `[merge] update`
+    pushed: bool = False
+
+    def line(self) -> str:
+        pushed = ", pushed" if self.pushed else ""
+        return f"brought in the latest {self.target} ({self.new_base[:10]}) by {self.how}: checks pass at {self.commit[:10]}{pushed}"
+
+
+class RefreshSkipped(Event):
+    """The moved target was not brought in, and why (someone else pushed to the branch: their commits
+    are never overwritten; or the forge refused the push)."""
+
+    kind: Literal["refresh_skipped"] = "refresh_skipped"
+    target: str
+    reason: str
+
+    def line(self) -> str:
+        return f"did not bring in the latest {self.target}: {self.reason}"
+
+
 AnyEvent = Annotated[
     TaskAccepted
     | AttachmentsReceived
@@ -657,7 +687,9 @@ AnyEvent = Annotated[
     | RevertStarted
     | RevertCommitted
     | TaskFailed
-    | TaskCancelled,
+    | TaskCancelled
+    | Refreshed
+    | RefreshSkipped,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

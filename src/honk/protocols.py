@@ -160,6 +160,11 @@ class Workspaces(Protocol):
         """Stops what it does in the background (spare workspaces made ahead of tasks)."""
         ...
 
+    async def rebase_onto(self, ws: Workspace, ref: str) -> list[str]:
+        """Replays the branch's own commits on `ref` (its history rewritten: a push of it needs a lease);
+        the conflicting files (the rebase undone, the workspace clean), or [] when it rebased."""
+        ...
+
 
 # -- 2. the agent, and the tools the worker hands it for one run ---------------------------------
 
@@ -401,14 +406,17 @@ class ForgeConversation(Protocol):
     nobody to talk to: reads answer empty and posts answer None. The forge's refusals and outages are
     `UserFacingError`s worded for a person (`honk.forge.base.api_error`)."""
 
-    async def discussion(self, repo: RepoRef, number: int) -> Discussion:
+    async def discussion(self, repo: RepoRef, number: int, pull_request: bool | None = None) -> Discussion:
         """The issue or pull request `number`: its title, body, author and state, its newest
         MAX_THREAD_COMMENTS comments (oldest first; bots marked `by_bot`), and a pull request's branches
-        and head commit. NotFound when there is none."""
+        and head commit. NotFound when there is none. `pull_request`: which of the two `number` is, where
+        they are numbered apart (GitLab's issue #3 and merge request !3); None: a merge request of that
+        number if there is one, else the issue."""
         ...
 
-    async def comment(self, repo: RepoRef, number: int, text: str) -> str | None:
-        """Posts `text` (markdown) as a new comment on the issue or pull request; the comment's URL."""
+    async def comment(self, repo: RepoRef, number: int, text: str, pull_request: bool | None = None) -> str | None:
+        """Posts `text` (markdown) as a new comment on the issue or pull request (`pull_request` as for
+        `discussion`); the comment's URL."""
         ...
 
     async def review_comments(self, repo: RepoRef, number: int, review_id: int | None = None) -> list[LineComment]:

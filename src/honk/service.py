@@ -93,6 +93,7 @@ from honk.workflow.records import (
     PlanDecision,
     PullReviewInput,
     PullReviewStarted,
+    TargetMoved,
     TaskInput,
 )
 from honk.workflow.task_workflow import TaskWorkflow
@@ -960,6 +961,21 @@ class TaskService:
                 lines += ["", "```", timeline.ready.diffstat, "```"]
             lines += [f"- warning: {w}" for w in timeline.ready.warnings]
         return redact("\n".join(lines) + "\n")[:MAX_HAND_OFF_SUMMARY]
+
+    # -- main moved (issue 19, part D)
+    async def target_moved(self, task_id: str, new_head: str = "", by: str = "") -> bool:
+        """Tells a task its target branch moved (the forge front door, for each open Honk pull request onto
+        a pushed branch); a task waiting for people brings it in. False when the task has ended (nothing to
+        do: a front door telling every task of a push is not refused)."""
+        view = await self.task(task_id)
+        if view.state.terminal:
+            return False
+        moved = TargetMoved(new_head=new_head[:64], by=by[:200])
+        try:
+            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.target_moved, moved)
+        except RPCError:
+            return False  # it ended between the look and the signal
+        return True
 
 
 def _clone_url(url: str) -> str:

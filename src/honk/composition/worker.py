@@ -212,7 +212,9 @@ def build_activities(
         reverter=Reverter(workspaces),
         ci_failures=CiFailures(conversation, store),
     )
-    told = [n for n in (notifier(settings, store, box), ForgeNotifier(conversation, store, settings.base_url)) if n]
+    told: list[Notifier] = [ForgeNotifier(conversation, store, settings.base_url)]
+    if (slack := notifier(settings, store, box)) is not None:
+        told.insert(0, slack)
     return TaskActivities(steps, store, AllNotifiers(told), metrics)
 
 

@@ -84,7 +84,7 @@ class ForgeFrontDoor:
             return f"refused: {event.forge} login {login!r} is not in the access policy"
         asked = command(event.text, self.handle)
         try:
-            discussion = await self.conversation.discussion(repo, number)
+            discussion = await self.conversation.discussion(repo, number, pr)
             task = await self.service.forge_task(event.forge, event.repo, number, discussion.head_branch if pr else "")
             match asked:
                 case Stop():
@@ -92,7 +92,7 @@ class ForgeFrontDoor:
                 case Autofix(on=on):
                     return await self._autofix(repo, number, task, actor, on)
                 case ReviewIt():
-                    return await self._review_it(repo, number, pr, actor)
+                    return await self._review_it(repo, number, pr, actor, discussion.head_sha)
                 case Ask(text=""):
                     await self._say(repo, number, f"@{login} What should change? Say it after `@{self.handle}`.")
                     return "nothing: an empty request"
@@ -144,13 +144,16 @@ class ForgeFrontDoor:
         await self._say(repo, number, f"Autofix is {said}.")
         return f"autofix {'on' if on else 'off'} for {task.id}"
 
-    async def _review_it(self, repo: RepoRef, number: int, pr: bool, actor: Actor) -> str:
+    async def _review_it(self, repo: RepoRef, number: int, pr: bool, actor: Actor, head: str) -> str:
         if not pr:
             await self._say(repo, number, f"`@{self.handle} review` works on pull requests.")
             return "nothing: a review asked on an issue"
-        started = await self.service.review_pull_request(repo.name, number, actor)
-        await self._say(repo, number, "Reviewing: the findings come as a review on this pull request.")
-        return f"review {started}"
+        started = await self.service.review_pull_request(repo.name, number, actor, head)
+        if not started.started:
+            await self._say(repo, number, f"Honk has reviewed (or is reviewing) {head[:10]} already.")
+            return f"nothing: {head[:10]} was reviewed already"
+        await self._say(repo, number, f"Reviewing {head[:10]}: the findings come as a review on this pull request.")
+        return f"review of {head[:10]} started"
 
     # -- reviews ---------------------------------------------------------------------------------------
     async def _review(self, repo: RepoRef, event: Review) -> str:
@@ -204,9 +207,9 @@ class ForgeFrontDoor:
         await self.service.schedules.sync(repo.name)
         return f"{event.branch} moved: {len(moved)} waiting tasks told; schedules read again"
 
-    async def _say(self, repo: RepoRef, number: int, text: str) -> None:
+    async def _say(self, repo: RepoRef, number: int, text: str, pull_request: bool | None = None) -> None:
         try:
-            await self.conversation.comment(repo, number, text)
+            await self.conversation.comment(repo, number, text, pull_request)
         except UserFacingError as e:  # the forge refused Honk's answer: the record says so, the action stands
             log.warning("could not answer on %s#%s: %s", repo.name, number, e.message)
 

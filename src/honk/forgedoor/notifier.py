@@ -40,20 +40,18 @@ class ForgeNotifier:
         timeline = await self.reads.timeline(task.task_id) or Timeline()
         text = said(view, timeline, detail, self.base_url)
         if text:
-            await self.conversation.comment(task.repo, thread.number, text)
+            await self.conversation.comment(task.repo, thread.number, text, thread.pull_request)
         if view.state == TaskState.ready:
             await self._answer_review(task, timeline)
 
     async def note(self, task: TaskRequest, text: str) -> None:
         """On the forge thread the task was asked on, else on its pull request."""
         timeline = await self.reads.timeline(task.task_id) or Timeline()
-        number = (
-            task.forge_thread.number
-            if task.forge_thread is not None
-            else (timeline.pull_request.number if timeline.pull_request is not None else None)
-        )
-        if number is not None:
-            await self.conversation.comment(task.repo, number, f"{text}\n\n{task_link(self.base_url, task.task_id)}")
+        said = f"{text}\n\n{task_link(self.base_url, task.task_id)}"
+        if task.forge_thread is not None:
+            await self.conversation.comment(task.repo, task.forge_thread.number, said, task.forge_thread.pull_request)
+        elif timeline.pull_request is not None:
+            await self.conversation.comment(task.repo, timeline.pull_request.number, said, True)
 
     async def _answer_review(self, task: TaskRequest, timeline: Timeline) -> None:
         if not timeline.answered or timeline.ready is None or timeline.pull_request is None:

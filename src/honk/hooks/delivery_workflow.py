@@ -40,8 +40,7 @@ class HookDeliveryWorkflow:
                 retry_policy=RetryPolicy(maximum_attempts=5, maximum_interval=timedelta(minutes=1)),
             )
         except ActivityError as e:
-            cause = e.cause.message if e.cause is not None and hasattr(e.cause, "message") else str(e)
-            detail = f"failed: {cause}"[:1000]
+            detail = f"failed: {e.cause or e}"[:1000]
         await workflow.execute_activity_method(
             DeliverySteps.handled,
             DeliveryHandled(forge=delivery.forge, delivery_id=delivery.delivery_id, detail=detail),

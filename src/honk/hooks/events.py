@@ -51,6 +51,7 @@ class Comment(ForgeEventBase):
     text: str = Field(max_length=MAX_TEXT)
     truncated: bool = False
     mentioned: bool = False
+    comment_id: int | None = None  # the forge's id of the comment (left out of the context it is quoted in)
 
 
 class Review(ForgeEventBase):

@@ -81,6 +81,7 @@ def _issue_comment(payload: dict, action: object, common: dict, handle: str) -> 
         text=text,
         truncated=cut,
         mentioned=mentions(text, handle),
+        comment_id=number_of(field(comment, "id")),
     )
 
 

@@ -83,6 +83,7 @@ def _note(payload: dict, common: dict, handle: str) -> ForgeEvent | Ignored:
         text=text,
         truncated=cut,
         mentioned=mentions(text, handle),
+        comment_id=number_of(field(note, "id")),
     )
 
 

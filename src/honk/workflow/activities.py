@@ -45,6 +45,8 @@ from honk.workflow.records import (
     ProvisionInput,
     ProvisionResult,
     RecordInput,
+    RefreshInput,
+    RefreshResult,
     RevertInput,
     RevertResult,
     ReviewInput,
@@ -60,6 +62,7 @@ from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
+from honk.workflow.steps.refresh import Refresher
 from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.verification import Verification
 
@@ -312,4 +315,13 @@ class TaskActivities:
             self.notify,
             self.pull_request,
             self.ci_logs,
+            self.refresh,
         ]
+
+    @activity.defn
+    @user_facing
+    async def refresh(self, inp: RefreshInput) -> RefreshResult:
+        """The moved target brought into a waiting task's branch, checked and pushed (issue 19, part D);
+        it shares the merge step's parts, so the worker's composition needs nothing new."""
+        async with heartbeating():
+            return await Refresher.sharing(self.steps.merger).refresh(inp, self._emitter(inp.request.task_id))

@@ -12,6 +12,7 @@ from honk.domain import (
     Attachment,
     Carried,
     LineComment,
+    RefreshStatus,
     RepoConfig,
     RepoRef,
     TaskRequest,
@@ -296,3 +297,26 @@ class PullReviewStarted(Carried):
 
     workflow_id: str
     started: bool
+
+
+# -- issue 19, part D (refresh): a waiting task brings in its moved target ------------------------------------
+class TargetMoved(Carried):
+    """The task's target branch moved (a push the forge told of): `new_head`, its commit there now."""
+
+    new_head: str = ""  # "" when the teller does not know it: the step reads the remote's head anyway
+    by: str = ""  # who or what said so (e.g. "github push 1a2b3c"), for the events
+
+
+class RefreshInput(Carried):
+    request: TaskRequest
+    config: RepoConfig
+    verified_base: str = ""  # the target commit the branch's checks last passed on
+
+
+class RefreshResult(Carried):
+    status: RefreshStatus
+    target: str
+    base_commit: str = ""  # the target's commit brought in ("refreshed", "checks_failed")
+    commit: str = ""  # the branch's head after it ("refreshed")
+    conflicts: list[str] = []  # "conflict": the files
+    feedback: str = ""  # "checks_failed": the distilled failures; "skipped": why

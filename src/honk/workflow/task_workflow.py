@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         PlanProposed,
         PlanRevisionAsked,
         PlanStarted,
+        RefreshSkipped,
         TaskCancelled,
         TaskFailed,
         TaskReady,
@@ -72,10 +73,13 @@ with workflow.unsafe.imports_passed_through():
         ProvisionInput,
         ProvisionResult,
         RecordInput,
+        RefreshInput,
+        RefreshResult,
         RevertInput,
         RevertResult,
         ReviewInput,
         StepInput,
+        TargetMoved,
         TaskInput,
         TaskStatus,
     )
@@ -128,6 +132,9 @@ class TaskWorkflow:
         self.ci_seen: set[str] = set()
         self.ci_tried: list[str] = []
         self.autofix_on = True
+        self.moved: TargetMoved | None = None  # the target moved: brought in while the task waits for people
+        self.refreshing = False  # bringing it in now (a merge waits until the task is ready again)
+        self.rework: tuple[str, AgentReason] | None = None  # what the agent must do after bringing it in
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -148,6 +155,12 @@ class TaskWorkflow:
         if self.cancel_by is None and self.state != TaskState.merging:
             self.cancel_by = c.by
 
+    @workflow.signal
+    def target_moved(self, m: TargetMoved) -> None:
+        """The target branch moved (a push the forge told of): brought in when the task waits for people."""
+        if not self.state.terminal:
+            self.moved = m
+
     @workflow.update
     def merge(self, d: MergeDecision) -> str:
         self.merge_by = d.by
@@ -160,6 +173,8 @@ class TaskWorkflow:
             raise ApplicationError(f"The task is {self.state.value}; it can be merged only when ready.")
         if self.follow_ups:
             raise ApplicationError("A follow-up is still being applied; merge once the task is ready again.")
+        if self.refreshing:
+            raise ApplicationError("Honk is bringing in the moved target branch; merge once the task is ready again.")
 
     @workflow.update
     def decide_plan(self, d: PlanDecision) -> str:
@@ -265,6 +280,8 @@ class TaskWorkflow:
                         return  # the pull request was closed or merged on the forge
                     if self.ci_failures:
                         fix = await self._ci_fix()
+                    elif self.rework is not None:  # the target moved meanwhile: the agent finishes bringing it in
+                        fix, self.rework = self.rework, None
                 if fix is not None:
                     prompt, reason = fix
                     continue
@@ -552,15 +569,74 @@ class TaskWorkflow:
         await self._notify(f"Merge held: {reason}")
         if await self._wait_for_people():
             return None
+        if self.rework is not None:
+            rework, self.rework = self.rework, None
+            return rework
         if self.follow_ups:
             return policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
         return await self._merge()
 
     async def _wait_for_people(self) -> bool:
-        """Waits for a follow-up or a merge. A task with a pull request also looks at it now and then:
-        closed on the forge ends the task (cancelled), merged there ends it merged. True when ended."""
+        """Waits for a follow-up or a merge; meanwhile a target that moved is brought in (`_refresh`),
+        and when that needs the agent, `self.rework` says what it must do. True when the task ended."""
+        refresh = workflow.patched("refresh-v1")
         ci = workflow.patched("autofix-v1")
-        wanted = lambda: bool(self.follow_ups) or self.merge_by is not None or (ci and bool(self.ci_failures))  # noqa: E731
+        while True:
+            if await self._wait_or_watch(refresh, ci):
+                return True
+            if not refresh or self.moved is None or self.follow_ups or self.merge_by is not None or self.ci_failures:
+                return False  # a person's word first (a merge brings the target in itself), then the forge's CI
+            if await self._refresh():
+                return False
+
+    async def _refresh(self) -> bool:
+        """Brings the moved target in (merge or rebase, per `[merge] update`), checks and pushes it (the
+        step); True when the agent must take over: a conflict, or checks the new target broke."""
+        assert self.prov is not None
+        self.moved, self.refreshing = None, True
+        try:
+            done: RefreshResult = await self._act(
+                acts.refresh,
+                RefreshInput(request=self.req, config=self.prov.config, verified_base=self.verified_base),
+                minutes=self._verify_minutes() * 2,
+            )
+        except _Stop as stop:  # the forge or the remote did not answer: a waiting task is not failed for that
+            await self._record(RefreshSkipped(target=self._target(), reason=str(stop)))
+            await self._notify(f"Did not bring in the latest {self._target()}: {stop}", note=True)
+            return False
+        finally:
+            self.refreshing = False
+        if done.status == "refreshed":
+            self.verified_base = done.base_commit
+            await self._notify(
+                f"Brought in the latest {done.target}: the checks pass and the branch is updated.", note=True
+            )
+        elif done.status == "skipped":
+            await self._notify(f"Did not bring in the latest {done.target}: {done.feedback}", note=True)
+        elif done.status == "checks_failed":
+            await self._notify(
+                f"After bringing in the latest {done.target}, checks fail; the agent is fixing it.", note=True
+            )
+            self.rework = policy.main_moved_prompt(self.req.text, done.target, done.feedback), "main_moved"
+        elif done.status == "conflict":
+            files = ", ".join(done.conflicts[:5])
+            await self._notify(
+                f"The latest {done.target} conflicts with this branch in {files}; the agent is resolving it.", note=True
+            )
+            self.merge_from = f"refs/remotes/origin/{done.target}"
+            self.rework = policy.conflict_prompt(self.req.text, done.target, done.conflicts), "main_moved"
+        return self.rework is not None
+
+    async def _wait_or_watch(self, refresh: bool, ci: bool) -> bool:
+        """Waits for a person (or, with `refresh`, a moved target). A task with a pull request also looks at
+        it now and then: closed on the forge ends the task (cancelled), merged there ends it merged. True
+        when ended."""
+        wanted = lambda: (  # noqa: E731
+            bool(self.follow_ups)
+            or self.merge_by is not None
+            or (refresh and self.moved is not None)
+            or (ci and bool(self.ci_failures))
+        )
         if self.req.repo.forge is None or not workflow.patched("forge-v1"):
             await workflow.wait_condition(wanted)
             return False

@@ -415,3 +415,16 @@ class WorktreeWorkspaces:
     async def diff(self, ws: Workspace, base: str) -> str:
         # --no-renames: a test file moved out of the test tree reads as the deletion it is.
         return await git("diff", "--no-renames", f"{base}...HEAD", cwd=ws.path)
+
+    async def rebase_onto(self, ws: Workspace, ref: str) -> list[str]:
+        """Replays the task branch's own commits on `ref` (issue 19, part D: `[merge] update = "rebase"`);
+        returns the conflicting files (the rebase aborted: the branch and files as they were) or []."""
+        try:
+            # --no-verify: no pre-rebase hook; Honk's identity as committer, the authors kept.
+            await git("rebase", "--quiet", "--no-verify", ref, cwd=ws.path, env=git_env(self.author))
+        except GitError:
+            conflicts = (await git("diff", "--name-only", "--diff-filter=U", cwd=ws.path, check=False)).splitlines()
+            await git("rebase", "--abort", cwd=ws.path, check=False)
+            await self.reset(ws)  # the promise is a clean workspace, whatever an abort left behind
+            return conflicts or ["(rebase failed)"]
+        return []
