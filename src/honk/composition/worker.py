@@ -63,6 +63,7 @@ from honk.verify.review import GuardAndJudge
 from honk.verify.runner import RepoChecks
 from honk.workflow.activities import Steps, TaskActivities
 from honk.workflow.client import connect
+from honk.workflow.pull_review import PullReviewWorkflow
 from honk.workflow.schedule_fire import ScheduleFireWorkflow
 from honk.workflow.steps.agent_run import AgentRunner
 from honk.workflow.steps.app_delivery import AppDelivery
@@ -72,6 +73,7 @@ from honk.workflow.steps.deploying import FORGE_POLL_S, Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
+from honk.workflow.steps.pull_review import PullReviewer, PullReviewSteps
 from honk.workflow.steps.refusals import Refusals
 from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.tools import ToolsForRuns
@@ -211,6 +213,10 @@ def build_activities(
         ),
         reverter=Reverter(workspaces),
         ci_failures=CiFailures(conversation, store),
+        pull_reviews=PullReviewSteps(
+            PullReviewer(workspaces, agents, tools, conversation, gate, areas, settings.agent_default, budget),
+            conversation,
+        ),
     )
     told: list[Notifier] = [ForgeNotifier(conversation, store, settings.base_url)]
     if (slack := notifier(settings, store, box)) is not None:
@@ -376,7 +382,9 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         Worker(
             client,
             task_queue=queue,
-            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow] if queue == main else [],
+            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow, PullReviewWorkflow]
+            if queue == main
+            else [],
             activities=acts.all() + (doors if queue == main else []),
             max_concurrent_activities=settings.tasks.max_concurrent_tasks * 2,
             graceful_shutdown_timeout=timedelta(seconds=5),

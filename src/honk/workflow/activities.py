@@ -62,6 +62,7 @@ from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
+from honk.workflow.steps.pull_review import PullReviewSteps
 from honk.workflow.steps.refresh import Refresher
 from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.verification import Verification
@@ -87,6 +88,7 @@ class Steps:
     deploying: Deploying
     reverter: Reverter
     ci_failures: CiFailures
+    pull_reviews: PullReviewSteps  # `@honk review`: its own workflow's activities (honk.workflow.pull_review)
     previewing: Previewing | None = None  # None: this worker runs no previews
 
 
@@ -316,7 +318,7 @@ class TaskActivities:
             self.pull_request,
             self.ci_logs,
             self.refresh,
-        ]
+        ] + self.steps.pull_reviews.all()
 
     @activity.defn
     @user_facing
