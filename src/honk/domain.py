@@ -958,6 +958,8 @@ class PullRequestBody(Record):
     # Before/after screenshots of the running preview, served by Honk under `shots_url`.
     shots: list[RouteShots] = []
     shots_url: str = ""
+    started_by: str = ""  # what started the task, when no person asked (Origin.detail)
+    closes: int | None = None  # the issue it was asked on: "Closes #N" links and closes it on merge
 
 
 class Change(Record):

@@ -69,7 +69,12 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
         links.append(f"- Preview: {body.preview_url}")
     cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
     came = f"\n\nCame with: {_quiet(', '.join(body.came_with))}" if body.came_with else ""
-    head = f"**Requested by** {_quiet(body.requested_by)}\n\n{_quote(body.request)}{came}\n\n## Summary\n\n"
+    started = f" (started by {_quiet(body.started_by)})" if body.started_by else ""
+    closes = f"\n\nCloses #{body.closes}" if body.closes else ""
+    head = (
+        f"**Requested by** {_quiet(body.requested_by)}{started}\n\n{_quote(body.request)}{came}{closes}"
+        "\n\n## Summary\n\n"
+    )
     plan = []
     if body.plan:
         by = f" (approved by {_quiet(body.plan_approved_by)})" if body.plan_approved_by else ""

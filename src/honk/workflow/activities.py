@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -62,10 +62,12 @@ from honk.workflow.steps.deploying import Deploying
 from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
-from honk.workflow.steps.pull_review import PullReviewSteps
 from honk.workflow.steps.refresh import Refresher
 from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.verification import Verification
+
+if TYPE_CHECKING:  # it imports this module's helpers (heartbeating, user_facing)
+    from honk.workflow.steps.pull_review import PullReviewSteps
 
 log = logging.getLogger("honk.worker")
 P = ParamSpec("P")

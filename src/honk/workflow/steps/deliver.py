@@ -58,4 +58,14 @@ class Delivery:
             plan_approved_by=timeline.plan_approved_by or "",
             shots=timeline.shots,
             shots_url=f"{self.base_url}/shots/{req.task_id}",
+            started_by=req.origin.detail if req.origin is not None else "",
+            closes=_closes(req),
         )
+
+
+def _closes(req: TaskRequest) -> int | None:
+    """The issue of the same repo the task was asked on: the pull request closes it when merged."""
+    thread, forge = req.forge_thread, req.repo.forge
+    if thread is None or thread.pull_request or forge is None or thread.repo.lower() != forge.project.lower():
+        return None
+    return thread.number
