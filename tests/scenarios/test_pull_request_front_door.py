@@ -175,7 +175,7 @@ def test_review_comments_become_one_follow_up_whose_commit_answers_each(stack, g
     for comment_id in ids:
         wait_until(lambda cid=comment_id: github.replies(full, pull.number, cid), 60, "the 'done in' replies")
         assert github.replies(full, pull.number, comment_id) == [f"Done in {head[:7]}."]
-    assert set(ids) <= github.resolved(full)
+    wait_until(lambda: set(ids) <= github.resolved(full), 30, "both threads to be resolved")
 
 
 def test_ci_failing_is_fixed_at_most_the_cap_then_left_to_people(stack, github, make_remote):

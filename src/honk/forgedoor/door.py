@@ -53,7 +53,7 @@ class ForgeFrontDoor:
 
     async def _act(self, delivery: HookDelivery) -> str:
         event = delivery.event
-        if event.by_bot:
+        if event.by_bot and isinstance(event, Comment | Review):  # CI's verdicts and pushes are facts, not words
             return f"nothing: {event.actor or 'a bot'} is a bot, and bots never instruct Honk"
         repo = await self.service.forge_repo(event.forge, event.repo)
         if repo is None:

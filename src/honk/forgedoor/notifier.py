@@ -1,7 +1,7 @@
 """Honk's answers on the forge, where it was asked: the issue or pull request a task came from hears its
 milestones (ready with the summary, checks, preview and pull request; failed with why; merged; cancelled),
 as a Slack thread does; a task's pull request hears its passing notes (CI failed and a fix is under way,
-or why Honk leaves it) whoever asked. When a delivery addressed review comments, each gets its reply
+or why Honk leaves it; its branch brought up to date) whoever asked. When a delivery addressed review comments, each gets its reply
 ("Done in abc1234.") and its thread is resolved where the forge allows.
 
 Best effort per call, like every notifier: an error propagates and Temporal retries the notify activity.
@@ -45,13 +45,14 @@ class ForgeNotifier:
             await self._answer_review(task, timeline)
 
     async def note(self, task: TaskRequest, text: str) -> None:
-        """On the forge thread the task was asked on, else on its pull request."""
+        """On the task's pull request (what the note is about: its CI, its branch), else on the forge
+        thread it was asked on."""
         timeline = await self.reads.timeline(task.task_id) or Timeline()
         said = f"{text}\n\n{task_link(self.base_url, task.task_id)}"
-        if task.forge_thread is not None:
-            await self.conversation.comment(task.repo, task.forge_thread.number, said, task.forge_thread.pull_request)
-        elif timeline.pull_request is not None:
+        if timeline.pull_request is not None:
             await self.conversation.comment(task.repo, timeline.pull_request.number, said, True)
+        elif task.forge_thread is not None:
+            await self.conversation.comment(task.repo, task.forge_thread.number, said, task.forge_thread.pull_request)
 
     async def _answer_review(self, task: TaskRequest, timeline: Timeline) -> None:
         if not timeline.answered or timeline.ready is None or timeline.pull_request is None:
