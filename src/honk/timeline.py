@@ -111,6 +111,7 @@ class Timeline(Carried):
     agent_heads: dict[int, str] = Field(default_factory=dict)
     agent_commits: list[str] = []
     plan_first: bool = False  # the request asked for a plan first
+    origin: str = ""  # what started the task, when no person asked at a front door
     # The latest plan the agent proposed (a task that started with one), and who approved it.
     plan: Plan | None = None
     plan_version: int = 0
@@ -136,7 +137,7 @@ class Timeline(Carried):
             "route": self.route.fold(event),
         }
         if isinstance(event, TaskAccepted):
-            changes["plan_first"] = event.plan
+            changes |= {"plan_first": event.plan, "origin": event.origin}
         elif isinstance(event, TaskFailed):
             changes["reason"] = event.reason
         elif isinstance(event, Merged):

@@ -223,3 +223,20 @@ def test_no_fix_when_main_fails_too_or_a_person_pushed_the_head(stack, github, m
     github.fail_job(full, person, "test (3.11)", "FAILED test_calc.py::test_add")
     said(github, full, pull.number, "not the one Honk pushed last")
     assert not [e for e in stack.events(task_id) if e.event.kind == "agent_started" and e.event.reason == "ci_failure"]
+
+
+def test_main_moving_is_brought_into_the_waiting_pull_request(stack, github, make_remote):
+    full = a_repo(stack, github, make_remote, "moving", DIRECT_FIX)
+    issue = github.open_issue(full, "add() is wrong")
+    github.comment(full, issue, "@honk fix it", by="ada")
+    task_id = task_of(said(github, full, issue, "On it"))
+    ready(stack, task_id)
+    [pull] = github.repos[full].pulls.values()
+    remote = github.repos[full].remote
+
+    moved = remote.push_change({"CHANGELOG.md": "- main moved\n"}, "Main moves on")
+    github.notice_pushes(full, by="rev")  # a push GitHub saw: the `push` webhook
+    said(github, full, pull.number, "Brought in the latest main")
+    head = head_of(github, full, pull.number)
+    assert run_git("--git-dir", str(remote.bare), "merge-base", "--is-ancestor", moved, head) == ""
+    assert "refreshed" in stack.kinds(task_id)

@@ -21,7 +21,7 @@ from honk.settings import Settings
 from honk.store import AuditLog, Store
 from honk.store.deliveries import HookDeliveries
 from honk.store.slack import SlackStore
-from honk.web import hooks, schedules
+from honk.web import hooks, schedules, triggers
 from honk.web.app import WebParts, create_app
 from honk.web.install import install_router
 from honk.web.preview_origin import PreviewOrigin
@@ -75,7 +75,7 @@ def build_app(settings: Settings) -> PreviewOrigin:
             await store.close()
 
     installs = install_router(artifact_links(settings), DeliveryShelf(settings.artifacts_dir))
-    return create_app(settings, parts, routers=[installs, hooks.router(), schedules.router()])
+    return create_app(settings, parts, routers=[installs, hooks.router(), schedules.router(), triggers.router()])
 
 
 RESUME_EVERY_S = 60.0

@@ -24,8 +24,8 @@ from pygments.lexers import DiffLexer
 
 from honk.accounts import ANONYMOUS, Role, User
 from honk.agents import AGENT_NAMES
-from honk.domain import PreviewInfo, RepoRef, TaskState, TaskView
-from honk.errors import NotFound, Unauthorized
+from honk.domain import HandOff, PreviewInfo, RepoRef, TaskState, TaskView
+from honk.errors import NotFound, Unauthorized, UserFacingError
 from honk.events import (
     AnyEvent,
     StoredEvent,
@@ -35,6 +35,7 @@ from honk.timeline import Timeline
 from honk.web.auth import actor
 from honk.web.preview_card import live_preview_card
 from honk.web.production_card import delivery_card, deploy_card
+from honk.web.triggers import checkout_snippet
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
@@ -131,7 +132,7 @@ def router(user_of: UserOf) -> APIRouter:
         live = await service.preview(task_id)
         page = task_page(
             user, view, history, *reading, may_allow=_may_allow(request, user, view), live=live,
-            phone_link=await _phone_link(service, task_id, live),
+            phone_link=await _phone_link(service, task_id, live), hand_off=await _hand_off(service, view, reading[0]),
         )  # fmt: skip
         return HTMLResponse(page)
 
@@ -161,7 +162,15 @@ def router(user_of: UserOf) -> APIRouter:
         live = await service.preview(task_id)
         link = await _phone_link(service, task_id, live)
         return HTMLResponse(
-            panel(user, view, *reading, may_allow=_may_allow(request, user, view), live=live, phone_link=link)
+            panel(
+                user,
+                view,
+                *reading,
+                may_allow=_may_allow(request, user, view),
+                live=live,
+                phone_link=link,
+                hand_off=await _hand_off(service, view, reading[0]),
+            )
         )
 
     @r.get("/manifest.webmanifest")
@@ -203,7 +212,16 @@ def layout(user: User | None, title: str, body: str, current: str, main_attrs: s
         here = ' aria-current="page"' if key == current else ""
         return f'<a href="{href}"{here}>{label}</a>'
 
-    links = (nav("/", "Tasks", "tasks") + nav("/new", "New", "new") + nav("/repos", "Repos", "repos")) if user else ""
+    links = (
+        (
+            nav("/", "Tasks", "tasks")
+            + nav("/new", "New", "new")
+            + nav("/repos", "Repos", "repos")
+            + nav("/schedules", "Schedules", "schedules")
+        )
+        if user
+        else ""
+    )
     if user and user.role.allows(Role.admin):
         links += nav("/audit", "Audit", "audit")
     who = (
@@ -372,6 +390,16 @@ async def _phone_link(service: TaskService, task_id: str, live: PreviewInfo | No
     return await service.preview_link(task_id, ttl_s=PHONE_LINK_S)
 
 
+async def _hand_off(service: TaskService, task: TaskView, timeline: Timeline) -> HandOff | None:
+    """How to go on with the task on a laptop, once it has a commit to go on from."""
+    if timeline.ready is None and not task.merged_commit:
+        return None
+    try:
+        return await service.checkout(task.id)
+    except UserFacingError:
+        return None
+
+
 def _may_allow(request: Request, user: User, task: TaskView) -> bool:
     """Whether the page offers Allow host: to the repo's admins (the API asks again, and records it)."""
     return request.app.state.service.may_manage(actor(request, user, None, None), task.repo)
@@ -386,6 +414,7 @@ def task_page(
     may_allow: bool = False,
     live: PreviewInfo | None = None,
     phone_link: str | None = None,
+    hand_off: HandOff | None = None,
 ) -> str:
     steps = [e for e in history if e.event.kind not in TRANSCRIPT_KINDS]
     said = [e for e in history if e.event.kind in TRANSCRIPT_KINDS]
@@ -396,7 +425,7 @@ def task_page(
     )
     body = f"""<h1 id="title">{escape(task.text[:200])}</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<div id="panel">{panel(user, task, timeline, diff, may_allow=may_allow, live=live, phone_link=phone_link)}</div>
+<div id="panel">{panel(user, task, timeline, diff, may_allow, live, phone_link, hand_off)}</div>
 <section class="card"><h2>Timeline</h2><ol class="timeline" id="timeline">{"".join(map(_li, steps))}</ol></section>
 <section class="card"><details id="transcript-box"><summary><span>Agent transcript (<span id="transcript-count">{len(said)}</span>)</span></summary>
 <ol class="timeline" id="transcript">{"".join(map(_li, said))}</ol></details></section>"""
@@ -411,6 +440,7 @@ def panel(
     may_allow: bool = False,
     live: PreviewInfo | None = None,
     phone_link: str | None = None,
+    hand_off: HandOff | None = None,
 ) -> str:
     """Where the task stands and what can be done: re-rendered whole on each step of the timeline.
     `may_allow`: the person may allow the repo hosts (Allow host, under what the egress proxy refused);
@@ -422,6 +452,7 @@ def panel(
         ("Repo", task.repo),
         ("Branch", task.branch),
         ("Asked by", task.requested_by),
+        ("Started by", timeline.origin),
         ("Agent", " · ".join(x for x in (task.agent, task.model) if x)),
         ("Cost", f"${task.cost_usd:.2f}" if task.cost_usd is not None else ""),
         ("Approved by", task.approved_by or ""),
@@ -489,6 +520,8 @@ def panel(
         parts.append(
             f'<section class="card" id="artifacts"><h2>Artifacts</h2><ul class="artifacts">{items}</ul></section>'
         )
+    if hand_off is not None:
+        parts.append(checkout_snippet(hand_off))
     return "\n".join(parts)
 
 
