@@ -47,7 +47,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     files = [(path, list(group)) for path, group in groupby(items, key=lambda i: i.path)]
 
     def cost(path: Path, tests: list[pytest.Item]) -> float:
-        name = path.relative_to(config.rootpath).as_posix()
+        name = path.relative_to(config.rootpath).as_posix() if path.is_relative_to(config.rootpath) else str(path)
         if name in LONG_FILES_S:
             return LONG_FILES_S[name]
         stacks = "HonkStack(" in path.read_text(errors="replace")
