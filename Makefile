@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 # The suite runs on as many processes as there are cores (each test file on one: its servers, its
-# fixtures): most of a test's time is waiting on servers and subprocesses, not CPU.
-PYTEST_ARGS ?= -n auto --dist loadfile
+# fixtures): most of a test's time is waiting on servers and subprocesses, not CPU. Files go out in the
+# order tests/conftest.py gives them, longest first, so the processes finish together.
+PYTEST_ARGS ?= -n auto --dist loadfile --no-loadscope-reorder
 
 .PHONY: up test lint bench install clean
 

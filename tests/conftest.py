@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import groupby
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,48 @@ from honk.testing.fake_slack import FakeSlack
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer
+
+# -- the order files run in: longest first, so the processes of `-n auto --dist loadfile --no-loadscope-reorder`
+# finish together (xdist's own order, most tests first, leaves the long stories of few tests to the end, where
+# one process runs them while the others wait). A file's cost: its seconds on a 2-core CI machine when it is one
+# of the long ones below, else an estimate per test: a real stack (`honk server` and workers on the Temporal dev
+# server) ~8 s, Honk in-process on the dev server ~2 s, anything else 0.3 s. A stale or missing number only
+# costs balance, never a test.
+LONG_FILES_S = {
+    "tests/fuzz/test_api_fuzz.py": 160,
+    "tests/chaos/test_chaos.py": 120,
+    "tests/scenarios/test_honk_up.py": 100,
+    "tests/web/test_web_app.py": 75,
+    "tests/scenarios/test_repo_secrets.py": 80,
+    "tests/scenarios/test_live_previews.py": 75,
+    "tests/scenarios/test_network_allowances.py": 65,
+    "tests/safety/test_attacks.py": 45,
+    "tests/scenarios/test_machines.py": 45,
+    "tests/chaos/test_kill_moments.py": 40,
+    "tests/preview/test_shots.py": 40,
+}
+
+
+def cost_of_test(item: pytest.Item, stacks_in_file: bool) -> float:
+    names = getattr(item, "fixturenames", ())
+    if "temporal" not in names:
+        return 0.3
+    return 8.0 if stacks_in_file or any(n.endswith("stack") for n in names) else 2.0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files longest first (each file's tests stay together and in their order)."""
+    files = [(path, list(group)) for path, group in groupby(items, key=lambda i: i.path)]
+
+    def cost(path: Path, tests: list[pytest.Item]) -> float:
+        name = path.relative_to(config.rootpath).as_posix() if path.is_relative_to(config.rootpath) else str(path)
+        if name in LONG_FILES_S:
+            return LONG_FILES_S[name]
+        stacks = "HonkStack(" in path.read_text(errors="replace")
+        return sum(cost_of_test(t, stacks) for t in tests)
+
+    files.sort(key=lambda f: -cost(*f))  # stable: equal costs keep the collection's order
+    items[:] = [item for _, tests in files for item in tests]
 
 
 @pytest.fixture(scope="session")

@@ -207,6 +207,31 @@ def send(case: schemathesis.Case) -> None:
         raise AssertionError(short(f"{what}: {e}", 3000)) from None
 
 
+class Once:
+    """One run's requests, each sent once. The variants of different cases often come out the same request
+    (the real task's id in place of two generated ones; a hostile value's request with a good field swapped
+    back in is the good request again): an identical request is not sent again, its check's outcome is
+    replayed (the same assertion, so Hypothesis sees the same failure when it shrinks)."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, AssertionError | None] = {}
+
+    def send(self, case: schemathesis.Case) -> None:
+        key = repr(
+            (case.method.upper(), case.path, case.path_parameters, case.query, case.headers, case.cookies)
+            + (case.media_type, case.body)
+        )
+        if key not in self.outcomes:
+            try:
+                send(case)
+            except AssertionError as e:
+                self.outcomes[key] = e
+                raise
+            self.outcomes[key] = None
+        elif (failure := self.outcomes[key]) is not None:
+            raise failure
+
+
 def mix_in(values: list[object]) -> Callable:
     """A schemathesis flatmap hook: the generated container, or it with one field swapped for a hostile value."""
 
@@ -248,10 +273,11 @@ def coverage_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: 
         config = schema.config.generation_for(operation=operation, phase="coverage")
         cases = schema.iter_coverage_cases(operation, generation_modes=list(GenerationMode), generation_config=config)
         seen: dict[str, str] = {}
+        once = Once()
         for case in cases:
             for variant in real.variants(case):
                 try:
-                    send(variant)
+                    once.send(variant)
                 except AssertionError as e:  # distinct failures, not one per boundary value
                     seen.setdefault(str(e).splitlines()[0][:200], str(e))
             if len(seen) >= MAX_REPORTED:
@@ -279,6 +305,7 @@ def hostile_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: A
         if operation.path in real.good_bodies:  # a request that would succeed, so each hostile value is the
             base = _derive(base, body=dict(real.good_bodies[operation.path]))  # only thing wrong with it
         seen: dict[str, str] = {}
+        once = Once()
         for location, values in (
             ("path_parameters", HOSTILE_PATH),
             ("query", HOSTILE),
@@ -291,7 +318,7 @@ def hostile_run(schema, operation, real: Real) -> Callable[[], None]:  # noqa: A
                     case = _derive(base, **{location: {**container, key: value}})
                     for variant in real.variants(case):
                         try:
-                            send(variant)
+                            once.send(variant)
                         except AssertionError as e:
                             seen.setdefault(str(e).splitlines()[0][:200], str(e))
         assert not seen, "\n\n".join(list(seen.values())[:MAX_REPORTED])
@@ -305,6 +332,7 @@ def fuzz_run(operation, real: Real, examples: int) -> Callable[[], None]:  # noq
         operation.as_strategy(generation_mode=GenerationMode.POSITIVE),
         operation.as_strategy(generation_mode=GenerationMode.NEGATIVE),
     )
+    once = Once()
 
     @settings(
         max_examples=examples,
@@ -317,7 +345,7 @@ def fuzz_run(operation, real: Real, examples: int) -> Callable[[], None]:  # noq
     @given(case=strategy)
     def run(case: schemathesis.Case) -> None:
         for variant in real.variants(case):
-            send(variant)
+            once.send(variant)
 
     return run
 
