@@ -32,6 +32,11 @@ LONG_FILES_S = {
     "tests/scenarios/test_machines.py": 45,
     "tests/chaos/test_kill_moments.py": 40,
     "tests/preview/test_shots.py": 40,
+    "tests/scenarios/test_pull_request_front_door.py": 150,
+    "tests/scenarios/test_main_moved.py": 100,
+    "tests/scenarios/test_schedules.py": 50,
+    "tests/workflow/test_pull_review.py": 45,
+    "tests/triggers/test_trigger_urls.py": 60,
 }
 
 
