@@ -496,18 +496,19 @@ def _mutate(body: dict[str, Any], data: st.DataObject) -> dict[str, Any]:
     copy = json.loads(json.dumps(body))
     paths = list(_paths(copy))
     for path in data.draw(st.lists(st.sampled_from(paths), max_size=4)):
-        target: Any = copy
+        parent: Any = copy
         for key in path[:-1]:
-            target = _child(target, key)
+            parent = _child(parent, key)
         last = path[-1]
-        if (isinstance(target, dict) and isinstance(last, str)) or (
-            isinstance(target, list) and isinstance(last, int) and last < len(target)
-        ):  # an earlier replacement may have taken the path away
-            target[last] = data.draw(JSON)
+        if isinstance(parent, dict) and isinstance(last, str):  # an earlier replacement may have taken it away
+            parent[last] = data.draw(JSON)
+        elif isinstance(parent, list) and isinstance(last, int) and last < len(parent):
+            parent[last : last + 1] = [data.draw(JSON)]
     return copy
 
 
 def _child(obj: Any, key: str | int) -> Any:
+    """`obj[key]`, or None when `obj` is no longer a dict (for a str key) or a list long enough (an int)."""
     if isinstance(obj, dict) and isinstance(key, str):
         return obj.get(key)
     if isinstance(obj, list) and isinstance(key, int) and key < len(obj):
