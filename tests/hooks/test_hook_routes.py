@@ -17,7 +17,6 @@ from pathlib import Path
 import httpx
 import pytest
 import uvicorn
-from hook_payloads import github, gitlab
 from pydantic import SecretStr
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
@@ -34,12 +33,42 @@ from honk.ports import free_port
 from honk.settings import Settings
 from honk.store import Store
 from honk.store.deliveries import HookDeliveries, StoredDelivery
+from honk.testing.webhooks import example
 from honk.web import hooks
 from honk.workflow.client import connect
 
 SECRET = "whsec-for-tests"
 TOKEN = "glpat-webhook-token"
 CAP = 64 * 1024
+
+
+def asked() -> dict:
+    """GitHub's example comment (honk.testing.webhook_examples), asking Honk for something."""
+    body = example("github", "issue_comment.created")
+    body["comment"]["body"] = "@honk please fix this"
+    return body
+
+
+def edited() -> dict:
+    body = asked()
+    body["action"] = "edited"
+    return body
+
+
+def pushed() -> dict:
+    return example("github", "push")
+
+
+def gitlab_note() -> dict:
+    body = example("gitlab", "note.merge_request")
+    body["object_attributes"]["note"] = "@honk the test is flaky, make it wait for the server"
+    return body
+
+
+def gitlab_failed_pipeline() -> dict:
+    body = example("gitlab", "pipeline")
+    body["object_attributes"]["status"] = "failed"  # GitLab's example succeeded; one of its builds failed
+    return body
 
 
 @dataclass
@@ -150,7 +179,7 @@ async def handled(honk: Served, forge: str, delivery_id: str) -> StoredDelivery:
 
 
 async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
-    body = json.dumps(github("issue_comment")).encode()
+    body = json.dumps(asked()).encode()
     headers = signed("issue_comment", body)
     delivery_id = headers["X-GitHub-Delivery"]
     first = await post(honk, "/hooks/github", body, headers)
@@ -158,14 +187,16 @@ async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
     # No worker yet: the delivery waits in Temporal, stored and started, and nothing was done inline.
     stored = await reaches(honk, "github", delivery_id, "started")  # recorded just after the answer
     assert stored.event == "issue_comment"
-    assert json.loads(stored.payload) == github("issue_comment")
+    assert json.loads(stored.payload) == asked()
     assert await honk.workflow("github", delivery_id) == "RUNNING"
     again = await post(honk, "/hooks/github", body, headers)
     assert again.status_code == 200 and "nothing new" in again.json()["detail"]
     async with honk.worker():
         done = await handled(honk, "github", delivery_id)
         result = await honk.client.get_workflow_handle(f"hook-github-{delivery_id}").result()
-    assert done.detail == "acted on a comment on acme/player#12 by @ana"
+    sent = asked()
+    repo, number, author = sent["repository"]["full_name"], sent["issue"]["number"], sent["comment"]["user"]["login"]
+    assert done.detail == f"acted on a comment on {repo}#{number} by @{author}"
     assert result == done.detail
     assert await honk.workflow("github", delivery_id) == WorkflowExecutionStatus.COMPLETED.name
     # Redelivered after it was handled (GitHub's "Redeliver" button): still nothing new.
@@ -176,7 +207,7 @@ async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
 
 
 async def test_racing_redeliveries_start_one_workflow(honk: Served):
-    body = json.dumps(github("push")).encode()
+    body = json.dumps(pushed()).encode()
     headers = signed("push", body)
     answers = await asyncio.gather(*(post(honk, "/hooks/github", body, headers) for _ in range(6)))
     assert sorted(a.status_code for a in answers).count(202) == 1, [a.status_code for a in answers]
@@ -184,7 +215,7 @@ async def test_racing_redeliveries_start_one_workflow(honk: Served):
 
 
 async def test_forged_or_missing_signatures_are_refused_and_nothing_is_stored(honk: Served):
-    body = json.dumps(github("issue_comment")).encode()
+    body = json.dumps(asked()).encode()
     forged = signed("issue_comment", body, secret="guessed")
     missing = {k: v for k, v in signed("issue_comment", body).items() if k != "X-Hub-Signature-256"}
     tampered = signed("issue_comment", body)
@@ -214,8 +245,8 @@ async def test_oversized_unknown_and_malformed_deliveries(honk: Served):
 
     ping = b'{"zen": "Keep it logically awesome.", "hook_id": 1}'
     assert (await post(honk, "/hooks/github", ping, signed("ping", ping))).status_code == 204
-    edited = json.dumps(github("issue_comment", action="edited")).encode()
-    assert (await post(honk, "/hooks/github", edited, signed("issue_comment", edited, "d-edit"))).status_code == 204
+    changed = json.dumps(edited()).encode()
+    assert (await post(honk, "/hooks/github", changed, signed("issue_comment", changed, "d-edit"))).status_code == 204
     assert await honk.stored("github", "d-edit") is None, "a delivery that asks nothing is not kept"
 
     broken = b'{"action": "created", '
@@ -235,7 +266,7 @@ async def test_oversized_unknown_and_malformed_deliveries(honk: Served):
 
 
 async def test_gitlab_deliveries_with_and_without_an_event_uuid(honk: Served):
-    body = json.dumps(gitlab("Note Hook")).encode()
+    body = json.dumps(gitlab_note()).encode()
     headers = {
         "X-Gitlab-Event": "Note Hook",
         "X-Gitlab-Token": TOKEN,
@@ -246,13 +277,15 @@ async def test_gitlab_deliveries_with_and_without_an_event_uuid(honk: Served):
     assert (await post(honk, "/hooks/gitlab", body, headers)).status_code == 202
     assert (await post(honk, "/hooks/gitlab", body, headers)).status_code == 200
     old_gitlab = {k: v for k, v in headers.items() if k != "X-Gitlab-Event-UUID"}
-    pipeline = json.dumps(gitlab("Pipeline Hook")).encode()
+    pipeline = json.dumps(gitlab_failed_pipeline()).encode()
     old_gitlab["X-Gitlab-Event"] = "Pipeline Hook"
     assert (await post(honk, "/hooks/gitlab", pipeline, old_gitlab)).status_code == 202
     assert (await post(honk, "/hooks/gitlab", pipeline, old_gitlab)).status_code == 200, "same body, same delivery"
     async with honk.worker():
         note = await handled(honk, "gitlab", headers["X-Gitlab-Event-UUID"])
-    assert "acme/apps/player#1" in note.detail
+    sent = gitlab_note()
+    repo, iid, author = sent["project"]["path_with_namespace"], sent["merge_request"]["iid"], sent["user"]["username"]
+    assert note.detail == f"acted on a comment on {repo}#{iid} by @{author}"
     confidential = {**headers, "X-Gitlab-Event": "Confidential Note Hook", "X-Gitlab-Event-UUID": "c-1"}
     assert (await post(honk, "/hooks/gitlab", body, confidential)).status_code == 204
 
@@ -260,7 +293,7 @@ async def test_gitlab_deliveries_with_and_without_an_event_uuid(honk: Served):
 async def test_a_forge_without_its_secret_takes_nothing(tmp_path: Path, temporal):
     settings = settings_for(tmp_path, temporal.address).changed(github_webhook_secret=None)
     async with serving(settings) as honk:
-        body = json.dumps(github("push")).encode()
+        body = json.dumps(pushed()).encode()
         answer = await post(honk, "/hooks/github", body, signed("push", body))
         assert answer.status_code == 404 and "HONK_GITHUB_WEBHOOK_SECRET" in answer.json()["detail"]
 
@@ -274,7 +307,7 @@ async def test_temporal_unreachable_keeps_the_delivery_for_a_redelivery(tmp_path
     try:
         lazy = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter, lazy=True)
         intake = HookIntake(HookDeliveries(store), lazy, settings)
-        body = json.dumps(github("push")).encode()
+        body = json.dumps(pushed()).encode()
         answer = await intake.take("github", httpx.Headers(signed("push", body, down_id)), body)
         assert answer.status == 503 and "redeliver" in answer.detail
         stored = await HookDeliveries(store).get("github", down_id)
@@ -301,7 +334,7 @@ async def test_resume_hands_on_what_nobody_redelivered(tmp_path: Path, temporal)
         down = await Client.connect(settings.temporal.address, data_converter=pydantic_data_converter, lazy=True)
         ids = [f"d-left-{uuid.uuid4()}" for _ in range(2)]
         for delivery_id in ids:
-            body = json.dumps(github("push")).encode()
+            body = json.dumps(pushed()).encode()
             answer = await HookIntake(HookDeliveries(store), down, settings).take(
                 "github", httpx.Headers(signed("push", body, delivery_id)), body
             )
