@@ -219,7 +219,7 @@ def test_github_workflow_run_fails():
         body["repository"]["full_name"],
         body["sender"]["login"],
         "workflow_run",
-        run["name"],
+        run["name"] or body["workflow"]["name"],  # a run without a name of its own: its workflow's
         run["head_sha"],
     )
     assert (event.branch, event.numbers, event.run_id, event.url) == (

@@ -48,7 +48,8 @@ _COMMANDS: dict[str, Command] = {
 def command(text: str, handle: str) -> Command:
     """The command in `text`, a comment that mentions `@handle`."""
     mention = re.compile(rf"(?<![\w@/.\-])@{re.escape(handle)}(?![\w\-]|\.\w)[,:]?", re.IGNORECASE)
-    for line in text.splitlines():
+    prose = _CODE.sub(lambda m: " " * len(m.group(0)), text)  # quoted code mentions nobody
+    for line in prose.splitlines():
         found = mention.search(line)
         if found is None:
             continue
@@ -56,6 +57,16 @@ def command(text: str, handle: str) -> Command:
         if rest in _COMMANDS:
             return _COMMANDS[rest]
         break
-    asked = " ".join(mention.sub(" ", text).split(" ")).strip()
-    asked = re.sub(r"[ \t]{2,}", " ", asked)
-    return Ask(text=asked[:MAX_REQUEST_CHARS])
+    # Cut, then cleared again: a cut can end a longer name in a mention ("@honkers" → "@honk").
+    return Ask(text=_without(_without(text, mention)[:MAX_REQUEST_CHARS], mention))
+
+
+_CODE = re.compile(r"```.*?(```|$)|`[^`\n]*`", re.DOTALL)
+
+
+def _without(text: str, mention: re.Pattern[str]) -> str:
+    """`text` without any mention (one removed can join two others: removed until none is left), each
+    line's spaces tidied."""
+    while (fewer := mention.sub(" ", text)) != text:
+        text = fewer
+    return "\n".join(re.sub(r"[ \t]{2,}", " ", line).strip() for line in text.splitlines()).strip()

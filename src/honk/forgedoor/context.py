@@ -20,19 +20,20 @@ def quote(
     head = [f"The {what} the request was made on: #{d.number} {d.title}".rstrip()]
     if d.author:
         head.append(f"Opened by @{d.author}" + (f" ({d.url})" if d.url else ""))
-    budget = max_chars - sum(len(h) + 1 for h in head)
+    budget = max(0, max_chars - sum(len(h) + 1 for h in head))
     body = d.body.strip()
-    if body:
+    if body and budget > 40:
         body = body if len(body) <= budget // 2 else body[: budget // 2 - 1] + "…"
         head += ["", "Description:", body]
         budget -= len(body) + 15
-    said = [c for c in d.comments if not c.by_bot and c.id != request_comment and c.text.strip()][-max_comments:]
+    said = [c for c in d.comments if not c.by_bot and c.id != request_comment and c.text.strip()]
+    budget -= 60  # the "Comments: …" line
     kept: list[str] = []
-    for c in reversed(said):  # newest first, until the bound
+    for c in reversed(said[-max_comments:]):  # newest first, until the bounds
         line = f"@{c.author or 'someone'}: {c.text.strip()}"
         if len(line) + 1 > budget:
-            if not kept:  # one huge comment: its beginning, where a person says what they see
-                kept.append(line[: max(0, budget - 2)] + "…")
+            if not kept and budget > 40:  # one huge comment: its beginning, where a person says what they see
+                kept.append(line[: budget - 2] + "…")
             break
         kept.append(line)
         budget -= len(line) + 1

@@ -92,7 +92,8 @@ def said(view: TaskView, timeline: Timeline, detail: str, base_url: str) -> str:
         return f"**Honk could not finish:** {(view.reason or 'no reason recorded')[:MAX_SUMMARY]}\n\nTask: {link}"
     if view.state == TaskState.merged:
         by = f" (approved by {view.approved_by})" if view.approved_by else ""
-        return f"**Merged**{by} as {(view.merged_commit or '')[:10]}.\n\nTask: {link}"
+        commit = f" as {view.merged_commit[:10]}" if view.merged_commit else ""
+        return f"**Merged**{by}{commit}.\n\nTask: {link}"
     if view.state == TaskState.cancelled:
         return f"**Stopped.** Nothing more will happen on this task.\n\nTask: {link}"
     return f"{detail}\n\nTask: {link}" if detail else ""

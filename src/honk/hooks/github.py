@@ -147,6 +147,8 @@ def _checks(source: str, payload: dict, action: object, common: dict) -> ForgeEv
     if not head:
         return Ignored(reason=f"a {source} on no commit")
     name = field(run, "name") if source != "check_suite" else field(run, "app", "name")
+    if source == "workflow_run" and not title_of(name):  # a run may have no name of its own: its workflow's
+        name = field(payload, "workflow", "name") or field(run, "display_title")
     branch = field(run, "head_branch") if source != "check_run" else field(run, "check_suite", "head_branch")
     prs = field(run, "pull_requests")
     numbers = [n for p in prs[:20] if (n := number_of(field(p, "number")))] if isinstance(prs, list) else []
