@@ -23,6 +23,7 @@ MASK = "[redacted]"
 # Anthropic. Long enough after the prefix that ordinary words do not match.
 TOKEN_SHAPES = re.compile(
     r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_|glpat-|xox[abpre]-|xapp-|sk-ant-)[A-Za-z0-9_\-]{8,}"
+    r"|(?<=/hooks/trigger/)[A-Za-z0-9_\-]{20,}"  # a trigger URL's token (`honk hook create`): the URL is the secret
 )
 M = TypeVar("M", bound=BaseModel)
 
