@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -50,11 +51,22 @@ def _digest(secret: str) -> str:
 
 
 def secret_key(path: Path) -> bytes:
-    """The server's signing key: generated once into the data dir (mode 0600), read at start-up."""
+    """The server's signing key: generated once into the data dir (mode 0600), read at start-up. A server
+    and workers sharing the data dir may start at once: the file appears whole (written aside, then
+    hard-linked, which never replaces), and the first one made is the key every process reads."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(secrets.token_bytes(32))
-        path.chmod(0o600)
+        draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process made it first: its key is the one
+        finally:
+            draft.unlink(missing_ok=True)
     return path.read_bytes()
 
 
