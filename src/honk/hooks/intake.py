@@ -4,10 +4,13 @@ once, handed to its workflow — and never acted on here, so the answer comes fa
 
 In order, each refusal before anything is stored: the signature (401), the event's kind (one not read:
 204), the delivery's id (400), the JSON (400), what it says (Ignored: 204). Then the delivery is stored by
-its id: a redelivery of one already handed on is answered 200 and starts nothing; a new one (or one whose
-hand-off failed before) starts `HonkHookDelivery` with the delivery's id, which Temporal refuses to start
-twice, and is answered 202. (Measured on a loaded machine with the Temporal dev server: a new delivery's
-answer took 20–30 ms one at a time, about half of it Temporal's start.)
+its id and answered (202; 200 for a redelivery): the store is durable, so the answer does not wait for
+Temporal. Then, after the answer, `HonkHookDelivery` is started with the delivery's id, which Temporal
+refuses to start twice; a start that failed (Temporal away) is made again by `resume`, which the server
+runs at start and every minute, or by the forge's redelivery. A redelivery of one already handed on starts
+nothing. (Starting the workflow inside the request, as this did first, held each answer for Temporal's
+start — about 24 ms of the dev server's CPU per delivery — and a burst of 100/s queued behind it: see
+docs/benchmarks.md, "Forge webhooks".)
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from honk.store.deliveries import HookDeliveries
 log = logging.getLogger("honk.hooks")
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,99}$")
 MAX_EVENT = 60
-START_TIMEOUT = timedelta(seconds=5)  # within GitHub's 10 s: a slow Temporal is answered 503, not a timeout
+START_TIMEOUT = timedelta(seconds=10)  # a start slower than this is made again by `resume`
+STARTS_AT_ONCE = 8
 # The headers each forge names things with (lower case: HTTP's are case-insensitive).
 HEADERS: dict[ForgeKind, tuple[str, str, str]] = {
     # event, delivery id, signature
@@ -60,6 +64,7 @@ class HookIntake:
     def __init__(self, deliveries: HookDeliveries, client: Client, settings: Settings) -> None:
         self.deliveries, self.client = deliveries, client
         self._pending: set[asyncio.Task[object]] = set()
+        self._starting = asyncio.Semaphore(STARTS_AT_ONCE)
         self.task_queue = settings.temporal.task_queue
         self.handle = settings.hooks.forge_handle
         github_secret, gitlab_token = settings.hooks.github_webhook_secret, settings.hooks.gitlab_webhook_token
@@ -122,10 +127,10 @@ class HookIntake:
         stored, new = await self.deliveries.received(forge, delivery_id, event, body.decode("utf-8", "replace"))
         if not new and stored.state != "received":
             return Answer(status=200, detail=f"Delivery {delivery_id} was received before; nothing new starts.")
-        if not await self._hand_on(HookDelivery(forge=forge, delivery_id=delivery_id, event=parsed)):
-            return Answer(
-                status=503, detail=f"Delivery {delivery_id} is stored but could not be handed on yet; redeliver it."
-            )
+        # Stored is durable: the workflow's start comes after the answer, so a burst is answered at the
+        # store's pace, not Temporal's. A start that fails is made again by `resume` (every minute) or by
+        # the forge's redelivery; Temporal refuses a second start of the same id either way.
+        self._after_answer(self._hand_on_later(HookDelivery(forge=forge, delivery_id=delivery_id, event=parsed)))
         return Answer(status=202 if new else 200, detail=f"Delivery {delivery_id} accepted.")
 
     async def resume(self, older_than: timedelta = timedelta(minutes=1)) -> int:
@@ -146,6 +151,10 @@ class HookIntake:
                 break  # Temporal is still away: the next sweep tries again
             went += 1
         return went
+
+    async def _hand_on_later(self, delivery: HookDelivery) -> None:
+        async with self._starting:  # a burst's starts queue here rather than all at once against Temporal
+            await self._hand_on(delivery)
 
     async def _hand_on(self, delivery: HookDelivery) -> bool:
         """Starts the delivery's workflow (or finds it started); False when Temporal cannot be reached."""
