@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -94,6 +94,10 @@ class Burst:
             if r[2] not in (200, 202):
                 out[str(r[2])] = out.get(str(r[2]), 0) + 1
         return out
+
+    def refused(self) -> list[str]:
+        """The delivery ids answered anything but 200/202 (a 503: stored, not handed on)."""
+        return [r[3] for r in self.warmup + self.results if r[2] not in (200, 202)]
 
     def accepted(self) -> list[str]:
         """The delivery ids answered 202, warm-up included."""
@@ -222,6 +226,7 @@ class HookResults:
     drain_s: float
     after_drain: dict[str, int]
     details_ok: int  # handled deliveries whose detail is the stand-in's answer
+    refused_states: dict[str, int]  # the down burst's non-2xx deliveries by state, after the drain
     server_errors: list[str]
 
 
@@ -269,13 +274,14 @@ async def _hooks(root: Path, temporal_address: str, n: int, log) -> HookResults:
         for delivery_id in ids:
             stored = await deliveries.get("github", delivery_id)
             details += bool(stored and stored.detail.startswith("acted on a comment on acme/player#"))
+        refused = await _states(deliveries, store, down.refused())
         log(f"  worker back: {after.get('handled', 0)} of {len(ids)} handled in {fmt_s(drain)}")
     finally:
         await store.close()
         server.stop()
     text = server.log.read_text(errors="replace")
     errors = [line for line in text.splitlines() if "Traceback" in line or "ERROR" in line]
-    return HookResults(health, live, down, live_handled, before, drain, after, details, errors)
+    return HookResults(health, live, down, live_handled, before, drain, after, details, refused, errors)
 
 
 async def _settle(deliveries: HookDeliveries, store: Store, ids: list[str]) -> None:
@@ -309,6 +315,11 @@ class Round:
     total: float  # the cause (fail_job / the follow-up POST) → the PR's head moved
     agent: float  # AgentStarted → AgentFinished of the round it caused
     reason: str
+    steps: list[tuple[str, float]]  # the task's events the round recorded: (kind, seconds after the cause)
+
+
+def _utc(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def _head(github: FakeGitHub, full: str, number: int) -> str:
@@ -318,11 +329,13 @@ def _head(github: FakeGitHub, full: str, number: int) -> str:
 def _round(stack: HonkStack, github: FakeGitHub, full: str, number: int, task_id: str, cause: str) -> Round:
     before_head = _head(github, full, number)
     seen = len([e for e in stack.events(task_id) if e.event.kind == "agent_finished"])
-    t0 = time.perf_counter()
+    t0, wall0 = time.perf_counter(), time.time()
     if cause == "ci":
         github.fail_job(full, before_head, JOB, CI_LOG)
     else:
-        r = stack.http.post(f"/api/tasks/{task_id}/followup", json={"text": "Count one more fix in README.md."})
+        r = stack.http.post(
+            f"/api/tasks/{task_id}/followup", json={"text": "Count one more fix in README.md.", "by": "ada@example.com"}
+        )
         assert r.status_code in (200, 202), r.text
     wait_until(lambda: _head(github, full, number) != before_head, 120, f"the {cause} fix to be pushed", POLL_S)
     total = time.perf_counter() - t0
@@ -333,7 +346,9 @@ def _round(stack: HonkStack, github: FakeGitHub, full: str, number: int, task_id
     assert len(finished) == seen + 1, f"expected one more agent run, got {len(finished) - seen}"
     begin, end = started[-1], finished[-1]
     reason = str(getattr(begin.event, "reason", ""))
-    return Round(total, (end.at - begin.at).total_seconds(), reason)
+    assert reason == ("ci_failure" if cause == "ci" else "follow_up"), reason
+    steps = [(e.event.kind, _utc(e.at).timestamp() - wall0) for e in events if _utc(e.at).timestamp() >= wall0]
+    return Round(total, (end.at - begin.at).total_seconds(), reason, steps)
 
 
 def _said(github: FakeGitHub, full: str, number: int, needle: str) -> str:
@@ -428,6 +443,26 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     return sec
 
 
+# A round's steps: the event ending each (the first of its kinds after the cause), and what it stands for.
+STEPS = [
+    (("forge_checks_failed", "follow_up_received"), "cause → on the task (CI: webhooks in, job log fetched)"),
+    (("agent_started",), "→ agent started"),
+    (("agent_finished",), "agent (AgentStarted → AgentFinished)"),
+    (("check_finished",), "→ checks re-run (the repo's unittest)"),
+    (("change_reviewed",), "→ change reviewed"),
+]
+
+
+def _breakdown(r: Round) -> list[float]:
+    """The gaps between the round's steps, the last one ending when the PR's head moved."""
+    ends = []
+    for kinds, _ in STEPS:
+        at = [t for kind, t in r.steps if kind in kinds]
+        ends.append(at[-1] if kinds == ("check_finished",) and at else (at[0] if at else float("nan")))
+    ends.append(r.total)
+    return [b - a for a, b in zip([0.0, *ends], ends, strict=False)]
+
+
 def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n: int, runs: int, quick: bool) -> None:
     del quick
     h50, h95, h99 = median(h.health.ok), percentile(h.health.ok, 95), percentile(h.health.ok, 99)
@@ -486,6 +521,18 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
         Row("… share outside the agent, p50", f"{median(outside):.0%}", f"{median(f_outside):.0%}"),
     ]
     sec.rows = rows
+    ci_parts, fu_parts = [_breakdown(r) for r in ci], [_breakdown(r) for r in follow]
+    names = [name for _, name in STEPS] + ["→ fix pushed (the PR's head moved)"]
+    sec.tables.append(
+        (
+            "Where a fix's time goes (the task's recorded events; p50 of each gap):",
+            ["Step", "CI failure", "follow-up"],
+            [
+                [name, fmt_s(median([p[i] for p in ci_parts])), fmt_s(median([p[i] for p in fu_parts]))]
+                for i, name in enumerate(names)
+            ],
+        )
+    )
     sec.setup = [
         "One Temporal dev server (`temporal server start-dev`, SQLite) and one `honk server` process (no "
         "`honk worker`) with HONK_GITHUB_WEBHOOK_SECRET set, on loopback. Its deliveries are handled by a "
@@ -517,5 +564,16 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
         + ", ".join(f"{k} {v}" for k, v in sorted(h.before_drain.items()))
         + "."
     )
+    refused = sum(h.refused_states.values())
+    if refused or h.down.refused():
+        sec.notes.append(
+            f"{len(h.down.refused())} worker-down deliveries were not answered 202 ({h.down.bad}); after the drain "
+            "they were "
+            + (", ".join(f"{k} {v}" for k, v in sorted(h.refused_states.items())) or "not stored")
+            + ". A 503 means the delivery is stored but its workflow start did not answer within 5 s "
+            "(honk.hooks.intake START_TIMEOUT); it runs only when the forge redelivers it (GitHub does not "
+            "redeliver failed deliveries by itself) or `HookIntake.resume` hands it on, which nothing in the "
+            "server calls yet."
+        )
     if h.server_errors:
         sec.notes.append(f"The server logged {len(h.server_errors)} error line(s); first: `{h.server_errors[0][:200]}`")
