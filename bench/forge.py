@@ -57,6 +57,7 @@ RATE = 100.0  # deliveries per second, open loop
 TARGET_ACK_P99_S = 0.050
 DRAIN_TIMEOUT_S = 300.0
 POLL_S = 0.02
+WARMUP = 20  # deliveries sent one at a time before each burst
 CI_LOG = "Run pytest\nFAILED tests/test_totals.py::test_invoice_total - AssertionError: 5 != -1\n1 failed in 0.3s"
 JOB = "test (3.11)"
 POLICY = '[users."ada@example.com"]\ngithub = "ada"\n'
@@ -86,6 +87,25 @@ class Burst:
     @property
     def from_send(self) -> list[float]:
         return [r[0] - r[1] for r in self.results if r[2] in (200, 202)]
+
+    @property
+    def serial(self) -> list[float]:
+        """The warm-up's latencies: one request at a time, each sent when the last was answered."""
+        return [r[0] for r in self.warmup if r[2] in (200, 202)]
+
+    @property
+    def rate(self) -> float:
+        """Answers per second over the burst: its requests over the time from the first slot to the last answer."""
+        end = max(i / RATE + r[0] for i, r in enumerate(self.results))
+        return len(self.results) / end
+
+    def by_second(self) -> list[float]:
+        """The p50 latency of the requests scheduled in each second of the burst."""
+        secs: dict[int, list[float]] = {}
+        for i, r in enumerate(self.results):
+            if r[2] in (200, 202):
+                secs.setdefault(int(i / RATE), []).append(r[0])
+        return [median(secs[k]) if k in secs else float("nan") for k in range(int(len(self.results) / RATE))]
 
     @property
     def bad(self) -> dict[str, int]:
@@ -247,18 +267,18 @@ async def _hooks(root: Path, temporal_address: str, n: int, log) -> HookResults:
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )
 
-        health = await _load(server, "healthz", n, 10)
+        health = await _load(server, "healthz", n, WARMUP)
         log(
             f"  GET /healthz x{n} at {RATE:.0f}/s: p50 {fmt_s(median(health.ok))}, p99 {fmt_s(percentile(health.ok, 99))}"
         )
         async with worker():
-            live = await _load(server, "hooks", n, 5)
+            live = await _load(server, "hooks", n, WARMUP)
             log(
                 f"  deliveries x{n} at {RATE:.0f}/s, worker up: p50 {fmt_s(median(live.ok))}, "
                 f"p99 {fmt_s(percentile(live.ok, 99))}, not 2xx {live.bad or 0}"
             )
             live_handled = await _drained(deliveries, store, live.accepted(), DRAIN_TIMEOUT_S)
-        down = await _load(server, "hooks", n, 5)  # nothing polls the task queue now
+        down = await _load(server, "hooks", n, WARMUP)  # nothing polls the task queue now
         log(
             f"  deliveries x{n} at {RATE:.0f}/s, worker down: p50 {fmt_s(median(down.ok))}, "
             f"p99 {fmt_s(percentile(down.ok, 99))}, not 2xx {down.bad or 0}"
@@ -487,13 +507,31 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
                 fmt_s(percentile(burst.from_send, 99)),
                 fmt_s(percentile(h.health.from_send, 99)),
             ),
-            Row(f"… answers other than 202 of {n}", str(bad) + (f" ({burst.bad})" if bad else ""), "0"),
+            Row(
+                f"… answers other than 202 of {n}",
+                str(bad) + (f" ({burst.bad})" if bad else ""),
+                str(sum(h.health.bad.values())),
+            ),
+            Row(
+                f"… answers per second over the burst (sent at {RATE:.0f}/s)",
+                f"{burst.rate:.0f}/s",
+                f"{h.health.rate:.0f}/s",
+            ),
             Row(
                 "… honk server CPU during the burst",
                 f"{burst.server_cpu_s:.2f} s ({burst.server_cpu_s / n * 1000:.1f} ms/delivery)",
                 f"{h.health.server_cpu_s:.2f} s",
             ),
         ]
+    serial, h_serial = median(h.live.serial), median(h.health.serial)
+    rows.append(
+        Row(
+            f"For reference: one delivery at a time ({WARMUP} before the worker-up burst), p50",
+            fmt_s(serial),
+            fmt_s(h_serial),
+            f"{serial / h_serial:.1f}×",
+        )
+    )
     accepted = len(h.down.accepted())
     handled = h.after_drain.get("handled", 0)
     rows += [
@@ -521,6 +559,14 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
         Row("… share outside the agent, p50", f"{median(outside):.0%}", f"{median(f_outside):.0%}"),
     ]
     sec.rows = rows
+    seconds = zip(h.health.by_second(), h.live.by_second(), h.down.by_second(), strict=False)
+    sec.tables.append(
+        (
+            "Ack latency p50 by second of the burst (a queue building up shows as a rising column):",
+            ["Second", "`/healthz`", "delivery, worker up", "delivery, worker down"],
+            [[str(i + 1), *(fmt_s(x) for x in xs)] for i, xs in enumerate(seconds)],
+        )
+    )
     ci_parts, fu_parts = [_breakdown(r) for r in ci], [_breakdown(r) for r in follow]
     names = [name for _, name in STEPS] + ["→ fix pushed (the PR's head moved)"]
     sec.tables.append(
@@ -543,7 +589,8 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
         "honk.testing.webhooks, `@honk` mentioned, a fresh `X-GitHub-Delivery` each, so each is stored and "
         f"starts a workflow) at a steady {RATE:.0f}/s, open loop, from a load client in its own process "
         "(bench/forge_load.py: httpx.AsyncClient with keep-alive, payloads built before the clock starts), "
-        "latency counted from each request's scheduled time; 5 untimed deliveries first. Baseline: "
+        "latency counted from each request's scheduled time; before each burst, "
+        f"{WARMUP} sent one at a time (closed loop; reported for reference). Baseline: "
         f"{n} `GET /healthz` of the same server, same pattern, just before.",
         "Worker down: the same burst again after the worker stopped (nothing polls the task queue); then a "
         "worker starts and the hook_deliveries table is polled every 20 ms until every delivery answered 202 "

@@ -57,8 +57,10 @@ async def burst(url: str, kind: str, secret: str, rate: float, n: int, warmup: i
                 return type(e).__name__
 
         warm_results = []
-        for req in reqs[:warmup]:  # one at a time, untimed: a connection, the server's code paths
-            warm_results.append([0.0, 0.0, await send(req), req[4]])
+        for req in reqs[:warmup]:  # one at a time: a connection, the server's code paths; closed loop
+            t = time.perf_counter()
+            status = await send(req)
+            warm_results.append([time.perf_counter() - t, 0.0, status, req[4]])
         start = time.perf_counter() + 0.05
 
         async def one(i: int, req: tuple) -> list:
