@@ -78,6 +78,7 @@ class Burst:
     results: list[list]  # [latency from the scheduled send, sender lateness, status, delivery id]
     warmup: list[list]
     server_cpu_s: float
+    temporal_cpu_s: float
     wall_s: float
 
     @property
@@ -178,9 +179,9 @@ class HookServer:
                 self.proc.wait()
 
 
-async def _load(server: HookServer, kind: str, n: int, warmup: int) -> Burst:
+async def _load(server: HookServer, kind: str, n: int, warmup: int, temporal_pid: int) -> Burst:
     """One open-loop burst from the load client's own process."""
-    cpu0, t0 = _cpu_s(server.proc.pid), time.perf_counter()
+    cpu0, tcpu0, t0 = _cpu_s(server.proc.pid), _cpu_s(temporal_pid), time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -208,7 +209,8 @@ async def _load(server: HookServer, kind: str, n: int, warmup: int) -> Burst:
     if proc.returncode != 0:
         raise RuntimeError(f"the load client failed ({proc.returncode}): {err.decode()[-2000:]}")
     got = json.loads(out)
-    return Burst(got["results"], got["warmup"], _cpu_s(server.proc.pid) - cpu0, time.perf_counter() - t0)
+    server_cpu, temporal_cpu = _cpu_s(server.proc.pid) - cpu0, _cpu_s(temporal_pid) - tcpu0
+    return Burst(got["results"], got["warmup"], server_cpu, temporal_cpu, time.perf_counter() - t0)
 
 
 async def _states(deliveries: HookDeliveries, store: Store, ids: list[str]) -> dict[str, int]:
@@ -250,12 +252,13 @@ class HookResults:
     server_errors: list[str]
 
 
-async def _hooks(root: Path, temporal_address: str, n: int, log) -> HookResults:  # noqa: ANN001
-    server = HookServer(root / "honk", temporal_address)
+async def _hooks(root: Path, temporal: TemporalDevServer, n: int, log) -> HookResults:  # noqa: ANN001
+    server = HookServer(root / "honk", temporal.address)
+    pid = temporal.proc.pid
     store = Store(server.db_url)
     try:
         deliveries = HookDeliveries(store)
-        client = await Client.connect(temporal_address, data_converter=pydantic_data_converter)
+        client = await Client.connect(temporal.address, data_converter=pydantic_data_converter)
 
         def worker() -> Worker:  # as honk.composition.worker registers the delivery workflow
             return Worker(
@@ -267,18 +270,18 @@ async def _hooks(root: Path, temporal_address: str, n: int, log) -> HookResults:
                 graceful_shutdown_timeout=timedelta(seconds=5),
             )
 
-        health = await _load(server, "healthz", n, WARMUP)
+        health = await _load(server, "healthz", n, WARMUP, pid)
         log(
             f"  GET /healthz x{n} at {RATE:.0f}/s: p50 {fmt_s(median(health.ok))}, p99 {fmt_s(percentile(health.ok, 99))}"
         )
         async with worker():
-            live = await _load(server, "hooks", n, WARMUP)
+            live = await _load(server, "hooks", n, WARMUP, pid)
             log(
                 f"  deliveries x{n} at {RATE:.0f}/s, worker up: p50 {fmt_s(median(live.ok))}, "
                 f"p99 {fmt_s(percentile(live.ok, 99))}, not 2xx {live.bad or 0}"
             )
             live_handled = await _drained(deliveries, store, live.accepted(), DRAIN_TIMEOUT_S)
-        down = await _load(server, "hooks", n, WARMUP)  # nothing polls the task queue now
+        down = await _load(server, "hooks", n, WARMUP, pid)  # nothing polls the task queue now
         log(
             f"  deliveries x{n} at {RATE:.0f}/s, worker down: p50 {fmt_s(median(down.ok))}, "
             f"p99 {fmt_s(percentile(down.ok, 99))}, not 2xx {down.bad or 0}"
@@ -454,7 +457,7 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     with scratch("forge") as root:
         temporal = TemporalDevServer(root / "temporal")
         try:
-            hooks = asyncio.run(_hooks(root / "hooks", temporal.address, n, log))
+            hooks = asyncio.run(_hooks(root / "hooks", temporal, n, log))
             ci, follow = _ci(root / "ci", temporal.address, runs, log)
         finally:
             temporal.stop()
@@ -521,6 +524,11 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
                 "… honk server CPU during the burst",
                 f"{burst.server_cpu_s:.2f} s ({burst.server_cpu_s / n * 1000:.1f} ms/delivery)",
                 f"{h.health.server_cpu_s:.2f} s",
+            ),
+            Row(
+                "… Temporal dev server CPU during the burst",
+                f"{burst.temporal_cpu_s:.2f} s ({burst.temporal_cpu_s / n * 1000:.1f} ms/delivery)",
+                f"{h.health.temporal_cpu_s:.2f} s",
             ),
         ]
     serial, h_serial = median(h.live.serial), median(h.health.serial)
