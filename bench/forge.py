@@ -619,16 +619,29 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
         + ", ".join(f"{k} {v}" for k, v in sorted(h.before_drain.items()))
         + "."
     )
-    refused = sum(h.refused_states.values())
-    if refused or h.down.refused():
+    if h.down.refused():
+        why = (
+            " A 503 means the delivery is stored but its workflow start did not answer within 5 s "
+            "(honk.hooks.intake START_TIMEOUT); it runs only when the forge redelivers it (GitHub does not "
+            "redeliver failed deliveries by itself) or `HookIntake.resume` hands it on, which nothing in the "
+            "server calls yet."
+            if "503" in h.down.bad
+            else " A ReadError is a connection closed without an answer."
+        )
         sec.notes.append(
             f"{len(h.down.refused())} worker-down deliveries were not answered 202 ({h.down.bad}); after the drain "
             "they were "
             + (", ".join(f"{k} {v}" for k, v in sorted(h.refused_states.items())) or "not stored")
-            + ". A 503 means the delivery is stored but its workflow start did not answer within 5 s "
-            "(honk.hooks.intake START_TIMEOUT); it runs only when the forge redelivers it (GitHub does not "
-            "redeliver failed deliveries by itself) or `HookIntake.resume` hands it on, which nothing in the "
-            "server calls yet."
+            + "."
+            + why
         )
+    per = [(b.server_cpu_s + b.temporal_cpu_s) / n for b in (h.live, h.down)]
+    cpus = os.cpu_count() or 1
+    sec.notes.append(
+        f"CPU per delivery, `honk server` + Temporal dev server: {fmt_s(per[0])} with the worker up (the worker in "
+        f"this process not counted), {fmt_s(per[1])} with it down; on {cpus} CPUs with nothing else running that "
+        f"caps the intake near {cpus / per[0]:.0f}/s and {cpus / per[1]:.0f}/s, against the {RATE:.0f}/s sent: past "
+        "the cap answers queue and the latency grows through the burst (the by-second table)."
+    )
     if h.server_errors:
         sec.notes.append(f"The server logged {len(h.server_errors)} error line(s); first: `{h.server_errors[0][:200]}`")
