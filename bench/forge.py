@@ -640,8 +640,8 @@ def _write(sec: Section, h: HookResults, ci: list[Round], follow: list[Round], n
     sec.notes.append(
         f"CPU per delivery, `honk server` + Temporal dev server: {fmt_s(per[0])} with the worker up (the worker in "
         f"this process not counted), {fmt_s(per[1])} with it down; on {cpus} CPUs with nothing else running that "
-        f"caps the intake near {cpus / per[0]:.0f}/s and {cpus / per[1]:.0f}/s, against the {RATE:.0f}/s sent: past "
-        "the cap answers queue and the latency grows through the burst (the by-second table)."
+        f"caps the intake near {cpus / per[0]:.0f}/s and {cpus / per[1]:.0f}/s, against the {RATE:.0f}/s sent; past such a cap "
+        "answers queue and the latency grows through the burst (the by-second table)."
     )
     if h.server_errors:
         sec.notes.append(f"The server logged {len(h.server_errors)} error line(s); first: `{h.server_errors[0][:200]}`")
