@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver|production]`: runs the benchmarks, prints
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver|production|forge]`: runs the benchmarks, prints
 the results and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section).
 `python -m bench --against REV` compares this tree with an earlier revision, both measured in this run."""
 
@@ -13,6 +13,7 @@ from bench import (
     agent,
     deliver,
     egress,
+    forge,
     load,
     orchestration,
     preview,
@@ -38,6 +39,7 @@ BENCHMARKS = {
     "preview": preview.run,
     "deliver": deliver.run,
     "production": production.run,
+    "forge": forge.run,
 }
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 
