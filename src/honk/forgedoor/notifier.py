@@ -55,13 +55,16 @@ class ForgeNotifier:
             await self.conversation.comment(task.repo, task.forge_thread.number, said, task.forge_thread.pull_request)
 
     async def _answer_review(self, task: TaskRequest, timeline: Timeline) -> None:
+        """Replies to each review comment the latest delivery addressed, once: a thread already resolved
+        (by an earlier call for the same delivery: a later milestone while ready, a retried activity) is
+        not answered again."""
         if not timeline.answered or timeline.ready is None or timeline.pull_request is None:
             return
-        commit = timeline.ready.commit[:7]
+        number, commit = timeline.pull_request.number, timeline.ready.commit[:7]
+        still_open = {c.id for c in await self.conversation.review_comments(task.repo, number)}
         for comment_id in timeline.answered:
-            await self.conversation.reply(
-                task.repo, timeline.pull_request.number, comment_id, f"Done in {commit}.", resolve=True
-            )
+            if comment_id in still_open:
+                await self.conversation.reply(task.repo, number, comment_id, f"Done in {commit}.", resolve=True)
 
 
 def said(view: TaskView, timeline: Timeline, detail: str, base_url: str) -> str:
