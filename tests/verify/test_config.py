@@ -196,7 +196,7 @@ def test_schema_errors_name_line_and_problem(tmp_path: Path, text: str, expected
 
 def test_unknown_key_lists_the_known_ones(tmp_path: Path) -> None:
     message = error(tmp_path, '[merge]\nbranch = "main"\n')
-    assert message == ".honk.toml line 2: unknown key merge.branch (known keys: mode, target)"
+    assert message == ".honk.toml line 2: unknown key merge.branch (known keys: mode, target, update)"
 
 
 def test_quoted_keys_and_comments_still_find_the_line(tmp_path: Path) -> None:

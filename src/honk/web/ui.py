@@ -212,16 +212,8 @@ def layout(user: User | None, title: str, body: str, current: str, main_attrs: s
         here = ' aria-current="page"' if key == current else ""
         return f'<a href="{href}"{here}>{label}</a>'
 
-    links = (
-        (
-            nav("/", "Tasks", "tasks")
-            + nav("/new", "New", "new")
-            + nav("/repos", "Repos", "repos")
-            + nav("/schedules", "Schedules", "schedules")
-        )
-        if user
-        else ""
-    )
+    # Four links fit a phone's width; Schedules is reached from Repos.
+    links = (nav("/", "Tasks", "tasks") + nav("/new", "New", "new") + nav("/repos", "Repos", "repos")) if user else ""
     if user and user.role.allows(Role.admin):
         links += nav("/audit", "Audit", "audit")
     who = (
@@ -364,6 +356,7 @@ def repos_page(user: User, repos: list[RepoRef], problems: dict[str, str] | None
 read for each task; problems in it are reported on the task.</p>
 <p><button class="btn primary block" type="submit">Add repo</button></p></form>"""
     body = f"""<h1>Repos</h1><div id="flash" class="flash" role="status" aria-live="polite"></div>
+<p class="small"><a href="/schedules">Schedules</a>: the repos' <code>[[schedule]]</code> tasks.</p>
 <ul class="tasks" id="repos">{items or '<li class="card">No repos yet.</li>'}</ul>{add}"""
     return layout(user, "Repos", body, "repos")
 
