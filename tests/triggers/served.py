@@ -1,7 +1,7 @@
 """A Honk stack (`honk server` and `honk worker` processes, the real Temporal dev server, a policy naming ada
-the repos' admin) and beside it, on the same data dir and task queue, the server `honk server` builds with the
-triggers router mounted (what the composition root's one line will do), on a real uvicorn in a thread. Its
-logs — every logger, at DEBUG — go to a file, so a test can say a token never reached a log."""
+the repos' admin) and beside it, on the same data dir and task queue, the server `honk server` builds (its
+composition root mounts the triggers router), on a real uvicorn in a thread. Its logs — every logger, at
+DEBUG — go to a file, so a test can say a token never reached a log."""
 
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ from honk.composition.server import build_app
 from honk.ports import free_port
 from honk.settings import Settings
 from honk.testing.processes import HonkStack, wait_until
-from honk.web import triggers
 
 POLICY = """
 [users."ada@example.com"]
@@ -68,7 +67,6 @@ def serving(root: Path, temporal_address: str) -> Iterator[Served]:
             policy_file=root / "policy.toml",
         )
         app = build_app(settings)
-        app.honk.include_router(triggers.router())  # what the composition root's one line will do
         server = uvicorn.Server(
             # As `honk server` runs it: no access log (a trigger's URL holds its token), Honk's loggers at DEBUG.
             uvicorn.Config(
