@@ -1,7 +1,7 @@
-"""`POST /hooks/github` and `/hooks/gitlab` on the server `honk server` builds (its middleware included),
-on a real uvicorn, with the real Temporal dev server and a worker running HonkHookDelivery in the test:
-signed deliveries are stored once and handed on; forged, replayed, oversized, unknown and malformed ones
-are answered 401 / 200 with nothing new / 413 / 204 / 400."""
+"""`POST /hooks/github` and `/hooks/gitlab` on the server `honk server` builds (its middleware and routers
+included), on a real uvicorn, with the real Temporal dev server and a worker running HonkHookDelivery and
+the forge door's real action in the test: signed deliveries are stored once and handed on; forged, replayed,
+oversized, unknown and malformed ones are answered 401 / 200 with nothing new / 413 / 204 / 400."""
 
 from __future__ import annotations
 
@@ -18,15 +18,17 @@ import httpx
 import pytest
 import uvicorn
 from pydantic import SecretStr
-from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from honk.composition.server import build_app
-from honk.hooks.delivery_workflow import ACT, HookDeliveryWorkflow
-from honk.hooks.handling import DeliverySteps, HookDelivery
+from honk.composition.worker import front_door_activities
+from honk.forge.registry import Forges
+from honk.hooks.delivery_workflow import HookDeliveryWorkflow
+from honk.hooks.events import Comment
+from honk.hooks.handling import HookDelivery
 from honk.hooks.intake import HookIntake
 from honk.hooks.signatures import github_signature
 from honk.ports import free_port
@@ -34,7 +36,6 @@ from honk.settings import Settings
 from honk.store import Store
 from honk.store.deliveries import HookDeliveries, StoredDelivery
 from honk.testing.webhooks import example
-from honk.web import hooks
 from honk.workflow.client import connect
 
 SECRET = "whsec-for-tests"
@@ -76,6 +77,7 @@ class Served:
     url: str
     settings: Settings
     client: Client
+    store: Store
     deliveries: HookDeliveries
 
     async def stored(self, forge: str, delivery_id: str) -> StoredDelivery | None:
@@ -89,24 +91,29 @@ class Served:
             return None
         return described.status.name if described.status else None
 
+    async def handed(self, forge: str, delivery_id: str) -> HookDelivery:
+        """What the delivery's workflow was started with, and so handed to the door: the event as read."""
+        history = await self.client.get_workflow_handle(f"hook-{forge}-{delivery_id}").fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        [delivery] = await self.client.data_converter.decode(started.input.payloads, [HookDelivery])
+        return delivery
+
     @asynccontextmanager
     async def worker(self) -> AsyncIterator[None]:
-        """A worker for the deliveries' workflow, as honk.composition.worker will register it."""
-        async with Worker(
-            self.client,
-            task_queue=self.settings.temporal.task_queue,
-            workflows=[HookDeliveryWorkflow],
-            activities=[*DeliverySteps(self.deliveries).all(), front_door],
-        ):
-            yield
-
-
-@activity.defn(name=ACT)
-async def front_door(delivery: HookDelivery) -> str:
-    """Stands in for honk.forgedoor's action (its own stories are tests/scenarios/test_pull_request_front_door.py):
-    what the workflow hands it comes back as the delivery's record."""
-    event = delivery.event
-    return f"acted on a {event.kind} on {event.repo}#{getattr(event, 'number', '')} by @{event.actor}"
+        """A worker for the deliveries' workflow with what honk.composition.worker registers for it: the forge
+        door's real action (its own stories are tests/scenarios/test_pull_request_front_door.py), the
+        delivery's record and the schedule firer, over the worker's own connection to the database."""
+        forges = Forges(self.settings.forges, self.settings.workspaces)
+        try:
+            async with Worker(
+                self.client,
+                task_queue=self.settings.temporal.task_queue,
+                workflows=[HookDeliveryWorkflow],
+                activities=front_door_activities(self.settings, self.store, self.client, forges),
+            ):
+                yield
+        finally:
+            await forges.close()
 
 
 def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Settings:
@@ -126,7 +133,6 @@ def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Se
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
     app = build_app(settings)
-    app.honk.include_router(hooks.router())  # what the composition root's one line will do
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning", log_config=None)
     )
@@ -139,7 +145,7 @@ async def serving(settings: Settings) -> AsyncIterator[Served]:
     store = Store(settings.db_url)  # the worker's own connection to the same database
     try:
         client = await connect(settings)
-        yield Served(f"http://127.0.0.1:{settings.server.port}", settings, client, HookDeliveries(store))
+        yield Served(f"http://127.0.0.1:{settings.server.port}", settings, client, store, HookDeliveries(store))
     finally:
         await store.close()
         server.should_exit = True
@@ -196,7 +202,11 @@ async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
         result = await honk.client.get_workflow_handle(f"hook-github-{delivery_id}").result()
     sent = asked()
     repo, number, author = sent["repository"]["full_name"], sent["issue"]["number"], sent["comment"]["user"]["login"]
-    assert done.detail == f"acted on a comment on {repo}#{number} by @{author}"
+    # The real door, handed the mention: the example's repo is none of Honk's, so it does nothing and says why.
+    assert done.detail == f"nothing: Honk does not work on {repo}"
+    event = (await honk.handed("github", delivery_id)).event
+    assert isinstance(event, Comment) and event.mentioned and not event.by_bot
+    assert (event.repo, event.number, event.actor) == (repo, number, author)
     assert result == done.detail
     assert await honk.workflow("github", delivery_id) == WorkflowExecutionStatus.COMPLETED.name
     # Redelivered after it was handled (GitHub's "Redeliver" button): still nothing new.
@@ -285,7 +295,10 @@ async def test_gitlab_deliveries_with_and_without_an_event_uuid(honk: Served):
         note = await handled(honk, "gitlab", headers["X-Gitlab-Event-UUID"])
     sent = gitlab_note()
     repo, iid, author = sent["project"]["path_with_namespace"], sent["merge_request"]["iid"], sent["user"]["username"]
-    assert note.detail == f"acted on a comment on {repo}#{iid} by @{author}"
+    assert note.detail == f"nothing: Honk does not work on {repo}"
+    event = (await honk.handed("gitlab", headers["X-Gitlab-Event-UUID"])).event
+    assert isinstance(event, Comment) and event.mentioned and not event.by_bot
+    assert (event.repo, event.number, event.actor) == (repo, iid, author)
     confidential = {**headers, "X-Gitlab-Event": "Confidential Note Hook", "X-Gitlab-Event-UUID": "c-1"}
     assert (await post(honk, "/hooks/gitlab", body, confidential)).status_code == 204
 
