@@ -40,6 +40,12 @@ def cut(text: str | None, limit: int = MAX_FORGE_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
 
 
+def fold(body: str, comments: list[LineComment]) -> str:
+    """A review's body with the line comments the forge would not place (outside the diff) said in it."""
+    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
+    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
+
+
 def tail(text: str, limit: int = MAX_JOB_LOG) -> str:
     """A log within `limit` characters, its END kept: the last lines say what failed."""
     return text if len(text) <= limit else CUT + text[-(limit - len(CUT)) :]

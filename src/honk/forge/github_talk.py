@@ -23,7 +23,7 @@ from honk.domain import (
     ThreadComment,
 )
 from honk.errors import NotFound, UserFacingError
-from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, tail
+from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail
 from honk.forge.deploys import Verdict, link, verdict
 from honk.forge.github import GitHubClient, _translate
 from honk.forge.github_deploys import STATUS, _CheckRun, _CheckRuns, _Combined, _Output
@@ -146,12 +146,6 @@ def run_verdict(run: _CheckRun) -> Verdict:
     if run.status != "completed":
         return "pending"
     return "success" if (run.conclusion or "") in PASSES else "failure"
-
-
-def fold(body: str, comments: list[LineComment]) -> str:
-    """Line comments the forge would not place (outside the diff), said in the review's body."""
-    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
-    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
 
 
 class GitHubTalk:

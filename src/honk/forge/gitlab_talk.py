@@ -27,7 +27,7 @@ from honk.domain import (
 )
 from honk.errors import NotFound, UserFacingError
 from honk.forge.base import api_error
-from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, tail_bytes
+from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail_bytes
 from honk.forge.deploys import link
 from honk.forge.gitlab import GitLabClient
 from honk.redaction import redact
@@ -129,12 +129,6 @@ def status_verdict(s: _Status) -> CheckConclusion:
     if s.status == "success" or (s.status == "failed" and s.allow_failure):
         return "success"
     return "failure" if s.status in ("failed", "canceled") else "pending"
-
-
-def fold(body: str, comments: list[LineComment]) -> str:
-    """Line comments GitLab would not place (outside the diff), said in the review's note."""
-    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
-    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
 
 
 class GitLabTalk:
