@@ -25,7 +25,7 @@ from honk.domain import (
 from honk.errors import NotFound, UserFacingError
 from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail
 from honk.forge.deploys import Verdict, link, verdict
-from honk.forge.github import GitHubClient, _translate
+from honk.forge.github import GitHubClient, _Pull, _translate
 from honk.forge.github_deploys import STATUS, _CheckRun, _CheckRuns, _Combined, _Output
 from honk.redaction import redact
 
@@ -69,17 +69,6 @@ class _Issue(BaseModel):
     html_url: str = ""
     comments: int = 0
     pull_request: dict[str, Any] | None = None  # GitHub's mark of a pull request's conversation
-
-
-class _Branch(BaseModel):
-    ref: str = ""
-    sha: str = ""
-
-
-class _Pull(BaseModel):
-    merged_at: str | None = None
-    head: _Branch
-    base: _Branch
 
 
 class _Comment(BaseModel):
@@ -172,9 +161,7 @@ class GitHubTalk:
     async def discussion(self, number: int, pull_request: bool | None = None) -> Discussion:
         doing = f"reading #{number}"
         issue = _Issue.model_validate(await self._get(doing, f"/issues/{number}"))
-        pull = None
-        if issue.pull_request is not None:
-            pull = _Pull.model_validate(await self._get(doing, f"/pulls/{number}"))
+        pull = await self.client._pull(number) if issue.pull_request is not None else None
         return Discussion(
             number=number,
             pull_request=pull is not None,

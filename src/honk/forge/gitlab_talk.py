@@ -29,7 +29,7 @@ from honk.errors import NotFound, UserFacingError
 from honk.forge.base import api_error
 from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail_bytes
 from honk.forge.deploys import link
-from honk.forge.gitlab import GitLabClient
+from honk.forge.gitlab import STATES, GitLabClient
 from honk.redaction import redact
 
 PAGE = 100
@@ -37,7 +37,6 @@ MAX_DISCUSSION_PAGES = 5
 DEVELOPER = 30  # GitLab's access level that may push (developer, maintainer 40, owner 50)
 # A project's or group's access token acts as a bot user of this name.
 TOKEN_BOT = re.compile(r"(project|group)_\d+_bot(_[0-9a-f]+)?")
-STATES = {"opened": "open", "locked": "open", "reopened": "open", "closed": "closed", "merged": "merged"}
 
 
 class _User(BaseModel):
@@ -179,7 +178,7 @@ class GitLabTalk:
             title=cut(item.title, 1_000),
             body=cut(item.description),
             author=cut((item.author or _User()).username, 200),
-            state=STATES.get(item.state, "open"),
+            state=STATES.get(item.state, "open"),  # another state ("reopened" by a webhook's word) is open
             url=link(item.web_url) or "",
             comments=[note_comment(n) for n in reversed(notes)],
             head_sha=cut(item.sha, 64) if is_mr else "",
