@@ -27,7 +27,7 @@ from honk.domain import (
 )
 from honk.errors import NotFound, UserFacingError
 from honk.forge.base import api_error
-from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail_bytes
+from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail
 from honk.forge.deploys import link
 from honk.forge.gitlab import STATES, GitLabClient
 from honk.redaction import redact
@@ -309,7 +309,8 @@ class GitLabTalk:
                 size += len(chunk)
                 while kept and size - len(kept[0]) >= MAX_JOB_LOG * 4:
                     size -= len(kept.pop(0))
-            return tail_bytes(kept)
+            # The end, decoded: a cut through a character is replaced, not an error.
+            return tail(b"".join(kept)[-MAX_JOB_LOG * 4 :].decode("utf-8", errors="replace"))
 
         return await self.client._api(f"reading the trace of job {job_id}", read)
 
