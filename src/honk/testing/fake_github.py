@@ -30,6 +30,7 @@ import itertools
 import secrets
 import subprocess
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -304,7 +305,7 @@ class FakeGitHub(LoopbackServer):
         """Registers the repo's webhook; from now on its state changes are POSTed to `url`, signed."""
         with self._lock:
             repo = self.repos[full_name]
-            repo.hook = FakeHook(url, secret, events, id=len(self.repos) * 100 + 1)
+            repo.hook = FakeHook(url, secret, events, id=zlib.crc32(full_name.encode()))  # the repo's, however many
             repo.heads = self._branch_heads(repo)
             self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
             return repo.hook

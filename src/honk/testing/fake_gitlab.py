@@ -146,7 +146,6 @@ class FakeGitLab(LoopbackServer):
         self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
         self.usernames: dict[str, str] = {}  # who a token acts as, in webhooks; otherwise `bot_username`
         self.bot_username = "honk-bot"
-        self.bots: set[str] = set()  # usernames GitLab marks `bot: true` (besides `bot_username`)
         self._sender: WebhookSender | None = None
         base = "/api/v4/projects/{project:path}"
         # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
@@ -765,7 +764,7 @@ class FakeGitLab(LoopbackServer):
 
     # -- the conversation (issue 19, part A): knobs, what tests assert on, and its endpoints ---------
     def _user(self, username: str) -> dict[str, Any]:
-        bot = username == self.bot_username or username in self.bots
+        bot = username == self.bot_username
         return {"id": 7, "username": username, "name": username, "state": "active", "bot": bot}
 
     def set_permission(self, path: str, username: str, level: int) -> None:
@@ -866,11 +865,6 @@ class FakeGitLab(LoopbackServer):
                 }
             )
             return {k: v for k, v in job.items() if k != "log"}
-
-    def fail_job(
-        self, path: str, sha: str, name: str, log: str, run_id: int | None = None, allow_failure: bool = False
-    ) -> dict[str, Any]:
-        return self.set_job(path, sha, name, "failed", log, run_id, allow_failure)
 
     def comments(self, path: str, iid: int, kind: str = "merge_request") -> list[str]:
         """The texts of the merge request's (or issue's) notes, oldest first; GitLab's own not among them."""
