@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,15 +36,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
-from honk.testing.fake_github import diff_lines, page_of
 from honk.testing.forge_http import (
     CallLog,
     ForgeCall,
     GitHttp,
     auth_of,
     branch_head,
+    branch_heads,
+    commit_of,
     conflicts,
+    diff_lines,
     merge_in_bare,
+    page_of,
     record,
 )
 from honk.testing.gitrepo import RemoteRepo
@@ -54,19 +56,6 @@ from honk.testing.webhooks import ZERO_SHA, WebhookSender, gitlab_delivery, gitl
 Pipeline = Literal["none", "running", "success", "failed"]
 COMMIT_STATUSES = ("pending", "running", "success", "failed", "canceled", "skipped")
 DEPLOYMENT_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
-
-
-def commit_of(bare: Path, ref: str) -> str | None:
-    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
-    if not ref or ref.startswith("-"):
-        return None
-    out = subprocess.run(
-        ["git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or None
 
 
 def _now() -> str:
@@ -261,7 +250,7 @@ class FakeGitLab(LoopbackServer):
         with self._lock:
             project = self.projects[path]
             project.hook = FakeHook(url, token, events)
-            project.heads = self._branch_heads(project)
+            project.heads = branch_heads(project.bare)
             self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
             return project.hook
 
@@ -283,7 +272,7 @@ class FakeGitLab(LoopbackServer):
         by themselves, call this after pushing to the bare repo directly."""
         with self._lock:
             project = self.projects[path]
-            now = self._branch_heads(project)
+            now = branch_heads(project.bare)
             moved = sorted(b for b in now.keys() | project.heads.keys() if now.get(b) != project.heads.get(b))
             for branch in moved:
                 before, after = project.heads.get(branch, ZERO_SHA), now.get(branch, ZERO_SHA)
@@ -372,21 +361,6 @@ class FakeGitLab(LoopbackServer):
                 project, "Note Hook", "note.issue", by, note_id=note["id"], iid=iid, title=issue["title"], text=body
             )
         return note
-
-    def _branch_heads(self, project: FakeProject) -> dict[str, str]:
-        out = subprocess.run(
-            [
-                "git",
-                f"--git-dir={project.bare}",
-                "for-each-ref",
-                "--format=%(refname:short) %(objectname)",
-                "refs/heads",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
 
     async def _git(self, request: Request) -> Response:
         """Serves git; a push that went through (receive-pack) is then told to the project's hook."""
