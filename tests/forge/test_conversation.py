@@ -75,7 +75,8 @@ class World:
     async def open_pull(self) -> int:
         forge = self.forges.of(self.repo)
         published = await forge.publish(self.change, body())
-        return published.number if published is not None else 1
+        assert published is not None or not self.hosted, "a hosted forge publishes a pull request"
+        return published.number if published is not None else 1  # a plain remote has none to number
 
     def open_issue(self, title: str, text: str = "", by: str = "ada") -> int:
         if self.github is not None:
@@ -298,7 +299,7 @@ async def test_who_may_edit_is_the_forge_s_word(world: World) -> None:
 
 
 async def test_a_failing_job_s_log_keeps_its_end(world: World, workspace: Path) -> None:
-    number = await world.open_pull()
+    await world.open_pull()
     head = run_git("rev-parse", "HEAD", cwd=workspace)
     log = "collecting...\n" + "noise line\n" * 30_000 + "FAILED tests/test_calc.py::test_add - assert 0 == 4\n"
     run_id = world.job(head, "test (3.11)", passed=False, log=log)
@@ -315,7 +316,6 @@ async def test_a_failing_job_s_log_keeps_its_end(world: World, workspace: Path) 
         assert job.name == "test (3.11)" and job.url.startswith("http")
         assert len(job.log) <= MAX_JOB_LOG and job.log.endswith("assert 0 == 4\n")
         assert not job.log.startswith("collecting"), "the beginning goes first"
-    assert number
 
 
 async def test_a_check_s_verdict_on_a_ref(world: World) -> None:

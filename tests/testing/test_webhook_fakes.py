@@ -335,9 +335,18 @@ def test_a_repo_without_a_hook_sends_nothing(tmp_path: Path, receiver: Receiver)
     remote = RemoteRepo(tmp_path / "remote", {"a.txt": "a\n"})
     with FakeGitHub(tokens=(TOKEN,)) as fake:
         fake.add_repo("acme/quiet", remote)
-        fake.comment("acme/quiet", fake.open_issue("acme/quiet", "x"), "hello")
+        quiet = fake.open_issue("acme/quiet", "x")
+        fake.comment("acme/quiet", quiet, "hello")
         assert fake._sender is None  # noqa: SLF001 - no hook, so no sender was ever started
-    assert receiver.got == []
+        # Another repo's hook sends that repo's events, never the quiet one's.
+        fake.add_repo("acme/hooked", RemoteRepo(tmp_path / "hooked", {"b.txt": "b\n"}))
+        fake.add_hook("acme/hooked", f"{receiver.url}/hooks/github", SECRET)
+        fake.comment("acme/quiet", quiet, "still quiet")
+        fake.comment("acme/hooked", fake.open_issue("acme/hooked", "y"), "heard")
+        receiver.wait_for(1)
+        fake.webhooks.drain()
+    (got,) = receiver.got
+    assert got.payload["repository"]["full_name"] == "acme/hooked" and got.payload["comment"]["body"] == "heard"
 
 
 # -- the fake GitLab too ------------------------------------------------------------------------------------

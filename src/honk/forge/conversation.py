@@ -40,14 +40,15 @@ def cut(text: str | None, limit: int = MAX_FORGE_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - len(CUT)] + CUT
 
 
+def fold(body: str, comments: list[LineComment]) -> str:
+    """A review's body with the line comments the forge would not place (outside the diff) said in it."""
+    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
+    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
+
+
 def tail(text: str, limit: int = MAX_JOB_LOG) -> str:
     """A log within `limit` characters, its END kept: the last lines say what failed."""
     return text if len(text) <= limit else CUT + text[-(limit - len(CUT)) :]
-
-
-def tail_bytes(chunks: list[bytes], limit: int = MAX_JOB_LOG) -> str:
-    """The end of a log read in chunks, decoded (a cut through a character is replaced, not an error)."""
-    return tail(b"".join(chunks)[-limit * 4 :].decode("utf-8", errors="replace"), limit)
 
 
 def login_ok(login: str) -> bool:
@@ -85,31 +86,25 @@ class HostedConversation:
 
     def __init__(self, forges: Forges) -> None:
         self.forges = forges
-        self._talks: dict[int, Talk] = {}
 
     def _talk(self, repo: RepoRef) -> Talk | None:
         forge = self.forges.of(repo)
         if not isinstance(forge, HostedForge):
             return None
         client = forge.client
-        if (known := self._talks.get(id(client))) is not None:
-            return known
-        # Imported here: each forge's library is loaded only by the processes that talk to it.
-        talk: Talk
+        # Made per call (a Talk holds the client and two names); imported here: each forge's library
+        # is loaded only by the processes that talk to it.
         if client.kind == "github":
             from honk.forge.github import GitHubClient
             from honk.forge.github_talk import GitHubTalk
 
             assert isinstance(client, GitHubClient)
-            talk = GitHubTalk(client)
-        else:
-            from honk.forge.gitlab import GitLabClient
-            from honk.forge.gitlab_talk import GitLabTalk
+            return GitHubTalk(client)
+        from honk.forge.gitlab import GitLabClient
+        from honk.forge.gitlab_talk import GitLabTalk
 
-            assert isinstance(client, GitLabClient)
-            talk = GitLabTalk(client)
-        self._talks[id(client)] = talk
-        return talk
+        assert isinstance(client, GitLabClient)
+        return GitLabTalk(client)
 
     async def discussion(self, repo: RepoRef, number: int, pull_request: bool | None = None) -> Discussion:
         talk = self._talk(repo)

@@ -5,12 +5,15 @@ bounded, made one line and redacted, and a link is kept only when it is an http(
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Literal
 from urllib.parse import urlsplit
 
 from honk.domain import Awaited, ForgeDeployState, ForgeDeployStatus
 from honk.errors import Forbidden, Unauthorized, UserFacingError
 from honk.redaction import redact
 
+# What several reports come to: no forge's "unsupported" or "none" (`verdict`).
+Verdict = Literal["pending", "success", "failure"]
 MAX_DETAIL_CHARS = 300
 MAX_URL_CHARS = 2_000
 # The plain remote's answer: nothing there says what happened after a push.
@@ -42,7 +45,7 @@ def link(*candidates: str | None) -> str | None:
     return None
 
 
-def verdict(states: Iterable[ForgeDeployStatus]) -> ForgeDeployStatus:
+def verdict(states: Iterable[ForgeDeployStatus]) -> Verdict:
     """Several reports for one context (a commit status and a check run of the same name): any failure
     fails, all successes succeed, anything else is still pending."""
     seen = list(states)

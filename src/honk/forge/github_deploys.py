@@ -35,6 +35,7 @@ class _Combined(BaseModel):
 class _Output(BaseModel):
     title: str | None = None
     summary: str | None = None
+    text: str | None = None
 
 
 class _CheckRun(BaseModel):
@@ -45,6 +46,7 @@ class _CheckRun(BaseModel):
     details_url: str | None = None
     html_url: str | None = None
     output: _Output | None = None
+    check_suite: dict[str, Any] | None = None  # its "id": a failing check suite's runs (`github_talk`)
 
     @property
     def state(self) -> ForgeDeployStatus:

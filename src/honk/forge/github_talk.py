@@ -13,16 +13,26 @@ from urllib.parse import quote
 from githubkit.exception import GraphQLFailed, RequestError, RequestFailed
 from pydantic import BaseModel, TypeAdapter
 
-from honk.domain import MAX_THREAD_COMMENTS, CheckConclusion, Discussion, JobLog, LineComment, ThreadComment
+from honk.domain import (
+    MAX_THREAD_COMMENTS,
+    CheckConclusion,
+    Discussion,
+    ForgeDeployStatus,
+    JobLog,
+    LineComment,
+    ThreadComment,
+)
 from honk.errors import NotFound, UserFacingError
-from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, tail
-from honk.forge.deploys import link
-from honk.forge.github import GitHubClient, _translate
+from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail
+from honk.forge.deploys import Verdict, link, verdict
+from honk.forge.github import GitHubClient, _Pull, _translate
+from honk.forge.github_deploys import STATUS, _CheckRun, _CheckRuns, _Combined, _Output
 from honk.redaction import redact
 
 PAGE = 100
 MAX_REVIEW_COMMENT_PAGES = 5  # 500 line comments: a review beyond that is not one a person wrote
-# A completed check run's conclusion: what GitHub's required checks let pass passes.
+# A completed check run's conclusion: what GitHub's required checks let pass passes ("skipped" too,
+# unlike a deploy's check run in `github_deploys.CONCLUSION`: a skipped check held nothing back).
 PASSES = {"success", "neutral", "skipped"}
 FAILS = {"failure", "timed_out", "cancelled", "action_required", "stale", "startup_failure"}
 
@@ -61,17 +71,6 @@ class _Issue(BaseModel):
     pull_request: dict[str, Any] | None = None  # GitHub's mark of a pull request's conversation
 
 
-class _Branch(BaseModel):
-    ref: str = ""
-    sha: str = ""
-
-
-class _Pull(BaseModel):
-    merged_at: str | None = None
-    head: _Branch
-    base: _Branch
-
-
 class _Comment(BaseModel):
     id: int
     body: str | None = None
@@ -105,37 +104,6 @@ class _Jobs(BaseModel):
     jobs: list[_Job] = []
 
 
-class _Output(BaseModel):
-    title: str | None = None
-    summary: str | None = None
-    text: str | None = None
-
-
-class _CheckRun(BaseModel):
-    id: int
-    name: str = ""
-    status: str = "completed"
-    conclusion: str | None = None
-    details_url: str | None = None
-    html_url: str | None = None
-    output: _Output | None = None
-    check_suite: dict[str, Any] | None = None
-    app: dict[str, Any] | None = None
-
-
-class _CheckRuns(BaseModel):
-    check_runs: list[_CheckRun] = []
-
-
-class _Status(BaseModel):
-    context: str
-    state: str
-
-
-class _Combined(BaseModel):
-    statuses: list[_Status] = []
-
-
 class _Posted(BaseModel):
     html_url: str = ""
 
@@ -163,23 +131,10 @@ def line_comment(c: _LineComment) -> LineComment:
     )
 
 
-def run_verdict(run: _CheckRun) -> CheckConclusion:
+def run_verdict(run: _CheckRun) -> Verdict:
     if run.status != "completed":
         return "pending"
     return "success" if (run.conclusion or "") in PASSES else "failure"
-
-
-STATUS: dict[str, CheckConclusion] = {"success": "success", "failure": "failure", "error": "failure"}
-
-
-def status_verdict(state: str) -> CheckConclusion:
-    return STATUS.get(state, "pending")
-
-
-def fold(body: str, comments: list[LineComment]) -> str:
-    """Line comments the forge would not place (outside the diff), said in the review's body."""
-    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
-    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
 
 
 class GitHubTalk:
@@ -206,9 +161,7 @@ class GitHubTalk:
     async def discussion(self, number: int, pull_request: bool | None = None) -> Discussion:
         doing = f"reading #{number}"
         issue = _Issue.model_validate(await self._get(doing, f"/issues/{number}"))
-        pull = None
-        if issue.pull_request is not None:
-            pull = _Pull.model_validate(await self._get(doing, f"/pulls/{number}"))
+        pull = await self.client._pull(number) if issue.pull_request is not None else None
         return Discussion(
             number=number,
             pull_request=pull is not None,
@@ -417,14 +370,10 @@ class GitHubTalk:
         combined = _Combined.model_validate(
             await self._get(doing, f"/commits/{quote(ref, safe='')}/status", per_page=PAGE)
         )
-        verdicts: list[CheckConclusion] = []
+        verdicts: list[ForgeDeployStatus] = []
         named = [r for r in runs.check_runs if r.name == name]
         if named:
             verdicts.append(run_verdict(max(named, key=lambda r: r.id)))
         # The combined status keeps the newest status of each context.
-        verdicts.extend(status_verdict(s.state) for s in combined.statuses[:PAGE] if s.context == name)
-        if not verdicts:
-            return "none"
-        if "failure" in verdicts:
-            return "failure"
-        return "success" if all(v == "success" for v in verdicts) else "pending"
+        verdicts.extend(STATUS.get(s.state, "pending") for s in combined.statuses[:PAGE] if s.context == name)
+        return verdict(verdicts) if verdicts else "none"

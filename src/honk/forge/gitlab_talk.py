@@ -27,9 +27,9 @@ from honk.domain import (
 )
 from honk.errors import NotFound, UserFacingError
 from honk.forge.base import api_error
-from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, tail_bytes
+from honk.forge.conversation import MAX_FAILING_JOBS, MAX_POST_CHARS, cut, fold, tail
 from honk.forge.deploys import link
-from honk.forge.gitlab import GitLabClient
+from honk.forge.gitlab import STATES, GitLabClient
 from honk.redaction import redact
 
 PAGE = 100
@@ -37,7 +37,6 @@ MAX_DISCUSSION_PAGES = 5
 DEVELOPER = 30  # GitLab's access level that may push (developer, maintainer 40, owner 50)
 # A project's or group's access token acts as a bot user of this name.
 TOKEN_BOT = re.compile(r"(project|group)_\d+_bot(_[0-9a-f]+)?")
-STATES = {"opened": "open", "locked": "open", "reopened": "open", "closed": "closed", "merged": "merged"}
 
 
 class _User(BaseModel):
@@ -131,12 +130,6 @@ def status_verdict(s: _Status) -> CheckConclusion:
     return "failure" if s.status in ("failed", "canceled") else "pending"
 
 
-def fold(body: str, comments: list[LineComment]) -> str:
-    """Line comments GitLab would not place (outside the diff), said in the review's note."""
-    said = [f"- `{c.path}`{f' line {c.line}' if c.line else ''}: {c.text}" for c in comments]
-    return "\n\n".join(p for p in (body, "\n".join(said)) if p)
-
-
 class GitLabTalk:
     def __init__(self, client: GitLabClient) -> None:
         self.client = client
@@ -185,7 +178,7 @@ class GitLabTalk:
             title=cut(item.title, 1_000),
             body=cut(item.description),
             author=cut((item.author or _User()).username, 200),
-            state=STATES.get(item.state, "open"),
+            state=STATES.get(item.state, "open"),  # another state ("reopened" by a webhook's word) is open
             url=link(item.web_url) or "",
             comments=[note_comment(n) for n in reversed(notes)],
             head_sha=cut(item.sha, 64) if is_mr else "",
@@ -316,7 +309,8 @@ class GitLabTalk:
                 size += len(chunk)
                 while kept and size - len(kept[0]) >= MAX_JOB_LOG * 4:
                     size -= len(kept.pop(0))
-            return tail_bytes(kept)
+            # The end, decoded: a cut through a character is replaced, not an error.
+            return tail(b"".join(kept)[-MAX_JOB_LOG * 4 :].decode("utf-8", errors="replace"))
 
         return await self.client._api(f"reading the trace of job {job_id}", read)
 

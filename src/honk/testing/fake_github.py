@@ -30,6 +30,7 @@ import itertools
 import secrets
 import subprocess
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -48,8 +49,12 @@ from honk.testing.forge_http import (
     GitHttp,
     auth_of,
     branch_head,
+    branch_heads,
+    commit_of,
     conflicts,
+    diff_lines,
     merge_in_bare,
+    page_of,
     record,
 )
 from honk.testing.gitrepo import RemoteRepo
@@ -136,19 +141,6 @@ class FakeApp:
     app_id: int
     public_key_pem: bytes
     installation_id: int
-
-
-def commit_of(bare: Path, ref: str) -> str | None:
-    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
-    if not ref or ref.startswith("-"):
-        return None
-    out = subprocess.run(
-        ["git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or None
 
 
 def _now() -> str:
@@ -304,8 +296,8 @@ class FakeGitHub(LoopbackServer):
         """Registers the repo's webhook; from now on its state changes are POSTed to `url`, signed."""
         with self._lock:
             repo = self.repos[full_name]
-            repo.hook = FakeHook(url, secret, events, id=len(self.repos) * 100 + 1)
-            repo.heads = self._branch_heads(repo)
+            repo.hook = FakeHook(url, secret, events, id=zlib.crc32(full_name.encode()))  # the repo's, however many
+            repo.heads = branch_heads(repo.bare)
             self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
             return repo.hook
 
@@ -344,7 +336,7 @@ class FakeGitHub(LoopbackServer):
         remote are noticed by themselves; call this after pushing to the bare repo directly."""
         with self._lock:
             repo = self.repos[full_name]
-            now = self._branch_heads(repo)
+            now = branch_heads(repo.bare)
             moved = sorted(b for b in now.keys() | repo.heads.keys() if now.get(b) != repo.heads.get(b))
             for branch in moved:
                 before, after = repo.heads.get(branch, ZERO_SHA), now.get(branch, ZERO_SHA)
@@ -499,15 +491,6 @@ class FakeGitHub(LoopbackServer):
             bad = {"failure", "timed_out", "cancelled", "action_required", "stale"}
             conclusion = next((r["conclusion"] for r in runs if r["conclusion"] in bad), "success")
             self._emit(repo, "check_suite", "check_suite.completed", by, conclusion=conclusion, **facts)
-
-    def _branch_heads(self, repo: FakeRepo) -> dict[str, str]:
-        out = subprocess.run(
-            ["git", f"--git-dir={repo.bare}", "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads"],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
 
     def _commits(self, repo: FakeRepo, before: str, after: str) -> list[dict[str, Any]]:
         """The pushed commits as GitHub lists them (oldest first, at most 20)."""
@@ -1414,32 +1397,3 @@ class FakeGitHub(LoopbackServer):
         if log is None:
             return Response("BlobNotFound", status_code=404)
         return Response(log, media_type="text/plain")
-
-
-def page_of(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One page of a listing, as `per_page` (at most 100) and `page` (from 1) ask."""
-    q = request.query_params
-    per_page = min(max(int(q.get("per_page", "30") or 30), 1), 100)
-    page = max(int(q.get("page", "1") or 1), 1)
-    return items[(page - 1) * per_page : page * per_page]
-
-
-def diff_lines(bare: Path, base: str, head: str) -> dict[str, set[int]]:
-    """The new-side lines a pull request's diff shows (changed lines and their context), by path:
-    where a review may place a line comment."""
-    out = subprocess.run(
-        ["git", f"--git-dir={bare}", "diff", "--no-color", "-U3", f"refs/heads/{base}...refs/heads/{head}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    lines: dict[str, set[int]] = {}
-    path = ""
-    for row in out.stdout.splitlines():
-        if row.startswith("+++ "):
-            path = row[4:].removeprefix("b/")
-        elif row.startswith("@@") and path:
-            new = row.split("+", 1)[1].split(" ", 1)[0]
-            start, _, count = new.partition(",")
-            lines.setdefault(path, set()).update(range(int(start), int(start) + int(count or 1)))
-    return lines

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import secrets
-import subprocess
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,15 +36,18 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from honk.demo.loopback import LoopbackServer
-from honk.testing.fake_github import diff_lines, page_of
 from honk.testing.forge_http import (
     CallLog,
     ForgeCall,
     GitHttp,
     auth_of,
     branch_head,
+    branch_heads,
+    commit_of,
     conflicts,
+    diff_lines,
     merge_in_bare,
+    page_of,
     record,
 )
 from honk.testing.gitrepo import RemoteRepo
@@ -54,19 +56,6 @@ from honk.testing.webhooks import ZERO_SHA, WebhookSender, gitlab_delivery, gitl
 Pipeline = Literal["none", "running", "success", "failed"]
 COMMIT_STATUSES = ("pending", "running", "success", "failed", "canceled", "skipped")
 DEPLOYMENT_STATUSES = ("created", "running", "success", "failed", "canceled", "blocked")
-
-
-def commit_of(bare: Path, ref: str) -> str | None:
-    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
-    if not ref or ref.startswith("-"):
-        return None
-    out = subprocess.run(
-        ["git", f"--git-dir={bare}", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.strip() or None
 
 
 def _now() -> str:
@@ -146,7 +135,6 @@ class FakeGitLab(LoopbackServer):
         self.git = GitHttp(self.log, lambda user, password: bool(user) and password in self.tokens)
         self.usernames: dict[str, str] = {}  # who a token acts as, in webhooks; otherwise `bot_username`
         self.bot_username = "honk-bot"
-        self.bots: set[str] = set()  # usernames GitLab marks `bot: true` (besides `bot_username`)
         self._sender: WebhookSender | None = None
         base = "/api/v4/projects/{project:path}"
         # The most specific routes first: `{project:path}` would also swallow "…/merge_requests".
@@ -262,7 +250,7 @@ class FakeGitLab(LoopbackServer):
         with self._lock:
             project = self.projects[path]
             project.hook = FakeHook(url, token, events)
-            project.heads = self._branch_heads(project)
+            project.heads = branch_heads(project.bare)
             self.webhooks  # noqa: B018 - starts the sender now, not inside the first API call
             return project.hook
 
@@ -284,7 +272,7 @@ class FakeGitLab(LoopbackServer):
         by themselves, call this after pushing to the bare repo directly."""
         with self._lock:
             project = self.projects[path]
-            now = self._branch_heads(project)
+            now = branch_heads(project.bare)
             moved = sorted(b for b in now.keys() | project.heads.keys() if now.get(b) != project.heads.get(b))
             for branch in moved:
                 before, after = project.heads.get(branch, ZERO_SHA), now.get(branch, ZERO_SHA)
@@ -373,21 +361,6 @@ class FakeGitLab(LoopbackServer):
                 project, "Note Hook", "note.issue", by, note_id=note["id"], iid=iid, title=issue["title"], text=body
             )
         return note
-
-    def _branch_heads(self, project: FakeProject) -> dict[str, str]:
-        out = subprocess.run(
-            [
-                "git",
-                f"--git-dir={project.bare}",
-                "for-each-ref",
-                "--format=%(refname:short) %(objectname)",
-                "refs/heads",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
 
     async def _git(self, request: Request) -> Response:
         """Serves git; a push that went through (receive-pack) is then told to the project's hook."""
@@ -765,7 +738,7 @@ class FakeGitLab(LoopbackServer):
 
     # -- the conversation (issue 19, part A): knobs, what tests assert on, and its endpoints ---------
     def _user(self, username: str) -> dict[str, Any]:
-        bot = username == self.bot_username or username in self.bots
+        bot = username == self.bot_username
         return {"id": 7, "username": username, "name": username, "state": "active", "bot": bot}
 
     def set_permission(self, path: str, username: str, level: int) -> None:
@@ -866,11 +839,6 @@ class FakeGitLab(LoopbackServer):
                 }
             )
             return {k: v for k, v in job.items() if k != "log"}
-
-    def fail_job(
-        self, path: str, sha: str, name: str, log: str, run_id: int | None = None, allow_failure: bool = False
-    ) -> dict[str, Any]:
-        return self.set_job(path, sha, name, "failed", log, run_id, allow_failure)
 
     def comments(self, path: str, iid: int, kind: str = "merge_request") -> list[str]:
         """The texts of the merge request's (or issue's) notes, oldest first; GitLab's own not among them."""

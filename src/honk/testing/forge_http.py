@@ -1,5 +1,6 @@
 """What the loopback fake GitHub and GitLab share: recorded calls, a git remote served over HTTP,
-and the merges a forge does inside its bare repo.
+what the bare repo says (branches, commits, a diff's lines), a listing's pages, and the merges a
+forge does inside its bare repo.
 
 The git remote is real: `git http-backend` (git's own smart-HTTP CGI) serves the bare repo of a
 `RemoteRepo`, behind HTTP Basic auth, so a push presents credentials exactly as it would to
@@ -128,6 +129,35 @@ def branch_head(bare: Path, branch: str) -> str | None:
     return out.stdout.strip() or None
 
 
+def branch_heads(bare: Path) -> dict[str, str]:
+    """Every branch of the bare repo and its commit."""
+    out = _git(bare, "for-each-ref", "--format=%(refname:short) %(objectname)", "refs/heads")
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
+
+
+def commit_of(bare: Path, ref: str) -> str | None:
+    """The commit a sha or branch names in the bare repo, or None (never an option: refs are checked)."""
+    if not ref or ref.startswith("-"):
+        return None
+    return _git(bare, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}", check=False).stdout.strip() or None
+
+
+def diff_lines(bare: Path, base: str, head: str) -> dict[str, set[int]]:
+    """The new-side lines a pull request's diff shows (changed lines and their context), by path:
+    where a review may place a line comment."""
+    out = _git(bare, "diff", "--no-color", "-U3", f"refs/heads/{base}...refs/heads/{head}", check=False)
+    lines: dict[str, set[int]] = {}
+    path = ""
+    for row in out.stdout.splitlines():
+        if row.startswith("+++ "):
+            path = row[4:].removeprefix("b/")
+        elif row.startswith("@@") and path:
+            new = row.split("+", 1)[1].split(" ", 1)[0]
+            start, _, count = new.partition(",")
+            lines.setdefault(path, set()).update(range(int(start), int(start) + int(count or 1)))
+    return lines
+
+
 def conflicts(bare: Path, base: str, head: str) -> bool:
     """True when merging `head` into `base` conflicts (git merge-tree exits 1)."""
     base_sha, head_sha = branch_head(bare, base), branch_head(bare, head)
@@ -148,6 +178,17 @@ def merge_in_bare(bare: Path, base: str, head: str, message: str, squash: bool =
     commit = _git(bare, "commit-tree", tree.stdout.split()[0], *parents, "-m", message).stdout.strip()
     _git(bare, "update-ref", f"refs/heads/{base}", commit, base_sha)
     return commit
+
+
+# -- listings -------------------------------------------------------------------------------------
+
+
+def page_of(request: Request, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One page of a listing, as `per_page` (at most 100) and `page` (from 1) ask."""
+    q = request.query_params
+    per_page = min(max(int(q.get("per_page", "30") or 30), 1), 100)
+    page = max(int(q.get("page", "1") or 1), 1)
+    return items[(page - 1) * per_page : page * per_page]
 
 
 # -- git's smart HTTP protocol ------------------------------------------------------------------

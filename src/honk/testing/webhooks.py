@@ -97,9 +97,7 @@ def github_delivery(url: str, secret: str | None, event: str, payload: dict[str,
     return Delivery(forge="github", event=event, delivery_id=delivery_id, url=url, headers=headers, body=body)
 
 
-def gitlab_delivery(
-    url: str, token: str | None, event: str, payload: dict[str, Any], instance: str, hook_uuid: str = ""
-) -> Delivery:
+def gitlab_delivery(url: str, token: str | None, event: str, payload: dict[str, Any], instance: str) -> Delivery:
     """What GitLab POSTs for `event`: the secret token as sent (GitLab does not sign), the event's UUID.
 
     `X-Gitlab-Event-UUID` and `Idempotency-Key` stay the same when GitLab retries the delivery."""
@@ -111,7 +109,7 @@ def gitlab_delivery(
         "X-Gitlab-Event": event,
         "X-Gitlab-Event-UUID": event_uuid,
         "Idempotency-Key": event_uuid,
-        "X-Gitlab-Webhook-UUID": hook_uuid or str(uuid.uuid5(uuid.NAMESPACE_URL, url)),
+        "X-Gitlab-Webhook-UUID": str(uuid.uuid5(uuid.NAMESPACE_URL, url)),  # the hook's: one per URL here
         "X-Gitlab-Instance": instance,
     }
     if token is not None:
@@ -264,7 +262,6 @@ def github_payload(
     path: str | None = None,
     line: int | None = None,
     commits: list[dict[str, Any]] | None = None,
-    installation_id: int | None = None,
 ) -> dict[str, Any]:
     """The example `name` ("issue_comment.created", "push", …) with the fake's facts in place of Octocat's.
 
@@ -274,10 +271,7 @@ def github_payload(
     payload = example("github", name)
     _github_repo(payload, repo, base_url, default_branch)
     payload["sender"] = {**payload.get("sender", {}), **_user(sender, base_url)}
-    if installation_id is not None:
-        payload["installation"] = {"id": installation_id, "node_id": f"MDIz{installation_id}"}
-    else:
-        payload.pop("installation", None)
+    payload.pop("installation", None)  # the fake's hooks are a repo's, not a GitHub App's
     pulls = [{"number": number, "head": {"ref": head_ref, "sha": head_sha}, "base": {"ref": base_ref}}]
     if event == "issue_comment":
         issue = payload["issue"]
@@ -378,7 +372,6 @@ def gitlab_payload(
     status: str | None = None,
     action: str | None = None,
     state: str | None = None,
-    commits: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The GitLab example `name` ("note.issue", "note.merge_request", "merge_request", "pipeline",
     "push") with the fake's project, iids, shas and username."""
@@ -468,7 +461,7 @@ def gitlab_payload(
             user_id=user["id"],
             user_name=username,
             user_username=username,
-            commits=commits or [],
-            total_commits_count=len(commits or []),
+            commits=[],
+            total_commits_count=0,
         )
     return payload
