@@ -1,7 +1,7 @@
 """A repo's `[[schedule]]` entries as Temporal schedules, and what a schedule does when it fires.
 
 `Schedules.sync` makes Temporal match the repo's `.honk.toml` on its branch (one schedule per entry, id
-`honk-schedule-<repo>-<name>`; an entry removed from the file is deleted). Temporal keeps the timer: a
+`honk-schedule:<repo>/<name>`; an entry removed from the file is deleted). Temporal keeps the timer: a
 schedule fires whether or not a worker is up, its `HonkScheduleFire` workflow waits for one, and
 `ScheduleFirer` submits the task through TaskService as the schedule itself (`schedule:<repo>/<name>`),
 so the access policy decides whether a schedule may ask, as it does for a person.
@@ -53,18 +53,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("honk.scheduling")
 
-PREFIX = "honk-schedule-"
+# `:` and `/` are in neither a repo's name nor a schedule's, so `<repo>/<name>` names one schedule of one
+# repo (with `-`, repo `a` + schedule `b-c` and repo `a-b` + schedule `c` would share an id).
+PREFIX = "honk-schedule:"
 FILE_PAUSED = "paused in .honk.toml"
 
 
 def schedule_id(repo: str, name: str) -> str:
-    return f"{PREFIX}{repo}-{name}"
+    return f"{PREFIX}{repo}/{name}"
 
 
 def fire_id(repo: str, name: str) -> str:
     """The fire workflow's id; Temporal appends when it was due, so each fire is its own workflow (and
     the task's request id: a retried submission is the same task)."""
-    return f"honk-fire-{repo}-{name}"
+    return f"honk-fire:{repo}/{name}"
 
 
 def identity(repo: str, name: str) -> str:
@@ -225,7 +227,7 @@ class Schedules:
 
     async def _described(self, repo: str | None) -> list[tuple[ScheduleDescription, ScheduleFired]]:
         # The list is eventually consistent; each schedule is described (consistent) before it counts.
-        prefix = PREFIX if repo is None else f"{PREFIX}{repo}-"
+        prefix = PREFIX if repo is None else schedule_id(repo, "")
         found = []
         async for listed in await self.client.list_schedules():
             if not listed.id.startswith(prefix):
@@ -237,8 +239,7 @@ class Schedules:
                     continue
                 raise
             fire = await self._fire_of(description)
-            # `repo-a` + `b` and `repo` + `a-b` share an id prefix: the action says whose it is.
-            if fire is not None and (repo is None or fire.repo == repo):
+            if fire is not None:
                 found.append((description, fire))
         return found
 
@@ -293,8 +294,7 @@ class Schedules:
                     f"`honk schedule sync {ref.name}` reads its .honk.toml again)."
                 ) from None
             raise
-        fire = await self._fire_of(description)
-        if fire is None or fire.repo != ref.name:
+        if await self._fire_of(description) is None:
             raise Conflict(f"Schedule {handle.id} is not {ref.name}'s.")
         return handle
 

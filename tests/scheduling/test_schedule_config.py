@@ -7,7 +7,7 @@ import pytest
 
 from honk.domain import cron_problem
 from honk.errors import InvalidRepoConfig
-from honk.scheduling import ScheduleFired, plan_sync
+from honk.scheduling import ScheduleFired, fire_id, plan_sync, schedule_id
 from honk.verify.config import parse_repo_config
 
 
@@ -91,3 +91,12 @@ def test_sync_plan_creates_updates_deletes_and_leaves_the_same_alone():
     assert plan.same == ["same"]
     assert plan_sync([], []).model_dump() == {"create": [], "update": [], "delete": [], "same": []}
     assert plan_sync([], [fire("a")]).delete == ["a"]  # a file without [[schedule]] leaves none
+
+
+def test_one_repos_schedule_never_shares_an_id_with_anothers():
+    # `-` is allowed in both names: repo `a` + schedule `b-c` and repo `a-b` + schedule `c` are two schedules.
+    assert schedule_id("a", "b-c") != schedule_id("a-b", "c")
+    assert fire_id("a", "b-c") != fire_id("a-b", "c")
+    # what lists one repo's schedules (`<prefix><repo>/`) does not take the other's
+    assert not schedule_id("a-b", "c").startswith(schedule_id("a", ""))
+    assert schedule_id("a", "b-c").startswith(schedule_id("a", ""))
