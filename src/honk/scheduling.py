@@ -39,7 +39,7 @@ from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.service import RPCError, RPCStatusCode
 
 from honk.access import Refused, Who
-from honk.domain import Origin, Record, RepoConfig, RepoRef, ScheduleSpec, ScheduleView, SlackThread
+from honk.domain import Origin, Record, RepoConfig, RepoRef, ScheduleView, SlackThread
 from honk.errors import Conflict, NotFound, UserFacingError
 from honk.gate import Actor
 from honk.settings import Settings
@@ -74,18 +74,6 @@ def identity(repo: str, name: str) -> str:
     return f"schedule:{repo}/{name}"
 
 
-def fired(repo: str, spec: ScheduleSpec) -> ScheduleFired:
-    return ScheduleFired(
-        repo=repo,
-        name=spec.name,
-        prompt=spec.prompt,
-        agent=spec.agent,
-        notify=spec.notify,
-        cron=spec.cron,
-        paused=spec.paused,
-    )
-
-
 class SyncPlan(Record):
     """What a sync does, by schedule name: pure, from what the file wants and what Temporal has."""
 
@@ -96,8 +84,8 @@ class SyncPlan(Record):
 
 
 def plan_sync(wanted: list[ScheduleFired], existing: list[ScheduleFired]) -> SyncPlan:
-    have = {f.name: f for f in existing}
-    want = {f.name: f for f in wanted}
+    have = {f.spec.name: f for f in existing}
+    want = {f.spec.name: f for f in wanted}
     return SyncPlan(
         create=[n for n in want if n not in have],
         update=[n for n in want if n in have and have[n] != want[n]],
@@ -144,18 +132,20 @@ class Schedules:
         spec = (
             TemporalSpec(intervals=[ScheduleIntervalSpec(every=every)])
             if every is not None
-            else TemporalSpec(cron_expressions=[fire.cron])
+            else TemporalSpec(cron_expressions=[fire.spec.cron])
         )
         return Schedule(
-            action=ScheduleActionStartWorkflow(NAME, fire, id=fire_id(fire.repo, fire.name), task_queue=self.queue),
+            action=ScheduleActionStartWorkflow(
+                NAME, fire, id=fire_id(fire.repo, fire.spec.name), task_queue=self.queue
+            ),
             spec=spec,
             # A fire still submitting when the next is due: the next is skipped, never piled up.
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=10)),
-            state=ScheduleState(paused=fire.paused, note=FILE_PAUSED if fire.paused else None),
+            state=ScheduleState(paused=fire.spec.paused, note=FILE_PAUSED if fire.spec.paused else None),
         )
 
     async def create(self, fire: ScheduleFired, every: timedelta | None = None) -> None:
-        await self.client.create_schedule(schedule_id(fire.repo, fire.name), self.schedule(fire, every))
+        await self.client.create_schedule(schedule_id(fire.repo, fire.spec.name), self.schedule(fire, every))
 
     # -- sync -------------------------------------------------------------------------------------
     async def read_config(self, repo: RepoRef) -> tuple[str, RepoConfig]:
@@ -170,10 +160,10 @@ class Schedules:
         commit = ""
         if config is None:
             commit, config = await self.read_config(ref)
-        wanted = [fired(ref.name, spec) for spec in config.schedule]
+        wanted = [ScheduleFired(repo=ref.name, spec=spec) for spec in config.schedule]
         existing = [view_fire for _, view_fire in await self._described(ref.name)]
         plan = plan_sync(wanted, existing)
-        by_name = {f.name: f for f in wanted}
+        by_name = {f.spec.name: f for f in wanted}
         for name in plan.create:
             try:
                 await self.create(by_name[name])
@@ -211,7 +201,7 @@ class Schedules:
 
         async def updater(current: ScheduleUpdateInput) -> ScheduleUpdate:
             old = await self._fire_of(current.description)
-            if old is not None and old.paused == fire.paused:  # a person's pause (or resume) stays
+            if old is not None and old.spec.paused == fire.spec.paused:  # a person's pause (or resume) stays
                 return ScheduleUpdate(schedule=dataclasses.replace(new, state=current.description.schedule.state))
             return ScheduleUpdate(schedule=new)
 
@@ -251,16 +241,16 @@ class Schedules:
         return decoded[0] if decoded and isinstance(decoded[0], ScheduleFired) else None
 
     async def _view(self, description: ScheduleDescription, fire: ScheduleFired) -> ScheduleView:
-        info, state = description.info, description.schedule.state
+        info, state, spec = description.info, description.schedule.state, fire.spec
         last = info.recent_actions[-1] if info.recent_actions else None
         view = ScheduleView(
             id=description.id,
             repo=fire.repo,
-            name=fire.name,
-            cron=fire.cron,
-            prompt=fire.prompt,
-            agent=fire.agent,
-            notify=fire.notify,
+            name=spec.name,
+            cron=spec.cron,
+            prompt=spec.prompt,
+            agent=spec.agent,
+            notify=spec.notify,
             paused=state.paused,
             note=state.note or "",
             next_runs=list(info.next_action_times[:3]),
@@ -353,23 +343,24 @@ class ScheduleFirer:
 
     @activity.defn(name=ACTIVITY)
     async def fire(self, fire: ScheduleFired) -> ScheduleFireResult:
-        actor = Actor(who=Who(identity=identity(fire.repo, fire.name)), front_door="schedule")
-        slack = SlackThread(channel=fire.notify, thread_ts="") if fire.notify else None
+        repo, spec = fire.repo, fire.spec
+        actor = Actor(who=Who(identity=identity(repo, spec.name)), front_door="schedule")
+        slack = SlackThread(channel=spec.notify, thread_ts="") if spec.notify else None
         try:
             view, _ = await self.service.submit(
-                fire.repo,
-                fire.prompt,
+                repo,
+                spec.prompt,
                 actor,
-                agent=fire.agent,
+                agent=spec.agent,
                 request_id=self._request_id(),
                 slack=slack,
-                origin=Origin(kind="schedule", detail=f"schedule {fire.name} of {fire.repo} ({fire.cron})"),
+                origin=Origin(kind="schedule", detail=f"schedule {spec.name} of {repo} ({spec.cron})"),
             )
         except Refused as e:
-            log.warning("schedule %s of %s refused: %s", fire.name, fire.repo, e.message)
-            return ScheduleFireResult(refused=refusal_for(fire.repo, fire.name, e))
+            log.warning("schedule %s of %s refused: %s", spec.name, repo, e.message)
+            return ScheduleFireResult(refused=refusal_for(repo, spec.name, e))
         except UserFacingError as e:  # the repo is gone, the agent unknown: said where the schedule is listed
-            log.warning("schedule %s of %s started nothing: %s", fire.name, fire.repo, e.message)
+            log.warning("schedule %s of %s started nothing: %s", spec.name, repo, e.message)
             return ScheduleFireResult(refused=e.message)
         return ScheduleFireResult(task_id=view.id)
 

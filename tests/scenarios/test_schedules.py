@@ -29,7 +29,7 @@ from honk.domain import ScheduleSpec, TaskState, TaskView
 from honk.events import TaskAccepted
 from honk.gate import Actor, Gate
 from honk.ports import free_port
-from honk.scheduling import ScheduleFirer, fired, schedule_id
+from honk.scheduling import ScheduleFirer, schedule_id
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditLog, Store
@@ -211,7 +211,7 @@ async def test_pause_resume_delete_and_sync_again_through_the_cli(honk: Honk):
 
 
 async def test_a_short_real_interval_fires_by_itself_until_deleted(honk: Honk):
-    tick = fired("calc", ScheduleSpec(name="tick", cron="* * * * *", prompt="make add() add"))
+    tick = ScheduleFired(repo="calc", spec=ScheduleSpec(name="tick", cron="* * * * *", prompt="make add() add"))
     await honk.service.schedules.create(tick, every=timedelta(seconds=3))
     async with honk.worker():
 
@@ -239,7 +239,7 @@ async def test_a_schedule_the_policy_does_not_know_is_refused_with_how_to_allow_
         ceiling=honk.service.ceiling,
     )
     answer = await ScheduleFirer(strict, request_id=lambda: "fire-refused-1").fire(
-        ScheduleFired(repo="calc", name="nightly", prompt="make add() add", cron="0 3 * * *")
+        ScheduleFired(repo="calc", spec=ScheduleSpec(name="nightly", prompt="make add() add", cron="0 3 * * *"))
     )
     assert answer.task_id is None and answer.refused is not None
     assert answer.refused.startswith("Refused by policy rule users: schedule:calc/nightly is not listed")
@@ -247,10 +247,10 @@ async def test_a_schedule_the_policy_does_not_know_is_refused_with_how_to_allow_
     known = Policy.parse('[users."schedule:calc/nightly"]\n[repos.calc]\nrequesters = ["ada@example.com"]\n')
     strict.gate = Gate(known, honk.service.store, AuditLog(honk.service.store))
     answer = await ScheduleFirer(strict, request_id=lambda: "fire-refused-2").fire(
-        ScheduleFired(repo="calc", name="nightly", prompt="make add() add", cron="0 3 * * *")
+        ScheduleFired(repo="calc", spec=ScheduleSpec(name="nightly", prompt="make add() add", cron="0 3 * * *"))
     )
     assert answer.refused is not None and "schedule:calc/nightly may not request tasks in calc" in answer.refused
     gone = await ScheduleFirer(honk.service, request_id=lambda: "fire-gone-1").fire(
-        ScheduleFired(repo="nowhere", name="nightly", prompt="x", cron="0 3 * * *")
+        ScheduleFired(repo="nowhere", spec=ScheduleSpec(name="nightly", prompt="x", cron="0 3 * * *"))
     )
     assert gone.task_id is None and gone.refused is not None and "Unknown repo 'nowhere'" in gone.refused

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from honk.domain import cron_problem
+from honk.domain import ScheduleSpec, cron_problem
 from honk.errors import InvalidRepoConfig
 from honk.scheduling import ScheduleFired, fire_id, plan_sync, schedule_id
 from honk.verify.config import parse_repo_config
@@ -76,8 +76,8 @@ def test_names_are_unique_and_plain_and_keys_known():
     assert (full.agent, full.notify, full.paused) == ("scripted", "C0123ABCD", True)
 
 
-def fire(name: str, prompt: str = "p", **changes: object) -> ScheduleFired:
-    return ScheduleFired(repo="calc", name=name, prompt=prompt, cron="0 3 * * *").model_copy(update=changes)
+def fire(name: str, prompt: str = "p", paused: bool = False) -> ScheduleFired:
+    return ScheduleFired(repo="calc", spec=ScheduleSpec(name=name, prompt=prompt, cron="0 3 * * *", paused=paused))
 
 
 def test_sync_plan_creates_updates_deletes_and_leaves_the_same_alone():
