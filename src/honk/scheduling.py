@@ -74,28 +74,9 @@ def identity(repo: str, name: str) -> str:
     return f"schedule:{repo}/{name}"
 
 
-class SyncPlan(Record):
-    """What a sync does, by schedule name: pure, from what the file wants and what Temporal has."""
-
-    create: list[str] = []
-    update: list[str] = []
-    delete: list[str] = []
-    same: list[str] = []
-
-
-def plan_sync(wanted: list[ScheduleFired], existing: list[ScheduleFired]) -> SyncPlan:
-    have = {f.spec.name: f for f in existing}
-    want = {f.spec.name: f for f in wanted}
-    return SyncPlan(
-        create=[n for n in want if n not in have],
-        update=[n for n in want if n in have and have[n] != want[n]],
-        delete=sorted(n for n in have if n not in want),
-        same=[n for n in want if n in have and have[n] == want[n]],
-    )
-
-
 class ScheduleSynced(Record):
-    """What a sync did to a repo's schedules, and from which commit of its branch."""
+    """What a sync does to a repo's schedules, by name (planned by `plan_sync`), and from which commit of
+    its branch."""
 
     repo: str
     commit: str = ""
@@ -103,6 +84,19 @@ class ScheduleSynced(Record):
     updated: list[str] = []
     deleted: list[str] = []
     unchanged: list[str] = []
+
+
+def plan_sync(repo: str, wanted: list[ScheduleFired], existing: list[ScheduleFired]) -> ScheduleSynced:
+    """Pure: what a sync does, from what the file wants and what Temporal has."""
+    have = {f.spec.name: f for f in existing}
+    want = {f.spec.name: f for f in wanted}
+    return ScheduleSynced(
+        repo=repo,
+        created=[n for n in want if n not in have],
+        updated=[n for n in want if n in have and have[n] != want[n]],
+        deleted=sorted(n for n in have if n not in want),
+        unchanged=[n for n in want if n in have and have[n] == want[n]],
+    )
 
 
 class RepoReads(Protocol):
@@ -162,25 +156,18 @@ class Schedules:
             commit, config = await self.read_config(ref)
         wanted = [ScheduleFired(repo=ref.name, spec=spec) for spec in config.schedule]
         existing = [view_fire for _, view_fire in await self._described(ref.name)]
-        plan = plan_sync(wanted, existing)
+        plan = plan_sync(ref.name, wanted, existing)
         by_name = {f.spec.name: f for f in wanted}
-        for name in plan.create:
+        for name in plan.created:
             try:
                 await self.create(by_name[name])
             except ScheduleAlreadyRunningError:  # made since it was listed (another sync): made again
                 await self._update(self._handle(ref.name, name), by_name[name])
-        for name in plan.update:
+        for name in plan.updated:
             await self._update(self._handle(ref.name, name), by_name[name])
-        for name in plan.delete:
+        for name in plan.deleted:
             await self._delete(self._handle(ref.name, name))
-        done = ScheduleSynced(
-            repo=ref.name,
-            commit=commit,
-            created=plan.create,
-            updated=plan.update,
-            deleted=plan.delete,
-            unchanged=plan.same,
-        )
+        done = plan.model_copy(update={"commit": commit})
         log.info("schedules of %s synced: %s", ref.name, done.model_dump(exclude={"repo"}))
         return done
 

@@ -82,15 +82,23 @@ def fire(name: str, prompt: str = "p", paused: bool = False) -> ScheduleFired:
 
 def test_sync_plan_creates_updates_deletes_and_leaves_the_same_alone():
     plan = plan_sync(
+        "calc",
         wanted=[fire("new"), fire("changed", prompt="new words"), fire("same"), fire("paused", paused=True)],
         existing=[fire("gone"), fire("changed"), fire("same"), fire("paused"), fire("also-gone")],
     )
-    assert plan.create == ["new"]
-    assert plan.update == ["changed", "paused"]
-    assert plan.delete == ["also-gone", "gone"]
-    assert plan.same == ["same"]
-    assert plan_sync([], []).model_dump() == {"create": [], "update": [], "delete": [], "same": []}
-    assert plan_sync([], [fire("a")]).delete == ["a"]  # a file without [[schedule]] leaves none
+    assert plan.created == ["new"]
+    assert plan.updated == ["changed", "paused"]
+    assert plan.deleted == ["also-gone", "gone"]
+    assert plan.unchanged == ["same"]
+    assert plan_sync("calc", [], []).model_dump() == {
+        "repo": "calc",
+        "commit": "",
+        "created": [],
+        "updated": [],
+        "deleted": [],
+        "unchanged": [],
+    }
+    assert plan_sync("calc", [], [fire("a")]).deleted == ["a"]  # a file without [[schedule]] leaves none
 
 
 def test_one_repos_schedule_never_shares_an_id_with_anothers():
