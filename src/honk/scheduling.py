@@ -28,7 +28,6 @@ from temporalio.client import (
     ScheduleAlreadyRunningError,
     ScheduleDescription,
     ScheduleHandle,
-    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleState,
@@ -121,25 +120,20 @@ class Schedules:
         )
 
     # -- what Temporal runs ---------------------------------------------------------------------
-    def schedule(self, fire: ScheduleFired, every: timedelta | None = None) -> Schedule:
-        """The Temporal schedule of one entry (`every`: an interval instead of its cron, for tests)."""
-        spec = (
-            TemporalSpec(intervals=[ScheduleIntervalSpec(every=every)])
-            if every is not None
-            else TemporalSpec(cron_expressions=[fire.spec.cron])
-        )
+    def schedule(self, fire: ScheduleFired) -> Schedule:
+        """The Temporal schedule of one entry."""
         return Schedule(
             action=ScheduleActionStartWorkflow(
                 NAME, fire, id=fire_id(fire.repo, fire.spec.name), task_queue=self.queue
             ),
-            spec=spec,
+            spec=TemporalSpec(cron_expressions=[fire.spec.cron]),
             # A fire still submitting when the next is due: the next is skipped, never piled up.
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=10)),
             state=ScheduleState(paused=fire.spec.paused, note=FILE_PAUSED if fire.spec.paused else None),
         )
 
-    async def create(self, fire: ScheduleFired, every: timedelta | None = None) -> None:
-        await self.client.create_schedule(schedule_id(fire.repo, fire.spec.name), self.schedule(fire, every))
+    async def create(self, fire: ScheduleFired) -> None:
+        await self.client.create_schedule(schedule_id(fire.repo, fire.spec.name), self.schedule(fire))
 
     # -- sync -------------------------------------------------------------------------------------
     async def read_config(self, repo: RepoRef) -> tuple[str, RepoConfig]:
@@ -148,12 +142,10 @@ class Schedules:
         commit, text = await file_at_remote_head(self.workspaces, repo, repo.branch, CONFIG_FILE)
         return commit, parse_repo_config(text) if text is not None else RepoConfig()
 
-    async def sync(self, repo: str, config: RepoConfig | None = None) -> ScheduleSynced:
-        """Makes the repo's Temporal schedules match `config` (None: its `.honk.toml`, read now)."""
+    async def sync(self, repo: str) -> ScheduleSynced:
+        """Makes the repo's Temporal schedules match its `.honk.toml`, read now."""
         ref = await self.reads.repo(repo)
-        commit = ""
-        if config is None:
-            commit, config = await self.read_config(ref)
+        commit, config = await self.read_config(ref)
         wanted = [ScheduleFired(repo=ref.name, spec=spec) for spec in config.schedule]
         existing = [view_fire for _, view_fire in await self._described(ref.name)]
         plan = plan_sync(ref.name, wanted, existing)

@@ -8,6 +8,7 @@ activities, the real Temporal dev server and a real git remote, for the whole mo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from click.testing import CliRunner, Result
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleIntervalSpec
+from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.worker import Worker
 
 from honk.access import Policy, Who
@@ -212,7 +214,10 @@ async def test_pause_resume_delete_and_sync_again_through_the_cli(honk: Honk):
 
 async def test_a_short_real_interval_fires_by_itself_until_deleted(honk: Honk):
     tick = ScheduleFired(repo="calc", spec=ScheduleSpec(name="tick", cron="* * * * *", prompt="make add() add"))
-    await honk.service.schedules.create(tick, every=timedelta(seconds=3))
+    # The schedule a sync makes of the entry, on a 3 s interval instead of its cron's minute.
+    made = honk.service.schedules.schedule(tick)
+    every = dataclasses.replace(made, spec=TemporalSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=3))]))
+    await honk.client.create_schedule(schedule_id("calc", "tick"), every)
     async with honk.worker():
 
         async def two() -> bool:
