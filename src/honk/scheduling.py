@@ -251,7 +251,8 @@ class Schedules:
     def _handle(self, repo: str, name: str) -> ScheduleHandle:
         return self.client.get_schedule_handle(schedule_id(repo, name))
 
-    async def _existing(self, repo: str, name: str) -> ScheduleHandle:
+    async def _existing(self, repo: str, name: str) -> tuple[ScheduleHandle, ScheduleDescription, ScheduleFired]:
+        """The repo's schedule, described (NotFound when it has none)."""
         ref = await self.reads.repo(repo)
         handle = self._handle(ref.name, name)
         try:
@@ -263,34 +264,33 @@ class Schedules:
                     f"`honk schedule sync {ref.name}` reads its .honk.toml again)."
                 ) from None
             raise
-        if await self._fire_of(description) is None:
+        fire = await self._fire_of(description)
+        if fire is None:
             raise Conflict(f"Schedule {handle.id} is not {ref.name}'s.")
-        return handle
+        return handle, description, fire
 
     async def pause(self, repo: str, name: str, by: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
+        handle, _, fire = await self._existing(repo, name)
         await handle.pause(note=f"paused by {by}")
-        return await self.view(repo, name)
+        return await self._view(await handle.describe(), fire)  # its state now; the action is unchanged
 
     async def resume(self, repo: str, name: str, by: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
+        handle, _, fire = await self._existing(repo, name)
         await handle.unpause(note=f"resumed by {by}")
-        return await self.view(repo, name)
+        return await self._view(await handle.describe(), fire)
 
     async def trigger(self, repo: str, name: str) -> None:
         """Runs the schedule now (also when paused: a person asked), beside any run under way."""
-        handle = await self._existing(repo, name)
+        handle, _, _ = await self._existing(repo, name)
         await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
 
     async def delete(self, repo: str, name: str) -> None:
         """Deletes it from Temporal; the next sync makes it again while the file still has it."""
-        await self._delete(await self._existing(repo, name))
+        handle, _, _ = await self._existing(repo, name)
+        await self._delete(handle)
 
     async def view(self, repo: str, name: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
-        description = await handle.describe()
-        fire = await self._fire_of(description)
-        assert fire is not None  # checked by _existing
+        _, description, fire = await self._existing(repo, name)
         return await self._view(description, fire)
 
     @staticmethod
