@@ -165,14 +165,13 @@ class Schedules:
 
     async def sync_all(self) -> dict[str, str]:
         """Every repo synced (at server start); a repo whose file or remote has a problem keeps its
-        schedules as they were, and its problem is returned (by repo) and logged."""
+        schedules as they were, and its problem is returned (by repo) for the caller to say."""
         problems: dict[str, str] = {}
         for ref in await self.reads.repos():
             try:
                 await self.sync(ref.name)
             except UserFacingError as e:
                 problems[ref.name] = e.message
-                log.warning("schedules of %s not synced: %s", ref.name, e.message)
         return problems
 
     async def _update(self, handle: ScheduleHandle, fire: ScheduleFired) -> None:
