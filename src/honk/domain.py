@@ -683,44 +683,21 @@ class RepoConfig(Carried):
     # "file" when read from .honk.toml, "detected" when inferred from the repo's contents (not a key of the file).
     source: Annotated[Literal["file", "detected"], NotAKey()] = "detected"
 
-    @field_validator("verify")
+    @field_validator("verify", "secrets", "schedule")
     @classmethod
-    def _names_once(cls, checks: list[VerifyCommand]) -> list[VerifyCommand]:
-        for i, check in enumerate(checks):
-            for j, earlier in enumerate(checks[:i]):
-                if earlier.name == check.name:
-                    raise PydanticCustomError(
-                        "honk_config_duplicate",
-                        '"{name}" is already used by verify[{earlier}]',
-                        {"index": i, "key": "name", "name": check.name, "earlier": j},
-                    )
-        return checks
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule_names_once(cls, entries: list[ScheduleSpec]) -> list[ScheduleSpec]:
+    def _names_once(
+        cls, entries: list[VerifyCommand] | list[SecretUse] | list[ScheduleSpec], info: ValidationInfo
+    ) -> list[VerifyCommand] | list[SecretUse] | list[ScheduleSpec]:
+        """Each `[[verify]]`, `[[secrets]]` and `[[schedule]]` name once in its array."""
         for i, entry in enumerate(entries):
             for j, earlier in enumerate(entries[:i]):
                 if earlier.name == entry.name:
                     raise PydanticCustomError(
                         "honk_config_duplicate",
-                        '"{name}" is already used by schedule[{earlier}]',
-                        {"index": i, "key": "name", "name": entry.name, "earlier": j},
+                        '"{name}" is already used by {field}[{earlier}]',
+                        {"index": i, "key": "name", "name": entry.name, "field": info.field_name, "earlier": j},
                     )
         return entries
-
-    @field_validator("secrets")
-    @classmethod
-    def _secret_names_once(cls, uses: list[SecretUse]) -> list[SecretUse]:
-        for i, use in enumerate(uses):
-            for j, earlier in enumerate(uses[:i]):
-                if earlier.name == use.name:
-                    raise PydanticCustomError(
-                        "honk_config_duplicate",
-                        '"{name}" is already used by secrets[{earlier}]',
-                        {"index": i, "key": "name", "name": use.name, "earlier": j},
-                    )
-        return uses
 
     def hosts_for(self, phase: Phase) -> list[str]:
         """What `[network]` lists for a phase (and, for setup, the older `setup_network`)."""
@@ -1741,7 +1718,8 @@ def _cron(value: str) -> str:
 
 
 Cron = Annotated[str, AfterValidator(_cron), Wanted(f"a cron expression like {CRON_EXAMPLE}")]
-ScheduleName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$"), Wanted("made of a-z, 0-9, _ and - only")]
+SCHEDULE_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+ScheduleName = Annotated[str, Field(pattern=SCHEDULE_NAME), Wanted("made of a-z, 0-9, _ and - only")]
 SlackChannelId = Annotated[str, Field(pattern=r"^[CGD][A-Z0-9]{2,20}$"), Wanted('a Slack channel id like "C0123ABCD"')]
 
 

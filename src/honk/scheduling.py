@@ -1,7 +1,7 @@
 """A repo's `[[schedule]]` entries as Temporal schedules, and what a schedule does when it fires.
 
 `Schedules.sync` makes Temporal match the repo's `.honk.toml` on its branch (one schedule per entry, id
-`honk-schedule-<repo>-<name>`; an entry removed from the file is deleted). Temporal keeps the timer: a
+`honk-schedule:<repo>/<name>`; an entry removed from the file is deleted). Temporal keeps the timer: a
 schedule fires whether or not a worker is up, its `HonkScheduleFire` workflow waits for one, and
 `ScheduleFirer` submits the task through TaskService as the schedule itself (`schedule:<repo>/<name>`),
 so the access policy decides whether a schedule may ask, as it does for a person.
@@ -28,7 +28,6 @@ from temporalio.client import (
     ScheduleAlreadyRunningError,
     ScheduleDescription,
     ScheduleHandle,
-    ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleState,
@@ -39,7 +38,7 @@ from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.service import RPCError, RPCStatusCode
 
 from honk.access import Refused, Who
-from honk.domain import Origin, Record, RepoConfig, RepoRef, ScheduleSpec, ScheduleView, SlackThread
+from honk.domain import Origin, Record, RepoConfig, RepoRef, ScheduleView, SlackThread
 from honk.errors import Conflict, NotFound, UserFacingError
 from honk.gate import Actor
 from honk.settings import Settings
@@ -53,18 +52,20 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("honk.scheduling")
 
-PREFIX = "honk-schedule-"
+# `:` and `/` are in neither a repo's name nor a schedule's, so `<repo>/<name>` names one schedule of one
+# repo (with `-`, repo `a` + schedule `b-c` and repo `a-b` + schedule `c` would share an id).
+PREFIX = "honk-schedule:"
 FILE_PAUSED = "paused in .honk.toml"
 
 
 def schedule_id(repo: str, name: str) -> str:
-    return f"{PREFIX}{repo}-{name}"
+    return f"{PREFIX}{repo}/{name}"
 
 
 def fire_id(repo: str, name: str) -> str:
     """The fire workflow's id; Temporal appends when it was due, so each fire is its own workflow (and
     the task's request id: a retried submission is the same task)."""
-    return f"honk-fire-{repo}-{name}"
+    return f"honk-fire:{repo}/{name}"
 
 
 def identity(repo: str, name: str) -> str:
@@ -72,40 +73,9 @@ def identity(repo: str, name: str) -> str:
     return f"schedule:{repo}/{name}"
 
 
-def fired(repo: str, spec: ScheduleSpec) -> ScheduleFired:
-    return ScheduleFired(
-        repo=repo,
-        name=spec.name,
-        prompt=spec.prompt,
-        agent=spec.agent,
-        notify=spec.notify,
-        cron=spec.cron,
-        paused=spec.paused,
-    )
-
-
-class SyncPlan(Record):
-    """What a sync does, by schedule name: pure, from what the file wants and what Temporal has."""
-
-    create: list[str] = []
-    update: list[str] = []
-    delete: list[str] = []
-    same: list[str] = []
-
-
-def plan_sync(wanted: list[ScheduleFired], existing: list[ScheduleFired]) -> SyncPlan:
-    have = {f.name: f for f in existing}
-    want = {f.name: f for f in wanted}
-    return SyncPlan(
-        create=[n for n in want if n not in have],
-        update=[n for n in want if n in have and have[n] != want[n]],
-        delete=sorted(n for n in have if n not in want),
-        same=[n for n in want if n in have and have[n] == want[n]],
-    )
-
-
 class ScheduleSynced(Record):
-    """What a sync did to a repo's schedules, and from which commit of its branch."""
+    """What a sync does to a repo's schedules, by name (planned by `plan_sync`), and from which commit of
+    its branch."""
 
     repo: str
     commit: str = ""
@@ -113,6 +83,19 @@ class ScheduleSynced(Record):
     updated: list[str] = []
     deleted: list[str] = []
     unchanged: list[str] = []
+
+
+def plan_sync(repo: str, wanted: list[ScheduleFired], existing: list[ScheduleFired]) -> ScheduleSynced:
+    """Pure: what a sync does, from what the file wants and what Temporal has."""
+    have = {f.spec.name: f for f in existing}
+    want = {f.spec.name: f for f in wanted}
+    return ScheduleSynced(
+        repo=repo,
+        created=[n for n in want if n not in have],
+        updated=[n for n in want if n in have and have[n] != want[n]],
+        deleted=sorted(n for n in have if n not in want),
+        unchanged=[n for n in want if n in have and have[n] == want[n]],
+    )
 
 
 class RepoReads(Protocol):
@@ -137,23 +120,20 @@ class Schedules:
         )
 
     # -- what Temporal runs ---------------------------------------------------------------------
-    def schedule(self, fire: ScheduleFired, every: timedelta | None = None) -> Schedule:
-        """The Temporal schedule of one entry (`every`: an interval instead of its cron, for tests)."""
-        spec = (
-            TemporalSpec(intervals=[ScheduleIntervalSpec(every=every)])
-            if every is not None
-            else TemporalSpec(cron_expressions=[fire.cron])
-        )
+    def schedule(self, fire: ScheduleFired) -> Schedule:
+        """The Temporal schedule of one entry."""
         return Schedule(
-            action=ScheduleActionStartWorkflow(NAME, fire, id=fire_id(fire.repo, fire.name), task_queue=self.queue),
-            spec=spec,
+            action=ScheduleActionStartWorkflow(
+                NAME, fire, id=fire_id(fire.repo, fire.spec.name), task_queue=self.queue
+            ),
+            spec=TemporalSpec(cron_expressions=[fire.spec.cron]),
             # A fire still submitting when the next is due: the next is skipped, never piled up.
             policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=10)),
-            state=ScheduleState(paused=fire.paused, note=FILE_PAUSED if fire.paused else None),
+            state=ScheduleState(paused=fire.spec.paused, note=FILE_PAUSED if fire.spec.paused else None),
         )
 
-    async def create(self, fire: ScheduleFired, every: timedelta | None = None) -> None:
-        await self.client.create_schedule(schedule_id(fire.repo, fire.name), self.schedule(fire, every))
+    async def create(self, fire: ScheduleFired) -> None:
+        await self.client.create_schedule(schedule_id(fire.repo, fire.spec.name), self.schedule(fire))
 
     # -- sync -------------------------------------------------------------------------------------
     async def read_config(self, repo: RepoRef) -> tuple[str, RepoConfig]:
@@ -162,46 +142,36 @@ class Schedules:
         commit, text = await file_at_remote_head(self.workspaces, repo, repo.branch, CONFIG_FILE)
         return commit, parse_repo_config(text) if text is not None else RepoConfig()
 
-    async def sync(self, repo: str, config: RepoConfig | None = None) -> ScheduleSynced:
-        """Makes the repo's Temporal schedules match `config` (None: its `.honk.toml`, read now)."""
+    async def sync(self, repo: str) -> ScheduleSynced:
+        """Makes the repo's Temporal schedules match its `.honk.toml`, read now."""
         ref = await self.reads.repo(repo)
-        commit = ""
-        if config is None:
-            commit, config = await self.read_config(ref)
-        wanted = [fired(ref.name, spec) for spec in config.schedule]
+        commit, config = await self.read_config(ref)
+        wanted = [ScheduleFired(repo=ref.name, spec=spec) for spec in config.schedule]
         existing = [view_fire for _, view_fire in await self._described(ref.name)]
-        plan = plan_sync(wanted, existing)
-        by_name = {f.name: f for f in wanted}
-        for name in plan.create:
+        plan = plan_sync(ref.name, wanted, existing)
+        by_name = {f.spec.name: f for f in wanted}
+        for name in plan.created:
             try:
                 await self.create(by_name[name])
             except ScheduleAlreadyRunningError:  # made since it was listed (another sync): made again
                 await self._update(self._handle(ref.name, name), by_name[name])
-        for name in plan.update:
+        for name in plan.updated:
             await self._update(self._handle(ref.name, name), by_name[name])
-        for name in plan.delete:
+        for name in plan.deleted:
             await self._delete(self._handle(ref.name, name))
-        done = ScheduleSynced(
-            repo=ref.name,
-            commit=commit,
-            created=plan.create,
-            updated=plan.update,
-            deleted=plan.delete,
-            unchanged=plan.same,
-        )
+        done = plan.model_copy(update={"commit": commit})
         log.info("schedules of %s synced: %s", ref.name, done.model_dump(exclude={"repo"}))
         return done
 
     async def sync_all(self) -> dict[str, str]:
         """Every repo synced (at server start); a repo whose file or remote has a problem keeps its
-        schedules as they were, and its problem is returned (by repo) and logged."""
+        schedules as they were, and its problem is returned (by repo) for the caller to say."""
         problems: dict[str, str] = {}
         for ref in await self.reads.repos():
             try:
                 await self.sync(ref.name)
             except UserFacingError as e:
                 problems[ref.name] = e.message
-                log.warning("schedules of %s not synced: %s", ref.name, e.message)
         return problems
 
     async def _update(self, handle: ScheduleHandle, fire: ScheduleFired) -> None:
@@ -209,7 +179,7 @@ class Schedules:
 
         async def updater(current: ScheduleUpdateInput) -> ScheduleUpdate:
             old = await self._fire_of(current.description)
-            if old is not None and old.paused == fire.paused:  # a person's pause (or resume) stays
+            if old is not None and old.spec.paused == fire.spec.paused:  # a person's pause (or resume) stays
                 return ScheduleUpdate(schedule=dataclasses.replace(new, state=current.description.schedule.state))
             return ScheduleUpdate(schedule=new)
 
@@ -225,7 +195,7 @@ class Schedules:
 
     async def _described(self, repo: str | None) -> list[tuple[ScheduleDescription, ScheduleFired]]:
         # The list is eventually consistent; each schedule is described (consistent) before it counts.
-        prefix = PREFIX if repo is None else f"{PREFIX}{repo}-"
+        prefix = PREFIX if repo is None else schedule_id(repo, "")
         found = []
         async for listed in await self.client.list_schedules():
             if not listed.id.startswith(prefix):
@@ -237,8 +207,7 @@ class Schedules:
                     continue
                 raise
             fire = await self._fire_of(description)
-            # `repo-a` + `b` and `repo` + `a-b` share an id prefix: the action says whose it is.
-            if fire is not None and (repo is None or fire.repo == repo):
+            if fire is not None:
                 found.append((description, fire))
         return found
 
@@ -250,16 +219,16 @@ class Schedules:
         return decoded[0] if decoded and isinstance(decoded[0], ScheduleFired) else None
 
     async def _view(self, description: ScheduleDescription, fire: ScheduleFired) -> ScheduleView:
-        info, state = description.info, description.schedule.state
+        info, state, spec = description.info, description.schedule.state, fire.spec
         last = info.recent_actions[-1] if info.recent_actions else None
         view = ScheduleView(
             id=description.id,
             repo=fire.repo,
-            name=fire.name,
-            cron=fire.cron,
-            prompt=fire.prompt,
-            agent=fire.agent,
-            notify=fire.notify,
+            name=spec.name,
+            cron=spec.cron,
+            prompt=spec.prompt,
+            agent=spec.agent,
+            notify=spec.notify,
             paused=state.paused,
             note=state.note or "",
             next_runs=list(info.next_action_times[:3]),
@@ -281,7 +250,8 @@ class Schedules:
     def _handle(self, repo: str, name: str) -> ScheduleHandle:
         return self.client.get_schedule_handle(schedule_id(repo, name))
 
-    async def _existing(self, repo: str, name: str) -> ScheduleHandle:
+    async def _existing(self, repo: str, name: str) -> tuple[ScheduleHandle, ScheduleDescription, ScheduleFired]:
+        """The repo's schedule, described (NotFound when it has none)."""
         ref = await self.reads.repo(repo)
         handle = self._handle(ref.name, name)
         try:
@@ -294,34 +264,32 @@ class Schedules:
                 ) from None
             raise
         fire = await self._fire_of(description)
-        if fire is None or fire.repo != ref.name:
+        if fire is None:
             raise Conflict(f"Schedule {handle.id} is not {ref.name}'s.")
-        return handle
+        return handle, description, fire
 
     async def pause(self, repo: str, name: str, by: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
+        handle, _, fire = await self._existing(repo, name)
         await handle.pause(note=f"paused by {by}")
-        return await self.view(repo, name)
+        return await self._view(await handle.describe(), fire)  # its state now; the action is unchanged
 
     async def resume(self, repo: str, name: str, by: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
+        handle, _, fire = await self._existing(repo, name)
         await handle.unpause(note=f"resumed by {by}")
-        return await self.view(repo, name)
+        return await self._view(await handle.describe(), fire)
 
     async def trigger(self, repo: str, name: str) -> None:
         """Runs the schedule now (also when paused: a person asked), beside any run under way."""
-        handle = await self._existing(repo, name)
+        handle, _, _ = await self._existing(repo, name)
         await handle.trigger(overlap=ScheduleOverlapPolicy.ALLOW_ALL)
 
     async def delete(self, repo: str, name: str) -> None:
         """Deletes it from Temporal; the next sync makes it again while the file still has it."""
-        await self._delete(await self._existing(repo, name))
+        handle, _, _ = await self._existing(repo, name)
+        await self._delete(handle)
 
     async def view(self, repo: str, name: str) -> ScheduleView:
-        handle = await self._existing(repo, name)
-        description = await handle.describe()
-        fire = await self._fire_of(description)
-        assert fire is not None  # checked by _existing
+        _, description, fire = await self._existing(repo, name)
         return await self._view(description, fire)
 
     @staticmethod
@@ -353,23 +321,24 @@ class ScheduleFirer:
 
     @activity.defn(name=ACTIVITY)
     async def fire(self, fire: ScheduleFired) -> ScheduleFireResult:
-        actor = Actor(who=Who(identity=identity(fire.repo, fire.name)), front_door="schedule")
-        slack = SlackThread(channel=fire.notify, thread_ts="") if fire.notify else None
+        repo, spec = fire.repo, fire.spec
+        actor = Actor(who=Who(identity=identity(repo, spec.name)), front_door="schedule")
+        slack = SlackThread(channel=spec.notify, thread_ts="") if spec.notify else None
         try:
             view, _ = await self.service.submit(
-                fire.repo,
-                fire.prompt,
+                repo,
+                spec.prompt,
                 actor,
-                agent=fire.agent,
+                agent=spec.agent,
                 request_id=self._request_id(),
                 slack=slack,
-                origin=Origin(kind="schedule", detail=f"schedule {fire.name} of {fire.repo} ({fire.cron})"),
+                origin=Origin(kind="schedule", detail=f"schedule {spec.name} of {repo} ({spec.cron})"),
             )
         except Refused as e:
-            log.warning("schedule %s of %s refused: %s", fire.name, fire.repo, e.message)
-            return ScheduleFireResult(refused=refusal_for(fire.repo, fire.name, e))
+            log.warning("schedule %s of %s refused: %s", spec.name, repo, e.message)
+            return ScheduleFireResult(refused=refusal_for(repo, spec.name, e))
         except UserFacingError as e:  # the repo is gone, the agent unknown: said where the schedule is listed
-            log.warning("schedule %s of %s started nothing: %s", fire.name, fire.repo, e.message)
+            log.warning("schedule %s of %s started nothing: %s", spec.name, repo, e.message)
             return ScheduleFireResult(refused=e.message)
         return ScheduleFireResult(task_id=view.id)
 

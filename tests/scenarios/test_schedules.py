@@ -8,6 +8,7 @@ activities, the real Temporal dev server and a real git remote, for the whole mo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -18,7 +19,8 @@ import pytest
 import pytest_asyncio
 import uvicorn
 from click.testing import CliRunner, Result
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleIntervalSpec
+from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.worker import Worker
 
 from honk.access import Policy, Who
@@ -29,12 +31,11 @@ from honk.domain import ScheduleSpec, TaskState, TaskView
 from honk.events import TaskAccepted
 from honk.gate import Actor, Gate
 from honk.ports import free_port
-from honk.scheduling import ScheduleFirer, fired, schedule_id
+from honk.scheduling import ScheduleFirer, schedule_id
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditLog, Store
 from honk.testing.gitrepo import RemoteRepo
-from honk.web import schedules
 from honk.workflow.client import connect
 from honk.workflow.schedule_fire import ScheduleFired, ScheduleFireWorkflow
 from honk.workflow.task_workflow import TaskWorkflow
@@ -96,8 +97,7 @@ async def honk(tmp_path_factory: pytest.TempPathFactory, temporal) -> AsyncItera
         task_queue=f"schedules-{uuid.uuid4().hex[:8]}",
         anonymous=True,
     )
-    app = build_app(settings)
-    app.honk.include_router(schedules.router())  # what the composition root's one line will do
+    app = build_app(settings)  # the composition root mounts the schedules router
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning"))
     running = asyncio.ensure_future(server.serve())
     async with asyncio.timeout(60):
@@ -139,7 +139,6 @@ async def test_sync_makes_the_files_schedules_and_follows_the_file(honk: Honk):
 
 
 async def test_a_bad_cron_is_refused_with_its_line_and_the_schedules_stay(honk: Honk):
-    good = honk.remote.head()
     bad = NIGHTLY.replace("0 3 * * mon-fri", "0 3 * *")
     honk.remote.push_change({".honk.toml": calc_files(DIRECT_FIX, bad)[".honk.toml"]})
     refused = await honk.honk("schedule", "sync", "calc")
@@ -148,9 +147,12 @@ async def test_a_bad_cron_is_refused_with_its_line_and_the_schedules_stay(honk: 
     assert said.startswith(".honk.toml line 9: schedule[0].cron must have 5 fields"), said
     assert 'like "0 3 * * 1-5"' in said
     assert [v.name for v in await honk.service.schedules.list("calc")] == ["nightly"]
-    honk.remote.push_change({".honk.toml": calc_files(DIRECT_FIX, NIGHTLY)[".honk.toml"]})
-    assert honk.remote.head() != good
-    assert (await honk.honk("schedule", "sync", "calc")).output.startswith("calc: updated nightly")
+    good = calc_files(DIRECT_FIX, NIGHTLY)[".honk.toml"]
+    head = honk.remote.push_change({".honk.toml": good})
+    assert honk.remote.show(".honk.toml").strip() == good.strip()
+    synced = await honk.honk("schedule", "sync", "calc")
+    assert synced.output.startswith("calc: updated nightly")
+    assert synced.output.strip() == f"calc: updated nightly (at {head[:10]})"
 
 
 async def test_a_schedule_fired_while_no_worker_runs_starts_its_task_when_one_comes(honk: Honk):
@@ -188,7 +190,9 @@ async def test_a_schedule_fired_while_no_worker_runs_starts_its_task_when_one_co
 async def test_pause_resume_delete_and_sync_again_through_the_cli(honk: Honk):
     paused = await honk.honk("schedule", "pause", "calc", "nightly")
     assert "paused (paused by " in paused.output, (paused.output, paused.exception)
-    await honk.honk("schedule", "sync", "calc")  # the file did not change: a person's pause stays
+    synced = await honk.honk("schedule", "sync", "calc")  # the file did not change: a person's pause stays
+    assert synced.exit_code == 0, (synced.output, synced.exception)
+    assert synced.output.startswith("calc: nothing to change"), synced.output
     assert (await honk.service.schedules.list("calc"))[0].paused
     resumed = await honk.honk("schedule", "resume", "calc", "nightly")
     assert " active" in resumed.output and not (await honk.service.schedules.list("calc"))[0].paused
@@ -211,8 +215,11 @@ async def test_pause_resume_delete_and_sync_again_through_the_cli(honk: Honk):
 
 
 async def test_a_short_real_interval_fires_by_itself_until_deleted(honk: Honk):
-    tick = fired("calc", ScheduleSpec(name="tick", cron="* * * * *", prompt="make add() add"))
-    await honk.service.schedules.create(tick, every=timedelta(seconds=3))
+    tick = ScheduleFired(repo="calc", spec=ScheduleSpec(name="tick", cron="* * * * *", prompt="make add() add"))
+    # The schedule a sync makes of the entry, on a 3 s interval instead of its cron's minute.
+    made = honk.service.schedules.schedule(tick)
+    every = dataclasses.replace(made, spec=TemporalSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=3))]))
+    await honk.client.create_schedule(schedule_id("calc", "tick"), every)
     async with honk.worker():
 
         async def two() -> bool:
@@ -222,11 +229,11 @@ async def test_a_short_real_interval_fires_by_itself_until_deleted(honk: Honk):
         await honk.service.schedules.delete("calc", "tick")
         count = len(await honk.tasks_of("tick"))
         handle = honk.client.get_schedule_handle(schedule_id("calc", "tick"))
-        with pytest.raises(Exception, match="not found"):
+        with pytest.raises(Exception, match="not found"):  # this carries "until deleted": Temporal has it no more
             await handle.describe()
         for task in await honk.tasks_of("tick"):
             await honk.service.cancel(task.id, Actor(who=Who(identity="ana@example.com"), front_door="api"))
-    assert len(await honk.tasks_of("tick")) == count
+    assert len(await honk.tasks_of("tick")) == count  # and no fire came in the moment the worker stayed up
 
 
 async def test_a_schedule_the_policy_does_not_know_is_refused_with_how_to_allow_it(honk: Honk):
@@ -239,7 +246,7 @@ async def test_a_schedule_the_policy_does_not_know_is_refused_with_how_to_allow_
         ceiling=honk.service.ceiling,
     )
     answer = await ScheduleFirer(strict, request_id=lambda: "fire-refused-1").fire(
-        ScheduleFired(repo="calc", name="nightly", prompt="make add() add", cron="0 3 * * *")
+        ScheduleFired(repo="calc", spec=ScheduleSpec(name="nightly", prompt="make add() add", cron="0 3 * * *"))
     )
     assert answer.task_id is None and answer.refused is not None
     assert answer.refused.startswith("Refused by policy rule users: schedule:calc/nightly is not listed")
@@ -247,10 +254,10 @@ async def test_a_schedule_the_policy_does_not_know_is_refused_with_how_to_allow_
     known = Policy.parse('[users."schedule:calc/nightly"]\n[repos.calc]\nrequesters = ["ada@example.com"]\n')
     strict.gate = Gate(known, honk.service.store, AuditLog(honk.service.store))
     answer = await ScheduleFirer(strict, request_id=lambda: "fire-refused-2").fire(
-        ScheduleFired(repo="calc", name="nightly", prompt="make add() add", cron="0 3 * * *")
+        ScheduleFired(repo="calc", spec=ScheduleSpec(name="nightly", prompt="make add() add", cron="0 3 * * *"))
     )
     assert answer.refused is not None and "schedule:calc/nightly may not request tasks in calc" in answer.refused
     gone = await ScheduleFirer(honk.service, request_id=lambda: "fire-gone-1").fire(
-        ScheduleFired(repo="nowhere", name="nightly", prompt="x", cron="0 3 * * *")
+        ScheduleFired(repo="nowhere", spec=ScheduleSpec(name="nightly", prompt="x", cron="0 3 * * *"))
     )
     assert gone.task_id is None and gone.refused is not None and "Unknown repo 'nowhere'" in gone.refused

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from honk.domain import cron_problem
+from honk.domain import ScheduleSpec, cron_problem
 from honk.errors import InvalidRepoConfig
-from honk.scheduling import ScheduleFired, plan_sync
+from honk.scheduling import ScheduleFired, fire_id, plan_sync, schedule_id
 from honk.verify.config import parse_repo_config
 
 
@@ -76,18 +76,35 @@ def test_names_are_unique_and_plain_and_keys_known():
     assert (full.agent, full.notify, full.paused) == ("scripted", "C0123ABCD", True)
 
 
-def fire(name: str, prompt: str = "p", **changes: object) -> ScheduleFired:
-    return ScheduleFired(repo="calc", name=name, prompt=prompt, cron="0 3 * * *").model_copy(update=changes)
+def fire(name: str, prompt: str = "p", paused: bool = False) -> ScheduleFired:
+    return ScheduleFired(repo="calc", spec=ScheduleSpec(name=name, prompt=prompt, cron="0 3 * * *", paused=paused))
 
 
 def test_sync_plan_creates_updates_deletes_and_leaves_the_same_alone():
     plan = plan_sync(
+        "calc",
         wanted=[fire("new"), fire("changed", prompt="new words"), fire("same"), fire("paused", paused=True)],
         existing=[fire("gone"), fire("changed"), fire("same"), fire("paused"), fire("also-gone")],
     )
-    assert plan.create == ["new"]
-    assert plan.update == ["changed", "paused"]
-    assert plan.delete == ["also-gone", "gone"]
-    assert plan.same == ["same"]
-    assert plan_sync([], []).model_dump() == {"create": [], "update": [], "delete": [], "same": []}
-    assert plan_sync([], [fire("a")]).delete == ["a"]  # a file without [[schedule]] leaves none
+    assert plan.created == ["new"]
+    assert plan.updated == ["changed", "paused"]
+    assert plan.deleted == ["also-gone", "gone"]
+    assert plan.unchanged == ["same"]
+    assert plan_sync("calc", [], []).model_dump() == {
+        "repo": "calc",
+        "commit": "",
+        "created": [],
+        "updated": [],
+        "deleted": [],
+        "unchanged": [],
+    }
+    assert plan_sync("calc", [], [fire("a")]).deleted == ["a"]  # a file without [[schedule]] leaves none
+
+
+def test_one_repos_schedule_never_shares_an_id_with_anothers():
+    # `-` is allowed in both names: repo `a` + schedule `b-c` and repo `a-b` + schedule `c` are two schedules.
+    assert schedule_id("a", "b-c") != schedule_id("a-b", "c")
+    assert fire_id("a", "b-c") != fire_id("a-b", "c")
+    # what lists one repo's schedules (`<prefix><repo>/`) does not take the other's
+    assert not schedule_id("a-b", "c").startswith(schedule_id("a", ""))
+    assert schedule_id("a", "b-c").startswith(schedule_id("a", ""))

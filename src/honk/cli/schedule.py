@@ -67,27 +67,37 @@ def schedule_sync(ctx: click.Context, repo_names: tuple[str, ...]) -> None:
         )
 
 
-def _act(verb: str, help_text: str) -> click.Command:
+def _turn(verb: str, help_text: str) -> click.Command:
+    """`pause` / `resume`: the schedule's state changes, and its line is shown as it is now."""
+
     @click.command(verb, help=help_text)
     @click.argument("repo_name", metavar="REPO")
     @click.argument("name")
     @click.pass_context
-    def act(ctx: click.Context, repo_name: str, name: str) -> None:
-        api = _api(ctx)
-        if verb == "delete":
-            api.call("DELETE", _path(repo_name, name), {})
-            click.echo(f"deleted schedule {name} of {repo_name} (a sync makes it again while .honk.toml has it)")
-        elif verb == "run":
-            click.echo(api.call("POST", f"{_path(repo_name, name)}/run", {})["detail"])
-        else:
-            click.echo(_line(ScheduleView.model_validate(api.call("POST", f"{_path(repo_name, name)}/{verb}", {}))))
+    def turn(ctx: click.Context, repo_name: str, name: str) -> None:
+        click.echo(_line(ScheduleView.model_validate(_api(ctx).call("POST", f"{_path(repo_name, name)}/{verb}", {}))))
 
-    return act
+    return turn
 
 
-schedule.add_command(_act("pause", "Stop the schedule firing until it is resumed (a sync keeps the pause)."))
-schedule.add_command(_act("resume", "Let a paused schedule fire again."))
-schedule.add_command(_act("run", "Fire the schedule now, as its timer would."))
-schedule.add_command(
-    _act("delete", "Delete the schedule from Temporal (until the next sync, while .honk.toml has it).")
-)
+schedule.add_command(_turn("pause", "Stop the schedule firing until it is resumed (a sync keeps the pause)."))
+schedule.add_command(_turn("resume", "Let a paused schedule fire again."))
+
+
+@schedule.command("run")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("name")
+@click.pass_context
+def schedule_run(ctx: click.Context, repo_name: str, name: str) -> None:
+    """Fire the schedule now, as its timer would."""
+    click.echo(_api(ctx).call("POST", f"{_path(repo_name, name)}/run", {})["detail"])
+
+
+@schedule.command("delete")
+@click.argument("repo_name", metavar="REPO")
+@click.argument("name")
+@click.pass_context
+def schedule_delete(ctx: click.Context, repo_name: str, name: str) -> None:
+    """Delete the schedule from Temporal (until the next sync, while .honk.toml has it)."""
+    _api(ctx).call("DELETE", _path(repo_name, name), {})
+    click.echo(f"deleted schedule {name} of {repo_name} (a sync makes it again while .honk.toml has it)")

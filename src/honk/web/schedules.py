@@ -9,27 +9,23 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from honk.accounts import User
-from honk.domain import ScheduleView
+from honk.domain import SCHEDULE_NAME, ScheduleView
 from honk.errors import Forbidden, Unauthorized
 from honk.gate import Actor
 from honk.scheduling import ScheduleSynced
-from honk.service import TaskService
+from honk.web.api import svc
 from honk.web.auth import actor, user_of
 from honk.web.ui import layout, signin_page
 
-NAME = Path(max_length=63, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+NAME = Path(pattern=SCHEDULE_NAME)  # a [[schedule]] name (at most 63 characters)
 REPO = Path(max_length=100)
 NONE_YET = '<li class="card">No schedules. Add a [[schedule]] to a repo\'s .honk.toml.</li>'
-
-
-def _svc(request: Request) -> TaskService:
-    return request.app.state.service
 
 
 async def _admin(request: Request, repo: str, header: str | None) -> Actor:
     user = await user_of(request)
     who = actor(request, user, None, header)
-    service = _svc(request)
+    service = svc(request)
     await service.repo(repo)  # an unknown repo is a NotFound, not a refusal
     if not service.may_manage(who, repo):
         raise Forbidden(
@@ -49,8 +45,8 @@ def router() -> APIRouter:
         """The schedules Temporal runs for the repos' `[[schedule]]` entries (one repo's: `?repo=`)."""
         await user_of(request)
         if repo is not None:
-            await _svc(request).repo(repo)
-        return await _svc(request).schedules.list(repo)
+            await svc(request).repo(repo)
+        return await svc(request).schedules.list(repo)
 
     @r.post("/api/schedules/{repo}/sync")
     async def sync(
@@ -58,21 +54,21 @@ def router() -> APIRouter:
     ) -> ScheduleSynced:
         """Reads the repo's `.honk.toml` at its branch's head and makes its schedules match."""
         await _admin(request, repo, x_honk_user)
-        return await _svc(request).schedules.sync(repo)
+        return await svc(request).schedules.sync(repo)
 
     @r.post("/api/schedules/{repo}/{name}/pause")
     async def pause(
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> ScheduleView:
         who = await _admin(request, repo, x_honk_user)
-        return await _svc(request).schedules.pause(repo, name, who.identity)
+        return await svc(request).schedules.pause(repo, name, who.identity)
 
     @r.post("/api/schedules/{repo}/{name}/resume")
     async def resume(
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> ScheduleView:
         who = await _admin(request, repo, x_honk_user)
-        return await _svc(request).schedules.resume(repo, name, who.identity)
+        return await svc(request).schedules.resume(repo, name, who.identity)
 
     @r.post("/api/schedules/{repo}/{name}/run", status_code=202)
     async def run(
@@ -80,7 +76,7 @@ def router() -> APIRouter:
     ) -> dict[str, str]:
         """Fires the schedule now (its task starts as its schedule's would)."""
         await _admin(request, repo, x_honk_user)
-        await _svc(request).schedules.trigger(repo, name)
+        await svc(request).schedules.trigger(repo, name)
         return {"detail": f"schedule {name} of {repo} fired; its task shows in the task list once a worker takes it"}
 
     @r.delete("/api/schedules/{repo}/{name}", status_code=204)
@@ -89,7 +85,7 @@ def router() -> APIRouter:
     ) -> Response:
         """Deletes the schedule from Temporal (a sync makes it again while `.honk.toml` has it)."""
         await _admin(request, repo, x_honk_user)
-        await _svc(request).schedules.delete(repo, name)
+        await svc(request).schedules.delete(repo, name)
         return Response(status_code=204)
 
     @r.get("/schedules", response_class=HTMLResponse, include_in_schema=False)
@@ -98,7 +94,7 @@ def router() -> APIRouter:
             user = await user_of(request)
         except Unauthorized:
             return HTMLResponse(signin_page(), status_code=401)
-        service = _svc(request)
+        service = svc(request)
         views = await service.schedules.list()
         who = actor(request, user, None, None)
         managed = {v.repo for v in views if service.may_manage(who, v.repo)}

@@ -13,22 +13,18 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
-from honk.domain import Carried
+from honk.domain import Carried, ScheduleSpec
 
 NAME = "HonkScheduleFire"
 ACTIVITY = "schedule_fire"
 
 
 class ScheduleFired(Carried):
-    """What a schedule's action carries: which schedule of which repo, and the task it asks for."""
+    """What a schedule's action carries: the repo, and its `[[schedule]]` entry as the file says it (the
+    entry's `paused` is the file's: a person's pause is the schedule's state, not this)."""
 
     repo: str
-    name: str
-    prompt: str
-    agent: str | None = None
-    notify: str | None = None  # a Slack channel id told of the task
-    cron: str = ""
-    paused: bool = False  # the file's `paused` (a person's pause is the schedule's state, not this)
+    spec: ScheduleSpec
 
 
 class ScheduleFireResult(Carried):
