@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from honk.store import AuditEntry, AuditLog, AuditQuery, Store
 from honk.store.migrations import head
 from honk.store.migrations.runner import config
 from honk.store.models import Base
+from honk.store.store import _sqlite_pragmas
 
 
 def _differences(conn: Connection) -> list:
@@ -205,6 +208,29 @@ async def test_concurrent_create_schema_on_two_engines(store_url: str):
     finally:
         for s in stores:
             await s.close()
+
+
+def test_a_connection_opening_while_another_switches_a_new_database_to_wal_waits(tmp_path: Path):
+    """SQLite refuses a WAL switch at once, without its busy handler, while another connection holds
+    a new database's write lock; the store's connect hook waits it out (CI once failed here)."""
+    path = tmp_path / "new.db"
+    first = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    first.execute("BEGIN IMMEDIATE")  # still a rollback journal: the lock a switch to WAL takes
+    first.execute("CREATE TABLE t (x)")
+    second = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        second.execute("PRAGMA busy_timeout=5000").close()
+        second.execute("PRAGMA journal_mode=WAL")  # the bare pragma does not wait
+    release = threading.Timer(0.2, lambda: first.execute("COMMIT"))
+    release.start()
+    try:
+        _sqlite_pragmas(second, busy_timeout_ms=5000)
+    finally:
+        release.join()
+    assert second.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert second.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    first.close()
+    second.close()
 
 
 async def test_a_database_from_a_newer_honk_is_refused(store_url: str):

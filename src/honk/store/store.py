@@ -4,6 +4,7 @@ columns lists are queried by) in the same transaction."""
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -33,10 +34,29 @@ def _sqlite_pragmas(dbapi_conn, busy_timeout_ms: int) -> None:  # noqa: ANN001 -
     # (and migrating: honk.store.migrations.runner) contend for.
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-    cur.execute("PRAGMA journal_mode=WAL")
+    _use_wal(cur, busy_timeout_ms)
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _use_wal(cur, busy_timeout_ms: int) -> None:  # noqa: ANN001 - a DB-API cursor
+    """Switches the database to WAL, waiting out another connection's switch.
+
+    SQLite answers "database is locked" at once, without its busy handler, when a second
+    connection asks for the switch while the first holds the lock to make it (two engines on a
+    new database at the same moment). Once the first is done the database is WAL and asking again
+    changes nothing, so a short bounded retry is all it needs. It only ever waits on a new database.
+    """
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except Exception as e:  # the driver's OperationalError, whichever adapter wraps it
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _repo(row: RepoRow) -> RepoRef:
