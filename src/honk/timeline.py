@@ -48,6 +48,7 @@ from honk.events import (
     PreviewFailed,
     PreviewReady,
     PullRequestUpdated,
+    Refreshed,
     RevertStarted,
     SafetyWarning,
     SandboxRefused,
@@ -61,8 +62,8 @@ from honk.network import DEFAULT_PORTS, allowance_host
 from honk.route import Route
 
 MAX_BLOCKED_KEPT, MAX_BLOCKED_SHOWN = 50, 5
-MAX_REFUSALS_KEPT = 50
-MAX_ANSWERS = 100  # review comments answered by one delivery  # the newest; `refused` counts them all
+MAX_ANSWERS = 100  # review comments answered by one delivery
+MAX_REFUSALS_KEPT = 50  # the newest; `refused` counts them all
 
 
 class Ready(Carried):
@@ -176,6 +177,9 @@ class Timeline(Carried):
                 warnings=event.warnings,
                 diff_truncated=event.diff_truncated,
             )
+        elif isinstance(event, Refreshed) and self.ready is not None:
+            # The branch now holds the moved target too: its head is the delivered commit (CI on it is Honk's).
+            changes["ready"] = self.ready.model_copy(update={"commit": event.commit})
         elif isinstance(event, PlanProposed):
             changes |= {"plan": event.plan, "plan_version": event.version, "plan_approved_by": None}
         elif isinstance(event, PlanApproved) and event.version == self.plan_version:

@@ -225,8 +225,8 @@ def test_no_fix_when_main_fails_too_or_a_person_pushed_the_head(stack, github, m
     assert not [e for e in stack.events(task_id) if e.event.kind == "agent_started" and e.event.reason == "ci_failure"]
 
 
-def test_main_moving_is_brought_into_the_waiting_pull_request(stack, github, make_remote):
-    full = a_repo(stack, github, make_remote, "moving", DIRECT_FIX)
+def test_main_moving_is_brought_into_the_waiting_pull_request_and_ci_on_it_is_still_honks(stack, github, make_remote):
+    full = a_repo(stack, github, make_remote, "moving", scenario(DIRECT_FIX, README_FIX.format(n=1)))
     issue = github.open_issue(full, "add() is wrong")
     github.comment(full, issue, "@honk fix it", by="ada")
     task_id = task_of(said(github, full, issue, "On it"))
@@ -240,3 +240,33 @@ def test_main_moving_is_brought_into_the_waiting_pull_request(stack, github, mak
     head = head_of(github, full, pull.number)
     assert run_git("--git-dir", str(remote.bare), "merge-base", "--is-ancestor", moved, head) == ""
     assert "refreshed" in stack.kinds(task_id)
+
+    # The brought-in head is Honk's push: CI failing on it is fixed, not left to a person.
+    github.fail_job(full, head, "test (3.11)", "FAILED test_calc.py::test_add - AssertionError")
+    said(github, full, pull.number, "fix attempt 1 of 3")
+    wait_until(lambda: head_of(github, full, pull.number) != head, 120, "the fix to be pushed")
+
+
+def test_on_honks_pull_request_a_mention_follows_up_autofix_off_is_obeyed_and_stop_cancels(stack, github, make_remote):
+    full = a_repo(stack, github, make_remote, "commands", scenario(DIRECT_FIX, FOLLOW_UP_STEP))
+    issue = github.open_issue(full, "add() is wrong")
+    github.comment(full, issue, "@honk fix it", by="ada")
+    task_id = task_of(said(github, full, issue, "On it"))
+    ready(stack, task_id)
+    [pull] = github.repos[full].pulls.values()
+
+    github.comment(full, pull.number, "@honk also say what add() does", by="ada")
+    said(github, full, pull.number, "a follow-up to")
+    wait_until(lambda: stack.kinds(task_id).count("task_ready") == 2, 120, "the follow-up's delivery")
+    [follow_up] = [e.event for e in stack.events(task_id) if e.event.kind == "follow_up_received"]
+    assert follow_up.text == "also say what add() does" and follow_up.by == "github:ada"
+
+    github.comment(full, pull.number, "@honk autofix off", by="ada")
+    said(github, full, pull.number, "Autofix is off")
+    github.fail_job(full, head_of(github, full, pull.number), "test (3.11)", "FAILED test_calc.py::test_add")
+    said(github, full, pull.number, "autofix is off for this pull request")
+    assert "ci_failure" not in [e.event.reason for e in stack.events(task_id) if e.event.kind == "agent_started"]
+
+    github.comment(full, pull.number, "@honk stop", by="ada")
+    assert stack.wait_for(task_id, TaskState.cancelled, timeout_s=60).state == TaskState.cancelled
+    said(github, full, issue, "Stopped.")

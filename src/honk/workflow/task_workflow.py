@@ -134,7 +134,6 @@ class TaskWorkflow:
         self.autofix_on = True
         self.moved: TargetMoved | None = None  # the target moved: brought in while the task waits for people
         self.refreshing = False  # bringing it in now (a merge waits until the task is ready again)
-        self.rework: tuple[str, AgentReason] | None = None  # what the agent must do after bringing it in
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -274,14 +273,9 @@ class TaskWorkflow:
                 await self._notify()
                 if self._fast_tracked():
                     self.merge_by = f"fast-track revert (asked by {self.req.requested_by})"
-                fix: tuple[str, AgentReason] | None = None
-                while fix is None and self.merge_by is None and not self.follow_ups:
-                    if await self._wait_for_people():
-                        return  # the pull request was closed or merged on the forge
-                    if self.ci_failures:
-                        fix = await self._ci_fix()
-                    elif self.rework is not None:  # the target moved meanwhile: the agent finishes bringing it in
-                        fix, self.rework = self.rework, None
+                ended, fix = await self._wait_for_work()
+                if ended:
+                    return  # the pull request was closed or merged on the forge
                 if fix is not None:
                     prompt, reason = fix
                     continue
@@ -551,7 +545,7 @@ class TaskWorkflow:
             )
             await self._record(MergeHeld(reason=held, rework=True))
             await self._notify(f"Merge held: {held}")
-            return policy.main_moved_prompt(self.req.text, result.target, result.feedback), "main_moved"
+            return self._bring_in_prompt(result.target, result.feedback)
         if result.status == "conflict":
             held = (
                 f"{result.target} has changes that conflict with this branch in "
@@ -559,39 +553,47 @@ class TaskWorkflow:
             )
             await self._record(MergeHeld(reason=held, rework=True))
             await self._notify(f"Merge held: {held}")
-            self.merge_from = f"refs/remotes/origin/{result.target}"
-            return policy.conflict_prompt(self.req.text, result.target, result.conflicts), "main_moved"
+            return self._bring_in_prompt(result.target, conflicts=result.conflicts)
         elif result.status == "refused":
             reason = result.feedback
         else:
             reason = f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
         await self._notify(f"Merge held: {reason}")
-        if await self._wait_for_people():
+        ended, fix = await self._wait_for_work()
+        if ended:
             return None
-        if self.rework is not None:
-            rework, self.rework = self.rework, None
-            return rework
+        if fix is not None:
+            return fix
         if self.follow_ups:
             return policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
         return await self._merge()
 
-    async def _wait_for_people(self) -> bool:
-        """Waits for a follow-up or a merge; meanwhile a target that moved is brought in (`_refresh`),
-        and when that needs the agent, `self.rework` says what it must do. True when the task ended."""
+    async def _wait_for_work(self) -> tuple[bool, tuple[str, AgentReason] | None]:
+        """Waits until a person acts (a follow-up, a merge) or the forge's events need the agent. Meanwhile a
+        moved target is brought in (`_refresh`) and a failed CI run looked at (`_ci_fix`). (True, None) when
+        the task ended (its pull request closed or merged on the forge); else the agent's next instructions,
+        or None when a person acted."""
         refresh = workflow.patched("refresh-v1")
         ci = workflow.patched("autofix-v1")
-        while True:
+        while self.merge_by is None and not self.follow_ups:
             if await self._wait_or_watch(refresh, ci):
-                return True
-            if not refresh or self.moved is None or self.follow_ups or self.merge_by is not None or self.ci_failures:
-                return False  # a person's word first (a merge brings the target in itself), then the forge's CI
-            if await self._refresh():
-                return False
+                return True, None
+            if self.follow_ups or self.merge_by is not None:
+                break  # a person's word first (a merge brings the target in itself)
+            if ci and self.ci_failures:
+                fix = await self._ci_fix()
+            elif refresh and self.moved is not None:
+                fix = await self._refresh()
+            else:
+                continue
+            if fix is not None:
+                return False, fix
+        return False, None
 
-    async def _refresh(self) -> bool:
+    async def _refresh(self) -> tuple[str, AgentReason] | None:
         """Brings the moved target in (merge or rebase, per `[merge] update`), checks and pushes it (the
-        step); True when the agent must take over: a conflict, or checks the new target broke."""
+        step); the agent's instructions when it must take over: a conflict, or checks the new target broke."""
         assert self.prov is not None
         self.moved, self.refreshing = None, True
         try:
@@ -603,7 +605,7 @@ class TaskWorkflow:
         except _Stop as stop:  # the forge or the remote did not answer: a waiting task is not failed for that
             await self._record(RefreshSkipped(target=self._target(), reason=str(stop)))
             await self._notify(f"Did not bring in the latest {self._target()}: {stop}", note=True)
-            return False
+            return None
         finally:
             self.refreshing = False
         if done.status == "refreshed":
@@ -617,15 +619,25 @@ class TaskWorkflow:
             await self._notify(
                 f"After bringing in the latest {done.target}, checks fail; the agent is fixing it.", note=True
             )
-            self.rework = policy.main_moved_prompt(self.req.text, done.target, done.feedback), "main_moved"
+            return self._bring_in_prompt(done.target, done.feedback)
         elif done.status == "conflict":
             files = ", ".join(done.conflicts[:5])
             await self._notify(
                 f"The latest {done.target} conflicts with this branch in {files}; the agent is resolving it.", note=True
             )
-            self.merge_from = f"refs/remotes/origin/{done.target}"
-            self.rework = policy.conflict_prompt(self.req.text, done.target, done.conflicts), "main_moved"
-        return self.rework is not None
+            return self._bring_in_prompt(done.target, conflicts=done.conflicts)
+        return None
+
+    def _bring_in_prompt(
+        self, target: str, feedback: str = "", conflicts: list[str] | None = None
+    ) -> tuple[str, AgentReason]:
+        """The agent's instructions when bringing in the latest target needs it (at a merge, or when the
+        target moved): resolve the conflicts (the next agent run merges the target in first), or make the
+        checks pass on top of it."""
+        if conflicts is not None:
+            self.merge_from = f"refs/remotes/origin/{target}"
+            return policy.conflict_prompt(self.req.text, target, conflicts), "main_moved"
+        return policy.main_moved_prompt(self.req.text, target, feedback), "main_moved"
 
     async def _wait_or_watch(self, refresh: bool, ci: bool) -> bool:
         """Waits for a person (or, with `refresh`, a moved target). A task with a pull request also looks at
