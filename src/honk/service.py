@@ -12,9 +12,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
@@ -97,8 +98,8 @@ from honk.workflow.records import (
     TaskInput,
 )
 from honk.workflow.task_workflow import TaskWorkflow
-from honk.workspace.git import check_remote_branch
-from honk.workspace.worktrees import task_branch, task_ref
+from honk.workspace.git import check_remote_branch, without_credentials
+from honk.workspace.worktrees import mirror_path, task_branch, task_ref
 
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 # A preview's idle stop counts from its last access: recorded at most this often per preview (the
@@ -667,13 +668,23 @@ class TaskService:
     async def ci_failed(self, task_id: str, failure: CiFailure) -> bool:
         """Tells the task that the forge's CI failed on its pull request (a signed forge event: no person
         to check); the workflow decides whether to try a fix. False when the task has ended."""
-        view = await self.task(task_id)
-        if view.state.terminal:
+        return await self._tell_open_task(task_id, TaskWorkflow.ci_failed, failure)
+
+    async def target_moved(self, task_id: str, new_head: str = "", by: str = "") -> bool:
+        """Tells a task its target branch moved (the forge front door, for each open Honk pull request onto
+        a pushed branch); a task waiting for people brings it in. False when the task has ended (nothing to
+        do: a front door telling every task of a push is not refused)."""
+        moved = TargetMoved(new_head=new_head[:64], by=by[:200])
+        return await self._tell_open_task(task_id, TaskWorkflow.target_moved, moved)
+
+    async def _tell_open_task(self, task_id: str, signal: Callable[[TaskWorkflow, Any], Any], arg: Any) -> bool:
+        """Signals a task the forge told something of; False when it has ended (before or while telling)."""
+        if (await self.task(task_id)).state.terminal:
             return False
         try:
-            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.ci_failed, failure)
+            await self.client.get_workflow_handle(task_id).signal(signal, arg)
         except RPCError:
-            return False
+            return False  # it ended between the look and the signal
         return True
 
     async def set_autofix(self, task_id: str, on: bool, actor: Actor) -> TaskView:
@@ -882,39 +893,42 @@ class TaskService:
 
     # -- hand-off (issue 19, part C) -----------------------------------------------------------------------
     async def checkout(self, task_id: str) -> HandOff:
-        """Where the task's branch can be fetched from, and what the agent did: for `honk checkout` and the
-        task page. The remote is the repo's URL as a person clones it (never with credentials in it)."""
-        view = await self.task(task_id)
+        """Where the task's branch can be fetched from, and what the agent did: for `honk checkout`."""
+        view, timeline = await self.task(task_id), await self.timeline(task_id)
+        hand_off = await self.hand_off(view, timeline)
+        return hand_off.model_copy(update={"summary": await self._hand_off_summary(view, timeline)})
+
+    async def hand_off(self, view: TaskView, timeline: Timeline) -> HandOff:
+        """Where the task's branch can be fetched from (the task page's commands; `checkout` adds what the
+        agent did). The remote is the repo's URL as a person clones it (never with credentials in it)."""
         repo = await self.repo(view.repo)
-        timeline = await self.timeline(task_id)
         commit = timeline.ready.commit if timeline.ready else (timeline.agent_commits or [None])[-1]
         if commit is None and view.merged_commit is None:
-            raise Conflict(f"Task {task_id} has no commit yet ({view.state.value}): nothing to check out.")
+            raise Conflict(f"Task {view.id} has no commit yet ({view.state.value}): nothing to check out.")
         pull_request = timeline.pull_request
         source: HandOffSource
         if repo.forge is not None and pull_request is not None:
-            source, remote, ref = "forge", _clone_url(repo.url), f"refs/heads/{view.branch}"
+            source, remote, ref = "forge", without_credentials(repo.url), f"refs/heads/{view.branch}"
         elif self.settings.workspaces.share_task_branches:
-            source, remote, ref = "remote", _clone_url(repo.url), task_ref(task_id)
+            source, remote, ref = "remote", without_credentials(repo.url), task_ref(view.id)
         else:  # one machine (`honk up`): the branch is only in the worker's mirror, on this machine
             source, remote, ref = (
                 "worker",
-                str(self.settings.mirrors_dir / f"{repo.name}.git"),
+                str(mirror_path(self.settings.mirrors_dir, repo)),
                 f"refs/heads/{view.branch}",
             )
         return HandOff(
-            task_id=task_id,
+            task_id=view.id,
             repo=repo.name,
             state=view.state,
             source=source,
-            clone_url=_clone_url(repo.url),
+            clone_url=without_credentials(repo.url),
             remote=remote,
             ref=ref,
             branch=view.branch,
             commit=commit,
             pull_request_url=pull_request.url if pull_request else "",
             merged_commit=view.merged_commit,
-            summary=await self._hand_off_summary(view, timeline),
         )
 
     async def _hand_off_summary(self, view: TaskView, timeline: Timeline) -> str:
@@ -961,26 +975,6 @@ class TaskService:
                 lines += ["", "```", timeline.ready.diffstat, "```"]
             lines += [f"- warning: {w}" for w in timeline.ready.warnings]
         return redact("\n".join(lines) + "\n")[:MAX_HAND_OFF_SUMMARY]
-
-    # -- main moved (issue 19, part D)
-    async def target_moved(self, task_id: str, new_head: str = "", by: str = "") -> bool:
-        """Tells a task its target branch moved (the forge front door, for each open Honk pull request onto
-        a pushed branch); a task waiting for people brings it in. False when the task has ended (nothing to
-        do: a front door telling every task of a push is not refused)."""
-        view = await self.task(task_id)
-        if view.state.terminal:
-            return False
-        moved = TargetMoved(new_head=new_head[:64], by=by[:200])
-        try:
-            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.target_moved, moved)
-        except RPCError:
-            return False  # it ended between the look and the signal
-        return True
-
-
-def _clone_url(url: str) -> str:
-    """The repo's URL as a person clones it: without a user or token written into it."""
-    return re.sub(r"^(\w+://)[^/@\s]+@", r"\1", url)
 
 
 def _normalise_url(url: str) -> str:

@@ -191,8 +191,8 @@ class ForgeFrontDoor:
                 if number is not None
                 else await self.service.branch_task(repo, event.branch)
             )
-            if task is None or task.state.terminal:
-                continue
+            if task is None:
+                continue  # `ci_failed` says whether it is still open
             failure = CiFailure(commit=event.head_sha, name=event.name, run_id=event.run_id, url=event.url)
             if await self.service.ci_failed(task.id, failure):
                 told.append(task.id)

@@ -41,8 +41,8 @@ class WebParts:
 
     service: TaskService
     accounts: Accounts
+    hooks: HookIntake  # forge webhooks in (honk.web.hooks)
     slack: SlackEvents | None = None
-    hooks: HookIntake | None = None  # None: made on the first delivery from the service's store and client
 
 
 def create_app(

@@ -2,8 +2,8 @@
 handed to honk.hooks.intake, which checks, stores and hands them on. The forge is answered with a status
 and a one-line `detail` (shown in its delivery log), nothing else.
 
-Mounted by the composition root (`routers=[hooks.router()]`). The intake is built once per app from the
-service's store and Temporal client, unless the app's state already holds one (`app.state.hooks`).
+Mounted by the composition root (`routers=[hooks.router()]`), which also builds the intake (`WebParts.hooks`):
+the server hands on the deliveries Temporal missed with the same one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from honk.domain import ForgeKind
 from honk.hooks.intake import Answer, HookIntake
 from honk.settings import Settings
-from honk.store.deliveries import HookDeliveries
 
 
 def router() -> APIRouter:
@@ -60,12 +59,7 @@ async def read_capped(request: Request, cap: int) -> bytes | None:
 
 
 def _intake(request: Request) -> HookIntake:
-    state = request.app.state
-    intake = getattr(state, "hooks", None)
-    if intake is None:
-        service = state.service
-        intake = state.hooks = HookIntake(HookDeliveries(service.store), service.client, state.settings)
-    return intake
+    return request.app.state.hooks  # the composition root's (WebParts.hooks)
 
 
 def _answer(answer: Answer) -> Response:

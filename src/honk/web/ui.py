@@ -388,7 +388,7 @@ async def _hand_off(service: TaskService, task: TaskView, timeline: Timeline) ->
     if timeline.ready is None and not task.merged_commit:
         return None
     try:
-        return await service.checkout(task.id)
+        return await service.hand_off(task, timeline)
     except UserFacingError:
         return None
 

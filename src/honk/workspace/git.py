@@ -17,9 +17,17 @@ from honk.workspace.proc import child_env
 GIT_TIMEOUT_S = 600.0
 
 
+_CREDENTIALS = re.compile(r"(\w+://)[^/@\s]+@")  # the user (and token) written into a URL
+
+
 def redact_url(text: str) -> str:
     """Hides credentials written into URLs (https://user:token@host/…) wherever text is shown."""
-    return re.sub(r"(\w+://)[^/@\s]+@", r"\1***@", text)
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
+def without_credentials(url: str) -> str:
+    """The URL as a person clones it: without a user or token written into it."""
+    return _CREDENTIALS.sub(r"\1", url, count=1) if _CREDENTIALS.match(url) else url
 
 
 class GitError(Exception):

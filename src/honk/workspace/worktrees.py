@@ -49,6 +49,11 @@ def task_ref(task_id: str) -> str:
     return f"refs/honk/tasks/{task_id}"
 
 
+def mirror_path(mirrors_dir: Path, repo: RepoRef) -> Path:
+    """Where a machine keeps its mirror of the repo (the server names it for `honk checkout` on one machine)."""
+    return mirrors_dir / f"{repo.name}.git"
+
+
 def task_branch(task_id: str) -> str:
     return f"honk/{task_id}"
 
@@ -74,7 +79,7 @@ class WorktreeWorkspaces:
         self._refills: set[asyncio.Task[None]] = set()
 
     def mirror_path(self, repo: RepoRef) -> Path:
-        return self.mirrors_dir / f"{repo.name}.git"
+        return mirror_path(self.mirrors_dir, repo)
 
     def _lock(self, repo: RepoRef) -> Path:
         return self.mirrors_dir / f"{repo.name}.lock"
