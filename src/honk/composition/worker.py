@@ -74,6 +74,7 @@ from honk.workflow.steps.merge import Merger
 from honk.workflow.steps.preview import Previewing
 from honk.workflow.steps.provision import Provisioner
 from honk.workflow.steps.pull_review import PullReviewer, PullReviewSteps
+from honk.workflow.steps.refresh import Refresher
 from honk.workflow.steps.refusals import Refusals
 from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.tools import ToolsForRuns
@@ -185,6 +186,7 @@ def build_activities(
         ),
         delivery=Delivery(workspaces, forges, store, settings.base_url),
         merger=Merger(workspaces, checks, forges, store, refusals, policies),
+        refresher=Refresher(workspaces, checks, forges, refusals, policies),
         workspaces=workspaces,
         forges=forges,
         areas=areas,

@@ -20,14 +20,16 @@ class HostedForge:
     def kind(self) -> str:
         return self.client.kind
 
-    async def _push(self, change: Change) -> str:
+    async def push(self, change: Change, expect: str | None = None) -> str:
+        """Pushes the task's branch; the commit pushed. `expect`: the head Honk pushed there last, which
+        the push may replace (a rebased branch) — never commits someone else added (a Conflict)."""
         target = await self.client.push_target()  # a GitHub App's token lasts an hour: ask each time
         ws = change.workspace
-        return await push_branch(ws.path, target.url, ws.branch, target.token, username=target.username)
+        return await push_branch(ws.path, target.url, ws.branch, target.token, username=target.username, expect=expect)
 
     async def publish(self, change: Change, body: PullRequestBody) -> PullRequestUpdated | None:
         """Pushes the branch and opens (first time, as a draft) or updates the task's pull request."""
-        await self._push(change)
+        await self.push(change)
         pr = await self.client.open_or_update(change.workspace.branch, change.target, body)
         return PullRequestUpdated(number=pr.number, url=pr.url, draft=pr.draft, opened=pr.opened)
 
@@ -40,7 +42,7 @@ class HostedForge:
                 target=change.target,
                 feedback=f"The task has no pull request on {self.kind} yet; try again when it is ready.",
             )
-        head = await self._push(change)
+        head = await self.push(change)
         pr = await self.client.state(pull_request.number)
         if pr.state == "open" and pr.draft:
             await self.client.ready_for_review(pr.number)

@@ -90,6 +90,7 @@ class Steps:
     deploying: Deploying
     reverter: Reverter
     ci_failures: CiFailures
+    refresher: Refresher
     pull_reviews: PullReviewSteps  # `@honk review`: its own workflow's activities (honk.workflow.pull_review)
     previewing: Previewing | None = None  # None: this worker runs no previews
 
@@ -325,7 +326,6 @@ class TaskActivities:
     @activity.defn
     @user_facing
     async def refresh(self, inp: RefreshInput) -> RefreshResult:
-        """The moved target brought into a waiting task's branch, checked and pushed (issue 19, part D);
-        it shares the merge step's parts, so the worker's composition needs nothing new."""
+        """The moved target brought into a waiting task's branch, checked and pushed."""
         async with heartbeating():
-            return await Refresher.sharing(self.steps.merger).refresh(inp, self._emitter(inp.request.task_id))
+            return await self.steps.refresher.refresh(inp, self._emitter(inp.request.task_id))

@@ -4,7 +4,7 @@ machines the target's refusal of a stale landing sends a racing merge round agai
 
 from __future__ import annotations
 
-from honk.domain import Change, MergeResult
+from honk.domain import Change, CheckResult, MergeResult, RepoConfig, TaskRequest, Workspace
 from honk.egress.policies import EgressPolicies
 from honk.events import MainMoved
 from honk.forge.registry import Forges
@@ -52,11 +52,9 @@ class Merger:
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
                     await self.workspaces.publish(ws, repo, req.task_id)  # another machine may take the next step
-                    try:
-                        network = await self.egress.policy(repo, inp.config, "check") if self.egress else None
-                        results = await self.checks.run(req, ws, inp.config.verify, f"merge{attempt}", emit, network)
-                    finally:
-                        await self.refusals.collect(req, emit)
+                    results = await recheck(
+                        self.checks, self.refusals, self.egress, req, ws, inp.config, f"merge{attempt}", emit
+                    )
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
                     verified = target_head
@@ -68,6 +66,26 @@ class Merger:
                     await self.workspaces.fetch(repo)
                 return result
         return MergeResult(status="kept_moving", target=target)
+
+
+async def recheck(
+    checks: Checks,
+    refusals: Refusals,
+    egress: EgressPolicies | None,
+    req: TaskRequest,
+    ws: Workspace,
+    config: RepoConfig,
+    tag: str,
+    emit: EventSink,
+) -> list[CheckResult]:
+    """The repo's checks on the branch once the latest target is in it (before a merge, or when the target
+    moved under a waiting task), with the network the check phase is given; what the sandboxes refused
+    meanwhile is reported either way."""
+    try:
+        network = await egress.policy(req.repo, config, "check") if egress else None
+        return await checks.run(req, ws, config.verify, tag, emit, network)
+    finally:
+        await refusals.collect(req, emit)
 
 
 def _trailers(inp: MergeInput) -> dict[str, str]:

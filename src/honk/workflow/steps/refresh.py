@@ -10,42 +10,18 @@ workflow gives it to the agent as a round of its own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from honk.domain import CheckResult, RepoConfig, RepoRef, TaskRequest, Workspace
+from honk.domain import Change, RepoConfig, RepoRef, TaskRequest, Workspace
 from honk.egress.policies import EgressPolicies
 from honk.errors import Conflict, UserFacingError
 from honk.events import MainMoved, Refreshed, RefreshSkipped
 from honk.forge.hosted import HostedForge
-from honk.forge.push import push_branch
 from honk.forge.registry import Forges
 from honk.protocols import Checks, EventSink, Workspaces
 from honk.verify.runner import feedback
 from honk.workflow import policy
 from honk.workflow.records import RefreshInput, RefreshResult
+from honk.workflow.steps.merge import recheck
 from honk.workflow.steps.refusals import Refusals
-
-if TYPE_CHECKING:
-    from honk.workflow.steps.merge import Merger
-
-
-async def recheck(
-    checks: Checks,
-    refusals: Refusals,
-    egress: EgressPolicies | None,
-    req: TaskRequest,
-    ws: Workspace,
-    config: RepoConfig,
-    tag: str,
-    emit: EventSink,
-) -> list[CheckResult]:
-    """The repo's checks on the branch once the target is in it, with the network the check phase is
-    given; what the sandboxes refused meanwhile is reported either way. (The merge step runs the same.)"""
-    try:
-        network = await egress.policy(req.repo, config, "check") if egress else None
-        return await checks.run(req, ws, config.verify, tag, emit, network)
-    finally:
-        await refusals.collect(req, emit)
 
 
 class Refresher:
@@ -59,11 +35,6 @@ class Refresher:
     ) -> None:
         self.workspaces, self.checks, self.forges = workspaces, checks, forges
         self.refusals, self.egress = refusals, egress
-
-    @classmethod
-    def sharing(cls, merger: Merger) -> Refresher:
-        """The merge step's parts: bringing in the target before a merge and while waiting are one job."""
-        return cls(merger.workspaces, merger.checks, merger.forges, merger.refusals, merger.egress)
 
     async def refresh(self, inp: RefreshInput, emit: EventSink) -> RefreshResult:
         req, repo, how = inp.request, inp.request.repo, inp.config.merge.update
@@ -95,7 +66,7 @@ class Refresher:
         # (the delivery's, which has no lease). A merge that fails waits for the agent's fix.
         if theirs is not None and (passed or how == "rebase"):
             try:
-                pushed = await self._push(repo, ws, lease=theirs)
+                pushed = await self._push(req, inp.config, ws, lease=theirs)
             except Conflict as e:  # someone pushed between the look and the push: their commits stay
                 return await self._skip(emit, target, e.message)
         await self.workspaces.publish(ws, repo, req.task_id)
@@ -117,14 +88,14 @@ class Refresher:
         except UserFacingError:
             return None
 
-    async def _push(self, repo: RepoRef, ws: Workspace, lease: str) -> bool:
+    async def _push(self, req: TaskRequest, config: RepoConfig, ws: Workspace, lease: str) -> bool:
         """The branch to its forge, replacing only `lease` (the head Honk pushed there last): a rebased
         branch goes through, commits someone else added are a Conflict, never overwritten."""
-        forge = self.forges.of(repo)
+        forge = self.forges.of(req.repo)
         if not isinstance(forge, HostedForge):
             return False
-        to = await forge.client.push_target()  # a GitHub App's token lasts an hour: ask each time
-        await push_branch(ws.path, to.url, ws.branch, to.token, username=to.username, expect=lease)
+        target, mode = policy.merge_target(req.repo, config), config.merge.mode
+        await forge.push(Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=mode), lease)
         return True
 
     @staticmethod
