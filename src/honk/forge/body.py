@@ -11,21 +11,21 @@ MAX_DETAIL_CHARS = 200
 MARKER = "<!-- honk-task: {} -->"
 
 
-def _quiet(text: str) -> str:
+def quiet(text: str) -> str:
     # Quoting a request must not notify the people it names: a zero-width space after "@" stops
     # the forge from turning "@name" into a mention.
     return text.replace("@", "@\u200b")
 
 
 def _quote(text: str) -> str:
-    return "\n".join(f"> {line}" if line else ">" for line in _quiet(text.strip()).splitlines()) or "> (empty)"
+    return "\n".join(f"> {line}" if line else ">" for line in quiet(text.strip()).splitlines()) or "> (empty)"
 
 
 def _cell(text: str) -> str:
     one_line = " ".join(text.split())
     if len(one_line) > MAX_DETAIL_CHARS:
         one_line = one_line[: MAX_DETAIL_CHARS - 1] + "…"
-    return _quiet(one_line).replace("|", "\\|") or " "
+    return quiet(one_line).replace("|", "\\|") or " "
 
 
 def _checks(checks: list[CheckLine]) -> str:
@@ -68,17 +68,17 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
     if body.preview_url:
         links.append(f"- Preview: {body.preview_url}")
     cost = f"${body.cost_usd:.2f}" if body.cost_usd is not None else "not reported"
-    came = f"\n\nCame with: {_quiet(', '.join(body.came_with))}" if body.came_with else ""
-    started = f" (started by {_quiet(body.started_by)})" if body.started_by else ""
+    came = f"\n\nCame with: {quiet(', '.join(body.came_with))}" if body.came_with else ""
+    started = f" (started by {quiet(body.started_by)})" if body.started_by else ""
     closes = f"\n\nCloses #{body.closes}" if body.closes else ""
     head = (
-        f"**Requested by** {_quiet(body.requested_by)}{started}\n\n{_quote(body.request)}{came}{closes}"
+        f"**Requested by** {quiet(body.requested_by)}{started}\n\n{_quote(body.request)}{came}{closes}"
         "\n\n## Summary\n\n"
     )
     plan = []
     if body.plan:
-        by = f" (approved by {_quiet(body.plan_approved_by)})" if body.plan_approved_by else ""
-        plan = [f"## Plan{by}\n\n" + _quiet(body.plan[:MAX_PLAN_CHARS])]
+        by = f" (approved by {quiet(body.plan_approved_by)})" if body.plan_approved_by else ""
+        plan = [f"## Plan{by}\n\n" + quiet(body.plan[:MAX_PLAN_CHARS])]
     tail = "\n\n".join(
         [
             *plan,
@@ -92,7 +92,7 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
             MARKER.format(body.task_id.replace("--", "")),
         ]
     )
-    summary = _quiet(body.summary.strip()) or "(The agent gave no summary.)"
+    summary = quiet(body.summary.strip()) or "(The agent gave no summary.)"
     room = max_chars - len(head) - len(tail) - 4
     if len(summary) > room:
         # The summary is the only open-ended part (the request is bounded): trim it, say where the rest is.

@@ -8,6 +8,7 @@ import json
 import re
 
 from honk.domain import MAX_FORGE_TEXT, Discussion, LineComment, Plan, RepoConfig, RepoRef
+from honk.forge.body import quiet
 from honk.workflow.records import MAX_REVIEW_FINDINGS, MAX_REVIEW_SUMMARY, PullReviewAnswer, PullReviewInput
 
 TASK_ID_RE = re.compile(r"^t-[a-z2-7]{12}$")
@@ -128,8 +129,6 @@ def conflict_prompt(request: str, target: str, conflicts: list[str]) -> str:
 MAX_REVIEW_DIFF = 60_000  # of the diff shown in the prompt; the agent reads the rest itself (`git diff`)
 MAX_REVIEW_ANSWER = 1_000_000  # of an answer parsed at all: what a model returns is bounded before json reads it
 _FENCED_JSON = re.compile(r"```(?:json)?\s*\n(.*?)\n\s*```", re.DOTALL)
-# A mention in what the agent wrote would ping people, or Honk itself (a loop), from Honk's account.
-_MENTION = re.compile(r"@(?=[A-Za-z0-9_])")
 REVIEW_ANSWER_SHAPE = (
     '{"summary": "what the change does and your overall verdict, in a few sentences", '
     '"findings": [{"path": "src/file.py", "line": 12, "text": "the problem, and how to fix it"}]}'
@@ -241,16 +240,16 @@ def review_post(answer: PullReviewAnswer, changed: list[str], head: str, agent: 
     the body (the forge takes line comments only on the diff); every mention defused."""
     on_diff = [c for c in answer.findings if c.path in set(changed)]
     elsewhere = [c for c in answer.findings if c.path not in set(changed)]
-    comments = [LineComment(path=c.path, line=c.line, text=_defused(c.text)[:MAX_FORGE_TEXT]) for c in on_diff]
+    comments = [LineComment(path=c.path, line=c.line, text=quiet(c.text)[:MAX_FORGE_TEXT]) for c in on_diff]
     parts = [f"**Honk's review** of {head[:12]}" + (f" ({agent})" if agent else "")]
     if answer.summary:
-        parts.append(_defused(answer.summary))
+        parts.append(quiet(answer.summary))
     if not answer.structured:
         parts.append("_(The agent did not answer in the form asked for: its words are shown as they came.)_")
     if elsewhere:
         parts.append(
             "Also noticed, outside the lines this pull request changes:\n"
-            + "\n".join(f"- `{_where(c)}`: {_defused(c.text)[:1_000]}" for c in elsewhere)
+            + "\n".join(f"- `{_where(c)}`: {quiet(c.text)[:1_000]}" for c in elsewhere)
         )
     found = f"{len(comments)} comment{'s' * (len(comments) != 1)} on the changed lines." if comments else ""
     if not answer.findings and answer.structured:
@@ -269,10 +268,6 @@ def _where(c: LineComment) -> str:
     return f"{c.path}:{c.line}" if c.line else c.path
 
 
-def _defused(text: str) -> str:
-    return _MENTION.sub("@\u200b", text)
-
-
 def review_failed_comment(head: str, reason: str) -> str:
     """What the pull request is told when its review could not be made (a refusal, a budget, an outage)."""
-    return f"Honk could not review {head[:12]}: {_defused(reason)[:2_000]}"
+    return f"Honk could not review {head[:12]}: {quiet(reason)[:2_000]}"
