@@ -427,9 +427,17 @@ class FakeGitHub(LoopbackServer):
         return comment
 
     def _add_review(
-        self, repo: FakeRepo, pull: FakePull, body: str, state: str, comments: tuple[tuple[str, int, str], ...], by: str
+        self,
+        repo: FakeRepo,
+        pull: FakePull,
+        body: str,
+        state: str,
+        comments: tuple[tuple[str, int, str], ...],
+        by: str,
+        commit: str | None = None,
     ) -> dict[str, Any]:
-        head_sha = branch_head(repo.bare, pull.head)
+        """`commit`: the one the review is of, as GitHub takes it from the request (default: the head)."""
+        head_sha = commit or branch_head(repo.bare, pull.head)
         facts: dict[str, Any] = dict(
             number=pull.number, title=pull.title, head_ref=pull.head, head_sha=head_sha, base_ref=pull.base
         )
@@ -592,7 +600,16 @@ class FakeGitHub(LoopbackServer):
                         errors=["Pull request review thread line must be part of the diff"],
                     ),
                 )
-            review = self._add_review(repo, pull, str(body.get("body") or ""), state, comments, self._login(call))
+            commit = body.get("commit_id")
+            review = self._add_review(
+                repo,
+                pull,
+                str(body.get("body") or ""),
+                state,
+                comments,
+                self._login(call),
+                commit if isinstance(commit, str) and commit_of(repo.bare, commit) else None,
+            )
         return self._answer(call, JSONResponse(review))
 
     # -- auth ------------------------------------------------------------------------------
