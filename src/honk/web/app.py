@@ -15,6 +15,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from honk.accounts import Accounts
 from honk.errors import NotFound, UserFacingError
@@ -76,9 +77,7 @@ def create_app(
         responses={"4XX": {"model": Refusal, "description": "Refused: `detail` says why."}},
     )
     app.state.settings, app.state.metrics = settings, ServerMetrics()
-    app.middleware("http")(_timed)
-    app.middleware("http")(_json_only_writes)
-    app.middleware("http")(_same_origin_writes)  # the outermost: a cross-site write is refused first
+    app.add_middleware(Guarded)
     app.add_exception_handler(UserFacingError, _user_facing)  # pyright: ignore[reportArgumentType]
     app.add_exception_handler(RequestValidationError, _invalid)  # pyright: ignore[reportArgumentType]
     app.include_router(_operations())
@@ -119,49 +118,68 @@ def _operations() -> APIRouter:
     return r
 
 
-async def _timed(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
-    started = time.perf_counter()
-    response = await call_next(request)
-    route = request.scope.get("route")
-    path = getattr(route, "path", "unmatched")
-    if path not in ("/metrics", "/slack/events"):
-        request.app.state.metrics.http.labels(path, request.method).observe(time.perf_counter() - started)
-    return response
+class Guarded:
+    """What every request goes through before Honk's routes: a write from another origin is refused, then a
+    write that is not JSON, then the rest is timed (Prometheus, by route). One plain ASGI layer: Starlette's
+    `@app.middleware("http")` runs each such function as a task with streams between it and the app, which
+    cost a webhook's answer more than its own work (docs/benchmarks.md, "Forge webhooks")."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        if refused := _cross_origin_write(request) or _not_json_write(request):
+            await refused(scope, receive, send)
+            return
+        started, metrics = time.perf_counter(), request.app.state.metrics
+
+        async def timed(message: Message) -> None:
+            if message["type"] == "http.response.start":  # the route is known once the router has run
+                path = getattr(scope.get("route"), "path", "unmatched")
+                if path not in UNTIMED:
+                    metrics.http.labels(path, request.method).observe(time.perf_counter() - started)
+            await send(message)
+
+        await self.app(scope, receive, timed)
 
 
+UNTIMED = frozenset({"/metrics", "/slack/events"})  # each has its own measure, or would time itself
 _FOLLOW_UP = re.compile(r"/api/tasks/[^/]+/followup")
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-async def _json_only_writes(request: Request, call_next):  # noqa: ANN001, ANN202 - starlette's types
+def _not_json_write(request: Request) -> Response | None:
     """State changes need a JSON body: a page (a preview, another site) cannot send one without a
     CORS preflight, which Honk never grants, so it cannot act for whoever is looking at it."""
-    writes = request.method in ("POST", "PUT", "PATCH", "DELETE") and request.url.path.startswith("/api/")
+    path = request.url.path
+    if request.method not in WRITES or not path.startswith("/api/"):
+        return None
     kind = request.headers.get("content-type", "")
     # Files come as multipart, which a form can send too: it must then carry a header no form can add.
-    path = request.url.path
     upload = kind.startswith("multipart/form-data") and (path == "/api/tasks" or _FOLLOW_UP.fullmatch(path) is not None)
     if upload and request.headers.get("x-honk-client"):
-        return await call_next(request)
+        return None
     if upload:
         return JSONResponse(
             {"detail": "Send files with an X-Honk-Client header (any value), as Honk's CLI and web app do."},
             status_code=415,
         )
-    if writes and not kind.startswith("application/json"):
+    if not kind.startswith("application/json"):
         return JSONResponse({"detail": "Send a JSON body (Content-Type: application/json)."}, status_code=415)
-    return await call_next(request)
+    return None
 
 
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
-
-async def _same_origin_writes(request: Request, call_next):  # noqa: ANN202 - starlette's types
+def _cross_origin_write(request: Request) -> Response | None:
     """Honk changes state only for its own pages, its CLI and servers (Slack, forges): never for a page of
     another origin — a preview (an app an agent wrote), a static preview's sandbox, any other site. Browsers
     say where a request comes from (Origin, Sec-Fetch-Site); other clients send neither. This holds in the
     anonymous embedded mode too, where no session or CSRF token would stop such a page."""
     if request.method not in WRITES:
-        return await call_next(request)
+        return None
     site = request.headers.get("sec-fetch-site")
     origin = request.headers.get("origin")
     if site in ("cross-site", "same-site") or (origin is not None and origin.lower() not in _own_origins(request)):
@@ -169,7 +187,7 @@ async def _same_origin_writes(request: Request, call_next):  # noqa: ANN202 - st
             {"detail": f"Refused: a page of another origin ({origin or site}) cannot change anything in Honk."},
             status_code=403,
         )
-    return await call_next(request)
+    return None
 
 
 def _own_origins(request: Request) -> set[str]:
