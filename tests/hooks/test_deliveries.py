@@ -46,6 +46,19 @@ async def test_states_only_move_forward(deliveries: HookDeliveries):
     assert not await deliveries.moved("github", "missing", "started")
 
 
+async def test_a_burst_moves_in_one_write_and_still_only_forward(deliveries: HookDeliveries):
+    ids = [f"b-{i}" for i in range(1200)]  # more than one statement's worth of ids
+    for i in ids:
+        await deliveries.received("github", i, "push", "{}")
+    await deliveries.moved("github", "b-7", "handled", "done")
+    assert await deliveries.all_moved("github", [*ids, "missing"], "started") == len(ids) - 1
+    assert await deliveries.all_moved("github", ids, "started") == 0, "a second time moves none"
+    assert await deliveries.all_moved("gitlab", ids, "started") == 0, "ids are per forge"
+    seventh, last = await deliveries.get("github", "b-7"), await deliveries.get("github", "b-1199")
+    assert seventh is not None and (seventh.state, seventh.detail) == ("handled", "done"), "not taken back"
+    assert last is not None and last.state == "started"
+
+
 async def test_waiting_lists_what_was_never_handed_on(deliveries: HookDeliveries):
     await deliveries.received("github", "old", "push", "{}")
     await deliveries.received("github", "gone-on", "push", "{}")

@@ -9,9 +9,10 @@ back. "received" rows older than a moment are deliveries whose hand-off failed (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from honk.domain import ForgeKind, HookDeliveryState, Record
@@ -19,6 +20,7 @@ from honk.store.models import HookDeliveryRow
 from honk.store.store import Store
 
 MAX_DETAIL = 4000
+IDS_PER_WRITE = 500  # under SQLite's limit of bound parameters, with room
 ORDER: tuple[HookDeliveryState, ...] = ("received", "started", "handled")
 
 
@@ -41,20 +43,14 @@ class HookDeliveries:
     ) -> tuple[StoredDelivery, bool]:
         """The delivery as stored, and whether this call stored it (False: it was here already, from an
         earlier delivery of the same id, whose payload is kept as it first came)."""
-        row = HookDeliveryRow(
-            forge=forge,
-            id=delivery_id,
-            event=event,
-            received_at=datetime.now(UTC),
-            payload=payload,
-            state="received",
-            detail="",
+        stored = StoredDelivery(
+            forge=forge, id=delivery_id, event=event, received_at=datetime.now(UTC), payload=payload, state="received"
         )
         async with self._writing() as s:
-            s.add(row)
-            try:
+            try:  # Core, not the ORM's unit of work: this is the one write a delivery's answer waits for
+                await s.execute(insert(HookDeliveryRow).values(**stored.model_dump()))
                 await s.commit()
-                return _record(row), True
+                return stored, True
             except IntegrityError:
                 await s.rollback()
         earlier = await self.get(forge, delivery_id)
@@ -63,17 +59,27 @@ class HookDeliveries:
 
     async def moved(self, forge: ForgeKind, delivery_id: str, state: HookDeliveryState, detail: str = "") -> bool:
         """The delivery is now `state`, unless it was there or beyond already (False then)."""
+        return await self.all_moved(forge, [delivery_id], state, detail) == 1
+
+    async def all_moved(
+        self, forge: ForgeKind, delivery_ids: Sequence[str], state: HookDeliveryState, detail: str = ""
+    ) -> int:
+        """`moved` for many deliveries in one write (a burst's hand-offs); how many moved."""
         before = ORDER[: ORDER.index(state)]
         values: dict[str, object] = {"state": state}
         if detail:
             values["detail"] = detail[:MAX_DETAIL]
-        q = update(HookDeliveryRow).where(
-            HookDeliveryRow.forge == forge, HookDeliveryRow.id == delivery_id, HookDeliveryRow.state.in_(before)
-        )
+        moved = 0
         async with self._writing() as s:
-            result = await s.execute(q.values(**values))
+            for i in range(0, len(delivery_ids), IDS_PER_WRITE):
+                q = update(HookDeliveryRow).where(
+                    HookDeliveryRow.forge == forge,
+                    HookDeliveryRow.id.in_(delivery_ids[i : i + IDS_PER_WRITE]),
+                    HookDeliveryRow.state.in_(before),
+                )
+                moved += (await s.execute(q.values(**values))).rowcount  # type: ignore[attr-defined]
             await s.commit()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return moved
 
     async def get(self, forge: ForgeKind, delivery_id: str) -> StoredDelivery | None:
         async with self._session() as s:
