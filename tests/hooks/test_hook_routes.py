@@ -214,6 +214,22 @@ async def test_a_signed_delivery_is_stored_and_handed_on_once(honk: Served):
     assert late.status_code == 200
     history = await honk.client.get_workflow_handle(f"hook-github-{delivery_id}").fetch_history()
     assert sum(e.HasField("workflow_execution_started_event_attributes") for e in history.events) == 1
+    # The door's action is the one activity on the task queue; the record is a local activity (a marker).
+    scheduled = [e.activity_task_scheduled_event_attributes.activity_type.name for e in history.events]
+    assert [name for name in scheduled if name] == ["forge_act"]
+    markers = [e.marker_recorded_event_attributes.marker_name for e in history.events]
+    assert markers.count("core_local_activity") == 1
+
+
+async def test_a_burst_is_answered_and_every_start_recorded(honk: Served):
+    """The starts after a burst's answers are recorded together; none is lost between the writes."""
+    bodies = [json.dumps(pushed() | {"after": f"{i + 1:040x}"}).encode() for i in range(40)]
+    heads = [signed("push", body) for body in bodies]
+    answers = await asyncio.gather(*(post(honk, "/hooks/github", b, h) for b, h in zip(bodies, heads, strict=True)))
+    assert [a.status_code for a in answers] == [202] * 40
+    for h in heads:
+        await reaches(honk, "github", h["X-GitHub-Delivery"], "started")
+        assert await honk.workflow("github", h["X-GitHub-Delivery"]) == "RUNNING"
 
 
 async def test_racing_redeliveries_start_one_workflow(honk: Served):
