@@ -45,8 +45,9 @@ class HookDeliveryWorkflow:
             detail = f"failed: {e.cause or e}"[:1000]
         done = DeliveryHandled(forge=delivery.forge, delivery_id=delivery.delivery_id, detail=detail)
         if workflow.patched(LOCAL_RECORD):
-            # A local activity: one short write needs no task queue round trip of its own, and a burst of
-            # deliveries costs Temporal a third fewer events (docs/benchmarks.md, "Forge webhooks").
+            # A local activity: one short write needs no task queue round trip of its own. Each delivery costs
+            # Temporal one workflow task and four history events fewer, which a burst's answers share the
+            # machine with (docs/benchmarks.md, "Forge webhooks").
             await workflow.execute_local_activity_method(
                 DeliverySteps.handled, done, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY
             )
