@@ -47,7 +47,7 @@ class HookDeliveryWorkflow:
         if workflow.patched(LOCAL_RECORD):
             # A local activity: one short write needs no task queue round trip of its own. Each delivery costs
             # Temporal one workflow task and four history events fewer, which a burst's answers share the
-            # machine with (docs/benchmarks.md, "Forge webhooks").
+            # machine with (docs/benchmarks.md, "The pull request as a front door").
             await workflow.execute_local_activity_method(
                 DeliverySteps.handled, done, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY
             )

@@ -10,7 +10,7 @@ refuses to start twice; a start that failed (Temporal away) is made again by `re
 runs at start and every minute, or by the forge's redelivery. A redelivery of one already handed on starts
 nothing. (Starting the workflow inside the request, as this did first, held each answer for Temporal's
 start — about 24 ms of the dev server's CPU per delivery — and a burst of 100/s queued behind it: see
-docs/benchmarks.md, "Forge webhooks".)
+docs/benchmarks.md, "The pull request as a front door".)
 """
 
 from __future__ import annotations

@@ -122,7 +122,7 @@ class Guarded:
     """What every request goes through before Honk's routes: a write from another origin is refused, then a
     write that is not JSON, then the rest is timed (Prometheus, by route). One plain ASGI layer: Starlette's
     `@app.middleware("http")` runs each such function as a task with streams between it and the app, which
-    cost a webhook's answer more than its own work (docs/benchmarks.md, "Forge webhooks")."""
+    cost a webhook's answer more than its own work (docs/benchmarks.md, "The pull request as a front door")."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
