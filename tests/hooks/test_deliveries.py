@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from honk.hooks.handling import DeliveryHandled, DeliverySteps
 from honk.store import Store
 from honk.store.deliveries import HookDeliveries
 
@@ -65,3 +66,18 @@ async def test_waiting_lists_what_was_never_handed_on(deliveries: HookDeliveries
     await deliveries.moved("github", "gone-on", "started")
     assert [d.id for d in await deliveries.waiting(datetime.now(UTC) + timedelta(seconds=1))] == ["old"]
     assert await deliveries.waiting(datetime.now(UTC) - timedelta(minutes=1)) == []
+
+
+async def test_a_workers_records_are_written_together_each_with_its_detail(deliveries: HookDeliveries):
+    ids = [f"h-{i}" for i in range(30)]
+    for i in ids:
+        await deliveries.received("github", i, "push", "{}")
+    await deliveries.moved("github", "h-3", "handled", "first")
+    steps = DeliverySteps(deliveries)
+    done = [DeliveryHandled(forge="github", delivery_id=i, detail=f"did {i}") for i in ids]
+    await asyncio.gather(*(steps.handled(d) for d in done))
+    stored = {i: await deliveries.get("github", i) for i in ids}
+    assert {i: (s.state, s.detail) for i, s in stored.items() if s} == {
+        i: ("handled", "first" if i == "h-3" else f"did {i}") for i in ids
+    }, "each its own detail; one handled before keeps its own"
+    assert await deliveries.all_handled([]) == 0

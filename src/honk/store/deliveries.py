@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from honk.domain import ForgeKind, HookDeliveryState, Record
@@ -78,6 +78,23 @@ class HookDeliveries:
                     HookDeliveryRow.state.in_(before),
                 )
                 moved += (await s.execute(q.values(**values))).rowcount  # type: ignore[attr-defined]
+            await s.commit()
+        return moved
+
+    async def all_handled(self, handled: Sequence[tuple[ForgeKind, str, str]]) -> int:
+        """Each (forge, delivery id, detail) is "handled" with its detail, in one write (a worker finishing a
+        burst's deliveries); how many moved. One not yet handled moves, as with `moved`."""
+        table = HookDeliveryRow.__table__  # Core's executemany: one statement, a row of values each
+        q = (
+            update(table)
+            .where(table.c.forge == bindparam("f"), table.c.id == bindparam("i"), table.c.state != "handled")
+            .values(state="handled", detail=bindparam("d"))
+        )
+        rows = [{"f": forge, "i": delivery_id, "d": detail[:MAX_DETAIL]} for forge, delivery_id, detail in handled]
+        if not rows:
+            return 0
+        async with self._writing() as s:
+            moved = (await s.execute(q, rows)).rowcount  # type: ignore[attr-defined]
             await s.commit()
         return moved
 
