@@ -144,6 +144,10 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
     assert page.locator("#checks .pass").count() >= 2 and page.locator("#checks .fail").count() == 0
     assert page.inner_text("#diffstat").strip()
     page.click("#diff summary")  # the diff itself, highlighted: added lines carry Pygments' `gi` class
+    # An event arriving re-renders the panel: the diff being read stays open.
+    page.evaluate("honk.live.refresh()")
+    page.wait_for_function("!window.honk.live.refreshing")
+    assert page.locator("#diff[open]").count() == 1
     assert page.locator("#diff .gi").count() > 0 and "average_duration" in page.inner_text("#diff")
     assert not page.locator("#transcript-box").get_attribute("open"), "the transcript starts collapsed"
     assert page.locator("#transcript li").count() > 0

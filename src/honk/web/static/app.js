@@ -160,8 +160,10 @@ const honk = (() => {
           const r = await fetch(`/tasks/${this.taskId}/panel`, { credentials: "same-origin" });
           if (!r.ok) return;
           const html = await r.text();
-          // Keep what someone is typing, and a preview that already loaded.
+          // Keep what someone is typing, what they opened or closed (the diff, a check's output), and a
+          // preview that already loaded: an event arriving must not fold the diff someone is reading.
           const typed = panel.querySelector("textarea") ? panel.querySelector("textarea").value : "";
+          const folds = new Map([...panel.querySelectorAll("details > summary")].map((s) => [s.textContent.trim(), s.parentElement.open]));
           const oldFrame = panel.querySelector(".preview iframe");
           const tmp = document.createElement("div");
           tmp.innerHTML = html;
@@ -170,6 +172,10 @@ const honk = (() => {
             newFrame.replaceWith(oldFrame);
           }
           panel.replaceChildren(...tmp.childNodes);
+          for (const s of panel.querySelectorAll("details > summary")) {
+            const open = folds.get(s.textContent.trim());
+            if (open !== undefined) s.parentElement.open = open;
+          }
           const ta = panel.querySelector("textarea");
           if (ta && typed) ta.value = typed;
           const state = panel.querySelector("[data-state]");
