@@ -4,6 +4,7 @@ clone the commands are printed, and they work as printed."""
 
 from __future__ import annotations
 
+import html
 import shlex
 import subprocess
 import sys
@@ -80,6 +81,12 @@ def test_the_tasks_branch_comes_into_this_clone_with_the_agents_summary(ready, t
     for command in commands:
         subprocess.run(shlex.split(command), cwd=other, check=True, capture_output=True)
     assert git(other, "rev-parse", "HEAD") == commit
+
+    # The task page shows the same commands.
+    page = honk.stack.http.get(f"/tasks/{task.id}")
+    assert page.status_code == 200, page.text
+    assert "Continue on your laptop" in page.text and f"honk checkout {task.id}" in page.text
+    assert all(html.escape(command) in page.text for command in commands), commands
 
 
 def test_clones_of_one_repo_are_known_by_any_of_their_urls():
