@@ -52,11 +52,27 @@ Action = Literal[
     "preview_revoke",
     "deploy",
     "revert",
+    "schedule_sync",
+    "schedule_pause",
+    "schedule_resume",
+    "schedule_run",
+    "schedule_delete",
+    "trigger_create",
+    "trigger_delete",
 ]
 SECRET_ACTIONS: tuple[Action, ...] = ("secret_set", "secret_list", "secret_remove")
 NETWORK_ACTIONS: tuple[Action, ...] = ("network_allow", "network_list", "network_remove")
+# A repo's [[schedule]] entries as Temporal runs them, and its trigger URLs: each starts tasks on its own.
+SCHEDULE_ACTIONS: tuple[Action, ...] = (
+    "schedule_sync",
+    "schedule_pause",
+    "schedule_resume",
+    "schedule_run",
+    "schedule_delete",
+)
+TRIGGER_ACTIONS: tuple[Action, ...] = ("trigger_create", "trigger_delete")
 # What only a repo's admins (the access policy's `admins`) may do.
-ADMIN_ACTIONS: tuple[Action, ...] = SECRET_ACTIONS + NETWORK_ACTIONS
+ADMIN_ACTIONS: tuple[Action, ...] = SECRET_ACTIONS + NETWORK_ACTIONS + SCHEDULE_ACTIONS + TRIGGER_ACTIONS
 # What the audit log records: what people ask, and what the worker refused on a task's behalf.
 AuditAction = Literal[Action, "sandbox", "setup_network", "agent_tool", "network"]
 # "failed": something done on a person's behalf did not work (a deploy whose command or health check failed).

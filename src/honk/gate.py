@@ -14,7 +14,18 @@ from typing import TypeVar
 
 from honk.access import Policy, Refused, Usage, Who
 from honk.accounts import Role
-from honk.domain import ADMIN_ACTIONS, Action, AuditAction, AuditOutcome, DeployOutcome, FrontDoor, Record, TaskRequest
+from honk.domain import (
+    ADMIN_ACTIONS,
+    SCHEDULE_ACTIONS,
+    TRIGGER_ACTIONS,
+    Action,
+    AuditAction,
+    AuditOutcome,
+    DeployOutcome,
+    FrontDoor,
+    Record,
+    TaskRequest,
+)
 from honk.errors import UserFacingError
 from honk.store import AuditEntry, AuditLog, Store
 
@@ -37,6 +48,7 @@ ROLE_NEEDED: dict[Action, Role] = {
     "preview_revoke": Role.requester,  # a leaked link: whoever may cancel the task may stop its links
     "deploy": Role.merger,  # production: the policy's deployers (default: its mergers)
     "revert": Role.merger,
+    **dict.fromkeys(SCHEDULE_ACTIONS + TRIGGER_ACTIONS, Role.admin),  # they start tasks unasked: the repo's admins
 }
 
 
@@ -52,6 +64,13 @@ ACTION_WORDS: dict[Action, str] = {
     "preview_revoke": "revoking preview links",
     "deploy": "deploying",
     "revert": "reverting a deploy",
+    "schedule_sync": "syncing schedules",
+    "schedule_pause": "pausing a schedule",
+    "schedule_resume": "resuming a schedule",
+    "schedule_run": "running a schedule now",
+    "schedule_delete": "deleting a schedule",
+    "trigger_create": "making a trigger",
+    "trigger_delete": "deleting a trigger",
 }
 
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
@@ -111,6 +111,9 @@ HAND_OFF_EVENT_PAGES = 50
 MAX_HAND_OFF_SUMMARY = 200_000
 
 
+T = TypeVar("T")
+
+
 class TaskService:
     def __init__(
         self,
@@ -165,6 +168,23 @@ class TaskService:
     async def config_problem(self, repo: str) -> str | None:
         """The `.honk.toml` problem that failed the repo's latest task, if its latest task failed on one."""
         return await self.store.config_problem(repo)
+
+    # -- a repo's schedules and triggers: admins only, each change in the audit log ------------------
+    async def managed(
+        self, action: Action, actor: Actor, repo: str, what: str, change: Callable[[str], Awaitable[T]]
+    ) -> T:
+        """`change(repo)` (the repo's own name), if the gate lets `actor` take `action` on the repo: refusals
+        and the change (`what`: "paused nightly") go in the audit log. For schedules and triggers, which start
+        tasks nobody asked for at the time (honk.scheduling, honk.triggering)."""
+
+        async def checked() -> T:
+            ref = await self.repo(repo)
+            await self.gate.check(action, actor, ref.name)
+            done = await change(ref.name)
+            await self.gate.record(action, actor, ref.name, "ok", what)
+            return done
+
+        return await self.gate.recorded(action, actor, repo, checked)
 
     # -- repo secrets: admins only; values go in and never come out ----------------------------
     async def set_secret(self, actor: Actor, repo: str, name: str, value: str) -> SecretInfo:

@@ -41,7 +41,7 @@ from honk.domain import (
     TriggerInfo,
     TriggerMade,
 )
-from honk.errors import Forbidden, NotFound, UserFacingError
+from honk.errors import NotFound, UserFacingError
 from honk.gate import Actor
 from honk.redaction import redact
 from honk.service import TaskService
@@ -70,18 +70,21 @@ class Triggering:
                 f"Trigger name {name!r} is not allowed: up to 64 letters, digits, '.', '_' and '-', starting with "
                 "a letter or digit."
             )
-        ref = await self.service.repo(repo)
-        self._may_manage(actor, ref.name)
         prompt = redact(prompt.strip())  # a pasted token never reaches the agent, the history or a page
-        if not prompt:
-            raise UserFacingError("The trigger's prompt is empty: say what the task it starts should do.")
-        if len(prompt) > MAX_REQUEST_CHARS:
-            raise UserFacingError(f"The trigger's prompt is longer than {MAX_REQUEST_CHARS:,} characters.")
-        if agent is not None and agent not in AGENT_NAMES:
-            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
-        token = secrets.token_urlsafe(32)
-        made = await self.triggers.add(name, ref.name, prompt, agent, digest(token), actor.identity)
-        return TriggerMade(trigger=made, url=f"{self._base()}{TRIGGER_PATH}{token}")
+
+        async def make(repo_name: str) -> TriggerMade:
+            if not prompt:
+                raise UserFacingError("The trigger's prompt is empty: say what the task it starts should do.")
+            if len(prompt) > MAX_REQUEST_CHARS:
+                raise UserFacingError(f"The trigger's prompt is longer than {MAX_REQUEST_CHARS:,} characters.")
+            if agent is not None and agent not in AGENT_NAMES:
+                raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
+            token = secrets.token_urlsafe(32)
+            made = await self.triggers.add(name, repo_name, prompt, agent, digest(token), actor.identity)
+            return TriggerMade(trigger=made, url=f"{self._base()}{TRIGGER_PATH}{token}")
+
+        # The gate checks the maker (the repo's admins) and the audit log keeps the trigger, never its URL.
+        return await self.service.managed("trigger_create", actor, repo, f"made trigger {name}", make)
 
     async def listed(self, repo: str | None = None) -> list[TriggerInfo]:
         if repo is not None:
@@ -92,16 +95,12 @@ class Triggering:
         found = await self.triggers.get(name)
         if found is None:
             raise NotFound(f"No trigger named {name!r} (`honk hook list` shows them).")
-        self._may_manage(actor, found.repo)
-        await self.triggers.remove(name)
-        return found
 
-    def _may_manage(self, actor: Actor, repo: str) -> None:
-        if not self.service.may_manage(actor, repo):
-            raise Forbidden(
-                f"{actor.identity} may not manage triggers of {repo}: a trigger starts tasks as its maker from "
-                f"anywhere its URL reaches, so only {repo}'s admins may (the access policy's `admins` for it)."
-            )
+        async def remove(_: str) -> TriggerInfo:
+            await self.triggers.remove(name)
+            return found
+
+        return await self.service.managed("trigger_delete", actor, found.repo, f"deleted trigger {name}", remove)
 
     # -- fired by whoever holds the URL ------------------------------------------------------------------
     async def find(self, token: str) -> TriggerInfo:

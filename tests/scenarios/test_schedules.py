@@ -23,7 +23,8 @@ from temporalio.client import Client, ScheduleIntervalSpec
 from temporalio.client import ScheduleSpec as TemporalSpec
 from temporalio.worker import Worker
 
-from honk.access import Policy, Who
+from honk.access import Policy, Refused, Who
+from honk.accounts import Role
 from honk.cli.main import cli
 from honk.composition.server import build_app
 from honk.composition.worker import build_activities
@@ -34,7 +35,7 @@ from honk.ports import free_port
 from honk.scheduling import ScheduleFirer, schedule_id
 from honk.service import TaskService
 from honk.settings import Settings
-from honk.store import AuditLog, Store
+from honk.store import AuditLog, AuditQuery, Store
 from honk.testing.gitrepo import RemoteRepo
 from honk.workflow.client import connect
 from honk.workflow.schedule_fire import ScheduleFired, ScheduleFireWorkflow
@@ -212,6 +213,27 @@ async def test_pause_resume_delete_and_sync_again_through_the_cli(honk: Honk):
     assert (await honk.honk("schedule", "sync", "calc")).output.startswith("calc: created nightly")
     page = await asyncio.to_thread(httpx.get, f"{honk.url}/schedules")
     assert page.status_code == 200 and "calc / nightly" in page.text and "Run now" in page.text
+
+    # Each change is in the audit log, as is what was refused; a requester may not pause one.
+    bo = Actor(who=Who(identity="bo@example.com"), front_door="api", role=Role.requester)
+
+    async def never(repo: str) -> None:
+        raise AssertionError(f"a refused change to {repo}'s schedules is not made")
+
+    with pytest.raises(Refused, match="pausing a schedule needs an admin"):
+        await honk.service.managed("schedule_pause", bo, "calc", "paused nightly", never)
+    logged = [(e.actor, e.action, e.outcome, e.detail) for e in await honk.service.audit(AuditQuery(repo="calc"))]
+    changes = [(action, outcome, detail) for _, action, outcome, detail in reversed(logged)]
+    assert [c for c in changes if c[0].startswith("schedule_") and c[1] == "ok"][-5:] == [
+        ("schedule_pause", "ok", "paused nightly"),
+        ("schedule_sync", "ok", "synced"),
+        ("schedule_resume", "ok", "resumed nightly"),
+        ("schedule_delete", "ok", "deleted nightly"),
+        ("schedule_sync", "ok", "synced"),
+    ]
+    refused = [(who, action, detail) for who, action, outcome, detail in logged if outcome == "refused"]
+    assert any(w == "bo@example.com" and a == "schedule_pause" and d.endswith("needs an admin.") for w, a, d in refused)
+    assert any(action == "schedule_pause" and "no schedule 'nope'" in detail for _, action, detail in refused)
 
 
 async def test_a_short_real_interval_fires_by_itself_until_deleted(honk: Honk):

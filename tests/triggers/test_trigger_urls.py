@@ -95,7 +95,7 @@ def test_only_the_repos_admins_make_or_delete_triggers_and_a_deleted_one_is_gone
     with honk.api(honk.bo) as bo, honk.api(honk.ada) as ada:
         refused = bo.post("/api/triggers", json=trigger)
         assert refused.status_code == 403
-        assert "bo@example.com may not manage triggers of calc" in refused.json()["detail"]
+        assert refused.json()["detail"].endswith("bo@example.com is a requester; making a trigger needs an admin.")
         made = ada.post("/api/triggers", json=trigger)
         assert made.status_code == 201, made.text
         assert ada.post("/api/triggers", json=trigger).status_code == 409  # one name, one trigger
@@ -107,6 +107,15 @@ def test_only_the_repos_admins_make_or_delete_triggers_and_a_deleted_one_is_gone
     assert (gone.status_code, gone.json()) == (404, {"detail": "Not Found"})
     with honk.api(honk.ada) as ada:
         assert ada.request("DELETE", "/api/triggers/short-lived", json={}).status_code == 404
+        logged = ada.get("/api/audit", params={"repo": "calc"}).json()
+    # Made, refused and deleted, each in the audit log with who; never the URL.
+    said = [(e["actor"], e["action"], e["outcome"]) for e in logged if e["action"].startswith("trigger_")]
+    assert said.count(("ada@example.com", "trigger_create", "ok")) >= 1
+    assert ("ada@example.com", "trigger_create", "refused") in said, "the second of one name"
+    assert ("bo@example.com", "trigger_create", "refused") in said
+    assert ("bo@example.com", "trigger_delete", "refused") in said
+    assert ("ada@example.com", "trigger_delete", "ok") in said
+    assert not any(url.rsplit("/", 1)[1] in json.dumps(e) for e in logged)
 
 
 def test_no_token_reaches_a_log_an_event_or_the_database(honk: Served, fired):

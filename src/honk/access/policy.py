@@ -28,7 +28,7 @@ from honk.access.rules import (
     load_file,
     parse_file,
 )
-from honk.domain import Budget, PolicyPeople
+from honk.domain import SCHEDULE_ACTIONS, TRIGGER_ACTIONS, Budget, PolicyPeople
 from honk.errors import Forbidden
 
 T = TypeVar("T")
@@ -43,6 +43,8 @@ ADMIN_VERBS = {
     "network_allow": "allow hosts for",
     "network_list": "list the hosts allowed for",
     "network_remove": "remove the hosts allowed for",
+    **dict.fromkeys(SCHEDULE_ACTIONS, "manage the schedules of"),
+    **dict.fromkeys(TRIGGER_ACTIONS, "manage triggers of"),
 }
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from honk.accounts import User
 from honk.domain import SCHEDULE_NAME, ScheduleView
-from honk.errors import Forbidden, Unauthorized
+from honk.errors import Unauthorized
 from honk.gate import Actor
 from honk.scheduling import ScheduleSynced
 from honk.web.api import svc
@@ -22,17 +22,8 @@ REPO = Path(max_length=100)
 NONE_YET = '<li class="card">No schedules. Add a [[schedule]] to a repo\'s .honk.toml.</li>'
 
 
-async def _admin(request: Request, repo: str, header: str | None) -> Actor:
-    user = await user_of(request)
-    who = actor(request, user, None, header)
-    service = svc(request)
-    await service.repo(repo)  # an unknown repo is a NotFound, not a refusal
-    if not service.may_manage(who, repo):
-        raise Forbidden(
-            f"{who.identity} may not manage the schedules of {repo}: only its admins may (the access policy's "
-            f"[repos.{repo}] admins). Anyone signed in may list them."
-        )
-    return who
+async def _who(request: Request, header: str | None) -> Actor:
+    return actor(request, await user_of(request), None, header)
 
 
 def router() -> APIRouter:
@@ -53,30 +44,38 @@ def router() -> APIRouter:
         request: Request, repo: str = REPO, x_honk_user: str | None = Header(default=None)
     ) -> ScheduleSynced:
         """Reads the repo's `.honk.toml` at its branch's head and makes its schedules match."""
-        await _admin(request, repo, x_honk_user)
-        return await svc(request).schedules.sync(repo)
+        service = svc(request)
+        return await service.managed(
+            "schedule_sync", await _who(request, x_honk_user), repo, "synced", service.schedules.sync
+        )
 
     @r.post("/api/schedules/{repo}/{name}/pause")
     async def pause(
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> ScheduleView:
-        who = await _admin(request, repo, x_honk_user)
-        return await svc(request).schedules.pause(repo, name, who.identity)
+        service, who = svc(request), await _who(request, x_honk_user)
+        return await service.managed(
+            "schedule_pause", who, repo, f"paused {name}", lambda r: service.schedules.pause(r, name, who.identity)
+        )
 
     @r.post("/api/schedules/{repo}/{name}/resume")
     async def resume(
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> ScheduleView:
-        who = await _admin(request, repo, x_honk_user)
-        return await svc(request).schedules.resume(repo, name, who.identity)
+        service, who = svc(request), await _who(request, x_honk_user)
+        return await service.managed(
+            "schedule_resume", who, repo, f"resumed {name}", lambda r: service.schedules.resume(r, name, who.identity)
+        )
 
     @r.post("/api/schedules/{repo}/{name}/run", status_code=202)
     async def run(
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> dict[str, str]:
         """Fires the schedule now (its task starts as its schedule's would)."""
-        await _admin(request, repo, x_honk_user)
-        await svc(request).schedules.trigger(repo, name)
+        service, who = svc(request), await _who(request, x_honk_user)
+        await service.managed(
+            "schedule_run", who, repo, f"ran {name} now", lambda r: service.schedules.trigger(r, name)
+        )
         return {"detail": f"schedule {name} of {repo} fired; its task shows in the task list once a worker takes it"}
 
     @r.delete("/api/schedules/{repo}/{name}", status_code=204)
@@ -84,8 +83,10 @@ def router() -> APIRouter:
         request: Request, repo: str = REPO, name: str = NAME, x_honk_user: str | None = Header(default=None)
     ) -> Response:
         """Deletes the schedule from Temporal (a sync makes it again while `.honk.toml` has it)."""
-        await _admin(request, repo, x_honk_user)
-        await svc(request).schedules.delete(repo, name)
+        service, who = svc(request), await _who(request, x_honk_user)
+        await service.managed(
+            "schedule_delete", who, repo, f"deleted {name}", lambda r: service.schedules.delete(r, name)
+        )
         return Response(status_code=204)
 
     @r.get("/schedules", response_class=HTMLResponse, include_in_schema=False)
