@@ -84,7 +84,7 @@ class HookDeliveries:
     async def all_handled(self, handled: Sequence[tuple[ForgeKind, str, str]]) -> int:
         """Each (forge, delivery id, detail) is "handled" with its detail, in one write (a worker finishing a
         burst's deliveries); how many moved. One not yet handled moves, as with `moved`."""
-        table = HookDeliveryRow.__table__  # Core's executemany: one statement, a row of values each
+        table = HookDeliveryRow.metadata.tables[HookDeliveryRow.__tablename__]  # Core's executemany: one statement
         q = (
             update(table)
             .where(table.c.forge == bindparam("f"), table.c.id == bindparam("i"), table.c.state != "handled")
