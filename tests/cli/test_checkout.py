@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 import honk as honk_package
-from honk.cli.checkout import same_repo_key
 from honk.domain import TaskState, TaskView
 from honk.testing.gitrepo import RemoteRepo
+from honk.workspace.local_clone import same_repo_key
 from repos import DIRECT_FIX, calc_files
 from triggers.served import Served, serving
 
