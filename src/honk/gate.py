@@ -199,20 +199,30 @@ class Gate:
             raise
 
     # -- what the worker refuses, or grants, while a task runs --------------------------------------
-    async def check_agent(self, task: TaskRequest, agent: str, model: str | None) -> None:
-        """The repo's own config chose the agent and model after the request: the policy may still
-        refuse them (recorded against the requester, through the front door they used)."""
+    async def check_agent(
+        self,
+        repo: str,
+        agent: str,
+        model: str | None,
+        *,
+        requested_by: str,
+        front_door: FrontDoor,
+        task_id: str | None = None,
+    ) -> None:
+        """The repo's own config chose the agent and model after the request (a task's, a pull request
+        review's): the policy may still refuse them, recorded against the requester, through the front
+        door they used."""
         try:
-            self.policy.check_agent(task.repo.name, agent, model)
+            self.policy.check_agent(repo, agent, model)
         except Refused as refused:
             await self.audit.add(
                 AuditEntry(
-                    actor=task.requested_by,
-                    front_door=task.front_door,
+                    actor=requested_by,
+                    front_door=front_door,
                     action="request",
                     outcome="refused",
-                    repo=task.repo.name,
-                    task_id=task.task_id,
+                    repo=repo,
+                    task_id=task_id,
                     rule=refused.rule,
                     detail=refused.message,
                 )

@@ -129,8 +129,10 @@ def model() -> Iterator[FakeModelServer]:
 
 
 @asynccontextmanager
-async def reviewing(root: Path, temporal: TemporalDevServer, model: FakeModelServer) -> AsyncIterator[Reviewing]:
-    (root / "policy.toml").write_text(POLICY)
+async def reviewing(
+    root: Path, temporal: TemporalDevServer, model: FakeModelServer, policy: str = POLICY
+) -> AsyncIterator[Reviewing]:
+    (root / "policy.toml").write_text(policy)
     settings = Settings().changed(
         data_dir=root / "data",
         temporal_address=temporal.address,
@@ -320,3 +322,22 @@ async def test_only_someone_who_may_request_may_ask_and_only_for_a_forge_pull_re
         assert r.reviews() == [] and r.comments() == [] and model.agent_requests() == []
         # Nothing reached GitHub but the author opening the pull request: every refusal came first.
         assert [(c.method, c.path) for c in r.github.calls] == [("POST", f"/repos/{FULL}/pulls")]
+
+
+async def test_a_model_the_policy_does_not_allow_is_refused_said_and_audited(tmp_path, temporal, model):
+    model.play(Scenario())
+    strict = POLICY + '\n[repos.calc]\nrequesters = ["ada@example.com"]\nmodels = ["claude-sonnet-4-5"]\n'
+    async with reviewing(tmp_path, temporal, model, strict) as r:
+        r.remote.push_change({".honk.toml": '[agent]\nname = "claude"\nmodel = "claude-opus-4-1"\n'})
+        head = r.push_branch("fix", FIXED)
+        await r.open_pull("fix")
+        started = await r.ask(head)
+        with pytest.raises(WorkflowFailureError):
+            await r.result(started.workflow_id)
+        [text] = r.comments()
+        assert "model 'claude-opus-4-1' is not allowed in calc" in text
+        assert r.reviews() == [] and model.agent_requests() == []
+        audit = await r.service.audit(AuditQuery(repo="calc", outcome="refused"))
+        assert [(a.actor, a.front_door, a.action, a.rule) for a in audit] == [
+            ("ada@example.com", "forge", "request", "repos.calc.models")
+        ]

@@ -59,7 +59,14 @@ class Provisioner:
                 f"{asked} for a plan first, but the {agent} agent cannot plan: it runs its command, which "
                 "changes files. Ask without a plan, or with an agent that plans (claude, scripted)."
             )
-        await self.gate.check_agent(task, agent, task.model or config.agent.model)
+        await self.gate.check_agent(
+            repo.name,
+            agent,
+            task.model or config.agent.model,
+            requested_by=task.requested_by,
+            front_door=task.front_door,
+            task_id=task.task_id,
+        )
         config = self._budgeted(task, config)
         if self.egress is not None:  # every host within the ceiling, every secret set: before any sandbox
             await self.egress.check(repo, config, ws.path)

@@ -107,7 +107,9 @@ class PullReviewer:
                 f"{name} agent only runs its command. Set an agent that plans (claude) in the target branch's "
                 ".honk.toml."
             )
-        self.gate.policy.check_agent(inp.repo.name, name, config.agent.model)
+        await self.gate.check_agent(
+            inp.repo.name, name, config.agent.model, requested_by=inp.requested_by, front_door="forge"
+        )
         budget = effective_budget(self.budget_defaults, config.agent.budget, self.gate.policy.budget_cap(inp.repo.name))
         job = AgentJob(
             task_id=key,
