@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 
 from honk import attachments
 from honk.access import Who
-from honk.accounts import Role
+from honk.accounts import Accounts
 from honk.agents import AGENT_NAMES
 from honk.domain import (
     MAX_REQUEST_CHARS,
@@ -41,7 +41,7 @@ from honk.domain import (
     TriggerInfo,
     TriggerMade,
 )
-from honk.errors import NotFound, UserFacingError
+from honk.errors import Forbidden, NotFound, UserFacingError
 from honk.gate import Actor
 from honk.redaction import redact
 from honk.service import TaskService
@@ -59,8 +59,10 @@ def digest(token: str) -> str:
 
 
 class Triggering:
-    def __init__(self, service: TaskService) -> None:
-        self.service = service
+    """Made by the composition root for the server's life (`WebParts.triggers`)."""
+
+    def __init__(self, service: TaskService, accounts: Accounts) -> None:
+        self.service, self.accounts = service, accounts
         self.triggers = Triggers(service.store)
 
     # -- made, listed and deleted by the repo's admins ---------------------------------------------------
@@ -116,12 +118,11 @@ class Triggering:
         payload: bytes,
         content_type: str = "",
         idempotency_key: str | None = None,
-        role: Role | None = None,
     ) -> TriggerFired:
-        """Starts the trigger's task as its maker (`role`: their account's, where they have one), with what
-        the caller sent as a file. The same `idempotency_key` again is the same task: nothing new starts."""
-        if len(payload) > MAX_TRIGGER_PAYLOAD:
-            raise UserFacingError(f"The body is larger than {MAX_TRIGGER_PAYLOAD:,} bytes.")
+        """Starts the trigger's task as its maker (with their account's role, where there are accounts), with
+        what the caller sent as a file. The same `idempotency_key` again is the same task: nothing new starts.
+        `payload` is within MAX_TRIGGER_PAYLOAD: the web route reads no more than that (413)."""
+        assert len(payload) <= MAX_TRIGGER_PAYLOAD, "the caller reads the body within the cap"
         request_id = None
         if idempotency_key is not None:
             if not _KEY.fullmatch(idempotency_key):
@@ -131,6 +132,12 @@ class Triggering:
             # Within this one trigger (one made again under the same name is another): its name and birth.
             request_id = f"trigger:{trigger.name}:{trigger.created_at.timestamp():.6f}:{idempotency_key}"
         maker = trigger.created_by
+        account = await self.accounts.user(maker)
+        if account is None and not self.service.settings.access.anonymous:
+            raise Forbidden(
+                f"{maker}, who made trigger {trigger.name}, has no account here any more; a repo admin makes it again."
+            )
+        role = account.role if account is not None else None
         actor = Actor(who=Who(identity=maker, email=maker if "@" in maker else None), front_door="trigger", role=role)
         origin = Origin(kind="trigger", detail=f"trigger {trigger.name} (made by {maker})"[:300])
         files = [payload_file(trigger.name, payload, content_type)] if payload.strip() else []

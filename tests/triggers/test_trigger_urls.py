@@ -15,6 +15,9 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from honk.domain import TaskState, TaskView
+from honk.store import Store
+from honk.store.triggers import Triggers
+from honk.triggering import TRIGGER_PATH, digest
 from honk.workflow.records import TaskInput
 from repos import DIRECT_FIX, calc_files
 from triggers.served import Served, serving
@@ -116,6 +119,29 @@ def test_only_the_repos_admins_make_or_delete_triggers_and_a_deleted_one_is_gone
     assert ("bo@example.com", "trigger_delete", "refused") in said
     assert ("ada@example.com", "trigger_delete", "ok") in said
     assert not any(url.rsplit("/", 1)[1] in json.dumps(e) for e in logged)
+
+
+def test_a_trigger_whose_maker_has_no_account_any_more_starts_nothing(honk: Served):
+    """Its maker's account was removed (here: a trigger kept from before, made by someone never given one)."""
+    token = "a-token-nobody-else-holds-0123456789abcdef0"
+
+    async def keep() -> None:
+        store = Store(honk.stack.db_url)
+        try:
+            await Triggers(store).add("orphan", "calc", "tidy up", None, digest(token), "gone@example.com")
+        finally:
+            await store.close()
+
+    asyncio.run(keep())
+    with honk.api(honk.ada) as ada:
+        before = [t["id"] for t in ada.get("/api/tasks").json()]
+    refused = httpx.post(f"{honk.url}{TRIGGER_PATH}{token}", content=b"{}")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["detail"] == (
+        "gone@example.com, who made trigger orphan, has no account here any more; a repo admin makes it again."
+    )
+    with honk.api(honk.ada) as ada:
+        assert [t["id"] for t in ada.get("/api/tasks").json()] == before, "nothing started"
 
 
 def test_no_token_reaches_a_log_an_event_or_the_database(honk: Served, fired):

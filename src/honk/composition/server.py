@@ -21,6 +21,7 @@ from honk.settings import Settings
 from honk.store import AuditLog, Store
 from honk.store.deliveries import HookDeliveries
 from honk.store.slack import SlackStore
+from honk.triggering import Triggering
 from honk.web import hooks, schedules, triggers
 from honk.web.app import WebParts, create_app
 from honk.web.install import install_router
@@ -59,12 +60,10 @@ def build_app(settings: Settings) -> PreviewOrigin:
             from honk.slack.server import start_slack
 
             slack, socket_mode = await start_slack(settings, service, SlackStore(store))
+        accounts = Accounts(store, secret_key(settings.secret_key_file))
         try:
             yield WebParts(
-                service=service,
-                accounts=Accounts(store, secret_key(settings.secret_key_file)),
-                slack=slack,
-                hooks=intake,
+                service=service, accounts=accounts, slack=slack, hooks=intake, triggers=Triggering(service, accounts)
             )
         finally:
             for chore in chores:

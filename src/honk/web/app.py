@@ -24,6 +24,7 @@ from honk.hooks.intake import HookIntake
 from honk.metrics import ServerMetrics, StoreSnapshot
 from honk.service import TaskService
 from honk.settings import Settings
+from honk.triggering import Triggering
 from honk.web import api, audit_page, auth, files, ui
 from honk.web.preview_origin import PreviewOrigin
 from honk.web.preview_proxy import PreviewProxy
@@ -43,6 +44,7 @@ class WebParts:
     service: TaskService
     accounts: Accounts
     hooks: HookIntake  # forge webhooks in (honk.web.hooks)
+    triggers: Triggering  # trigger URLs (honk.web.triggers)
     slack: SlackEvents | None = None
 
 
@@ -60,7 +62,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with parts() as made:
             app.state.service, app.state.accounts, app.state.slack = made.service, made.accounts, made.slack
-            app.state.hooks = made.hooks
+            app.state.hooks, app.state.triggering = made.hooks, made.triggers
             app.state.store_snapshot = StoreSnapshot()
             app.state.metrics.watch_store(app.state.store_snapshot)
             settle_heap()

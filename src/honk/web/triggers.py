@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from pydantic import Field
 
 from honk.domain import MAX_TRIGGER_PAYLOAD, HandOff, TaskState, TriggerInfo, TriggerMade
-from honk.errors import Forbidden
 from honk.service import TaskService
 from honk.triggering import TRIGGER_PATH, Triggering
 from honk.web.auth import actor, user_of
@@ -36,13 +35,7 @@ class TriggerIn(Body):
 
 
 def triggering(request: Request) -> Triggering:
-    """One per app, made on first use from the service (as honk.web.hooks makes its intake)."""
-    state = request.app.state
-    made = getattr(state, "triggering", None)
-    if made is None:
-        service: TaskService = state.service
-        made = state.triggering = Triggering(service)
-    return made
+    return request.app.state.triggering  # the composition root's (WebParts.triggers)
 
 
 def router() -> APIRouter:
@@ -78,18 +71,11 @@ def router() -> APIRouter:
             return JSONResponse(
                 {"detail": f"Refused: the body is larger than {MAX_TRIGGER_PAYLOAD:,} bytes."}, status_code=413
             )
-        maker = await request.app.state.accounts.user(trigger.created_by)
-        if maker is None and not request.app.state.settings.access.anonymous:
-            raise Forbidden(
-                f"{trigger.created_by}, who made trigger {trigger.name}, has no account here any more; "
-                "a repo admin makes it again."
-            )
         fired = await doors.fire(
             trigger,
             body,
             request.headers.get("content-type", ""),
             request.headers.get("idempotency-key"),
-            maker.role if maker is not None else None,
         )
         return JSONResponse(fired.model_dump(mode="json"), status_code=202 if fired.created else 200)
 
