@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,45 @@ async def test_concurrent_fetches_see_the_remote_and_a_later_ask_fetches_again(s
     await wss.fetch(repo)  # asked after the last fetch began: fetches again
     assert float((wss.mirrors_dir / "r.fetched").read_text()) > stamp
     assert run_git("--git-dir", str(wss.mirror_path(repo)), "rev-parse", "refs/remotes/origin/main") == remote.head()
+
+
+@pytest.mark.parametrize("warm", [0, 1])
+async def test_a_workspace_whose_directory_vanished_is_made_again(tmp_path: Path, warm: int):
+    """A worker died and its directory went (a cleaned disk) while git still has the worktree registered:
+    the next ensure makes it again, from the kept branch, with no prune on every task's way."""
+    remote = RemoteRepo(tmp_path / "remote", {"a.txt": "a\n"})
+    wss = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws", "Honk", "honk@localhost", warm=warm)
+    repo = RepoRef(name="r", url=remote.url)
+    await wss.fetch(repo)
+    ws = await wss.ensure("t-v", repo, "main")
+    (ws.path / "a.txt").write_text("mine\n")
+    commit, _ = await wss.commit_all(ws, "mine", {})
+    other = await wss.ensure("t-w", repo, "main")  # registered, then its directory vanishes before any branch
+    shutil.rmtree(ws.path)
+    shutil.rmtree(other.path)
+    await asyncio.gather(*wss._refills)
+    again = await wss.ensure("t-v", repo, "main")
+    assert run_git("rev-parse", "HEAD", cwd=again.path) == commit and (again.path / "a.txt").read_text() == "mine\n"
+    fresh = await wss.ensure("t-w", repo, "main")
+    assert run_git("symbolic-ref", "HEAD", cwd=fresh.path) == "refs/heads/honk/t-w"
+    assert run_git("status", "--porcelain", cwd=fresh.path) == ""
+    await asyncio.gather(*wss._refills)
+
+
+async def test_a_burst_of_fetches_in_one_process_shares_them(setup, tmp_path: Path):
+    """Fifty tasks asking at once share the fetches under way: the remote is read once or twice, not 50
+    times (counted on the remote's side: the mirror's upload-pack is a wrapper that notes each run)."""
+    remote, wss, repo = setup
+    await wss.fetch(repo)
+    served = tmp_path / "served.log"
+    counting = tmp_path / "counting-upload-pack"
+    counting.write_text(f'#!/bin/sh\necho run >> "{served}"\nexec git-upload-pack "$@"\n')
+    counting.chmod(0o755)
+    run_git("--git-dir", str(wss.mirror_path(repo)), "config", "remote.origin.uploadpack", str(counting))
+    remote.push_change({"c.txt": "c\n"})
+    await asyncio.gather(*(wss.fetch(repo) for _ in range(50)))
+    assert run_git("--git-dir", str(wss.mirror_path(repo)), "rev-parse", "refs/remotes/origin/main") == remote.head()
+    assert 1 <= len(served.read_text().splitlines()) <= 2
+    before = len(served.read_text().splitlines())
+    await wss.fetch(repo)  # asked after those began: reads the remote again
+    assert len(served.read_text().splitlines()) == before + 1

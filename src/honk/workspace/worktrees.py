@@ -77,6 +77,9 @@ class WorktreeWorkspaces:
         # (refs/honk/tasks/<id>); see publish() and ensure().
         self.share = share
         self._refills: set[asyncio.Task[None]] = set()
+        # This process's fetchers of one repo queue here, not on the mirror's file lock: a burst of tasks
+        # shares one or two fetches and takes the file lock once or twice, not once each.
+        self._fetchers: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
 
     def mirror_path(self, repo: RepoRef) -> Path:
         return mirror_path(self.mirrors_dir, repo)
@@ -95,29 +98,44 @@ class WorktreeWorkspaces:
         """
         mirror, asked = self.mirror_path(repo), time.time()
         stamp = self.mirrors_dir / f"{repo.name}.fetched"
-        async with file_lock(self._lock(repo)):
-            if not (mirror / "HEAD").exists():
-                mirror.mkdir(parents=True, exist_ok=True)
-                await git("init", "--quiet", "--bare", str(mirror))
-                await git("remote", "add", "origin", repo.url, git_dir=mirror)
-                await self._no_push(mirror)
-            elif await git("remote", "get-url", "origin", git_dir=mirror) != repo.url:
-                await git("remote", "set-url", "origin", repo.url, git_dir=mirror)
-                await self._no_push(mirror)
-                stamp.unlink(missing_ok=True)
-            elif stamp.exists() and float(stamp.read_text() or 0) >= asked:
-                return
-            started = time.time()
-            try:
-                await git("fetch", "--quiet", "--prune", "origin", git_dir=mirror, timeout_s=900)
-            except GitError as e:
-                last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
-                raise UserFacingError(
-                    f"Could not fetch repo {repo.name!r} from {redact_url(repo.url)}: {redact_url(last[0])} "
-                    "— check the URL and that this machine can reach it."
-                ) from e
-            stamp.write_text(repr(started))
+        async with self._fetcher(repo):
+            if (mirror / "HEAD").exists() and _stamped(stamp) >= asked:
+                return  # a fetch that began after this one was asked finished while it queued
+            async with file_lock(self._lock(repo)):
+                await self._fetch(repo, mirror, stamp, asked)
         self._schedule_refill(repo, repo.branch)
+
+    def _fetcher(self, repo: RepoRef) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        held = self._fetchers.get(repo.name)
+        if held is None or held[0] is not loop:
+            held = self._fetchers[repo.name] = (loop, asyncio.Lock())
+        return held[1]
+
+    async def _fetch(self, repo: RepoRef, mirror: Path, stamp: Path, asked: float) -> None:
+        """Under the mirror's lock: make the mirror, or fetch, unless another process's fetch that began
+        after `asked` has finished."""
+        if not (mirror / "HEAD").exists():
+            mirror.mkdir(parents=True, exist_ok=True)
+            await git("init", "--quiet", "--bare", str(mirror))
+            await git("remote", "add", "origin", repo.url, git_dir=mirror)
+            await self._no_push(mirror)
+        elif await git("remote", "get-url", "origin", git_dir=mirror) != repo.url:
+            await git("remote", "set-url", "origin", repo.url, git_dir=mirror)
+            await self._no_push(mirror)
+            stamp.unlink(missing_ok=True)
+        elif _stamped(stamp) >= asked:
+            return
+        started = time.time()
+        try:
+            await git("fetch", "--quiet", "--prune", "origin", git_dir=mirror, timeout_s=900)
+        except GitError as e:
+            last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
+            raise UserFacingError(
+                f"Could not fetch repo {repo.name!r} from {redact_url(repo.url)}: {redact_url(last[0])} "
+                "— check the URL and that this machine can reach it."
+            ) from e
+        stamp.write_text(repr(started))
 
     @staticmethod
     async def _no_push(mirror: Path) -> None:
@@ -152,25 +170,38 @@ class WorktreeWorkspaces:
                 await self._name_branch(ws, base)
             await self._catch_up(ws, repo, task_id, published)
             return ws
+        if path.exists():  # a half-made directory from a worker that died
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Only git's own bookkeeping is under the lock, and as little of it as a task needs (one git run
+        # when a spare is ready): a burst of tasks on one repo queues behind it task by task.
+        # The task's own branch: no other task makes or moves it, so it is read before the lock.
+        exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", git_dir=mirror, check=False)
         async with file_lock(self._lock(repo)):
             if published is not None:
                 await self._take_published(repo, task_id, published)
-            if path.exists():  # a half-made directory from a worker that died
-                shutil.rmtree(path)
-            await git("worktree", "prune", git_dir=mirror)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            exists = await git("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", git_dir=mirror, check=False)
+                exists = branch
             spare = None if exists else await self._claim_spare(repo, path)
-            if exists:
-                await git("worktree", "add", "--quiet", "--no-checkout", str(path), branch, git_dir=mirror)
-            elif spare is None:
-                await git("worktree", "add", "--quiet", "--no-checkout", "-b", branch, str(path), base, git_dir=mirror)
+            if spare is None:
+                await self._add_worktree(mirror, path, branch, base, exists=bool(exists))
         if spare is not None:
             await self._start_branch(path, branch, base, mirror)
         else:
             await git("reset", "--quiet", "--hard", cwd=path)
         self._schedule_refill(repo, base_branch)
         return Workspace(path=path, branch=branch, mirror=mirror)
+
+    @staticmethod
+    async def _add_worktree(mirror: Path, path: Path, branch: str, base: str, *, exists: bool) -> None:
+        """`git worktree add` for the task's branch (caller holds the lock). A worker that died can leave
+        the branch registered to a worktree whose directory is gone: then prune once and add again."""
+        add = ["worktree", "add", "--quiet", "--no-checkout"]
+        args = [*add, str(path), branch] if exists else [*add, "-b", branch, str(path), base]
+        try:
+            await git(*args, git_dir=mirror)
+        except GitError:
+            await git("worktree", "prune", git_dir=mirror)
+            await git(*args, git_dir=mirror)
 
     # -- a task's branch across machines -----------------------------------------------------
     async def publish(self, ws: Workspace, repo: RepoRef, task_id: str) -> bool:
@@ -224,7 +255,12 @@ class WorktreeWorkspaces:
             spare = ready.with_suffix("")
             ready.unlink()
             if (spare / ".git").exists():
-                await git("worktree", "move", str(spare), str(path), git_dir=self.mirror_path(repo))
+                move = ("worktree", "move", str(spare), str(path))
+                try:
+                    await git(*move, git_dir=self.mirror_path(repo))
+                except GitError:  # `path` still registered to a worktree whose directory is gone
+                    await git("worktree", "prune", git_dir=self.mirror_path(repo))
+                    await git(*move, git_dir=self.mirror_path(repo))
                 return path
         return None
 
@@ -433,3 +469,11 @@ class WorktreeWorkspaces:
             await self.reset(ws)  # the promise is a clean workspace, whatever an abort left behind
             return conflicts or ["(rebase failed)"]
         return []
+
+
+def _stamped(stamp: Path) -> float:
+    """When the mirror's last finished fetch began (0: never, or a stamp being written)."""
+    try:
+        return float(stamp.read_text() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0.0
