@@ -248,10 +248,12 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
     if len(ws_ready) == n_conc and len(done) == n_conc:
         q = n_conc // 4
         rate = (ws_ready[-1] - ws_ready[q]).total_seconds() / max(1, n_conc - 1 - q)
+        per_task_cpu = total_cpu / n_conc / cores
         sec.notes.append(
-            f"Provisioning paces the batch: the {n_conc} `workspace_ready` events are spread over "
+            f"The {n_conc} `workspace_ready` events are spread over "
             f"{(ws_ready[-1] - ws_ready[0]).total_seconds():.1f} s, one every {rate * 1000:.0f} ms from the first "
-            f"quarter on (the per-repo lock serialises every task's `git fetch` and `git worktree add`), and "
+            f"quarter on, against {per_task_cpu * 1000:.0f} ms of the machine's CPU per task (CPU per task / "
+            f"cores): {'the CPU, not the per-repo lock, paces provisioning' if rate < 1.3 * per_task_cpu else 'slower than the CPU allows: something serialises provisioning'}; "
             f"the last task is ready {(done[-1] - ws_ready[-1]).total_seconds():.2f} s after the last workspace."
         )
     warnings = [line for line in worker_log.splitlines() if "WARN" in line or "Error" in line]
