@@ -20,9 +20,8 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -36,6 +35,7 @@ from honk.hooks.events import Ignored
 from honk.hooks.handling import HookDelivery
 from honk.hooks.signatures import github_valid, gitlab_valid
 from honk.settings import Settings
+from honk.store.batching import WriteBatch
 from honk.store.deliveries import HookDeliveries
 
 log = logging.getLogger("honk.hooks")
@@ -65,7 +65,7 @@ class HookIntake:
         self.deliveries, self.client = deliveries, client
         self._pending: set[asyncio.Task[object]] = set()
         self._starting = asyncio.Semaphore(STARTS_AT_ONCE)
-        self._started: dict[ForgeKind, list[str]] = {"github": [], "gitlab": []}  # to record, in one write
+        self._started: WriteBatch[tuple[ForgeKind, str]] = WriteBatch(self._write_started)  # a burst's, together
         self.task_queue = settings.temporal.task_queue
         self.handle = settings.hooks.forge_handle
         github_secret, gitlab_token = settings.hooks.github_webhook_secret, settings.hooks.gitlab_webhook_token
@@ -74,8 +74,8 @@ class HookIntake:
             "gitlab": gitlab_token.get_secret_value() if gitlab_token else "",
         }
 
-    def _after_answer(self, step: Coroutine[Any, Any, object]) -> None:
-        task = asyncio.get_running_loop().create_task(step)
+    def _after_answer(self, step: Awaitable[object]) -> None:
+        task = asyncio.ensure_future(step)
         self._pending.add(task)  # held, so it is not collected before it ran
         task.add_done_callback(self._pending.discard)
 
@@ -177,26 +177,19 @@ class HookIntake:
             return False
         # Recorded after the answer, not before it: a start whose record is lost (the server stopping) is
         # found again by its redelivery, or `resume`, and Temporal refuses it a second time.
-        self._record_started(delivery.forge, delivery.delivery_id)
+        self._after_answer(self._started.add((delivery.forge, delivery.delivery_id)))
         log.info("%s delivery %s (%s) handed on", delivery.forge, delivery.delivery_id, delivery.event.kind)
         return True
 
-    def _record_started(self, forge: ForgeKind, delivery_id: str) -> None:
-        """Records the start in the next write of a batch: the starts of a burst that land while one write
-        is under way go in the next, one write for many rather than one each."""
-        waiting = self._started[forge]
-        waiting.append(delivery_id)
-        if len(waiting) == 1:
-            self._after_answer(self._write_started(forge))
-
-    async def _write_started(self, forge: ForgeKind) -> None:
-        await asyncio.sleep(0)  # the starts finishing in this turn of the loop join the first write
-        while ids := self._started[forge][:]:
+    async def _write_started(self, started: Sequence[tuple[ForgeKind, str]]) -> None:
+        by_forge: dict[ForgeKind, list[str]] = {}
+        for forge, delivery_id in started:
+            by_forge.setdefault(forge, []).append(delivery_id)
+        for forge, ids in by_forge.items():
             try:
                 await self.deliveries.all_moved(forge, ids, "started")
             except Exception:  # noqa: BLE001 - left to `resume`, which finds them "received" and Temporal refusing
                 log.exception("the starts of %d %s deliveries were not recorded", len(ids), forge)
-            del self._started[forge][: len(ids)]  # the loop goes on: ids added meanwhile have no other writer
 
 
 def _not_json(forge: ForgeKind, body: bytes, e: Exception) -> str:
