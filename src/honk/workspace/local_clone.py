@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from honk.errors import UserFacingError
-from honk.workspace.git import GitError, git
+from honk.workspace.git import GitError, git, git_ok
 
 
 def same_repo_key(url: str) -> str:
@@ -41,9 +41,7 @@ class LocalClone:
     @classmethod
     async def here(cls, cwd: Path, repo_url: str) -> LocalClone | None:
         """`cwd`'s clone of the repo at `repo_url`; None outside a work tree, or in a clone of another repo."""
-        try:
-            await _git(cwd, "rev-parse", "--is-inside-work-tree")
-        except UserFacingError:
+        if not await git_ok("rev-parse", "--is-inside-work-tree", cwd=cwd):
             return None
         top = Path(await _git(cwd, "rev-parse", "--show-toplevel"))
         git_dir = Path(await _git(top, "rev-parse", "--absolute-git-dir"))
@@ -60,11 +58,7 @@ class LocalClone:
         return await _git(self.top, "rev-parse", "FETCH_HEAD")
 
     async def has_branch(self, branch: str) -> bool:
-        try:
-            await _git(self.top, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}")
-        except UserFacingError:
-            return False
-        return True
+        return await git_ok("rev-parse", "--verify", "--quiet", f"refs/heads/{branch}", cwd=self.top)
 
     async def switch_new(self, branch: str, commit: str) -> None:
         await _git(self.top, "switch", "--quiet", "-c", branch, commit)
