@@ -47,15 +47,16 @@ class HookDeliveryWorkflow:
         except ActivityError as e:
             detail = f"failed: {e.cause or e}"[:1000]
         done = DeliveryHandled(forge=delivery.forge, delivery_id=delivery.delivery_id, detail=detail)
-        if workflow.patched(LOCAL_RECORD):
-            # A local activity: one short write needs no task queue round trip of its own. Each delivery costs
-            # Temporal one workflow task and four history events fewer, which a burst's answers share the
-            # machine with (docs/benchmarks.md, "The pull request as a front door").
-            await workflow.execute_local_activity_method(
-                DeliverySteps.handled, done, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY
-            )
-        else:  # histories from before the patch scheduled it as an ordinary activity
-            await workflow.execute_activity_method(
-                DeliverySteps.handled, done, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY
-            )
+        # A local activity: one short write needs no task queue round trip of its own. Each delivery costs
+        # Temporal one workflow task and four history events fewer, which a burst's answers share the
+        # machine with (docs/benchmarks.md, "The pull request as a front door"). Histories from before the
+        # patch scheduled it as an ordinary activity.
+        record = (
+            workflow.execute_local_activity_method
+            if workflow.patched(LOCAL_RECORD)
+            else workflow.execute_activity_method
+        )
+        await record(
+            DeliverySteps.handled, done, start_to_close_timeout=timedelta(seconds=30), retry_policy=RECORD_RETRY
+        )
         return detail
