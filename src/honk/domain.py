@@ -280,6 +280,8 @@ class TaskRequest(Carried):
     reverts: Reverting | None = None  # a revert task: Honk reverts that commit (no agent runs)
     forge_thread: ForgeThread | None = None  # asked on the forge: where Honk answers there
     origin: Origin | None = None  # started by something other than a person's request: said everywhere
+    campaign: str | None = None  # the campaign (its id) this task is one repo of: told when the task moves
+    budget_cap: Budget | None = None  # a cap on top of the repo's and the policy's (a campaign's share)
 
 
 MAX_PLAN_ITEMS = 30
@@ -1600,7 +1602,7 @@ HookDeliveryState = Literal["received", "started", "handled"]
 # -- issue 19: the forge as a front door, schedules and triggers --------------------------------------------
 
 # What started a task that no person asked for at a front door (said in its thread and pull request).
-OriginKind = Literal["mention", "review", "ci_failure", "main_moved", "schedule", "trigger"]
+OriginKind = Literal["mention", "review", "ci_failure", "main_moved", "schedule", "trigger", "campaign"]
 # What a forge says of a check on a commit: its verdict, still running, or nothing of that name there.
 CheckConclusion = Literal["success", "failure", "pending", "none"]
 MAX_FORGE_TEXT = 16_000  # a comment's text, as honk.hooks.events and a Slack thread's quote keep it
@@ -1845,3 +1847,168 @@ def _quoted(word: str) -> str:
 # What bringing in the moved target came to: in (checks pass, pushed), nothing to do, not done because
 # someone else pushed to the branch (or the forge refused), or the agent's turn (a conflict, failing checks).
 RefreshStatus = Literal["refreshed", "current", "skipped", "conflict", "checks_failed"]
+
+
+# -- campaigns: one request across many repos (issue 20; honk.campaigns, workflow/campaign_workflow.py) ------
+MAX_CAMPAIGN_REPOS = 1_000
+
+
+class CampaignState(StrEnum):
+    selecting = "selecting"  # the selector is being resolved (a files test runs on each repo's mirror)
+    running = "running"  # members are being started and worked on
+    halted = "halted"  # the first wave did not reach the threshold: the rest never start
+    done = "done"  # every member settled (ready, merged, failed, refused, skipped)
+    cancelled = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (CampaignState.done, CampaignState.halted, CampaignState.cancelled)
+
+
+# A member (one repo of a campaign): not started yet, a task started for it, refused by the policy (the
+# requester may not ask for changes there), or skipped (archived, held back by a halted first wave, the
+# budget spent, the campaign cancelled before it started).
+MemberStatus = Literal["waiting", "started", "refused", "skipped"]
+# What cancelling a campaign does to its members' pull requests: close them, or leave them as drafts.
+OnCancel = Literal["close", "draft"]
+
+
+class RepoSelector(Carried):
+    """Which repos a campaign reaches: named ones, a glob on names, and/or repos whose files match (a path
+    glob on the main branch, optionally a regular expression one of those files contains). Parts combine
+    with AND; no part at all is every repo. The files test runs on the worker's mirror; no agent runs."""
+
+    names: list[str] = []
+    glob: str | None = None
+    path: str | None = None  # e.g. "**/*.py", "requirements*.txt"
+    content: str | None = None  # a regex one matching file must contain (with `path`)
+
+    def describe(self) -> str:
+        parts = []
+        if self.names:
+            parts.append(", ".join(self.names))
+        if self.glob:
+            parts.append(f"repos named {self.glob}")
+        if self.path:
+            parts.append(f"repos with {self.path}" + (f" containing /{self.content}/" if self.content else ""))
+        return "; ".join(parts) or "every repo"
+
+
+class CampaignSettings(Carried):
+    """How a campaign goes: `wave_size` repos first (0: no first wave), the rest only when at least
+    `go_percent` of those reached ready; at most `concurrency` tasks at a time; every task's cost together
+    within `max_cost_usd`; `automerge`: members whose checks pass are merged (where the merge policy
+    allows it for the requester); `on_cancel`: what cancelling does to the open pull requests."""
+
+    wave_size: int = Field(default=5, ge=0, le=MAX_CAMPAIGN_REPOS)
+    go_percent: int = Field(default=80, ge=0, le=100)
+    concurrency: int = Field(default=10, ge=1, le=200)
+    max_cost_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    automerge: bool = False
+    on_cancel: OnCancel = "draft"
+
+
+class CampaignRequest(Carried):
+    """What a front door hands to the campaign workflow: who asked what of which repos."""
+
+    campaign_id: str
+    request_id: str
+    text: str = Field(min_length=1, max_length=MAX_REQUEST_CHARS)
+    selector: RepoSelector
+    settings: CampaignSettings = CampaignSettings()
+    requested_by: str
+    front_door: FrontDoor = "api"
+    agent: str | None = None
+    model: str | None = None
+    slack: SlackThread | None = None  # where the one campaign message lives (updated in place)
+
+
+class CampaignMember(Record):
+    """One repo of a campaign, as its board shows it: the task of its latest attempt (None before it
+    starts), and what that task shows (state, checks, pull request, preview, cost)."""
+
+    repo: str
+    attempt: int = 1
+    wave: int = 1  # 1: the first wave; 2: the rest
+    status: MemberStatus = "waiting"
+    reason: str = ""  # why refused or skipped
+    task: TaskView | None = None
+    checks_passed: bool | None = None  # None: no checks ran yet
+    pull_request_url: str = ""
+
+
+class CampaignView(Record):
+    """A campaign as the front doors show it (served from Honk's store)."""
+
+    id: str
+    text: str
+    selector: RepoSelector
+    settings: CampaignSettings
+    state: CampaignState
+    requested_by: str
+    front_door: FrontDoor
+    created_at: datetime
+    updated_at: datetime
+    reason: str = ""  # why halted, or what went wrong selecting
+    members: list[CampaignMember] = []
+
+    @property
+    def cost_usd(self) -> float:
+        return sum((m.task.cost_usd or 0.0) for m in self.members if m.task is not None)
+
+    def counts(self) -> dict[str, int]:
+        """Members by what the board shows: a task's state once started, else the member's status."""
+        out: dict[str, int] = {}
+        for m in self.members:
+            key = m.task.state.value if m.task is not None else m.status
+            out[key] = out.get(key, 0) + 1
+        return out
+
+
+# What a bulk action did to one member: done, or why not (the policy refused, not green, already ended).
+class MemberActed(Record):
+    repo: str
+    task_id: str | None = None
+    done: bool
+    detail: str = ""
+
+
+def parse_selector(text: str) -> RepoSelector:
+    """A selector as people type it (`honk campaign start --repos …`, the web form): "a,b,c" names repos;
+    "web-*" is a glob on names; "files:PATHGLOB" is repos with such a file, and "files:PATHGLOB~REGEX" one
+    whose text matches; "*" or "all" is every repo. Parts joined with " and " combine. A ValueError says
+    what was not understood."""
+    parts = [p.strip() for p in re.split(r"\s+and\s+", text.strip()) if p.strip()]
+    if not parts:
+        raise ValueError('Say which repos: names ("api,web"), a glob ("svc-*"), or "files:GLOB[~REGEX]".')
+    names: list[str] = []
+    glob: str | None = None
+    path: str | None = None
+    content: str | None = None
+    for part in parts:
+        if part.lower() in ("*", "all", "every repo"):
+            continue
+        if part.lower().startswith("files:"):
+            body = part[len("files:") :].strip()
+            path, _, regex = body.partition("~")
+            path, content = path.strip(), (regex.strip() or None)
+            if not path:
+                raise ValueError(f"{part!r}: say which files, e.g. files:**/*.py or files:requirements.txt~requests")
+            if content is not None:
+                try:
+                    re.compile(content)
+                except re.error as e:
+                    raise ValueError(f"{content!r} is not a regular expression ({e}).") from None
+        elif any(c in part for c in "*?["):
+            if glob is not None:
+                raise ValueError(f"Only one name glob: {glob!r} and {part!r}.")
+            glob = part
+        else:
+            for name in (n.strip() for n in part.split(",")):
+                if not name:
+                    continue
+                if not re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", name):
+                    raise ValueError(f"{name!r} is not a repo name.")
+                if name not in names:
+                    names.append(name)
+    return RepoSelector(names=names, glob=glob, path=path, content=content)

@@ -169,6 +169,19 @@ class Workspaces(Protocol):
 # -- 2. the agent, and the tools the worker hands it for one run ---------------------------------
 
 
+class RepoFiles(Protocol):
+    """What is on a repo's branch, read from the worker's mirror without a workspace or an agent: how a
+    campaign's "repos whose files match" selector is tested (`RepoSelector.path` / `.content`)."""
+
+    async def matching(self, repo: RepoRef, path: str, content: str | None = None, limit: int = 5) -> list[str]:
+        """Up to `limit` files on the repo's branch (fetched now) whose path matches the glob `path` (`*`
+        within a directory, `**` across directories) and, with `content`, whose text has a match of that
+        regular expression (files over 1 MB and binary files are not read). An empty list: the repo does
+        not match. A remote that cannot be reached, or a `content` that is no regular expression, is a
+        UserFacingError naming it."""
+        ...
+
+
 class Launcher(Protocol):
     """Starts programs for one task and purpose, confined: the workspace writable, its own HOME and
     /tmp, the system read-only, nothing of Honk's data or other tasks, its own pid and network
