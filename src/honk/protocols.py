@@ -28,6 +28,7 @@ from honk.domain import (
     Awaited,
     BuildOutcome,
     BuildSpec,
+    CampaignView,
     Change,
     CheckConclusion,
     CheckResult,
@@ -49,6 +50,7 @@ from honk.domain import (
     RepoRef,
     Review,
     RouteShots,
+    SlackThread,
     TaskRequest,
     TaskView,
     VerifyCommand,
@@ -179,6 +181,16 @@ class RepoFiles(Protocol):
         regular expression (files over 1 MB and binary files are not read). An empty list: the repo does
         not match. A remote that cannot be reached, or a `content` that is no regular expression, is a
         UserFacingError naming it."""
+        ...
+
+
+class CampaignNotifier(Protocol):
+    """Where a campaign talks in Slack: one message in the thread it was asked in, posted once and then
+    updated in place as members move (never a reply per repo)."""
+
+    async def show(self, view: CampaignView, slack: SlackThread, message_ts: str | None) -> str | None:
+        """Posts the campaign's summary (`message_ts` None) or updates that message; the message's ts, or
+        None when Slack could not be reached (the campaign's next change tries again)."""
         ...
 
 
