@@ -80,6 +80,7 @@ from honk.workflow.steps.revert import Reverter
 from honk.workflow.steps.tools import ToolsForRuns
 from honk.workflow.steps.verification import Verification
 from honk.workflow.task_workflow import TaskWorkflow
+from honk.workspace.repo_files import MirrorRepoFiles
 from honk.workspace.worktrees import WorktreeWorkspaces
 
 log = logging.getLogger("honk.worker")
@@ -188,6 +189,8 @@ def build_activities(
         merger=Merger(workspaces, checks, forges, store, refusals, policies),
         refresher=Refresher(workspaces, checks, forges, refusals, policies),
         workspaces=workspaces,
+        # The same WorktreeWorkspaces: a selector's fetch of a repo and its tasks' fetches coalesce.
+        repo_files=MirrorRepoFiles(workspaces),
         forges=forges,
         areas=areas,
         previewing=Previewing(

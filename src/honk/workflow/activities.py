@@ -27,7 +27,7 @@ from honk.errors import UserFacingError
 from honk.events import AnyEvent
 from honk.forge.registry import Forges
 from honk.metrics import WorkerMetrics
-from honk.protocols import EventSink, Notifier, Workspaces
+from honk.protocols import EventSink, Notifier, RepoFiles, Workspaces
 from honk.route import ROUTE_EVENTS
 from honk.store import Store
 from honk.workflow.records import (
@@ -93,6 +93,9 @@ class Steps:
     refresher: Refresher
     pull_reviews: PullReviewSteps  # `@honk review`: its own workflow's activities (honk.workflow.pull_review)
     previewing: Previewing | None = None  # None: this worker runs no previews
+    # What a repo's branch holds, read from this worker's mirrors (a campaign's files selector); not used by
+    # the task's own activities: the campaign's steps are given it (None: a worker built without one).
+    repo_files: RepoFiles | None = None
 
 
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:

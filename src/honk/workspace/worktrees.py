@@ -90,8 +90,9 @@ class WorktreeWorkspaces:
     def _spares(self, repo: RepoRef) -> Path:
         return self.workspaces_dir / ".spare" / repo.name
 
-    async def fetch(self, repo: RepoRef) -> None:
-        """Creates the mirror on first use, then brings it up to date with the remote.
+    async def fetch(self, repo: RepoRef, *, refill: bool = True) -> None:
+        """Creates the mirror on first use, then brings it up to date with the remote. `refill=False`: no
+        spare worktrees are made for it (a repo only looked at, as a campaign's selector does).
 
         Tasks that asked while another fetch of the same mirror was already under way, and which
         started after they asked, share that fetch: it saw everything they would have seen.
@@ -103,7 +104,8 @@ class WorktreeWorkspaces:
                 return  # a fetch that began after this one was asked finished while it queued
             async with file_lock(self._lock(repo)):
                 await self._fetch(repo, mirror, stamp, asked)
-        self._schedule_refill(repo, repo.branch)
+        if refill:
+            self._schedule_refill(repo, repo.branch)
 
     def _fetcher(self, repo: RepoRef) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
