@@ -1587,8 +1587,11 @@ class ForgeDeployState(Carried):
 # -- issue 19, part A (hooks-intake): what a forge's signed webhook says, typed (honk.hooks) -------------
 
 # What a forge event is about: a comment (on an issue, a pull request, a commit), a submitted review, a
-# review's line comment, a failed check run / suite / workflow / pipeline, a pull request that moved, a push.
-ForgeEventKind = Literal["comment", "review", "review_comment", "checks_failed", "pull_request", "push"]
+# review's line comment, a failed check run / suite / workflow / pipeline, a passed check suite / workflow /
+# pipeline, a pull request that moved, a push.
+ForgeEventKind = Literal[
+    "comment", "review", "review_comment", "checks_failed", "checks_passed", "pull_request", "push"
+]
 # Where a comment was made (GitLab's notes can be on a commit or a snippet too).
 CommentTarget = Literal["issue", "pull_request", "commit", "snippet"]
 # What happened to a pull request (a GitLab merge request's `open` / `update` / `close` / `merge` map here).

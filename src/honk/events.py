@@ -500,6 +500,20 @@ class ForgeChecksFailed(Event):
         return f"{what}: {self.skipped}" if self.skipped else f"{what}: fix attempt {self.attempt} of {self.of}"
 
 
+class CiPassed(Event):
+    """The forge's CI passed on the task's pull request after Honk's fixes (`after_attempts` of them since it
+    last passed): said once on the pull request and where the task was asked. CI passing with no failure
+    before is not news, and is not recorded."""
+
+    kind: Literal["ci_passed"] = "ci_passed"
+    commit: str
+    after_attempts: int
+
+    def line(self) -> str:
+        attempts = "1 fix attempt" if self.after_attempts == 1 else f"{self.after_attempts} fix attempts"
+        return f"CI passed on {self.commit[:7]} after {attempts}"
+
+
 class MergeHeld(Event):
     """The merge did not happen, and says why: the task is back to review, or (`rework`) back to the
     agent, when the latest target broke the checks or conflicts with the branch."""
@@ -679,6 +693,7 @@ AnyEvent = Annotated[
     | MergeRequested
     | MainMoved
     | ForgeChecksFailed
+    | CiPassed
     | MergeHeld
     | Merged
     | DeployStarted

@@ -531,9 +531,11 @@ class Notifier(Protocol):
         """Says the milestone the task has reached (ready, failed, merged, cancelled, a held merge)."""
         ...
 
-    async def note(self, task: TaskRequest, text: str) -> None:
+    async def note(self, task: TaskRequest, text: str, asked_too: bool = False) -> None:
         """Says one line that is not a milestone (the forge's CI failed and a fix is under way, or why
-        Honk leaves it): where the task talks, without repeating its state."""
+        Honk leaves it): where the task talks, without repeating its state. On the forge such a line goes
+        on the task's pull request; `asked_too`: also on the issue it was asked on (news its asker waits
+        for, as CI passing after Honk's fixes, rather than a step of the work)."""
         ...
 
 

@@ -88,6 +88,7 @@ from honk.workflow.records import (
     AutofixSwitch,
     CancelRequest,
     CiFailure,
+    CiPassing,
     DeployDecision,
     FollowUp,
     MergeDecision,
@@ -689,6 +690,16 @@ class TaskService:
         """Tells the task that the forge's CI failed on its pull request (a signed forge event: no person
         to check); the workflow decides whether to try a fix. False when the task has ended."""
         return await self._tell_open_task(task_id, TaskWorkflow.ci_failed, failure)
+
+    async def ci_passed(self, task_id: str, passing: CiPassing) -> bool:
+        """Tells the task that the forge's CI passed on its pull request, when that is news: on the commit
+        Honk pushed last (a person's commit, or an older one, is not its to report), after Honk tried to fix
+        a failure there since CI last passed (a first push passing, or a green said already, is quiet). The
+        workflow records it once whatever comes twice; False when nothing was told."""
+        timeline = await self.timeline(task_id)
+        if timeline.ready is None or timeline.ready.commit != passing.commit or not timeline.ci_fixes:
+            return False
+        return await self._tell_open_task(task_id, TaskWorkflow.ci_passed, passing)
 
     async def target_moved(self, task_id: str, new_head: str = "", by: str = "") -> bool:
         """Tells a task its target branch moved (the forge front door, for each open Honk pull request onto

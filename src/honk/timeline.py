@@ -34,6 +34,7 @@ from honk.events import (
     BuildReady,
     ChangeReviewed,
     CheckFinished,
+    CiPassed,
     DeliveryFailed,
     DeliveryStarted,
     DeliveryWaiting,
@@ -41,6 +42,7 @@ from honk.events import (
     DeployHeld,
     DeployStarted,
     FollowUpReceived,
+    ForgeChecksFailed,
     Merged,
     NetworkBlocked,
     PlanApproved,
@@ -102,6 +104,10 @@ class Timeline(Carried):
     answered: list[int] = []
     review: ChangeReviewed | None = None
     pull_request: PullRequestUpdated | None = None
+    # The forge's CI on the pull request: Honk's fix attempts since it last passed (a green on Honk's head
+    # is news only after one), and the latest time it passed after them.
+    ci_fixes: int = 0
+    ci_passed: CiPassed | None = None
     refusals: list[SandboxRefused] = []
     refused: int = 0
     # What the egress proxy refused: one entry per phase, host, method and reason, its count summed.
@@ -202,6 +208,10 @@ class Timeline(Carried):
             changes["review"] = event
         elif isinstance(event, PullRequestUpdated):
             changes["pull_request"] = event
+        elif isinstance(event, ForgeChecksFailed) and not event.skipped:
+            changes["ci_fixes"] = self.ci_fixes + 1
+        elif isinstance(event, CiPassed):
+            changes |= {"ci_fixes": 0, "ci_passed": event}
         elif isinstance(event, SandboxRefused):
             changes |= {"refusals": [*self.refusals, event][-MAX_REFUSALS_KEPT:], "refused": self.refused + 1}
         elif isinstance(event, NetworkBlocked):

@@ -3,7 +3,8 @@ and GitLab's docs), each typed event's fields checked against the example's valu
 any JSON value gives a typed event or Ignored, never an exception, with every field bounded.
 
 Only what an example lacks is filled in (a mention of @honk in a comment, a failing conclusion where the
-package has no failing example), on a copy: the files stay as the forges wrote them."""
+package has no failing example, a passing one where it has no passing example), on a copy: the files stay
+as the forges wrote them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from honk.hooks import gitlab as gl
 from honk.hooks.events import (
     MAX_TEXT,
     ChecksFailed,
+    ChecksPassed,
     Comment,
     Ignored,
     PullRequestChanged,
@@ -186,11 +188,41 @@ def test_github_check_run_fails():
     assert isinstance(gh.parse("check_run", body, "honk"), Ignored)
 
 
+def test_github_check_run_passing_is_not_ci_passing():
+    """One job's check run passing says nothing of the commit's other jobs: only its suite's verdict is read."""
+    body = github("check_run.completed")
+    body["check_run"]["conclusion"] = "success"  # the package's one check_run example fails
+    ignored = gh.parse("check_run", body, "honk")
+    assert isinstance(ignored, Ignored) and "'success'" in ignored.reason
+
+
+def test_github_check_suite_passes():
+    body = github("check_suite.completed")
+    suite = body["check_suite"]
+    assert suite["conclusion"] == "success", "the package's check_suite example passed"
+    event = gh.parse("check_suite", body, "honk")
+    assert isinstance(event, ChecksPassed)
+    assert (event.kind, event.repo, event.actor, event.source, event.name, event.head_sha) == (
+        "checks_passed",
+        body["repository"]["full_name"],
+        body["sender"]["login"],
+        "check_suite",
+        suite["app"]["name"],
+        suite["head_sha"],
+    )
+    assert (event.branch, event.numbers) == (suite["head_branch"], [p["number"] for p in suite["pull_requests"]])
+    for neither in ("neutral", "skipped", "cancelled", "stale", "action_required", None, ["success"]):
+        suite["conclusion"] = neither
+        assert isinstance(gh.parse("check_suite", body, "honk"), Ignored), neither
+    suite["conclusion"], body["action"] = "success", "requested"
+    assert isinstance(gh.parse("check_suite", body, "honk"), Ignored), "not completed yet"
+    body["action"], suite["head_sha"] = "completed", "not a sha"
+    assert isinstance(gh.parse("check_suite", body, "honk"), Ignored), "a verdict on no commit"
+
+
 def test_github_check_suite_fails():
     body = github("check_suite.completed")
     suite = body["check_suite"]
-    passed = gh.parse("check_suite", body, "honk")
-    assert isinstance(passed, Ignored) and repr(suite["conclusion"]) in passed.reason
     suite["conclusion"] = "failure"  # no check_suite example fails
     event = gh.parse("check_suite", body, "honk")
     assert isinstance(event, ChecksFailed)
@@ -208,10 +240,24 @@ def test_github_check_suite_fails():
     )
 
 
+def test_github_workflow_run_passes():
+    body = github("workflow_run.completed")
+    run = body["workflow_run"]
+    event = gh.parse("workflow_run", body, "honk")
+    assert isinstance(event, ChecksPassed), "the package's workflow_run example succeeded"
+    assert (event.source, event.name, event.head_sha, event.branch, event.numbers, event.url) == (
+        "workflow_run",
+        run["name"] or body["workflow"]["name"],
+        run["head_sha"],
+        run["head_branch"],
+        [],
+        run["html_url"],
+    )
+
+
 def test_github_workflow_run_fails():
     body = github("workflow_run.completed")
     run = body["workflow_run"]
-    assert isinstance(gh.parse("workflow_run", body, "honk"), Ignored), "the example succeeded"
     run["conclusion"] = "failure"  # no workflow_run example fails
     event = gh.parse("workflow_run", body, "honk")
     assert isinstance(event, ChecksFailed)
@@ -366,10 +412,33 @@ def test_gitlab_merge_request_opened_pushed_to_closed():
     assert isinstance(gl.parse("Merge Request Hook", body, "honk"), Ignored)
 
 
+def test_gitlab_pipeline_passes():
+    body = gitlab("pipeline")
+    pipeline = body["object_attributes"]
+    assert pipeline["status"] == "success", "the documented example's pipeline passed"
+    event = gl.parse("Pipeline Hook", body, "honk")
+    assert isinstance(event, ChecksPassed)
+    assert (event.kind, event.repo, event.actor, event.source, event.name) == (
+        "checks_passed",
+        body["project"]["path_with_namespace"],
+        body["user"]["username"],
+        "pipeline",
+        pipeline["name"],
+    )
+    assert (event.head_sha, event.branch, event.numbers, event.url) == (
+        pipeline["sha"],
+        pipeline["ref"],
+        [body["merge_request"]["iid"]],
+        pipeline["url"],
+    )
+    for neither in ("running", "pending", "canceled", "skipped", "manual", None):
+        pipeline["status"] = neither
+        assert isinstance(gl.parse("Pipeline Hook", body, "honk"), Ignored), neither
+
+
 def test_gitlab_pipeline_fails():
     body = gitlab("pipeline")
     pipeline = body["object_attributes"]
-    assert isinstance(gl.parse("Pipeline Hook", body, "honk"), Ignored), "the example's pipeline succeeded"
     pipeline["status"] = "failed"  # its builds already include a failed one
     event = gl.parse("Pipeline Hook", body, "honk")
     assert isinstance(event, ChecksFailed)
@@ -456,14 +525,17 @@ def test_wrong_types_everywhere_are_ignored_not_raised():
 
 
 def test_every_example_parses_to_what_its_event_says():
-    """Each vendored example, as vendored, gives its event's record (or Ignored where it did not fail)."""
+    """Each vendored example, as vendored, gives its event's record: a passing suite, run or pipeline a
+    `ChecksPassed`, the failing check run a `ChecksFailed`."""
     passing = {"check_suite.completed", "workflow_run.completed", "pipeline"}
     for name, event in GITHUB_EXAMPLES.items():
         result = gh.parse(event, github(name), "honk")
-        assert isinstance(result, Ignored) == (name in passing), (name, result)
+        assert not isinstance(result, Ignored), (name, result)
+        assert isinstance(result, ChecksPassed) == (name in passing), (name, result)
     for name, event in GITLAB_EXAMPLES.items():
         result = gl.parse(event, gitlab(name), "honk")
-        assert isinstance(result, Ignored) == (name in passing), (name, result)
+        assert not isinstance(result, Ignored), (name, result)
+        assert isinstance(result, ChecksPassed) == (name in passing), (name, result)
 
 
 JSON = st.recursive(
@@ -525,7 +597,9 @@ def _paths(obj: Any, prefix: tuple = ()) -> Any:
 
 def _any_outcome(result: object) -> bool:
     """A record, round-tripped through JSON (as it goes into workflow history), every string bounded."""
-    assert isinstance(result, Ignored | Comment | Review | ReviewComment | ChecksFailed | PullRequestChanged | Pushed)
+    assert isinstance(
+        result, Ignored | Comment | Review | ReviewComment | ChecksFailed | ChecksPassed | PullRequestChanged | Pushed
+    )
     again = type(result).model_validate_json(result.model_dump_json())
     assert again == result
     for value in result.model_dump().values():

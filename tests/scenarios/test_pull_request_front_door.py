@@ -8,15 +8,19 @@ story has its own repo. The agent is the scripted one: each run plays the repo's
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 
 import pytest
 
 from honk.domain import TaskState
+from honk.store import Store
+from honk.store.deliveries import HookDeliveries
 from honk.testing.fake_github import FakeGitHub
 from honk.testing.gitrepo import RemoteRepo, run_git
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from honk.testing.webhooks import github_delivery, github_payload
 from repos import DIRECT_FIX, FOLLOW_UP_STEP, calc_files, scenario
 
 TOKEN = "ghp_front_door_0123456789"
@@ -102,6 +106,47 @@ def push_as_a_person(remote: RemoteRepo, branch: str, path: str, text: str) -> s
     run_git("push", "--quiet", "origin", f"HEAD:{branch}", cwd=remote.clone)
     run_git("checkout", "--quiet", remote.branch, cwd=remote.clone)
     return remote.head(branch)
+
+
+def acted(stack: HonkStack, github: FakeGitHub, event: str) -> str:
+    """What Honk's forge door did with the newest `event` delivery GitHub sent (the one line recorded on the
+    delivery), once it was handled: how a story knows a delivery that says nothing was looked at."""
+    github.webhooks.drain()
+    delivery_id = github.webhooks.deliveries(event)[-1].delivery_id
+    detail: list[str] = []
+
+    async def read() -> None:
+        store = Store(stack.db_url)
+        try:
+            stored = await HookDeliveries(store).get("github", delivery_id)
+        finally:
+            await store.close()
+        detail[:] = [stored.detail] if stored is not None and stored.state == "handled" else []
+
+    def handled() -> bool:
+        asyncio.run(read())
+        return bool(detail)
+
+    wait_until(handled, 60, f"the {event} delivery {delivery_id} to be handled", interval_s=0.2)
+    return detail[0]
+
+
+def suite_passed(github: FakeGitHub, full: str, number: int, sha: str) -> None:
+    """Another CI app's check suite passing on `sha` of pull request #number (GitHub sends one per app)."""
+    repo, pull = github.repos[full], github.pull(full, number)
+    assert repo.hook is not None
+    payload = github_payload(
+        "check_suite.completed",
+        repo=full,
+        base_url=github.url,
+        sender="linter[bot]",
+        conclusion="success",
+        head_sha=sha,
+        number=number,
+        head_ref=pull.head,
+        base_ref=pull.base,
+    )
+    github.webhooks.submit(github_delivery(repo.hook.url, repo.hook.secret, "check_suite", payload, repo.hook.id))
 
 
 def ready(stack: HonkStack, task_id: str) -> None:
@@ -203,6 +248,48 @@ def test_ci_failing_is_fixed_at_most_the_cap_then_left_to_people(stack, github, 
     assert [(f.attempt, bool(f.skipped)) for f in fixes] == [(1, False), (2, False), (0, True)]
     rounds = [e.event for e in stack.events(task_id) if e.event.kind == "agent_started"]
     assert [r.reason for r in rounds][-2:] == ["ci_failure", "ci_failure"]
+
+
+def test_ci_failing_twice_then_passing_gets_two_fixes_and_the_green_is_told_once(stack, github, make_remote):
+    full = a_repo(
+        stack, github, make_remote, "ci-green", scenario(DIRECT_FIX, README_FIX.format(n=1), README_FIX.format(n=2))
+    )
+    issue = github.open_issue(full, "add() is wrong")
+    github.comment(full, issue, "@honk fix it", by="ada")
+    task_id = task_of(said(github, full, issue, "On it"))
+    ready(stack, task_id)
+    [pull] = github.repos[full].pulls.values()
+    heads = [head_of(github, full, pull.number)]
+
+    # CI passing on Honk's first push, before anything failed there: no news, said nowhere.
+    github.set_job(full, heads[0], "lint", "success")
+    assert acted(stack, github, "check_suite").startswith("nothing: CI passing"), "the pass was read and left"
+
+    for attempt in (1, 2):
+        github.fail_job(full, heads[-1], "test (3.11)", "FAILED tests/test_totals.py::test_invoice_total")
+        said(github, full, pull.number, f"fix attempt {attempt} of 3")
+        wait_until(lambda before=heads[-1]: head_of(github, full, pull.number) != before, 120, f"fix {attempt}")
+        wait_until(lambda: stack.task(task_id).state == TaskState.ready, 120, "the fix to be delivered")
+        heads.append(head_of(github, full, pull.number))
+
+    # Another CI's suite passing late on the first fix: not the commit Honk pushed last, so no news either.
+    suite_passed(github, full, pull.number, heads[1])
+    assert acted(stack, github, "check_suite").startswith("nothing: CI passing")
+
+    # CI passes on the second fix: said on the pull request and on the issue Honk was asked on, and recorded.
+    github.set_job(full, heads[2], "test (3.11)", "success")
+    line = f"CI passed on {heads[2][:7]} after 2 fix attempts"
+    assert task_id in said(github, full, pull.number, line)
+    said(github, full, issue, line)
+    [passed] = [e.event for e in stack.events(task_id) if e.event.kind == "ci_passed"]
+    assert (passed.commit, passed.after_attempts) == (heads[2], 2)
+
+    # Passing there again (another suite, a re-run): said nothing twice.
+    github.set_job(full, heads[2], "lint", "success")
+    assert acted(stack, github, "check_suite").startswith("nothing: CI passing")
+    assert [sum(line in c for c in github.comments(full, n)) for n in (pull.number, issue)] == [1, 1]
+    assert stack.kinds(task_id).count("ci_passed") == 1
+    assert stack.task(task_id).state == TaskState.ready
 
 
 def test_no_fix_when_main_fails_too_or_a_person_pushed_the_head(stack, github, make_remote):

@@ -12,6 +12,8 @@ from honk.events import (
     ChangeReviewed,
     CheckFinished,
     ChecksStarted,
+    CiPassed,
+    ForgeChecksFailed,
     MergeHeld,
     MergeRequested,
     NetworkBlocked,
@@ -121,3 +123,17 @@ def test_refused_requests_are_said_once_with_the_command_that_allows_the_host():
     ], "never an address, nor a method an allowance would not add"
     assert (several.blocked_warning("calc") or "").endswith("`honk network allow calc HOST --phase PHASE`")
     assert Timeline().blocked_warning("calc") is None
+
+
+def test_fix_attempts_are_counted_until_ci_passes_after_them():
+    """What the forge door asks before telling a task CI passed: fixes tried since it last passed (a skipped
+    failure is no attempt), and the latest pass after them."""
+    attempt = lambda n: ForgeChecksFailed(commit=f"h{n}", jobs=["test"], attempt=n, of=3)  # noqa: E731
+    timeline = Timeline()
+    for event in (attempt(1), ForgeChecksFailed(commit="h1", jobs=["lint"], skipped="autofix is off"), attempt(2)):
+        timeline = timeline.fold(event)
+    assert (timeline.ci_fixes, timeline.ci_passed) == (2, None)
+    passed = CiPassed(commit="h3", after_attempts=2)
+    timeline = timeline.fold(passed)
+    assert (timeline.ci_fixes, timeline.ci_passed) == (0, passed)
+    assert timeline.fold(attempt(3)).ci_fixes == 1

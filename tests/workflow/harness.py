@@ -56,6 +56,8 @@ from honk.workflow.records import (
     AgentRunResult,
     BuildResult,
     CancelRequest,
+    CiLogs,
+    CiLogsInput,
     FollowUp,
     MergeDecision,
     MergeInput,
@@ -98,6 +100,7 @@ class Script:
     build: list[Answer] = field(default_factory=list)
     merge: list[Answer] = field(default_factory=list)
     pull_request: list[Answer] = field(default_factory=list)
+    ci_logs: list[Answer] = field(default_factory=list)
 
 
 class Fakes:
@@ -236,6 +239,13 @@ class Fakes:
     async def pull_request(self, inp: ProvisionInput) -> PullRequestState:
         return await self._step("pull_request", inp, self.script.pull_request, PullRequestState(state="open"), [])
 
+    @activity.defn(name="ci_logs")
+    @user_facing
+    async def ci_logs(self, inp: CiLogsInput) -> CiLogs:
+        """By default the failing job's log on the commit Honk pushed last (a fix is Honk's to try)."""
+        head = CiLogs(jobs=["test"], feedback="FAILED test_add: 1 != 2", head=inp.commit)
+        return await self._step("ci_logs", inp, self.script.ci_logs, head, [])
+
     @activity.defn(name="merge")
     @user_facing
     async def merge(self, inp: MergeInput) -> MergeResult:
@@ -258,6 +268,7 @@ class Fakes:
             self.build,
             self.deliver,
             self.pull_request,
+            self.ci_logs,
             self.merge,
             self.cleanup,
         ]

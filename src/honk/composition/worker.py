@@ -243,9 +243,9 @@ class AllNotifiers:
         for n in self.notifiers:
             await n.milestone(task, detail)
 
-    async def note(self, task: TaskRequest, text: str) -> None:
+    async def note(self, task: TaskRequest, text: str, asked_too: bool = False) -> None:
         for n in self.notifiers:
-            await n.note(task, text)
+            await n.note(task, text, asked_too)
 
 
 def front_door_activities(settings: Settings, store: Store, client: Client, forges: Forges) -> list:

@@ -9,6 +9,8 @@ the activity `forge_act`, through TaskService like every front door.
   comments with their file and line; the delivery that addresses them replies to each. A review by
   someone who may not edit is context, never instructions: nothing starts.
 - A failed check on Honk's pull request: the task's workflow is told, and decides whether to try a fix.
+- CI passing on the commit Honk pushed last, after it fixed a failure there: the task's workflow is told,
+  and says so once. A pass on anything else (a first push, a person's commit, an older one) is not news.
 - A push to a repo's branch: the tasks waiting for review there bring it in (a conflict is theirs to
   resolve), and the repo's schedules are read again.
 
@@ -30,11 +32,11 @@ from honk.forgedoor import context
 from honk.forgedoor.commands import Ask, Autofix, ReviewIt, Stop, command
 from honk.forgedoor.notifier import task_link
 from honk.gate import Actor
-from honk.hooks.events import ChecksFailed, Comment, ForgeEvent, Pushed, Review
+from honk.hooks.events import ChecksFailed, ChecksPassed, Comment, ForgeEvent, Pushed, Review
 from honk.hooks.handling import HookDelivery
 from honk.protocols import ForgeConversation
 from honk.service import TaskService
-from honk.workflow.records import CiFailure
+from honk.workflow.records import CiFailure, CiPassing
 
 log = logging.getLogger("honk.forgedoor")
 ACTIVITY = "forge_act"
@@ -65,6 +67,8 @@ class ForgeFrontDoor:
                 return await self._review(repo, event)
             case ChecksFailed():
                 return await self._checks_failed(repo, event)
+            case ChecksPassed():
+                return await self._checks_passed(repo, event)
             case Pushed():
                 return await self._pushed(repo, event)
         return f"nothing: {_what(event)}"
@@ -185,18 +189,35 @@ class ForgeFrontDoor:
     # -- CI and pushes ------------------------------------------------------------------------------------
     async def _checks_failed(self, repo: RepoRef, event: ChecksFailed) -> str:
         told = []
+        for task in await self._ci_tasks(repo, event):
+            failure = CiFailure(commit=event.head_sha, name=event.name, run_id=event.run_id, url=event.url)
+            if await self.service.ci_failed(task.id, failure):
+                told.append(task.id)
+        return f"told {', '.join(told)}" if told else "nothing: not an open Honk pull request"
+
+    async def _checks_passed(self, repo: RepoRef, event: ChecksPassed) -> str:
+        told = []
+        for task in await self._ci_tasks(repo, event):
+            passing = CiPassing(commit=event.head_sha, name=event.name, url=event.url)
+            if await self.service.ci_passed(task.id, passing):
+                told.append(task.id)
+        if told:
+            return f"told {', '.join(told)}"
+        return f"nothing: CI passing on {event.head_sha[:10]} is no news to an open Honk pull request"
+
+    async def _ci_tasks(self, repo: RepoRef, event: ChecksFailed | ChecksPassed) -> list[TaskView]:
+        """The Honk tasks whose pull requests CI ran for: those the forge names, else the branch's. Ended
+        ones among them too: telling one says whether it is still open."""
+        tasks = []
         for number in event.numbers[:5] or [None]:
             task = (
                 await self.service.forge_task(event.forge, event.repo, number, event.branch)
                 if number is not None
                 else await self.service.branch_task(repo, event.branch)
             )
-            if task is None:
-                continue  # `ci_failed` says whether it is still open
-            failure = CiFailure(commit=event.head_sha, name=event.name, run_id=event.run_id, url=event.url)
-            if await self.service.ci_failed(task.id, failure):
-                told.append(task.id)
-        return f"told {', '.join(told)}" if told else "nothing: not an open Honk pull request"
+            if task is not None:
+                tasks.append(task)
+        return tasks
 
     async def _pushed(self, repo: RepoRef, event: Pushed) -> str:
         if event.branch is None or event.branch != repo.branch:

@@ -44,15 +44,18 @@ class ForgeNotifier:
         if view.state == TaskState.ready:
             await self._answer_review(task, timeline)
 
-    async def note(self, task: TaskRequest, text: str) -> None:
+    async def note(self, task: TaskRequest, text: str, asked_too: bool = False) -> None:
         """On the task's pull request (what the note is about: its CI, its branch), else on the forge
-        thread it was asked on."""
+        thread it was asked on; `asked_too`: on both (once when they are the same)."""
         timeline = await self.reads.timeline(task.task_id) or Timeline()
         said = f"{text}\n\n{task_link(self.base_url, task.task_id)}"
-        if timeline.pull_request is not None:
-            await self.conversation.comment(task.repo, timeline.pull_request.number, said, True)
-        elif task.forge_thread is not None:
-            await self.conversation.comment(task.repo, task.forge_thread.number, said, task.forge_thread.pull_request)
+        pull, asked = timeline.pull_request, task.forge_thread
+        if pull is not None:
+            await self.conversation.comment(task.repo, pull.number, said, True)
+        if asked is not None and (
+            pull is None or (asked_too and (asked.number, asked.pull_request) != (pull.number, True))
+        ):
+            await self.conversation.comment(task.repo, asked.number, said, asked.pull_request)
 
     async def _answer_review(self, task: TaskRequest, timeline: Timeline) -> None:
         """Replies to each review comment the latest delivery addressed, once: a thread already resolved

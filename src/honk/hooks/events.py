@@ -98,6 +98,19 @@ class ChecksFailed(ForgeEventBase):
     run_id: int | None = None  # where the failing job's log is fetched from (a run, a suite, a pipeline)
 
 
+class ChecksPassed(ForgeEventBase):
+    """A check suite, Actions workflow run or GitLab pipeline that completed and passed on `head_sha`: what
+    tells people that Honk's fix made CI green. A single check run passing is not read: it says nothing of
+    the rest of CI on that commit."""
+
+    kind: ForgeEventKind = "checks_passed"
+    source: str = Field(max_length=40)  # "check_suite", "workflow_run", "pipeline"
+    name: str = Field(default="", max_length=MAX_NAME)
+    head_sha: str = Field(max_length=MAX_SHA)
+    branch: str = Field(default="", max_length=MAX_NAME)
+    numbers: list[int] = Field(default=[], max_length=20)
+
+
 class PullRequestChanged(ForgeEventBase):
     """A pull request (merge request) opened, given new commits, or closed (`merged` says whether)."""
 
@@ -135,6 +148,7 @@ ForgeEvent = Annotated[
     | Annotated[Review, Tag("review")]
     | Annotated[ReviewComment, Tag("review_comment")]
     | Annotated[ChecksFailed, Tag("checks_failed")]
+    | Annotated[ChecksPassed, Tag("checks_passed")]
     | Annotated[PullRequestChanged, Tag("pull_request")]
     | Annotated[Pushed, Tag("push")],
     Discriminator(_kind),
@@ -142,7 +156,7 @@ ForgeEvent = Annotated[
 
 
 class Ignored(Carried):
-    """A delivery of a kind Honk knows that asks nothing of it (an edited comment, a passing check),
+    """A delivery of a kind Honk knows that asks nothing of it (an edited comment, one passing check run),
     or that could not be read; `reason` says which, for the log."""
 
     reason: str = Field(max_length=MAX_REASON)

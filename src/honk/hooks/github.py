@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from honk.hooks.events import (
     ChecksFailed,
+    ChecksPassed,
     Comment,
     ForgeEvent,
     Ignored,
@@ -37,6 +38,10 @@ EVENTS = (
     "push",
 )
 FAILED = ("failure", "timed_out", "startup_failure")  # not "cancelled" (a person did that) nor "action_required"
+PASSED = "success"  # not "neutral" or "skipped": nothing ran to say the change is good
+# A suite or a workflow run is all of one CI's jobs on the commit; one check run passing says nothing of the
+# others (its suite's verdict comes when they have all finished), so a passing check run is not read.
+PASSING_SOURCES = ("check_suite", "workflow_run")
 VERDICTS = ("approved", "changes_requested", "commented", "dismissed")
 PR_ACTIONS = {"opened": "opened", "reopened": "opened", "synchronize": "synchronize", "closed": "closed"}
 NO_COMMIT = "0" * 40
@@ -141,8 +146,9 @@ def _checks(source: str, payload: dict, action: object, common: dict) -> ForgeEv
     if action != "completed":
         return Ignored(reason=f"a {source} {_said(action)}, not completed")
     conclusion = field(run, "conclusion")
-    if conclusion not in FAILED:
-        return Ignored(reason=f"a {source} that did not fail ({_said(conclusion)})")
+    passed = conclusion == PASSED and source in PASSING_SOURCES
+    if conclusion not in FAILED and not passed:
+        return Ignored(reason=f"a {source} that neither failed nor passed CI ({_said(conclusion)})")
     head = sha_of(field(run, "head_sha"))
     if not head:
         return Ignored(reason=f"a {source} on no commit")
@@ -152,17 +158,18 @@ def _checks(source: str, payload: dict, action: object, common: dict) -> ForgeEv
     branch = field(run, "head_branch") if source != "check_run" else field(run, "check_suite", "head_branch")
     prs = field(run, "pull_requests")
     numbers = [n for p in prs[:20] if (n := number_of(field(p, "number")))] if isinstance(prs, list) else []
-    return ChecksFailed(
+    facts = {
         **common,
-        url=url_of(field(run, "html_url")),
-        source=source,
-        name=title_of(name, 200),
-        conclusion=str(conclusion),
-        head_sha=head,
-        branch=name_of(branch),
-        numbers=numbers,
-        run_id=number_of(field(run, "id")),
-    )
+        "url": url_of(field(run, "html_url")),
+        "source": source,
+        "name": title_of(name, 200),
+        "head_sha": head,
+        "branch": name_of(branch),
+        "numbers": numbers,
+    }
+    if passed:
+        return ChecksPassed(**facts)
+    return ChecksFailed(**facts, conclusion=str(conclusion), run_id=number_of(field(run, "id")))
 
 
 def _pull_request(payload: dict, action: object, common: dict, handle: str) -> ForgeEvent | Ignored:

@@ -12,6 +12,7 @@ import re
 
 from honk.hooks.events import (
     ChecksFailed,
+    ChecksPassed,
     Comment,
     ForgeEvent,
     Ignored,
@@ -30,6 +31,7 @@ from honk.hooks.events import (
 EVENTS = ("Note Hook", "Merge Request Hook", "Pipeline Hook", "Push Hook")
 NOTEABLE = {"Issue": "issue", "MergeRequest": "pull_request", "Commit": "commit", "Snippet": "snippet"}
 FAILED = ("failed",)
+PASSED = "success"  # a pipeline is all of the commit's jobs: its success is CI passing
 NO_COMMIT = "0" * 40
 # GitLab's project and group access tokens act as bot users with generated usernames.
 BOT_USER = re.compile(r"^(project|group)_\d+_bot(_[0-9a-f]+)?\d*$")
@@ -117,15 +119,26 @@ def _merge_request(payload: dict, common: dict) -> ForgeEvent | Ignored:
 def _pipeline(payload: dict, common: dict) -> ForgeEvent | Ignored:
     pipeline = field(payload, "object_attributes")
     status = field(pipeline, "status")
-    if status not in FAILED:
-        return Ignored(reason=f"a pipeline that did not fail ({repr(status)[:40]})")
+    if status not in FAILED and status != PASSED:
+        return Ignored(reason=f"a pipeline that neither failed nor passed ({repr(status)[:40]})")
     head = sha_of(field(pipeline, "sha"))
     if not head:
         return Ignored(reason="a pipeline on no commit")
+    mr = number_of(field(payload, "merge_request", "iid"))
+    branch = "" if field(pipeline, "tag") is True else name_of(field(pipeline, "ref"))
+    if status == PASSED:
+        return ChecksPassed(
+            **common,
+            url=url_of(field(pipeline, "url")),
+            source="pipeline",
+            name=title_of(field(pipeline, "name"), 200),
+            head_sha=head,
+            branch=branch,
+            numbers=[mr] if mr else [],
+        )
     builds = payload.get("builds")
     failed = [b for b in builds[:200] if field(b, "status") == "failed"] if isinstance(builds, list) else []
     name = field(failed[0], "name") if failed else field(pipeline, "name")
-    mr = number_of(field(payload, "merge_request", "iid"))
     return ChecksFailed(
         **common,
         url=url_of(field(pipeline, "url")),
@@ -133,7 +146,7 @@ def _pipeline(payload: dict, common: dict) -> ForgeEvent | Ignored:
         name=title_of(name, 200),
         conclusion="failed",
         head_sha=head,
-        branch="" if field(pipeline, "tag") is True else name_of(field(pipeline, "ref")),
+        branch=branch,
         numbers=[mr] if mr else [],
         run_id=number_of(field(pipeline, "id")),
     )

@@ -151,8 +151,9 @@ class SlackNotifier:
             artifacts = [a.name for a in view.artifacts if a.size <= MAX_UPLOAD_BYTES]
             await self._uploads(view.id, await self._link(view.id, timeline), artifacts, thread, timeline)
 
-    async def note(self, task: TaskRequest, text: str) -> None:
-        """One line in the task's thread (no buttons, no state): the forge's CI failed, a fix is under way."""
+    async def note(self, task: TaskRequest, text: str, asked_too: bool = False) -> None:
+        """One line in the task's thread (no buttons, no state): the forge's CI failed, a fix is under way.
+        The thread is where the task was asked, so `asked_too` changes nothing here."""
         thread = await self._thread(task)
         if thread is None:
             return

@@ -179,7 +179,7 @@ class TaskActivities:
         if self.notifier is None:
             return
         if inp.note:
-            await self.notifier.note(inp.request, inp.detail)
+            await self.notifier.note(inp.request, inp.detail, inp.asked_too)
         else:
             await self.notifier.milestone(inp.request, inp.detail)
 

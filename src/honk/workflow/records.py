@@ -142,6 +142,7 @@ class NotifyInput(Carried):
     request: TaskRequest
     detail: str = ""
     note: bool = False  # `detail` is a passing note (CI failed, a fix under way), not a milestone
+    asked_too: bool = False  # the note goes where the task was asked too, not only on its pull request
 
 
 class PreviewInput(Carried):
@@ -204,6 +205,15 @@ class CiFailure(Carried):
     commit: str
     name: str = ""  # the check, job, workflow or pipeline that failed
     run_id: int | None = None  # where its jobs' logs are (a workflow run, a check suite, a pipeline)
+    url: str = ""
+
+
+class CiPassing(Carried):
+    """The forge's CI passed on the commit Honk pushed last to the task's pull request, after fixing a failure
+    there (the forge front door, through TaskService, tells only then)."""
+
+    commit: str
+    name: str = ""  # the suite, workflow or pipeline that passed
     url: str = ""
 
 

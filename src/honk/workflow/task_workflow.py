@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         BuildStarted,
         ChecksFailed,
         ChecksStarted,
+        CiPassed,
         DeployFinished,
         FollowUpsNotApplied,
         ForgeChecksFailed,
@@ -60,6 +61,7 @@ with workflow.unsafe.imports_passed_through():
         CiFailure,
         CiLogs,
         CiLogsInput,
+        CiPassing,
         DeliverInput,
         DeployDecision,
         DeployInput,
@@ -132,6 +134,10 @@ class TaskWorkflow:
         self.ci_seen: set[str] = set()
         self.ci_tried: list[str] = []
         self.autofix_on = True
+        # CI passing on Honk's head (the front door tells only after a fix), and how many fix attempts had
+        # been made when it last passed: a pass is said once, and only after an attempt since.
+        self.ci_passes: list[CiPassing] = []
+        self.ci_green_at = 0
         self.moved: TargetMoved | None = None  # the target moved: brought in while the task waits for people
         self.refreshing = False  # bringing it in now (a merge waits until the task is ready again)
 
@@ -143,6 +149,10 @@ class TaskWorkflow:
     @workflow.signal
     def ci_failed(self, f: CiFailure) -> None:
         self.ci_failures.append(f)
+
+    @workflow.signal
+    def ci_passed(self, p: CiPassing) -> None:
+        self.ci_passes.append(p)
 
     @workflow.signal
     def autofix(self, switch: AutofixSwitch) -> None:
@@ -576,13 +586,17 @@ class TaskWorkflow:
         or None when a person acted."""
         refresh = workflow.patched("refresh-v1")
         ci = workflow.patched("autofix-v1")
+        green = workflow.patched("ci-green-v1")
         while self.merge_by is None and not self.follow_ups:
-            if await self._wait_or_watch(refresh, ci):
+            if await self._wait_or_watch(refresh, ci, green):
                 return True, None
             if self.follow_ups or self.merge_by is not None:
                 break  # a person's word first (a merge brings the target in itself)
             if ci and self.ci_failures:
-                fix = await self._ci_fix()
+                fix = await self._ci_fix()  # before a pass: CI failing on the same commit makes it not green
+            elif green and self.ci_passes:
+                await self._ci_green()
+                continue
             elif refresh and self.moved is not None:
                 fix = await self._refresh()
             else:
@@ -639,15 +653,16 @@ class TaskWorkflow:
             return policy.conflict_prompt(self.req.text, target, conflicts), "main_moved"
         return policy.main_moved_prompt(self.req.text, target, feedback), "main_moved"
 
-    async def _wait_or_watch(self, refresh: bool, ci: bool) -> bool:
-        """Waits for a person (or, with `refresh`, a moved target). A task with a pull request also looks at
-        it now and then: closed on the forge ends the task (cancelled), merged there ends it merged. True
-        when ended."""
+    async def _wait_or_watch(self, refresh: bool, ci: bool, green: bool = False) -> bool:
+        """Waits for a person (or, with `refresh`, a moved target; `ci`, CI failing; `green`, CI passing).
+        A task with a pull request also looks at it now and then: closed on the forge ends the task
+        (cancelled), merged there ends it merged. True when ended."""
         wanted = lambda: (  # noqa: E731
             bool(self.follow_ups)
             or self.merge_by is not None
             or (refresh and self.moved is not None)
             or (ci and bool(self.ci_failures))
+            or (green and bool(self.ci_passes))
         )
         if self.req.repo.forge is None or not workflow.patched("forge-v1"):
             await workflow.wait_condition(wanted)
@@ -726,6 +741,20 @@ class TaskWorkflow:
             await self._notify(event.line(), note=True)
             return policy.ci_failed_prompt(self.req.text, logs.feedback, self._take_follow_ups()), "ci_failure"
         return None
+
+    async def _ci_green(self) -> None:
+        """CI passed on the commit Honk pushed last, after its fixes: said once, on the pull request and where
+        the task was asked. Not when CI failed on that commit too (another suite or workflow of the same
+        CI), nor when no fix was tried since CI last passed (a redelivered or repeated pass)."""
+        passes, self.ci_passes = self.ci_passes, []
+        for passing in passes:
+            attempts = len(self.ci_tried) - self.ci_green_at
+            if passing.commit in self.ci_seen or attempts == 0:
+                continue
+            self.ci_green_at = len(self.ci_tried)
+            event = CiPassed(commit=passing.commit, after_attempts=attempts)
+            await self._record(event)
+            await self._notify(event.line(), note=True, asked_too=True)
 
     async def _ci_skipped(self, commit: str, jobs: list[str], why: str) -> None:
         event = ForgeChecksFailed(commit=commit, jobs=jobs, skipped=why)
@@ -828,15 +857,16 @@ class TaskWorkflow:
         await self._notify()
         await self._cleanup()
 
-    async def _notify(self, detail: str = "", note: bool = False) -> None:
+    async def _notify(self, detail: str = "", note: bool = False, asked_too: bool = False) -> None:
         """Says the milestone (or, `note`, one passing line) where the task talks: its Slack thread, the
-        forge issue or pull request it was asked on, and for a note also its pull request."""
+        forge issue or pull request it was asked on, and for a note also its pull request (on the forge,
+        only there unless `asked_too`)."""
         talks = self.req.slack is not None or self.req.forge_thread is not None
         if not talks and not (note and self.req.repo.forge is not None):
             return
         await workflow.execute_activity_method(
             acts.notify,
-            NotifyInput(request=self.req, detail=detail, note=note),
+            NotifyInput(request=self.req, detail=detail, note=note, asked_too=asked_too),
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=RetryPolicy(maximum_attempts=10, maximum_interval=timedelta(seconds=30)),
         )
