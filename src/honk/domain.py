@@ -1935,6 +1935,7 @@ class CampaignMember(Record):
     task: TaskView | None = None
     checks_passed: bool | None = None  # None: no checks ran yet
     pull_request_url: str = ""
+    cost_cap_usd: float | None = None  # the campaign budget's share reserved for its latest attempt
 
 
 class CampaignView(Record):
@@ -1963,6 +1964,27 @@ class CampaignView(Record):
             key = m.task.state.value if m.task is not None else m.status
             out[key] = out.get(key, 0) + 1
         return out
+
+
+class MemberProgress(Carried):
+    """One member as the campaign workflow decides on it (honk.workflow.campaign_policy), read from the
+    store in one query: its row, and its latest task's state and cost. `earlier_cost_usd`: what its
+    earlier attempts spent (a retry's budget counts them); `checks_passed` is read only for a ready task
+    of a campaign that merges automatically (None otherwise)."""
+
+    repo: str
+    wave: int = 1
+    status: MemberStatus = "waiting"
+    attempt: int = 1
+    reason: str = ""
+    task_id: str | None = None
+    task_state: TaskState | None = None  # None: not started, or its task row not written yet
+    cost_usd: float | None = None
+    cost_cap_usd: float | None = None
+    earlier_cost_usd: float = 0.0
+    checks_passed: bool | None = None
+    merge_tried: bool = False
+    instruction: str = ""  # what a retry added to the request for this attempt
 
 
 # What a bulk action did to one member: done, or why not (the policy refused, not green, already ended).
