@@ -1930,12 +1930,12 @@ class CampaignMember(Record):
     repo: str
     attempt: int = 1
     wave: int = 1  # 1: the first wave; 2: the rest
+    cost_cap_usd: float | None = None  # the campaign budget's share reserved for its latest attempt
     status: MemberStatus = "waiting"
     reason: str = ""  # why refused or skipped
     task: TaskView | None = None
     checks_passed: bool | None = None  # None: no checks ran yet
     pull_request_url: str = ""
-    cost_cap_usd: float | None = None  # the campaign budget's share reserved for its latest attempt
 
 
 class CampaignView(Record):
