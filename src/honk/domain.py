@@ -2012,8 +2012,8 @@ def parse_selector(text: str) -> RepoSelector:
             continue
         if part.lower().startswith("files:"):
             body = part[len("files:") :].strip()
-            path, _, regex = body.partition("~")
-            path, content = path.strip(), (regex.strip() or None)
+            glob_part, _, regex = body.partition("~")
+            path, content = glob_part.strip(), (regex.strip() or None)
             if not path:
                 raise ValueError(f"{part!r}: say which files, e.g. files:**/*.py or files:requirements.txt~requests")
             if content is not None:

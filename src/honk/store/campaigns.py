@@ -296,7 +296,7 @@ class CampaignStore:
                 MemberProgress(
                     repo=member.repo,
                     wave=member.wave,
-                    status=member.status,
+                    status=member.status,  # type: ignore[arg-type]  # written from a MemberStatus
                     attempt=member.attempt,
                     reason=member.reason or "",
                     task_id=member.task_id,
@@ -330,7 +330,7 @@ class CampaignStore:
                     repo=member.repo,
                     attempt=member.attempt,
                     wave=member.wave,
-                    status=member.status,
+                    status=member.status,  # type: ignore[arg-type]  # written from a MemberStatus
                     reason=member.reason or "",
                     task=_view(task) if task is not None else None,
                     checks_passed=_checks_passed(timeline) if timeline is not None else None,
