@@ -1933,6 +1933,7 @@ class CampaignMember(Record):
     repo: str
     attempt: int = 1
     wave: int = 1  # 1: the first wave; 2: the rest
+    cost_cap_usd: float | None = None  # the campaign budget's share reserved for its latest attempt
     status: MemberStatus = "waiting"
     reason: str = ""  # why refused or skipped
     task: TaskView | None = None
@@ -1966,6 +1967,27 @@ class CampaignView(Record):
             key = m.task.state.value if m.task is not None else m.status
             out[key] = out.get(key, 0) + 1
         return out
+
+
+class MemberProgress(Carried):
+    """One member as the campaign workflow decides on it (honk.workflow.campaign_policy), read from the
+    store in one query: its row, and its latest task's state and cost. `earlier_cost_usd`: what its
+    earlier attempts spent (a retry's budget counts them); `checks_passed` is read only for a ready task
+    of a campaign that merges automatically (None otherwise)."""
+
+    repo: str
+    wave: int = 1
+    status: MemberStatus = "waiting"
+    attempt: int = 1
+    reason: str = ""
+    task_id: str | None = None
+    task_state: TaskState | None = None  # None: not started, or its task row not written yet
+    cost_usd: float | None = None
+    cost_cap_usd: float | None = None
+    earlier_cost_usd: float = 0.0
+    checks_passed: bool | None = None
+    merge_tried: bool = False
+    instruction: str = ""  # what a retry added to the request for this attempt
 
 
 # What a bulk action did to one member: done, or why not (the policy refused, not green, already ended).

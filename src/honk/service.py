@@ -26,10 +26,12 @@ from honk import attachments
 from honk.access.rules import Who
 from honk.accounts import preview_link_key
 from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
+from honk.campaigns import Campaigns
 from honk.domain import (
     MAX_REQUEST_CHARS,
     Action,
     Attachment,
+    Budget,
     DeployRecord,
     ForgeKind,
     ForgeRef,
@@ -131,6 +133,7 @@ class TaskService:
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
         self.ceiling, self.setup_ceiling = ceiling, setup_ceiling
         self.schedules = Schedules(client, settings, self)  # issue 19, part B: [[schedule]] as Temporal schedules
+        self.campaigns = Campaigns(self)  # issue 20: one request across many repos
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
@@ -355,11 +358,15 @@ class TaskService:
         plan: bool = False,
         forge_thread: ForgeThread | None = None,
         origin: Origin | None = None,
+        campaign: str | None = None,
+        budget_cap: Budget | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
         first, and changes nothing until a person approves it. `forge_thread`: the issue or pull request
-        it was asked on (Honk answers there); `origin`: what started it, when no person asked."""
+        it was asked on (Honk answers there); `origin`: what started it, when no person asked.
+        `campaign`: the campaign it is one repo of (told as the task moves); `budget_cap`: a cap on its
+        budget on top of the repo's and the policy's (the campaign's share)."""
         return await self.gate.recorded(
             "request",
             actor,
@@ -376,6 +383,8 @@ class TaskService:
                 plan,
                 forge_thread=forge_thread,
                 origin=origin,
+                campaign=campaign,
+                budget_cap=budget_cap,
             ),
         )
 
@@ -403,22 +412,10 @@ class TaskService:
         reverts: Reverting | None = None,
         forge_thread: ForgeThread | None = None,
         origin: Origin | None = None,
+        campaign: str | None = None,
+        budget_cap: Budget | None = None,
     ) -> tuple[TaskView, bool]:
-        text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
-        if not text:
-            raise UserFacingError("The request is empty: say what should change.")
-        if len(text) > MAX_REQUEST_CHARS:
-            raise UserFacingError(
-                f"The request is {len(text):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
-                "Put long context in a file in the repo and refer to it."
-            )
-        if agent is not None and agent not in AGENT_NAMES:
-            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
-        if plan and agent is not None and agent not in AGENTS_THAT_PLAN:
-            raise UserFacingError(
-                f"The {agent} agent cannot plan first: it runs its command, which changes files. "
-                f"Ask without a plan, or with an agent that plans ({', '.join(AGENTS_THAT_PLAN)})."
-            )
+        text = self.checked_request(text, agent, plan)
         ref = await self.repo(repo)
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 200:
@@ -446,6 +443,8 @@ class TaskService:
                         plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
                         forge_thread=forge_thread,
                         origin=origin,
+                        campaign=campaign,
+                        budget_cap=budget_cap,
                     )
                 )
             return known, False
@@ -466,6 +465,8 @@ class TaskService:
             reverts=reverts,
             forge_thread=forge_thread,
             origin=origin,
+            campaign=campaign,
+            budget_cap=budget_cap,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
@@ -493,6 +494,28 @@ class TaskService:
         # Also on a retry: a submission that died between the record and the start is completed now.
         await self._start(req)
         return (await self.task(task_id)), created
+
+    @staticmethod
+    def checked_request(text: str, agent: str | None, plan: bool = False) -> str:
+        """The request's text as Honk keeps it (stripped, secrets redacted), or a UserFacingError saying what
+        is wrong with it: empty, too long, an unknown agent, a plan from an agent that cannot plan. A task's
+        and a campaign's requests are checked alike (honk.campaigns)."""
+        text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
+        if not text:
+            raise UserFacingError("The request is empty: say what should change.")
+        if len(text) > MAX_REQUEST_CHARS:
+            raise UserFacingError(
+                f"The request is {len(text):,} characters; the limit is {MAX_REQUEST_CHARS:,}. "
+                "Put long context in a file in the repo and refer to it."
+            )
+        if agent is not None and agent not in AGENT_NAMES:
+            raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
+        if plan and agent is not None and agent not in AGENTS_THAT_PLAN:
+            raise UserFacingError(
+                f"The {agent} agent cannot plan first: it runs its command, which changes files. "
+                f"Ask without a plan, or with an agent that plans ({', '.join(AGENTS_THAT_PLAN)})."
+            )
+        return text
 
     async def _start(self, req: TaskRequest) -> None:
         try:

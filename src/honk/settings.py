@@ -383,6 +383,25 @@ class HookSettings(Section):
     )
 
 
+class CampaignsSection(Section):
+    title = "Campaigns (one request across many repos: `honk campaign start`)"
+    prefix = "campaigns_"
+
+    poll_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how often a running campaign reads its members' progress when none of its tasks told it "
+        "of a move (they do as they move; this is the fallback)",
+    )
+    max_repos: int = Field(
+        default=500,
+        ge=1,
+        le=1000,
+        description="the most repos one campaign may reach; a selector matching more is refused",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -400,6 +419,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     operations: OperationsSettings = OperationsSettings()
     hooks: HookSettings = HookSettings()
+    campaigns: CampaignsSection = CampaignsSection()
 
     @classmethod
     def settings_customise_sources(

@@ -33,6 +33,7 @@ class Step(BaseModel):
     commands: list[str] = []
     edit: list[Edit] = []
     plan: Plan | None = None  # what a run in plan mode proposes
+    cost_usd: float = Field(default=0.0, ge=0)  # what the run reports it spent (budget stories)
 
 
 class Scenario(BaseModel):
@@ -59,7 +60,7 @@ class ScriptedAgent:
             await emit(AgentSaid(text=step.message))
         plan = step.plan if job.mode == "plan" else None
         summary = plan.summary if plan is not None else step.message
-        return AgentOutcome(summary=summary, model="scripted", cost_usd=0.0, turns=1, plan=plan)
+        return AgentOutcome(summary=summary, model="scripted", cost_usd=step.cost_usd, turns=1, plan=plan)
 
 
 def load_scenario(workspace: WorkspaceView, rel: str) -> Scenario:

@@ -23,6 +23,7 @@ from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
+from honk.campaigns import CampaignSteps, poke_campaign
 from honk.composition.previews import artifact_links, link_maker
 from honk.deliver.command import CommandDelivery
 from honk.deliver.served import ServedApps
@@ -62,6 +63,7 @@ from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
 from honk.verify.runner import RepoChecks
 from honk.workflow.activities import Steps, TaskActivities
+from honk.workflow.campaign_workflow import CampaignWorkflow
 from honk.workflow.client import connect
 from honk.workflow.pull_review import PullReviewWorkflow
 from honk.workflow.schedule_fire import ScheduleFireWorkflow
@@ -257,7 +259,16 @@ def front_door_activities(settings: Settings, store: Store, client: Client, forg
         settings, store, client, Gate(policy, store, AuditLog(store)), ceiling=ceiling, setup_ceiling=setup_ceiling
     )
     door = ForgeFrontDoor(service, HostedConversation(forges), settings.hooks.forge_handle)
-    return [door.act, *DeliverySteps(HookDeliveries(store)).all(), *ScheduleFirer(service).all()]
+    # A campaign's steps (issue 20). Its files selector and its Slack message need a RepoFiles and a
+    # CampaignNotifier: until this worker is given them, a files selector is refused with a reason and a
+    # campaign asked in Slack keeps its board on the web page.
+    campaigns = CampaignSteps(service, files=None, notifier=None)
+    return [
+        door.act,
+        *DeliverySteps(HookDeliveries(store)).all(),
+        *ScheduleFirer(service).all(),
+        *campaigns.all(),
+    ]
 
 
 def worker_id() -> str:
@@ -370,6 +381,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     egress = (egress or EgressProxy()).start()
     previews = preview_host(settings, store, sandbox(settings, socket_dir, egress))
     acts = build_activities(settings, store, key_proxy, socket_dir, egress, previews)
+    acts.poke_campaign = partial(poke_campaign, client)  # a campaign's task tells it when it moves
     if (problem := browser_problem(settings)) is not None:
         log.error("%s Until then, previews run without before/after screenshots.", problem)
     reaper = asyncio.get_running_loop().create_task(previews.reap_forever(settings.previews.reap_interval_s))
@@ -387,7 +399,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         Worker(
             client,
             task_queue=queue,
-            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow, PullReviewWorkflow]
+            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow, PullReviewWorkflow, CampaignWorkflow]
             if queue == main
             else [],
             activities=acts.all() + (doors if queue == main else []),

@@ -270,3 +270,44 @@ class TriggerRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     fired: Mapped[int] = mapped_column(Integer, default=0)
     last_fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CampaignRow(Base):
+    """A campaign (honk.store.campaigns): one request across many repos, as asked; its members are rows of
+    `campaign_members`. `slack_ts`: its one Slack message, updated in place."""
+
+    __tablename__ = "campaigns"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    request_id: Mapped[str] = mapped_column(String(200), unique=True)
+    text: Mapped[str] = mapped_column(Text)
+    selector: Mapped[dict] = mapped_column(JSON)  # a RepoSelector
+    settings: Mapped[dict] = mapped_column(JSON)  # CampaignSettings
+    state: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(200))
+    front_door: Mapped[str] = mapped_column(String(20))
+    agent: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    slack: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # a SlackThread
+    slack_ts: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CampaignMemberRow(Base):
+    """One repo of a campaign: its place in the order (the first wave is the first `wave_size`), its
+    latest attempt and task, and the budget share reserved for that attempt."""
+
+    __tablename__ = "campaign_members"
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    attempt: Mapped[int] = mapped_column(Integer, default=1)
+    wave: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    task_id: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    instruction: Mapped[str] = mapped_column(Text, default="")  # added to the request by a retry
+    cost_cap_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    earlier_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
+    merge_tried: Mapped[bool] = mapped_column(Boolean, default=False)

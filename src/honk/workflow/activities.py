@@ -146,6 +146,9 @@ class TaskActivities:
     ) -> None:
         self.steps, self.store, self.notifier, self.metrics = steps, store, notifier, metrics
         self._telling: set[asyncio.Task[None]] = set()
+        # Tells a campaign one of its tasks moved (honk.campaigns.poke_campaign, given the worker's client);
+        # None: campaigns notice on their own timer.
+        self.poke_campaign: Callable[[str], Awaitable[None]] | None = None
 
     def _emitter(self, task_id: str) -> EventSink:
         async def emit(*events: AnyEvent) -> None:
@@ -165,6 +168,17 @@ class TaskActivities:
             told = asyncio.get_running_loop().create_task(self._tell(self.notifier, inp.task_id))
             self._telling.add(told)
             told.add_done_callback(self._telling.discard)
+        if inp.campaign and self.poke_campaign is not None and any(e.moves_to is not None for e in inp.events):
+            poked = asyncio.get_running_loop().create_task(self._poke(self.poke_campaign, inp.campaign))
+            self._telling.add(poked)
+            poked.add_done_callback(self._telling.discard)
+
+    @staticmethod
+    async def _poke(poke: Callable[[str], Awaitable[None]], campaign: str) -> None:
+        try:
+            await poke(campaign)
+        except Exception:  # best-effort: the campaign reads its members on its own timer too
+            log.warning("could not tell campaign %s its task moved", campaign, exc_info=True)
 
     @staticmethod
     async def _tell(notifier: Notifier, task_id: str) -> None:

@@ -61,6 +61,7 @@ class TaskStatus(Carried):
 class RecordInput(Carried):
     task_id: str
     events: list[AnyEvent]
+    campaign: str | None = None  # the campaign the task is one repo of: poked when these events move the task
 
 
 class ProvisionInput(Carried):

@@ -838,7 +838,7 @@ class TaskWorkflow:
             self._move(event)
         await workflow.execute_activity_method(
             acts.record,
-            RecordInput(task_id=self.req.task_id, events=list(events)),
+            RecordInput(task_id=self.req.task_id, events=list(events), campaign=self.req.campaign),
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
         )

@@ -85,10 +85,13 @@ class Provisioner:
         )
 
     def _budgeted(self, task: TaskRequest, config: RepoConfig) -> RepoConfig:
-        """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy."""
+        """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy
+        and by the request's own cap (a campaign's share of its budget)."""
         budget = effective_budget(
             self.budget_defaults, config.agent.budget, self.gate.policy.budget_cap(task.repo.name)
         )
+        if task.budget_cap is not None:
+            budget = budget.capped(task.budget_cap)
         return config.model_copy(update={"agent": config.agent.model_copy(update=budget.model_dump())})
 
     async def _setup(self, task: TaskRequest, ws: Workspace, config: RepoConfig, emit: EventSink) -> None:

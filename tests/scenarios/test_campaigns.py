@@ -1,0 +1,252 @@
+"""Campaigns end to end: `honk server` and `honk worker` processes on the real Temporal dev server, real
+git remotes (the synthetic fleet, honk.testing.fleet, or calc repos), the scripted agent. The test starts
+each campaign through the service a front door calls (honk.campaigns.Campaigns, on the stack's own store
+and task queue) and asserts on what is stored: the campaign's view, its members' tasks and timelines.
+
+Stories (each ≤ 5 repos): the first wave passes and every repo reaches ready; the first wave fails and the
+rest never start; a campaign cancelled halfway (its tasks cancelled, no workspace left behind); a retry of
+the failed members with an added instruction; a worker killed mid-campaign and started again; and a
+budget spent before every repo ran."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+
+from honk.access import Policy, Who
+from honk.domain import CampaignSettings, CampaignState, CampaignView, RepoSelector, TaskState
+from honk.egress.policies import ceilings
+from honk.gate import Actor, Gate
+from honk.service import TaskService
+from honk.settings import Settings
+from honk.store import AuditLog, Store
+from honk.testing.fleet import Meant, RepoSpec, make_fleet
+from honk.testing.processes import HonkStack
+from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK
+from honk.workflow.client import connect
+from repos import DIRECT_FIX, calc_files, slow_fix
+
+ANA = Actor(who=Who(identity="ana@example.com"), front_door="cli")
+WAIT_S = 180.0
+
+
+@asynccontextmanager
+async def service_of(stack: HonkStack) -> AsyncIterator[TaskService]:
+    """The service a front door would call, on the stack's store, Temporal and task queue."""
+    settings = Settings().changed(
+        data_dir=stack.root / "data",
+        temporal_address=stack.env["HONK_TEMPORAL_ADDRESS"],
+        task_queue=stack.env["HONK_TASK_QUEUE"],
+        campaigns={"poll_s": 2.0},
+    )
+    store = Store(stack.db_url)
+    ceiling, setup_ceiling = ceilings(settings)
+    service = TaskService(
+        settings,
+        store,
+        await connect(settings),
+        Gate(Policy.open(), store, AuditLog(store)),
+        ceiling=ceiling,
+        setup_ceiling=setup_ceiling,
+    )
+    try:
+        yield service
+    finally:
+        await store.close()
+
+
+async def until(service: TaskService, cid: str, check: Callable[[CampaignView], bool], what: str) -> CampaignView:
+    """A bounded wait on the stored campaign."""
+    view = await service.campaigns.get(cid)
+    try:
+        async with asyncio.timeout(WAIT_S):
+            while not check(view):
+                await asyncio.sleep(0.2)
+                view = await service.campaigns.get(cid)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}: {view.model_dump_json(indent=1)[:3000]}") from None
+    return view
+
+
+def ended(view: CampaignView) -> bool:
+    return view.state.terminal
+
+
+def fleet_of(stack: HonkStack, root: Path, specs: list[RepoSpec]) -> list[str]:
+    fleet = make_fleet(root, specs=specs)
+    fleet.register(stack)
+    return fleet.names
+
+
+def tasks_ended(view: CampaignView) -> bool:
+    return all(m.task is not None and m.task.state.terminal for m in view.members if m.status == "started")
+
+
+async def test_the_first_wave_passes_and_every_repo_reaches_ready(stack: HonkStack, tmp_path: Path):
+    names = fleet_of(stack, tmp_path / "fleet", [RepoSpec(f"svc-{i}") for i in range(4)])
+    async with service_of(stack) as service:
+        view, created = await service.campaigns.start(
+            ANA,
+            "raise the timeout",
+            RepoSelector(glob="svc-*"),
+            CampaignSettings(wave_size=2, go_percent=100, concurrency=2),
+            request_id="wave-passes",
+        )
+        again, created_again = await service.campaigns.start(
+            ANA, "raise the timeout", RepoSelector(glob="svc-*"), request_id="wave-passes"
+        )
+        assert (created, created_again, again.id) == (True, False, view.id), "one campaign per request id"
+
+        done = await until(service, view.id, ended, "the campaign to end")
+
+        assert done.state == CampaignState.done, done.reason
+        assert done.reason == "4 of 4 reached ready"
+        assert [(m.repo, m.wave, m.status) for m in done.members] == [
+            (n, 1 if i < 2 else 2, "started") for i, n in enumerate(names)
+        ]
+        assert all(m.task is not None and m.task.state == TaskState.ready for m in done.members)
+        assert all(m.checks_passed for m in done.members)
+        first = done.members[0].task
+        assert first is not None and first.requested_by == "ana@example.com" and first.text == "raise the timeout"
+        timeline = await service.timeline(first.id)
+        assert timeline.origin.startswith(f"campaign {view.id}: raise the timeout")
+        # The second wave started only after the first was judged: its tasks are newer than both of the first's.
+        wave_one = [m.task.created_at for m in done.members[:2] if m.task]
+        wave_two = [m.task.created_at for m in done.members[2:] if m.task]
+        assert min(wave_two) > max(wave_one)
+
+
+async def test_a_failing_first_wave_halts_and_the_rest_never_start(stack: HonkStack, tmp_path: Path):
+    specs = [RepoSpec("svc-0", Meant.FAILS_CHECKS), RepoSpec("svc-1", Meant.FAILS_CHECKS)]
+    specs += [RepoSpec(f"svc-{i}") for i in range(2, 5)]
+    fleet_of(stack, tmp_path / "fleet", specs)
+    async with service_of(stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA,
+            "raise the timeout",
+            RepoSelector(glob="svc-*"),
+            CampaignSettings(wave_size=2, go_percent=50, concurrency=5),
+        )
+        done = await until(service, view.id, ended, "the campaign to halt")
+
+        assert done.state == CampaignState.halted
+        assert done.reason == "0 of 2 in the first wave reached ready; 50% (1) needed"
+        assert [m.task.state for m in done.members[:2] if m.task] == [TaskState.failed, TaskState.failed]
+        rest = done.members[2:]
+        assert all(m.status == "skipped" and m.task is None for m in rest), "the rest never started"
+        assert all(m.reason == f"{HELD_BACK} {done.reason}" for m in rest)
+        assert len(await service.tasks(limit=50)) == 2, "a bad prompt cost the first wave's runs only"
+
+
+async def test_a_campaign_cancelled_halfway_cancels_its_tasks_and_leaves_no_workspace(
+    stack: HonkStack, make_remote, tmp_path: Path
+):
+    for name in ("calc-a", "calc-b", "calc-c"):
+        stack.add_repo(name, make_remote(calc_files(slow_fix(60))).url)
+    async with service_of(stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "make add() add", RepoSelector(glob="calc-*"), CampaignSettings(wave_size=0, concurrency=2)
+        )
+
+        def working(v: CampaignView) -> bool:
+            return sum(m.task is not None and m.task.state == TaskState.working for m in v.members) == 2
+
+        await until(service, view.id, working, "two members' agents at work")
+        refused = Actor(who=Who(identity="eve@example.com"), front_door="cli")
+        with pytest.raises(Exception, match="Only ana@example.com, who started campaign"):
+            await service.campaigns.cancel(view.id, refused)
+
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+
+        assert done.state == CampaignState.cancelled and done.reason == "cancelled by ana@example.com"
+        started = [m for m in done.members if m.status == "started"]
+        assert [m.task.state for m in started if m.task] == [TaskState.cancelled, TaskState.cancelled]
+        waiting = [m for m in done.members if m.status != "started"]
+        assert [(m.status, m.reason) for m in waiting] == [("skipped", "campaign cancelled by ana@example.com")]
+        workspaces = stack.root / "data" / "workspaces"
+        task_ids = {m.task.id for m in started if m.task}
+
+        async def no_workspaces() -> bool:
+            return not any((workspaces / t).exists() for t in task_ids)
+
+        async with asyncio.timeout(30):
+            while not await no_workspaces():
+                await asyncio.sleep(0.2)
+        # Plain git remotes: no pull requests to close; each task's branch is kept in the mirror.
+
+
+async def test_retry_of_the_failed_members_adds_the_instruction(stack: HonkStack, tmp_path: Path):
+    fleet_of(stack, tmp_path / "fleet", [RepoSpec("svc-0"), RepoSpec("svc-1", Meant.FAILS_CHECKS)])
+    async with service_of(stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "raise the timeout", RepoSelector(names=["svc-0", "svc-1"]), CampaignSettings(wave_size=0)
+        )
+        first = await until(service, view.id, ended, "the first attempts")
+        assert first.state == CampaignState.done and first.reason == "1 of 2 reached ready"
+        failed = first.members[1]
+        assert failed.task is not None and failed.task.state == TaskState.failed
+
+        acted = await service.campaigns.retry_failed(view.id, ANA, "Leave the failing test alone.")
+        assert [(a.repo, a.done, a.detail) for a in acted] == [("svc-1", True, "attempt 2")]
+
+        def retried(v: CampaignView) -> bool:
+            m = v.members[1]
+            return ended(v) and m.attempt == 2 and m.task is not None and m.task.state.terminal
+
+        again = await until(service, view.id, retried, "the second attempt to end")
+        member = again.members[1]
+        assert member.task is not None and member.task.id != failed.task.id
+        assert member.task.text == "raise the timeout\n\nLeave the failing test alone."
+        assert again.members[0].task == first.members[0].task, "the ready member was left alone"
+        assert again.state == CampaignState.done
+
+
+async def test_a_worker_killed_mid_campaign_and_started_again_finishes_it(stack: HonkStack, make_remote):
+    for name in ("calc-a", "calc-b", "calc-c"):
+        stack.add_repo(name, make_remote(calc_files(slow_fix(3))).url)
+    async with service_of(stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "make add() add", RepoSelector(glob="calc-*"), CampaignSettings(wave_size=1, concurrency=1)
+        )
+        await until(
+            service,
+            view.id,
+            lambda v: (
+                bool(v.members) and v.members[0].task is not None and v.members[0].task.state == TaskState.working
+            ),
+            "the first member at work",
+        )
+        stack.kill_worker(stack.workers[0])
+        stack.start_worker()
+        done = await until(service, view.id, ended, "the campaign to finish on the new worker")
+        assert done.state == CampaignState.done, done.reason
+        assert [m.task.state for m in done.members if m.task] == [TaskState.ready] * 3
+
+
+async def test_a_spent_budget_skips_the_rest(stack: HonkStack, make_remote):
+    costly = DIRECT_FIX.replace(
+        'message = "Fixed add() directly."', 'message = "Fixed add() directly."\ncost_usd = 0.6'
+    )
+    for name in ("calc-a", "calc-b", "calc-c", "calc-d"):
+        stack.add_repo(name, make_remote(calc_files(costly)).url)
+    async with service_of(stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA,
+            "make add() add",
+            RepoSelector(glob="calc-*"),
+            CampaignSettings(wave_size=0, concurrency=1, max_cost_usd=1.0),
+        )
+        done = await until(service, view.id, ended, "the campaign to end")
+        assert done.state == CampaignState.done, done.reason
+        assert all(m.task.state == TaskState.ready for m in done.members if m.task), "each spent, within its run"
+        started = [m for m in done.members if m.status == "started"]
+        skipped = [m for m in done.members if m.status == "skipped"]
+        assert [m.repo for m in started] == ["calc-a", "calc-b"]
+        assert [(m.repo, m.reason) for m in skipped] == [("calc-c", BUDGET_SPENT), ("calc-d", BUDGET_SPENT)]
+        assert [m.cost_cap_usd for m in started] == [0.25, pytest.approx(0.4 / 3)]
+        assert done.cost_usd == pytest.approx(1.2), "each ran once: the scripted agent spends past its cap"
