@@ -26,6 +26,7 @@ from honk import attachments
 from honk.access.rules import Who
 from honk.accounts import preview_link_key
 from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
+from honk.campaigns import Campaigns
 from honk.domain import (
     MAX_REQUEST_CHARS,
     Action,
@@ -130,6 +131,7 @@ class TaskService:
         self.settings, self.store, self.client, self.gate = settings, store, client, gate
         self.ceiling, self.setup_ceiling = ceiling, setup_ceiling
         self.schedules = Schedules(client, settings, self)  # issue 19, part B: [[schedule]] as Temporal schedules
+        self.campaigns = Campaigns(self)  # issue 20: one request across many repos
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
