@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import pytest
 
 from honk.domain import RepoSelector
 from honk.slack.intake import Ask, CampaignAsk, Command, Problem, parse

@@ -74,7 +74,9 @@ def build_app(settings: Settings) -> PreviewOrigin:
             await store.close()
 
     installs = install_router(artifact_links(settings), DeliveryShelf(settings.artifacts_dir))
-    return create_app(settings, parts, routers=[installs, hooks.router(), schedules.router(), triggers.router(), campaigns.router()])
+    return create_app(
+        settings, parts, routers=[installs, hooks.router(), schedules.router(), triggers.router(), campaigns.router()]
+    )
 
 
 RESUME_EVERY_S = 60.0

@@ -130,7 +130,7 @@ def router() -> APIRouter:
         try:
             selector = parse_selector(body.repos)
         except ValueError as e:
-            raise InvalidBody(f"repos: {e}") from None
+            raise InvalidBody(f"Invalid request: repos: {e}") from None
         view, created = await campaigns_of(request).start(
             actor(request, user, body.requested_by, x_honk_user),
             body.text,
