@@ -133,12 +133,11 @@ class SlackFrontDoor:
         channel, ts = event["channel"], event["ts"]
         user = await self._user(event["user"])
         said = f"On it — a campaign in `{blocks.escaped(ask.selector.describe())}`: choosing the repos…"
-        status_ts = (
-            await self.client.chat_postMessage(channel=channel, thread_ts=event.get("thread_ts") or ts, text=said)
-        )["ts"]
+        thread_ts = event.get("thread_ts") or ts
+        status_ts = str((await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said))["ts"])
         thread = SlackThread(
             channel=channel,
-            thread_ts=event.get("thread_ts") or ts,
+            thread_ts=thread_ts,
             status_ts=status_ts,  # the campaign's message: the campaign updates this one
             user_id=event["user"],
             team_id=event.get("user_team") or event.get("team"),
