@@ -1940,6 +1940,14 @@ class CampaignMember(Record):
     checks_passed: bool | None = None  # None: no checks ran yet
     pull_request_url: str = ""
 
+    @property
+    def settled(self) -> bool:
+        """Nothing more happens to it unless someone acts: its task is ready or ended, or it never started
+        (refused, skipped). What the front doors' progress (the board's bar, the Slack message) counts."""
+        if self.task is not None:
+            return self.task.state == TaskState.ready or self.task.state.terminal
+        return self.status in ("refused", "skipped")
+
 
 class CampaignView(Record):
     """A campaign as the front doors show it (served from Honk's store)."""

@@ -13,9 +13,9 @@ import re
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from honk.domain import MAX_REQUEST_CHARS
+from honk.domain import MAX_REQUEST_CHARS, RepoSelector
 from honk.errors import UserFacingError
-from honk.slack.intake import COMMANDS, OPTION, Ask, Command, Problem, parse
+from honk.slack.intake import COMMANDS, LANGUAGE_FILES, OPTION, Ask, CampaignAsk, Command, Problem, parse
 
 SLACK_MAX_CHARS = 40_000  # Slack truncates longer messages
 
@@ -103,19 +103,27 @@ def messages(draw: st.DrawFn) -> str:
     return draw(st.sampled_from([" ", "", "\n", " \t "])).join(parts)
 
 
-def outcome(text: str) -> Ask | Command | Problem | None:
+def outcome(text: str) -> Ask | CampaignAsk | Command | Problem | None:
     """parse(), allowing only a UserFacingError with something to say (any other exception fails the test)."""
     try:
         got = parse(text)
     except UserFacingError as e:
         assert str(e).strip(), "a refusal must say why"
         return None
-    assert isinstance(got, Ask | Command | Problem), got
+    assert isinstance(got, Ask | CampaignAsk | Command | Problem), got
     return got
 
 
-def assert_clear(got: Ask | Command | Problem | None) -> None:
-    if isinstance(got, Problem):
+def assert_clear(got: Ask | CampaignAsk | Command | Problem | None) -> None:
+    if isinstance(got, CampaignAsk):
+        assert got.text and got.text == got.text.strip() and len(got.text) <= MAX_REQUEST_CHARS
+        assert OPTION.search(got.text) is None, f"a recognised option was left in {got.text!r}"
+        assert all(re.fullmatch(r"[A-Za-z0-9._/-]{1,100}", n) for n in got.selector.names), got.selector
+        for part in (got.selector.glob, got.selector.path, got.selector.content):
+            assert part is None or (part and part.isprintable()), got.selector
+        if got.selector.content is not None:
+            re.compile(got.selector.content)  # what the mirror's file test will compile
+    elif isinstance(got, Problem):
         assert got.message.strip()
     elif isinstance(got, Ask):
         assert got.text and got.text == got.text.strip() and len(got.text) <= MAX_REQUEST_CHARS
@@ -207,3 +215,68 @@ def test_commands_are_recognised_in_any_case_after_a_mention(name, mention, case
         assert got == Command(name=name, argument=argument)
     else:  # `help me …`, `list all …`: a sentence that starts like a command is a request
         assert got == Ask(text=f"{case(name)} {argument}")
+
+
+# -- campaigns: `@honk in every repo with python: …`, `in repos api, web: …`, `in repos matching svc-*: …` ----------
+repo_name = st.from_regex(r"[a-z][a-z0-9-]{0,15}", fullmatch=True)
+glob = st.from_regex(r"[a-z]{1,6}-\*", fullmatch=True)
+path = st.one_of(
+    st.sampled_from(["requirements.txt", "Dockerfile", "pyproject.toml", "src/**/*.ts"]),
+    st.sampled_from(sorted(LANGUAGE_FILES)),
+)
+word = st.one_of(
+    st.from_regex(r"[A-Za-z0-9_.=<>*+?()\[\]-]{1,20}", fullmatch=True),
+    st.sampled_from(["requests", "a.b", "c++", "x|y"]),
+)
+request_text = st.from_regex(r"[A-Za-z][A-Za-z0-9 ,.!?()-]{0,80}", fullmatch=True).map(squash).filter(bool)
+
+
+@st.composite
+def campaign_messages(draw: st.DrawFn) -> tuple[str, RepoSelector, str]:
+    """A campaign asked as people write one, with the selector it must give and the request text."""
+    names = draw(st.lists(repo_name, max_size=4, unique=True))
+    matching = draw(st.one_of(st.none(), glob))
+    with_path = draw(st.one_of(st.none(), path))
+    containing = draw(st.one_of(st.none(), word)) if with_path else None
+    every = not names and draw(st.booleans())
+    clauses = []
+    if matching:
+        clauses.append(f"matching {matching}")
+    if with_path:
+        clauses.append(f"with {with_path}" + (f" containing {containing}" if containing else ""))
+    clauses = draw(st.permutations(clauses))
+    joiner = draw(st.sampled_from([", ", " and ", ",", " , "]))
+    head = draw(st.sampled_from(["in every repo", "In every repo", "in all repos"])) if every else "in repos"
+    if not every and not names and not clauses:
+        names = [draw(repo_name)]
+    spec = " ".join([joiner.join(names), *clauses] if names else clauses)
+    text = draw(request_text)
+    message = f"{draw(st.sampled_from(MARKUP[:3]))} {head} {spec}: {slack_escape(text)}"
+    expected = RepoSelector(
+        names=names,
+        glob=matching,
+        path=LANGUAGE_FILES.get(with_path, with_path) if with_path else None,
+        content=re.escape(containing) if containing else None,
+    )
+    return message, expected, text
+
+
+@FAST
+@given(campaign_messages())
+def test_a_campaign_asked_in_words_selects_what_the_words_say(case):
+    message, selector, text = case
+    got = outcome(message)
+    assert isinstance(got, CampaignAsk), (message, got)
+    assert got.selector == selector and got.text == text
+    assert_clear(got)
+
+
+@FAST
+@given(st.sampled_from(["in every repo", "in all repos", "in repos", "IN REPOS"]), typed_text, st.text(max_size=200))
+def test_anything_after_in_repos_gives_a_clear_outcome(head, spec, rest):
+    """Whatever follows `in repos` (garbage, markup, NULs, a colon or none) is a campaign, a clear refusal, or,
+    without the colon, an ordinary request; never an exception or a selector the store could not keep."""
+    got = outcome(f"<@UHONK> {head} {slack_escape(spec)}: {rest}")
+    assert_clear(got)
+    if isinstance(got, Ask):
+        assert ":" in spec or not got.text.lower().startswith(("in every repo", "in all repos", "in repos ")), got

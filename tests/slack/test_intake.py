@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from honk.slack.intake import Ask, Command, Problem, parse
+from honk.domain import RepoSelector
+from honk.slack.intake import Ask, CampaignAsk, Command, Problem, parse
 
 
 def test_a_request_with_options_anywhere():
@@ -35,7 +37,7 @@ def test_empty_and_escaped():
 @given(st.text(max_size=3000))
 def test_any_text_gives_a_clear_outcome(text):
     got = parse(text)
-    assert isinstance(got, Ask | Command | Problem)
+    assert isinstance(got, Ask | CampaignAsk | Command | Problem)
     if isinstance(got, Ask):
         assert got.text and got.text == got.text.strip()
     if isinstance(got, Problem):
@@ -48,3 +50,67 @@ def test_plan_first_is_asked_with_a_prefix():
     assert parse("<@UHONK> Plan:fix it").plan  # type: ignore[union-attr]
     assert parse("<@UHONK> plan the sprint").plan is False  # type: ignore[union-attr] - only "plan:" asks
     assert isinstance(parse("<@UHONK> plan:   repo=player"), Problem)
+
+
+def test_campaigns_asked_in_words():
+    assert parse("<@UHONK> in every repo with python: bump requests to 2.32") == CampaignAsk(
+        text="bump requests to 2.32", selector=RepoSelector(path="**/*.py")
+    )
+    assert parse("<@UHONK> in every repo: add a CODEOWNERS file") == CampaignAsk(
+        text="add a CODEOWNERS file", selector=RepoSelector()
+    )
+    assert parse("<@UHONK> in repos api, web: fix the typo agent=scripted") == CampaignAsk(
+        text="fix the typo", selector=RepoSelector(names=["api", "web"]), agent="scripted"
+    )
+    assert parse("<@UHONK> in repos matching svc-*: add a health check") == CampaignAsk(
+        text="add a health check", selector=RepoSelector(glob="svc-*")
+    )
+    assert parse("<@UHONK> in repos with requirements.txt containing requests: bump it") == CampaignAsk(
+        text="bump it", selector=RepoSelector(path="requirements.txt", content="requests")
+    )
+    # What follows the colon is the request, colons and all; the words typed are literal, not a regex.
+    got = parse("<@UHONK> in all repos with `setup.py` containing c++: note: drop setup.py")
+    assert got == CampaignAsk(text="note: drop setup.py", selector=RepoSelector(path="setup.py", content=r"c\+\+"))
+
+
+@pytest.mark.parametrize(
+    ("language", "path"),
+    [
+        ("python", "**/*.py"),
+        ("Go", "go.mod"),
+        ("rust", "Cargo.toml"),
+        ("javascript", "package.json"),
+        ("typescript", "package.json"),
+        ("java", "**/*.java"),
+        ("ruby", "Gemfile"),
+        ("Dockerfile", "Dockerfile"),  # not a language: a path
+    ],
+)
+def test_a_language_names_the_file_that_marks_it(language, path):
+    got = parse(f"<@UHONK> in every repo with {language}: bump it")
+    assert isinstance(got, CampaignAsk) and got.selector == RepoSelector(path=path)
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ("in repos: bump it", "Say which repos"),
+        ("in every repo: ", "after the colon"),
+        ("in every repo we have, the README is stale: fix it", "did not understand 'we'"),
+        ("in repos a b: bump", "'a b' is not a repo name"),
+        ("in every repo with: bump", "`with` needs something"),
+        ("in every repo containing x: bump", "`containing` follows a file"),
+        ("in repos svc-* matching web-*: bump", "Only one name glob"),
+        ("in repos api: bump it repo=web", "not with `repo=`"),
+        ("in repos matching $(rm): bump", "not a pattern of repo names"),
+    ],
+)
+def test_a_campaign_that_cannot_be_read_says_what_to_write(message, says):
+    got = parse(f"<@UHONK> {message}")
+    assert isinstance(got, Problem) and says in got.message, got
+
+
+def test_requests_that_merely_start_with_in_are_ordinary_requests():
+    assert parse("<@UHONK> in the login page, fix: the crash") == Ask(text="in the login page, fix: the crash")
+    assert parse("<@UHONK> in repository api: fix it") == Ask(text="in repository api: fix it")
+    assert parse("<@UHONK> in repos without a colon fix it") == Ask(text="in repos without a colon fix it")

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
+from honk.cli.campaign import campaign
 from honk.cli.checkout import checkout
 from honk.cli.doctor import doctor
 from honk.cli.hook import hook
@@ -610,3 +611,4 @@ cli.add_command(doctor)
 cli.add_command(schedule)  # issue 19, part B
 cli.add_command(hook)  # issue 19, part C: trigger URLs
 cli.add_command(checkout)  # issue 19, part C: a task's branch on a laptop
+cli.add_command(campaign)  # issue 20: one request across many repos

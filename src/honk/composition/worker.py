@@ -46,13 +46,14 @@ from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
 from honk.preview.shots import Shots
 from honk.preview_links import preview_origin
-from honk.protocols import Notifier
+from honk.protocols import CampaignNotifier, Notifier
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
 from honk.scheduling import ScheduleFirer
 from honk.service import TaskService
 from honk.settings import Settings
+from honk.slack.campaign_message import SlackCampaignMessage
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
 from honk.store import AttachmentStore, AuditLog, NetworkAllowances, PreviewRegistry, RepoSecrets, SecretKeys, Store
@@ -347,6 +348,14 @@ def notifier(settings: Settings, store: Store, box: Sandbox) -> SlackNotifier | 
         preview_link=link_maker(settings, PreviewRegistry(store)),
         shots_dir=settings.shots_dir.resolve(),
     )
+
+
+def campaign_notifier(settings: Settings) -> CampaignNotifier | None:
+    """Where campaigns talk in Slack (one message per campaign, updated in place; honk.slack.campaign_message),
+    for the campaign workflow's activities (honk.campaigns.CampaignSteps); None without a Slack bot token."""
+    if settings.slack.bot_token is None:
+        return None
+    return SlackCampaignMessage(slack_client(settings), settings.base_url)
 
 
 def judge(settings: Settings) -> Judge | None:

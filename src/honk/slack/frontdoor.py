@@ -4,6 +4,7 @@ One bolt app serves both ways Slack connects: HTTP (`/slack/events`, signatures 
 and Socket Mode. Identity comes from `users.info`; who may merge is the gate's decision (policy and settings).
 Tasks start from a mention, a DM or the Fix with Honk message shortcut, all one way (`_start`); their
 buttons work in the task's thread and in the Home tab (honk.slack.home), which lists the person's tasks.
+`@honk in every repo …: …` starts a campaign instead (`_campaign`), answered by one message it keeps current.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from honk.errors import UserFacingError
 from honk.events import AttachmentsReceived
 from honk.gate import Actor
 from honk.service import TaskService
-from honk.slack import blocks, home, intake, shortcut
+from honk.slack import blocks, campaign_message, home, intake, shortcut
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
 from honk.slack.context import RequestContext, SlackContext
@@ -121,8 +122,46 @@ class SlackFrontDoor:
             await self._reply(channel, ts, parsed.message)
         elif isinstance(parsed, intake.Command):
             await self._command(parsed, event)
+        elif isinstance(parsed, intake.CampaignAsk):
+            await self._campaign(parsed, event)
         else:
             await self._ask(parsed, event)
+
+    async def _campaign(self, ask: intake.CampaignAsk, event: dict[str, Any]) -> None:
+        """`@honk in every repo …: …` starts a campaign, answered by ONE message in the thread: posted here at
+        once, then kept current by the campaign (honk.slack.campaign_message), never a reply per repo."""
+        channel, ts = event["channel"], event["ts"]
+        user = await self._user(event["user"])
+        said = f"On it — a campaign in `{blocks.escaped(ask.selector.describe())}`: choosing the repos…"
+        thread_ts = event.get("thread_ts") or ts
+        status_ts = str((await self.client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=said))["ts"])
+        thread = SlackThread(
+            channel=channel,
+            thread_ts=thread_ts,
+            status_ts=status_ts,  # the campaign's message: the campaign updates this one
+            user_id=event["user"],
+            team_id=event.get("user_team") or event.get("team"),
+        )
+        try:
+            view, created = await self.service.campaigns.start(
+                _actor(user),
+                ask.text,
+                ask.selector,
+                agent=ask.agent,
+                model=ask.model,
+                request_id=f"slack:{channel}:{ts}",
+                slack=thread,
+            )
+        except UserFacingError as e:
+            await self.client.chat_update(channel=channel, ts=status_ts, text=e.message)
+            return
+        if not created:  # the same message delivered again: its campaign has its message already
+            await self.client.chat_delete(channel=channel, ts=status_ts)
+            said = f"You asked already: campaign `{view.id}`. <{campaign_message.board_url(self.base_url, view.id)}|Open the board>"
+            await self.client.chat_postEphemeral(channel=channel, user=user.user_id, text=said)
+            return
+        text, body = campaign_message.campaign_blocks(view, self.base_url)
+        await self.client.chat_update(channel=channel, ts=status_ts, text=text, blocks=body)
 
     async def _ask(self, ask: intake.Ask, event: dict[str, Any]) -> None:
         channel, ts = event["channel"], event["ts"]

@@ -3,13 +3,17 @@
 `@honk fix the crash repo=player model=claude-opus-4-6` asks for a change (`@honk plan: …`: a plan
 to approve first); `@honk help`, `@honk list`, `@honk status`, `@honk use REPO` are commands.
 Options may stand anywhere.
+
+`@honk in every repo with python: bump requests to 2.32` asks for a campaign: the same change in every repo
+the words before the colon select (`in every repo`, `in repos api, web`, `in repos matching svc-*`,
+`in repos with requirements.txt containing requests`; a language names the file that marks it).
 """
 
 from __future__ import annotations
 
 import re
 
-from honk.domain import MAX_REQUEST_CHARS, Record, SlackCommandName
+from honk.domain import MAX_REQUEST_CHARS, Record, RepoSelector, SlackCommandName, parse_selector
 
 MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 OPTION = re.compile(r"(?<!\S)(repo|agent|model)=([A-Za-z0-9._/:-]+)(?!\S)")
@@ -25,6 +29,15 @@ class Ask(Record):
     plan: bool = False  # `@honk plan: …`: a plan to approve before any change
 
 
+class CampaignAsk(Record):
+    """`@honk in … : text`: one request across the repos `selector` reaches (honk.campaigns)."""
+
+    text: str
+    selector: RepoSelector
+    agent: str | None = None
+    model: str | None = None
+
+
 class Command(Record):
     name: SlackCommandName
     argument: str | None = None
@@ -36,7 +49,7 @@ class Problem(Record):
     message: str
 
 
-Intake = Ask | Command | Problem
+Intake = Ask | CampaignAsk | Command | Problem
 
 
 def parse(text: str) -> Intake:
@@ -50,7 +63,107 @@ def parse(text: str) -> Intake:
         if name != "use" and argument is not None and name != "status":
             return _ask(body)
         return Command(name=name, argument=argument)  # type: ignore[arg-type]
+    if (campaign := CAMPAIGN.match(body)) is not None:
+        return _campaign(campaign)
     return _ask(body)
+
+
+# `in every repo …:`, `in all repos …:`, `in repos …:` — what is between it and the first colon selects.
+CAMPAIGN = re.compile(
+    r"in\s+(?:(?P<every>every\s+repo|all\s+repos)|repos)(?=[\s:])(?P<spec>[^:]*):(?P<text>.*)", re.I | re.S
+)
+# A language, as people say it, to the file that marks a repo as written in it.
+LANGUAGE_FILES = {
+    "python": "**/*.py",
+    "go": "go.mod",
+    "golang": "go.mod",
+    "rust": "Cargo.toml",
+    "javascript": "package.json",
+    "typescript": "package.json",
+    "node": "package.json",
+    "java": "**/*.java",
+    "ruby": "Gemfile",
+}
+MAX_PATH_CHARS = 200
+NAME_GLOB = re.compile(r"[A-Za-z0-9._/*?\[\]!-]{1,200}")  # what a glob on repo names can usefully hold
+CAMPAIGN_HOW = (
+    "Say which repos before the colon: `@honk in every repo: …`, `in every repo with python: …`, "
+    "`in repos api, web: …`, `in repos matching svc-*: …`, or `in repos with requirements.txt containing requests: …`."
+)
+
+
+def _campaign(found: re.Match[str]) -> Intake:
+    """A campaign's request: the selector from the words before the colon, the request after it."""
+    selector = _selector(found.group("spec"), every=found.group("every") is not None)
+    if isinstance(selector, Problem):
+        return selector
+    text = found.group("text")
+    options = {m.group(1): m.group(2) for m in OPTION.finditer(text)}
+    if "repo" in options:
+        return Problem(message="A campaign's repos are named after `in`, not with `repo=`. " + CAMPAIGN_HOW)
+    text = _squash(OPTION.sub(" ", text))
+    if not text:
+        return Problem(
+            message="Say what should change in each repo, after the colon: `@honk in every repo: bump requests to 2.32`."
+        )
+    if len(text) > MAX_REQUEST_CHARS:
+        return Problem(
+            message=f"That request is longer than {MAX_REQUEST_CHARS:,} characters; "
+            "put the details in a file in each repo and refer to it."
+        )
+    return CampaignAsk(text=text, selector=selector, agent=options.get("agent"), model=options.get("model"))
+
+
+def _selector(spec: str, every: bool) -> RepoSelector | Problem:
+    """`with python`, `with PATH [containing WORD]`, `matching GLOB` in any order; after `in repos`, names
+    too ("api, web and worker"). A word that is none of these says what was not understood."""
+    words = [w.strip("`'\"“”‘’") for w in spec.split()]
+    names: list[str] = []
+    glob = path = content = None
+    i = 0
+    while i < len(words):
+        word, value = words[i].lower(), words[i + 1] if i + 1 < len(words) else ""
+        if word in ("matching", "with", "containing"):
+            if not value:
+                return Problem(message=f"`{word}` needs something after it. " + CAMPAIGN_HOW)
+            if word == "matching":
+                if glob is not None:
+                    return Problem(message=f"Only one `matching`: {glob!r} and {value!r}.")
+                glob = value
+            elif word == "with":
+                if path is not None:
+                    return Problem(message=f"Only one `with`: {path!r} and {value!r}.")
+                path = LANGUAGE_FILES.get(value.lower(), value)
+            else:
+                if path is None:
+                    return Problem(message="`containing` follows a file: `with requirements.txt containing requests`.")
+                if len(value) > MAX_PATH_CHARS or not value.isprintable():
+                    return Problem(message=f"{value[:MAX_PATH_CHARS]!r} is not text a file could contain.")
+                content = re.escape(value)  # the word as typed, not a regular expression
+            i += 2
+        else:
+            if every:
+                return Problem(message=f"After `in every repo`, I did not understand {words[i]!r}. " + CAMPAIGN_HOW)
+            names.append(words[i])
+            i += 1
+    if path is not None and (len(path) > MAX_PATH_CHARS or not path.isprintable()):
+        return Problem(message=f"{path[:MAX_PATH_CHARS]!r} is not a file path a repo could have.")
+    if not every and not names and glob is None and path is None:
+        return Problem(message=CAMPAIGN_HOW)
+    try:
+        named = parse_selector(" ".join(names)) if names else RepoSelector()
+    except ValueError as e:
+        return Problem(message=f"{e} {CAMPAIGN_HOW}")
+    if named.glob is not None and glob is not None:
+        return Problem(message=f"Only one name glob: {named.glob!r} and {glob!r}.")
+    glob = named.glob or glob
+    if glob is not None and not NAME_GLOB.fullmatch(glob):
+        return Problem(
+            message=f"{glob[:MAX_PATH_CHARS]!r} is not a pattern of repo names (letters, digits, ._-/ and *?[]!)."
+        )
+    if named.path is not None:  # `files:…` typed among the names: the Slack way is `with PATH`
+        return Problem(message=f"Name the files with `with PATH`. {CAMPAIGN_HOW}")
+    return RepoSelector(names=named.names, glob=glob, path=path, content=content)
 
 
 def _ask(body: str) -> Intake:
@@ -89,6 +202,8 @@ def _squash(text: str) -> str:
 HELP = """*Honk* makes code changes from a message, checks them, and merges when you say so.
 • `@honk <what should change>` — start a task (options: `repo=NAME`, `agent=NAME`, `model=NAME`)
 • `@honk plan: <what should change>` — a plan to approve first; nothing changes until you do
+• `@honk in every repo with python: <what should change>` — a campaign: the change in many repos, one message \
+here keeps count (`in repos api, web: …`, `in repos matching svc-*: …`, `in repos with FILE containing WORD: …`)
 • reply in a task's thread — a follow-up on the same branch (start with `{aside}` to talk without instructing)
 • `@honk use REPO` — this channel's default repo
 • `@honk list` — your tasks · `@honk status` — this channel's tasks · `@honk help` — this message"""

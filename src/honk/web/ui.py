@@ -39,7 +39,7 @@ from honk.web.triggers import checkout_snippet
 from honk.workspace.git import redact_url
 
 STATIC = Path(__file__).parent / "static"
-ASSET_VERSION = "6"
+ASSET_VERSION = "7"
 THEME_LIGHT, THEME_DARK = "#c2410c", "#0f1115"
 TRANSCRIPT_KINDS = frozenset(
     {"agent_said", "agent_ran_command", "agent_tool_called", "agent_tool_result", "agent_tool_denied", "agent_usage"}
@@ -356,7 +356,8 @@ def repos_page(user: User, repos: list[RepoRef], problems: dict[str, str] | None
 read for each task; problems in it are reported on the task.</p>
 <p><button class="btn primary block" type="submit">Add repo</button></p></form>"""
     body = f"""<h1>Repos</h1><div id="flash" class="flash" role="status" aria-live="polite"></div>
-<p class="small"><a href="/schedules">Schedules</a>: the repos' <code>[[schedule]]</code> tasks.</p>
+<p class="small"><a href="/schedules">Schedules</a>: the repos' <code>[[schedule]]</code> tasks.
+<a href="/campaigns">Campaigns</a>: one request across many repos.</p>
 <ul class="tasks" id="repos">{items or '<li class="card">No repos yet.</li>'}</ul>{add}"""
     return layout(user, "Repos", body, "repos")
 

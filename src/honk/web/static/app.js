@@ -75,14 +75,26 @@ const honk = (() => {
     if (!res.ok) {
       flash(detail(res), "err");
       if (form.dataset.then === "panel") live.refresh();
+      if (form.dataset.then === "board") board.refresh();
       return;
     }
     const then = form.dataset.then;
     if (then === "task") { window.location.href = "/tasks/" + res.data.id; return; }
+    if (then === "campaign") { window.location.href = "/campaigns/" + encodeURIComponent(res.data.id); return; }
     if (then === "reload") { window.location.reload(); return; }
-    flash(form.dataset.done || "Done.", "ok");
+    flash(acted(res.data, form.dataset.done) || form.dataset.done || "Done.", "ok");
     form.reset();
     if (then === "panel") live.refresh();
+    if (then === "board") board.refresh();
+  }
+
+  /** A bulk action's answer (a campaign's merge or retry: what it did to each member), in one line. */
+  function acted(data, verb) {
+    if (!Array.isArray(data)) return null;
+    if (!data.length) return "Nothing to act on.";
+    const done = data.filter((a) => a.done);
+    const not = data.filter((a) => !a.done).map((a) => a.repo + (a.detail ? " (" + a.detail + ")" : ""));
+    return `${verb || "Done"}: ${done.length} of ${data.length}.` + (not.length ? " Not: " + not.join("; ") + "." : "");
   }
 
   document.addEventListener("submit", (ev) => {
@@ -188,7 +200,59 @@ const honk = (() => {
     },
   };
 
-  document.addEventListener("DOMContentLoaded", () => live.start());
-  return { send, token, flash, live };
+  // ---- the campaign board: its panel asked for again every few seconds while the campaign runs ----------
+  // (a campaign has no event stream of its own: its members are tasks, each with theirs). The filter in the
+  // address (?state=) comes along; a refresh waits while someone types in the board or the tab is hidden.
+  const board = {
+    id: null, every: 3000, timer: null, busy: false,
+
+    start() {
+      const main = document.querySelector("main[data-campaign]");
+      if (!main) return;
+      this.id = main.dataset.campaign;
+      this.every = 1000 * Number(main.dataset.refreshS || 3);
+      if (main.dataset.terminal !== "1") this.later();
+    },
+
+    later() {
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.refresh(), this.every);
+    },
+
+    async refresh() {
+      const el = document.getElementById("board");
+      if (!this.id || !el || this.busy) return;
+      const typing = el.contains(document.activeElement) && /^(TEXTAREA|INPUT)$/.test(document.activeElement.tagName);
+      if (document.hidden || typing) { this.later(); return; }
+      this.busy = true;
+      let terminal = false;
+      try {
+        const r = await fetch(`/campaigns/${encodeURIComponent(this.id)}/panel${window.location.search}`, { credentials: "same-origin" });
+        if (!r.ok) return;
+        const html = await r.text();
+        const typed = el.querySelector("textarea") ? el.querySelector("textarea").value : "";
+        const folds = new Map([...el.querySelectorAll("details > summary")].map((s) => [s.textContent.trim(), s.parentElement.open]));
+        const tmp = document.createElement("div");
+        tmp.innerHTML = html;
+        el.replaceChildren(...tmp.childNodes);
+        for (const s of el.querySelectorAll("details > summary")) {
+          const open = folds.get(s.textContent.trim());
+          if (open !== undefined) s.parentElement.open = open;
+        }
+        const ta = el.querySelector("textarea");
+        if (ta && typed) ta.value = typed;
+        const status = el.querySelector("[data-terminal]");
+        terminal = status !== null && status.dataset.terminal === "1";
+      } catch (_) {
+        // Honk unreachable for a moment: the next round tries again.
+      } finally {
+        this.busy = false;
+        if (!terminal) this.later();
+      }
+    },
+  };
+
+  document.addEventListener("DOMContentLoaded", () => { live.start(); board.start(); });
+  return { send, token, flash, live, board };
 })();
 window.honk = honk;
