@@ -5,8 +5,7 @@ Temporal, the Slack front door against the fake Slack Web API), with signed-in p
 Which campaigns exist and what a bulk action does is the campaign service's business (honk.campaigns, its own
 tests); here the server's `service.campaigns` is `Recorded`, a `Campaigns` written below that answers from memory
 and keeps what each door handed it, so these tests say what the doors send and show. The tests at the end use the
-real `Campaigns` (no double): they are marked xfail(strict) until its bodies land (the core branch), and then
-fail, to be unmarked.
+real `Campaigns` (no double).
 """
 
 from __future__ import annotations
@@ -547,26 +546,19 @@ async def test_a_campaign_slack_cannot_start_says_why_in_its_message(doors: Door
     assert len(doors.campaigns.started) == 1  # the second never reached the service
 
 
-# -- the real campaign service (no double): these pass once honk.campaigns' bodies land ----------------------------
-NEEDS_CORE = pytest.mark.xfail(
-    strict=True, reason="Campaigns' bodies land with the campaign-core work (until then they raise NotImplementedError)"
-)
-
-
+# -- the real campaign service (no double) ---------------------------------------------------------------------
 @pytest.fixture
 async def real(tmp_path: Path, temporal) -> AsyncIterator[Served]:
     async with serving(settings_for(tmp_path, temporal.address)) as served:
         yield served
 
 
-@NEEDS_CORE
 async def test_real_service_an_unknown_repo_is_refused_naming_it(real: Served):
     async with httpx.AsyncClient(base_url=real.url, timeout=30) as api:
         r = await api.post("/api/campaigns", json={"text": "bump", "repos": "nowhere"})
     assert r.status_code in (400, 404) and "nowhere" in r.json()["detail"]
 
 
-@NEEDS_CORE
 async def test_real_service_an_unknown_campaign_is_not_found(real: Served):
     async with httpx.AsyncClient(base_url=real.url, timeout=30) as api:
         r = await api.get("/api/campaigns/c-nope")
@@ -574,7 +566,6 @@ async def test_real_service_an_unknown_campaign_is_not_found(real: Served):
     assert r.status_code == 404 and page.status_code == 404
 
 
-@NEEDS_CORE
 async def test_real_service_no_campaigns_yet(real: Served):
     async with httpx.AsyncClient(base_url=real.url, timeout=30) as api:
         r = await api.get("/api/campaigns")

@@ -46,7 +46,7 @@ from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
 from honk.preview.shots import Shots
 from honk.preview_links import preview_origin
-from honk.protocols import CampaignNotifier, Notifier
+from honk.protocols import CampaignNotifier, Notifier, RepoFiles
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
@@ -251,7 +251,9 @@ class AllNotifiers:
             await n.note(task, text, asked_too)
 
 
-def front_door_activities(settings: Settings, store: Store, client: Client, forges: Forges) -> list:
+def front_door_activities(
+    settings: Settings, store: Store, client: Client, forges: Forges, files: RepoFiles | None = None
+) -> list:
     """What the worker does for the server's front doors, through TaskService like they do: a forge
     delivery's action, a schedule's fire, an `@honk review`, and the record of each."""
     policy = Policy.load(settings.access.policy_file) if settings.access.policy_file else Policy.open()
@@ -260,10 +262,10 @@ def front_door_activities(settings: Settings, store: Store, client: Client, forg
         settings, store, client, Gate(policy, store, AuditLog(store)), ceiling=ceiling, setup_ceiling=setup_ceiling
     )
     door = ForgeFrontDoor(service, HostedConversation(forges), settings.hooks.forge_handle)
-    # A campaign's steps (issue 20). Its files selector and its Slack message need a RepoFiles and a
-    # CampaignNotifier: until this worker is given them, a files selector is refused with a reason and a
-    # campaign asked in Slack keeps its board on the web page.
-    campaigns = CampaignSteps(service, files=None, notifier=None)
+    # A campaign's steps (issue 20): its files selector reads this worker's mirrors (`files`: None refuses a
+    # files selector with a reason); its one Slack message needs a bot token (without one the board is the
+    # web page).
+    campaigns = CampaignSteps(service, files=files, notifier=campaign_notifier(settings))
     return [
         door.act,
         *DeliverySteps(HookDeliveries(store)).all(),
@@ -403,7 +405,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         log.info("metrics on http://%s:%d/metrics", settings.operations.metrics_host, settings.operations.metrics_port)
     queues = settings.temporal.worker_queues or [settings.temporal.task_queue]
     main = settings.temporal.task_queue
-    doors = front_door_activities(settings, store, client, acts.steps.forges)
+    doors = front_door_activities(settings, store, client, acts.steps.forges, acts.steps.repo_files)
     workers = [
         Worker(
             client,
