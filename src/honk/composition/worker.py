@@ -388,7 +388,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
             if queue == main
             else [],
             activities=acts.all() + (doors if queue == main else []),
-            max_concurrent_activities=settings.tasks.max_concurrent_tasks * 2,
+            **worker_concurrency(settings),
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
         for queue in queues
@@ -414,6 +414,17 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     await acts.steps.forges.close()
     egress.stop()
     await store.close()
+
+
+def worker_concurrency(settings: Settings) -> dict[str, int]:
+    """How much the Worker runs at once: settings, with the defaults measured on the orchestration
+    benchmark (README, "Scaling a worker", says which and why)."""
+    tasks = settings.tasks
+    return {
+        "max_concurrent_activities": tasks.max_concurrent_activities or tasks.max_concurrent_tasks * 2,
+        "max_concurrent_workflow_tasks": tasks.max_concurrent_workflow_tasks,
+        "max_concurrent_local_activities": tasks.max_concurrent_local_activities,
+    }
 
 
 def shooter(settings: Settings, box: Sandbox) -> Shots | None:
