@@ -14,6 +14,7 @@ import tempfile
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypedDict
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -416,15 +417,21 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     await store.close()
 
 
-def worker_concurrency(settings: Settings) -> dict[str, int]:
+class Concurrency(TypedDict):
+    max_concurrent_activities: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_local_activities: int
+
+
+def worker_concurrency(settings: Settings) -> Concurrency:
     """How much the Worker runs at once: settings, with the defaults measured on the orchestration
     benchmark (README, "Scaling a worker", says which and why)."""
     tasks = settings.tasks
-    return {
-        "max_concurrent_activities": tasks.max_concurrent_activities or tasks.max_concurrent_tasks * 2,
-        "max_concurrent_workflow_tasks": tasks.max_concurrent_workflow_tasks,
-        "max_concurrent_local_activities": tasks.max_concurrent_local_activities,
-    }
+    return Concurrency(
+        max_concurrent_activities=tasks.max_concurrent_activities or tasks.max_concurrent_tasks * 2,
+        max_concurrent_workflow_tasks=tasks.max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=tasks.max_concurrent_local_activities,
+    )
 
 
 def shooter(settings: Settings, box: Sandbox) -> Shots | None:
