@@ -30,7 +30,7 @@ DEPLOYMENT_SETTINGS = {"max_concurrent_tasks": "20", "heartbeat_timeout_s": "30"
 
 # Consecutive events of one task and the step each gap stands for.
 PHASES = [
-    ("task_accepted", "workspace_preparing", "start workflow → first activity"),
+    ("task_accepted", "workspace_preparing", "start workflow → first record (a local activity)"),
     ("workspace_preparing", "workspace_ready", "provision (fetch + worktree + config)"),
     ("workspace_ready", "agent_started", "provision → agent activity"),
     ("agent_started", "agent_finished", "agent edit + commit"),

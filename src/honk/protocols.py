@@ -84,9 +84,11 @@ class Workspaces(Protocol):
         """The commit `branch` is at on the remote, as last fetched; a UserFacingError when it has none."""
         ...
 
-    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str) -> Workspace:
+    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str, *, new: bool = False) -> Workspace:
         """The task's workspace: made from its branch (here, or as another worker published it), or
-        from `base_branch` for a new task."""
+        from `base_branch` for a new task. `new`: the task has committed nothing yet (it is being
+        provisioned), so no other worker can have published its branch; the workspace comes back clean
+        at its branch's last commit."""
         ...
 
     async def reset(self, ws: Workspace) -> None:

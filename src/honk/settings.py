@@ -154,6 +154,21 @@ class TaskSettings(Section):
     )
     max_rounds: int = Field(default=3, ge=1, le=50, description="agent ⇄ checks rounds per request or follow-up")
     max_concurrent_tasks: int = Field(default=20, ge=1, description="tasks one worker works on at once")
+    max_concurrent_activities: int | None = Field(
+        default=None,
+        ge=1,
+        description="steps (Temporal activities) one worker runs at once; default: 2 × `max_concurrent_tasks` "
+        "(a task's step, and a preview wake or delivery wait beside it). See Scaling a worker",
+    )
+    max_concurrent_workflow_tasks: int = Field(
+        default=100,
+        ge=2,  # Temporal's minimum with a workflow cache: one slot for the sticky queue, one for the shared one
+        description="workflow tasks (a task's route deciding its next step, and recording events) one worker "
+        "runs at once. See Scaling a worker",
+    )
+    max_concurrent_local_activities: int = Field(
+        default=100, ge=1, description="event records (local activities) one worker writes at once"
+    )
     agent_max_turns: int = Field(
         default=60, ge=1, description="a task's agent turns, all runs together, unless its repo sets its own"
     )

@@ -145,3 +145,26 @@ def test_honk_up_on_every_address_links_with_the_lan_address_and_prints_its_qr_c
     assert lan_settings(Settings()).preview_domain == "localhost"
     qr = _qr_text("http://192.168.1.20:8787")
     assert len(qr.splitlines()) > 10 and set(qr) <= set("█▀▄ \xa0\n")
+
+
+def test_the_workers_concurrency_comes_from_the_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from honk.composition.worker import worker_concurrency
+
+    monkeypatch.chdir(tmp_path)  # no honk.toml of the repo's
+    default = worker_concurrency(Settings(max_concurrent_tasks=7))
+    assert default == {
+        "max_concurrent_activities": 14,  # a task's step, and a wake or delivery wait beside it
+        "max_concurrent_workflow_tasks": 100,
+        "max_concurrent_local_activities": 100,
+    }
+    monkeypatch.setenv("HONK_MAX_CONCURRENT_ACTIVITIES", "9")
+    monkeypatch.setenv("HONK_MAX_CONCURRENT_WORKFLOW_TASKS", "3")
+    monkeypatch.setenv("HONK_MAX_CONCURRENT_LOCAL_ACTIVITIES", "5")
+    assert worker_concurrency(Settings()) == {
+        "max_concurrent_activities": 9,
+        "max_concurrent_workflow_tasks": 3,
+        "max_concurrent_local_activities": 5,
+    }
+    monkeypatch.setenv("HONK_MAX_CONCURRENT_WORKFLOW_TASKS", "1")  # below Temporal's minimum with a cache
+    with pytest.raises(ValueError, match="max_concurrent_workflow_tasks"):
+        Settings()

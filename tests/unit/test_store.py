@@ -110,3 +110,51 @@ async def test_a_burst_of_writers_from_two_processes_all_land(store: Store, stor
     finally:
         await worker.close()
         await server.close()
+
+
+async def test_appends_made_together_are_written_together_each_timeline_folded_in_order(store: Store):
+    """Appends arriving while one is written go in the next transaction (a worker's hundred tasks each
+    recording a step): far fewer transactions than appends, and every task's events and timeline exactly
+    as if each append had been written on its own."""
+    import asyncio
+
+    from sqlalchemy import event as sa_event
+
+    from honk.events import AgentSaid
+    from honk.timeline import Timeline
+
+    ids = [f"t-{i}" for i in range(10)]
+    for task_id in ids:
+        await store.create_task(_req(task_id), f"b-{task_id}")
+    commits: list[int] = []
+    sa_event.listen(store.engine.sync_engine, "commit", lambda _conn: commits.append(1))
+
+    async def steps(task_id: str) -> None:  # a step's events, one append each, as a worker emits them
+        await store.append(task_id, WorkspacePreparing())
+        for n in range(3):
+            await store.append(task_id, AgentSaid(text=f"{task_id} said {n}"))
+
+    await asyncio.gather(*(steps(t) for t in ids))
+    assert len(commits) < 40 / 4, f"{len(commits)} transactions for 40 appends"
+    for task_id in ids:
+        history = await store.events(task_id)
+        assert [e.event.line() for e in history] == ["preparing the workspace"] + [
+            f"agent: {task_id} said {n}" for n in range(3)
+        ]
+        assert await store.timeline(task_id) == Timeline.of(history)
+        assert (await store.get_task(task_id)).state == TaskState.provisioning
+
+
+async def test_an_append_to_a_missing_task_fails_alone_in_its_batch(store: Store):
+    import asyncio
+
+    await store.create_task(_req("t-here"), "b")
+    here = asyncio.ensure_future(store.append("t-here", WorkspacePreparing()))
+    gone = asyncio.ensure_future(store.append("t-gone", WorkspacePreparing()))
+    also = asyncio.ensure_future(store.append("t-here", TaskReady(commit="c", summary="", diffstat="")))
+    await here
+    with pytest.raises(LookupError, match="t-gone"):
+        await gone
+    await also
+    assert [e.event.kind for e in await store.events("t-here")] == ["workspace_preparing", "task_ready"]
+    assert await store.get_task("t-gone") is None

@@ -144,3 +144,27 @@ async def test_a_burst_of_fetches_in_one_process_shares_them(setup, tmp_path: Pa
     before = len(served.read_text().splitlines())
     await wss.fetch(repo)  # asked after those began: reads the remote again
     assert len(served.read_text().splitlines()) == before + 1
+
+
+async def test_a_new_task_is_not_made_from_a_branch_published_under_its_id(tmp_path: Path):
+    """Provisioning (`new`: nothing of the task committed yet) does not ask the remote for the task's
+    published branch, which only a commit makes: a ref left under the same id (here made by hand) is not
+    taken, and the workspace comes back clean. A later step still takes over a published branch."""
+    remote = RemoteRepo(tmp_path / "remote", {"a.txt": "a\n"})
+    wss = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws", "Honk", "honk@localhost", share=True)
+    repo = RepoRef(name="r", url=remote.url)
+    await wss.fetch(repo)
+    other = await wss.ensure("t-other", repo, "main", new=True)
+    (other.path / "a.txt").write_text("other\n")
+    stale, _ = await wss.commit_all(other, "another task's work", {})
+    assert stale and await wss.publish(other, repo, "t-new")  # a ref under the new task's id
+
+    ws = await wss.ensure("t-new", repo, "main", new=True)
+    assert run_git("rev-parse", "HEAD", cwd=ws.path) == remote.head(), "made from main, not the published ref"
+    (ws.path / "a.txt").write_text("half done\n")
+    (ws.path / "junk.txt").write_text("left by an attempt\n")
+    again = await wss.ensure("t-new", repo, "main", new=True)  # a retried provision
+    assert (again.path / "a.txt").read_text() == "a\n" and not (again.path / "junk.txt").exists()
+
+    later = await wss.ensure("t-new", repo, "main")  # a later step takes over what was published
+    assert run_git("rev-parse", "HEAD", cwd=later.path) == stale

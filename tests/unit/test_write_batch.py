@@ -48,3 +48,14 @@ async def test_a_failed_write_fails_its_items_and_the_next_ones_are_still_writte
     assert writes == [["bad"], ["after"]]
     await batch.add("again")
     assert writes[-1] == ["again"], "a new burst starts a new writer"
+
+
+async def test_a_write_can_fail_some_items_and_write_the_others():
+    async def write(items: Sequence[str]) -> list[Exception | None]:
+        return [LookupError(item) if item.startswith("no") else None for item in items]
+
+    batch = WriteBatch(write)
+    good, bad = batch.add("yes"), batch.add("no such task")
+    await good
+    with pytest.raises(LookupError, match="no such task"):
+        await bad

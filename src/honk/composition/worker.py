@@ -14,6 +14,7 @@ import tempfile
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import TypedDict
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -414,7 +415,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
             if queue == main
             else [],
             activities=acts.all() + (doors if queue == main else []),
-            max_concurrent_activities=settings.tasks.max_concurrent_tasks * 2,
+            **worker_concurrency(settings),
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
         for queue in queues
@@ -440,6 +441,23 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     await acts.steps.forges.close()
     egress.stop()
     await store.close()
+
+
+class Concurrency(TypedDict):
+    max_concurrent_activities: int
+    max_concurrent_workflow_tasks: int
+    max_concurrent_local_activities: int
+
+
+def worker_concurrency(settings: Settings) -> Concurrency:
+    """How much the Worker runs at once: settings, with the defaults measured on the orchestration
+    benchmark (README, "Scaling a worker", says which and why)."""
+    tasks = settings.tasks
+    return Concurrency(
+        max_concurrent_activities=tasks.max_concurrent_activities or tasks.max_concurrent_tasks * 2,
+        max_concurrent_workflow_tasks=tasks.max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=tasks.max_concurrent_local_activities,
+    )
 
 
 def shooter(settings: Settings, box: Sandbox) -> Shots | None:

@@ -13,8 +13,9 @@ T = TypeVar("T")
 
 
 class WriteBatch(Generic[T]):
-    def __init__(self, write: Callable[[Sequence[T]], Awaitable[object]]) -> None:
-        """`write`: makes one write of every item it is given."""
+    def __init__(self, write: Callable[[Sequence[T]], Awaitable[Sequence[Exception | None] | None]]) -> None:
+        """`write`: makes one write of every item it is given. It returns None when all were written, or,
+        item by item, what kept each one out (None: that one was written); what it raises fails them all."""
         self._write = write
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None  # held: a task nobody holds may be collected
@@ -31,13 +32,14 @@ class WriteBatch(Generic[T]):
         await asyncio.sleep(0)  # the items added in this turn of the loop join the first write
         while batch := self._waiting[:]:
             try:
-                await self._write([item for item, _ in batch])
+                failed = await self._write([item for item, _ in batch])
             except Exception as e:  # noqa: BLE001 - each item's future carries it to whoever waits
-                for _, written in batch:
-                    if not written.done():  # a waiter cancelled meanwhile has nobody to tell
-                        written.set_exception(e)
-            else:
-                for _, written in batch:
-                    if not written.done():
-                        written.set_result(None)
+                failed = [e] * len(batch)
+            for (_, written), problem in zip(batch, failed or [None] * len(batch), strict=True):
+                if written.done():  # a waiter cancelled meanwhile has nobody to tell
+                    continue
+                if problem is None:
+                    written.set_result(None)
+                else:
+                    written.set_exception(problem)
             del self._waiting[: len(batch)]  # the loop goes on: items added meanwhile have no other writer

@@ -19,6 +19,7 @@ from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, Tas
 from honk.events import EVENT_ADAPTER, AnyEvent, StoredEvent
 from honk.redaction import redactor
 from honk.store import migrations
+from honk.store.batching import WriteBatch
 from honk.store.migrations import SchemaVersion
 from honk.store.models import EventRow, RepoRow, TaskRow
 from honk.timeline import Timeline
@@ -59,6 +60,9 @@ def _use_wal(cur, busy_timeout_ms: int) -> None:  # noqa: ANN001 - a DB-API curs
             time.sleep(0.02)
 
 
+_Append = tuple[str, tuple[AnyEvent, ...], datetime]  # a task's events, and when they were appended
+
+
 def _repo(row: RepoRow) -> RepoRef:
     forge = ForgeRef.model_validate(row.forge) if row.forge else None
     return RepoRef(name=row.name, url=row.url, branch=row.branch, forge=forge)
@@ -73,6 +77,9 @@ class Store:
             )
         self._session = async_sessionmaker(self.engine, expire_on_commit=False)
         self._write_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._appends: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriteBatch[_Append]] = (
             weakref.WeakKeyDictionary()
         )
 
@@ -231,29 +238,70 @@ class Store:
 
     # -- events -------------------------------------------------------------------------
     async def append(self, task_id: str, *events: AnyEvent) -> None:
-        """Adds events to the task's history and folds them into its timeline, in one transaction."""
-        now = _now()
-        clean = [redactor().record(ev) for ev in events]  # nothing the store keeps shows a secret
-        async with self.writing() as s:
-            rows = [EventRow(task_id=task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")) for ev in clean]
-            s.add_all(rows)
+        """Adds events to the task's history and folds them into its timeline, in one transaction.
+
+        Appends that arrive while another is being written (a hundred tasks' steps on one worker, the
+        server's submissions) are written together in the next transaction, each task's timeline read,
+        folded and written once for all its new events: most of an append's cost is the transaction and
+        the timeline's round trip, not the events. Returns once this append's events are stored."""
+        loop = asyncio.get_running_loop()  # one batch per event loop, as for the write lock
+        batch = self._appends.get(loop)
+        if batch is None:
+            batch = self._appends[loop] = WriteBatch(self._append_batch)
+        clean = tuple(redactor().record(ev) for ev in events)  # nothing the store keeps shows a secret
+        await batch.add((task_id, clean, _now()))  # when it happened, not when its batch is written
+
+    async def _append_batch(self, items: Sequence[_Append]) -> list[Exception | None] | None:
+        try:
+            await self._append_together(items)
+            return None
+        except LookupError:
+            if len(items) == 1:
+                raise
+        # An append to a task that does not exist (deleted meanwhile) failed the transaction: each on its
+        # own, so only that one fails. Rare: it costs one transaction per append, as before batching.
+        failed: list[Exception | None] = []
+        for item in items:
             try:
-                # The inserts first: SQLite's write lock is then held before the task is read, and on
-                # PostgreSQL the row lock below makes concurrent writers of one task fold in turn.
+                await self._append_together([item])
+                failed.append(None)
+            except LookupError as e:
+                failed.append(e)
+        return failed
+
+    async def _append_together(self, items: Sequence[_Append]) -> None:
+        # Each task's events in the order they were appended (the rows' ids keep that order).
+        by_task: dict[str, list[tuple[AnyEvent, EventRow]]] = {}
+        updated: dict[str, datetime] = {}
+        for task_id, events, at in items:
+            for ev in events:
+                row = EventRow(task_id=task_id, at=at, kind=ev.kind, data=ev.model_dump(mode="json"))
+                by_task.setdefault(task_id, []).append((ev, row))
+            by_task.setdefault(task_id, [])
+            updated[task_id] = max(at, updated.get(task_id, at))
+        async with self.writing() as s:
+            s.add_all(row for written in by_task.values() for _, row in written)
+            try:
+                # The inserts first: SQLite's write lock is then held before the tasks are read, and on
+                # PostgreSQL the row locks below make concurrent writers of one task fold in turn.
                 await s.flush()
             except IntegrityError:
-                raise LookupError(f"no task {task_id}") from None
-            task = await s.get(TaskRow, task_id, with_for_update=True)
-            if task is None:
-                raise LookupError(f"no task {task_id}")
-            if task.timeline is None:  # written before timelines: its whole history, these events included
-                timeline = Timeline.of(await self._history(s, task_id))
-            else:
-                timeline = Timeline.model_validate(task.timeline)
-                for row, ev in zip(rows, clean, strict=True):
-                    timeline = timeline.fold(ev, row.id)
-            _summarize(task, timeline)
-            task.updated_at = now
+                raise LookupError(f"no task among {sorted(by_task)}") from None
+            ids = sorted(by_task)  # locked in one order by every writer: two batches cannot deadlock
+            q = select(TaskRow).where(TaskRow.id.in_(ids)).order_by(TaskRow.id).with_for_update()
+            tasks = {t.id: t for t in (await s.scalars(q)).all()}
+            if missing := [i for i in ids if i not in tasks]:
+                raise LookupError(f"no task {missing[0]}")
+            for task_id, written in by_task.items():
+                task = tasks[task_id]
+                if task.timeline is None:  # written before timelines: its whole history, these events included
+                    timeline = Timeline.of(await self._history(s, task_id))
+                else:
+                    timeline = Timeline.model_validate(task.timeline)
+                    for ev, row in written:
+                        timeline = timeline.fold(ev, row.id)
+                _summarize(task, timeline)
+                task.updated_at = updated[task_id]
             await s.commit()
 
     async def timeline(self, task_id: str) -> Timeline | None:

@@ -156,21 +156,26 @@ class WorktreeWorkspaces:
     def path(self, task_id: str) -> Path:
         return self.workspaces_dir / task_id
 
-    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str) -> Workspace:
+    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str, *, new: bool = False) -> Workspace:
         """The task's worktree, made from the branch if it exists, else from the remote's base branch.
 
         Only git's bookkeeping happens under the mirror's lock; checking files out happens outside it.
+        `new` (provisioning: the task has committed nothing): the remote is not asked for a published
+        branch, which only a commit publishes (an ls-remote and its upload-pack per task saved), and a
+        worktree made here is clean already, so only one left by an earlier attempt is reset.
         """
         mirror, path, branch = self.mirror_path(repo), self.path(task_id), task_branch(task_id)
         if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
             await self.fetch(repo)
-        published = await self._published(repo, task_id) if self.share else None
+        published = await self._published(repo, task_id) if self.share and not new else None
         base = f"refs/remotes/origin/{base_branch}"
         if (path / ".git").exists():
             ws = Workspace(path=path, branch=branch, mirror=mirror)
             if await git("symbolic-ref", "--quiet", "HEAD", cwd=path, check=False) != f"refs/heads/{branch}":
                 await self._name_branch(ws, base)
             await self._catch_up(ws, repo, task_id, published)
+            if new:
+                await self.reset(ws)
             return ws
         if path.exists():  # a half-made directory from a worker that died
             shutil.rmtree(path)

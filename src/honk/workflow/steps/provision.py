@@ -46,11 +46,13 @@ class Provisioner:
         started, repo = time.monotonic(), task.repo
         await self.workspaces.fetch(repo)
         await self.workspaces.remote_head(repo, repo.branch)
-        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch)
-        await self.workspaces.reset(ws)
+        # Provisioning comes before any commit of the task (a retried or re-queued provision too): `new`
+        # skips asking the remote for a published branch, and hands the workspace back clean.
+        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch, new=True)
         config = load_repo_config(ws.path)
         target = policy.merge_target(repo, config)
-        await self.workspaces.remote_head(repo, target)
+        if target != repo.branch:  # the base branch was checked above
+            await self.workspaces.remote_head(repo, target)
         agent = task.agent or config.agent.name or self.default_agent
         chosen = self.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
         if (task.plan or config.agent.plan) and not chosen.plans:
