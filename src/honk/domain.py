@@ -282,6 +282,11 @@ class TaskRequest(Carried):
     origin: Origin | None = None  # started by something other than a person's request: said everywhere
     campaign: str | None = None  # the campaign (its id) this task is one repo of: told when the task moves
     budget_cap: Budget | None = None  # a cap on top of the repo's and the policy's (a campaign's share)
+    # Best of N (honk.attempts): the group (`best-<hex>`) this task is attempt `attempt` of `attempts` in; its
+    # workflow `attempts-<group>` is told when the task moves. None/0: an ordinary task.
+    attempt_group: str | None = None
+    attempt: int = 0
+    attempts: int = 0
 
 
 MAX_PLAN_ITEMS = 30
@@ -671,6 +676,14 @@ class AgentSettings(Carried):
         return Budget(max_turns=self.max_turns, max_cost_usd=self.max_cost_usd, timeout_s=self.timeout_s)
 
 
+class AttemptsConfig(Carried):
+    """`[attempts]`: best of N (`honk ask --attempts N`) in this repo."""
+
+    # Once every attempt settled, the top one is picked by Honk (the others cancelled) when it reached ready;
+    # false: the ranking is shown and a person picks. Merging stays the usual merge either way.
+    auto_pick: Annotated[bool, Wanted("true or false")] = False
+
+
 class RepoConfig(Carried):
     """A repo's `.honk.toml` (or what Honk detected from its contents when it has none)."""
 
@@ -693,6 +706,7 @@ class RepoConfig(Carried):
     max_rounds: Annotated[int, Field(ge=1, le=50), Wanted("a whole number from 1 to 50")] | None = None
     agent: Annotated[AgentSettings, Wanted("a table")] = AgentSettings()
     autofix: Annotated[AutofixSettings, Wanted("a table")] = AutofixSettings()
+    attempts: Annotated[AttemptsConfig, Wanted("a table")] = AttemptsConfig()
     # The Temporal task queue whose workers do this repo's work (e.g. macOS machines for an Xcode
     # build); None: the server's default queue.
     queue: QueueName | None = None
@@ -875,6 +889,7 @@ class AgentJob(Carried):
     new_attachments: list[str] = []
     # "plan": the workspace is read-only for this run, and the outcome carries the agent's plan.
     mode: AgentMode = "edit"
+    attempt: int = 0  # best of N: which attempt of its group the task is (0: not one; the scripted agent's scenario)
 
     @property
     def timeout_s(self) -> float:
@@ -2045,3 +2060,83 @@ def parse_selector(text: str) -> RepoSelector:
                 if name not in names:
                     names.append(name)
     return RepoSelector(names=names, glob=glob, path=path, content=content)
+
+
+# -- best of N: several independent attempts at one request (issue 20; honk.attempts) ---------------------------
+MAX_ATTEMPTS = 20  # what any server allows at most; `settings.attempts.max_n` (default 5) is the working limit
+ATTEMPT_GROUP = r"^best-[0-9a-f]{12}$"
+
+
+class AttemptOf(Carried):
+    """Which attempt of which best-of-N group a task is (TaskService.submit's `attempt_of`)."""
+
+    group: str
+    attempt: int = Field(ge=1, le=MAX_ATTEMPTS)
+    attempts: int = Field(ge=2, le=MAX_ATTEMPTS)
+
+
+class AttemptScore(Record):
+    """One attempt of a best-of-N group, where the ranking puts it and why (`why`: "ready; checks pass, judge
+    ok, +12 −3"). Ranked by honk.workflow.attempts_policy.rank: reached ready, checks, judge, test-guard
+    findings, the smaller diff, the earlier attempt."""
+
+    task_id: str
+    attempt: int
+    state: TaskState
+    agent: str | None = None
+    reached_ready: bool = False
+    checks_passed: bool | None = None  # None: no check ran (yet, or the repo has none)
+    judge_ok: bool | None = None  # None: not reviewed yet
+    guard_findings: int = 0
+    lines_changed: int | None = None  # added + removed in its latest delivery; None: nothing delivered
+    added: int = 0
+    removed: int = 0
+    rank: int = 0  # 1 is the best
+    why: str = ""
+    preview_url: str | None = None
+    pull_request_url: str = ""
+    cost_usd: float | None = None
+
+    @property
+    def settled(self) -> bool:
+        """Nothing more will change its place unless a person acts: ready (or past it), failed or cancelled."""
+        return self.state.terminal or self.state in (TaskState.ready, TaskState.merging)
+
+
+class AttemptsEstimate(Record):
+    """What N attempts may cost at most, said before they start: N × one task's cost limit (the access
+    policy's cap, else the repo's `[agent] max_cost_usd`, else the server's default)."""
+
+    n: int
+    per_attempt_usd: float | None = None  # None: no cost limit set anywhere
+
+    @property
+    def total_usd(self) -> float | None:
+        return None if self.per_attempt_usd is None else self.n * self.per_attempt_usd
+
+    def line(self) -> str:
+        if self.per_attempt_usd is None:
+            return f"{self.n} attempts cost up to {self.n}× one task (no cost limit set)."
+        return f"{self.n} attempts cost up to ${self.total_usd:.2f} ({self.n} × ${self.per_attempt_usd:.2f} per task)."
+
+
+class AttemptsView(Record):
+    """A best-of-N group as the front doors show it: the request, its attempts ranked best first, and the
+    one picked (by a person, or by Honk where the repo's `[attempts] auto_pick` allows)."""
+
+    group: str
+    repo: str
+    text: str
+    n: int
+    requested_by: str
+    attempts: list[AttemptScore] = []
+    picked: str | None = None  # the picked attempt's task id
+    picked_by: str | None = None
+
+    @property
+    def settled(self) -> bool:
+        return len(self.attempts) >= self.n and all(a.settled for a in self.attempts)
+
+    def ranking(self) -> str:
+        """The ranking in lines ("1. attempt 3 (t-…): ready; checks pass, +4 −1"), for a message."""
+        return "\n".join(f"{a.rank}. attempt {a.attempt} ({a.task_id}): {a.why}" for a in self.attempts)
