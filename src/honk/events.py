@@ -45,12 +45,18 @@ class TaskAccepted(Event):
     agent: str
     plan: bool = False  # a plan first, approved before any change
     origin: str = ""  # what started it, when no person asked at a front door ("schedule nightly of calc")
+    # Best of N: this task is attempt `attempt` of `attempts` of group `attempt_group` (honk.attempts).
+    attempt_group: str = ""
+    attempt: int = 0
+    attempts: int = 0
 
     def line(self) -> str:
         first = ", plan first" if self.plan else ""
         started = f", started by {self.origin}" if self.origin else ""
+        best = f", attempt {self.attempt} of {self.attempts} ({self.attempt_group})" if self.attempt_group else ""
         return (
-            f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent}{first}{started})"
+            f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} "
+            f"(agent {self.agent}{first}{started}{best})"
         )
 
 
@@ -623,6 +629,20 @@ class TaskCancelled(Event):
         return f"cancelled by {self.by}"
 
 
+class AttemptPicked(Event):
+    """Best of N: this attempt was picked (by a person, or by Honk where the repo allows it); the group's
+    other attempts are cancelled. Merging it is the usual merge."""
+
+    kind: Literal["attempt_picked"] = "attempt_picked"
+    by: str
+    attempt: int
+    rank: int
+    of: int
+
+    def line(self) -> str:
+        return f"attempt {self.attempt} (ranked {self.rank} of {self.of}) picked by {self.by}"
+
+
 # -- issue 19, part D (refresh): a waiting task brings in its moved target ------------------------------------
 class Refreshed(Event):
     """The moved target was brought into the waiting task's branch (`how`), the checks pass, and the
@@ -704,7 +724,8 @@ AnyEvent = Annotated[
     | TaskFailed
     | TaskCancelled
     | Refreshed
-    | RefreshSkipped,
+    | RefreshSkipped
+    | AttemptPicked,
     Field(discriminator="kind"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

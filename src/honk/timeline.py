@@ -31,6 +31,7 @@ from honk.events import (
     AgentStarted,
     AnyEvent,
     AppDelivered,
+    AttemptPicked,
     BuildReady,
     ChangeReviewed,
     CheckFinished,
@@ -134,6 +135,10 @@ class Timeline(Carried):
     revert_task: str | None = None
     # The route so far, step by step (what Slack streams as task cards).
     route: Route = Route()
+    # Best of N (honk.attempts): which attempt of how many this task is, and who picked it (None: not picked).
+    attempt: int = 0
+    attempts: int = 0
+    picked_by: str | None = None
 
     def fold(self, event: AnyEvent, event_id: int = 0) -> Timeline:
         """The timeline once `event` (stored with `event_id`) happened too."""
@@ -145,6 +150,7 @@ class Timeline(Carried):
         }
         if isinstance(event, TaskAccepted):
             changes |= {"plan_first": event.plan, "origin": event.origin}
+            changes |= {"attempt": event.attempt, "attempts": event.attempts}
         elif isinstance(event, TaskFailed):
             changes["reason"] = event.reason
         elif isinstance(event, Merged):
@@ -216,6 +222,8 @@ class Timeline(Carried):
             changes |= {"refusals": [*self.refusals, event][-MAX_REFUSALS_KEPT:], "refused": self.refused + 1}
         elif isinstance(event, NetworkBlocked):
             changes["blocked"] = _blocked_with(self.blocked, event)
+        elif isinstance(event, AttemptPicked):
+            changes["picked_by"] = event.by
         elif isinstance(event, SafetyWarning):
             changes["safety_warnings"] = [*self.safety_warnings, event.text]
         return self.model_copy(update=changes)

@@ -2,6 +2,18 @@
 
 Run n of a task plays `[[step]]` n of the scenario (edits, commands, a message), so a test can
 script "wrong fix, then right fix after the checks fail" without a model.
+
+Best of N (honk.attempts): an attempt may play its own steps. `[[attempt]]` tables name an attempt's
+number and hold its `[[attempt.step]]`s; an attempt with no table of its own plays the top-level
+`[[step]]`s:
+
+    [[step]]                       # every attempt but 2
+    edit = [{ path = "calc.py", replace = "a - b", with = "a + b" }]
+
+    [[attempt]]
+    number = 2                     # attempt 2 makes a change whose checks fail
+    [[attempt.step]]
+    edit = [{ path = "calc.py", replace = "a - b", with = "a * b" }]
 """
 
 from __future__ import annotations
@@ -36,9 +48,23 @@ class Step(BaseModel):
     cost_usd: float = Field(default=0.0, ge=0)  # what the run reports it spent (budget stories)
 
 
+class AttemptSteps(BaseModel):
+    """What attempt `number` of a best-of-N group plays instead of the top-level steps."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: int = Field(ge=1)
+    step: list[Step] = []
+
+
 class Scenario(BaseModel):
     model_config = ConfigDict(extra="forbid")
     step: list[Step] = []
+    attempt: list[AttemptSteps] = []
+
+    def steps_for(self, attempt: int) -> list[Step]:
+        """The steps attempt `attempt` plays (0: a task that is no attempt plays the top-level ones)."""
+        own = [a for a in self.attempt if a.number == attempt]
+        return own[0].step if own else self.step
 
 
 class ScriptedAgent:
@@ -47,10 +73,11 @@ class ScriptedAgent:
 
     async def run(self, job: AgentJob, tools: AgentTools, emit: EventSink) -> AgentOutcome:
         scenario = load_scenario(tools.workspace, job.settings.scenario or DEFAULT_SCENARIO)
-        if job.invocation >= len(scenario.step):
+        steps = scenario.steps_for(job.attempt)
+        if job.invocation >= len(steps):
             await emit(AgentSaid(text="The scenario has no further steps; nothing changed."))
             return AgentOutcome(summary="no change (scenario exhausted)", model="scripted")
-        step = scenario.step[job.invocation]
+        step = steps[job.invocation]
         for edit in step.edit:
             apply_edit(tools.workspace, edit)
         for command in step.commands:

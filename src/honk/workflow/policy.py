@@ -24,8 +24,12 @@ def merge_target(repo: RepoRef, config: RepoConfig) -> str:
     return config.merge.target or repo.branch
 
 
-def first_prompt(request: str) -> str:
-    return request
+def first_prompt(request: str, attempt: int = 0, attempts: int = 0) -> str:
+    """The first run's instructions: the request; for an attempt of a best-of-N group, one line more, so
+    attempts with the same agent and model do not all take the same path (honk.attempts)."""
+    if attempt <= 0:
+        return request
+    return f"{request}\n\n(attempt {attempt} of {attempts}: an independent attempt; take your own approach)"
 
 
 def plan_prompt(request: str) -> str:
