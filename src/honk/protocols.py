@@ -25,6 +25,7 @@ from honk.domain import (
     AgentOutcome,
     AttachedFile,
     Attachment,
+    AttemptsView,
     Awaited,
     BuildOutcome,
     BuildSpec,
@@ -193,6 +194,15 @@ class CampaignNotifier(Protocol):
     async def show(self, view: CampaignView, slack: SlackThread, message_ts: str | None) -> str | None:
         """Posts the campaign's summary (`message_ts` None) or updates that message; the message's ts, or
         None when Slack could not be reached (the campaign's next change tries again)."""
+        ...
+
+
+class AttemptsNotifier(Protocol):
+    """Where a best-of-N group was asked in Slack: told once, when every attempt settled (honk.attempts)."""
+
+    async def settled(self, view: AttemptsView, slack: SlackThread, auto_picked: bool) -> None:
+        """Posts the ranking in the thread: with a Pick button per ready attempt, or saying what Honk picked
+        (`auto_picked`). Raises when Slack could not be reached (the group's activity is retried)."""
         ...
 
 

@@ -26,11 +26,13 @@ from honk import attachments
 from honk.access.rules import Who
 from honk.accounts import preview_link_key
 from honk.agents import AGENT_NAMES, AGENTS_THAT_PLAN
+from honk.attempts import Attempts
 from honk.campaigns import Campaigns
 from honk.domain import (
     MAX_REQUEST_CHARS,
     Action,
     Attachment,
+    AttemptOf,
     Budget,
     DeployRecord,
     ForgeKind,
@@ -134,6 +136,7 @@ class TaskService:
         self.ceiling, self.setup_ceiling = ceiling, setup_ceiling
         self.schedules = Schedules(client, settings, self)  # issue 19, part B: [[schedule]] as Temporal schedules
         self.campaigns = Campaigns(self)  # issue 20: one request across many repos
+        self.attempts = Attempts(self)  # issue 20: best of N
         self.attachments = AttachmentStore(store)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
@@ -360,13 +363,15 @@ class TaskService:
         origin: Origin | None = None,
         campaign: str | None = None,
         budget_cap: Budget | None = None,
+        attempt_of: AttemptOf | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
         first, and changes nothing until a person approves it. `forge_thread`: the issue or pull request
         it was asked on (Honk answers there); `origin`: what started it, when no person asked.
         `campaign`: the campaign it is one repo of (told as the task moves); `budget_cap`: a cap on its
-        budget on top of the repo's and the policy's (the campaign's share)."""
+        budget on top of the repo's and the policy's (the campaign's share); `attempt_of`: the best-of-N
+        group it is one attempt of (honk.attempts)."""
         return await self.gate.recorded(
             "request",
             actor,
@@ -385,6 +390,7 @@ class TaskService:
                 origin=origin,
                 campaign=campaign,
                 budget_cap=budget_cap,
+                attempt_of=attempt_of,
             ),
         )
 
@@ -414,6 +420,7 @@ class TaskService:
         origin: Origin | None = None,
         campaign: str | None = None,
         budget_cap: Budget | None = None,
+        attempt_of: AttemptOf | None = None,
     ) -> tuple[TaskView, bool]:
         text = self.checked_request(text, agent, plan)
         ref = await self.repo(repo)
@@ -445,6 +452,7 @@ class TaskService:
                         origin=origin,
                         campaign=campaign,
                         budget_cap=budget_cap,
+                        **_attempt_fields(attempt_of),
                     )
                 )
             return known, False
@@ -467,6 +475,7 @@ class TaskService:
             origin=origin,
             campaign=campaign,
             budget_cap=budget_cap,
+            **_attempt_fields(attempt_of),
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
@@ -479,6 +488,7 @@ class TaskService:
                 agent=agent or "repo default",
                 plan=plan,
                 origin=origin.detail if origin else "",
+                **_attempt_fields(attempt_of),
             )
             if kept or refused:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
@@ -1029,6 +1039,13 @@ class TaskService:
                 lines += ["", "```", timeline.ready.diffstat, "```"]
             lines += [f"- warning: {w}" for w in timeline.ready.warnings]
         return redact("\n".join(lines) + "\n")[:MAX_HAND_OFF_SUMMARY]
+
+
+def _attempt_fields(attempt_of: AttemptOf | None) -> dict[str, Any]:
+    """A best-of-N attempt's fields, as TaskRequest and TaskAccepted name them (none for a task asked alone)."""
+    if attempt_of is None:
+        return {}
+    return {"attempt_group": attempt_of.group, "attempt": attempt_of.attempt, "attempts": attempt_of.attempts}
 
 
 def _normalise_url(url: str) -> str:

@@ -36,7 +36,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from honk.domain import NETWORK_PRESETS, LogFormat, SandboxMode, SlackStreaming, host_entry
+from honk.domain import MAX_ATTEMPTS, NETWORK_PRESETS, LogFormat, SandboxMode, SlackStreaming, host_entry
 
 ENV_PREFIX = "HONK_"
 SETTINGS_FILE = Path("honk.toml")  # in the working directory; the environment wins over it
@@ -417,6 +417,25 @@ class CampaignsSection(Section):
     )
 
 
+class AttemptsSection(Section):
+    title = "Best of N (several attempts at one request: `honk ask --attempts N`)"
+    prefix = "attempts_"
+
+    max_n: int = Field(
+        default=5,
+        ge=2,
+        le=MAX_ATTEMPTS,
+        description="the most attempts one request may have; each costs what one task may",
+    )
+    poll_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="how often a group reads its attempts when none told it of a move (they do as they move; "
+        "this is the fallback)",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
@@ -435,6 +454,7 @@ class Settings(BaseSettings):
     operations: OperationsSettings = OperationsSettings()
     hooks: HookSettings = HookSettings()
     campaigns: CampaignsSection = CampaignsSection()
+    attempts: AttemptsSection = AttemptsSection()
 
     @classmethod
     def settings_customise_sources(

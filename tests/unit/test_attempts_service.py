@@ -1,0 +1,179 @@
+"""Best of N's service (honk.attempts) against the real store and the real Temporal dev server, with no
+worker: the attempts are submitted as ordinary tasks (and stay queued); what they then show is written to
+the store as their workflows would record it. Starting (N checked, idempotent per request id, agents in
+turn, the group's workflow started once), the estimate said before, the ranked view, and picking (who may,
+which task, once)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+
+from honk.access import Policy, Refused, Who
+from honk.attempts import AUTO_PICKER, Attempts, group_for
+from honk.egress.policies import ceilings
+from honk.errors import Conflict, NotFound, UserFacingError
+from honk.events import ChangeReviewed, CheckFinished, TaskFailed, TaskReady
+from honk.gate import Actor, Gate
+from honk.service import TaskService
+from honk.settings import Settings
+from honk.store import AuditLog, AuditQuery, Store
+from honk.store.attempts import attempt_request_id
+from honk.testing.gitrepo import RemoteRepo
+from honk.testing.processes import TemporalDevServer
+from honk.workflow.attempts_workflow import workflow_id
+from honk.workflow.client import connect
+from repos import DIRECT_FIX, calc_files
+
+POLICY = """
+allow_unknown = false
+[users."ada@example.com"]
+[users."bo@example.com"]
+[users."cy@example.com"]
+[repos.calc]
+requesters = ["ada@example.com", "bo@example.com", "cy@example.com"]
+mergers = ["cy@example.com"]
+"""
+ADA = Actor(who=Who(identity="ada@example.com", email="ada@example.com"), front_door="cli")
+BO = Actor(who=Who(identity="bo@example.com", email="bo@example.com"), front_door="web")
+CY = Actor(who=Who(identity="cy@example.com", email="cy@example.com"), front_door="web")
+
+
+@pytest.fixture
+async def honk(tmp_path: Path, temporal: TemporalDevServer) -> AsyncIterator[tuple[TaskService, Client]]:
+    settings = Settings().changed(
+        data_dir=tmp_path / "data",
+        temporal_address=temporal.address,
+        task_queue=f"attempts-{uuid.uuid4().hex[:8]}",  # no worker polls it: the tasks stay queued
+        agent_max_cost_usd=4.0,
+    )
+    settings.data_dir.mkdir(parents=True)
+    store = Store(settings.db_url)
+    await store.create_schema()
+    client = await connect(settings)
+    gate = Gate(Policy.parse(POLICY), store, AuditLog(store))
+    service = TaskService(settings, store, client, gate, ceiling=ceilings(settings)[0])
+    remote = RemoteRepo(tmp_path / "remote", calc_files(DIRECT_FIX))
+    await service.add_repo("calc", remote.url)
+    yield service, client
+    await store.close()
+
+
+async def _progress(service: TaskService, task_id: str, passed: bool, stat: str = "") -> None:
+    """What the task's workflow records when its checks pass and it is delivered, or fail and it gives up."""
+    check = CheckFinished(name="test", passed=passed, duration_s=0.1, distilled="ok" if passed else "1 failed")
+    if passed:
+        review = ChangeReviewed(judge_ok=True, judge_reason="no judge configured", guard_findings=[])
+        await service.store.append(task_id, check, review, TaskReady(commit="c" * 40, summary="done", diffstat=stat))
+    else:
+        await service.store.append(task_id, check, TaskFailed(reason="the checks failed"))
+
+
+async def test_start_submits_n_ordinary_tasks_once_and_follows_them(honk: tuple[TaskService, Client]) -> None:
+    service, client = honk
+    attempts: Attempts = service.attempts
+    view, created = await attempts.start(ADA, "calc", "make add() add", 3, agents=["scripted"], request_id="r-1")
+    assert created and view.group == group_for("r-1") and view.n == 3 and view.requested_by == ADA.identity
+    assert sorted(a.attempt for a in view.attempts) == [1, 2, 3]
+    assert all(a.agent == "scripted" and a.state.value == "queued" for a in view.attempts)
+    tasks = await service.tasks(repo="calc")
+    assert len(tasks) == 3 and {t.text for t in tasks} == {"make add() add"}
+    timeline = await service.timeline(view.attempts[0].task_id)
+    assert (timeline.attempts, timeline.picked_by) == (3, None)
+    described = await client.get_workflow_handle(workflow_id(view.group)).describe()
+    assert described.status == WorkflowExecutionStatus.RUNNING
+
+    again, created = await attempts.start(ADA, "calc", "make add() add", 3, request_id="r-1")
+    assert not created and [a.task_id for a in again.attempts] == [a.task_id for a in view.attempts]
+    assert len(await service.tasks(repo="calc")) == 3
+    with pytest.raises(Conflict, match="already used by ada@example.com"):  # someone else's request id
+        await attempts.start(BO, "calc", "make add() add", 3, request_id="r-1")
+
+
+@pytest.mark.parametrize(
+    ("n", "agents", "said"),
+    [
+        (0, None, "2 to 5 attempts; 0 were asked"),
+        (1, None, "For one attempt, ask without --attempts"),
+        (1000, None, "Ask for at most 5"),
+        (2, ["scripted", "nope"], "Unknown agent 'nope'"),
+        (2, ["scripted", "scripted", "scripted"], "3 agents were named for 2 attempts"),
+    ],
+)
+async def test_hostile_starts_start_nothing(honk: tuple[TaskService, Client], n, agents, said) -> None:  # noqa: ANN001
+    service, _ = honk
+    with pytest.raises(UserFacingError, match=said):
+        await service.attempts.start(ADA, "calc", "make add() add", n, agents=agents)
+    assert await service.tasks(repo="calc") == []
+
+
+async def test_a_person_who_may_not_ask_starts_nothing(honk: tuple[TaskService, Client]) -> None:
+    service, _ = honk
+    stranger = Actor(who=Who(identity="eve@example.com", email="eve@example.com"), front_door="web")
+    with pytest.raises(Refused):
+        await service.attempts.start(stranger, "calc", "make add() add", 2)
+    assert await service.tasks(repo="calc") == []
+
+
+async def test_the_estimate_is_n_times_one_tasks_cost_limit(honk: tuple[TaskService, Client]) -> None:
+    service, _ = honk
+    estimate = await service.attempts.estimate("calc", 3)
+    assert (estimate.per_attempt_usd, estimate.total_usd) == (4.0, 12.0)
+    assert estimate.line() == "3 attempts cost up to $12.00 (3 × $4.00 per task)."
+    with pytest.raises(UserFacingError, match="2 to 5 attempts"):
+        await service.attempts.estimate("calc", 9)
+
+
+async def test_the_view_ranks_and_a_pick_cancels_the_others(honk: tuple[TaskService, Client]) -> None:
+    service, _ = honk
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 3, request_id="r-2")
+    by_attempt = {a.attempt: a.task_id for a in view.attempts}
+    await _progress(service, by_attempt[1], True, " 1 file changed, 3 insertions(+), 1 deletion(-)")
+    await _progress(service, by_attempt[2], False)
+    await _progress(service, by_attempt[3], True, " 1 file changed, 1 insertion(+), 1 deletion(-)")
+    ranked = await service.attempts.view(view.group)
+    assert [(a.attempt, a.rank) for a in ranked.attempts] == [(3, 1), (1, 2), (2, 3)]
+    assert ranked.attempts[-1].why == "failed; checks fail" and ranked.settled
+
+    with pytest.raises(Refused, match="may not cancel"):  # bo asked nothing here and may not merge
+        await service.attempts.pick(view.group, by_attempt[1], BO)
+    with pytest.raises(Conflict, match="Attempt 2 is failed: only an attempt that is ready"):
+        await service.attempts.pick(view.group, by_attempt[2], ADA)
+    other, _ = await service.attempts.start(ADA, "calc", "something else", 2, request_id="r-3")
+    with pytest.raises(NotFound, match="is not an attempt of"):  # a task of another group
+        await service.attempts.pick(view.group, other.attempts[0].task_id, ADA)
+    with pytest.raises(NotFound, match="is not a best-of-N group"):
+        await service.attempts.pick("best-../../etc", by_attempt[1], ADA)
+    with pytest.raises(NotFound, match="No best-of-N group"):
+        await service.attempts.view("best-000000000000")
+
+    picked = await service.attempts.pick(view.group, by_attempt[1], CY)  # a merger may pick for ada
+    assert (picked.picked, picked.picked_by) == (by_attempt[1], CY.identity)
+    with pytest.raises(Conflict, match="already picked by cy@example.com"):
+        await service.attempts.pick(view.group, by_attempt[3], ADA)
+    assert await service.attempts.auto_pick(view.group) is None  # a person's pick stays
+    refused = await service.gate.audit.find(AuditQuery(action="cancel", outcome="refused"))
+    assert len(refused) == 4 and any("may not cancel" in e.detail for e in refused)
+    done = await service.gate.audit.find(AuditQuery(action="cancel", outcome="ok"))
+    assert [e.task_id for e in done] == [by_attempt[1]] and "picked attempt 1" in done[0].detail
+
+
+async def test_auto_pick_takes_the_top_ready_attempt_only(honk: tuple[TaskService, Client]) -> None:
+    service, _ = honk
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 2, request_id="r-4")
+    first, second = (a.task_id for a in sorted(view.attempts, key=lambda a: a.attempt))
+    await _progress(service, first, False)
+    await _progress(service, second, False)
+    assert await service.attempts.auto_pick(view.group) is None  # none reached ready: a person looks
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 2, request_id="r-5")
+    first, second = (a.task_id for a in sorted(view.attempts, key=lambda a: a.attempt))
+    await _progress(service, first, False)
+    await _progress(service, second, True, " 1 file changed, 1 insertion(+)")
+    chosen = await service.attempts.auto_pick(view.group)
+    assert chosen is not None and chosen.task_id == second
+    assert (await service.attempts.view(view.group)).picked_by == AUTO_PICKER
+    assert attempt_request_id(view.group, 2).endswith("-attempt-2")
