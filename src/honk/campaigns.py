@@ -304,11 +304,6 @@ class Campaigns:
             ) from e
 
 
-async def poke_campaign(client: Client, campaign_id: str) -> None:
-    """Tells a campaign one of its tasks moved (the task workflow's record step calls this)."""
-    await client.get_workflow_handle(policy.workflow_id(campaign_id)).signal(CampaignWorkflow.poke)
-
-
 class CampaignSteps:
     """The campaign workflow's activities, registered by name in the worker (as `ScheduleFirer`'s are).
     `files`: how "repos whose files match" is tested (None: this worker cannot, and says so); `notifier`:

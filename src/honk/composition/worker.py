@@ -22,9 +22,10 @@ from temporalio.worker import Worker
 from honk.access import Policy
 from honk.agents import AgentRegistry
 from honk.agents.claude_env import ClaudeConfig
+from honk.attempts import AttemptSteps
 from honk.build.builder import RepoBuilder
 from honk.build.screenshot import Screenshots
-from honk.campaigns import CampaignSteps, poke_campaign
+from honk.campaigns import CampaignSteps
 from honk.composition.previews import artifact_links, link_maker
 from honk.deliver.command import CommandDelivery
 from honk.deliver.served import ServedApps
@@ -47,13 +48,14 @@ from honk.preview.gateway import PreviewGateway
 from honk.preview.host import PreviewHost
 from honk.preview.shots import Shots
 from honk.preview_links import preview_origin
-from honk.protocols import CampaignNotifier, Notifier, RepoFiles
+from honk.protocols import AttemptsNotifier, CampaignNotifier, Notifier, RepoFiles
 from honk.redaction import needles
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.sandbox.key_proxy import KeyProxy
 from honk.scheduling import ScheduleFirer
 from honk.service import TaskService
 from honk.settings import Settings
+from honk.slack.attempts import SlackAttempts
 from honk.slack.campaign_message import SlackCampaignMessage
 from honk.slack.client import slack_client
 from honk.slack.notifier import SlackNotifier
@@ -65,6 +67,7 @@ from honk.verify.judge import Judge
 from honk.verify.review import GuardAndJudge
 from honk.verify.runner import RepoChecks
 from honk.workflow.activities import Steps, TaskActivities
+from honk.workflow.attempts_workflow import AttemptsWorkflow
 from honk.workflow.campaign_workflow import CampaignWorkflow
 from honk.workflow.client import connect
 from honk.workflow.pull_review import PullReviewWorkflow
@@ -114,8 +117,10 @@ def build_activities(
     socket_dir: Path | None = None,
     egress: EgressProxy | None = None,
     previews: PreviewHost | None = None,
+    client: Client | None = None,
 ) -> TaskActivities:
-    """`previews`: the worker's running previews (None: made here, for a worker that runs none yet)."""
+    """`previews`: the worker's running previews (None: made here, for a worker that runs none yet);
+    `client`: to poke the workflows following a task (a campaign, a best-of-N group) as it moves."""
     areas, logs = settings.agent_homes_dir.resolve(), settings.logs_dir.resolve()
     box = sandbox(settings, socket_dir, egress)
     previews = previews or preview_host(settings, store, box)
@@ -230,7 +235,7 @@ def build_activities(
     told: list[Notifier] = [ForgeNotifier(conversation, store, settings.base_url)]
     if (slack := notifier(settings, store, box)) is not None:
         told.insert(0, slack)
-    return TaskActivities(steps, store, AllNotifiers(told), metrics)
+    return TaskActivities(steps, store, AllNotifiers(told), metrics, client)
 
 
 class AllNotifiers:
@@ -272,6 +277,7 @@ def front_door_activities(
         *DeliverySteps(HookDeliveries(store)).all(),
         *ScheduleFirer(service).all(),
         *campaigns.all(),
+        *AttemptSteps(service.attempts, attempts_notifier(settings)).all(),
     ]
 
 
@@ -361,6 +367,13 @@ def campaign_notifier(settings: Settings) -> CampaignNotifier | None:
     return SlackCampaignMessage(slack_client(settings), settings.base_url)
 
 
+def attempts_notifier(settings: Settings) -> AttemptsNotifier | None:
+    """Where a best-of-N group asked in Slack is told its ranking (None: no Slack configured)."""
+    if settings.slack.bot_token is None:
+        return None
+    return SlackAttempts(slack_client(settings), settings.base_url)
+
+
 def judge(settings: Settings) -> Judge | None:
     """The scope judge speaks the Messages API directly, so it needs an API key (not Bedrock/Vertex)."""
     if not settings.claude.judge or settings.claude.api_key is None:
@@ -392,8 +405,7 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
     key_proxy, socket_dir = await start_key_proxy(settings)
     egress = (egress or EgressProxy()).start()
     previews = preview_host(settings, store, sandbox(settings, socket_dir, egress))
-    acts = build_activities(settings, store, key_proxy, socket_dir, egress, previews)
-    acts.poke_campaign = partial(poke_campaign, client)  # a campaign's task tells it when it moves
+    acts = build_activities(settings, store, key_proxy, socket_dir, egress, previews, client)
     if (problem := browser_problem(settings)) is not None:
         log.error("%s Until then, previews run without before/after screenshots.", problem)
     reaper = asyncio.get_running_loop().create_task(previews.reap_forever(settings.previews.reap_interval_s))
@@ -411,7 +423,14 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
         Worker(
             client,
             task_queue=queue,
-            workflows=[TaskWorkflow, HookDeliveryWorkflow, ScheduleFireWorkflow, PullReviewWorkflow, CampaignWorkflow]
+            workflows=[
+                TaskWorkflow,
+                HookDeliveryWorkflow,
+                ScheduleFireWorkflow,
+                PullReviewWorkflow,
+                CampaignWorkflow,
+                AttemptsWorkflow,
+            ]
             if queue == main
             else [],
             activities=acts.all() + (doors if queue == main else []),

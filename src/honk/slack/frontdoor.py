@@ -10,6 +10,7 @@ buttons work in the task's thread and in the Home tab (honk.slack.home), which l
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -26,6 +27,7 @@ from honk.service import TaskService
 from honk.slack import blocks, campaign_message, home, intake, shortcut
 from honk.slack import files as slack_files
 from honk.slack import thread as slack_thread
+from honk.slack.attempts import PICK_ACTION
 from honk.slack.context import RequestContext, SlackContext
 from honk.store.slack import SlackStore, SlackUser
 
@@ -79,6 +81,7 @@ class SlackFrontDoor:
         self.app.action("revise_plan")(self._on_revise_plan)
         self.app.action("allow_host")(self._on_allow_host)
         self.app.action("open")(self._ack_only)
+        self.app.action(re.compile(rf"^{PICK_ACTION}_[0-9]+$"))(self._on_pick_attempt)
         self.app.view("request_changes")(self._on_changes_submitted)
         self.app.view("revise_plan")(self._on_plan_changes_submitted)
         self.app.event("app_home_opened")(self._on_home_opened)
@@ -331,6 +334,16 @@ class SlackFrontDoor:
         user = await self._user(body["user"]["id"])
         if await self._act(body, lambda: self.service.merge(action["value"], _actor(user))):
             await self._settle_buttons(body, action["value"], f"🔀 Merge requested by {user.name}")
+
+    async def _on_pick_attempt(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A best-of-N ranking's Pick button (honk.slack.attempts): its value is `<group> <task id>`."""
+        await ack()
+        user = await self._user(body["user"]["id"])
+        group, _, task_id = str(action.get("value", "")).partition(" ")
+        if await self._act(body, lambda: self.service.attempts.pick(group, task_id, _actor(user))):
+            await self._settle_buttons(
+                body, task_id, f"Attempt `{task_id}` picked by {user.name}; the others are cancelled"
+            )
 
     async def _on_cancel(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()

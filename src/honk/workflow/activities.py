@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from honk.domain import DeliveryOutcome, DeployOutcome, MergeResult, PullRequestState
@@ -30,6 +31,7 @@ from honk.metrics import WorkerMetrics
 from honk.protocols import EventSink, Notifier, RepoFiles, Workspaces
 from honk.route import ROUTE_EVENTS
 from honk.store import Store
+from honk.workflow.pokes import Followed, parents, poke_parents
 from honk.workflow.records import (
     AgentRunInput,
     AgentRunResult,
@@ -142,17 +144,25 @@ async def heartbeating() -> AsyncIterator[None]:
 
 class TaskActivities:
     def __init__(
-        self, steps: Steps, store: Store, notifier: Notifier | None = None, metrics: WorkerMetrics | None = None
+        self,
+        steps: Steps,
+        store: Store,
+        notifier: Notifier | None = None,
+        metrics: WorkerMetrics | None = None,
+        client: Client | None = None,
     ) -> None:
+        """`client`: to poke the workflows following a task as it moves (a campaign, a best-of-N group)."""
         self.steps, self.store, self.notifier, self.metrics = steps, store, notifier, metrics
+        self.client = client
         self._telling: set[asyncio.Task[None]] = set()
-        # Tells a campaign one of its tasks moved (honk.campaigns.poke_campaign, given the worker's client);
-        # None: campaigns notice on their own timer.
-        self.poke_campaign: Callable[[str], Awaitable[None]] | None = None
 
-    def _emitter(self, task_id: str) -> EventSink:
+    def _emitter(self, task_id: str, followed: Followed | None = None) -> EventSink:
+        """`followed`: the task's request, where a step records an event its parent workflows wait for."""
+
         async def emit(*events: AnyEvent) -> None:
             await self.store.append(task_id, *events)
+            if followed is not None:
+                self._poke(followed, events)
             if self.notifier and _moves_on(events):
                 await self.notifier.status(task_id)  # best-effort and throttled
 
@@ -162,23 +172,22 @@ class TaskActivities:
     @user_facing
     async def record(self, inp: RecordInput) -> None:
         await self.store.append(inp.task_id, *inp.events)
+        self._poke(inp, inp.events)
         if self.notifier and _moves_on(inp.events):
             # Told in the background: the workflow's record step (short, retried) must not wait on
             # Slack, nor be retried, recording its events twice, because Slack was slow.
             told = asyncio.get_running_loop().create_task(self._tell(self.notifier, inp.task_id))
             self._telling.add(told)
             told.add_done_callback(self._telling.discard)
-        if inp.campaign and self.poke_campaign is not None and any(e.moves_to is not None for e in inp.events):
-            poked = asyncio.get_running_loop().create_task(self._poke(self.poke_campaign, inp.campaign))
-            self._telling.add(poked)
-            poked.add_done_callback(self._telling.discard)
 
-    @staticmethod
-    async def _poke(poke: Callable[[str], Awaitable[None]], campaign: str) -> None:
-        try:
-            await poke(campaign)
-        except Exception:  # best-effort: the campaign reads its members on its own timer too
-            log.warning("could not tell campaign %s its task moved", campaign, exc_info=True)
+    def _poke(self, followed: Followed, events: list[AnyEvent] | tuple[AnyEvent, ...]) -> None:
+        """Pokes the task's parent workflows (a campaign, a best-of-N group) when `events` move its state: in
+        the background, as the notifier is told, so a slow Temporal never retries (and repeats) a record."""
+        if self.client is None or not parents(followed) or all(e.moves_to is None for e in events):
+            return
+        poked = asyncio.get_running_loop().create_task(poke_parents(self.client, followed))
+        self._telling.add(poked)
+        poked.add_done_callback(self._telling.discard)
 
     @staticmethod
     async def _tell(notifier: Notifier, task_id: str) -> None:
@@ -250,7 +259,7 @@ class TaskActivities:
     @user_facing
     async def deliver(self, inp: StepInput) -> None:
         async with heartbeating():  # pushes and forge calls can take a while
-            await self.steps.delivery.deliver(inp, self._emitter(inp.request.task_id))
+            await self.steps.delivery.deliver(inp, self._emitter(inp.request.task_id, inp.request))
 
     @activity.defn
     @user_facing

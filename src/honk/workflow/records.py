@@ -61,7 +61,9 @@ class TaskStatus(Carried):
 class RecordInput(Carried):
     task_id: str
     events: list[AnyEvent]
-    campaign: str | None = None  # the campaign the task is one repo of: poked when these events move the task
+    # The workflows following the task, poked when these events move it (honk.workflow.pokes).
+    campaign: str | None = None
+    attempt_group: str | None = None
 
 
 class ProvisionInput(Carried):

@@ -267,7 +267,7 @@ class TaskWorkflow:
                 await self._cleanup()
                 self.queue = wanted
                 self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
-            prompt: str = policy.first_prompt(self.req.text)
+            prompt: str = policy.first_prompt(self.req.text, self.req.attempt, self.req.attempts)
             reason: AgentReason = "request"
             assert self.prov is not None
             made = False  # the first round's change is made without the agent (a revert)
@@ -801,6 +801,7 @@ class TaskWorkflow:
             attachments=self.attached,
             new_attachments=self._newly_shown(),
             mode=mode,
+            attempt=self.req.attempt,
         )
 
     def _newly_shown(self) -> list[str]:
@@ -836,7 +837,12 @@ class TaskWorkflow:
     async def _record(self, *events: AnyEvent) -> None:
         for event in events:
             self._move(event)
-        record = RecordInput(task_id=self.req.task_id, events=list(events), campaign=self.req.campaign)
+        record = RecordInput(
+            task_id=self.req.task_id,
+            events=list(events),
+            campaign=self.req.campaign,
+            attempt_group=self.req.attempt_group,
+        )
         retry = RetryPolicy(maximum_interval=timedelta(seconds=10))
         if workflow.patched("record-local-v1"):
             # A short write to Honk's store, run by this worker inside the workflow task: no activity task
