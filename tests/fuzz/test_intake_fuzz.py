@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from honk.domain import MAX_REQUEST_CHARS, RepoSelector
 from honk.errors import UserFacingError
-from honk.slack.intake import COMMANDS, LANGUAGE_FILES, OPTION, Ask, CampaignAsk, Command, Problem, parse
+from honk.slack.intake import COMMANDS, LANGUAGE_FILES, OPTION, Ask, CampaignAsk, Command, Problem, parse, unescape
 
 SLACK_MAX_CHARS = 40_000  # Slack truncates longer messages
 
@@ -280,3 +280,38 @@ def test_anything_after_in_repos_gives_a_clear_outcome(head, spec, rest):
     assert_clear(got)
     if isinstance(got, Ask):
         assert ":" in spec or not got.text.lower().startswith(("in every repo", "in all repos", "in repos ")), got
+
+
+# -- best of N (honk.attempts): `@honk best of N: …` ---------------------------------------------------------
+@FAST
+@given(
+    st.integers(0, 999_999),
+    st.sampled_from(["best of", "Best Of", "BEST  of", "best\tof"]),
+    st.sampled_from([":", " :", ": ", " :  "]),
+    st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=80),
+    st.sampled_from(["", "plan: "]),
+)
+def test_best_of_n_asks_for_n_attempts_of_exactly_the_rest(
+    n: int, words: str, colon: str, request: str, plan: str
+) -> None:
+    request = re.sub(r"\s+", " ", request).strip()
+    assume(request and not OPTION.search(request) and not request.lower().startswith(("plan", "best")))
+    assume(not any(c in request for c in "<>&"))
+    parsed = parse(f"<@UHONK> {words} {n}{colon}{plan}{request}")
+    assert isinstance(parsed, Ask), parsed
+    assert (parsed.attempts, parsed.text, parsed.plan) == (n, request, bool(plan))
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_only_a_leading_best_of_asks_for_attempts(text: str) -> None:
+    parsed = parse(text)
+    if isinstance(parsed, Ask) and parsed.attempts:
+        assert re.match(r"^best\s+of\s+[0-9]+\s*:", unescape(text), re.IGNORECASE)
+
+
+def test_best_of_words_elsewhere_are_an_ordinary_request() -> None:
+    parsed = parse("<@UHONK> pick the best of 3 fixes: the login bug")
+    assert isinstance(parsed, Ask) and parsed.attempts == 0
+    parsed = parse("<@UHONK> best of three: fix it")  # a number, as digits
+    assert isinstance(parsed, Ask) and parsed.attempts == 0

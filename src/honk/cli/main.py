@@ -14,6 +14,7 @@ from urllib.parse import quote
 import click
 
 from honk.cli.api import ApiClient, default_url
+from honk.cli.attempts import ask_attempts, attempts
 from honk.cli.campaign import campaign
 from honk.cli.checkout import checkout
 from honk.cli.doctor import doctor
@@ -300,6 +301,9 @@ _attach = click.option(
 @click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
 @_attach
 @click.option("--plan", is_flag=True, help="A plan first: the agent changes nothing until you approve it.")
+@click.option("--attempts", "n", type=int, default=None, help="Best of N: N independent attempts; you pick one.")
+@click.option("--agents", default=None, help="With --attempts: agents used in turn, e.g. claude,codex.")
+@click.option("--yes", is_flag=True, help="With --attempts: start without asking after the cost is said.")
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -311,9 +315,18 @@ def ask(
     wait: bool,
     attach: tuple[Path, ...],
     plan: bool,
+    n: int | None,
+    agents: str | None,
+    yes: bool,
 ) -> None:
-    """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan."""
+    """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan. With --attempts N,
+    says what N attempts may cost, then starts them and prints their group (`honk attempts show GROUP`)."""
     api = _api(ctx)
+    if n is not None:
+        if attach or wait:
+            raise UserFacingError("--attach and --wait are not taken with --attempts: follow the group's page.")
+        ask_attempts(api, repo_name, text, n, agents or agent, model, request_id, plan, yes)
+        return
     body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id, "plan": plan}
     task = TaskView.model_validate(api.call("POST", "/api/tasks", body, files=list(attach)))
     click.echo(task.id)
@@ -609,6 +622,7 @@ def _follow(
 
 cli.add_command(doctor)
 cli.add_command(schedule)  # issue 19, part B
+cli.add_command(attempts)  # issue 20: best of N
 cli.add_command(hook)  # issue 19, part C: trigger URLs
 cli.add_command(checkout)  # issue 19, part C: a task's branch on a laptop
 cli.add_command(campaign)  # issue 20: one request across many repos

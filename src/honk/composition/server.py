@@ -22,7 +22,7 @@ from honk.store import AuditLog, Store
 from honk.store.deliveries import HookDeliveries
 from honk.store.slack import SlackStore
 from honk.triggering import Triggering
-from honk.web import campaigns, hooks, schedules, triggers
+from honk.web import attempts, campaigns, hooks, schedules, triggers
 from honk.web.app import WebParts, create_app
 from honk.web.install import install_router
 from honk.web.preview_origin import PreviewOrigin
@@ -75,7 +75,16 @@ def build_app(settings: Settings) -> PreviewOrigin:
 
     installs = install_router(artifact_links(settings), DeliveryShelf(settings.artifacts_dir))
     return create_app(
-        settings, parts, routers=[installs, hooks.router(), schedules.router(), triggers.router(), campaigns.router()]
+        settings,
+        parts,
+        routers=[
+            installs,
+            hooks.router(),
+            schedules.router(),
+            triggers.router(),
+            campaigns.router(),
+            attempts.router(),
+        ],
     )
 
 

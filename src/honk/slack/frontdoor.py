@@ -192,6 +192,9 @@ class SlackFrontDoor:
         channel = asked.channel
         user = await self._user(asked.user_id)
         thread = SlackThread(channel=channel, thread_ts=asked.thread_ts, user_id=asked.user_id, team_id=asked.team_id)
+        if ask.attempts:
+            await self._start_attempts(ask, repo, asked, user, thread)
+            return
         in_thread = thread.thread_ts != asked.ts  # asked under an earlier message: the thread is context
         linked = slack_thread.links([ask.text])
         status_ts = None
@@ -256,6 +259,35 @@ class SlackFrontDoor:
         if context.left_out:
             left = "\n".join(f"• {why}" for why in context.left_out)
             await self._reply(channel, thread.thread_ts, f"I left out:\n{left}")
+
+    async def _start_attempts(
+        self, ask: intake.Ask, repo: str, asked: Asked, user: SlackUser, thread: SlackThread
+    ) -> None:
+        """`@honk best of N: …`: one answer, with what the attempts may cost and the ranking's page; the group
+        posts the ranking in the thread once every attempt settled (honk.slack.attempts)."""
+        try:
+            estimate = await self.service.attempts.estimate(repo, ask.attempts)
+            view, _ = await self.service.attempts.start(
+                _actor(user),
+                repo,
+                ask.text,
+                ask.attempts,
+                agents=[ask.agent] if ask.agent else None,
+                model=ask.model,
+                request_id=asked.request_id,
+                slack=thread,
+                plan=ask.plan,
+            )
+        except UserFacingError as e:
+            await self._refused(asked, None, e.message)
+            return
+        page = f"{self.base_url.rstrip('/')}/attempts/{view.group}"
+        await self._reply(
+            asked.channel,
+            thread.thread_ts,
+            f"On it: {view.n} independent attempts on *{view.repo}*. {estimate.line()} "
+            f"<{page}|The ranking> fills in as they finish; I post it here when all are done.",
+        )
 
     async def _refused(self, asked: Asked, status_ts: str | None, message: str) -> None:
         """Why the task did not start: in the thread, or, for Fix with Honk (used on someone else's

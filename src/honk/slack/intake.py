@@ -1,8 +1,8 @@
 """What a Slack message asks of Honk, parsed without I/O (so it can be fuzzed).
 
 `@honk fix the crash repo=player model=claude-opus-4-6` asks for a change (`@honk plan: …`: a plan
-to approve first); `@honk help`, `@honk list`, `@honk status`, `@honk use REPO` are commands.
-Options may stand anywhere.
+to approve first; `@honk best of 3: …`: three independent attempts, one to pick); `@honk help`,
+`@honk list`, `@honk status`, `@honk use REPO` are commands. Options may stand anywhere.
 
 `@honk in every repo with python: bump requests to 2.32` asks for a campaign: the same change in every repo
 the words before the colon select (`in every repo`, `in repos api, web`, `in repos matching svc-*`,
@@ -19,6 +19,8 @@ MENTION = re.compile(r"<@[A-Z0-9]+(?:\|[^>]*)?>")
 OPTION = re.compile(r"(?<!\S)(repo|agent|model)=([A-Za-z0-9._/:-]+)(?!\S)")
 COMMANDS = ("help", "list", "status", "use")
 PLAN = re.compile(r"^plan\s*:\s*", re.IGNORECASE)
+# `best of N:` before the request (N as typed: the service says which N it takes, and why not another).
+BEST_OF = re.compile(r"^best\s+of\s+([0-9]{1,6})\s*:\s*", re.IGNORECASE)
 
 
 class Ask(Record):
@@ -27,6 +29,7 @@ class Ask(Record):
     agent: str | None = None
     model: str | None = None
     plan: bool = False  # `@honk plan: …`: a plan to approve before any change
+    attempts: int = 0  # `@honk best of N: …`: N independent attempts (honk.attempts); 0: one task
 
 
 class CampaignAsk(Record):
@@ -167,6 +170,9 @@ def _selector(spec: str, every: bool) -> RepoSelector | Problem:
 
 
 def _ask(body: str) -> Intake:
+    best = BEST_OF.match(body)
+    if best:
+        body = body[best.end() :]
     plan = PLAN.match(body)
     if plan:
         body = body[plan.end() :]
@@ -180,7 +186,12 @@ def _ask(body: str) -> Intake:
             "put the details in a file in the repo and refer to it."
         )
     return Ask(
-        text=text, repo=options.get("repo"), agent=options.get("agent"), model=options.get("model"), plan=bool(plan)
+        text=text,
+        repo=options.get("repo"),
+        agent=options.get("agent"),
+        model=options.get("model"),
+        plan=bool(plan),
+        attempts=int(best.group(1)) if best else 0,
     )
 
 
@@ -204,6 +215,7 @@ HELP = """*Honk* makes code changes from a message, checks them, and merges when
 • `@honk plan: <what should change>` — a plan to approve first; nothing changes until you do
 • `@honk in every repo with python: <what should change>` — a campaign: the change in many repos, one message \
 here keeps count (`in repos api, web: …`, `in repos matching svc-*: …`, `in repos with FILE containing WORD: …`)
+• `@honk best of 3: <what should change>` — three independent attempts, ranked; you pick one (each costs a task)
 • reply in a task's thread — a follow-up on the same branch (start with `{aside}` to talk without instructing)
 • `@honk use REPO` — this channel's default repo
 • `@honk list` — your tasks · `@honk status` — this channel's tasks · `@honk help` — this message"""

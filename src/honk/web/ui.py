@@ -24,7 +24,7 @@ from pygments.lexers import DiffLexer
 
 from honk.accounts import ANONYMOUS, Role, User
 from honk.agents import AGENT_NAMES
-from honk.domain import HandOff, PreviewInfo, RepoRef, TaskState, TaskView
+from honk.domain import MAX_ATTEMPTS, HandOff, PreviewInfo, RepoRef, TaskState, TaskView
 from honk.errors import NotFound, Unauthorized, UserFacingError
 from honk.events import (
     AnyEvent,
@@ -318,7 +318,7 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
     agents = "".join(f'<option value="{a}">{a}</option>' for a in AGENT_NAMES)
     body = f"""<h1>New request</h1>
 <div id="flash" class="flash" role="status" aria-live="polite"></div>
-<form class="card" id="new-task" data-api="/api/tasks" data-then="task">
+<form class="card" id="new-task" data-api="/api/tasks" data-attempts-api="/api/attempts" data-then="task">
 <label for="repo">Repo</label><select id="repo" name="repo" required>{opts}</select>
 <label for="text">What should change?</label>
 <textarea id="text" name="text" required maxlength="20000"
@@ -327,6 +327,10 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
 <input type="file" id="files" name="files" multiple accept="image/*,text/*,.log,.txt,.json,.csv">
 <label class="check"><input type="checkbox" id="plan" name="plan" value="true">
 Plan first: see the agent's plan and approve it before anything changes</label>
+<label for="attempts">Attempts</label>
+<input type="number" id="attempts" name="attempts" min="1" max="{MAX_ATTEMPTS}" value="1" data-estimate>
+<p class="muted small" id="attempts-cost">One attempt. More run independently (best of N): you pick one, each costs
+what a task may.</p>
 <details><summary>Agent and model (optional)</summary>
 <label for="agent">Agent</label><select id="agent" name="agent"><option value="">Repo default</option>{agents}</select>
 <label for="model">Model</label><input type="text" id="model" name="model" placeholder="Repo default" maxlength="100">

@@ -70,7 +70,11 @@ const honk = (() => {
     const buttons = form.querySelectorAll("button");
     buttons.forEach((b) => (b.disabled = true));
     const files = [...form.querySelectorAll("input[type=file]")].flatMap((i) => [...i.files]);
-    const res = await send(form.dataset.api, formBody(form), files);
+    // Best of N: the new-task form's Attempts field above 1 starts a group (/api/attempts) instead of one task.
+    const several = form.dataset.attemptsApi && Number((form.elements.attempts || {}).value || 1) > 1;
+    const body = formBody(form);
+    if (!several) delete body.attempts;
+    const res = await send(several ? form.dataset.attemptsApi : form.dataset.api, body, files);
     buttons.forEach((b) => (b.disabled = false));
     if (!res.ok) {
       flash(detail(res), "err");
@@ -79,6 +83,7 @@ const honk = (() => {
       return;
     }
     const then = form.dataset.then;
+    if (then === "task" && res.data.group) { window.location.href = "/attempts/" + res.data.group; return; }
     if (then === "task") { window.location.href = "/tasks/" + res.data.id; return; }
     if (then === "campaign") { window.location.href = "/campaigns/" + encodeURIComponent(res.data.id); return; }
     if (then === "reload") { window.location.reload(); return; }
@@ -102,6 +107,26 @@ const honk = (() => {
     if (!form) return;
     ev.preventDefault();
     submitForm(form, ev.submitter);
+  });
+
+  // Best of N: what the attempts may cost, said beside the field before anything starts.
+  async function estimate(form) {
+    const out = document.getElementById("attempts-cost");
+    const n = Number(form.elements.attempts.value || 1);
+    if (!out) return;
+    if (!(n > 1)) { out.textContent = "One attempt."; return; }
+    const q = `repo=${encodeURIComponent(form.elements.repo.value)}&n=${n}`;
+    try {
+      const r = await fetch(`/api/attempts/estimate?${q}`, { credentials: "same-origin" });
+      const d = await r.json();
+      out.textContent = r.ok ? d.line : detail({ data: d, status: r.status });
+    } catch (e) {
+      out.textContent = "Honk could not say what it costs: " + e.message;
+    }
+  }
+  document.addEventListener("change", (ev) => {
+    const form = ev.target.form;
+    if (form && form.elements.attempts && form.querySelector("[data-estimate]")) estimate(form);
   });
 
   // Filters on the task list apply as soon as they change.
