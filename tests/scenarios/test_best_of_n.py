@@ -124,6 +124,8 @@ def test_where_the_repo_allows_it_honk_picks_the_top_attempt_itself(temporal, ma
     stack = HonkStack(tmp_path / "honk", temporal.address, policy=POLICY)
     try:
         stack.add_repo("calc", make_remote(_calc("[attempts]\nauto_pick = true\n")).url)
+        form = stack.http.get("/new").text  # the new-task form: an Attempts field, its cost said beside it
+        assert 'data-attempts-api="/api/attempts"' in form and 'id="attempts"' in form and 'id="attempts-cost"' in form
         estimate = stack.http.get("/api/attempts/estimate", params={"repo": "calc", "n": 3})
         assert estimate.json()["line"] == "3 attempts cost up to $15.00 (3 × $5.00 per task)."
         r = stack.http.post(
