@@ -282,6 +282,29 @@ class TaskRequest(Carried):
     origin: Origin | None = None  # started by something other than a person's request: said everywhere
     campaign: str | None = None  # the campaign (its id) this task is one repo of: told when the task moves
     budget_cap: Budget | None = None  # a cap on top of the repo's and the policy's (a campaign's share)
+    # One change across several repos (issue 20): the other repos, in the declared merge order after `repo`,
+    # the primary (its thread, its branch name, its agent settings). Each gets a workspace on the same
+    # branch name, the agent sees them all, each gets its own pull request; empty for a one-repo task.
+    also: list[RepoRef] = []
+
+    @property
+    def repos(self) -> list[RepoRef]:
+        """Every repo of the task, the primary first, in the order they merge."""
+        return [self.repo, *self.also]
+
+    def repo_named(self, name: str) -> RepoRef:
+        """One of the task's repos by name ("" or the primary's name: the primary)."""
+        for repo in self.repos:
+            if repo.name == name:
+                return repo
+        if not name:
+            return self.repo
+        raise KeyError(f"repo {name!r} is not one of task {self.task_id}'s repos")
+
+    def workspace_key(self, repo: RepoRef) -> str:
+        """Where the task's workspace of `repo` lives (a directory name): the primary's is the task id, as for
+        every one-repo task; another repo's is `<task>+<repo>`, so no two ever collide."""
+        return self.task_id if repo.name == self.repo.name else f"{self.task_id}+{repo.name}"
 
 
 MAX_PLAN_ITEMS = 30

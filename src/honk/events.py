@@ -45,13 +45,13 @@ class TaskAccepted(Event):
     agent: str
     plan: bool = False  # a plan first, approved before any change
     origin: str = ""  # what started it, when no person asked at a front door ("schedule nightly of calc")
+    also: list[str] = []  # the task's other repos (one change across several), in merge order after `repo`
 
     def line(self) -> str:
         first = ", plan first" if self.plan else ""
         started = f", started by {self.origin}" if self.origin else ""
-        return (
-            f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} (agent {self.agent}{first}{started})"
-        )
+        repos = " → ".join([self.repo, *self.also])
+        return f"accepted: {self.text[:80]!r} on {repos} for {self.requested_by} (agent {self.agent}{first}{started})"
 
 
 class AttachmentsReceived(Event):

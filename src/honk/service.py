@@ -355,11 +355,13 @@ class TaskService:
         plan: bool = False,
         forge_thread: ForgeThread | None = None,
         origin: Origin | None = None,
+        also: list[str] | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
         first, and changes nothing until a person approves it. `forge_thread`: the issue or pull request
-        it was asked on (Honk answers there); `origin`: what started it, when no person asked."""
+        it was asked on (Honk answers there); `origin`: what started it, when no person asked. `also`: more
+        repos the one change spans (issue 20), merged in this order after `repo`; each is gated like `repo`."""
         return await self.gate.recorded(
             "request",
             actor,
@@ -376,8 +378,33 @@ class TaskService:
                 plan,
                 forge_thread=forge_thread,
                 origin=origin,
+                also=also or [],
             ),
         )
+
+    async def _also(
+        self, repo: str, also: list[str], actor: Actor, agent: str | None, model: str | None
+    ) -> list[RepoRef]:
+        """The other repos of a task over several, each known and each one `actor` may ask changes of
+        (refusals audited per repo, as for the first): named once each, within the server's limit."""
+        names = [n.strip() for n in also if n.strip()]
+        if not names:
+            return []
+        cap = self.settings.tasks.max_repos_per_task
+        if len(names) + 1 > cap:
+            raise UserFacingError(
+                f"A task may change at most {cap} repos together; this one names {len(names) + 1}. "
+                "Split the change, or start a campaign for many repos."
+            )
+        seen = {repo.lower()}
+        for name in names:
+            if name.lower() in seen:
+                raise UserFacingError(f"Repo {name!r} is named twice; name each repo of the change once.")
+            seen.add(name.lower())
+        refs = [await self.repo(name) for name in names]
+        for ref in refs:
+            await self.gate.check("request", actor, ref.name, agent=agent, model=model)
+        return refs
 
     async def may_request(self, repo: str, actor: Actor) -> RepoRef:
         """Whether `actor` may ask for a change of `repo` (NotFound, Refused), before anything is
@@ -403,6 +430,7 @@ class TaskService:
         reverts: Reverting | None = None,
         forge_thread: ForgeThread | None = None,
         origin: Origin | None = None,
+        also: list[str] | None = None,
     ) -> tuple[TaskView, bool]:
         text = redact(text.strip())  # a pasted token never reaches the agent, the history or a page
         if not text:
@@ -420,6 +448,7 @@ class TaskService:
                 f"Ask without a plan, or with an agent that plans ({', '.join(AGENTS_THAT_PLAN)})."
             )
         ref = await self.repo(repo)
+        others = await self._also(ref.name, also or [], actor, agent, model)
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 200:
             raise UserFacingError("request_id is too long (200 characters at most).")
@@ -443,9 +472,10 @@ class TaskService:
                         front_door=actor.front_door,
                         slack=slack,
                         attachments=[a for a, _ in await self.attachments.files(task_id)],
-                        plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
+                        plan=(first := await self.store.timeline(task_id) or Timeline()).plan_first,
                         forge_thread=forge_thread,
                         origin=origin,
+                        also=[await self.repo(name) for name in first.also],
                     )
                 )
             return known, False
@@ -466,6 +496,7 @@ class TaskService:
             reverts=reverts,
             forge_thread=forge_thread,
             origin=origin,
+            also=others,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
@@ -478,6 +509,7 @@ class TaskService:
                 agent=agent or "repo default",
                 plan=plan,
                 origin=origin.detail if origin else "",
+                also=[r.name for r in others],
             )
             if kept or refused:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))

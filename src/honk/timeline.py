@@ -119,6 +119,7 @@ class Timeline(Carried):
     agent_commits: list[str] = []
     plan_first: bool = False  # the request asked for a plan first
     origin: str = ""  # what started the task, when no person asked at a front door
+    also: list[str] = []  # the task's other repos, in merge order after its own (one change across several)
     # The latest plan the agent proposed (a task that started with one), and who approved it.
     plan: Plan | None = None
     plan_version: int = 0
@@ -144,7 +145,7 @@ class Timeline(Carried):
             "route": self.route.fold(event),
         }
         if isinstance(event, TaskAccepted):
-            changes |= {"plan_first": event.plan, "origin": event.origin}
+            changes |= {"plan_first": event.plan, "origin": event.origin, "also": event.also}
         elif isinstance(event, TaskFailed):
             changes["reason"] = event.reason
         elif isinstance(event, Merged):
