@@ -80,9 +80,11 @@ class WorkspaceReady(Event):
     branch: str
     base_commit: str
     seconds: float
+    repo: str = ""  # another repo of a task over several ("": the task's own)
 
     def line(self) -> str:
-        return f"workspace ready on {self.branch} from {self.base_commit[:10]} in {self.seconds:.2f}s"
+        which = f"workspace of {self.repo}" if self.repo else "workspace"
+        return f"{which} ready on {self.branch} from {self.base_commit[:10]} in {self.seconds:.2f}s"
 
 
 class AgentStarted(Event):

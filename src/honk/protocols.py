@@ -84,9 +84,10 @@ class Workspaces(Protocol):
         """The commit `branch` is at on the remote, as last fetched; a UserFacingError when it has none."""
         ...
 
-    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str) -> Workspace:
+    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str, key: str | None = None) -> Workspace:
         """The task's workspace: made from its branch (here, or as another worker published it), or
-        from `base_branch` for a new task."""
+        from `base_branch` for a new task. `key`: the workspace's name when it is not the task id (a task
+        over several repos keeps one per repo, each on the task's branch name: `TaskRequest.workspace_key`)."""
         ...
 
     async def reset(self, ws: Workspace) -> None:
@@ -154,8 +155,9 @@ class Workspaces(Protocol):
         """Makes the branch reachable from other workers (False: only this one can continue it)."""
         ...
 
-    async def remove(self, task_id: str, repo: RepoRef) -> None:
-        """Deletes the working files and what `publish` put on the remote; the branch stays in the mirror."""
+    async def remove(self, task_id: str, repo: RepoRef, key: str | None = None) -> None:
+        """Deletes the working files (of workspace `key`, as `ensure` named it) and what `publish` put on the
+        remote; the branch stays in the mirror."""
         ...
 
     async def close(self) -> None:

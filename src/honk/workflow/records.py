@@ -67,12 +67,23 @@ class ProvisionInput(Carried):
     request: TaskRequest
 
 
+class RepoProvisioned(Carried):
+    """Another repo of a task over several (issue 20), as provisioned: its own `.honk.toml` (its checks, its
+    merge target), on the task's branch name."""
+
+    name: str
+    branch: str
+    base_commit: str
+    config: RepoConfig
+
+
 class ProvisionResult(Carried):
     branch: str
     base_commit: str
     config: RepoConfig
     max_rounds: int
     agent: str
+    also: list[RepoProvisioned] = []  # the task's other repos, in its order (empty: a one-repo task)
 
 
 class AgentRunInput(Carried):
