@@ -260,6 +260,19 @@ class AgentFinished(Event):
         return f"agent finished round {self.round}: changed {files}"
 
 
+class RepoCommitted(Event):
+    """An agent run's change in another repo of a task over several (issue 20), committed by Honk there."""
+
+    kind: Literal["repo_committed"] = "repo_committed"
+    repo: str
+    commit: str
+    changed_files: list[str]
+
+    def line(self) -> str:
+        count = len(self.changed_files)
+        return f"committed in {self.repo}: {count} file{'s' if count != 1 else ''} ({self.commit[:10]})"
+
+
 class ChecksStarted(Event):
     kind: Literal["checks_started"] = "checks_started"
     moves_to: ClassVar = TaskState.verifying
@@ -674,6 +687,7 @@ AnyEvent = Annotated[
     | SafetyWarning
     | AgentUsage
     | AgentFinished
+    | RepoCommitted
     | ChecksStarted
     | CheckFinished
     | ChecksFailed

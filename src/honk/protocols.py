@@ -332,6 +332,12 @@ class AgentTools(Protocol):
         """The request's files, laid out in the run's HOME, where the agent's programs can read them."""
         ...
 
+    @property
+    def also(self) -> Mapping[str, WorkspaceView]:
+        """A task over several repos: the other repos' workspaces by repo name, writable to the agent and
+        what it starts as `workspace` is (empty for a one-repo task)."""
+        ...
+
 
 class Agent(Protocol):
     """A coding agent: edits the workspace toward the job's prompt, using only `tools`. Honk commits,

@@ -97,6 +97,7 @@ class AgentRunResult(Carried):
     outcome: AgentOutcome
     commit: str | None
     changed_files: list[str]
+    also_commits: dict[str, str] = {}  # a task over several repos: the other repos the run changed, their commits
 
 
 class StepInput(Carried):

@@ -353,7 +353,8 @@ class TaskWorkflow:
                 self._move(AgentStarted)
                 result = await self._run_agent(prompt, reason)
                 self.merge_from = None
-                self.changed = self.changed or result.commit is not None
+                # A task over several repos changed when any of them did (a one-repo task has no also_commits).
+                self.changed = self.changed or result.commit is not None or bool(result.also_commits)
                 if result.outcome.summary:
                     self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
