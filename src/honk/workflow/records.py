@@ -108,6 +108,7 @@ class StepInput(Carried):
     round: int = 0
     summary: str = ""
     warnings: list[str] = []
+    also: list[RepoProvisioned] = []  # a task over several repos: the others as provisioned (their configs)
 
 
 class VerifyResult(Carried):
@@ -121,6 +122,7 @@ class ReviewInput(Carried):
     request: TaskRequest
     config: RepoConfig
     follow_ups: list[str] = []
+    also: list[RepoProvisioned] = []  # a task over several repos: the others (the review reads every diff)
 
 
 class ReviewResult(Carried):

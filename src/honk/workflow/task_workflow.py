@@ -365,7 +365,7 @@ class TaskWorkflow:
             if report.passed and workflow.patched("review-v1"):
                 review = await self._act(
                     acts.review,
-                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked),
+                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked, also=self.prov.also),
                     minutes=10,
                 )
                 self.warnings = review.warnings
@@ -813,7 +813,12 @@ class TaskWorkflow:
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
         assert self.prov is not None
         return StepInput(
-            request=self.req, config=self.prov.config, round=self.round, summary=summary, warnings=warnings or []
+            request=self.req,
+            config=self.prov.config,
+            round=self.round,
+            summary=summary,
+            warnings=warnings or [],
+            also=self.prov.also,
         )
 
     def _agent_minutes(self) -> float:
@@ -822,7 +827,8 @@ class TaskWorkflow:
 
     def _verify_minutes(self) -> float:
         assert self.prov is not None
-        return sum(c.timeout_s for c in self.prov.config.verify) / 60 + 5
+        configs = [self.prov.config, *(o.config for o in self.prov.also)]  # every repo's checks, for several
+        return sum(c.timeout_s for config in configs for c in config.verify) / 60 + 5
 
     def _build_minutes(self) -> float:
         assert self.prov is not None

@@ -14,12 +14,12 @@ from temporalio.testing import ActivityEnvironment
 
 from honk.composition.worker import build_activities
 from honk.domain import RepoRef, TaskRequest
-from honk.events import WorkspaceReady
+from honk.events import CheckFinished, ChecksStarted, WorkspaceReady
 from honk.settings import Settings
 from honk.store import Store
 from honk.testing.gitrepo import RemoteRepo, run_git
 from honk.workflow.activities import TaskActivities
-from honk.workflow.records import ProvisionInput
+from honk.workflow.records import ProvisionInput, StepInput
 
 API_TOML = '[[verify]]\nname = "test"\nrun = "true"\n'
 WEB_TOML = '[[verify]]\nname = "lint"\nrun = "true"\n[merge]\ntarget = "trunk"\n'
@@ -126,3 +126,41 @@ async def test_an_unknown_branch_in_another_repo_is_said_with_its_name(world: Wo
         await ActivityEnvironment().run(world.acts.provision, ProvisionInput(request=req))
     await ActivityEnvironment().run(world.acts.cleanup, ProvisionInput(request=req))
     assert world.workspaces() == []
+
+
+async def test_each_repos_checks_run_in_its_own_workspace_named_by_repo_and_the_task_passes_only_if_all_do(
+    world: World,
+):
+    # web's lint fails when the old name is still there: the change must reach web too.
+    lint = '[[verify]]\nname = "lint"\nrun = "! grep -q user_id web.js"\n[merge]\ntarget = "trunk"\n'
+    world.repo("api", {".honk.toml": '[[verify]]\nname = "test"\nrun = "! grep -q user_id api.py"\n', "api.py": ""})
+    world.repo("web", {".honk.toml": lint, "web.js": "let user_id = 1;\n"})
+    req = await world.task("t-multi4", "api", "web")
+    env = ActivityEnvironment()
+    prov = await env.run(world.acts.provision, ProvisionInput(request=req))
+
+    failed = await env.run(world.acts.verify, StepInput(request=req, config=prov.config, round=1, also=prov.also))
+    assert not failed.passed
+    assert "## web: lint failed (`! grep -q user_id web.js`)" in failed.feedback
+    assert "api: test" not in failed.feedback
+
+    (world.settings.workspaces_dir / "t-multi4+web" / "web.js").write_text("let account_id = 1;\n")
+    passed = await env.run(world.acts.verify, StepInput(request=req, config=prov.config, round=2, also=prov.also))
+    assert passed.passed, passed.feedback
+    events = [e.event for e in await world.store.events(req.task_id)]
+    started = [e.names for e in events if isinstance(e, ChecksStarted)]
+    assert started == [["api: test", "web: lint"]] * 2
+    finished = [(e.name, e.passed) for e in events if isinstance(e, CheckFinished)]
+    assert finished == [("api: test", True), ("web: lint", False), ("api: test", True), ("web: lint", True)]
+    logs = sorted(p.name for p in (world.settings.logs_dir / req.task_id).iterdir())
+    assert "round1-web-lint.log" in logs and "round1-api-test.log" in logs, logs
+
+
+async def test_a_one_repo_tasks_checks_keep_their_names(world: World):
+    world.repo("solo", {".honk.toml": API_TOML, "a.py": ""})
+    req = await world.task("t-solo2", "solo")
+    env = ActivityEnvironment()
+    prov = await env.run(world.acts.provision, ProvisionInput(request=req))
+    assert (await env.run(world.acts.verify, StepInput(request=req, config=prov.config, round=1))).passed
+    events = [e.event for e in await world.store.events(req.task_id)]
+    assert [e.name for e in events if isinstance(e, CheckFinished)] == ["test"]
