@@ -978,6 +978,9 @@ class PullRequestBody(Record):
     shots_url: str = ""
     started_by: str = ""  # what started the task, when no person asked (Origin.detail)
     closes: int | None = None  # the issue it was asked on: "Closes #N" links and closes it on merge
+    # One change across several repos (issue 20): how this pull request goes with the others (each repo,
+    # its pull request's link once known, the merge order, what this one waits on), one line each.
+    across: list[str] = []
 
 
 class Change(Record):

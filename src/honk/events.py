@@ -458,6 +458,34 @@ class PullRequestUpdated(Event):
         return f"{'opened' if self.opened else 'updated'} {'draft ' if self.draft else ''}pull request #{self.number}: {self.url}"
 
 
+class RepoPublished(Event):
+    """Another repo of a task over several (issue 20) at delivery: its pull request opened or brought up to
+    date (`number`, `url`; none on a plain git remote), or, `changed` False, none because the agent did not
+    change that repo."""
+
+    kind: Literal["repo_published"] = "repo_published"
+    repo: str
+    changed: bool
+    branch: str = ""
+    number: int = 0
+    url: str = ""
+    draft: bool = False
+    opened: bool = False
+
+    def pull_request(self) -> PullRequestUpdated | None:
+        """As the repo's forge takes it back at the merge (None: no pull request)."""
+        if not self.number:
+            return None
+        return PullRequestUpdated(number=self.number, url=self.url, draft=self.draft, opened=self.opened)
+
+    def line(self) -> str:
+        if not self.changed:
+            return f"{self.repo}: not changed by the agent, so no pull request there"
+        if self.number:
+            return f"{self.repo}: {'opened' if self.opened else 'updated'} pull request #{self.number}: {self.url}"
+        return f"{self.repo}: branch {self.branch} ready"
+
+
 class FollowUpReceived(Event):
     kind: Literal["follow_up_received"] = "follow_up_received"
     text: str
@@ -554,6 +582,19 @@ class Merged(Event):
 
     def line(self) -> str:
         return f"merged into {self.target} as {self.commit[:10]}, approved by {self.approved_by}"
+
+
+class RepoMerged(Event):
+    """One repo of a task over several (issue 20) merged, in the task's order; the task is merged (`Merged`)
+    once every changed repo is."""
+
+    kind: Literal["repo_merged"] = "repo_merged"
+    repo: str
+    commit: str
+    target: str
+
+    def line(self) -> str:
+        return f"{self.repo}: merged into {self.target} as {self.commit[:10]}"
 
 
 class RevertCommitted(Event):
@@ -704,6 +745,7 @@ AnyEvent = Annotated[
     | DeliveryFailed
     | TaskReady
     | PullRequestUpdated
+    | RepoPublished
     | FollowUpReceived
     | FollowUpsNotApplied
     | MergeRequested
@@ -712,6 +754,7 @@ AnyEvent = Annotated[
     | CiPassed
     | MergeHeld
     | Merged
+    | RepoMerged
     | DeployStarted
     | DeployHeld
     | DeployFinished

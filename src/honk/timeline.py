@@ -51,6 +51,7 @@ from honk.events import (
     PreviewReady,
     PullRequestUpdated,
     Refreshed,
+    RepoPublished,
     RevertStarted,
     SafetyWarning,
     SandboxRefused,
@@ -104,6 +105,8 @@ class Timeline(Carried):
     answered: list[int] = []
     review: ChangeReviewed | None = None
     pull_request: PullRequestUpdated | None = None
+    # A task over several repos: the other repos' pull requests, by repo (the task's own is `pull_request`).
+    repo_pull_requests: dict[str, PullRequestUpdated] = Field(default_factory=dict)
     # The forge's CI on the pull request: Honk's fix attempts since it last passed (a green on Honk's head
     # is news only after one), and the latest time it passed after them.
     ci_fixes: int = 0
@@ -207,6 +210,8 @@ class Timeline(Carried):
             changes["revert_task"] = event.task_id
         elif isinstance(event, ChangeReviewed):
             changes["review"] = event
+        elif isinstance(event, RepoPublished) and (pr := event.pull_request()) is not None:
+            changes["repo_pull_requests"] = {**self.repo_pull_requests, event.repo: pr}
         elif isinstance(event, PullRequestUpdated):
             changes["pull_request"] = event
         elif isinstance(event, ForgeChecksFailed) and not event.skipped:

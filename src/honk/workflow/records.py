@@ -148,6 +148,7 @@ class MergeInput(Carried):
     agent: str = ""
     model: str | None = None
     cost_usd: float | None = None
+    repo: str = ""  # which repo of a task over several merges now, by name ("": the task's own); `config` is its
 
 
 class NotifyInput(Carried):
