@@ -299,6 +299,13 @@ _attach = click.option(
 @click.option("--wait", is_flag=True, help="Show progress until the task is ready or failed.")
 @_attach
 @click.option("--plan", is_flag=True, help="A plan first: the agent changes nothing until you approve it.")
+@click.option(
+    "--also",
+    "also",
+    multiple=True,
+    metavar="REPO",
+    help="Another repo the same change spans (repeat, or comma-separate); merged in this order after REPO.",
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -310,10 +317,14 @@ def ask(
     wait: bool,
     attach: tuple[Path, ...],
     plan: bool,
+    also: tuple[str, ...],
 ) -> None:
-    """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan."""
+    """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan. With --also, one
+    change across several repos: one pull request per repo, merged in the order given."""
     api = _api(ctx)
     body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id, "plan": plan}
+    if others := [name.strip() for names in also for name in names.split(",") if name.strip()]:
+        body["also"] = others
     task = TaskView.model_validate(api.call("POST", "/api/tasks", body, files=list(attach)))
     click.echo(task.id)
     if wait:

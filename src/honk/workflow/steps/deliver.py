@@ -91,7 +91,7 @@ class Delivery:
                         opened=pr.opened if pr else False,
                     )
                 )
-        diff = "".join(_under(s.repo.name, s.diff) for s in sides)
+        diff = "\n".join(_under(s.repo.name, s.diff) for s in sides if s.diff)
         diffstat = "\n".join(f"{s.repo.name}:\n{s.diffstat}" for s in sides if s.diff)
         return diff, diffstat
 
