@@ -17,7 +17,7 @@ from honk.domain import TaskState
 from honk.events import CheckFinished, MergeHeld, RepoMerged, RepoPublished, SandboxRefused
 from honk.testing.fake_github import FakeGitHub
 from honk.testing.gitrepo import RemoteRepo
-from honk.testing.processes import HonkStack, TemporalDevServer
+from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 
 TOKEN = "ghp_multi_repo_0123456789"
 
@@ -126,6 +126,8 @@ def test_one_change_in_two_repos_two_linked_pull_requests_merged_in_order(honk, 
     assert not (data / "mirrors" / "api.git" / "escaped.txt").exists()
     assert not (workspaces / f"{task_id}+vault").exists() and not planted.exists()
 
+    assert (workspaces / task_id).is_dir() and (workspaces / f"{task_id}+web").is_dir()
+
     r = honk.http.post(f"/api/tasks/{task_id}/merge", json={})
     assert r.status_code == 202, r.text
     merged = honk.wait_for(task_id, TaskState.merged, TaskState.failed, timeout_s=120)
@@ -133,7 +135,12 @@ def test_one_change_in_two_repos_two_linked_pull_requests_merged_in_order(honk, 
     assert [e.repo for e in events_of(honk, task_id, RepoMerged)] == ["api", "web"], "api first, then web"
     assert github.pull("acme/api", 1).merged and github.pull("acme/web", 1).merged
     assert "account_id" in api.show("api.py") and "account_id" in web.show("web.js")
-    assert not any(p.name.startswith(task_id) for p in workspaces.iterdir()), "every workspace of the task is gone"
+    # Removed by the cleanup step after the merge is recorded: every workspace of the task, the other repo's too.
+    wait_until(
+        lambda: not any(p.name.startswith(task_id) for p in workspaces.iterdir()),
+        30,
+        "every workspace of the task gone",
+    )
 
 
 def test_when_the_first_repos_merge_is_refused_the_next_waits_and_the_task_says_why(honk, github, tmp_path):
@@ -148,9 +155,8 @@ def test_when_the_first_repos_merge_is_refused_the_next_waits_and_the_task_says_
 
     r = honk.http.post(f"/api/tasks/{task_id}/merge", json={})
     assert r.status_code == 202, r.text
-    honk.wait_for(task_id, TaskState.merging, TaskState.ready, timeout_s=30)
-    held = honk.wait_for(task_id, TaskState.ready, TaskState.merged, TaskState.failed, timeout_s=120)
-    assert held.state == TaskState.ready
+    wait_until(lambda: bool(events_of(honk, task_id, MergeHeld)), 120, "the merge held")
+    assert honk.wait_for(task_id, TaskState.ready, TaskState.merged, TaskState.failed).state == TaskState.ready
     (said,) = events_of(honk, task_id, MergeHeld)
     assert said.reason.startswith("api2's merge stopped (web2 not merged: it waits): "), said.reason
     assert "approving review is required" in said.reason
