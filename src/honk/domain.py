@@ -287,6 +287,29 @@ class TaskRequest(Carried):
     attempt_group: str | None = None
     attempt: int = 0
     attempts: int = 0
+    # One change across several repos (issue 20): the other repos, in the declared merge order after `repo`,
+    # the primary (its thread, its branch name, its agent settings). Each gets a workspace on the same
+    # branch name, the agent sees them all, each gets its own pull request; empty for a one-repo task.
+    also: list[RepoRef] = []
+
+    @property
+    def repos(self) -> list[RepoRef]:
+        """Every repo of the task, the primary first, in the order they merge."""
+        return [self.repo, *self.also]
+
+    def repo_named(self, name: str) -> RepoRef:
+        """One of the task's repos by name ("" or the primary's name: the primary)."""
+        for repo in self.repos:
+            if repo.name == name:
+                return repo
+        if not name:
+            return self.repo
+        raise KeyError(f"repo {name!r} is not one of task {self.task_id}'s repos")
+
+    def workspace_key(self, repo: RepoRef) -> str:
+        """Where the task's workspace of `repo` lives (a directory name): the primary's is the task id, as for
+        every one-repo task; another repo's is `<task>+<repo>`, so no two ever collide."""
+        return self.task_id if repo.name == self.repo.name else f"{self.task_id}+{repo.name}"
 
 
 MAX_PLAN_ITEMS = 30
@@ -970,6 +993,9 @@ class PullRequestBody(Record):
     shots_url: str = ""
     started_by: str = ""  # what started the task, when no person asked (Origin.detail)
     closes: int | None = None  # the issue it was asked on: "Closes #N" links and closes it on merge
+    # One change across several repos (issue 20): how this pull request goes with the others (each repo,
+    # its pull request's link once known, the merge order, what this one waits on), one line each.
+    across: list[str] = []
 
 
 class Change(Record):

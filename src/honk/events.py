@@ -49,13 +49,15 @@ class TaskAccepted(Event):
     attempt_group: str = ""
     attempt: int = 0
     attempts: int = 0
+    also: list[str] = []  # the task's other repos (one change across several), in merge order after `repo`
 
     def line(self) -> str:
         first = ", plan first" if self.plan else ""
         started = f", started by {self.origin}" if self.origin else ""
+        repos = " → ".join([self.repo, *self.also])
         best = f", attempt {self.attempt} of {self.attempts} ({self.attempt_group})" if self.attempt_group else ""
         return (
-            f"accepted: {self.text[:80]!r} on {self.repo} for {self.requested_by} "
+            f"accepted: {self.text[:80]!r} on {repos} for {self.requested_by} "
             f"(agent {self.agent}{first}{started}{best})"
         )
 
@@ -86,9 +88,11 @@ class WorkspaceReady(Event):
     branch: str
     base_commit: str
     seconds: float
+    repo: str = ""  # another repo of a task over several ("": the task's own)
 
     def line(self) -> str:
-        return f"workspace ready on {self.branch} from {self.base_commit[:10]} in {self.seconds:.2f}s"
+        which = f"workspace of {self.repo}" if self.repo else "workspace"
+        return f"{which} ready on {self.branch} from {self.base_commit[:10]} in {self.seconds:.2f}s"
 
 
 class AgentStarted(Event):
@@ -262,6 +266,19 @@ class AgentFinished(Event):
     def line(self) -> str:
         files = ", ".join(self.changed_files[:5]) or "no files"
         return f"agent finished round {self.round}: changed {files}"
+
+
+class RepoCommitted(Event):
+    """An agent run's change in another repo of a task over several (issue 20), committed by Honk there."""
+
+    kind: Literal["repo_committed"] = "repo_committed"
+    repo: str
+    commit: str
+    changed_files: list[str]
+
+    def line(self) -> str:
+        count = len(self.changed_files)
+        return f"committed in {self.repo}: {count} file{'s' if count != 1 else ''} ({self.commit[:10]})"
 
 
 class ChecksStarted(Event):
@@ -449,6 +466,34 @@ class PullRequestUpdated(Event):
         return f"{'opened' if self.opened else 'updated'} {'draft ' if self.draft else ''}pull request #{self.number}: {self.url}"
 
 
+class RepoPublished(Event):
+    """Another repo of a task over several (issue 20) at delivery: its pull request opened or brought up to
+    date (`number`, `url`; none on a plain git remote), or, `changed` False, none because the agent did not
+    change that repo."""
+
+    kind: Literal["repo_published"] = "repo_published"
+    repo: str
+    changed: bool
+    branch: str = ""
+    number: int = 0
+    url: str = ""
+    draft: bool = False
+    opened: bool = False
+
+    def pull_request(self) -> PullRequestUpdated | None:
+        """As the repo's forge takes it back at the merge (None: no pull request)."""
+        if not self.number:
+            return None
+        return PullRequestUpdated(number=self.number, url=self.url, draft=self.draft, opened=self.opened)
+
+    def line(self) -> str:
+        if not self.changed:
+            return f"{self.repo}: not changed by the agent, so no pull request there"
+        if self.number:
+            return f"{self.repo}: {'opened' if self.opened else 'updated'} pull request #{self.number}: {self.url}"
+        return f"{self.repo}: branch {self.branch} ready"
+
+
 class FollowUpReceived(Event):
     kind: Literal["follow_up_received"] = "follow_up_received"
     text: str
@@ -545,6 +590,19 @@ class Merged(Event):
 
     def line(self) -> str:
         return f"merged into {self.target} as {self.commit[:10]}, approved by {self.approved_by}"
+
+
+class RepoMerged(Event):
+    """One repo of a task over several (issue 20) merged, in the task's order; the task is merged (`Merged`)
+    once every changed repo is."""
+
+    kind: Literal["repo_merged"] = "repo_merged"
+    repo: str
+    commit: str
+    target: str
+
+    def line(self) -> str:
+        return f"{self.repo}: merged into {self.target} as {self.commit[:10]}"
 
 
 class RevertCommitted(Event):
@@ -692,6 +750,7 @@ AnyEvent = Annotated[
     | SafetyWarning
     | AgentUsage
     | AgentFinished
+    | RepoCommitted
     | ChecksStarted
     | CheckFinished
     | ChecksFailed
@@ -708,6 +767,7 @@ AnyEvent = Annotated[
     | DeliveryFailed
     | TaskReady
     | PullRequestUpdated
+    | RepoPublished
     | FollowUpReceived
     | FollowUpsNotApplied
     | MergeRequested
@@ -716,6 +776,7 @@ AnyEvent = Annotated[
     | CiPassed
     | MergeHeld
     | Merged
+    | RepoMerged
     | DeployStarted
     | DeployHeld
     | DeployFinished

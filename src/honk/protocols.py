@@ -85,11 +85,14 @@ class Workspaces(Protocol):
         """The commit `branch` is at on the remote, as last fetched; a UserFacingError when it has none."""
         ...
 
-    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str, *, new: bool = False) -> Workspace:
+    async def ensure(
+        self, task_id: str, repo: RepoRef, base_branch: str, key: str | None = None, *, new: bool = False
+    ) -> Workspace:
         """The task's workspace: made from its branch (here, or as another worker published it), or
-        from `base_branch` for a new task. `new`: the task has committed nothing yet (it is being
-        provisioned), so no other worker can have published its branch; the workspace comes back clean
-        at its branch's last commit."""
+        from `base_branch` for a new task. `key`: the workspace's name when it is not the task id (a task
+        over several repos keeps one per repo, each on the task's branch name: `TaskRequest.workspace_key`).
+        `new`: the task has committed nothing yet (it is being provisioned), so no other worker can have
+        published its branch; the workspace comes back clean at its branch's last commit."""
         ...
 
     async def reset(self, ws: Workspace) -> None:
@@ -157,8 +160,9 @@ class Workspaces(Protocol):
         """Makes the branch reachable from other workers (False: only this one can continue it)."""
         ...
 
-    async def remove(self, task_id: str, repo: RepoRef) -> None:
-        """Deletes the working files and what `publish` put on the remote; the branch stays in the mirror."""
+    async def remove(self, task_id: str, repo: RepoRef, key: str | None = None) -> None:
+        """Deletes the working files (of workspace `key`, as `ensure` named it) and what `publish` put on the
+        remote; the branch stays in the mirror."""
         ...
 
     async def close(self) -> None:
@@ -340,6 +344,12 @@ class AgentTools(Protocol):
     @property
     def attachments(self) -> Sequence[AttachedFile]:
         """The request's files, laid out in the run's HOME, where the agent's programs can read them."""
+        ...
+
+    @property
+    def also(self) -> Mapping[str, WorkspaceView]:
+        """A task over several repos: the other repos' workspaces by repo name, writable to the agent and
+        what it starts as `workspace` is (empty for a one-repo task)."""
         ...
 
 

@@ -157,6 +157,8 @@ def _workspace_preparing(r: Route, e: WorkspacePreparing) -> Route:
 
 def _workspace_ready(r: Route, e: WorkspaceReady) -> Route:
     line = f"branch {e.branch} from {e.base_commit[:10]} in {e.seconds:.1f}s"
+    if e.repo:  # another repo of a task over several: a card of its own
+        return r.put(f"workspace-{e.repo}", f"Workspace of {e.repo} ready", "complete", line)
     return r.put("workspace", "Workspace ready", "complete", line)
 
 

@@ -364,6 +364,7 @@ class TaskService:
         campaign: str | None = None,
         budget_cap: Budget | None = None,
         attempt_of: AttemptOf | None = None,
+        also: list[str] | None = None,
     ) -> tuple[TaskView, bool]:
         """`files`: what came with the request; each is kept or refused on its own
         (honk.attachments), and the task goes on with those kept. `plan`: the agent proposes a plan
@@ -371,7 +372,8 @@ class TaskService:
         it was asked on (Honk answers there); `origin`: what started it, when no person asked.
         `campaign`: the campaign it is one repo of (told as the task moves); `budget_cap`: a cap on its
         budget on top of the repo's and the policy's (the campaign's share); `attempt_of`: the best-of-N
-        group it is one attempt of (honk.attempts)."""
+        group it is one attempt of (honk.attempts). `also`: more repos the one change spans (issue 20),
+        merged in this order after `repo`; each is gated like `repo`."""
         return await self.gate.recorded(
             "request",
             actor,
@@ -391,8 +393,33 @@ class TaskService:
                 campaign=campaign,
                 budget_cap=budget_cap,
                 attempt_of=attempt_of,
+                also=also or [],
             ),
         )
+
+    async def _also(
+        self, repo: str, also: list[str], actor: Actor, agent: str | None, model: str | None
+    ) -> list[RepoRef]:
+        """The other repos of a task over several, each known and each one `actor` may ask changes of
+        (refusals audited per repo, as for the first): named once each, within the server's limit."""
+        names = [n.strip() for n in also if n.strip()]
+        if not names:
+            return []
+        cap = self.settings.tasks.max_repos_per_task
+        if len(names) + 1 > cap:
+            raise UserFacingError(
+                f"A task may change at most {cap} repos together; this one names {len(names) + 1}. "
+                "Split the change, or start a campaign for many repos."
+            )
+        seen = {repo.lower()}
+        for name in names:
+            if name.lower() in seen:
+                raise UserFacingError(f"Repo {name!r} is named twice; name each repo of the change once.")
+            seen.add(name.lower())
+        refs = [await self.repo(name) for name in names]
+        for ref in refs:
+            await self.gate.check("request", actor, ref.name, agent=agent, model=model)
+        return refs
 
     async def may_request(self, repo: str, actor: Actor) -> RepoRef:
         """Whether `actor` may ask for a change of `repo` (NotFound, Refused), before anything is
@@ -421,9 +448,11 @@ class TaskService:
         campaign: str | None = None,
         budget_cap: Budget | None = None,
         attempt_of: AttemptOf | None = None,
+        also: list[str] | None = None,
     ) -> tuple[TaskView, bool]:
         text = self.checked_request(text, agent, plan)
         ref = await self.repo(repo)
+        others = await self._also(ref.name, also or [], actor, agent, model)
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 200:
             raise UserFacingError("request_id is too long (200 characters at most).")
@@ -447,12 +476,13 @@ class TaskService:
                         front_door=actor.front_door,
                         slack=slack,
                         attachments=[a for a, _ in await self.attachments.files(task_id)],
-                        plan=(await self.store.timeline(task_id) or Timeline()).plan_first,
+                        plan=(first := await self.store.timeline(task_id) or Timeline()).plan_first,
                         forge_thread=forge_thread,
                         origin=origin,
                         campaign=campaign,
                         budget_cap=budget_cap,
                         **_attempt_fields(attempt_of),
+                        also=[await self.repo(name) for name in first.also],
                     )
                 )
             return known, False
@@ -476,6 +506,7 @@ class TaskService:
             campaign=campaign,
             budget_cap=budget_cap,
             **_attempt_fields(attempt_of),
+            also=others,
         )
         view, created = await self.store.create_task(req, task_branch(task_id))
         if created:
@@ -489,6 +520,7 @@ class TaskService:
                 plan=plan,
                 origin=origin.detail if origin else "",
                 **_attempt_fields(attempt_of),
+                also=[r.name for r in others],
             )
             if kept or refused:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))

@@ -174,6 +174,9 @@ class TaskSettings(Section):
     )
     agent_max_cost_usd: float = Field(default=5.0, gt=0, description="... its model spend, in US dollars")
     agent_timeout_s: float = Field(default=1800.0, gt=0, description="... its agent time, in seconds")
+    max_repos_per_task: int = Field(
+        default=5, ge=1, le=50, description="repos one task may change together (`--also`, `@honk across a, b: …`)"
+    )
     attachment_days: float = Field(
         default=30.0,
         gt=0,

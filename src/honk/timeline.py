@@ -52,6 +52,7 @@ from honk.events import (
     PreviewReady,
     PullRequestUpdated,
     Refreshed,
+    RepoPublished,
     RevertStarted,
     SafetyWarning,
     SandboxRefused,
@@ -105,6 +106,8 @@ class Timeline(Carried):
     answered: list[int] = []
     review: ChangeReviewed | None = None
     pull_request: PullRequestUpdated | None = None
+    # A task over several repos: the other repos' pull requests, by repo (the task's own is `pull_request`).
+    repo_pull_requests: dict[str, PullRequestUpdated] = Field(default_factory=dict)
     # The forge's CI on the pull request: Honk's fix attempts since it last passed (a green on Honk's head
     # is news only after one), and the latest time it passed after them.
     ci_fixes: int = 0
@@ -120,6 +123,7 @@ class Timeline(Carried):
     agent_commits: list[str] = []
     plan_first: bool = False  # the request asked for a plan first
     origin: str = ""  # what started the task, when no person asked at a front door
+    also: list[str] = []  # the task's other repos, in merge order after its own (one change across several)
     # The latest plan the agent proposed (a task that started with one), and who approved it.
     plan: Plan | None = None
     plan_version: int = 0
@@ -149,7 +153,7 @@ class Timeline(Carried):
             "route": self.route.fold(event),
         }
         if isinstance(event, TaskAccepted):
-            changes |= {"plan_first": event.plan, "origin": event.origin}
+            changes |= {"plan_first": event.plan, "origin": event.origin, "also": event.also}
             changes |= {"attempt": event.attempt, "attempts": event.attempts}
         elif isinstance(event, TaskFailed):
             changes["reason"] = event.reason
@@ -212,6 +216,8 @@ class Timeline(Carried):
             changes["revert_task"] = event.task_id
         elif isinstance(event, ChangeReviewed):
             changes["review"] = event
+        elif isinstance(event, RepoPublished) and (pr := event.pull_request()) is not None:
+            changes["repo_pull_requests"] = {**self.repo_pull_requests, event.repo: pr}
         elif isinstance(event, PullRequestUpdated):
             changes["pull_request"] = event
         elif isinstance(event, ForgeChecksFailed) and not event.skipped:

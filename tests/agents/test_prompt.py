@@ -61,3 +61,13 @@ def test_repo_notes_are_bounded_and_symlinks_are_not_followed(tmp_path: Path):
     (tmp_path / "AGENTS.md").symlink_to(secret)
     notes = prompt.repo_notes(tmp_path)
     assert len(notes) < prompt.MAX_NOTES_CHARS + 200 and "SECRET" not in notes
+
+
+def test_a_task_over_several_repos_names_each_repo_its_path_and_the_merge_order(tmp_path: Path):
+    web = tmp_path.parent / "t-1+web"
+    text = prompt.render(_job(), tmp_path, repo="api", branch="honk/t-1", also=[("web", web)])
+    part = text.split("## The repos of this change", 1)[1]
+    assert f"- api: `{tmp_path}` (your working directory)" in part and f"- web: `{web}`" in part
+    assert "merges them in this order: api, then web" in part and "on branch `honk/t-1`" in part
+    one = prompt.render(_job(), tmp_path, repo="api", branch="honk/t-1")
+    assert "The repos of this change" not in one and text.startswith(one), "a one-repo brief is as it was"

@@ -76,3 +76,25 @@ def test_while_planning_no_edit_tool_is_allowed(tool):
     assert not refused.allow and "You are planning" in refused.reason
     assert decide("Read", {"file_path": f"{WS}/calc.py"}, WS, [], planning=True).allow
     assert decide("Edit", {"file_path": f"{WS}/calc.py"}, WS, [], planning=False).allow, "outside planning it may"
+
+
+WEB = Path("/work/ws/t-1+web")
+
+
+@pytest.mark.parametrize(
+    "tool,inp,allowed",
+    [
+        ("Edit", {"file_path": "/work/ws/t-1+web/src/a.js", "old_string": "a", "new_string": "b"}, True),
+        ("Write", {"file_path": "../t-1+web/src/b.js", "content": "x"}, True),
+        ("Bash", {"command": "npm test > /work/ws/t-1+web/out.txt"}, True),
+        ("Bash", {"command": "cd /work/ws/t-1+web"}, True),
+        ("Write", {"file_path": "/work/ws/t-1+web/.git/hooks/pre-commit", "content": "x"}, False),
+        ("Write", {"file_path": "/work/ws/t-1+vault/a.txt", "content": "x"}, False),
+        ("Read", {"file_path": "/work/ws/t-2/secret"}, False),
+        ("Bash", {"command": "npm test > /work/ws/t-2/out.txt"}, False),
+    ],
+)
+def test_a_task_over_several_repos_may_use_each_of_its_workspaces_and_nothing_else(tool, inp, allowed):
+    assert decide(tool, inp, WS, ALLOWED, also=[WEB]).allow is allowed
+    if allowed:
+        assert not decide(tool, inp, WS, ALLOWED).allow, "without the other repo in the task: refused"

@@ -114,3 +114,29 @@ def test_requests_that_merely_start_with_in_are_ordinary_requests():
     assert parse("<@UHONK> in the login page, fix: the crash") == Ask(text="in the login page, fix: the crash")
     assert parse("<@UHONK> in repository api: fix it") == Ask(text="in repository api: fix it")
     assert parse("<@UHONK> in repos without a colon fix it") == Ask(text="in repos without a colon fix it")
+
+
+def test_across_names_one_task_over_several_repos_in_order():
+    got = parse("<@UHONK> across api, web , docs: rename user_id to account_id agent=scripted")
+    assert got == Ask(text="rename user_id to account_id", repo="api", also=["web", "docs"], agent="scripted")
+    assert parse("<@UHONK> Across api,web: plan: rename it") == Ask(
+        text="rename it", repo="api", also=["web"], plan=True
+    )
+    assert parse("<@UHONK> across the board, make buttons blue") == Ask(text="across the board, make buttons blue")
+
+
+def test_a_bad_across_list_says_how_to_fix_it():
+    one = parse("<@UHONK> across api: rename user_id")
+    assert isinstance(one, Problem) and "at least two repos" in one.message
+    clash = parse("<@UHONK> across api, web: rename user_id repo=other")
+    assert isinstance(clash, Problem) and "Name the repos once" in clash.message
+    many = parse("<@UHONK> across " + ", ".join(f"r{i}" for i in range(30)) + ": x")
+    assert isinstance(many, Problem) and "at most 20" in many.message
+
+
+@given(st.lists(st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True), min_size=2, max_size=20), st.text())
+def test_across_any_names_and_text_never_crash_and_keep_the_order(names, text):
+    got = parse(f"<@UHONK> across {', '.join(names)}: {text}")
+    assert isinstance(got, Ask | Problem)
+    if isinstance(got, Ask) and got.also:
+        assert [got.repo, *got.also] == names

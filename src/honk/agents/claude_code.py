@@ -123,7 +123,11 @@ class ClaudeCodeAgent:
             stderr=run.stderr,
         )
         text = prompt.render(
-            job, tools.workspace.root, repo=job.repo or tools.workspace.root.name, branch=f"honk/{job.task_id}"
+            job,
+            tools.workspace.root,
+            repo=job.repo or tools.workspace.root.name,
+            branch=f"honk/{job.task_id}",
+            also=[(name, view.root) for name, view in tools.also.items()],
         )
         # The request's files go with a new conversation; a resumed one has them already, and gets only
         # what came since (a follow-up's screenshot).
@@ -233,7 +237,8 @@ class _Run:
         # (and a confinement bug one policy away from mattering). Claude Code's plan mode asks here
         # before an edit rather than refusing it: the policy refuses edits while planning.
         planning = self.job.mode == "plan"
-        decision = decide(tool, tool_input, self.workspace, self.job.settings.allow, planning=planning)
+        also = [view.root for view in self.tools.also.values()]
+        decision = decide(tool, tool_input, self.workspace, self.job.settings.allow, planning=planning, also=also)
         if decision.allow:
             return PermissionResultAllow()
         await self.emit(AgentToolDenied(tool=tool, input=_short(tool_input), reason=decision.reason))

@@ -28,16 +28,17 @@ def repo_notes(workspace: Path) -> str:
     return "".join(parts)
 
 
-def render(job: AgentJob, workspace: Path, repo: str, branch: str) -> str:
+def render(job: AgentJob, workspace: Path, repo: str, branch: str, also: Sequence[tuple[str, Path]] = ()) -> str:
     """The first run of a task gets the full brief; later runs resume the session with the new text. A
     planning run gets the planning brief; the run that carries out an approved plan gets the full task
-    brief (the planning conversation had only the planning one)."""
+    brief (the planning conversation had only the planning one). `also`: a task over several repos' other
+    repos and their workspaces, named in the brief (a one-repo task's brief is as it always was)."""
     if job.mode == "plan":
         if job.session_id:
             return job.prompt
         return _template("plan").substitute(
             request=job.prompt, workspace=workspace, branch=branch, repo=repo, repo_notes=repo_notes(workspace)
-        )
+        ) + other_repos(repo, workspace, branch, also)
     if job.session_id and job.reason not in ("request", "plan_approved"):
         return _template("follow_up").substitute(request=job.prompt)
     checks = ", ".join(f"{c.name} (`{c.run}`)" for c in job.checks) or "none configured"
@@ -50,7 +51,30 @@ def render(job: AgentJob, workspace: Path, repo: str, branch: str) -> str:
         checks=checks,
         allowed=allowed,
         repo_notes=repo_notes(workspace),
-    )
+    ) + other_repos(repo, workspace, branch, also)
+
+
+def other_repos(repo: str, workspace: Path, branch: str, also: Sequence[tuple[str, Path]]) -> str:
+    """The brief's part for one change across several repos: each repo and where it is checked out (all
+    writable to the agent, on the same branch), and what Honk does with them, so the agent changes each
+    repo that needs it and no other path."""
+    if not also:
+        return ""
+    order = ", then ".join([repo, *(name for name, _ in also)])
+    lines = [
+        "",
+        "## The repos of this change",
+        "",
+        f"This one change spans {len(also) + 1} repos, each checked out on branch `{branch}` and yours to edit "
+        "(and only these):",
+        f"- {repo}: `{workspace}` (your working directory)",
+        *(f"- {name}: `{path}`" for name, path in also),
+        "",
+        f"Change each repo that needs it and leave the others alone. Honk commits each repo you changed, opens "
+        f"one pull request per repo, linked to each other, and merges them in this order: {order}. `verify` runs "
+        f"{repo}'s checks; Honk runs every repo's own checks when you finish.",
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def attachments(files: Sequence[AttachedFile], images_inline: bool) -> str:

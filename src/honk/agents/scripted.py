@@ -33,6 +33,7 @@ DEFAULT_SCENARIO = ".honk/scenario.toml"
 class Edit(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     path: str
+    repo: str = ""  # another repo of a task over several, by name ("": the workspace's own)
     content: str | None = None
     replace: str | None = None
     with_: str | None = Field(default=None, alias="with")
@@ -79,7 +80,7 @@ class ScriptedAgent:
             return AgentOutcome(summary="no change (scenario exhausted)", model="scripted")
         step = steps[job.invocation]
         for edit in step.edit:
-            apply_edit(tools.workspace, edit)
+            apply_edit(_view(tools, edit.repo), edit)
         for command in step.commands:
             res = await tools.launcher.shell(command, timeout_s=job.timeout_s)
             await emit(AgentRanCommand(command=command, exit_code=res.exit_code, output=res.output[-2000:]))
@@ -88,6 +89,18 @@ class ScriptedAgent:
         plan = step.plan if job.mode == "plan" else None
         summary = plan.summary if plan is not None else step.message
         return AgentOutcome(summary=summary, model="scripted", cost_usd=step.cost_usd, turns=1, plan=plan)
+
+
+def _view(tools: AgentTools, repo: str) -> WorkspaceView:
+    """The workspace an edit is for: the run's own, or another repo's of a task over several."""
+    if not repo:
+        return tools.workspace
+    if repo not in tools.also:
+        known = ", ".join(tools.also) or "none: this task has one repo"
+        raise UserFacingError(
+            f"Scenario edit names repo {repo!r}, which is not one of this task's other repos ({known})."
+        )
+    return tools.also[repo]
 
 
 def load_scenario(workspace: WorkspaceView, rel: str) -> Scenario:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,52 +77,67 @@ ALLOW = Decision(True)
 
 
 def decide(
-    tool: str, tool_input: dict[str, object], workspace: Path, allowed_commands: list[str], planning: bool = False
+    tool: str,
+    tool_input: dict[str, object],
+    workspace: Path,
+    allowed_commands: list[str],
+    planning: bool = False,
+    also: Sequence[Path] = (),
 ) -> Decision:
-    """`planning`: the run proposes a plan and changes nothing, so no edit tool is allowed."""
+    """`planning`: the run proposes a plan and changes nothing, so no edit tool is allowed. `also`: a task
+    over several repos' other workspaces, as much the agent's as `workspace` (its working directory)."""
     if planning and tool in EDIT_TOOLS:
         return Decision(False, PLANNING)
     if tool == VERIFY_TOOL:
         return ALLOW
     if tool in FILE_TOOLS:
-        return _file_tool(tool, tool_input, workspace)
+        return _file_tool(tool, tool_input, workspace, also)
     if tool == "Bash":
-        return _bash(str(tool_input.get("command", "")), workspace, allowed_commands)
+        return _bash(str(tool_input.get("command", "")), workspace, allowed_commands, also)
     return Decision(False, f"The {tool} tool is not available in Honk; use Read/Edit/Write/Glob/Grep and verify.")
 
 
-def _file_tool(tool: str, tool_input: dict[str, object], workspace: Path) -> Decision:
+def _file_tool(tool: str, tool_input: dict[str, object], workspace: Path, also: Sequence[Path] = ()) -> Decision:
     raw = tool_input.get(FILE_TOOLS[tool])
     pattern = str(tool_input.get("pattern", "")) if tool == "Glob" else ""
     if pattern.startswith(("/", "~")) or ".." in Path(pattern).parts:
         return Decision(False, "Glob patterns must stay inside the workspace.")
     if raw in (None, ""):
         return ALLOW  # Glob/Grep default to the workspace
-    if not _inside(str(raw), workspace):
-        return Decision(False, f"{raw} is outside the workspace; only files under {workspace} may be used.")
-    if tool not in ("Read", "Glob", "Grep") and _touches_git(str(raw), workspace):
+    root = _root_of(str(raw), workspace, also)
+    if root is None:
+        where = ", ".join(str(p) for p in (workspace, *also))
+        return Decision(False, f"{raw} is outside the workspace; only files under {where} may be used.")
+    if tool not in ("Read", "Glob", "Grep") and _touches_git(str(raw), workspace, root):
         return Decision(False, "Honk manages git itself; files under .git cannot be changed.")
     return ALLOW
 
 
-def _touches_git(raw: str, workspace: Path) -> bool:
+def _touches_git(raw: str, workspace: Path, root: Path) -> bool:
+    """`raw` (relative to the working directory, `workspace`) in or at the `.git` of `root`, the workspace
+    it lies in."""
     path = Path(raw).expanduser()
     path = path if path.is_absolute() else workspace / path
     resolved = path.resolve()  # a committed symlink to .git counts as .git
     return (
         ".git" in path.parts
-        or ".git" in resolved.relative_to(workspace.resolve()).parts
-        or resolved == (workspace / ".git").resolve()
+        or ".git" in resolved.relative_to(root.resolve()).parts
+        or resolved == (root / ".git").resolve()
     )
 
 
-def _inside(raw: str, workspace: Path) -> bool:
+def _root_of(raw: str, workspace: Path, also: Sequence[Path] = ()) -> Path | None:
+    """The workspace `raw` (relative to `workspace`, the working directory) lies in, or None."""
     path = Path(raw).expanduser()
-    path = path if path.is_absolute() else workspace / path
-    return path.resolve().is_relative_to(workspace.resolve())
+    path = (path if path.is_absolute() else workspace / path).resolve()
+    return next((root for root in (workspace, *also) if path.is_relative_to(root.resolve())), None)
 
 
-def _bash(command: str, workspace: Path, allowed: list[str]) -> Decision:
+def _inside(raw: str, workspace: Path, also: Sequence[Path] = ()) -> bool:
+    return _root_of(raw, workspace, also) is not None
+
+
+def _bash(command: str, workspace: Path, allowed: list[str], also: Sequence[Path] = ()) -> Decision:
     if not command.strip():
         return Decision(False, "Empty command.")
     if "$(" in command or "`" in command or "<(" in command or ">(" in command:
@@ -129,13 +145,13 @@ def _bash(command: str, workspace: Path, allowed: list[str]) -> Decision:
     for segment in (s.strip() for s in SEPARATORS.split(command)):
         if not segment:
             continue
-        verdict = _segment(segment, workspace, allowed)
+        verdict = _segment(segment, workspace, allowed, also)
         if not verdict.allow:
             return verdict
     return ALLOW
 
 
-def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
+def _segment(segment: str, workspace: Path, allowed: list[str], also: Sequence[Path] = ()) -> Decision:
     try:
         words = shlex.split(segment)
     except ValueError:
@@ -161,12 +177,12 @@ def _segment(segment: str, workspace: Path, allowed: list[str]) -> Decision:
     if program in NETWORK or program in ("sudo", "su"):
         return Decision(False, f"`{program}` is not available to the agent (no network, no privilege change).")
     for target in _redirect_targets(segment):
-        if not _inside(target, workspace):
+        if not _inside(target, workspace, also):
             return Decision(False, f"Writing to {target} is outside the workspace.")
     if program == "cd":
         return (
             ALLOW
-            if len(words) < 2 or _inside(words[1], workspace)
+            if len(words) < 2 or _inside(words[1], workspace, also)
             else Decision(False, "cd outside the workspace is not allowed.")
         )
     if any(_matches(segment, words, rule) for rule in allowed):

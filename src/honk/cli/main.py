@@ -304,6 +304,13 @@ _attach = click.option(
 @click.option("--attempts", "n", type=int, default=None, help="Best of N: N independent attempts; you pick one.")
 @click.option("--agents", default=None, help="With --attempts: agents used in turn, e.g. claude,codex.")
 @click.option("--yes", is_flag=True, help="With --attempts: start without asking after the cost is said.")
+@click.option(
+    "--also",
+    "also",
+    multiple=True,
+    metavar="REPO",
+    help="Another repo the same change spans (repeat, or comma-separate); merged in this order after REPO.",
+)
 @click.pass_context
 def ask(
     ctx: click.Context,
@@ -318,16 +325,22 @@ def ask(
     n: int | None,
     agents: str | None,
     yes: bool,
+    also: tuple[str, ...],
 ) -> None:
     """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan. With --attempts N,
-    says what N attempts may cost, then starts them and prints their group (`honk attempts show GROUP`)."""
+    says what N attempts may cost, then starts them and prints their group (`honk attempts show GROUP`). With
+    --also, one change across several repos: one pull request per repo, merged in the order given."""
     api = _api(ctx)
     if n is not None:
-        if attach or wait:
-            raise UserFacingError("--attach and --wait are not taken with --attempts: follow the group's page.")
+        if attach or wait or also:
+            raise UserFacingError(
+                "--attach, --wait and --also are not taken with --attempts: each attempt is one task in one repo."
+            )
         ask_attempts(api, repo_name, text, n, agents or agent, model, request_id, plan, yes)
         return
     body = {"repo": repo_name, "text": text, "agent": agent, "model": model, "request_id": request_id, "plan": plan}
+    if others := [name.strip() for names in also for name in names.split(",") if name.strip()]:
+        body["also"] = others
     task = TaskView.model_validate(api.call("POST", "/api/tasks", body, files=list(attach)))
     click.echo(task.id)
     if wait:

@@ -79,8 +79,12 @@ def _render(body: PullRequestBody, max_chars: int) -> str:
     if body.plan:
         by = f" (approved by {quiet(body.plan_approved_by)})" if body.plan_approved_by else ""
         plan = [f"## Plan{by}\n\n" + quiet(body.plan[:MAX_PLAN_CHARS])]
+    across = (
+        ["## One change across several repos\n\n" + "\n".join(quiet(a) for a in body.across)] if body.across else []
+    )
     tail = "\n\n".join(
         [
+            *across,
             *plan,
             "## Checks\n\n" + _checks(body.checks),
             "## Test guard\n\n" + _list(body.guard_findings, "No findings."),

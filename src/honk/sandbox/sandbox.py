@@ -467,6 +467,7 @@ class Sandbox:
         home: Path | None = None,
         serve: Path | None = None,
         reach: tuple[tuple[int, Path], ...] = (),
+        also: tuple[Path, ...] = (),
     ) -> SandboxLauncher:
         """A launcher for one task (`area`: its own directory under Honk's data dir) and phase; `show`
         binds more in, read-only: (what, where inside); `writable` False mounts the workspace read-only;
@@ -475,7 +476,9 @@ class Sandbox:
         is not left for the agent). `serve`: a directory where the way in to a server its program starts
         appears (`serve/app.sock`, passed to PREVIEW_PORT inside: a preview). `reach`: more ways out, each
         a port on the namespace's loopback passed to a unix socket outside (a preview, for the browser
-        that takes its screenshots). Close it when its programs have ended."""
+        that takes its screenshots). `also`: a task over several repos' other workspaces, shown at their
+        own paths as the workspace is (their mirrors belong in `git_dirs`). Close it when its programs have
+        ended."""
         home, tmp = home or area / "sandbox-home", area / "tmp"
         policy = egress or EgressPolicy(source)
         proxy = self.config.egress if network != "full" else None
@@ -525,6 +528,7 @@ class Sandbox:
             binds=(*binds, *show),
             writable_binds=((serve.resolve(), INSIDE / "serve"),) if serve is not None else (),
             workspace_writable=writable,
+            also=tuple(p.resolve() for p in also),
         )
         spec = area / f"sandbox-{source}.json"
         spec.write_text(

@@ -70,6 +70,9 @@ class View:
     writable_binds: tuple[tuple[Path, Path], ...] = ()
     # False while an agent plans: it reads the repo, and nothing it starts can change it.
     workspace_writable: bool = True
+    # A task over several repos (issue 20): its other workspaces, shown at their own paths like the workspace
+    # (writable as it is, their `.git` read-only); nothing else under Honk's data dir becomes visible.
+    also: tuple[Path, ...] = ()
 
     def covered(self) -> list[Path]:
         home = Path(os.path.expanduser("~"))
@@ -93,9 +96,12 @@ class View:
         self.home.mkdir(parents=True, exist_ok=True)
         mount = "--bind" if self.workspace_writable else "--ro-bind"
         args += [mount, str(self.workspace), str(self.workspace), "--bind", str(self.home), str(self.home)]
-        dotgit = self.workspace / ".git"
-        if dotgit.exists():  # the agent may not point the workspace at another repository
-            args += ["--ro-bind", str(dotgit), str(dotgit)]
+        for workspace in (self.workspace, *self.also):
+            if workspace != self.workspace:
+                args += [mount, str(workspace), str(workspace)]
+            dotgit = workspace / ".git"
+            if dotgit.exists():  # the agent may not point a workspace at another repository
+                args += ["--ro-bind", str(dotgit), str(dotgit)]
         for shown, where in self.binds:
             args += ["--ro-bind", str(shown), str(where)]
         for shown, where in self.writable_binds:
@@ -126,7 +132,7 @@ class View:
 
     def shown(self) -> list[Path]:
         """What is visible although it lies inside a covered path."""
-        return [*self._tool_chains(self.covered()), *self.git_dirs, self.workspace, self.home]
+        return [*self._tool_chains(self.covered()), *self.git_dirs, self.workspace, *self.also, self.home]
 
     def _tool_chains(self, covered: list[Path]) -> list[Path]:
         found: list[Path] = []

@@ -233,6 +233,7 @@ class SlackFrontDoor:
                 slack=thread,
                 files=files or None,
                 plan=ask.plan,
+                also=ask.also,
             )
         except UserFacingError as e:
             await self._refused(asked, status_ts, e.message)

@@ -1,8 +1,9 @@
 """What a Slack message asks of Honk, parsed without I/O (so it can be fuzzed).
 
 `@honk fix the crash repo=player model=claude-opus-4-6` asks for a change (`@honk plan: …`: a plan
-to approve first; `@honk best of 3: …`: three independent attempts, one to pick); `@honk help`,
-`@honk list`, `@honk status`, `@honk use REPO` are commands. Options may stand anywhere.
+to approve first; `@honk best of 3: …`: three independent attempts, one to pick; `@honk across api, web: …`:
+one change across those repos, merged in that order); `@honk help`, `@honk list`, `@honk status`, `@honk use
+REPO` are commands. Options may stand anywhere.
 
 `@honk in every repo with python: bump requests to 2.32` asks for a campaign: the same change in every repo
 the words before the colon select (`in every repo`, `in repos api, web`, `in repos matching svc-*`,
@@ -21,6 +22,9 @@ COMMANDS = ("help", "list", "status", "use")
 PLAN = re.compile(r"^plan\s*:\s*", re.IGNORECASE)
 # `best of N:` before the request (N as typed: the service says which N it takes, and why not another).
 BEST_OF = re.compile(r"^best\s+of\s+([0-9]{1,6})\s*:\s*", re.IGNORECASE)
+# `across api, web: …`: ONE task over those repos (not `in repos a, b: …`, a campaign of one task per repo).
+ACROSS = re.compile(r"^across\s+([A-Za-z0-9._-]+(?:\s*,\s*[A-Za-z0-9._-]+)*)\s*:\s*", re.IGNORECASE)
+MAX_ACROSS = 20  # names one message may list; the server's own limit (tasks.max_repos_per_task) is lower
 
 
 class Ask(Record):
@@ -30,6 +34,7 @@ class Ask(Record):
     model: str | None = None
     plan: bool = False  # `@honk plan: …`: a plan to approve before any change
     attempts: int = 0  # `@honk best of N: …`: N independent attempts (honk.attempts); 0: one task
+    also: list[str] = []  # `@honk across api, web: …`: the other repos of one change, after `repo`
 
 
 class CampaignAsk(Record):
@@ -173,10 +178,18 @@ def _ask(body: str) -> Intake:
     best = BEST_OF.match(body)
     if best:
         body = body[best.end() :]
+    across = ACROSS.match(body)
+    repos = [name.strip() for name in across.group(1).split(",")] if across else []
+    if across:
+        body = body[across.end() :]
     plan = PLAN.match(body)
     if plan:
         body = body[plan.end() :]
     options = {m.group(1): m.group(2) for m in OPTION.finditer(body)}
+    if across and (problem := _across_problem(repos, options.get("repo"))):
+        return problem
+    if best and across:  # each attempt is one task in one repo; a change across repos is one task
+        return Problem(message="Best of N works on one repo; ask `best of N:` or `across …:`, not both.")
     text = _squash(OPTION.sub(" ", body))  # `body` is unescaped already: `&amp;lt;` typed stays `&lt;`
     if not text:
         return Problem(message="Say what should change, e.g. `@honk fix the crash when a playlist is empty`.")
@@ -187,12 +200,24 @@ def _ask(body: str) -> Intake:
         )
     return Ask(
         text=text,
-        repo=options.get("repo"),
+        repo=repos[0] if repos else options.get("repo"),
         agent=options.get("agent"),
         model=options.get("model"),
         plan=bool(plan),
         attempts=int(best.group(1)) if best else 0,
+        also=repos[1:],
     )
+
+
+def _across_problem(repos: list[str], repo_option: str | None) -> Problem | None:
+    """What is wrong with an `across` list, said so the person can fix the message (None: nothing)."""
+    if len(repos) < 2:
+        return Problem(message="Name at least two repos: `@honk across api, web: rename user_id`.")
+    if len(repos) > MAX_ACROSS:
+        return Problem(message=f"That names {len(repos)} repos; one change spans at most {MAX_ACROSS}.")
+    if repo_option is not None and repo_option != repos[0]:
+        return Problem(message=f"Name the repos once: `across {', '.join(repos)}:` already says where, not `repo=`.")
+    return None
 
 
 def unescape(text: str) -> str:
@@ -216,6 +241,7 @@ HELP = """*Honk* makes code changes from a message, checks them, and merges when
 • `@honk in every repo with python: <what should change>` — a campaign: the change in many repos, one message \
 here keeps count (`in repos api, web: …`, `in repos matching svc-*: …`, `in repos with FILE containing WORD: …`)
 • `@honk best of 3: <what should change>` — three independent attempts, ranked; you pick one (each costs a task)
+• `@honk across api, web: <what should change>` — one change in several repos, one pull request each
 • reply in a task's thread — a follow-up on the same branch (start with `{aside}` to talk without instructing)
 • `@honk use REPO` — this channel's default repo
 • `@honk list` — your tasks · `@honk status` — this channel's tasks · `@honk help` — this message"""

@@ -711,7 +711,8 @@ class FakeGitHub(LoopbackServer):
         number = len(repo.pulls) + len(repo.issues) + 1  # issues and pull requests share numbers, as on GitHub
         pull = FakePull(
             number=number,
-            node_id=f"PR_kw{number:08d}",
+            # Unique across repos, as GitHub's global node ids are (two repos each have a pull request #1).
+            node_id=f"PR_kw{repo.owner}_{repo.name}_{number:08d}",
             title=str(body.get("title", "")),
             body=str(body.get("body") or ""),
             head=head,

@@ -156,6 +156,7 @@ def router() -> APIRouter:
             body.request_id,
             files=files,
             plan=body.plan,
+            also=body.also,
         )
         if not created:
             response.status_code = 200

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -63,6 +63,11 @@ class TaskIn(Body):
     )
     requested_by: str | None = Field(default=None, max_length=200)
     plan: bool = Field(default=False, description="A plan first: the agent changes nothing until it is approved.")
+    also: list[Annotated[str, Field(max_length=100)]] = Field(
+        default=[],
+        max_length=50,
+        description="More repos the one change spans, merged in this order after `repo` (one pull request each).",
+    )
 
 
 class FollowUpIn(Body):

@@ -322,6 +322,8 @@ class TaskActivities:
         if self.steps.previewing is not None:  # before its workspace goes; on another worker, its reaper does
             await self.steps.previewing.stop(inp.request.task_id, inp.request.repo)
         await self.steps.workspaces.remove(inp.request.task_id, inp.request.repo)
+        for other in inp.request.also:  # a task over several repos: every workspace goes, none is orphaned
+            await self.steps.workspaces.remove(inp.request.task_id, other, key=inp.request.workspace_key(other))
         shutil.rmtree(self.steps.areas / inp.request.task_id, ignore_errors=True)
 
     def all(self) -> list[Callable[..., Awaitable[object]]]:

@@ -70,12 +70,23 @@ class ProvisionInput(Carried):
     request: TaskRequest
 
 
+class RepoProvisioned(Carried):
+    """Another repo of a task over several (issue 20), as provisioned: its own `.honk.toml` (its checks, its
+    merge target), on the task's branch name."""
+
+    name: str
+    branch: str
+    base_commit: str
+    config: RepoConfig
+
+
 class ProvisionResult(Carried):
     branch: str
     base_commit: str
     config: RepoConfig
     max_rounds: int
     agent: str
+    also: list[RepoProvisioned] = []  # the task's other repos, in its order (empty: a one-repo task)
 
 
 class AgentRunInput(Carried):
@@ -89,6 +100,7 @@ class AgentRunResult(Carried):
     outcome: AgentOutcome
     commit: str | None
     changed_files: list[str]
+    also_commits: dict[str, str] = {}  # a task over several repos: the other repos the run changed, their commits
 
 
 class StepInput(Carried):
@@ -99,6 +111,7 @@ class StepInput(Carried):
     round: int = 0
     summary: str = ""
     warnings: list[str] = []
+    also: list[RepoProvisioned] = []  # a task over several repos: the others as provisioned (their configs)
 
 
 class VerifyResult(Carried):
@@ -112,6 +125,7 @@ class ReviewInput(Carried):
     request: TaskRequest
     config: RepoConfig
     follow_ups: list[str] = []
+    also: list[RepoProvisioned] = []  # a task over several repos: the others (the review reads every diff)
 
 
 class ReviewResult(Carried):
@@ -137,6 +151,7 @@ class MergeInput(Carried):
     agent: str = ""
     model: str | None = None
     cost_usd: float | None = None
+    repo: str = ""  # which repo of a task over several merges now, by name ("": the task's own); `config` is its
 
 
 class NotifyInput(Carried):

@@ -21,6 +21,7 @@ with workflow.unsafe.imports_passed_through():
         AgentReason,
         DeliveryOutcome,
         DeployOutcome,
+        MergeResult,
         Spent,
         TaskState,
         exhausted,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         PlanRevisionAsked,
         PlanStarted,
         RefreshSkipped,
+        RepoMerged,
         TaskCancelled,
         TaskFailed,
         TaskReady,
@@ -140,6 +142,9 @@ class TaskWorkflow:
         self.ci_green_at = 0
         self.moved: TargetMoved | None = None  # the target moved: brought in while the task waits for people
         self.refreshing = False  # bringing it in now (a merge waits until the task is ready again)
+        # A task over several repos (issue 20): the repos an agent run changed, and those merged so far.
+        self.changed_repos: set[str] = set()
+        self.merged_repos: set[str] = set()
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -353,7 +358,9 @@ class TaskWorkflow:
                 self._move(AgentStarted)
                 result = await self._run_agent(prompt, reason)
                 self.merge_from = None
-                self.changed = self.changed or result.commit is not None
+                # A task over several repos changed when any of them did (a one-repo task has no also_commits).
+                self.changed = self.changed or result.commit is not None or bool(result.also_commits)
+                self.changed_repos |= set(result.also_commits) | ({self.req.repo.name} if result.commit else set())
                 if result.outcome.summary:
                     self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
@@ -364,7 +371,7 @@ class TaskWorkflow:
             if report.passed and workflow.patched("review-v1"):
                 review = await self._act(
                     acts.review,
-                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked),
+                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked, also=self.prov.also),
                     minutes=10,
                 )
                 self.warnings = review.warnings
@@ -527,20 +534,11 @@ class TaskWorkflow:
         """Merges, or says why not; returns the agent's next instructions when main broke the checks."""
         assert self.prov is not None and self.merge_by is not None
         await self._record(MergeRequested(by=self.merge_by))
-        result = await self._act(
-            acts.merge,
-            MergeInput(
-                request=self.req,
-                config=self.prov.config,
-                verified_base=self.verified_base,
-                approved_by=self.merge_by,
-                summary=self._summary(),
-                agent=self.prov.agent,
-                model=self.model or self.req.model,
-                cost_usd=self.cost_usd,
-            ),
-            minutes=self._verify_minutes() * 3,
-        )
+        stopped = ""  # a task over several repos: which one stopped the merge, said with why
+        if self.req.also and workflow.patched("multi-repo-v1"):
+            result, stopped = await self._merge_across()
+        else:
+            result = await self._act(acts.merge, self._merge_input(), minutes=self._verify_minutes() * 3)
         approved_by, self.merge_by = self.merge_by, None
         if result.status == "merged":
             await self._record(Merged(commit=result.commit, target=result.target, approved_by=approved_by))
@@ -549,7 +547,7 @@ class TaskWorkflow:
             await self._deploy(result.commit or "", result.target, approved_by)
             return None
         if result.status == "checks_failed":
-            held = (
+            held = stopped + (
                 f"after bringing in the latest {result.target}, checks fail; "
                 "the agent is fixing it — merge again when the task is ready"
             )
@@ -557,7 +555,7 @@ class TaskWorkflow:
             await self._notify(f"Merge held: {held}")
             return self._bring_in_prompt(result.target, result.feedback)
         if result.status == "conflict":
-            held = (
+            held = stopped + (
                 f"{result.target} has changes that conflict with this branch in "
                 f"{', '.join(result.conflicts[:5])}; the agent is resolving them — merge again when ready"
             )
@@ -565,9 +563,9 @@ class TaskWorkflow:
             await self._notify(f"Merge held: {held}")
             return self._bring_in_prompt(result.target, conflicts=result.conflicts)
         elif result.status == "refused":
-            reason = result.feedback
+            reason = stopped + result.feedback
         else:
-            reason = f"{result.target} kept moving during the merge; try Merge again"
+            reason = stopped + f"{result.target} kept moving during the merge; try Merge again"
         await self._record(MergeHeld(reason=reason))
         await self._notify(f"Merge held: {reason}")
         ended, fix = await self._wait_for_work()
@@ -578,6 +576,70 @@ class TaskWorkflow:
         if self.follow_ups:
             return policy.follow_up_prompt(self.req.text, self._take_follow_ups()), "follow_up"
         return await self._merge()
+
+    def _merge_input(self, repo: str = "") -> MergeInput:
+        """The merge of the task's own repo, or (`repo`) of another repo of a task over several."""
+        assert self.prov is not None and self.merge_by is not None
+        config = next((o.config for o in self.prov.also if o.name == repo), self.prov.config) if repo else None
+        return MergeInput(
+            request=self.req,
+            config=config or self.prov.config,
+            verified_base=self.verified_base,
+            approved_by=self.merge_by,
+            summary=self._summary(),
+            agent=self.prov.agent,
+            model=self.model or self.req.model,
+            cost_usd=self.cost_usd,
+            repo=repo,
+        )
+
+    async def _merge_across(self) -> tuple[MergeResult, str]:
+        """A task over several repos merges them in the declared order, each as a one-repo task merges (the
+        latest target brought in and the checks run again when it moved); a repo merges only once every
+        earlier one has. The first that does not merge stops it: its result, and words naming it and what
+        waits on it. A repo the agent never changed has nothing to merge; one merged by an earlier try is
+        not merged again. The task's own repo's result when all merged (its commit is what deploys)."""
+        assert self.prov is not None
+        order = [self.req.repo.name, *(o.name for o in self.prov.also)]
+        wanted = [name for name in order if name in self.changed_repos]
+        own: MergeResult | None = None
+        for i, name in enumerate(wanted):
+            if name in self.merged_repos:
+                continue
+            repo = "" if name == self.req.repo.name else name
+            result: MergeResult = await self._act(
+                acts.merge, self._merge_input(repo), minutes=self._verify_minutes() * 3
+            )
+            if result.status != "merged":
+                waiting = wanted[i + 1 :]
+                done = [n for n in wanted[:i] if n in self.merged_repos]
+                words = f"{name}'s merge stopped"
+                words += (
+                    f" ({' and '.join(waiting)} not merged: {'it waits' if len(waiting) == 1 else 'they wait'})"
+                    if waiting
+                    else ""
+                )
+                words += f"; {' and '.join(done)} already merged" if done else ""
+                if repo and result.status in ("checks_failed", "conflict"):
+                    # The agent's rework starts in the task's own workspace: another repo's is a person's call.
+                    detail = result.feedback or ", ".join(result.conflicts[:5])
+                    why = (
+                        "checks fail on its latest target"
+                        if result.status == "checks_failed"
+                        else "it conflicts with its latest target"
+                    )
+                    result = MergeResult(
+                        status="refused",
+                        target=result.target,
+                        feedback=f"{why} ({detail[:300]}); fix {name}'s branch and merge again",
+                    )
+                return result, words + ": "
+            self.merged_repos.add(name)
+            await self._record(RepoMerged(repo=name, commit=result.commit or "", target=result.target))
+            if not repo:
+                own = result
+        target = policy.merge_target(self.req.repo, self.prov.config)
+        return own or MergeResult(status="merged", commit="", target=target), ""
 
     async def _wait_for_work(self) -> tuple[bool, tuple[str, AgentReason] | None]:
         """Waits until a person acts (a follow-up, a merge) or the forge's events need the agent. Meanwhile a
@@ -813,7 +875,12 @@ class TaskWorkflow:
     def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
         assert self.prov is not None
         return StepInput(
-            request=self.req, config=self.prov.config, round=self.round, summary=summary, warnings=warnings or []
+            request=self.req,
+            config=self.prov.config,
+            round=self.round,
+            summary=summary,
+            warnings=warnings or [],
+            also=self.prov.also,
         )
 
     def _agent_minutes(self) -> float:
@@ -822,7 +889,8 @@ class TaskWorkflow:
 
     def _verify_minutes(self) -> float:
         assert self.prov is not None
-        return sum(c.timeout_s for c in self.prov.config.verify) / 60 + 5
+        configs = [self.prov.config, *(o.config for o in self.prov.also)]  # every repo's checks, for several
+        return sum(c.timeout_s for config in configs for c in config.verify) / 60 + 5
 
     def _build_minutes(self) -> float:
         assert self.prov is not None

@@ -156,15 +156,19 @@ class WorktreeWorkspaces:
     def path(self, task_id: str) -> Path:
         return self.workspaces_dir / task_id
 
-    async def ensure(self, task_id: str, repo: RepoRef, base_branch: str, *, new: bool = False) -> Workspace:
+    async def ensure(
+        self, task_id: str, repo: RepoRef, base_branch: str, key: str | None = None, *, new: bool = False
+    ) -> Workspace:
         """The task's worktree, made from the branch if it exists, else from the remote's base branch.
+        `key`: the directory's name when not the task id (another repo of a task over several: each repo
+        has its own mirror, so the branch name is the task's in every one of them).
 
         Only git's bookkeeping happens under the mirror's lock; checking files out happens outside it.
         `new` (provisioning: the task has committed nothing): the remote is not asked for a published
         branch, which only a commit publishes (an ls-remote and its upload-pack per task saved), and a
         worktree made here is clean already, so only one left by an earlier attempt is reset.
         """
-        mirror, path, branch = self.mirror_path(repo), self.path(task_id), task_branch(task_id)
+        mirror, path, branch = self.mirror_path(repo), self.path(key or task_id), task_branch(task_id)
         if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
             await self.fetch(repo)
         published = await self._published(repo, task_id) if self.share and not new else None
@@ -329,9 +333,9 @@ class WorktreeWorkspaces:
                 raise
             making.rename(spare.with_suffix(".ready"))
 
-    async def remove(self, task_id: str, repo: RepoRef) -> None:
+    async def remove(self, task_id: str, repo: RepoRef, key: str | None = None) -> None:
         """Deletes the working files and the published task ref; the branch stays in the mirror."""
-        await self._remove_worktree(task_id, repo)
+        await self._remove_worktree(key or task_id, repo)
         await self.unpublish(repo, task_id)
 
     async def _remove_worktree(self, task_id: str, repo: RepoRef) -> None:

@@ -4,18 +4,19 @@ the agent's), with a budget that stopped it kept on the branch too."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from honk.agents import AgentRegistry, AgentStopped
-from honk.domain import AgentOutcome, TaskRequest, Workspace
+from honk.domain import AgentOutcome, RepoRef, TaskRequest, Workspace
 from honk.errors import UserFacingError
-from honk.events import AgentFinished, AgentStarted, AgentToolDenied, AnyEvent
+from honk.events import AgentFinished, AgentStarted, AgentToolDenied, AnyEvent, RepoCommitted
 from honk.gate import Gate, WorkerRefusal
 from honk.metrics import WorkerMetrics
 from honk.protocols import AttachmentReads, EventSink, TaskReads, Workspaces
 from honk.timeline import Timeline
 from honk.workflow.records import AgentRunInput, AgentRunResult
 from honk.workflow.steps.refusals import Refusals
-from honk.workflow.steps.tools import ToolsForRuns
+from honk.workflow.steps.tools import OtherWorkspace, ToolsForRuns
 from honk.workspace.worktrees import SecretInChange
 
 log = logging.getLogger("honk.worker")
@@ -42,8 +43,9 @@ class AgentRunner:
         req, job = inp.request, inp.job
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
         await self.workspaces.reset(ws)  # a retried run starts from what was committed
+        others = await self._others(req)
         if job.mode == "plan":
-            return await self._plan(inp, ws, emit)
+            return await self._plan(inp, ws, emit, others)
         head = await self.workspaces.head(ws)
         if attempt > 1 and (done := await self._committed_before(inp, ws, head, emit)):
             return done
@@ -56,10 +58,18 @@ class AgentRunner:
         attached = await self.attachments.files(req.task_id) if job.attachments else []
         try:
             async with self.tools.run(
-                req.task_id, ws.path, [ws.mirror], job.checks, emit, attached, network=(req.repo, inp.config)
+                req.task_id,
+                ws.path,
+                [ws.mirror],
+                job.checks,
+                emit,
+                attached,
+                network=(req.repo, inp.config),
+                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
+            await self._commit_others(req, others, f"{title}\n\nUnfinished: {stopped.which}.", trailers, emit)
             commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
             await emit(
                 AgentFinished(
@@ -76,7 +86,9 @@ class AgentRunner:
             await self.refusals.collect(req, emit, denied)
         if outcome.model or job.model:
             trailers["Model"] = outcome.model or job.model or ""
-        commit, changed = await self._commit(req, ws, f"{title}\n\n{outcome.summary.strip()}".strip(), trailers)
+        message = f"{title}\n\n{outcome.summary.strip()}".strip()
+        also_commits = await self._commit_others(req, others, message, trailers, emit)
+        commit, changed = await self._commit(req, ws, message, trailers)
         await emit(
             AgentFinished(
                 round=job.round,
@@ -89,9 +101,39 @@ class AgentRunner:
         )
         if self.metrics is not None and outcome.cost_usd:
             self.metrics.agent_cost.labels(inp.agent).inc(outcome.cost_usd)
-        return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed)
+        return AgentRunResult(outcome=outcome, commit=commit, changed_files=changed, also_commits=also_commits)
 
-    async def _plan(self, inp: AgentRunInput, ws: Workspace, emit: EventSink) -> AgentRunResult:
+    async def _others(self, req: TaskRequest) -> list[tuple[RepoRef, Workspace]]:
+        """A task over several repos: its other workspaces, each back at its last commit (a retried run
+        starts from what was committed), in the task's order."""
+        others: list[tuple[RepoRef, Workspace]] = []
+        for repo in req.also:
+            other = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
+            await self.workspaces.reset(other)
+            others.append((repo, other))
+        return others
+
+    async def _commit_others(
+        self,
+        req: TaskRequest,
+        others: list[tuple[RepoRef, Workspace]],
+        message: str,
+        trailers: dict[str, str],
+        emit: EventSink,
+    ) -> dict[str, str]:
+        """Honk's commit in each other repo the agent changed (one it left alone gets none); said per repo.
+        Before the primary's commit: a retried run that finds the primary committed finds these too."""
+        commits: dict[str, str] = {}
+        for repo, other in others:
+            commit, changed = await self._commit(req, other, message, trailers, repo)
+            if commit is not None:
+                commits[repo.name] = commit
+                await emit(RepoCommitted(repo=repo.name, commit=commit, changed_files=changed))
+        return commits
+
+    async def _plan(
+        self, inp: AgentRunInput, ws: Workspace, emit: EventSink, others: Sequence[tuple[RepoRef, Workspace]] = ()
+    ) -> AgentRunResult:
         """A planning run: the workspace mounted read-only (the agent's programs cannot write to it, nor
         the agent through Honk's workspace view), nothing committed, and the workspace reset after."""
         req, job = inp.request, inp.job
@@ -107,13 +149,15 @@ class AgentRunner:
                 attached,
                 writable=False,
                 network=(req.repo, inp.config),
+                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:
             raise UserFacingError(f"{stopped.message[:-1]} while planning; nothing was changed.") from stopped
         finally:
             await self.refusals.collect(req, emit, denied)
-            await self.workspaces.reset(ws)  # with the sandbox off, only this undoes what a program wrote
+            for held in [ws, *(other for _, other in others)]:
+                await self.workspaces.reset(held)  # with the sandbox off, only this undoes what a program wrote
         summary = outcome.plan.summary if outcome.plan is not None else outcome.summary
         await emit(
             AgentFinished(
@@ -143,8 +187,9 @@ class AgentRunner:
         return AgentRunResult(outcome=outcome, commit=head, changed_files=changed)
 
     async def _commit(
-        self, req: TaskRequest, ws: Workspace, message: str, trailers: dict[str, str]
+        self, req: TaskRequest, ws: Workspace, message: str, trailers: dict[str, str], repo: RepoRef | None = None
     ) -> tuple[str | None, list[str]]:
+        """`repo`: the repo of `ws` when it is another repo of a task over several (None: the task's own)."""
         try:
             commit, changed = await self.workspaces.commit_all(ws, message, trailers, refuse=self.secrets)
         except SecretInChange as e:
@@ -159,7 +204,7 @@ class AgentRunner:
                 ),
             )
             raise
-        if commit is not None and not await self.workspaces.publish(ws, req.repo, req.task_id):
+        if commit is not None and not await self.workspaces.publish(ws, repo or req.repo, req.task_id):
             log.warning("could not publish %s's branch to its remote: only this machine can continue it", req.task_id)
         return commit, changed
 

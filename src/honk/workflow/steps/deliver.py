@@ -3,8 +3,10 @@ before anyone is told) and in Honk (`TaskReady`, with the diff)."""
 
 from __future__ import annotations
 
-from honk.domain import Change, PullRequestBody, TaskRequest
-from honk.events import TaskReady
+from dataclasses import dataclass
+
+from honk.domain import Change, PullRequestBody, RepoRef, TaskRequest
+from honk.events import PullRequestUpdated, RepoPublished, TaskReady
 from honk.forge.registry import Forges
 from honk.protocols import EventSink, TaskReads, Workspaces
 from honk.timeline import Timeline
@@ -24,20 +26,74 @@ class Delivery:
         base = await self.workspaces.merge_base(ws, target)
         diff = await self.workspaces.diff(ws, base)
         timeline = await self.reads.timeline(req.task_id) or Timeline()
-        change = Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=inp.config.merge.mode)
-        # Before "ready": whoever is told the task is ready finds its pull request there.
-        if (pr := await self.forges.of(req.repo).publish(change, self._body(req, timeline, inp))) is not None:
-            await emit(pr)
+        if inp.also:
+            diff, diffstat = await self._deliver_across(inp, timeline, emit)
+        else:
+            change = Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=inp.config.merge.mode)
+            # Before "ready": whoever is told the task is ready finds its pull request there.
+            if (pr := await self.forges.of(req.repo).publish(change, self._body(req, timeline, inp))) is not None:
+                await emit(pr)
+            diffstat = await self.workspaces.diffstat(ws, base)
         await emit(
             TaskReady(
                 commit=await self.workspaces.head(ws),
                 summary=inp.summary,
-                diffstat=await self.workspaces.diffstat(ws, base),
+                diffstat=diffstat,
                 warnings=inp.warnings,
                 diff=diff[:MAX_DIFF_CHARS],
                 diff_truncated=len(diff) > MAX_DIFF_CHARS,
             )
         )
+
+    async def _deliver_across(self, inp: StepInput, timeline: Timeline, emit: EventSink) -> tuple[str, str]:
+        """A task over several repos: one pull request per repo the agent changed (none where it changed
+        nothing, said so), each naming the others with their links and the merge order; published twice when
+        a link became known only by publishing, so every pull request links every other. The task's diff and
+        diffstat are every repo's, paths under the repo's name."""
+        req = inp.request
+        sides: list[_Side] = []
+        for repo, config in [(req.repo, inp.config), *((req.repo_named(o.name), o.config) for o in inp.also)]:
+            ws = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
+            target = policy.merge_target(repo, config)
+            base = await self.workspaces.merge_base(ws, target)
+            change = Change(task_id=req.task_id, repo=repo, workspace=ws, target=target, mode=config.merge.mode)
+            diff = await self.workspaces.diff(ws, base)
+            sides.append(_Side(repo, change, diff, await self.workspaces.diffstat(ws, base)))
+        known = {req.repo.name: timeline.pull_request, **timeline.repo_pull_requests}
+        urls = {name: pr.url for name, pr in known.items() if pr is not None}
+        order, changed = [s.repo.name for s in sides], [s.repo.name for s in sides if s.diff]
+        published: dict[str, PullRequestUpdated | None] = {}
+        for _ in range(2):  # again only when publishing made a link the bodies did not have yet
+            before = dict(urls)
+            for side in (s for s in sides if s.diff):
+                body = self._body(req, timeline, inp).model_copy(
+                    update={"across": across_lines(order, changed, urls, side.repo.name)}
+                )
+                pr = await self.forges.of(side.repo).publish(side.change, body)
+                published.setdefault(side.repo.name, pr)  # the first answer says whether it was opened now
+                if pr is not None:
+                    urls.setdefault(side.repo.name, pr.url)
+            if urls == before:
+                break
+        for side in sides:
+            pr = published.get(side.repo.name)
+            if side.repo.name == req.repo.name and pr is not None:
+                await emit(pr)  # the task's own pull request, as for a one-repo task
+            elif side.repo.name != req.repo.name or not side.diff:
+                await emit(
+                    RepoPublished(
+                        repo=side.repo.name,
+                        changed=bool(side.diff),
+                        branch=side.change.workspace.branch,
+                        number=pr.number if pr else 0,
+                        url=pr.url if pr else "",
+                        draft=pr.draft if pr else False,
+                        opened=pr.opened if pr else False,
+                    )
+                )
+        diff = "\n".join(_under(s.repo.name, s.diff) for s in sides if s.diff)
+        diffstat = "\n".join(f"{s.repo.name}:\n{s.diffstat}" for s in sides if s.diff)
+        return diff, diffstat
 
     def _body(self, req: TaskRequest, timeline: Timeline, inp: StepInput) -> PullRequestBody:
         """The description from the task's timeline: request, summary, latest checks, findings, cost, links."""
@@ -69,3 +125,44 @@ def _closes(req: TaskRequest) -> int | None:
     if thread is None or thread.pull_request or forge is None or thread.repo.lower() != forge.project.lower():
         return None
     return thread.number
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One repo of a task over several, at delivery: where its change is, and what it is."""
+
+    repo: RepoRef
+    change: Change
+    diff: str
+    diffstat: str
+
+
+def across_lines(order: list[str], changed: list[str], urls: dict[str, str], this: str) -> list[str]:
+    """How one pull request of a change across several repos goes with the others (its body's lines): every
+    repo with its pull request's link (or why it has none), the merge order, and what this one waits on."""
+    merge = ", then ".join(changed)
+    lines = [f"Part of one change across {' → '.join(order)}; merge order: {merge}."]
+    for name in order:
+        where = urls.get(name) or ("not changed, so no pull request" if name not in changed else "(link to come)")
+        lines.append(f"- {name}: {where}{' (this pull request)' if name == this else ''}")
+    earlier = changed[: changed.index(this)] if this in changed else []
+    if earlier:
+        lines.append(
+            f"This pull request waits on {' and '.join(earlier)}'s merge: Honk merges it only after "
+            f"{'that one has' if len(earlier) == 1 else 'those have'} merged, and not at all if "
+            f"{'it fails' if len(earlier) == 1 else 'one fails'}."
+        )
+    return lines
+
+
+def _under(repo: str, diff: str) -> str:
+    """A repo's diff with its paths under the repo's name ("web/src/a.js"), so several repos' diffs read as one."""
+    out = []
+    for line in diff.splitlines(keepends=True):
+        if line.startswith("diff --git a/"):
+            a, _, b = line[len("diff --git a/") :].partition(" b/")
+            line = f"diff --git a/{repo}/{a} b/{repo}/{b}"
+        elif line.startswith(("--- a/", "+++ b/")):
+            line = f"{line[:6]}{repo}/{line[6:]}"
+        out.append(line)
+    return "".join(out)

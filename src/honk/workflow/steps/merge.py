@@ -4,7 +4,7 @@ machines the target's refusal of a stale landing sends a racing merge round agai
 
 from __future__ import annotations
 
-from honk.domain import Change, CheckResult, MergeResult, RepoConfig, TaskRequest, Workspace
+from honk.domain import Change, CheckResult, MergeResult, RepoConfig, RepoRef, TaskRequest, Workspace
 from honk.egress.policies import EgressPolicies
 from honk.events import MainMoved
 from honk.forge.registry import Forges
@@ -30,15 +30,18 @@ class Merger:
         self.reads, self.refusals, self.egress = reads, refusals, egress
 
     async def merge(self, inp: MergeInput, emit: EventSink) -> MergeResult:
-        req, repo = inp.request, inp.request.repo
+        req, repo = inp.request, inp.request.repo_named(inp.repo)
         target, forge = policy.merge_target(repo, inp.config), self.forges.of(repo)
-        pull_request = (await self.reads.timeline(req.task_id) or Timeline()).pull_request
+        timeline = await self.reads.timeline(req.task_id) or Timeline()
+        # A task over several repos merges each in turn (`inp.repo`): each has its own pull request.
+        pull_request = timeline.repo_pull_requests.get(repo.name) if inp.repo else timeline.pull_request
+        key = req.workspace_key(repo) if inp.repo else None
         async with self.workspaces.merge_lock(repo):
             verified = inp.verified_base
             for attempt in range(inp.max_attempts):
                 await self.workspaces.fetch(repo)
                 target_head = await self.workspaces.remote_head(repo, target)
-                ws = await self.workspaces.ensure(req.task_id, repo, repo.branch)
+                ws = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=key)
                 if await self.workspaces.is_in(ws, target_head):  # a retry after a landing whose answer was lost
                     return MergeResult(status="merged", commit=target_head, target=target, base_commit=target_head)
                 if not await self.workspaces.contains(ws, target_head):
@@ -52,8 +55,9 @@ class Merger:
                     if conflicts:
                         return MergeResult(status="conflict", target=target, conflicts=conflicts)
                     await self.workspaces.publish(ws, repo, req.task_id)  # another machine may take the next step
+                    tag = f"merge{attempt}-{repo.name}" if inp.repo else f"merge{attempt}"
                     results = await recheck(
-                        self.checks, self.refusals, self.egress, req, ws, inp.config, f"merge{attempt}", emit
+                        self.checks, self.refusals, self.egress, req, ws, inp.config, tag, emit, repo
                     )
                     if not all(r.passed for r in results):
                         return MergeResult(status="checks_failed", target=target, feedback=feedback(results))
@@ -77,12 +81,13 @@ async def recheck(
     config: RepoConfig,
     tag: str,
     emit: EventSink,
+    repo: RepoRef | None = None,
 ) -> list[CheckResult]:
     """The repo's checks on the branch once the latest target is in it (before a merge, or when the target
     moved under a waiting task), with the network the check phase is given; what the sandboxes refused
-    meanwhile is reported either way."""
+    meanwhile is reported either way. `repo`: which repo of a task over several (None: the task's own)."""
     try:
-        network = await egress.policy(req.repo, config, "check") if egress else None
+        network = await egress.policy(repo or req.repo, config, "check") if egress else None
         return await checks.run(req, ws, config.verify, tag, emit, network)
     finally:
         await refusals.collect(req, emit)

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from honk.agents import AgentRegistry
-from honk.domain import Budget, RepoConfig, TaskRequest, Workspace, effective_budget
+from honk.domain import Budget, RepoConfig, RepoRef, TaskRequest, Workspace, effective_budget
 from honk.egress.policies import EgressPolicies
 from honk.errors import UserFacingError
 from honk.events import SafetyWarning, WorkspaceReady
@@ -17,7 +17,7 @@ from honk.protocols import EventSink, Workspaces
 from honk.sandbox import Sandbox
 from honk.verify.config import load_repo_config
 from honk.workflow import policy
-from honk.workflow.records import ProvisionResult
+from honk.workflow.records import ProvisionResult, RepoProvisioned
 from honk.workflow.steps.refusals import Refusals
 
 
@@ -76,6 +76,7 @@ class Provisioner:
             await emit(SafetyWarning(text=warning))
         if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
             await self._setup(task, ws, config, emit)
+        also = [await self._other(task, other, agent, queue, emit) for other in task.also]
         base = await self.workspaces.merge_base(ws, target)
         await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3)))
         return ProvisionResult(
@@ -84,7 +85,42 @@ class Provisioner:
             config=config,
             max_rounds=config.max_rounds or self.max_rounds,
             agent=agent,
+            also=also,
         )
+
+    async def _other(
+        self, task: TaskRequest, repo: RepoRef, agent: str, queue: str, emit: EventSink
+    ) -> RepoProvisioned:
+        """Another repo of a task over several: its workspace beside the primary's, on the same branch name,
+        its own `.honk.toml` (checks, target, setup); the primary's agent, which its policy may refuse too.
+        A failure here fails the task, and the task's cleanup removes every workspace made so far."""
+        started = time.monotonic()
+        await self.workspaces.fetch(repo)
+        await self.workspaces.remote_head(repo, repo.branch)
+        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch, key=task.workspace_key(repo))
+        await self.workspaces.reset(ws)
+        try:
+            config = load_repo_config(ws.path)
+        except UserFacingError as e:  # the primary's problem needs no name; another repo's does
+            raise UserFacingError(f"In repo {repo.name}: {e.message}") from e
+        target = policy.merge_target(repo, config)
+        await self.workspaces.remote_head(repo, target)
+        await self.gate.check_agent(
+            repo.name,
+            agent,
+            task.model or config.agent.model,
+            requested_by=task.requested_by,
+            front_door=task.front_door,
+            task_id=task.task_id,
+        )
+        if self.egress is not None:
+            await self.egress.check(repo, config, ws.path)
+        if config.setup and not (config.queue and config.queue != queue):
+            await self._setup(task, ws, config, emit, repo)
+        base = await self.workspaces.merge_base(ws, target)
+        seconds = round(time.monotonic() - started, 3)
+        await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=seconds, repo=repo.name))
+        return RepoProvisioned(name=repo.name, branch=ws.branch, base_commit=base, config=config)
 
     def _budgeted(self, task: TaskRequest, config: RepoConfig) -> RepoConfig:
         """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy
@@ -96,11 +132,14 @@ class Provisioner:
             budget = budget.capped(task.budget_cap)
         return config.model_copy(update={"agent": config.agent.model_copy(update=budget.model_dump())})
 
-    async def _setup(self, task: TaskRequest, ws: Workspace, config: RepoConfig, emit: EventSink) -> None:
+    async def _setup(
+        self, task: TaskRequest, ws: Workspace, config: RepoConfig, emit: EventSink, repo: RepoRef | None = None
+    ) -> None:
+        """`repo`: another repo of a task over several (None: the task's own): its secrets, its log."""
         assert config.setup is not None
         network, variables = None, {}
-        if self.egress is not None:
-            network, variables = await self.egress.grant(task.repo, config, "setup")  # variables: to the process only
+        if self.egress is not None:  # variables: to the process only
+            network, variables = await self.egress.grant(repo or task.repo, config, "setup")
         area = self.areas / task.task_id
         # Setup holding secrets as variables gets a HOME of its own, removed after: a tool that writes its
         # credentials down (~/.npmrc, ~/.netrc) leaves them nowhere the agent's sandbox will see.
@@ -110,7 +149,7 @@ class Provisioner:
             res = await launcher.run(
                 ["bash", "-c", config.setup],
                 timeout_s=config.setup_timeout_s,
-                log=self.logs / task.task_id / "setup.log",
+                log=self.logs / task.task_id / (f"setup-{repo.name}.log" if repo else "setup.log"),
                 env=variables,
             )
         finally:
@@ -120,4 +159,5 @@ class Provisioner:
             await self.refusals.collect(task, emit)
         if not res.ok:
             tail = "\n".join(res.output.strip().splitlines()[-10:])
-            raise UserFacingError(f"The repo's setup command `{config.setup}` failed:\n{tail}")
+            whose = f"Repo {repo.name}'s" if repo else "The repo's"
+            raise UserFacingError(f"{whose} setup command `{config.setup}` failed:\n{tail}")

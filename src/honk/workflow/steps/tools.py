@@ -8,9 +8,9 @@ confinement; a per-run token stands in for the model key and is revoked when the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from honk import attachments as files
@@ -41,6 +41,16 @@ class ModelGrant:
 
 
 @dataclass(frozen=True)
+class OtherWorkspace:
+    """Another repo of a task over several, as its agent run is given it: its name, its workspace, and the
+    mirror that workspace's `.git` points into."""
+
+    name: str
+    path: Path
+    mirror: Path
+
+
+@dataclass(frozen=True)
 class RunTools:
     """Honk's `AgentTools` for one run."""
 
@@ -50,6 +60,7 @@ class RunTools:
     model: ModelGrant | None
     transcripts: TranscriptStore
     attachments: tuple[AttachedFile, ...] = ()
+    also: Mapping[str, WorkspaceFiles] = field(default_factory=dict)  # a task's other repos, by name
 
 
 class ToolsForRuns:
@@ -83,17 +94,27 @@ class ToolsForRuns:
         attachments: Sequence[tuple[Attachment, bytes]] = (),
         writable: bool = True,
         network: tuple[RepoRef, RepoConfig | None] | None = None,
+        also: Sequence[OtherWorkspace] = (),
     ) -> AsyncIterator[RunTools]:
         """`writable` False: a planning run, the workspace read-only to the agent and all it starts.
         `network`: the repo and its config as provisioned, for what the agent and its checks may reach
-        (None: nothing)."""
+        (None: nothing). `also`: a task over several repos' other workspaces: the agent's launcher shows
+        them writable at their own paths (their mirrors read-only), and the agent gets a view of each;
+        the checks the agent runs see only the workspace they check."""
         area, logs = self.areas / task_id, self.logs / task_id
         agent_net = check_net = None
         if network is not None and network[1] is not None and self.egress is not None:
             agent_net = await self.egress.policy(network[0], network[1], "agent")
             check_net = await self.egress.policy(network[0], network[1], "check")
         launcher = self.sandbox.launcher(
-            area, workspace, git_dirs, "agent", self.network, writable=writable, egress=agent_net
+            area,
+            workspace,
+            [*git_dirs, *(o.mirror for o in also)],
+            "agent",
+            self.network,
+            writable=writable,
+            egress=agent_net,
+            also=tuple(o.path for o in also),
         )
         check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable, egress=check_net)
         proxy = self.key_proxy
@@ -109,6 +130,7 @@ class ToolsForRuns:
                 model=model,
                 transcripts=self.transcripts,
                 attachments=_lay_out(launcher.home / "attachments", attachments),
+                also={o.name: WorkspaceFiles(o.path, writable) for o in also},
             )
         finally:
             launcher.close()

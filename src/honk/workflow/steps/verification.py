@@ -3,8 +3,9 @@ scope judge — then the build, which makes the new version people open on their
 
 from __future__ import annotations
 
+from honk.domain import CheckResult
 from honk.egress.policies import EgressPolicies
-from honk.events import BuildReady, BuildStarted, ChangeReviewed, ChecksStarted
+from honk.events import AnyEvent, BuildReady, BuildStarted, ChangeReviewed, CheckFinished, ChecksStarted
 from honk.protocols import Builder, Checks, EventSink, Reviewer, TaskReads, Workspaces
 from honk.sandbox import Sandbox
 from honk.timeline import Timeline
@@ -34,12 +35,15 @@ class Verification:
     async def verify(self, inp: StepInput, emit: EventSink) -> VerifyResult:
         req = inp.request
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
-        await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
-        try:
-            network = await self.egress.policy(req.repo, inp.config, "check") if self.egress else None
-            results = await self.checks.run(req, ws, inp.config.verify, f"round{inp.round}", emit, network)
-        finally:
-            await self.refusals.collect(req, emit)
+        if inp.also:
+            results = await self._verify_each(inp, emit)
+        else:
+            await emit(ChecksStarted(round=inp.round, names=[c.name for c in inp.config.verify]))
+            try:
+                network = await self.egress.policy(req.repo, inp.config, "check") if self.egress else None
+                results = await self.checks.run(req, ws, inp.config.verify, f"round{inp.round}", emit, network)
+            finally:
+                await self.refusals.collect(req, emit)
         base = await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
         return VerifyResult(
             passed=all(r.passed for r in results),
@@ -48,13 +52,37 @@ class Verification:
             head_commit=await self.workspaces.head(ws),
         )
 
+    async def _verify_each(self, inp: StepInput, emit: EventSink) -> list[CheckResult]:
+        """A task over several repos: each repo's own checks in its own workspace (confined as any check is),
+        in the task's order, named by repo ("api: test", "web: lint"); the task's result is all of them."""
+        req, results = inp.request, []
+        repos = [(req.repo, inp.config), *((req.repo_named(o.name), o.config) for o in inp.also)]
+        names = [f"{repo.name}: {c.name}" for repo, config in repos for c in config.verify]
+        await emit(ChecksStarted(round=inp.round, names=names))
+        try:
+            for repo, config in repos:
+                ws = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
+                network = await self.egress.policy(repo, config, "check") if self.egress else None
+                tag = f"round{inp.round}-{repo.name}"
+                done = await self.checks.run(req, ws, config.verify, tag, by_repo(emit, repo.name), network)
+                results += [r.model_copy(update={"name": f"{repo.name}: {r.name}"}) for r in done]
+        finally:
+            await self.refusals.collect(req, emit)
+        return results
+
     async def review(self, inp: ReviewInput, emit: EventSink) -> ReviewResult:
-        """The test guard (always) and the scope judge (when configured) read the whole diff."""
+        """The test guard (always) and the scope judge (when configured) read the whole diff (of every repo,
+        for a task over several)."""
         req = inp.request
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
         diff = await self.workspaces.diff(
             ws, await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
         )
+        for other in inp.also:
+            repo = req.repo_named(other.name)
+            theirs = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
+            base = await self.workspaces.merge_base(theirs, policy.merge_target(repo, other.config))
+            diff += await self.workspaces.diff(theirs, base)
         review = await self.reviewer.review(req.text, inp.follow_ups, diff)
         await emit(
             ChangeReviewed(
@@ -91,3 +119,14 @@ class Verification:
         preview = f"{self.base_url}/previews/{req.task_id}/" if out.has_preview else None
         await emit(BuildReady(artifacts=out.artifacts, preview_url=preview))
         return BuildResult(ok=True, artifacts=out.artifacts, preview_url=preview)
+
+
+def by_repo(emit: EventSink, repo: str) -> EventSink:
+    """What a repo's checks say, each check named by its repo ("web: lint"), for a task over several repos."""
+
+    async def named(*events: AnyEvent) -> None:
+        await emit(
+            *(e.model_copy(update={"name": f"{repo}: {e.name}"}) if isinstance(e, CheckFinished) else e for e in events)
+        )
+
+    return named
