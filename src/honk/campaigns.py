@@ -87,6 +87,14 @@ def requester(req: CampaignRequest) -> Actor:
     return Actor(who=Who(identity=req.requested_by), front_door=req.front_door)
 
 
+def close_comment(req: CampaignRequest, by: str) -> str:
+    """What a member's pull request says as a cancelled campaign closes it: which campaign, and who."""
+    return (
+        f"Honk closed this pull request: campaign {req.campaign_id} ({redact(req.text)[:80]!r}) was cancelled "
+        f"by {by}. The branch is kept."
+    )
+
+
 def member_text(req: CampaignRequest, instruction: str) -> str:
     return f"{req.text}\n\n{instruction}" if instruction else req.text
 
@@ -409,15 +417,18 @@ class CampaignSteps:
     @activity.defn(name=ACT_CANCEL)
     async def cancel_members(self, inp: CancelMembersInput) -> None:
         """Cancels each started member's task that has not ended, as the requester would (TaskService.cancel);
-        members not started are skipped. Pull requests are left as they are (drafts until a task is ready)."""
-        cid = inp.request.campaign_id
+        members not started are skipped. Pull requests: `on_cancel="draft"` leaves them open (Honk's pull
+        requests are drafts until merged); "close" has each task close its own, with a comment saying who
+        cancelled the campaign (the task does it once its steps have stopped: see TaskWorkflow)."""
+        req, cid = inp.request, inp.request.campaign_id
         plan = policy.cancel_plan(await self.store.progress(cid))
         await self.store.skip_waiting(cid, plan.skip, f"{policy.CANCELLED} by {inp.by}")
-        actor = requester(inp.request)
+        actor = requester(req)
+        close = close_comment(req, inp.by) if req.settings.on_cancel == "close" else None
         for task_id in plan.tasks:
             activity.heartbeat(task_id)
             try:
-                await self.service.cancel(task_id, actor)
+                await self.service.cancel(task_id, actor, close_comment=close)
             except UserFacingError as e:  # it ended meanwhile, or is being merged: left as it is
                 log.info("campaign %s: task %s not cancelled: %s", cid, task_id, e.message)
 

@@ -6,32 +6,52 @@ and task queue) and asserts on what is stored: the campaign's view, its members'
 Stories (each ≤ 5 repos): the first wave passes and every repo reaches ready; the first wave fails and the
 rest never start; a campaign cancelled halfway (its tasks cancelled, no workspace left behind); a retry of
 the failed members with an added instruction; a worker killed mid-campaign and started again; and a
-budget spent before every repo ran."""
+budget spent before every repo ran. On the loopback fake GitHub: a campaign cancelled halfway closes its
+open pull requests saying who cancelled it (`on_cancel="close"`) or leaves them open drafts ("draft"); a
+repo archived on GitHub is skipped before any task starts."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 
 from honk.access import Policy, Who
-from honk.domain import CampaignSettings, CampaignState, CampaignView, RepoSelector, TaskState
+from honk.domain import CampaignSettings, CampaignState, CampaignView, ForgeRef, OnCancel, RepoSelector, TaskState
 from honk.egress.policies import ceilings
 from honk.gate import Actor, Gate
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditLog, Store
+from honk.testing.fake_github import FakeGitHub
 from honk.testing.fleet import Meant, RepoSpec, make_fleet
-from honk.testing.processes import HonkStack
+from honk.testing.forge_http import branch_head
+from honk.testing.processes import HonkStack, TemporalDevServer
 from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK
 from honk.workflow.client import connect
 from repos import DIRECT_FIX, calc_files, slow_fix
 
 ANA = Actor(who=Who(identity="ana@example.com"), front_door="cli")
 WAIT_S = 180.0
+GH_TOKEN = "ghp_campaigns_0123456789"
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(tokens=(GH_TOKEN,)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gh_stack(tmp_path: Path, temporal: TemporalDevServer, github: FakeGitHub) -> Iterator[HonkStack]:
+    """A Honk whose workers can sign in to the fake GitHub."""
+    github.reset()
+    s = HonkStack(tmp_path / "honk", temporal.address, max_rounds="3", github_token=GH_TOKEN)
+    yield s
+    s.stop()
 
 
 @asynccontextmanager
@@ -250,3 +270,60 @@ async def test_a_spent_budget_skips_the_rest(stack: HonkStack, make_remote):
         assert [(m.repo, m.reason) for m in skipped] == [("calc-c", BUDGET_SPENT), ("calc-d", BUDGET_SPENT)]
         assert [m.cost_cap_usd for m in started] == [0.25, pytest.approx(0.4 / 3)]
         assert done.cost_usd == pytest.approx(1.2), "each ran once: the scripted agent spends past its cap"
+
+
+@pytest.mark.parametrize("on_cancel", ["close", "draft"])
+async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_them_drafts(
+    gh_stack: HonkStack, github: FakeGitHub, make_remote, on_cancel: OnCancel
+):
+    steps = {"calc-a": DIRECT_FIX, "calc-b": DIRECT_FIX, "calc-c": slow_fix(60)}
+    for name, script in steps.items():
+        remote = make_remote(calc_files(script))
+        github.add_repo(f"acme/{name}", remote)
+        gh_stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+    async with service_of(gh_stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA,
+            "make add() add",
+            RepoSelector(glob="calc-*"),
+            CampaignSettings(wave_size=0, concurrency=3, on_cancel=on_cancel),
+        )
+
+        def halfway(v: CampaignView) -> bool:
+            states = [m.task.state if m.task else None for m in v.members]
+            return states == [TaskState.ready, TaskState.ready, TaskState.working] and all(
+                m.pull_request_url for m in v.members[:2]
+            )
+
+        await until(service, view.id, halfway, "two members ready with pull requests, one at work")
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+
+    assert done.state == CampaignState.cancelled
+    assert [m.task.state for m in done.members if m.task] == [TaskState.cancelled] * 3
+    pulls = {name: list(github.repos[f"acme/{name}"].pulls.values()) for name in steps}
+    assert not pulls["calc-c"], "the member at work never opened one"
+    opened = [(name, found[0]) for name, found in pulls.items() if found]
+    assert [name for name, _ in opened] == ["calc-a", "calc-b"]
+
+    def closed_all() -> bool:
+        return all(github.pull(f"acme/{name}", pull.number).state == "closed" for name, pull in opened)
+
+    if on_cancel == "close":  # each task closes its own once it has stopped: a bounded wait on the forge
+        async with asyncio.timeout(60):
+            while not closed_all():
+                await asyncio.sleep(0.2)
+        for name, pull in opened:
+            assert not github.pull(f"acme/{name}", pull.number).merged
+            said = github.comments(f"acme/{name}", pull.number)
+            assert len(said) == 1 and f"campaign {view.id}" in said[0] and "cancelled by ana@example.com" in said[0]
+            assert branch_kept(github, name, pull.head)
+    else:
+        for name, pull in opened:
+            now = github.pull(f"acme/{name}", pull.number)
+            assert (now.state, now.draft) == ("open", True), "left open, a draft, as a person's cancel leaves it"
+            assert github.comments(f"acme/{name}", pull.number) == []
+
+
+def branch_kept(github: FakeGitHub, name: str, branch: str) -> bool:
+    return branch_head(github.repos[f"acme/{name}"].bare, branch) is not None
