@@ -11,6 +11,7 @@ The store (honk.store.campaigns) is the campaign's truth; the workflow only deci
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import uuid
@@ -41,7 +42,7 @@ from honk.domain import (
 )
 from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingError
 from honk.gate import Actor
-from honk.protocols import CampaignNotifier, RepoFiles
+from honk.protocols import CampaignNotifier, Forge, RepoFiles
 from honk.redaction import redact
 from honk.store.campaigns import CampaignStore
 from honk.workflow import campaign_policy as policy
@@ -79,6 +80,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("honk.campaigns")
 
 FAILED_STATES = (TaskState.failed, TaskState.cancelled)
+ARCHIVED_ASKS = 8  # forge API calls at once while selecting: hundreds of repos, without a burst of hundreds
+FORGE_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 
 
 def requester(req: CampaignRequest) -> Actor:
@@ -320,12 +323,17 @@ async def poke_campaign(client: Client, campaign_id: str) -> None:
 class CampaignSteps:
     """The campaign workflow's activities, registered by name in the worker (as `ScheduleFirer`'s are).
     `files`: how "repos whose files match" is tested (None: this worker cannot, and says so); `notifier`:
-    the campaign's one Slack message (None: no Slack)."""
+    the campaign's one Slack message (None: no Slack); `forge_of`: each repo's forge, asked whether the repo
+    is archived there (None: nobody is asked, and an archived repo's task fails at its push)."""
 
     def __init__(
-        self, service: TaskService, files: RepoFiles | None = None, notifier: CampaignNotifier | None = None
+        self,
+        service: TaskService,
+        files: RepoFiles | None = None,
+        notifier: CampaignNotifier | None = None,
+        forge_of: Callable[[RepoRef], Forge] | None = None,
     ) -> None:
-        self.service, self.files, self.notifier = service, files, notifier
+        self.service, self.files, self.notifier, self.forge_of = service, files, notifier, forge_of
         self.store = CampaignStore(service.store)
 
     @activity.defn(name=ACT_SELECT)
@@ -365,11 +373,40 @@ class CampaignSteps:
         if not chosen and not unreadable:
             return Selected(ended=f"No repo matches {sel.describe()}.")
         cid = req.campaign_id
-        await self.store.add_members(cid, [r.name for r in chosen], req.settings.wave_size)
+        archived = await self._archived(chosen)
+        runnable = [r.name for r in chosen if r.name not in archived]
+        # The repos that can run first, so a first wave is `wave_size` repos that say something of the prompt.
+        await self.store.add_members(cid, runnable, req.settings.wave_size)
+        for name, where in archived.items():  # skipped before any task starts: a task there could never push
+            await self.store.add_members(cid, [name], req.settings.wave_size, "skipped", f"archived on {where}")
         for name, why in unreadable:  # in the campaign, so the board says why they were left out
             await self.store.add_members(cid, [name], req.settings.wave_size, "skipped", f"files not readable: {why}")
         await self.store.set_state(cid, CampaignState.running)
-        return Selected(repos=[r.name for r in chosen])
+        return Selected(repos=runnable)
+
+    async def _archived(self, repos: list[RepoRef]) -> dict[str, str]:
+        """The repos their forge has archived, each with the forge's name, asked a few at a time. A repo on a
+        plain git remote is never among them: nothing can be asked there (LocalGitForge.archived), so its
+        task starts and fails at the push with the remote's own words. A forge that cannot answer (down, no
+        credentials on this worker) does not hold the campaign up either: that repo's task says why."""
+        if self.forge_of is None:
+            return {}
+        forge_of, limit = self.forge_of, asyncio.Semaphore(ARCHIVED_ASKS)
+
+        async def ask(repo: RepoRef) -> tuple[str, str] | None:
+            if repo.forge is None:
+                return None
+            async with limit:
+                activity.heartbeat(repo.name)
+                try:
+                    archived = await forge_of(repo).archived(repo)
+                except UserFacingError as e:
+                    log.info("campaign: could not ask whether %s is archived: %s", repo.name, e.message)
+                    return None
+            return (repo.name, FORGE_NAMES[repo.forge.kind]) if archived else None
+
+        found = await asyncio.gather(*(ask(r) for r in repos))
+        return dict(f for f in found if f is not None)
 
     @activity.defn(name=ACT_PROGRESS)
     async def progress(self, inp: ProgressInput) -> Progress:

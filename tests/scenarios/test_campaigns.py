@@ -327,3 +327,29 @@ async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_t
 
 def branch_kept(github: FakeGitHub, name: str, branch: str) -> bool:
     return branch_head(github.repos[f"acme/{name}"].bare, branch) is not None
+
+
+async def test_a_repo_archived_on_github_is_skipped_before_any_task_starts(
+    gh_stack: HonkStack, github: FakeGitHub, tmp_path: Path
+):
+    fleet = make_fleet(
+        tmp_path / "fleet", specs=[RepoSpec("svc-0"), RepoSpec("svc-1", Meant.ARCHIVED), RepoSpec("svc-2")]
+    )
+    fleet.register_on_forge(gh_stack, github)
+    async with service_of(gh_stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "raise the timeout", RepoSelector(glob="svc-*"), CampaignSettings(wave_size=1, go_percent=100)
+        )
+        done = await until(service, view.id, ended, "the campaign to end")
+        tasks = await service.tasks(limit=50)
+
+    assert done.state == CampaignState.done, done.reason
+    # The runnable repos first (the first wave is one that can run), the archived one skipped after them.
+    assert [(m.repo, m.wave, m.status, m.reason) for m in done.members] == [
+        ("svc-0", 1, "started", ""),
+        ("svc-2", 2, "started", ""),
+        ("svc-1", 2, "skipped", "archived on GitHub"),
+    ]
+    assert done.members[2].task is None and sorted(t.repo for t in tasks) == ["svc-0", "svc-2"]
+    assert [m.task.state for m in done.members if m.task] == [TaskState.ready, TaskState.ready]
+    assert done.reason == "2 of 3 reached ready"
