@@ -28,6 +28,8 @@ from honk.access import Refused, Who
 from honk.accounts import Role
 from honk.domain import (
     MAX_REQUEST_CHARS,
+    AccountRole,
+    AskedAs,
     Budget,
     CampaignRequest,
     CampaignSettings,
@@ -85,9 +87,23 @@ FORGE_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 
 
 def requester(req: CampaignRequest) -> Actor:
-    """The campaign's requester, as its members' tasks are asked, cancelled and merged: the access policy
-    decides for each repo as it would for them asking alone."""
-    return Actor(who=Who(identity=req.requested_by), front_door=req.front_door)
+    """The campaign's requester, as its members' tasks are asked, cancelled and merged: the same Actor that
+    asked (identity, email, Slack id, account role), so the access policy and the role checks decide for
+    each repo as they would for them asking alone."""
+    asked = req.asked_as
+    who = Who(identity=req.requested_by, email=asked.email, slack_id=asked.slack_id)
+    return Actor(who=who, front_door=req.front_door, role=Role(asked.role) if asked.role else None)
+
+
+# Each account role by its name in the domain (AskedAs.role): spelled out, so a role added to accounts without
+# a name here fails the test that compares them rather than passing as a string.
+ROLE_NAMES: dict[Role, AccountRole] = {Role.requester: "requester", Role.merger: "merger", Role.admin: "admin"}
+
+
+def asked_as(actor: Actor) -> AskedAs:
+    """What `requester` needs to be that actor again, kept with the campaign."""
+    role = ROLE_NAMES[actor.role] if actor.role is not None else None
+    return AskedAs(email=actor.who.email, slack_id=actor.who.slack_id, role=role)
 
 
 def close_comment(req: CampaignRequest, by: str) -> str:
@@ -169,6 +185,7 @@ class Campaigns:
             agent=agent,
             model=model,
             slack=slack,
+            asked_as=asked_as(actor),
         )
         view, created = await self.store.create(req)
         if created:
