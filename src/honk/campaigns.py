@@ -200,7 +200,7 @@ class Campaigns:
         try:
             await self.client.start_workflow(
                 CampaignWorkflow.run,
-                CampaignInput(request=req, poll_s=self.service.settings.campaigns.poll_s),
+                self._input(req),
                 id=policy.workflow_id(req.campaign_id),
                 task_queue=self.service.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -216,6 +216,13 @@ class Campaigns:
             if fresh:
                 await self.store.delete(req.campaign_id)  # nothing half-made stays behind
             raise Unavailable(f"Temporal did not accept the campaign ({e}); nothing was started. Try again.") from e
+
+    def _input(self, req: CampaignRequest, selected: bool = False) -> CampaignInput:
+        """The campaign workflow's input, with this Honk's settings for how it waits and when it continues as new."""
+        s = self.service.settings.campaigns
+        return CampaignInput(
+            request=req, poll_s=s.poll_s, selected=selected, history_events_limit=s.history_events_limit
+        )
 
     async def get(self, campaign_id: str) -> CampaignView:
         """The campaign and each member's latest task (NotFound when there is none)."""
@@ -315,11 +322,7 @@ class Campaigns:
         try:
             await self.client.start_workflow(
                 CampaignWorkflow.run,
-                CampaignInput(
-                    request=req,
-                    poll_s=self.service.settings.campaigns.poll_s,
-                    selected=view.state != CampaignState.selecting,
-                ),
+                self._input(req, selected=view.state != CampaignState.selecting),
                 id=policy.workflow_id(req.campaign_id),
                 task_queue=self.service.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

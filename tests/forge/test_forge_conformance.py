@@ -290,6 +290,7 @@ async def test_a_merged_review_is_not_closed(world: World, workspace: Path) -> N
     if not world.hosted:
         pytest.skip("a plain remote has no review to close")
     pr = await world.forge.publish(world.change, body())
+    assert pr is not None
     assert (await world.forge.land(world.change, world.remote.head(), MESSAGE, pr)).status == "merged"
     left = await world.forge.close(pr, "Closed by Honk.")
     assert left.state == "merged" and left.merge_commit == world.remote.head()

@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from honk.access import Policy, Who
 from honk.domain import CampaignSettings, CampaignState, CampaignView, ForgeRef, OnCancel, RepoSelector, TaskState
@@ -30,7 +31,7 @@ from honk.testing.fake_github import FakeGitHub
 from honk.testing.fleet import Meant, RepoSpec, make_fleet
 from honk.testing.forge_http import branch_head
 from honk.testing.processes import HonkStack, TemporalDevServer
-from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK
+from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK, workflow_id
 from honk.workflow.client import connect
 from repos import DIRECT_FIX, calc_files, slow_fix
 
@@ -55,13 +56,14 @@ def gh_stack(tmp_path: Path, temporal: TemporalDevServer, github: FakeGitHub) ->
 
 
 @asynccontextmanager
-async def service_of(stack: HonkStack) -> AsyncIterator[TaskService]:
-    """The service a front door would call, on the stack's store, Temporal and task queue."""
+async def service_of(stack: HonkStack, **campaigns: float) -> AsyncIterator[TaskService]:
+    """The service a front door would call, on the stack's store, Temporal and task queue; `campaigns`:
+    settings.campaigns beyond a 2 s poll (what the campaigns it starts run with)."""
     settings = Settings().changed(
         data_dir=stack.root / "data",
         temporal_address=stack.env["HONK_TEMPORAL_ADDRESS"],
         task_queue=stack.env["HONK_TASK_QUEUE"],
-        campaigns={"poll_s": 2.0},
+        campaigns={"poll_s": 2.0, **campaigns},
     )
     store = Store(stack.db_url)
     ceiling, setup_ceiling = ceilings(settings)
@@ -353,3 +355,67 @@ async def test_a_repo_archived_on_github_is_skipped_before_any_task_starts(
     assert done.members[2].task is None and sorted(t.repo for t in tasks) == ["svc-0", "svc-2"]
     assert [m.task.state for m in done.members if m.task] == [TaskState.ready, TaskState.ready]
     assert done.reason == "2 of 3 reached ready"
+
+
+async def runs_of(service: TaskService, cid: str) -> list[str]:
+    """The campaign workflow's runs, newest first, followed back through each run's ContinuedAsNew."""
+    handle = service.client.get_workflow_handle(workflow_id(cid))
+    runs: list[str] = []
+    run_id: str | None = (await handle.describe()).run_id
+    while run_id:
+        runs.append(run_id)
+        history = await service.client.get_workflow_handle(workflow_id(cid), run_id=run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return runs
+
+
+async def test_a_campaign_that_continued_as_new_still_takes_a_retry_and_a_cancel(
+    stack: HonkStack, make_remote, tmp_path: Path
+):
+    fleet_of(stack, tmp_path / "fleet", [RepoSpec("svc-1", Meant.FAILS_CHECKS)])
+    stack.add_repo("slow", make_remote(calc_files(slow_fix(120))).url)
+    # A short poll and a history limit of a few loops: the campaign continues as new every second or so.
+    async with service_of(stack, poll_s=0.3, history_events_limit=30) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "fix it", RepoSelector(names=["svc-1", "slow"]), CampaignSettings(wave_size=0, concurrency=2)
+        )
+
+        def one_failed_one_working(v: CampaignView) -> bool:
+            states = [m.task.state if m.task else None for m in v.members]
+            return states == [TaskState.failed, TaskState.working]
+
+        await until(service, view.id, one_failed_one_working, "svc-1 failed while slow works")
+        async with asyncio.timeout(WAIT_S):
+            while len(await runs_of(service, view.id)) < 3:
+                await asyncio.sleep(0.2)
+        failed = (await service.campaigns.get(view.id)).members[0].task
+        assert failed is not None
+
+        await service.campaigns.retry_failed(view.id, ANA, "Leave the failing test alone.")
+
+        def retried(v: CampaignView) -> bool:
+            m = v.members[0]
+            return m.attempt == 2 and m.task is not None and m.task.id != failed.id and m.task.state.terminal
+
+        again = await until(service, view.id, retried, "svc-1's second attempt, started by the continued campaign")
+        assert again.state == CampaignState.running and again.members[1].task is not None
+        assert again.members[1].task.state == TaskState.working, "the retry left the working member alone"
+        before_cancel = await runs_of(service, view.id)
+
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+        runs = await runs_of(service, view.id)
+        ends = [
+            (await service.client.get_workflow_handle(workflow_id(view.id), run_id=r).fetch_history()).events[-1]
+            for r in runs
+        ]
+
+    assert done.state == CampaignState.cancelled and done.reason == "cancelled by ana@example.com"
+    assert [m.task.state for m in done.members if m.task] == [TaskState.failed, TaskState.cancelled]
+    assert done.members[0].task is not None and done.members[0].task.text.endswith("Leave the failing test alone.")
+    # One workflow id, a chain of runs (newest first): the runs the retry reached are in it, every earlier run
+    # ended ContinuedAsNew, and the newest ended the campaign.
+    assert len(before_cancel) >= 3 and runs[-len(before_cancel) :] == before_cancel
+    assert ends[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert {e.event_type for e in ends[1:]} == {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW}
