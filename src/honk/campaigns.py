@@ -11,6 +11,7 @@ The store (honk.store.campaigns) is the campaign's truth; the workflow only deci
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import logging
 import uuid
@@ -27,6 +28,8 @@ from honk.access import Refused, Who
 from honk.accounts import Role
 from honk.domain import (
     MAX_REQUEST_CHARS,
+    AccountRole,
+    AskedAs,
     Budget,
     CampaignRequest,
     CampaignSettings,
@@ -41,7 +44,7 @@ from honk.domain import (
 )
 from honk.errors import Conflict, Forbidden, NotFound, Unavailable, UserFacingError
 from honk.gate import Actor
-from honk.protocols import CampaignNotifier, RepoFiles
+from honk.protocols import CampaignNotifier, Forge, RepoFiles
 from honk.redaction import redact
 from honk.store.campaigns import CampaignStore
 from honk.workflow import campaign_policy as policy
@@ -79,12 +82,36 @@ if TYPE_CHECKING:
 log = logging.getLogger("honk.campaigns")
 
 FAILED_STATES = (TaskState.failed, TaskState.cancelled)
+ARCHIVED_ASKS = 8  # forge API calls at once while selecting: hundreds of repos, without a burst of hundreds
+FORGE_NAMES = {"github": "GitHub", "gitlab": "GitLab"}
 
 
 def requester(req: CampaignRequest) -> Actor:
-    """The campaign's requester, as its members' tasks are asked, cancelled and merged: the access policy
-    decides for each repo as it would for them asking alone."""
-    return Actor(who=Who(identity=req.requested_by), front_door=req.front_door)
+    """The campaign's requester, as its members' tasks are asked, cancelled and merged: the same Actor that
+    asked (identity, email, Slack id, account role), so the access policy and the role checks decide for
+    each repo as they would for them asking alone."""
+    asked = req.asked_as
+    who = Who(identity=req.requested_by, email=asked.email, slack_id=asked.slack_id)
+    return Actor(who=who, front_door=req.front_door, role=Role(asked.role) if asked.role else None)
+
+
+# Each account role by its name in the domain (AskedAs.role): spelled out, so a role added to accounts without
+# a name here fails the test that compares them rather than passing as a string.
+ROLE_NAMES: dict[Role, AccountRole] = {Role.requester: "requester", Role.merger: "merger", Role.admin: "admin"}
+
+
+def asked_as(actor: Actor) -> AskedAs:
+    """What `requester` needs to be that actor again, kept with the campaign."""
+    role = ROLE_NAMES[actor.role] if actor.role is not None else None
+    return AskedAs(email=actor.who.email, slack_id=actor.who.slack_id, role=role)
+
+
+def close_comment(req: CampaignRequest, by: str) -> str:
+    """What a member's pull request says as a cancelled campaign closes it: which campaign, and who."""
+    return (
+        f"Honk closed this pull request: campaign {req.campaign_id} ({redact(req.text)[:80]!r}) was cancelled "
+        f"by {by}. The branch is kept."
+    )
 
 
 def member_text(req: CampaignRequest, instruction: str) -> str:
@@ -158,6 +185,7 @@ class Campaigns:
             agent=agent,
             model=model,
             slack=slack,
+            asked_as=asked_as(actor),
         )
         view, created = await self.store.create(req)
         if created:
@@ -172,7 +200,7 @@ class Campaigns:
         try:
             await self.client.start_workflow(
                 CampaignWorkflow.run,
-                CampaignInput(request=req, poll_s=self.service.settings.campaigns.poll_s),
+                self._input(req),
                 id=policy.workflow_id(req.campaign_id),
                 task_queue=self.service.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -188,6 +216,13 @@ class Campaigns:
             if fresh:
                 await self.store.delete(req.campaign_id)  # nothing half-made stays behind
             raise Unavailable(f"Temporal did not accept the campaign ({e}); nothing was started. Try again.") from e
+
+    def _input(self, req: CampaignRequest, selected: bool = False) -> CampaignInput:
+        """The campaign workflow's input, with this Honk's settings for how it waits and when it continues as new."""
+        s = self.service.settings.campaigns
+        return CampaignInput(
+            request=req, poll_s=s.poll_s, selected=selected, history_events_limit=s.history_events_limit
+        )
 
     async def get(self, campaign_id: str) -> CampaignView:
         """The campaign and each member's latest task (NotFound when there is none)."""
@@ -287,11 +322,7 @@ class Campaigns:
         try:
             await self.client.start_workflow(
                 CampaignWorkflow.run,
-                CampaignInput(
-                    request=req,
-                    poll_s=self.service.settings.campaigns.poll_s,
-                    selected=view.state != CampaignState.selecting,
-                ),
+                self._input(req, selected=view.state != CampaignState.selecting),
                 id=policy.workflow_id(req.campaign_id),
                 task_queue=self.service.settings.temporal.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
@@ -307,12 +338,17 @@ class Campaigns:
 class CampaignSteps:
     """The campaign workflow's activities, registered by name in the worker (as `ScheduleFirer`'s are).
     `files`: how "repos whose files match" is tested (None: this worker cannot, and says so); `notifier`:
-    the campaign's one Slack message (None: no Slack)."""
+    the campaign's one Slack message (None: no Slack); `forge_of`: each repo's forge, asked whether the repo
+    is archived there (None: nobody is asked, and an archived repo's task fails at its push)."""
 
     def __init__(
-        self, service: TaskService, files: RepoFiles | None = None, notifier: CampaignNotifier | None = None
+        self,
+        service: TaskService,
+        files: RepoFiles | None = None,
+        notifier: CampaignNotifier | None = None,
+        forge_of: Callable[[RepoRef], Forge] | None = None,
     ) -> None:
-        self.service, self.files, self.notifier = service, files, notifier
+        self.service, self.files, self.notifier, self.forge_of = service, files, notifier, forge_of
         self.store = CampaignStore(service.store)
 
     @activity.defn(name=ACT_SELECT)
@@ -352,11 +388,40 @@ class CampaignSteps:
         if not chosen and not unreadable:
             return Selected(ended=f"No repo matches {sel.describe()}.")
         cid = req.campaign_id
-        await self.store.add_members(cid, [r.name for r in chosen], req.settings.wave_size)
+        archived = await self._archived(chosen)
+        runnable = [r.name for r in chosen if r.name not in archived]
+        # The repos that can run first, so a first wave is `wave_size` repos that say something of the prompt.
+        await self.store.add_members(cid, runnable, req.settings.wave_size)
+        for name, where in archived.items():  # skipped before any task starts: a task there could never push
+            await self.store.add_members(cid, [name], req.settings.wave_size, "skipped", f"archived on {where}")
         for name, why in unreadable:  # in the campaign, so the board says why they were left out
             await self.store.add_members(cid, [name], req.settings.wave_size, "skipped", f"files not readable: {why}")
         await self.store.set_state(cid, CampaignState.running)
-        return Selected(repos=[r.name for r in chosen])
+        return Selected(repos=runnable)
+
+    async def _archived(self, repos: list[RepoRef]) -> dict[str, str]:
+        """The repos their forge has archived, each with the forge's name, asked a few at a time. A repo on a
+        plain git remote is never among them: nothing can be asked there (LocalGitForge.archived), so its
+        task starts and fails at the push with the remote's own words. A forge that cannot answer (down, no
+        credentials on this worker) does not hold the campaign up either: that repo's task says why."""
+        if self.forge_of is None:
+            return {}
+        forge_of, limit = self.forge_of, asyncio.Semaphore(ARCHIVED_ASKS)
+
+        async def ask(repo: RepoRef) -> tuple[str, str] | None:
+            if repo.forge is None:
+                return None
+            async with limit:
+                activity.heartbeat(repo.name)
+                try:
+                    archived = await forge_of(repo).archived(repo)
+                except UserFacingError as e:
+                    log.info("campaign: could not ask whether %s is archived: %s", repo.name, e.message)
+                    return None
+            return (repo.name, FORGE_NAMES[repo.forge.kind]) if archived else None
+
+        found = await asyncio.gather(*(ask(r) for r in repos))
+        return dict(f for f in found if f is not None)
 
     @activity.defn(name=ACT_PROGRESS)
     async def progress(self, inp: ProgressInput) -> Progress:
@@ -404,15 +469,18 @@ class CampaignSteps:
     @activity.defn(name=ACT_CANCEL)
     async def cancel_members(self, inp: CancelMembersInput) -> None:
         """Cancels each started member's task that has not ended, as the requester would (TaskService.cancel);
-        members not started are skipped. Pull requests are left as they are (drafts until a task is ready)."""
-        cid = inp.request.campaign_id
+        members not started are skipped. Pull requests: `on_cancel="draft"` leaves them open (Honk's pull
+        requests are drafts until merged); "close" has each task close its own, with a comment saying who
+        cancelled the campaign (the task does it once its steps have stopped: see TaskWorkflow)."""
+        req, cid = inp.request, inp.request.campaign_id
         plan = policy.cancel_plan(await self.store.progress(cid))
         await self.store.skip_waiting(cid, plan.skip, f"{policy.CANCELLED} by {inp.by}")
-        actor = requester(inp.request)
+        actor = requester(req)
+        close = close_comment(req, inp.by) if req.settings.on_cancel == "close" else None
         for task_id in plan.tasks:
             activity.heartbeat(task_id)
             try:
-                await self.service.cancel(task_id, actor)
+                await self.service.cancel(task_id, actor, close_comment=close)
             except UserFacingError as e:  # it ended meanwhile, or is being merged: left as it is
                 log.info("campaign %s: task %s not cancelled: %s", cid, task_id, e.message)
 

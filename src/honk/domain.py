@@ -1915,6 +1915,7 @@ class CampaignState(StrEnum):
 MemberStatus = Literal["waiting", "started", "refused", "skipped"]
 # What cancelling a campaign does to its members' pull requests: close them, or leave them as drafts.
 OnCancel = Literal["close", "draft"]
+AccountRole = Literal["requester", "merger", "admin"]  # honk.accounts.Role's values (that layer sits above)
 
 
 class RepoSelector(Carried):
@@ -1952,6 +1953,18 @@ class CampaignSettings(Carried):
     on_cancel: OnCancel = "draft"
 
 
+class AskedAs(Carried):
+    """How the access policy knew the person who asked a campaign, beyond their identity (`requested_by`):
+    the email and Slack id it matches people by, and their account's role (None where the front door has
+    no accounts: Slack, the forge). Each member's task is asked, merged and cancelled as them, so the policy
+    must see the same Actor a task asked alone would: without the role, an account that may only ask would
+    get its campaign's members merged."""
+
+    email: str | None = None
+    slack_id: str | None = None
+    role: AccountRole | None = None
+
+
 class CampaignRequest(Carried):
     """What a front door hands to the campaign workflow: who asked what of which repos."""
 
@@ -1965,6 +1978,7 @@ class CampaignRequest(Carried):
     agent: str | None = None
     model: str | None = None
     slack: SlackThread | None = None  # where the one campaign message lives (updated in place)
+    asked_as: AskedAs = AskedAs()  # the requester as the access policy saw them (role, email, Slack id)
 
 
 class CampaignMember(Record):

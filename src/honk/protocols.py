@@ -434,6 +434,19 @@ class Forge(Protocol):
         """Whether the change's pull request is still open there (a person may close or merge it)."""
         ...
 
+    async def close(self, pull_request: PullRequestUpdated | None, comment: str) -> PullRequestState:
+        """Closes the change's pull request without merging it, with `comment` said on it first (why: a
+        campaign cancelled with `on_cancel="close"`). One already closed or merged is left as it is; its
+        state is the answer ("none" where there is none: a plain remote, or no pull request yet). The
+        forge's refusals and outages are `UserFacingError`s worded for a person."""
+        ...
+
+    async def archived(self, repo: RepoRef) -> bool | None:
+        """Whether the forge has `repo` archived (read-only: a task there could never push or open a pull
+        request). None where it cannot be known (a plain git remote). A forge that refuses or cannot be
+        reached raises a `UserFacingError`."""
+        ...
+
     async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
         """What the forge says of `commit` for `[deploy] wait_for`: the commit status or check run named
         `awaited.name` ("status"), or the newest deployment of `commit` to that environment

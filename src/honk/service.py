@@ -693,10 +693,15 @@ class TaskService:
         await self.gate.record(action, actor, view.repo, "ok", said, task_id)
         return await self.task(task_id)
 
-    async def cancel(self, task_id: str, actor: Actor) -> TaskView:
-        return await self.gate.recorded("cancel", actor, None, lambda: self._cancel(task_id, actor), task_id)
+    async def cancel(self, task_id: str, actor: Actor, close_comment: str | None = None) -> TaskView:
+        """Cancels the task. Its pull request stays open (a draft) unless `close_comment` is given: then the
+        task closes it with that comment once its steps have stopped (a campaign cancelled with
+        `on_cancel="close"`)."""
+        return await self.gate.recorded(
+            "cancel", actor, None, lambda: self._cancel(task_id, actor, close_comment), task_id
+        )
 
-    async def _cancel(self, task_id: str, actor: Actor) -> TaskView:
+    async def _cancel(self, task_id: str, actor: Actor, close_comment: str | None = None) -> TaskView:
         view = await self.task(task_id)
         await self.gate.check("cancel", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
         if view.state.terminal:
@@ -704,7 +709,9 @@ class TaskService:
         if view.state == TaskState.merging:
             raise Conflict(f"Task {task_id} is being merged and cannot be cancelled now.")
         try:
-            await self.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=actor.identity))
+            await self.client.get_workflow_handle(task_id).signal(
+                TaskWorkflow.cancel, CancelRequest(by=actor.identity, close_comment=close_comment)
+            )
         except RPCError as e:
             raise Conflict(f"Task {task_id} has already finished.") from e
         await self.gate.record("cancel", actor, view.repo, "ok", "cancel", task_id)

@@ -418,6 +418,13 @@ class CampaignsSection(Section):
         le=1000,
         description="the most repos one campaign may reach; a selector matching more is refused",
     )
+    history_events_limit: int = Field(
+        default=10_000,
+        ge=20,
+        le=50_000,
+        description="a campaign's workflow continues as new once its Temporal history has this many events "
+        "(or Temporal suggests it sooner): a short history replays fast on another worker",
+    )
 
 
 class AttemptsSection(Section):

@@ -1,6 +1,7 @@
 """A campaign's selection (CampaignSteps.select, run as a Temporal activity): names must exist, a glob
 picks by name, a files selector goes through RepoFiles (refused with a reason when the worker has none),
-too many repos or none at all end the campaign with a reason; members keep the order and waves."""
+too many repos or none at all end the campaign with a reason; members keep the order and waves; a repo its
+forge says is archived is skipped (after the runnable ones), and a forge that cannot answer skips nothing."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from temporalio.testing import ActivityEnvironment
 
 from honk.campaigns import CampaignSteps
-from honk.domain import CampaignRequest, CampaignSettings, CampaignState, RepoRef, RepoSelector
+from honk.domain import CampaignRequest, CampaignSettings, CampaignState, ForgeRef, RepoRef, RepoSelector
 from honk.errors import Unavailable
 from honk.settings import Settings
 from honk.store import Store
@@ -42,16 +43,46 @@ async def store(tmp_path):
     await s.close()
 
 
-def _steps(store: Store, files: Files | None = None, max_repos: int = 500) -> CampaignSteps:
+class Forges:
+    """Each repo's forge, answering `archived` from a table; "svc-b"'s forge cannot be reached."""
+
+    def __init__(self, archived: set[str]) -> None:
+        self.names = archived
+        self.asked: list[str] = []
+
+    async def archived(self, repo: RepoRef) -> bool | None:
+        self.asked.append(repo.name)
+        if repo.name == "svc-b":
+            raise Unavailable("GitHub could not be reached while reading repo acme/svc-b.")
+        return repo.name in self.names
+
+
+ON_FORGES = {
+    "api": ForgeRef(kind="github", project="acme/api"),
+    "svc-a": ForgeRef(kind="gitlab", project="acme/svc-a"),
+    "svc-b": ForgeRef(kind="github", project="acme/svc-b"),
+}
+
+
+def _steps(
+    store: Store, files: Files | None = None, max_repos: int = 500, forges: Forges | None = None
+) -> CampaignSteps:
     async def repos() -> list[RepoRef]:
-        return [RepoRef(name=n, url=f"/srv/{n}") for n in REPOS]
+        return [RepoRef(name=n, url=f"/srv/{n}", forge=ON_FORGES.get(n) if forges else None) for n in REPOS]
 
     settings = Settings().changed(campaigns={"max_repos": max_repos})
     service = SimpleNamespace(repos=repos, settings=settings, store=store)
-    return CampaignSteps(service, files)  # type: ignore[arg-type]  # the parts of TaskService select uses
+    forge_of = (lambda repo: forges) if forges is not None else None  # one answering for every repo
+    return CampaignSteps(service, files, forge_of=forge_of)  # type: ignore[arg-type]  # what select uses
 
 
-async def _select(store: Store, selector: RepoSelector, files: Files | None = None, max_repos: int = 500):
+async def _select(
+    store: Store,
+    selector: RepoSelector,
+    files: Files | None = None,
+    max_repos: int = 500,
+    forges: Forges | None = None,
+):
     req = CampaignRequest(
         campaign_id="c-1",
         request_id="r-1",
@@ -61,7 +92,7 @@ async def _select(store: Store, selector: RepoSelector, files: Files | None = No
         requested_by="ana@x",
     )
     await CampaignStore(store).create(req)
-    steps = _steps(store, files, max_repos)
+    steps = _steps(store, files, max_repos, forges)
     return await ActivityEnvironment().run(steps.select, SelectInput(request=req)), await CampaignStore(store).get(
         "c-1"
     )
@@ -108,3 +139,17 @@ async def test_too_many_or_none_end_it_with_a_reason(store: Store):
     await CampaignStore(store).delete("c-1")
     selected, _ = await _select(store, RepoSelector(glob="zzz-*"))
     assert selected.ended == "No repo matches repos named zzz-*."
+
+
+async def test_a_repo_archived_on_its_forge_is_skipped_after_the_runnable_ones(store: Store):
+    forges = Forges(archived={"api", "web"})
+    selected, view = await _select(store, RepoSelector(), forges=forges)
+    assert selected.repos == ["svc-a", "svc-b", "web"]
+    assert view is not None
+    assert [(m.repo, m.wave, m.status, m.reason) for m in view.members] == [
+        ("svc-a", 1, "waiting", ""),  # the first wave is one that can run
+        ("svc-b", 2, "waiting", ""),  # its forge did not answer: its task will say what is wrong
+        ("web", 2, "waiting", ""),  # a plain git remote: nothing to ask, its push will refuse
+        ("api", 2, "skipped", "archived on GitHub"),
+    ]
+    assert sorted(forges.asked) == ["api", "svc-a", "svc-b"], "only repos on a forge are asked"

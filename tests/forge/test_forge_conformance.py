@@ -16,7 +16,7 @@ from forge_helpers import BRANCH, FIXED, body, commit
 from pydantic import SecretStr
 
 from honk.domain import Change, RepoRef, Workspace
-from honk.errors import Unauthorized
+from honk.errors import Unauthorized, UserFacingError
 from honk.forge import ForgeConfig, HostedForge, LocalGitForge, make_client
 from honk.protocols import Forge
 from honk.testing.fake_github import FakeGitHub
@@ -98,6 +98,19 @@ class World:
             self.github.close(GH_REPO, number)
         elif self.gitlab is not None:
             self.gitlab.close(GL_PROJECT, number)
+
+    def comments(self, number: int) -> list[str]:
+        if self.github is not None:
+            return self.github.comments(GH_REPO, number)
+        if self.gitlab is not None:
+            return self.gitlab.comments(GL_PROJECT, number)
+        return []
+
+    def archive(self) -> None:
+        if self.github is not None:
+            self.github.archive(GH_REPO)
+        elif self.gitlab is not None:
+            self.gitlab.archive(GL_PROJECT)
 
 
 REFUSALS = {
@@ -252,6 +265,52 @@ async def test_a_review_closed_on_the_forge_reads_closed_and_lands_nothing(world
     assert (await world.forge.state(pr)).state == "closed"
     refused = await world.forge.land(world.change, main, MESSAGE, pr)
     assert refused.status == "refused" and "was closed on" in refused.feedback and world.remote.head() == main
+
+
+async def test_closing_a_review_says_why_closes_it_once_and_keeps_its_branch(world: World, workspace: Path) -> None:
+    why = "Closed by Honk: campaign c1 was cancelled by ana@example.com."
+    pr = await world.forge.publish(world.change, body())
+    closed = await world.forge.close(pr, why)
+    if not world.hosted:
+        assert pr is None and closed.state == "none"  # reviewed in Honk: nothing on the remote to close
+        return
+    assert pr is not None
+    assert (closed.state, closed.number, closed.url) == ("closed", pr.number, pr.url)
+    assert (await world.forge.state(pr)).state == "closed"
+    state, _, _ = world.review() or ("", False, "")
+    assert state == "closed"
+    assert world.comments(pr.number)[-1:] == [why]
+    assert world.remote.head(BRANCH) == head(workspace), "closing is not deleting: the branch stays"
+    again = await world.forge.close(pr, why)
+    assert again.state == "closed" and world.comments(pr.number).count(why) == 1, "a retried close says it once"
+    assert (await world.forge.close(None, why)).state == "none", "no pull request yet: nothing to close"
+
+
+async def test_a_merged_review_is_not_closed(world: World, workspace: Path) -> None:
+    if not world.hosted:
+        pytest.skip("a plain remote has no review to close")
+    pr = await world.forge.publish(world.change, body())
+    assert pr is not None
+    assert (await world.forge.land(world.change, world.remote.head(), MESSAGE, pr)).status == "merged"
+    left = await world.forge.close(pr, "Closed by Honk.")
+    assert left.state == "merged" and left.merge_commit == world.remote.head()
+    assert "Closed by Honk." not in world.comments(pr.number)
+
+
+async def test_the_forge_says_whether_the_repo_is_archived_and_an_archived_one_takes_nothing(
+    world: World, workspace: Path
+) -> None:
+    repo = world.change.repo
+    if not world.hosted:  # nothing to ask: a read-only remote refuses the push, in its own words
+        assert await world.forge.archived(repo) is None
+        return
+    assert await world.forge.archived(repo) is False
+    world.archive()
+    assert await world.forge.archived(repo) is True
+    with pytest.raises(UserFacingError) as refused:
+        await world.forge.publish(world.change, body())
+    assert "archived" in str(refused.value)
+    assert world.review() is None and world.remote.branches() == ["main"], "nothing pushed, nothing opened"
 
 
 async def test_landing_before_there_is_a_review_is_refused(world: World, workspace: Path) -> None:

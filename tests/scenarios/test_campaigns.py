@@ -6,42 +6,64 @@ and task queue) and asserts on what is stored: the campaign's view, its members'
 Stories (each ≤ 5 repos): the first wave passes and every repo reaches ready; the first wave fails and the
 rest never start; a campaign cancelled halfway (its tasks cancelled, no workspace left behind); a retry of
 the failed members with an added instruction; a worker killed mid-campaign and started again; and a
-budget spent before every repo ran."""
+budget spent before every repo ran. On the loopback fake GitHub: a campaign cancelled halfway closes its
+open pull requests saying who cancelled it (`on_cancel="close"`) or leaves them open drafts ("draft"); a
+repo archived on GitHub is skipped before any task starts."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 
 from honk.access import Policy, Who
-from honk.domain import CampaignSettings, CampaignState, CampaignView, RepoSelector, TaskState
+from honk.domain import CampaignSettings, CampaignState, CampaignView, ForgeRef, OnCancel, RepoSelector, TaskState
 from honk.egress.policies import ceilings
 from honk.gate import Actor, Gate
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditLog, Store
+from honk.testing.fake_github import FakeGitHub
 from honk.testing.fleet import Meant, RepoSpec, make_fleet
-from honk.testing.processes import HonkStack
-from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK
+from honk.testing.forge_http import branch_head
+from honk.testing.processes import HonkStack, TemporalDevServer
+from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK, workflow_id
 from honk.workflow.client import connect
 from repos import DIRECT_FIX, calc_files, slow_fix
 
 ANA = Actor(who=Who(identity="ana@example.com"), front_door="cli")
 WAIT_S = 180.0
+GH_TOKEN = "ghp_campaigns_0123456789"
+
+
+@pytest.fixture(scope="module")
+def github() -> Iterator[FakeGitHub]:
+    with FakeGitHub(tokens=(GH_TOKEN,)) as fake:
+        yield fake
+
+
+@pytest.fixture
+def gh_stack(tmp_path: Path, temporal: TemporalDevServer, github: FakeGitHub) -> Iterator[HonkStack]:
+    """A Honk whose workers can sign in to the fake GitHub."""
+    github.reset()
+    s = HonkStack(tmp_path / "honk", temporal.address, max_rounds="3", github_token=GH_TOKEN)
+    yield s
+    s.stop()
 
 
 @asynccontextmanager
-async def service_of(stack: HonkStack) -> AsyncIterator[TaskService]:
-    """The service a front door would call, on the stack's store, Temporal and task queue."""
+async def service_of(stack: HonkStack, **campaigns: float) -> AsyncIterator[TaskService]:
+    """The service a front door would call, on the stack's store, Temporal and task queue; `campaigns`:
+    settings.campaigns beyond a 2 s poll (what the campaigns it starts run with)."""
     settings = Settings().changed(
         data_dir=stack.root / "data",
         temporal_address=stack.env["HONK_TEMPORAL_ADDRESS"],
         task_queue=stack.env["HONK_TASK_QUEUE"],
-        campaigns={"poll_s": 2.0},
+        campaigns={"poll_s": 2.0, **campaigns},
     )
     store = Store(stack.db_url)
     ceiling, setup_ceiling = ceilings(settings)
@@ -250,3 +272,150 @@ async def test_a_spent_budget_skips_the_rest(stack: HonkStack, make_remote):
         assert [(m.repo, m.reason) for m in skipped] == [("calc-c", BUDGET_SPENT), ("calc-d", BUDGET_SPENT)]
         assert [m.cost_cap_usd for m in started] == [0.25, pytest.approx(0.4 / 3)]
         assert done.cost_usd == pytest.approx(1.2), "each ran once: the scripted agent spends past its cap"
+
+
+@pytest.mark.parametrize("on_cancel", ["close", "draft"])
+async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_them_drafts(
+    gh_stack: HonkStack, github: FakeGitHub, make_remote, on_cancel: OnCancel
+):
+    steps = {"calc-a": DIRECT_FIX, "calc-b": DIRECT_FIX, "calc-c": slow_fix(60)}
+    for name, script in steps.items():
+        remote = make_remote(calc_files(script))
+        github.add_repo(f"acme/{name}", remote)
+        gh_stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+    async with service_of(gh_stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA,
+            "make add() add",
+            RepoSelector(glob="calc-*"),
+            CampaignSettings(wave_size=0, concurrency=3, on_cancel=on_cancel),
+        )
+
+        def halfway(v: CampaignView) -> bool:
+            states = [m.task.state if m.task else None for m in v.members]
+            return states == [TaskState.ready, TaskState.ready, TaskState.working] and all(
+                m.pull_request_url for m in v.members[:2]
+            )
+
+        await until(service, view.id, halfway, "two members ready with pull requests, one at work")
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+
+    assert done.state == CampaignState.cancelled
+    assert [m.task.state for m in done.members if m.task] == [TaskState.cancelled] * 3
+    pulls = {name: list(github.repos[f"acme/{name}"].pulls.values()) for name in steps}
+    assert not pulls["calc-c"], "the member at work never opened one"
+    opened = [(name, found[0]) for name, found in pulls.items() if found]
+    assert [name for name, _ in opened] == ["calc-a", "calc-b"]
+
+    def closed_all() -> bool:
+        return all(github.pull(f"acme/{name}", pull.number).state == "closed" for name, pull in opened)
+
+    if on_cancel == "close":  # each task closes its own once it has stopped: a bounded wait on the forge
+        async with asyncio.timeout(60):
+            while not closed_all():
+                await asyncio.sleep(0.2)
+        for name, pull in opened:
+            assert not github.pull(f"acme/{name}", pull.number).merged
+            said = github.comments(f"acme/{name}", pull.number)
+            assert len(said) == 1 and f"campaign {view.id}" in said[0] and "cancelled by ana@example.com" in said[0]
+            assert branch_kept(github, name, pull.head)
+    else:
+        for name, pull in opened:
+            now = github.pull(f"acme/{name}", pull.number)
+            assert (now.state, now.draft) == ("open", True), "left open, a draft, as a person's cancel leaves it"
+            assert github.comments(f"acme/{name}", pull.number) == []
+
+
+def branch_kept(github: FakeGitHub, name: str, branch: str) -> bool:
+    return branch_head(github.repos[f"acme/{name}"].bare, branch) is not None
+
+
+async def test_a_repo_archived_on_github_is_skipped_before_any_task_starts(
+    gh_stack: HonkStack, github: FakeGitHub, tmp_path: Path
+):
+    fleet = make_fleet(
+        tmp_path / "fleet", specs=[RepoSpec("svc-0"), RepoSpec("svc-1", Meant.ARCHIVED), RepoSpec("svc-2")]
+    )
+    fleet.register_on_forge(gh_stack, github)
+    async with service_of(gh_stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "raise the timeout", RepoSelector(glob="svc-*"), CampaignSettings(wave_size=1, go_percent=100)
+        )
+        done = await until(service, view.id, ended, "the campaign to end")
+        tasks = await service.tasks(limit=50)
+
+    assert done.state == CampaignState.done, done.reason
+    # The runnable repos first (the first wave is one that can run), the archived one skipped after them.
+    assert [(m.repo, m.wave, m.status, m.reason) for m in done.members] == [
+        ("svc-0", 1, "started", ""),
+        ("svc-2", 2, "started", ""),
+        ("svc-1", 2, "skipped", "archived on GitHub"),
+    ]
+    assert done.members[2].task is None and sorted(t.repo for t in tasks) == ["svc-0", "svc-2"]
+    assert [m.task.state for m in done.members if m.task] == [TaskState.ready, TaskState.ready]
+    assert done.reason == "2 of 3 reached ready"
+
+
+async def runs_of(service: TaskService, cid: str) -> list[str]:
+    """The campaign workflow's runs, newest first, followed back through each run's ContinuedAsNew."""
+    handle = service.client.get_workflow_handle(workflow_id(cid))
+    runs: list[str] = []
+    run_id: str | None = (await handle.describe()).run_id
+    while run_id:
+        runs.append(run_id)
+        history = await service.client.get_workflow_handle(workflow_id(cid), run_id=run_id).fetch_history()
+        started = history.events[0].workflow_execution_started_event_attributes
+        run_id = started.continued_execution_run_id or None
+    return runs
+
+
+async def test_a_campaign_that_continued_as_new_still_takes_a_retry_and_a_cancel(
+    stack: HonkStack, make_remote, tmp_path: Path
+):
+    fleet_of(stack, tmp_path / "fleet", [RepoSpec("svc-1", Meant.FAILS_CHECKS)])
+    stack.add_repo("slow", make_remote(calc_files(slow_fix(120))).url)
+    # A short poll and a history limit of a few loops: the campaign continues as new every second or so.
+    async with service_of(stack, poll_s=0.3, history_events_limit=30) as service:
+        view, _ = await service.campaigns.start(
+            ANA, "fix it", RepoSelector(names=["svc-1", "slow"]), CampaignSettings(wave_size=0, concurrency=2)
+        )
+
+        def one_failed_one_working(v: CampaignView) -> bool:
+            states = [m.task.state if m.task else None for m in v.members]
+            return states == [TaskState.failed, TaskState.working]
+
+        await until(service, view.id, one_failed_one_working, "svc-1 failed while slow works")
+        async with asyncio.timeout(WAIT_S):
+            while len(await runs_of(service, view.id)) < 3:
+                await asyncio.sleep(0.2)
+        failed = (await service.campaigns.get(view.id)).members[0].task
+        assert failed is not None
+
+        await service.campaigns.retry_failed(view.id, ANA, "Leave the failing test alone.")
+
+        def retried(v: CampaignView) -> bool:
+            m = v.members[0]
+            return m.attempt == 2 and m.task is not None and m.task.id != failed.id and m.task.state.terminal
+
+        again = await until(service, view.id, retried, "svc-1's second attempt, started by the continued campaign")
+        assert again.state == CampaignState.running and again.members[1].task is not None
+        assert again.members[1].task.state == TaskState.working, "the retry left the working member alone"
+        before_cancel = await runs_of(service, view.id)
+
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+        runs = await runs_of(service, view.id)
+        ends = [
+            (await service.client.get_workflow_handle(workflow_id(view.id), run_id=r).fetch_history()).events[-1]
+            for r in runs
+        ]
+
+    assert done.state == CampaignState.cancelled and done.reason == "cancelled by ana@example.com"
+    assert [m.task.state for m in done.members if m.task] == [TaskState.failed, TaskState.cancelled]
+    assert done.members[0].task is not None and done.members[0].task.text.endswith("Leave the failing test alone.")
+    # One workflow id, a chain of runs (newest first): the runs the retry reached are in it, every earlier run
+    # ended ContinuedAsNew, and the newest ended the campaign.
+    assert len(before_cancel) >= 3 and runs[-len(before_cancel) :] == before_cancel
+    assert ends[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+    assert {e.event_type for e in ends[1:]} == {EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW}

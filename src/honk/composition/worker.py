@@ -270,8 +270,8 @@ def front_door_activities(
     door = ForgeFrontDoor(service, HostedConversation(forges), settings.hooks.forge_handle)
     # A campaign's steps (issue 20): its files selector reads this worker's mirrors (`files`: None refuses a
     # files selector with a reason); its one Slack message needs a bot token (without one the board is the
-    # web page).
-    campaigns = CampaignSteps(service, files=files, notifier=campaign_notifier(settings))
+    # web page); each repo's forge says whether it is archived (skipped before any task starts).
+    campaigns = CampaignSteps(service, files=files, notifier=campaign_notifier(settings), forge_of=forges.of)
     return [
         door.act,
         *DeliverySteps(HookDeliveries(store)).all(),

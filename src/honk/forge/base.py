@@ -105,6 +105,16 @@ class ForgeClient(Protocol):
         (checks, reviews, conflicts, a moved head) come back as a MergeOutcome, not an exception."""
         ...
 
+    async def close(self, number: int, comment: str) -> PullRequest:
+        """Says `comment` on the pull request, then closes it (without merging, its branch kept). One
+        that is not open any more (closed or merged meanwhile, by a person or an earlier try of this
+        call) is left as it is and its state answered: closing is a wish, not a fight with the forge."""
+        ...
+
+    async def archived(self) -> bool:
+        """Whether the repo is archived on the forge (read-only: it takes no pushes and no pull requests)."""
+        ...
+
     async def deploy_state(self, commit: str, awaited: Awaited) -> ForgeDeployState:
         """What the forge says of `commit` for `awaited` ("pending" while it says nothing). A forge that
         refuses or cannot be reached raises as the other calls do (`HostedForge` makes it data)."""

@@ -71,6 +71,7 @@ class _Pull(BaseModel):
 
 class _Repo(BaseModel):
     clone_url: str
+    archived: bool = False  # a GitHub Enterprise server that omits it has no archived repos to speak of
 
 
 class _Merged(BaseModel):
@@ -262,6 +263,27 @@ class GitHubClient:
             errors = "; ".join(err.message for err in e.response.errors or [])
             raise UserFacingError(f"GitHub did not mark pull request #{number} ready for review: {errors}") from e
         return await self.state(number)
+
+    async def close(self, number: int, comment: str) -> PullRequest:
+        pull = await self._pull(number)
+        if pull.state != "open":
+            return pull.record()
+        # A pull request's conversation is its issue's: the comment goes through the issues API.
+        await self._api(
+            f"commenting on pull request #{number}",
+            self.gh.rest.issues.async_create_comment(self.owner, self.repo, number, body=comment),
+        )
+        closed = await self._api(
+            f"closing pull request #{number}",
+            self.gh.rest.pulls.async_update(self.owner, self.repo, number, state="closed"),
+        )
+        return _Pull.model_validate(closed.json()).record()
+
+    async def archived(self) -> bool:
+        resp = await self._api(
+            f"reading repo {self.config.project}", self.gh.rest.repos.async_get(self.owner, self.repo)
+        )
+        return _Repo.model_validate(resp.json()).archived
 
     async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
         pull = await self._pull(number)

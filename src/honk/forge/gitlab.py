@@ -106,6 +106,7 @@ class _MergeRequest(BaseModel):
 
 class _Project(BaseModel):
     http_url_to_repo: str
+    archived: bool = False
 
 
 def is_draft(title: str) -> bool:
@@ -207,6 +208,21 @@ class GitLabClient:
             {"title": undraft(mr.title)},
         )
         return _MergeRequest.model_validate(changed).record()
+
+    async def close(self, number: int, comment: str) -> PullRequest:
+        mr = await self._get(number)
+        if mr.state not in ("opened", "locked"):
+            return mr.record()
+        handle = self.project.mergerequests.get(number, lazy=True)
+        await self._api(f"commenting on merge request !{number}", handle.notes.create, {"body": comment})
+        closed = await self._api(
+            f"closing merge request !{number}", self.project.mergerequests.update, number, {"state_event": "close"}
+        )
+        return _MergeRequest.model_validate(closed).record()
+
+    async def archived(self) -> bool:
+        project = await self._api(f"reading project {self.config.project}", self.gl.projects.get, self.config.project)
+        return _Project.model_validate(project.attributes).archived
 
     async def merge(self, number: int, sha: str, message: str, method: MergeMethod = "merge") -> MergeOutcome:
         """`squash` squashes; otherwise the project's own merge method (merge commit, semi-linear or

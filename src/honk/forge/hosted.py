@@ -57,6 +57,15 @@ class HostedForge:
         pr = await self.client.state(pull_request.number)
         return PullRequestState(state=pr.state, number=pr.number, url=pr.url, merge_commit=pr.merge_commit)
 
+    async def close(self, pull_request: PullRequestUpdated | None, comment: str) -> PullRequestState:
+        if pull_request is None:
+            return PullRequestState(state="none")
+        pr = await self.client.close(pull_request.number, comment)
+        return PullRequestState(state=pr.state, number=pr.number, url=pr.url, merge_commit=pr.merge_commit)
+
+    async def archived(self, repo: RepoRef) -> bool | None:
+        return await self.client.archived()
+
     async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
         """The forge's statuses, checks or deployments of `commit`; a forge that refuses or cannot be
         reached is an answer too (honk.forge.deploys.not_asked), never an error."""

@@ -63,6 +63,15 @@ class LocalGitForge:
     async def state(self, pull_request: PullRequestUpdated | None) -> PullRequestState:
         return PullRequestState(state="none")
 
+    async def close(self, pull_request: PullRequestUpdated | None, comment: str) -> PullRequestState:
+        return PullRequestState(state="none")  # no pull request: the task's branch stays in the mirror only
+
+    async def archived(self, repo: RepoRef) -> bool | None:
+        # A plain git remote has no notion of archived that Honk could ask: a read-only remote (a
+        # pre-receive hook, a server's setting) says so only when a push is refused, and the task then
+        # fails at that push with the remote's own words.
+        return None
+
     async def deployment(self, repo: RepoRef, commit: str, awaited: Awaited) -> ForgeDeployState:
         return unsupported(commit, NO_STATUSES)
 

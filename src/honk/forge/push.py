@@ -71,6 +71,11 @@ def _push_error(e: GitError, url: str, branch: str) -> UserFacingError:
             f"The forge's branch {branch} has commits Honk did not push, so Honk did not overwrite "
             f"it ({where}). Look at the pull request's new commits, then ask Honk again."
         )
+    if "archived" in low:  # before the 403 below: the forge says why it refuses, and it is not the token
+        return UserFacingError(
+            f"The forge refused the push of {branch} to {where}: the repository is archived (read-only). "
+            "Unarchive it on the forge, or leave it out."
+        )
     if any(s in low for s in AUTH_FAILED):
         return Unauthorized(
             f"The forge refused Honk's credentials when pushing {branch} to {where}: check the "

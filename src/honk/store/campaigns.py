@@ -15,6 +15,7 @@ from sqlalchemy import case, delete, null, select, update
 from sqlalchemy.exc import IntegrityError
 
 from honk.domain import (
+    AskedAs,
     CampaignMember,
     CampaignRequest,
     CampaignSettings,
@@ -62,6 +63,7 @@ class CampaignStore:
             model=req.model,
             slack=req.slack.model_dump(mode="json") if req.slack else None,
             slack_ts=None,
+            asked_as=req.asked_as.model_dump(mode="json"),
             created_at=now,
             updated_at=now,
         )
@@ -123,6 +125,7 @@ class CampaignStore:
             agent=row.agent,
             model=row.model,
             slack=SlackThread.model_validate(row.slack) if row.slack else None,
+            asked_as=AskedAs.model_validate(row.asked_as) if row.asked_as else AskedAs(),
         )
 
     async def set_state(self, campaign_id: str, state: CampaignState, reason: str | None = None) -> None:

@@ -292,6 +292,7 @@ class CampaignRow(Base):
     slack_ts: Mapped[str | None] = mapped_column(String(40), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    asked_as: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # an AskedAs (None: before 0016)
 
 
 class CampaignMemberRow(Base):

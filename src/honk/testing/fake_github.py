@@ -1,7 +1,7 @@
 """A loopback GitHub: the REST and GraphQL endpoints Honk's GitHub forge uses, and a git remote.
 
-Point `GitHubForge` at `fake.url` as its API URL. Repos are `RemoteRepo`s registered with
-`add_repo`; their bare repos are served over git's smart HTTP at `<url>/<owner>/<name>.git`
+Point `GitHubForge` at `fake.url` as its API URL. Repos are bare remotes (`RemoteRepo`, a fleet's
+repo) registered with `add_repo` (`archived=True`: read-only, as GitHub keeps an archived repo); their bare repos are served over git's smart HTTP at `<url>/<owner>/<name>.git`
 (what the repo's `clone_url` says), so pushes are real and need a token. Pull requests live in
 memory; their head is read from the bare repo, so pushing moves it as on GitHub, and merging
 really merges in the bare repo. Branch protection is a set of knobs: `require_checks`,
@@ -57,10 +57,11 @@ from honk.testing.forge_http import (
     page_of,
     record,
 )
-from honk.testing.gitrepo import RemoteRepo
+from honk.testing.gitrepo import BareRemote
 from honk.testing.webhooks import ZERO_SHA, WebhookSender, github_delivery, github_payload
 
 CheckState = Literal["pending", "success", "failure"]
+ARCHIVED = "This repository was archived so it is read-only."
 STATUS_STATES = ("error", "failure", "pending", "success")
 DEPLOYMENT_STATES = ("error", "failure", "inactive", "in_progress", "queued", "pending", "success")
 CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
@@ -107,7 +108,7 @@ class FakeIssue:
 class FakeRepo:
     owner: str
     name: str
-    remote: RemoteRepo
+    remote: BareRemote
     required_checks: dict[str, CheckState] = field(default_factory=dict)
     required_approvals: int = 0
     pulls: dict[int, FakePull] = field(default_factory=dict)
@@ -130,6 +131,7 @@ class FakeRepo:
     resolved: set[int] = field(default_factory=set)
     permissions: dict[str, str] = field(default_factory=dict)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    archived: bool = False  # read-only: pushes and every write through the API are refused, as on GitHub
 
     @property
     def bare(self) -> Path:
@@ -226,11 +228,15 @@ class FakeGitHub(LoopbackServer):
         )
 
     # -- set-up and knobs ------------------------------------------------------------------
-    def add_repo(self, full_name: str, remote: RemoteRepo) -> FakeRepo:
+    def add_repo(self, full_name: str, remote: BareRemote, archived: bool = False) -> FakeRepo:
+        """Serves `remote` as `full_name`; `archived`: read-only, as an archived GitHub repo is (its API
+        says `archived: true`, refuses writes with 403, and git refuses pushes)."""
         owner, name = full_name.split("/")
-        repo = FakeRepo(owner, name, remote)
+        repo = FakeRepo(owner, name, remote, archived=archived)
         self.repos[full_name] = repo
         self.git.repos[full_name] = remote.bare
+        if archived:
+            self.git.read_only[full_name] = ARCHIVED
         return repo
 
     def reset(self) -> None:
@@ -239,6 +245,7 @@ class FakeGitHub(LoopbackServer):
             self.log.clear()
             self.repos.clear()
             self.git.repos.clear()
+            self.git.read_only.clear()
             self.apps.clear()
             self.minted.clear()
 
@@ -274,6 +281,15 @@ class FakeGitHub(LoopbackServer):
             pull = repo.pulls[number]
             pull.state, pull.updated_at = "closed", _now()
             self._pull_event(repo, pull, "closed", by)
+
+    def archive(self, full_name: str, archived: bool = True) -> None:
+        """Archives (or, False, unarchives) the repo as its owner would on the forge."""
+        with self._lock:
+            self.repos[full_name].archived = archived
+            if archived:
+                self.git.read_only[full_name] = ARCHIVED
+            else:
+                self.git.read_only.pop(full_name, None)
 
     def pull(self, full_name: str, number: int) -> FakePull:
         with self._lock:
@@ -661,6 +677,8 @@ class FakeGitHub(LoopbackServer):
         repo = self.repos.get(f"{request.path_params['owner']}/{request.path_params['name']}")
         if repo is None:
             return self._answer(call, _error(404, "Not Found"))
+        if repo.archived and request.method != "GET":
+            return self._answer(call, _error(403, "Repository was archived so is read-only."))
         return call, repo
 
     # -- REST ------------------------------------------------------------------------------
@@ -1065,6 +1083,7 @@ class FakeGitHub(LoopbackServer):
             "git_url": f"git://127.0.0.1/{full}.git",
             "ssh_url": f"git@127.0.0.1:{full}.git",
             "default_branch": repo.remote.branch,
+            "archived": repo.archived,
         }
 
     def _pull_json(self, repo: FakeRepo, pull: FakePull) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """A loopback GitLab: the REST v4 endpoints Honk's GitLab forge uses, and a git remote.
 
-Point `GitLabForge` at `fake.url`. Projects are `RemoteRepo`s registered with `add_project`
+Point `GitLabForge` at `fake.url`. Projects are bare remotes (`RemoteRepo`, a fleet's repo) registered
+with `add_project` (`archived=True`: read-only, as GitLab keeps an archived project)
 ("group/name"; reachable by that path or by their numeric id); their bare repos are served over
 git's smart HTTP at `<url>/<group>/<name>.git` (the project's `http_url_to_repo`). Merge requests
 live in memory; their head is read from the bare repo and merging really merges there.
@@ -50,7 +51,7 @@ from honk.testing.forge_http import (
     page_of,
     record,
 )
-from honk.testing.gitrepo import RemoteRepo
+from honk.testing.gitrepo import BareRemote
 from honk.testing.webhooks import ZERO_SHA, WebhookSender, gitlab_delivery, gitlab_payload
 
 Pipeline = Literal["none", "running", "success", "failed"]
@@ -95,7 +96,7 @@ class FakeHook:
 class FakeProject:
     id: int
     path: str
-    remote: RemoteRepo
+    remote: BareRemote
     pipeline_required: bool = False
     pipeline: Pipeline = "none"
     approvals_required: int = 0
@@ -115,10 +116,14 @@ class FakeProject:
     members: dict[str, int] = field(default_factory=dict)
     pipelines: list[dict[str, Any]] = field(default_factory=list)
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    archived: bool = False  # read-only: pushes and every write through the API are refused, as on GitLab
 
     @property
     def bare(self) -> Path:
         return self.remote.bare
+
+
+ARCHIVED = "You are not allowed to push code to this project: it is archived."
 
 
 def _message(status: int, message: str) -> JSONResponse:
@@ -176,10 +181,14 @@ class FakeGitLab(LoopbackServer):
         )
 
     # -- set-up and knobs ------------------------------------------------------------------
-    def add_project(self, path: str, remote: RemoteRepo) -> FakeProject:
-        project = FakeProject(next(self._ids), path, remote)
+    def add_project(self, path: str, remote: BareRemote, archived: bool = False) -> FakeProject:
+        """Serves `remote` as project `path`; `archived`: read-only, as an archived GitLab project is (its
+        API says `archived: true`, refuses writes with 403, and git refuses pushes)."""
+        project = FakeProject(next(self._ids), path, remote, archived=archived)
         self.projects[path] = project
         self.git.repos[path] = remote.bare
+        if archived:
+            self.git.read_only[path] = ARCHIVED
         return project
 
     def reset(self) -> None:
@@ -188,6 +197,7 @@ class FakeGitLab(LoopbackServer):
             self.log.clear()
             self.projects.clear()
             self.git.repos.clear()
+            self.git.read_only.clear()
 
     def require_pipeline(self, path: str, state: Pipeline = "running") -> None:
         """ "Pipelines must succeed": the merge waits for a green pipeline, now in `state`."""
@@ -231,6 +241,15 @@ class FakeGitLab(LoopbackServer):
             mr = self.projects[path].merge_requests[iid]
             mr.state, mr.updated_at = "closed", _now()
             self._mr_event(self.projects[path], mr, "close", by)
+
+    def archive(self, path: str, archived: bool = True) -> None:
+        """Archives (or, False, unarchives) the project as its owner would on the forge."""
+        with self._lock:
+            self.projects[path].archived = archived
+            if archived:
+                self.git.read_only[path] = ARCHIVED
+            else:
+                self.git.read_only.pop(path, None)
 
     # -- webhooks: what the fake sends when its state changes ----------------------------------
     @property
@@ -415,6 +434,8 @@ class FakeGitLab(LoopbackServer):
         project = self._find(request.path_params["project"])
         if project is None:
             return self._answer(call, _message(404, "404 Project Not Found"))
+        if project.archived and request.method != "GET":
+            return self._answer(call, _message(403, "403 Forbidden"))
         return call, project
 
     def _answer(self, call: ForgeCall, response: Response) -> Response:
@@ -441,6 +462,7 @@ class FakeGitLab(LoopbackServer):
                     "http_url_to_repo": f"{self.url}/{project.path}.git",
                     "ssh_url_to_repo": f"git@127.0.0.1:{project.path}.git",
                     "only_allow_merge_if_pipeline_succeeds": project.pipeline_required,
+                    "archived": project.archived,
                 }
             ),
         )

@@ -14,7 +14,8 @@ What repo `i` of `fleet_plan(n)` is meant to do (`Meant`), fixed by its index so
   then conflicts. A story calls it once the task has its branch (its workspace was made from main).
 - i == 2: ARCHIVED. Its checks pass; its remote refuses every push (a pre-receive hook that says
   "archived" and exits 1), so a merge cannot land, and `FleetRepo.archived` is True for a fake forge to say
-  so as well. Fetching still works, as from an archived GitHub repo.
+  so as well (`Fleet.register_on_forge` archives it on the fake GitHub or GitLab). Fetching still works, as
+  from an archived GitHub repo.
 - i % 5 == 3 (3, 8, 13, …): FAILS_CHECKS. Its check command fails whatever the agent does (a deliberately
   failing test for Python, a failing shell check for Go), so its task ends failed after its rounds.
 - every other repo: PASSES. Its checks pass before and after the agent's edit.
@@ -40,7 +41,13 @@ from collections.abc import Awaitable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from honk.domain import ForgeRef
+
+if TYPE_CHECKING:  # loaded only by a story that serves the fleet on a fake forge
+    from honk.testing.fake_github import FakeGitHub
+    from honk.testing.fake_gitlab import FakeGitLab
 
 CONFLICT_REF = "refs/fleet/conflict"
 EDITED_FILE = "settings.toml"  # what the scripted agent's one step edits in every fleet repo
@@ -142,6 +149,23 @@ class Fleet:
         for repo in self.repos:
             honk.add_repo(repo.name, repo.url, repo.branch)
 
+    def register_on_forge(self, honk: ForgeRepoAdder, forge: FakeGitHub | FakeGitLab, owner: str = "fleet") -> None:
+        """Serves every repo on a fake forge as `owner/<name>` and adds it to a running Honk as a repo on that
+        forge (`HonkStack.add_repo(..., forge=...)`; Honk fetches from the bare remote, pushes and opens pull
+        requests through the forge). The ARCHIVED repo is archived there too, as a team's archived repo is:
+        the forge's API says so (a campaign skips it) as well as refusing its pushes."""
+        from honk.testing.fake_github import FakeGitHub
+
+        for repo in self.repos:
+            project = f"{owner}/{repo.name}"
+            if isinstance(forge, FakeGitHub):
+                forge.add_repo(project, repo, archived=repo.archived)
+                ref = ForgeRef(kind="github", project=project, api_url=forge.url)
+            else:
+                forge.add_project(project, repo, archived=repo.archived)
+                ref = ForgeRef(kind="gitlab", project=project, api_url=forge.url)
+            honk.add_repo(repo.name, repo.url, repo.branch, forge=ref)
+
     async def register_async(self, honk: AsyncRepoAdder) -> None:
         """Adds every repo to an in-process Honk: `TaskService.add_repo` (which checks each remote's branch
         as the front doors do)."""
@@ -151,6 +175,10 @@ class Fleet:
 
 class SyncRepoAdder(Protocol):
     def add_repo(self, name: str, url: str, branch: str = "main") -> object: ...
+
+
+class ForgeRepoAdder(Protocol):
+    def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> object: ...
 
 
 class AsyncRepoAdder(Protocol):

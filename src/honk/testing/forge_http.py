@@ -198,12 +198,15 @@ class GitHttp:
     """Serves bare repos at `/<name>.git/...` through `git http-backend`, behind Basic auth.
 
     `repos` maps the name in the URL ("owner/name") to a bare repo; `allow(username, password)`
-    decides who may read and push. Every request is recorded in `log` (its password as `credential`).
+    decides who may read and push; `read_only` maps a repo's name to the words a push to it is refused
+    with (an archived repo: fetched as ever, never pushed to). Every request is recorded in `log` (its
+    password as `credential`).
     """
 
     def __init__(self, log: CallLog, allow: Callable[[str | None, str | None], bool]) -> None:
         self.log, self.allow = log, allow
         self.repos: dict[str, Path] = {}
+        self.read_only: dict[str, str] = {}
 
     async def handle(self, request: Request) -> Response:
         call = await record(self.log, request)
@@ -217,6 +220,11 @@ class GitHttp:
             return Response(
                 "Authentication required\n", status_code=401, headers={"WWW-Authenticate": 'Basic realm="fake forge"'}
             )
+        refused = self.read_only.get(request.path_params["repo"])
+        pushing = request.url.path.endswith("/git-receive-pack") or request.url.query == "service=git-receive-pack"
+        if refused is not None and pushing:
+            call.status = 403  # as the forges answer a push to an archived repo over HTTPS
+            return Response(f"{refused}\n", status_code=403, media_type="text/plain")
         status, headers, body = await self._backend(request, bare, call.username or "git")
         call.status = status
         return Response(body, status_code=status, headers=headers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Protocol
 
 AUTHOR_ENV = {
     "GIT_AUTHOR_NAME": "Tester",
@@ -26,6 +27,17 @@ def write_files(root: Path, files: dict[str, str]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(content)
+
+
+class BareRemote(Protocol):
+    """What the fake forges serve: a bare repo and its main branch (a `RemoteRepo`, or a repo of the
+    synthetic fleet, honk.testing.fleet)."""
+
+    @property
+    def bare(self) -> Path: ...
+
+    @property
+    def branch(self) -> str: ...
 
 
 class RemoteRepo:

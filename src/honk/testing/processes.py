@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from honk.composition.up import free_port, temporal_argv, temporal_binary, wait_for_http, wait_for_port
-from honk.domain import TaskState, TaskView
+from honk.domain import ForgeRef, TaskState, TaskView
 from honk.errors import UserFacingError
 from honk.events import StoredEvent
 
@@ -190,8 +190,12 @@ class HonkStack:
         assert link and token, out.stdout
         return link.group(1), token.group(1)
 
-    def add_repo(self, name: str, url: str, branch: str = "main") -> None:
-        r = self.http.post("/api/repos", json={"name": name, "url": url, "branch": branch})
+    def add_repo(self, name: str, url: str, branch: str = "main", forge: ForgeRef | None = None) -> None:
+        """`honk repo add` through the API; `forge`: the repo is on GitHub or GitLab (its pull requests there)."""
+        body: dict[str, object] = {"name": name, "url": url, "branch": branch}
+        if forge is not None:
+            body["forge"] = forge.model_dump(exclude_none=True)
+        r = self.http.post("/api/repos", json=body)
         assert r.status_code == 201, r.text
 
     def ask(self, repo: str, text: str, **extra: str) -> TaskView:

@@ -38,6 +38,7 @@ from honk.workflow.records import (
     BuildResult,
     CiLogs,
     CiLogsInput,
+    ClosePullRequestInput,
     DeliverInput,
     DeployInput,
     MergeInput,
@@ -305,6 +306,16 @@ class TaskActivities:
 
     @activity.defn
     @user_facing
+    async def close_pull_request(self, inp: ClosePullRequestInput) -> PullRequestState:
+        """Closes the cancelled task's pull request on its forge with the comment saying why (a campaign
+        cancelled with `on_cancel="close"`); one closed or merged meanwhile is left as it is."""
+        async with heartbeating():
+            timeline = await self.store.timeline(inp.request.task_id)
+            pull_request = timeline.pull_request if timeline else None
+            return await self.steps.forges.of(inp.request.repo).close(pull_request, inp.comment)
+
+    @activity.defn
+    @user_facing
     async def ci_logs(self, inp: CiLogsInput) -> CiLogs:
         """What failed in the forge's CI on the task's pull request, distilled for the agent."""
         async with heartbeating():
@@ -347,6 +358,7 @@ class TaskActivities:
             self.cleanup,
             self.notify,
             self.pull_request,
+            self.close_pull_request,
             self.ci_logs,
             self.refresh,
         ] + self.steps.pull_reviews.all()

@@ -38,6 +38,7 @@ ACT_TELL = "campaign_tell"
 ACTIVITIES = (ACT_SELECT, ACT_PROGRESS, ACT_START, ACT_SKIP, ACT_STATE, ACT_CANCEL, ACT_MERGE, ACT_REOPEN, ACT_TELL)
 # Continue as new past this many history events even when Temporal does not suggest it yet: a campaign of
 # hundreds of repos pokes its loop thousands of times, and a short history replays fast on a new worker.
+# The default of `CampaignInput.history_events_limit` (settings.campaigns.history_events_limit).
 MAX_HISTORY_EVENTS = 10_000
 
 
@@ -50,13 +51,16 @@ class RetryFailed(Carried):
 
 class CampaignInput(Carried):
     """The campaign as asked, and the little a continue-as-new carries: whether its repos were selected,
-    and the retries and cancel asked but not yet acted on."""
+    and the retries and cancel asked but not yet acted on. `history_events_limit`: the history length at
+    which it continues as new (an input, kept across runs, so a test can make it happen after a few loops;
+    runs started before it existed read the default, as they always had it)."""
 
     request: CampaignRequest
     poll_s: float = 30.0
     selected: bool = False
     retries: list[RetryFailed] = []
     cancel_by: str | None = None
+    history_events_limit: int = MAX_HISTORY_EVENTS
 
 
 class CampaignOutcome(Carried):
@@ -207,7 +211,7 @@ class CampaignWorkflow:
                 except TimeoutError:
                     pass  # the fallback timer: read the progress anyway
             info = workflow.info()
-            if info.is_continue_as_new_suggested() or info.get_current_history_length() > MAX_HISTORY_EVENTS:
+            if info.is_continue_as_new_suggested() or info.get_current_history_length() > inp.history_events_limit:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     CampaignInput(
@@ -216,6 +220,7 @@ class CampaignWorkflow:
                         selected=True,
                         retries=self.retries,
                         cancel_by=self.cancel_by,
+                        history_events_limit=inp.history_events_limit,
                     )
                 )
 

@@ -50,6 +50,15 @@ class PlanDecision(Carried):
 
 class CancelRequest(Carried):
     by: str
+    # Close the task's pull request with this comment (None: leave it open, a draft, as a person's cancel
+    # of one task always has: the work may still be of use to them). A campaign cancelled with
+    # `on_cancel="close"` asks it for each member.
+    close_comment: str | None = None
+
+
+class ClosePullRequestInput(Carried):
+    request: TaskRequest
+    comment: str
 
 
 class TaskStatus(Carried):

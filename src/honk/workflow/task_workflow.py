@@ -64,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
         CiLogs,
         CiLogsInput,
         CiPassing,
+        ClosePullRequestInput,
         DeliverInput,
         DeployDecision,
         DeployInput,
@@ -108,6 +109,7 @@ class TaskWorkflow:
         self.follow_ups: list[FollowUp] = []
         self.merge_by: str | None = None
         self.cancel_by: str | None = None
+        self.close_comment: str | None = None  # the cancel asked the pull request closed, with this said
         self.round = 0
         self.agent_runs = 0
         self.session_id: str | None = None
@@ -168,6 +170,7 @@ class TaskWorkflow:
         # A merge in flight is not interrupted: half a merge could land on main with the task "cancelled".
         if self.cancel_by is None and self.state != TaskState.merging:
             self.cancel_by = c.by
+            self.close_comment = c.close_comment
 
     @workflow.signal
     def target_moved(self, m: TargetMoved) -> None:
@@ -250,6 +253,8 @@ class TaskWorkflow:
         if self.cancel_by is not None and not self.state.terminal:
             await self._record(TaskCancelled(by=self.cancel_by))
             await self._notify()
+            if self.close_comment is not None and workflow.patched("cancel-close-v1"):
+                await self._close_pull_request(self.close_comment)
             await self._cleanup()
         if self.follow_ups:  # arrived while the task was ending: never dropped silently
             await self._record(
@@ -923,6 +928,25 @@ class TaskWorkflow:
         await workflow.execute_activity_method(
             acts.record, record, start_to_close_timeout=timedelta(seconds=30), retry_policy=retry
         )
+
+    async def _close_pull_request(self, comment: str) -> None:
+        """Closes the cancelled task's pull request, as its cancel asked. Here, in the task's own cancel path,
+        rather than by whoever cancelled it afterwards: the route has stopped by now, so no publish of this
+        task can open or update the pull request after it is closed, and the task knows its own pull request.
+        Best effort: the task is cancelled whatever the forge answers."""
+        try:
+            await workflow.execute_activity_method(
+                acts.close_pull_request,
+                ClosePullRequestInput(request=self.req, comment=comment),
+                task_queue=self.queue,  # where the repo's forge credentials are
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=self.heartbeat,
+                retry_policy=RetryPolicy(
+                    maximum_attempts=5, maximum_interval=timedelta(seconds=30), non_retryable_error_types=[USER_FACING]
+                ),
+            )
+        except ActivityError as e:
+            workflow.logger.warning("task %s: pull request not closed: %s", self.req.task_id, e.cause or e)
 
     async def _cleanup(self) -> None:
         await workflow.execute_activity_method(
