@@ -42,7 +42,7 @@ from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
 from honk.events import AttemptPicked
 from honk.gate import Actor
 from honk.protocols import AttemptsNotifier
-from honk.store.attempts import AttemptStore, attempt_request_id
+from honk.store.attempts import AttemptStore, StoredPick, attempt_request_id
 from honk.workflow.attempts_policy import rank, score, top_pick
 from honk.workflow.attempts_workflow import NAME, SETTLE, AttemptsInput, AttemptsSettled, workflow_id
 from honk.workflow.records import CancelRequest
@@ -180,7 +180,12 @@ class Attempts:
             raise NotFound(f"No best-of-N group {group}.")
         first, timeline = rows[0]
         scores = [score(view, t, t.attempt) for view, t in rows]
-        picked = next(((view.id, t.picked_by) for view, t in rows if t.picked_by), (None, None))
+        stored = await self.store.picked(group)  # the pick that stands, even before its event is written
+        picked = (
+            (stored.task_id, stored.picked_by)
+            if stored is not None
+            else next(((view.id, t.picked_by) for view, t in rows if t.picked_by), (None, None))
+        )
         return AttemptsView(
             group=group,
             repo=first.repo,
@@ -227,8 +232,19 @@ class Attempts:
         return chosen
 
     async def _pick(self, view: AttemptsView, chosen: AttemptScore, by: str) -> AttemptsView:
-        picked = AttemptPicked(by=by, attempt=chosen.attempt, rank=chosen.rank, of=view.n)
-        await self.service.store.append(chosen.task_id, picked)
+        """Claims the group's pick in the store (of two picks at once, from any processes, one stands; the
+        other is a Conflict naming it), then records it on the task and cancels the other attempts. The same
+        person picking the same attempt again finishes what an interrupted pick left undone."""
+        claim = StoredPick(group=view.group, task_id=chosen.task_id, attempt=chosen.attempt, picked_by=by)
+        stood, won = await self.store.claim_pick(claim)
+        if not won and stood != claim:
+            raise Conflict(
+                f"Attempt {stood.attempt} of {view.group} was already picked by {stood.picked_by} "
+                f"(`honk attempts show {view.group}`)."
+            )
+        if won or (await self.service.timeline(chosen.task_id)).picked_by is None:
+            picked = AttemptPicked(by=by, attempt=chosen.attempt, rank=chosen.rank, of=view.n)
+            await self.service.store.append(chosen.task_id, picked)
         cancel = CancelRequest(by=cancelled_by(chosen.attempt))
         for other in view.attempts:
             if other.task_id == chosen.task_id or other.state.terminal or other.state == TaskState.merging:
@@ -246,7 +262,10 @@ class Attempts:
         chosen = top_pick(view.attempts)
         if view.picked is not None or chosen is None:
             return None
-        await self._pick(view, chosen, AUTO_PICKER)
+        try:
+            await self._pick(view, chosen, AUTO_PICKER)
+        except Conflict:  # a person picked meanwhile: theirs stands
+            return None
         return chosen
 
 

@@ -6,6 +6,7 @@ which task, once)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,7 +23,7 @@ from honk.gate import Actor, Gate
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.store import AuditLog, AuditQuery, Store
-from honk.store.attempts import attempt_request_id
+from honk.store.attempts import StoredPick, attempt_request_id
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.processes import TemporalDevServer
 from honk.workflow.attempts_workflow import workflow_id
@@ -177,3 +178,66 @@ async def test_auto_pick_takes_the_top_ready_attempt_only(honk: tuple[TaskServic
     assert chosen is not None and chosen.task_id == second
     assert (await service.attempts.view(view.group)).picked_by == AUTO_PICKER
     assert attempt_request_id(view.group, 2).endswith("-attempt-2")
+
+
+async def test_two_picks_at_once_one_wins_the_other_is_told_whose(
+    honk: tuple[TaskService, Client], tmp_path: Path
+) -> None:
+    """Two processes (the web server and a Slack handler, say): each its own store and service on one
+    database, picking different attempts of one group at the same moment. The store decides: one pick
+    stands, the other is a Conflict naming it; only the winner's task records a pick."""
+    service, client = honk
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 3, request_id="r-6")
+    by_attempt = {a.attempt: a.task_id for a in view.attempts}
+    for i in (1, 3):
+        await _progress(service, by_attempt[i], True, " 1 file changed, 1 insertion(+)")
+    other_store = Store(service.settings.db_url)
+    other = TaskService(
+        service.settings,
+        other_store,
+        client,
+        Gate(Policy.parse(POLICY), other_store, AuditLog(other_store)),
+        ceiling=ceilings(service.settings)[0],
+    )
+    try:
+        results = await asyncio.gather(
+            service.attempts.pick(view.group, by_attempt[1], ADA),
+            other.attempts.pick(view.group, by_attempt[3], CY),
+            return_exceptions=True,
+        )
+    finally:
+        await other_store.close()
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert len(won) == 1 and len(lost) == 1, results
+    winner = won[0]
+    assert isinstance(lost[0], Conflict)
+    attempt = 1 if winner.picked == by_attempt[1] else 3
+    assert f"Attempt {attempt} of {view.group} was already picked by {winner.picked_by}" in lost[0].message
+    timelines = [await service.timeline(by_attempt[i]) for i in (1, 3)]
+    assert [t.picked_by for t in timelines].count(None) == 1  # one AttemptPicked, on the winner only
+    assert (await service.attempts.view(view.group)).picked == winner.picked
+
+
+async def test_the_same_pick_again_finishes_it_and_a_different_one_is_refused(
+    honk: tuple[TaskService, Client],
+) -> None:
+    """A pick claimed in the store whose event was never written (its process died between the two): the
+    view already shows it, the same person picking the same attempt writes the event, anyone else's pick
+    is a Conflict."""
+    service, _ = honk
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 2, request_id="r-7")
+    by_attempt = {a.attempt: a.task_id for a in view.attempts}
+    for i in (1, 2):
+        await _progress(service, by_attempt[i], True, " 1 file changed, 1 insertion(+)")
+    claim = StoredPick(group=view.group, task_id=by_attempt[2], attempt=2, picked_by=ADA.identity)
+    assert (await service.attempts.store.claim_pick(claim)) == (claim, True)
+    assert (await service.attempts.view(view.group)).picked == by_attempt[2]
+    with pytest.raises(Conflict, match="Attempt 2 of .* was already picked by ada@example.com"):
+        await service.attempts._pick(
+            view, view.attempts[0] if view.attempts[0].attempt == 1 else view.attempts[1], CY.identity
+        )
+    chosen = next(a for a in view.attempts if a.attempt == 2)
+    done = await service.attempts._pick(view, chosen, ADA.identity)
+    assert (done.picked, done.picked_by) == (by_attempt[2], ADA.identity)
+    assert (await service.timeline(by_attempt[2])).picked_by == ADA.identity

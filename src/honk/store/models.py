@@ -312,3 +312,15 @@ class CampaignMemberRow(Base):
     cost_cap_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     earlier_cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     merge_tried: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AttemptPickRow(Base):
+    """A best-of-N group's pick (honk.store.attempts): one row per group, its key the group, so of two picks
+    at once only the first insert stands."""
+
+    __tablename__ = "attempt_picks"
+    group_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    task_id: Mapped[str] = mapped_column(String(40))
+    attempt: Mapped[int] = mapped_column(Integer)
+    picked_by: Mapped[str] = mapped_column(String(200))
+    picked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
