@@ -24,6 +24,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from honk.access import Refused
 from honk.agents import AGENT_NAMES
 from honk.domain import (
     ATTEMPT_GROUP,
@@ -34,12 +35,13 @@ from honk.domain import (
     AttemptsView,
     Budget,
     RepoConfig,
+    RepoRef,
     SlackThread,
     TaskState,
     effective_budget,
 )
 from honk.errors import Conflict, NotFound, Unavailable, UserFacingError
-from honk.events import AttemptPicked
+from honk.events import AttemptPicked, TaskCancelled
 from honk.gate import Actor
 from honk.protocols import AttemptsNotifier
 from honk.store.attempts import AttemptStore, StoredPick, attempt_request_id
@@ -63,6 +65,16 @@ def group_for(request_id: str) -> str:
 def cancelled_by(attempt: int) -> str:
     """Who the group's other attempts were cancelled by, as their TaskCancelled says."""
     return f"best of N: attempt {attempt} was picked"
+
+
+def _withdrawn(started: list[str], i: int, n: int, why: str) -> str:
+    """What a start that failed at attempt `i` says: why, and what became of the attempts before it."""
+    if not started:
+        return why
+    return (
+        f"Attempt {i} of {n} could not start ({why}); the {len(started)} started before it "
+        f"({', '.join(started)}) were cancelled, so nothing of this request runs. Ask again once it can start whole."
+    )
 
 
 def agent_of(agents: list[str], attempt: int) -> str | None:
@@ -130,27 +142,79 @@ class Attempts:
                 raise UserFacingError(f"Unknown agent {agent!r}; available: {', '.join(AGENT_NAMES)}.")
         if len(agents) > n:
             raise UserFacingError(f"{len(agents)} agents were named for {n} attempts: name at most one per attempt.")
-        ref = await self.service.may_request(repo, actor)  # refused here, before any attempt starts
         request_id = request_id or uuid.uuid4().hex
         if len(request_id) > 150:
             raise UserFacingError("request_id is too long (150 characters at most).")
         group = group_for(request_id)
-        created = False
+        ref = await self.service.gate.recorded(
+            "request", actor, repo, lambda: self._may_start(actor, repo, text, n, agents, model, plan, group)
+        )
+        created, started = False, list[str]()
         for i in range(1, n + 1):
-            _, made = await self.service.submit(
-                ref.name,
-                text,
-                actor,
-                agent_of(agents, i),
-                model,
-                attempt_request_id(group, i),
-                slack=None,  # one thread is one task's: the group talks there itself, once settled
-                plan=plan,
-                attempt_of=AttemptOf(group=group, attempt=i, attempts=n),
-            )
+            try:
+                view, made = await self.service.submit(
+                    ref.name,
+                    text,
+                    actor,
+                    agent_of(agents, i),
+                    model,
+                    attempt_request_id(group, i),
+                    slack=None,  # one thread is one task's: the group talks there itself, once settled
+                    plan=plan,
+                    attempt_of=AttemptOf(group=group, attempt=i, attempts=n),
+                )
+            except Exception as e:
+                # Checked above for all N, so only a race gets here (another task of theirs took the last
+                # place meanwhile): a group missing an attempt, with no workflow to rank it, is no use.
+                await self._withdraw(actor, ref.name, group, started, i, n)
+                if not isinstance(e, UserFacingError):
+                    raise
+                said = _withdrawn(started, i, n, e.detail if isinstance(e, Refused) else e.message)
+                raise (Refused(e.rule, said) if isinstance(e, Refused) else type(e)(said)) from e
+            started.append(view.id)
             created = created or made
         await self._follow(AttemptsInput(group=group, poll_s=self.service.settings.attempts.poll_s, slack=slack))
         return await self.view(group), created
+
+    async def _may_start(
+        self,
+        actor: Actor,
+        repo: str,
+        text: str,
+        n: int,
+        agents: list[str],
+        model: str | None,
+        plan: bool,
+        group: str,
+    ) -> RepoRef:
+        """Everything each of the N submissions would check, checked for all of them before the first starts
+        (the repo, the text, each attempt's agent and the policy for it, and room for the N under the
+        person's limits), so a refusal starts nothing. Attempts already there (a retried start) need no
+        room."""
+        ref = await self.service.repo(repo)
+        for agent in dict.fromkeys(agent_of(agents, i) for i in range(1, n + 1)):
+            self.service.checked_request(text, agent, plan)
+        missing = n - len(await self.store.of_group(group))
+        if missing <= 0:
+            return ref
+        first, *others = dict.fromkeys(agent_of(agents, i) for i in range(1, n + 1))
+        await self.service.gate.check_room(actor, ref.name, missing, agent=first, model=model)
+        for agent in others:
+            await self.service.gate.check("request", actor, ref.name, agent=agent, model=model)
+        return ref
+
+    async def _withdraw(self, actor: Actor, repo: str, group: str, started: list[str], i: int, n: int) -> None:
+        """Cancels the attempts a start got through before attempt `i` failed (their workflows end them
+        as any cancel does; one whose workflow never started is marked cancelled in the store)."""
+        by = f"best of N: attempt {i} of {n} could not start"
+        for task_id in started:
+            try:
+                await self.service.client.get_workflow_handle(task_id).signal(TaskWorkflow.cancel, CancelRequest(by=by))
+            except RPCError:
+                task = await self.service.store.get_task(task_id)
+                if task is not None and not task.state.terminal:
+                    await self.service.store.append(task_id, TaskCancelled(by=by))
+            await self.service.gate.record("cancel", actor, repo, "ok", f"{group}: {by}", task_id)
 
     async def _follow(self, inp: AttemptsInput) -> None:
         """Starts the group's workflow (once: a retried start finds it running, or done)."""

@@ -147,6 +147,36 @@ class Gate:
             await self.record(action, actor, repo, "refused", refused.message, task_id, refused.rule)
             raise
 
+    async def check_room(
+        self, actor: Actor, repo: str, n: int, *, agent: str | None = None, model: str | None = None
+    ) -> None:
+        """Whether `actor` may ask `n` tasks of `repo` at once (best of N): the request check as for one,
+        then the person's limits with the other n-1 counted as started, so a request that cannot start
+        whole starts nothing. Refused (and recorded) with how many would fit."""
+        await self.check("request", actor, repo, agent=agent, model=model)
+        usage = await self.usage(actor.identity)
+        fits, refused = 1, None
+        for more in range(1, n):
+            try:
+                self.policy.check_request(actor.who, repo, agent, model, _plus(usage, more))
+            except Refused as e:
+                refused = e
+                break
+            fits = more + 1
+        if refused is None:
+            return
+        then = (
+            f"ask for at most {fits} attempts"
+            if fits >= 2
+            else "wait for some of their tasks to finish (or cancel some)"
+        )
+        e = Refused(
+            refused.rule,
+            f"best of {n} starts {n} tasks at once and {actor.identity} may start only {fits} more now; {then}.",
+        )
+        await self.record("request", actor, repo, "refused", e.message, None, e.rule)
+        raise e
+
     def may(self, action: Action, actor: Actor, repo: str) -> bool:
         """Whether `actor` may take one of the admins' actions on the repo, asked without recording (what a
         page offers); the action itself is checked, and recorded, when it is taken."""
@@ -291,6 +321,11 @@ class Gate:
         tasks = await self.store.tasks_of(identity, since=midnight)
         active = await self.store.count_active(identity)
         return Usage(active_tasks=active, tasks_today=len(tasks), usd_today=sum(t.cost_usd or 0.0 for t in tasks))
+
+
+def _plus(usage: Usage, more: int) -> Usage:
+    """`usage` with `more` tasks started now (they count as going and as asked today; they cost nothing yet)."""
+    return usage.model_copy(update={"active_tasks": usage.active_tasks + more, "tasks_today": usage.tasks_today + more})
 
 
 def _who(identity: str) -> Who:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
 
 from honk.access import Policy, Refused, Who
 from honk.attempts import AUTO_PICKER, Attempts, group_for
@@ -241,3 +242,87 @@ async def test_the_same_pick_again_finishes_it_and_a_different_one_is_refused(
     done = await service.attempts._pick(view, chosen, ADA.identity)
     assert (done.picked, done.picked_by) == (by_attempt[2], ADA.identity)
     assert (await service.timeline(by_attempt[2])).picked_by == ADA.identity
+
+
+LIMITED = """
+allow_unknown = false
+[users."ada@example.com"]
+max_concurrent = 3
+[repos.calc]
+requesters = ["ada@example.com"]
+agents = ["scripted"]
+"""
+
+
+@pytest.mark.parametrize(
+    ("n", "going", "agents", "said"),
+    [
+        (
+            4,
+            0,
+            None,
+            "best of 4 starts 4 tasks at once and ada@example.com may start only 3 more now; ask for at most 3",
+        ),
+        (3, 2, None, "may start only 1 more now; wait for some of their tasks to finish"),
+        (2, 0, ["scripted", "claude"], "agent 'claude' is not allowed in calc"),
+    ],
+)
+async def test_a_group_that_cannot_start_whole_starts_nothing(
+    honk: tuple[TaskService, Client],
+    n,
+    going,
+    agents,
+    said,  # noqa: ANN001
+) -> None:
+    """The person's limits and the policy are checked for all N before the first attempt starts: N more must
+    fit, and every attempt's agent must be allowed. A refusal starts no attempt (and no group workflow)."""
+    service, _ = honk
+    service.gate.policy = Policy.parse(LIMITED)
+    for i in range(going):
+        await service.submit("calc", f"something else {i}", ADA)
+    with pytest.raises(Refused, match=said):
+        await service.attempts.start(ADA, "calc", "make add() add", n, agents=agents, request_id=f"r-{n}-{going}")
+    assert len(await service.tasks(repo="calc")) == going
+    refused = await service.gate.audit.find(AuditQuery(action="request", outcome="refused"))
+    assert len(refused) == 1 and said.split(";")[0] in refused[0].detail
+
+
+async def test_a_retried_start_needs_no_room_for_the_attempts_already_there(honk: tuple[TaskService, Client]) -> None:
+    service, _ = honk
+    service.gate.policy = Policy.parse(LIMITED)
+    view, _ = await service.attempts.start(ADA, "calc", "make add() add", 3, request_id="r-full")
+    again, created = await service.attempts.start(ADA, "calc", "make add() add", 3, request_id="r-full")
+    assert not created and again.group == view.group
+
+
+async def test_an_attempt_refused_after_the_check_cancels_those_started(
+    honk: tuple[TaskService, Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A race the check before cannot see: between attempts 1 and 2 another task of ada's takes her last
+    place, so attempt 2 is refused. Attempt 1 is cancelled (its workflow told), and the refusal says so."""
+    service, client = honk
+    service.gate.policy = Policy.parse(LIMITED.replace("max_concurrent = 3", "max_concurrent = 2"))
+    submit = service.submit
+
+    async def racing(repo: str, text: str, actor: Actor, *args: object, **kwargs: object):  # noqa: ANN202
+        if str(args[2]).endswith("-attempt-2"):
+            await submit("calc", "another request of hers", ADA)
+        return await submit(repo, text, actor, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(service, "submit", racing)
+    with pytest.raises(Refused, match=r"Attempt 2 of 2 could not start \(ada@example.com has 2 tasks going") as e:
+        await service.attempts.start(ADA, "calc", "make add() add", 2, request_id="r-race")
+    first = next(t for t in await service.tasks(repo="calc") if t.text == "make add() add")
+    assert f"the 1 started before it ({first.id}) were cancelled" in e.value.message
+    assert e.value.message.startswith('Refused by policy rule users."ada@example.com".max_concurrent: Attempt 2')
+    history = await client.get_workflow_handle(first.id).fetch_history()
+    signals = [
+        ev.workflow_execution_signaled_event_attributes
+        for ev in history.events
+        if ev.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert [s.signal_name for s in signals] == ["cancel"]
+    with pytest.raises(RPCError, match="not found"):  # the group was never followed: no workflow ranks half a group
+        await client.get_workflow_handle(workflow_id(group_for("r-race"))).describe()
+    done = await service.gate.audit.find(AuditQuery(action="cancel", outcome="ok"))
+    assert [d.task_id for d in done] == [first.id] and "attempt 2 of 2 could not start" in done[0].detail
