@@ -4,6 +4,7 @@ loopback fake Slack Web API recording what Honk says, real Temporal, workers and
 from __future__ import annotations
 
 import json
+import re
 import time
 
 from honk.build.screenshot import browser
@@ -505,3 +506,53 @@ def test_a_thread_brings_its_screenshots_and_links_only_into_conversations_the_r
     assert "salaries" not in shown and "Left out: the message linked in <#C0PRIV>" in shown
     history = [c.args["channel"] for c in slack.calls_to("conversations.history")]
     assert history == ["C0CUST"], "the private message was never even fetched"
+
+
+def test_best_of_two_from_a_mention_to_a_pick_in_the_thread(slack_stack, slack, make_remote):
+    """`@honk best of 2: …`: one answer with the cost and the ranking's page, no reply per attempt; once both
+    settled, one ranking message whose Pick button (the real block-action handler) picks the attempt the
+    person chose, and the other is cancelled."""
+    slack_stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+    mention = mention_event("<@UHONK> best of 2: make add() add repo=calc", user="U1")
+    ts = mention["event"]["ts"]
+    assert post_event(slack_stack, mention).status_code == 200
+    [answer] = slack.wait_for("chat.postMessage", where=lambda c: c.args.get("thread_ts") == ts)
+    said = answer.args["text"]
+    assert said.startswith("On it: 2 independent attempts on *calc*. 2 attempts cost up to $10.00"), said
+    found = re.search(rf"<{re.escape(slack_stack.url)}/attempts/(best-[0-9a-f]{{12}})\|The ranking>", said)
+    assert found, said
+    group = found.group(1)
+    assert slack_stack.http.get(f"/attempts/{group}").status_code == 200  # the link in the answer
+    tasks = slack_stack.http.get("/api/tasks").json()
+    assert len(tasks) == 2 and {t["text"] for t in tasks} == {"make add() add"}
+
+    [ranking] = slack.wait_for(
+        "chat.postMessage",
+        timeout=180,
+        where=lambda c: c.args.get("thread_ts") == ts and "attempts done" in c.args.get("text", ""),
+    )
+    assert len(thread_posts(slack, ts)) == 2, "one answer and one ranking: never a reply per attempt"
+    assert ranking.args["text"].startswith("2 attempts done: pick one")
+    picks = [
+        a
+        for b in ranking.args["blocks"]
+        if b["type"] == "actions"
+        for a in b["elements"]
+        if a["action_id"].startswith("pick_attempt_")
+    ]
+    assert [a["action_id"] for a in picks] == ["pick_attempt_1", "pick_attempt_2"], picks  # both ready, ranked
+    chosen = picks[1]  # the person's choice, not the top one
+    _, task_id = chosen["value"].split(" ")
+    [other] = [t["id"] for t in tasks if t["id"] != task_id]
+
+    ranking_ts = "1700000077.000100"
+    action = block_action(chosen["action_id"], chosen["value"], user="U1", message_ts=ranking_ts)
+    assert post_action(slack_stack, action).status_code == 200
+    [settled] = slack.wait_for("chat.update", where=lambda c: c.args.get("ts") == ranking_ts)
+    assert f"Attempt `{task_id}` picked by Ana; the others are cancelled" in json.dumps(settled.args["blocks"])
+    assert not [a for b in settled.args["blocks"] if b["type"] == "actions" for a in b["elements"] if "value" in a]
+    assert slack_stack.wait_for(other, TaskState.cancelled, TaskState.failed).state == TaskState.cancelled
+    view = slack_stack.http.get(f"/api/attempts/{group}").json()
+    assert (view["picked"], view["picked_by"]) == (task_id, "ana@example.com")
+    assert slack_stack.task(task_id).state == TaskState.ready  # picked: merged the usual way, when someone does
+    assert "attempt_picked" in slack_stack.kinds(task_id)
