@@ -36,6 +36,11 @@ POLL_S = 0.5  # how often this benchmark reads the campaign's state (from Postgr
 TIMEOUT_S = 1800.0
 
 
+def _honk_env(url: str) -> dict[str, str]:
+    """The deployment's settings and the Postgres database, as the processes' HONK_* environment."""
+    return {f"HONK_{k.upper()}": v for k, v in {**DEPLOYMENT_SETTINGS, "database_url": url}.items()}
+
+
 def _dsn(url: str) -> str:
     return url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -121,14 +126,14 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> Section:
             # The repos are registered by a first server, stopped before the measure: its backends' statistics
             # are flushed when they exit, so the counts taken next hold all of the registration and none of it
             # lands in the campaign's.
-            registrar = HonkStack(root / "honk", temporal.address, database_url=url, **DEPLOYMENT_SETTINGS)
+            registrar = HonkStack(root / "honk", temporal.address, extra_env=_honk_env(url))
             try:
                 fleet.register(registrar)
             finally:
                 registrar.stop()
             log(f"  {n} repos made and registered in {fmt_s(time.perf_counter() - t)}")
             before = asyncio.run(_table_stats(url))
-            stack = HonkStack(root / "honk", temporal.address, database_url=url, **DEPLOYMENT_SETTINGS)
+            stack = HonkStack(root / "honk", temporal.address, extra_env=_honk_env(url))
             try:
                 procs = {
                     "Temporal dev server": temporal.proc,

@@ -55,7 +55,8 @@ def doors_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -
         policy=POLICY,
         max_rounds="2",  # the failing repo's rounds are the story's longest wait; two show it fails
         campaigns_poll_s="2",  # the fallback timer only: members poke the campaign as they move
-        **slack.settings(),
+        # The fake Slack's bot token, signing secret and API address, for the server and the worker alike.
+        extra_env={f"HONK_{k.upper()}": v for k, v in slack.settings().items()},
     )
     yield stack
     stack.stop()
