@@ -142,6 +142,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> Section:
                 }
                 cpu0 = {name: _cpu(p.pid) for name, p in procs.items()}
                 pg0 = _postgres_cpu(pg)
+                load_before = os.getloadavg()
                 asked_at = datetime.now(UTC)
                 t0 = time.perf_counter()
                 r = stack.http.post("/api/campaigns", json=CAMPAIGN)
@@ -149,6 +150,7 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> Section:
                 cid = r.json()["id"]
                 asyncio.run(_wait_done(url, cid, TIMEOUT_S))
                 waited = time.perf_counter() - t0
+                load_after = os.getloadavg()
                 cpu1 = {name: _cpu(p.pid) for name, p in procs.items()}
                 worker_peak, worker_now = _vm(stack.workers[0].pid, "VmHWM"), _vm(stack.workers[0].pid, "VmRSS")
                 server_peak = _vm(stack.server.pid, "VmHWM")
@@ -257,6 +259,13 @@ def run(quick: bool = False, log: Callable[[str], None] = print) -> Section:
         f"{total_cpu:.1f} CPU-s over the {fmt_s(to_done)} to done is {total_cpu / (to_done * cores):.0%} of {cores} "
         f"cores: at that cost the campaign cannot finish in less than {fmt_s(total_cpu / cores)} on this machine, "
         "whatever the concurrency."
+    )
+    sec.notes.append(
+        "Load average (1/5/15 min) when the campaign was asked: "
+        + " / ".join(f"{x:.2f}" for x in load_before)
+        + "; when it was done: "
+        + " / ".join(f"{x:.2f}" for x in load_after)
+        + f" (this run's own processes count in it: {total_cpu / to_done:.1f} cores on average)."
     )
     sec.seconds = time.perf_counter() - started
     return sec
