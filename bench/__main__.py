@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver|production|forge]`: runs the benchmarks, prints
+"""`python -m bench [--quick] [--only workspace|orchestration|agent|slack|sandbox|egress|load|shots|wake|preview|deliver|production|forge|campaign]`: runs the benchmarks, prints
 the results and rewrites docs/benchmarks.md with them (with `--only`, just that benchmark's section).
 `python -m bench --against REV` compares this tree with an earlier revision, both measured in this run."""
 
@@ -11,6 +11,7 @@ import time
 from bench import (
     against,
     agent,
+    campaign,
     deliver,
     egress,
     forge,
@@ -40,6 +41,7 @@ BENCHMARKS = {
     "deliver": deliver.run,
     "production": production.run,
     "forge": forge.run,
+    "campaign": campaign.run,
 }
 DOC = REPO_ROOT / "docs" / "benchmarks.md"
 

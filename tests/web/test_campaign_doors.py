@@ -411,6 +411,8 @@ async def test_the_board_shows_each_repo_filters_by_state_and_offers_what_can_be
     assert '<a href="/tasks/t-api">api</a>' in board and '<span class="pass">passed</span>' in board
     assert '<a href="https://forge/pr/1" target="_blank" rel="noopener noreferrer">PR</a>' in board
     assert "javascript:" not in board  # a PR link that is not http(s) is not a link
+    # Without a pull request to link, the row names the task's branch (a plain git remote has none).
+    assert '<code class="small">honk/t-web</code>' in board and "honk/t-api" not in board
     assert '<a href="/tasks/t-api/preview">Preview</a>' in board and "$0.50" in board
     assert "not yours" in board  # why a member was refused
     # Filtered: only the failed repo; an unknown filter shows them all.

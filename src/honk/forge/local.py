@@ -54,8 +54,7 @@ class LocalGitForge:
         except GitError as e:
             if any(s in e.stderr for s in REJECTED):
                 return MergeResult(status="kept_moving", target=target)
-            last = e.stderr.strip().splitlines()[-1:] or ["no detail"]
-            raise UserFacingError(f"The remote refused the merge into {target}: {last[0]}") from e
+            raise UserFacingError(f"The remote refused the merge into {target}: {_refusal(e.stderr)}") from e
         if change.mode == "fast-forward":
             await self._approval_note(change, commit, message)
         return MergeResult(status="merged", commit=commit, target=target, base_commit=expected)
@@ -91,3 +90,11 @@ class LocalGitForge:
             env=git_env(self.author),
         )
         await git("push", "--quiet", change.repo.url, "refs/notes/honk", cwd=change.workspace.path, check=False)
+
+
+def _refusal(stderr: str) -> str:
+    """Why a remote refused a push: what its hooks said (git's `remote:` lines: "this repository is
+    archived"), else git's last line; git's own last line alone ("failed to push some refs") says no why."""
+    remote = [ln[len("remote:") :].strip() for ln in stderr.splitlines() if ln.startswith("remote:")]
+    said = "; ".join(ln for ln in remote if ln)[:500]
+    return said or (stderr.strip().splitlines()[-1:] or ["no detail"])[0]

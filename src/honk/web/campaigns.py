@@ -359,7 +359,7 @@ def _table(campaign_id: str, members: list[CampaignMember], wanted: str) -> str:
         return f'<section class="card" id="members"><p class="muted">{empty}</p></section>'
     rows = "".join(_row(m) for m in members)
     return f"""<section class="card" id="members"><div class="table-wrap"><table class="members">
-<thead><tr><th scope="col">Repo</th><th scope="col">State</th><th scope="col">Checks</th><th scope="col">PR</th>
+<thead><tr><th scope="col">Repo</th><th scope="col">State</th><th scope="col">Checks</th><th scope="col">PR or branch</th>
 <th scope="col">Preview</th><th scope="col">Cost</th></tr></thead><tbody>{rows}</tbody></table></div></section>"""
 
 
@@ -380,6 +380,10 @@ def _row(m: CampaignMember) -> str:
         m.checks_passed
     ]
     pr = _outside_link(m.pull_request_url, "PR")
+    if pr == "—" and task is not None and task.branch:
+        # A repo on a plain git remote has no pull request: its change is on the task's branch, named so
+        # someone can fetch it (and look again when its merge was held).
+        pr = f'<code class="small">{escape(task.branch)}</code>'
     preview = (
         f'<a href="/tasks/{escape(task.id)}/preview">Preview</a>' if task is not None and task.preview_url else "—"
     )
