@@ -76,6 +76,16 @@ def test_a_failed_first_wave_halts_with_the_numbers():
     assert d.reason == "3 of 5 in the first wave reached ready; 80% (4) needed"
 
 
+def test_a_first_wave_that_is_the_whole_campaign_ends_done_not_halted():
+    s = CampaignSettings(wave_size=5, go_percent=80)
+    ms = _members(4, 5)  # four repos, a first wave of five: there is no rest to hold back
+    states = [TaskState.ready, TaskState.ready, TaskState.ready, TaskState.failed]
+    ms = [_started(m, st_) for m, st_ in zip(ms, states, strict=True)]
+    d = decide(ms, s)
+    assert d.state == CampaignState.done and d.skip == []
+    assert d.reason == "3 of 4 reached ready"
+
+
 def test_refused_counts_against_the_first_wave_skipped_does_not():
     s = CampaignSettings(wave_size=3, go_percent=100)
     ms = _members(4, 3)

@@ -177,8 +177,9 @@ def decide(members: list[MemberProgress], settings: CampaignSettings) -> Campaig
     still_waiting = [m for m in waiting if m.repo not in skipped]
     if starts or still_waiting or busy or merge:
         return CampaignDecision(start=starts, skip=skip, merge=merge, state=CampaignState.running)
-    if judgement.go is False:
+    if judgement.go is False and any(m.wave != 1 for m in members):
         return CampaignDecision(skip=skip, state=CampaignState.halted, reason=judgement.reason)
+    # A first wave that was the whole campaign held nothing back: it is done, however many reached ready.
     return CampaignDecision(skip=skip, state=CampaignState.done, reason=_summary(members))
 
 
