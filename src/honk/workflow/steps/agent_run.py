@@ -71,7 +71,7 @@ class AgentRunner:
                 emit,
                 attached,
                 network=(req.repo, inp.config),
-                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
+                also=[_with_checks(inp, repo, other) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
@@ -156,7 +156,7 @@ class AgentRunner:
                 attached,
                 writable=False,
                 network=(req.repo, inp.config),
-                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
+                also=[_with_checks(inp, repo, other) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:
@@ -240,3 +240,13 @@ def _collecting(emit: EventSink, denied: list[AgentToolDenied]) -> EventSink:
         await emit(*events)
 
     return collect
+
+
+def _with_checks(inp: AgentRunInput, repo: RepoRef, ws: Workspace) -> OtherWorkspace:
+    """Another repo's workspace for the run, with its checks as provisioned (a run scheduled before the
+    workflow handed them over has none: its verify tool checks the task's own repo only, as it did)."""
+    provisioned = next((o for o in inp.also if o.name == repo.name), None)
+    if provisioned is None:
+        return OtherWorkspace(repo.name, ws.path, ws.mirror)
+    checks, network = provisioned.config.verify, (repo, provisioned.config)
+    return OtherWorkspace(repo.name, ws.path, ws.mirror, checks=checks, network=network)
