@@ -61,7 +61,7 @@ class RunTools:
 
     workspace: WorkspaceFiles
     launcher: SandboxLauncher
-    checks: AgentChecks
+    checks: CheckRunner
     model: ModelGrant | None
     transcripts: TranscriptStore
     attachments: tuple[AttachedFile, ...] = ()
