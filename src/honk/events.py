@@ -104,6 +104,8 @@ class AgentStarted(Event):
     # whether an earlier attempt already committed (see run_agent).
     invocation: int | None = None
     head: str | None = None
+    # A task over several repos: each other repo's branch head it started from, by repo (the same use).
+    also_heads: dict[str, str] = {}
 
     def line(self) -> str:
         return f"agent working (round {self.round}, {self.reason.replace('_', ' ')})"

@@ -52,6 +52,7 @@ from honk.events import (
     PreviewReady,
     PullRequestUpdated,
     Refreshed,
+    RepoCommitted,
     RepoPublished,
     RevertStarted,
     SafetyWarning,
@@ -121,6 +122,10 @@ class Timeline(Carried):
     # retried run finds here whether an earlier attempt already committed.
     agent_heads: dict[int, str] = Field(default_factory=dict)
     agent_commits: list[str] = []
+    # The same for the other repos of a task over several: their heads when each run started, by
+    # invocation, and the commits Honk made there (`RepoCommitted`).
+    agent_also_heads: dict[int, dict[str, str]] = Field(default_factory=dict)
+    repo_commits: list[str] = []
     plan_first: bool = False  # the request asked for a plan first
     origin: str = ""  # what started the task, when no person asked at a front door
     also: list[str] = []  # the task's other repos, in merge order after its own (one change across several)
@@ -171,6 +176,8 @@ class Timeline(Carried):
             changes["rounds"] = max(self.rounds, event.round)
             if event.invocation is not None and event.head is not None and event.invocation not in self.agent_heads:
                 changes["agent_heads"] = {**self.agent_heads, event.invocation: event.head}  # the first attempt's
+                if event.also_heads:
+                    changes["agent_also_heads"] = {**self.agent_also_heads, event.invocation: event.also_heads}
         elif isinstance(event, AgentFinished):
             if event.cost_usd is not None:
                 changes["cost_usd"] = (self.cost_usd or 0.0) + event.cost_usd
@@ -178,6 +185,8 @@ class Timeline(Carried):
                 changes["model"] = event.model
             if event.commit:
                 changes["agent_commits"] = [*self.agent_commits, event.commit]
+        elif isinstance(event, RepoCommitted):
+            changes["repo_commits"] = [*self.repo_commits, event.commit]
         elif isinstance(event, CheckFinished):
             line = CheckLine(name=event.name, passed=event.passed, detail=event.distilled, duration_s=event.duration_s)
             changes["checks"] = {**self.checks, event.name: line}

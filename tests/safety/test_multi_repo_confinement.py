@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from honk.domain import RepoRef, Workspace
+from honk.domain import RepoRef, VerifyCommand, Workspace
 from honk.errors import UserFacingError
+from honk.events import CheckFinished
 from honk.sandbox import Sandbox, SandboxConfig
 from honk.store import Store
 from honk.store.transcripts import TranscriptStore
@@ -133,3 +134,41 @@ async def test_a_one_repo_run_shows_no_other_workspace(fleet: Fleet):
         assert dict(tools.also) == {}
         ok, out = await shell(tools, f"cat {fleet.web.path}/web.txt")
     assert not ok and "No such file or directory" in out, out
+
+
+async def test_the_agents_verify_tool_runs_every_repos_checks_each_in_its_own_workspace_named_by_repo(fleet: Fleet):
+    said: list[object] = []
+
+    async def emit(*events: object) -> None:
+        said.extend(events)
+
+    api_checks = [VerifyCommand(name="test", run="grep -q api api.txt")]
+    # web's lint reads web.txt where it runs: it passes only in web's workspace, once the agent changed it.
+    web = OtherWorkspace(
+        "web", fleet.web.path, fleet.web.mirror, checks=[VerifyCommand(name="lint", run="grep -q account web.txt")]
+    )
+    api = RepoRef(name="api", url="unused")
+    run = fleet.tools.run("t1", fleet.api.path, [fleet.api.mirror], api_checks, emit, network=(api, None), also=[web])  # type: ignore[arg-type]
+    async with run as tools:
+        passed, said_first = await tools.checks.run("agent1")
+        assert not passed
+        assert "## web: lint failed (`grep -q account web.txt`)" in said_first and "api: test" not in said_first
+        tools.also["web"].write("web.txt", "account\n")
+        passed, said_then = await tools.checks.run("agent2")
+        assert passed and said_then == "All checks pass (api: test, web: lint).", said_then
+    finished = [(e.name, e.passed) for e in said if isinstance(e, CheckFinished)]
+    assert finished == [("api: test", True), ("web: lint", False), ("api: test", True), ("web: lint", True)]
+    logs = sorted(p.name for p in (fleet.data / "logs" / "t1").iterdir())
+    assert logs == ["agent1-api-test.log", "agent1-web-lint.log", "agent2-api-test.log", "agent2-web-lint.log"]
+
+
+async def test_a_one_repo_runs_verify_tool_keeps_its_checks_names(fleet: Fleet):
+    said: list[object] = []
+
+    async def emit(*events: object) -> None:
+        said.extend(events)
+
+    checks = [VerifyCommand(name="test", run="grep -q api api.txt")]
+    async with fleet.tools.run("t1", fleet.api.path, [fleet.api.mirror], checks, emit) as tools:  # type: ignore[arg-type]
+        assert await tools.checks.run("agent1") == (True, "All checks pass (test).")
+    assert [e.name for e in said if isinstance(e, CheckFinished)] == ["test"]

@@ -263,3 +263,26 @@ def test_home_offers_deploy_and_revert_on_merged_tasks_as_the_thread_does():
         "t-failed000001": [("revert", "t-failed000001")],
     }
     assert home.view(tasks, {}, BASE)["blocks"] == home.view(tasks, {}, BASE, merged={})["blocks"]
+
+
+def test_a_task_over_several_repos_says_each_pull_request_in_merge_order():
+    from honk.events import PullRequestUpdated, RepoPublished, TaskAccepted
+
+    timeline = Timeline()
+    for event in (
+        TaskAccepted(repo="calc", text="t", requested_by="a@x", agent="scripted", also=["web", "docs"]),
+        PullRequestUpdated(number=7, url="https://forge/calc/pull/7", draft=False, opened=True),
+        RepoPublished(repo="web", changed=True, number=3, url="https://forge/web/pull/3", opened=True),
+        RepoPublished(repo="docs", changed=False),
+    ):
+        timeline = timeline.fold(event)
+    _, body = blocks.ready(task(), timeline, BASE)
+    said = json.dumps(body, ensure_ascii=False)
+    line = "Pull requests, merged in this order: 1. *calc* <https://forge/calc/pull/7|#7> → 2. *web* "
+    assert line + "<https://forge/web/pull/3|#3> → 3. *docs* no pull request" in said
+    for b in body:
+        Block.parse(b)  # within Slack's rules
+    _, one = blocks.ready(
+        task(), folded(PullRequestUpdated(number=7, url="https://forge/calc/pull/7", draft=False, opened=True)), BASE
+    )
+    assert "merged in this order" not in json.dumps(one)

@@ -93,3 +93,49 @@ def test_refused_requests_have_their_own_section_and_admins_an_allow_host_form()
     asker = ui.panel(User(email="r@x", name="r", role=Role.requester), task, timeline)
     assert "network/allow" not in asker and "honk network allow calc pypi.org --phase check" in asker
     assert 'id="blocked"' not in ui.panel(admin, task, Timeline(), may_allow=True)
+
+
+def _across_task() -> tuple[TaskView, Timeline]:
+    from honk.events import PullRequestUpdated, RepoPublished, TaskAccepted
+
+    now = datetime.now(UTC)
+    task = TaskView(
+        id="t-cccccccccccc",
+        repo="api",
+        text="rename user_id",
+        state=TaskState.ready,
+        requested_by="a@x",
+        agent="scripted",
+        model=None,
+        branch="honk/t-cccccccccccc",
+        created_at=now,
+        updated_at=now,
+    )
+    timeline = Timeline()
+    for event in (
+        TaskAccepted(repo="api", text="t", requested_by="a@x", agent="scripted", also=["web", "docs"]),
+        PullRequestUpdated(number=7, url="https://forge/api/pull/7", draft=False, opened=True),
+        RepoPublished(repo="web", changed=True, number=3, url='https://forge/web/pull/3"><b>', opened=True),
+        RepoPublished(repo="docs", changed=False),
+    ):
+        timeline = timeline.fold(event)
+    return task, timeline
+
+
+def test_a_task_over_several_repos_shows_each_pull_request_in_merge_order():
+    task, timeline = _across_task()
+    page = ui.panel(User(email="m@x", name="m", role=Role.merger), task, timeline)
+    card = page[page.index('id="pull-requests"') :]
+    assert card.index("api") < card.index("web") < card.index("docs"), "in the order they merge"
+    assert '<a href="https://forge/api/pull/7"' in card and ">#7</a>" in card and ">#3</a>" in card
+    assert '"><b>' not in card, "a forge's url is escaped"
+    assert '3. <strong>docs</strong> <span class="muted">no pull request yet</span>' in card
+    one_repo = task.model_copy(update={"repo": "solo"})
+    assert 'id="pull-requests"' not in ui.panel(User(email="m@x", name="m", role=Role.merger), one_repo, Timeline())
+
+
+def test_the_new_task_form_asks_for_the_other_repos_as_a_comma_list():
+    from honk.domain import RepoRef
+
+    page = ui.new_page(User(email="m@x", name="m", role=Role.merger), [RepoRef(name="api", url="file:///x")], "api")
+    assert 'name="also"' in page and "data-comma-list" in page and "Also in repos" in page

@@ -5,6 +5,7 @@ real bubblewrap for the repos' setup commands."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,13 +14,13 @@ import pytest_asyncio
 from temporalio.testing import ActivityEnvironment
 
 from honk.composition.worker import build_activities
-from honk.domain import RepoRef, TaskRequest
-from honk.events import CheckFinished, ChecksStarted, WorkspaceReady
+from honk.domain import AgentJob, RepoRef, TaskRequest
+from honk.events import AgentStarted, CheckFinished, ChecksStarted, RepoCommitted, WorkspaceReady
 from honk.settings import Settings
 from honk.store import Store
 from honk.testing.gitrepo import RemoteRepo, run_git
 from honk.workflow.activities import TaskActivities
-from honk.workflow.records import ProvisionInput, StepInput
+from honk.workflow.records import AgentRunInput, ProvisionInput, StepInput
 
 API_TOML = '[[verify]]\nname = "test"\nrun = "true"\n'
 WEB_TOML = '[[verify]]\nname = "lint"\nrun = "true"\n[merge]\ntarget = "trunk"\n'
@@ -164,3 +165,70 @@ async def test_a_one_repo_tasks_checks_keep_their_names(world: World):
     assert (await env.run(world.acts.verify, StepInput(request=req, config=prov.config, round=1))).passed
     events = [e.event for e in await world.store.events(req.task_id)]
     assert [e.name for e in events if isinstance(e, CheckFinished)] == ["test"]
+
+
+# The scripted agent's one run renames in both repos (a task over several: the edit names web).
+BOTH = """[[step]]
+message = "renamed"
+edit = [{ path = "api.py", replace = "user_id", with = "account_id" },
+        { repo = "web", path = "web.js", replace = "user_id", with = "account_id" }]
+"""
+API_ONLY = (
+    '[[step]]\nmessage = "renamed in api"\nedit = [{ path = "api.py", replace = "user_id", with = "account_id" }]\n'
+)
+
+
+def _run_input(req: TaskRequest) -> AgentRunInput:
+    job = AgentJob(task_id=req.task_id, prompt=req.text, request=req.text, reason="request", round=1, invocation=0)
+    return AgentRunInput(request=req, job=job, agent="scripted")
+
+
+def _attempt(n: int) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=n)
+    return env
+
+
+async def test_a_retried_run_after_its_worker_went_counts_the_other_repos_commits(world: World):
+    world.repo("api", {".honk.toml": API_TOML, "api.py": "user_id = 1\n", ".honk/scenario.toml": BOTH})
+    world.repo("web", {".honk.toml": WEB_TOML, "web.js": "let user_id = 1;\n"})
+    req = await world.task("t-multi5", "api", "web")
+    await ActivityEnvironment().run(world.acts.provision, ProvisionInput(request=req))
+    web_ws = world.settings.workspaces_dir / "t-multi5+web"
+
+    # The first attempt commits in both repos, then its worker goes before Temporal hears its result.
+    first = await _attempt(1).run(world.acts.run_agent, _run_input(req))
+    assert first.commit and set(first.also_commits) == {"web"}
+
+    retried = await _attempt(2).run(world.acts.run_agent, _run_input(req))
+    assert retried.commit == first.commit, "the task's own commit is found, the agent not run again"
+    assert retried.also_commits == {"web": run_git("rev-parse", "HEAD", cwd=web_ws)}, "web's commit counts too"
+    events = [e.event for e in await world.store.events(req.task_id)]
+    assert [e.repo for e in events if isinstance(e, RepoCommitted)] == ["web"], "said once"
+
+
+async def test_a_retried_run_counts_another_repos_commit_made_before_the_worker_went_and_never_said(world: World):
+    world.repo("api", {".honk.toml": API_TOML, "api.py": "user_id = 1\n", ".honk/scenario.toml": API_ONLY})
+    world.repo("web", {".honk.toml": WEB_TOML, "web.js": "let user_id = 1;\n"})
+    req = await world.task("t-multi6", "api", "web")
+    await ActivityEnvironment().run(world.acts.provision, ProvisionInput(request=req))
+    api_ws, web_ws = (world.settings.workspaces_dir / k for k in ("t-multi6", "t-multi6+web"))
+    # The first attempt started, its agent changed web, Honk committed web's change (which comes before the
+    # task's own) and the worker went then: no RepoCommitted, api not committed.
+    heads = {"api": run_git("rev-parse", "HEAD", cwd=api_ws), "web": run_git("rev-parse", "HEAD", cwd=web_ws)}
+    await world.store.append(
+        req.task_id,
+        AgentStarted(round=1, reason="request", invocation=0, head=heads["api"], also_heads={"web": heads["web"]}),
+    )
+    (web_ws / "web.js").write_text("let account_id = 1;\n")
+    run_git("commit", "-qam", "rename", cwd=web_ws)
+    web_commit = run_git("rev-parse", "HEAD", cwd=web_ws)
+
+    retried = await _attempt(2).run(world.acts.run_agent, _run_input(req))  # the agent runs again: api only
+
+    assert retried.commit is not None and retried.changed_files == ["api.py"]
+    assert retried.also_commits == {"web": web_commit}, "web changed, though this run left it alone"
+    events = [e.event for e in await world.store.events(req.task_id)]
+    assert [(e.repo, e.commit, e.changed_files) for e in events if isinstance(e, RepoCommitted)] == [
+        ("web", web_commit, ["web.js"])
+    ]

@@ -71,6 +71,8 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
         lines.append("Checks: " + " · ".join(f"{'✅' if ok else '❌'} {name}" for name, ok in checks.items()))
     if done and done.warnings:
         lines.append("⚠️ *Warnings:*\n" + "\n".join(f"• {w}" for w in done.warnings))
+    if timeline.also:
+        lines.append(pull_requests_line(task, timeline))
     if task.cost_usd is not None:
         lines.append(f"Cost: ${task.cost_usd:.2f}")
     if task.preview_url:
@@ -91,6 +93,16 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
         *allow_hosts(task, timeline),
     ]
     return f"Ready for review: {task.id} on {task.repo}", blocks
+
+
+def pull_requests_line(task: TaskView, timeline: Timeline) -> str:
+    """A task over several repos: each repo's pull request, in the order they merge."""
+    prs = {task.repo: timeline.pull_request, **timeline.repo_pull_requests}
+    each = [
+        f"{n}. *{escaped(repo)}* " + (f"<{pr.url}|#{pr.number}>" if (pr := prs.get(repo)) else "no pull request")
+        for n, repo in enumerate([task.repo, *timeline.also], start=1)
+    ]
+    return "Pull requests, merged in this order: " + " → ".join(each)
 
 
 def allow_hosts(task: TaskView, timeline: Timeline) -> Blocks:

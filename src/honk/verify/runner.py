@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from honk.domain import CheckResult, TaskRequest, VerifyCommand, Workspace
-from honk.events import CheckFinished
+from honk.events import AnyEvent, CheckFinished
 from honk.network import EgressPolicy
 from honk.protocols import EventSink, Launcher
 from honk.sandbox import Sandbox, SandboxLauncher
@@ -64,10 +65,55 @@ class AgentChecks:
         return sum(c.timeout_s for c in self.checks)
 
     async def run(self, tag: str) -> tuple[bool, str]:
-        results = await run_checks(self.checks, self.launcher, self.logs_dir, tag, self.emit)
-        if all(r.passed for r in results):
-            return True, f"All checks pass ({', '.join(r.name for r in results) or 'no checks configured'})."
-        return False, feedback(results)
+        return _said(await run_checks(self.checks, self.launcher, self.logs_dir, tag, self.emit))
+
+
+class AcrossChecks:
+    """A task over several repos (issue 20): every repo's checks as the agent's `verify` tool and stop gate
+    use them, each repo's in its own workspace, in the task's order, named by repo ("api: test", "web: lint")
+    as Honk's verify step names them. Each repo's launcher is made for its turn and closed after it (a task's
+    check launchers share the task's sandbox area, as Honk's verify step runs them one repo at a time)."""
+
+    def __init__(
+        self,
+        each: list[tuple[str, list[VerifyCommand], Callable[[], SandboxLauncher]]],
+        logs_dir: Path,
+        emit: EventSink,
+    ) -> None:
+        self.each, self.logs_dir, self.emit = each, logs_dir, emit
+
+    @property
+    def timeout_s(self) -> float:
+        return sum(c.timeout_s for _, checks, _ in self.each for c in checks)
+
+    async def run(self, tag: str) -> tuple[bool, str]:
+        results: list[CheckResult] = []
+        for repo, checks, launcher in self.each:
+            ran = launcher()
+            try:
+                done = await run_checks(checks, ran, self.logs_dir, f"{tag}-{repo}", by_repo(self.emit, repo))
+            finally:
+                ran.close()
+            results += [r.model_copy(update={"name": f"{repo}: {r.name}"}) for r in done]
+        return _said(results)
+
+
+def _said(results: list[CheckResult]) -> tuple[bool, str]:
+    """What the agent is told: one line when every check passes, else the distilled failures."""
+    if all(r.passed for r in results):
+        return True, f"All checks pass ({', '.join(r.name for r in results) or 'no checks configured'})."
+    return False, feedback(results)
+
+
+def by_repo(emit: EventSink, repo: str) -> EventSink:
+    """What a repo's checks say, each check named by its repo ("web: lint"), for a task over several repos."""
+
+    async def named(*events: AnyEvent) -> None:
+        await emit(
+            *(e.model_copy(update={"name": f"{repo}: {e.name}"}) if isinstance(e, CheckFinished) else e for e in events)
+        )
+
+    return named
 
 
 class RepoChecks:

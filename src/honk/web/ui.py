@@ -323,6 +323,9 @@ def new_page(user: User, repos: list[RepoRef], chosen: str) -> str:
 <label for="text">What should change?</label>
 <textarea id="text" name="text" required maxlength="20000"
  placeholder="e.g. The app crashes when a playlist is empty; fix it and add a test."></textarea>
+<label for="also">Also in repos (optional)</label>
+<input type="text" id="also" name="also" maxlength="2000" data-comma-list
+ placeholder="e.g. web, docs: one change across them, a pull request each, merged in this order after the repo">
 <label for="files">Screenshots or logs (optional)</label>
 <input type="file" id="files" name="files" multiple accept="image/*,text/*,.log,.txt,.json,.csv">
 <label class="check"><input type="checkbox" id="plan" name="plan" value="true">
@@ -430,6 +433,23 @@ def task_page(
     return layout(user, task.id, body, "", attrs)
 
 
+def pull_requests_card(task: TaskView, timeline: Timeline) -> str:
+    """A task over several repos: each repo's pull request, in the order they merge (none yet: said)."""
+    prs = {task.repo: timeline.pull_request, **timeline.repo_pull_requests}
+    rows = []
+    for n, repo in enumerate([task.repo, *timeline.also], start=1):
+        pr = prs.get(repo)
+        link = (
+            f'<a href="{escape(pr.url)}" target="_blank" rel="noopener">#{pr.number}</a>'
+            if pr is not None
+            else '<span class="muted">no pull request yet</span>'
+        )
+        rows.append(f"<li>{n}. <strong>{escape(repo)}</strong> {link}</li>")
+    return f"""<section class="card" id="pull-requests"><h2>Pull requests</h2>
+<p class="muted small">One change across {len(rows)} repos, merged in this order; each waits on the one before.</p>
+<ul class="checks">{"".join(rows)}</ul></section>"""
+
+
 def panel(
     user: User,
     task: TaskView,
@@ -464,6 +484,8 @@ def panel(
     ]
 
     parts.append(actions(user, task, timeline))
+    if timeline.also:
+        parts.append(pull_requests_card(task, timeline))
     parts.append(deploy_card(user, task, timeline))  # production, then the new app on the phone
     parts.append(delivery_card(timeline))
     if timeline.plan is not None:

@@ -103,6 +103,7 @@ class AgentRunInput(Carried):
     job: AgentJob
     agent: str
     config: RepoConfig | None = None  # as read at provisioning: what the agent's sandbox and checks may reach
+    also: list[RepoProvisioned] = []  # a task over several repos: the others as provisioned (their checks)
 
 
 class AgentRunResult(Carried):

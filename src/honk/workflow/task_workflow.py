@@ -341,7 +341,14 @@ class TaskWorkflow:
         started = workflow.now()
         result: AgentRunResult = await self._act(
             acts.run_agent,
-            AgentRunInput(request=self.req, agent=self.prov.agent, job=job, config=self.prov.config),
+            AgentRunInput(
+                request=self.req,
+                agent=self.prov.agent,
+                job=job,
+                config=self.prov.config,
+                # The agent's own verify tool runs every repo's checks; a run scheduled before did not.
+                also=self.prov.also if self.req.also and workflow.patched("multi-repo-agent-checks-v1") else [],
+            ),
             minutes=self._agent_minutes(),
         )
         seconds = (workflow.now() - started).total_seconds()

@@ -74,6 +74,12 @@ const honk = (() => {
     const several = form.dataset.attemptsApi && Number((form.elements.attempts || {}).value || 1) > 1;
     const body = formBody(form);
     if (!several) delete body.attempts;
+    // One change across several repos: "web, docs" is sent as the list the API takes (`also`).
+    for (const input of form.querySelectorAll("[data-comma-list]")) {
+      if (typeof body[input.name] === "string") {
+        body[input.name] = body[input.name].split(",").map((s) => s.trim()).filter(Boolean);
+      }
+    }
     const res = await send(several ? form.dataset.attemptsApi : form.dataset.api, body, files);
     buttons.forEach((b) => (b.disabled = false));
     if (!res.ok) {

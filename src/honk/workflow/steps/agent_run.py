@@ -47,9 +47,15 @@ class AgentRunner:
         if job.mode == "plan":
             return await self._plan(inp, ws, emit, others)
         head = await self.workspaces.head(ws)
-        if attempt > 1 and (done := await self._committed_before(inp, ws, head, emit)):
-            return done
-        await emit(AgentStarted(round=job.round, reason=job.reason, invocation=job.invocation, head=head))
+        also_heads = {repo.name: await self.workspaces.head(other) for repo, other in others}
+        recovered: dict[str, str] = {}
+        if attempt > 1:
+            timeline = await self.reads.timeline(req.task_id) or Timeline()
+            recovered = await self._others_committed_before(inp, others, timeline, emit)
+            if done := await self._committed_before(inp, ws, head, emit, timeline):
+                return done.model_copy(update={"also_commits": recovered})
+        started = AgentStarted(round=job.round, reason=job.reason, invocation=job.invocation, head=head)
+        await emit(started.model_copy(update={"also_heads": also_heads}) if also_heads else started)
         denied: list[AgentToolDenied] = []
         trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
         title = req.text.strip().splitlines()[0][:72]
@@ -65,7 +71,7 @@ class AgentRunner:
                 emit,
                 attached,
                 network=(req.repo, inp.config),
-                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
+                also=[_with_checks(inp, repo, other) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
@@ -87,7 +93,8 @@ class AgentRunner:
         if outcome.model or job.model:
             trailers["Model"] = outcome.model or job.model or ""
         message = f"{title}\n\n{outcome.summary.strip()}".strip()
-        also_commits = await self._commit_others(req, others, message, trailers, emit)
+        # What an earlier attempt committed in another repo counts too: this run may have left that repo alone.
+        also_commits = recovered | await self._commit_others(req, others, message, trailers, emit)
         commit, changed = await self._commit(req, ws, message, trailers)
         await emit(
             AgentFinished(
@@ -149,7 +156,7 @@ class AgentRunner:
                 attached,
                 writable=False,
                 network=(req.repo, inp.config),
-                also=[OtherWorkspace(repo.name, other.path, other.mirror) for repo, other in others],
+                also=[_with_checks(inp, repo, other) for repo, other in others],
             ) as tools:
                 outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
         except AgentStopped as stopped:
@@ -172,11 +179,10 @@ class AgentRunner:
         return AgentRunResult(outcome=outcome, commit=None, changed_files=[])
 
     async def _committed_before(
-        self, inp: AgentRunInput, ws: Workspace, head: str, emit: EventSink
+        self, inp: AgentRunInput, ws: Workspace, head: str, emit: EventSink, timeline: Timeline
     ) -> AgentRunResult | None:
         """An earlier attempt of this run committed the agent's work, then its worker died (or lost
         Temporal) before reporting: the work stands, the agent is not run again."""
-        timeline = await self.reads.timeline(inp.request.task_id) or Timeline()
         first = timeline.committed_by(inp.job.invocation, head)
         if first is None or not await self.workspaces.contains(ws, first):
             return None
@@ -185,6 +191,25 @@ class AgentRunner:
         if head not in timeline.agent_commits:
             await emit(AgentFinished(round=inp.job.round, summary=outcome.summary, changed_files=changed, commit=head))
         return AgentRunResult(outcome=outcome, commit=head, changed_files=changed)
+
+    async def _others_committed_before(
+        self, inp: AgentRunInput, others: Sequence[tuple[RepoRef, Workspace]], timeline: Timeline, emit: EventSink
+    ) -> dict[str, str]:
+        """A task over several repos: the other repos where an earlier attempt of this run committed before
+        its worker went (their commits come before the task's own), by repo, each head now. They are changed
+        whether or not the agent runs again, and each commit is said once (`RepoCommitted`), also when the
+        worker went between the commit and saying it."""
+        started = timeline.agent_also_heads.get(inp.job.invocation, {})
+        found: dict[str, str] = {}
+        for repo, other in others:
+            first, now = started.get(repo.name), await self.workspaces.head(other)
+            if first is None or first == now or not await self.workspaces.contains(other, first):
+                continue
+            found[repo.name] = now
+            if now not in timeline.repo_commits:
+                changed, _ = await self.workspaces.changes_since(other, first)
+                await emit(RepoCommitted(repo=repo.name, commit=now, changed_files=changed))
+        return found
 
     async def _commit(
         self, req: TaskRequest, ws: Workspace, message: str, trailers: dict[str, str], repo: RepoRef | None = None
@@ -215,3 +240,13 @@ def _collecting(emit: EventSink, denied: list[AgentToolDenied]) -> EventSink:
         await emit(*events)
 
     return collect
+
+
+def _with_checks(inp: AgentRunInput, repo: RepoRef, ws: Workspace) -> OtherWorkspace:
+    """Another repo's workspace for the run, with its checks as provisioned (a run scheduled before the
+    workflow handed them over has none: its verify tool checks the task's own repo only, as it did)."""
+    provisioned = next((o for o in inp.also if o.name == repo.name), None)
+    if provisioned is None:
+        return OtherWorkspace(repo.name, ws.path, ws.mirror)
+    checks, network = provisioned.config.verify, (repo, provisioned.config)
+    return OtherWorkspace(repo.name, ws.path, ws.mirror, checks=checks, network=network)

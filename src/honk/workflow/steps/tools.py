@@ -8,7 +8,7 @@ confinement; a per-run token stands in for the model key and is revoked when the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,11 +16,12 @@ from pathlib import Path
 from honk import attachments as files
 from honk.domain import AttachedFile, Attachment, Network, RepoConfig, RepoRef, VerifyCommand
 from honk.egress.policies import EgressPolicies
-from honk.protocols import EventSink
+from honk.network import EgressPolicy
+from honk.protocols import CheckRunner, EventSink
 from honk.sandbox import Sandbox, SandboxLauncher
 from honk.sandbox.key_proxy import KeyProxy
 from honk.store.transcripts import TranscriptStore
-from honk.verify.runner import AgentChecks
+from honk.verify.runner import AcrossChecks, AgentChecks
 from honk.workspace.files import WorkspaceFiles
 
 
@@ -48,6 +49,10 @@ class OtherWorkspace:
     name: str
     path: Path
     mirror: Path
+    # Its own checks (its `.honk.toml` as provisioned), for the agent's verify tool, and the repo and its
+    # config, for what they may reach (None: nothing).
+    checks: Sequence[VerifyCommand] = ()
+    network: tuple[RepoRef, RepoConfig] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class RunTools:
 
     workspace: WorkspaceFiles
     launcher: SandboxLauncher
-    checks: AgentChecks
+    checks: CheckRunner
     model: ModelGrant | None
     transcripts: TranscriptStore
     attachments: tuple[AttachedFile, ...] = ()
@@ -116,7 +121,22 @@ class ToolsForRuns:
             egress=agent_net,
             also=tuple(o.path for o in also),
         )
-        check_launcher = self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable, egress=check_net)
+        check_launcher = None
+        agent_checks: CheckRunner
+        if also:
+            # A task over several repos: each repo's checks confined to its own workspace, as Honk's verify
+            # step runs them (a check sees only the workspace it checks).
+            own = network[0].name if network is not None else workspace.name
+            each = [(own, checks, self._checks_launcher(area, workspace, git_dirs, writable, check_net))]
+            for o in also:
+                net = await self._check_net(o)
+                each.append((o.name, list(o.checks), self._checks_launcher(area, o.path, [o.mirror], writable, net)))
+            agent_checks = AcrossChecks(each, logs, emit)
+        else:
+            check_launcher = self.sandbox.launcher(
+                area, workspace, git_dirs, "check", writable=writable, egress=check_net
+            )
+            agent_checks = AgentChecks(checks, check_launcher, logs, emit)
         proxy = self.key_proxy
         token = proxy.issue() if proxy is not None else None
         model = None
@@ -126,7 +146,7 @@ class ToolsForRuns:
             yield RunTools(
                 workspace=WorkspaceFiles(workspace, writable),
                 launcher=launcher,
-                checks=AgentChecks(checks, check_launcher, logs, emit),
+                checks=agent_checks,
                 model=model,
                 transcripts=self.transcripts,
                 attachments=_lay_out(launcher.home / "attachments", attachments),
@@ -134,9 +154,22 @@ class ToolsForRuns:
             )
         finally:
             launcher.close()
-            check_launcher.close()
+            if check_launcher is not None:
+                check_launcher.close()
             if proxy is not None and token is not None:
                 proxy.revoke(token)
+
+    def _checks_launcher(
+        self, area: Path, workspace: Path, git_dirs: list[Path], writable: bool, egress: EgressPolicy | None
+    ) -> Callable[[], SandboxLauncher]:
+        """Makes the launcher for one repo's checks when they run."""
+        return lambda: self.sandbox.launcher(area, workspace, git_dirs, "check", writable=writable, egress=egress)
+
+    async def _check_net(self, other: OtherWorkspace) -> EgressPolicy | None:
+        """What another repo's checks may reach: its own config's."""
+        if other.network is None or self.egress is None:
+            return None
+        return await self.egress.policy(other.network[0], other.network[1], "check")
 
 
 def _lay_out(where: Path, attached: Sequence[tuple[Attachment, bytes]]) -> tuple[AttachedFile, ...]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from honk.domain import CheckResult
 from honk.egress.policies import EgressPolicies
-from honk.events import AnyEvent, BuildReady, BuildStarted, ChangeReviewed, CheckFinished, ChecksStarted
+from honk.events import BuildReady, BuildStarted, ChangeReviewed, ChecksStarted
 from honk.protocols import Builder, Checks, EventSink, Reviewer, TaskReads, Workspaces
 from honk.sandbox import Sandbox
 from honk.timeline import Timeline
-from honk.verify.runner import feedback
+from honk.verify.runner import by_repo, feedback
 from honk.workflow import policy
 from honk.workflow.records import BuildResult, ReviewInput, ReviewResult, StepInput, VerifyResult
 from honk.workflow.steps.refusals import Refusals
@@ -119,14 +119,3 @@ class Verification:
         preview = f"{self.base_url}/previews/{req.task_id}/" if out.has_preview else None
         await emit(BuildReady(artifacts=out.artifacts, preview_url=preview))
         return BuildResult(ok=True, artifacts=out.artifacts, preview_url=preview)
-
-
-def by_repo(emit: EventSink, repo: str) -> EventSink:
-    """What a repo's checks say, each check named by its repo ("web: lint"), for a task over several repos."""
-
-    async def named(*events: AnyEvent) -> None:
-        await emit(
-            *(e.model_copy(update={"name": f"{repo}: {e.name}"}) if isinstance(e, CheckFinished) else e for e in events)
-        )
-
-    return named
