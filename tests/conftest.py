@@ -37,7 +37,8 @@ LONG_FILES_S = {
     "tests/scenarios/test_schedules.py": 50,
     "tests/workflow/test_pull_review.py": 45,
     "tests/triggers/test_trigger_urls.py": 60,
-    "tests/scenarios/test_campaign_fleet.py": 55,  # one story, a 50-repo campaign: 47 s measured at load 9
+    # one story, a 50-repo campaign on PostgreSQL (its start included): 46–61 s measured at load 7.5–11.5
+    "tests/scenarios/test_campaign_fleet.py": 60,
     "tests/scenarios/test_campaign_front_doors.py": 30,  # one story, but Slack, board, merge and retry in it
 }
 
