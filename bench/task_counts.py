@@ -72,7 +72,8 @@ def main(n: int = 3, verbose: bool = True) -> None:
         }
         temporal = TemporalDevServer(root / "temporal")
         try:
-            stack = HonkStack(root / "honk", temporal.address, extra_env=env, **DEPLOYMENT_SETTINGS)
+            settings = {f"HONK_{k.upper()}": v for k, v in DEPLOYMENT_SETTINGS.items()}
+            stack = HonkStack(root / "honk", temporal.address, extra_env={**env, **settings})
             try:
                 remote = RemoteRepo(root / "remote", files)
                 stack.add_repo("calc", remote.url)
