@@ -86,13 +86,22 @@ class Workspaces(Protocol):
         ...
 
     async def ensure(
-        self, task_id: str, repo: RepoRef, base_branch: str, key: str | None = None, *, new: bool = False
+        self,
+        task_id: str,
+        repo: RepoRef,
+        base_branch: str,
+        key: str | None = None,
+        *,
+        new: bool = False,
+        head: str | None = None,
     ) -> Workspace:
         """The task's workspace: made from its branch (here, or as another worker published it), or
         from `base_branch` for a new task. `key`: the workspace's name when it is not the task id (a task
         over several repos keeps one per repo, each on the task's branch name: `TaskRequest.workspace_key`).
         `new`: the task has committed nothing yet (it is being provisioned), so no other worker can have
-        published its branch; the workspace comes back clean at its branch's last commit."""
+        published its branch; the workspace comes back clean at its branch's last commit. `head`: the
+        commit the workflow last saw the branch at; a workspace already there is used without asking the
+        remote."""
         ...
 
     async def reset(self, ws: Workspace) -> None:

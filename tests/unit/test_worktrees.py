@@ -168,3 +168,34 @@ async def test_a_new_task_is_not_made_from_a_branch_published_under_its_id(tmp_p
 
     later = await wss.ensure("t-new", repo, "main")  # a later step takes over what was published
     assert run_git("rev-parse", "HEAD", cwd=later.path) == stale
+
+
+async def test_a_step_that_knows_the_head_uses_the_worktree_at_it_and_asks_the_remote_otherwise(tmp_path: Path):
+    """`head` (the commit the workflow last saw the branch at): a worktree here on the task's branch at
+    that commit is used as it is — a later commit another machine published is not taken, since the
+    workflow did not see it — while a worktree at any other commit, or on another branch, takes the
+    full path and catches up with the published branch."""
+    remote = RemoteRepo(tmp_path / "remote", {"a.txt": "a\n"})
+    wss = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws", "Honk", "honk@localhost", share=True)
+    elsewhere = WorktreeWorkspaces(tmp_path / "mirrors2", tmp_path / "ws2", "Honk", "honk@localhost", share=True)
+    repo = RepoRef(name="r", url=remote.url)
+    await wss.fetch(repo)
+    ws = await wss.ensure("t-1", repo, "main", new=True)
+    (ws.path / "a.txt").write_text("mine\n")
+    mine, _ = await wss.commit_all(ws, "mine", {})
+    assert mine and await wss.publish(ws, repo, "t-1")
+
+    theirs_ws = await elsewhere.ensure("t-1", repo, "main")  # another machine takes the branch further
+    (theirs_ws.path / "a.txt").write_text("theirs\n")
+    theirs, _ = await elsewhere.commit_all(theirs_ws, "theirs", {})
+    assert theirs and await elsewhere.publish(theirs_ws, repo, "t-1")
+
+    kept = await wss.ensure("t-1", repo, "main", head=mine)
+    assert run_git("rev-parse", "HEAD", cwd=kept.path) == mine, "at the known head: the remote is not asked"
+
+    caught = await wss.ensure("t-1", repo, "main", head=theirs)
+    assert run_git("rev-parse", "HEAD", cwd=caught.path) == theirs, "not at the known head: catches up"
+
+    run_git("checkout", "--quiet", "--detach", cwd=ws.path)  # at the head, but not on the task's branch
+    named = await wss.ensure("t-1", repo, "main", head=theirs)
+    assert run_git("symbolic-ref", "HEAD", cwd=named.path) == "refs/heads/honk/t-1"

@@ -122,6 +122,9 @@ class StepInput(Carried):
     summary: str = ""
     warnings: list[str] = []
     also: list[RepoProvisioned] = []  # a task over several repos: the others as provisioned (their configs)
+    # The commit the workflow last saw the task's branch at (None: not known): Workspaces.ensure uses a
+    # worktree already there without asking the remote whether another machine took the branch further.
+    head: str | None = None
 
 
 class VerifyResult(Carried):
@@ -136,6 +139,7 @@ class ReviewInput(Carried):
     config: RepoConfig
     follow_ups: list[str] = []
     also: list[RepoProvisioned] = []  # a task over several repos: the others (the review reads every diff)
+    head: str | None = None  # as StepInput.head
 
 
 class ReviewResult(Carried):

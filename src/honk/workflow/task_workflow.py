@@ -117,6 +117,9 @@ class TaskWorkflow:
         self.model: str | None = None
         self.cost_usd: float | None = None
         self.verified_base = ""
+        # The task branch's commit as the last step returned it, None when a step since may have moved it
+        # (see StepInput.head: later steps then skip asking the remote for it).
+        self.head: str | None = None
         self.changed = False
         self.asked: list[str] = []  # every follow-up applied, for the judge
         self.merge_from: str | None = None
@@ -369,6 +372,7 @@ class TaskWorkflow:
             if not (made and attempt == 1):
                 self._move(AgentStarted)
                 result = await self._run_agent(prompt, reason)
+                self.head = result.commit
                 self.merge_from = None
                 # A task over several repos changed when any of them did (a one-repo task has no also_commits).
                 self.changed = self.changed or result.commit is not None or bool(result.also_commits)
@@ -377,13 +381,20 @@ class TaskWorkflow:
                     self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
             report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
+            self.head = report.head_commit
             feedback = report.feedback
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
             if report.passed and workflow.patched("review-v1"):
                 review = await self._act(
                     acts.review,
-                    ReviewInput(request=self.req, config=self.prov.config, follow_ups=self.asked, also=self.prov.also),
+                    ReviewInput(
+                        request=self.req,
+                        config=self.prov.config,
+                        follow_ups=self.asked,
+                        also=self.prov.also,
+                        head=self.head,
+                    ),
                     minutes=10,
                 )
                 self.warnings = review.warnings
@@ -893,6 +904,7 @@ class TaskWorkflow:
             summary=summary,
             warnings=warnings or [],
             also=self.prov.also,
+            head=self.head,
         )
 
     def _agent_minutes(self) -> float:
@@ -986,6 +998,10 @@ class TaskWorkflow:
     async def _act(self, fn, arg, minutes: float = 10, queue: str | None = None, attempts: int = 3):  # noqa: ANN001, ANN202
         """Runs one step (on `queue`, else the task's); a failure a person must act on stops the route
         with its message."""
+        # Only the review (it reads the diff) and a build with nothing to build leave the branch where it
+        # was; after any other step the head is known again only from what that step returns.
+        if not (fn is acts.review or (fn is acts.build and self.prov is not None and self.prov.config.build is None)):
+            self.head = None
         try:
             return await workflow.execute_activity_method(
                 fn,

@@ -157,7 +157,14 @@ class WorktreeWorkspaces:
         return self.workspaces_dir / task_id
 
     async def ensure(
-        self, task_id: str, repo: RepoRef, base_branch: str, key: str | None = None, *, new: bool = False
+        self,
+        task_id: str,
+        repo: RepoRef,
+        base_branch: str,
+        key: str | None = None,
+        *,
+        new: bool = False,
+        head: str | None = None,
     ) -> Workspace:
         """The task's worktree, made from the branch if it exists, else from the remote's base branch.
         `key`: the directory's name when not the task id (another repo of a task over several: each repo
@@ -167,8 +174,18 @@ class WorktreeWorkspaces:
         `new` (provisioning: the task has committed nothing): the remote is not asked for a published
         branch, which only a commit publishes (an ls-remote and its upload-pack per task saved), and a
         worktree made here is clean already, so only one left by an earlier attempt is reset.
+        `head`: the commit the workflow last saw the task's branch at (the step before returned it). A
+        worktree here on the task's branch at that commit is used as it is, in one git run: the remote is
+        not asked for a published branch, because the workflow runs one step at a time and every step
+        that moves the branch is followed by one that returns the new commit, so no machine has published
+        a later one the workflow knows of. Anything else (no worktree, another commit, a detached or other
+        branch) takes the full path below.
         """
         mirror, path, branch = self.mirror_path(repo), self.path(key or task_id), task_branch(task_id)
+        if head is not None and not new and (path / ".git").exists():
+            at = await git("rev-parse", "HEAD", "--symbolic-full-name", "HEAD", cwd=path, check=False)
+            if at.split() == [head, f"refs/heads/{branch}"]:
+                return Workspace(path=path, branch=branch, mirror=mirror)
         if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
             await self.fetch(repo)
         published = await self._published(repo, task_id) if self.share and not new else None

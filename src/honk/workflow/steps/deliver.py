@@ -22,7 +22,7 @@ class Delivery:
 
     async def deliver(self, inp: StepInput, emit: EventSink) -> None:
         req, target = inp.request, policy.merge_target(inp.request.repo, inp.config)
-        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
         base = await self.workspaces.merge_base(ws, target)
         diff = await self.workspaces.diff(ws, base)
         timeline = await self.reads.timeline(req.task_id) or Timeline()

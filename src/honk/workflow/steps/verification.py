@@ -34,7 +34,7 @@ class Verification:
 
     async def verify(self, inp: StepInput, emit: EventSink) -> VerifyResult:
         req = inp.request
-        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
         if inp.also:
             results = await self._verify_each(inp, emit)
         else:
@@ -74,7 +74,7 @@ class Verification:
         """The test guard (always) and the scope judge (when configured) read the whole diff (of every repo,
         for a task over several)."""
         req = inp.request
-        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
         diff = await self.workspaces.diff(
             ws, await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
         )
@@ -108,7 +108,7 @@ class Verification:
         if spec is None:
             return BuildResult(ok=True)
         await emit(BuildStarted())
-        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
         try:
             network = await self.egress.policy(req.repo, inp.config, "build") if self.egress else None
             out = await self.builder.build(req, ws, spec, network)
