@@ -203,6 +203,14 @@ def test_ci_failing_on_the_other_repos_pull_request_reaches_the_task_which_says_
 
     head = web.head(f"honk/{task_id}")
     github.fail_job("acme/web3", head, "lint", "web.js: FAILED")
+    github.webhooks.drain(60)
+    # Every check delivery for web3 was taken by Honk's server (a lost one would fail below for another reason).
+    answered = [
+        (a.delivery.event, a.status or a.error)
+        for a in github.webhooks.attempts
+        if a.delivery.event.startswith("check_") and a.delivery.payload["repository"]["full_name"] == "acme/web3"
+    ]
+    assert answered and all(s in (200, 202) for _, s in answered), answered
     wait_until(lambda: bool(events_of(honk, task_id, ForgeChecksFailed)), 60, "the task told of web3's CI")
     (said,) = events_of(honk, task_id, ForgeChecksFailed)
     assert (said.repo, said.commit, said.attempt) == ("web3", head, 0)

@@ -173,7 +173,9 @@ async def test_a_tasks_other_repos_and_their_pull_requests_are_found_by_one_look
     request; a forge event on that repo's pull request or branch finds the task (honk.service.forge_task)."""
     await store.create_task(_req("t-many"), "honk/t-many")
     await store.create_task(_req("t-one"), "honk/t-one")
-    await store.append("t-many", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s", also=["web", "ui"]))
+    await store.append(
+        "t-many", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s", also=["web", "ui"])
+    )
     await store.append("t-one", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s"))
     assert await store.has_other_repo("t-many", "web") and await store.has_other_repo("t-many", "ui")
     assert not await store.has_other_repo("t-many", "r"), "the task's own repo is not one of its others"
