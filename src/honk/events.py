@@ -547,9 +547,12 @@ class ForgeChecksFailed(Event):
     attempt: int = 0
     of: int = 0
     skipped: str = ""  # why no fix is tried ("" when one is)
+    repo: str = ""  # another repo of a task over several, whose pull request CI failed on ("": the task's own)
 
     def line(self) -> str:
         what = f"CI failed on {self.commit[:10]} ({', '.join(self.jobs[:5]) or 'a job'})"
+        if self.repo:
+            what = f"{self.repo}: {what}"
         return f"{what}: {self.skipped}" if self.skipped else f"{what}: fix attempt {self.attempt} of {self.of}"
 
 
@@ -605,6 +608,23 @@ class RepoMerged(Event):
 
     def line(self) -> str:
         return f"{self.repo}: merged into {self.target} as {self.commit[:10]}"
+
+
+class RepoPullRequestClosed(Event):
+    """Another repo's pull request of a task over several (issue 20) was merged or closed on the forge by a
+    person, not by Honk: recorded so the task's page says it (the task's own merge order does not expect it)."""
+
+    kind: Literal["repo_pull_request_closed"] = "repo_pull_request_closed"
+    repo: str
+    number: int
+    merged: bool
+    by: str = ""
+
+    def line(self) -> str:
+        who = f" by @{self.by}" if self.by else ""
+        if self.merged:
+            return f"{self.repo}: pull request #{self.number} merged{who} on the forge, outside Honk's merge order"
+        return f"{self.repo}: pull request #{self.number} closed{who} on the forge without merging"
 
 
 class RevertCommitted(Event):
@@ -779,6 +799,7 @@ AnyEvent = Annotated[
     | MergeHeld
     | Merged
     | RepoMerged
+    | RepoPullRequestClosed
     | DeployStarted
     | DeployHeld
     | DeployFinished

@@ -60,6 +60,7 @@ from honk.events import (
     AnyEvent,
     AttachmentsReceived,
     FollowUpReceived,
+    RepoPullRequestClosed,
     RevertStarted,
     StoredEvent,
     TaskAccepted,
@@ -735,24 +736,48 @@ class TaskService:
             return None
         return Actor(who=who, front_door="forge")
 
-    async def forge_task(self, forge: ForgeKind, full_name: str, number: int, head_branch: str = "") -> TaskView | None:
-        """The task that answers on issue or pull request `number`: the one linked to it, or, for a pull
-        request of a Honk task branch (`honk/<task>`) not linked yet, that task (linked now)."""
+    async def forge_task(
+        self, forge: ForgeKind, full_name: str, number: int, head_branch: str = "", pull_request: bool = True
+    ) -> TaskView | None:
+        """The task that answers on issue or pull request `number`: the one linked to it; for a pull request
+        of another repo of a task over several, that task (by the number its RepoPublished recorded); or, for
+        a pull request of a Honk task branch (`honk/<task>`, in the task's repo or one of its others) not
+        linked yet, that task (linked now). `pull_request` False: an issue (GitLab numbers issues apart from
+        merge requests, so an issue's number says nothing of a pull request's)."""
         linked = await self.forge_threads.get(forge, full_name, number)
         if linked is not None:
             return await self.store.get_task(linked.task_id)
-        repo = await self.forge_repo(forge, full_name) if head_branch else None
-        view = await self.branch_task(repo, head_branch) if repo is not None else None
+        repo = await self.forge_repo(forge, full_name) if pull_request else None
+        if repo is None:
+            return None
+        # Another repo's pull request of a task over several, as its RepoPublished recorded it.
+        other = await self.store.task_of_pull_request(repo.name, number)
+        if other is not None:
+            return await self.store.get_task(other)
+        view = await self.branch_task(repo, head_branch) if head_branch else None
         if view is not None:
             await self.forge_threads.link(forge, full_name, number, view.id, pull_request=True)
         return view
 
     async def branch_task(self, repo: RepoRef, branch: str) -> TaskView | None:
-        """The repo's task whose branch is `branch` (`honk/<task>`), if any."""
+        """The repo's task whose branch is `branch` (`honk/<task>`), if any: the task's own repo, or one of
+        its other repos (one change across several: every repo's branch has the task's name)."""
         prefix = task_branch("")
         task_id = branch[len(prefix) :] if branch.startswith(prefix) else ""
         view = await self.store.get_task(task_id) if task_id else None
-        return view if view is not None and view.repo == repo.name else None
+        if view is None:
+            return None
+        return view if view.repo == repo.name or await self.store.has_other_repo(view.id, repo.name) else None
+
+    async def other_repo_closed(self, task_id: str, repo: str, number: int, merged: bool, by: str) -> bool:
+        """Records that another repo's pull request of a task over several was merged or closed on the forge
+        (a signed forge event). False when there is nothing to record: the task has ended, or it is being
+        merged (its own merges close its pull requests, whoever the forge says did it)."""
+        view = await self.task(task_id)
+        if view.state.terminal or view.state == TaskState.merging:
+            return False
+        await self.store.append(task_id, RepoPullRequestClosed(repo=repo, number=number, merged=merged, by=by[:200]))
+        return True
 
     async def tasks_waiting_on(self, repo: str) -> list[TaskView]:
         """The repo's tasks ready for review (a push to their target may conflict with them)."""

@@ -14,12 +14,21 @@ from pathlib import Path
 import pytest
 
 from honk.domain import TaskState
-from honk.events import CheckFinished, MergeHeld, RepoMerged, RepoPublished, SandboxRefused
+from honk.events import (
+    AgentStarted,
+    CheckFinished,
+    ForgeChecksFailed,
+    MergeHeld,
+    RepoMerged,
+    RepoPublished,
+    SandboxRefused,
+)
 from honk.testing.fake_github import FakeGitHub
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 
 TOKEN = "ghp_multi_repo_0123456789"
+SECRET = "whsec-multi-repo-0123456789abcdef"  # the forge's webhooks (one story sends them)
 
 
 def scenario(web: str, elsewhere: list[str]) -> str:
@@ -61,7 +70,9 @@ def github() -> Iterator[FakeGitHub]:
 
 @pytest.fixture(scope="module")
 def honk(tmp_path_factory: pytest.TempPathFactory, temporal: TemporalDevServer) -> Iterator[HonkStack]:
-    stack = HonkStack(tmp_path_factory.mktemp("honk"), temporal.address, github_token=TOKEN)
+    stack = HonkStack(
+        tmp_path_factory.mktemp("honk"), temporal.address, github_token=TOKEN, github_webhook_secret=SECRET
+    )
     yield stack
     stack.stop()
 
@@ -172,3 +183,44 @@ def test_when_the_first_repos_merge_is_refused_the_next_waits_and_the_task_says_
     assert merged.state == TaskState.merged
     assert [e.repo for e in events_of(honk, task_id, RepoMerged)] == ["api2", "web2"]
     assert "account_id" in web.show("web.js")
+
+
+def test_ci_failing_on_the_other_repos_pull_request_reaches_the_task_which_says_it_does_not_autofix_there(
+    honk, github, tmp_path
+):
+    """GitHub's CI fails on web's pull request (a signed webhook to the server): the forge door finds the task
+    by web's pull request, the task's workflow is told with web named and, its autofix working on api's pull
+    request only, says so (a skipped ForgeChecksFailed naming web, on api's pull request) without running the
+    agent; the door says it on web's pull request."""
+    on_github(honk, github, tmp_path, "api3", api_files("web3"))
+    web = on_github(honk, github, tmp_path, "web3", WEB_FILES)
+    for name in ("api3", "web3"):
+        github.add_hook(f"acme/{name}", f"{honk.url}/hooks/github", SECRET)
+    task_id = ask_across(honk, "api3", "web3")
+    done = honk.wait_for(task_id, TaskState.ready, TaskState.failed, timeout_s=120)
+    assert done.state == TaskState.ready, done.reason
+    runs = len(events_of(honk, task_id, AgentStarted))
+
+    head = web.head(f"honk/{task_id}")
+    github.fail_job("acme/web3", head, "lint", "web.js: FAILED")
+    github.webhooks.drain(60)
+    # Every check delivery for web3 was taken by Honk's server (a lost one would fail below for another reason).
+    answered = [
+        (a.delivery.event, a.status or a.error)
+        for a in github.webhooks.attempts
+        if a.delivery.event.startswith("check_") and a.delivery.payload["repository"]["full_name"] == "acme/web3"
+    ]
+    assert answered and all(s in (200, 202) for _, s in answered), answered
+    wait_until(lambda: bool(events_of(honk, task_id, ForgeChecksFailed)), 60, "the task told of web3's CI")
+    (said,) = events_of(honk, task_id, ForgeChecksFailed)
+    assert (said.repo, said.commit, said.attempt) == ("web3", head, 0)
+    assert "autofix works on api3's pull request only" in said.skipped
+    assert said.line().startswith(f"web3: CI failed on {head[:10]}")
+    wait_until(
+        lambda: any("Honk's autofix works on api3's pull request" in c for c in github.comments("acme/web3", 1)),
+        60,
+        "the door to say it on web3's pull request",
+    )
+    wait_until(lambda: any("web3: CI failed" in c for c in github.comments("acme/api3", 1)), 60, "said on api3's")
+    assert len(events_of(honk, task_id, AgentStarted)) == runs, "no fix was tried"
+    assert honk.task(task_id).state == TaskState.ready

@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from honk.domain import RepoRef, TaskRequest, TaskState
-from honk.events import AgentFinished, Merged, TaskAccepted, TaskFailed, TaskReady, WorkspacePreparing
+from honk.events import (
+    AgentFinished,
+    Merged,
+    RepoPublished,
+    TaskAccepted,
+    TaskFailed,
+    TaskReady,
+    WorkspacePreparing,
+)
 from honk.store import Store
 
 
@@ -158,3 +166,27 @@ async def test_an_append_to_a_missing_task_fails_alone_in_its_batch(store: Store
     await also
     assert [e.event.kind for e in await store.events("t-here")] == ["workspace_preparing", "task_ready"]
     assert await store.get_task("t-gone") is None
+
+
+async def test_a_tasks_other_repos_and_their_pull_requests_are_found_by_one_lookup(store: Store):
+    """A task over several repos: its acceptance names the others, each one's publication numbers its pull
+    request; a forge event on that repo's pull request or branch finds the task (honk.service.forge_task)."""
+    await store.create_task(_req("t-many"), "honk/t-many")
+    await store.create_task(_req("t-one"), "honk/t-one")
+    await store.append(
+        "t-many", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s", also=["web", "ui"])
+    )
+    await store.append("t-one", TaskAccepted(repo="r", text="do it", requested_by="ana", agent="s"))
+    assert await store.has_other_repo("t-many", "web") and await store.has_other_repo("t-many", "ui")
+    assert not await store.has_other_repo("t-many", "r"), "the task's own repo is not one of its others"
+    assert not await store.has_other_repo("t-one", "web")
+    assert await store.task_of_pull_request("web", 7) is None, "no pull request recorded yet"
+    await store.append(
+        "t-many",
+        RepoPublished(repo="web", changed=True, number=7, url="u"),
+        RepoPublished(repo="ui", changed=False),  # not changed: no pull request, nothing to find
+    )
+    assert await store.task_of_pull_request("web", 7) == "t-many"
+    assert await store.task_of_pull_request("ui", 0) is None, "a repo without a pull request is not found by 0"
+    assert await store.task_of_pull_request("web", 8) is None
+    assert await store.task_of_pull_request("r", 7) is None, "another repo's number 7 is another pull request"

@@ -14,6 +14,23 @@ the activity `forge_act`, through TaskService like every front door.
 - A push to a repo's branch: the tasks waiting for review there bring it in (a conflict is theirs to
   resolve), and the repo's schedules are read again.
 
+Another repo of a task over several (issue 20: the task's `also`, e.g. web in a task over api and web) has
+its own pull request, on the task's branch name. Its events find the task by the number its RepoPublished
+recorded, or by the branch (TaskService.forge_task), and each kind is decided for it:
+- a mention (`@honk <what>`) or a review with comments there: a follow-up that names the repo and its pull
+  request ("On web's pull request #7: …"), since the agent sees every repo and must know which one is meant.
+  The review's comments are not answered one by one there: the delivery answers the task's own pull
+  request's (a reply on another repo's is not built yet). `@honk stop`/`autofix`/`review` act as on the
+  task's own pull request.
+- CI failing there: the task's workflow is told with the repo named; Honk's autofix reads the logs of, and
+  fixes, the task's own repo's pull request only, so the workflow does not try and says so where the task
+  talks (its thread and its own pull request), and the door says so on that repo's pull request.
+- CI passing there: no news (Honk never fixed anything there).
+- That pull request merged or closed by a person (not by a bot, Honk among them, nor while the task is
+  merging, when its merges are Honk's whoever the forge names): recorded on the task (RepoPullRequestClosed) and said on that pull request. Closed without
+  merging, the forge refuses that repo's merge when the task is merged; merged, it skipped the declared
+  order. The task's own pull request closed is its workflow's to notice (it polls it): nothing here.
+
 Idempotent where it starts things: a request's id is the delivery's, so an activity retried after a
 start starts nothing new. What it did comes back as one line, recorded on the delivery.
 """
@@ -32,7 +49,7 @@ from honk.forgedoor import context
 from honk.forgedoor.commands import Ask, Autofix, ReviewIt, Stop, command
 from honk.forgedoor.notifier import task_link
 from honk.gate import Actor
-from honk.hooks.events import ChecksFailed, ChecksPassed, Comment, ForgeEvent, Pushed, Review
+from honk.hooks.events import ChecksFailed, ChecksPassed, Comment, ForgeEvent, PullRequestChanged, Pushed, Review
 from honk.hooks.handling import HookDelivery
 from honk.protocols import ForgeConversation
 from honk.service import TaskService
@@ -71,6 +88,8 @@ class ForgeFrontDoor:
                 return await self._checks_passed(repo, event)
             case Pushed():
                 return await self._pushed(repo, event)
+            case PullRequestChanged(action="closed"):
+                return await self._closed(repo, event)
         return f"nothing: {_what(event)}"
 
     # -- @honk ---------------------------------------------------------------------------------------
@@ -89,7 +108,9 @@ class ForgeFrontDoor:
         asked = command(event.text, self.handle)
         try:
             discussion = await self.conversation.discussion(repo, number, pr)
-            task = await self.service.forge_task(event.forge, event.repo, number, discussion.head_branch if pr else "")
+            task = await self.service.forge_task(
+                event.forge, event.repo, number, discussion.head_branch if pr else "", pull_request=pr
+            )
             match asked:
                 case Stop():
                     return await self._stop(repo, number, task, actor)
@@ -101,11 +122,14 @@ class ForgeFrontDoor:
                     await self._say(repo, number, f"@{login} What should change? Say it after `@{self.handle}`.")
                     return "nothing: an empty request"
                 case Ask(text=text) if task is not None and pr and not task.state.terminal:
+                    other = task.repo != repo.name
+                    if other:  # the agent sees every repo of the task: this one is meant
+                        text = f"On {repo.name}'s pull request #{number}: {text}"
                     await self.service.follow_up(task.id, text, actor)
                     await self._say(
                         repo, number, f"On it: a follow-up to {task_link(self.service.settings.base_url, task.id)}"
                     )
-                    return f"follow-up to {task.id}"
+                    return f"follow-up to {task.id}" + (f" on {repo.name}" if other else "")
                 case Ask(text=text):
                     quoted = context.quote(discussion, event.comment_id)
                     files = [attachments.Incoming(context.NAME, quoted.encode())] if quoted else []
@@ -169,17 +193,19 @@ class ForgeFrontDoor:
         comments = await self.conversation.review_comments(repo, event.number, event.review_id)
         if not comments and not event.text.strip():
             return "nothing: a review without comments"
-        lines = [f"Review by @{event.actor} ({event.verdict.replace('_', ' ')}):"]
+        other = task.repo != repo.name
+        on = f" on {repo.name}'s pull request #{event.number}" if other else ""
+        lines = [f"Review by @{event.actor}{on} ({event.verdict.replace('_', ' ')}):"]
         if event.text.strip():
             lines.append(event.text.strip())
         for c in comments:
             where = f"{c.path}:{c.line}" if c.line else c.path
             lines.append(f"- {where}: {c.text.strip()}")
         actor = self.service.forge_actor(event.forge, event.actor) or self._on_behalf_of(task)
-        await self.service.follow_up(
-            task.id, "\n".join(lines), actor, answers=[c.id for c in comments if c.id is not None]
-        )
-        return f"follow-up to {task.id} with {len(comments)} review comments"
+        # The delivery answers comments on the task's own pull request: another repo's are not answered.
+        answers = [] if other else [c.id for c in comments if c.id is not None]
+        await self.service.follow_up(task.id, "\n".join(lines), actor, answers=answers)
+        return f"follow-up to {task.id} with {len(comments)} review comments" + (f" on {repo.name}" if other else "")
 
     def _on_behalf_of(self, task: TaskView) -> Actor:
         """A reviewer who may edit the repo but whom the policy does not name: the follow-up is made on the
@@ -190,9 +216,21 @@ class ForgeFrontDoor:
     async def _checks_failed(self, repo: RepoRef, event: ChecksFailed) -> str:
         told = []
         for task in await self._ci_tasks(repo, event):
-            failure = CiFailure(commit=event.head_sha, name=event.name, run_id=event.run_id, url=event.url)
-            if await self.service.ci_failed(task.id, failure):
-                told.append(task.id)
+            other = repo.name if task.repo != repo.name else ""
+            failure = CiFailure(commit=event.head_sha, name=event.name, run_id=event.run_id, url=event.url, repo=other)
+            if not await self.service.ci_failed(task.id, failure):
+                continue
+            told.append(task.id)
+            if other:
+                for number in event.numbers[:5]:
+                    await self._say(
+                        repo,
+                        number,
+                        f"CI failed here on {event.head_sha[:10]}. Honk's autofix works on {task.repo}'s pull "
+                        f"request of {task_link(self.service.settings.base_url, task.id)} only so far, so it "
+                        f"does not try here: over to a person, or say `@{self.handle} <what to change>` here.",
+                        pull_request=True,
+                    )
         return f"told {', '.join(told)}" if told else "nothing: not an open Honk pull request"
 
     async def _checks_passed(self, repo: RepoRef, event: ChecksPassed) -> str:
@@ -218,6 +256,24 @@ class ForgeFrontDoor:
             if task is not None:
                 tasks.append(task)
         return tasks
+
+    async def _closed(self, repo: RepoRef, event: PullRequestChanged) -> str:
+        """A pull request merged or closed on the forge: news only for another repo's of a task over several
+        (the task's own is watched by its workflow, which polls it)."""
+        if event.by_bot:  # Honk's own closing (a cancelled task's) or merging among them: not a person's
+            return f"nothing: {event.actor or 'a bot'} is a bot"
+        task = await self.service.forge_task(event.forge, event.repo, event.number, event.head_branch)
+        if task is None or task.repo == repo.name:
+            return f"nothing: {'not a Honk pull request' if task is None else 'the task watches its own'}"
+        if not await self.service.other_repo_closed(task.id, repo.name, event.number, event.merged, event.actor):
+            return f"nothing: {task.id} has ended or is merging"
+        link = task_link(self.service.settings.base_url, task.id)
+        if event.merged:
+            said = f"Merged outside Honk: recorded on {link}, whose merge order ({task.repo} first) it skipped."
+        else:
+            said = f"Closed without merging: recorded on {link}. Merging the task is refused here until it is reopened."
+        await self._say(repo, event.number, said, pull_request=True)
+        return f"recorded on {task.id}: {repo.name}#{event.number} {'merged' if event.merged else 'closed'}"
 
     async def _pushed(self, repo: RepoRef, event: Pushed) -> str:
         if event.branch is None or event.branch != repo.branch:

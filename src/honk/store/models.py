@@ -256,6 +256,19 @@ class ForgeThreadRow(Base):
     __table_args__ = (Index("ix_forge_threads_task", "task_id"),)
 
 
+class TaskRepoRow(Base):
+    """One of the other repos of a task over several (issue 20), written with the event that says it (the
+    task's TaskAccepted; the repo's RepoPublished gives `number`, its pull request): what finds the task of a
+    forge event on that repo's pull request or branch with one lookup, not a read of every history."""
+
+    __tablename__ = "task_repos"
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    repo: Mapped[str] = mapped_column(String(100), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, default=0)  # its pull request; 0: none (yet)
+
+    __table_args__ = (Index("ix_task_repos_repo_number", "repo", "number"),)
+
+
 class TriggerRow(Base):
     """A trigger (honk.store.triggers): a preset task its URL starts, as the person who made it. Its token is
     kept only as a SHA-256 digest, looked up by it."""

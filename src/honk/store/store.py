@@ -16,12 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from honk.domain import Artifact, ForgeRef, RepoRef, TaskRequest, TaskState, TaskView
-from honk.events import EVENT_ADAPTER, AnyEvent, StoredEvent
+from honk.events import EVENT_ADAPTER, AnyEvent, RepoPublished, StoredEvent, TaskAccepted
 from honk.redaction import redactor
 from honk.store import migrations
 from honk.store.batching import WriteBatch
 from honk.store.migrations import SchemaVersion
-from honk.store.models import EventRow, RepoRow, TaskRow
+from honk.store.models import EventRow, RepoRow, TaskRepoRow, TaskRow
 from honk.timeline import Timeline
 
 
@@ -302,7 +302,28 @@ class Store:
                         timeline = timeline.fold(ev, row.id)
                 _summarize(task, timeline)
                 task.updated_at = updated[task_id]
+                await _other_repos(s, task_id, [ev for ev, _ in written])
             await s.commit()
+
+    async def task_of_pull_request(self, repo: str, number: int) -> str | None:
+        """The task whose other repo `repo` (one change across several) has pull request `number` (the
+        latest such task, should a number be recorded twice). 0 is no pull request's: a repo not published yet."""
+        if number <= 0:
+            return None
+        q = (
+            select(TaskRepoRow.task_id)
+            .join(TaskRow, TaskRow.id == TaskRepoRow.task_id)
+            .where(TaskRepoRow.repo == repo, TaskRepoRow.number == number)
+            .order_by(TaskRow.created_at.desc())
+            .limit(1)
+        )
+        async with self._session() as s:
+            return (await s.scalars(q)).first()
+
+    async def has_other_repo(self, task_id: str, repo: str) -> bool:
+        """Whether `repo` is one of the task's other repos (one change across several)."""
+        async with self._session() as s:
+            return await s.get(TaskRepoRow, (task_id, repo)) is not None
 
     async def timeline(self, task_id: str) -> Timeline | None:
         """The task's one reading of its events (None: no such task)."""
@@ -334,6 +355,23 @@ class Store:
         async with self._session() as s:
             rows: Sequence[EventRow] = (await s.scalars(q)).all()
         return [_stored(r) for r in rows]
+
+
+async def _other_repos(s: AsyncSession, task_id: str, events: list[AnyEvent]) -> None:
+    """A task's other repos as the lookup of forge events finds them (TaskRepoRow), in the transaction that
+    records the events that say them: the task's acceptance names them, a repo's publication numbers its
+    pull request."""
+    for ev in events:
+        if isinstance(ev, TaskAccepted):
+            for repo in ev.also:
+                if await s.get(TaskRepoRow, (task_id, repo)) is None:
+                    s.add(TaskRepoRow(task_id=task_id, repo=repo, number=0))
+        elif isinstance(ev, RepoPublished) and ev.number:
+            row = await s.get(TaskRepoRow, (task_id, ev.repo))
+            if row is None:
+                s.add(TaskRepoRow(task_id=task_id, repo=ev.repo, number=ev.number))
+            else:
+                row.number = ev.number
 
 
 def _stored(row: EventRow) -> StoredEvent:

@@ -238,6 +238,7 @@ class CiFailure(Carried):
     name: str = ""  # the check, job, workflow or pipeline that failed
     run_id: int | None = None  # where its jobs' logs are (a workflow run, a check suite, a pipeline)
     url: str = ""
+    repo: str = ""  # another repo of a task over several, whose pull request it is ("": the task's own)
 
 
 class CiPassing(Carried):

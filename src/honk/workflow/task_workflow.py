@@ -788,6 +788,15 @@ class TaskWorkflow:
                 continue
             self.ci_seen.add(failure.commit)
             name = [failure.name] if failure.name else []
+            if failure.repo and failure.repo != self.req.repo.name and workflow.patched("multi-repo-ci-v1"):
+                # The fix path reads the logs of, and commits to, the task's own repo's pull request only:
+                # on another repo's it would judge the wrong head. Said, not tried.
+                why = (
+                    f"Honk's autofix works on {self.req.repo.name}'s pull request only so far: over to a person, "
+                    f"or `@honk <what to change>` on {failure.repo}'s pull request"
+                )
+                await self._ci_skipped(failure.commit, name, why, repo=failure.repo)
+                continue
             if not self.autofix_on or cap == 0:
                 why = "autofix is off for this pull request" + (
                     " (`@honk autofix on` turns it back on)" if cap else " ([autofix] attempts = 0 in .honk.toml)"
@@ -841,8 +850,8 @@ class TaskWorkflow:
             await self._record(event)
             await self._notify(event.line(), note=True, asked_too=True)
 
-    async def _ci_skipped(self, commit: str, jobs: list[str], why: str) -> None:
-        event = ForgeChecksFailed(commit=commit, jobs=jobs, skipped=why)
+    async def _ci_skipped(self, commit: str, jobs: list[str], why: str, repo: str = "") -> None:
+        event = ForgeChecksFailed(commit=commit, jobs=jobs, skipped=why, repo=repo)
         await self._record(event)
         await self._notify(event.line(), note=True)
 
