@@ -120,6 +120,11 @@ class TaskWorkflow:
         # The task branch's commit as the last step returned it, None when a step since may have moved it
         # (see StepInput.head: later steps then skip asking the remote for it).
         self.head: str | None = None
+        # (head, base): the merge base verify found for that head; review and deliver reuse it while the
+        # head is still that one (see StepInput.base).
+        self.based: tuple[str, str] | None = None
+        # The step just before was provisioning, which left the worktree clean at self.head.
+        self.fresh = False
         self.changed = False
         self.asked: list[str] = []  # every follow-up applied, for the judge
         self.merge_from: str | None = None
@@ -274,12 +279,14 @@ class TaskWorkflow:
             await self._record(WorkspacePreparing())
             prov: ProvisionResult = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
             self.prov, wanted = prov, prov.config.queue
+            self.head, self.fresh = prov.head, prov.head is not None
             if wanted and wanted != workflow.info().task_queue and workflow.patched("queue-v1"):
                 # The repo's work belongs to other machines: set the workspace up again there, and
                 # do every further step there (workspaces are per machine).
                 await self._cleanup()
                 self.queue = wanted
-                self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+                prov = self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+                self.head, self.fresh = prov.head, prov.head is not None
             prompt: str = policy.first_prompt(self.req.text, self.req.attempt, self.req.attempts)
             reason: AgentReason = "request"
             assert self.prov is not None
@@ -351,6 +358,8 @@ class TaskWorkflow:
                 config=self.prov.config,
                 # The agent's own verify tool runs every repo's checks; a run scheduled before did not.
                 also=self.prov.also if self.req.also and workflow.patched("multi-repo-agent-checks-v1") else [],
+                head=self.head,
+                clean=self.fresh,
             ),
             minutes=self._agent_minutes(),
         )
@@ -382,6 +391,7 @@ class TaskWorkflow:
             self._move(ChecksStarted)
             report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
             self.head = report.head_commit
+            self.based = (report.head_commit, report.base_commit)
             feedback = report.feedback
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
@@ -394,6 +404,7 @@ class TaskWorkflow:
                         follow_ups=self.asked,
                         also=self.prov.also,
                         head=self.head,
+                        base=self._base(),
                     ),
                     minutes=10,
                 )
@@ -905,7 +916,12 @@ class TaskWorkflow:
             warnings=warnings or [],
             also=self.prov.also,
             head=self.head,
+            base=self._base(),
         )
+
+    def _base(self) -> str | None:
+        """The merge base verify found, while the branch is still at the head it found it for."""
+        return self.based[1] if self.based is not None and self.based[0] == self.head else None
 
     def _agent_minutes(self) -> float:
         assert self.prov is not None
@@ -1002,6 +1018,7 @@ class TaskWorkflow:
         # was; after any other step the head is known again only from what that step returns.
         if not (fn is acts.review or (fn is acts.build and self.prov is not None and self.prov.config.build is None)):
             self.head = None
+        self.fresh = False
         try:
             return await workflow.execute_activity_method(
                 fn,

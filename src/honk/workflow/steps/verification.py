@@ -75,9 +75,12 @@ class Verification:
         for a task over several)."""
         req = inp.request
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
-        diff = await self.workspaces.diff(
-            ws, await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+        base = (
+            await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+            if (inp.base is None or ws.at is None)
+            else inp.base
         )
+        diff = await self.workspaces.diff(ws, base)
         for other in inp.also:
             repo = req.repo_named(other.name)
             theirs = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
