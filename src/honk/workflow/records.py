@@ -135,6 +135,16 @@ class StepInput(Carried):
     # The merge base of `head` with the repo's target, as verify found it for that head (None: not known):
     # review and deliver read their diff from it instead of running `merge-base` again.
     base: str | None = None
+    # Verify only: when the checks pass, review the change too (in the same activity, with these
+    # follow-ups), rather than the workflow scheduling a review step after it.
+    review: bool = False
+    follow_ups: list[str] = []
+
+
+class ReviewResult(Carried):
+    ok: bool
+    feedback: str = ""
+    warnings: list[str] = []
 
 
 class VerifyResult(Carried):
@@ -142,6 +152,9 @@ class VerifyResult(Carried):
     feedback: str
     base_commit: str
     head_commit: str
+    # The review, when the step was asked for it (StepInput.review) and the checks passed: None otherwise,
+    # and from a worker that does not know the field (the workflow then runs the review step).
+    review: ReviewResult | None = None
 
 
 class ReviewInput(Carried):
@@ -151,12 +164,6 @@ class ReviewInput(Carried):
     also: list[RepoProvisioned] = []  # a task over several repos: the others (the review reads every diff)
     head: str | None = None  # as StepInput.head
     base: str | None = None  # as StepInput.base
-
-
-class ReviewResult(Carried):
-    ok: bool
-    feedback: str = ""
-    warnings: list[str] = []
 
 
 class BuildResult(Carried):
