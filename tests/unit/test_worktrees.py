@@ -222,3 +222,25 @@ async def test_a_fetch_reads_origins_url_again_once_another_process_changed_it(t
     assert run_git("--git-dir", str(mirror), "rev-parse", "refs/remotes/origin/main") == old.head()
     await here.fetch(RepoRef(name="r", url=new.url))  # this process's repo moved too
     assert run_git("--git-dir", str(mirror), "rev-parse", "refs/remotes/origin/main") == new.head()
+
+
+async def test_diff_and_stat_in_one_run_are_the_diff_and_the_diffstat(setup):
+    """Delivery's one git run gives the same diff as `diff`, and the stat `diffstat` gives (renames aside:
+    there it counts the deletion and the addition the diff shows)."""
+    remote, wss, repo = setup
+    await wss.fetch(repo)
+    ws = await wss.ensure("t-d", repo, "main")
+    base = run_git("rev-parse", "HEAD", cwd=ws.path)
+    assert await wss.diff_and_stat(ws, base) == ("", "")
+    (ws.path / "a.txt").write_text("a\nmore\n")
+    (ws.path / "new file.txt").write_text("new\n")
+    assert (await wss.commit_all(ws, "two", {}))[0]
+    diff, stat = await wss.diff_and_stat(ws, base)
+    assert (diff, stat) == (await wss.diff(ws, base), await wss.diffstat(ws, base))
+    assert diff.startswith("diff --git a/a.txt") and "2 files changed" in stat
+
+    run_git("mv", "a.txt", "b.txt", cwd=ws.path)
+    assert (await wss.commit_all(ws, "moved", {}))[0]
+    diff, stat = await wss.diff_and_stat(ws, base)
+    assert diff == await wss.diff(ws, base) and "deleted file mode" in diff
+    assert "a.txt" in stat and "b.txt" in stat

@@ -508,6 +508,16 @@ class WorktreeWorkspaces:
         # --no-renames: a test file moved out of the test tree reads as the deletion it is.
         return await git("diff", "--no-renames", f"{base}...HEAD", cwd=ws.path)
 
+    async def diff_and_stat(self, ws: Workspace, base: str) -> tuple[str, str]:
+        # git prints the stat, a blank line, then the patch (whose every file starts "diff --git ").
+        out = await git("diff", "--no-renames", "--stat", "--patch", f"{base}...HEAD", cwd=ws.path)
+        stat, sep, patch = out.partition("\n\ndiff --git ")
+        if not out:
+            return "", ""
+        if not sep:  # a shape this does not know: ask twice
+            return await self.diff(ws, base), await self.diffstat(ws, base)
+        return "diff --git " + patch, stat.rstrip()
+
     async def rebase_onto(self, ws: Workspace, ref: str) -> list[str]:
         """Replays the task branch's own commits on `ref` (issue 19, part D: `[merge] update = "rebase"`);
         returns the conflicting files (the rebase aborted: the branch and files as they were) or []."""
