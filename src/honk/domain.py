@@ -952,6 +952,9 @@ class Workspace(Carried):
     path: Path
     branch: str
     mirror: Path
+    # The commit `ensure` found the worktree at when it checked (the workflow's known head); None when it
+    # did not check. Good until something in this step moves HEAD: a forge's publish only pushes it.
+    at: str | None = None
 
 
 class BuildOutcome(Carried):

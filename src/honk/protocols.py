@@ -165,6 +165,11 @@ class Workspaces(Protocol):
 
     async def diffstat(self, ws: Workspace, base: str) -> str: ...
 
+    async def diff_and_stat(self, ws: Workspace, base: str) -> tuple[str, str]:
+        """`diff` and a diffstat of the same range, in one git run (the stat counts a rename as the
+        deletion and addition the diff shows)."""
+        ...
+
     async def publish(self, ws: Workspace, repo: RepoRef, task_id: str) -> bool:
         """Makes the branch reachable from other workers (False: only this one can continue it)."""
         ...

@@ -80,6 +80,7 @@ async def test_a_warm_spare_becomes_the_next_workspace(tmp_path: Path):
     ws = await wss.ensure("t-w1", repo, "main")
     assert run_git("symbolic-ref", "HEAD", cwd=ws.path) == "refs/heads/honk/t-w1"
     assert run_git("rev-parse", "HEAD", cwd=ws.path) == remote.head()
+    assert ws.at == remote.head(), "a branch started on a spare says where it put it"
     assert run_git("status", "--porcelain", cwd=ws.path) == "" and (ws.path / "d4" / "f19.txt").exists()
     await asyncio.gather(*wss._refills)
     assert len(list(spares.glob("*.ready"))) == 1, "refilled after the claim"
@@ -192,10 +193,54 @@ async def test_a_step_that_knows_the_head_uses_the_worktree_at_it_and_asks_the_r
 
     kept = await wss.ensure("t-1", repo, "main", head=mine)
     assert run_git("rev-parse", "HEAD", cwd=kept.path) == mine, "at the known head: the remote is not asked"
+    assert kept.at == mine, "and the step knows HEAD without asking git again"
 
     caught = await wss.ensure("t-1", repo, "main", head=theirs)
     assert run_git("rev-parse", "HEAD", cwd=caught.path) == theirs, "not at the known head: catches up"
+    assert caught.at is None, "the full path does not claim to know where HEAD is"
 
     run_git("checkout", "--quiet", "--detach", cwd=ws.path)  # at the head, but not on the task's branch
     named = await wss.ensure("t-1", repo, "main", head=theirs)
     assert run_git("symbolic-ref", "HEAD", cwd=named.path) == "refs/heads/honk/t-1"
+
+
+async def test_a_fetch_reads_origins_url_again_once_another_process_changed_it(tmp_path: Path):
+    """The mirror's origin URL is remembered per process (no `remote get-url` per fetch), but only while
+    the mirror's config is the one read: a process whose repo moved to another URL sets it, and a process
+    still configured with the old one notices the change and sets its own back, not fetching the other."""
+    old, new = RemoteRepo(tmp_path / "old", {"a.txt": "old\n"}), RemoteRepo(tmp_path / "new", {"a.txt": "new\n"})
+    here = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws", "Honk", "honk@localhost")
+    there = WorktreeWorkspaces(tmp_path / "mirrors", tmp_path / "ws2", "Honk", "honk@localhost")
+    mirror = tmp_path / "mirrors" / "r.git"
+    await here.fetch(RepoRef(name="r", url=old.url))
+    await here.fetch(RepoRef(name="r", url=old.url))
+    await there.fetch(RepoRef(name="r", url=new.url))
+    assert run_git("--git-dir", str(mirror), "remote", "get-url", "origin") == new.url
+
+    await here.fetch(RepoRef(name="r", url=old.url))
+    assert run_git("--git-dir", str(mirror), "remote", "get-url", "origin") == old.url
+    assert run_git("--git-dir", str(mirror), "rev-parse", "refs/remotes/origin/main") == old.head()
+    await here.fetch(RepoRef(name="r", url=new.url))  # this process's repo moved too
+    assert run_git("--git-dir", str(mirror), "rev-parse", "refs/remotes/origin/main") == new.head()
+
+
+async def test_diff_and_stat_in_one_run_are_the_diff_and_the_diffstat(setup):
+    """Delivery's one git run gives the same diff as `diff`, and the stat `diffstat` gives (renames aside:
+    there it counts the deletion and the addition the diff shows)."""
+    remote, wss, repo = setup
+    await wss.fetch(repo)
+    ws = await wss.ensure("t-d", repo, "main")
+    base = run_git("rev-parse", "HEAD", cwd=ws.path)
+    assert await wss.diff_and_stat(ws, base) == ("", "")
+    (ws.path / "a.txt").write_text("a\nmore\n")
+    (ws.path / "new file.txt").write_text("new\n")
+    assert (await wss.commit_all(ws, "two", {}))[0]
+    diff, stat = await wss.diff_and_stat(ws, base)
+    assert (diff, stat) == (await wss.diff(ws, base), await wss.diffstat(ws, base))
+    assert diff.startswith("diff --git a/a.txt") and "2 files changed" in stat
+
+    run_git("mv", "a.txt", "b.txt", cwd=ws.path)
+    assert (await wss.commit_all(ws, "moved", {}))[0]
+    diff, stat = await wss.diff_and_stat(ws, base)
+    assert diff == await wss.diff(ws, base) and "deleted file mode" in diff
+    assert "a.txt" in stat and "b.txt" in stat

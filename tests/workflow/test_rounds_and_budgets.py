@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from harness import CHANGED, CHECKS, Bench, Script, failed
 
-from honk.domain import AgentOutcome, AgentSettings, TaskState
+from honk.domain import AgentOutcome, AgentSettings, BuildSpec, TaskState
 from honk.errors import UserFacingError
 from honk.events import ChecksFailed, TaskFailed
 from honk.workflow.records import AgentRunInput, AgentRunResult, BuildResult, ReviewResult
@@ -38,10 +38,10 @@ async def test_a_change_that_passes_is_ready_in_one_round(bench: Bench) -> None:
             "checks_started",
             "check_finished",
             "change_reviewed",
-            "build_started",
-            "build_ready",
-            "task_ready",
+            "task_ready",  # no build (the repo has none): no build step either
         ]
+        assert "build" not in task.fakes.calls
+        assert [c.review for c in task.fakes.calls["verify"]] == [True], "verify was asked to review too"
 
 
 async def test_failing_checks_go_back_to_the_agent_with_their_feedback(bench: Bench) -> None:
@@ -67,7 +67,9 @@ async def test_the_task_gives_up_when_its_rounds_are_spent(bench: Bench) -> None
 
 
 async def test_a_failing_build_is_feedback_like_a_failing_check(bench: Bench) -> None:
-    async with bench.task(Script(build=[BuildResult(ok=False, failure="vite: cannot resolve ./App")])) as task:
+    built = CHECKS.model_copy(update={"build": BuildSpec(run="npm run build", artifacts=["dist"])})
+    script = Script(config=built, build=[BuildResult(ok=False, failure="vite: cannot resolve ./App")])
+    async with bench.task(script) as task:
         await task.settles_in(TaskState.ready)
         calls = task.fakes.calls["run_agent"]
         assert jobs(calls) == [(1, "request"), (2, "check_feedback")]
@@ -83,6 +85,15 @@ async def test_a_review_veto_gets_another_round(bench: Bench) -> None:
         assert jobs(calls) == [(1, "request"), (2, "review")]
         assert "rewrites README.md" in calls[1].job.prompt
         assert task.fakes.calls["deliver"][-1].warnings == []  # the second review found nothing
+
+
+async def test_a_verify_that_did_not_review_leaves_it_to_the_review_step(bench: Bench) -> None:
+    """A worker from before verify reviewed ignores the ask: the workflow then schedules the review."""
+    veto = ReviewResult(ok=False, feedback="the change also rewrites README.md", warnings=["out of scope"])
+    async with bench.task(Script(verify_reviews=False, review=[veto])) as task:
+        await task.settles_in(TaskState.ready)
+        assert jobs(task.fakes.calls["run_agent"]) == [(1, "request"), (2, "review")]
+        assert [type(c).__name__ for c in task.fakes.calls["review"]] == ["ReviewInput", "ReviewInput"]
 
 
 async def test_a_veto_in_the_last_round_is_delivered_as_a_warning(bench: Bench) -> None:

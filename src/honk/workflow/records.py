@@ -96,6 +96,9 @@ class ProvisionResult(Carried):
     max_rounds: int
     agent: str
     also: list[RepoProvisioned] = []  # the task's other repos, in its order (empty: a one-repo task)
+    # The commit provisioning left the task's worktree at, clean (no setup command ran in it); None: not
+    # known. The first agent run then neither asks the remote, nor resets, nor reads HEAD again.
+    head: str | None = None
 
 
 class AgentRunInput(Carried):
@@ -104,6 +107,10 @@ class AgentRunInput(Carried):
     agent: str
     config: RepoConfig | None = None  # as read at provisioning: what the agent's sandbox and checks may reach
     also: list[RepoProvisioned] = []  # a task over several repos: the others as provisioned (their checks)
+    head: str | None = None  # as StepInput.head
+    # The worktree is as provisioning left it, clean at `head` (the step before was provisioning, no setup
+    # ran): a first attempt skips the reset and clean that a retried run needs.
+    clean: bool = False
 
 
 class AgentRunResult(Carried):
@@ -125,6 +132,19 @@ class StepInput(Carried):
     # The commit the workflow last saw the task's branch at (None: not known): Workspaces.ensure uses a
     # worktree already there without asking the remote whether another machine took the branch further.
     head: str | None = None
+    # The merge base of `head` with the repo's target, as verify found it for that head (None: not known):
+    # review and deliver read their diff from it instead of running `merge-base` again.
+    base: str | None = None
+    # Verify only: when the checks pass, review the change too (in the same activity, with these
+    # follow-ups), rather than the workflow scheduling a review step after it.
+    review: bool = False
+    follow_ups: list[str] = []
+
+
+class ReviewResult(Carried):
+    ok: bool
+    feedback: str = ""
+    warnings: list[str] = []
 
 
 class VerifyResult(Carried):
@@ -132,6 +152,9 @@ class VerifyResult(Carried):
     feedback: str
     base_commit: str
     head_commit: str
+    # The review, when the step was asked for it (StepInput.review) and the checks passed: None otherwise,
+    # and from a worker that does not know the field (the workflow then runs the review step).
+    review: ReviewResult | None = None
 
 
 class ReviewInput(Carried):
@@ -140,12 +163,7 @@ class ReviewInput(Carried):
     follow_ups: list[str] = []
     also: list[RepoProvisioned] = []  # a task over several repos: the others (the review reads every diff)
     head: str | None = None  # as StepInput.head
-
-
-class ReviewResult(Carried):
-    ok: bool
-    feedback: str = ""
-    warnings: list[str] = []
+    base: str | None = None  # as StepInput.base
 
 
 class BuildResult(Carried):

@@ -120,6 +120,11 @@ class TaskWorkflow:
         # The task branch's commit as the last step returned it, None when a step since may have moved it
         # (see StepInput.head: later steps then skip asking the remote for it).
         self.head: str | None = None
+        # (head, base): the merge base verify found for that head; review and deliver reuse it while the
+        # head is still that one (see StepInput.base).
+        self.based: tuple[str, str] | None = None
+        # The step just before was provisioning, which left the worktree clean at self.head.
+        self.fresh = False
         self.changed = False
         self.asked: list[str] = []  # every follow-up applied, for the judge
         self.merge_from: str | None = None
@@ -274,12 +279,14 @@ class TaskWorkflow:
             await self._record(WorkspacePreparing())
             prov: ProvisionResult = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
             self.prov, wanted = prov, prov.config.queue
+            self.head, self.fresh = prov.head, prov.head is not None
             if wanted and wanted != workflow.info().task_queue and workflow.patched("queue-v1"):
                 # The repo's work belongs to other machines: set the workspace up again there, and
                 # do every further step there (workspaces are per machine).
                 await self._cleanup()
                 self.queue = wanted
-                self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+                prov = self.prov = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
+                self.head, self.fresh = prov.head, prov.head is not None
             prompt: str = policy.first_prompt(self.req.text, self.req.attempt, self.req.attempts)
             reason: AgentReason = "request"
             assert self.prov is not None
@@ -351,6 +358,8 @@ class TaskWorkflow:
                 config=self.prov.config,
                 # The agent's own verify tool runs every repo's checks; a run scheduled before did not.
                 also=self.prov.also if self.req.also and workflow.patched("multi-repo-agent-checks-v1") else [],
+                head=self.head,
+                clean=self.fresh,
             ),
             minutes=self._agent_minutes(),
         )
@@ -380,13 +389,23 @@ class TaskWorkflow:
                 if result.outcome.summary:
                     self.summaries.append(result.outcome.summary)
             self._move(ChecksStarted)
-            report = await self._act(acts.verify, self._step(), minutes=self._verify_minutes())
+            # One activity where there were three: verify reviews the change once its checks pass, and a
+            # repo with nothing to build schedules no build step (each activity is a round trip through
+            # the Temporal server and six history events). Checked only for a change, which is reviewed.
+            folded = self.changed and workflow.patched("verify-reviews-v1")
+            report = await self._act(
+                acts.verify,
+                self._step(review=folded),
+                minutes=self._verify_minutes() + (10 if folded else 0),
+            )
             self.head = report.head_commit
+            self.based = (report.head_commit, report.base_commit)
             feedback = report.feedback
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
-            if report.passed and workflow.patched("review-v1"):
-                review = await self._act(
+            if report.passed and (report.review is not None or workflow.patched("review-v1")):
+                # A verify from a worker that does not review (an older one) leaves it to the review step.
+                review = report.review or await self._act(
                     acts.review,
                     ReviewInput(
                         request=self.req,
@@ -394,6 +413,7 @@ class TaskWorkflow:
                         follow_ups=self.asked,
                         also=self.prov.also,
                         head=self.head,
+                        base=self._base(),
                     ),
                     minutes=10,
                 )
@@ -404,8 +424,12 @@ class TaskWorkflow:
                     continue
             if report.passed:
                 self._move(BuildStarted)
-                build: BuildResult = await self._act(
-                    acts.build, self._step(), minutes=self._build_minutes(), queue=self._build_queue()
+                build: BuildResult = (
+                    BuildResult(ok=True)  # what the build step answers for a repo without a build
+                    if folded and self.prov.config.build is None
+                    else await self._act(
+                        acts.build, self._step(), minutes=self._build_minutes(), queue=self._build_queue()
+                    )
                 )
                 if build.ok:
                     self.verified_base = report.base_commit
@@ -904,9 +928,11 @@ class TaskWorkflow:
         self.shown.update(new)
         return new
 
-    def _step(self, summary: str = "", warnings: list[str] | None = None) -> StepInput:
+    def _step(self, summary: str = "", warnings: list[str] | None = None, review: bool = False) -> StepInput:
         assert self.prov is not None
         return StepInput(
+            review=review,
+            follow_ups=self.asked if review else [],
             request=self.req,
             config=self.prov.config,
             round=self.round,
@@ -914,7 +940,12 @@ class TaskWorkflow:
             warnings=warnings or [],
             also=self.prov.also,
             head=self.head,
+            base=self._base(),
         )
+
+    def _base(self) -> str | None:
+        """The merge base verify found, while the branch is still at the head it found it for."""
+        return self.based[1] if self.based is not None and self.based[0] == self.head else None
 
     def _agent_minutes(self) -> float:
         assert self.prov is not None
@@ -1011,6 +1042,7 @@ class TaskWorkflow:
         # was; after any other step the head is known again only from what that step returns.
         if not (fn is acts.review or (fn is acts.build and self.prov is not None and self.prov.config.build is None)):
             self.head = None
+        self.fresh = False
         try:
             return await workflow.execute_activity_method(
                 fn,

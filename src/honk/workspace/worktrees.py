@@ -80,6 +80,10 @@ class WorktreeWorkspaces:
         # This process's fetchers of one repo queue here, not on the mirror's file lock: a burst of tasks
         # shares one or two fetches and takes the file lock once or twice, not once each.
         self._fetchers: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Lock]] = {}
+        # mirror → (origin's URL, the mirror config's inode and mtime) as last read: a fetch asks git for
+        # the URL again only when the repo's URL or the config file changed (git rewrites it by renaming a
+        # new file over it, so any process's `set-url` gives it a new inode).
+        self._origins: dict[Path, tuple[str, int, int]] = {}
 
     def mirror_path(self, repo: RepoRef) -> Path:
         return mirror_path(self.mirrors_dir, repo)
@@ -122,9 +126,11 @@ class WorktreeWorkspaces:
             await git("init", "--quiet", "--bare", str(mirror))
             await git("remote", "add", "origin", repo.url, git_dir=mirror)
             await self._no_push(mirror)
-        elif await git("remote", "get-url", "origin", git_dir=mirror) != repo.url:
+            self._remember_origin(mirror, repo.url)
+        elif not await self._origin_is(mirror, repo.url):
             await git("remote", "set-url", "origin", repo.url, git_dir=mirror)
             await self._no_push(mirror)
+            self._remember_origin(mirror, repo.url)
             stamp.unlink(missing_ok=True)
         elif _stamped(stamp) >= asked:
             return
@@ -138,6 +144,20 @@ class WorktreeWorkspaces:
                 "— check the URL and that this machine can reach it."
             ) from e
         stamp.write_text(repr(started))
+
+    async def _origin_is(self, mirror: Path, url: str) -> bool:
+        """Whether the mirror's origin is `url`: from memory while its config file is unchanged."""
+        config = (mirror / "config").stat()
+        if self._origins.get(mirror) == (url, config.st_ino, config.st_mtime_ns):
+            return True
+        if await git("remote", "get-url", "origin", git_dir=mirror) != url:
+            return False
+        self._remember_origin(mirror, url)
+        return True
+
+    def _remember_origin(self, mirror: Path, url: str) -> None:
+        config = (mirror / "config").stat()
+        self._origins[mirror] = (url, config.st_ino, config.st_mtime_ns)
 
     @staticmethod
     async def _no_push(mirror: Path) -> None:
@@ -185,7 +205,7 @@ class WorktreeWorkspaces:
         if head is not None and not new and (path / ".git").exists():
             at = await git("rev-parse", "HEAD", "--symbolic-full-name", "HEAD", cwd=path, check=False)
             if at.split() == [head, f"refs/heads/{branch}"]:
-                return Workspace(path=path, branch=branch, mirror=mirror)
+                return Workspace(path=path, branch=branch, mirror=mirror, at=head)
         if not (mirror / "HEAD").exists():  # a machine new to this repo, taking over a task
             await self.fetch(repo)
         published = await self._published(repo, task_id) if self.share and not new else None
@@ -212,12 +232,13 @@ class WorktreeWorkspaces:
             spare = None if exists else await self._claim_spare(repo, path)
             if spare is None:
                 await self._add_worktree(mirror, path, branch, base, exists=bool(exists))
+        at = None
         if spare is not None:
-            await self._start_branch(path, branch, base, mirror)
+            at = await self._start_branch(path, branch, base, mirror)
         else:
             await git("reset", "--quiet", "--hard", cwd=path)
         self._schedule_refill(repo, base_branch)
-        return Workspace(path=path, branch=branch, mirror=mirror)
+        return Workspace(path=path, branch=branch, mirror=mirror, at=at)
 
     @staticmethod
     async def _add_worktree(mirror: Path, path: Path, branch: str, base: str, *, exists: bool) -> None:
@@ -292,7 +313,8 @@ class WorktreeWorkspaces:
                 return path
         return None
 
-    async def _start_branch(self, path: Path, branch: str, base: str, mirror: Path) -> None:
+    async def _start_branch(self, path: Path, branch: str, base: str, mirror: Path) -> str:
+        """Names the task's branch at `base` in the worktree at `path`; returns the commit it is at."""
         target = await git("rev-parse", base, git_dir=mirror)
         if await git("rev-parse", "HEAD", cwd=path) == target:
             # Already at the base: name the branch and point HEAD at it, no file is touched.
@@ -300,6 +322,7 @@ class WorktreeWorkspaces:
             await git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
         else:
             await git("checkout", "--quiet", "--force", "-B", branch, target, cwd=path)
+        return target
 
     def _schedule_refill(self, repo: RepoRef, base_branch: str) -> None:
         if self.warm <= 0:
@@ -484,6 +507,16 @@ class WorktreeWorkspaces:
     async def diff(self, ws: Workspace, base: str) -> str:
         # --no-renames: a test file moved out of the test tree reads as the deletion it is.
         return await git("diff", "--no-renames", f"{base}...HEAD", cwd=ws.path)
+
+    async def diff_and_stat(self, ws: Workspace, base: str) -> tuple[str, str]:
+        # git prints the stat, a blank line, then the patch (whose every file starts "diff --git ").
+        out = await git("diff", "--no-renames", "--stat", "--patch", f"{base}...HEAD", cwd=ws.path)
+        stat, sep, patch = out.partition("\n\ndiff --git ")
+        if not out:
+            return "", ""
+        if not sep:  # a shape this does not know: ask twice
+            return await self.diff(ws, base), await self.diffstat(ws, base)
+        return "diff --git " + patch, stat.rstrip()
 
     async def rebase_onto(self, ws: Workspace, ref: str) -> list[str]:
         """Replays the task branch's own commits on `ref` (issue 19, part D: `[merge] update = "rebase"`);

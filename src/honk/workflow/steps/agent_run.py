@@ -41,12 +41,15 @@ class AgentRunner:
 
     async def run(self, inp: AgentRunInput, attempt: int, emit: EventSink) -> AgentRunResult:
         req, job = inp.request, inp.job
-        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch)
-        await self.workspaces.reset(ws)  # a retried run starts from what was committed
+        ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
+        # A retried run starts from what was committed; a first run right after provisioning finds the
+        # worktree clean at the head it was handed (ws.at: ensure saw it there), so nothing is reset.
+        if not (inp.clean and attempt == 1 and ws.at is not None):
+            await self.workspaces.reset(ws)  # moves no HEAD: ws.at still holds
         others = await self._others(req)
         if job.mode == "plan":
             return await self._plan(inp, ws, emit, others)
-        head = await self.workspaces.head(ws)
+        head = ws.at or await self.workspaces.head(ws)
         also_heads = {repo.name: await self.workspaces.head(other) for repo, other in others}
         recovered: dict[str, str] = {}
         if attempt > 1:

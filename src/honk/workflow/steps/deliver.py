@@ -23,20 +23,21 @@ class Delivery:
     async def deliver(self, inp: StepInput, emit: EventSink) -> None:
         req, target = inp.request, policy.merge_target(inp.request.repo, inp.config)
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
-        base = await self.workspaces.merge_base(ws, target)
-        diff = await self.workspaces.diff(ws, base)
+        # Verify's merge base holds while the worktree is at the head it was found for (ws.at: ensure saw it).
+        base = inp.base if inp.base is not None and ws.at is not None else await self.workspaces.merge_base(ws, target)
         timeline = await self.reads.timeline(req.task_id) or Timeline()
         if inp.also:
             diff, diffstat = await self._deliver_across(inp, timeline, emit)
         else:
+            diff, diffstat = await self.workspaces.diff_and_stat(ws, base)  # publishing moves no HEAD
             change = Change(task_id=req.task_id, repo=req.repo, workspace=ws, target=target, mode=inp.config.merge.mode)
             # Before "ready": whoever is told the task is ready finds its pull request there.
             if (pr := await self.forges.of(req.repo).publish(change, self._body(req, timeline, inp))) is not None:
                 await emit(pr)
-            diffstat = await self.workspaces.diffstat(ws, base)
         await emit(
             TaskReady(
-                commit=await self.workspaces.head(ws),
+                # Publishing only pushes the branch: HEAD is still where ensure found it, when it looked.
+                commit=ws.at or await self.workspaces.head(ws),
                 summary=inp.summary,
                 diffstat=diffstat,
                 warnings=inp.warnings,

@@ -45,14 +45,14 @@ class Provisioner:
         """`queue`: the task queue this worker took the step from (a repo with its own is set up there)."""
         started, repo = time.monotonic(), task.repo
         await self.workspaces.fetch(repo)
-        await self.workspaces.remote_head(repo, repo.branch)
+        at_target = await self.workspaces.remote_head(repo, repo.branch)
         # Provisioning comes before any commit of the task (a retried or re-queued provision too): `new`
         # skips asking the remote for a published branch, and hands the workspace back clean.
         ws = await self.workspaces.ensure(task.task_id, repo, repo.branch, new=True)
         config = load_repo_config(ws.path)
         target = policy.merge_target(repo, config)
         if target != repo.branch:  # the base branch was checked above
-            await self.workspaces.remote_head(repo, target)
+            at_target = await self.workspaces.remote_head(repo, target)
         agent = task.agent or config.agent.name or self.default_agent
         chosen = self.agents.get(agent)  # an unknown or unconfigured agent fails here, before any work
         if (task.plan or config.agent.plan) and not chosen.plans:
@@ -77,11 +77,15 @@ class Provisioner:
         if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
             await self._setup(task, ws, config, emit)
         also = [await self._other(task, other, agent, queue, emit) for other in task.also]
-        base = await self.workspaces.merge_base(ws, target)
+        # A branch just started at the target's commit (ws.at: ensure put it there) has that commit for its
+        # merge base: no `merge-base` run. A setup command may have committed, so then git is asked.
+        head = ws.at if not config.setup else None
+        base = head if head is not None and head == at_target else await self.workspaces.merge_base(ws, target)
         await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=round(time.monotonic() - started, 3)))
         return ProvisionResult(
             branch=ws.branch,
             base_commit=base,
+            head=head,
             config=config,
             max_rounds=config.max_rounds or self.max_rounds,
             agent=agent,

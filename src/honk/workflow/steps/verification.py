@@ -3,7 +3,7 @@ scope judge — then the build, which makes the new version people open on their
 
 from __future__ import annotations
 
-from honk.domain import CheckResult
+from honk.domain import CheckResult, Workspace
 from honk.egress.policies import EgressPolicies
 from honk.events import BuildReady, BuildStarted, ChangeReviewed, ChecksStarted
 from honk.protocols import Builder, Checks, EventSink, Reviewer, TaskReads, Workspaces
@@ -45,11 +45,15 @@ class Verification:
             finally:
                 await self.refusals.collect(req, emit)
         base = await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+        head, passed = await self.workspaces.head(ws), all(r.passed for r in results)
+        review = None
+        if passed and inp.review:  # one activity for both: no review task for Temporal to schedule
+            asked = ReviewInput(
+                request=req, config=inp.config, follow_ups=inp.follow_ups, also=inp.also, head=head, base=base
+            )
+            review = await self._review(asked, ws, base, emit)
         return VerifyResult(
-            passed=all(r.passed for r in results),
-            feedback=feedback(results),
-            base_commit=base,
-            head_commit=await self.workspaces.head(ws),
+            passed=passed, feedback=feedback(results), base_commit=base, head_commit=head, review=review
         )
 
     async def _verify_each(self, inp: StepInput, emit: EventSink) -> list[CheckResult]:
@@ -75,9 +79,16 @@ class Verification:
         for a task over several)."""
         req = inp.request
         ws = await self.workspaces.ensure(req.task_id, req.repo, req.repo.branch, head=inp.head)
-        diff = await self.workspaces.diff(
-            ws, await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+        base = (
+            await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
+            if (inp.base is None or ws.at is None)
+            else inp.base
         )
+        return await self._review(inp, ws, base, emit)
+
+    async def _review(self, inp: ReviewInput, ws: Workspace, base: str, emit: EventSink) -> ReviewResult:
+        req = inp.request
+        diff = await self.workspaces.diff(ws, base)
         for other in inp.also:
             repo = req.repo_named(other.name)
             theirs = await self.workspaces.ensure(req.task_id, repo, repo.branch, key=req.workspace_key(repo))
