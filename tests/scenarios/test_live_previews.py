@@ -38,8 +38,10 @@ def _get(endpoint: PreviewEndpoint, task_id: str, path: str = "/") -> bytes:
     return asyncio.run(go())
 
 
-def _running(marker: str) -> list[int]:
-    """Processes whose command line names `marker` (the sample's dev server)."""
+def _running(marker: str, under: HonkStack | None = None) -> list[int]:
+    """Processes whose command line names `marker` (the sample's dev server); with `under`, only those that
+    descend from that stack's server or workers: another test's preview (the other test worker runs the
+    sample too) is not this one's."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
@@ -48,7 +50,22 @@ def _running(marker: str) -> list[int]:
                     found.append(int(proc.name))
             except OSError:
                 continue
-    return [pid for pid in found if pid != os.getpid()]
+    found = [pid for pid in found if pid != os.getpid()]
+    if under is None:
+        return found
+    roots = {under.server.pid, *(w.pid for w in under.workers)}
+    return [pid for pid in found if _descends(pid, roots)]
+
+
+def _descends(pid: int, roots: set[int]) -> bool:
+    while pid > 1:
+        if pid in roots:
+            return True
+        try:  # the parent is the field after the command's closing parenthesis
+            pid = int((Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            return False
+    return False
 
 
 def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remote):
@@ -65,7 +82,7 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
     assert info.endpoint.address.startswith("unix:")
     page = _get(info.endpoint, task.id)
     assert b"200 OK" in page.split(b"\r\n")[0] and b"Playlists" in page
-    assert _running("serve.py"), "the dev server runs"
+    assert _running("serve.py", stack), "the dev server runs"
 
     shots = [e.event for e in stack.events(task.id) if e.event.kind == "screenshots_taken"]
     assert len(shots) == 1 and [r.route for r in shots[0].routes] == ["/"]
@@ -78,7 +95,7 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
 
     assert stack.http.post(f"/api/tasks/{task.id}/cancel", json={}).status_code == 202
     stack.wait_for(task.id, TaskState.cancelled)
-    wait_until(lambda: not _running("serve.py"), 15, "the preview's processes to end with the task")
+    wait_until(lambda: not _running("serve.py", stack), 15, "the preview's processes to end with the task")
     wait_until(lambda: _preview(stack, task.id).state == "stopped", 15, "the preview to be recorded stopped")
 
 
@@ -108,7 +125,7 @@ def test_an_idle_preview_stops_and_wakes_on_the_next_request(tmp_path, temporal,
         assert stack.wait_for(task.id, TaskState.ready, TaskState.failed, timeout_s=180).state == TaskState.ready
         cookie = stack.preview_cookie(task.id)
         wait_until(lambda: _preview(stack, task.id).state == "stopped", 30, "the idle preview to be stopped")
-        assert not _running("serve.py"), "an idle-stopped preview holds no process"
+        assert not _running("serve.py", stack), "an idle-stopped preview holds no process"
 
         asleep = stack.preview(task.id, "/", cookie)
         assert asleep.status_code == 503 and "Starting the preview" in asleep.text

@@ -29,7 +29,7 @@ from honk.store import Store
 from honk.store.slack import SlackStore
 from honk.testing.fake_slack import FakeSlack, mention_event
 from honk.testing.processes import HonkStack, TemporalDevServer
-from repos import DIRECT_FIX, calc_files
+from repos import DIRECT_FIX, calc_files, slow_fix
 
 THREAD = "1690000000.000001"
 
@@ -264,9 +264,9 @@ def slack_without_streaming() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def ask(stack: HonkStack, slack: FakeSlack, make_remote) -> tuple[str, str, str]:  # noqa: ANN001 - the fixture
+def ask(stack: HonkStack, slack: FakeSlack, make_remote, fix: str = DIRECT_FIX) -> tuple[str, str, str]:  # noqa: ANN001 - the fixture
     """Ana asks in a channel: returns the thread, the task's id and its status message (the first reply)."""
-    stack.add_repo("calc", make_remote(calc_files(DIRECT_FIX)).url)
+    stack.add_repo("calc", make_remote(calc_files(fix)).url)
     mention = mention_event("<@UHONK> make add() add repo=calc", user="U1")
     assert post_event(stack, mention).status_code == 200
     thread = mention["event"]["ts"]
@@ -279,7 +279,10 @@ def ask(stack: HonkStack, slack: FakeSlack, make_remote) -> tuple[str, str, str]
 def test_a_mention_streams_the_tasks_steps_in_its_thread_and_stops_at_ready(tmp_path, temporal, slack, make_remote):
     stack = stack_on(tmp_path, temporal, slack)
     try:
-        thread, task_id, _ = ask(stack, slack, make_remote)
+        # The agent works for a second, longer than the status interval (0.5 s): the steps that came while it
+        # worked are appended to the open stream. (A task quicker than the interval from its first step to
+        # ready is shown whole when the stream stops; on a quiet machine this one's steps did just that.)
+        thread, task_id, _ = ask(stack, slack, make_remote, slow_fix(1))
         assert stack.wait_for(task_id, TaskState.ready, TaskState.failed).state == TaskState.ready
         ready = slack.wait_for("chat.postMessage", where=lambda c: "Ready for review" in c.args.get("text", ""))[0]
         [start] = slack.calls_to("chat.startStream")
@@ -296,7 +299,7 @@ def test_a_mention_streams_the_tasks_steps_in_its_thread_and_stops_at_ready(tmp_
             "review-1": "complete",
             "ready-1": "complete",
         }
-        assert "Fixed add() directly." in stream.tasks["agent-1"]["details"]
+        assert "Fixed add() after a think." in stream.tasks["agent-1"]["details"]
         assert slack.calls_to("chat.appendStream"), "the steps came as the task moved"
         assert [b["type"] for b in ready.args["blocks"]] == ["section", "actions"], "the ready message as ever"
         assert not slack.refusals, "every message and chunk Honk sent was one Slack takes"
