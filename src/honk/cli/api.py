@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 
 from honk.errors import UserFacingError
@@ -84,3 +85,10 @@ def _parts(files: list[Path]) -> list[tuple[str, tuple[str, bytes, str]]]:
             raise UserFacingError(f"Cannot read {path}: {e.strerror or e}.") from e
         parts.append(("files", (path.name, data, mimetypes.guess_type(path.name)[0] or "application/octet-stream")))
     return parts
+
+
+def api_of(ctx: click.Context) -> ApiClient:
+    """The client for a command's context: the root command's --url, --user and --token (a command run alone
+    in a test has no root options: the settings' URL)."""
+    obj = ctx.find_root().obj or {}
+    return ApiClient(obj.get("url") or default_url(), obj.get("user"), obj.get("token"))

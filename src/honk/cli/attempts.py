@@ -8,13 +8,9 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import ApiClient, api_of
 from honk.domain import AttemptsView
 from honk.errors import UserFacingError
-
-
-def _api(ctx: click.Context) -> ApiClient:
-    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"], ctx.obj["token"])
 
 
 def _path(group: str) -> str:
@@ -70,7 +66,7 @@ def attempts() -> None:
 @click.pass_context
 def show(ctx: click.Context, group: str, as_json: bool) -> None:
     """The group's attempts ranked, best first, with why each is where it is."""
-    api = _api(ctx)
+    api = api_of(ctx)
     data = api.call("GET", _path(group))
     if as_json:
         click.echo(json.dumps(data, indent=2))
@@ -84,6 +80,6 @@ def show(ctx: click.Context, group: str, as_json: bool) -> None:
 @click.pass_context
 def pick(ctx: click.Context, group: str, task_id: str) -> None:
     """Keeps attempt TASK (merge it as any task) and cancels the group's other attempts."""
-    api = _api(ctx)
+    api = api_of(ctx)
     view = AttemptsView.model_validate(api.call("POST", f"{_path(group)}/pick", {"task_id": task_id}))
     show_view(view, api.base_url)

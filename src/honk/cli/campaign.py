@@ -10,14 +10,9 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import api_of
 from honk.domain import CampaignMember, CampaignView, MemberActed, OnCancel
 from honk.errors import UserFacingError
-
-
-def _api(ctx: click.Context) -> ApiClient:
-    obj = ctx.find_root().obj or {}
-    return ApiClient(obj.get("url") or default_url(), obj.get("user"), obj.get("token"))
 
 
 def _path(campaign_id: str, action: str = "") -> str:
@@ -106,7 +101,7 @@ def campaign_start(
         "model": model,
         "request_id": request_id,
     }
-    api = _api(ctx)
+    api = api_of(ctx)
     view = CampaignView.model_validate(
         api.call("POST", "/api/campaigns", {k: v for k, v in body.items() if v is not None})
     )
@@ -127,7 +122,7 @@ def campaign_start(
 @click.pass_context
 def campaign_list(ctx: click.Context, limit: int, as_json: bool) -> None:
     """The newest campaigns first: state, how many members settled, cost, the request."""
-    found = [CampaignView.model_validate(c) for c in _api(ctx).call("GET", "/api/campaigns", params={"limit": limit})]
+    found = [CampaignView.model_validate(c) for c in api_of(ctx).call("GET", "/api/campaigns", params={"limit": limit})]
     if as_json:
         click.echo(json.dumps([v.model_dump(mode="json") for v in found], indent=2))
         return
@@ -143,7 +138,7 @@ def campaign_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.pass_context
 def campaign_show(ctx: click.Context, campaign_id: str, as_json: bool) -> None:
     """One campaign: where it stands, and a table of its repos (state, checks, pull request, cost, task)."""
-    view = CampaignView.model_validate(_api(ctx).call("GET", _path(campaign_id)))
+    view = CampaignView.model_validate(api_of(ctx).call("GET", _path(campaign_id)))
     if as_json:
         click.echo(view.model_dump_json(indent=2))
         return
@@ -184,7 +179,7 @@ def _acted(verb: str, negative: str, acted: list[MemberActed]) -> None:
 @click.pass_context
 def campaign_merge(ctx: click.Context, campaign_id: str) -> None:
     """Merge every member that is ready with its checks passing (each under the repo's merge policy)."""
-    acted = [MemberActed.model_validate(a) for a in _api(ctx).call("POST", _path(campaign_id, "merge"), {})]
+    acted = [MemberActed.model_validate(a) for a in api_of(ctx).call("POST", _path(campaign_id, "merge"), {})]
     if not acted:
         click.echo("nothing to merge: no member is ready with its checks passing")
     _acted("merged", "not merged", acted)
@@ -197,7 +192,7 @@ def campaign_merge(ctx: click.Context, campaign_id: str) -> None:
 def campaign_retry(ctx: click.Context, campaign_id: str, instruction: str) -> None:
     """A new attempt for every failed member (with --add: that instruction added to its request)."""
     body = {"instruction": instruction}
-    acted = [MemberActed.model_validate(a) for a in _api(ctx).call("POST", _path(campaign_id, "retry"), body)]
+    acted = [MemberActed.model_validate(a) for a in api_of(ctx).call("POST", _path(campaign_id, "retry"), body)]
     if not acted:
         click.echo("nothing to retry: no member failed")
     _acted("retrying", "not retried", acted)
@@ -208,7 +203,7 @@ def campaign_retry(ctx: click.Context, campaign_id: str, instruction: str) -> No
 @click.pass_context
 def campaign_cancel(ctx: click.Context, campaign_id: str) -> None:
     """Stop the campaign: nothing more starts, running tasks stop, open PRs closed or left as drafts."""
-    view = CampaignView.model_validate(_api(ctx).call("POST", _path(campaign_id, "cancel"), {}))
+    view = CampaignView.model_validate(api_of(ctx).call("POST", _path(campaign_id, "cancel"), {}))
     prs = "closed" if view.settings.on_cancel == "close" else "left as drafts"
     click.echo(f"campaign {view.id} {view.state.value}: nothing more starts; open pull requests are {prs}")
 

@@ -12,15 +12,10 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import api_of
 from honk.domain import HandOff, TaskState
 from honk.errors import UserFacingError
 from honk.workspace.local_clone import LocalClone
-
-
-def _api(ctx: click.Context) -> ApiClient:
-    obj = ctx.find_root().obj or {}
-    return ApiClient(obj.get("url") or default_url(), obj.get("user"), obj.get("token"))
 
 
 @click.command()
@@ -29,7 +24,7 @@ def _api(ctx: click.Context) -> ApiClient:
 @click.pass_context
 def checkout(ctx: click.Context, task_id: str, print_only: bool) -> None:
     """Fetch TASK's branch into this clone and switch to it; the agent's summary goes to .git/honk-TASK.md."""
-    hand_off = HandOff.model_validate(_api(ctx).call("GET", f"/api/tasks/{quote(task_id, safe='')}/checkout"))
+    hand_off = HandOff.model_validate(api_of(ctx).call("GET", f"/api/tasks/{quote(task_id, safe='')}/checkout"))
     if hand_off.state == TaskState.merged and hand_off.merged_commit:
         click.echo(f"{task_id} is merged as {hand_off.merged_commit[:12]}: `git pull` brings it in.")
         return

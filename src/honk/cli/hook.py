@@ -8,13 +8,8 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import api_of
 from honk.domain import TriggerInfo, TriggerMade
-
-
-def _api(ctx: click.Context) -> ApiClient:
-    obj = ctx.find_root().obj or {}
-    return ApiClient(obj.get("url") or default_url(), obj.get("user"), obj.get("token"))
 
 
 @click.group()
@@ -33,7 +28,7 @@ def hook_create(ctx: click.Context, name: str, repo_name: str, prompt: str, agen
     task as you; its body (JSON or text, up to 64 KiB) reaches the agent as context, an Idempotency-Key header
     makes a retry the same task."""
     body = {"name": name, "repo": repo_name, "prompt": prompt, "agent": agent}
-    made = TriggerMade.model_validate(_api(ctx).call("POST", "/api/triggers", body))
+    made = TriggerMade.model_validate(api_of(ctx).call("POST", "/api/triggers", body))
     click.echo(made.url)
     click.echo(
         f"trigger {made.trigger.name} starts tasks on {made.trigger.repo} as {made.trigger.created_by}. "
@@ -51,7 +46,7 @@ def hook_list(ctx: click.Context, repo_name: str | None, as_json: bool) -> None:
     """The triggers: what each starts, who made it, how often it fired (never their URLs)."""
     found = [
         TriggerInfo.model_validate(t)
-        for t in _api(ctx).call("GET", "/api/triggers", params={"repo": repo_name} if repo_name else None)
+        for t in api_of(ctx).call("GET", "/api/triggers", params={"repo": repo_name} if repo_name else None)
     ]
     if as_json:
         click.echo(json.dumps([t.model_dump(mode="json") for t in found], indent=2))
@@ -68,7 +63,7 @@ def hook_list(ctx: click.Context, repo_name: str | None, as_json: bool) -> None:
 @click.pass_context
 def hook_delete(ctx: click.Context, name: str) -> None:
     """Delete trigger NAME: its URL stops working at once."""
-    _api(ctx).call("DELETE", f"/api/triggers/{quote(name, safe='')}", {})
+    api_of(ctx).call("DELETE", f"/api/triggers/{quote(name, safe='')}", {})
     click.echo(f"deleted trigger {name}: its URL no longer starts anything")
 
 

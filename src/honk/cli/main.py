@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import ApiClient, api_of
 from honk.cli.attempts import ask_attempts, attempts
 from honk.cli.campaign import campaign
 from honk.cli.checkout import checkout
@@ -71,10 +71,6 @@ def cli(ctx: click.Context, url: str | None, user: str | None, token: str | None
     ctx.obj = {"url": url, "user": user, "token": token}
 
 
-def _api(ctx: click.Context) -> ApiClient:
-    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"], ctx.obj["token"])
-
-
 # -- repos -------------------------------------------------------------------------------------
 @cli.group()
 def repo() -> None:
@@ -102,7 +98,7 @@ def repo_add(ctx: click.Context, name: str, url: str, branch: str, forge: str | 
         if kind not in ("github", "gitlab") or not project:
             raise click.BadParameter("use github:owner/name or gitlab:group/name", param_hint="--forge")
         body["forge"] = {"kind": kind, "project": project, "api_url": forge_api}
-    r = _api(ctx).call("POST", "/api/repos", body)
+    r = api_of(ctx).call("POST", "/api/repos", body)
     on = f", {r['forge']['kind']}:{r['forge']['project']}" if r.get("forge") else ""
     click.echo(f"added {r['name']} → {r['url']} ({r['branch']}{on})")
 
@@ -111,7 +107,7 @@ def repo_add(ctx: click.Context, name: str, url: str, branch: str, forge: str | 
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def repo_list(ctx: click.Context, as_json: bool) -> None:
-    repos = _api(ctx).call("GET", "/api/repos")
+    repos = api_of(ctx).call("GET", "/api/repos")
     if as_json:
         click.echo(json.dumps(repos, indent=2))
         return
@@ -153,7 +149,7 @@ def secret_set(ctx: click.Context, repo_name: str, name: str, given: tuple[str, 
         )
     name = secret_name(name)
     value = _secret_value(name, from_file)
-    _api(ctx).call("PUT", _secrets_path(repo_name, name), {"value": value})
+    api_of(ctx).call("PUT", _secrets_path(repo_name, name), {"value": value})
     click.echo(f"set {name} for {repo_name}")
 
 
@@ -193,7 +189,7 @@ def _secret_value(name: str, from_file: Path | None) -> str:
 @click.pass_context
 def secret_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
     """The repo's secrets: names, when and by whom each was set (never values)."""
-    found = [SecretInfo.model_validate(s) for s in _api(ctx).call("GET", _secrets_path(repo_name))]
+    found = [SecretInfo.model_validate(s) for s in api_of(ctx).call("GET", _secrets_path(repo_name))]
     if as_json:
         click.echo(json.dumps([s.model_dump(mode="json") for s in found], indent=2))
         return
@@ -208,7 +204,7 @@ def secret_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
 def secret_rm(ctx: click.Context, repo_name: str, name: str) -> None:
     """Remove a secret."""
     name = secret_name(name)
-    _api(ctx).call("DELETE", _secrets_path(repo_name, name), {})
+    api_of(ctx).call("DELETE", _secrets_path(repo_name, name), {})
     click.echo(f"removed {name} from {repo_name}")
 
 
@@ -239,7 +235,7 @@ def network_allow(ctx: click.Context, repo_name: str, host: str, phases: tuple[s
     """Allow HOST (a host name, *.example.com, or a preset like pypi) for the repo's later sandboxes of
     those phases: reads only, but for setup and deploy. Nothing is re-run: ask again or follow up."""
     done = HostAllowed.model_validate(
-        _api(ctx).call("POST", f"{_network_path(repo_name)}/allow", {"host": host, "phases": list(phases)})
+        api_of(ctx).call("POST", f"{_network_path(repo_name)}/allow", {"host": host, "phases": list(phases)})
     )
     a = done.allowance
     if done.added:
@@ -255,7 +251,7 @@ def network_allow(ctx: click.Context, repo_name: str, host: str, phases: tuple[s
 @click.pass_context
 def network_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
     """The hosts admins allowed the repo: phases, who allowed each and when; and the server's ceiling."""
-    found = RepoNetwork.model_validate(_api(ctx).call("GET", _network_path(repo_name)))
+    found = RepoNetwork.model_validate(api_of(ctx).call("GET", _network_path(repo_name)))
     if as_json:
         click.echo(json.dumps(found.model_dump(mode="json"), indent=2))
         return
@@ -277,7 +273,7 @@ def network_list(ctx: click.Context, repo_name: str, as_json: bool) -> None:
 @click.pass_context
 def network_rm(ctx: click.Context, repo_name: str, host: str) -> None:
     """Remove a host an admin allowed (for every phase); what .honk.toml lists stays."""
-    _api(ctx).call("DELETE", _network_path(repo_name, host), {})
+    api_of(ctx).call("DELETE", _network_path(repo_name, host), {})
     click.echo(f"removed {host} from {repo_name}")
 
 
@@ -330,7 +326,7 @@ def ask(
     """Ask Honk for a change; prints the task id. With --plan, --wait stops at the plan. With --attempts N,
     says what N attempts may cost, then starts them and prints their group (`honk attempts show GROUP`). With
     --also, one change across several repos: one pull request per repo, merged in the order given."""
-    api = _api(ctx)
+    api = api_of(ctx)
     if n is not None:
         if attach or wait or also:
             raise UserFacingError(
@@ -355,7 +351,7 @@ def ask(
 @click.pass_context
 def list_(ctx: click.Context, repo_name: str | None, state: str | None, as_json: bool) -> None:
     """List tasks, newest first."""
-    tasks = _api(ctx).call(
+    tasks = api_of(ctx).call(
         "GET", "/api/tasks", params={k: v for k, v in {"repo": repo_name, "state": state}.items() if v}
     )
     if as_json:
@@ -401,7 +397,7 @@ def audit(
     }
     entries = [
         AuditEntry.model_validate(e)
-        for e in _api(ctx).call("GET", "/api/audit", params={k: v for k, v in params.items() if v is not None})
+        for e in api_of(ctx).call("GET", "/api/audit", params={k: v for k, v in params.items() if v is not None})
     ]
     for e in reversed(entries):
         if as_json:
@@ -421,7 +417,7 @@ def audit(
 @click.pass_context
 def status(ctx: click.Context, task_id: str, as_json: bool) -> None:
     """Show one task."""
-    raw = _api(ctx).call("GET", f"/api/tasks/{task_id}")
+    raw = api_of(ctx).call("GET", f"/api/tasks/{task_id}")
     if as_json:
         click.echo(json.dumps(raw, indent=2))
         return
@@ -444,7 +440,7 @@ def status(ctx: click.Context, task_id: str, as_json: bool) -> None:
 @click.pass_context
 def events(ctx: click.Context, task_id: str, follow: bool, as_json: bool) -> None:
     """Show a task's history."""
-    for ev in _api(ctx).events(task_id, follow=follow):
+    for ev in api_of(ctx).events(task_id, follow=follow):
         click.echo(ev.model_dump_json() if as_json else _line(ev))
 
 
@@ -455,7 +451,7 @@ def events(ctx: click.Context, task_id: str, follow: bool, as_json: bool) -> Non
 @click.pass_context
 def followup(ctx: click.Context, task_id: str, text: str, attach: tuple[Path, ...]) -> None:
     """Send further instructions to a task (queued if the agent is busy)."""
-    _api(ctx).call("POST", f"/api/tasks/{task_id}/followup", {"text": text}, files=list(attach))
+    api_of(ctx).call("POST", f"/api/tasks/{task_id}/followup", {"text": text}, files=list(attach))
     click.echo(f"follow-up queued for {task_id}")
 
 
@@ -465,7 +461,7 @@ def followup(ctx: click.Context, task_id: str, text: str, attach: tuple[Path, ..
 @click.pass_context
 def merge(ctx: click.Context, task_id: str, no_wait: bool) -> None:
     """Merge a ready task into its target branch (re-verified on the latest main if it moved)."""
-    api = _api(ctx)
+    api = api_of(ctx)
     after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
     api.call("POST", f"/api/tasks/{task_id}/merge", {})
     if no_wait:
@@ -481,7 +477,7 @@ def merge(ctx: click.Context, task_id: str, no_wait: bool) -> None:
 @click.pass_context
 def approve(ctx: click.Context, task_id: str, version: int | None, wait: bool) -> None:
     """Approve the plan waiting on a task: the agent carries it out."""
-    api = _api(ctx)
+    api = api_of(ctx)
     after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
     api.call("POST", f"/api/tasks/{task_id}/plan/approve", {"version": version})
     click.echo(f"plan of {task_id} approved")
@@ -497,7 +493,7 @@ def approve(ctx: click.Context, task_id: str, version: int | None, wait: bool) -
 @click.pass_context
 def revise(ctx: click.Context, task_id: str, text: str, version: int | None, wait: bool) -> None:
     """Ask for changes to the plan waiting on a task: the agent proposes a new one."""
-    api = _api(ctx)
+    api = api_of(ctx)
     after = max((ev.id for ev in api.events(task_id, follow=False)), default=0)
     api.call("POST", f"/api/tasks/{task_id}/plan/revise", {"text": text, "version": version})
     click.echo(f"changes to the plan of {task_id} asked")
@@ -522,7 +518,7 @@ def preview() -> None:
 def preview_link(ctx: click.Context, task_id: str, days: float | None) -> None:
     """Print a signed link to TASK's preview: whoever has it can open the preview (no account needed) until
     it expires or `honk preview revoke` stops it."""
-    out = _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/link", {"days": days} if days else {})
+    out = api_of(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/link", {"days": days} if days else {})
     click.echo(out["url"])
     click.echo(f"works until {out['expires_at']} (honk preview revoke {task_id} stops every link)", err=True)
 
@@ -532,7 +528,7 @@ def preview_link(ctx: click.Context, task_id: str, days: float | None) -> None:
 @click.pass_context
 def preview_revoke(ctx: click.Context, task_id: str) -> None:
     """Stop every link to TASK's preview working (Slack's too), and every browser they let in."""
-    _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/revoke", {})
+    api_of(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/preview/revoke", {})
     click.echo(f"every link to {task_id}'s preview stopped working; new ones work (honk preview link {task_id})")
 
 
@@ -541,7 +537,7 @@ def preview_revoke(ctx: click.Context, task_id: str) -> None:
 @click.pass_context
 def cancel(ctx: click.Context, task_id: str) -> None:
     """Stop a task; its branch is kept."""
-    _api(ctx).call("POST", f"/api/tasks/{task_id}/cancel", {})
+    api_of(ctx).call("POST", f"/api/tasks/{task_id}/cancel", {})
     click.echo(f"cancel requested for {task_id}")
 
 
@@ -553,7 +549,7 @@ def cancel(ctx: click.Context, task_id: str) -> None:
 @click.pass_context
 def deploys(ctx: click.Context, repo_name: str, limit: int, as_json: bool) -> None:
     """A repo's deploys, newest first: when, which commit, who, what came of it, the link."""
-    raw = _api(ctx).call("GET", f"/api/repos/{quote(repo_name, safe='')}/deploys", params={"limit": limit})
+    raw = api_of(ctx).call("GET", f"/api/repos/{quote(repo_name, safe='')}/deploys", params={"limit": limit})
     rows = [DeployRecord.model_validate(d) for d in raw]
     if as_json:
         for d in rows:
@@ -576,7 +572,7 @@ def deploys(ctx: click.Context, repo_name: str, limit: int, as_json: bool) -> No
 @click.pass_context
 def deploy(ctx: click.Context, task_id: str) -> None:
     """Start a merged task's held deploy (held because its merger may not deploy, or for a freeze)."""
-    _api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/deploy", {})
+    api_of(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/deploy", {})
     click.echo(f"deploy of {task_id} started: honk events {task_id} --follow")
 
 
@@ -586,7 +582,7 @@ def deploy(ctx: click.Context, task_id: str) -> None:
 def revert(ctx: click.Context, task_id: str) -> None:
     """Revert a merged task's change: a task makes the revert, runs the checks and merges it by the repo's
     policy; the deploy then puts back what was live."""
-    made = TaskView.model_validate(_api(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/revert", {}))
+    made = TaskView.model_validate(api_of(ctx).call("POST", f"/api/tasks/{quote(task_id, safe='')}/revert", {}))
     click.echo(f"reverting {task_id}: task {made.id} ({made.state.value}); honk events {made.id} --follow")
 
 

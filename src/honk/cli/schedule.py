@@ -7,12 +7,8 @@ from urllib.parse import quote
 
 import click
 
-from honk.cli.api import ApiClient, default_url
+from honk.cli.api import api_of
 from honk.domain import ScheduleView
-
-
-def _api(ctx: click.Context) -> ApiClient:
-    return ApiClient(ctx.obj["url"] or default_url(), ctx.obj["user"], ctx.obj["token"])
 
 
 def _path(repo: str, name: str | None = None) -> str:
@@ -41,7 +37,7 @@ def schedule() -> None:
 def schedule_list(ctx: click.Context, repo_name: str | None, as_json: bool) -> None:
     """The schedules of every repo (or of REPO): cron, paused or not, next run, latest task."""
     params = {"repo": repo_name} if repo_name else None
-    found = [ScheduleView.model_validate(s) for s in _api(ctx).call("GET", "/api/schedules", params=params)]
+    found = [ScheduleView.model_validate(s) for s in api_of(ctx).call("GET", "/api/schedules", params=params)]
     if as_json:
         click.echo(json.dumps([v.model_dump(mode="json") for v in found], indent=2))
         return
@@ -56,7 +52,7 @@ def schedule_list(ctx: click.Context, repo_name: str | None, as_json: bool) -> N
 @click.pass_context
 def schedule_sync(ctx: click.Context, repo_names: tuple[str, ...]) -> None:
     """Read the repo's .honk.toml on its branch and make its schedules match (every repo: none named)."""
-    api = _api(ctx)
+    api = api_of(ctx)
     names = list(repo_names) or [r["name"] for r in api.call("GET", "/api/repos")]
     for name in names:
         done = api.call("POST", f"{_path(name)}/sync", {})
@@ -75,7 +71,7 @@ def _turn(verb: str, help_text: str) -> click.Command:
     @click.argument("name")
     @click.pass_context
     def turn(ctx: click.Context, repo_name: str, name: str) -> None:
-        click.echo(_line(ScheduleView.model_validate(_api(ctx).call("POST", f"{_path(repo_name, name)}/{verb}", {}))))
+        click.echo(_line(ScheduleView.model_validate(api_of(ctx).call("POST", f"{_path(repo_name, name)}/{verb}", {}))))
 
     return turn
 
@@ -90,7 +86,7 @@ schedule.add_command(_turn("resume", "Let a paused schedule fire again."))
 @click.pass_context
 def schedule_run(ctx: click.Context, repo_name: str, name: str) -> None:
     """Fire the schedule now, as its timer would."""
-    click.echo(_api(ctx).call("POST", f"{_path(repo_name, name)}/run", {})["detail"])
+    click.echo(api_of(ctx).call("POST", f"{_path(repo_name, name)}/run", {})["detail"])
 
 
 @schedule.command("delete")
@@ -99,5 +95,5 @@ def schedule_run(ctx: click.Context, repo_name: str, name: str) -> None:
 @click.pass_context
 def schedule_delete(ctx: click.Context, repo_name: str, name: str) -> None:
     """Delete the schedule from Temporal (until the next sync, while .honk.toml has it)."""
-    _api(ctx).call("DELETE", _path(repo_name, name), {})
+    api_of(ctx).call("DELETE", _path(repo_name, name), {})
     click.echo(f"deleted schedule {name} of {repo_name} (a sync makes it again while .honk.toml has it)")

@@ -17,11 +17,10 @@ from pydantic import BaseModel, Field
 
 from honk.accounts import User
 from honk.domain import MAX_ATTEMPTS, AttemptScore, AttemptsView, TaskState
-from honk.errors import Unauthorized
 from honk.web.api import svc
 from honk.web.auth import actor, user_of
 from honk.web.schemas import Body
-from honk.web.ui import badge, layout, signin_page
+from honk.web.ui import badge, layout, signed_in
 
 GROUP = Path(max_length=40)  # `best-` and 12 hex digits; the service says what a group id looks like
 
@@ -101,10 +100,9 @@ def router() -> APIRouter:
 
     @r.get("/attempts/{group}", response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request, group: str = GROUP) -> Response:
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         return HTMLResponse(attempts_page(user, await svc(request).attempts.view(group)))
 
     return r

@@ -13,9 +13,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from honk.accounts import Role, User
 from honk.domain import AuditAction, AuditOutcome
-from honk.errors import Unauthorized
 from honk.store import AuditEntry, AuditQuery
-from honk.web.ui import layout, signin_page
+from honk.web.ui import layout, signed_in
 
 UserOf = Callable[[Request], Awaitable[User]]
 
@@ -33,10 +32,9 @@ def router(user_of: UserOf) -> APIRouter:
         task: str = "",
         since: str = "",
     ) -> Response:
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         if not user.role.allows(Role.admin):
             body = "<h1>Audit log</h1><div class='card'><p>Only admins can read the audit log.</p></div>"
             return HTMLResponse(layout(user, "Audit log", body, "audit"), status_code=403)

@@ -35,11 +35,11 @@ from honk.domain import (
     TaskState,
     parse_selector,
 )
-from honk.errors import NotFound, Unauthorized
+from honk.errors import NotFound
 from honk.gate import Actor
 from honk.web.auth import actor, user_of
 from honk.web.schemas import Body
-from honk.web.ui import STATE_WORDS, badge, layout, signin_page
+from honk.web.ui import STATE_WORDS, badge, layout, signed_in
 from honk.web.uploads import InvalidBody, json_body
 
 # A start request: the prompt (MAX_REQUEST_CHARS, each character at worst a 12-byte JSON escape pair) and
@@ -186,20 +186,18 @@ def router() -> APIRouter:
     # -- pages ----------------------------------------------------------------------------------------
     @r.get("/campaigns", response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request) -> Response:
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         return HTMLResponse(campaigns_page(user, await campaigns_of(request).listed(MAX_LISTED)))
 
     @r.get("/campaigns/{campaign_id}", response_class=HTMLResponse, include_in_schema=False)
     async def board(
         request: Request, campaign_id: str = CAMPAIGN_ID, state: str = Query(default="", max_length=30)
     ) -> Response:
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         try:
             view = await campaigns_of(request).get(campaign_id)
         except NotFound as e:
@@ -214,10 +212,9 @@ def router() -> APIRouter:
         request: Request, campaign_id: str = CAMPAIGN_ID, state: str = Query(default="", max_length=30)
     ) -> Response:
         """The board's live part, asked for again every few seconds while the campaign runs."""
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         return HTMLResponse(panel(user, await campaigns_of(request).get(campaign_id), state))
 
     return r

@@ -10,12 +10,11 @@ from fastapi.responses import HTMLResponse
 
 from honk.accounts import User
 from honk.domain import SCHEDULE_NAME, ScheduleView
-from honk.errors import Unauthorized
 from honk.gate import Actor
 from honk.scheduling import ScheduleSynced
 from honk.web.api import svc
 from honk.web.auth import actor, user_of
-from honk.web.ui import layout, signin_page
+from honk.web.ui import layout, signed_in
 
 NAME = Path(pattern=SCHEDULE_NAME)  # a [[schedule]] name (at most 63 characters)
 REPO = Path(max_length=100)
@@ -91,10 +90,9 @@ def router() -> APIRouter:
 
     @r.get("/schedules", response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request) -> Response:
-        try:
-            user = await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        user = await signed_in(request, user_of)
+        if isinstance(user, Response):
+            return user
         service = svc(request)
         views = await service.schedules.list()
         who = actor(request, user, None, None)

@@ -69,15 +69,19 @@ OPEN_STAY_S = 12 * 3600
 PHONE_LINK_S = 86_400  # the task page's QR code: a day (Revoke preview links stops it sooner)
 
 
+async def signed_in(request: Request, user_of: UserOf) -> User | Response:
+    """The signed-in user, or the friendly sign-in page (HTML routes never show a JSON 401)."""
+    try:
+        return await user_of(request)
+    except Unauthorized:
+        return HTMLResponse(signin_page(), status_code=401)
+
+
 def router(user_of: UserOf) -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
     async def person(request: Request) -> User | Response:
-        """The signed-in user, or the friendly sign-in page (HTML routes never show a JSON 401)."""
-        try:
-            return await user_of(request)
-        except Unauthorized:
-            return HTMLResponse(signin_page(), status_code=401)
+        return await signed_in(request, user_of)
 
     @r.get("/", response_class=HTMLResponse)
     async def home(request: Request, scope: str = "all", repo: str = "", state: str = "") -> Response:
