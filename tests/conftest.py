@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import groupby
 from pathlib import Path
 
 import pytest
 
 from honk.demo.fake_model import FakeModelServer
+from honk.store import Store
 from honk.testing.fake_slack import FakeSlack
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.postgres import PostgresServer
@@ -111,6 +112,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite+aiosqlite:///{tmp_path / 'honk.db'}"
     return request.getfixturevalue("postgres").new_database()
+
+
+@pytest.fixture
+async def store(store_url: str) -> AsyncIterator[Store]:
+    """Honk's store on `store_url`, its schema made."""
+    s = Store(store_url)
+    await s.create_schema()
+    yield s
+    await s.close()
 
 
 # -- Slack: a fake Slack Web API, and a stack that talks to it (signed requests with SLACK_SECRET) --

@@ -30,14 +30,6 @@ from honk.store import Store
 from honk.store.campaigns import CampaignStore
 
 
-@pytest.fixture
-async def store(store_url: str):
-    s = Store(store_url)
-    await s.create_schema()
-    yield s
-    await s.close()
-
-
 def _request(request_id: str = "r-1", **settings: object) -> CampaignRequest:
     return CampaignRequest(
         campaign_id=f"c-{request_id}",

@@ -19,14 +19,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from honk.access.policy import Policy
 from honk.access.rules import Who
-from honk.composition.server import build_app
 from honk.composition.worker import front_door_activities
 from honk.domain import ForgeRef, RepoRef
 from honk.egress.policies import ceilings
@@ -44,6 +42,7 @@ from honk.testing.fake_github import FakeGitHub
 from honk.testing.gitrepo import RemoteRepo, run_git
 from honk.workflow.client import connect
 from honk.workflow.records import CiFailure
+from uvicorn_server import running_server
 
 SECRET = "whsec-other-repos-0123456789abcdef"
 TOKEN = "ghp_other_repos_0123456789"
@@ -106,37 +105,27 @@ async def serving(tmp_path: Path, temporal_address: str, github: FakeGitHub) -> 
         github_token=SecretStr(TOKEN),
         policy_file=tmp_path / "policy.toml",
     )
-    app = build_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning", log_config=None)
-    )
-    running = asyncio.ensure_future(server.serve())
-    async with asyncio.timeout(60):
-        while not server.started:
-            assert not running.done(), f"the server did not start ({running.exception()!r})"
-            await asyncio.sleep(0.02)
-    store = Store(settings.db_url)
-    forges = Forges(settings.forges, settings.workspaces)
-    try:
-        client = await connect(settings)
-        idle = settings.changed(task_queue=f"idle-{uuid.uuid4().hex[:8]}")
-        policy = Policy.load(tmp_path / "policy.toml")
-        ceiling, setup_ceiling = ceilings(idle)
-        gate = Gate(policy, store, AuditLog(store))
-        service = TaskService(idle, store, client, gate, ceiling=ceiling, setup_ceiling=setup_ceiling)
-        honk = Honk(f"http://127.0.0.1:{settings.server.port}", settings, client, store, service, github)
-        async with Worker(
-            client,
-            task_queue=settings.temporal.task_queue,
-            workflows=[HookDeliveryWorkflow],
-            activities=front_door_activities(settings, store, client, forges),
-        ):
-            yield honk
-    finally:
-        await forges.close()
-        await store.close()
-        server.should_exit = True
-        await running
+    async with running_server(settings):  # the server `honk server` builds, on a real uvicorn
+        store = Store(settings.db_url)
+        forges = Forges(settings.forges, settings.workspaces)
+        try:
+            client = await connect(settings)
+            idle = settings.changed(task_queue=f"idle-{uuid.uuid4().hex[:8]}")
+            policy = Policy.load(tmp_path / "policy.toml")
+            ceiling, setup_ceiling = ceilings(idle)
+            gate = Gate(policy, store, AuditLog(store))
+            service = TaskService(idle, store, client, gate, ceiling=ceiling, setup_ceiling=setup_ceiling)
+            honk = Honk(f"http://127.0.0.1:{settings.server.port}", settings, client, store, service, github)
+            async with Worker(
+                client,
+                task_queue=settings.temporal.task_queue,
+                workflows=[HookDeliveryWorkflow],
+                activities=front_door_activities(settings, store, client, forges),
+            ):
+                yield honk
+        finally:
+            await forges.close()
+            await store.close()
 
 
 @pytest.fixture

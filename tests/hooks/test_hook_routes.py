@@ -16,14 +16,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from pydantic import SecretStr
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
-from honk.composition.server import build_app
 from honk.composition.worker import front_door_activities
 from honk.forge.registry import Forges
 from honk.hooks.delivery_workflow import HookDeliveryWorkflow
@@ -37,6 +35,7 @@ from honk.store import Store
 from honk.store.deliveries import HookDeliveries, StoredDelivery
 from honk.testing.webhooks import example
 from honk.workflow.client import connect
+from uvicorn_server import running_server
 
 SECRET = "whsec-for-tests"
 TOKEN = "glpat-webhook-token"
@@ -132,24 +131,13 @@ def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Se
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
-    app = build_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning", log_config=None)
-    )
-    running = asyncio.ensure_future(server.serve())
-    async with asyncio.timeout(60):
-        while not server.started:
-            if running.done():
-                raise AssertionError(f"the server did not start ({running.exception()!r})")
-            await asyncio.sleep(0.02)
-    store = Store(settings.db_url)  # the worker's own connection to the same database
-    try:
-        client = await connect(settings)
-        yield Served(f"http://127.0.0.1:{settings.server.port}", settings, client, store, HookDeliveries(store))
-    finally:
-        await store.close()
-        server.should_exit = True
-        await running
+    async with running_server(settings):  # the server `honk server` builds, on a real uvicorn
+        store = Store(settings.db_url)  # the worker's own connection to the same database
+        try:
+            client = await connect(settings)
+            yield Served(f"http://127.0.0.1:{settings.server.port}", settings, client, store, HookDeliveries(store))
+        finally:
+            await store.close()
 
 
 @pytest.fixture

@@ -32,11 +32,12 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from honk.domain import CampaignState, CampaignView, TaskState
+from honk.domain import CampaignState, TaskState
 from honk.testing.fleet import Meant, make_fleet
 from honk.testing.postgres import PostgresServer
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
 from honk.workflow.campaign_policy import workflow_id
+from scenarios.campaign_api import campaign
 
 N = 50
 WAVE, GO_PERCENT, CONCURRENCY = 5, 80, 10
@@ -85,12 +86,6 @@ def fleet_stack(tmp_path: Path, temporal: TemporalDevServer, fleet_db: str) -> I
     )
     yield stack
     stack.stop()
-
-
-def campaign(stack: HonkStack, cid: str) -> CampaignView:
-    r = stack.http.get(f"/api/campaigns/{cid}")
-    assert r.status_code == 200, r.text
-    return CampaignView.model_validate(r.json())
 
 
 class Run(NamedTuple):

@@ -23,6 +23,7 @@ from honk.domain import CampaignState, CampaignView, TaskState
 from honk.testing.fake_slack import SLACK_SECRET, FakeSlack, event_body, mention_event, sign
 from honk.testing.fleet import ARCHIVED_MESSAGE, EDIT_AFTER, EDIT_BEFORE, EDITED_FILE, Meant, RepoSpec, make_fleet
 from honk.testing.processes import HonkStack, TemporalDevServer, wait_until
+from scenarios.campaign_api import campaign
 
 WAIT_S = 150.0
 # svc-2 may be merged by ana only: the CLI's merger (bo) is refused there, by the same rule as for a task
@@ -60,12 +61,6 @@ def doors_stack(tmp_path: Path, temporal: TemporalDevServer, slack: FakeSlack) -
     )
     yield stack
     stack.stop()
-
-
-def campaign(stack: HonkStack, cid: str) -> CampaignView:
-    r = stack.http.get(f"/api/campaigns/{cid}")
-    assert r.status_code == 200, r.text
-    return CampaignView.model_validate(r.json())
 
 
 def until(stack: HonkStack, cid: str, check: Any, what: str) -> CampaignView:

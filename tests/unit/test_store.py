@@ -17,14 +17,6 @@ from honk.events import (
 from honk.store import Store
 
 
-@pytest.fixture
-async def store(store_url: str):
-    s = Store(store_url)
-    await s.create_schema()
-    yield s
-    await s.close()
-
-
 def _req(task_id: str = "t-abc") -> TaskRequest:
     return TaskRequest(
         task_id=task_id, request_id=f"r-{task_id}", repo=RepoRef(name="r", url="/x"), text="do it", requested_by="ana"

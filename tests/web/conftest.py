@@ -4,7 +4,6 @@ small app on a unix socket) registered for a task as a worker registers one."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,17 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from preview_upstream import Upstream
 
 from honk.accounts import Accounts
-from honk.composition.server import build_app
 from honk.domain import PreviewEndpoint, RepoRef, TaskRequest
 from honk.ports import free_port
 from honk.service import TaskService
 from honk.settings import Settings
 from honk.workflow.policy import task_id_for
 from honk.workflow.records import TaskInput
+from uvicorn_server import running_server
 
 
 @dataclass
@@ -85,22 +83,9 @@ class Served:
 
 @asynccontextmanager
 async def serving(settings: Settings) -> AsyncIterator[Served]:
-    app = build_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=settings.server.port, log_level="warning", log_config=None)
-    )
-    running = asyncio.ensure_future(server.serve())
-    async with asyncio.timeout(60):
-        while not server.started:
-            if running.done():  # uvicorn exits on a failed start-up, having logged why
-                raise AssertionError(f"the server did not start ({running.exception()!r}); its log says why")
-            await asyncio.sleep(0.02)
-    try:
+    async with running_server(settings) as app:
         state = app.honk.state
         yield Served(settings=settings, service=state.service, accounts=state.accounts, port=settings.server.port)
-    finally:
-        server.should_exit = True
-        await running
 
 
 def settings_for(tmp_path: Path, temporal_address: str, **changes: object) -> Settings:

@@ -2,10 +2,10 @@
 …: …` in Slack — on the server `honk server` builds (honk.composition.server: real TaskService, store, accounts,
 Temporal, the Slack front door against the fake Slack Web API), with signed-in people and hostile callers.
 
-Which campaigns exist and what a bulk action does is the campaign service's business (honk.campaigns, its own
-tests); here the server's `service.campaigns` is `Recorded`, a `Campaigns` written below that answers from memory
-and keeps what each door handed it, so these tests say what the doors send and show. The tests at the end use the
-real `Campaigns` (no double).
+The start tests run on the real `Campaigns` (the FLEET registered as real git remotes) and read what the door
+sent from the stored campaign (GET /api/campaigns/{id}, the campaign store). The rest still use `Recorded`, a
+`Campaigns` written below that answers from memory: they need members ready, failed, refused and merged, which
+the real service reaches only with workers running every member's task (tests/scenarios do that, slowly).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from honk.domain import (
     CampaignState,
     CampaignView,
     MemberActed,
+    RepoRef,
     RepoSelector,
     SlackThread,
     TaskState,
@@ -38,7 +40,10 @@ from honk.domain import (
 )
 from honk.errors import Conflict, NotFound, UserFacingError
 from honk.gate import Actor
+from honk.store.campaigns import CampaignStore
 from honk.testing.fake_slack import SLACK_SECRET, FakeSlack, mention_event, sign
+from honk.testing.fleet import RepoSpec, make_fleet
+from honk.workflow.campaign_policy import campaign_id_for
 from web.conftest import Served, serving, settings_for
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
@@ -179,7 +184,7 @@ class Recorded(Campaigns):
 @dataclass
 class Doors:
     served: Served
-    campaigns: Recorded
+    campaigns: Campaigns
     tokens: dict[str, str]  # email -> API token
     cookies: dict[str, str]  # email -> session cookie value
     slack: FakeSlack
@@ -209,13 +214,15 @@ class Doors:
         return proc.returncode or 0, out.decode(), err.decode()
 
 
-@pytest.fixture
-async def doors(tmp_path: Path, temporal) -> AsyncIterator[Doors]:
+@asynccontextmanager
+async def _doors(tmp_path: Path, temporal) -> AsyncIterator[Doors]:
+    """The server with its real campaign service, the FLEET registered as real git remotes (honk.testing.fleet)."""
     slack = FakeSlack().start()
     slack.add_user("U1", "ana@example.com", "Ana")
     # Settings.changed copies without validating: the secrets go in as the settings hold them.
     secrets = {k: SecretStr(v) if k != "slack_api_url" else v for k, v in slack.settings().items()}
     settings = settings_for(tmp_path, temporal.address, anonymous=False, **secrets)
+    fleet = make_fleet(tmp_path / "fleet", specs=[RepoSpec(name) for name in FLEET])
     try:
         async with serving(settings) as served:
             accounts: Accounts = served.accounts
@@ -224,18 +231,36 @@ async def doors(tmp_path: Path, temporal) -> AsyncIterator[Doors]:
                 user = await accounts.add_user(email, email.split("@")[0], role)
                 tokens[email] = await accounts.api_token(email)
                 cookies[email] = accounts.session_cookie(user)
-            campaigns = Recorded(served.service)
-            served.service.campaigns = campaigns  # the server's campaign service, for this test: see the docstring
-            yield Doors(served, campaigns, tokens, cookies, slack)
+            for repo in fleet:
+                await served.service.store.add_repo(RepoRef(name=repo.name, url=repo.url, branch=repo.branch))
+            yield Doors(served, served.service.campaigns, tokens, cookies, slack)
     finally:
         slack.stop()
+
+
+@pytest.fixture
+async def real_doors(tmp_path: Path, temporal) -> AsyncIterator[Doors]:
+    """The doors on the real campaign service. Its campaigns' workflows start on the server's task queue, which
+    no worker polls here: a campaign stays running with its members waiting, which is all these tests read."""
+    async with _doors(tmp_path, temporal) as doors:
+        yield doors
+
+
+@pytest.fixture
+async def doors(tmp_path: Path, temporal) -> AsyncIterator[Doors]:
+    """The doors on `Recorded`: for the tests that need a campaign whose members are ready, failed, refused and
+    merged, which the real service reaches only with workers running every member's task (tests/scenarios)."""
+    async with _doors(tmp_path, temporal) as doors:
+        doors.campaigns = Recorded(doors.served.service)
+        doors.served.service.campaigns = doors.campaigns  # the server's campaign service, for this test
+        yield doors
 
 
 START = {"text": "bump requests to 2.32", "repos": "api,web,svc-auth,svc-pay,legacy"}
 
 
 # -- the API ------------------------------------------------------------------------------------------------------
-async def test_a_campaign_starts_with_what_was_asked_and_a_retry_is_the_same_one(doors: Doors):
+async def test_a_campaign_starts_with_what_was_asked_and_a_retry_is_the_same_one(real_doors: Doors):
     body = {
         **START,
         "repos": "svc-* and files:requirements.txt~requests",
@@ -248,26 +273,29 @@ async def test_a_campaign_starts_with_what_was_asked_and_a_retry_is_the_same_one
         "agent": "scripted",
         "request_id": "r1",
     }
-    async with doors.api() as api:
+    async with real_doors.api() as api:
         first = await api.post("/api/campaigns", json=body)
         again = await api.post("/api/campaigns", json=body)
+        stored = await api.get(f"/api/campaigns/{first.json()['id']}")
     assert first.status_code == 201, first.text
-    assert again.status_code == 200 and again.json()["id"] == first.json()["id"] == "c-r1"
-    asked = doors.campaigns.started[0]
-    assert asked.actor.identity == "ana@example.com" and asked.actor.front_door == "api"
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"] == campaign_id_for("r1")
+    asked = CampaignView.model_validate(stored.json())
+    assert asked.requested_by == "ana@example.com" and asked.front_door == "api"
     assert asked.selector == RepoSelector(glob="svc-*", path="requirements.txt", content="requests")
     assert asked.settings == CampaignSettings(
         wave_size=2, go_percent=50, concurrency=3, max_cost_usd=12.5, automerge=True, on_cancel="close"
     )
-    assert (asked.agent, asked.model, asked.request_id, asked.slack) == ("scripted", None, "r1", None)
+    kept = await CampaignStore(real_doors.served.service.store).request(asked.id)  # what the view does not show
+    assert kept is not None and (kept.agent, kept.model, kept.request_id, kept.slack) == ("scripted", None, "r1", None)
 
 
-async def test_settings_not_given_are_the_defaults(doors: Doors):
-    async with doors.api() as api:
+async def test_settings_not_given_are_the_defaults(real_doors: Doors):
+    async with real_doors.api() as api:
         r = await api.post("/api/campaigns", json=START)
+        stored = CampaignView.model_validate((await api.get(f"/api/campaigns/{r.json()['id']}")).json())
     assert r.status_code == 201, r.text
-    assert doors.campaigns.started[0].settings == CampaignSettings()
-    assert doors.campaigns.started[0].selector.names == FLEET
+    assert stored.settings == CampaignSettings()
+    assert stored.selector.names == FLEET
 
 
 async def test_list_one_and_the_bulk_actions(doors: Doors):
