@@ -253,6 +253,10 @@ class Timeline(Carried):
     def of(cls, stored: Iterable[StoredEvent]) -> Timeline:
         return cls().folded(stored)
 
+    def pull_requests(self, repo: str) -> dict[str, PullRequestUpdated | None]:
+        """Each repo's pull request by repo name, the task's own (`repo`, its primary) among them."""
+        return {repo: self.pull_request, **self.repo_pull_requests}
+
     def committed_by(self, invocation: int, head: str) -> str | None:
         """The head an earlier attempt of agent run `invocation` started from, when `head` (the branch
         now) is not it: that attempt committed, then its worker went before reporting."""

@@ -97,7 +97,7 @@ def ready(task: TaskView, timeline: Timeline, base_url: str) -> tuple[str, Block
 
 def pull_requests_line(task: TaskView, timeline: Timeline) -> str:
     """A task over several repos: each repo's pull request, in the order they merge."""
-    prs = {task.repo: timeline.pull_request, **timeline.repo_pull_requests}
+    prs = timeline.pull_requests(task.repo)
     each = [
         f"{n}. *{escaped(repo)}* " + (f"<{pr.url}|#{pr.number}>" if (pr := prs.get(repo)) else "no pull request")
         for n, repo in enumerate([task.repo, *timeline.also], start=1)

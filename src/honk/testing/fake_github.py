@@ -235,8 +235,7 @@ class FakeGitHub(LoopbackServer):
         repo = FakeRepo(owner, name, remote, archived=archived)
         self.repos[full_name] = repo
         self.git.repos[full_name] = remote.bare
-        if archived:
-            self.git.read_only[full_name] = ARCHIVED
+        self.git.refuse_pushes(full_name, ARCHIVED if archived else None)
         return repo
 
     def reset(self) -> None:
@@ -286,10 +285,7 @@ class FakeGitHub(LoopbackServer):
         """Archives (or, False, unarchives) the repo as its owner would on the forge."""
         with self._lock:
             self.repos[full_name].archived = archived
-            if archived:
-                self.git.read_only[full_name] = ARCHIVED
-            else:
-                self.git.read_only.pop(full_name, None)
+            self.git.refuse_pushes(full_name, ARCHIVED if archived else None)
 
     def pull(self, full_name: str, number: int) -> FakePull:
         with self._lock:

@@ -187,8 +187,7 @@ class FakeGitLab(LoopbackServer):
         project = FakeProject(next(self._ids), path, remote, archived=archived)
         self.projects[path] = project
         self.git.repos[path] = remote.bare
-        if archived:
-            self.git.read_only[path] = ARCHIVED
+        self.git.refuse_pushes(path, ARCHIVED if archived else None)
         return project
 
     def reset(self) -> None:
@@ -246,10 +245,7 @@ class FakeGitLab(LoopbackServer):
         """Archives (or, False, unarchives) the project as its owner would on the forge."""
         with self._lock:
             self.projects[path].archived = archived
-            if archived:
-                self.git.read_only[path] = ARCHIVED
-            else:
-                self.git.read_only.pop(path, None)
+            self.git.refuse_pushes(path, ARCHIVED if archived else None)
 
     # -- webhooks: what the fake sends when its state changes ----------------------------------
     @property

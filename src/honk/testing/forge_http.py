@@ -208,6 +208,13 @@ class GitHttp:
         self.repos: dict[str, Path] = {}
         self.read_only: dict[str, str] = {}
 
+    def refuse_pushes(self, name: str, words: str | None) -> None:
+        """Pushes to `name` are refused with `words` (an archived repo); None: accepted again."""
+        if words is None:
+            self.read_only.pop(name, None)
+        else:
+            self.read_only[name] = words
+
     async def handle(self, request: Request) -> Response:
         call = await record(self.log, request)
         bare = self.repos.get(request.path_params["repo"])

@@ -439,7 +439,7 @@ def task_page(
 
 def pull_requests_card(task: TaskView, timeline: Timeline) -> str:
     """A task over several repos: each repo's pull request, in the order they merge (none yet: said)."""
-    prs = {task.repo: timeline.pull_request, **timeline.repo_pull_requests}
+    prs = timeline.pull_requests(task.repo)
     rows = []
     for n, repo in enumerate([task.repo, *timeline.also], start=1):
         pr = prs.get(repo)

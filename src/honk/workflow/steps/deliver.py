@@ -60,7 +60,7 @@ class Delivery:
             change = Change(task_id=req.task_id, repo=repo, workspace=ws, target=target, mode=config.merge.mode)
             diff = await self.workspaces.diff(ws, base)
             sides.append(_Side(repo, change, diff, await self.workspaces.diffstat(ws, base)))
-        known = {req.repo.name: timeline.pull_request, **timeline.repo_pull_requests}
+        known = timeline.pull_requests(req.repo.name)
         urls = {name: pr.url for name, pr in known.items() if pr is not None}
         order, changed = [s.repo.name for s in sides], [s.repo.name for s in sides if s.diff]
         published: dict[str, PullRequestUpdated | None] = {}
