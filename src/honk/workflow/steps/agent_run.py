@@ -4,7 +4,7 @@ the agent's), with a budget that stopped it kept on the branch too."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from honk.agents import AgentRegistry, AgentStopped
 from honk.domain import AgentOutcome, RepoRef, TaskRequest, Workspace
@@ -59,25 +59,13 @@ class AgentRunner:
                 return done.model_copy(update={"also_commits": recovered})
         started = AgentStarted(round=job.round, reason=job.reason, invocation=job.invocation, head=head)
         await emit(started.model_copy(update={"also_heads": also_heads}) if also_heads else started)
-        denied: list[AgentToolDenied] = []
         trailers = {"Honk-Task": req.task_id, "Requested-by": req.requested_by, "Agent": inp.agent}
         title = req.text.strip().splitlines()[0][:72]
         if job.merge_from:
             await self.workspaces.start_merge(ws, job.merge_from)
-        attached = await self.attachments.files(req.task_id) if job.attachments else []
-        try:
-            async with self.tools.run(
-                req.task_id,
-                ws.path,
-                [ws.mirror],
-                job.checks,
-                emit,
-                attached,
-                network=(req.repo, inp.config),
-                also=[_with_checks(inp, repo, other) for repo, other in others],
-            ) as tools:
-                outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
-        except AgentStopped as stopped:  # a budget ended the run: keep what was done on the branch, say so
+
+        async def stopped_early(stopped: AgentStopped) -> UserFacingError:
+            # a budget ended the run: keep what was done on the branch, say so
             await self._commit_others(req, others, f"{title}\n\nUnfinished: {stopped.which}.", trailers, emit)
             commit, changed = await self._commit(req, ws, f"{title}\n\nUnfinished: {stopped.which}.", trailers)
             await emit(
@@ -90,9 +78,9 @@ class AgentRunner:
                 )
             )
             where = f"the work so far is on branch {ws.branch}" if commit else "nothing was changed"
-            raise UserFacingError(f"{stopped.message[:-1]}; {where}.") from stopped
-        finally:
-            await self.refusals.collect(req, emit, denied)
+            return UserFacingError(f"{stopped.message[:-1]}; {where}.")
+
+        outcome = await self._run_agent(inp, ws, emit, others, stopped_early)
         if outcome.model or job.model:
             trailers["Model"] = outcome.model or job.model or ""
         message = f"{title}\n\n{outcome.summary.strip()}".strip()
@@ -146,26 +134,14 @@ class AgentRunner:
     ) -> AgentRunResult:
         """A planning run: the workspace mounted read-only (the agent's programs cannot write to it, nor
         the agent through Honk's workspace view), nothing committed, and the workspace reset after."""
-        req, job = inp.request, inp.job
-        denied: list[AgentToolDenied] = []
-        attached = await self.attachments.files(req.task_id) if job.attachments else []
+        job = inp.job
+
+        async def stopped_early(stopped: AgentStopped) -> UserFacingError:
+            return UserFacingError(f"{stopped.message[:-1]} while planning; nothing was changed.")
+
         try:
-            async with self.tools.run(
-                req.task_id,
-                ws.path,
-                [ws.mirror],
-                job.checks,
-                emit,
-                attached,
-                writable=False,
-                network=(req.repo, inp.config),
-                also=[_with_checks(inp, repo, other) for repo, other in others],
-            ) as tools:
-                outcome = await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
-        except AgentStopped as stopped:
-            raise UserFacingError(f"{stopped.message[:-1]} while planning; nothing was changed.") from stopped
+            outcome = await self._run_agent(inp, ws, emit, others, stopped_early, writable=False)
         finally:
-            await self.refusals.collect(req, emit, denied)
             for held in [ws, *(other for _, other in others)]:
                 await self.workspaces.reset(held)  # with the sandbox off, only this undoes what a program wrote
         summary = outcome.plan.summary if outcome.plan is not None else outcome.summary
@@ -180,6 +156,40 @@ class AgentRunner:
             )
         )
         return AgentRunResult(outcome=outcome, commit=None, changed_files=[])
+
+    async def _run_agent(
+        self,
+        inp: AgentRunInput,
+        ws: Workspace,
+        emit: EventSink,
+        others: Sequence[tuple[RepoRef, Workspace]],
+        stopped_early: Callable[[AgentStopped], Awaitable[UserFacingError]],
+        *,
+        writable: bool = True,
+    ) -> AgentOutcome:
+        """The agent run with the tools the worker builds for it (`writable` False: a planning run).
+        A budget that stops it goes to `stopped_early`, whose error is raised; the tools the agent was
+        refused are recorded after either."""
+        req, job = inp.request, inp.job
+        denied: list[AgentToolDenied] = []
+        attached = await self.attachments.files(req.task_id) if job.attachments else []
+        try:
+            async with self.tools.run(
+                req.task_id,
+                ws.path,
+                [ws.mirror],
+                job.checks,
+                emit,
+                attached,
+                writable=writable,
+                network=(req.repo, inp.config),
+                also=[_with_checks(inp, repo, other) for repo, other in others],
+            ) as tools:
+                return await self.agents.get(inp.agent).run(job, tools, _collecting(emit, denied))
+        except AgentStopped as stopped:
+            raise await stopped_early(stopped) from stopped
+        finally:
+            await self.refusals.collect(req, emit, denied)
 
     async def _committed_before(
         self, inp: AgentRunInput, ws: Workspace, head: str, emit: EventSink, timeline: Timeline

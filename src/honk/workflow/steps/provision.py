@@ -61,21 +61,8 @@ class Provisioner:
                 f"{asked} for a plan first, but the {agent} agent cannot plan: it runs its command, which "
                 "changes files. Ask without a plan, or with an agent that plans (claude, scripted)."
             )
-        await self.gate.check_agent(
-            repo.name,
-            agent,
-            task.model or config.agent.model,
-            requested_by=task.requested_by,
-            front_door=task.front_door,
-            task_id=task.task_id,
-        )
-        config = self._budgeted(task, config)
-        if self.egress is not None:  # every host within the ceiling, every secret set: before any sandbox
-            await self.egress.check(repo, config, ws.path)
-        if (warning := self.sandbox.warning()) is not None:
-            await emit(SafetyWarning(text=warning))
-        if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
-            await self._setup(task, ws, config, emit)
+        config = self._budgeted(task, config)  # pure: deciding it before the policy's check changes nothing
+        await self._admit_and_setup(task, ws, config, agent, queue, emit)
         also = [await self._other(task, other, agent, queue, emit) for other in task.also]
         # A branch just started at the target's commit (ws.at: ensure put it there) has that commit for its
         # merge base: no `merge-base` run. A setup command may have committed, so then git is asked.
@@ -109,22 +96,40 @@ class Provisioner:
             raise UserFacingError(f"In repo {repo.name}: {e.message}") from e
         target = policy.merge_target(repo, config)
         await self.workspaces.remote_head(repo, target)
+        await self._admit_and_setup(task, ws, config, agent, queue, emit, repo)
+        base = await self.workspaces.merge_base(ws, target)
+        seconds = round(time.monotonic() - started, 3)
+        await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=seconds, repo=repo.name))
+        return RepoProvisioned(name=repo.name, branch=ws.branch, base_commit=base, config=config)
+
+    async def _admit_and_setup(
+        self,
+        task: TaskRequest,
+        ws: Workspace,
+        config: RepoConfig,
+        agent: str,
+        queue: str,
+        emit: EventSink,
+        repo: RepoRef | None = None,
+    ) -> None:
+        """A repo's agent and model past the policy, its egress checked, then its setup command if it runs
+        on this queue. `repo`: another repo of a task over several (None: the task's own, which alone
+        warns of a weak sandbox, after its checks and before its setup)."""
+        ref = repo or task.repo
         await self.gate.check_agent(
-            repo.name,
+            ref.name,
             agent,
             task.model or config.agent.model,
             requested_by=task.requested_by,
             front_door=task.front_door,
             task_id=task.task_id,
         )
-        if self.egress is not None:
-            await self.egress.check(repo, config, ws.path)
-        if config.setup and not (config.queue and config.queue != queue):
+        if self.egress is not None:  # every host within the ceiling, every secret set: before any sandbox
+            await self.egress.check(ref, config, ws.path)
+        if repo is None and (warning := self.sandbox.warning()) is not None:
+            await emit(SafetyWarning(text=warning))
+        if config.setup and not (config.queue and config.queue != queue):  # else: on the repo's own machines
             await self._setup(task, ws, config, emit, repo)
-        base = await self.workspaces.merge_base(ws, target)
-        seconds = round(time.monotonic() - started, 3)
-        await emit(WorkspaceReady(branch=ws.branch, base_commit=base, seconds=seconds, repo=repo.name))
-        return RepoProvisioned(name=repo.name, branch=ws.branch, base_commit=base, config=config)
 
     def _budgeted(self, task: TaskRequest, config: RepoConfig) -> RepoConfig:
         """The task's budget, decided once: the repo's, else the server's defaults, capped by the policy
