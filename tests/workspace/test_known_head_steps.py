@@ -29,7 +29,9 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Settings, Store, TaskActi
     store = Store(settings.db_url)
     await store.create_schema()
     remote = RemoteRepo(tmp_path / "calc", calc_files(DIRECT_FIX))
-    yield settings, store, build_activities(settings, store), RepoRef(name="calc", url=remote.url)
+    acts = build_activities(settings, store)
+    yield settings, store, acts, RepoRef(name="calc", url=remote.url)
+    await acts.steps.workspaces.close()  # as the worker does when it stops: no refill outlives the test
     await store.close()
 
 

@@ -62,7 +62,11 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     settings.data_dir.mkdir(parents=True)
     store = Store(settings.db_url)
     await store.create_schema()
-    yield World(tmp_path, settings, store, build_activities(settings, store))
+    acts = build_activities(settings, store)
+    yield World(tmp_path, settings, store, acts)
+    # As the worker does when it stops: no spare worktree is still being made when the test's loop closes
+    # (a refill left running has hung this fixture's teardown).
+    await acts.steps.workspaces.close()
     await store.close()
 
 
