@@ -32,7 +32,17 @@ HOOK = Path(__file__).parent / "counthook"
 def _git_wrapper(bin_dir: Path, log: Path) -> None:
     real = next(p / "git" for p in map(Path, os.environ["PATH"].split(":")) if (p / "git").exists() and p != bin_dir)
     bin_dir.mkdir(parents=True, exist_ok=True)
-    (bin_dir / "git").write_text(f'#!/bin/sh\nprintf "%s\\t%s\\036" "$PWD" "$*" >> {log}\nexec {real} "$@"\n')
+    if os.environ.get("GIT_CPU"):  # each run's own CPU, from getrusage (bash's `times` counts in 10 ms ticks)
+        (bin_dir / "git").write_text(
+            "#!/usr/bin/python3 -IS\nimport os, resource, subprocess, sys\n"
+            f"rc = subprocess.call([{str(real)!r}, *sys.argv[1:]])\n"
+            "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+            f"with open({str(log)!r}, 'a') as f:\n"
+            "    f.write('%.2f\\t%s\\t%s\\x1e' % ((r.ru_utime + r.ru_stime) * 1000, os.getcwd(), ' '.join(sys.argv[1:])))\n"
+            "sys.exit(rc)\n"
+        )
+    else:
+        (bin_dir / "git").write_text(f'#!/bin/sh\nprintf "%s\\t%s\\036" "$PWD" "$*" >> {log}\nexec {real} "$@"\n')
     (bin_dir / "git").chmod(0o755)
 
 
@@ -57,6 +67,12 @@ async def _history(address: str, task_id: str) -> collections.Counter[str]:
         if e.HasField("marker_recorded_event_attributes"):
             kinds["marker:" + e.marker_recorded_event_attributes.marker_name] += 1
     kinds["_total"] = len(hist.events)
+    kinds["_bytes"] = sum(e.ByteSize() for e in hist.events)
+    import os as _os
+
+    if _os.environ.get("HIST_DUMP"):
+        for e in hist.events:
+            print("   ", e.event_id, str(e.event_type).rsplit("EVENT_TYPE_", 1)[-1], e.ByteSize())
     return kinds
 
 
@@ -89,6 +105,10 @@ def main(n: int = 3, verbose: bool = True) -> None:
                     gits = [
                         r.split("\t", 1)[1].replace("\n", " ") for r in git_log.read_text().split("\x1e") if r.strip()
                     ]
+                    if os.environ.get("GIT_CPU"):  # records are "times <tab> directory <tab> arguments"
+                        records = [r.split("\t") for r in git_log.read_text().split("\x1e") if r.strip()]
+                        gits = [f"{float(r[0]):5.2f} ms  {r[2][:150]}" for r in records]
+                        print(f"  git CPU in all: {sum(float(g.split()[0]) for g in gits):.1f} ms")
                     rows = [line.split("\t") for line in count_log.read_text().splitlines() if line.count("\t") >= 2]
                     spawns = [r[2] for r in rows if r[1] == "spawn"]
                     commits = collections.Counter(r[0] for r in rows if r[1] == "commit")
