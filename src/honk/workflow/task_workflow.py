@@ -1,7 +1,8 @@
 """The task route, top to bottom: provision → agent ⇄ checks → build → deliver → wait for a person.
 
 Workflow code must be deterministic: no clocks, randomness, files or environment here; every
-effect is an activity. Reordering activities breaks replay of running tasks: use workflow.patched().
+effect is an activity. Reordering activities breaks replay of running tasks: use workflow.patched() (see
+BASELINE).
 """
 
 from __future__ import annotations
@@ -93,6 +94,35 @@ USER_FACING = "UserFacingError"
 MODEL_UNAVAILABLE = "ModelUnavailable"  # retried by Temporal; its message is shown once retries are spent
 DEPLOY_HOLD = timedelta(days=7)  # how long a held deploy waits for someone to press Deploy
 
+# Every patch in this set was in the code when BASELINE was added. A task started since records BASELINE's
+# one marker instead of a marker per patch it passes (five on a plain task), and each marker also upserts a
+# search attribute, a visibility write in the Temporal server: most of its per-task cost was such writes and
+# round trips. Tasks started before replay their own markers as they did. A patch added later is not listed
+# here and is asked of `workflow.patched` directly.
+BASELINE = "baseline-2026-12"
+BEFORE_BASELINE = frozenset(
+    {
+        "autofix-v1",
+        "build-queue-v1",
+        "cancel-close-v1",
+        "ci-green-v1",
+        "deliver-v1",
+        "deploy-v1",
+        "forge-v1",
+        "multi-repo-agent-checks-v1",
+        "multi-repo-ci-v1",
+        "multi-repo-v1",
+        "plan-v1",
+        "preview-v1",
+        "queue-v1",
+        "record-local-v1",
+        "refresh-v1",
+        "revert-v1",
+        "review-v1",
+        "verify-reviews-v1",
+    }
+)
+
 
 class _Stop(Exception):
     """Ends the route with a failure a person can act on (already worded)."""
@@ -155,6 +185,13 @@ class TaskWorkflow:
         # A task over several repos (issue 20): the repos an agent run changed, and those merged so far.
         self.changed_repos: set[str] = set()
         self.merged_repos: set[str] = set()
+        self.baseline = workflow.patched(BASELINE)
+
+    def _patched(self, patch: str) -> bool:
+        """`workflow.patched(patch)` for a patch older than BASELINE: true without a marker of its own in a task
+        started since the baseline."""
+        assert patch in BEFORE_BASELINE, f"{patch} is newer than {BASELINE}: ask workflow.patched"
+        return self.baseline or workflow.patched(patch)
 
     # -- what people can do while the task runs --------------------------------------------
     @workflow.signal
@@ -261,7 +298,7 @@ class TaskWorkflow:
         if self.cancel_by is not None and not self.state.terminal:
             await self._record(TaskCancelled(by=self.cancel_by))
             await self._notify()
-            if self.close_comment is not None and workflow.patched("cancel-close-v1"):
+            if self.close_comment is not None and self._patched("cancel-close-v1"):
                 await self._close_pull_request(self.close_comment)
             await self._cleanup()
         if self.follow_ups:  # arrived while the task was ending: never dropped silently
@@ -280,7 +317,7 @@ class TaskWorkflow:
             prov: ProvisionResult = await self._act(acts.provision, ProvisionInput(request=self.req), minutes=30)
             self.prov, wanted = prov, prov.config.queue
             self.head, self.fresh = prov.head, prov.head is not None
-            if wanted and wanted != workflow.info().task_queue and workflow.patched("queue-v1"):
+            if wanted and wanted != workflow.info().task_queue and self._patched("queue-v1"):
                 # The repo's work belongs to other machines: set the workspace up again there, and
                 # do every further step there (workspaces are per machine).
                 await self._cleanup()
@@ -291,9 +328,9 @@ class TaskWorkflow:
             reason: AgentReason = "request"
             assert self.prov is not None
             made = False  # the first round's change is made without the agent (a revert)
-            if self.req.reverts is not None and workflow.patched("revert-v1"):
+            if self.req.reverts is not None and self._patched("revert-v1"):
                 made = await self._revert()
-            elif (self.req.plan or self.prov.config.agent.plan) and workflow.patched("plan-v1"):
+            elif (self.req.plan or self.prov.config.agent.plan) and self._patched("plan-v1"):
                 prompt, reason = await self._plan_first()
             while True:
                 await self._work(prompt, reason, made)
@@ -357,7 +394,7 @@ class TaskWorkflow:
                 job=job,
                 config=self.prov.config,
                 # The agent's own verify tool runs every repo's checks; a run scheduled before did not.
-                also=self.prov.also if self.req.also and workflow.patched("multi-repo-agent-checks-v1") else [],
+                also=self.prov.also if self.req.also and self._patched("multi-repo-agent-checks-v1") else [],
                 head=self.head,
                 clean=self.fresh,
             ),
@@ -392,7 +429,7 @@ class TaskWorkflow:
             # One activity where there were three: verify reviews the change once its checks pass, and a
             # repo with nothing to build schedules no build step (each activity is a round trip through
             # the Temporal server and six history events). Checked only for a change, which is reviewed.
-            folded = self.changed and workflow.patched("verify-reviews-v1")
+            folded = self.changed and self._patched("verify-reviews-v1")
             report = await self._act(
                 acts.verify,
                 self._step(review=folded),
@@ -403,7 +440,7 @@ class TaskWorkflow:
             feedback = report.feedback
             if report.passed and not self.changed:
                 raise _Stop(policy.no_change_reason(result.outcome.summary))
-            if report.passed and (report.review is not None or workflow.patched("review-v1")):
+            if report.passed and (report.review is not None or self._patched("review-v1")):
                 # A verify from a worker that does not review (an older one) leaves it to the review step.
                 review = report.review or await self._act(
                     acts.review,
@@ -433,9 +470,9 @@ class TaskWorkflow:
                 )
                 if build.ok:
                     self.verified_base = report.base_commit
-                    if self._previews() and workflow.patched("preview-v1"):
+                    if self._previews() and self._patched("preview-v1"):
                         await self._preview()
-                    if self.prov.config.deliver is not None and workflow.patched("deliver-v1"):
+                    if self.prov.config.deliver is not None and self._patched("deliver-v1"):
                         await self._deliver_app()
                     return
                 feedback = build.failure
@@ -465,7 +502,7 @@ class TaskWorkflow:
         app) when the repo names one and this workflow knows it, else the task's own queue."""
         assert self.prov is not None
         deliver = self.prov.config.deliver
-        if deliver is not None and deliver.queue and workflow.patched("build-queue-v1"):
+        if deliver is not None and deliver.queue and self._patched("build-queue-v1"):
             return deliver.queue
         return self.queue
 
@@ -537,7 +574,7 @@ class TaskWorkflow:
         """`[deploy]` after the merge: who may deploy (and freezes) first; a held deploy waits for someone
         who may to press Deploy. A deploy is never retried on its own: one that did not finish says so."""
         assert self.prov is not None
-        if self.prov.config.deploy is None or not workflow.patched("deploy-v1"):
+        if self.prov.config.deploy is None or not self._patched("deploy-v1"):
             return
         revert = self.req.reverts is not None
         if revert:  # merged by the fast track or a person: deployed as the person who asked for the revert
@@ -582,7 +619,7 @@ class TaskWorkflow:
         assert self.prov is not None and self.merge_by is not None
         await self._record(MergeRequested(by=self.merge_by))
         stopped = ""  # a task over several repos: which one stopped the merge, said with why
-        if self.req.also and workflow.patched("multi-repo-v1"):
+        if self.req.also and self._patched("multi-repo-v1"):
             result, stopped = await self._merge_across()
         else:
             result = await self._act(acts.merge, self._merge_input(), minutes=self._verify_minutes() * 3)
@@ -693,9 +730,9 @@ class TaskWorkflow:
         moved target is brought in (`_refresh`) and a failed CI run looked at (`_ci_fix`). (True, None) when
         the task ended (its pull request closed or merged on the forge); else the agent's next instructions,
         or None when a person acted."""
-        refresh = workflow.patched("refresh-v1")
-        ci = workflow.patched("autofix-v1")
-        green = workflow.patched("ci-green-v1")
+        refresh = self._patched("refresh-v1")
+        ci = self._patched("autofix-v1")
+        green = self._patched("ci-green-v1")
         while self.merge_by is None and not self.follow_ups:
             if await self._wait_or_watch(refresh, ci, green):
                 return True, None
@@ -773,7 +810,7 @@ class TaskWorkflow:
             or (ci and bool(self.ci_failures))
             or (green and bool(self.ci_passes))
         )
-        if self.req.repo.forge is None or not workflow.patched("forge-v1"):
+        if self.req.repo.forge is None or not self._patched("forge-v1"):
             await workflow.wait_condition(wanted)
             return False
         while True:
@@ -812,7 +849,7 @@ class TaskWorkflow:
                 continue
             self.ci_seen.add(failure.commit)
             name = [failure.name] if failure.name else []
-            if failure.repo and failure.repo != self.req.repo.name and workflow.patched("multi-repo-ci-v1"):
+            if failure.repo and failure.repo != self.req.repo.name and self._patched("multi-repo-ci-v1"):
                 # The fix path reads the logs of, and commits to, the task's own repo's pull request only:
                 # on another repo's it would judge the wrong head. Said, not tried.
                 why = (
@@ -976,7 +1013,7 @@ class TaskWorkflow:
             attempt_group=self.req.attempt_group,
         )
         retry = RetryPolicy(maximum_interval=timedelta(seconds=10))
-        if workflow.patched("record-local-v1"):
+        if self._patched("record-local-v1"):
             # A short write to Honk's store, run by this worker inside the workflow task: no activity task
             # for the Temporal server to schedule, hand out and complete, and no workflow task after it.
             # Temporal's CPU per task, and its history, is mostly made of those round trips.
