@@ -132,9 +132,12 @@ async def heartbeating() -> AsyncIterator[None]:
     every = max(0.5, timeout.total_seconds() / 4) if timeout else 10.0
 
     async def beat() -> None:
+        # Not at once: the server knows the step started, and a heartbeat is a write of the workflow's state
+        # there (one per step was a fifth of the Temporal server's CPU per task). The heartbeat timeout runs
+        # from the start, so the first beat, a quarter of it later, still comes in time.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(every)
+            activity.heartbeat()
 
     task = asyncio.create_task(beat())
     try:
