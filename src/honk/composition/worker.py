@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from datetime import timedelta
 from functools import partial
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TypedDict
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from honk.access import Policy
 from honk.agents import AgentRegistry
@@ -396,8 +397,23 @@ async def start_key_proxy(settings: Settings) -> tuple[KeyProxy | None, Path | N
     return proxy, socket_dir
 
 
+def reap_with_pidfds() -> None:
+    """Python 3.11 waits for each child process in a thread of its own; a pidfd watched by the event loop
+    costs less for each of a task's git runs (3.12 does this by itself). Kernels before 5.3 keep the threads."""
+    if sys.version_info >= (3, 12) or not hasattr(os, "pidfd_open"):
+        return
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except OSError:
+        return
+    watcher = asyncio.PidfdChildWatcher()
+    watcher.attach_loop(asyncio.get_running_loop())
+    asyncio.get_event_loop_policy().set_child_watcher(watcher)
+
+
 async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> None:
     """`egress`: the test harness's own proxy (its resolver reaches its fakes); else the worker's."""
+    reap_with_pidfds()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.db_url)
     await store.create_schema()
@@ -434,6 +450,10 @@ async def run_worker(settings: Settings, egress: EgressProxy | None = None) -> N
             if queue == main
             else [],
             activities=acts.all() + (doors if queue == main else []),
+            # Temporal's sandbox re-imports a workflow's modules for every workflow it starts: a sixth of this
+            # worker's CPU per task (docs/benchmarks.md). It checks that workflow code stays deterministic,
+            # and the test suite keeps that check: its workflow tests run the same workflows sandboxed.
+            workflow_runner=UnsandboxedWorkflowRunner(),
             **worker_concurrency(settings),
             graceful_shutdown_timeout=timedelta(seconds=5),
         )
