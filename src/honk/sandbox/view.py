@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from honk.domain import Network
@@ -75,16 +76,26 @@ class View:
     also: tuple[Path, ...] = ()
 
     def covered(self) -> list[Path]:
+        return list(self._covered)
+
+    # Looked at once per view (a launcher asks for its arguments, what it covers and what it shows): finding
+    # the tool chains walks every PATH entry, and a launcher is made for every check and agent run.
+    @cached_property
+    def _covered(self) -> tuple[Path, ...]:
         home = Path(os.path.expanduser("~"))
         paths = [*SYSTEM_SECRETS, home, *(p.resolve() for p in self.hidden)]
-        return _unique([p for p in paths if p.exists()])
+        return tuple(_unique([p for p in paths if p.exists()]))
+
+    @cached_property
+    def _chains(self) -> tuple[Path, ...]:
+        return tuple(self._tool_chains(list(self._covered)))
 
     def args(self) -> list[str]:
         args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--tmpfs", "/dev/shm"]
         covered = self.covered()
         for path in covered:
             args += ["--ro-bind", "/dev/null", str(path)] if path.is_file() else ["--tmpfs", str(path)]
-        for prefix in self._tool_chains(covered):
+        for prefix in self._chains:
             args += ["--ro-bind", str(prefix), str(prefix)]
         for path in self.read_only:
             if path.exists() and not _reveals(path, covered):
@@ -132,7 +143,7 @@ class View:
 
     def shown(self) -> list[Path]:
         """What is visible although it lies inside a covered path."""
-        return [*self._tool_chains(self.covered()), *self.git_dirs, self.workspace, *self.also, self.home]
+        return [*self._chains, *self.git_dirs, self.workspace, *self.also, self.home]
 
     def _tool_chains(self, covered: list[Path]) -> list[Path]:
         found: list[Path] = []
@@ -181,7 +192,9 @@ def _reveals(path: Path, covered: list[Path]) -> bool:
 
 
 def _under(path: Path, parent: Path) -> bool:
-    return path == parent or path.is_relative_to(parent)
+    # Lexical, as Path.is_relative_to is, on the strings: this runs hundreds of times per launcher.
+    inner, outer = str(path), str(parent)
+    return inner == outer or inner.startswith(outer if outer.endswith("/") else outer + "/")
 
 
 def _resolver_binds() -> list[str]:
