@@ -94,6 +94,7 @@ class Workspaces(Protocol):
         *,
         new: bool = False,
         head: str | None = None,
+        base_at: str | None = None,
     ) -> Workspace:
         """The task's workspace: made from its branch (here, or as another worker published it), or
         from `base_branch` for a new task. `key`: the workspace's name when it is not the task id (a task
@@ -101,7 +102,8 @@ class Workspaces(Protocol):
         `new`: the task has committed nothing yet (it is being provisioned), so no other worker can have
         published its branch; the workspace comes back clean at its branch's last commit. `head`: the
         commit the workflow last saw the branch at; a workspace already there is used without asking the
-        remote."""
+        remote. `base_at`: the commit `base_branch` is at, as `remote_head` just said: a new branch starts
+        there (the same commit the caller saw, and not read again)."""
         ...
 
     async def reset(self, ws: Workspace) -> None:

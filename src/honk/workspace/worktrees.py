@@ -185,6 +185,7 @@ class WorktreeWorkspaces:
         *,
         new: bool = False,
         head: str | None = None,
+        base_at: str | None = None,
     ) -> Workspace:
         """The task's worktree, made from the branch if it exists, else from the remote's base branch.
         `key`: the directory's name when not the task id (another repo of a task over several: each repo
@@ -199,7 +200,7 @@ class WorktreeWorkspaces:
         not asked for a published branch, because the workflow runs one step at a time and every step
         that moves the branch is followed by one that returns the new commit, so no machine has published
         a later one the workflow knows of. Anything else (no worktree, another commit, a detached or other
-        branch) takes the full path below.
+        branch) takes the full path below. `base_at`: where `base_branch` is, as the caller just read it.
         """
         mirror, path, branch = self.mirror_path(repo), self.path(key or task_id), task_branch(task_id)
         if head is not None and not new and (path / ".git").exists():
@@ -234,7 +235,7 @@ class WorktreeWorkspaces:
                 await self._add_worktree(mirror, path, branch, base, exists=bool(exists))
         at = None
         if spare is not None:
-            at = await self._start_branch(path, branch, base, mirror)
+            at = await self._start_branch(path, branch, base_at or await git("rev-parse", base, git_dir=mirror))
         else:
             await git("reset", "--quiet", "--hard", cwd=path)
         self._schedule_refill(repo, base_branch)
@@ -296,7 +297,7 @@ class WorktreeWorkspaces:
         if await git_ok("rev-parse", "--verify", "--quiet", f"refs/heads/{ws.branch}", git_dir=ws.mirror):
             await git("checkout", "--quiet", "--force", ws.branch, cwd=ws.path)
         else:
-            await self._start_branch(ws.path, ws.branch, base, ws.mirror)
+            await self._start_branch(ws.path, ws.branch, await git("rev-parse", base, git_dir=ws.mirror))
 
     async def _claim_spare(self, repo: RepoRef, path: Path) -> Path | None:
         """Moves a ready spare worktree to `path` (caller holds the lock); None when there is none."""
@@ -313,9 +314,8 @@ class WorktreeWorkspaces:
                 return path
         return None
 
-    async def _start_branch(self, path: Path, branch: str, base: str, mirror: Path) -> str:
-        """Names the task's branch at `base` in the worktree at `path`; returns the commit it is at."""
-        target = await git("rev-parse", base, git_dir=mirror)
+    async def _start_branch(self, path: Path, branch: str, target: str) -> str:
+        """Names the task's branch at the commit `target` in the worktree at `path`; returns `target`."""
         if await git("rev-parse", "HEAD", cwd=path) == target:
             # Already at the base: name the branch and point HEAD at it, no file is touched.
             await git("branch", branch, target, cwd=path)
@@ -446,10 +446,11 @@ class WorktreeWorkspaces:
         ):
             await git("reset", "--quiet", cwd=ws.path)
             raise SecretInChange(leaked)
-        args = ["commit", "--quiet", "--no-verify", "-m", redact(message)]
-        for key, value in trailers.items():
-            args += ["--trailer", redact(f"{key}: {value}")]
-        await git(*args, cwd=ws.path, env=git_env(self.author))
+        # The trailers as the message's last paragraph, as merge_in writes them: `--trailer` would start
+        # `git interpret-trailers`, a process more per commit.
+        lines = "\n".join(f"{key}: {' '.join(value.splitlines())}" for key, value in trailers.items())
+        msg = redact(f"{message.rstrip()}\n\n{lines}" if lines else message)
+        await git("commit", "--quiet", "--no-verify", "-m", msg, cwd=ws.path, env=git_env(self.author))
         return await self.head(ws), changed
 
     async def merge_in(self, ws: Workspace, ref: str, message: str, trailers: dict[str, str]) -> list[str]:

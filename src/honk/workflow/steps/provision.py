@@ -48,7 +48,7 @@ class Provisioner:
         at_target = await self.workspaces.remote_head(repo, repo.branch)
         # Provisioning comes before any commit of the task (a retried or re-queued provision too): `new`
         # skips asking the remote for a published branch, and hands the workspace back clean.
-        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch, new=True)
+        ws = await self.workspaces.ensure(task.task_id, repo, repo.branch, new=True, base_at=at_target)
         config = load_repo_config(ws.path)
         target = policy.merge_target(repo, config)
         if target != repo.branch:  # the base branch was checked above

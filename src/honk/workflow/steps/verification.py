@@ -45,7 +45,10 @@ class Verification:
             finally:
                 await self.refusals.collect(req, emit)
         base = await self.workspaces.merge_base(ws, policy.merge_target(req.repo, inp.config))
-        head, passed = await self.workspaces.head(ws), all(r.passed for r in results)
+        # Checks run confined see the workspace's `.git` read-only: none can move HEAD from where ensure found
+        # it (ws.at). Unconfined (HONK_SANDBOX=off), one could have committed: git is asked.
+        known = ws.at if self.sandbox.enabled and not inp.also else None
+        head, passed = known or await self.workspaces.head(ws), all(r.passed for r in results)
         review = None
         if passed and inp.review:  # one activity for both: no review task for Temporal to schedule
             asked = ReviewInput(
