@@ -50,6 +50,7 @@ from honk.events import (
     WorkspaceReady,
 )
 from honk.store import Store
+from honk.workflow import policy
 from honk.workflow.activities import user_facing
 from honk.workflow.records import (
     AgentRunInput,
@@ -225,6 +226,10 @@ class Fakes:
             review = self.script.review.pop(0) if self.script.review else ReviewResult(ok=True)
             await self.store.append(inp.request.task_id, *self._after(review))
             answer = answer.model_copy(update={"review": review})
+        if policy.delivers_with_verify(inp, answer):  # as the real activity: the change delivered in it
+            assert answer.review is not None
+            await self._deliver(inp.model_copy(update={"warnings": answer.review.warnings, "deliver": False}))
+            answer = answer.model_copy(update={"delivered": True})
         return answer
 
     @activity.defn(name="review")
@@ -240,6 +245,9 @@ class Fakes:
     @activity.defn(name="deliver")
     @user_facing
     async def deliver(self, inp: StepInput) -> None:
+        await self._deliver(inp)
+
+    async def _deliver(self, inp: StepInput) -> None:
         ready = TaskReady(commit="c1", summary=inp.summary, diffstat="1 file changed", warnings=inp.warnings)
         await self._step("deliver", inp, [], None, [ready])
 

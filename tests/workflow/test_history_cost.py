@@ -31,12 +31,12 @@ async def _history(task) -> tuple[Counter[str], list[str]]:  # noqa: ANN001 - a 
     return kinds, markers
 
 
-async def test_a_plain_task_records_one_patch_marker_and_four_activities(bench: Bench) -> None:
+async def test_a_plain_task_records_one_patch_marker_and_three_activities(bench: Bench) -> None:
     async with bench.task() as task:
         await task.settles_in(TaskState.ready)
         kinds, markers = await _history(task)
     assert len(markers) == 1 and BASELINE in markers[0], markers
-    assert kinds["ACTIVITY_TASK_SCHEDULED"] == 4  # provision, agent, verify (with the review), deliver
+    assert kinds["ACTIVITY_TASK_SCHEDULED"] == 3  # provision, agent, verify (with the review and the delivery)
     assert kinds["UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"] == 1  # the baseline's, written with its marker
 
 

@@ -31,6 +31,7 @@ from honk.metrics import WorkerMetrics
 from honk.protocols import EventSink, Notifier, RepoFiles, Workspaces
 from honk.route import ROUTE_EVENTS
 from honk.store import Store
+from honk.workflow import policy
 from honk.workflow.pokes import Followed, parents, poke_parents
 from honk.workflow.records import (
     AgentRunInput,
@@ -228,7 +229,23 @@ class TaskActivities:
     @user_facing
     async def verify(self, inp: StepInput) -> VerifyResult:
         async with heartbeating():
-            return await self.steps.verification.verify(inp, self._emitter(inp.request.task_id))
+            emit = self._emitter(inp.request.task_id)
+            report = await self.steps.verification.verify(inp, emit)
+            if not policy.delivers_with_verify(inp, report):
+                return report
+            # What the deliver step would be given next: one activity where there were two.
+            assert report.review is not None
+            then = inp.model_copy(
+                update={
+                    "warnings": report.review.warnings,
+                    "head": report.head_commit,
+                    "base": report.base_commit,
+                    "review": False,
+                    "deliver": False,
+                }
+            )
+            await self.steps.delivery.deliver(then, self._emitter(inp.request.task_id, inp.request))
+            return report.model_copy(update={"delivered": True})
 
     @activity.defn
     @user_facing

@@ -9,7 +9,14 @@ import re
 
 from honk.domain import MAX_FORGE_TEXT, Discussion, LineComment, Plan, RepoConfig, RepoRef
 from honk.forge.body import quiet
-from honk.workflow.records import MAX_REVIEW_FINDINGS, MAX_REVIEW_SUMMARY, PullReviewAnswer, PullReviewInput
+from honk.workflow.records import (
+    MAX_REVIEW_FINDINGS,
+    MAX_REVIEW_SUMMARY,
+    PullReviewAnswer,
+    PullReviewInput,
+    StepInput,
+    VerifyResult,
+)
 
 TASK_ID_RE = re.compile(r"^t-[a-z2-7]{12}$")
 
@@ -22,6 +29,13 @@ def task_id_for(request_id: str) -> str:
 
 def merge_target(repo: RepoRef, config: RepoConfig) -> str:
     return config.merge.target or repo.branch
+
+
+def delivers_with_verify(inp: StepInput, report: VerifyResult) -> bool:
+    """Whether the verify step, asked to (`inp.deliver`), delivers the change itself: what the workflow would do
+    next with this report, when nothing else comes between. The checks passed and the review lets the change
+    through: it is ok, or the task has no round left to answer it (the change goes out with its warnings)."""
+    return inp.deliver and report.passed and report.review is not None and (report.review.ok or inp.last_round)
 
 
 def first_prompt(request: str, attempt: int = 0, attempts: int = 0) -> str:

@@ -139,6 +139,12 @@ class StepInput(Carried):
     # follow-ups), rather than the workflow scheduling a review step after it.
     review: bool = False
     follow_ups: list[str] = []
+    # Verify only, with `review`: when the checks pass and the review lets the change through (it is ok, or
+    # this is the task's `last_round`), deliver it too, with `summary` (what the deliver step does), rather
+    # than the workflow scheduling that step after it. Asked only when nothing comes between (no build, no
+    # preview, no app delivery): policy.delivers_with_verify.
+    deliver: bool = False
+    last_round: bool = False
 
 
 class ReviewResult(Carried):
@@ -155,6 +161,8 @@ class VerifyResult(Carried):
     # The review, when the step was asked for it (StepInput.review) and the checks passed: None otherwise,
     # and from a worker that does not know the field (the workflow then runs the review step).
     review: ReviewResult | None = None
+    # The change was delivered in the same step (StepInput.deliver): the workflow schedules no deliver step.
+    delivered: bool = False
 
 
 class ReviewInput(Carried):

@@ -333,10 +333,11 @@ class TaskWorkflow:
             elif (self.req.plan or self.prov.config.agent.plan) and self._patched("plan-v1"):
                 prompt, reason = await self._plan_first()
             while True:
-                await self._work(prompt, reason, made)
+                delivered = await self._work(prompt, reason, made)
                 made = False
                 self._move(TaskReady)
-                await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
+                if not delivered:
+                    await self._act(acts.deliver, self._step(summary=self._summary(), warnings=self.warnings))
                 await self._notify()
                 if self._fast_tracked():
                     self.merge_by = f"fast-track revert (asked by {self.req.requested_by})"
@@ -409,9 +410,10 @@ class TaskWorkflow:
             self.cost_usd = (self.cost_usd or 0.0) + result.outcome.cost_usd
         return result
 
-    async def _work(self, prompt: str, reason: AgentReason, made: bool = False) -> None:
+    async def _work(self, prompt: str, reason: AgentReason, made: bool = False) -> bool:
         """Agent and checks in rounds until the checks and the build pass, or the budget is spent.
-        `made`: the first round's change is already made (a revert): its checks run without an agent run."""
+        `made`: the first round's change is already made (a revert): its checks run without an agent run.
+        True when the verify step delivered the change too (the route then schedules no deliver step)."""
         assert self.prov is not None
         for attempt in range(1, self.prov.max_rounds + 1):
             self.round += 1
@@ -430,10 +432,15 @@ class TaskWorkflow:
             # repo with nothing to build schedules no build step (each activity is a round trip through
             # the Temporal server and six history events). Checked only for a change, which is reviewed.
             folded = self.changed and self._patched("verify-reviews-v1")
+            # And delivers it, when nothing would come between (a task started since the baseline).
+            config = self.prov.config
+            plain = config.build is None and not self._previews() and config.deliver is None
+            delivers = folded and plain and self.baseline
+            step = self._step(review=folded, summary=self._summary() if delivers else "")
             report = await self._act(
                 acts.verify,
-                self._step(review=folded),
-                minutes=self._verify_minutes() + (10 if folded else 0),
+                step.model_copy(update={"deliver": delivers, "last_round": attempt == self.prov.max_rounds}),
+                minutes=self._verify_minutes() + (10 if folded else 0) + (5 if delivers else 0),
             )
             self.head = report.head_commit
             self.based = (report.head_commit, report.base_commit)
@@ -474,7 +481,7 @@ class TaskWorkflow:
                         await self._preview()
                     if self.prov.config.deliver is not None and self._patched("deliver-v1"):
                         await self._deliver_app()
-                    return
+                    return report.delivered
                 feedback = build.failure
             giving_up = attempt == self.prov.max_rounds
             await self._record(ChecksFailed(round=self.round, feedback=feedback, giving_up=giving_up))
