@@ -85,6 +85,7 @@ def main(n: int = 3, verbose: bool = True) -> None:
             "PATH": f"{root / 'bin'}:{os.environ['PATH']}",
             "PYTHONPATH": f"{HOOK}:{os.environ.get('PYTHONPATH', '')}",
             "HONK_COUNT_LOG": str(count_log),
+            **({"HONK_COUNT_SQL": "1"} if os.environ.get("HONK_COUNT_SQL") else {}),
         }
         temporal = TemporalDevServer(root / "temporal")
         try:
@@ -125,6 +126,8 @@ def main(n: int = 3, verbose: bool = True) -> None:
                         print("  events:", {k: v for k, v in hist.items() if ":" not in k})
                         print("  git:", *[f"    {g}" for g in gits], sep="\n")
                         print("  spawns:", *[f"    {s[:160]}" for s in spawns], sep="\n")
+                        if os.environ.get("HONK_COUNT_SQL"):
+                            print("  sql:", *[f"    {r[0]} {r[2]}" for r in rows if r[1] in ("sql", "commit")], sep="\n")
             finally:
                 stack.stop()
         finally:

@@ -30,5 +30,11 @@ if _LOG:
         from sqlalchemy.engine import Engine
 
         event.listen(Engine, "commit", lambda conn: _note("commit", ""))
+        if os.environ.get("HONK_COUNT_SQL"):
+            event.listen(
+                Engine,
+                "before_cursor_execute",
+                lambda conn, cursor, statement, *rest: _note("sql", " ".join(statement.split())[:110]),
+            )
     except ImportError:
         pass
