@@ -120,6 +120,9 @@ MAX_HAND_OFF_SUMMARY = 200_000
 T = TypeVar("T")
 
 
+ATTACHMENT_SWEEP_S = 3600.0
+
+
 class TaskService:
     def __init__(
         self,
@@ -139,6 +142,7 @@ class TaskService:
         self.campaigns = Campaigns(self)  # issue 20: one request across many repos
         self.attempts = Attempts(self)  # issue 20: best of N
         self.attachments = AttachmentStore(store)
+        self._swept_at: float | None = None  # when this process last forgot expired attachments (monotonic)
         self.repo_secrets = RepoSecrets(store, SecretKeys(settings.secrets_keys(), settings.secrets_key_file))
         self.allowances = NetworkAllowances(store)
         self.previews = PreviewRegistry(store)
@@ -349,6 +353,15 @@ class TaskService:
         return await self.store.state_counts(), await self.store.total_cost()
 
     # -- tasks --------------------------------------------------------------------------
+    async def _forget_expired_attachments(self) -> None:
+        """Attachments are kept for days: looking for expired ones once an hour (at the next request), not at
+        every request, spares a burst of requests a write each."""
+        now = time.monotonic()
+        if self._swept_at is not None and now - self._swept_at < ATTACHMENT_SWEEP_S:
+            return
+        self._swept_at = now
+        await self.attachments.forget_before(datetime.now(UTC) - timedelta(days=self.settings.tasks.attachment_days))
+
     async def submit(
         self,
         repo: str,
@@ -527,8 +540,7 @@ class TaskService:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
             else:
                 await self.store.append(task_id, accepted)
-            forgotten = datetime.now(UTC) - timedelta(days=self.settings.tasks.attachment_days)
-            await self.attachments.forget_before(forgotten)
+            await self._forget_expired_attachments()
             await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
             if forge_thread is not None:
                 await self.forge_threads.link(
