@@ -11,7 +11,9 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -190,6 +192,57 @@ async def test_a_command_that_never_ends_is_stopped_with_everything_it_started(w
     assert res.timed_out and refused == ["time_limit"]
     out = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True)
     assert out.stdout.strip() == ""
+
+
+def _running(command: str) -> list[int]:
+    """The processes whose arguments are `command`'s words (not those that only mention it)."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")[:-1]
+        except OSError:
+            continue
+        if argv and Path(argv[0]).name == command.split()[0] and argv[1:] == command.split()[1:]:
+            found.append(int(pid))
+    return found
+
+
+def test_a_confined_program_dies_with_a_worker_killed_outright(tmp_path):
+    """Confined programs start without a fork of the worker (a shell joins their cgroup, bubblewrap's
+    --die-with-parent takes the worker's place): a worker killed with SIGKILL still takes them along."""
+    token = f"{os.getpid() % 1000}.{tmp_path.stat().st_ino % 100000}"  # this test's own sleep
+    (tmp_path / "ws").mkdir()
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import asyncio, sys\n"
+            "from pathlib import Path\n"
+            "from honk.sandbox import Sandbox, SandboxConfig\n"
+            "box = Sandbox(SandboxConfig()).launcher(Path(sys.argv[1]) / 'area', Path(sys.argv[1]) / 'ws', [], 'check')\n"
+            "asyncio.run(box.shell('sleep 3' + sys.argv[2] + ' & sleep 3' + sys.argv[2], timeout_s=300))\n",
+            str(tmp_path),
+            token,
+        ],
+        start_new_session=True,
+    )
+    try:
+        until = time.monotonic() + 30
+        while len(_running(f"sleep 3{token}")) < 2 and time.monotonic() < until:
+            assert worker.poll() is None, "the stand-in worker ended before its program started"
+            time.sleep(0.05)
+        assert len(_running(f"sleep 3{token}")) == 2
+        worker.kill()
+        worker.wait(10)
+        until = time.monotonic() + 10
+        while _running(f"sleep 3{token}") and time.monotonic() < until:
+            time.sleep(0.05)
+        assert _running(f"sleep 3{token}") == [], "a confined program outlived its worker"
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        for pid in _running(f"sleep 3{token}"):
+            os.kill(pid, 9)
 
 
 async def test_a_session_directory_the_sdk_lays_out_is_writable_and_nothing_else_is(world):

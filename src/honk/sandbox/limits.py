@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import resource
+import shlex
 import signal
 import time
 
@@ -60,13 +60,21 @@ class Watch:
         return any(h in line for h in self.hidden)
 
 
-def limit(limits: dict[str, int], groups: Cgroups) -> None:
-    """In the child, before bubblewrap starts: join the cgroup, or fall back to rlimits."""
-    groups.join(os.getpid())
-    memory = limits["memory_mb"] * 1024 * 1024
+def confine_lines(limits: dict[str, int], groups: Cgroups) -> list[str]:
+    """POSIX shell lines that put the shell, and so what it `exec`s, under a program's limits before bubblewrap
+    starts: its cgroups joined, or memory capped by RLIMIT_DATA where no memory cgroup does it, and no core
+    dumps. A shell does this, not a forked worker: a fork copies the worker's page tables, and the worker
+    pays again for every page it writes while they are shared (docs/benchmarks.md, orchestration)."""
+    lines = [f"echo $$ > {shlex.quote(group + '/cgroup.procs')} 2>/dev/null" for group in groups.groups]
     if not groups.memory:  # DATA, not AS: runtimes reserve far more address space than they use (JVM, V8)
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        lines.append(f"ulimit -d {limits['memory_mb'] * 1024} 2>/dev/null")
+    lines.append("ulimit -c 0")
+    return lines
+
+
+def confined(limits: dict[str, int], groups: Cgroups, argv: list[str]) -> list[str]:
+    """`argv` started by a shell that first puts itself under the limits (confine_lines), then becomes it."""
+    return ["/bin/sh", "-c", "\n".join([*confine_lines(limits, groups), 'exec "$@"']), "honk-confined", *argv]
 
 
 class Violations:

@@ -140,13 +140,13 @@ class SandboxLauncher:
         groups = limits.Cgroups.make(spec["limits"])
         try:
             res = await proc.run(
-                [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv],
+                limits.confined(spec["limits"], groups, [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv]),
                 cwd=self.workspace,
                 timeout_s=timeout_s,
                 log_path=log,
                 env=full_env,
                 stdin=stdin,
-                preexec=lambda: limits.limit(spec["limits"], groups),
+                dies_with_worker=True,  # bubblewrap's --die-with-parent
             )
         finally:
             hits = groups.hits()
@@ -182,13 +182,14 @@ class SandboxLauncher:
             else:
                 spec = json.loads(self.spec.read_text())
                 groups = limits.Cgroups.make(spec["limits"])
-                confine = spec["limits"]
                 started = await proc.start(
-                    [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv],
+                    limits.confined(
+                        spec["limits"], groups, [spec["bwrap"], *spec["args"], "--", *spec["prefix"], *argv]
+                    ),
                     self.workspace,
                     log,
                     full_env,
-                    preexec=lambda: limits.limit(confine, groups),
+                    dies_with_worker=True,  # bubblewrap's --die-with-parent
                 )
         except BaseException:
             if relay is not None:
@@ -223,10 +224,7 @@ class SandboxLauncher:
             bwrap = shlex.join([spec["bwrap"], *spec["args"]])
             run = f'-- {shlex.join([*spec["prefix"], str(executable)])} "$@"'
             start = f"exec {env} -i {fixed} {passed} {bwrap}"
-            body = [f"echo $$ > {shlex.quote(group + '/cgroup.procs')} 2>/dev/null" for group in groups.groups]
-            if not groups.memory:  # DATA, not AS: runtimes reserve far more address space than they use
-                body.append(f"ulimit -d {spec['limits']['memory_mb'] * 1024} 2>/dev/null")
-            body.append("ulimit -c 0")
+            body = limits.confine_lines(spec["limits"], groups)
             for name in (n for n in spec.get("dir_env", []) if n in names):
                 fresh = f"{shlex.quote(spec['tmp_root'])}/claude-resume-"
                 body += [

@@ -16,6 +16,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict
 
 from honk.domain import ProcResult
 
@@ -74,6 +75,21 @@ def _in_child(then: Callable[[], None] | None) -> None:
         then()
 
 
+class _Spawn(TypedDict, total=False):
+    start_new_session: bool
+    preexec_fn: Callable[[], None]
+
+
+def _spawn_options(preexec: Callable[[], None] | None, dies_with_worker: bool) -> _Spawn:
+    """A group of its own either way. Code to run in the child (the parent-death signal, `preexec`) makes
+    Python fork the worker; without any it uses vfork, which copies nothing: a fork of a worker of a few
+    hundred MB copies its page tables, and the worker then pays a fault for every page it writes while
+    they are shared."""
+    if dies_with_worker and preexec is None:
+        return _Spawn(start_new_session=True)
+    return _Spawn(preexec_fn=functools.partial(_in_child, preexec))  # no threads touched before exec
+
+
 async def run(
     argv: list[str],
     cwd: Path,
@@ -82,8 +98,11 @@ async def run(
     env: dict[str, str] | None = None,
     stdin: bytes | None = None,
     preexec: Callable[[], None] | None = None,
+    dies_with_worker: bool = False,
 ) -> ProcResult:
-    """`preexec` runs in the child just before exec (after it got its own group): limits, a cgroup."""
+    """`preexec` runs in the child just before exec (after it got its own group): limits, a cgroup.
+    `dies_with_worker`: the program sees to that itself (bubblewrap's --die-with-parent), so it is started
+    without a fork of the worker (see _spawn_options)."""
     started = time.monotonic()
     log = None
     if log_path is not None:
@@ -97,7 +116,7 @@ async def run(
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
+            **_spawn_options(preexec, dies_with_worker),
         )
     )
     try:
@@ -190,6 +209,7 @@ async def start(
     log_path: Path,
     env: dict[str, str] | None = None,
     preexec: Callable[[], None] | None = None,
+    dies_with_worker: bool = False,
 ) -> Started:
     """Starts `argv` and returns at once; stdout and stderr go to `log_path` (appended), stdin is empty.
     Like `run`'s programs it leads a group of its own and gets SIGKILL when the worker dies, so nothing
@@ -204,7 +224,7 @@ async def start(
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=asyncio.subprocess.STDOUT,
-                preexec_fn=functools.partial(_in_child, preexec),  # noqa: PLW1509 - no threads touched before exec
+                **_spawn_options(preexec, dies_with_worker),
             )
         )
         try:
