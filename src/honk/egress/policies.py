@@ -76,6 +76,16 @@ class EgressPolicies:
     async def policy(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> EgressPolicy:
         return (await self.grant(repo, config, phase))[0]
 
+    async def policies(self, repo: RepoRef, config: RepoConfig, phases: Sequence[Phase]) -> dict[Phase, EgressPolicy]:
+        """Several phases' policies from one read of the admins' allowances (an agent run's and its checks')."""
+        allowances = await self.allowed.allowances(repo.name) if self.allowed is not None else []
+        return {
+            phase: phase_policy(
+                config, phase, self._ceiling(phase), allowances, await self._secrets(repo, config, phase)
+            )
+            for phase in phases
+        }
+
     async def grant(self, repo: RepoRef, config: RepoConfig, phase: Phase) -> tuple[EgressPolicy, dict[str, str]]:
         """The phase's policy, and the secrets it is given as variables (a trusted phase's only: setup,
         deploy; never written down, passed to its process only) — the secrets decrypted once for both."""

@@ -55,9 +55,12 @@ def feedback(results: list[CheckResult]) -> str:
 
 
 class AgentChecks:
-    """The repo's checks as an agent's `verify` tool and stop gate use them (Honk's `CheckRunner`)."""
+    """The repo's checks as an agent's `verify` tool and stop gate use them (Honk's `CheckRunner`). Their
+    launcher is made when they run and closed after: an agent that never runs them costs no sandbox."""
 
-    def __init__(self, checks: list[VerifyCommand], launcher: Launcher, logs_dir: Path, emit: EventSink) -> None:
+    def __init__(
+        self, checks: list[VerifyCommand], launcher: Callable[[], SandboxLauncher], logs_dir: Path, emit: EventSink
+    ) -> None:
         self.checks, self.launcher, self.logs_dir, self.emit = checks, launcher, logs_dir, emit
 
     @property
@@ -65,7 +68,11 @@ class AgentChecks:
         return sum(c.timeout_s for c in self.checks)
 
     async def run(self, tag: str) -> tuple[bool, str]:
-        return _said(await run_checks(self.checks, self.launcher, self.logs_dir, tag, self.emit))
+        ran = self.launcher()
+        try:
+            return _said(await run_checks(self.checks, ran, self.logs_dir, tag, self.emit))
+        finally:
+            ran.close()
 
 
 class AcrossChecks:

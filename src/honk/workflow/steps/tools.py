@@ -109,8 +109,8 @@ class ToolsForRuns:
         area, logs = self.areas / task_id, self.logs / task_id
         agent_net = check_net = None
         if network is not None and network[1] is not None and self.egress is not None:
-            agent_net = await self.egress.policy(network[0], network[1], "agent")
-            check_net = await self.egress.policy(network[0], network[1], "check")
+            nets = await self.egress.policies(network[0], network[1], ("agent", "check"))
+            agent_net, check_net = nets["agent"], nets["check"]
         launcher = self.sandbox.launcher(
             area,
             workspace,
@@ -121,7 +121,6 @@ class ToolsForRuns:
             egress=agent_net,
             also=tuple(o.path for o in also),
         )
-        check_launcher = None
         agent_checks: CheckRunner
         if also:
             # A task over several repos: each repo's checks confined to its own workspace, as Honk's verify
@@ -133,10 +132,9 @@ class ToolsForRuns:
                 each.append((o.name, list(o.checks), self._checks_launcher(area, o.path, [o.mirror], writable, net)))
             agent_checks = AcrossChecks(each, logs, emit)
         else:
-            check_launcher = self.sandbox.launcher(
-                area, workspace, git_dirs, "check", writable=writable, egress=check_net
+            agent_checks = AgentChecks(
+                checks, self._checks_launcher(area, workspace, git_dirs, writable, check_net), logs, emit
             )
-            agent_checks = AgentChecks(checks, check_launcher, logs, emit)
         proxy = self.key_proxy
         token = proxy.issue() if proxy is not None else None
         model = None
@@ -154,8 +152,6 @@ class ToolsForRuns:
             )
         finally:
             launcher.close()
-            if check_launcher is not None:
-                check_launcher.close()
             if proxy is not None and token is not None:
                 proxy.revoke(token)
 
