@@ -16,10 +16,16 @@ from temporalio.worker import Replayer
 
 from honk.domain import TaskState, fold_states
 from honk.events import StoredEvent
+from honk.workflow.attempts_workflow import AttemptsWorkflow
+from honk.workflow.campaign_workflow import CampaignWorkflow
 from honk.workflow.task_workflow import TaskWorkflow
 
 HERE = Path(__file__).parents[1] / "histories"
-HISTORIES = sorted(p for p in HERE.glob("*.json") if not p.name.endswith(".events.json"))
+HISTORIES = sorted(
+    p
+    for p in HERE.glob("*.json")
+    if not p.name.endswith(".events.json") and not p.name.startswith(("campaign_", "attempts_"))
+)
 WITH_EVENTS = [p for p in HISTORIES if p.with_name(f"{p.stem}.events.json").exists()]
 
 
@@ -47,3 +53,20 @@ def test_the_workflow_and_the_store_agree_on_where_the_task_ended(path: Path):
 def test_there_are_histories_to_replay_and_compare():
     assert HISTORIES, "tests/histories holds at least one recorded workflow history"
     assert {p.stem.rsplit("-", 1)[0] for p in WITH_EVENTS} >= {"follow_up_main_moved_merge", "cancelled_while_working"}
+
+
+FLEET = {"campaign": CampaignWorkflow, "attempts": AttemptsWorkflow}
+FLEET_HISTORIES = sorted(p for p in HERE.glob("*.json") if p.name.split("_", 1)[0] in FLEET)
+
+
+@pytest.mark.parametrize("path", FLEET_HISTORIES, ids=lambda p: p.stem)
+async def test_recorded_campaign_and_best_of_n_histories_replay(path: Path):
+    """A campaign runs for hours and a best-of-N group waits for a pick: both must survive a deploy too
+    (tests/histories/record_fleet.py records them)."""
+    replayer = Replayer(workflows=[FLEET[path.name.split("_", 1)[0]]], data_converter=pydantic_data_converter)
+    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+    assert result.replay_failure is None, result.replay_failure
+
+
+def test_there_are_campaign_and_best_of_n_histories_to_replay():
+    assert {p.name.split("_", 1)[0] for p in FLEET_HISTORIES} == set(FLEET)
