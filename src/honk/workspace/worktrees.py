@@ -230,15 +230,16 @@ class WorktreeWorkspaces:
             if published is not None:
                 await self._take_published(repo, task_id, published)
                 exists = branch
-            spare = None if exists else await self._claim_spare(repo, path)
-            if spare is None:
+            spare_at = None if exists else await self._claim_spare(repo, path)
+            if spare_at is None:
                 await self._add_worktree(mirror, path, branch, base, exists=bool(exists))
         at = None
-        if spare is not None:
-            at = await self._start_branch(path, branch, base_at or await git("rev-parse", base, git_dir=mirror))
+        if spare_at is not None:
+            target = base_at or await git("rev-parse", base, git_dir=mirror)
+            at = await self._start_branch(path, branch, target, spare_at or None)
         else:
             await git("reset", "--quiet", "--hard", cwd=path)
-        self._schedule_refill(repo, base_branch)
+        self._schedule_refill(repo, base_branch, base_at)
         return Workspace(path=path, branch=branch, mirror=mirror, at=at)
 
     @staticmethod
@@ -299,10 +300,12 @@ class WorktreeWorkspaces:
         else:
             await self._start_branch(ws.path, ws.branch, await git("rev-parse", base, git_dir=ws.mirror))
 
-    async def _claim_spare(self, repo: RepoRef, path: Path) -> Path | None:
-        """Moves a ready spare worktree to `path` (caller holds the lock); None when there is none."""
+    async def _claim_spare(self, repo: RepoRef, path: Path) -> str | None:
+        """Moves a ready spare worktree to `path` (caller holds the lock); the commit it is at when its
+        refill knew it ("" when not), None when there is no spare."""
         for ready in sorted(self._spares(repo).glob("*.ready")):
             spare = ready.with_suffix("")
+            at = ready.read_text().strip()
             ready.unlink()
             if (spare / ".git").exists():
                 move = ("worktree", "move", str(spare), str(path))
@@ -311,12 +314,13 @@ class WorktreeWorkspaces:
                 except GitError:  # `path` still registered to a worktree whose directory is gone
                     await git("worktree", "prune", git_dir=self.mirror_path(repo))
                     await git(*move, git_dir=self.mirror_path(repo))
-                return path
+                return at
         return None
 
-    async def _start_branch(self, path: Path, branch: str, target: str) -> str:
-        """Names the task's branch at the commit `target` in the worktree at `path`; returns `target`."""
-        if await git("rev-parse", "HEAD", cwd=path) == target:
+    async def _start_branch(self, path: Path, branch: str, target: str, at: str | None = None) -> str:
+        """Names the task's branch at the commit `target` in the worktree at `path`; returns `target`.
+        `at`: the commit the worktree is at, when known (a spare's refill wrote it down)."""
+        if (at or await git("rev-parse", "HEAD", cwd=path)) == target:
             # Already at the base: name the branch and point HEAD at it, no file is touched.
             await git("branch", branch, target, cwd=path)
             await git("symbolic-ref", "HEAD", f"refs/heads/{branch}", cwd=path)
@@ -324,10 +328,10 @@ class WorktreeWorkspaces:
             await git("checkout", "--quiet", "--force", "-B", branch, target, cwd=path)
         return target
 
-    def _schedule_refill(self, repo: RepoRef, base_branch: str) -> None:
+    def _schedule_refill(self, repo: RepoRef, base_branch: str, at: str | None = None) -> None:
         if self.warm <= 0:
             return
-        task = asyncio.get_running_loop().create_task(self.refill(repo, base_branch))
+        task = asyncio.get_running_loop().create_task(self.refill(repo, base_branch, at))
         self._refills.add(task)
         task.add_done_callback(self._refills.discard)
 
@@ -338,8 +342,9 @@ class WorktreeWorkspaces:
         if self._refills:
             await asyncio.wait(list(self._refills), timeout=10)
 
-    async def refill(self, repo: RepoRef, base_branch: str) -> None:
-        """Tops up the repo's spare worktrees, checked out at the remote's base branch."""
+    async def refill(self, repo: RepoRef, base_branch: str, at: str | None = None) -> None:
+        """Tops up the repo's spare worktrees, checked out at the remote's base branch (at the commit `at`,
+        when the caller just read where it is: written beside the spare, so claiming it asks git nothing)."""
         spares, mirror = self._spares(repo), self.mirror_path(repo)
         for stale in spares.glob("*.making"):  # left by a worker that died while making a spare
             if time.time() - stale.stat().st_mtime > STALE_SPARE_S:
@@ -359,7 +364,7 @@ class WorktreeWorkspaces:
                         "--no-checkout",
                         "--detach",
                         str(spare),
-                        f"refs/remotes/origin/{base_branch}",
+                        at or f"refs/remotes/origin/{base_branch}",
                         git_dir=mirror,
                     )
                 except GitError:
@@ -371,6 +376,7 @@ class WorktreeWorkspaces:
                 shutil.rmtree(spare, ignore_errors=True)  # `worktree prune` drops its record later
                 making.unlink(missing_ok=True)
                 raise
+            making.write_text(at or "")
             making.rename(spare.with_suffix(".ready"))
 
     async def remove(self, task_id: str, repo: RepoRef, key: str | None = None) -> None:
