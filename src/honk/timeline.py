@@ -53,6 +53,7 @@ from honk.events import (
     PullRequestUpdated,
     Refreshed,
     RepoCommitted,
+    RepoMerged,
     RepoPublished,
     RevertStarted,
     SafetyWarning,
@@ -109,6 +110,8 @@ class Timeline(Carried):
     pull_request: PullRequestUpdated | None = None
     # A task over several repos: the other repos' pull requests, by repo (the task's own is `pull_request`).
     repo_pull_requests: dict[str, PullRequestUpdated] = Field(default_factory=dict)
+    # ... and each repo merged so far, in the task's order (the primary among them), with its merge commit.
+    repos_merged: dict[str, str] = Field(default_factory=dict)
     # The forge's CI on the pull request: Honk's fix attempts since it last passed (a green on Honk's head
     # is news only after one), and the latest time it passed after them.
     ci_fixes: int = 0
@@ -225,6 +228,8 @@ class Timeline(Carried):
             changes["revert_task"] = event.task_id
         elif isinstance(event, ChangeReviewed):
             changes["review"] = event
+        elif isinstance(event, RepoMerged):
+            changes["repos_merged"] = {**self.repos_merged, event.repo: event.commit}
         elif isinstance(event, RepoPublished) and (pr := event.pull_request()) is not None:
             changes["repo_pull_requests"] = {**self.repo_pull_requests, event.repo: pr}
         elif isinstance(event, PullRequestUpdated):

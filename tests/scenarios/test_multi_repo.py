@@ -145,6 +145,12 @@ def test_one_change_in_two_repos_two_linked_pull_requests_merged_in_order(honk, 
     assert merged.state == TaskState.merged, merged.reason
     assert [e.repo for e in events_of(honk, task_id, RepoMerged)] == ["api", "web"], "api first, then web"
     assert github.pull("acme/api", 1).merged and github.pull("acme/web", 1).merged
+    card = honk.http.get(f"/tasks/{task_id}").text.split('id="pull-requests"', 1)[1].split("</section>", 1)[0]
+    merges = [e.commit[:10] for e in events_of(honk, task_id, RepoMerged)]
+    assert (
+        card.index("<strong>api</strong>") < card.index(f"merged as {merges[0]}") < card.index("<strong>web</strong>")
+    )
+    assert card.index("<strong>web</strong>") < card.index(f"merged as {merges[1]}"), card
     assert "account_id" in api.show("api.py") and "account_id" in web.show("web.js")
     # Removed by the cleanup step after the merge is recorded: every workspace of the task, the other repo's too.
     wait_until(
@@ -173,6 +179,7 @@ def test_when_the_first_repos_merge_is_refused_the_next_waits_and_the_task_says_
     assert "approving review is required" in said.reason
     assert events_of(honk, task_id, RepoMerged) == []
     assert not github.pull("acme/api2", 1).merged and not github.pull("acme/web2", 1).merged
+    assert "merged as" not in honk.http.get(f"/tasks/{task_id}").text, "nothing merged is shown merged"
     assert web.head() == web_before and "user_id" in api.show("api.py"), "neither main moved"
 
     # Approved on GitHub, merged again: now both land, in order.

@@ -99,7 +99,9 @@ def pull_requests_line(task: TaskView, timeline: Timeline) -> str:
     """A task over several repos: each repo's pull request, in the order they merge."""
     prs = timeline.pull_requests(task.repo)
     each = [
-        f"{n}. *{escaped(repo)}* " + (f"<{pr.url}|#{pr.number}>" if (pr := prs.get(repo)) else "no pull request")
+        f"{n}. *{escaped(repo)}* "
+        + (f"<{pr.url}|#{pr.number}>" if (pr := prs.get(repo)) else "no pull request")
+        + (" (merged)" if repo in timeline.repos_merged else "")
         for n, repo in enumerate([task.repo, *timeline.also], start=1)
     ]
     return "Pull requests, merged in this order: " + " → ".join(each)

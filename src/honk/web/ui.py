@@ -448,7 +448,9 @@ def pull_requests_card(task: TaskView, timeline: Timeline) -> str:
             if pr is not None
             else '<span class="muted">no pull request yet</span>'
         )
-        rows.append(f"<li>{n}. <strong>{escape(repo)}</strong> {link}</li>")
+        merged = timeline.repos_merged.get(repo)
+        done = f' <span class="ok">merged as {escape(merged[:10])}</span>' if merged is not None else ""
+        rows.append(f"<li>{n}. <strong>{escape(repo)}</strong> {link}{done}</li>")
     return f"""<section class="card" id="pull-requests"><h2>Pull requests</h2>
 <p class="muted small">One change across {len(rows)} repos, merged in this order; each waits on the one before.</p>
 <ul class="checks">{"".join(rows)}</ul></section>"""
