@@ -483,6 +483,21 @@ class CampaignSteps:
                 await self.service.cancel(task_id, actor, close_comment=close)
             except UserFacingError as e:  # it ended meanwhile, or is being merged: left as it is
                 log.info("campaign %s: task %s not cancelled: %s", cid, task_id, e.message)
+        for task_id in plan.failed if close is not None else []:
+            activity.heartbeat(task_id)
+            await self._close_failed(cid, task_id, close or "")
+
+    async def _close_failed(self, cid: str, task_id: str, comment: str) -> None:
+        """A member that failed after its pull request opened (a later round's checks failing) has no running
+        task to close it on a cancel: the campaign closes it, as the task closes its own. Best effort, as there."""
+        pull_request = (await self.service.timeline(task_id)).pull_request
+        if pull_request is None or self.forge_of is None:
+            return
+        try:
+            repo = await self.service.repo((await self.service.task(task_id)).repo)
+            await self.forge_of(repo).close(pull_request, comment)
+        except UserFacingError as e:
+            log.warning("campaign %s: pull request of failed task %s not closed: %s", cid, task_id, e.message)
 
     @activity.defn(name=ACT_MERGE)
     async def merge_member(self, inp: MergeMemberInput) -> None:

@@ -327,6 +327,57 @@ async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_t
             assert github.comments(f"acme/{name}", pull.number) == []
 
 
+BREAKS_IT = """[[step]]
+message = "Multiplied, as asked."
+[[step.edit]]
+path = "calc.py"
+replace = "return a + b"
+with = "return a * b"
+"""
+
+
+async def test_a_cancel_closes_the_pull_request_of_a_member_that_failed_after_it_opened(
+    gh_stack: HonkStack, github: FakeGitHub, make_remote
+):
+    fails_later = calc_files(DIRECT_FIX + "\n" + BREAKS_IT)
+    fails_later[".honk.toml"] = "max_rounds = 1\n" + fails_later[".honk.toml"]
+    for name, files in (("calc-f", fails_later), ("calc-s", calc_files(slow_fix(60)))):
+        remote = make_remote(files)
+        github.add_repo(f"acme/{name}", remote)
+        gh_stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+    async with service_of(gh_stack) as service:
+        view, _ = await service.campaigns.start(
+            ANA,
+            "make add() add",
+            RepoSelector(glob="calc-*"),
+            CampaignSettings(wave_size=0, concurrency=2, on_cancel="close"),
+        )
+
+        def first(v: CampaignView) -> TaskState | None:
+            return v.members[0].task.state if v.members and v.members[0].task else None
+
+        ready = await until(
+            service,
+            view.id,
+            lambda v: first(v) == TaskState.ready and bool(v.members[0].pull_request_url),
+            "calc-f ready",
+        )
+        assert ready.members[0].task is not None
+        await service.follow_up(ready.members[0].task.id, "multiply instead", ANA)
+        await until(service, view.id, lambda v: first(v) == TaskState.failed, "calc-f failing its follow-up")
+        await service.campaigns.cancel(view.id, ANA)
+        done = await until(service, view.id, lambda v: ended(v) and tasks_ended(v), "the campaign to be cancelled")
+
+    assert [m.task.state for m in done.members if m.task] == [TaskState.failed, TaskState.cancelled]
+    (pull,) = github.repos["acme/calc-f"].pulls.values()
+    async with asyncio.timeout(60):  # closed by the cancel's activity: a bounded wait on the forge
+        while github.pull("acme/calc-f", pull.number).state != "closed":
+            await asyncio.sleep(0.2)
+    said = github.comments("acme/calc-f", pull.number)
+    assert len(said) == 1 and f"campaign {view.id}" in said[0] and "cancelled by ana@example.com" in said[0]
+    assert not github.pull("acme/calc-f", pull.number).merged and branch_kept(github, "calc-f", pull.head)
+
+
 def branch_kept(github: FakeGitHub, name: str, branch: str) -> bool:
     return branch_head(github.repos[f"acme/{name}"].bare, branch) is not None
 

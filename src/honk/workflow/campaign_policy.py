@@ -189,10 +189,12 @@ def _summary(members: list[MemberProgress]) -> str:
 
 
 class CancelPlan(Carried):
-    """What cancelling does: the tasks to cancel (started, not ended) and the members never started."""
+    """What cancelling does: the tasks to cancel (started, not ended), the members never started, and the
+    failed members' tasks, whose pull request (one opened before a later round failed) no task closes."""
 
     tasks: list[str] = []
     skip: list[str] = []
+    failed: list[str] = []
 
 
 def cancel_plan(members: list[MemberProgress]) -> CancelPlan:
@@ -203,4 +205,5 @@ def cancel_plan(members: list[MemberProgress]) -> CancelPlan:
             if m.status == "started" and m.task_id and (m.task_state is None or not m.task_state.terminal)
         ],
         skip=[m.repo for m in members if m.status == "waiting"],
+        failed=[m.task_id for m in members if m.status == "started" and m.task_id and m.task_state == TaskState.failed],
     )
