@@ -271,7 +271,7 @@ class Attempts:
         )
 
     async def _checked_pick(self, view: AttemptsView, task_id: str, actor: Actor) -> AttemptsView:
-        chosen = self._pickable(view, task_id)
+        chosen = self._pickable(view, task_id, actor.identity)
         await self.service.gate.check("cancel", actor, view.repo, requested_by=view.requested_by, task_id=task_id)
         done = await self._pick(view, chosen, actor.identity)
         others = ", ".join(a.task_id for a in view.attempts if a.task_id != task_id)
@@ -280,12 +280,14 @@ class Attempts:
         return done
 
     @staticmethod
-    def _pickable(view: AttemptsView, task_id: str) -> AttemptScore:
+    def _pickable(view: AttemptsView, task_id: str, by: str) -> AttemptScore:
+        """The attempt to pick. Picked already by the same person, it is picked again: what an interrupted pick
+        left undone (its event, the other attempts' cancels) is finished, and nothing else changes."""
         chosen = next((a for a in view.attempts if a.task_id == task_id), None)
         if chosen is None:
             listed = ", ".join(f"{a.task_id} (attempt {a.attempt})" for a in view.attempts)
             raise NotFound(f"Task {task_id[:60]!r} is not an attempt of {view.group}; its attempts are {listed}.")
-        if view.picked is not None:
+        if view.picked is not None and (view.picked, view.picked_by) != (task_id, by):
             earlier = next(a.attempt for a in view.attempts if a.task_id == view.picked)
             raise Conflict(f"Attempt {earlier} of {view.group} was already picked by {view.picked_by}.")
         if chosen.state != TaskState.ready:

@@ -7,10 +7,13 @@ and `honk worker` processes, the real Temporal dev server, real git remotes and 
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from honk.domain import AttemptsView, TaskState
 from honk.events import AttemptPicked, TaskCancelled
+from honk.store import Store
+from honk.store.attempts import AttemptStore, StoredPick
 from honk.testing.processes import HonkStack, wait_until
 from repos import DIRECT_FIX, WRONG_FIX, calc_files
 
@@ -39,6 +42,14 @@ def _group(stack: HonkStack, group: str) -> AttemptsView:
     r = stack.http.get(f"/api/attempts/{group}")
     assert r.status_code == 200, r.text
     return AttemptsView.model_validate(r.json())
+
+
+async def _claim_only(stack: HonkStack, pick: StoredPick) -> None:
+    store = Store(stack.db_url)
+    try:
+        assert (await AttemptStore(store).claim_pick(pick))[1]
+    finally:
+        await store.close()
 
 
 def _settled(stack: HonkStack, group: str) -> AttemptsView:
@@ -94,6 +105,14 @@ def test_best_of_three_ranks_the_failing_attempt_last_and_the_pick_cancels_the_r
         assert stranger.status_code == 403 and "may not cancel ada@example.com's task" in stranger.json()["detail"]
         assert len(stack.http.get("/api/tasks").json()) == 3
 
+        # A pick interrupted right after its claim (the process gone before its event and the cancels): the
+        # claim is all that is stored, and the same pick again finishes it.
+        asyncio.run(
+            _claim_only(stack, StoredPick(group=group, task_id=by_attempt[1], attempt=1, picked_by="ada@example.com"))
+        )
+        assert stack.http.get(f"/api/attempts/{group}").json()["picked"] == by_attempt[1]
+        assert not [e for e in stack.events(by_attempt[1]) if isinstance(e.event, AttemptPicked)]
+        assert stack.task(by_attempt[3]).state == TaskState.ready, "nothing cancelled by the claim alone"
         picked = stack.honk("--user", "ada@example.com", "attempts", "pick", group, by_attempt[1])
         assert picked.returncode == 0, picked.stderr
         assert f"attempt 1  {by_attempt[1]}  ready; checks pass" in picked.stdout and "(picked)" in picked.stdout
@@ -115,7 +134,10 @@ def test_best_of_three_ranks_the_failing_attempt_last_and_the_pick_cancels_the_r
         assert page.status_code == 200 and "Attempt 1 was picked by ada@example.com" in page.text
         assert 'id="pick-' not in page.text  # no Pick button once one was picked
         again = stack.http.post(f"/api/attempts/{group}/pick", json={"task_id": by_attempt[1]}, headers=ADA)
-        assert again.status_code == 409 and "already picked by ada@example.com" in again.json()["detail"]
+        assert again.status_code == 202, "the same pick again changes nothing"
+        assert len([e for e in stack.events(by_attempt[1]) if isinstance(e.event, AttemptPicked)]) == 1
+        other = stack.http.post(f"/api/attempts/{group}/pick", json={"task_id": by_attempt[3]}, headers=ADA)
+        assert other.status_code == 409 and "already picked by ada@example.com" in other.json()["detail"]
     finally:
         stack.stop()
 
