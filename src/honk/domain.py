@@ -2137,6 +2137,9 @@ class AttemptScore(Record):
     rank: int = 0  # 1 is the best
     why: str = ""
     preview_url: str | None = None
+    # Its preview's screenshot to show beside it (the first route's "after", the phone's when there is one):
+    # a file name in the task's shots directory; None without screenshots.
+    shot: str | None = None
     pull_request_url: str = ""
     cost_usd: float | None = None
 

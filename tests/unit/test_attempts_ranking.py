@@ -9,9 +9,19 @@ from datetime import UTC, datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from honk.domain import AttemptScore, TaskState, TaskView
-from honk.events import ChangeReviewed, CheckFinished, TaskAccepted, TaskCancelled, TaskFailed, TaskReady
+from honk.accounts import ANONYMOUS
+from honk.domain import AttemptScore, AttemptsView, RouteShots, ShotPair, TaskState, TaskView
+from honk.events import (
+    ChangeReviewed,
+    CheckFinished,
+    ScreenshotsTaken,
+    TaskAccepted,
+    TaskCancelled,
+    TaskFailed,
+    TaskReady,
+)
 from honk.timeline import Timeline
+from honk.web.attempts import attempts_page
 from honk.workflow.attempts_policy import diff_size, order_key, rank, score, top_pick
 
 STATES = [s for s in TaskState]
@@ -139,3 +149,29 @@ def test_diff_size_reads_git_stat_lines() -> None:
     assert diff_size(" 1 file changed, 1 deletion(-)") == (0, 1)
     assert diff_size("") == (0, 0)
     assert diff_size("garbage") == (0, 0)
+
+
+def test_each_attempt_shows_its_previews_phone_screenshot_on_the_ranking_page() -> None:
+    accepted = TaskAccepted(repo="calc", text="fix it", requested_by="ada", agent="scripted")
+    shots = ScreenshotsTaken(
+        routes=[
+            RouteShots(
+                route="/",
+                shots=[
+                    ShotPair(viewport="desktop", before="b-d.png", after="a-d.png", diff="d-d.png", changed=0.1),
+                    ShotPair(viewport="phone", before="b-p.png", after='a-p".png', diff="d-p.png", changed=0.2),
+                ],
+            )
+        ]
+    )
+    ready = TaskReady(commit="a" * 40, summary="done", diffstat=" 1 file changed, 1 insertion(+)\n")
+    shown = Timeline().fold(accepted).fold(_check(True)).fold(shots).fold(ready)
+    bare = Timeline().fold(accepted).fold(_check(True)).fold(ready)
+    ranked = rank([score(_view("t-1", shown.state), shown, 1), score(_view("t-2", bare.state), bare, 2)])
+    assert [s.shot for s in sorted(ranked, key=lambda s: s.attempt)] == ['a-p".png', None]  # the phone's first
+
+    view = AttemptsView(group="best-0123456789ab", repo="calc", text="fix it", n=2, requested_by="ada", attempts=ranked)
+    page = attempts_page(ANONYMOUS, view)
+    row = page.split('id="attempt-1"', 1)[1].split("</tr>", 1)[0]
+    assert '<img class="thumb" src="/shots/t-1/a-p&quot;.png"' in row  # escaped: a file name is not markup
+    assert "<img" not in page.split('id="attempt-2"', 1)[1].split("</tr>", 1)[0]

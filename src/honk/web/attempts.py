@@ -130,6 +130,11 @@ def _row(view: AttemptsView, a: AttemptScore) -> str:
     judge = {True: "ok", False: "veto", None: "—"}[a.judge_ok]
     diff = f"+{a.added} \u2212{a.removed}" if a.lines_changed is not None else "—"
     preview = f'<a href="/tasks/{escape(a.task_id)}/preview">preview</a>' if a.preview_url else "—"
+    if a.shot:  # what the attempt looks like, beside the others: its preview's screenshot
+        preview += (
+            f'<br><a href="/tasks/{escape(a.task_id)}#live-preview"><img class="thumb" src="/shots/{escape(a.task_id)}/'
+            f'{escape(a.shot)}" alt="attempt {a.attempt}" loading="lazy"></a>'
+        )
     pick = ""
     if view.picked is None and a.state == TaskState.ready:
         pick = f"""<form data-api="/api/attempts/{escape(view.group)}/pick" data-then="reload">

@@ -51,9 +51,18 @@ def score(view: TaskView, timeline: Timeline, attempt: int) -> AttemptScore:
         added=added,
         removed=removed,
         preview_url=view.preview_url,
+        shot=_shot(timeline),
         pull_request_url=timeline.pull_request.url if timeline.pull_request is not None else "",
         cost_usd=view.cost_usd,
     )
+
+
+def _shot(timeline: Timeline) -> str | None:
+    """The screenshot that shows an attempt at a glance: its first route's "after", the phone's first."""
+    if not timeline.shots:
+        return None
+    pairs = sorted(timeline.shots[0].shots, key=lambda p: p.viewport != "phone")
+    return next((p.after for p in pairs if p.after), None)
 
 
 def _ready(s: AttemptScore) -> bool:
