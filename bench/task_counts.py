@@ -127,7 +127,9 @@ def main(n: int = 3, verbose: bool = True) -> None:
                         print("  git:", *[f"    {g}" for g in gits], sep="\n")
                         print("  spawns:", *[f"    {s[:160]}" for s in spawns], sep="\n")
                         if os.environ.get("HONK_COUNT_SQL"):
-                            print("  sql:", *[f"    {r[0]} {r[2]}" for r in rows if r[1] in ("sql", "commit")], sep="\n")
+                            print(
+                                "  sql:", *[f"    {r[0]} {r[2]}" for r in rows if r[1] in ("sql", "commit")], sep="\n"
+                            )
             finally:
                 stack.stop()
         finally:

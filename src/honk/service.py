@@ -9,6 +9,7 @@ workflow is only signalled or updated.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 import uuid
@@ -103,7 +104,7 @@ from honk.workflow.records import (
     TargetMoved,
     TaskInput,
 )
-from honk.workflow.task_workflow import TaskWorkflow
+from honk.workflow.task_workflow import NOT_READY, TaskWorkflow
 from honk.workspace.git import check_remote_branch, without_credentials
 from honk.workspace.worktrees import mirror_path, task_branch, task_ref
 
@@ -121,6 +122,7 @@ T = TypeVar("T")
 
 
 ATTACHMENT_SWEEP_S = 3600.0
+CATCH_UP_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2)  # a merge waits at most ~6 s for a workflow behind its store
 
 
 class TaskService:
@@ -657,15 +659,24 @@ class TaskService:
             raise Conflict(f"Task {task_id} is already merged as {view.merged_commit}.")
         if view.state != TaskState.ready:
             raise Conflict(f"Task {task_id} is {view.state.value}; it can be merged only when ready.")
-        try:
-            await self.client.get_workflow_handle(task_id).execute_update(
-                TaskWorkflow.merge, MergeDecision(by=actor.identity)
-            )
-        except WorkflowUpdateFailedError as e:
-            raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
-        except RPCError as e:
-            now = await self.task(task_id)
-            raise Conflict(f"Task {task_id} is {now.state.value}; it can no longer be merged.") from e
+        waits = iter(CATCH_UP_S)
+        while True:
+            try:
+                await self.client.get_workflow_handle(task_id).execute_update(
+                    TaskWorkflow.merge, MergeDecision(by=actor.identity)
+                )
+                break
+            except WorkflowUpdateFailedError as e:
+                # The store says ready as soon as the verify step that delivered the change wrote so; the
+                # workflow, once that step has reported back (moments later): a merge in between waits for it.
+                wait_s = next(waits, None)
+                behind = getattr(e.cause, "type", None) == NOT_READY
+                if wait_s is None or not behind or (await self.task(task_id)).state != TaskState.ready:
+                    raise Conflict(getattr(e.cause, "message", None) or str(e)) from e
+                await asyncio.sleep(wait_s)
+            except RPCError as e:
+                now = await self.task(task_id)
+                raise Conflict(f"Task {task_id} is {now.state.value}; it can no longer be merged.") from e
         await self.gate.record("merge", actor, view.repo, "ok", f"approved {view.branch}", task_id)
         return await self.task(task_id)
 

@@ -121,6 +121,16 @@ class Fakes:
         self._gates[name] = gate = asyncio.Event()
         return gate
 
+    async def _held(self, name: str) -> None:
+        gate = self._gates.get(name)
+        if gate is not None:
+            while not gate.is_set():
+                activity.heartbeat()
+                try:
+                    await asyncio.wait_for(gate.wait(), 0.05)
+                except TimeoutError:
+                    pass
+
     async def entered(self, name: str, times: int = 1) -> None:
         await self._until(lambda: len(self.calls[name]) >= times, f"{name} called {times}x")
 
@@ -143,14 +153,7 @@ class Fakes:
         self.calls[name].append(inp)
         await self._notify()
         try:
-            gate = self._gates.get(name)
-            if gate is not None:
-                while not gate.is_set():
-                    activity.heartbeat()
-                    try:
-                        await asyncio.wait_for(gate.wait(), 0.05)
-                    except TimeoutError:
-                        pass
+            await self._held(name)
             answer = answers.pop(0) if answers else default
             task_id = inp.request.task_id if hasattr(inp, "request") else inp.task_id
             if emit:
@@ -230,6 +233,7 @@ class Fakes:
             assert answer.review is not None
             await self._deliver(inp.model_copy(update={"warnings": answer.review.warnings, "deliver": False}))
             answer = answer.model_copy(update={"delivered": True})
+            await self._held("verify reporting back")  # delivered, the workflow not told yet (hold() it)
         return answer
 
     @activity.defn(name="review")

@@ -11,6 +11,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from honk.domain import MergeResult, PullRequestState, TaskState
 from honk.errors import UserFacingError
 from honk.events import FollowUpsNotApplied, Merged, MergeHeld, TaskCancelled
+from honk.workflow.task_workflow import NOT_READY
 
 
 def reasons(task) -> list[str]:  # noqa: ANN001 - a harness Task
@@ -52,6 +53,24 @@ async def test_merge_is_refused_until_the_task_is_ready(bench: Bench) -> None:
             await task.merge()
         assert "The task is working; it can be merged only when ready." in str(refused.value.cause)
         agent.set()
+        await task.settles_in(TaskState.ready)
+        assert await task.merge() == "merging"
+        await task.ends(TaskState.merged)
+
+
+async def test_a_merge_between_the_store_saying_ready_and_the_workflow_knowing_is_refused_as_not_ready(
+    bench: Bench,
+) -> None:
+    """Verify delivers the change and writes "ready" before it reports back to the workflow: a merge in that
+    moment is refused as NotReady (TaskService.merge waits and asks again), and taken once the step is back."""
+    async with bench.task() as task:
+        back = task.fakes.hold("verify reporting back")
+        await task.fakes.done("deliver")  # by the verify step: "ready" is written
+        assert await task.stored_state() == TaskState.ready and await task.state() != TaskState.ready
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await task.merge()
+        assert getattr(refused.value.cause, "type", None) == NOT_READY
+        back.set()
         await task.settles_in(TaskState.ready)
         assert await task.merge() == "merging"
         await task.ends(TaskState.merged)

@@ -244,7 +244,16 @@ class TaskActivities:
                     "deliver": False,
                 }
             )
-            await self.steps.delivery.deliver(then, self._emitter(inp.request.task_id, inp.request))
+            started, outcome = time.monotonic(), "error"
+            try:
+                await self.steps.delivery.deliver(then, self._emitter(inp.request.task_id, inp.request))
+                outcome = "ok"
+            except UserFacingError:
+                outcome = "refused"
+                raise
+            finally:  # counted as the deliver step it stands for (honk_step_seconds), as well as in verify's
+                if self.metrics is not None:
+                    self.metrics.steps.labels("deliver", outcome).observe(time.monotonic() - started)
             return report.model_copy(update={"delivered": True})
 
     @activity.defn

@@ -91,7 +91,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 USER_FACING = "UserFacingError"
-MODEL_UNAVAILABLE = "ModelUnavailable"  # retried by Temporal; its message is shown once retries are spent
+MODEL_UNAVAILABLE = "ModelUnavailable"
+# A merge refused because the workflow is not ready (yet): the store may already say ready, when the verify step
+# that delivered the change has not reported back (TaskService.merge waits a moment for it).
+NOT_READY = "NotReady"  # retried by Temporal; its message is shown once retries are spent
 DEPLOY_HOLD = timedelta(days=7)  # how long a held deploy waits for someone to press Deploy
 
 # Every patch in this set was in the code when BASELINE was added. A task started since records BASELINE's
@@ -232,7 +235,7 @@ class TaskWorkflow:
     @merge.validator
     def _validate_merge(self, d: MergeDecision) -> None:
         if self.state != TaskState.ready or self.merge_by is not None:
-            raise ApplicationError(f"The task is {self.state.value}; it can be merged only when ready.")
+            raise ApplicationError(f"The task is {self.state.value}; it can be merged only when ready.", type=NOT_READY)
         if self.follow_ups:
             raise ApplicationError("A follow-up is still being applied; merge once the task is ready again.")
         if self.refreshing:
@@ -489,6 +492,7 @@ class TaskWorkflow:
                 raise _Stop(policy.gave_up_reason(attempt, feedback, self.prov.branch))
             prompt = policy.feedback_prompt(self.req.text, feedback, self._take_follow_ups())
             reason = "check_feedback"
+        raise AssertionError("unreachable: the last round returns, or gives up with _Stop")
 
     def _previews(self) -> bool:
         return self.prov is not None and self.prov.config.preview is not None and self.prov.config.preview.running
