@@ -9,6 +9,7 @@ unless that prefix would uncover a secret.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from functools import cached_property
@@ -147,15 +148,22 @@ class View:
 
     def _tool_chains(self, covered: list[Path]) -> list[Path]:
         found: list[Path] = []
-        for entry in self.tool_paths:
-            for prefix in (_prefix(entry), _venv_home(entry)):
-                # Under a covered path, or under /tmp, which the sandbox replaces with its own.
-                if prefix is None or not prefix.exists() or not any(_under(prefix, c) for c in [*covered, TMP]):
-                    continue
-                if _reveals(prefix, covered) or prefix in found:
-                    continue
-                found.append(prefix)
+        for prefix in _candidates(self.tool_paths):
+            # Under a covered path, or under /tmp, which the sandbox replaces with its own.
+            if not prefix.exists() or not any(_under(prefix, c) for c in [*covered, TMP]):
+                continue
+            if _reveals(prefix, covered) or prefix in found:
+                continue
+            found.append(prefix)
         return found
+
+
+@functools.lru_cache(maxsize=64)
+def _candidates(tool_paths: tuple[Path, ...]) -> tuple[Path, ...]:
+    """Where each PATH entry's tool chain lives (its prefix, and a venv's base installation), in order. Worked
+    out once per PATH in a worker's life (it resolves links and reads pyvenv.cfg files); whether each may be
+    shown is decided again for every view (_tool_chains), so a secret that appears later is still covered."""
+    return tuple(p for entry in tool_paths for p in (_prefix(entry), _venv_home(entry)) if p is not None)
 
 
 def _prefix(entry: Path) -> Path:
