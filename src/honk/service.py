@@ -524,24 +524,24 @@ class TaskService:
             **_attempt_fields(attempt_of),
             also=others,
         )
-        view, created = await self.store.create_task(req, task_branch(task_id))
+        accepted = TaskAccepted(
+            repo=ref.name,
+            text=text,
+            requested_by=requested_by,
+            agent=agent or "repo default",
+            plan=plan,
+            origin=origin.detail if origin else "",
+            **_attempt_fields(attempt_of),
+            also=[r.name for r in others],
+        )
+        # Accepted with the task in one write; with files, once they are kept (their rows name the task).
+        with_files = bool(kept or refused)
+        view, created = await self.store.create_task(req, task_branch(task_id), [] if with_files else [accepted])
         if created:
             if kept:
                 await self.attachments.keep(task_id, kept)
-            accepted = TaskAccepted(
-                repo=ref.name,
-                text=text,
-                requested_by=requested_by,
-                agent=agent or "repo default",
-                plan=plan,
-                origin=origin.detail if origin else "",
-                **_attempt_fields(attempt_of),
-                also=[r.name for r in others],
-            )
-            if kept or refused:
+            if with_files:
                 await self.store.append(task_id, accepted, AttachmentsReceived(kept=req.attachments, refused=refused))
-            else:
-                await self.store.append(task_id, accepted)
             await self._forget_expired_attachments()
             await self.gate.record("request", actor, ref.name, "ok", text[:200], task_id)
             if forge_thread is not None:

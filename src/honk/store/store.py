@@ -141,12 +141,15 @@ class Store:
         return [_repo(r) for r in rows]
 
     # -- tasks --------------------------------------------------------------------------
-    async def create_task(self, req: TaskRequest, branch: str) -> tuple[TaskView, bool]:
-        """Records a new task; an existing one with the same id is returned instead (created=False)."""
+    async def create_task(self, req: TaskRequest, branch: str, first: Sequence[AnyEvent] = ()) -> tuple[TaskView, bool]:
+        """Records a new task, and its `first` events (its acceptance) in the same transaction: one write, and
+        no task without them; an existing one with the same id is returned instead (created=False), and
+        nothing is written."""
         existing = await self.get_task(req.task_id)
         if existing:
             return existing, False
         now = _now()
+        clean = tuple(redactor().record(ev) for ev in first)  # as `append` keeps them
         row = TaskRow(
             id=req.task_id,
             request_id=req.request_id,
@@ -164,13 +167,26 @@ class Store:
         )
         async with self.writing() as s:
             s.add(row)
+            events = [
+                EventRow(task_id=req.task_id, at=now, kind=ev.kind, data=ev.model_dump(mode="json")) for ev in clean
+            ]
             try:
-                await s.commit()
+                await s.flush()  # the task's row first: its events name it
+                s.add_all(events)
+                await s.flush()
             except IntegrityError:
                 # Lost a race with an identical submission: that one is the task.
+                await s.rollback()
                 again = await self.get_task(req.task_id)
                 assert again is not None
                 return again, False
+            if clean:
+                timeline = Timeline()
+                for ev, written in zip(clean, events, strict=True):
+                    timeline = timeline.fold(ev, written.id)
+                _summarize(row, timeline)
+                await _other_repos(s, req.task_id, list(clean))
+            await s.commit()
         return _view(row), True
 
     async def delete_task(self, task_id: str) -> None:
