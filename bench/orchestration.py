@@ -21,6 +21,7 @@ import httpx
 from bench.common import REPO_ROOT, Row, Section, fmt_s, median, percentile, scratch
 from honk.domain import TaskState, TaskView
 from honk.sandbox import Sandbox, SandboxConfig
+from honk.store import Store
 from honk.testing.gitrepo import RemoteRepo
 from honk.testing.processes import HonkStack, TemporalDevServer
 
@@ -149,22 +150,24 @@ async def _batch(
             assert r.status_code == 201, r.text
         ids = {r.json()["id"] for r in rs}
         deadline = time.monotonic() + timeout_s
-        while True:
-            tasks = [
-                TaskView.model_validate(t)
-                for t in (await http.get("/api/tasks", params={"repo": "calc", "limit": 500})).json()
-            ]
-            mine = [t for t in tasks if t.id in ids]
-            bad = [t for t in mine if t.state.terminal]
-            if bad:
-                raise RuntimeError(
-                    f"{len(bad)} task(s) ended {bad[0].state.value}: {bad[0].reason} (logs in {stack.logs})"
-                )
-            if len(mine) == n and all(t.state == TaskState.ready for t in mine):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not all {n} tasks ready after {timeout_s}s (logs in {stack.logs})")
-            await asyncio.sleep(BATCH_POLL_S)
+        # Read from the store, not through the server: the benchmark's own polling is not the server's work.
+        store = Store(stack.db_url)
+        try:
+            while True:
+                tasks = await store.list_tasks(repo="calc", limit=500)
+                mine = [t for t in tasks if t.id in ids]
+                bad = [t for t in mine if t.state.terminal]
+                if bad:
+                    raise RuntimeError(
+                        f"{len(bad)} task(s) ended {bad[0].state.value}: {bad[0].reason} (logs in {stack.logs})"
+                    )
+                if len(mine) == n and all(t.state == TaskState.ready for t in mine):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"not all {n} tasks ready after {timeout_s}s (logs in {stack.logs})")
+                await asyncio.sleep(BATCH_POLL_S)
+        finally:
+            await store.close()
     lat = [(_utc(t.updated_at) - start_wall).total_seconds() for t in mine]
     return submit_wall, max(lat), lat, sorted(ids)
 
@@ -239,7 +242,8 @@ def run(quick: bool = False, log=print) -> Section:  # noqa: ANN001 - a print-li
         f"Request → ready: {seq_runs} sequential requests; time from `POST /api/tasks` returning to the "
         f"task reading `ready` (polled every {POLL_S * 1000:.0f} ms).",
         f"Concurrency: {n_conc} `POST /api/tasks` sent at once vs 1 (median of {singles}); wall time from the "
-        "first submission to the last task's ready time (its `updated_at`).",
+        "first submission to the last task's ready time (its `updated_at`), read from the store once a second "
+        "(not through the server, whose CPU is measured).",
     ]
     sec.rows = [
         Row("Request → ready, p50", fmt_s(p50), target=f"< {fmt_s(TARGET_P50_S)}", passed=p50 < TARGET_P50_S),
