@@ -31,6 +31,19 @@ async def test_workspace_is_a_worktree_on_the_task_branch(setup):
     assert (ws.path / ".git").is_file(), "a worktree of the mirror, not a clone"
 
 
+async def test_making_workspaces_leaves_the_mirrors_config_as_it_was(setup):
+    """Sandboxes of the repo bind a clean copy over the mirror's config; a write of it (a new branch tracking
+    origin/main) would replace the file under them, and a mount at that moment fails. (`setup` keeps no
+    spares: every workspace here is a `worktree add -b`.)"""
+    _, wss, repo = setup
+    await wss.fetch(repo)
+    config = wss.mirror_path(repo) / "config"
+    before = (config.read_text(), config.stat().st_ino)
+    for task in ("t-c1", "t-c2"):
+        await wss.ensure(task, repo, "main", new=True)
+    assert (config.read_text(), config.stat().st_ino) == before
+
+
 async def test_commits_carry_trailers_and_survive_fetch_prune_and_removal(setup):
     remote, wss, repo = setup
     await wss.fetch(repo)

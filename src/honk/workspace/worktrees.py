@@ -247,7 +247,10 @@ class WorktreeWorkspaces:
         """`git worktree add` for the task's branch (caller holds the lock). A worker that died can leave
         the branch registered to a worktree whose directory is gone: then prune once and add again."""
         add = ["worktree", "add", "--quiet", "--no-checkout"]
-        args = [*add, str(path), branch] if exists else [*add, "-b", branch, str(path), base]
+        # --no-track: a branch made from origin/<base> would track it, a write of the mirror's config, which
+        # replaces the file under every sandbox of the repo that binds a clean copy over it at that moment
+        # (their mount fails with ENOENT): the mirror's config changes only when the repo does.
+        args = [*add, str(path), branch] if exists else [*add, "--no-track", "-b", branch, str(path), base]
         try:
             await git(*args, git_dir=mirror)
         except GitError:
