@@ -34,6 +34,14 @@ path = "calc.py"
 replace = "return a * b"
 with = "return a + b"
 """
+# A later step that breaks the fix again (a follow-up that makes the checks fail).
+BREAKS_THE_FIX = """[[step]]
+message = "Multiplied, as asked."
+[[step.edit]]
+path = "calc.py"
+replace = "return a + b"
+with = "return a * b"
+"""
 DIRECT_FIX = """[[step]]
 message = "Fixed add() directly."
 [[step.edit]]

@@ -33,7 +33,7 @@ from honk.testing.forge_http import branch_head
 from honk.testing.processes import HonkStack, TemporalDevServer
 from honk.workflow.campaign_policy import BUDGET_SPENT, HELD_BACK, workflow_id
 from honk.workflow.client import connect
-from repos import DIRECT_FIX, calc_files, slow_fix
+from repos import BREAKS_THE_FIX, DIRECT_FIX, calc_files, slow_fix
 
 ANA = Actor(who=Who(identity="ana@example.com"), front_door="cli")
 WAIT_S = 180.0
@@ -279,17 +279,9 @@ async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_t
     gh_stack: HonkStack, github: FakeGitHub, make_remote, on_cancel: OnCancel
 ):
     steps = {"calc-a": DIRECT_FIX, "calc-b": DIRECT_FIX, "calc-c": slow_fix(60)}
-    for name, script in steps.items():
-        remote = make_remote(calc_files(script))
-        github.add_repo(f"acme/{name}", remote)
-        gh_stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+    on_github(gh_stack, github, make_remote, {name: calc_files(script) for name, script in steps.items()})
     async with service_of(gh_stack) as service:
-        view, _ = await service.campaigns.start(
-            ANA,
-            "make add() add",
-            RepoSelector(glob="calc-*"),
-            CampaignSettings(wave_size=0, concurrency=3, on_cancel=on_cancel),
-        )
+        view = await all_at_once(service, on_cancel)
 
         def halfway(v: CampaignView) -> bool:
             states = [m.task.state if m.task else None for m in v.members]
@@ -327,31 +319,14 @@ async def test_a_campaign_cancelled_halfway_closes_its_pull_requests_or_leaves_t
             assert github.comments(f"acme/{name}", pull.number) == []
 
 
-BREAKS_IT = """[[step]]
-message = "Multiplied, as asked."
-[[step.edit]]
-path = "calc.py"
-replace = "return a + b"
-with = "return a * b"
-"""
-
-
 async def test_a_cancel_closes_the_pull_request_of_a_member_that_failed_after_it_opened(
     gh_stack: HonkStack, github: FakeGitHub, make_remote
 ):
-    fails_later = calc_files(DIRECT_FIX + "\n" + BREAKS_IT)
+    fails_later = calc_files(DIRECT_FIX + "\n" + BREAKS_THE_FIX)
     fails_later[".honk.toml"] = "max_rounds = 1\n" + fails_later[".honk.toml"]
-    for name, files in (("calc-f", fails_later), ("calc-s", calc_files(slow_fix(60)))):
-        remote = make_remote(files)
-        github.add_repo(f"acme/{name}", remote)
-        gh_stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+    on_github(gh_stack, github, make_remote, {"calc-f": fails_later, "calc-s": calc_files(slow_fix(60))})
     async with service_of(gh_stack) as service:
-        view, _ = await service.campaigns.start(
-            ANA,
-            "make add() add",
-            RepoSelector(glob="calc-*"),
-            CampaignSettings(wave_size=0, concurrency=2, on_cancel="close"),
-        )
+        view = await all_at_once(service, "close")
 
         def first(v: CampaignView) -> TaskState | None:
             return v.members[0].task.state if v.members and v.members[0].task else None
@@ -376,6 +351,25 @@ async def test_a_cancel_closes_the_pull_request_of_a_member_that_failed_after_it
     said = github.comments("acme/calc-f", pull.number)
     assert len(said) == 1 and f"campaign {view.id}" in said[0] and "cancelled by ana@example.com" in said[0]
     assert not github.pull("acme/calc-f", pull.number).merged and branch_kept(github, "calc-f", pull.head)
+
+
+def on_github(stack: HonkStack, github: FakeGitHub, make_remote, repos: dict[str, dict[str, str]]) -> None:  # noqa: ANN001
+    """Each repo on the fake GitHub as acme/<name>, and known to Honk by its name."""
+    for name, files in repos.items():
+        remote = make_remote(files)
+        github.add_repo(f"acme/{name}", remote)
+        stack.add_repo(name, remote.url, forge=ForgeRef(kind="github", project=f"acme/{name}", api_url=github.url))
+
+
+async def all_at_once(service: TaskService, on_cancel: OnCancel) -> CampaignView:
+    """A campaign over every calc-* repo, no first wave, all of them at once."""
+    view, _ = await service.campaigns.start(
+        ANA,
+        "make add() add",
+        RepoSelector(glob="calc-*"),
+        CampaignSettings(wave_size=0, concurrency=5, on_cancel=on_cancel),
+    )
+    return view
 
 
 def branch_kept(github: FakeGitHub, name: str, branch: str) -> bool:
