@@ -300,3 +300,42 @@ def test_phone_asks_for_a_plan_revises_it_and_approves_it(web_stack, browser, ma
     page.wait_for_selector("#status [data-state=ready]", timeout=60_000)
     assert "Approved by ada@example.com" in page.inner_text("#plan")
     assert "plan v2 approved by ada@example.com" in page.inner_text("#timeline")
+
+
+def test_the_also_in_repos_field_asks_one_change_across_repos_and_an_unknown_one_is_said(
+    web_stack, browser, make_remote
+):
+    """The new-request form's "Also in repos", typed on a phone as people do ("web ,  docs"): one task over
+    the three repos, its pull requests card listing them in the merge order. A repo Honk does not know is
+    said on the page, and nothing starts."""
+    stack = web_stack
+    _, admin = stack.add_user("root@example.com", "admin")
+    stack.http.headers["Authorization"] = f"Bearer {admin}"
+    link, _ = stack.add_user("ada@example.com", "requester")
+    for name in ("api", "web", "docs"):
+        stack.add_repo(name, make_remote(calc_files(DIRECT_FIX)).url)
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    page.goto(link)
+
+    page.goto(stack.url + "/new")
+    page.select_option("#repo", "api")
+    page.fill("#text", "rename user_id to account_id everywhere")
+    page.fill("#also", "web, nosuch")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#flash.err")
+    assert "nosuch" in page.inner_text("#flash"), page.inner_text("#flash")
+    assert stack.http.get("/api/tasks").json() == [], "nothing started"
+
+    page.fill("#also", " web ,  docs ")
+    Phone.fits(page)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/tasks/t-[a-z0-9]+$"))
+    task_id = page.url.rsplit("/", 1)[1]
+    (accepted,) = [e.event for e in stack.events(task_id) if e.event.kind == "task_accepted"]
+    assert accepted.also == ["web", "docs"]
+    card = page.locator("#pull-requests")
+    card.wait_for()
+    assert [li.inner_text().split()[1] for li in card.locator("li").all()] == ["api", "web", "docs"]
+    Phone.fits(page)
