@@ -229,9 +229,8 @@ class Fakes:
             review = self.script.review.pop(0) if self.script.review else ReviewResult(ok=True)
             await self.store.append(inp.request.task_id, *self._after(review))
             answer = answer.model_copy(update={"review": review})
-        if policy.delivers_with_verify(inp, answer):  # as the real activity: the change delivered in it
-            assert answer.review is not None
-            await self._deliver(inp.model_copy(update={"warnings": answer.review.warnings, "deliver": False}))
+        if (then := policy.delivery_after_verify(inp, answer)) is not None:  # as the real activity: delivered in it
+            await self._deliver(then)
             answer = answer.model_copy(update={"delivered": True})
             await self._held("verify reporting back")  # delivered, the workflow not told yet (hold() it)
         return answer

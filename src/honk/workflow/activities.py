@@ -102,21 +102,29 @@ class Steps:
     repo_files: RepoFiles | None = None
 
 
+@asynccontextmanager
+async def timed(metrics: object, step: str) -> AsyncIterator[None]:
+    """The step's time in honk_step_seconds, by outcome: ok, refused (a UserFacingError), or error."""
+    started, outcome = time.monotonic(), "error"
+    try:
+        yield
+        outcome = "ok"
+    except UserFacingError:
+        outcome = "refused"
+        raise
+    finally:
+        if isinstance(metrics, WorkerMetrics):
+            metrics.steps.labels(step, outcome).observe(time.monotonic() - started)
+
+
 def user_facing(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
     @functools.wraps(fn)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        started, outcome = time.monotonic(), "error"
         try:
-            result = await fn(*args, **kwargs)
-            outcome = "ok"
-            return result
+            async with timed(getattr(args[0], "metrics", None) if args else None, fn.__name__):
+                return await fn(*args, **kwargs)
         except UserFacingError as e:
-            outcome = "refused"
             raise ApplicationError(e.message, type="UserFacingError", non_retryable=True) from e
-        finally:
-            metrics = getattr(args[0], "metrics", None) if args else None
-            if isinstance(metrics, WorkerMetrics):
-                metrics.steps.labels(fn.__name__, outcome).observe(time.monotonic() - started)
 
     return wrapper
 
@@ -229,31 +237,13 @@ class TaskActivities:
     @user_facing
     async def verify(self, inp: StepInput) -> VerifyResult:
         async with heartbeating():
-            emit = self._emitter(inp.request.task_id)
-            report = await self.steps.verification.verify(inp, emit)
-            if not policy.delivers_with_verify(inp, report):
+            report = await self.steps.verification.verify(inp, self._emitter(inp.request.task_id))
+            then = policy.delivery_after_verify(inp, report)
+            if then is None:
                 return report
-            # What the deliver step would be given next: one activity where there were two.
-            assert report.review is not None
-            then = inp.model_copy(
-                update={
-                    "warnings": report.review.warnings,
-                    "head": report.head_commit,
-                    "base": report.base_commit,
-                    "review": False,
-                    "deliver": False,
-                }
-            )
-            started, outcome = time.monotonic(), "error"
-            try:
+            # What the deliver step would do next: one activity where there were two, timed as that step too.
+            async with timed(self.metrics, "deliver"):
                 await self.steps.delivery.deliver(then, self._emitter(inp.request.task_id, inp.request))
-                outcome = "ok"
-            except UserFacingError:
-                outcome = "refused"
-                raise
-            finally:  # counted as the deliver step it stands for (honk_step_seconds), as well as in verify's
-                if self.metrics is not None:
-                    self.metrics.steps.labels("deliver", outcome).observe(time.monotonic() - started)
             return report.model_copy(update={"delivered": True})
 
     @activity.defn

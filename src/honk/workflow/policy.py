@@ -31,11 +31,16 @@ def merge_target(repo: RepoRef, config: RepoConfig) -> str:
     return config.merge.target or repo.branch
 
 
-def delivers_with_verify(inp: StepInput, report: VerifyResult) -> bool:
-    """Whether the verify step, asked to (`inp.deliver`), delivers the change itself: what the workflow would do
-    next with this report, when nothing else comes between. The checks passed and the review lets the change
-    through: it is ok, or the task has no round left to answer it (the change goes out with its warnings)."""
-    return inp.deliver and report.passed and report.review is not None and (report.review.ok or inp.last_round)
+def delivery_after_verify(inp: StepInput, report: VerifyResult) -> StepInput | None:
+    """What the verify step, asked to (`inp.deliver`), delivers the change with itself, or None when it does not:
+    what the workflow would do next with this report, when nothing else comes between. The checks passed and the
+    review lets the change through: it is ok, or the task has no round left to answer it (the change goes out
+    with the review's warnings), at the head and merge base verify found."""
+    review = report.review
+    if not (inp.deliver and report.passed and review is not None and (review.ok or inp.last_round)):
+        return None
+    update = {"warnings": review.warnings, "head": report.head_commit, "base": report.base_commit}
+    return inp.model_copy(update=update | {"review": False, "deliver": False})
 
 
 def first_prompt(request: str, attempt: int = 0, attempts: int = 0) -> str:

@@ -142,7 +142,7 @@ class StepInput(Carried):
     # Verify only, with `review`: when the checks pass and the review lets the change through (it is ok, or
     # this is the task's `last_round`), deliver it too, with `summary` (what the deliver step does), rather
     # than the workflow scheduling that step after it. Asked only when nothing comes between (no build, no
-    # preview, no app delivery): policy.delivers_with_verify.
+    # preview, no app delivery): policy.delivery_after_verify.
     deliver: bool = False
     last_round: bool = False
 
