@@ -91,10 +91,10 @@ with workflow.unsafe.imports_passed_through():
     )
 
 USER_FACING = "UserFacingError"
-MODEL_UNAVAILABLE = "ModelUnavailable"
+MODEL_UNAVAILABLE = "ModelUnavailable"  # retried by Temporal; its message is shown once retries are spent
 # A merge refused because the workflow is not ready (yet): the store may already say ready, when the verify step
 # that delivered the change has not reported back (TaskService.merge waits a moment for it).
-NOT_READY = "NotReady"  # retried by Temporal; its message is shown once retries are spent
+NOT_READY = "NotReady"
 DEPLOY_HOLD = timedelta(days=7)  # how long a held deploy waits for someone to press Deploy
 
 # Every patch in this set was in the code when BASELINE was added. A task started since records BASELINE's
@@ -439,10 +439,13 @@ class TaskWorkflow:
             config = self.prov.config
             plain = config.build is None and not self._previews() and config.deliver is None
             delivers = folded and plain and self.baseline
-            step = self._step(review=folded, summary=self._summary() if delivers else "")
+            last_round = attempt == self.prov.max_rounds
+            step = self._step(
+                review=folded, summary=self._summary() if delivers else "", deliver=delivers, last_round=last_round
+            )
             report = await self._act(
                 acts.verify,
-                step.model_copy(update={"deliver": delivers, "last_round": attempt == self.prov.max_rounds}),
+                step,
                 minutes=self._verify_minutes() + (10 if folded else 0) + (5 if delivers else 0),
             )
             self.head = report.head_commit
@@ -976,10 +979,19 @@ class TaskWorkflow:
         self.shown.update(new)
         return new
 
-    def _step(self, summary: str = "", warnings: list[str] | None = None, review: bool = False) -> StepInput:
+    def _step(
+        self,
+        summary: str = "",
+        warnings: list[str] | None = None,
+        review: bool = False,
+        deliver: bool = False,
+        last_round: bool = False,
+    ) -> StepInput:
         assert self.prov is not None
         return StepInput(
             review=review,
+            deliver=deliver,
+            last_round=last_round,
             follow_ups=self.asked if review else [],
             request=self.req,
             config=self.prov.config,
