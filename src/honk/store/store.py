@@ -181,11 +181,7 @@ class Store:
                 assert again is not None
                 return again, False
             if clean:
-                timeline = Timeline()
-                for ev, written in zip(clean, events, strict=True):
-                    timeline = timeline.fold(ev, written.id)
-                _summarize(row, timeline)
-                await _other_repos(s, req.task_id, list(clean))
+                await _fold(s, row, Timeline(), list(zip(clean, events, strict=True)))
             await s.commit()
         return _view(row), True
 
@@ -311,14 +307,10 @@ class Store:
             for task_id, written in by_task.items():
                 task = tasks[task_id]
                 if task.timeline is None:  # written before timelines: its whole history, these events included
-                    timeline = Timeline.of(await self._history(s, task_id))
+                    await _fold(s, task, Timeline.of(await self._history(s, task_id)), written, fold=False)
                 else:
-                    timeline = Timeline.model_validate(task.timeline)
-                    for ev, row in written:
-                        timeline = timeline.fold(ev, row.id)
-                _summarize(task, timeline)
+                    await _fold(s, task, Timeline.model_validate(task.timeline), written)
                 task.updated_at = updated[task_id]
-                await _other_repos(s, task_id, [ev for ev, _ in written])
             await s.commit()
 
     async def task_of_pull_request(self, repo: str, number: int) -> str | None:
@@ -392,6 +384,17 @@ async def _other_repos(s: AsyncSession, task_id: str, events: list[AnyEvent]) ->
 
 def _stored(row: EventRow) -> StoredEvent:
     return StoredEvent(id=row.id, task_id=row.task_id, at=_utc(row.at), event=EVENT_ADAPTER.validate_python(row.data))
+
+
+async def _fold(
+    s: AsyncSession, task: TaskRow, timeline: Timeline, written: list[tuple[AnyEvent, EventRow]], fold: bool = True
+) -> None:
+    """The task's new events, just inserted, in its timeline and summary columns (`fold` False: `timeline` has
+    them already) and in the lookup of its other repos: in the transaction that inserted them."""
+    for ev, row in written if fold else []:
+        timeline = timeline.fold(ev, row.id)
+    _summarize(task, timeline)
+    await _other_repos(s, task.id, [ev for ev, _ in written])
 
 
 def _summarize(row: TaskRow, timeline: Timeline) -> None:
