@@ -82,7 +82,8 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
     assert info.endpoint.address.startswith("unix:")
     page = _get(info.endpoint, task.id)
     assert b"200 OK" in page.split(b"\r\n")[0] and b"Playlists" in page
-    assert _running("serve.py", stack), "the dev server runs"
+    server = _running("serve.py", stack)
+    assert server, "the dev server runs"
 
     shots = [e.event for e in stack.events(task.id) if e.event.kind == "screenshots_taken"]
     assert len(shots) == 1 and [r.route for r in shots[0].routes] == ["/"]
@@ -95,7 +96,9 @@ def test_the_sample_runs_as_a_live_preview_until_the_task_ends(stack, make_remot
 
     assert stack.http.post(f"/api/tasks/{task.id}/cancel", json={}).status_code == 202
     stack.wait_for(task.id, TaskState.cancelled)
-    wait_until(lambda: not _running("serve.py", stack), 15, "the preview's processes to end with the task")
+    # Those very processes, by pid: one that outlived the task would have left the stack's tree (re-parented).
+    wait_until(lambda: not [p for p in server if (Path("/proc") / str(p)).exists()], 15, "the dev server to end")
+    assert not _running("serve.py", stack), "nor another started meanwhile"
     wait_until(lambda: _preview(stack, task.id).state == "stopped", 15, "the preview to be recorded stopped")
 
 
