@@ -229,5 +229,3 @@ async def test_a_branch_of_the_tasks_name_in_another_repo_is_the_tasks_and_only_
     found = await honk.service.forge_task("github", "acme/web", number, task.branch)
     assert found is not None and found.id == task.id
     assert await honk.service.forge_task("github", "acme/docs", other, task.branch) is None
-    # An issue's number in web is never taken for a pull request's.
-    assert await honk.service.forge_task("github", "acme/web", number + 100, "", pull_request=False) is None
