@@ -267,17 +267,23 @@ def test_phone_sign_in_request_watch_preview_merge(web_stack, browser, make_remo
             shutil.copy(shot, DOCS_SHOTS / f"web-{shot.name}")
 
 
-def test_phone_asks_for_a_plan_revises_it_and_approves_it(web_stack, browser, make_remote):
-    stack = web_stack
+def _ada_on_a_phone(stack: HonkStack, browser):  # noqa: ANN001, ANN202 - Playwright's Browser and Page
+    """An admin's token on the test's API client; Ada, a requester, signed in on a phone by her one-time link."""
     _, admin = stack.add_user("root@example.com", "admin")
     stack.http.headers["Authorization"] = f"Bearer {admin}"
     link, _ = stack.add_user("ada@example.com", "requester")
-    steps = scenario(plan_step("Make add() add"), plan_step("Make add() add, with a docstring"), DIRECT_FIX)
-    stack.add_repo("calc", make_remote(calc_files(steps)).url)
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
     context.set_default_timeout(30_000)
     page = context.new_page()
     page.goto(link)
+    return page
+
+
+def test_phone_asks_for_a_plan_revises_it_and_approves_it(web_stack, browser, make_remote):
+    stack = web_stack
+    page = _ada_on_a_phone(stack, browser)
+    steps = scenario(plan_step("Make add() add"), plan_step("Make add() add, with a docstring"), DIRECT_FIX)
+    stack.add_repo("calc", make_remote(calc_files(steps)).url)
 
     page.goto(stack.url + "/new")
     page.select_option("#repo", "calc")
@@ -309,15 +315,9 @@ def test_the_also_in_repos_field_asks_one_change_across_repos_and_an_unknown_one
     the three repos, its pull requests card listing them in the merge order. A repo Honk does not know is
     said on the page, and nothing starts."""
     stack = web_stack
-    _, admin = stack.add_user("root@example.com", "admin")
-    stack.http.headers["Authorization"] = f"Bearer {admin}"
-    link, _ = stack.add_user("ada@example.com", "requester")
+    page = _ada_on_a_phone(stack, browser)
     for name in ("api", "web", "docs"):
         stack.add_repo(name, make_remote(calc_files(DIRECT_FIX)).url)
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True)
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    page.goto(link)
 
     page.goto(stack.url + "/new")
     page.select_option("#repo", "api")
